@@ -1,0 +1,55 @@
+using DingTalk.CardGateway.Hosting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Admin;
+
+public static partial class AdminApiExtensions
+{
+    public const string Policy = "AdminApi";
+
+    /// <summary>The <c>X-Api-Key</c> scheme and the policy every <c>/api</c> route requires.</summary>
+    public static IServiceCollection AddAdminApi(this IServiceCollection services)
+    {
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Policy, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
+        return services;
+    }
+
+    /// <summary>Maps <c>/api/cards</c> and <c>/api/robot-cards</c>, closed unless the caller sends an admin key.</summary>
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api").RequireAuthorization(Policy).WithTags("Admin");
+        api.MapCardAdmin();
+        api.MapRobotCardAdmin();
+
+        var services = app.ServiceProvider;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("DingTalk.CardGateway.Admin");
+        var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var dingTalk = services.GetRequiredService<IOptions<DingTalkOptions>>().Value;
+        if (gateway.AdminApiKeys.All(string.IsNullOrWhiteSpace))
+        {
+            if (dingTalk.EffectiveMode == GatewayMode.Sandbox)
+            {
+                Log.SandboxKey(logger, ApiKeyAuthenticationHandler.SandboxKey);
+            }
+            else
+            {
+                Log.Closed(logger);
+            }
+        }
+
+        return app;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2001, LogLevel.Warning, "The admin API (/api/*) is closed: no Gateway:AdminApiKeys are configured, so every call answers 401")]
+        public static partial void Closed(ILogger logger);
+
+        [LoggerMessage(2002, LogLevel.Information, "Sandbox mode with no Gateway:AdminApiKeys: the admin API accepts the well-known key X-Api-Key: {Key}")]
+        public static partial void SandboxKey(ILogger logger, string key);
+    }
+}

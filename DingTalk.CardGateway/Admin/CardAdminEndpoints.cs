@@ -1,0 +1,104 @@
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace DingTalk.CardGateway.Admin;
+
+/// <summary><c>/api/cards</c>: create, update, stream and inspect advanced cards.</summary>
+public static class CardAdminEndpoints
+{
+    public static RouteGroupBuilder MapCardAdmin(this RouteGroupBuilder api)
+    {
+        var cards = api.MapGroup("/cards");
+        cards.MapPost("/", SendAsync)
+            .WithSummary("Create and deliver an advanced card")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        cards.MapPut("/{outTrackId}", UpdateAsync)
+            .WithSummary("Update card data and private data (merged by key unless replace is true)");
+        cards.MapPost("/{outTrackId}/stream", StreamAsync)
+            .WithSummary("Stream (typewriter) one frame into a card variable");
+        cards.MapGet("/{outTrackId}", GetAsync)
+            .WithSummary("The card as the gateway knows it");
+        return cards;
+    }
+
+    private static async Task<Results<Created<SendCardResponse>, ValidationProblem>> SendAsync(
+        SendCardRequest request, CardSender sender, ICardStore store, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        if (request.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var outTrackId = request.OutTrackId ?? $"card-{Guid.NewGuid():N}";
+        var spec = new AdvancedCardSpec(
+            request.CardTemplateId!,
+            outTrackId,
+            new CardTarget(request.OpenConversationId, request.UserIds),
+            request.CardData,
+            request.PrivateData,
+            request.AtUserIds,
+            request.CallbackType);
+        var delivery = await sender.CreateAndDeliverAsync(spec, cancellationToken);
+
+        var now = clock.GetUtcNow();
+        await store.SaveAsync(
+            new CardRecord
+            {
+                Id = delivery.OutTrackId,
+                Kind = CardKind.Advanced,
+                TemplateId = spec.CardTemplateId,
+                CallbackType = delivery.CallbackType,
+                OpenSpaceId = delivery.OpenSpaceId,
+                PublicData = CardParamMapEncoder.Encode(spec.CardData),
+                PrivateData = (spec.PrivateData ?? new Dictionary<string, IReadOnlyDictionary<string, System.Text.Json.JsonElement>>())
+                    .ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value)),
+                Version = 1,
+                CreatedAt = now,
+                UpdatedAt = now,
+            },
+            cancellationToken);
+
+        return TypedResults.Created(
+            $"/api/cards/{Uri.EscapeDataString(delivery.OutTrackId)}",
+            new SendCardResponse(delivery.OutTrackId, delivery.CallbackType, delivery.AllDelivered, delivery.DeliverResults));
+    }
+
+    private static async Task<Results<NoContent, ValidationProblem>> UpdateAsync(
+        string outTrackId, UpdateCardDataRequest request, CardSender sender, ICardStore store, CancellationToken cancellationToken)
+    {
+        if (request.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        await sender.UpdateAsync(outTrackId, request.CardData, request.PrivateData, request.Replace, cancellationToken);
+        await store.ApplyUpdateAsync(
+            outTrackId,
+            new CardDataChange(
+                request.CardData is null ? null : CardParamMapEncoder.Encode(request.CardData),
+                request.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value)),
+                request.Replace),
+            cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<NoContent, ValidationProblem>> StreamAsync(
+        string outTrackId, StreamCardRequest request, CardSender sender, CancellationToken cancellationToken)
+    {
+        if (request.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        await sender.StreamAsync(
+            StreamingFrame.Create(outTrackId, request.Key!, request.Content!, request.IsFull, request.IsFinalize, request.IsError),
+            cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<CardRecord>, ProblemHttpResult>> GetAsync(string outTrackId, ICardStore store, CancellationToken cancellationToken) =>
+        await store.FindAsync(outTrackId, cancellationToken) is { } card
+            ? TypedResults.Ok(card)
+            : TypedResults.Problem(statusCode: 404, title: "Card not found", detail: $"The gateway has no card {outTrackId}.");
+}

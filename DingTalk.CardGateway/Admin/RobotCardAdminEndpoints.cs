@@ -1,0 +1,74 @@
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Admin;
+
+/// <summary><c>/api/robot-cards</c>: send and update normal (StandardCard) robot cards.</summary>
+public static class RobotCardAdminEndpoints
+{
+    public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
+    {
+        var robotCards = api.MapGroup("/robot-cards");
+        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it");
+        robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card");
+        return robotCards;
+    }
+
+    private static async Task<Results<Created<SendRobotCardResponse>, ValidationProblem>> SendAsync(
+        SendRobotCardRequest request,
+        CardSender sender,
+        ICardStore store,
+        IOptionsSnapshot<DingTalkOptions> options,
+        CallbackBaseUrl callbackBase,
+        TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        if (request.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var cardBizId = request.CardBizId ?? $"robot-{Guid.NewGuid():N}";
+        var apiSecret = options.Value.Callback.ApiSecret;
+        var callbackUrl = apiSecret is null ? null : RobotCardCallbackToken.CallbackUrl(callbackBase.Get(), cardBizId, apiSecret);
+        var processQueryKey = await sender.SendRobotCardAsync(
+            new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl),
+            cancellationToken);
+
+        var now = clock.GetUtcNow();
+        await store.SaveAsync(
+            new CardRecord
+            {
+                Id = cardBizId,
+                Kind = CardKind.Robot,
+                TemplateId = "StandardCard",
+                OpenSpaceId = request.OpenConversationId ?? request.UserId,
+                PublicData = new Dictionary<string, string> { ["cardData"] = request.CardData.GetRawText() },
+                Version = 1,
+                CreatedAt = now,
+                UpdatedAt = now,
+            },
+            cancellationToken);
+        return TypedResults.Created($"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", new SendRobotCardResponse(cardBizId, processQueryKey));
+    }
+
+    private static async Task<Results<Ok<SendRobotCardResponse>, ValidationProblem>> UpdateAsync(
+        string cardBizId, UpdateRobotCardRequest request, CardSender sender, ICardStore store, CancellationToken cancellationToken)
+    {
+        if (request.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var processQueryKey = await sender.UpdateRobotCardAsync(cardBizId, request.CardData, request.UserIdPrivateData, request.Replace, cancellationToken);
+        await store.ApplyUpdateAsync(
+            cardBizId,
+            new CardDataChange(new Dictionary<string, string> { ["cardData"] = request.CardData.GetRawText() }, null, Replace: false),
+            cancellationToken);
+        return TypedResults.Ok(new SendRobotCardResponse(cardBizId, processQueryKey));
+    }
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+
+namespace DingTalk.CardGateway.Admin;
+
+/// <summary>Body of <c>POST /api/cards</c>: an advanced card and where it goes (a group or users' 1:1 robot chats).</summary>
+public sealed record SendCardRequest
+{
+    /// <summary>The template id from DingTalk's card builder.</summary>
+    public string? CardTemplateId { get; init; }
+
+    /// <summary>Your id for the card; generated when absent.</summary>
+    public string? OutTrackId { get; init; }
+
+    /// <summary>Deliver into this group chat (the robot must be in it).</summary>
+    public string? OpenConversationId { get; init; }
+
+    /// <summary>Or deliver into each user's 1:1 chat with the robot.</summary>
+    public IReadOnlyList<string>? UserIds { get; init; }
+
+    /// <summary>Public card variables as ordinary JSON; sent as DingTalk's string-only cardParamMap.</summary>
+    public IReadOnlyDictionary<string, JsonElement>? CardData { get; init; }
+
+    /// <summary>Per-user variables, by userId.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateData { get; init; }
+
+    public IReadOnlyList<string>? AtUserIds { get; init; }
+
+    /// <summary><c>HTTP</c> or <c>STREAM</c>; by default STREAM when Stream mode is on, else HTTP.</summary>
+    public string? CallbackType { get; init; }
+
+    public Dictionary<string, string[]> Validate()
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(CardTemplateId))
+        {
+            errors["cardTemplateId"] = ["cardTemplateId is required."];
+        }
+
+        var hasGroup = !string.IsNullOrWhiteSpace(OpenConversationId);
+        var hasUsers = UserIds is { Count: > 0 };
+        if (hasGroup == hasUsers)
+        {
+            errors["openConversationId"] = [hasGroup ? "Give openConversationId or userIds, not both." : "A target is required: openConversationId or userIds."];
+        }
+
+        if (UserIds?.Any(string.IsNullOrWhiteSpace) == true)
+        {
+            errors["userIds"] = ["userIds must not contain empty ids."];
+        }
+
+        if (OutTrackId is not null && (OutTrackId.Length is 0 or > 128 || OutTrackId.Any(char.IsWhiteSpace)))
+        {
+            errors["outTrackId"] = ["outTrackId must be 1 to 128 characters without spaces."];
+        }
+
+        if (CallbackType is not null and not (Cards.CallbackTypes.Http or Cards.CallbackTypes.Stream))
+        {
+            errors["callbackType"] = ["callbackType must be HTTP or STREAM."];
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,40 @@
+using System.Text.Json;
+
+namespace DingTalk.CardGateway.Admin;
+
+/// <summary>Body of <c>POST /api/robot-cards</c>: a normal StandardCard to a group or one user.</summary>
+public sealed record SendRobotCardRequest
+{
+    /// <summary>The StandardCard JSON object (header, contents, …).</summary>
+    public JsonElement CardData { get; init; }
+
+    public string? OpenConversationId { get; init; }
+
+    public string? UserId { get; init; }
+
+    /// <summary>Your id for the card; generated when absent.</summary>
+    public string? CardBizId { get; init; }
+
+    public Dictionary<string, string[]> Validate()
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (CardData.ValueKind != JsonValueKind.Object)
+        {
+            errors["cardData"] = ["cardData must be the StandardCard JSON object."];
+        }
+
+        var hasGroup = !string.IsNullOrWhiteSpace(OpenConversationId);
+        var hasUser = !string.IsNullOrWhiteSpace(UserId);
+        if (hasGroup == hasUser)
+        {
+            errors["openConversationId"] = [hasGroup ? "Give openConversationId or userId, not both." : "A target is required: openConversationId or userId."];
+        }
+
+        if (CardBizId is not null && (CardBizId.Length is 0 or > 128 || CardBizId.Any(char.IsWhiteSpace)))
+        {
+            errors["cardBizId"] = ["cardBizId must be 1 to 128 characters without spaces."];
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,3 @@
+namespace DingTalk.CardGateway.Admin;
+
+public sealed record SendRobotCardResponse(string CardBizId, string? ProcessQueryKey);

@@ -1,0 +1,19 @@
+using System.Text.Json;
+
+namespace DingTalk.CardGateway.Admin;
+
+/// <summary>Body of <c>PUT /api/cards/{outTrackId}</c>: merged by key unless <see cref="Replace"/>.</summary>
+public sealed record UpdateCardDataRequest
+{
+    public IReadOnlyDictionary<string, JsonElement>? CardData { get; init; }
+
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateData { get; init; }
+
+    /// <summary>Replace the whole maps instead of merging by key.</summary>
+    public bool Replace { get; init; }
+
+    public Dictionary<string, string[]> Validate() =>
+        CardData is null && PrivateData is null
+            ? new() { ["cardData"] = ["Give cardData, privateData or both."] }
+            : [];
+}

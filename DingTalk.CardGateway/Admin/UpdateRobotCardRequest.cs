@@ -1,0 +1,19 @@
+using System.Text.Json;
+
+namespace DingTalk.CardGateway.Admin;
+
+/// <summary>Body of <c>PUT /api/robot-cards/{cardBizId}</c>.</summary>
+public sealed record UpdateRobotCardRequest
+{
+    public JsonElement CardData { get; init; }
+
+    /// <summary>Per-user private data, by userId.</summary>
+    public IReadOnlyDictionary<string, JsonElement>? UserIdPrivateData { get; init; }
+
+    public bool Replace { get; init; }
+
+    public Dictionary<string, string[]> Validate() =>
+        CardData.ValueKind != JsonValueKind.Object
+            ? new() { ["cardData"] = ["cardData must be a JSON object."] }
+            : [];
+}

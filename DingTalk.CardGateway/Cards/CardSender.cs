@@ -1,0 +1,129 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Cards.Wire;
+using DingTalk.CardGateway.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Cards;
+
+/// <summary>
+/// Every card leaves for DingTalk through here: it builds the wire requests (string-only maps, open spaces,
+/// callback type and route key) and reports per-target delivery results.
+/// </summary>
+public sealed partial class CardSender(
+    IDingTalkCardApi cards,
+    IDingTalkRobotApi robot,
+    IOptionsMonitor<DingTalkOptions> options,
+    ILogger<CardSender> logger)
+{
+    public async Task<CardDelivery> CreateAndDeliverAsync(AdvancedCardSpec spec, CancellationToken cancellationToken)
+    {
+        var o = options.CurrentValue;
+        var space = OpenSpace.For(spec.Target, o.EffectiveRobotCode, spec.AtUserIds);
+        var callbackType = spec.CallbackType ?? (o.Stream.Enabled ? CallbackTypes.Stream : CallbackTypes.Http);
+        var request = new CreateAndDeliverRequest
+        {
+            CardTemplateId = spec.CardTemplateId,
+            OutTrackId = spec.OutTrackId,
+            CallbackType = callbackType,
+            CallbackRouteKey = callbackType == CallbackTypes.Http ? o.Callback.RouteKey : null,
+            CardData = new CardData(CardParamMapEncoder.Encode(spec.CardData)),
+            PrivateData = EncodePrivate(spec.PrivateData),
+            OpenSpaceId = space.OpenSpaceId,
+            ImGroupOpenSpaceModel = space.ImGroupOpenSpaceModel,
+            ImGroupOpenDeliverModel = space.ImGroupOpenDeliverModel,
+            ImRobotOpenSpaceModel = space.ImRobotOpenSpaceModel,
+            ImRobotOpenDeliverModel = space.ImRobotOpenDeliverModel,
+            UserIdType = 1,
+        };
+
+        var response = await cards.CreateAndDeliverAsync(request, cancellationToken);
+        var results = response.Result?.DeliverResults ?? [];
+        foreach (var failed in results.Where(r => !r.Success))
+        {
+            Log.DeliveryFailed(logger, spec.OutTrackId, failed.SpaceType, failed.SpaceId, failed.ErrorMsg);
+        }
+
+        return new CardDelivery(response.Result?.OutTrackId ?? spec.OutTrackId, callbackType, space.OpenSpaceId, results);
+    }
+
+    /// <summary>PUT /v1.0/card/instances; merged by key unless <paramref name="replace"/>.</summary>
+    public async Task UpdateAsync(
+        string outTrackId,
+        IReadOnlyDictionary<string, JsonElement>? cardData,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? privateData,
+        bool replace,
+        CancellationToken cancellationToken)
+    {
+        var request = new UpdateCardRequest
+        {
+            OutTrackId = outTrackId,
+            CardData = cardData is null ? null : new CardData(CardParamMapEncoder.Encode(cardData)),
+            PrivateData = EncodePrivate(privateData),
+            CardUpdateOptions = new CardUpdateOptions(UpdateCardDataByKey: !replace, UpdatePrivateDataByKey: !replace),
+            UserIdType = 1,
+        };
+        var response = await cards.UpdateAsync(request, cancellationToken);
+        EnsureSucceeded(response.Success && response.Result, "update", outTrackId);
+    }
+
+    /// <summary>
+    /// PUT /v1.0/card/streaming. The frame's guid is DingTalk's idempotency key: a retry of the same frame
+    /// reuses it, a new frame gets a new one.
+    /// </summary>
+    public async Task StreamAsync(StreamingFrame frame, CancellationToken cancellationToken)
+    {
+        var response = await cards.StreamingUpdateAsync(
+            new StreamingUpdateRequest(frame.OutTrackId, frame.Guid, frame.Key, frame.Content, frame.IsFull, frame.IsFinalize, frame.IsError),
+            cancellationToken);
+        EnsureSucceeded(response.Success && response.Result, "streaming update", frame.OutTrackId);
+    }
+
+    public async Task<string?> SendRobotCardAsync(RobotCardSpec spec, CancellationToken cancellationToken)
+    {
+        var o = options.CurrentValue;
+        var request = new SendRobotInteractiveCardRequest
+        {
+            CardTemplateId = "StandardCard",
+            CardBizId = spec.CardBizId,
+            RobotCode = o.EffectiveRobotCode,
+            CardData = spec.CardData.GetRawText(),
+            OpenConversationId = spec.OpenConversationId,
+            SingleChatReceiver = spec.UserId is null ? null : JsonSerializer.Serialize(new { userId = spec.UserId }),
+            CallbackUrl = spec.CallbackUrl,
+            UserIdPrivateDataMap = spec.UserIdPrivateData is null ? null : JsonSerializer.Serialize(spec.UserIdPrivateData, GatewayJson.Options),
+        };
+        var response = await robot.SendInteractiveCardAsync(request, cancellationToken);
+        return response.ProcessQueryKey;
+    }
+
+    public async Task<string?> UpdateRobotCardAsync(string cardBizId, JsonElement cardData, IReadOnlyDictionary<string, JsonElement>? userIdPrivateData, bool replace, CancellationToken cancellationToken)
+    {
+        var request = new UpdateRobotInteractiveCardRequest
+        {
+            CardBizId = cardBizId,
+            CardData = cardData.GetRawText(),
+            UserIdPrivateDataMap = userIdPrivateData is null ? null : JsonSerializer.Serialize(userIdPrivateData, GatewayJson.Options),
+            UpdateOptions = new RobotCardUpdateOptions(UpdateCardDataByKey: !replace, UpdatePrivateDataByKey: !replace),
+        };
+        var response = await robot.UpdateInteractiveCardAsync(request, cancellationToken);
+        return response.ProcessQueryKey;
+    }
+
+    private static Dictionary<string, CardData>? EncodePrivate(IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? privateData) =>
+        privateData?.ToDictionary(p => p.Key, p => new CardData(CardParamMapEncoder.Encode(p.Value)), StringComparer.Ordinal);
+
+    private static void EnsureSucceeded(bool succeeded, string what, string outTrackId)
+    {
+        if (!succeeded)
+        {
+            // DingTalk said 200 but not success: never report that as done.
+            throw new DingTalkApiException(System.Net.HttpStatusCode.BadGateway, "gateway.notSucceeded", $"DingTalk did not confirm the {what} of card {outTrackId}.", null);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1101, LogLevel.Warning, "Card {OutTrackId} was not delivered to {SpaceType} {SpaceId}: {ErrorMsg}")]
+        public static partial void DeliveryFailed(ILogger logger, string outTrackId, string? spaceType, string? spaceId, string? errorMsg);
+    }
+}

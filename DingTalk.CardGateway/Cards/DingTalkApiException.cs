@@ -1,0 +1,29 @@
+using System.Net;
+
+namespace DingTalk.CardGateway.Cards;
+
+/// <summary>DingTalk answered an OpenAPI call with an error: its status, <c>code</c>, <c>message</c> and <c>requestid</c>.</summary>
+public sealed class DingTalkApiException : Exception
+{
+    public DingTalkApiException(HttpStatusCode statusCode, string? code, string? dingTalkMessage, string? requestId, IReadOnlyList<string>? requiredScopes = null)
+        : base($"DingTalk answered {(int)statusCode} {code ?? "(no code)"}: {dingTalkMessage}")
+    {
+        StatusCode = statusCode;
+        Code = code;
+        DingTalkMessage = dingTalkMessage;
+        RequestId = requestId;
+        RequiredScopes = requiredScopes ?? [];
+    }
+
+    public HttpStatusCode StatusCode { get; }
+
+    public string? Code { get; }
+
+    public string? DingTalkMessage { get; }
+
+    public string? RequestId { get; }
+
+    public IReadOnlyList<string> RequiredScopes { get; }
+
+    public DingTalkErrorKind Kind => DingTalkErrors.Classify(StatusCode, Code);
+}

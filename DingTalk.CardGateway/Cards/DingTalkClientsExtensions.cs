@@ -1,0 +1,59 @@
+using System.Threading.RateLimiting;
+using DingTalk.CardGateway.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Http.Resilience;
+using Refit;
+
+namespace DingTalk.CardGateway.Cards;
+
+public static class DingTalkClientsExtensions
+{
+    /// <summary>
+    /// The Refit clients for DingTalk's OpenAPI, each behind: access token → resilience → rate limit.
+    /// Errors surface as <see cref="DingTalkApiException"/>.
+    /// </summary>
+    public static IServiceCollection AddDingTalkClients(this IServiceCollection services)
+    {
+        services.AddSingleton<DingTalkEndpoint>();
+        services.AddSingleton<AccessTokenProvider>();
+        services.AddSingleton(sp => ApiRateLimitingHandler.Create(sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
+        services.AddTransient<AccessTokenHandler>();
+        services.AddTransient<ApiRateLimitingHandler>();
+
+        var settings = new RefitSettings
+        {
+            ContentSerializer = new SystemTextJsonContentSerializer(GatewayJson.Options),
+            ExceptionFactory = async response => response.IsSuccessStatusCode
+                ? null
+                : await DingTalkErrorReader.ToExceptionAsync(response, CancellationToken.None),
+        };
+
+        AddClient<IDingTalkOAuthApi>(services, settings, withToken: false);
+        AddClient<IDingTalkCardApi>(services, settings, withToken: true);
+        AddClient<IDingTalkRobotApi>(services, settings, withToken: true);
+        services.AddSingleton<CardSender>();
+        return services;
+    }
+
+    private static void AddClient<TApi>(IServiceCollection services, RefitSettings settings, bool withToken)
+        where TApi : class
+    {
+        var builder = services.AddRefitClient<TApi>(settings)
+            .ConfigureHttpClient((sp, client) =>
+            {
+                // Refit appends the interface's absolute paths to this base.
+                client.BaseAddress = sp.GetRequiredService<DingTalkEndpoint>().BaseAddress;
+                client.DefaultRequestHeaders.Accept.ParseAdd("application/json");
+                client.DefaultRequestHeaders.UserAgent.ParseAdd($"DingTalk.CardGateway/{typeof(DingTalkClientsExtensions).Assembly.GetName().Version}");
+                client.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
+            });
+        if (withToken)
+        {
+            builder.AddHttpMessageHandler<AccessTokenHandler>();
+        }
+
+        builder.AddStandardResilienceHandler()
+            .Configure((options, sp) => DingTalkResilience.Configure(options, sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
+        builder.AddHttpMessageHandler<ApiRateLimitingHandler>();
+    }
+}

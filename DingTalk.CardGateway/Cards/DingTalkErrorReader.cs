@@ -1,0 +1,40 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Cards.Wire;
+using DingTalk.CardGateway.Hosting;
+
+namespace DingTalk.CardGateway.Cards;
+
+/// <summary>Reads DingTalk's <c>{code, message, requestid}</c> from a failed answer, tolerating any body.</summary>
+public static class DingTalkErrorReader
+{
+    public static async Task<DingTalkErrorBody?> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return null;
+        }
+
+        try
+        {
+            // Buffered so that the retry policy, the token handler and Refit can each read it.
+            await response.Content.LoadIntoBufferAsync(cancellationToken);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            return string.IsNullOrWhiteSpace(text) ? null : JsonSerializer.Deserialize<DingTalkErrorBody>(text, GatewayJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public static async Task<DingTalkApiException> ToExceptionAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var body = await ReadAsync(response, cancellationToken);
+        return new DingTalkApiException(
+            response.StatusCode,
+            body?.Code,
+            body?.Message ?? response.ReasonPhrase,
+            body?.RequestId,
+            body?.AccessDeniedDetail?.RequiredScopes);
+    }
+}

@@ -1,0 +1,39 @@
+using System.Net;
+
+namespace DingTalk.CardGateway.Cards;
+
+/// <summary>Turns DingTalk's status and error code into what to do about it. The one place that knows the codes.</summary>
+public static class DingTalkErrors
+{
+    public static DingTalkErrorKind Classify(HttpStatusCode status, string? code)
+    {
+        var s = (int)status;
+        if (IsInvalidToken(status, code))
+        {
+            return DingTalkErrorKind.InvalidToken;
+        }
+
+        if (IsThrottled(status, code) || s == 429 || s >= 500)
+        {
+            return DingTalkErrorKind.Transient;
+        }
+
+        if (code is "param.cardNotExist" or "param.templateNotExist" or "param.templateUnpublished")
+        {
+            return DingTalkErrorKind.NotFound;
+        }
+
+        return s is 403 or 401 || code == "invalidClientIdOrSecret" ? DingTalkErrorKind.Refused : DingTalkErrorKind.BadRequest;
+    }
+
+    /// <summary>An expired, unknown or invalid token: DingTalk answers 400 <c>InvalidAuthentication</c>; a 401 is treated alike.</summary>
+    public static bool IsInvalidToken(HttpStatusCode status, string? code) =>
+        status == HttpStatusCode.Unauthorized
+        || (status == HttpStatusCode.BadRequest && string.Equals(code, "InvalidAuthentication", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>DingTalk's per-app, per-API throttling: 403 <c>Forbidden.AccessDenied.QpsLimit…</c> / <c>QpmLimit…</c>.</summary>
+    public static bool IsThrottled(HttpStatusCode status, string? code) =>
+        status == HttpStatusCode.Forbidden && code is not null
+        && (code.StartsWith("Forbidden.AccessDenied.Qps", StringComparison.Ordinal)
+            || code.StartsWith("Forbidden.AccessDenied.Qpm", StringComparison.Ordinal));
+}

@@ -1,0 +1,71 @@
+using DingTalk.CardGateway.Hosting;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+
+namespace DingTalk.CardGateway.Cards;
+
+/// <summary>
+/// The standard HTTP resilience pipeline (retry with jittered exponential backoff, circuit breaker, timeouts),
+/// taught DingTalk's dialect: its throttling is a 403 with a <c>QpsLimit</c> code, not only a 429.
+/// </summary>
+public static class DingTalkResilience
+{
+    public static void Configure(HttpStandardResilienceOptions options, OutboundOptions outbound)
+    {
+        options.Retry.MaxRetryAttempts = Math.Max(1, outbound.MaxRetryAttempts);
+        options.Retry.Delay = outbound.RetryBaseDelay;
+        options.Retry.BackoffType = DelayBackoffType.Exponential;
+        options.Retry.UseJitter = true;
+        options.Retry.ShouldHandle = args => IsTransientAsync(args.Outcome, args.Context.CancellationToken);
+        options.Retry.DelayGenerator = args => DelayFor(args.Outcome, outbound);
+        if (outbound.MaxRetryAttempts == 0)
+        {
+            options.Retry.ShouldHandle = _ => ValueTask.FromResult(false);
+        }
+
+        options.CircuitBreaker.ShouldHandle = args => IsTransientAsync(args.Outcome, args.Context.CancellationToken);
+        options.AttemptTimeout.Timeout = outbound.AttemptTimeout;
+        options.CircuitBreaker.SamplingDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, outbound.AttemptTimeout.Ticks * 2));
+        options.TotalRequestTimeout.Timeout = outbound.TotalTimeout > outbound.AttemptTimeout ? outbound.TotalTimeout : outbound.AttemptTimeout * 2;
+    }
+
+    private static async ValueTask<bool> IsTransientAsync(Outcome<HttpResponseMessage> outcome, CancellationToken cancellationToken)
+    {
+#pragma warning disable CA2016 // the token-taking overload is experimental; this check reads no body
+        if (HttpClientResiliencePredicates.IsTransient(outcome))
+#pragma warning restore CA2016
+        {
+            return true;
+        }
+
+        if (outcome.Result is { StatusCode: System.Net.HttpStatusCode.Forbidden } response)
+        {
+            var error = await DingTalkErrorReader.ReadAsync(response, cancellationToken);
+            return DingTalkErrors.IsThrottled(response.StatusCode, error?.Code);
+        }
+
+        return false;
+    }
+
+    private static ValueTask<TimeSpan?> DelayFor(Outcome<HttpResponseMessage> outcome, OutboundOptions outbound)
+    {
+        var response = outcome.Result;
+        if (response?.Headers.RetryAfter is { } retryAfter)
+        {
+            var delay = retryAfter.Delta ?? (retryAfter.Date - DateTimeOffset.UtcNow) ?? TimeSpan.Zero;
+            return ValueTask.FromResult<TimeSpan?>(Clamp(delay, TimeSpan.Zero, TimeSpan.FromMinutes(1)));
+        }
+
+        if (response?.StatusCode == System.Net.HttpStatusCode.Forbidden)
+        {
+            // DingTalk's QPS window is a second: waiting less only earns another 403.
+            var jitter = TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250));
+            return ValueTask.FromResult<TimeSpan?>(outbound.ThrottleDelay + jitter);
+        }
+
+        return ValueTask.FromResult<TimeSpan?>(null);
+    }
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) =>
+        value < min ? min : value > max ? max : value;
+}

@@ -1,0 +1,11 @@
+using DingTalk.CardGateway.Cards.Wire;
+using Refit;
+
+namespace DingTalk.CardGateway.Cards;
+
+/// <summary>DingTalk's token endpoint. The only call made without an access token.</summary>
+public interface IDingTalkOAuthApi
+{
+    [Post("/v1.0/oauth2/accessToken")]
+    Task<AccessTokenResponse> GetAccessTokenAsync([Body] AccessTokenRequest request, CancellationToken cancellationToken);
+}

@@ -1,0 +1,3 @@
+namespace DingTalk.CardGateway.Cards.Wire;
+
+public sealed record CreateAndDeliverResult(string? OutTrackId, IReadOnlyList<DeliverResult>? DeliverResults);

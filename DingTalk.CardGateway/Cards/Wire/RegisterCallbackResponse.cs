@@ -1,0 +1,3 @@
+namespace DingTalk.CardGateway.Cards.Wire;
+
+public sealed record RegisterCallbackResponse(bool Success, RegisterCallbackResult? Result);

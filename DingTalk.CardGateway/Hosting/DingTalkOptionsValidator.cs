@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Hosting;
+
+/// <summary>Range checks from the data annotations on <see cref="DingTalkOptions"/>, source-generated.</summary>
+[OptionsValidator]
+public sealed partial class DingTalkOptionsRangeValidator : IValidateOptions<DingTalkOptions>;
+
+/// <summary>What a Live deployment cannot run without; each failure names the configuration key.</summary>
+public sealed class DingTalkOptionsValidator : IValidateOptions<DingTalkOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DingTalkOptions options)
+    {
+        if (options.EffectiveMode != GatewayMode.Live)
+        {
+            return ValidateOptionsResult.Success;
+        }
+
+        var missing = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.AppKey))
+        {
+            missing.Add("DingTalk:AppKey");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.AppSecret))
+        {
+            missing.Add("DingTalk:AppSecret");
+        }
+
+        if (!options.Stream.Enabled)
+        {
+            // HTTP callbacks: DingTalk must be able to reach us and sign what it sends.
+            if (options.Callback.PublicBaseUrl is null)
+            {
+                missing.Add("DingTalk:Callback:PublicBaseUrl");
+            }
+
+            if (string.IsNullOrWhiteSpace(options.Callback.ApiSecret))
+            {
+                missing.Add("DingTalk:Callback:ApiSecret");
+            }
+        }
+
+        return missing.Count == 0
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(missing.Select(key =>
+                $"{key} is required in Live mode (set it in appsettings.json or as the environment variable {key.Replace(":", "__", StringComparison.Ordinal)})."));
+    }
+}

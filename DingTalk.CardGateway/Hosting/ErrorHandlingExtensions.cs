@@ -1,0 +1,28 @@
+using Microsoft.AspNetCore.Http.Json;
+
+namespace DingTalk.CardGateway.Hosting;
+
+public static class ErrorHandlingExtensions
+{
+    /// <summary>Problem details for every error, the gateway's JSON conventions, and bad bodies as exceptions we can describe.</summary>
+    public static IServiceCollection AddGatewayErrorHandling(this IServiceCollection services)
+    {
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.Configure<JsonOptions>(o => GatewayJson.Apply(o.SerializerOptions));
+        // Malformed or mistyped JSON throws BadHttpRequestException, which ProblemExceptionHandler explains.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        return services;
+    }
+
+    public static WebApplication UseGatewayErrorHandling(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            // A bad request is the caller's mistake, answered with a 4xx: not worth an error-level log with a stack.
+            SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
+        });
+        app.UseStatusCodePages();
+        return app;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using DingTalk.CardGateway.Cards;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace DingTalk.CardGateway.Hosting;
+
+/// <summary>
+/// Turns every exception that reaches the top into RFC 7807 problem details, never a stack trace:
+/// bad requests keep their 4xx, DingTalk's errors keep DingTalk's code, anything else is a plain 500.
+/// </summary>
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, title, detail, extensions) = Describe(exception);
+        if (status >= 500)
+        {
+            Log.Unhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
+        }
+
+        httpContext.Response.StatusCode = status;
+        if (exception is DingTalkApiException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.Forbidden, Kind: DingTalkErrorKind.Transient })
+        {
+            httpContext.Response.Headers.RetryAfter = "1";
+        }
+
+        var context = new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        };
+        foreach (var (key, value) in extensions)
+        {
+            context.ProblemDetails.Extensions[key] = value;
+        }
+
+        return await problems.TryWriteAsync(context);
+    }
+
+    private static (int Status, string Title, string Detail, Dictionary<string, object?> Extensions) Describe(Exception exception)
+    {
+        switch (exception)
+        {
+            case BadHttpRequestException bad:
+                return (bad.StatusCode, bad.StatusCode == 413 ? "Request body too large" : "Bad request", BadRequestDetail(bad), []);
+            case DingTalkApiException dingTalk:
+                var extensions = new Dictionary<string, object?>
+                {
+                    ["dingTalkStatus"] = (int)dingTalk.StatusCode,
+                    ["dingTalkCode"] = dingTalk.Code,
+                    ["dingTalkRequestId"] = dingTalk.RequestId,
+                };
+                if (dingTalk.RequiredScopes.Count > 0)
+                {
+                    extensions["requiredScopes"] = dingTalk.RequiredScopes;
+                }
+
+                var status = dingTalk.Kind switch
+                {
+                    DingTalkErrorKind.NotFound => dingTalk.Code == "param.cardNotExist" ? 404 : 422,
+                    DingTalkErrorKind.BadRequest => 422,
+                    DingTalkErrorKind.Transient => 503,
+                    _ => 502, // token or permission problems are the operator's to fix, not the caller's
+                };
+                return (status, "DingTalk refused the call", $"DingTalk answered {dingTalk.Code ?? ((int)dingTalk.StatusCode).ToString()}: {dingTalk.DingTalkMessage}", extensions);
+            case HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException:
+                return (503, "DingTalk unreachable", "DingTalk could not be reached after retries; try again later.", []);
+            case OperationCanceledException:
+                return (499, "Request cancelled", "The request was cancelled.", []);
+            default:
+                return (500, "Internal error", "The gateway failed to handle this request; the log has the details.", []);
+        }
+    }
+
+    private static string BadRequestDetail(BadHttpRequestException bad)
+    {
+        if (bad.StatusCode == 413)
+        {
+            return "The request body is larger than the gateway accepts.";
+        }
+
+        // The JSON reader says where the body went wrong (path, line) without echoing the body back.
+        return bad.InnerException is System.Text.Json.JsonException json
+            ? $"The body is not valid for this endpoint at {json.Path ?? "$"}: {FirstSentence(json.Message)}"
+            : FirstSentence(bad.Message);
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end > 0 ? message[..(end + 1)] : message;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(9001, LogLevel.Error, "Unhandled error on {Method} {Path}")]
+        public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
+    }
+}

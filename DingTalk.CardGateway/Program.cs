@@ -1,0 +1,35 @@
+using DingTalk.CardGateway.Admin;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot.Find() });
+
+builder.AddGatewayLogging();
+builder.Services.AddGatewayOptions();
+builder.Services.AddGatewayErrorHandling();
+builder.Services.AddDingTalkClients();
+builder.Services.AddGatewayStorage();
+builder.Services.AddCardCallbacks();
+builder.Services.AddAdminApi();
+builder.Services.AddGatewayOpenApi();
+builder.Services.AddGatewayHealth();
+builder.Services.AddGatewaySandbox(builder.Configuration);
+
+var app = builder.Build();
+
+app.UseGatewayRequestLogging();
+app.UseGatewayErrorHandling();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseGatewaySwagger();
+
+app.MapAdminApi();
+app.MapGatewayHealth();
+app.MapGatewaySandbox();
+
+return await app.RunGatewayAsync();
+
+/// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;

@@ -1,0 +1,28 @@
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>A card the gateway created, as it last knows it: public data and per-user private data, string-encoded.</summary>
+public sealed record CardRecord
+{
+    /// <summary>The outTrackId of an advanced card, or the cardBizId of a normal robot card.</summary>
+    public required string Id { get; init; }
+
+    public required CardKind Kind { get; init; }
+
+    public required string TemplateId { get; init; }
+
+    /// <summary><c>HTTP</c> or <c>STREAM</c> (advanced cards).</summary>
+    public string? CallbackType { get; init; }
+
+    public string? OpenSpaceId { get; init; }
+
+    public IReadOnlyDictionary<string, string> PublicData { get; init; } = new Dictionary<string, string>();
+
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> PrivateData { get; init; } =
+        new Dictionary<string, IReadOnlyDictionary<string, string>>();
+
+    public long Version { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset UpdatedAt { get; init; }
+}
