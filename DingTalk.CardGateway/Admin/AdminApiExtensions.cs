@@ -25,21 +25,22 @@ public static partial class AdminApiExtensions
         api.MapCardAdmin();
         api.MapRobotCardAdmin();
 
+        // Said once the host has started, when the options have been validated.
         var services = app.ServiceProvider;
-        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("DingTalk.CardGateway.Admin");
-        var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
-        var dingTalk = services.GetRequiredService<IOptions<DingTalkOptions>>().Value;
-        if (gateway.AdminApiKeys.All(string.IsNullOrWhiteSpace))
+        services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
         {
-            if (dingTalk.EffectiveMode == GatewayMode.Sandbox)
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("DingTalk.CardGateway.Admin");
+            var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            var dingTalk = services.GetRequiredService<IOptions<DingTalkOptions>>().Value;
+            if (ApiKeyAuthenticationHandler.AcceptedKeys(gateway, dingTalk) is [ApiKeyAuthenticationHandler.SandboxKey])
             {
                 Log.SandboxKey(logger, ApiKeyAuthenticationHandler.SandboxKey);
             }
-            else
+            else if (gateway.AdminApiKeys.All(string.IsNullOrWhiteSpace))
             {
                 Log.Closed(logger);
             }
-        }
+        });
 
         return app;
     }

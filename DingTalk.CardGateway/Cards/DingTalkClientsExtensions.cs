@@ -38,7 +38,7 @@ public static class DingTalkClientsExtensions
     private static void AddClient<TApi>(IServiceCollection services, RefitSettings settings, bool withToken)
         where TApi : class
     {
-        var builder = services.AddRefitClient<TApi>(settings)
+        var builder = services.AddRefitGeneratedClient<TApi>(settings)
             .ConfigureHttpClient((sp, client) =>
             {
                 // Refit appends the interface's absolute paths to this base.

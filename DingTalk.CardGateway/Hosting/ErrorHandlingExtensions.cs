@@ -19,8 +19,8 @@ public static class ErrorHandlingExtensions
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            // A bad request is the caller's mistake, answered with a 4xx: not worth an error-level log with a stack.
-            SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
+            // ProblemExceptionHandler logs what deserves it (5xx at Error); a caller's bad request is not worth a stack.
+            SuppressDiagnosticsCallback = _ => true,
         });
         app.UseStatusCodePages();
         return app;

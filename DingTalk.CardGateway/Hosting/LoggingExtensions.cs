@@ -29,7 +29,7 @@ public static class LoggingExtensions
             {
                 logger.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {CorrelationId}{NewLine}{Exception}");
             }
-        });
+        }, preserveStaticLogger: true); // one logger per host: no process-wide Log.Logger for tests to trip over
         return builder;
     }
 
@@ -50,7 +50,7 @@ public static class LoggingExtensions
                 await next(context);
             }
         });
-        app.UseSerilogRequestLogging();
+        app.UseSerilogRequestLogging(o => o.Logger = app.Services.GetRequiredService<Serilog.ILogger>());
         return app;
     }
 

@@ -13,7 +13,11 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var (status, title, detail, extensions) = Describe(exception);
-        if (status >= 500)
+        if (exception is DingTalkApiException dingTalk)
+        {
+            Log.DingTalkRefused(logger, httpContext.Request.Method, httpContext.Request.Path, (int)dingTalk.StatusCode, dingTalk.Code, dingTalk.DingTalkMessage, dingTalk.RequestId, status);
+        }
+        else if (status >= 500)
         {
             Log.Unhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
         }
@@ -96,5 +100,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     {
         [LoggerMessage(9001, LogLevel.Error, "Unhandled error on {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
+
+        [LoggerMessage(9002, LogLevel.Warning, "{Method} {Path}: DingTalk answered {DingTalkStatus} {DingTalkCode} ({DingTalkMessage}, requestid {RequestId}); answering {Status}")]
+        public static partial void DingTalkRefused(ILogger logger, string method, string path, int dingTalkStatus, string? dingTalkCode, string? dingTalkMessage, string? requestId, int status);
     }
 }

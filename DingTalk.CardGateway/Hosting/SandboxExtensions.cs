@@ -1,5 +1,4 @@
 using DingTalk.Sandbox;
-using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
 
@@ -25,7 +24,8 @@ public static class SandboxExtensions
     /// <summary>Mounts the emulator under <c>/sandbox</c> in Sandbox mode.</summary>
     public static IEndpointRouteBuilder MapGatewaySandbox(this IEndpointRouteBuilder app)
     {
-        if (app.ServiceProvider.GetRequiredService<IOptions<DingTalkOptions>>().Value.EffectiveMode == GatewayMode.Sandbox)
+        // Registered by AddGatewaySandbox only in Sandbox mode; options are not read here, before they are validated.
+        if (app.ServiceProvider.GetService<SandboxState>() is not null)
         {
             app.MapDingTalkSandbox("/sandbox").ExcludeFromDescription();
         }

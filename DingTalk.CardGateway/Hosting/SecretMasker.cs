@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
 
@@ -13,13 +12,14 @@ public sealed partial class SecretMasker
     public const string Mask = "***";
     private readonly ConcurrentDictionary<string, byte> _secrets = new(StringComparer.Ordinal);
 
-    public SecretMasker(IOptions<DingTalkOptions> dingTalk, IOptions<GatewayOptions> gateway)
+    /// <summary>Reads the secrets from raw configuration: the logger exists before options are validated.</summary>
+    public SecretMasker(IConfiguration configuration)
     {
-        Add(dingTalk.Value.AppSecret);
-        Add(dingTalk.Value.Callback.ApiSecret);
-        foreach (var key in gateway.Value.AdminApiKeys)
+        Add(configuration["DingTalk:AppSecret"]);
+        Add(configuration["DingTalk:Callback:ApiSecret"]);
+        foreach (var key in configuration.GetSection("Gateway:AdminApiKeys").GetChildren())
         {
-            Add(key);
+            Add(key.Value);
         }
     }
 

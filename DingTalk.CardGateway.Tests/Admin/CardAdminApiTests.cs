@@ -1,0 +1,201 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+
+namespace DingTalk.CardGateway.Tests.Admin;
+
+/// <summary>An operator sending and updating cards through <c>/api</c>, against the strict fake DingTalk.</summary>
+public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalkFixture>, IAsyncLifetime
+{
+    private readonly HttpClient _api = fixture.Gateway.CreateAdminClient();
+
+    public Task InitializeAsync()
+    {
+        fixture.DingTalk.State.Reset();
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        _api.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_card_sent_to_a_group_arrives_with_string_card_data()
+    {
+        var response = await _api.PostAsJsonAsync("/api/cards", new
+        {
+            cardTemplateId = "tpl.poll",
+            outTrackId = "poll-1",
+            openConversationId = "cidLunch==",
+            cardData = new { title = "Lunch?", options = new[] { "noodles", "rice" }, open = true, limit = 2 },
+            privateData = new Dictionary<string, object> { ["u1"] = new { myVote = "" } },
+            atUserIds = new[] { "u1" },
+        });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Equal("poll-1", body.GetProperty("outTrackId").GetString());
+        Assert.True(body.GetProperty("allDelivered").GetBoolean());
+        Assert.Equal("/api/cards/poll-1", response.Headers.Location?.ToString());
+        var card = fixture.DingTalk.State.FindCard("poll-1")!;
+        Assert.Equal("""["noodles","rice"]""", card.CardData["options"]);
+        Assert.Equal("true", card.CardData["open"]);
+        Assert.Equal("2", card.CardData["limit"]);
+        Assert.Equal("", card.PrivateData["u1"]["myVote"]);
+        Assert.Equal("HTTP", card.CallbackType);
+        Assert.Equal("test-route", card.CallbackRouteKey);
+    }
+
+    [Fact]
+    public async Task A_card_without_outTrackId_gets_one_generated()
+    {
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", userIds = new[] { "u1", "u2" }, cardData = new { a = 1 } });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        var outTrackId = body.GetProperty("outTrackId").GetString()!;
+        Assert.StartsWith("card-", outTrackId, StringComparison.Ordinal);
+        Assert.Equal(2, fixture.DingTalk.State.FindCard(outTrackId)!.Deliveries.Count);
+    }
+
+    [Fact]
+    public async Task A_delivery_refused_for_one_target_is_reported_per_target_not_as_success()
+    {
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", userIds = new[] { "u1", "illegal-user" }, cardData = new { a = 1 } });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.False(body.GetProperty("allDelivered").GetBoolean());
+        var results = body.GetProperty("deliverResults").EnumerateArray().ToList();
+        Assert.Equal(2, results.Count);
+        var refused = Assert.Single(results, r => !r.GetProperty("success").GetBoolean());
+        Assert.Contains("illegal", refused.GetProperty("errorMsg").GetString(), StringComparison.Ordinal);
+        Assert.True(fixture.Gateway.LogEvents.Any(e => e.MessageTemplate.Text.Contains("was not delivered", StringComparison.Ordinal)), fixture.Gateway.RenderedLogs());
+    }
+
+    [Fact]
+    public async Task Updates_merge_by_key_unless_replace_is_asked()
+    {
+        await SendAsync("upd-1", new { title = "T", total = 0 });
+
+        var merged = await _api.PutAsJsonAsync("/api/cards/upd-1", new { cardData = new { total = 5 }, privateData = new Dictionary<string, object> { ["u1"] = new { myVote = "a" } } });
+        Assert.Equal(HttpStatusCode.NoContent, merged.StatusCode);
+        var card = fixture.DingTalk.State.FindCard("upd-1")!;
+        Assert.Equal("T", card.CardData["title"]);
+        Assert.Equal("5", card.CardData["total"]);
+        Assert.Equal("a", card.PrivateData["u1"]["myVote"]);
+
+        var replaced = await _api.PutAsJsonAsync("/api/cards/upd-1", new { cardData = new { total = 6 }, replace = true });
+        Assert.Equal(HttpStatusCode.NoContent, replaced.StatusCode);
+        card = fixture.DingTalk.State.FindCard("upd-1")!;
+        Assert.False(card.CardData.ContainsKey("title"));
+        Assert.Equal("6", card.CardData["total"]);
+
+        var stored = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/upd-1"), HttpStatusCode.OK);
+        Assert.Equal("6", stored.GetProperty("publicData").GetProperty("total").GetString());
+        Assert.False(stored.GetProperty("publicData").TryGetProperty("title", out _));
+    }
+
+    [Fact]
+    public async Task Streaming_sends_a_fresh_guid_per_frame()
+    {
+        await SendAsync("stream-1", new { content = "" });
+
+        foreach (var (text, final) in new[] { ("He", false), ("Hello", false), ("Hello!", true) })
+        {
+            var r = await _api.PostAsJsonAsync("/api/cards/stream-1/stream", new { key = "content", content = text, isFinalize = final });
+            Assert.Equal(HttpStatusCode.NoContent, r.StatusCode);
+        }
+
+        var card = fixture.DingTalk.State.FindCard("stream-1")!;
+        Assert.Equal(3, card.StreamingFrames.Select(f => f.Guid).Distinct().Count());
+        Assert.All(card.StreamingFrames, f => Assert.True(f.IsFull));
+        Assert.Equal("Hello!", card.StreamingText("content"));
+        Assert.True(card.IsStreamingFinalized("content"));
+    }
+
+    [Fact]
+    public async Task Updating_a_card_DingTalk_does_not_know_is_a_404_with_DingTalks_code()
+    {
+        var response = await _api.PutAsJsonAsync("/api/cards/ghost", new { cardData = new { a = 1 } });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.NotFound);
+        Assert.Equal("param.cardNotExist", problem.GetProperty("dingTalkCode").GetString());
+    }
+
+    [Fact]
+    public async Task A_robot_card_gets_a_callback_url_the_gateway_can_verify()
+    {
+        var response = await _api.PostAsJsonAsync("/api/robot-cards", new
+        {
+            cardBizId = "biz-42",
+            openConversationId = "cidRobot==",
+            cardData = new { header = new { title = new { type = "text", text = "Deploy?" } }, contents = Array.Empty<object>() },
+        });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Equal("biz-42", body.GetProperty("cardBizId").GetString());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("processQueryKey").GetString()));
+        var card = fixture.DingTalk.State.FindRobotCard("biz-42")!;
+        Assert.StartsWith(GatewayFactory.PublicBaseUrl + RobotCardCallbackToken.RoutePrefix, card.CallbackUrl, StringComparison.Ordinal);
+        var token = card.CallbackUrl![(GatewayFactory.PublicBaseUrl + RobotCardCallbackToken.RoutePrefix).Length..];
+        Assert.True(RobotCardCallbackToken.Verify("biz-42", token, GatewayFactory.ApiSecret));
+        Assert.False(RobotCardCallbackToken.Verify("biz-43", token, GatewayFactory.ApiSecret));
+        Assert.Equal("test-robot", card.RobotCode);
+
+        var update = await _api.PutAsJsonAsync("/api/robot-cards/biz-42", new { cardData = new { header = new { title = new { type = "text", text = "Deployed" } } } });
+        await HttpAssert.JsonAsync(update, HttpStatusCode.OK);
+        Assert.Contains("Deployed", fixture.DingTalk.State.FindRobotCard("biz-42")!.CardData, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"cardTemplateId\":\"tpl\",\"cardData\":{}}", "openConversationId")]
+    [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"userIds\":[\"u1\"]}", "openConversationId")]
+    [InlineData("{\"openConversationId\":\"cid\"}", "cardTemplateId")]
+    [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"callbackType\":\"SMS\"}", "callbackType")]
+    [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"outTrackId\":\"has space\"}", "outTrackId")]
+    public async Task An_invalid_card_is_a_400_naming_the_field(string json, string field)
+    {
+        var response = await _api.PostAsync("/api/cards", new StringContent(json, Encoding.UTF8, "application/json"));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
+        Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/card/instances/createAndDeliver"));
+    }
+
+    [Theory]
+    [InlineData("{\"cardTemplateId\":", "$")]
+    [InlineData("not json", "$")]
+    [InlineData("{\"cardTemplateId\":42,\"openConversationId\":\"cid\"}", "$.cardTemplateId")]
+    [InlineData("{\"cardTemplateId\":\"t\",\"userIds\":\"u1\"}", "$.userIds")]
+    [InlineData("{\"cardTemplateId\":\"t\",\"openConversationId\":\"c\",\"privateData\":{\"u1\":5}}", "$.privateData.u1")]
+    public async Task A_malformed_or_mistyped_body_is_a_400_problem_saying_where(string json, string path)
+    {
+        var response = await _api.PostAsync("/api/cards", new StringContent(json, Encoding.UTF8, "application/json"));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains(path, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stream_frame_without_key_is_a_400()
+    {
+        var response = await _api.PostAsJsonAsync("/api/cards/x/stream", new { content = "hi" });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("key", out _));
+    }
+
+    [Fact]
+    public async Task A_card_the_gateway_never_sent_is_a_404_problem()
+    {
+        await HttpAssert.ProblemAsync(await _api.GetAsync("/api/cards/never-sent"), HttpStatusCode.NotFound);
+    }
+
+    private async Task SendAsync(string outTrackId, object cardData)
+    {
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId, openConversationId = "cidX==", cardData });
+        await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+    }
+}

@@ -1,0 +1,111 @@
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Cards.Wire;
+using DingTalk.CardGateway.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace DingTalk.CardGateway.Tests.Cards;
+
+public class AccessTokenProviderTests
+{
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.Parse("2026-11-25T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly CountingOAuth _oauth = new();
+
+    [Fact]
+    public async Task Concurrent_callers_share_one_fetch()
+    {
+        using var provider = CreateProvider();
+
+        var tokens = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => provider.GetTokenAsync(CancellationToken.None).AsTask()));
+
+        Assert.Equal(1, _oauth.Calls);
+        Assert.All(tokens, t => Assert.Equal("token-1", t));
+    }
+
+    [Fact]
+    public async Task The_token_is_renewed_shortly_before_it_expires()
+    {
+        using var provider = CreateProvider();
+        await provider.GetTokenAsync(CancellationToken.None);
+
+        _clock.Advance(TimeSpan.FromSeconds(7200) - TimeSpan.FromMinutes(5) - TimeSpan.FromSeconds(1));
+        Assert.Equal("token-1", await provider.GetTokenAsync(CancellationToken.None));
+
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal("token-2", await provider.GetTokenAsync(CancellationToken.None));
+        Assert.Equal(2, _oauth.Calls);
+    }
+
+    [Fact]
+    public async Task Invalidating_the_current_token_makes_the_next_caller_fetch_once()
+    {
+        using var provider = CreateProvider();
+        var first = await provider.GetTokenAsync(CancellationToken.None);
+
+        provider.Invalidate(first);
+        provider.Invalidate(first);
+        var second = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => provider.GetTokenAsync(CancellationToken.None).AsTask()));
+
+        Assert.All(second, t => Assert.Equal("token-2", t));
+        Assert.Equal(2, _oauth.Calls);
+    }
+
+    [Fact]
+    public async Task Invalidating_an_old_token_keeps_the_newer_one()
+    {
+        using var provider = CreateProvider();
+        var first = await provider.GetTokenAsync(CancellationToken.None);
+        provider.Invalidate(first);
+        await provider.GetTokenAsync(CancellationToken.None);
+
+        provider.Invalidate(first); // a slow caller reporting the token it had
+
+        Assert.Equal("token-2", await provider.GetTokenAsync(CancellationToken.None));
+        Assert.Equal(2, _oauth.Calls);
+    }
+
+    [Fact]
+    public async Task A_refused_token_call_is_reported_for_readiness()
+    {
+        _oauth.Fail = new DingTalkApiException(System.Net.HttpStatusCode.BadRequest, "invalidClientIdOrSecret", "bad secret", "req-1");
+        using var provider = CreateProvider();
+
+        await Assert.ThrowsAsync<DingTalkApiException>(() => provider.GetTokenAsync(CancellationToken.None).AsTask());
+
+        Assert.Contains("invalidClientIdOrSecret", provider.LastError, StringComparison.Ordinal);
+    }
+
+    private AccessTokenProvider CreateProvider()
+    {
+        var options = new DingTalkOptions { AppKey = "key", AppSecret = "secret-value" };
+        var monitor = new StaticMonitor<DingTalkOptions>(options);
+        var masker = new SecretMasker(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        return new AccessTokenProvider(_oauth, monitor, _clock, masker, NullLogger<AccessTokenProvider>.Instance);
+    }
+
+    private sealed class CountingOAuth : IDingTalkOAuthApi
+    {
+        private int _calls;
+
+        public int Calls => _calls;
+
+        public Exception? Fail { get; set; }
+
+        public async Task<AccessTokenResponse> GetAccessTokenAsync(AccessTokenRequest request, CancellationToken cancellationToken)
+        {
+            var n = Interlocked.Increment(ref _calls);
+            await Task.Delay(20, cancellationToken); // long enough for concurrent callers to pile up behind the fetch
+            return Fail is null ? new AccessTokenResponse($"token-{n}", 7200) : throw Fail;
+        }
+    }
+
+    private sealed class StaticMonitor<T>(T value) : IOptionsMonitor<T>
+    {
+        public T CurrentValue => value;
+
+        public T Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<T, string?> listener) => null;
+    }
+}

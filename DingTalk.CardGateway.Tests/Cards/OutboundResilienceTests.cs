@@ -1,0 +1,147 @@
+using System.Net;
+using System.Net.Http.Json;
+using DingTalk.CardGateway.Tests.Fixtures;
+
+namespace DingTalk.CardGateway.Tests.Cards;
+
+/// <summary>What the gateway does when DingTalk throttles, fails, or forgets our token.</summary>
+public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<DingTalkFixture>, IAsyncLifetime
+{
+    private static readonly HttpMethod Put = HttpMethod.Put;
+    private readonly HttpClient _api = fixture.Gateway.CreateAdminClient();
+
+    private Sandbox.SandboxState DingTalk => fixture.DingTalk.State;
+
+    public async Task InitializeAsync()
+    {
+        DingTalk.Reset();
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "r-1", openConversationId = "cidR==", cardData = new { n = 0 } });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    public Task DisposeAsync()
+    {
+        _api.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task An_update_survives_two_429s_in_a_row()
+    {
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 429, "system.busy", times: 2);
+
+        var response = await UpdateAsync(1);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal([429, 429, 200], DingTalk.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").Select(r => r.Status));
+        Assert.Equal("1", DingTalk.FindCard("r-1")!.CardData["n"]);
+    }
+
+    [Fact]
+    public async Task DingTalks_403_QPS_throttling_is_retried_like_a_429()
+    {
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi");
+
+        var response = await UpdateAsync(2);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal([403, 200], DingTalk.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").Select(r => r.Status));
+    }
+
+    [Theory]
+    [InlineData(500, "system.busy")]
+    [InlineData(503, "ServiceUnavailable")]
+    public async Task Server_errors_are_retried(int status, string code)
+    {
+        DingTalk.FailNext(Put, "/v1.0/card/instances", status, code, times: 2, retryAfterSeconds: 0);
+
+        var response = await UpdateAsync(3);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_missing_permission_is_not_retried_and_names_DingTalks_code()
+    {
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "no Card.Instance.Write");
+
+        var response = await UpdateAsync(4);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal("Forbidden.AccessDenied.AccessTokenPermissionDenied", problem.GetProperty("dingTalkCode").GetString());
+        Assert.Single(DingTalk.RequestsTo("/v1.0/card/instances"), r => r.Method == "PUT");
+    }
+
+    [Fact]
+    public async Task DingTalk_down_for_longer_than_the_retries_is_a_503_problem()
+    {
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 50);
+
+        var response = await UpdateAsync(5);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("ServiceUnavailable", problem.GetProperty("dingTalkCode").GetString());
+        Assert.Equal(5, DingTalk.RequestsTo("/v1.0/card/instances").Count(r => r.Method == "PUT")); // 1 + MaxRetryAttempts (4)
+    }
+
+    [Fact]
+    public async Task An_expired_token_is_refreshed_once_and_the_call_retried()
+    {
+        var before = DingTalk.TokenRequests;
+        DingTalk.ExpireAllTokens();
+
+        var response = await UpdateAsync(6);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(before + 1, DingTalk.TokenRequests);
+        var puts = DingTalk.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").ToList();
+        Assert.Equal([400, 200], puts.Select(r => r.Status));
+        Assert.NotEqual(puts[0].AccessToken, puts[1].AccessToken);
+    }
+
+    [Fact]
+    public async Task A_401_is_treated_as_an_invalid_token_too()
+    {
+        var before = DingTalk.TokenRequests;
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 401, "Unauthorized");
+
+        var response = await UpdateAsync(7);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(before + 1, DingTalk.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Many_concurrent_sends_share_one_token_fetch()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk);
+        using var api = gateway.CreateAdminClient();
+        var before = DingTalk.TokenRequests;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = $"many-{i}", userIds = new[] { $"u{i}" }, cardData = new { i } })));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        Assert.Equal(before + 1, DingTalk.TokenRequests);
+    }
+
+    [Fact]
+    public async Task The_client_side_limiter_keeps_each_api_under_its_QPS()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = "5" });
+        using var api = gateway.CreateAdminClient();
+        await api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n = -1 } }); // warm up the token
+        var earlier = DingTalk.RequestsTo("/v1.0/card/instances").Count;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n = i } })));
+
+        Assert.All(responses, r => Assert.NotEqual(HttpStatusCode.InternalServerError, r.StatusCode));
+        var arrivals = DingTalk.RequestsTo("/v1.0/card/instances").Skip(earlier).Select(r => r.At).Order().ToList();
+        Assert.Equal(12, arrivals.Count);
+        // In any one-second window the fake saw at most the configured 5 calls (plus one for clock granularity).
+        var busiest = arrivals.Max(start => arrivals.Count(t => t >= start && t < start.AddSeconds(1)));
+        Assert.InRange(busiest, 1, 6);
+    }
+
+    private Task<HttpResponseMessage> UpdateAsync(int n) => _api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n } });
+}

@@ -1,0 +1,52 @@
+using System.Net;
+using DingTalk.CardGateway.Tests.Fixtures;
+
+namespace DingTalk.CardGateway.Tests.Hosting;
+
+public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<DingTalkFixture>
+{
+    [Fact]
+    public async Task Liveness_and_readiness_answer_when_DingTalk_gives_a_token()
+    {
+        using var client = fixture.Gateway.CreateClient();
+
+        await HttpAssert.JsonAsync(await client.GetAsync("/health/live"), HttpStatusCode.OK);
+        var ready = await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.OK);
+
+        Assert.Equal("Healthy", ready.GetProperty("checks").GetProperty("dingtalk-token").GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Wrong_app_credentials_make_the_gateway_unready_with_DingTalks_reason()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:AppSecret"] = "not-the-secret" });
+        using var client = gateway.CreateClient();
+
+        var ready = await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.ServiceUnavailable);
+        await HttpAssert.JsonAsync(await client.GetAsync("/health/live"), HttpStatusCode.OK);
+
+        Assert.Contains("invalidClientIdOrSecret", ready.GetProperty("checks").GetProperty("dingtalk-token").GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-secret", ready.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Swagger_documents_the_admin_api_with_the_api_key_scheme()
+    {
+        using var client = fixture.Gateway.CreateClient();
+
+        var ui = await client.GetAsync("/swagger/index.html");
+        var doc = await HttpAssert.JsonAsync(await client.GetAsync("/openapi/v1.json"), HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
+        var paths = doc.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/api/cards", paths);
+        Assert.Contains("/api/cards/{outTrackId}", paths);
+        Assert.Contains("/api/cards/{outTrackId}/stream", paths);
+        Assert.Contains("/api/robot-cards", paths);
+        Assert.Contains("/api/robot-cards/{cardBizId}", paths);
+        Assert.DoesNotContain(paths, p => p.StartsWith("/dingtalk", StringComparison.Ordinal) || p.StartsWith("/health", StringComparison.Ordinal));
+        var scheme = doc.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
+        Assert.Equal("X-Api-Key", scheme.GetProperty("name").GetString());
+        Assert.Equal("header", scheme.GetProperty("in").GetString());
+    }
+}

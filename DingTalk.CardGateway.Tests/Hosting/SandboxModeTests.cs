@@ -1,0 +1,52 @@
+using System.Net;
+using System.Net.Http.Json;
+using DingTalk.CardGateway.Admin;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace DingTalk.CardGateway.Tests.Hosting;
+
+/// <summary>A newcomer's first run: no credentials, so the gateway talks to its own emulator over a real socket.</summary>
+public sealed class SandboxModeTests : IAsyncLifetime
+{
+    private WebApplicationFactory<Program> _gateway = null!;
+
+    public Task InitializeAsync()
+    {
+        _gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseEnvironment("Development");
+            b.UseSetting("DingTalk:AppKey", "");
+            b.UseSetting("Gateway:AdminApiKeys:0", "");
+        });
+        _gateway.UseKestrel(0);
+        _gateway.StartServer();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task A_card_sent_with_the_sandbox_key_appears_in_the_sandbox()
+    {
+        using var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, ApiKeyAuthenticationHandler.SandboxKey);
+
+        var sent = await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = "first-card", openConversationId = "cidSandbox==", cardData = new { title = "Hello" } });
+        var cards = await HttpAssert.JsonAsync(await client.GetAsync("/sandbox/cards"), HttpStatusCode.OK);
+
+        await HttpAssert.JsonAsync(sent, HttpStatusCode.Created);
+        Assert.Contains(cards.GetProperty("cards").EnumerateArray(), c => c.GetProperty("outTrackId").GetString() == "first-card");
+        var ready = await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.OK);
+        Assert.Equal("Healthy", ready.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Swagger_ui_is_served()
+    {
+        using var client = _gateway.CreateClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/swagger/index.html")).StatusCode);
+    }
+}
