@@ -1,0 +1,68 @@
+using System.Text.Json;
+using DingTalk.Sandbox.Apis;
+using DingTalk.Sandbox.Wire;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.Sandbox;
+
+public static class SandboxEndpoints
+{
+    private static readonly SandboxRoute[] Routes =
+    [
+        new("POST", "/v1.0/oauth2/accessToken", TokenApi.GetAccessToken, NeedsToken: false, IsTokenCall: true),
+        new("GET", "/gettoken", TokenApi.GetLegacyToken, NeedsToken: false, IsTokenCall: true),
+        new("POST", "/v1.0/card/callbacks/register", CallbackRegistrationApi.Register),
+        new("POST", "/v1.0/card/instances/createAndDeliver", CardInstanceApi.CreateAndDeliver),
+        new("POST", "/v1.0/card/instances", CardInstanceApi.CreateCard),
+        new("POST", "/v1.0/card/instances/deliver", CardInstanceApi.DeliverCard),
+        new("PUT", "/v1.0/card/instances", CardInstanceApi.UpdateCard),
+        new("PUT", "/v1.0/card/streaming", StreamingApi.StreamingUpdate),
+        new("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", RobotCardApi.Send),
+        new("PUT", "/v1.0/im/robots/interactiveCards", RobotCardApi.Update),
+    ];
+
+    /// <summary>Any other path or method: DingTalk's own 404, whatever the token.</summary>
+    private static readonly SandboxRoute UnknownApi = new(
+        "*",
+        "/{**path}",
+        (_, _) => SandboxAnswer.Error(StatusCodes.Status404NotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."),
+        NeedsToken: false);
+
+    private static readonly JsonSerializerOptions ForHumans = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>
+    /// Maps DingTalk's OpenAPI under <paramref name="prefix"/> (<c>""</c> for a fake at the root, <c>"/sandbox"</c>
+    /// inside the gateway), plus, for humans, <c>GET {prefix}/cards</c> (<c>{cards, robotCards, callbacks}</c>)
+    /// and <c>GET {prefix}/requests</c>.
+    /// Needs <see cref="SandboxServiceCollectionExtensions.AddDingTalkSandbox"/>.
+    /// </summary>
+    public static RouteGroupBuilder MapDingTalkSandbox(this IEndpointRouteBuilder app, string prefix = "")
+    {
+        prefix = prefix.TrimEnd('/');
+        var group = app.MapGroup(prefix);
+
+        group.MapGet("/cards", (SandboxState state) => Results.Json(
+            new { cards = state.Cards, robotCards = state.RobotCards, callbacks = state.Callbacks.Values },
+            ForHumans));
+        group.MapGet("/requests", (SandboxState state) => Results.Json(state.Requests, ForHumans));
+
+        foreach (var route in Routes)
+        {
+            group.MapMethods(route.Path, [route.Method], context => ServeAsync(context, prefix, route));
+        }
+
+        group.Map(UnknownApi.Path, context => ServeAsync(context, prefix, UnknownApi));
+        return group;
+    }
+
+    private static async Task ServeAsync(HttpContext context, string prefix, SandboxRoute route)
+    {
+        var state = context.RequestServices.GetRequiredService<SandboxState>();
+        var call = await SandboxCall.ReadAsync(context, prefix);
+        var answer = state.Handle(call, route);
+        await answer.WriteAsync(context.Response);
+    }
+}

@@ -1,0 +1,18 @@
+namespace DingTalk.Sandbox;
+
+/// <summary>The one app the sandbox knows: its credentials and how long its tokens live.</summary>
+public sealed class SandboxOptions
+{
+    public string AppKey { get; set; } = "sandbox-app-key";
+
+    public string AppSecret { get; set; } = "sandbox-app-secret";
+
+    /// <summary>DingTalk's is 2 hours (<c>expireIn: 7200</c>); asking again inside it renews the same token.</summary>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>
+    /// When above zero, a new streaming frame for a card that arrives sooner than this after the card's last
+    /// accepted frame is refused with 403, as DingTalk does below about 500 ms. Off (zero) by default.
+    /// </summary>
+    public TimeSpan StreamingMinInterval { get; set; } = TimeSpan.Zero;
+}

@@ -1,0 +1,253 @@
+using System.Security.Cryptography;
+using DingTalk.Sandbox.State;
+using DingTalk.Sandbox.Wire;
+using Microsoft.AspNetCore.Http;
+
+namespace DingTalk.Sandbox;
+
+/// <summary>
+/// Everything the fake DingTalk holds: issued tokens, cards, callback registrations, injected faults and a
+/// log of every request. Thread-safe: each request is handled under one lock, and readers get snapshots.
+/// </summary>
+public sealed class SandboxState
+{
+    private readonly Lock _gate = new();
+    private readonly List<ReceivedRequest> _requests = [];
+    private readonly Dictionary<string, DateTimeOffset> _tokenExpiry = new(StringComparer.Ordinal);
+    private readonly List<FaultRule> _faults = [];
+    private string? _currentToken;
+    private int _tokenRequests;
+    private long _nextId;
+
+    public SandboxState(SandboxOptions options, TimeProvider? timeProvider = null)
+    {
+        Options = options;
+        Time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Every request so far, in arrival order, with the status it got.</summary>
+    public IReadOnlyList<ReceivedRequest> Requests
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _requests];
+            }
+        }
+    }
+
+    /// <summary>Token calls so far (<c>/v1.0/oauth2/accessToken</c> and <c>/gettoken</c>), successful or not.</summary>
+    public int TokenRequests
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _tokenRequests;
+            }
+        }
+    }
+
+    public IReadOnlyCollection<SandboxCard> Cards
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. CardRecords.Values.OrderBy(c => c.CreatedAt).Select(c => c.Snapshot())];
+            }
+        }
+    }
+
+    public IReadOnlyCollection<SandboxRobotCard> RobotCards
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. RobotCardRecords.Values.Select(c => c.Snapshot())];
+            }
+        }
+    }
+
+    /// <summary>Registered callback URLs by <c>callbackRouteKey</c>.</summary>
+    public IReadOnlyDictionary<string, RegisteredCallback> Callbacks
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return new Dictionary<string, RegisteredCallback>(CallbackMap, StringComparer.Ordinal);
+            }
+        }
+    }
+
+    internal SandboxOptions Options { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal Dictionary<string, CardRecord> CardRecords { get; } = new(StringComparer.Ordinal);
+
+    internal Dictionary<string, RobotCardRecord> RobotCardRecords { get; } = new(StringComparer.Ordinal);
+
+    internal Dictionary<string, RegisteredCallback> CallbackMap { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Requests whose path after the mount prefix is exactly <paramref name="pathSuffix"/>, any method.</summary>
+    public IReadOnlyList<ReceivedRequest> RequestsTo(string pathSuffix)
+    {
+        lock (_gate)
+        {
+            return [.. _requests.Where(r => r.Path == pathSuffix)];
+        }
+    }
+
+    public SandboxCard? FindCard(string outTrackId)
+    {
+        lock (_gate)
+        {
+            return CardRecords.TryGetValue(outTrackId, out var card) ? card.Snapshot() : null;
+        }
+    }
+
+    /// <summary>What the card shows for <paramref name="key"/> after its streaming frames; null if the card or the frames are missing.</summary>
+    public string? StreamingText(string outTrackId, string key) => FindCard(outTrackId)?.StreamingText(key);
+
+    public SandboxRobotCard? FindRobotCard(string cardBizId)
+    {
+        lock (_gate)
+        {
+            return RobotCardRecords.TryGetValue(cardBizId, out var card) ? card.Snapshot() : null;
+        }
+    }
+
+    /// <summary>Maps a route key as if another deployment had registered it.</summary>
+    public void RegisterCallbackDirectly(string routeKey, string url, string apiSecret)
+    {
+        lock (_gate)
+        {
+            CallbackMap[routeKey] = new RegisteredCallback(routeKey, url, apiSecret);
+        }
+    }
+
+    /// <summary>Every token issued so far now answers 400 <c>InvalidAuthentication</c>; the next token call issues a new one.</summary>
+    public void ExpireAllTokens()
+    {
+        lock (_gate)
+        {
+            _tokenExpiry.Clear();
+            _currentToken = null;
+        }
+    }
+
+    /// <summary>
+    /// The next <paramref name="times"/> requests to <paramref name="method"/> + <paramref name="path"/> (path after
+    /// the mount prefix) answer <paramref name="status"/> with DingTalk's error body, before any other check.
+    /// </summary>
+    public void FailNext(HttpMethod method, string path, int status, string code, string message = "injected", int times = 1, int? retryAfterSeconds = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(times);
+        lock (_gate)
+        {
+            _faults.Add(new FaultRule(method.Method, path, status, code, message, times, retryAfterSeconds));
+        }
+    }
+
+    /// <summary>Forgets everything: requests, tokens, cards, registrations and pending faults.</summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _requests.Clear();
+            _tokenExpiry.Clear();
+            _faults.Clear();
+            _currentToken = null;
+            _tokenRequests = 0;
+            CardRecords.Clear();
+            RobotCardRecords.Clear();
+            CallbackMap.Clear();
+        }
+    }
+
+    /// <summary>Answers one call: injected fault, then token check, then the API itself; and records it.</summary>
+    internal SandboxAnswer Handle(SandboxCall call, SandboxRoute route)
+    {
+        lock (_gate)
+        {
+            if (route.IsTokenCall)
+            {
+                _tokenRequests++;
+            }
+
+            var answer = TakeFault(call) ?? Authenticate(call, route) ?? Run(call, route);
+            _requests.Add(new ReceivedRequest(Time.GetUtcNow(), call.Method, call.Path, call.AccessToken, call.Body, answer.Status));
+            return answer;
+        }
+    }
+
+    /// <summary>The app's token: the current one renewed if still alive (as DingTalk does), else a new one. Caller holds the lock.</summary>
+    internal (string Token, int ExpiresInSeconds) IssueToken()
+    {
+        var now = Time.GetUtcNow();
+        if (_currentToken is null || !_tokenExpiry.TryGetValue(_currentToken, out var expiry) || expiry <= now)
+        {
+            _currentToken = RandomNumberGenerator.GetHexString(32, lowercase: true);
+        }
+
+        _tokenExpiry[_currentToken] = now + Options.TokenLifetime;
+        return (_currentToken, (int)Options.TokenLifetime.TotalSeconds);
+    }
+
+    /// <summary>A fresh id for carriers and process query keys. Caller holds the lock.</summary>
+    internal string NextId(string prefix) => $"{prefix}{++_nextId:D6}";
+
+    private SandboxAnswer? TakeFault(SandboxCall call)
+    {
+        var fault = _faults.FirstOrDefault(f =>
+            string.Equals(f.Method, call.Method, StringComparison.OrdinalIgnoreCase) && f.Path == call.Path);
+        if (fault is null)
+        {
+            return null;
+        }
+
+        if (--fault.Remaining == 0)
+        {
+            _faults.Remove(fault);
+        }
+
+        return SandboxAnswer.Error(fault.Status, fault.Code, fault.Message, fault.RetryAfterSeconds);
+    }
+
+    private SandboxAnswer? Authenticate(SandboxCall call, SandboxRoute route)
+    {
+        if (!route.NeedsToken)
+        {
+            return null;
+        }
+
+        if (call.AccessToken is null)
+        {
+            return SandboxAnswer.Error(
+                StatusCodes.Status400BadRequest,
+                "AuthenticationFailed.MissingParameter",
+                $"header {SandboxCall.AccessTokenHeader} is mandatory for this action.");
+        }
+
+        return _tokenExpiry.TryGetValue(call.AccessToken, out var expiry) && expiry > Time.GetUtcNow()
+            ? null
+            : SandboxAnswer.Error(StatusCodes.Status400BadRequest, "InvalidAuthentication", "access token is invalid or expired");
+    }
+
+    private SandboxAnswer Run(SandboxCall call, SandboxRoute route)
+    {
+        try
+        {
+            return route.Handler(call, this);
+        }
+        catch (Exception)
+        {
+            // Only a sandbox bug lands here; the tests assert that no input produces it.
+            return SandboxAnswer.Error(StatusCodes.Status500InternalServerError, "unknownError", "the sandbox failed on this request");
+        }
+    }
+}

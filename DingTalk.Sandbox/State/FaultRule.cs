@@ -1,0 +1,19 @@
+namespace DingTalk.Sandbox.State;
+
+/// <summary>An injected failure: the next <see cref="Remaining"/> calls to Method + Path get this error.</summary>
+internal sealed class FaultRule(string method, string path, int status, string code, string message, int remaining, int? retryAfterSeconds)
+{
+    public string Method { get; } = method;
+
+    public string Path { get; } = path;
+
+    public int Status { get; } = status;
+
+    public string Code { get; } = code;
+
+    public string Message { get; } = message;
+
+    public int? RetryAfterSeconds { get; } = retryAfterSeconds;
+
+    public int Remaining { get; set; } = remaining;
+}
