@@ -1,6 +1,7 @@
 using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 
@@ -12,6 +13,7 @@ builder.Services.AddGatewayErrorHandling();
 builder.Services.AddDingTalkClients();
 builder.Services.AddGatewayStorage();
 builder.Services.AddCardCallbacks();
+builder.Services.AddCardHandlers();
 builder.Services.AddAdminApi();
 builder.Services.AddGatewayOpenApi();
 builder.Services.AddGatewayHealth();
@@ -25,6 +27,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseGatewaySwagger();
 
+app.MapCardCallbacks();
 app.MapAdminApi();
 app.MapGatewayHealth();
 app.MapGatewaySandbox();

@@ -93,8 +93,10 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Equal("6", card.CardData["total"]);
 
         var stored = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/upd-1"), HttpStatusCode.OK);
-        Assert.Equal("6", stored.GetProperty("publicData").GetProperty("total").GetString());
-        Assert.False(stored.GetProperty("publicData").TryGetProperty("title", out _));
+        var publicData = stored.GetProperty("card").GetProperty("publicData");
+        Assert.Equal("6", publicData.GetProperty("total").GetString());
+        Assert.False(publicData.TryGetProperty("title", out _));
+        Assert.Empty(stored.GetProperty("undelivered").EnumerateArray());
     }
 
     [Fact]
@@ -145,7 +147,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Equal("test-robot", card.RobotCode);
 
         var update = await _api.PutAsJsonAsync("/api/robot-cards/biz-42", new { cardData = new { header = new { title = new { type = "text", text = "Deployed" } } } });
-        await HttpAssert.JsonAsync(update, HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.NoContent, update.StatusCode);
         Assert.Contains("Deployed", fixture.DingTalk.State.FindRobotCard("biz-42")!.CardData, StringComparison.Ordinal);
     }
 

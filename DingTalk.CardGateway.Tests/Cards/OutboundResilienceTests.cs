@@ -73,15 +73,21 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     [Fact]
-    public async Task DingTalk_down_for_longer_than_the_retries_is_a_503_problem()
+    public async Task DingTalk_down_longer_than_the_wait_leaves_the_update_queued_until_it_recovers()
     {
-        DingTalk.FailNext(Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 50);
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 1000);
 
         var response = await UpdateAsync(5);
 
-        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.Equal("ServiceUnavailable", problem.GetProperty("dingTalkCode").GetString());
-        Assert.Equal(5, DingTalk.RequestsTo("/v1.0/card/instances").Count(r => r.Method == "PUT")); // 1 + MaxRetryAttempts (4)
+        var accepted = await HttpAssert.JsonAsync(response, HttpStatusCode.Accepted);
+        Assert.Equal("Pending", accepted.GetProperty("status").GetString());
+        Assert.Contains("ServiceUnavailable", accepted.GetProperty("lastError").GetString(), StringComparison.Ordinal);
+        var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/r-1"), HttpStatusCode.OK);
+        Assert.Equal("Pending", Assert.Single(state.GetProperty("undelivered").EnumerateArray()).GetProperty("status").GetString());
+
+        DingTalk.Reset(); // DingTalk recovers (and forgets the card, so the sandbox takes it again)
+        await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "r-1", openConversationId = "cidR==", cardData = new { n = 0 } });
+        await Tests.Callbacks.Eventually.TrueAsync(() => DingTalk.FindCard("r-1")?.CardData.GetValueOrDefault("n") == "5", "the queued update delivered after recovery");
     }
 
     [Fact]
@@ -130,13 +136,12 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     {
         await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = "5" });
         using var api = gateway.CreateAdminClient();
-        await api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n = -1 } }); // warm up the token
-        var earlier = DingTalk.RequestsTo("/v1.0/card/instances").Count;
+        await api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = "warm-up" }); // fetch the token first
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n = i } })));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = $"frame {i}" })));
 
-        Assert.All(responses, r => Assert.NotEqual(HttpStatusCode.InternalServerError, r.StatusCode));
-        var arrivals = DingTalk.RequestsTo("/v1.0/card/instances").Skip(earlier).Select(r => r.At).Order().ToList();
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
+        var arrivals = DingTalk.RequestsTo("/v1.0/card/streaming").Skip(1).Select(r => r.At).Order().ToList();
         Assert.Equal(12, arrivals.Count);
         // In any one-second window the fake saw at most the configured 5 calls (plus one for clock granularity).
         var busiest = arrivals.Max(start => arrivals.Count(t => t >= start && t < start.AddSeconds(1)));

@@ -19,6 +19,7 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     public const string PublicBaseUrl = "https://gateway.example.test";
 
     private readonly CapturingSink _logs = new();
+    private readonly string _database = Path.Combine(Path.GetTempPath(), $"cg-gateway-{Guid.NewGuid():N}.db");
 
     public FakeDingTalk DingTalk => dingTalk;
 
@@ -54,6 +55,11 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
             ["DingTalk:Outbound:ThrottleDelay"] = "00:00:00.050",
             ["Gateway:AdminApiKeys:0"] = AdminKey,
             ["Gateway:LogFormat"] = "Json",
+            ["Gateway:Storage:Provider"] = "Sqlite",
+            ["Gateway:Storage:ConnectionString"] = $"Data Source={_database}",
+            ["Gateway:Outbox:PollInterval"] = "00:00:00.020",
+            ["Gateway:Outbox:RetryBaseDelay"] = "00:00:00.050",
+            ["Gateway:Outbox:RetryMaxDelay"] = "00:00:00.500",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -66,6 +72,16 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
         }
 
         builder.ConfigureServices(services => services.AddSingleton<ILogEventSink>(_logs));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(_database + suffix);
+        }
     }
 
     private sealed class CapturingSink : ILogEventSink

@@ -19,6 +19,7 @@ public sealed class SandboxModeTests : IAsyncLifetime
             b.UseEnvironment("Development");
             b.UseSetting("DingTalk:AppKey", "");
             b.UseSetting("Gateway:AdminApiKeys:0", "");
+            b.UseSetting("Gateway:Storage:ConnectionString", $"Data Source={Path.Combine(Path.GetTempPath(), $"cg-sandbox-{Guid.NewGuid():N}.db")}");
         });
         _gateway.UseKestrel(0);
         _gateway.StartServer();

@@ -1,5 +1,6 @@
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace DingTalk.CardGateway.Admin;
@@ -14,11 +15,12 @@ public static class CardAdminEndpoints
             .WithSummary("Create and deliver an advanced card")
             .ProducesProblem(StatusCodes.Status400BadRequest);
         cards.MapPut("/{outTrackId}", UpdateAsync)
-            .WithSummary("Update card data and private data (merged by key unless replace is true)");
+            .WithSummary("Update card data and private data (merged by key unless replace is true), through the outbox")
+            .WithDescription("204 once DingTalk has taken the update; 202 with the outbox entry if it is still being retried after a few seconds.");
         cards.MapPost("/{outTrackId}/stream", StreamAsync)
             .WithSummary("Stream (typewriter) one frame into a card variable");
         cards.MapGet("/{outTrackId}", GetAsync)
-            .WithSummary("The card as the gateway knows it");
+            .WithSummary("The card as stored, its undelivered (pending or dead-lettered) updates and its recent callbacks");
         return cards;
     }
 
@@ -64,23 +66,21 @@ public static class CardAdminEndpoints
             new SendCardResponse(delivery.OutTrackId, delivery.CallbackType, delivery.AllDelivered, delivery.DeliverResults));
     }
 
-    private static async Task<Results<NoContent, ValidationProblem>> UpdateAsync(
-        string outTrackId, UpdateCardDataRequest request, CardSender sender, ICardStore store, CancellationToken cancellationToken)
+    private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem>> UpdateAsync(
+        string outTrackId,
+        UpdateCardDataRequest request,
+        StorageSession session,
+        CardUpdates updates,
+        IOutbox outbox,
+        CancellationToken cancellationToken)
     {
         if (request.Validate() is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        await sender.UpdateAsync(outTrackId, request.CardData, request.PrivateData, request.Replace, cancellationToken);
-        await store.ApplyUpdateAsync(
-            outTrackId,
-            new CardDataChange(
-                request.CardData is null ? null : CardParamMapEncoder.Encode(request.CardData),
-                request.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value)),
-                request.Replace),
-            cancellationToken);
-        return TypedResults.NoContent();
+        var update = new PendingCardUpdate(outTrackId, CardKind.Advanced, request.CardData, request.PrivateData, request.Replace);
+        return await OutboxDelivery.QueueAndWaitAsync(update, session, updates, outbox, $"/api/cards/{Uri.EscapeDataString(outTrackId)}", cancellationToken);
     }
 
     private static async Task<Results<NoContent, ValidationProblem>> StreamAsync(
@@ -97,8 +97,12 @@ public static class CardAdminEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<Ok<CardRecord>, ProblemHttpResult>> GetAsync(string outTrackId, ICardStore store, CancellationToken cancellationToken) =>
+    private static async Task<Results<Ok<CardStateResponse>, ProblemHttpResult>> GetAsync(
+        string outTrackId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken) =>
         await store.FindAsync(outTrackId, cancellationToken) is { } card
-            ? TypedResults.Ok(card)
+            ? TypedResults.Ok(new CardStateResponse(
+                card,
+                await outbox.UnsentForCardAsync(outTrackId, cancellationToken),
+                await callbacks.ForCardAsync(outTrackId, cancellationToken)))
             : TypedResults.Problem(statusCode: 404, title: "Card not found", detail: $"The gateway has no card {outTrackId}.");
 }

@@ -2,6 +2,7 @@ using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -47,7 +48,7 @@ public static class RobotCardAdminEndpoints
                 Kind = CardKind.Robot,
                 TemplateId = "StandardCard",
                 OpenSpaceId = request.OpenConversationId ?? request.UserId,
-                PublicData = new Dictionary<string, string> { ["cardData"] = request.CardData.GetRawText() },
+                PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = request.CardData.GetRawText() },
                 Version = 1,
                 CreatedAt = now,
                 UpdatedAt = now,
@@ -56,19 +57,25 @@ public static class RobotCardAdminEndpoints
         return TypedResults.Created($"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", new SendRobotCardResponse(cardBizId, processQueryKey));
     }
 
-    private static async Task<Results<Ok<SendRobotCardResponse>, ValidationProblem>> UpdateAsync(
-        string cardBizId, UpdateRobotCardRequest request, CardSender sender, ICardStore store, CancellationToken cancellationToken)
+    private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem>> UpdateAsync(
+        string cardBizId,
+        UpdateRobotCardRequest request,
+        StorageSession session,
+        CardUpdates updates,
+        IOutbox outbox,
+        CancellationToken cancellationToken)
     {
         if (request.Validate() is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        var processQueryKey = await sender.UpdateRobotCardAsync(cardBizId, request.CardData, request.UserIdPrivateData, request.Replace, cancellationToken);
-        await store.ApplyUpdateAsync(
+        var update = new PendingCardUpdate(
             cardBizId,
-            new CardDataChange(new Dictionary<string, string> { ["cardData"] = request.CardData.GetRawText() }, null, Replace: false),
-            cancellationToken);
-        return TypedResults.Ok(new SendRobotCardResponse(cardBizId, processQueryKey));
+            CardKind.Robot,
+            CardUpdates.Properties(request.CardData),
+            request.UserIdPrivateData?.ToDictionary(p => p.Key, p => CardUpdates.Properties(p.Value), StringComparer.Ordinal),
+            request.Replace);
+        return await OutboxDelivery.QueueAndWaitAsync(update, session, updates, outbox, $"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", cancellationToken);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using DingTalk.CardGateway.Cards.Wire;
 using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Cards;
@@ -108,6 +109,17 @@ public sealed partial class CardSender(
         var response = await robot.UpdateInteractiveCardAsync(request, cancellationToken);
         return response.ProcessQueryKey;
     }
+
+    /// <summary>An update for everyone from the outbox: PUT card instances for an advanced card, the robot-card update otherwise.</summary>
+    public Task DeliverAsync(PendingCardUpdate update, CancellationToken cancellationToken) =>
+        update.Kind == CardKind.Advanced
+            ? UpdateAsync(update.CardId, update.CardData, update.PrivateData, update.Replace, cancellationToken)
+            : UpdateRobotCardAsync(
+                update.CardId,
+                JsonSerializer.SerializeToElement(update.CardData ?? new Dictionary<string, JsonElement>(), GatewayJson.Options),
+                update.PrivateData?.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value, GatewayJson.Options), StringComparer.Ordinal),
+                update.Replace,
+                cancellationToken);
 
     private static Dictionary<string, CardData>? EncodePrivate(IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? privateData) =>
         privateData?.ToDictionary(p => p.Key, p => new CardData(CardParamMapEncoder.Encode(p.Value)), StringComparer.Ordinal);

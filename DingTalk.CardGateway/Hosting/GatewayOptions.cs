@@ -13,8 +13,16 @@ public sealed class GatewayOptions
 
 public sealed class StorageOptions
 {
-    /// <summary><c>Sqlite</c> (default) or <c>Postgres</c>.</summary>
-    public string Provider { get; set; } = "Sqlite";
+    public const string Sqlite = "Sqlite";
+    public const string Postgres = "Postgres";
+    public const string DefaultSqlite = "Data Source=data/cardgateway.db";
 
+    /// <summary><c>Sqlite</c> (default, a file under the content root) or <c>Postgres</c>.</summary>
+    public string Provider { get; set; } = Sqlite;
+
+    /// <summary>For SQLite a relative <c>Data Source</c> is under the content root; for PostgreSQL an Npgsql connection string.</summary>
     public string? ConnectionString { get; set; }
+
+    /// <summary>Callbacks (and so their deduplication keys) and sent outbox entries older than this are purged.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 }

@@ -1,10 +1,33 @@
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage.Sql;
+
 namespace DingTalk.CardGateway.Storage;
 
 public static class StorageExtensions
 {
+    /// <summary>
+    /// SQLite (default) or PostgreSQL behind the store interfaces, with the schema migrated at startup, the outbox
+    /// dispatcher, retention, and a readiness check. Stores are scoped: one storage session (unit of work) per scope.
+    /// </summary>
     public static IServiceCollection AddGatewayStorage(this IServiceCollection services)
     {
-        services.AddSingleton<ICardStore, InMemoryCardStore>();
+        services.AddOptionsWithValidateOnStart<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations();
+        services.AddSingleton<GatewayDatabase>();
+        services.AddSingleton<OutboxSignal>();
+        services.AddScoped<StorageSession>();
+        services.AddScoped<ICardStore, SqlCardStore>();
+        services.AddScoped<ICallbackStore, SqlCallbackStore>();
+        services.AddScoped<IHandlerStateStore, SqlHandlerStateStore>();
+        services.AddScoped<IOutbox, SqlOutbox>();
+        services.AddScoped<CardUpdates>();
+
+        // The schema first: hosted services start in registration order, and everything after needs the tables.
+        services.AddHostedService<SchemaMigrator>();
+        services.AddSingleton<OutboxDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        services.AddSingleton<RetentionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
+        services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: [HealthExtensions.ReadyTag]);
         return services;
     }
 }

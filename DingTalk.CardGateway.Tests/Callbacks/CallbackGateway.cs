@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DingTalk.CardGateway.Admin;
+using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>
+/// One fake DingTalk and one gateway against it, with fast typewriter pacing and two test handlers
+/// (<c>explode</c>, <c>slow</c>), shared by the callback and handler tests. Each test uses its own card ids.
+/// </summary>
+public sealed class CallbackGateway : IAsyncLifetime
+{
+    public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
+    {
+        ["Gateway:Handlers:StreamFrameInterval"] = "00:00:00.020",
+        ["Gateway:Handlers:EchoWordDelay"] = "00:00:00.002",
+    };
+
+    private GatewayFactory _factory = null!;
+
+    public FakeDingTalk DingTalk { get; private set; } = null!;
+
+    /// <summary>The gateway with the test handlers; its logs are captured by <see cref="Logs"/>.</summary>
+    public WebApplicationFactory<Program> App { get; private set; } = null!;
+
+    public GatewayFactory Logs => _factory;
+
+    /// <summary>What DingTalk's servers would use: no admin key.</summary>
+    public HttpClient DingTalkClient { get; private set; } = null!;
+
+    public HttpClient Api { get; private set; } = null!;
+
+    public HandlerGate Gate => App.Services.GetRequiredService<HandlerGate>();
+
+    public async Task InitializeAsync()
+    {
+        DingTalk = await FakeDingTalk.StartAsync();
+        _factory = new GatewayFactory(DingTalk, Settings);
+        App = _factory.WithWebHostBuilder(builder => builder.ConfigureServices(services =>
+        {
+            services.AddSingleton<HandlerGate>();
+            services.AddCardActionHandler<ThrowingHandler>(on => on.Action("explode"));
+            services.AddCardActionHandler<GatedHandler>(on => on.Action("slow"));
+        }));
+        DingTalkClient = App.CreateClient();
+        Api = App.CreateClient();
+        Api.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
+    }
+
+    public async Task DisposeAsync()
+    {
+        DingTalkClient.Dispose();
+        Api.Dispose();
+        await App.DisposeAsync();
+        await _factory.DisposeAsync();
+        await DingTalk.DisposeAsync();
+    }
+
+    /// <summary>Sends an advanced card to a group through <c>POST /api/cards</c>, as an operator would; returns its outTrackId.</summary>
+    public async Task<string> SendCardAsync(string template, object? cardData = null)
+    {
+        var outTrackId = $"{template}-{Guid.NewGuid():N}";
+        var response = await Api.PostAsJsonAsync("/api/cards", new { cardTemplateId = template, outTrackId, openConversationId = "cidTest==", cardData = cardData ?? new { } });
+        await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        return outTrackId;
+    }
+
+    /// <summary>Sends a normal robot card through <c>POST /api/robot-cards</c>; returns its cardBizId and the callback path minted into it.</summary>
+    public async Task<(string CardBizId, string CallbackPath)> SendRobotCardAsync(object cardData)
+    {
+        var cardBizId = $"robot-{Guid.NewGuid():N}";
+        var response = await Api.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidTest==", cardData });
+        await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        var callbackUrl = new Uri(DingTalk.State.FindRobotCard(cardBizId)!.CallbackUrl!);
+        return (cardBizId, callbackUrl.AbsolutePath);
+    }
+
+    /// <summary>A user's click as DingTalk would post it, signed; the answer must be 200 JSON.</summary>
+    public async Task<JsonElement> ClickAsync(string outTrackId, string userId, object parameters)
+    {
+        using var request = DingTalkCallback.Signed(DingTalkCallback.Body(outTrackId, userId, parameters), GatewayFactory.ApiSecret);
+        return await HttpAssert.JsonAsync(await DingTalkClient.SendAsync(request), HttpStatusCode.OK);
+    }
+}

@@ -1,0 +1,149 @@
+using System.Net;
+using DingTalk.CardGateway.Tests.Fixtures;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>At startup the gateway registers its callback URL for the route key, and says on /health/ready how that went.</summary>
+public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<DingTalkFixture>, IAsyncLifetime
+{
+    private const string RouteKey = "test-route";
+    private const string OurUrl = GatewayFactory.PublicBaseUrl + "/dingtalk/callbacks/card";
+    private const string Check = "dingtalk-callback-registration";
+
+    private readonly List<GatewayFactory> _gateways = [];
+
+    private FakeDingTalk DingTalk => fixture.DingTalk;
+
+    public Task InitializeAsync()
+    {
+        DingTalk.State.Reset();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var gateway in _gateways)
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task The_public_callback_url_and_secret_are_registered_at_startup_and_the_gateway_becomes_ready()
+    {
+        var gateway = Start();
+
+        var registered = await Eventually.ValueAsync(() => DingTalk.State.Callbacks.GetValueOrDefault(RouteKey), "the registration");
+
+        Assert.Equal(OurUrl, registered.CallbackUrl);
+        Assert.Equal(GatewayFactory.ApiSecret, registered.ApiSecret);
+        await ReadinessAsync(gateway, "Healthy", OurUrl);
+    }
+
+    [Fact]
+    public async Task A_route_key_registered_by_another_deployment_is_a_conflict_reported_once_and_not_ready()
+    {
+        DingTalk.State.RegisterCallbackDirectly(RouteKey, "https://other.example/cb", "their-secret-123456");
+        var gateway = Start();
+
+        var description = await ReadinessAsync(gateway, "Unhealthy", "other.example");
+
+        Assert.Contains("this gateway gets no HTTP card callbacks", description, StringComparison.Ordinal);
+        Assert.Equal("https://other.example/cb", DingTalk.State.Callbacks[RouteKey].CallbackUrl);
+        var conflict = Assert.Single(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3202);
+        Assert.Equal(Serilog.Events.LogEventLevel.Error, conflict.Level);
+        Assert.Contains("ForceUpdate", conflict.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain("their-secret-123456", gateway.RenderedLogs(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Our_own_earlier_registration_is_renewed_with_the_current_secret()
+    {
+        DingTalk.State.RegisterCallbackDirectly(RouteKey, OurUrl, "last-years-secret-123456");
+        var gateway = Start();
+
+        await ReadinessAsync(gateway, "Healthy", OurUrl);
+
+        Assert.Equal(GatewayFactory.ApiSecret, DingTalk.State.Callbacks[RouteKey].ApiSecret);
+    }
+
+    [Fact]
+    public async Task Force_update_takes_the_route_key_over()
+    {
+        DingTalk.State.RegisterCallbackDirectly(RouteKey, "https://other.example/cb", "their-secret-123456");
+        var gateway = Start(("DingTalk:Callback:ForceUpdate", "true"));
+
+        await ReadinessAsync(gateway, "Healthy", OurUrl);
+
+        Assert.Equal(OurUrl, DingTalk.State.Callbacks[RouteKey].CallbackUrl);
+        Assert.Equal(GatewayFactory.ApiSecret, DingTalk.State.Callbacks[RouteKey].ApiSecret);
+    }
+
+    [Fact]
+    public async Task DingTalks_route_key_exists_error_is_a_conflict()
+    {
+        DingTalk.State.FailNext(HttpMethod.Post, "/v1.0/card/callbacks/register", 500, "param.callbackRouteKeyExist", "callbackRouteKey exists", times: 20);
+        var gateway = Start();
+
+        await ReadinessAsync(gateway, "Unhealthy", "not " + OurUrl);
+
+        Assert.Single(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3202);
+    }
+
+    [Fact]
+    public async Task Registration_is_retried_with_backoff_while_DingTalk_is_unavailable()
+    {
+        DingTalk.State.FailNext(HttpMethod.Post, "/v1.0/card/callbacks/register", 503, "system.busy", "busy", times: 8);
+        var gateway = Start(("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.050"));
+
+        await ReadinessAsync(gateway, "Healthy", OurUrl);
+
+        Assert.Contains(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3203);
+        Assert.Equal(OurUrl, DingTalk.State.Callbacks[RouteKey].CallbackUrl);
+    }
+
+    [Fact]
+    public async Task The_gateway_serves_while_registration_keeps_failing()
+    {
+        DingTalk.State.FailNext(HttpMethod.Post, "/v1.0/card/callbacks/register", 503, "system.busy", "busy", times: 1000);
+        var gateway = Start();
+        using var client = gateway.CreateClient();
+
+        using var live = await client.GetAsync("/health/live");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        await ReadinessAsync(gateway, "Unhealthy", "");
+    }
+
+    private GatewayFactory Start(params (string Key, string? Value)[] settings)
+    {
+        var all = new Dictionary<string, string?> { ["DingTalk:Callback:RegisterOnStartup"] = "true" };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        var gateway = new GatewayFactory(DingTalk, all);
+        _gateways.Add(gateway);
+        gateway.CreateClient().Dispose(); // starts the host
+        return gateway;
+    }
+
+    /// <summary>Waits until the registration check reports <paramref name="status"/>; returns its description.</summary>
+    private static async Task<string> ReadinessAsync(GatewayFactory gateway, string status, string mentioning)
+    {
+        using var client = gateway.CreateClient();
+        var description = "";
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                using var response = await client.GetAsync("/health/ready");
+                using var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                var check = body.RootElement.GetProperty("checks").GetProperty(Check);
+                description = check.GetProperty("description").GetString() ?? "";
+                return check.GetProperty("status").GetString() == status && description.Contains(mentioning, StringComparison.Ordinal);
+            },
+            $"readiness check {Check} to be {status} mentioning '{mentioning}'");
+        return description;
+    }
+}

@@ -1,0 +1,183 @@
+using System.Net;
+using System.Text;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Serilog.Events;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>DingTalk posting advanced-card callbacks to <c>/dingtalk/callbacks/card</c>: what it must prove, and what it gets back.</summary>
+[Collection(CallbackGatewayCollection.Name)]
+public class CardCallbackEndpointTests(CallbackGateway gateway)
+{
+    private static readonly string VoteBody = DingTalkCallback.Body("card-x", "u1", new { action = "vote", option = "A" });
+
+    [Fact]
+    public async Task An_unsigned_callback_is_refused_with_401_naming_the_headers()
+    {
+        var problem = await RefusedAsync(DingTalkCallback.Unsigned(VoteBody));
+
+        Assert.Contains("x-ddpaas-signature-timestamp and x-ddpaas-signature headers are required", Detail(problem), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stale_signature_is_refused_and_logged_with_the_clock_skew_but_no_secret()
+    {
+        var problem = await RefusedAsync(DingTalkCallback.Signed(VoteBody, GatewayFactory.ApiSecret, DateTimeOffset.UtcNow.AddMinutes(-10)));
+
+        Assert.Contains("more than 300 s away from this gateway's clock", Detail(problem), StringComparison.Ordinal);
+        var logged = gateway.Logs.LogEvents.Last(e => EventId(e) == 3001 && Property(e, "Check") == "\"Stale\"");
+        Assert.InRange(long.Parse(Property(logged, "SkewSeconds"), System.Globalization.CultureInfo.InvariantCulture), 590, 700);
+        Assert.DoesNotContain(GatewayFactory.ApiSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_signature_from_the_future_beyond_the_window_is_refused()
+    {
+        var problem = await RefusedAsync(DingTalkCallback.Signed(VoteBody, GatewayFactory.ApiSecret, DateTimeOffset.UtcNow.AddMinutes(10)));
+
+        Assert.Contains("away from this gateway's clock", Detail(problem), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_robot_style_signature_is_refused_as_a_different_scheme()
+    {
+        var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
+        var robotSign = RobotCallbackSignature.Sign(timestamp, GatewayFactory.ApiSecret);
+
+        var problem = await RefusedAsync(DingTalkCallback.Unsigned(VoteBody, (CardCallbackSignature.TimestampHeader, timestamp), (CardCallbackSignature.SignatureHeader, robotSign)));
+
+        Assert.Contains("robot-message scheme", Detail(problem), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Robot_headers_instead_of_card_headers_are_refused_with_a_pointer_to_the_right_ones()
+    {
+        var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
+        var problem = await RefusedAsync(DingTalkCallback.Unsigned(VoteBody, ("timestamp", timestamp), ("sign", RobotCallbackSignature.Sign(timestamp, GatewayFactory.ApiSecret))));
+
+        Assert.Contains("not the robot headers timestamp/sign", Detail(problem), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_signature_made_with_another_secret_is_refused_as_a_mismatch()
+    {
+        var problem = await RefusedAsync(DingTalkCallback.Signed(VoteBody, "some-other-secret"));
+
+        Assert.Equal("The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).", Detail(problem));
+    }
+
+    [Fact]
+    public async Task Malformed_json_gets_400_problem_details()
+    {
+        using var request = DingTalkCallback.Signed("{\"outTrackId\": ", GatewayFactory.ApiSecret);
+        var problem = await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.BadRequest);
+
+        Assert.StartsWith("The body is not valid JSON", Detail(problem), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_body_over_one_megabyte_gets_413()
+    {
+        var huge = "{\"outTrackId\":\"c\",\"userId\":\"u\",\"pad\":\"" + new string('x', 1024 * 1024) + "\"}";
+        using var request = DingTalkCallback.Signed(huge, GatewayFactory.ApiSecret);
+
+        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
+    public async Task An_action_no_handler_claims_is_acknowledged_and_logged_with_the_line_that_would_claim_it()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.unknown");
+
+        var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = "dance" });
+
+        Assert.Equal("{}", answer.GetRawText());
+        var rendered = gateway.Logs.LogEvents.Single(e => EventId(e) == 3101 && e.RenderMessage().Contains(outTrackId, StringComparison.Ordinal));
+        Assert.Equal(LogEventLevel.Warning, rendered.Level);
+        Assert.Contains("""builder.Services.AddCardActionHandler<MyHandler>(on => on.Template("tpl.unknown").Action("dance"));""", rendered.RenderMessage(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dynamic_data_pull_without_a_handler_is_acknowledged()
+    {
+        using var request = DingTalkCallback.Signed("""{"type":"dynamicDataCallback","outTrackId":"card-dyn"}""", GatewayFactory.ApiSecret);
+        var answer = await HttpAssert.JsonAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.OK);
+
+        Assert.Equal("{}", answer.GetRawText());
+    }
+
+    [Fact]
+    public async Task A_redelivered_callback_gets_the_same_answer_but_is_handled_once()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.poll");
+        var body = DingTalkCallback.Body(outTrackId, "u1", new { action = "vote", option = "A" });
+        var signedAt = DateTimeOffset.UtcNow;
+
+        using var first = DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt);
+        using var again = DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt);
+        var firstAnswer = await HttpAssert.JsonAsync(await gateway.DingTalkClient.SendAsync(first), HttpStatusCode.OK);
+        var secondAnswer = await HttpAssert.JsonAsync(await gateway.DingTalkClient.SendAsync(again), HttpStatusCode.OK);
+
+        Assert.Equal(firstAnswer.GetRawText(), secondAnswer.GetRawText());
+        Assert.Contains("myVote", firstAnswer.GetRawText(), StringComparison.Ordinal);
+        var history = await gateway.App.Services.GetRequiredService<ICallbackStore>().ForCardAsync(outTrackId, CancellationToken.None);
+        Assert.Equal(CallbackOutcome.Handled, Assert.Single(history).Outcome);
+        Assert.Contains(gateway.Logs.LogEvents, e => EventId(e) == 3104 && e.RenderMessage().Contains(outTrackId, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_handler_that_throws_answers_empty_and_is_logged_with_the_callback_id()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.buggy");
+
+        var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = "explode" });
+
+        Assert.Equal("{}", answer.GetRawText());
+        var history = await gateway.App.Services.GetRequiredService<ICallbackStore>().ForCardAsync(outTrackId, CancellationToken.None);
+        var callback = Assert.Single(history);
+        Assert.Equal(CallbackOutcome.HandlerFailed, callback.Outcome);
+        var logged = gateway.Logs.LogEvents.Single(e => EventId(e) == 3102 && Property(e, "CallbackId") == $"\"{callback.CallbackId}\"");
+        Assert.Equal(LogEventLevel.Error, logged.Level);
+        Assert.IsType<InvalidOperationException>(logged.Exception);
+    }
+
+    [Fact]
+    public async Task A_handler_past_its_budget_is_answered_without_its_clicker_update_and_still_updates_everyone()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.slow");
+
+        var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = "slow" });
+        gateway.Gate.Open();
+
+        Assert.Equal("{}", answer.GetRawText());
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(outTrackId)?.CardData.GetValueOrDefault("slow") == "done", "the late handler's update for everyone");
+        Assert.Contains(gateway.Logs.LogEvents, e => EventId(e) == 3103 && e.RenderMessage().Contains(outTrackId, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_callback_routes_stay_out_of_the_openapi_document()
+    {
+        var document = await gateway.Api.GetStringAsync("/openapi/v1.json");
+
+        Assert.DoesNotContain("/dingtalk/callbacks", document, StringComparison.Ordinal);
+        Assert.Contains("/api/cards", document, StringComparison.Ordinal);
+    }
+
+    private async Task<System.Text.Json.JsonElement> RefusedAsync(HttpRequestMessage request)
+    {
+        using (request)
+        {
+            return await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
+        }
+    }
+
+    private static string Detail(System.Text.Json.JsonElement problem) => problem.GetProperty("detail").GetString()!;
+
+    internal static int? EventId(LogEvent e) =>
+        e.Properties.TryGetValue("EventId", out var id) && id is StructureValue s && s.Properties.FirstOrDefault(p => p.Name == "Id")?.Value is ScalarValue { Value: int value } ? value : null;
+
+    internal static string Property(LogEvent e, string name) => e.Properties.TryGetValue(name, out var value) ? value.ToString() : "";
+}

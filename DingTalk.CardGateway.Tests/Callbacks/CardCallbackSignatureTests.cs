@@ -1,0 +1,88 @@
+using DingTalk.CardGateway.Callbacks;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+public class CardCallbackSignatureTests
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
+
+    /// <summary>Our own card-scheme vectors: Base64(HMAC-SHA256(apiSecret, timestamp)), computed independently with openssl.</summary>
+    public static TheoryData<string, string, string> CardSchemeVectors => new()
+    {
+        { "1577262236757", "this is a secret", "cviWWKk4OPwVpK0VGNkvThhQ7PXwQPYvJhM+/YVA1VI=" },
+        { "1700000000000", "SEC1234567890abcdef", "FS/J3mhcr540sIhkR+8jBXqHIX154Fm+NRgzFuJ7cgQ=" },
+        { "1735689600000", "test-api-secret-0123456789", "ytaYv7mhOzoifjhMZ/Xx0v8QerD0492pvpSX6ForrP0=" },
+        { "1735689600000", "dingxxxxxxxxxxxxxxxx-appsecret-中文", "Bd6xwJjhxyE/+2Zrus796iTJwzyzJNXNQH63JapjYN8=" },
+        { "1", "k", "CqIFTYhVbX5d9uVLAGg9roC71CZqXRy8iausv4Vq2GI=" },
+    };
+
+    [Theory]
+    [MemberData(nameof(CardSchemeVectors))]
+    public void Signing_a_timestamp_gives_the_vector(string timestamp, string secret, string signature) =>
+        Assert.Equal(signature, CardCallbackSignature.Sign(timestamp, secret));
+
+    [Theory]
+    [MemberData(nameof(CardSchemeVectors))]
+    public void The_vector_verifies_at_its_own_time(string timestamp, string secret, string signature) =>
+        Assert.Equal(SignatureCheck.Valid, CardCallbackSignature.Verify(timestamp, signature, secret, At(timestamp), Window));
+
+    [Fact]
+    public void The_robot_scheme_signature_is_a_mismatch_for_a_card_callback()
+    {
+        const string robotSign = "DJrE6qdyVGCQz9z5r2MDuNcNAhwYnuAkyj13cx169CA="; // published robot vector for the same inputs
+        Assert.Equal(SignatureCheck.Mismatch, CardCallbackSignature.Verify("1577262236757", robotSign, "this is a secret", At("1577262236757"), Window));
+    }
+
+    [Theory]
+    [InlineData(null, "c2ln")]
+    [InlineData("", "c2ln")]
+    [InlineData("1577262236757", null)]
+    [InlineData("1577262236757", "")]
+    public void A_missing_header_is_a_missing_signature(string? timestamp, string? signature) =>
+        Assert.Equal(SignatureCheck.MissingSignature, CardCallbackSignature.Verify(timestamp, signature, "secret", DateTimeOffset.UtcNow, Window));
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("-1577262236757")]
+    [InlineData(" 1577262236757")]
+    [InlineData("1.5e12")]
+    [InlineData("1577262236757.0")]
+    [InlineData("99999999999999999999")]
+    [InlineData("9999999999999999")]
+    public void A_timestamp_that_is_not_epoch_milliseconds_is_malformed(string timestamp) =>
+        Assert.Equal(SignatureCheck.MalformedTimestamp, CardCallbackSignature.Verify(timestamp, "c2ln", "secret", DateTimeOffset.UtcNow, Window));
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1)]
+    public void A_genuine_signature_outside_the_window_either_way_is_stale(int direction)
+    {
+        const string timestamp = "1735689600000";
+        var signature = CardCallbackSignature.Sign(timestamp, "secret");
+        var now = At(timestamp) + (direction * (Window + TimeSpan.FromMilliseconds(1)));
+        Assert.Equal(SignatureCheck.Stale, CardCallbackSignature.Verify(timestamp, signature, "secret", now, Window));
+    }
+
+    [Fact]
+    public void A_signature_exactly_at_the_window_edge_is_valid()
+    {
+        const string timestamp = "1735689600000";
+        var signature = CardCallbackSignature.Sign(timestamp, "secret");
+        Assert.Equal(SignatureCheck.Valid, CardCallbackSignature.Verify(timestamp, signature, "secret", At(timestamp) + Window, Window));
+    }
+
+    [Theory]
+    [InlineData("ytaYv7mhOzoifjhMZ/Xx0v8QerD0492pvpSX6ForrP0=", "another-secret")]
+    [InlineData("ytaYv7mhOzoifjhMZ/Xx0v8QerD0492pvpSX6ForrP0", "test-api-secret-0123456789")]
+    [InlineData("ytaYv7mhOzoifjhMZ/Xx0v8QerD0492pvpSX6Forr", "test-api-secret-0123456789")]
+    [InlineData("!!!not base64!!!", "test-api-secret-0123456789")]
+    [InlineData("ytaYv7mhOzoifjhMZ/Xx0v8QerD0492pvpSX6ForrP0=ytaYv7mhOzoifjhMZ/Xx0v8QerD0492pvpSX6ForrP0=", "test-api-secret-0123456789")]
+    public void A_wrong_or_garbled_signature_is_a_mismatch(string signature, string secret) =>
+        Assert.Equal(SignatureCheck.Mismatch, CardCallbackSignature.Verify("1735689600000", signature, secret, At("1735689600000"), Window));
+
+    [Fact]
+    public void A_stale_timestamp_with_a_wrong_signature_is_a_mismatch_not_a_clock_problem() =>
+        Assert.Equal(SignatureCheck.Mismatch, CardCallbackSignature.Verify("1000", "c2lnbmF0dXJl", "secret", DateTimeOffset.UtcNow, Window));
+
+    private static DateTimeOffset At(string timestamp) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(timestamp, System.Globalization.CultureInfo.InvariantCulture));
+}

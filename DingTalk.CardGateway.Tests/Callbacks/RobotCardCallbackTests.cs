@@ -1,0 +1,99 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>Normal robot cards call back to the URL minted into them; the token in it is their only proof.</summary>
+[Collection(CallbackGatewayCollection.Name)]
+public class RobotCardCallbackTests(CallbackGateway gateway)
+{
+    private static readonly object StandardCard = new
+    {
+        config = new { autoLayout = true },
+        header = new { title = new { type = "text", text = "Leave request" } },
+        contents = new object[] { new { type = "markdown", text = "Bob asks for Friday off", id = "intro" } },
+    };
+
+    [Fact]
+    public async Task A_click_on_a_robot_card_reaches_the_same_handlers_and_updates_the_robot_card()
+    {
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(StandardCard);
+
+        var answer = await PostAsync(path, DingTalkCallback.RobotBody(cardBizId, "manager1", new { action = "approve" }));
+
+        Assert.Equal("approved", answer.GetProperty("cardData").GetProperty("cardParamMap").GetProperty("status").GetString());
+        var card = await Eventually.ValueAsync(
+            () => gateway.DingTalk.State.FindRobotCard(cardBizId) is { UpdateCount: > 0 } c ? c : null, "the robot-card update for everyone");
+        using var data = JsonDocument.Parse(card.CardData);
+        Assert.Equal("approved", data.RootElement.GetProperty("status").GetString());
+        Assert.Equal("manager1", data.RootElement.GetProperty("decidedBy").GetString());
+        Assert.Equal("Leave request", data.RootElement.GetProperty("header").GetProperty("title").GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task A_token_minted_for_another_card_is_refused()
+    {
+        var (cardBizId, _) = await gateway.SendRobotCardAsync(StandardCard);
+        var otherToken = RobotCardCallbackToken.Mint("some-other-card", GatewayFactory.ApiSecret);
+
+        var problem = await RefusedAsync(RobotCardCallbackToken.RoutePrefix + otherToken, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "approve" }));
+
+        Assert.Equal("The token in the callback URL was not minted for the card this body names.", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("%%%")]
+    [InlineData("AAAA")]
+    public async Task A_made_up_token_is_refused(string token)
+    {
+        var (cardBizId, _) = await gateway.SendRobotCardAsync(StandardCard);
+
+        await RefusedAsync(RobotCardCallbackToken.RoutePrefix + token, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "approve" }));
+    }
+
+    [Fact]
+    public async Task Robot_headers_signed_with_the_app_secret_are_accepted()
+    {
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(StandardCard);
+        var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
+
+        var answer = await PostAsync(
+            path,
+            DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "reject" }),
+            ("timestamp", timestamp),
+            ("sign", RobotCallbackSignature.Sign(timestamp, gateway.DingTalk.Options.AppSecret)));
+
+        Assert.Equal("rejected", answer.GetProperty("cardData").GetProperty("cardParamMap").GetProperty("status").GetString());
+    }
+
+    [Theory]
+    [InlineData(0, "wrong-secret", "The sign header does not match")]
+    [InlineData(-2, null, "more than an hour away")]
+    [InlineData(0, "", "Give both robot headers")]
+    public async Task Robot_headers_that_do_not_verify_are_refused(int hours, string? secret, string expected)
+    {
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(StandardCard);
+        var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow.AddHours(hours));
+        var sign = secret == "" ? "" : RobotCallbackSignature.Sign(timestamp, secret ?? gateway.DingTalk.Options.AppSecret);
+
+        var problem = await RefusedAsync(path, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "approve" }), ("timestamp", timestamp), ("sign", sign));
+
+        Assert.Contains(expected, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    private async Task<JsonElement> PostAsync(string path, string body, params (string, string)[] headers)
+    {
+        using var request = DingTalkCallback.Post(path, Encoding.UTF8.GetBytes(body), headers);
+        return await HttpAssert.JsonAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.OK);
+    }
+
+    private async Task<JsonElement> RefusedAsync(string path, string body, params (string, string)[] headers)
+    {
+        using var request = DingTalkCallback.Post(path, Encoding.UTF8.GetBytes(body), headers);
+        return await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
+    }
+}

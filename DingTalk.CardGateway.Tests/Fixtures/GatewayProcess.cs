@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using DingTalk.CardGateway.Admin;
+
+namespace DingTalk.CardGateway.Tests.Fixtures;
+
+/// <summary>
+/// The gateway as a real process (<c>dotnet DingTalk.CardGateway.dll</c>) on 127.0.0.1, in Live mode against a
+/// <see cref="FakeDingTalk"/>: for what only a real process shows — a SIGKILL, or several replicas on one database.
+/// </summary>
+public sealed partial class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+
+    private GatewayProcess(Process process, Uri baseAddress, ConcurrentQueue<string> output)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+        _output = output;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public string Output => string.Join('\n', _output);
+
+    public static async Task<GatewayProcess> StartAsync(FakeDingTalk dingTalk, IReadOnlyDictionary<string, string?> settings)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll"), "--urls", "http://127.0.0.1:0"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        var environment = new Dictionary<string, string?>
+        {
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DingTalk__Mode"] = "Live",
+            ["DingTalk__AppKey"] = dingTalk.Options.AppKey,
+            ["DingTalk__AppSecret"] = dingTalk.Options.AppSecret,
+            ["DingTalk__RobotCode"] = "test-robot",
+            ["DingTalk__ApiBaseUrl"] = dingTalk.BaseAddress.ToString(),
+            ["DingTalk__Callback__PublicBaseUrl"] = GatewayFactory.PublicBaseUrl,
+            ["DingTalk__Callback__ApiSecret"] = GatewayFactory.ApiSecret,
+            ["DingTalk__Callback__RouteKey"] = "test-route",
+            ["DingTalk__Callback__RegisterOnStartup"] = "false",
+            ["Gateway__AdminApiKeys__0"] = GatewayFactory.AdminKey,
+            ["Gateway__LogFormat"] = "Json",
+        };
+        foreach (var (key, value) in settings)
+        {
+            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var output = new ConcurrentQueue<string>();
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => Collect(e.Data);
+        process.ErrorDataReceived += (_, e) => Collect(e.Data);
+        process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("The gateway exited during startup:\n" + string.Join('\n', output)));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return new GatewayProcess(process, address, output);
+
+        void Collect(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            output.Enqueue(line);
+            if (ListeningOn().Match(line) is { Success: true } match)
+            {
+                listening.TrySetResult(new Uri(match.Groups[1].Value));
+            }
+        }
+    }
+
+    public HttpClient CreateClient() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+    public HttpClient CreateAdminClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
+        return client;
+    }
+
+    /// <summary>SIGKILL: no shutdown, no flushing, exactly what a crash or an OOM kill does.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process.Dispose();
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://[0-9.:]+)")]
+    private static partial Regex ListeningOn();
+}

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using Npgsql;
+using Testcontainers.PostgreSql;
+
+namespace DingTalk.CardGateway.Tests.Fixtures;
+
+/// <summary>
+/// A real PostgreSQL server for the PostgreSQL tests: <c>CARDGATEWAY_TEST_POSTGRES</c> (an Npgsql connection string
+/// whose user may create databases; CI starts one with <c>.ci/postgres.sh</c>), else a Testcontainers server when a
+/// Docker engine answers, else none — and the tests say they were skipped and why. Each fixture gets a fresh database.
+/// </summary>
+public static class PostgresServer
+{
+    public const string Variable = "CARDGATEWAY_TEST_POSTGRES";
+    private static readonly Lazy<Task<string?>> Admin = new(FindAsync);
+
+    public static string SkipReason { get; private set; } = "";
+
+    /// <summary>A new, empty database's connection string, or null when no server is available.</summary>
+    public static async Task<string?> CreateDatabaseAsync()
+    {
+        var admin = await Admin.Value;
+        if (admin is null)
+        {
+            return null;
+        }
+
+        var name = $"cg_test_{Guid.NewGuid():N}"[..24];
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        return new NpgsqlConnectionStringBuilder(admin) { Database = name, Pooling = true }.ToString();
+    }
+
+    public static async Task DropDatabaseAsync(string? connectionString)
+    {
+        var admin = await Admin.Value;
+        if (admin is null || connectionString is null)
+        {
+            return;
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
+        await using var connection = new NpgsqlConnection(admin);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<string?> FindAsync()
+    {
+        if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        if (!DockerAnswers())
+        {
+            SkipReason = $"No PostgreSQL: set {Variable} to a server whose user may create databases (CI runs .ci/postgres.sh), or run a Docker engine for Testcontainers.";
+            return null;
+        }
+
+        var container = new PostgreSqlBuilder("postgres:17").Build();
+        await container.StartAsync();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return container.GetConnectionString();
+    }
+
+    private static bool DockerAnswers()
+    {
+        try
+        {
+            using var docker = Process.Start(new ProcessStartInfo("docker", "info") { RedirectStandardOutput = true, RedirectStandardError = true });
+            if (docker is null || !docker.WaitForExit(10_000))
+            {
+                return false;
+            }
+
+            return docker.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+}

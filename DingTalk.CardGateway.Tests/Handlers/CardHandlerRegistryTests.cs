@@ -1,0 +1,68 @@
+using System.Text;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Storage;
+
+namespace DingTalk.CardGateway.Tests.Handlers;
+
+public class CardHandlerRegistryTests
+{
+    private static readonly CardRecord PollCard = new() { Id = "c1", Kind = CardKind.Advanced, TemplateId = "tpl.poll" };
+
+    [Fact]
+    public void The_match_naming_more_criteria_wins()
+    {
+        var registry = Registry((typeof(Generic), on => on.Action("vote")), (typeof(Specific), on => on.Template("tpl.poll").Action("vote")));
+
+        Assert.Equal(typeof(Specific), registry.Find(Click(action: "vote"), PollCard)?.HandlerType);
+        Assert.Equal(typeof(Generic), registry.Find(Click(action: "vote"), PollCard with { TemplateId = "tpl.other" })?.HandlerType);
+        Assert.Equal(typeof(Generic), registry.Find(Click(action: "vote"), card: null)?.HandlerType);
+    }
+
+    [Fact]
+    public void Among_equal_matches_the_last_registered_wins_so_an_application_can_override_a_shipped_handler()
+    {
+        var registry = Registry((typeof(Generic), on => on.Action("vote")), (typeof(Specific), on => on.Action("vote")));
+
+        Assert.Equal(typeof(Specific), registry.Find(Click(action: "vote"), PollCard)?.HandlerType);
+    }
+
+    [Fact]
+    public void Action_ids_and_dynamic_data_pulls_are_matched_by_their_own_criteria()
+    {
+        var registry = Registry((typeof(Generic), on => on.ActionId("agree_btn")), (typeof(Specific), on => on.Template("tpl.poll").DynamicData()));
+
+        Assert.Equal(typeof(Generic), registry.Find(Click(actionIds: ["x", "agree_btn"]), PollCard)?.HandlerType);
+        Assert.Null(registry.Find(Click(actionIds: ["other"]), PollCard));
+        Assert.Equal(typeof(Specific), registry.Find(Click(type: CardActionType.DynamicDataCallback), PollCard)?.HandlerType);
+        Assert.Null(registry.Find(Click(), PollCard));
+    }
+
+    [Theory]
+    [InlineData("vote", null, true, """builder.Services.AddCardActionHandler<MyHandler>(on => on.Template("tpl.poll").Action("vote"));""")]
+    [InlineData(null, "agree_btn", true, """builder.Services.AddCardActionHandler<MyHandler>(on => on.Template("tpl.poll").ActionId("agree_btn"));""")]
+    [InlineData("say \"hi\"\n", null, false, """builder.Services.AddCardActionHandler<MyHandler>(on => on.Action("say \"hi\"?"));""")]
+    public void The_suggested_registration_is_a_line_to_paste(string? action, string? actionId, bool knownCard, string expected) =>
+        Assert.Equal(expected, CardHandlerRegistry.SuggestRegistration(Click(action, actionId is null ? [] : [actionId]), knownCard ? PollCard : null));
+
+    private static CardHandlerRegistry Registry(params (Type Handler, Func<CardActionMatch, CardActionMatch> On)[] registrations) =>
+        new(registrations.Select(r => new CardHandlerRegistration(r.Handler, r.On(new CardActionMatch()))));
+
+    private static CardAction Click(string? action = null, string[]? actionIds = null, CardActionType type = CardActionType.ActionCallback)
+    {
+        var parameters = action is null ? "{}" : System.Text.Json.JsonSerializer.Serialize(new { action });
+        var body = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            type = type == CardActionType.ActionCallback ? "actionCallback" : "dynamicDataCallback",
+            outTrackId = "c1",
+            userId = "u1",
+            content = "{\"cardPrivateData\":{\"actionIds\":" + System.Text.Json.JsonSerializer.Serialize(actionIds ?? []) + ",\"params\":" + parameters + "}}",
+        });
+        Assert.True(CardActionParser.TryParse(Encoding.UTF8.GetBytes(body), CallbackTransport.Http, "1", out var parsed, out var problem), problem);
+        return parsed;
+    }
+
+    private sealed class Generic;
+
+    private sealed class Specific;
+}

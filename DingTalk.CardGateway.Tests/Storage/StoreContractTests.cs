@@ -1,0 +1,171 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>What every storage provider must do; run once per provider against a real database.</summary>
+public abstract class StoreContractTests<TFixture>(TFixture fixture)
+    where TFixture : StorageFixture
+{
+    [SkippableFact]
+    public async Task A_callback_id_is_claimed_once()
+    {
+        SkipWithoutDatabase();
+        await using var scope = fixture.Scope();
+        var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
+        var callback = Callback("card-dedupe");
+
+        Assert.True(await callbacks.TryAddAsync(callback, default));
+        Assert.False(await callbacks.TryAddAsync(callback, default));
+
+        await callbacks.CompleteAsync(callback.CallbackId, CallbackOutcome.Handled, "PollHandler", """{"a":1}""", default);
+        var stored = await callbacks.FindAsync(callback.CallbackId, TimeSpan.Zero, default);
+        Assert.Equal(CallbackOutcome.Handled, stored!.Outcome);
+        Assert.Equal("""{"a":1}""", stored.AnswerJson);
+        Assert.Equal(["btn"], stored.ActionIds);
+        Assert.Single(await callbacks.ForCardAsync("card-dedupe", default));
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_state_changes_lose_nothing()
+    {
+        SkipWithoutDatabase();
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            await using var scope = fixture.Scope();
+            var state = scope.ServiceProvider.GetRequiredService<IHandlerStateStore>();
+            await state.UpdateAsync<Tally>("test", "card-race", t => new Tally((t?.Voters ?? []).Append($"u{i}").ToList()), default);
+        }));
+
+        await using var reader = fixture.Scope();
+        var final = await reader.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-race", default);
+        Assert.Equal(40, final!.Voters.Distinct().Count());
+    }
+
+    [SkippableFact]
+    public async Task A_rolled_back_session_leaves_no_trace()
+    {
+        SkipWithoutDatabase();
+        await using (var scope = fixture.Scope())
+        {
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            await session.BeginAsync(default);
+            await scope.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(Callback("card-rollback"), default);
+            await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-rollback", _ => new Tally(["u1"]), default);
+            await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update("card-rollback", 1), afterAnswer: true, default);
+            await session.RollbackAsync();
+        }
+
+        await using var check = fixture.Scope();
+        Assert.Empty(await check.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync("card-rollback", default));
+        Assert.Null(await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-rollback", default));
+        Assert.Empty(await check.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-rollback", default));
+    }
+
+    [SkippableFact]
+    public async Task A_committed_session_keeps_callback_state_and_outbox_together()
+    {
+        SkipWithoutDatabase();
+        await using (var scope = fixture.Scope())
+        {
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            await session.BeginAsync(default);
+            await scope.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(Callback("card-commit"), default);
+            await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-commit", _ => new Tally(["u1"]), default);
+            await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update("card-commit", 1), afterAnswer: true, default);
+            await session.CommitAsync(default);
+        }
+
+        await using var check = fixture.Scope();
+        Assert.Single(await check.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync("card-commit", default));
+        Assert.NotNull(await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-commit", default));
+        var pending = Assert.Single(await check.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-commit", default));
+        Assert.Equal(OutboxStatus.Pending, pending.Status);
+    }
+
+    [SkippableFact]
+    public async Task A_second_delivery_waits_for_the_first_and_is_refused()
+    {
+        SkipWithoutDatabase();
+        var callback = Callback("card-twice");
+        await using var first = fixture.Scope();
+        var firstSession = first.ServiceProvider.GetRequiredService<StorageSession>();
+        await firstSession.BeginAsync(default);
+        Assert.True(await first.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(callback, default));
+
+        // The same delivery on another replica's session, while the first is still uncommitted.
+        await using var second = fixture.Scope();
+        var secondTry = Task.Run(() => second.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(callback, default));
+        await Task.Delay(200);
+        Assert.False(secondTry.IsCompleted); // it waits on the first one's claim instead of taking its own
+        await firstSession.CommitAsync(default);
+
+        Assert.False(await secondTry.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [SkippableFact]
+    public async Task Card_updates_merge_and_bump_the_version()
+    {
+        SkipWithoutDatabase();
+        await using var scope = fixture.Scope();
+        var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+        var now = DateTimeOffset.UtcNow;
+        await cards.SaveAsync(
+            new CardRecord { Id = "card-upd", Kind = CardKind.Advanced, TemplateId = "tpl", PublicData = new Dictionary<string, string> { ["a"] = "1" }, Version = 1, CreatedAt = now, UpdatedAt = now },
+            default);
+
+        var updated = await cards.ApplyUpdateAsync(
+            "card-upd",
+            new CardDataChange(new Dictionary<string, string> { ["b"] = "2" }, new Dictionary<string, IReadOnlyDictionary<string, string>> { ["u1"] = new Dictionary<string, string> { ["myVote"] = "x" } }, Replace: false),
+            default);
+
+        Assert.Equal(2, updated!.Version);
+        var stored = await cards.FindAsync("card-upd", default);
+        Assert.Equal("1", stored!.PublicData["a"]);
+        Assert.Equal("2", stored.PublicData["b"]);
+        Assert.Equal("x", stored.PrivateData["u1"]["myVote"]);
+        Assert.Null(await cards.ApplyUpdateAsync("no-such-card", new CardDataChange(null, null, false), default));
+    }
+
+    [SkippableFact]
+    public async Task Retention_purges_old_callbacks_and_sent_entries_only()
+    {
+        SkipWithoutDatabase();
+        await using (var scope = fixture.Scope())
+        {
+            var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
+            await callbacks.TryAddAsync(Callback("card-old") with { ReceivedAt = DateTimeOffset.UtcNow.AddDays(-30) }, default);
+            await callbacks.TryAddAsync(Callback("card-new"), default);
+        }
+
+        await fixture.Services.GetRequiredService<RetentionService>().PurgeAsync(default);
+
+        await using var check = fixture.Scope();
+        var store = check.ServiceProvider.GetRequiredService<ICallbackStore>();
+        Assert.Empty(await store.ForCardAsync("card-old", default));
+        Assert.Single(await store.ForCardAsync("card-new", default));
+    }
+
+    protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
+
+    private static CallbackRecord Callback(string cardId) => new()
+    {
+        CallbackId = $"{cardId}:{Guid.NewGuid():N}",
+        CardId = cardId,
+        Transport = "Http",
+        Type = "ActionCallback",
+        UserId = "u1",
+        Action = "vote",
+        ActionIds = ["btn"],
+        ReceivedAt = DateTimeOffset.UtcNow,
+    };
+
+    private static PendingCardUpdate Update(string cardId, int total) =>
+        new(cardId, CardKind.Advanced, new Dictionary<string, JsonElement> { ["total"] = JsonSerializer.SerializeToElement(total) }, null);
+
+    public sealed record Tally(List<string> Voters);
+}

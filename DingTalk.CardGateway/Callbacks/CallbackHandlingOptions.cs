@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace DingTalk.CardGateway.Callbacks;
+
+/// <summary>The <c>Gateway:Callbacks</c> section: how the gateway receives card callbacks.</summary>
+public sealed class CallbackHandlingOptions
+{
+    public const string Section = "Gateway:Callbacks";
+
+    /// <summary>
+    /// How long a handler may take before the answer goes without its clicker update. DingTalk wants the answer
+    /// within 2 seconds, so the default leaves half a second for the network.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan HandlerBudget { get; set; } = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>Larger callback bodies are refused with 413.</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>First wait after a failed callback registration; doubles up to <see cref="RegistrationRetryMaxDelay"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan RegistrationRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan RegistrationRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+}

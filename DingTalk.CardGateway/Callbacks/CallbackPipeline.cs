@@ -1,0 +1,244 @@
+using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Callbacks;
+
+/// <summary>
+/// The one path every verified callback takes, whatever its transport (HTTP or Stream): claim the callback's id →
+/// choose the handler → run it within the budget → record the outcome, the handler's state change and its update
+/// for everyone in ONE transaction → commit → answer; then, once the answer has left, the outbox may send the
+/// update and any streamed text is typed.
+/// </summary>
+/// <remarks>
+/// Everything a callback writes goes through the <see cref="StorageSession"/> of one DI scope, so a crash loses
+/// either the whole callback (DingTalk saw no answer and redelivers) or nothing. A handler that overruns its
+/// budget is answered at once without its clicker update; it still holds the transaction, which commits when it
+/// finishes (a redelivery meanwhile waits on the uncommitted claim, then gets the recorded answer).
+/// </remarks>
+public sealed partial class CallbackPipeline(
+    CardHandlerRegistry handlers,
+    IServiceScopeFactory scopes,
+    CardTypewriter typewriter,
+    OutboxSignal outbox,
+    IOptionsMonitor<CallbackHandlingOptions> options,
+    IHostApplicationLifetime lifetime,
+    TimeProvider clock,
+    ILogger<CallbackPipeline> logger)
+{
+    private const string BeforeHandler = "before_handler";
+
+    /// <param name="action">A verified, parsed callback.</param>
+    /// <param name="answerSent">
+    /// Completes when the transport has sent the answer (or failed to): updates for everyone wait for it, so the
+    /// transport must complete it in every case (HTTP does in <c>Response.OnCompleted</c>).
+    /// </param>
+    /// <param name="cancellationToken">The transport's token; once claimed, a callback is seen through regardless.</param>
+    public async Task<CallbackReply> HandleAsync(CardAction action, Task answerSent, CancellationToken cancellationToken)
+    {
+        var scope = scopes.CreateAsyncScope();
+        var scopeHandedOver = false;
+        try
+        {
+            var services = scope.ServiceProvider;
+            var session = services.GetRequiredService<StorageSession>();
+            var callbacks = services.GetRequiredService<ICallbackStore>();
+            await session.BeginAsync(cancellationToken);
+            if (!await callbacks.TryAddAsync(Received(action), cancellationToken))
+            {
+                await session.RollbackAsync();
+                return await AnswerRedeliveryAsync(callbacks, action);
+            }
+
+            var card = await services.GetRequiredService<ICardStore>().FindAsync(action.CardId, CancellationToken.None);
+            var registration = handlers.Find(action, card);
+            if (registration is null)
+            {
+                Log.NoHandler(
+                    logger,
+                    action.Action ?? (action.ActionIds.Count > 0 ? action.ActionIds[0] : "(none)"),
+                    card?.TemplateId ?? "(a card this gateway did not send)",
+                    action.CardId,
+                    CardHandlerRegistry.SuggestRegistration(action, card));
+                return await CommitAsync(services, action, null, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
+            }
+
+            var context = CardActionContext.From(action, card);
+            var handlerName = registration.HandlerType.Name;
+            await session.SavepointAsync(BeforeHandler, CancellationToken.None);
+            var handling = InvokeAsync(services, registration, context);
+            CardActionResult? result;
+            try
+            {
+                result = handling.IsCompleted ? await handling : await handling.WaitAsync(options.CurrentValue.HandlerBudget, clock, CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                Log.Overran(logger, handlerName, (long)options.CurrentValue.HandlerBudget.TotalMilliseconds, action.CallbackId, action.CardId);
+                scopeHandedOver = true;
+                _ = FinishOverrunAsync(scope, handling, action, context, handlerName, answerSent);
+                return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson());
+            }
+
+            var reply = await CommitAsync(services, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled, handlerName, CardCallbackResponse.For(result?.Clicker), result);
+            scopeHandedOver = true;
+            _ = FollowUpAsync(scope, result, context, answerSent);
+            return reply;
+        }
+        finally
+        {
+            if (!scopeHandedOver)
+            {
+                await scope.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<CardActionResult?> InvokeAsync(IServiceProvider services, CardHandlerRegistration registration, CardActionContext context)
+    {
+        // Run inline: a handler that completes synchronously costs no thread hop and no timer.
+        // The budget therefore holds for handlers that await; one that blocks a thread holds its own answer.
+        try
+        {
+            var handler = (ICardActionHandler)services.GetRequiredService(registration.HandlerType);
+            return await handler.HandleAsync(context, lifetime.ApplicationStopping) ?? CardActionResult.None;
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(logger, ex, registration.HandlerType.Name, context.CallbackId, context.CardId, context.UserId);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Records the outcome — and, when the handler succeeded, its update for everyone in the outbox — then commits.
+    /// A failed handler's partial state changes are rolled back to before it ran; the callback's record stays.
+    /// </summary>
+    private static async Task<CallbackReply> CommitAsync(
+        IServiceProvider services,
+        CardAction action,
+        CardActionContext? context,
+        CallbackOutcome outcome,
+        string? handler,
+        CardCallbackResponse answer,
+        CardActionResult? result = null)
+    {
+        var session = services.GetRequiredService<StorageSession>();
+        if (outcome == CallbackOutcome.HandlerFailed)
+        {
+            await session.RollbackToAsync(BeforeHandler, CancellationToken.None);
+        }
+        else if (context is not null && result?.Everyone is { IsEmpty: false } everyone)
+        {
+            await services.GetRequiredService<CardUpdates>().QueueAsync(
+                new PendingCardUpdate(
+                    context.CardId,
+                    context.CardKind,
+                    everyone.CardData,
+                    everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal)),
+                afterAnswer: true,
+                CancellationToken.None);
+        }
+
+        var json = answer.ToJson();
+        await services.GetRequiredService<ICallbackStore>().CompleteAsync(action.CallbackId, outcome, handler, json, CancellationToken.None);
+        await session.CommitAsync(CancellationToken.None);
+        await session.DisposeAsync(); // the connection goes back to the pool while follow-ups run
+        return new CallbackReply(action.CallbackId, outcome, Redelivery: false, json);
+    }
+
+    /// <summary>The handler ran past its budget and DingTalk already has <c>{}</c>: record that, with its update for everyone, when it ends.</summary>
+    private async Task FinishOverrunAsync(
+        AsyncServiceScope scope, Task<CardActionResult?> handling, CardAction action, CardActionContext context, string handlerName, Task answerSent)
+    {
+        CardActionResult? result = null;
+        try
+        {
+            result = await handling;
+            await CommitAsync(scope.ServiceProvider, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Overran, handlerName, CardCallbackResponse.Empty, result);
+        }
+        catch (Exception ex)
+        {
+            Log.FollowUpFailed(logger, ex, context.CallbackId, context.CardId);
+            await scope.DisposeAsync();
+            return;
+        }
+
+        await FollowUpAsync(scope, result, context, answerSent);
+    }
+
+    /// <summary>After the answer: the outbox may send the update for everyone; then streamed text. The scope lives until both are done.</summary>
+    private async Task FollowUpAsync(AsyncServiceScope scope, CardActionResult? result, CardActionContext context, Task answerSent)
+    {
+        try
+        {
+            if (result is null || (result.Everyone is null or { IsEmpty: true } && result.Stream is null))
+            {
+                return;
+            }
+
+            await answerSent;
+            if (result.Everyone is { IsEmpty: false })
+            {
+                outbox.AnswerSent(context.CardId);
+            }
+
+            if (result.Stream is { } stream)
+            {
+                await typewriter.TypeAsync(context, stream.Key, stream.Chunks, lifetime.ApplicationStopping);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.FollowUpFailed(logger, ex, context.CallbackId, context.CardId);
+        }
+        catch (OperationCanceledException)
+        {
+            // shutting down
+        }
+        finally
+        {
+            await scope.DisposeAsync();
+        }
+    }
+
+    /// <summary>A retried delivery gets the first one's answer (waiting for it if it is still being handled), never a second run.</summary>
+    private async Task<CallbackReply> AnswerRedeliveryAsync(ICallbackStore callbacks, CardAction action)
+    {
+        var earlier = await callbacks.FindAsync(action.CallbackId, options.CurrentValue.HandlerBudget, CancellationToken.None);
+        var outcome = earlier?.Outcome ?? CallbackOutcome.Pending;
+        Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
+        return new CallbackReply(action.CallbackId, outcome, Redelivery: true, earlier?.AnswerJson ?? "{}");
+    }
+
+    private CallbackRecord Received(CardAction action) => new()
+    {
+        CallbackId = action.CallbackId,
+        CardId = action.CardId,
+        Transport = action.Transport.ToString(),
+        Type = action.Type.ToString(),
+        UserId = action.UserId,
+        Action = action.Action,
+        ActionIds = action.ActionIds,
+        ReceivedAt = clock.GetUtcNow(),
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(3101, LogLevel.Warning, "No handler for action '{Action:l}' on template '{TemplateId:l}' (card {CardId}); acknowledged with {{}}. Register one: {Registration:l}")]
+        public static partial void NoHandler(ILogger logger, string action, string templateId, string cardId, string registration);
+
+        [LoggerMessage(3102, LogLevel.Error, "Handler {Handler} failed on callback {CallbackId} (card {CardId}, user {UserId}); the user got {{}}")]
+        public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, string callbackId, string cardId, string userId);
+
+        [LoggerMessage(3103, LogLevel.Warning, "Handler {Handler} ran past its {BudgetMs} ms budget on callback {CallbackId} (card {CardId}): answered without its clicker update; its update for everyone follows when it finishes")]
+        public static partial void Overran(ILogger logger, string handler, long budgetMs, string callbackId, string cardId);
+
+        [LoggerMessage(3104, LogLevel.Information, "Callback {CallbackId} (card {CardId}) delivered again; answered as before ({Outcome}), not handled twice")]
+        public static partial void Redelivered(ILogger logger, string callbackId, string cardId, CallbackOutcome outcome);
+
+        [LoggerMessage(3105, LogLevel.Error, "The follow-up of callback {CallbackId} (card {CardId}) failed: the card was not updated for everyone")]
+        public static partial void FollowUpFailed(ILogger logger, Exception exception, string callbackId, string cardId);
+    }
+}

@@ -1,0 +1,93 @@
+using DingTalk.CardGateway.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Callbacks;
+
+/// <summary>
+/// <c>POST /dingtalk/callbacks/card</c>: an advanced card's HTTP callback. Signature first (before the body is
+/// read), then the body, then the one <see cref="CallbackPipeline"/>.
+/// </summary>
+public sealed partial class CardCallbackEndpoint(
+    CallbackPipeline pipeline,
+    IOptionsMonitor<DingTalkOptions> dingTalk,
+    IOptionsMonitor<CallbackHandlingOptions> options,
+    TimeProvider clock,
+    ILogger<CardCallbackEndpoint> logger)
+{
+    public const string Path = "/dingtalk/callbacks/card";
+
+    public async Task<IResult> HandleAsync(HttpContext http)
+    {
+        var request = http.Request;
+        var timestamp = request.Headers[CardCallbackSignature.TimestampHeader].ToString();
+        if (Verify(http, timestamp) is { } refused)
+        {
+            return refused;
+        }
+
+        var body = await CallbackBody.ReadAsync(request, options.CurrentValue.MaxBodyBytes, http.RequestAborted);
+        if (body.Problem is { } unreadable)
+        {
+            return unreadable;
+        }
+
+        if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.Http, timestamp, out var action, out var problem))
+        {
+            Log.BodyRefused(logger, problem);
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
+        }
+
+        return await CallbackAnswerResult.AnswerAsync(http, pipeline, action);
+    }
+
+    private ProblemHttpResult? Verify(HttpContext http, string timestamp)
+    {
+        var settings = dingTalk.CurrentValue.Callback;
+        if (string.IsNullOrEmpty(settings.ApiSecret))
+        {
+            Log.NoSecret(logger);
+            return Unauthorized("HTTP card callbacks are off: DingTalk:Callback:ApiSecret is not set, so no callback can be verified.");
+        }
+
+        var signature = http.Request.Headers[CardCallbackSignature.SignatureHeader].ToString();
+        var now = clock.GetUtcNow();
+        var check = CardCallbackSignature.Verify(timestamp, signature, settings.ApiSecret, now, settings.SignatureWindow);
+        if (check == SignatureCheck.Valid)
+        {
+            return null;
+        }
+
+        // The robot scheme (timestamp + "\n" + secret) is a different one; say so, since it is an easy mix-up.
+        var robotStyle = check == SignatureCheck.Mismatch
+            && RobotCallbackSignature.Verify(timestamp, signature, settings.ApiSecret, now) is SignatureCheck.Valid or SignatureCheck.Stale;
+        var robotHeaders = check == SignatureCheck.MissingSignature && http.Request.Headers.ContainsKey(RobotCallbackSignature.SignatureHeader);
+        long? skewSeconds = CallbackSignatureMath.TryParseTimestamp(timestamp, out var signedAt) ? (long)(now - signedAt).TotalSeconds : null;
+        Log.SignatureRejected(logger, robotStyle ? "RobotScheme" : check.ToString(), skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString());
+
+        return Unauthorized(check switch
+        {
+            _ when robotStyle => "The signature uses the robot-message scheme (timestamp + \"\\n\" + secret); card callbacks are signed over the timestamp alone.",
+            _ when robotHeaders => "This endpoint takes DingTalk's card-callback signature (x-ddpaas-signature-timestamp, x-ddpaas-signature), not the robot headers timestamp/sign.",
+            SignatureCheck.MissingSignature => $"The {CardCallbackSignature.TimestampHeader} and {CardCallbackSignature.SignatureHeader} headers are required.",
+            SignatureCheck.MalformedTimestamp => $"{CardCallbackSignature.TimestampHeader} must be epoch milliseconds.",
+            SignatureCheck.Stale => $"The signature timestamp is more than {settings.SignatureWindow.TotalSeconds:0} s away from this gateway's clock.",
+            _ => "The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).",
+        });
+    }
+
+    private static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status401Unauthorized, title: "Callback signature rejected", detail: detail);
+
+    private static partial class Log
+    {
+        [LoggerMessage(3001, LogLevel.Warning, "Card callback refused: signature check {Check} (skew {SkewSeconds} s, window {WindowSeconds} s) from {RemoteIp}")]
+        public static partial void SignatureRejected(ILogger logger, string check, long? skewSeconds, long windowSeconds, string? remoteIp);
+
+        [LoggerMessage(3002, LogLevel.Warning, "Card callback refused: DingTalk:Callback:ApiSecret is not set, so HTTP card callbacks cannot be verified")]
+        public static partial void NoSecret(ILogger logger);
+
+        [LoggerMessage(3003, LogLevel.Warning, "Card callback refused with 400: {Problem}")]
+        public static partial void BodyRefused(ILogger logger, string problem);
+    }
+}

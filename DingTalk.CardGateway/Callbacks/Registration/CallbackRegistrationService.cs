@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using System.Text;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Cards.Wire;
+using DingTalk.CardGateway.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Callbacks.Registration;
+
+/// <summary>
+/// Registers <c>{PublicBaseUrl}/dingtalk/callbacks/card</c> for the route key once the server listens, retrying
+/// with capped backoff while DingTalk is unreachable, never holding up the process. Another deployment owning the
+/// route key (DingTalk answers its URL or secret, or <c>param.callbackRouteKeyExist</c>) is a conflict: one error
+/// log, not ready, no retry.
+/// </summary>
+public sealed partial class CallbackRegistrationService(
+    IServiceProvider services,
+    CallbackBaseUrl baseUrl,
+    CallbackRegistrationStatus status,
+    IOptionsMonitor<DingTalkOptions> dingTalk,
+    IOptionsMonitor<CallbackHandlingOptions> options,
+    IHostApplicationLifetime lifetime,
+    TimeProvider clock,
+    ILogger<CallbackRegistrationService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = dingTalk.CurrentValue;
+        if (NotWanted(settings) is { } reason)
+        {
+            status.Set(CallbackRegistrationState.NotRequired, reason);
+            return;
+        }
+
+        status.Set(CallbackRegistrationState.Pending, "Registering the card callback URL with DingTalk.");
+        if (!await StartedAsync(stoppingToken))
+        {
+            return;
+        }
+
+        // Resolved only now: in Sandbox mode the client's base address is the server's own, known once it listens.
+        var api = services.GetRequiredService<IDingTalkCardApi>();
+
+        var callback = settings.Callback;
+        var request = new RegisterCallbackRequest(
+            callback.RouteKey, $"{baseUrl.Get().ToString().TrimEnd('/')}{CardCallbackEndpoint.Path}", callback.ApiSecret!, callback.ForceUpdate);
+        var delay = options.CurrentValue.RegistrationRetryDelay;
+        for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+        {
+            var failure = await TryRegisterAsync(api, request, stoppingToken);
+            if (failure is null)
+            {
+                return;
+            }
+
+            status.Set(CallbackRegistrationState.Failing, $"Callback registration failed ({failure}); retrying.");
+            Log.Failed(logger, attempt, failure, delay);
+            try
+            {
+                await Task.Delay(delay, clock, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var next = delay * 2 + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250));
+            delay = next < options.CurrentValue.RegistrationRetryMaxDelay ? next : options.CurrentValue.RegistrationRetryMaxDelay;
+        }
+    }
+
+    private static string? NotWanted(DingTalkOptions settings) =>
+        settings.Stream.Enabled ? "Stream mode: cards call back over the Stream connection, no URL to register."
+        : !settings.Callback.RegisterOnStartup ? "DingTalk:Callback:RegisterOnStartup is off: the callback URL is registered outside the gateway."
+        : string.IsNullOrEmpty(settings.Callback.ApiSecret) ? "DingTalk:Callback:ApiSecret is not set: nothing to register."
+        : null;
+
+    /// <summary>In Sandbox mode the URL is the server's own address, known only once it listens.</summary>
+    private async Task<bool> StartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        try
+        {
+            await started.Task.WaitAsync(stoppingToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Null when done (registered, or a conflict reported); else why it failed, to retry.</summary>
+    private async Task<string?> TryRegisterAsync(IDingTalkCardApi api, RegisterCallbackRequest request, CancellationToken stoppingToken)
+    {
+        try
+        {
+            var response = await api.RegisterCallbackAsync(request, stoppingToken);
+            if (!response.Success)
+            {
+                return "DingTalk answered success: false";
+            }
+
+            var registered = response.Result;
+            var sameUrl = registered?.CallbackUrl is null || string.Equals(registered.CallbackUrl, request.CallbackUrl, StringComparison.Ordinal);
+            var sameSecret = registered?.ApiSecret is null || CryptographicOperations.FixedTimeEquals(
+                Encoding.UTF8.GetBytes(registered.ApiSecret), Encoding.UTF8.GetBytes(request.ApiSecret));
+            if (sameUrl && sameSecret)
+            {
+                status.Set(CallbackRegistrationState.Registered, $"Card callbacks for route key '{request.CallbackRouteKey}' come to {request.CallbackUrl}.");
+                Log.Registered(logger, request.CallbackRouteKey, request.CallbackUrl);
+                return null;
+            }
+
+            Conflict(request, sameUrl ? "the same URL with a different apiSecret" : registered!.CallbackUrl!);
+            return null;
+        }
+        catch (DingTalkApiException ex) when (ex.Code == "param.callbackRouteKeyExist")
+        {
+            Conflict(request, "another URL");
+            return null;
+        }
+        catch (DingTalkApiException ex)
+        {
+            return $"DingTalk answered {(int)ex.StatusCode} {ex.Code}: {ex.DingTalkMessage}";
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Unreachable (HttpRequestException, Refit's ApiRequestException, timeouts, an open circuit): retried, never fatal.
+            return $"DingTalk unreachable: {ex.GetType().Name}: {ex.Message}";
+        }
+    }
+
+    private void Conflict(RegisterCallbackRequest request, string owner)
+    {
+        status.Set(
+            CallbackRegistrationState.Conflict,
+            $"Route key '{request.CallbackRouteKey}' is registered to {owner}, not {request.CallbackUrl}: this gateway gets no HTTP card callbacks.");
+        Log.Conflict(logger, request.CallbackRouteKey, owner, request.CallbackUrl);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(3201, LogLevel.Information, "Registered card callbacks for route key '{RouteKey}' at {CallbackUrl}")]
+        public static partial void Registered(ILogger logger, string routeKey, string callbackUrl);
+
+        [LoggerMessage(3202, LogLevel.Error, "Card callback route key '{RouteKey}' is already registered by another deployment to {Owner}, so DingTalk will not call this gateway at {CallbackUrl}. Use another DingTalk:Callback:RouteKey, or set DingTalk:Callback:ForceUpdate=true to take the key over.")]
+        public static partial void Conflict(ILogger logger, string routeKey, string owner, string callbackUrl);
+
+        [LoggerMessage(3203, LogLevel.Warning, "Card callback registration attempt {Attempt} failed ({Reason}); retrying in {Delay}")]
+        public static partial void Failed(ILogger logger, int attempt, string reason, TimeSpan delay);
+    }
+}

@@ -1,0 +1,77 @@
+using DingTalk.CardGateway.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Callbacks;
+
+/// <summary>
+/// <c>POST /dingtalk/callbacks/robot-card/{token}</c>: a normal robot card's callback. DingTalk documents no
+/// signature for it, so the URL carries a token minted for the card (<see cref="RobotCardCallbackToken"/>);
+/// DingTalk's robot headers <c>timestamp</c>/<c>sign</c>, when present, are checked too.
+/// </summary>
+public sealed partial class RobotCardCallbackEndpoint(
+    CallbackPipeline pipeline,
+    IOptionsMonitor<DingTalkOptions> dingTalk,
+    IOptionsMonitor<CallbackHandlingOptions> options,
+    TimeProvider clock,
+    ILogger<RobotCardCallbackEndpoint> logger)
+{
+    public const string Path = RobotCardCallbackToken.RoutePrefix + "{token}";
+
+    public async Task<IResult> HandleAsync(HttpContext http, string token)
+    {
+        var settings = dingTalk.CurrentValue;
+        if (string.IsNullOrEmpty(settings.Callback.ApiSecret))
+        {
+            Log.Refused(logger, "NoApiSecret", http.Connection.RemoteIpAddress?.ToString());
+            return Unauthorized("Robot-card callbacks are off: DingTalk:Callback:ApiSecret, which keys their URL tokens, is not set.");
+        }
+
+        var body = await CallbackBody.ReadAsync(http.Request, options.CurrentValue.MaxBodyBytes, http.RequestAborted);
+        if (body.Problem is { } unreadable)
+        {
+            return unreadable;
+        }
+
+        var timestamp = http.Request.Headers[RobotCallbackSignature.TimestampHeader].ToString();
+        if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.RobotHttp, timestamp, out var action, out var problem))
+        {
+            Log.BodyRefused(logger, problem);
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
+        }
+
+        if (!RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret))
+        {
+            Log.Refused(logger, "TokenMismatch", http.Connection.RemoteIpAddress?.ToString());
+            return Unauthorized("The token in the callback URL was not minted for the card this body names.");
+        }
+
+        var sign = http.Request.Headers[RobotCallbackSignature.SignatureHeader].ToString();
+        if ((timestamp.Length > 0 || sign.Length > 0)
+            && RobotCallbackSignature.Verify(timestamp, sign, settings.AppSecret ?? "", clock.GetUtcNow()) is var check and not SignatureCheck.Valid)
+        {
+            Log.Refused(logger, check.ToString(), http.Connection.RemoteIpAddress?.ToString());
+            return Unauthorized(check switch
+            {
+                SignatureCheck.MissingSignature => "Give both robot headers timestamp and sign, or neither.",
+                SignatureCheck.MalformedTimestamp => "The timestamp header must be epoch milliseconds.",
+                SignatureCheck.Stale => "The timestamp header is more than an hour away from this gateway's clock.",
+                _ => "The sign header does not match: it must be Base64(HMAC-SHA256(appSecret, timestamp + \"\\n\" + appSecret)).",
+            });
+        }
+
+        return await CallbackAnswerResult.AnswerAsync(http, pipeline, action);
+    }
+
+    private static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status401Unauthorized, title: "Callback rejected", detail: detail);
+
+    private static partial class Log
+    {
+        [LoggerMessage(3011, LogLevel.Warning, "Robot-card callback refused: {Check} from {RemoteIp}")]
+        public static partial void Refused(ILogger logger, string check, string? remoteIp);
+
+        [LoggerMessage(3012, LogLevel.Warning, "Robot-card callback refused with 400: {Problem}")]
+        public static partial void BodyRefused(ILogger logger, string problem);
+    }
+}

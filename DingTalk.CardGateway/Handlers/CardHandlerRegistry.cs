@@ -1,0 +1,76 @@
+using System.Text;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Storage;
+
+namespace DingTalk.CardGateway.Handlers;
+
+/// <summary>
+/// Where a handler is chosen: the registration whose match names the most criteria, the last registered
+/// among equals (so an application's handler overrides a shipped one). Knows how to tell a developer which line would claim an unclaimed action.
+/// </summary>
+public sealed class CardHandlerRegistry(IEnumerable<CardHandlerRegistration> registrations)
+{
+    private const int MaxQuoted = 80;
+
+    private readonly CardHandlerRegistration[] _bySpecificity =
+        [.. registrations.Select((r, order) => (r, order)).OrderByDescending(x => x.r.Match.Specificity).ThenByDescending(x => x.order).Select(x => x.r)];
+
+    public IReadOnlyList<CardHandlerRegistration> Registrations => _bySpecificity;
+
+    public CardHandlerRegistration? Find(CardAction action, CardRecord? card)
+    {
+        foreach (var registration in _bySpecificity)
+        {
+            if (registration.Match.Matches(action, card))
+            {
+                return registration;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The registration line that would claim <paramref name="action"/>, e.g. <c>builder.Services.AddCardActionHandler&lt;MyHandler&gt;(on =&gt; on.Action("vote"));</c>.</summary>
+    public static string SuggestRegistration(CardAction action, CardRecord? card)
+    {
+        var match = new StringBuilder("on");
+        if (card is not null)
+        {
+            match.Append(".Template(").Append(Quote(card.TemplateId)).Append(')');
+        }
+
+        if (action.Action is not null)
+        {
+            match.Append(".Action(").Append(Quote(action.Action)).Append(')');
+        }
+        else if (action.ActionIds.Count > 0)
+        {
+            match.Append(".ActionId(").Append(Quote(action.ActionIds[0])).Append(')');
+        }
+
+        if (action.Type == CardActionType.DynamicDataCallback)
+        {
+            match.Append(".DynamicData()");
+        }
+
+        return $"builder.Services.AddCardActionHandler<MyHandler>(on => {match});";
+    }
+
+    /// <summary>A C# string literal of what the card sent, shortened and stripped of control characters.</summary>
+    private static string Quote(string value)
+    {
+        var text = new StringBuilder("\"");
+        foreach (var c in value.Length > MaxQuoted ? value[..MaxQuoted] : value)
+        {
+            _ = c switch
+            {
+                '"' => text.Append("\\\""),
+                '\\' => text.Append(@"\\"),
+                _ when char.IsControl(c) => text.Append('?'),
+                _ => text.Append(c),
+            };
+        }
+
+        return text.Append('"').ToString();
+    }
+}

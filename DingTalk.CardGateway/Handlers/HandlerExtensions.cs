@@ -1,0 +1,42 @@
+using DingTalk.CardGateway.Handlers.Approval;
+using DingTalk.CardGateway.Handlers.Poll;
+using DingTalk.CardGateway.Handlers.Typewriter;
+using DingTalk.CardGateway.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Handlers;
+
+public static class HandlerExtensions
+{
+    /// <summary>
+    /// Handler routing, delivery of their results (updates for everyone, streamed text), handler state, and the
+    /// shipped handlers: poll (<c>vote</c>), approval (<c>approve</c>/<c>reject</c>), typewriter (<c>ask</c>).
+    /// </summary>
+    public static IServiceCollection AddCardHandlers(this IServiceCollection services)
+    {
+        services.AddOptionsWithValidateOnStart<HandlerOptions>().BindConfiguration(HandlerOptions.Section);
+        services.AddSingleton<IValidateOptions<HandlerOptions>, HandlerOptionsValidator>();
+        services.AddSingleton<CardHandlerRegistry>();
+        services.AddSingleton<CardTypewriter>();
+        services.TryAddSingleton<ITextSource, EchoTextSource>();
+
+        services.AddCardActionHandler<PollHandler>(on => on.Action(PollHandler.VoteAction));
+        services.AddCardActionHandler<ApprovalHandler>(on => on.Action(ApprovalHandler.ApproveAction));
+        services.AddCardActionHandler<ApprovalHandler>(on => on.Action(ApprovalHandler.RejectAction));
+        services.AddCardActionHandler<TypewriterHandler>(on => on.Action(TypewriterHandler.AskAction));
+        return services;
+    }
+
+    /// <summary>
+    /// Routes the callbacks <paramref name="on"/> describes to <typeparamref name="THandler"/>, resolved per callback
+    /// from a fresh scope. Among equally specific matches the last registered wins, so yours override shipped ones.
+    /// </summary>
+    public static IServiceCollection AddCardActionHandler<THandler>(this IServiceCollection services, Func<CardActionMatch, CardActionMatch> on)
+        where THandler : class, ICardActionHandler
+    {
+        services.TryAddScoped<THandler>();
+        services.AddSingleton(new CardHandlerRegistration(typeof(THandler), on(new CardActionMatch())));
+        return services;
+    }
+}

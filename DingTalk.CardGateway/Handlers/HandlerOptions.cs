@@ -1,0 +1,24 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace DingTalk.CardGateway.Handlers;
+
+/// <summary>The <c>Gateway:Handlers</c> section: how handler results reach DingTalk.</summary>
+public sealed class HandlerOptions
+{
+    public const string Section = "Gateway:Handlers";
+
+    /// <summary>Cards whose updates for everyone may be in flight at once (each card's stay in order).</summary>
+    [Range(1, 64)]
+    public int EveryoneUpdateConcurrency { get; set; } = 4;
+
+    /// <summary>
+    /// Least time between two streamed frames (or typewriter updates) to one card. DingTalk refuses frames
+    /// closer than about 500 ms with a 403; lower it only against the sandbox.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan StreamFrameInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Pause between words of the built-in echo text source, so it types like an LLM.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
+    public TimeSpan EchoWordDelay { get; set; } = TimeSpan.FromMilliseconds(80);
+}

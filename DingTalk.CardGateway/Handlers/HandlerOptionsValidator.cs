@@ -1,0 +1,7 @@
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Handlers;
+
+/// <summary>Range checks from the data annotations on <see cref="HandlerOptions"/>, source-generated.</summary>
+[OptionsValidator]
+public sealed partial class HandlerOptionsValidator : IValidateOptions<HandlerOptions>;

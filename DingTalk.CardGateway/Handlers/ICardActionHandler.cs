@@ -1,0 +1,16 @@
+namespace DingTalk.CardGateway.Handlers;
+
+/// <summary>
+/// Business logic for a card action. Register it with
+/// <c>services.AddCardActionHandler&lt;MyHandler&gt;(on =&gt; on.Template("tpl").Action("approve"))</c>;
+/// it is resolved from a fresh DI scope for every callback, so it can take any service. The gateway owns
+/// verification, deduplication, timing and delivery; the handler only says what should change.
+/// </summary>
+public interface ICardActionHandler
+{
+    /// <summary>
+    /// Answers within the callback budget (1.5 s by default) to update the clicker's card; an update for everyone
+    /// goes out after the answer either way. <paramref name="cancellationToken"/> fires on shutdown only.
+    /// </summary>
+    Task<CardActionResult> HandleAsync(CardActionContext context, CancellationToken cancellationToken);
+}

@@ -1,0 +1,200 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Storage;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Handlers;
+
+/// <summary>
+/// Types text into one card variable as it arrives: advanced cards get DingTalk streaming frames (each with the
+/// whole text so far, <c>isFull: true</c>, so a lost or repeated frame cannot garble it, and a final
+/// <c>isFinalize</c>); normal robot cards get successive updates of a markdown block. Frames to one card are at
+/// least <see cref="HandlerOptions.StreamFrameInterval"/> apart, text arriving meanwhile is coalesced, and one
+/// card types one text at a time.
+/// </summary>
+public sealed partial class CardTypewriter(
+    IServiceProvider services,
+    IServiceScopeFactory scopes,
+    IOptionsMonitor<HandlerOptions> options,
+    TimeProvider clock,
+    ILogger<CardTypewriter> logger)
+{
+    private readonly Lock _gate = new();
+
+    // Resolved at first use, not at construction: the pipeline (and so this) may be built before the server listens,
+    // and in Sandbox mode CardSender's clients call the server's own address.
+    private CardSender Sender => field ??= services.GetRequiredService<CardSender>();
+    private readonly Dictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
+
+    public async Task TypeAsync(CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
+    {
+        var lane = Enter(context.CardId);
+        await using var scope = scopes.CreateAsyncScope();
+        var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+        try
+        {
+            await lane.Turn.WaitAsync(cancellationToken);
+            try
+            {
+                await TypeIntoAsync(lane, cards, context, key, chunks, cancellationToken);
+            }
+            finally
+            {
+                // The next text on this card (or a lane made anew) may start at once without breaking the pace.
+                await WaitForSlotAsync(lane, CancellationToken.None);
+                lane.Turn.Release();
+            }
+        }
+        finally
+        {
+            Leave(context.CardId, lane);
+        }
+    }
+
+    private async Task TypeIntoAsync(Lane lane, ICardStore cards, CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
+    {
+        var arrived = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var stopSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var source = PumpAsync(chunks, arrived.Writer, context, stopSource.Token);
+        try
+        {
+            await TypeFramesAsync(lane, cards, context, key, arrived.Reader, source, cancellationToken);
+        }
+        finally
+        {
+            await stopSource.CancelAsync(); // DingTalk refused a frame, or shutdown: stop reading the source too
+        }
+    }
+
+    private async Task TypeFramesAsync(Lane lane, ICardStore cards, CardActionContext context, string key, ChannelReader<string> arrived, Task<bool> source, CancellationToken cancellationToken)
+    {
+        var send = context.CardKind == CardKind.Robot ? await RobotFramesAsync(cards, context, key, cancellationToken) : AdvancedFrames(context, key);
+        var text = new StringBuilder();
+        var finalized = false;
+        while (!finalized && await arrived.WaitToReadAsync(cancellationToken))
+        {
+            await WaitForSlotAsync(lane, cancellationToken);
+            while (arrived.TryRead(out var chunk))
+            {
+                text.Append(chunk);
+            }
+
+            finalized = arrived.Completion.IsCompleted;
+            await send(text.ToString(), finalized, finalized && await source, cancellationToken);
+            lane.LastFrameAt = clock.GetUtcNow();
+        }
+
+        if (!finalized)
+        {
+            await WaitForSlotAsync(lane, cancellationToken);
+            await send(text.ToString(), true, await source, cancellationToken);
+            lane.LastFrameAt = clock.GetUtcNow();
+        }
+
+        await cards.ApplyUpdateAsync(context.CardId, await StoredTextAsync(cards, context, key, text.ToString(), cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Moves the source's chunks into <paramref name="writer"/>; true when the source failed (the text ends as an error).</summary>
+    private async Task<bool> PumpAsync(IAsyncEnumerable<string> chunks, ChannelWriter<string> writer, CardActionContext context, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await foreach (var chunk in chunks.WithCancellation(cancellationToken))
+            {
+                writer.TryWrite(chunk);
+            }
+
+            return false;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.SourceFailed(logger, ex, context.CallbackId, context.CardId);
+            return true;
+        }
+        finally
+        {
+            writer.TryComplete();
+        }
+    }
+
+    private Func<string, bool, bool, CancellationToken, Task> AdvancedFrames(CardActionContext context, string key) =>
+        (text, isFinalize, isError, cancellationToken) =>
+            Sender.StreamAsync(StreamingFrame.Create(context.CardId, key, text, isFull: true, isFinalize: isFinalize, isError: isError), cancellationToken);
+
+    /// <summary>A normal card has no streaming API: each frame rewrites the markdown block with id <paramref name="key"/>.</summary>
+    private async Task<Func<string, bool, bool, CancellationToken, Task>> RobotFramesAsync(ICardStore cards, CardActionContext context, string key, CancellationToken cancellationToken)
+    {
+        var card = await cards.FindAsync(context.CardId, cancellationToken);
+        var current = card?.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey);
+        return (text, _, _, token) => Sender.UpdateRobotCardAsync(
+            context.CardId,
+            JsonSerializer.SerializeToElement(new Dictionary<string, JsonElement>
+            {
+                ["contents"] = RobotCardData.ContentsWithText(current, key, text),
+            }),
+            userIdPrivateData: null,
+            replace: false,
+            token);
+    }
+
+    private static async Task<CardDataChange> StoredTextAsync(ICardStore cards, CardActionContext context, string key, string text, CancellationToken cancellationToken)
+    {
+        if (context.CardKind == CardKind.Advanced)
+        {
+            return new CardDataChange(new Dictionary<string, string> { [key] = text }, null, Replace: false);
+        }
+
+        var current = (await cards.FindAsync(context.CardId, cancellationToken))?.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey);
+        var contents = new Dictionary<string, JsonElement> { ["contents"] = RobotCardData.ContentsWithText(current, key, text) };
+        return new CardDataChange(new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = RobotCardData.Merge(current, contents) }, null, Replace: false);
+    }
+
+    private Task WaitForSlotAsync(Lane lane, CancellationToken cancellationToken)
+    {
+        var wait = lane.LastFrameAt + options.CurrentValue.StreamFrameInterval - clock.GetUtcNow();
+        return wait > TimeSpan.Zero ? Task.Delay(wait, clock, cancellationToken) : Task.CompletedTask;
+    }
+
+    private Lane Enter(string cardId)
+    {
+        lock (_gate)
+        {
+            if (!_lanes.TryGetValue(cardId, out var lane))
+            {
+                _lanes[cardId] = lane = new Lane();
+            }
+
+            lane.Users++;
+            return lane;
+        }
+    }
+
+    private void Leave(string cardId, Lane lane)
+    {
+        lock (_gate)
+        {
+            if (--lane.Users == 0)
+            {
+                _lanes.Remove(cardId);
+            }
+        }
+    }
+
+    private sealed class Lane
+    {
+        public SemaphoreSlim Turn { get; } = new(1, 1);
+
+        public DateTimeOffset LastFrameAt { get; set; } = DateTimeOffset.MinValue;
+
+        public int Users { get; set; }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4101, LogLevel.Warning, "The text source of callback {CallbackId} failed; card {CardId} keeps the text so far, marked as an error")]
+        public static partial void SourceFailed(ILogger logger, Exception exception, string callbackId, string cardId);
+    }
+}

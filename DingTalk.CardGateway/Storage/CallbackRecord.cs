@@ -1,0 +1,35 @@
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>One card callback as recorded: who clicked what, which handler ran, and the answer DingTalk got.</summary>
+public sealed record CallbackRecord
+{
+    /// <summary>Stable across redeliveries of the same callback: the deduplication key.</summary>
+    public required string CallbackId { get; init; }
+
+    public required string CardId { get; init; }
+
+    /// <summary><c>Http</c>, <c>RobotHttp</c> or <c>Stream</c>.</summary>
+    public required string Transport { get; init; }
+
+    /// <summary><c>ActionCallback</c> or <c>DynamicDataCallback</c>.</summary>
+    public required string Type { get; init; }
+
+    public required string UserId { get; init; }
+
+    /// <summary><c>params.action</c>, when the card sent one.</summary>
+    public string? Action { get; init; }
+
+    public IReadOnlyList<string> ActionIds { get; init; } = [];
+
+    public DateTimeOffset ReceivedAt { get; init; }
+
+    public CallbackOutcome Outcome { get; init; } = CallbackOutcome.Pending;
+
+    /// <summary>The handler type that ran, if any.</summary>
+    public string? Handler { get; init; }
+
+    /// <summary>The JSON answered to DingTalk, replayed verbatim to a redelivery.</summary>
+    public string? AnswerJson { get; init; }
+
+    public DateTimeOffset? CompletedAt { get; init; }
+}

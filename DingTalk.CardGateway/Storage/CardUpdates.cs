@@ -1,0 +1,48 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Handlers;
+
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>
+/// The one way a card changes for everyone, whoever asks (a handler, an operator): the stored card is updated and
+/// the update is queued in the outbox, both in the scope's storage session — one transaction when it has one open.
+/// </summary>
+public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal signal)
+{
+    /// <summary>Where a robot card's StandardCard JSON is kept in <see cref="CardRecord.PublicData"/>.</summary>
+    public const string RobotCardDataKey = "cardData";
+
+    /// <returns>The outbox entry's id.</returns>
+    public async Task<long> QueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken)
+    {
+        await cards.ApplyUpdateAsync(update.CardId, await StoredChangeAsync(update, cancellationToken), cancellationToken);
+        return await outbox.EnqueueAsync(update, afterAnswer, cancellationToken);
+    }
+
+    /// <summary>Wakes this replica's outbox dispatcher: call it once the session has committed.</summary>
+    public void Wake() => signal.Wake();
+
+    private async Task<CardDataChange> StoredChangeAsync(PendingCardUpdate update, CancellationToken cancellationToken)
+    {
+        var privateData = update.PrivateData?.ToDictionary(
+            p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value), StringComparer.Ordinal);
+        if (update.Kind == CardKind.Advanced)
+        {
+            return new CardDataChange(update.CardData is null ? null : CardParamMapEncoder.Encode(update.CardData), privateData, update.Replace);
+        }
+
+        // A robot card is stored as its whole StandardCard JSON under "cardData"; DingTalk merges by top-level key.
+        var current = update.Replace ? null : (await cards.FindAsync(update.CardId, cancellationToken))?.PublicData.GetValueOrDefault(RobotCardDataKey);
+        return new CardDataChange(
+            update.CardData is null ? null : new Dictionary<string, string> { [RobotCardDataKey] = RobotCardData.Merge(current, update.CardData) },
+            privateData,
+            Replace: false);
+    }
+
+    /// <summary>A JSON object's top-level properties, as an update's values.</summary>
+    public static IReadOnlyDictionary<string, JsonElement> Properties(JsonElement obj) =>
+        obj.ValueKind == JsonValueKind.Object
+            ? obj.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal)
+            : new Dictionary<string, JsonElement>();
+}

@@ -1,0 +1,17 @@
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>Received card callbacks: the deduplication index, the recorded answers, and each card's history.</summary>
+public interface ICallbackStore
+{
+    /// <summary>Records a callback as received; false when one with the same id is already recorded (a redelivery).</summary>
+    Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken);
+
+    /// <summary>Records how the callback ended and what was answered.</summary>
+    Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken);
+
+    /// <summary>The callback; while it is still <see cref="CallbackOutcome.Pending"/>, waits up to <paramref name="maxWait"/> for its outcome.</summary>
+    Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken);
+
+    /// <summary>The card's most recent callbacks, oldest first.</summary>
+    Task<IReadOnlyList<CallbackRecord>> ForCardAsync(string cardId, CancellationToken cancellationToken);
+}

@@ -1,0 +1,24 @@
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>
+/// Updates for everyone, written in the same transaction as the state change they reflect and delivered by the
+/// <c>OutboxDispatcher</c>: at least once, in order per card, retried with backoff, dead-lettered when DingTalk
+/// refuses them for good.
+/// </summary>
+public interface IOutbox
+{
+    /// <summary>
+    /// Queues the update in the current storage session (its transaction, if one is open); returns its id.
+    /// <paramref name="afterAnswer"/>: it belongs to a callback whose answer DingTalk should get first, so it waits
+    /// for <see cref="OutboxSignal.AnswerSent"/> or <see cref="OutboxOptions.AnswerFirstDelay"/>, whichever comes first.
+    /// </summary>
+    Task<long> EnqueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken);
+
+    Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>The card's entries that have not been sent: pending and dead.</summary>
+    Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken);
+
+    /// <summary>The entry once it is no longer pending, or as it is after <paramref name="maxWait"/>.</summary>
+    Task<OutboxEntry?> WaitAsync(long id, TimeSpan maxWait, CancellationToken cancellationToken);
+}

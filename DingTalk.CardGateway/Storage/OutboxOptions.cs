@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>The <c>Gateway:Outbox</c> section: how updates for everyone are delivered.</summary>
+public sealed class OutboxOptions
+{
+    public const string Section = "Gateway:Outbox";
+
+    /// <summary>How often the dispatcher looks for due entries when nothing woke it.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long an update for everyone waits for the callback's answer to leave first (DingTalk wants the answer before the update).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan AnswerFirstDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>After this long without success an entry is dead-lettered instead of retried.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
+    public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long a replica owns a card's queue while sending; another replica takes over after a crash.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Cards sent to concurrently by one replica.</summary>
+    [Range(1, 64)]
+    public int Concurrency { get; set; } = 4;
+}

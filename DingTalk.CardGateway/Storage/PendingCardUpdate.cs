@@ -1,0 +1,53 @@
+using System.Text.Json;
+
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>
+/// An update for everyone who sees a card, waiting to leave for DingTalk: public values and per-user private
+/// values, in ordinary JSON, merged by key into what the card shows (or replacing it, for an admin's replace).
+/// </summary>
+public sealed record PendingCardUpdate(
+    string CardId,
+    CardKind Kind,
+    IReadOnlyDictionary<string, JsonElement>? CardData,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateData,
+    bool Replace = false)
+{
+    /// <summary>
+    /// One update with the effect of this one followed by <paramref name="later"/>: later keys win, and a later
+    /// replacing update makes everything before it moot.
+    /// </summary>
+    public PendingCardUpdate MergeWith(PendingCardUpdate later)
+    {
+        if (later.Replace)
+        {
+            return later;
+        }
+
+        var privateData = PrivateData?.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        foreach (var (userId, values) in later.PrivateData ?? new Dictionary<string, IReadOnlyDictionary<string, JsonElement>>())
+        {
+            privateData ??= new Dictionary<string, IReadOnlyDictionary<string, JsonElement>>(StringComparer.Ordinal);
+            privateData[userId] = privateData.TryGetValue(userId, out var earlier) ? Merge(earlier, values)! : values;
+        }
+
+        return this with { CardData = Merge(CardData, later.CardData), PrivateData = privateData };
+    }
+
+    private static IReadOnlyDictionary<string, JsonElement>? Merge(
+        IReadOnlyDictionary<string, JsonElement>? earlier, IReadOnlyDictionary<string, JsonElement>? later)
+    {
+        if (earlier is null || later is null)
+        {
+            return later ?? earlier;
+        }
+
+        var merged = earlier.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        foreach (var (key, value) in later)
+        {
+            merged[key] = value;
+        }
+
+        return merged;
+    }
+}

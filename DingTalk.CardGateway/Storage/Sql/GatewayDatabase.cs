@@ -1,0 +1,67 @@
+using System.Data.Common;
+using DingTalk.CardGateway.Hosting;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>The configured database: its dialect and how to open a ready connection.</summary>
+public sealed class GatewayDatabase
+{
+    static GatewayDatabase()
+    {
+        // Columns are snake_case; rows are C# PascalCase.
+        Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+    }
+
+    public GatewayDatabase(IOptions<GatewayOptions> options, IHostEnvironment environment)
+    {
+        var storage = options.Value.Storage;
+        if (string.Equals(storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase))
+        {
+            Dialect = new PostgresDialect();
+            ConnectionString = storage.ConnectionString!;
+        }
+        else
+        {
+            Dialect = new SqliteDialect();
+            ConnectionString = SqliteConnectionString(storage.ConnectionString, environment.ContentRootPath);
+        }
+    }
+
+    public SqlDialect Dialect { get; }
+
+    public string ConnectionString { get; }
+
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = Dialect.CreateConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await Dialect.PrepareAsync(connection, cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A relative SQLite file lives under the content root; its folder is created.</summary>
+    private static string SqliteConnectionString(string? configured, string contentRoot)
+    {
+        var builder = new SqliteConnectionStringBuilder(string.IsNullOrWhiteSpace(configured) ? StorageOptions.DefaultSqlite : configured)
+        {
+            Pooling = true,
+        };
+        if (builder.DataSource != ":memory:" && builder.Mode != SqliteOpenMode.Memory)
+        {
+            builder.DataSource = Path.GetFullPath(builder.DataSource, contentRoot);
+            Directory.CreateDirectory(Path.GetDirectoryName(builder.DataSource)!);
+        }
+
+        return builder.ToString();
+    }
+}

@@ -1,0 +1,223 @@
+using Dapper;
+using DingTalk.CardGateway.Cards;
+using Microsoft.Extensions.Options;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>
+/// Delivers the outbox. A replica takes a card by leasing it (a conditional upsert, so two replicas never send the
+/// same card's updates), folds the card's pending entries into one call in id order (later keys win), sends it,
+/// and marks them sent — or schedules a retry with capped exponential backoff, or dead-letters them when DingTalk
+/// refuses for good or <see cref="OutboxOptions.GiveUpAfter"/> has passed. A crash after sending and before marking
+/// sends again after the lease expires: delivery is at least once.
+/// </summary>
+public sealed partial class OutboxDispatcher(
+    GatewayDatabase database,
+    CardSender sender,
+    OutboxSignal signal,
+    IOptionsMonitor<OutboxOptions> options,
+    TimeProvider clock,
+    ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var worked = await RunOnceAsync(stoppingToken);
+                if (!worked)
+                {
+                    await signal.WaitAsync(options.CurrentValue.PollInterval, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The database is away: say so and try again; nothing is lost, the entries stay pending.
+                Log.DispatchFailed(logger, ex);
+                await Task.Delay(options.CurrentValue.RetryBaseDelay, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>One pass over the cards with due entries; true when any card was sent to.</summary>
+    public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var released = signal.TakeReleased();
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        List<string> cards;
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        {
+            cards = (await connection.QueryAsync<string>(new CommandDefinition(
+                """
+                SELECT card_id FROM outbox WHERE status = 'Pending'
+                GROUP BY card_id HAVING MIN(available_at) <= @now OR card_id IN @released
+                ORDER BY MIN(id) LIMIT 64
+                """,
+                new { now, released = released.ToArray() },
+                cancellationToken: cancellationToken))).ToList();
+        }
+
+        if (cards.Count == 0)
+        {
+            return false;
+        }
+
+        var releasedCards = released.ToHashSet(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(
+            cards,
+            new ParallelOptions { MaxDegreeOfParallelism = options.CurrentValue.Concurrency, CancellationToken = cancellationToken },
+            async (card, ct) => await DeliverCardAsync(card, releasedCards.Contains(card), ct));
+        return true;
+    }
+
+    private async Task DeliverCardAsync(string cardId, bool answerSent, CancellationToken cancellationToken)
+    {
+        var o = options.CurrentValue;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        if (!await TryLeaseAsync(connection, cardId, o, cancellationToken))
+        {
+            return; // another replica (or another pass) is sending this card
+        }
+
+        try
+        {
+            var entries = (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
+                "SELECT id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
+                new { cardId },
+                cancellationToken: cancellationToken))).ToList();
+            var now = clock.GetUtcNow();
+            if (entries.Count == 0 || (!answerSent && entries[0].AvailableAt > now.ToUnixTimeMilliseconds()))
+            {
+                return;
+            }
+
+            var update = entries.Select(e => SqlJson.Read<PendingCardUpdate>(e.Payload)).Aggregate((earlier, later) => earlier.MergeWith(later));
+            var ids = entries.Select(e => e.Id).ToArray();
+            try
+            {
+                await sender.DeliverAsync(update, cancellationToken);
+                await MarkAsync(connection, ids, "Sent", null, null, null, cancellationToken);
+                Log.Delivered(logger, cardId, ids.Length, entries[0].Attempts);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                await FailAsync(connection, cardId, ids, entries[0], ex, now, o, cancellationToken);
+            }
+        }
+        finally
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM outbox_leases WHERE card_id = @cardId AND owner = @owner", new { cardId, owner = _owner }, cancellationToken: CancellationToken.None));
+        }
+    }
+
+    private async Task<bool> TryLeaseAsync(System.Data.Common.DbConnection connection, string cardId, OutboxOptions o, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var taken = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO outbox_leases (card_id, owner, until_at) VALUES (@cardId, @owner, @until)
+            ON CONFLICT (card_id) DO UPDATE SET owner = excluded.owner, until_at = excluded.until_at
+            WHERE outbox_leases.until_at < @now
+            """,
+            new { cardId, owner = _owner, until = (now + o.LeaseDuration).ToUnixTimeMilliseconds(), now = now.ToUnixTimeMilliseconds() },
+            cancellationToken: cancellationToken));
+        return taken == 1;
+    }
+
+    private async Task FailAsync(
+        System.Data.Common.DbConnection connection,
+        string cardId,
+        long[] ids,
+        SqlOutbox.OutboxRow first,
+        Exception ex,
+        DateTimeOffset now,
+        OutboxOptions o,
+        CancellationToken cancellationToken)
+    {
+        var error = Describe(ex);
+        var attempts = first.Attempts + 1;
+        var age = now - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt);
+        if (!IsTransient(ex) || age >= o.GiveUpAfter)
+        {
+            await MarkAsync(connection, ids, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
+            Log.DeadLettered(logger, cardId, ids.Length, attempts, error);
+            return;
+        }
+
+        var backoff = TimeSpan.FromTicks(Math.Min(o.RetryMaxDelay.Ticks, o.RetryBaseDelay.Ticks * (1L << Math.Min(attempts - 1, 20))));
+        var jittered = backoff * (0.8 + (Random.Shared.NextDouble() * 0.4));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE outbox SET attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, available_at = @availableAt WHERE id IN @ids",
+            new
+            {
+                ids,
+                attempts,
+                error,
+                errorStatus = (ex as DingTalkApiException)?.StatusCode is { } status ? (int)status : (int?)null,
+                errorCode = (ex as DingTalkApiException)?.Code,
+                availableAt = (now + jittered).ToUnixTimeMilliseconds(),
+            },
+            cancellationToken: cancellationToken));
+        Log.WillRetry(logger, cardId, ids.Length, attempts, error, (long)jittered.TotalMilliseconds);
+    }
+
+    private Task<int> MarkAsync(
+        System.Data.Common.DbConnection connection, long[] ids, string status, string? error, DingTalkApiException? dingTalk, int? attempts, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE outbox SET status = @status, sent_at = @sentAt, last_error = COALESCE(@error, last_error),
+                last_error_status = COALESCE(@errorStatus, last_error_status), last_error_code = COALESCE(@errorCode, last_error_code),
+                attempts = COALESCE(@attempts, attempts + 1)
+            WHERE id IN @ids
+            """,
+            new
+            {
+                ids,
+                status,
+                error,
+                errorStatus = dingTalk is null ? (int?)null : (int)dingTalk.StatusCode,
+                errorCode = dingTalk?.Code,
+                attempts,
+                sentAt = status == "Sent" ? clock.GetUtcNow().ToUnixTimeMilliseconds() : (long?)null,
+            },
+            cancellationToken: CancellationToken.None));
+
+    /// <summary>Worth retrying: DingTalk throttled or was overloaded, the token went stale, or it could not be reached.</summary>
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        DingTalkApiException dingTalk => dingTalk.Kind is DingTalkErrorKind.Transient or DingTalkErrorKind.InvalidToken,
+        HttpRequestException or TimeoutRejectedException or BrokenCircuitException or TaskCanceledException => true,
+        _ => false,
+    };
+
+    private static string Describe(Exception ex) => ex switch
+    {
+        DingTalkApiException dingTalk => $"DingTalk {(int)dingTalk.StatusCode} {dingTalk.Code}: {dingTalk.DingTalkMessage}",
+        _ => ex.GetType().Name + ": " + ex.Message,
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(4101, LogLevel.Debug, "Delivered the update for everyone of card {CardId} ({Entries} outbox entries folded into one call, {Attempts} earlier attempts)")]
+        public static partial void Delivered(ILogger logger, string cardId, int entries, int attempts);
+
+        [LoggerMessage(4102, LogLevel.Warning, "The update for everyone of card {CardId} ({Entries} entries) failed on attempt {Attempts}: {Error}; retrying in {DelayMs} ms")]
+        public static partial void WillRetry(ILogger logger, string cardId, int entries, int attempts, string error, long delayMs);
+
+        [LoggerMessage(4103, LogLevel.Error, "The update for everyone of card {CardId} ({Entries} entries) is dead-lettered after {Attempts} attempts: {Error}; it stays visible in GET /api/cards")]
+        public static partial void DeadLettered(ILogger logger, string cardId, int entries, int attempts, string error);
+
+        [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher could not reach the database; retrying")]
+        public static partial void DispatchFailed(ILogger logger, Exception exception);
+    }
+}

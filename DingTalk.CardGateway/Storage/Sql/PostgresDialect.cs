@@ -1,0 +1,29 @@
+using System.Data.Common;
+using Dapper;
+using Npgsql;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>The scale-out store: any number of gateway replicas share one PostgreSQL database.</summary>
+public sealed class PostgresDialect : SqlDialect
+{
+    /// <summary>Any fixed number: the advisory lock replicas take while migrating the schema.</summary>
+    private const long MigrationLockKey = 0x43_61_72_64_47_57; // "CardGW"
+
+    public override string Name => "Postgres";
+
+    public override string IdentityPrimaryKey => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+
+    public override string ForUpdate => " FOR UPDATE";
+
+    public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
+
+    public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken);
+
+    public override Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@key)", new { key = MigrationLockKey }, transaction, cancellationToken: cancellationToken));
+
+    public override bool IsUniqueViolation(Exception exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+}

@@ -1,0 +1,70 @@
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>
+/// The schema, as numbered migrations applied in order at startup. Times are epoch milliseconds (BIGINT) and JSON
+/// is TEXT in both databases, so every query reads the same in SQLite and PostgreSQL.
+/// </summary>
+public static class Schema
+{
+    public static IReadOnlyList<string> Migrations(SqlDialect dialect) =>
+    [
+        $"""
+        CREATE TABLE cards (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            template_id TEXT NOT NULL,
+            callback_type TEXT NULL,
+            open_space_id TEXT NULL,
+            public_data TEXT NOT NULL,
+            private_data TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE TABLE callbacks (
+            callback_id TEXT PRIMARY KEY,
+            card_id TEXT NOT NULL,
+            transport TEXT NOT NULL,
+            type TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            action TEXT NULL,
+            action_ids TEXT NOT NULL,
+            received_at BIGINT NOT NULL,
+            outcome TEXT NOT NULL,
+            handler TEXT NULL,
+            answer_json TEXT NULL,
+            completed_at BIGINT NULL
+        );
+        CREATE INDEX callbacks_by_card ON callbacks (card_id, received_at);
+        CREATE INDEX callbacks_by_age ON callbacks (received_at);
+        CREATE TABLE handler_state (
+            handler TEXT NOT NULL,
+            card_id TEXT NOT NULL,
+            state TEXT NULL,
+            version BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (handler, card_id)
+        );
+        CREATE TABLE outbox (
+            id {dialect.IdentityPrimaryKey},
+            card_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            created_at BIGINT NOT NULL,
+            available_at BIGINT NOT NULL,
+            sent_at BIGINT NULL,
+            last_error TEXT NULL,
+            last_error_status INTEGER NULL,
+            last_error_code TEXT NULL
+        );
+        CREATE INDEX outbox_pending ON outbox (status, card_id, id);
+        CREATE TABLE outbox_leases (
+            card_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            until_at BIGINT NOT NULL
+        );
+        """,
+    ];
+}

@@ -1,0 +1,122 @@
+using Dapper;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>
+/// Received callbacks. The primary key on the callback id is the deduplication index: a redelivery reaching any
+/// replica finds the row (or waits on the first delivery's uncommitted insert) and is not handled again.
+/// </summary>
+public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase database, TimeProvider clock) : ICallbackStore
+{
+    private const string Columns = "callback_id, card_id, transport, type, user_id, action, action_ids, received_at, outcome, handler, answer_json, completed_at";
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
+
+    public Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken) =>
+        session.WriteAsync(
+            async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
+                $"""
+                INSERT INTO callbacks ({Columns})
+                VALUES (@CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt)
+                ON CONFLICT (callback_id) DO NOTHING
+                """,
+                CallbackRow.From(callback),
+                transaction,
+                cancellationToken: cancellationToken)) == 1,
+            cancellationToken);
+
+    public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
+        session.WriteAsync(
+            (connection, transaction) => connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId",
+                new { callbackId, outcome = outcome.ToString(), handler, answerJson, now = clock.GetUtcNow().ToUnixTimeMilliseconds() },
+                transaction,
+                cancellationToken: cancellationToken)),
+            cancellationToken);
+
+    /// <summary>Reads committed state on a connection of its own: the first delivery may be another scope or replica.</summary>
+    public async Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken)
+    {
+        var deadline = clock.GetUtcNow() + maxWait;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        while (true)
+        {
+            var row = await connection.QuerySingleOrDefaultAsync<CallbackRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM callbacks WHERE callback_id = @callbackId", new { callbackId }, cancellationToken: cancellationToken));
+            var record = row?.ToRecord();
+            if (record is null || record.Outcome != CallbackOutcome.Pending || clock.GetUtcNow() >= deadline)
+            {
+                return record;
+            }
+
+            await Task.Delay(PollInterval, clock, cancellationToken);
+        }
+    }
+
+    public Task<IReadOnlyList<CallbackRecord>> ForCardAsync(string cardId, CancellationToken cancellationToken) =>
+        session.ReadAsync(
+            async (connection, transaction) => (IReadOnlyList<CallbackRecord>)(await connection.QueryAsync<CallbackRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM (SELECT {Columns} FROM callbacks WHERE card_id = @cardId ORDER BY received_at DESC LIMIT 100) recent ORDER BY received_at",
+                new { cardId },
+                transaction,
+                cancellationToken: cancellationToken))).Select(r => r.ToRecord()).ToList(),
+            cancellationToken);
+
+    private sealed class CallbackRow
+    {
+        public string CallbackId { get; init; } = "";
+
+        public string CardId { get; init; } = "";
+
+        public string Transport { get; init; } = "";
+
+        public string Type { get; init; } = "";
+
+        public string UserId { get; init; } = "";
+
+        public string? Action { get; init; }
+
+        public string ActionIds { get; init; } = "[]";
+
+        public long ReceivedAt { get; init; }
+
+        public string Outcome { get; init; } = "";
+
+        public string? Handler { get; init; }
+
+        public string? AnswerJson { get; init; }
+
+        public long? CompletedAt { get; init; }
+
+        public static CallbackRow From(CallbackRecord r) => new()
+        {
+            CallbackId = r.CallbackId,
+            CardId = r.CardId,
+            Transport = r.Transport,
+            Type = r.Type,
+            UserId = r.UserId,
+            Action = r.Action,
+            ActionIds = SqlJson.Write(r.ActionIds),
+            ReceivedAt = r.ReceivedAt.ToUnixTimeMilliseconds(),
+            Outcome = r.Outcome.ToString(),
+            Handler = r.Handler,
+            AnswerJson = r.AnswerJson,
+            CompletedAt = r.CompletedAt?.ToUnixTimeMilliseconds(),
+        };
+
+        public CallbackRecord ToRecord() => new()
+        {
+            CallbackId = CallbackId,
+            CardId = CardId,
+            Transport = Transport,
+            Type = Type,
+            UserId = UserId,
+            Action = Action,
+            ActionIds = SqlJson.Read<List<string>>(ActionIds),
+            ReceivedAt = DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt),
+            Outcome = Enum.Parse<CallbackOutcome>(Outcome),
+            Handler = Handler,
+            AnswerJson = AnswerJson,
+            CompletedAt = CompletedAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null,
+        };
+    }
+}

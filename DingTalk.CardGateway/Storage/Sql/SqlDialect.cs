@@ -1,0 +1,31 @@
+using System.Data.Common;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>
+/// The few places where SQLite and PostgreSQL differ. Everything else — every query the stores run — is one SQL
+/// text for both (<c>INSERT … ON CONFLICT</c>, <c>RETURNING</c> and integer epoch times work alike in both).
+/// </summary>
+public abstract class SqlDialect
+{
+    public abstract string Name { get; }
+
+    /// <summary>The column type of an auto-numbered primary key.</summary>
+    public abstract string IdentityPrimaryKey { get; }
+
+    /// <summary>Row lock for read-modify-write; SQLite needs none (a write transaction holds the database).</summary>
+    public abstract string ForUpdate { get; }
+
+    public abstract DbConnection CreateConnection(string connectionString);
+
+    /// <summary>Per-connection settings, run on every open.</summary>
+    public virtual Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A transaction that may write; SQLite takes the write lock at once so two writers never deadlock on upgrade.</summary>
+    public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Serialises schema migration between replicas starting together.</summary>
+    public abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
+
+    public abstract bool IsUniqueViolation(Exception exception);
+}

@@ -1,0 +1,113 @@
+using Dapper;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>The outbox table: entries join the session's transaction, so they exist exactly when the state change does.</summary>
+public sealed class SqlOutbox(
+    StorageSession session,
+    GatewayDatabase database,
+    OutboxSignal signal,
+    IOptionsMonitor<OutboxOptions> options,
+    TimeProvider clock) : IOutbox
+{
+    internal const string Columns = "id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code";
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
+
+    public async Task<long> EnqueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var availableAt = afterAnswer ? now + options.CurrentValue.AnswerFirstDelay : now;
+        var id = await session.WriteAsync(
+            (connection, transaction) => connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                """
+                INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at)
+                VALUES (@CardId, @Kind, @Payload, 'Pending', 0, @Now, @AvailableAt)
+                RETURNING id
+                """,
+                new
+                {
+                    update.CardId,
+                    Kind = update.Kind.ToString(),
+                    Payload = SqlJson.Write(update),
+                    Now = now.ToUnixTimeMilliseconds(),
+                    AvailableAt = availableAt.ToUnixTimeMilliseconds(),
+                },
+                transaction,
+                cancellationToken: cancellationToken)),
+            cancellationToken);
+        if (!session.InTransaction)
+        {
+            signal.Wake();
+        }
+
+        return id;
+    }
+
+    public async Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return (await connection.QuerySingleOrDefaultAsync<OutboxRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM outbox WHERE id = @id", new { id }, cancellationToken: cancellationToken)))?.ToEntry();
+    }
+
+    public Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken) =>
+        session.ReadAsync(
+            async (connection, transaction) => (IReadOnlyList<OutboxEntry>)(await connection.QueryAsync<OutboxRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM outbox WHERE card_id = @cardId AND status <> 'Sent' ORDER BY id",
+                new { cardId },
+                transaction,
+                cancellationToken: cancellationToken))).Select(r => r.ToEntry()).ToList(),
+            cancellationToken);
+
+    public async Task<OutboxEntry?> WaitAsync(long id, TimeSpan maxWait, CancellationToken cancellationToken)
+    {
+        var deadline = clock.GetUtcNow() + maxWait;
+        while (true)
+        {
+            var entry = await FindAsync(id, cancellationToken);
+            if (entry is null || entry.Status != OutboxStatus.Pending || clock.GetUtcNow() >= deadline)
+            {
+                return entry;
+            }
+
+            await Task.Delay(PollInterval, clock, cancellationToken);
+        }
+    }
+
+    internal sealed class OutboxRow
+    {
+        public long Id { get; init; }
+
+        public string CardId { get; init; } = "";
+
+        public string Status { get; init; } = "";
+
+        public int Attempts { get; init; }
+
+        public long CreatedAt { get; init; }
+
+        public long? SentAt { get; init; }
+
+        public string? LastError { get; init; }
+
+        public int? LastErrorStatus { get; init; }
+
+        public string? LastErrorCode { get; init; }
+
+        public string Payload { get; init; } = "";
+
+        public long AvailableAt { get; init; }
+
+        public OutboxEntry ToEntry() => new(
+            Id,
+            CardId,
+            Enum.Parse<OutboxStatus>(Status),
+            Attempts,
+            DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt),
+            SentAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null,
+            LastError,
+            LastErrorStatus,
+            LastErrorCode);
+    }
+}

@@ -1,0 +1,32 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>The embedded default: one file, WAL journal, <c>synchronous=FULL</c> so a commit survives a power cut too.</summary>
+public sealed class SqliteDialect : SqlDialect
+{
+    public override string Name => "Sqlite";
+
+    public override string IdentityPrimaryKey => "INTEGER PRIMARY KEY AUTOINCREMENT";
+
+    public override string ForUpdate => "";
+
+    public override DbConnection CreateConnection(string connectionString) => new SqliteConnection(connectionString);
+
+    public override async Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false)); // BEGIN IMMEDIATE
+
+    public override Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        Task.CompletedTask; // BEGIN IMMEDIATE already excludes every other writer
+
+    public override bool IsUniqueViolation(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
+}

@@ -1,0 +1,44 @@
+-- wrk script: signed DingTalk card callbacks ("vote" on the poll card) from a pool of users, each request signed
+-- with one of a pool of timestamps so that practically none is a redelivery (the callback id covers user, content
+-- and timestamp). Used by callbacks.sh; the first script argument is the path.
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  path = args[1] or "/dingtalk/callbacks/card"
+  out_track_id = os.getenv("BENCH_OUT_TRACK_ID")
+  users = tonumber(os.getenv("BENCH_USERS") or "10000")
+  signatures = {}
+  for line in io.lines(os.getenv("BENCH_SIGNATURES")) do
+    local timestamp, signature = line:match("^(%d+) (%S+)$")
+    table.insert(signatures, { timestamp, signature })
+  end
+  options = { "A", "B", "C" }
+  counter = id * 7919
+end
+
+function request()
+  counter = counter + 1
+  local signed = signatures[(counter % #signatures) + 1]
+  local body = string.format(
+    '{"type":"actionCallback","outTrackId":"%s","corpId":"dingBench","userId":"u%d","userIdType":1,"spaceType":"im","spaceId":"cidBench==",'
+      .. '"content":"{\\"cardPrivateData\\":{\\"actionIds\\":[\\"vote_btn\\"],\\"params\\":{\\"action\\":\\"vote\\",\\"option\\":\\"%s\\"}}}"}',
+    out_track_id, (counter * 31) % users, options[(counter % 3) + 1])
+  return wrk.format("POST", path, {
+    ["Content-Type"] = "application/json",
+    ["x-ddpaas-signature-timestamp"] = signed[1],
+    ["x-ddpaas-signature"] = signed[2],
+  }, body)
+end
+
+function done(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  local errors = summary.errors
+  io.write(string.format("RESULT requests=%d rps=%.0f p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+    summary.requests, summary.requests / seconds, latency:percentile(50), latency:percentile(99),
+    errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmark of the callback hot path: signed DingTalk card callbacks ("vote" from a pool of users, each request a new
+# callback, none a redelivery) at the poll handler, and the same requests at a bare 200-OK endpoint of the same
+# gateway process, one after the other.
+# Prints requests/s, p50/p99 latency, the poll/bare ratio, and the gateway's peak RSS.
+#
+#   bench/callbacks.sh                        # 32 connections, 15 s per endpoint
+#   DURATION=20s CONNECTIONS=64 USERS=100000 bench/callbacks.sh
+#
+# Needs wrk (Debian/Ubuntu: apt-get install -y wrk), openssl and curl. Runs the gateway in Release, in Sandbox mode
+# (its built-in DingTalk emulator receives the updates for everyone), on 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-15s}
+WARMUP=${WARMUP:-5s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+PORT=${PORT:-5099}
+USERS=${USERS:-10000}
+BASE="http://127.0.0.1:${PORT}"
+API_SECRET="sandbox-api-secret" # Sandbox mode's well-known, non-secret callback secret
+OUT_TRACK_ID="bench-poll-$$"
+
+for tool in wrk openssl curl dotnet; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required (wrk: apt-get install -y wrk)" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+echo "== publishing the gateway (Release) to $work/gateway"
+dotnet publish DingTalk.CardGateway -c Release -o "$work/gateway" --nologo -v quiet >/dev/null
+
+echo "== starting it on $BASE (Sandbox mode, bare endpoint on)"
+ASPNETCORE_URLS="$BASE" \
+Gateway__Bench__BareEndpoint=true \
+Gateway__Storage__ConnectionString="Data Source=$work/bench.db" \
+Serilog__MinimumLevel__Default=Warning \
+  dotnet "$work/gateway/DingTalk.CardGateway.dll" >"$work/gateway.log" 2>&1 &
+gateway=$!
+trap 'kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true' EXIT
+
+for _ in $(seq 1 100); do
+  curl -fs "$BASE/health/live" >/dev/null 2>&1 && break
+  kill -0 "$gateway" 2>/dev/null || { echo "bench: the gateway exited; its log:" >&2; cat "$work/gateway.log" >&2; exit 1; }
+  sleep 0.2
+done
+
+echo "== sending the poll card through POST /api/cards"
+curl -fsS -o /dev/null -X POST "$BASE/api/cards" -H 'X-Api-Key: sandbox' -H 'Content-Type: application/json' \
+  -d "{\"cardTemplateId\":\"bench.poll\",\"outTrackId\":\"$OUT_TRACK_ID\",\"openConversationId\":\"cidBench==\",\"cardData\":{\"question\":\"Bench?\"}}"
+
+# 256 signed timestamps, as DingTalk signs them: Base64(HMAC-SHA256(apiSecret, timestamp)).
+sign_timestamps() {
+  local now i timestamp
+  now=$(($(date +%s%N) / 1000000))
+  for i in $(seq 0 255); do
+    timestamp=$((now - i))
+    printf '%s %s\n' "$timestamp" "$(printf '%s' "$timestamp" | openssl dgst -sha256 -hmac "$API_SECRET" -binary | base64)"
+  done >"$work/signatures"
+}
+
+# One run of wrk; its Lua done() prints "RESULT requests=… rps=… p50_us=… p99_us=… non2xx=… socket_errors=…".
+run() { # path duration
+  sign_timestamps
+  BENCH_OUT_TRACK_ID="$OUT_TRACK_ID" BENCH_SIGNATURES="$work/signatures" BENCH_USERS="$USERS" \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" -s bench/callbacks.lua "$BASE" -- "$1" | grep '^RESULT'
+}
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+
+echo "== warming up ($WARMUP each)"
+run /bench/bare "$WARMUP" >/dev/null
+run /dingtalk/callbacks/card "$WARMUP" >/dev/null
+
+echo "== measuring: $CONNECTIONS connections, $THREADS wrk threads, $DURATION per endpoint, $USERS users"
+bare=$(run /bench/bare "$DURATION")
+poll=$(run /dingtalk/callbacks/card "$DURATION")
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$gateway/status")
+
+printf '\n%-28s %10s %10s %10s %8s %8s\n' endpoint "req/s" "p50 ms" "p99 ms" non2xx errors
+for name in bare poll; do
+  line=${!name}
+  label=$([[ $name == bare ]] && echo "POST /bench/bare" || echo "POST /dingtalk/callbacks/card")
+  printf '%-28s %10s %10.2f %10.2f %8s %8s\n' "$label" "$(field rps "$line")" \
+    "$(calc "$(field p50_us "$line") / 1000")" "$(calc "$(field p99_us "$line") / 1000")" \
+    "$(field non2xx "$line")" "$(field socket_errors "$line")"
+done
+printf '\npoll/bare throughput ratio: %s\n' "$(calc "$(field rps "$poll") / $(field rps "$bare")")"
+printf 'gateway peak RSS: %d MB\n' $((rss_kb / 1024))
+votes=$(curl -fsS -H 'X-Api-Key: sandbox' "$BASE/api/cards/$OUT_TRACK_ID" | grep -o '"total":"[0-9]*"' || true)
+echo "poll card as stored after the run: ${votes:-(no total yet)}"
