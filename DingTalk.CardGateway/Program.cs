@@ -4,6 +4,7 @@ using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Stream;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot.Find() });
 
@@ -13,6 +14,7 @@ builder.Services.AddGatewayErrorHandling();
 builder.Services.AddDingTalkClients();
 builder.Services.AddGatewayStorage();
 builder.Services.AddCardCallbacks();
+builder.Services.AddDingTalkStream();
 builder.Services.AddCardHandlers();
 builder.Services.AddAdminApi();
 builder.Services.AddGatewayOpenApi();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DingTalk.Sandbox.Apis;
+using DingTalk.Sandbox.Stream;
 using DingTalk.Sandbox.Wire;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -22,6 +23,7 @@ public static class SandboxEndpoints
         new("PUT", "/v1.0/card/streaming", StreamingApi.StreamingUpdate),
         new("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", RobotCardApi.Send),
         new("PUT", "/v1.0/im/robots/interactiveCards", RobotCardApi.Update),
+        new("POST", StreamProtocol.OpenConnectionPath, StreamApi.Open, NeedsToken: false),
     ];
 
     /// <summary>Any other path or method: DingTalk's own 404, whatever the token.</summary>
@@ -36,7 +38,8 @@ public static class SandboxEndpoints
     /// <summary>
     /// Maps DingTalk's OpenAPI under <paramref name="prefix"/> (<c>""</c> for a fake at the root, <c>"/sandbox"</c>
     /// inside the gateway), plus, for humans, <c>GET {prefix}/cards</c> (<c>{cards, robotCards, callbacks}</c>)
-    /// and <c>GET {prefix}/requests</c>.
+    /// and <c>GET {prefix}/requests</c>; and Stream mode: <c>{prefix}/v1.0/gateway/connections/open</c> and the
+    /// WebSocket at <c>{prefix}/connect</c> (see <see cref="SandboxState.Stream"/>).
     /// Needs <see cref="SandboxServiceCollectionExtensions.AddDingTalkSandbox"/>.
     /// </summary>
     public static RouteGroupBuilder MapDingTalkSandbox(this IEndpointRouteBuilder app, string prefix = "")
@@ -54,6 +57,7 @@ public static class SandboxEndpoints
             group.MapMethods(route.Path, [route.Method], context => ServeAsync(context, prefix, route));
         }
 
+        group.MapStreamSocket();
         group.Map(UnknownApi.Path, context => ServeAsync(context, prefix, UnknownApi));
         return group;
     }

@@ -8,7 +8,7 @@ public static class SandboxServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="SandboxOptions"/> and the singleton <see cref="SandboxState"/> behind the fake
-    /// DingTalk endpoints. The state uses the registered <see cref="TimeProvider"/>, else the system clock.
+    /// DingTalk endpoints (and its <see cref="Stream.SandboxStream"/>). The state uses the registered <see cref="TimeProvider"/>, else the system clock.
     /// </summary>
     public static IServiceCollection AddDingTalkSandbox(this IServiceCollection services, Action<SandboxOptions>? configure = null)
     {
@@ -22,6 +22,7 @@ public static class SandboxServiceCollectionExtensions
         services.TryAddSingleton(sp => new SandboxState(
             sp.GetRequiredService<SandboxOptions>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.TryAddSingleton(sp => sp.GetRequiredService<SandboxState>().Stream); // disposed with the host: closes its sockets
         return services;
     }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using DingTalk.Sandbox.State;
+using DingTalk.Sandbox.Stream;
 using DingTalk.Sandbox.Wire;
 using Microsoft.AspNetCore.Http;
 
@@ -23,7 +24,11 @@ public sealed class SandboxState
     {
         Options = options;
         Time = timeProvider ?? TimeProvider.System;
+        Stream = new SandboxStream(this);
     }
+
+    /// <summary>DingTalk's Stream mode side: tickets, WebSocket connections, pushed frames and their answers. <see cref="Reset"/> leaves it alone.</summary>
+    public SandboxStream Stream { get; }
 
     /// <summary>Every request so far, in arrival order, with the status it got.</summary>
     public IReadOnlyList<ReceivedRequest> Requests
@@ -153,7 +158,16 @@ public sealed class SandboxState
         }
     }
 
-    /// <summary>Forgets everything: requests, tokens, cards, registrations and pending faults.</summary>
+    /// <summary>Forgets the faults injected with <see cref="FailNext"/> that have not fired yet.</summary>
+    public void ClearFaults()
+    {
+        lock (_gate)
+        {
+            _faults.Clear();
+        }
+    }
+
+    /// <summary>Forgets everything: requests, tokens, cards, registrations and pending faults (not <see cref="Stream"/>'s connections).</summary>
     public void Reset()
     {
         lock (_gate)

@@ -31,7 +31,10 @@ echo "== publishing the gateway (Release) to $work/gateway"
 dotnet publish DingTalk.CardGateway -c Release -o "$work/gateway" --nologo -v quiet >/dev/null
 
 echo "== starting it on $BASE (Sandbox mode, bare endpoint on)"
+# The emulator's address and our public one given outright, so no client depends on when the server learns its port.
 ASPNETCORE_URLS="$BASE" \
+DingTalk__ApiBaseUrl="$BASE/sandbox" \
+DingTalk__Callback__PublicBaseUrl="$BASE" \
 Gateway__Bench__BareEndpoint=true \
 Gateway__Storage__ConnectionString="Data Source=$work/bench.db" \
 Serilog__MinimumLevel__Default=Warning \

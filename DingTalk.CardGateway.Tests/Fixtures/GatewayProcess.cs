@@ -113,6 +113,6 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"Now listening on: (http://[0-9.:]+)")]
+    [GeneratedRegex(@"Now listening on: (?:\\"")?(http://[0-9.:]+)")]
     private static partial Regex ListeningOn();
 }

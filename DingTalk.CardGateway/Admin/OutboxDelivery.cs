@@ -28,8 +28,12 @@ public static class OutboxDelivery
         {
             { Status: OutboxStatus.Sent } => TypedResults.NoContent(),
             { Status: OutboxStatus.Dead } dead => throw new DingTalkApiException(
-                (HttpStatusCode)(dead.LastErrorStatus ?? 502), dead.LastErrorCode, dead.LastError, null),
+                (HttpStatusCode)(dead.LastErrorStatus ?? 502), dead.LastErrorCode, DingTalkMessage(dead.LastError), null),
             _ => TypedResults.Accepted(location, new UpdateAccepted(id, entry?.Status ?? OutboxStatus.Pending, entry?.Attempts ?? 0, entry?.LastError)),
         };
     }
+
+    /// <summary>The entry's error is "DingTalk 400 code: message"; the problem details say the code already.</summary>
+    private static string? DingTalkMessage(string? lastError) =>
+        lastError?.Split(": ", 2) is [_, var message] ? message : lastError;
 }

@@ -17,6 +17,7 @@ public static class DingTalkClientsExtensions
         services.AddSingleton<DingTalkEndpoint>();
         services.AddSingleton<AccessTokenProvider>();
         services.AddSingleton(sp => ApiRateLimitingHandler.Create(sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
+        services.AddTransient<DingTalkBaseAddressHandler>();
         services.AddTransient<AccessTokenHandler>();
         services.AddTransient<ApiRateLimitingHandler>();
 
@@ -39,14 +40,15 @@ public static class DingTalkClientsExtensions
         where TApi : class
     {
         var builder = services.AddRefitGeneratedClient<TApi>(settings)
-            .ConfigureHttpClient((sp, client) =>
+            .ConfigureHttpClient(client =>
             {
-                // Refit appends the interface's absolute paths to this base.
-                client.BaseAddress = sp.GetRequiredService<DingTalkEndpoint>().BaseAddress;
+                // The real base is put on each request by DingTalkBaseAddressHandler.
+                client.BaseAddress = DingTalkBaseAddressHandler.Placeholder;
                 client.DefaultRequestHeaders.Accept.ParseAdd("application/json");
                 client.DefaultRequestHeaders.UserAgent.ParseAdd($"DingTalk.CardGateway/{typeof(DingTalkClientsExtensions).Assembly.GetName().Version}");
                 client.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
             });
+        builder.AddHttpMessageHandler<DingTalkBaseAddressHandler>();
         if (withToken)
         {
             builder.AddHttpMessageHandler<AccessTokenHandler>();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using DingTalk.CardGateway.Stream;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
@@ -33,6 +34,7 @@ public sealed class DingTalkOptions
     [ValidateObjectMembers]
     public CallbackOptions Callback { get; set; } = new();
 
+    [ValidateObjectMembers]
     public StreamOptions Stream { get; set; } = new();
 
     [ValidateObjectMembers]
@@ -59,11 +61,6 @@ public sealed class CallbackOptions
 
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan SignatureWindow { get; set; } = TimeSpan.FromMinutes(5);
-}
-
-public sealed class StreamOptions
-{
-    public bool Enabled { get; set; }
 }
 
 /// <summary>How the gateway calls DingTalk's OpenAPI.</summary>

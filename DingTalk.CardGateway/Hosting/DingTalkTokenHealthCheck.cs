@@ -15,7 +15,7 @@ public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens) : IHeal
             await tokens.GetTokenAsync(timeout.Token);
             return HealthCheckResult.Healthy("DingTalk access token available.");
         }
-        catch (Exception ex) when (ex is DingTalkApiException or HttpRequestException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
+        catch (Exception ex) when (ex is DingTalkApiException or HttpRequestException or Refit.ApiRequestException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
         {
             return HealthCheckResult.Unhealthy(tokens.LastError ?? $"DingTalk token call failed: {ex.GetType().Name}");
         }

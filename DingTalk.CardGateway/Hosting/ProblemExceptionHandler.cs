@@ -68,7 +68,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                     _ => 502, // token or permission problems are the operator's to fix, not the caller's
                 };
                 return (status, "DingTalk refused the call", $"DingTalk answered {dingTalk.Code ?? ((int)dingTalk.StatusCode).ToString()}: {dingTalk.DingTalkMessage}", extensions);
-            case HttpRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException:
+            case HttpRequestException or Refit.ApiRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException:
                 return (503, "DingTalk unreachable", "DingTalk could not be reached after retries; try again later.", []);
             case OperationCanceledException:
                 return (499, "Request cancelled", "The request was cancelled.", []);

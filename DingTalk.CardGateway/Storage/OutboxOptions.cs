@@ -25,9 +25,12 @@ public sealed class OutboxOptions
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
     public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary>How long a replica owns a card's queue while sending; another replica takes over after a crash.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// How long a replica's claim on a card's queue lasts unless renewed; it is renewed every third of this while a
+    /// send is under way, so this is also how soon another replica (or a restart) takes over after a crash.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.300", "01:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Cards sent to concurrently by one replica.</summary>
     [Range(1, 64)]

@@ -38,6 +38,15 @@ internal sealed class SandboxCall
 
     public IQueryCollection Query { get; }
 
+    /// <summary>Where the call came in, e.g. <c>http://127.0.0.1:41234</c>: answers that name a sandbox URL start here.</summary>
+    public string Origin { get; private init; } = "";
+
+    /// <summary>The mount prefix, e.g. <c>/sandbox</c> (empty at the root).</summary>
+    public string Prefix { get; private init; } = "";
+
+    /// <summary>The request's <c>Accept</c> header, empty when absent.</summary>
+    public string Accept { get; private init; } = "";
+
     public static async Task<SandboxCall> ReadAsync(HttpContext context, string prefix)
     {
         var request = context.Request;
@@ -70,7 +79,12 @@ internal sealed class SandboxCall
             request.ContentType,
             Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length),
             tooLarge,
-            request.Query);
+            request.Query)
+        {
+            Origin = $"{request.Scheme}://{request.Host}",
+            Prefix = prefix,
+            Accept = request.Headers.Accept.ToString(),
+        };
     }
 
     /// <summary>

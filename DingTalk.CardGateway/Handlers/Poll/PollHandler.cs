@@ -6,12 +6,17 @@ namespace DingTalk.CardGateway.Handlers.Poll;
 /// A poll: <c>params.action = "vote"</c> with <c>params.option</c>. One vote per user, a later vote replaces the
 /// earlier one. The clicker sees <c>myVote</c>; everyone sees <c>total</c> and <c>votes_&lt;option&gt;</c>.
 /// </summary>
+/// <remarks>
+/// Each voter's ballot is its own small state and the card keeps only counts, so a vote costs the same with ten
+/// voters or a hundred thousand (one state holding every vote would be rewritten whole on each click).
+/// </remarks>
 public sealed partial class PollHandler(IHandlerStateStore states, ILogger<PollHandler> logger) : ICardActionHandler
 {
     public const string VoteAction = "vote";
     public const int MaxOptions = 50;
     public const int MaxOptionLength = 64;
-    private const string StateName = "poll";
+    private const string TallyState = "poll";
+    private const string BallotState = "poll.ballot";
 
     public async Task<CardActionResult> HandleAsync(CardActionContext context, CancellationToken cancellationToken)
     {
@@ -22,17 +27,36 @@ public sealed partial class PollHandler(IHandlerStateStore states, ILogger<PollH
             return CardActionResult.None;
         }
 
-        var poll = await states.UpdateAsync<PollState>(
-            StateName, context.CardId, current => (current ?? PollState.Empty).Vote(context.UserId, option, MaxOptions), cancellationToken);
-        if (poll.Votes.GetValueOrDefault(context.UserId) != option)
+        var tally = await states.GetAsync<PollTally>(TallyState, context.CardId, cancellationToken) ?? PollTally.Empty;
+        if (!tally.Counts.ContainsKey(option) && tally.Counts.Count >= MaxOptions)
         {
             Log.TooManyOptions(logger, context.CallbackId, context.CardId, MaxOptions);
             return CardActionResult.None;
         }
 
-        return CardActionResult.ForClicker(ClickerUpdate.Private(CardValues.Of("myVote", option)))
-            .AndForEveryone(EveryoneUpdate.Public(poll.Tallies()));
+        string? previous = null;
+        await states.UpdateAsync<PollBallot>(
+            BallotState,
+            BallotKey(context.CardId, context.UserId),
+            current =>
+            {
+                previous = current?.Option; // the last run of change is the one that counted
+                return new PollBallot(option);
+            },
+            cancellationToken);
+
+        var mine = CardActionResult.ForClicker(ClickerUpdate.Private(CardValues.Of("myVote", option)));
+        if (previous == option)
+        {
+            return mine; // the same vote again: nothing changes for everyone
+        }
+
+        tally = await states.UpdateAsync<PollTally>(TallyState, context.CardId, current => (current ?? PollTally.Empty).Move(previous, option), cancellationToken);
+        return mine.AndForEveryone(EveryoneUpdate.Public(tally.Tallies()));
     }
+
+    /// <summary>Length-prefixed, so no card id and user id pair can spell another's key.</summary>
+    private static string BallotKey(string cardId, string userId) => $"{cardId.Length}:{cardId}/{userId}";
 
     private static partial class Log
     {

@@ -59,12 +59,15 @@ public sealed partial class OutboxDispatcher(
             cards = (await connection.QueryAsync<string>(new CommandDefinition(
                 """
                 SELECT card_id FROM outbox WHERE status = 'Pending'
-                GROUP BY card_id HAVING MIN(available_at) <= @now OR card_id IN @released
+                GROUP BY card_id HAVING MIN(available_at) <= @now
                 ORDER BY MIN(id) LIMIT 64
                 """,
-                new { now, released = released.ToArray() },
+                new { now },
                 cancellationToken: cancellationToken))).ToList();
         }
+
+        // Cards whose callback answer has just left go now, without waiting out AnswerFirstDelay.
+        cards.AddRange(released.Where(card => !cards.Contains(card)));
 
         if (cards.Count == 0)
         {
@@ -88,6 +91,8 @@ public sealed partial class OutboxDispatcher(
             return; // another replica (or another pass) is sending this card
         }
 
+        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewLeaseAsync(cardId, o, renewal.Token);
         try
         {
             var entries = (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
@@ -101,22 +106,49 @@ public sealed partial class OutboxDispatcher(
             }
 
             var update = entries.Select(e => SqlJson.Read<PendingCardUpdate>(e.Payload)).Aggregate((earlier, later) => earlier.MergeWith(later));
-            var ids = entries.Select(e => e.Id).ToArray();
+            var folded = new Folded(cardId, entries[^1].Id, entries.Count);
             try
             {
                 await sender.DeliverAsync(update, cancellationToken);
-                await MarkAsync(connection, ids, "Sent", null, null, null, cancellationToken);
-                Log.Delivered(logger, cardId, ids.Length, entries[0].Attempts);
+                await MarkAsync(connection, folded, "Sent", null, null, null, cancellationToken);
+                Log.Delivered(logger, cardId, folded.Count, entries[0].Attempts);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                await FailAsync(connection, cardId, ids, entries[0], ex, now, o, cancellationToken);
+                await FailAsync(connection, cardId, folded, entries[0], ex, now, o, cancellationToken);
             }
         }
         finally
         {
+            await renewal.CancelAsync();
+            await renewing;
             await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM outbox_leases WHERE card_id = @cardId AND owner = @owner", new { cardId, owner = _owner }, cancellationToken: CancellationToken.None));
+        }
+    }
+
+    /// <summary>Keeps the claim alive while a slow send (DingTalk retrying, throttling) is under way.</summary>
+    private async Task RenewLeaseAsync(string cardId, OutboxOptions o, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(o.LeaseDuration / 3, clock, cancellationToken);
+                await using var connection = await database.OpenAsync(cancellationToken);
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "UPDATE outbox_leases SET until_at = @until WHERE card_id = @cardId AND owner = @owner",
+                    new { cardId, owner = _owner, until = (clock.GetUtcNow() + o.LeaseDuration).ToUnixTimeMilliseconds() },
+                    cancellationToken: cancellationToken));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the send is over
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
+        {
+            Log.LeaseRenewalFailed(logger, ex, cardId);
         }
     }
 
@@ -137,7 +169,7 @@ public sealed partial class OutboxDispatcher(
     private async Task FailAsync(
         System.Data.Common.DbConnection connection,
         string cardId,
-        long[] ids,
+        Folded folded,
         SqlOutbox.OutboxRow first,
         Exception ex,
         DateTimeOffset now,
@@ -149,18 +181,19 @@ public sealed partial class OutboxDispatcher(
         var age = now - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt);
         if (!IsTransient(ex) || age >= o.GiveUpAfter)
         {
-            await MarkAsync(connection, ids, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
-            Log.DeadLettered(logger, cardId, ids.Length, attempts, error);
+            await MarkAsync(connection, folded, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
+            Log.DeadLettered(logger, cardId, folded.Count, attempts, error);
             return;
         }
 
         var backoff = TimeSpan.FromTicks(Math.Min(o.RetryMaxDelay.Ticks, o.RetryBaseDelay.Ticks * (1L << Math.Min(attempts - 1, 20))));
         var jittered = backoff * (0.8 + (Random.Shared.NextDouble() * 0.4));
         await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE outbox SET attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, available_at = @availableAt WHERE id IN @ids",
+            "UPDATE outbox SET attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, available_at = @availableAt WHERE card_id = @CardId AND status = 'Pending' AND id <= @LastId",
             new
             {
-                ids,
+                folded.CardId,
+                folded.LastId,
                 attempts,
                 error,
                 errorStatus = (ex as DingTalkApiException)?.StatusCode is { } status ? (int)status : (int?)null,
@@ -168,21 +201,22 @@ public sealed partial class OutboxDispatcher(
                 availableAt = (now + jittered).ToUnixTimeMilliseconds(),
             },
             cancellationToken: cancellationToken));
-        Log.WillRetry(logger, cardId, ids.Length, attempts, error, (long)jittered.TotalMilliseconds);
+        Log.WillRetry(logger, cardId, folded.Count, attempts, error, (long)jittered.TotalMilliseconds);
     }
 
     private Task<int> MarkAsync(
-        System.Data.Common.DbConnection connection, long[] ids, string status, string? error, DingTalkApiException? dingTalk, int? attempts, CancellationToken cancellationToken) =>
+        System.Data.Common.DbConnection connection, Folded folded, string status, string? error, DingTalkApiException? dingTalk, int? attempts, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE outbox SET status = @status, sent_at = @sentAt, last_error = COALESCE(@error, last_error),
                 last_error_status = COALESCE(@errorStatus, last_error_status), last_error_code = COALESCE(@errorCode, last_error_code),
                 attempts = COALESCE(@attempts, attempts + 1)
-            WHERE id IN @ids
+            WHERE card_id = @CardId AND status = 'Pending' AND id <= @LastId
             """,
             new
             {
-                ids,
+                folded.CardId,
+                folded.LastId,
                 status,
                 error,
                 errorStatus = dingTalk is null ? (int?)null : (int)dingTalk.StatusCode,
@@ -196,7 +230,7 @@ public sealed partial class OutboxDispatcher(
     private static bool IsTransient(Exception ex) => ex switch
     {
         DingTalkApiException dingTalk => dingTalk.Kind is DingTalkErrorKind.Transient or DingTalkErrorKind.InvalidToken,
-        HttpRequestException or TimeoutRejectedException or BrokenCircuitException or TaskCanceledException => true,
+        HttpRequestException or Refit.ApiRequestException or TimeoutRejectedException or BrokenCircuitException or TaskCanceledException => true,
         _ => false,
     };
 
@@ -205,6 +239,9 @@ public sealed partial class OutboxDispatcher(
         DingTalkApiException dingTalk => $"DingTalk {(int)dingTalk.StatusCode} {dingTalk.Code}: {dingTalk.DingTalkMessage}",
         _ => ex.GetType().Name + ": " + ex.Message,
     };
+
+    /// <summary>The entries folded into one call: a card's pending entries up to <see cref="LastId"/> (this replica holds the card's lease).</summary>
+    private sealed record Folded(string CardId, long LastId, int Count);
 
     private static partial class Log
     {
@@ -216,6 +253,9 @@ public sealed partial class OutboxDispatcher(
 
         [LoggerMessage(4103, LogLevel.Error, "The update for everyone of card {CardId} ({Entries} entries) is dead-lettered after {Attempts} attempts: {Error}; it stays visible in GET /api/cards")]
         public static partial void DeadLettered(ILogger logger, string cardId, int entries, int attempts, string error);
+
+        [LoggerMessage(4105, LogLevel.Warning, "Could not renew the outbox lease on card {CardId}; another replica may take the card over")]
+        public static partial void LeaseRenewalFailed(ILogger logger, Exception exception, string cardId);
 
         [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher could not reach the database; retrying")]
         public static partial void DispatchFailed(ILogger logger, Exception exception);

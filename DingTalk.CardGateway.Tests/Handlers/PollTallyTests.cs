@@ -1,0 +1,25 @@
+using DingTalk.CardGateway.Handlers.Poll;
+
+namespace DingTalk.CardGateway.Tests.Handlers;
+
+public class PollTallyTests
+{
+    [Fact]
+    public void Vote_from_same_user_replaces_earlier_vote_and_the_emptied_option_stays_at_zero()
+    {
+        var tally = PollTally.Empty.Move(null, "A").Move(null, "A").Move("A", "B").Move("A", "B");
+
+        var shown = tally.Tallies();
+
+        Assert.Equal((2, 0, 2), (shown["total"].GetInt32(), shown["votes_A"].GetInt32(), shown["votes_B"].GetInt32()));
+    }
+
+    [Fact]
+    public void Moves_of_different_voters_give_the_same_counts_in_any_order()
+    {
+        var oneWay = PollTally.Empty.Move(null, "A").Move(null, "B").Move("A", "C");
+        var otherWay = PollTally.Empty.Move(null, "B").Move(null, "A").Move("A", "C");
+
+        Assert.Equal(oneWay.Tallies().OrderBy(p => p.Key).Select(p => (p.Key, p.Value.GetRawText())), otherWay.Tallies().OrderBy(p => p.Key).Select(p => (p.Key, p.Value.GetRawText())));
+    }
+}

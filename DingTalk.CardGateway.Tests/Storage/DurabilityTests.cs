@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Http.Json;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>
+/// The gateway as real processes: a SIGKILL while DingTalk is down loses no vote, and two replicas on one
+/// PostgreSQL behave as one gateway.
+/// </summary>
+public sealed class DurabilityTests : IAsyncLifetime
+{
+    private static readonly HttpMethod Put = HttpMethod.Put;
+    private FakeDingTalk _dingTalk = null!;
+
+    public async Task InitializeAsync() => _dingTalk = await FakeDingTalk.StartAsync();
+
+    public async Task DisposeAsync() => await _dingTalk.DisposeAsync();
+
+    [Fact]
+    public async Task Twenty_votes_survive_a_SIGKILL_while_DingTalk_refuses_every_update()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"cg-crash-{Guid.NewGuid():N}.db");
+        var settings = Settings(new()
+        {
+            ["Gateway:Storage:Provider"] = "Sqlite",
+            ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
+        });
+        try
+        {
+            const string card = "crash-poll";
+            await using (var gateway = await GatewayProcess.StartAsync(_dingTalk, settings))
+            {
+                await SendPollAsync(gateway, card);
+                _dingTalk.State.FailNext(Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 1_000_000);
+
+                await VoteAsync(gateway, card, Enumerable.Range(1, 20).Select(i => $"voter{i}"));
+
+                await Eventually.TrueAsync(() => _dingTalk.State.RequestsTo("/v1.0/card/instances").Any(r => r.Method == "PUT" && r.Status == 503), "the outbox trying DingTalk and being refused");
+                await gateway.KillAsync();
+            }
+
+            _dingTalk.State.ClearFaults(); // DingTalk recovers while the gateway is dead
+            await using (var restarted = await GatewayProcess.StartAsync(_dingTalk, settings))
+            {
+                await WaitForTotalAsync(card, "20", restarted);
+            }
+
+            var everyone = _dingTalk.State.FindCard(card)!.CardData;
+            Assert.Equal("20", everyone["total"]);
+            Assert.Equal(20, int.Parse(everyone["votes_a"], System.Globalization.CultureInfo.InvariantCulture) + int.Parse(everyone["votes_b"], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(database + suffix);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task Two_replicas_on_one_PostgreSQL_count_41_votes_once_each()
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync();
+        Skip.If(connectionString is null, PostgresServer.SkipReason);
+        try
+        {
+            var settings = Settings(new()
+            {
+                ["Gateway:Storage:Provider"] = "Postgres",
+                ["Gateway:Storage:ConnectionString"] = connectionString,
+            });
+            await using var first = await GatewayProcess.StartAsync(_dingTalk, settings);
+            await using var second = await GatewayProcess.StartAsync(_dingTalk, settings);
+            const string card = "replica-poll";
+            await SendPollAsync(first, card);
+
+            // 40 voters spread over both replicas, and one delivery that reaches both (DingTalk's retry landing elsewhere).
+            var voters = Enumerable.Range(1, 40).Select(i => $"voter{i}").ToList();
+            var spread = voters.Select((voter, i) => VoteAsync(i % 2 == 0 ? first : second, card, [voter]));
+            var twice = DuplicateDeliveryAsync(first, second, card, "voter41");
+            await Task.WhenAll([.. spread, twice]);
+
+            await WaitForTotalAsync(card, "41", first, second);
+            await Task.Delay(500); // let any stray duplicate update arrive before counting
+            var totals = _dingTalk.State.RequestsTo("/v1.0/card/instances")
+                .Where(r => r.Method == "PUT" && r.Status == 200)
+                .Select(r => System.Text.Json.JsonDocument.Parse(r.Body).RootElement.GetProperty("cardData").GetProperty("cardParamMap").GetProperty("total").GetString())
+                .ToList();
+            Assert.Equal(totals.Count, totals.Distinct().Count()); // no update sent twice for the same state
+            Assert.Equal("41", totals[^1]);
+            Assert.Equal("41", _dingTalk.State.FindCard(card)!.CardData["total"]);
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(connectionString);
+        }
+    }
+
+    /// <summary>Waits for everyone's card to show <paramref name="total"/>; on failure says what the card and the gateways show.</summary>
+    private async Task WaitForTotalAsync(string card, string total, params GatewayProcess[] gateways)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (_dingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("total") != total)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                var shown = _dingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("total") ?? "(nothing)";
+                var puts = string.Join(", ", _dingTalk.State.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").Select(r => r.Status));
+                var logs = string.Join("\n---\n", gateways.Select(g => string.Join('\n', g.Output.Split('\n').TakeLast(25))));
+                Assert.Fail($"Everyone's card shows total {shown}, not {total}. PUT answers: [{puts}]. Gateway logs:\n{logs}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private static Dictionary<string, string?> Settings(Dictionary<string, string?> storage)
+    {
+        storage["Gateway:Outbox:PollInterval"] = "00:00:00.050";
+        storage["Gateway:Outbox:RetryBaseDelay"] = "00:00:00.100";
+        storage["Gateway:Outbox:RetryMaxDelay"] = "00:00:00.500";
+        storage["Gateway:Outbox:LeaseDuration"] = "00:00:01";
+        storage["DingTalk:Outbound:RetryBaseDelay"] = "00:00:00.010";
+        storage["DingTalk:Outbound:MaxRetryAttempts"] = "1";
+        return storage;
+    }
+
+    private static async Task SendPollAsync(GatewayProcess gateway, string outTrackId)
+    {
+        using var api = gateway.CreateAdminClient();
+        var response = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId, openConversationId = "cidDurable==", cardData = new { title = "Lunch?" } });
+        await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+    }
+
+    private static async Task VoteAsync(GatewayProcess gateway, string outTrackId, IEnumerable<string> voters)
+    {
+        using var client = gateway.CreateClient();
+        foreach (var voter in voters)
+        {
+            var option = voter.Length % 2 == 0 ? "a" : "b";
+            using var request = DingTalkCallback.Signed(DingTalkCallback.Body(outTrackId, voter, new { action = "vote", option }), GatewayFactory.ApiSecret);
+            var answer = await HttpAssert.JsonAsync(await client.SendAsync(request), HttpStatusCode.OK);
+            Assert.Equal(option, answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        }
+    }
+
+    private static async Task DuplicateDeliveryAsync(GatewayProcess first, GatewayProcess second, string outTrackId, string voter)
+    {
+        var body = DingTalkCallback.Body(outTrackId, voter, new { action = "vote", option = "a" });
+        var signedAt = DateTimeOffset.UtcNow;
+        using var one = first.CreateClient();
+        using var other = second.CreateClient();
+        using var toFirst = DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt);
+        using var toSecond = DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt);
+        var answers = await Task.WhenAll(one.SendAsync(toFirst), other.SendAsync(toSecond));
+        foreach (var answer in answers)
+        {
+            await HttpAssert.JsonAsync(answer, HttpStatusCode.OK);
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.Net;
+using System.Text.Json;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+using DingTalk.Sandbox.Stream;
+
+namespace DingTalk.CardGateway.Tests.Stream;
+
+/// <summary>Card callbacks (and the other frames) arriving over the Stream connection, answered the way DingTalk reads them.</summary>
+[Collection(StreamGatewayCollection.Name)]
+public sealed class StreamCallbackTests(StreamGateway gateway)
+{
+    [Fact]
+    public async Task Cards_sent_while_Stream_is_on_are_created_with_callbackType_STREAM_and_no_route_key()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.poll");
+
+        var card = gateway.DingTalk.State.FindCard(outTrackId)!;
+        Assert.Equal("STREAM", card.CallbackType);
+        Assert.Null(card.CallbackRouteKey);
+    }
+
+    [Fact]
+    public async Task A_vote_pushed_over_the_socket_is_answered_inside_response_and_counted_for_everyone()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.poll", new { title = "Lunch?" });
+
+        var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = "vote", option = "noodles" });
+
+        Assert.Equal(200, answer.Code);
+        Assert.Equal("OK", answer.Message);
+        Assert.Equal("application/json", answer.Headers["contentType"]);
+        using var data = JsonDocument.Parse(answer.Data);
+        var response = data.RootElement.GetProperty("response");
+        Assert.Equal("noodles", response.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        await Eventually.TrueAsync(
+            () => gateway.DingTalk.State.FindCard(outTrackId)!.CardData.GetValueOrDefault("votes_noodles") == "1",
+            "the tally reaches everyone's card through the card update API");
+        Assert.Equal("1", gateway.DingTalk.State.FindCard(outTrackId)!.CardData["total"]);
+        Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task The_same_messageId_delivered_again_is_handled_once_and_answered_alike()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.count");
+        var messageId = $"dup-{Guid.NewGuid():N}";
+
+        // Twice at once (before any answer), then again after the answer, as DingTalk does.
+        var pushes = await Task.WhenAll(
+            gateway.Stream.PushCardCallbackAsync(outTrackId, "u1", new { action = CountingHandler.Action }, messageId),
+            gateway.Stream.PushCardCallbackAsync(outTrackId, "u1", new { action = CountingHandler.Action }, messageId));
+        var message = pushes[0];
+        await message.Answered.WaitAsync(StreamGateway.Patience);
+        await gateway.Stream.RedeliverAsync(messageId);
+        await Eventually.TrueAsync(() => message.Answers.Count >= message.Deliveries, "every delivery is answered");
+        Assert.True(message.Deliveries >= 2);
+
+        Assert.Same(message, pushes[1]);
+        Assert.Single(gateway.Invocations.For(outTrackId));
+        Assert.All(message.Answers, a => Assert.Equal(message.Answers[0].Data, a.Data));
+        Assert.Contains("counted", message.Answers[0].Data, StringComparison.Ordinal);
+        Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task A_card_callback_the_gateway_cannot_read_is_answered_400_with_the_reason()
+    {
+        var message = await gateway.Stream.PushAsync(StreamProtocol.Callback, StreamProtocol.CardCallbackTopic, """{"outTrackId":42,"userId":"u1"}""");
+
+        var answer = await message.Answered.WaitAsync(StreamGateway.Patience);
+
+        Assert.Equal(400, answer.Code);
+        Assert.Equal("outTrackId must be a string, not a number.", answer.Message);
+        Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task An_event_is_acknowledged_with_SUCCESS()
+    {
+        var connection = await gateway.OpenConnectionAsync();
+
+        var message = await gateway.Stream.PushToAsync(connection, StreamProtocol.Event, "*", """{"timestamp":"1685501863357","userId":["015xxxx227"]}""");
+        var answer = await message.Answered.WaitAsync(StreamGateway.Patience);
+
+        Assert.Equal(200, answer.Code);
+        Assert.Equal("""{"status":"SUCCESS"}""", answer.Data);
+        Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task A_frame_on_a_topic_the_gateway_does_not_handle_is_answered_404()
+    {
+        var connection = await gateway.OpenConnectionAsync();
+
+        var message = await gateway.Stream.PushToAsync(connection, StreamProtocol.Callback, "/v1.0/im/bot/messages/get", """{"msgtype":"text"}""");
+        var answer = await message.Answered.WaitAsync(StreamGateway.Patience);
+
+        Assert.Equal(404, answer.Code);
+        Assert.Contains("/v1.0/im/bot/messages/get", answer.Message, StringComparison.Ordinal);
+        Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task A_frame_split_into_many_websocket_fragments_is_reassembled_and_answered()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.poll");
+        gateway.Stream.FragmentBytes = 7;
+        try
+        {
+            var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = "vote", option = "长面" });
+
+            Assert.Equal(200, answer.Code);
+            using var data = JsonDocument.Parse(answer.Data);
+            Assert.Equal("长面", data.RootElement.GetProperty("response").GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        }
+        finally
+        {
+            gateway.Stream.FragmentBytes = null;
+        }
+    }
+
+    [Fact]
+    public async Task A_frame_over_the_size_bound_is_discarded_and_the_connection_keeps_serving()
+    {
+        var connection = await gateway.OpenConnectionAsync();
+        var huge = $$"""{"outTrackId":"x","userId":"u1","padding":"{{new string('x', 1024 * 1024)}}"}""";
+
+        var tooLarge = await gateway.Stream.PushToAsync(connection, StreamProtocol.Callback, StreamProtocol.CardCallbackTopic, huge);
+        var ping = await connection.PingAsync();
+        await ping.Answered.WaitAsync(StreamGateway.Patience); // the socket is read in order: the big frame came and went
+
+        Assert.False(tooLarge.Answered.IsCompleted);
+        Assert.True(connection.IsOpen);
+        Assert.Contains(gateway.Logs.LogEvents, e => e.MessageTemplate.Text.Contains("MaxFrameBytes", StringComparison.Ordinal));
+        Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task HTTP_callbacks_keep_working_for_cards_created_with_callbackType_HTTP()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.poll", callbackType: "HTTP");
+        using var dingTalk = gateway.App.CreateClient();
+
+        using var request = DingTalkCallback.Signed(DingTalkCallback.Body(outTrackId, "u1", new { action = "vote", option = "rice" }), GatewayFactory.ApiSecret);
+        var answer = await HttpAssert.JsonAsync(await dingTalk.SendAsync(request), HttpStatusCode.OK);
+
+        Assert.Equal("rice", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        Assert.Equal("HTTP", gateway.DingTalk.State.FindCard(outTrackId)!.CallbackType);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => gateway.Stream.PushCardCallbackAsync(outTrackId, "u1", new { action = "vote" }));
+    }
+}

@@ -1,0 +1,44 @@
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Stream;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Tests.Stream;
+
+public sealed class StreamOptionsTests
+{
+    [Theory]
+    [InlineData("DingTalk:Stream:IdleTimeout", "00:00:00")]
+    [InlineData("DingTalk:Stream:MaxFramesInFlight", "0")]
+    [InlineData("DingTalk:Stream:BackoffMin", "00:02:00")]
+    public void A_stream_setting_out_of_range_fails_validation_naming_it(string key, string value)
+    {
+        var options = Options(new() { [key] = value });
+
+        var failure = Assert.Single(Assert.Throws<OptionsValidationException>(() => options.Value).Failures);
+
+        Assert.Contains(key.Split(':')[^1], failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_defaults_are_valid_and_reconnect_between_one_second_and_one_minute()
+    {
+        var stream = Options([]).Value.Stream;
+
+        Assert.False(stream.Enabled);
+        Assert.Equal(TimeSpan.FromSeconds(1), stream.BackoffMin);
+        Assert.Equal(TimeSpan.FromSeconds(60), stream.BackoffMax);
+    }
+
+    private static IOptions<DingTalkOptions> Options(Dictionary<string, string?> settings)
+    {
+        settings["DingTalk:Mode"] = "Sandbox";
+        return new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
+            .AddGatewayOptions()
+            .AddSingleton<IValidateOptions<DingTalkOptions>, StreamOptionsValidator>()
+            .BuildServiceProvider()
+            .GetRequiredService<IOptions<DingTalkOptions>>();
+    }
+}

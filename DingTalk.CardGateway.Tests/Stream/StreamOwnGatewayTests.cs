@@ -1,0 +1,52 @@
+namespace DingTalk.CardGateway.Tests.Stream;
+
+/// <summary>Tests that need a gateway of their own: stopping it, and a small bound on frames in flight.</summary>
+public sealed class StreamOwnGatewayTests
+{
+    [Fact]
+    public async Task Stopping_answers_the_frames_in_flight_then_closes_the_socket_cleanly()
+    {
+        var gateway = await StreamGateway.StartAsync();
+        try
+        {
+            var connection = await gateway.OpenConnectionAsync();
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+            var slow = await gateway.Stream.PushCardCallbackAsync(outTrackId, "u1", new { action = CountingHandler.Action, delayMs = "500" });
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.For(outTrackId).Count == 1, "the handler is running");
+
+            await gateway.App.DisposeAsync();
+
+            Assert.True(slow.Answered.IsCompleted, "answered before the socket closed");
+            Assert.Equal(200, (await slow.Answered).Code);
+            await connection.Closed.WaitAsync(StreamGateway.Patience);
+            Assert.StartsWith("the client closed it (NormalClosure", connection.CloseReason, StringComparison.Ordinal);
+            Assert.Empty(gateway.Stream.ProtocolErrors);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task No_more_frames_are_handled_at_once_than_MaxFramesInFlight()
+    {
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["DingTalk:Stream:MaxFramesInFlight"] = "2" });
+        try
+        {
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+
+            var pushed = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+                gateway.Stream.PushCardCallbackAsync(outTrackId, $"u{i}", new { action = CountingHandler.Action, delayMs = "200" })));
+            var answers = await Task.WhenAll(pushed.Select(m => m.Answered.WaitAsync(StreamGateway.Patience)));
+
+            Assert.All(answers, a => Assert.Equal(200, a.Code));
+            Assert.Equal(8, gateway.Invocations.For(outTrackId).Count);
+            Assert.InRange(gateway.Invocations.MostAtOnce, 1, 2);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+}

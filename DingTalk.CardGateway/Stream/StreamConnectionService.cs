@@ -1,0 +1,257 @@
+using System.Net.WebSockets;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Stream.Wire;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Stream;
+
+/// <summary>
+/// Keeps one Stream connection to DingTalk open while <c>DingTalk:Stream:Enabled</c>: a fresh ticket for every
+/// connect; after a loss, capped exponential backoff with jitter; on <c>disconnect</c>, the new connection first
+/// and the old one closed once it is up; on stop, frames in flight answered before the socket closes.
+/// </summary>
+public sealed partial class StreamConnectionService(
+    IServiceProvider services,
+    StreamFrameHandler frames,
+    StreamConnectionStatus status,
+    IOptionsMonitor<DingTalkOptions> dingTalk,
+    IHostApplicationLifetime lifetime,
+    TimeProvider clock,
+    ILoggerFactory loggers,
+    ILogger<StreamConnectionService> logger) : BackgroundService
+{
+    /// <summary>Sent as <c>ua</c> when opening a connection.</summary>
+    public static readonly string UserAgent = $"dingtalk-card-gateway/{typeof(StreamConnectionService).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"}";
+
+    /// <summary>The only subscription: advanced-card callbacks.</summary>
+    public static readonly IReadOnlyList<StreamSubscription> Subscriptions = [new(StreamTopics.Callback, StreamTopics.CardCallback)];
+
+    /// <summary>How long frames in flight get to be answered when a connection is closed on purpose.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // ApplicationStopping comes first: close while the server still runs, so answers in flight still leave.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
+        await RunAsync(stopping.Token);
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
+        var settings = dingTalk.CurrentValue.Stream;
+        if (!settings.Enabled)
+        {
+            status.Set(StreamConnectionState.Disabled, "Stream mode is off (DingTalk:Stream:Enabled).", clock.GetUtcNow());
+            return;
+        }
+
+        status.Set(StreamConnectionState.Connecting, "Opening the Stream connection to DingTalk.", clock.GetUtcNow());
+        if (!await StartedAsync(stoppingToken))
+        {
+            return;
+        }
+
+        using var inFlightLimit = new SemaphoreSlim(settings.MaxFramesInFlight, settings.MaxFramesInFlight);
+        var backoff = new ReconnectBackoff(settings.BackoffMin, settings.BackoffMax);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var onStop = stoppingToken.Register(() => stopped.TrySetResult());
+        var retiring = new List<Task>();
+        StreamSession? current = null;
+        StreamSession? leaving = null; // sent disconnect: closed once its successor is up
+        (DateTimeOffset Since, string Why)? down = (clock.GetUtcNow(), "starting");
+        var opened = 0;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                retiring.RemoveAll(t => t.IsCompleted);
+                try
+                {
+                    current = await OpenAsync(opened + 1, inFlightLimit, stoppingToken);
+                    opened = current.Number;
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    var delay = backoff.Next();
+                    var why = Describe(ex);
+                    status.Set(
+                        opened == 0 ? StreamConnectionState.Connecting : StreamConnectionState.Reconnecting,
+                        $"Cannot open a Stream connection: {why}. Next attempt in {delay.TotalSeconds:0.#} s.",
+                        clock.GetUtcNow());
+                    Log.OpenFailed(logger, backoff.Failures, why, (long)delay.TotalMilliseconds);
+                    if (!await DelayAsync(delay, stoppingToken))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                if (leaving is not null)
+                {
+                    retiring.Add(RetireAsync(leaving, $"replaced by connection {current.Number}"));
+                    leaving = null;
+                }
+
+                Connected(current, down);
+                down = null;
+
+                var ended = await Task.WhenAny(current.Completion, current.ReplaceRequested, stopped.Task);
+                if (ended == stopped.Task || stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                if (ended == current.ReplaceRequested)
+                {
+                    Log.Replacing(logger, current.Number, current.ReplaceRequested.Result);
+                    status.Connected(current.Number, $"Connected (connection {current.Number}); DingTalk asked for a new connection, opening it.", clock.GetUtcNow());
+                    (leaving, current) = (current, null);
+                    backoff.Reset();
+                    continue; // at once, while the old one still serves
+                }
+
+                var reason = await current.Completion;
+                var lost = current;
+                current = null;
+                if (lost.FramesReceived > 0)
+                {
+                    backoff.Reset(); // it worked for a while: this is a new failure, not the next of a series
+                }
+
+                retiring.Add(lost.DisposeAsync().AsTask()); // its frames in flight finish meanwhile; reconnecting does not wait
+                var wait = backoff.Next();
+                down = (clock.GetUtcNow(), reason);
+                status.Set(StreamConnectionState.Reconnecting, $"Stream connection {lost.Number} lost: {reason}. Reconnecting in {wait.TotalSeconds:0.#} s.", clock.GetUtcNow());
+                Log.Lost(logger, lost.Number, reason, (long)wait.TotalMilliseconds);
+                if (!await DelayAsync(wait, stoppingToken))
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            var closing = new List<Task>(retiring);
+            if (current is not null)
+            {
+                closing.Add(RetireAsync(current, "the gateway is stopping"));
+            }
+
+            if (leaving is not null)
+            {
+                closing.Add(RetireAsync(leaving, "the gateway is stopping"));
+            }
+
+            await Task.WhenAll(closing);
+            status.Set(StreamConnectionState.Reconnecting, "The gateway is stopping: Stream connection closed.", clock.GetUtcNow());
+            Log.Stopped(logger);
+        }
+    }
+
+    private static string Describe(Exception ex) => ex switch
+    {
+        Refit.ApiRequestException { InnerException: { } inner } => Describe(inner),
+        DingTalkApiException api => $"DingTalk refused it: {(int)api.StatusCode} {api.Code} ({api.DingTalkMessage})",
+        WebSocketException ws => $"the WebSocket connect failed ({ws.Message})",
+        HttpRequestException http => $"DingTalk is unreachable ({http.Message})",
+        TimeoutException or Polly.Timeout.TimeoutRejectedException => $"it timed out ({ex.Message})",
+        Polly.CircuitBreaker.BrokenCircuitException => "DingTalk failed repeatedly, so calls are paused (circuit open)",
+        _ => $"{ex.GetType().Name}: {ex.Message}",
+    };
+
+    private async Task<StreamSession> OpenAsync(int number, SemaphoreSlim inFlightLimit, CancellationToken stoppingToken)
+    {
+        var settings = dingTalk.CurrentValue;
+
+        // Resolved per connect, not in the constructor: in Sandbox mode the client's base address is this server's,
+        // known only once it listens.
+        var api = services.GetRequiredService<IDingTalkStreamApi>();
+        var opened = await api.OpenConnectionAsync(
+            new OpenConnectionRequest(settings.AppKey!, settings.AppSecret!, UserAgent, Subscriptions), stoppingToken);
+        if (string.IsNullOrEmpty(opened.Ticket)
+            || !Uri.TryCreate(opened.Endpoint, UriKind.Absolute, out var endpoint)
+            || (endpoint.Scheme != Uri.UriSchemeWss && endpoint.Scheme != Uri.UriSchemeWs))
+        {
+            throw new InvalidOperationException($"DingTalk answered no usable endpoint and ticket (endpoint '{opened.Endpoint}')");
+        }
+
+        return await StreamSession.ConnectAsync(
+            number, endpoint, opened.Ticket, settings.Stream, frames, inFlightLimit, clock, loggers.CreateLogger<StreamSession>(), stoppingToken);
+    }
+
+    private void Connected(StreamSession session, (DateTimeOffset Since, string Why)? down)
+    {
+        var now = clock.GetUtcNow();
+        status.Connected(session.Number, $"Connected to DingTalk Stream at {session.Endpoint} (connection {session.Number}, since {now:u}).", now);
+        if (down is { } was && session.Number > 1)
+        {
+            Log.Reconnected(logger, session.Number, session.Endpoint, (long)(now - was.Since).TotalMilliseconds, was.Why);
+        }
+        else
+        {
+            Log.Connected(logger, session.Number, session.Endpoint);
+        }
+    }
+
+    private async Task RetireAsync(StreamSession session, string why)
+    {
+        await session.CloseAsync(why, DrainTimeout);
+        await session.DisposeAsync();
+        Log.Retired(logger, session.Number, why);
+    }
+
+    /// <summary>In Sandbox mode DingTalk is the gateway itself, reachable only once the server listens.</summary>
+    private async Task<bool> StartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        try
+        {
+            await started.Task.WaitAsync(stoppingToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(delay, clock, stoppingToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(5001, LogLevel.Information, "Stream connection {Connection} open at {Endpoint}: card callbacks arrive over it")]
+        public static partial void Connected(ILogger logger, int connection, Uri endpoint);
+
+        [LoggerMessage(5002, LogLevel.Information, "Stream connection {Connection} open at {Endpoint} after {DownMs} ms without one (it went because {Reason:l})")]
+        public static partial void Reconnected(ILogger logger, int connection, Uri endpoint, long downMs, string reason);
+
+        [LoggerMessage(5003, LogLevel.Warning, "Stream connection attempt {Attempt} failed: {Reason:l}; next attempt in {DelayMs} ms")]
+        public static partial void OpenFailed(ILogger logger, int attempt, string reason, long delayMs);
+
+        [LoggerMessage(5004, LogLevel.Warning, "Stream connection {Connection} lost: {Reason:l}; reconnecting in {DelayMs} ms")]
+        public static partial void Lost(ILogger logger, int connection, string reason, long delayMs);
+
+        [LoggerMessage(5005, LogLevel.Information, "Stream connection {Connection}: {Reason:l}; opening a new connection before closing it")]
+        public static partial void Replacing(ILogger logger, int connection, string reason);
+
+        [LoggerMessage(5006, LogLevel.Information, "Stream connection {Connection} closed: {Reason:l}")]
+        public static partial void Retired(ILogger logger, int connection, string reason);
+
+        [LoggerMessage(5007, LogLevel.Information, "Stream mode stopped")]
+        public static partial void Stopped(ILogger logger);
+    }
+}

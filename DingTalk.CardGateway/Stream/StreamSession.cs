@@ -1,0 +1,393 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text.Json;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Stream.Wire;
+
+namespace DingTalk.CardGateway.Stream;
+
+/// <summary>
+/// One WebSocket to DingTalk. It reads frames (reassembling fragments, discarding any over the size bound),
+/// answers SYSTEM frames itself (ping → echo, disconnect → ask for a replacement), hands the others to
+/// <see cref="StreamFrameHandler"/> with a bounded number in flight, writes one answer at a time, and aborts
+/// itself when nothing arrives for <see cref="StreamOptions.IdleTimeout"/>.
+/// </summary>
+internal sealed partial class StreamSession : IAsyncDisposable
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ClientWebSocket _socket;
+    private readonly StreamFrameHandler _frames;
+    private readonly SemaphoreSlim _inFlightLimit;
+    private readonly StreamOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _sending = new(1, 1);
+    private readonly CancellationTokenSource _gone = new();
+    private readonly ConcurrentDictionary<long, Task> _inFlight = new();
+    private readonly TaskCompletionSource<string> _replaceRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ITimer _idle;
+    private string? _endReason;
+    private long _framesReceived;
+    private long _nextFrame;
+    private volatile bool _closing;
+
+    private StreamSession(
+        int number, Uri endpoint, ClientWebSocket socket, StreamOptions options, StreamFrameHandler frames, SemaphoreSlim inFlightLimit, TimeProvider clock, ILogger logger)
+    {
+        Number = number;
+        Endpoint = endpoint;
+        _socket = socket;
+        _options = options;
+        _frames = frames;
+        _inFlightLimit = inFlightLimit;
+        _clock = clock;
+        _logger = logger;
+        ConnectedAt = clock.GetUtcNow();
+        _idle = clock.CreateTimer(_ => OnIdle(), null, options.IdleTimeout, Timeout.InfiniteTimeSpan);
+        Completion = ReceiveAsync();
+    }
+
+    /// <summary>1 for the first connection of the process, then 2, 3, …</summary>
+    public int Number { get; }
+
+    /// <summary>Where it is connected, without the ticket.</summary>
+    public Uri Endpoint { get; }
+
+    public DateTimeOffset ConnectedAt { get; }
+
+    public long FramesReceived => Interlocked.Read(ref _framesReceived);
+
+    /// <summary>Completes, with the reason, once the socket is gone.</summary>
+    public Task<string> Completion { get; }
+
+    /// <summary>Completes, with DingTalk's reason, when DingTalk sends <c>disconnect</c>: open a new connection now.</summary>
+    public Task<string> ReplaceRequested => _replaceRequested.Task;
+
+    /// <summary>Connects to <paramref name="endpoint"/> with <paramref name="ticket"/> (URL-encoded) and starts reading.</summary>
+    public static async Task<StreamSession> ConnectAsync(
+        int number,
+        Uri endpoint,
+        string ticket,
+        StreamOptions options,
+        StreamFrameHandler frames,
+        SemaphoreSlim inFlightLimit,
+        TimeProvider clock,
+        ILogger logger,
+        CancellationToken cancellationToken)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = options.KeepAliveInterval;
+        if (options.KeepAliveInterval > TimeSpan.Zero)
+        {
+            // A pong missing this long drops the socket even while DingTalk's own pings are late.
+            socket.Options.KeepAliveTimeout = options.KeepAliveInterval;
+        }
+
+        using var timeout = new CancellationTokenSource(ConnectTimeout, clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            await socket.ConnectAsync(WithTicket(endpoint, ticket), linked.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"the WebSocket connect did not finish within {ConnectTimeout.TotalSeconds:0} s");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new StreamSession(number, endpoint, socket, options, frames, inFlightLimit, clock, logger);
+    }
+
+    /// <summary>
+    /// Closes cleanly: no new frames are taken (DingTalk pushes them again elsewhere), the ones in flight get up to
+    /// <paramref name="drain"/> to be answered, then the close handshake; whatever hangs is aborted.
+    /// </summary>
+    public async Task CloseAsync(string why, TimeSpan drain)
+    {
+        _closing = true;
+        try
+        {
+            await Task.WhenAll(_inFlight.Values).WaitAsync(drain, _clock);
+        }
+        catch (TimeoutException)
+        {
+            Log.DrainTimedOut(_logger, Number, _inFlight.Count, (long)drain.TotalMilliseconds);
+        }
+
+        Interlocked.CompareExchange(ref _endReason, why, null);
+        using var timeout = new CancellationTokenSource(CloseTimeout, _clock);
+        try
+        {
+            await _sending.WaitAsync(timeout.Token);
+            try
+            {
+                if (_socket.State == WebSocketState.Open)
+                {
+                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closing", timeout.Token);
+                }
+            }
+            finally
+            {
+                _sending.Release();
+            }
+
+            await Completion.WaitAsync(CloseTimeout, _clock);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            _socket.Abort();
+        }
+    }
+
+    /// <summary>Aborts the socket if still open, lets the frames in flight finish (bounded), and frees everything.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _socket.Abort();
+        await Completion;
+        try
+        {
+            // Their answers cannot leave any more, but a claimed callback is still seen through by the pipeline.
+            await Task.WhenAll(_inFlight.Values).WaitAsync(SendTimeout, _clock);
+        }
+        catch (TimeoutException)
+        {
+            Log.DrainTimedOut(_logger, Number, _inFlight.Count, (long)SendTimeout.TotalMilliseconds);
+        }
+
+        await _idle.DisposeAsync();
+        _socket.Dispose();
+        _sending.Dispose();
+        _gone.Dispose();
+    }
+
+    private static Uri WithTicket(Uri endpoint, string ticket)
+    {
+        var builder = new UriBuilder(endpoint);
+        var query = builder.Query.TrimStart('?');
+        builder.Query = (query.Length == 0 ? "" : query + "&") + "ticket=" + Uri.EscapeDataString(ticket);
+        return builder.Uri;
+    }
+
+    private async Task<string> ReceiveAsync()
+    {
+        await Task.Yield();
+        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var message = new ArrayBufferWriter<byte>(16 * 1024);
+        var oversized = false;
+        try
+        {
+            while (true)
+            {
+                var received = await _socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    var description = string.IsNullOrEmpty(_socket.CloseStatusDescription) ? "" : $": {_socket.CloseStatusDescription}";
+                    Interlocked.CompareExchange(ref _endReason, $"DingTalk closed the connection ({_socket.CloseStatus}{description})", null);
+                    await AnswerCloseAsync();
+                    return _endReason!;
+                }
+
+                if (!oversized && message.WrittenCount + received.Count > _options.MaxFrameBytes)
+                {
+                    oversized = true;
+                }
+
+                if (!oversized)
+                {
+                    message.Write(chunk.AsSpan(0, received.Count));
+                }
+
+                if (!received.EndOfMessage)
+                {
+                    continue;
+                }
+
+                Interlocked.Increment(ref _framesReceived);
+                _idle.Change(_options.IdleTimeout, Timeout.InfiniteTimeSpan);
+                if (oversized)
+                {
+                    oversized = false;
+                    message.ResetWrittenCount();
+                    Log.FrameTooLarge(_logger, Number, _options.MaxFrameBytes);
+                    continue;
+                }
+
+                var parsed = StreamFrame.TryParse(message.WrittenMemory, out var frame, out var problem);
+                message.ResetWrittenCount();
+                if (!parsed)
+                {
+                    Log.FrameUnreadable(_logger, Number, problem!);
+                    continue;
+                }
+
+                await DispatchAsync(frame!);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            Interlocked.CompareExchange(ref _endReason, $"the connection failed ({ex.Message})", null);
+            return _endReason!;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+            _idle.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            await _gone.CancelAsync();
+        }
+    }
+
+    private async Task DispatchAsync(StreamFrame frame)
+    {
+        if (frame.Type == StreamTopics.System)
+        {
+            await AnswerSystemAsync(frame);
+            return;
+        }
+
+        if (_closing)
+        {
+            Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+            return;
+        }
+
+        await _inFlightLimit.WaitAsync(_gone.Token);
+        var id = Interlocked.Increment(ref _nextFrame);
+        var handling = Task.Run(() => HandleAsync(frame));
+        _inFlight[id] = handling;
+        _ = handling.ContinueWith(_ => _inFlight.TryRemove(id, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task HandleAsync(StreamFrame frame)
+    {
+        try
+        {
+            await _frames.HandleAsync(frame, SendAsync, _gone.Token);
+        }
+        catch (OperationCanceledException) when (_gone.IsCancellationRequested)
+        {
+            // the socket went while the frame was handled: DingTalk pushes it again
+        }
+        catch (Exception ex)
+        {
+            Log.HandlingFailed(_logger, ex, frame.MessageId, Number);
+        }
+        finally
+        {
+            _inFlightLimit.Release();
+        }
+    }
+
+    private Task AnswerSystemAsync(StreamFrame frame)
+    {
+        switch (frame.Topic)
+        {
+            case StreamTopics.Ping:
+                return SendAsync(StreamAck.Ok(frame.MessageId, frame.Data));
+            case StreamTopics.Disconnect:
+                _replaceRequested.TrySetResult($"DingTalk sent disconnect ({DisconnectReason(frame.Data)})");
+                return SendAsync(StreamAck.Ok(frame.MessageId, ""));
+            default:
+                return SendAsync(StreamAck.Error(404, frame.MessageId, $"This gateway handles no SYSTEM frames on topic '{frame.Topic}'."));
+        }
+    }
+
+    /// <summary>Writes one answer; never throws (a lost answer is logged, and DingTalk pushes the frame again).</summary>
+    private async Task SendAsync(StreamAck ack)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(ack, GatewayJson.Options);
+        using var timeout = new CancellationTokenSource(SendTimeout, _clock);
+        try
+        {
+            await _sending.WaitAsync(timeout.Token);
+            try
+            {
+                await _socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+            }
+            finally
+            {
+                _sending.Release();
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, ex.Message);
+        }
+    }
+
+    /// <summary>DingTalk started the close handshake: finish it.</summary>
+    private async Task AnswerCloseAsync()
+    {
+        using var timeout = new CancellationTokenSource(CloseTimeout, _clock);
+        try
+        {
+            await _sending.WaitAsync(timeout.Token);
+            try
+            {
+                if (_socket.State == WebSocketState.CloseReceived)
+                {
+                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+                }
+            }
+            finally
+            {
+                _sending.Release();
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            // gone either way
+        }
+    }
+
+    private void OnIdle()
+    {
+        Interlocked.CompareExchange(ref _endReason, $"no frame from DingTalk for {_options.IdleTimeout.TotalSeconds:0.#} s (a silent connection)", null);
+        _socket.Abort();
+    }
+
+    private static string DisconnectReason(string data)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(data);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String
+                ? reason.GetString()!
+                : "no reason given";
+        }
+        catch (JsonException)
+        {
+            return "no reason given";
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(5011, LogLevel.Warning, "Stream frame on connection {Connection} ignored: {Problem:l}")]
+        public static partial void FrameUnreadable(ILogger logger, int connection, string problem);
+
+        [LoggerMessage(5012, LogLevel.Warning, "Stream frame on connection {Connection} discarded unanswered: larger than DingTalk:Stream:MaxFrameBytes ({MaxBytes} bytes)")]
+        public static partial void FrameTooLarge(ILogger logger, int connection, int maxBytes);
+
+        [LoggerMessage(5013, LogLevel.Warning, "The answer to Stream frame {MessageId} on connection {Connection} was not sent ({Reason:l}); DingTalk will push the frame again")]
+        public static partial void AnswerLost(ILogger logger, string messageId, int connection, string reason);
+
+        [LoggerMessage(5014, LogLevel.Error, "Stream frame {MessageId} on connection {Connection} failed; left unanswered so that DingTalk pushes it again")]
+        public static partial void HandlingFailed(ILogger logger, Exception exception, string messageId, int connection);
+
+        [LoggerMessage(5015, LogLevel.Information, "Stream frame {MessageId} arrived on connection {Connection} while it closes; left for DingTalk to push again")]
+        public static partial void IgnoredWhileClosing(ILogger logger, string messageId, int connection);
+
+        [LoggerMessage(5016, LogLevel.Warning, "Stream connection {Connection} closed with {InFlight} frame(s) still being handled after {DrainMs} ms")]
+        public static partial void DrainTimedOut(ILogger logger, int connection, int inFlight, long drainMs);
+    }
+}
