@@ -6,21 +6,33 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// The unit of work of one scope (one callback, one admin call): while a transaction is open every store in the
 /// scope writes through it, so recording a callback, changing handler state and queueing the update for everyone
 /// commit together or not at all. Without one, each write is its own transaction. One operation at a time.
+/// On PostgreSQL a session has its own connection and transaction; on SQLite it is a savepoint in the
+/// <see cref="SqliteWriteBatcher"/>'s group commit, and its commit returns once that is durable.
 /// </summary>
-public sealed class StorageSession(GatewayDatabase database) : IAsyncDisposable
+public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher batcher) : IAsyncDisposable
 {
     private DbConnection? _connection;
     private DbTransaction? _transaction;
+    private SqliteWriteBatcher.Unit? _unit;
 
     public SqlDialect Dialect => database.Dialect;
 
     public bool InTransaction => _transaction is not null;
+
+    private bool Batched => database.Dialect is SqliteDialect;
 
     public async Task BeginAsync(CancellationToken cancellationToken)
     {
         if (_transaction is not null)
         {
             throw new InvalidOperationException("The storage session already has an open transaction.");
+        }
+
+        if (Batched)
+        {
+            _unit = await batcher.EnterAsync(cancellationToken);
+            _transaction = _unit.Transaction;
+            return;
         }
 
         _connection ??= await database.OpenAsync(cancellationToken);
@@ -30,16 +42,31 @@ public sealed class StorageSession(GatewayDatabase database) : IAsyncDisposable
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
         var transaction = _transaction ?? throw new InvalidOperationException("No transaction is open.");
+        _transaction = null;
+        if (_unit is { } unit)
+        {
+            _unit = null;
+            await unit.CommitAsync();
+            return;
+        }
+
         await transaction.CommitAsync(cancellationToken);
         await transaction.DisposeAsync();
-        _transaction = null;
     }
 
     public async Task RollbackAsync()
     {
-        if (_transaction is { } transaction)
+        var transaction = _transaction;
+        _transaction = null;
+        if (_unit is { } unit)
         {
-            _transaction = null;
+            _unit = null;
+            await unit.RollbackAsync();
+            return;
+        }
+
+        if (transaction is not null)
+        {
             try
             {
                 await transaction.RollbackAsync(CancellationToken.None);
@@ -64,14 +91,21 @@ public sealed class StorageSession(GatewayDatabase database) : IAsyncDisposable
     {
         if (_transaction is not null)
         {
-            return await work(_connection!, _transaction);
+            return await work(Connection, _transaction);
         }
 
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var transaction = await database.Dialect.BeginWriteAsync(connection, cancellationToken);
-        var result = await work(connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
-        return result;
+        await BeginAsync(cancellationToken);
+        try
+        {
+            var result = await work(Connection, _transaction!);
+            await CommitAsync(cancellationToken);
+            return result;
+        }
+        catch
+        {
+            await RollbackAsync();
+            throw;
+        }
     }
 
     /// <summary>Reads through the open transaction (seeing its own writes), or on a connection of its own.</summary>
@@ -79,7 +113,7 @@ public sealed class StorageSession(GatewayDatabase database) : IAsyncDisposable
     {
         if (_transaction is not null)
         {
-            return await work(_connection!, _transaction);
+            return await work(Connection, _transaction);
         }
 
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -96,4 +130,6 @@ public sealed class StorageSession(GatewayDatabase database) : IAsyncDisposable
             _connection = null;
         }
     }
+
+    private DbConnection Connection => _unit?.Connection ?? _connection!;
 }

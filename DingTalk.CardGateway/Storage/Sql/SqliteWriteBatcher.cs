@@ -1,0 +1,203 @@
+using System.Data.Common;
+using Dapper;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>
+/// Group commit for SQLite. SQLite has one writer and, with <c>synchronous=FULL</c>, one fsync per commit; so
+/// instead of each unit of work taking the database lock and paying its own fsync, units take turns on one writer
+/// connection, each inside a SAVEPOINT of a shared transaction, and the transaction commits when nobody is waiting
+/// (or the batch is full). A unit's commit returns only after that COMMIT: durability is unchanged, a fsync now
+/// serves every unit that queued up meanwhile. A unit that rolls back undoes only its own savepoint.
+/// </summary>
+public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposable
+{
+    private const int MaxBatch = 128;
+    private static readonly TimeSpan IdleFlush = TimeSpan.FromMilliseconds(2);
+
+    private readonly SemaphoreSlim _writer = new(1, 1);
+    private int _waiting;
+    private long _sequence;
+    private DbConnection? _connection;
+    private Batch? _batch;
+
+    /// <summary>Waits for the writer, then opens a savepoint for one unit of work in the current batch.</summary>
+    public async Task<Unit> EnterAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await _writer.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
+        try
+        {
+            _connection ??= await database.OpenAsync(CancellationToken.None);
+            _batch ??= new Batch(await database.Dialect.BeginWriteAsync(_connection, CancellationToken.None));
+            var savepoint = $"unit{++_sequence}";
+            await _connection.ExecuteAsync(new CommandDefinition($"SAVEPOINT {savepoint}", transaction: _batch.Transaction));
+            return new Unit(this, _connection, _batch, savepoint);
+        }
+        catch (Exception ex)
+        {
+            await AbandonBatchAsync(ex);
+            _writer.Release();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+
+        _writer.Dispose();
+    }
+
+    /// <summary>Ends a unit: keeps (or undoes) its savepoint, lets the next unit in, and — when it kept its work — returns once the batch is committed.</summary>
+    private async Task LeaveAsync(Unit unit, bool keep)
+    {
+        var batch = unit.Batch;
+        try
+        {
+            if (!keep)
+            {
+                await unit.Connection.ExecuteAsync(new CommandDefinition($"ROLLBACK TO {unit.Savepoint}", transaction: batch.Transaction));
+            }
+
+            await unit.Connection.ExecuteAsync(new CommandDefinition($"RELEASE {unit.Savepoint}", transaction: batch.Transaction));
+            batch.Units++;
+            if (Volatile.Read(ref _waiting) == 0 || batch.Units >= MaxBatch)
+            {
+                await CommitAsync(batch);
+            }
+            else if (!batch.FlushScheduled)
+            {
+                // Whoever is waiting will commit; if it gives up waiting, this makes sure the batch still ends.
+                batch.FlushScheduled = true;
+                _ = FlushLaterAsync(batch);
+            }
+        }
+        catch (Exception ex)
+        {
+            await AbandonBatchAsync(ex);
+        }
+        finally
+        {
+            _writer.Release();
+        }
+
+        if (keep)
+        {
+            await batch.Committed.Task;
+        }
+    }
+
+    private async Task FlushLaterAsync(Batch batch)
+    {
+        await Task.Delay(IdleFlush);
+        while (!batch.Committed.Task.IsCompleted)
+        {
+            if (await _writer.WaitAsync(IdleFlush))
+            {
+                try
+                {
+                    if (ReferenceEquals(_batch, batch))
+                    {
+                        await CommitAsync(batch);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    await AbandonBatchAsync(ex);
+                }
+                finally
+                {
+                    _writer.Release();
+                }
+            }
+        }
+    }
+
+    /// <summary>Called holding the writer.</summary>
+    private async Task CommitAsync(Batch batch)
+    {
+        _batch = null;
+        await batch.Transaction.CommitAsync();
+        await batch.Transaction.DisposeAsync();
+        batch.Committed.TrySetResult();
+    }
+
+    /// <summary>Called holding the writer: the batch cannot be trusted any more; its units fail and the connection is renewed.</summary>
+    private async Task AbandonBatchAsync(Exception reason)
+    {
+        var batch = _batch;
+        _batch = null;
+        if (batch is not null)
+        {
+            try
+            {
+                await batch.Transaction.RollbackAsync();
+            }
+            catch (DbException)
+            {
+                // the connection is going anyway
+            }
+
+            batch.Committed.TrySetException(reason);
+        }
+
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+            _connection = null;
+        }
+    }
+
+    /// <summary>One unit of work's place in the current batch.</summary>
+    public sealed class Unit(SqliteWriteBatcher batcher, DbConnection connection, Batch batch, string savepoint)
+    {
+        private bool _left;
+
+        public DbConnection Connection { get; } = connection;
+
+        public Batch Batch { get; } = batch;
+
+        public string Savepoint { get; } = savepoint;
+
+        public DbTransaction Transaction => Batch.Transaction;
+
+        public Task CommitAsync() => LeaveOnceAsync(keep: true);
+
+        public Task RollbackAsync() => LeaveOnceAsync(keep: false);
+
+        private Task LeaveOnceAsync(bool keep)
+        {
+            if (_left)
+            {
+                return Task.CompletedTask;
+            }
+
+            _left = true;
+            return batcher.LeaveAsync(this, keep);
+        }
+    }
+
+    /// <summary>The shared transaction and the moment it is durable.</summary>
+    public sealed class Batch(DbTransaction transaction)
+    {
+        public DbTransaction Transaction { get; } = transaction;
+
+        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Units { get; set; }
+
+        public bool FlushScheduled { get; set; }
+    }
+}
