@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Text.Json;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Xunit.Abstractions;
@@ -13,7 +11,6 @@ namespace DingTalk.CardGateway.Tests.Conformance;
 /// </summary>
 public sealed class OfficialNodeClientTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(60);
 
     private FakeDingTalk _dingTalk = null!;
@@ -25,15 +22,9 @@ public sealed class OfficialNodeClientTests(ITestOutputHelper output) : IAsyncLi
     [Fact]
     public async Task Official_Node_SDK_runs_the_whole_card_flow_against_the_fake()
     {
-        var conformance = Path.Combine(RepoRoot(), "conformance");
-        await EnsureNodeAsync();
-        await EnsurePackagesAsync(conformance);
-
-        var run = await RunAsync(
-            "node",
-            ["official-client.mjs", _dingTalk.BaseAddress.ToString(), _dingTalk.Options.AppKey, _dingTalk.Options.AppSecret],
-            conformance,
-            ScriptTimeout);
+        await using var run = await NodeScript.StartAsync(
+            "@alicloud/dingtalk", "official-client.mjs", _dingTalk.BaseAddress.ToString(), _dingTalk.Options.AppKey, _dingTalk.Options.AppSecret);
+        await run.WaitForExitAsync(ScriptTimeout);
 
         output.WriteLine(run.StdOut);
         Assert.True(run.ExitCode == 0, $"official-client.mjs exited {run.ExitCode}\n{run.StdOut}\n{run.StdErr}");
@@ -78,83 +69,5 @@ public sealed class OfficialNodeClientTests(ITestOutputHelper output) : IAsyncLi
         var refused = state.Requests.Where(r => r.Status != 200).Select(r => r.Path).ToArray();
         Assert.Equal(["/v1.0/card/instances", "/v1.0/card/streaming", "/v1.0/oauth2/accessToken"], refused);
         Assert.Equal(11, state.Requests.Count);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "DingTalk.CardGateway.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no DingTalk.CardGateway.slnx above {AppContext.BaseDirectory}");
-    }
-
-    private static async Task EnsureNodeAsync()
-    {
-        try
-        {
-            var version = await RunAsync("node", ["--version"], Directory.GetCurrentDirectory(), TimeSpan.FromSeconds(30));
-            Assert.True(version.ExitCode == 0, $"`node --version` failed: {version.StdErr}");
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Fail(
-                "node is not on PATH. This test runs DingTalk's official Node SDK against the fake DingTalk; "
-                + $"install Node.js 18 or later (e.g. `apt-get install nodejs npm`) and run it again. ({e.Message})");
-        }
-    }
-
-    private async Task EnsurePackagesAsync(string conformance)
-    {
-        if (Directory.Exists(Path.Combine(conformance, "node_modules", "@alicloud", "dingtalk")))
-        {
-            return;
-        }
-
-        var npm = OperatingSystem.IsWindows() ? "npm.cmd" : "npm";
-        string[] arguments = File.Exists(Path.Combine(conformance, "package-lock.json"))
-            ? ["ci", "--no-audit", "--no-fund"]
-            : ["install", "--no-audit", "--no-fund"];
-        var install = await RunAsync(npm, arguments, conformance, InstallTimeout);
-        output.WriteLine($"npm {string.Join(' ', arguments)}: {install.StdOut}");
-        Assert.True(install.ExitCode == 0, $"npm {string.Join(' ', arguments)} failed with {install.ExitCode}\n{install.StdOut}\n{install.StdErr}");
-    }
-
-    private static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(
-        string fileName, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', arguments)} did not finish within {timeout}");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
     }
 }

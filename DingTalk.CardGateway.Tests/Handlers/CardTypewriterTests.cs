@@ -93,7 +93,7 @@ public sealed class CardTypewriterTests : IDisposable
         throw new InvalidOperationException("the LLM went away");
     }
 
-    private static CardActionContext Context(string cardId) => new()
+    private static CardActionContext Context(string cardId) => CardActionContext.From(new CardAction
     {
         CallbackId = "cb",
         Transport = CallbackTransport.Http,
@@ -102,7 +102,7 @@ public sealed class CardTypewriterTests : IDisposable
         OutTrackId = cardId,
         UserId = "u1",
         Params = System.Text.Json.JsonDocument.Parse("{}").RootElement,
-    };
+    }, card: null);
 
     private sealed class RecordingCardApi(TimeProvider clock) : IDingTalkCardApi
     {

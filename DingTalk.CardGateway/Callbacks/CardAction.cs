@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>One card callback, as the gateway understands it whatever the transport or payload vintage.</summary>
-public sealed record CardAction
+public record CardAction
 {
     /// <summary>
     /// Identifies this callback across redeliveries: a hash of the transport, card, user, content and the

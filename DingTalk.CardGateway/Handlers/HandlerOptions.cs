@@ -2,14 +2,10 @@ using System.ComponentModel.DataAnnotations;
 
 namespace DingTalk.CardGateway.Handlers;
 
-/// <summary>The <c>Gateway:Handlers</c> section: how handler results reach DingTalk.</summary>
+/// <summary>The <c>Gateway:Handlers</c> section: how streamed handler results reach DingTalk.</summary>
 public sealed class HandlerOptions
 {
     public const string Section = "Gateway:Handlers";
-
-    /// <summary>Cards whose updates for everyone may be in flight at once (each card's stay in order).</summary>
-    [Range(1, 64)]
-    public int EveryoneUpdateConcurrency { get; set; } = 4;
 
     /// <summary>
     /// Least time between two streamed frames (or typewriter updates) to one card. DingTalk refuses frames

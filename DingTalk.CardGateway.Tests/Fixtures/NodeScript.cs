@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
 
-namespace DingTalk.CardGateway.Tests.Stream;
+namespace DingTalk.CardGateway.Tests.Fixtures;
 
 /// <summary>
 /// Runs a script of <c>conformance/</c> (DingTalk's official Node SDKs) while the test talks to it: installs the
@@ -11,6 +11,7 @@ namespace DingTalk.CardGateway.Tests.Stream;
 public sealed class NodeScript : IAsyncDisposable
 {
     private static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(5);
+    private static readonly SemaphoreSlim Install = new(1, 1); // tests in parallel must not run npm ci together
 
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
@@ -55,11 +56,19 @@ public sealed class NodeScript : IAsyncDisposable
     public static async Task<NodeScript> StartAsync(string package, string script, params string[] arguments)
     {
         await EnsureNodeAsync();
-        if (!Directory.Exists(Path.Combine(Conformance, "node_modules", package)))
+        await Install.WaitAsync();
+        try
         {
-            var npm = OperatingSystem.IsWindows() ? "npm.cmd" : "npm";
-            var (code, stdout, stderr) = await RunAsync(npm, ["ci", "--no-audit", "--no-fund"], InstallTimeout);
-            Assert.True(code == 0, $"npm ci failed with {code}\n{stdout}\n{stderr}");
+            if (!Directory.Exists(Path.Combine(Conformance, "node_modules", package)))
+            {
+                var npm = OperatingSystem.IsWindows() ? "npm.cmd" : "npm";
+                var (code, stdout, stderr) = await RunAsync(npm, ["ci", "--no-audit", "--no-fund"], InstallTimeout);
+                Assert.True(code == 0, $"npm ci failed with {code}\n{stdout}\n{stderr}");
+            }
+        }
+        finally
+        {
+            Install.Release();
         }
 
         var start = Info("node", [script, .. arguments]);

@@ -1,0 +1,70 @@
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Tests.Hosting;
+
+/// <summary>
+/// No Docker engine runs here, so this checks what the container is given: every setting in
+/// <c>docker/.env.example</c> and <c>docker-compose.yml</c> names a real option, and filled in they start a Live gateway.
+/// </summary>
+public class ContainerConfigTests
+{
+    private static readonly string Root = NodeScript.RepoRoot();
+
+    [Fact]
+    public void Every_container_setting_binds_to_an_option_and_a_filled_env_file_validates()
+    {
+        var settings = EnvExample()
+            .Concat(ComposeEnvironment())
+            .Where(kv => kv.Key.Contains("__", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key.Replace("__", ":", StringComparison.Ordinal), kv => (string?)(kv.Value.Length > 0 ? kv.Value : "filled-in-value"));
+        Assert.Contains("DingTalk:AppKey", settings.Keys);
+        Assert.Contains("Gateway:Storage:Provider", settings.Keys);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+
+        // A misspelt key would be silently ignored by the gateway; here it fails.
+        configuration.GetSection(DingTalkOptions.Section).Get<DingTalkOptions>(o => o.ErrorOnUnknownConfiguration = true);
+        configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>(o => o.ErrorOnUnknownConfiguration = true);
+
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddGatewayOptions().BuildServiceProvider();
+        var dingTalk = services.GetRequiredService<IOptions<DingTalkOptions>>().Value;
+        Assert.Equal(GatewayMode.Live, dingTalk.EffectiveMode);
+        Assert.Equal("Postgres", services.GetRequiredService<IOptions<GatewayOptions>>().Value.Storage.Provider);
+    }
+
+    [Fact]
+    public void The_dockerfile_runs_the_published_gateway_as_a_non_root_user_on_8080()
+    {
+        var dockerfile = File.ReadAllLines(Path.Combine(Root, "Dockerfile"));
+
+        Assert.Contains(dockerfile, l => l.StartsWith("FROM mcr.microsoft.com/dotnet/sdk:10.0", StringComparison.Ordinal));
+        Assert.Contains(dockerfile, l => l.StartsWith("FROM mcr.microsoft.com/dotnet/aspnet:10.0", StringComparison.Ordinal));
+        Assert.Contains(dockerfile, l => l.Trim() == "USER $APP_UID");
+        Assert.Contains(dockerfile, l => l.Contains("ASPNETCORE_HTTP_PORTS=8080", StringComparison.Ordinal));
+        Assert.Contains(dockerfile, l => l.Contains("\"DingTalk.CardGateway.dll\"", StringComparison.Ordinal));
+        foreach (var copied in dockerfile.Where(l => l.StartsWith("COPY ", StringComparison.Ordinal) && !l.Contains("--from", StringComparison.Ordinal)))
+        {
+            foreach (var source in copied.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..^1])
+            {
+                Assert.True(File.Exists(Path.Combine(Root, source)) || Directory.Exists(Path.Combine(Root, source)), $"the Dockerfile copies {source}, which does not exist");
+            }
+        }
+    }
+
+    private static IEnumerable<KeyValuePair<string, string>> EnvExample() =>
+        File.ReadAllLines(Path.Combine(Root, "docker", ".env.example"))
+            .Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .Select(l => l.Split('=', 2))
+            .Select(p => KeyValuePair.Create(p[0].Trim(), p[1].Trim()));
+
+    /// <summary>The <c>Name: value</c> lines of the gateway service's <c>environment:</c> block.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> ComposeEnvironment() =>
+        File.ReadAllLines(Path.Combine(Root, "docker-compose.yml"))
+            .Select(l => l.Trim())
+            .Where(l => l.Contains("__", StringComparison.Ordinal) && l.Contains(": ", StringComparison.Ordinal) && !l.StartsWith('#'))
+            .Select(l => l.Split(": ", 2))
+            .Select(p => KeyValuePair.Create(p[0], p[1]));
+}
