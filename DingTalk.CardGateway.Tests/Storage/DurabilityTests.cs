@@ -123,6 +123,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         storage["Gateway:Outbox:RetryBaseDelay"] = "00:00:00.100";
         storage["Gateway:Outbox:RetryMaxDelay"] = "00:00:00.500";
         storage["Gateway:Outbox:LeaseDuration"] = "00:00:01";
+        storage["Gateway:Callbacks:HandlerBudget"] = "00:00:10"; // counting is the subject here, not the budget (tested elsewhere)
         storage["DingTalk:Outbound:RetryBaseDelay"] = "00:00:00.010";
         storage["DingTalk:Outbound:MaxRetryAttempts"] = "1";
         return storage;
