@@ -83,11 +83,27 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.Equal("Pending", accepted.GetProperty("status").GetString());
         Assert.Contains("ServiceUnavailable", accepted.GetProperty("lastError").GetString(), StringComparison.Ordinal);
         var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/r-1"), HttpStatusCode.OK);
-        Assert.Equal("Pending", Assert.Single(state.GetProperty("undelivered").EnumerateArray()).GetProperty("status").GetString());
+        Assert.Contains(state.GetProperty("undelivered").EnumerateArray(), e => e.GetProperty("status").GetString() == "Pending");
 
         DingTalk.Reset(); // DingTalk recovers (and forgets the card, so the sandbox takes it again)
         await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "r-1", openConversationId = "cidR==", cardData = new { n = 0 } });
         await Tests.Callbacks.Eventually.TrueAsync(() => DingTalk.FindCard("r-1")?.CardData.GetValueOrDefault("n") == "5", "the queued update delivered after recovery");
+    }
+
+    [Fact]
+    public async Task An_update_DingTalk_refuses_for_good_is_dead_lettered_and_visible()
+    {
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 400, "param.cardNotExist", "card r-1 does not exist");
+
+        var response = await UpdateAsync(8);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.NotFound);
+        Assert.Equal("param.cardNotExist", problem.GetProperty("dingTalkCode").GetString());
+        Assert.Single(DingTalk.RequestsTo("/v1.0/card/instances"), r => r.Method == "PUT"); // not retried
+        var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/r-1"), HttpStatusCode.OK);
+        Assert.Contains(state.GetProperty("undelivered").EnumerateArray(), e =>
+            e.GetProperty("status").GetString() == "Dead" && e.GetProperty("lastErrorCode").GetString() == "param.cardNotExist");
+        Assert.Contains(fixture.Gateway.LogEvents, e => e.MessageTemplate.Text.Contains("dead-lettered", StringComparison.Ordinal));
     }
 
     [Fact]
