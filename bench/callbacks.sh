@@ -6,6 +6,10 @@
 #
 #   bench/callbacks.sh                        # 32 connections, 15 s per endpoint
 #   DURATION=20s CONNECTIONS=64 USERS=100000 bench/callbacks.sh
+#   STORAGE=postgres CARDGATEWAY_TEST_POSTGRES="$(.ci/postgres.sh)" bench/callbacks.sh
+#
+# STORAGE=sqlite (the default) stores in a fresh SQLite file; STORAGE=postgres in a throwaway database created (and
+# dropped afterwards) on the server CARDGATEWAY_TEST_POSTGRES names, whose role needs CREATEDB; that needs psql too.
 #
 # Needs wrk (Debian/Ubuntu: apt-get install -y wrk), openssl and curl. Runs the gateway in Release, in Sandbox mode
 # (its built-in DingTalk emulator receives the updates for everyone), on 127.0.0.1 only.
@@ -18,29 +22,52 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-5099}
 USERS=${USERS:-10000}
+STORAGE=${STORAGE:-sqlite}
 BASE="http://127.0.0.1:${PORT}"
 API_SECRET="sandbox-api-secret" # Sandbox mode's well-known, non-secret callback secret
 OUT_TRACK_ID="bench-poll-$$"
 
-for tool in wrk openssl curl dotnet; do
+tools="wrk openssl curl dotnet"
+[[ $STORAGE == postgres ]] && tools="$tools psql"
+for tool in $tools; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required (wrk: apt-get install -y wrk)" >&2; exit 1; }
 done
 
 work=$(mktemp -d)
+case "$STORAGE" in
+  sqlite)
+    provider=Sqlite
+    connection_string="Data Source=$work/bench.db"
+    ;;
+  postgres)
+    [[ -n ${CARDGATEWAY_TEST_POSTGRES:-} ]] || { echo "bench: STORAGE=postgres needs CARDGATEWAY_TEST_POSTGRES (run .ci/postgres.sh)" >&2; exit 1; }
+    # The server's address and role from the ADO.NET connection string, for psql.
+    pg() { sed -n "s/.*\(^\|;\)$1=\([^;]*\).*/\2/Ip" <<<"$CARDGATEWAY_TEST_POSTGRES"; }
+    export PGHOST=$(pg Host) PGPORT=$(pg Port) PGUSER=$(pg Username) PGPASSWORD=$(pg Password) PGDATABASE=$(pg Database)
+    bench_db="cardgateway_bench_$$"
+    psql -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $bench_db" >/dev/null
+    provider=Postgres
+    connection_string="$(sed "s/\(^\|;\)Database=[^;]*/\1Database=$bench_db/I" <<<"$CARDGATEWAY_TEST_POSTGRES")"
+    ;;
+  *) echo "bench: STORAGE is sqlite or postgres, not '$STORAGE'" >&2; exit 1 ;;
+esac
+drop_database() { [[ -z ${bench_db:-} ]] || psql -q -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" >/dev/null || true; }
+trap drop_database EXIT
 echo "== publishing the gateway (Release) to $work/gateway"
 dotnet publish DingTalk.CardGateway -c Release -o "$work/gateway" --nologo -v quiet >/dev/null
 
-echo "== starting it on $BASE (Sandbox mode, bare endpoint on)"
+echo "== starting it on $BASE (Sandbox mode, bare endpoint on, $provider storage)"
 # The emulator's address and our public one given outright, so no client depends on when the server learns its port.
 ASPNETCORE_URLS="$BASE" \
 DingTalk__ApiBaseUrl="$BASE/sandbox" \
 DingTalk__Callback__PublicBaseUrl="$BASE" \
 Gateway__Bench__BareEndpoint=true \
-Gateway__Storage__ConnectionString="Data Source=$work/bench.db" \
+Gateway__Storage__Provider="$provider" \
+Gateway__Storage__ConnectionString="$connection_string" \
 Serilog__MinimumLevel__Default=Warning \
   dotnet "$work/gateway/DingTalk.CardGateway.dll" >"$work/gateway.log" 2>&1 &
 gateway=$!
-trap 'kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true' EXIT
+trap 'kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; drop_database' EXIT
 
 for _ in $(seq 1 100); do
   curl -fs "$BASE/health/live" >/dev/null 2>&1 && break
@@ -89,6 +116,7 @@ for name in bare poll; do
     "$(field non2xx "$line")" "$(field socket_errors "$line")"
 done
 printf '\npoll/bare throughput ratio: %s\n' "$(calc "$(field rps "$poll") / $(field rps "$bare")")"
+printf 'storage: %s\n' "$provider"
 printf 'gateway peak RSS: %d MB\n' $((rss_kb / 1024))
 votes=$(curl -fsS -H 'X-Api-Key: sandbox' "$BASE/api/cards/$OUT_TRACK_ID" | grep -o '"total":"[0-9]*"' || true)
 echo "poll card as stored after the run: ${votes:-(no total yet)}"

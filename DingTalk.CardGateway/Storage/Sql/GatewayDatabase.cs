@@ -20,7 +20,7 @@ public sealed class GatewayDatabase
         if (string.Equals(storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase))
         {
             Dialect = new PostgresDialect();
-            ConnectionString = storage.ConnectionString!;
+            ConnectionString = PostgresConnectionString(storage.ConnectionString!);
         }
         else
         {
@@ -47,6 +47,21 @@ public sealed class GatewayDatabase
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Statements are prepared automatically on each pooled connection after a few uses (unless configured
+    /// otherwise): every callback runs the same dozen statements, so parsing and planning them each time is waste.
+    /// </summary>
+    private static string PostgresConnectionString(string configured)
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(configured);
+        if (builder.MaxAutoPrepare == 0)
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
+        return builder.ToString();
     }
 
     /// <summary>A relative SQLite file lives under the content root; its folder is created.</summary>

@@ -15,6 +15,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </summary>
 public sealed partial class OutboxDispatcher(
     GatewayDatabase database,
+    SqliteWriteBatcher batcher,
     CardSender sender,
     OutboxSignal signal,
     IOptionsMonitor<OutboxOptions> options,
@@ -85,8 +86,7 @@ public sealed partial class OutboxDispatcher(
     private async Task DeliverCardAsync(string cardId, bool answerSent, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
-        await using var connection = await database.OpenAsync(cancellationToken);
-        if (!await TryLeaseAsync(connection, cardId, o, cancellationToken))
+        if (!await TryLeaseAsync(cardId, o, cancellationToken))
         {
             return; // another replica (or another pass) is sending this card
         }
@@ -95,10 +95,15 @@ public sealed partial class OutboxDispatcher(
         var renewing = RenewLeaseAsync(cardId, o, renewal.Token);
         try
         {
-            var entries = (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
-                "SELECT id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
-                new { cardId },
-                cancellationToken: cancellationToken))).ToList();
+            List<SqlOutbox.OutboxRow> entries;
+            await using (var connection = await database.OpenAsync(cancellationToken))
+            {
+                entries = (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
+                    "SELECT id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
+                    new { cardId },
+                    cancellationToken: cancellationToken))).ToList();
+            }
+
             var now = clock.GetUtcNow();
             if (entries.Count == 0 || (!answerSent && entries[0].AvailableAt > now.ToUnixTimeMilliseconds()))
             {
@@ -110,20 +115,19 @@ public sealed partial class OutboxDispatcher(
             try
             {
                 await sender.DeliverAsync(update, cancellationToken);
-                await MarkAsync(connection, folded, "Sent", null, null, null, cancellationToken);
+                await MarkAsync(folded, "Sent", null, null, null, cancellationToken);
                 Log.Delivered(logger, cardId, folded.Count, entries[0].Attempts);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                await FailAsync(connection, cardId, folded, entries[0], ex, now, o, cancellationToken);
+                await FailAsync(cardId, folded, entries[0], ex, now, o, cancellationToken);
             }
         }
         finally
         {
             await renewal.CancelAsync();
             await renewing;
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM outbox_leases WHERE card_id = @cardId AND owner = @owner", new { cardId, owner = _owner }, cancellationToken: CancellationToken.None));
+            await WriteAsync("DELETE FROM outbox_leases WHERE card_id = @cardId AND owner = @owner", new { cardId, owner = _owner }, CancellationToken.None);
         }
     }
 
@@ -135,11 +139,10 @@ public sealed partial class OutboxDispatcher(
             while (true)
             {
                 await Task.Delay(o.LeaseDuration / 3, clock, cancellationToken);
-                await using var connection = await database.OpenAsync(cancellationToken);
-                await connection.ExecuteAsync(new CommandDefinition(
+                await WriteAsync(
                     "UPDATE outbox_leases SET until_at = @until WHERE card_id = @cardId AND owner = @owner",
                     new { cardId, owner = _owner, until = (clock.GetUtcNow() + o.LeaseDuration).ToUnixTimeMilliseconds() },
-                    cancellationToken: cancellationToken));
+                    cancellationToken);
             }
         }
         catch (OperationCanceledException)
@@ -152,22 +155,21 @@ public sealed partial class OutboxDispatcher(
         }
     }
 
-    private async Task<bool> TryLeaseAsync(System.Data.Common.DbConnection connection, string cardId, OutboxOptions o, CancellationToken cancellationToken)
+    private async Task<bool> TryLeaseAsync(string cardId, OutboxOptions o, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var taken = await connection.ExecuteAsync(new CommandDefinition(
+        var taken = await WriteAsync(
             """
             INSERT INTO outbox_leases (card_id, owner, until_at) VALUES (@cardId, @owner, @until)
             ON CONFLICT (card_id) DO UPDATE SET owner = excluded.owner, until_at = excluded.until_at
             WHERE outbox_leases.until_at < @now
             """,
             new { cardId, owner = _owner, until = (now + o.LeaseDuration).ToUnixTimeMilliseconds(), now = now.ToUnixTimeMilliseconds() },
-            cancellationToken: cancellationToken));
+            cancellationToken);
         return taken == 1;
     }
 
     private async Task FailAsync(
-        System.Data.Common.DbConnection connection,
         string cardId,
         Folded folded,
         SqlOutbox.OutboxRow first,
@@ -181,14 +183,14 @@ public sealed partial class OutboxDispatcher(
         var age = now - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt);
         if (!IsTransient(ex) || age >= o.GiveUpAfter)
         {
-            await MarkAsync(connection, folded, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
+            await MarkAsync(folded, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
             Log.DeadLettered(logger, cardId, folded.Count, attempts, error);
             return;
         }
 
         var backoff = TimeSpan.FromTicks(Math.Min(o.RetryMaxDelay.Ticks, o.RetryBaseDelay.Ticks * (1L << Math.Min(attempts - 1, 20))));
         var jittered = backoff * (0.8 + (Random.Shared.NextDouble() * 0.4));
-        await connection.ExecuteAsync(new CommandDefinition(
+        await WriteAsync(
             "UPDATE outbox SET attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, available_at = @availableAt WHERE card_id = @CardId AND status = 'Pending' AND id <= @LastId",
             new
             {
@@ -200,13 +202,13 @@ public sealed partial class OutboxDispatcher(
                 errorCode = (ex as DingTalkApiException)?.Code,
                 availableAt = (now + jittered).ToUnixTimeMilliseconds(),
             },
-            cancellationToken: cancellationToken));
+            cancellationToken);
         Log.WillRetry(logger, cardId, folded.Count, attempts, error, (long)jittered.TotalMilliseconds);
     }
 
     private Task<int> MarkAsync(
-        System.Data.Common.DbConnection connection, Folded folded, string status, string? error, DingTalkApiException? dingTalk, int? attempts, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(new CommandDefinition(
+        Folded folded, string status, string? error, DingTalkApiException? dingTalk, int? attempts, CancellationToken cancellationToken) =>
+        WriteAsync(
             """
             UPDATE outbox SET status = @status, sent_at = @sentAt, last_error = COALESCE(@error, last_error),
                 last_error_status = COALESCE(@errorStatus, last_error_status), last_error_code = COALESCE(@errorCode, last_error_code),
@@ -224,7 +226,20 @@ public sealed partial class OutboxDispatcher(
                 attempts,
                 sentAt = status == "Sent" ? clock.GetUtcNow().ToUnixTimeMilliseconds() : (long?)null,
             },
-            cancellationToken: CancellationToken.None));
+            CancellationToken.None);
+
+    /// <summary>
+    /// One write in a transaction of its own, through a <see cref="StorageSession"/>: on SQLite that is a turn in the
+    /// callbacks' group commit rather than a second writer fighting them for the lock (whose busy-wait sleeps
+    /// stalled both sides for milliseconds).
+    /// </summary>
+    private async Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken)
+    {
+        await using var session = new StorageSession(database, batcher);
+        return await session.WriteAsync(
+            (connection, transaction) => connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)),
+            cancellationToken);
+    }
 
     /// <summary>Worth retrying: DingTalk throttled or was overloaded, the token went stale, or it could not be reached.</summary>
     private static bool IsTransient(Exception ex) => ex switch

@@ -16,6 +16,9 @@ public abstract class SqlDialect
     /// <summary>Row lock for read-modify-write; SQLite needs none (a write transaction holds the database).</summary>
     public abstract string ForUpdate { get; }
 
+    /// <summary>Whether a write transaction excludes every other writer, so whatever it reads stays current until it commits.</summary>
+    public bool SingleWriter => ForUpdate.Length == 0;
+
     public abstract DbConnection CreateConnection(string connectionString);
 
     /// <summary>Per-connection settings, run on every open.</summary>

@@ -3,22 +3,23 @@ using Dapper;
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// Handler state (a poll's votes, an approval's decision) as JSON per handler and card. An update locks the row
-/// (PostgreSQL) or holds the write lock (SQLite), so the change function runs once and no vote is lost to a race.
+/// Handler state (a poll's votes, an approval's decision) as JSON per handler and card. An update is an upsert
+/// conditional on the version last read (a read that locks the row on PostgreSQL; on SQLite, whose reads in a write
+/// transaction are as good as locked, skipped when this scope has just read it), so no vote is lost to a race; the
+/// change function runs again only when the version moved meanwhile.
 /// </summary>
 public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider clock) : IHandlerStateStore
 {
+    /// <summary>States this scope has read or written, by handler and card: hints that spare an update its read, checked by version.</summary>
+    private readonly Dictionary<(string Handler, string CardId), StateRow> _seen = [];
+
     public Task<TState?> GetAsync<TState>(string handler, string cardId, CancellationToken cancellationToken)
         where TState : class =>
         session.ReadAsync(
             async (connection, transaction) =>
             {
-                var json = await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
-                    "SELECT state FROM handler_state WHERE handler = @handler AND card_id = @cardId",
-                    new { handler, cardId },
-                    transaction,
-                    cancellationToken: cancellationToken));
-                return json is null ? null : SqlJson.Read<TState>(json);
+                var row = await ReadAsync(handler, cardId, "", connection, transaction, cancellationToken);
+                return row.State is { } json ? SqlJson.Read<TState>(json) : null;
             },
             cancellationToken);
 
@@ -27,28 +28,60 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
         session.WriteAsync(
             async (connection, transaction) =>
             {
-                var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-                var key = new { handler, cardId, now };
+                // Read (locking the row where it exists) unless this scope just did, then one upsert that only lands on
+                // the version read. A stale read, or two first changes on a new row, cannot both win: the loser finds a
+                // version it did not read, writes nothing and goes round again on the committed, locked row.
+                var current = _seen.GetValueOrDefault((handler, cardId)) is { } seen && (seen.Locked || session.Dialect.SingleWriter)
+                    ? seen
+                    : await ReadAsync(handler, cardId, session.Dialect.ForUpdate, connection, transaction, cancellationToken);
+                while (true)
+                {
+                    var updated = change(current.State is { } json ? SqlJson.Read<TState>(json) : null);
+                    var state = SqlJson.Write(updated);
+                    var written = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+                        """
+                        INSERT INTO handler_state (handler, card_id, state, version, updated_at) VALUES (@handler, @cardId, @state, 1, @now)
+                        ON CONFLICT (handler, card_id) DO UPDATE SET state = excluded.state, version = handler_state.version + 1, updated_at = excluded.updated_at
+                        WHERE handler_state.version = @read
+                        RETURNING version
+                        """,
+                        new { handler, cardId, state, now = clock.GetUtcNow().ToUnixTimeMilliseconds(), read = current.Version },
+                        transaction,
+                        cancellationToken: cancellationToken));
+                    if (written is { } version)
+                    {
+                        _seen[(handler, cardId)] = new StateRow { State = state, Version = version, Locked = true };
+                        return updated;
+                    }
 
-                // Make sure the row exists, then lock it: two first votes on a new card cannot both see "no state".
-                await connection.ExecuteAsync(new CommandDefinition(
-                    "INSERT INTO handler_state (handler, card_id, state, version, updated_at) VALUES (@handler, @cardId, NULL, 0, @now) ON CONFLICT (handler, card_id) DO NOTHING",
-                    key,
-                    transaction,
-                    cancellationToken: cancellationToken));
-                var json = await connection.QuerySingleAsync<string?>(new CommandDefinition(
-                    $"SELECT state FROM handler_state WHERE handler = @handler AND card_id = @cardId{session.Dialect.ForUpdate}",
-                    key,
-                    transaction,
-                    cancellationToken: cancellationToken));
-
-                var updated = change(json is null ? null : SqlJson.Read<TState>(json));
-                await connection.ExecuteAsync(new CommandDefinition(
-                    "UPDATE handler_state SET state = @state, version = version + 1, updated_at = @now WHERE handler = @handler AND card_id = @cardId",
-                    new { handler, cardId, now, state = SqlJson.Write(updated) },
-                    transaction,
-                    cancellationToken: cancellationToken));
-                return updated;
+                    current = await ReadAsync(handler, cardId, session.Dialect.ForUpdate, connection, transaction, cancellationToken);
+                }
             },
             cancellationToken);
+
+    private async Task<StateRow> ReadAsync(
+        string handler, string cardId, string forUpdate, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<StateRow>(new CommandDefinition(
+            $"SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId{forUpdate}",
+            new { handler, cardId },
+            transaction,
+            cancellationToken: cancellationToken)) ?? StateRow.None;
+        row = row.Version < 0 ? row : new StateRow { State = row.State, Version = row.Version, Locked = forUpdate.Length > 0 };
+        _seen[(handler, cardId)] = row;
+        return row;
+    }
+
+    private sealed class StateRow
+    {
+        /// <summary>No row yet: the upsert inserts, and updates nothing another scope inserted meanwhile.</summary>
+        public static readonly StateRow None = new() { Version = -1 };
+
+        public string? State { get; init; }
+
+        public long Version { get; init; }
+
+        /// <summary>Read with a row lock, or written, in this scope: on PostgreSQL only such a hint is worth writing against.</summary>
+        public bool Locked { get; init; }
+    }
 }
