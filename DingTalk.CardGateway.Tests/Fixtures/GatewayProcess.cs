@@ -69,8 +69,22 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        return new GatewayProcess(process, address, output);
+        try
+        {
+            var address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            return new GatewayProcess(process, address, output);
+        }
+        catch
+        {
+            // Never leave a half-started gateway running behind a failed test.
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            process.Dispose();
+            throw;
+        }
 
         void Collect(string? line)
         {
