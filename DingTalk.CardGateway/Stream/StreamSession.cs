@@ -124,25 +124,12 @@ internal sealed partial class StreamSession : IAsyncDisposable
         }
 
         Interlocked.CompareExchange(ref _endReason, why, null);
-        using var timeout = new CancellationTokenSource(CloseTimeout, _clock);
         try
         {
-            await _sending.WaitAsync(timeout.Token);
-            try
-            {
-                if (_socket.State == WebSocketState.Open)
-                {
-                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closing", timeout.Token);
-                }
-            }
-            finally
-            {
-                _sending.Release();
-            }
-
+            await SendCloseAsync(WebSocketState.Open, "closing");
             await Completion.WaitAsync(CloseTimeout, _clock);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException or InvalidOperationException or IOException)
+        catch (Exception ex) when (IsSocketGone(ex) || ex is TimeoutException)
         {
             _socket.Abort();
         }
@@ -232,7 +219,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
                 await DispatchAsync(frame!);
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException)
+        catch (Exception ex) when (IsSocketGone(ex))
         {
             Interlocked.CompareExchange(ref _endReason, $"the connection failed ({ex.Message})", null);
             return _endReason!;
@@ -317,7 +304,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
                 _sending.Release();
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException)
+        catch (Exception ex) when (IsSocketGone(ex))
         {
             Log.AnswerLost(_logger, ack.Headers.MessageId, Number, ex.Message);
         }
@@ -326,27 +313,36 @@ internal sealed partial class StreamSession : IAsyncDisposable
     /// <summary>DingTalk started the close handshake: finish it.</summary>
     private async Task AnswerCloseAsync()
     {
-        using var timeout = new CancellationTokenSource(CloseTimeout, _clock);
         try
         {
-            await _sending.WaitAsync(timeout.Token);
-            try
-            {
-                if (_socket.State == WebSocketState.CloseReceived)
-                {
-                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
-                }
-            }
-            finally
-            {
-                _sending.Release();
-            }
+            await SendCloseAsync(WebSocketState.CloseReceived, "bye");
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException)
+        catch (Exception ex) when (IsSocketGone(ex))
         {
             // gone either way
         }
     }
+
+    /// <summary>Sends our close frame, in turn with the answers being written, if the socket is still in <paramref name="expected"/>.</summary>
+    private async Task SendCloseAsync(WebSocketState expected, string description)
+    {
+        using var timeout = new CancellationTokenSource(CloseTimeout, _clock);
+        await _sending.WaitAsync(timeout.Token);
+        try
+        {
+            if (_socket.State == expected)
+            {
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, description, timeout.Token);
+            }
+        }
+        finally
+        {
+            _sending.Release();
+        }
+    }
+
+    private static bool IsSocketGone(Exception ex) =>
+        ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException;
 
     private void OnIdle()
     {
