@@ -26,6 +26,22 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     /// <summary>Every log event the gateway wrote, after secret masking.</summary>
     public IReadOnlyCollection<LogEvent> LogEvents => _logs.Events;
 
+    /// <summary>A Live gateway against <paramref name="dingTalk"/>: its credentials, our test secrets and admin key, JSON logs.</summary>
+    public static Dictionary<string, string?> LiveSettings(FakeDingTalk dingTalk) => new()
+    {
+        ["DingTalk:Mode"] = "Live",
+        ["DingTalk:AppKey"] = dingTalk.Options.AppKey,
+        ["DingTalk:AppSecret"] = dingTalk.Options.AppSecret,
+        ["DingTalk:RobotCode"] = "test-robot",
+        ["DingTalk:ApiBaseUrl"] = dingTalk.BaseAddress.ToString(),
+        ["DingTalk:Callback:PublicBaseUrl"] = PublicBaseUrl,
+        ["DingTalk:Callback:ApiSecret"] = ApiSecret,
+        ["DingTalk:Callback:RouteKey"] = "test-route",
+        ["DingTalk:Callback:RegisterOnStartup"] = "false",
+        ["Gateway:AdminApiKeys:0"] = AdminKey,
+        ["Gateway:LogFormat"] = "Json",
+    };
+
     public HttpClient CreateAdminClient()
     {
         var client = CreateClient();
@@ -40,27 +56,21 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
-        var defaults = new Dictionary<string, string?>
+        var defaults = LiveSettings(dingTalk);
+        foreach (var (key, value) in new Dictionary<string, string?>
         {
-            ["DingTalk:Mode"] = "Live",
-            ["DingTalk:AppKey"] = dingTalk.Options.AppKey,
-            ["DingTalk:AppSecret"] = dingTalk.Options.AppSecret,
-            ["DingTalk:RobotCode"] = "test-robot",
-            ["DingTalk:ApiBaseUrl"] = dingTalk.BaseAddress.ToString(),
-            ["DingTalk:Callback:PublicBaseUrl"] = PublicBaseUrl,
-            ["DingTalk:Callback:ApiSecret"] = ApiSecret,
-            ["DingTalk:Callback:RouteKey"] = "test-route",
-            ["DingTalk:Callback:RegisterOnStartup"] = "false",
             ["DingTalk:Outbound:RetryBaseDelay"] = "00:00:00.010",
             ["DingTalk:Outbound:ThrottleDelay"] = "00:00:00.050",
-            ["Gateway:AdminApiKeys:0"] = AdminKey,
-            ["Gateway:LogFormat"] = "Json",
             ["Gateway:Storage:Provider"] = "Sqlite",
             ["Gateway:Storage:ConnectionString"] = $"Data Source={_database}",
             ["Gateway:Outbox:PollInterval"] = "00:00:00.020",
             ["Gateway:Outbox:RetryBaseDelay"] = "00:00:00.050",
             ["Gateway:Outbox:RetryMaxDelay"] = "00:00:00.500",
-        };
+        })
+        {
+            defaults[key] = value;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             defaults[key] = value;

@@ -33,30 +33,17 @@ public sealed partial class GatewayProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        var environment = new Dictionary<string, string?>
-        {
-            ["DOTNET_ENVIRONMENT"] = "Production",
-            ["ASPNETCORE_ENVIRONMENT"] = "Production",
-            ["DingTalk__Mode"] = "Live",
-            ["DingTalk__AppKey"] = dingTalk.Options.AppKey,
-            ["DingTalk__AppSecret"] = dingTalk.Options.AppSecret,
-            ["DingTalk__RobotCode"] = "test-robot",
-            ["DingTalk__ApiBaseUrl"] = dingTalk.BaseAddress.ToString(),
-            ["DingTalk__Callback__PublicBaseUrl"] = GatewayFactory.PublicBaseUrl,
-            ["DingTalk__Callback__ApiSecret"] = GatewayFactory.ApiSecret,
-            ["DingTalk__Callback__RouteKey"] = "test-route",
-            ["DingTalk__Callback__RegisterOnStartup"] = "false",
-            ["Gateway__AdminApiKeys__0"] = GatewayFactory.AdminKey,
-            ["Gateway__LogFormat"] = "Json",
-        };
+        var environment = GatewayFactory.LiveSettings(dingTalk);
+        environment["DOTNET_ENVIRONMENT"] = "Production";
+        environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         foreach (var (key, value) in settings)
         {
-            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+            environment[key] = value;
         }
 
         foreach (var (key, value) in environment)
         {
-            start.Environment[key] = value;
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
         var output = new ConcurrentQueue<string>();
