@@ -21,25 +21,22 @@ public static class DingTalkClientsExtensions
         services.AddTransient<AccessTokenHandler>();
         services.AddTransient<ApiRateLimitingHandler>();
 
-        var settings = new RefitSettings
-        {
-            ContentSerializer = new SystemTextJsonContentSerializer(GatewayJson.Options),
-            ExceptionFactory = async response => response.IsSuccessStatusCode
-                ? null
-                : await DingTalkErrorReader.ToExceptionAsync(response, CancellationToken.None),
-        };
-
-        AddClient<IDingTalkOAuthApi>(services, settings, withToken: false);
-        AddClient<IDingTalkCardApi>(services, settings, withToken: true);
-        AddClient<IDingTalkRobotApi>(services, settings, withToken: true);
+        services.AddDingTalkClient<IDingTalkOAuthApi>(withToken: false);
+        services.AddDingTalkClient<IDingTalkCardApi>(withToken: true);
+        services.AddDingTalkClient<IDingTalkRobotApi>(withToken: true);
         services.AddSingleton<CardSender>();
         return services;
     }
 
-    private static void AddClient<TApi>(IServiceCollection services, RefitSettings settings, bool withToken)
+    /// <summary>
+    /// One Refit client for a DingTalk API on the shared stack: base address per request, the access token unless
+    /// <paramref name="withToken"/> is false (the token and Stream-open calls authenticate with the app's credentials),
+    /// resilience, rate limit, and DingTalk's errors as <see cref="DingTalkApiException"/>.
+    /// </summary>
+    public static IHttpClientBuilder AddDingTalkClient<TApi>(this IServiceCollection services, bool withToken)
         where TApi : class
     {
-        var builder = services.AddRefitGeneratedClient<TApi>(settings)
+        var builder = services.AddRefitGeneratedClient<TApi>(Settings)
             .ConfigureHttpClient(client =>
             {
                 // The real base is put on each request by DingTalkBaseAddressHandler.
@@ -57,5 +54,14 @@ public static class DingTalkClientsExtensions
         builder.AddStandardResilienceHandler()
             .Configure((options, sp) => DingTalkResilience.Configure(options, sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
         builder.AddHttpMessageHandler<ApiRateLimitingHandler>();
+        return builder;
     }
+
+    private static readonly RefitSettings Settings = new()
+    {
+        ContentSerializer = new SystemTextJsonContentSerializer(GatewayJson.Options),
+        ExceptionFactory = async response => response.IsSuccessStatusCode
+            ? null
+            : await DingTalkErrorReader.ToExceptionAsync(response, CancellationToken.None),
+    };
 }

@@ -12,7 +12,7 @@ namespace DingTalk.CardGateway.Stream;
 /// and the old one closed once it is up; on stop, frames in flight answered before the socket closes.
 /// </summary>
 public sealed partial class StreamConnectionService(
-    IServiceProvider services,
+    IDingTalkStreamApi api,
     StreamFrameHandler frames,
     StreamConnectionStatus status,
     IOptionsMonitor<DingTalkOptions> dingTalk,
@@ -47,7 +47,7 @@ public sealed partial class StreamConnectionService(
         }
 
         status.Set(StreamConnectionState.Connecting, "Opening the Stream connection to DingTalk.", clock.GetUtcNow());
-        if (!await StartedAsync(stoppingToken))
+        if (!await lifetime.WaitForStartedAsync(stoppingToken))
         {
             return;
         }
@@ -165,9 +165,6 @@ public sealed partial class StreamConnectionService(
     {
         var settings = dingTalk.CurrentValue;
 
-        // Resolved per connect, not in the constructor: in Sandbox mode the client's base address is this server's,
-        // known only once it listens.
-        var api = services.GetRequiredService<IDingTalkStreamApi>();
         var opened = await api.OpenConnectionAsync(
             new OpenConnectionRequest(settings.AppKey!, settings.AppSecret!, UserAgent, Subscriptions), stoppingToken);
         if (string.IsNullOrEmpty(opened.Ticket)
@@ -202,21 +199,6 @@ public sealed partial class StreamConnectionService(
         Log.Retired(logger, session.Number, why);
     }
 
-    /// <summary>In Sandbox mode DingTalk is the gateway itself, reachable only once the server listens.</summary>
-    private async Task<bool> StartedAsync(CancellationToken stoppingToken)
-    {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        try
-        {
-            await started.Task.WaitAsync(stoppingToken);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
 
     private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stoppingToken)
     {

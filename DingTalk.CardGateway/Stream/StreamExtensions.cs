@@ -1,8 +1,6 @@
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Hosting;
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
-using Refit;
 
 namespace DingTalk.CardGateway.Stream;
 
@@ -21,25 +19,8 @@ public static class StreamExtensions
         services.AddHostedService<StreamConnectionService>();
         services.AddHealthChecks().AddCheck<StreamHealthCheck>("dingtalk-stream", tags: [HealthExtensions.ReadyTag]);
 
-        // Same stack as the OpenAPI clients (resilience, rate limit), minus the access token: this call authenticates with the app's credentials.
-        var settings = new RefitSettings
-        {
-            ContentSerializer = new SystemTextJsonContentSerializer(GatewayJson.Options),
-            ExceptionFactory = async response => response.IsSuccessStatusCode
-                ? null
-                : await DingTalkErrorReader.ToExceptionAsync(response, CancellationToken.None),
-        };
-        var api = services.AddRefitGeneratedClient<IDingTalkStreamApi>(settings)
-            .ConfigureHttpClient((sp, client) =>
-            {
-                client.BaseAddress = sp.GetRequiredService<DingTalkEndpoint>().BaseAddress;
-                client.DefaultRequestHeaders.Accept.ParseAdd("application/json"); // else DingTalk's gateway may answer XML
-                client.DefaultRequestHeaders.UserAgent.ParseAdd($"DingTalk.CardGateway/{typeof(StreamExtensions).Assembly.GetName().Version}");
-                client.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts
-            });
-        api.AddStandardResilienceHandler()
-            .Configure((options, sp) => DingTalkResilience.Configure(options, sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
-        api.AddHttpMessageHandler<ApiRateLimitingHandler>();
+        // The shared client stack, without the access token: opening a connection authenticates with the app's credentials.
+        services.AddDingTalkClient<IDingTalkStreamApi>(withToken: false);
         return services;
     }
 }

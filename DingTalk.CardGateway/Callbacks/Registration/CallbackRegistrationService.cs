@@ -14,7 +14,7 @@ namespace DingTalk.CardGateway.Callbacks.Registration;
 /// log, not ready, no retry.
 /// </summary>
 public sealed partial class CallbackRegistrationService(
-    IServiceProvider services,
+    IDingTalkCardApi api,
     CallbackBaseUrl baseUrl,
     CallbackRegistrationStatus status,
     IOptionsMonitor<DingTalkOptions> dingTalk,
@@ -33,13 +33,10 @@ public sealed partial class CallbackRegistrationService(
         }
 
         status.Set(CallbackRegistrationState.Pending, "Registering the card callback URL with DingTalk.");
-        if (!await StartedAsync(stoppingToken))
+        if (!await lifetime.WaitForStartedAsync(stoppingToken))
         {
             return;
         }
-
-        // Resolved only now: in Sandbox mode the client's base address is the server's own, known once it listens.
-        var api = services.GetRequiredService<IDingTalkCardApi>();
 
         var callback = settings.Callback;
         var request = new RegisterCallbackRequest(
@@ -75,21 +72,6 @@ public sealed partial class CallbackRegistrationService(
         : string.IsNullOrEmpty(settings.Callback.ApiSecret) ? "DingTalk:Callback:ApiSecret is not set: nothing to register."
         : null;
 
-    /// <summary>In Sandbox mode the URL is the server's own address, known only once it listens.</summary>
-    private async Task<bool> StartedAsync(CancellationToken stoppingToken)
-    {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        try
-        {
-            await started.Task.WaitAsync(stoppingToken);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
 
     /// <summary>Null when done (registered, or a conflict reported); else why it failed, to retry.</summary>
     private async Task<string?> TryRegisterAsync(IDingTalkCardApi api, RegisterCallbackRequest request, CancellationToken stoppingToken)
