@@ -13,24 +13,39 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
 
     public Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken) =>
         session.WriteAsync(
-            async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
+            async (connection, transaction) => await connection.RunAsync(
+                transaction,
                 $"""
                 INSERT INTO callbacks ({Columns})
                 VALUES (@CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt)
                 ON CONFLICT (callback_id) DO NOTHING
                 """,
-                CallbackRow.From(callback),
-                transaction,
-                cancellationToken: cancellationToken)) == 1,
+                cancellationToken,
+                ("CallbackId", callback.CallbackId),
+                ("CardId", callback.CardId),
+                ("Transport", callback.Transport),
+                ("Type", callback.Type),
+                ("UserId", callback.UserId),
+                ("Action", callback.Action),
+                ("ActionIds", SqlJson.Write(callback.ActionIds)),
+                ("ReceivedAt", callback.ReceivedAt.ToUnixTimeMilliseconds()),
+                ("Outcome", callback.Outcome.ToString()),
+                ("Handler", callback.Handler),
+                ("AnswerJson", callback.AnswerJson),
+                ("CompletedAt", callback.CompletedAt?.ToUnixTimeMilliseconds())) == 1,
             cancellationToken);
 
     public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
         session.WriteAsync(
-            (connection, transaction) => connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId",
-                new { callbackId, outcome = outcome.ToString(), handler, answerJson, now = clock.GetUtcNow().ToUnixTimeMilliseconds() },
+            (connection, transaction) => connection.RunAsync(
                 transaction,
-                cancellationToken: cancellationToken)),
+                "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId",
+                cancellationToken,
+                ("outcome", outcome.ToString()),
+                ("handler", handler),
+                ("answerJson", answerJson),
+                ("now", clock.GetUtcNow().ToUnixTimeMilliseconds()),
+                ("callbackId", callbackId)),
             cancellationToken);
 
     /// <summary>Reads committed state on a connection of its own: the first delivery may be another scope or replica.</summary>
@@ -86,22 +101,6 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
         public string? AnswerJson { get; init; }
 
         public long? CompletedAt { get; init; }
-
-        public static CallbackRow From(CallbackRecord r) => new()
-        {
-            CallbackId = r.CallbackId,
-            CardId = r.CardId,
-            Transport = r.Transport,
-            Type = r.Type,
-            UserId = r.UserId,
-            Action = r.Action,
-            ActionIds = SqlJson.Write(r.ActionIds),
-            ReceivedAt = r.ReceivedAt.ToUnixTimeMilliseconds(),
-            Outcome = r.Outcome.ToString(),
-            Handler = r.Handler,
-            AnswerJson = r.AnswerJson,
-            CompletedAt = r.CompletedAt?.ToUnixTimeMilliseconds(),
-        };
 
         public CallbackRecord ToRecord() => new()
         {

@@ -31,8 +31,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     {
         _seenLocked = false;
         return _seen = await session.ReadAsync(
-            async (connection, transaction) => (await connection.QuerySingleOrDefaultAsync<CardRow>(new CommandDefinition(
-                $"SELECT {Columns} FROM cards WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken)))?.ToRecord(),
+            (connection, transaction) => connection.FirstOrDefaultAsync(transaction, $"SELECT {Columns} FROM cards WHERE id = @id", CardRow.Read, cancellationToken, ("id", id)),
             cancellationToken);
     }
 
@@ -52,12 +51,16 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                 while (card is not null)
                 {
                     var updated = change.ApplyTo(card, clock.GetUtcNow());
-                    var row = CardRow.From(updated);
-                    var written = await connection.ExecuteAsync(new CommandDefinition(
-                        "UPDATE cards SET public_data = @PublicData, private_data = @PrivateData, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @Read",
-                        new { row.PublicData, row.PrivateData, row.Version, row.UpdatedAt, row.Id, Read = card.Version },
+                    var written = await connection.RunAsync(
                         transaction,
-                        cancellationToken: cancellationToken));
+                        "UPDATE cards SET public_data = @PublicData, private_data = @PrivateData, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @Read",
+                        cancellationToken,
+                        ("PublicData", SqlJson.Write(updated.PublicData)),
+                        ("PrivateData", SqlJson.Write(updated.PrivateData)),
+                        ("Version", updated.Version),
+                        ("UpdatedAt", updated.UpdatedAt.ToUnixTimeMilliseconds()),
+                        ("Id", updated.Id),
+                        ("Read", card.Version));
                     if (written == 1)
                     {
                         (_seen, _seenLocked) = (updated, true);
@@ -73,13 +76,12 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
-        var card = (await connection.QuerySingleOrDefaultAsync<CardRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM cards WHERE id = @id{session.Dialect.ForUpdate}", new { id }, transaction, cancellationToken: cancellationToken)))?.ToRecord();
+        var card = await connection.FirstOrDefaultAsync(transaction, $"SELECT {Columns} FROM cards WHERE id = @id{session.Dialect.ForUpdate}", CardRow.Read, cancellationToken, ("id", id));
         (_seen, _seenLocked) = (card, true);
         return card;
     }
 
-    /// <summary>The row as Dapper maps it (snake_case columns aliased by position-free names).</summary>
+    /// <summary>The row as stored: JSON text and epoch milliseconds.</summary>
     private sealed class CardRow
     {
         public string Id { get; init; } = "";
@@ -115,6 +117,21 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             CreatedAt = card.CreatedAt.ToUnixTimeMilliseconds(),
             UpdatedAt = card.UpdatedAt.ToUnixTimeMilliseconds(),
         };
+
+        /// <summary>A row of <see cref="Columns"/>, in that order, straight to a record (the callback path reads one per click).</summary>
+        public static CardRecord Read(System.Data.Common.DbDataReader row) => new CardRow
+        {
+            Id = row.GetString(0),
+            Kind = row.GetString(1),
+            TemplateId = row.GetString(2),
+            CallbackType = row.IsDBNull(3) ? null : row.GetString(3),
+            OpenSpaceId = row.IsDBNull(4) ? null : row.GetString(4),
+            PublicData = row.GetString(5),
+            PrivateData = row.GetString(6),
+            Version = row.GetInt64(7),
+            CreatedAt = row.GetInt64(8),
+            UpdatedAt = row.GetInt64(9),
+        }.ToRecord();
 
         public CardRecord ToRecord() => new()
         {

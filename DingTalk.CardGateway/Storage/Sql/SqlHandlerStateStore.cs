@@ -1,5 +1,3 @@
-using Dapper;
-
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
@@ -38,16 +36,20 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                 {
                     var updated = change(current.State is { } json ? SqlJson.Read<TState>(json) : null);
                     var state = SqlJson.Write(updated);
-                    var written = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+                    var written = await connection.ScalarAsync<long?>(
+                        transaction,
                         """
                         INSERT INTO handler_state (handler, card_id, state, version, updated_at) VALUES (@handler, @cardId, @state, 1, @now)
                         ON CONFLICT (handler, card_id) DO UPDATE SET state = excluded.state, version = handler_state.version + 1, updated_at = excluded.updated_at
                         WHERE handler_state.version = @read
                         RETURNING version
                         """,
-                        new { handler, cardId, state, now = clock.GetUtcNow().ToUnixTimeMilliseconds(), read = current.Version },
-                        transaction,
-                        cancellationToken: cancellationToken));
+                        cancellationToken,
+                        ("handler", handler),
+                        ("cardId", cardId),
+                        ("state", state),
+                        ("now", clock.GetUtcNow().ToUnixTimeMilliseconds()),
+                        ("read", current.Version));
                     if (written is { } version)
                     {
                         _seen[(handler, cardId)] = new StateRow { State = state, Version = version, Locked = true };
@@ -62,12 +64,13 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     private async Task<StateRow> ReadAsync(
         string handler, string cardId, string forUpdate, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, CancellationToken cancellationToken)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<StateRow>(new CommandDefinition(
-            $"SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId{forUpdate}",
-            new { handler, cardId },
+        var row = await connection.FirstOrDefaultAsync(
             transaction,
-            cancellationToken: cancellationToken)) ?? StateRow.None;
-        row = row.Version < 0 ? row : new StateRow { State = row.State, Version = row.Version, Locked = forUpdate.Length > 0 };
+            $"SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId{forUpdate}",
+            r => new StateRow { State = r.GetString(0), Version = r.GetInt64(1), Locked = forUpdate.Length > 0 },
+            cancellationToken,
+            ("handler", handler),
+            ("cardId", cardId)) ?? StateRow.None;
         _seen[(handler, cardId)] = row;
         return row;
     }

@@ -19,22 +19,19 @@ public sealed class SqlOutbox(
         var now = clock.GetUtcNow();
         var availableAt = afterAnswer ? now + options.CurrentValue.AnswerFirstDelay : now;
         var id = await session.WriteAsync(
-            (connection, transaction) => connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            async (connection, transaction) => (await connection.ScalarAsync<long?>(
+                transaction,
                 """
                 INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at)
                 VALUES (@CardId, @Kind, @Payload, 'Pending', 0, @Now, @AvailableAt)
                 RETURNING id
                 """,
-                new
-                {
-                    update.CardId,
-                    Kind = update.Kind.ToString(),
-                    Payload = SqlJson.Write(update),
-                    Now = now.ToUnixTimeMilliseconds(),
-                    AvailableAt = availableAt.ToUnixTimeMilliseconds(),
-                },
-                transaction,
-                cancellationToken: cancellationToken)),
+                cancellationToken,
+                ("CardId", update.CardId),
+                ("Kind", update.Kind.ToString()),
+                ("Payload", SqlJson.Write(update)),
+                ("Now", now.ToUnixTimeMilliseconds()),
+                ("AvailableAt", availableAt.ToUnixTimeMilliseconds())))!.Value,
             cancellationToken);
         if (!session.InTransaction)
         {

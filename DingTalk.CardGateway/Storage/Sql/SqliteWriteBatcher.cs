@@ -1,5 +1,4 @@
 using System.Data.Common;
-using Dapper;
 
 namespace DingTalk.CardGateway.Storage.Sql;
 
@@ -17,7 +16,6 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
     private readonly SemaphoreSlim _writer = new(1, 1);
     private int _waiting;
-    private long _sequence;
     private DbConnection? _connection;
     private Batch? _batch;
 
@@ -36,11 +34,10 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
         try
         {
-            _connection ??= await database.OpenAsync(CancellationToken.None);
+            _connection ??= await OpenAsync();
             _batch ??= new Batch(await database.Dialect.BeginWriteAsync(_connection, CancellationToken.None));
-            var savepoint = $"unit{++_sequence}";
-            await _connection.ExecuteAsync(new CommandDefinition($"SAVEPOINT {savepoint}", transaction: _batch.Transaction));
-            return new Unit(this, _connection, _batch, savepoint);
+            await _connection.RunAsync(_batch.Transaction, "SAVEPOINT unit", CancellationToken.None);
+            return new Unit(this, _connection, _batch);
         }
         catch (Exception ex)
         {
@@ -68,10 +65,10 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         {
             if (!keep)
             {
-                await unit.Connection.ExecuteAsync(new CommandDefinition($"ROLLBACK TO {unit.Savepoint}", transaction: batch.Transaction));
+                await unit.Connection.RunAsync(batch.Transaction, "ROLLBACK TO unit", CancellationToken.None);
             }
 
-            await unit.Connection.ExecuteAsync(new CommandDefinition($"RELEASE {unit.Savepoint}", transaction: batch.Transaction));
+            await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
             batch.Units++;
             if (Volatile.Read(ref _waiting) == 0 || batch.Units >= MaxBatch)
             {
@@ -125,6 +122,14 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         }
     }
 
+    /// <summary>The writer connection: long-lived and used by one unit at a time, so it keeps its statements prepared.</summary>
+    private async Task<DbConnection> OpenAsync()
+    {
+        var connection = await database.OpenAsync(CancellationToken.None);
+        connection.KeepPrepared();
+        return connection;
+    }
+
     /// <summary>Called holding the writer.</summary>
     private async Task CommitAsync(Batch batch)
     {
@@ -161,15 +166,13 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
     }
 
     /// <summary>One unit of work's place in the current batch.</summary>
-    public sealed class Unit(SqliteWriteBatcher batcher, DbConnection connection, Batch batch, string savepoint)
+    public sealed class Unit(SqliteWriteBatcher batcher, DbConnection connection, Batch batch)
     {
         private bool _left;
 
         public DbConnection Connection { get; } = connection;
 
         public Batch Batch { get; } = batch;
-
-        public string Savepoint { get; } = savepoint;
 
         public DbTransaction Transaction => Batch.Transaction;
 

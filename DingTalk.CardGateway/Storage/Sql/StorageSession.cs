@@ -79,12 +79,18 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     /// <summary>Marks a point the open transaction can return to, keeping what came before it.</summary>
-    public Task SavepointAsync(string name, CancellationToken cancellationToken) =>
-        (_transaction ?? throw new InvalidOperationException("No transaction is open.")).SaveAsync(name, cancellationToken);
+    public Task SavepointAsync(string name, CancellationToken cancellationToken)
+    {
+        var transaction = OpenTransaction;
+        return Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
+    }
 
     /// <summary>Undoes what the open transaction did since <see cref="SavepointAsync"/>.</summary>
-    public Task RollbackToAsync(string name, CancellationToken cancellationToken) =>
-        (_transaction ?? throw new InvalidOperationException("No transaction is open.")).RollbackAsync(name, cancellationToken);
+    public Task RollbackToAsync(string name, CancellationToken cancellationToken)
+    {
+        var transaction = OpenTransaction;
+        return Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
+    }
 
     /// <summary>Runs <paramref name="work"/> in the open transaction, or in a transaction of its own.</summary>
     public async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
@@ -132,4 +138,6 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     private DbConnection Connection => _unit?.Connection ?? _connection!;
+
+    private DbTransaction OpenTransaction => _transaction ?? throw new InvalidOperationException("No transaction is open.");
 }
