@@ -1,6 +1,7 @@
--- wrk script: signed DingTalk card callbacks ("vote" on the poll card) from a pool of users, each request signed
--- with one of a pool of timestamps so that practically none is a redelivery (the callback id covers user, content
--- and timestamp). Used by callbacks.sh; the first script argument is the path.
+-- wrk script: signed DingTalk card callbacks ("vote" on the poll card) from a pool of users, each signed with one of
+-- a pool of timestamps. Each request carries its own params.seq (thread and counter), so none is a redelivery: the
+-- callback id covers the content, and a redelivery is answered from the record instead of being handled, which
+-- would flatter the figures. Used by callbacks.sh; the first script argument is the path.
 local threads = {}
 
 function setup(thread)
@@ -26,8 +27,8 @@ function request()
   local signed = signatures[(counter % #signatures) + 1]
   local body = string.format(
     '{"type":"actionCallback","outTrackId":"%s","corpId":"dingBench","userId":"u%d","userIdType":1,"spaceType":"im","spaceId":"cidBench==",'
-      .. '"content":"{\\"cardPrivateData\\":{\\"actionIds\\":[\\"vote_btn\\"],\\"params\\":{\\"action\\":\\"vote\\",\\"option\\":\\"%s\\"}}}"}',
-    out_track_id, (counter * 31) % users, options[(counter % 3) + 1])
+      .. '"content":"{\\"cardPrivateData\\":{\\"actionIds\\":[\\"vote_btn\\"],\\"params\\":{\\"action\\":\\"vote\\",\\"option\\":\\"%s\\",\\"seq\\":\\"%d-%d\\"}}}"}',
+    out_track_id, (counter * 31) % users, options[(counter % 3) + 1], id, counter)
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["x-ddpaas-signature-timestamp"] = signed[1],

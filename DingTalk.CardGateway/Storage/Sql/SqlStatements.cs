@@ -48,7 +48,7 @@ internal static class SqlStatements
             foreach (var (name, value) in parameters)
             {
                 var parameter = command.CreateParameter();
-                parameter.ParameterName = name;
+                parameter.ParameterName = "@" + name; // as written in the SQL: SQLite finds it at once instead of trying each prefix
                 parameter.Value = value ?? DBNull.Value;
                 command.Parameters.Add(parameter);
             }
@@ -68,7 +68,7 @@ internal static class SqlStatements
             for (var i = 0; i < parameters.Length; i++)
             {
                 var (name, value) = parameters[i];
-                var parameter = command.Parameters[i].ParameterName == name ? command.Parameters[i] : command.Parameters[name];
+                var parameter = command.Parameters[i].ParameterName.AsSpan(1).SequenceEqual(name) ? command.Parameters[i] : command.Parameters["@" + name];
                 parameter.Value = value ?? DBNull.Value;
             }
         }
