@@ -1,0 +1,123 @@
+using DingTalk.CardGateway.Storage.Sql;
+using Microsoft.Data.Sqlite;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>The writer connection's reused prepared commands behave exactly like fresh ones.</summary>
+public sealed class SqlStatementsTests : IAsyncLifetime
+{
+    private const string Insert = "INSERT INTO t (id, name, n) VALUES (@id, @name, @n)";
+    private const string Select = "SELECT name, n FROM t WHERE id = @id";
+    private readonly string _file = Path.Combine(Path.GetTempPath(), $"statements-{Guid.NewGuid():N}.db");
+    private SqliteConnection _connection = null!;
+
+    public async Task InitializeAsync()
+    {
+        _connection = new SqliteConnection($"Data Source={_file};Pooling=False");
+        await _connection.OpenAsync();
+        await _connection.RunAsync(null, "CREATE TABLE t (id TEXT PRIMARY KEY, name TEXT, n INTEGER)", default);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _connection.DisposeAsync();
+        File.Delete(_file);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_statement_runs_again_with_new_values(bool kept)
+    {
+        Keep(kept);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(1, await _connection.RunAsync(null, Insert, default, ("id", $"k{i}"), ("name", $"name {i}"), ("n", i * 10)));
+        }
+
+        for (var i = 2; i >= 0; i--)
+        {
+            var row = await _connection.FirstOrDefaultAsync(null, Select, r => (Name: r.GetString(0), N: r.GetInt64(1)), default, ("id", $"k{i}"));
+            Assert.Equal(($"name {i}", i * 10L), row);
+        }
+
+        Assert.Equal(default, await _connection.FirstOrDefaultAsync(null, Select, r => (Name: r.GetString(0), N: r.GetInt64(1)), default, ("id", "none")));
+        Assert.Equal(3L, await _connection.ScalarAsync<long?>(null, "SELECT count(*) FROM t WHERE n >= @min", default, ("min", 0)));
+        Assert.Equal(1L, await _connection.ScalarAsync<long?>(null, "SELECT count(*) FROM t WHERE n >= @min", default, ("min", 20)));
+        Assert.Null(await _connection.ScalarAsync<long?>(null, "SELECT n FROM t WHERE id = @id", default, ("id", "none")));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_statement_that_failed_runs_again(bool kept)
+    {
+        Keep(kept);
+        await _connection.RunAsync(null, Insert, default, ("id", "dup"), ("name", "first"), ("n", 1));
+
+        await Assert.ThrowsAsync<SqliteException>(() => _connection.RunAsync(null, Insert, default, ("id", "dup"), ("name", "second"), ("n", 2)));
+
+        Assert.Equal(1, await _connection.RunAsync(null, Insert, default, ("id", "next"), ("name", "third"), ("n", 3)));
+        Assert.Equal("first", await _connection.ScalarAsync<string>(null, "SELECT name FROM t WHERE id = @id", default, ("id", "dup")));
+    }
+
+    [Fact]
+    public async Task Null_is_stored_as_NULL_and_a_value_after_it_as_the_value()
+    {
+        Keep(true);
+        await _connection.RunAsync(null, Insert, default, ("id", "a"), ("name", null), ("n", null));
+        await _connection.RunAsync(null, Insert, default, ("id", "b"), ("name", "bee"), ("n", 2));
+
+        Assert.True(await _connection.FirstOrDefaultAsync(null, Select, r => r.IsDBNull(0) && r.IsDBNull(1), default, ("id", "a")));
+        Assert.Equal("bee", await _connection.FirstOrDefaultAsync(null, Select, r => r.GetString(0), default, ("id", "b")));
+    }
+
+    [Fact]
+    public async Task Parameters_are_matched_by_name_whatever_their_order()
+    {
+        Keep(true);
+        await _connection.RunAsync(null, Insert, default, ("id", "x"), ("name", "in order"), ("n", 1));
+        await _connection.RunAsync(null, Insert, default, ("n", 2), ("name", "out of order"), ("id", "y"));
+
+        Assert.Equal(("out of order", 2L), await _connection.FirstOrDefaultAsync(null, Select, r => (r.GetString(0), r.GetInt64(1)), default, ("id", "y")));
+    }
+
+    [Fact]
+    public async Task A_kept_statement_follows_the_transaction_it_is_given()
+    {
+        Keep(true);
+        await using (var rolledBack = await _connection.BeginTransactionAsync())
+        {
+            await _connection.RunAsync(rolledBack, Insert, default, ("id", "gone"), ("name", "n"), ("n", 1));
+            await rolledBack.RollbackAsync();
+        }
+
+        await using (var committed = await _connection.BeginTransactionAsync())
+        {
+            await _connection.RunAsync(committed, Insert, default, ("id", "kept"), ("name", "n"), ("n", 1));
+            await committed.CommitAsync();
+        }
+
+        await _connection.RunAsync(null, Insert, default, ("id", "after"), ("name", "n"), ("n", 1));
+        Assert.Equal(2L, await _connection.ScalarAsync<long?>(null, "SELECT count(*) FROM t", default));
+    }
+
+    [Fact]
+    public async Task The_same_text_with_other_parameters_is_refused_not_misbound()
+    {
+        Keep(true);
+        await _connection.RunAsync(null, Insert, default, ("id", "p"), ("name", "n"), ("n", 1));
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => _connection.RunAsync(null, Insert, default, ("id", "q"), ("name", "n")));
+        Assert.Contains("prepared with 3 parameters", refused.Message, StringComparison.Ordinal);
+    }
+
+    private void Keep(bool kept)
+    {
+        if (kept)
+        {
+            _connection.KeepPrepared();
+        }
+    }
+}
