@@ -88,6 +88,29 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task The_undelivered_list_shows_the_oldest_hundred()
+    {
+        SkipWithoutDatabase();
+        var ids = new List<long>();
+        await using (var scope = fixture.Scope())
+        {
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+            await session.BeginAsync(default);
+            for (var i = 0; i < 105; i++)
+            {
+                ids.Add(await outbox.EnqueueAsync(Update("card-busy", i), afterAnswer: true, default));
+            }
+
+            await session.CommitAsync(default);
+        }
+
+        await using var check = fixture.Scope();
+        var unsent = await check.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-busy", default);
+        Assert.Equal(ids.Take(100), unsent.Select(e => e.Id));
+    }
+
+    [SkippableFact]
     public async Task A_second_delivery_waits_for_the_first_and_is_refused()
     {
         SkipWithoutDatabase();

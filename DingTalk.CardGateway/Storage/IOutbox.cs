@@ -16,7 +16,7 @@ public interface IOutbox
 
     Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken);
 
-    /// <summary>The card's entries that have not been sent: pending and dead.</summary>
+    /// <summary>The card's oldest 100 entries that have not been sent: pending and dead (a busy card may have thousands pending for a moment).</summary>
     Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken);
 
     /// <summary>The entry once it is no longer pending, or as it is after <paramref name="maxWait"/>.</summary>

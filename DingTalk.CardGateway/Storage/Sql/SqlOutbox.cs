@@ -51,7 +51,7 @@ public sealed class SqlOutbox(
     public Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken) =>
         session.ReadAsync(
             async (connection, transaction) => (IReadOnlyList<OutboxEntry>)(await connection.QueryAsync<OutboxRow>(new CommandDefinition(
-                $"SELECT {Columns} FROM outbox WHERE card_id = @cardId AND status <> 'Sent' ORDER BY id",
+                $"SELECT {Columns} FROM outbox WHERE card_id = @cardId AND status <> 'Sent' ORDER BY id LIMIT 100",
                 new { cardId },
                 transaction,
                 cancellationToken: cancellationToken))).Select(r => r.ToEntry()).ToList(),
