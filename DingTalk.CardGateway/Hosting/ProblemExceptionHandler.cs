@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Net;
 using DingTalk.CardGateway.Cards;
 using Microsoft.AspNetCore.Diagnostics;
@@ -6,7 +7,8 @@ namespace DingTalk.CardGateway.Hosting;
 
 /// <summary>
 /// Turns every exception that reaches the top into RFC 7807 problem details, never a stack trace:
-/// bad requests keep their 4xx, DingTalk's errors keep DingTalk's code, anything else is a plain 500.
+/// bad requests keep their 4xx, DingTalk's errors keep DingTalk's code, a database that fails is a 503 to retry,
+/// anything else is a plain 500.
 /// </summary>
 public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
@@ -17,13 +19,19 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         {
             Log.DingTalkRefused(logger, httpContext.Request.Method, httpContext.Request.Path, (int)dingTalk.StatusCode, dingTalk.Code, dingTalk.DingTalkMessage, dingTalk.RequestId, status);
         }
+        else if (exception is DbException storage)
+        {
+            // The database's own sentence says what is wrong (a full disk, a missing table, a refused login); the
+            // stack would only say where the gateway asked.
+            Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
+        }
         else if (status >= 500)
         {
             Log.Unhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
         }
 
         httpContext.Response.StatusCode = status;
-        if (exception is DingTalkApiException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.Forbidden, Kind: DingTalkErrorKind.Transient })
+        if (exception is DbException or DingTalkApiException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.Forbidden, Kind: DingTalkErrorKind.Transient })
         {
             httpContext.Response.Headers.RetryAfter = "1";
         }
@@ -70,6 +78,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 return (status, "DingTalk refused the call", $"DingTalk answered {dingTalk.Code ?? ((int)dingTalk.StatusCode).ToString()}: {dingTalk.DingTalkMessage}", extensions);
             case HttpRequestException or Refit.ApiRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException:
                 return (503, "DingTalk unreachable", "DingTalk could not be reached after retries; try again later.", []);
+            case DbException:
+                // Nothing the caller sent is at fault, and the transaction rolled back: DingTalk (or the operator) may try again.
+                return (503, "Storage unavailable", "The gateway could not use its database; try again shortly.", []);
             case OperationCanceledException:
                 return (499, "Request cancelled", "The request was cancelled.", []);
             default:
@@ -100,6 +111,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     {
         [LoggerMessage(9001, LogLevel.Error, "Unhandled error on {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
+
+        [LoggerMessage(9003, LogLevel.Error, "{Method} {Path}: the database failed ({ExceptionType}: {Reason}); answered 503")]
+        public static partial void StorageFailed(ILogger logger, string method, string path, string exceptionType, string reason);
 
         [LoggerMessage(9002, LogLevel.Warning, "{Method} {Path}: DingTalk answered {DingTalkStatus} {DingTalkCode} ({DingTalkMessage}, requestid {RequestId}); answering {Status}")]
         public static partial void DingTalkRefused(ILogger logger, string method, string path, int dingTalkStatus, string? dingTalkCode, string? dingTalkMessage, string? requestId, int status);

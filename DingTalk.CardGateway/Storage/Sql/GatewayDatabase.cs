@@ -6,8 +6,11 @@ using Microsoft.Extensions.Options;
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>The configured database: its dialect and how to open a ready connection.</summary>
-public sealed class GatewayDatabase
+public sealed class GatewayDatabase : IDisposable
 {
+    /// <summary>Holds an in-memory SQLite database open: it exists only while some connection to it does.</summary>
+    private readonly SqliteConnection? _memoryKeeper;
+
     static GatewayDatabase()
     {
         // Columns are snake_case; rows are C# PascalCase.
@@ -26,8 +29,15 @@ public sealed class GatewayDatabase
         {
             Dialect = new SqliteDialect();
             ConnectionString = SqliteConnectionString(storage.ConnectionString, environment.ContentRootPath);
+            if (IsMemory(new SqliteConnectionStringBuilder(ConnectionString)))
+            {
+                _memoryKeeper = new SqliteConnection(ConnectionString);
+                _memoryKeeper.Open();
+            }
         }
     }
+
+    public void Dispose() => _memoryKeeper?.Dispose();
 
     public SqlDialect Dialect { get; }
 
@@ -64,6 +74,9 @@ public sealed class GatewayDatabase
         return builder.ToString();
     }
 
+    /// <summary>In memory, for trying things out: nothing survives a restart.</summary>
+    private static bool IsMemory(SqliteConnectionStringBuilder builder) => builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory;
+
     /// <summary>A relative SQLite file lives under the content root; its folder is created.</summary>
     private static string SqliteConnectionString(string? configured, string contentRoot)
     {
@@ -71,7 +84,18 @@ public sealed class GatewayDatabase
         {
             Pooling = true,
         };
-        if (builder.DataSource != ":memory:" && builder.Mode != SqliteOpenMode.Memory)
+        if (IsMemory(builder))
+        {
+            // Every connection must see the same database: one shared in-memory database, named if it was not.
+            if (builder.DataSource == ":memory:")
+            {
+                builder.DataSource = $"cardgateway-{Guid.NewGuid():N}";
+            }
+
+            builder.Mode = SqliteOpenMode.Memory;
+            builder.Cache = SqliteCacheMode.Shared;
+        }
+        else
         {
             builder.DataSource = Path.GetFullPath(builder.DataSource, contentRoot);
             Directory.CreateDirectory(Path.GetDirectoryName(builder.DataSource)!);

@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>A database that fails mid-flight costs a retry, not a 500 or a stack trace.</summary>
+public sealed class StorageFailureTests
+{
+    [Fact]
+    public async Task A_callback_the_database_cannot_record_is_answered_503_to_retry()
+    {
+        await using var dingTalk = await FakeDingTalk.StartAsync();
+        await using var gateway = new GatewayFactory(dingTalk);
+        using var client = gateway.CreateClient();
+        await using (var connection = await gateway.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+        {
+            await connection.RunAsync(null, "DROP TABLE callbacks", default);
+        }
+
+        using var response = await client.SendAsync(DingTalkCallback.Signed(
+            DingTalkCallback.Body("card-no-storage", "u1", new { action = "vote", option = "A" }), GatewayFactory.ApiSecret));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("callbacks", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at ", body, StringComparison.Ordinal);
+
+        var logged = Assert.Single(gateway.LogEvents, e => e.MessageTemplate.Text.Contains("the database failed", StringComparison.Ordinal));
+        Assert.Null(logged.Exception);
+        Assert.Contains("no such table: callbacks", logged.RenderMessage(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Data Source=:memory:")]
+    [InlineData("Data Source=trying-out;Mode=Memory")]
+    public async Task An_in_memory_database_holds_for_the_life_of_the_gateway(string connectionString)
+    {
+        await using var dingTalk = await FakeDingTalk.StartAsync();
+        var settings = GatewayFactory.LiveSettings(dingTalk);
+        settings["Gateway:Storage:ConnectionString"] = connectionString;
+        await using var gateway = new GatewayFactory(dingTalk, settings);
+        using var api = gateway.CreateAdminClient();
+        using var client = gateway.CreateClient();
+        var card = $"card-memory-{Guid.NewGuid():N}";
+        using (var sent = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = card, openConversationId = "cidMemory==", cardData = new { title = "Lunch?" } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, sent.StatusCode);
+        }
+
+        foreach (var user in new[] { "u1", "u2" })
+        {
+            using var vote = await client.SendAsync(DingTalkCallback.Signed(DingTalkCallback.Body(card, user, new { action = "vote", option = "A" }), GatewayFactory.ApiSecret));
+            Assert.Equal(HttpStatusCode.OK, vote.StatusCode);
+        }
+
+        var stored = await api.GetFromJsonAsync<JsonElement>($"/api/cards/{card}");
+        Assert.Equal("2", stored.GetProperty("card").GetProperty("publicData").GetProperty("total").GetString());
+        Assert.Equal(2, stored.GetProperty("callbacks").GetArrayLength());
+    }
+}
