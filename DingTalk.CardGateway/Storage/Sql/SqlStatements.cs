@@ -94,7 +94,12 @@ internal static class SqlStatements
         try
         {
             var value = await command.ExecuteScalarAsync(cancellationToken);
-            return value is null or DBNull ? default : (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+            return value switch
+            {
+                null or DBNull => default,
+                T typed => typed, // the usual case (a long for a long?): no reflection per call
+                _ => (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture),
+            };
         }
         finally
         {
