@@ -62,6 +62,12 @@ public sealed class StorageFailureTests
 
         var stored = await api.GetFromJsonAsync<JsonElement>($"/api/cards/{card}");
         Assert.Equal("2", stored.GetProperty("card").GetProperty("publicData").GetProperty("total").GetString());
-        Assert.Equal(2, stored.GetProperty("callbacks").GetArrayLength());
+        var callbacks = stored.GetProperty("callbacks");
+        Assert.Equal(2, callbacks.GetArrayLength());
+        Assert.All(callbacks.EnumerateArray(), c =>
+        {
+            Assert.Equal("A", c.GetProperty("params").GetProperty("option").GetString());
+            Assert.True(c.GetProperty("durationMs").GetDouble() >= 0);
+        });
     }
 }

@@ -26,6 +26,8 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Equal(CallbackOutcome.Handled, stored!.Outcome);
         Assert.Equal("""{"a":1}""", stored.AnswerJson);
         Assert.Equal(["btn"], stored.ActionIds);
+        Assert.Equal("A", stored.Params!.Value.GetProperty("option").GetString());
+        Assert.True(stored.DurationMs >= 0);
         Assert.Single(await callbacks.ForCardAsync("card-dedupe", default));
     }
 
@@ -85,6 +87,30 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.NotNull(await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-commit", default));
         var pending = Assert.Single(await check.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-commit", default));
         Assert.Equal(OutboxStatus.Pending, pending.Status);
+    }
+
+    [SkippableFact]
+    public async Task A_database_of_the_first_schema_is_migrated_forward_at_startup()
+    {
+        SkipWithoutDatabase();
+        var database = fixture.Services.GetRequiredService<GatewayDatabase>();
+        await using (var connection = await database.OpenAsync(default))
+        {
+            // Back to schema 1, as a gateway of the first release left it.
+            await connection.RunAsync(null, "ALTER TABLE callbacks DROP COLUMN params", default);
+            await connection.RunAsync(null, "DELETE FROM schema_migrations WHERE version > 1", default);
+        }
+
+        await ActivatorUtilities.CreateInstance<SchemaMigrator>(fixture.Services).StartAsync(default);
+
+        await using var scope = fixture.Scope();
+        var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
+        var callback = Callback("card-migrated");
+        Assert.True(await callbacks.TryAddAsync(callback, default));
+        var stored = await callbacks.FindAsync(callback.CallbackId, TimeSpan.Zero, default);
+        Assert.Equal("vote", stored!.Params!.Value.GetProperty("action").GetString());
+        await using var check = await database.OpenAsync(default);
+        Assert.Equal(Schema.Migrations(database.Dialect).Count, await check.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", default));
     }
 
     [SkippableFact]
@@ -184,6 +210,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         UserId = "u1",
         Action = "vote",
         ActionIds = ["btn"],
+        Params = JsonSerializer.SerializeToElement(new { action = "vote", option = "A" }),
         ReceivedAt = DateTimeOffset.UtcNow,
     };
 

@@ -221,6 +221,7 @@ public sealed partial class CallbackPipeline(
         UserId = action.UserId,
         Action = action.Action,
         ActionIds = action.ActionIds,
+        Params = action.Params,
         ReceivedAt = clock.GetUtcNow(),
     };
 

@@ -21,6 +21,9 @@ public sealed record CallbackRecord
 
     public IReadOnlyList<string> ActionIds { get; init; } = [];
 
+    /// <summary>The click's <c>params</c>, as DingTalk sent them.</summary>
+    public System.Text.Json.JsonElement? Params { get; init; }
+
     public DateTimeOffset ReceivedAt { get; init; }
 
     public CallbackOutcome Outcome { get; init; } = CallbackOutcome.Pending;
@@ -32,4 +35,7 @@ public sealed record CallbackRecord
     public string? AnswerJson { get; init; }
 
     public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>From receipt to the recorded outcome.</summary>
+    public double? DurationMs => (CompletedAt - ReceivedAt)?.TotalMilliseconds;
 }

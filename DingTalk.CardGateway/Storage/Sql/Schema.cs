@@ -66,5 +66,6 @@ public static class Schema
             until_at BIGINT NOT NULL
         );
         """,
+        "ALTER TABLE callbacks ADD COLUMN params TEXT NULL", // 2: what the click sent (params as JSON)
     ];
 }

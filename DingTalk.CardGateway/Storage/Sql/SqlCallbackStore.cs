@@ -8,7 +8,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </summary>
 public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase database, TimeProvider clock) : ICallbackStore
 {
-    private const string Columns = "callback_id, card_id, transport, type, user_id, action, action_ids, received_at, outcome, handler, answer_json, completed_at";
+    private const string Columns = "callback_id, card_id, transport, type, user_id, action, action_ids, params, received_at, outcome, handler, answer_json, completed_at";
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
 
     public Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken) =>
@@ -17,7 +17,7 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
                 transaction,
                 $"""
                 INSERT INTO callbacks ({Columns})
-                VALUES (@CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt)
+                VALUES (@CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @Params, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt)
                 ON CONFLICT (callback_id) DO NOTHING
                 """,
                 cancellationToken,
@@ -28,6 +28,7 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
                 ("UserId", callback.UserId),
                 ("Action", callback.Action),
                 ("ActionIds", SqlJson.Write(callback.ActionIds)),
+                ("Params", callback.Params is { ValueKind: not System.Text.Json.JsonValueKind.Undefined } parameters ? parameters.GetRawText() : null),
                 ("ReceivedAt", callback.ReceivedAt.ToUnixTimeMilliseconds()),
                 ("Outcome", callback.Outcome.ToString()),
                 ("Handler", callback.Handler),
@@ -92,6 +93,8 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
 
         public string ActionIds { get; init; } = "[]";
 
+        public string? Params { get; init; }
+
         public long ReceivedAt { get; init; }
 
         public string Outcome { get; init; } = "";
@@ -111,6 +114,7 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
             UserId = UserId,
             Action = Action,
             ActionIds = SqlJson.Read<List<string>>(ActionIds),
+            Params = Params is null ? null : SqlJson.Read<System.Text.Json.JsonElement>(Params),
             ReceivedAt = DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt),
             Outcome = Enum.Parse<CallbackOutcome>(Outcome),
             Handler = Handler,

@@ -67,7 +67,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
         var row = await connection.FirstOrDefaultAsync(
             transaction,
             $"SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId{forUpdate}",
-            r => new StateRow { State = r.GetString(0), Version = r.GetInt64(1), Locked = forUpdate.Length > 0 },
+            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = forUpdate.Length > 0 },
             cancellationToken,
             ("handler", handler),
             ("cardId", cardId)) ?? StateRow.None;
