@@ -105,17 +105,29 @@ run /bench/bare 5s >/dev/null
 run /dingtalk/callbacks/card "$WARMUP" >/dev/null
 
 echo "== measuring: $CONNECTIONS connections, $THREADS wrk threads, $DURATION per endpoint, $USERS users"
-bare=$(run /bench/bare "$DURATION")
-poll=$(run /dingtalk/callbacks/card "$DURATION")
+# CPU seconds the gateway used (user + system, from /proc) around each run: with the rate, CPU time per request.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+measure() { # name path
+  local before after
+  before=$(cpu_ticks)
+  eval "$1=\$(run \"\$2\" \"\$DURATION\")"
+  after=$(cpu_ticks)
+  eval "$1_cpu=$((after - before))"
+}
+measure bare /bench/bare
+measure poll /dingtalk/callbacks/card
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$gateway/status")
 
-printf '\n%-28s %10s %10s %10s %8s %8s\n' endpoint "req/s" "p50 ms" "p99 ms" non2xx errors
+printf '\n%-28s %10s %10s %10s %8s %8s %12s\n' endpoint "req/s" "p50 ms" "p99 ms" non2xx errors "CPU µs/req"
 for name in bare poll; do
   line=${!name}
+  cpu=${name}_cpu
   label=$([[ $name == bare ]] && echo "POST /bench/bare" || echo "POST /dingtalk/callbacks/card")
-  printf '%-28s %10s %10.2f %10.2f %8s %8s\n' "$label" "$(field rps "$line")" \
+  printf '%-28s %10s %10.2f %10.2f %8s %8s %12.0f\n' "$label" "$(field rps "$line")" \
     "$(calc "$(field p50_us "$line") / 1000")" "$(calc "$(field p99_us "$line") / 1000")" \
-    "$(field non2xx "$line")" "$(field socket_errors "$line")"
+    "$(field non2xx "$line")" "$(field socket_errors "$line")" \
+    "$(calc "${!cpu} / $ticks_per_second * 1000000 / $(field requests "$line")")"
 done
 printf '\npoll/bare throughput ratio: %s\n' "$(calc "$(field rps "$poll") / $(field rps "$bare")")"
 printf 'storage: %s\n' "$provider"
