@@ -109,6 +109,25 @@ public class CardActionParserTests
         Assert.NotEqual(Id(body, "1"), Id(DingTalkCallback.Body("card", "u1", new { action = "vote", option = "B" }), "1"));
     }
 
+    [Fact]
+    public void Signed_callback_ids_grow_with_their_timestamp_and_Stream_ids_are_plain_hashes()
+    {
+        var body = Encoding.UTF8.GetBytes(DingTalkCallback.Body("card", "u1", new { action = "vote", option = "A" }));
+        string Id(CallbackTransport transport, string? stamp) => CardActionParser.TryParse(body, transport, stamp, out var a, out _) ? a.CallbackId : "";
+
+        var earlier = Id(CallbackTransport.Http, "1735689600000");
+        var later = Id(CallbackTransport.Http, "1735689600001");
+        Assert.StartsWith("1735689600000.", earlier, StringComparison.Ordinal);
+        Assert.True(string.CompareOrdinal(earlier, later) < 0, $"{earlier} should sort before {later}");
+        Assert.True(string.CompareOrdinal(Id(CallbackTransport.Http, "999"), earlier) < 0, "shorter stamps are padded, so order holds");
+
+        var stream = Id(CallbackTransport.Stream, "1735689600000");
+        Assert.DoesNotContain(".", stream, StringComparison.Ordinal);
+        Assert.Equal(22, stream.Length); // 16 bytes of SHA-256, base64url
+        Assert.DoesNotContain(".", Id(CallbackTransport.Http, "not-a-number"), StringComparison.Ordinal);
+        Assert.DoesNotContain(".", Id(CallbackTransport.Http, null), StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, string> MalformedBodies => new()
     {
         { "not json", "The body is not valid JSON" },

@@ -297,7 +297,15 @@ public static class CardActionParser
 
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
         hash.GetHashAndReset(digest);
-        return Base64Url.EncodeToString(digest[..16]);
+        var id = Base64Url.EncodeToString(digest[..16]);
+
+        // A signed HTTP delivery's timestamp (epoch ms) goes first, so ids grow with time: each new callback lands at
+        // the end of the dedupe index, in a page SQLite has in memory, not on a random page of a large table
+        // (4.8 µs against 17.7 µs an insert, bench/DingTalk.CardGateway.Benchmarks). A redelivery repeats the
+        // timestamp, so it still finds its id. A Stream messageId carries no time and is hashed alone.
+        return deliveryStamp is { Length: > 0 and <= 19 } stamp && transport != CallbackTransport.Stream && stamp.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0
+            ? $"{stamp.PadLeft(13, '0')}.{id}"
+            : id;
     }
 
     private static string Describe(JsonValueKind kind) => kind switch
