@@ -22,4 +22,17 @@ public class PollTallyTests
 
         Assert.Equal(oneWay.Tallies().OrderBy(p => p.Key).Select(p => (p.Key, p.Value.GetRawText())), otherWay.Tallies().OrderBy(p => p.Key).Select(p => (p.Key, p.Value.GetRawText())));
     }
+
+    [Fact]
+    public void A_tally_reads_back_from_its_stored_json_with_its_counts()
+    {
+        var tally = PollTally.Empty.Move(null, "A").Move(null, "B").Move("A", "B");
+        var json = System.Text.Json.JsonSerializer.Serialize(tally, DingTalk.CardGateway.Hosting.GatewayJson.Options);
+
+        var read = System.Text.Json.JsonSerializer.Deserialize<PollTally>(json, DingTalk.CardGateway.Hosting.GatewayJson.Options)!;
+
+        Assert.Equal("""{"total":2,"counts":{"A":0,"B":2}}""", json);
+        Assert.Equal((2, 0, 2), (read.Total, read.Counts["A"], read.Counts["B"]));
+        Assert.Equal(3, read.Move(null, "A").Total); // and moves on from there
+    }
 }

@@ -1,11 +1,13 @@
-using System.Collections.Immutable;
-
 namespace DingTalk.CardGateway.Handlers.Poll;
 
 /// <summary>A poll's counts: voters, and votes per option ever chosen (an emptied option stays listed at zero).</summary>
-public sealed record PollTally(int Total, ImmutableDictionary<string, int> Counts)
+/// <remarks>
+/// A plain dictionary, copied on each move (a poll has at most <see cref="PollHandler.MaxOptions"/> options): it is
+/// read from JSON on every vote, and an immutable one cost as much to deserialize as the vote's SQL.
+/// </remarks>
+public sealed record PollTally(int Total, IReadOnlyDictionary<string, int> Counts)
 {
-    public static PollTally Empty { get; } = new(0, ImmutableDictionary.Create<string, int>(StringComparer.Ordinal));
+    public static PollTally Empty { get; } = new(0, new Dictionary<string, int>(StringComparer.Ordinal));
 
     /// <summary>
     /// The tally after one voter's ballot goes from <paramref name="from"/> (null: a new voter) to <paramref name="to"/>.
@@ -13,8 +15,14 @@ public sealed record PollTally(int Total, ImmutableDictionary<string, int> Count
     /// </summary>
     public PollTally Move(string? from, string to)
     {
-        var counts = from is null ? Counts : Counts.SetItem(from, Counts.GetValueOrDefault(from) - 1);
-        return new PollTally(from is null ? Total + 1 : Total, counts.SetItem(to, counts.GetValueOrDefault(to) + 1));
+        var counts = new Dictionary<string, int>(Counts, StringComparer.Ordinal);
+        if (from is not null)
+        {
+            counts[from] = counts.GetValueOrDefault(from) - 1;
+        }
+
+        counts[to] = counts.GetValueOrDefault(to) + 1;
+        return new PollTally(from is null ? Total + 1 : Total, counts);
     }
 
     /// <summary>What everyone's card shows: <c>total</c> voters and <c>votes_&lt;option&gt;</c> for each option.</summary>
