@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
@@ -178,6 +179,33 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Equal("2", stored.PublicData["b"]);
         Assert.Equal("x", stored.PrivateData["u1"]["myVote"]);
         Assert.Null(await cards.ApplyUpdateAsync("no-such-card", new CardDataChange(null, null, false), default));
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_robot_card_updates_all_land_in_its_json()
+    {
+        SkipWithoutDatabase();
+        var now = DateTimeOffset.UtcNow;
+        await using (var scope = fixture.Scope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+                new CardRecord { Id = "robot-race", Kind = CardKind.Robot, TemplateId = "StandardCard", PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = """{"header":"h"}""" }, Version = 1, CreatedAt = now, UpdatedAt = now },
+                default);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        {
+            await using var scope = fixture.Scope();
+            var change = new CardDataChange(null, null, Replace: false, RobotCard: current =>
+                RobotCardData.Merge(current, new Dictionary<string, JsonElement> { [$"k{i}"] = JsonSerializer.SerializeToElement(i) }));
+            await scope.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync("robot-race", change, default);
+        }));
+
+        await using var check = fixture.Scope();
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("robot-race", default);
+        using var json = JsonDocument.Parse(stored!.PublicData[CardUpdates.RobotCardDataKey]);
+        Assert.Equal(21, json.RootElement.EnumerateObject().Count());
+        Assert.Equal(21, stored.Version);
     }
 
     [SkippableFact]

@@ -1,14 +1,31 @@
 namespace DingTalk.CardGateway.Storage;
 
 /// <summary>A change to a card's data, already string-encoded; null maps are left as they are.</summary>
+/// <param name="PublicData">Values for everyone, merged by key (or replacing them all with <paramref name="Replace"/>).</param>
+/// <param name="PrivateData">Values per user, merged the same way into each user's.</param>
+/// <param name="Replace">Replace the maps given instead of merging into them.</param>
+/// <param name="RobotCard">
+/// For a normal robot card: its new StandardCard JSON (kept under <see cref="CardUpdates.RobotCardDataKey"/>) from the
+/// stored one. It runs on the card as the store read it for this update — under the row lock, or again after a
+/// version conflict — so two updates of one robot card both land instead of the later overwriting the earlier.
+/// </param>
 public sealed record CardDataChange(
     IReadOnlyDictionary<string, string>? PublicData,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? PrivateData,
-    bool Replace)
+    bool Replace,
+    Func<string?, string>? RobotCard = null)
 {
     public CardRecord ApplyTo(CardRecord card, DateTimeOffset now)
     {
         var publicData = PublicData is null ? card.PublicData : Merge(card.PublicData, PublicData, Replace);
+        if (RobotCard is not null)
+        {
+            publicData = new Dictionary<string, string>(publicData, StringComparer.Ordinal)
+            {
+                [CardUpdates.RobotCardDataKey] = RobotCard(card.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey)),
+            };
+        }
+
         var privateData = card.PrivateData.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var (userId, values) in PrivateData ?? new Dictionary<string, IReadOnlyDictionary<string, string>>())
         {

@@ -16,14 +16,14 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
     /// <returns>The outbox entry's id.</returns>
     public async Task<long> QueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken)
     {
-        await cards.ApplyUpdateAsync(update.CardId, await StoredChangeAsync(update, cancellationToken), cancellationToken);
+        await cards.ApplyUpdateAsync(update.CardId, StoredChange(update), cancellationToken);
         return await outbox.EnqueueAsync(update, afterAnswer, cancellationToken);
     }
 
     /// <summary>Wakes this replica's outbox dispatcher: call it once the session has committed.</summary>
     public void Wake() => signal.Wake();
 
-    private async Task<CardDataChange> StoredChangeAsync(PendingCardUpdate update, CancellationToken cancellationToken)
+    private static CardDataChange StoredChange(PendingCardUpdate update)
     {
         var privateData = update.PrivateData?.ToDictionary(
             p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value), StringComparer.Ordinal);
@@ -33,11 +33,11 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
         }
 
         // A robot card is stored as its whole StandardCard JSON under "cardData"; DingTalk merges by top-level key.
-        var current = update.Replace ? null : (await cards.FindAsync(update.CardId, cancellationToken))?.PublicData.GetValueOrDefault(RobotCardDataKey);
         return new CardDataChange(
-            update.CardData is null ? null : new Dictionary<string, string> { [RobotCardDataKey] = RobotCardData.Merge(current, update.CardData) },
+            PublicData: null,
             privateData,
-            Replace: false);
+            Replace: false,
+            RobotCard: update.CardData is { } changes ? current => RobotCardData.Merge(update.Replace ? null : current, changes) : null);
     }
 
     /// <summary>A JSON object's top-level properties, as an update's values.</summary>

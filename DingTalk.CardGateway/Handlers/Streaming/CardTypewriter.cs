@@ -93,7 +93,7 @@ public sealed partial class CardTypewriter(
             lane.LastFrameAt = clock.GetUtcNow();
         }
 
-        await cards.ApplyUpdateAsync(context.CardId, await StoredTextAsync(cards, context, key, text.ToString(), cancellationToken), cancellationToken);
+        await cards.ApplyUpdateAsync(context.CardId, StoredText(context, key, text.ToString()), cancellationToken);
     }
 
     /// <summary>Moves the source's chunks into <paramref name="writer"/>; true when the source failed (the text ends as an error).</summary>
@@ -140,17 +140,11 @@ public sealed partial class CardTypewriter(
             token);
     }
 
-    private static async Task<CardDataChange> StoredTextAsync(ICardStore cards, CardActionContext context, string key, string text, CancellationToken cancellationToken)
-    {
-        if (context.CardKind == CardKind.Advanced)
-        {
-            return new CardDataChange(new Dictionary<string, string> { [key] = text }, null, Replace: false);
-        }
-
-        var current = (await cards.FindAsync(context.CardId, cancellationToken))?.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey);
-        var contents = new Dictionary<string, JsonElement> { ["contents"] = RobotCardData.ContentsWithText(current, key, text) };
-        return new CardDataChange(new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = RobotCardData.Merge(current, contents) }, null, Replace: false);
-    }
+    private static CardDataChange StoredText(CardActionContext context, string key, string text) =>
+        context.CardKind == CardKind.Advanced
+            ? new CardDataChange(new Dictionary<string, string> { [key] = text }, null, Replace: false)
+            : new CardDataChange(null, null, Replace: false, RobotCard: current =>
+                RobotCardData.Merge(current, new Dictionary<string, JsonElement> { ["contents"] = RobotCardData.ContentsWithText(current, key, text) }));
 
     private Task WaitForSlotAsync(Lane lane, CancellationToken cancellationToken)
     {
