@@ -64,18 +64,7 @@ internal static class CardInstanceApi
     /// <summary>POST /v1.0/card/instances/deliver → {success, result[deliverResults]}; space models come from creation.</summary>
     public static SandboxAnswer DeliverCard(SandboxCall call, SandboxState state)
     {
-        if (call.ReadBody(DingTalkSchemas.DeliverCard, out var body) is { } invalid)
-        {
-            return invalid;
-        }
-
-        var outTrackId = body.Text("outTrackId")!;
-        if (!state.CardRecords.TryGetValue(outTrackId, out var card))
-        {
-            return SandboxAnswer.CardNotExist(outTrackId);
-        }
-
-        if (CheckUserIdType(body) is { } refused)
+        if (ReadCardCall(call, state, DingTalkSchemas.DeliverCard, out var body, out var card) is { } refused)
         {
             return refused;
         }
@@ -93,18 +82,7 @@ internal static class CardInstanceApi
     /// <summary>PUT /v1.0/card/instances → {success, result: true}; replaces maps unless cardUpdateOptions asks to merge by key.</summary>
     public static SandboxAnswer UpdateCard(SandboxCall call, SandboxState state)
     {
-        if (call.ReadBody(DingTalkSchemas.UpdateCard, out var body) is { } invalid)
-        {
-            return invalid;
-        }
-
-        var outTrackId = body.Text("outTrackId")!;
-        if (!state.CardRecords.TryGetValue(outTrackId, out var card))
-        {
-            return SandboxAnswer.CardNotExist(outTrackId);
-        }
-
-        if (CheckUserIdType(body) is { } refused)
+        if (ReadCardCall(call, state, DingTalkSchemas.UpdateCard, out var body, out var card) is { } refused)
         {
             return refused;
         }
@@ -115,41 +93,54 @@ internal static class CardInstanceApi
 
         if (body.Child("cardData") is { } cardData)
         {
-            var map = cardData.GetProperty("cardParamMap").ToTextMap();
-            if (cardDataByKey)
-            {
-                foreach (var (key, value) in map)
-                {
-                    card.CardData[key] = value;
-                }
-            }
-            else
-            {
-                card.CardData = map;
-            }
+            card.CardData = Updated(card.CardData, cardData.GetProperty("cardParamMap").ToTextMap(), cardDataByKey);
         }
 
         if (body.Child("privateData") is { } privateData)
         {
             foreach (var user in privateData.EnumerateObject())
             {
-                var map = user.Value.GetProperty("cardParamMap").ToTextMap();
-                if (privateDataByKey && card.PrivateData.TryGetValue(user.Name, out var existing))
-                {
-                    foreach (var (key, value) in map)
-                    {
-                        existing[key] = value;
-                    }
-                }
-                else
-                {
-                    card.PrivateData[user.Name] = map;
-                }
+                card.PrivateData[user.Name] = Updated(card.PrivateData.GetValueOrDefault(user.Name), user.Value.GetProperty("cardParamMap").ToTextMap(), privateDataByKey);
             }
         }
 
         card.UpdateCount++;
         return SandboxAnswer.Ok(new JsonObject { ["success"] = true, ["result"] = true });
+    }
+
+    /// <summary>A call on a card the sandbox created: the body as its schema wants it, the card, a valid userIdType.</summary>
+    private static SandboxAnswer? ReadCardCall(SandboxCall call, SandboxState state, ObjectShape schema, out JsonElement body, out CardRecord card)
+    {
+        card = null!;
+        if (call.ReadBody(schema, out body) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var outTrackId = body.Text("outTrackId")!;
+        if (!state.CardRecords.TryGetValue(outTrackId, out var found))
+        {
+            return SandboxAnswer.CardNotExist(outTrackId);
+        }
+
+        card = found;
+        return CheckUserIdType(body);
+    }
+
+    /// <summary>DingTalk's update of one map: merged into the current one by key, or replacing it.</summary>
+    private static Dictionary<string, string> Updated(Dictionary<string, string>? current, Dictionary<string, string> update, bool byKey)
+    {
+        if (!byKey || current is null)
+        {
+            return update;
+        }
+
+        foreach (var (key, value) in update)
+        {
+            current[key] = value;
+        }
+
+        return current;
     }
 
     private static SandboxAnswer? CheckCardFields(JsonElement body)
