@@ -105,18 +105,11 @@ run /bench/bare 5s >/dev/null
 run /dingtalk/callbacks/card "$WARMUP" >/dev/null
 
 echo "== measuring: $CONNECTIONS connections, $THREADS wrk threads, $DURATION per endpoint, $USERS users"
-# CPU seconds the gateway used (user + system, from /proc) around each run: with the rate, CPU time per request.
+# CPU time the gateway used (user + system clock ticks, from /proc) during each run: with its requests, CPU per request.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
-measure() { # name path
-  local before after
-  before=$(cpu_ticks)
-  eval "$1=\$(run \"\$2\" \"\$DURATION\")"
-  after=$(cpu_ticks)
-  eval "$1_cpu=$((after - before))"
-}
-measure bare /bench/bare
-measure poll /dingtalk/callbacks/card
+before=$(cpu_ticks); bare=$(run /bench/bare "$DURATION"); bare_cpu=$(($(cpu_ticks) - before))
+before=$(cpu_ticks); poll=$(run /dingtalk/callbacks/card "$DURATION"); poll_cpu=$(($(cpu_ticks) - before))
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$gateway/status")
 
 printf '\n%-28s %10s %10s %10s %8s %8s %12s\n' endpoint "req/s" "p50 ms" "p99 ms" non2xx errors "CPU µs/req"

@@ -12,6 +12,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// writer, where every microsecond is everyone's. The group-commit writer connection is long-lived and used by one
 /// unit of work at a time, so it keeps one prepared command per SQL text (<see cref="KeepPrepared"/>); any other
 /// connection (PostgreSQL's, whose driver prepares by itself, or a short-lived SQLite reader) gets a fresh command.
+/// Statements off that path — migrations, the outbox dispatcher, retention, admin reads — stay with Dapper, whose
+/// mapping they need more than a prepared command.
 /// </remarks>
 internal static class SqlStatements
 {
