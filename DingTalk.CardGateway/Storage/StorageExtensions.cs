@@ -26,6 +26,8 @@ public static class StorageExtensions
         services.AddHostedService<SchemaMigrator>();
         services.AddSingleton<OutboxDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        services.AddSingleton<SqliteCheckpointer>();
+        services.AddHostedService(sp => sp.GetRequiredService<SqliteCheckpointer>());
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: [HealthExtensions.ReadyTag]);

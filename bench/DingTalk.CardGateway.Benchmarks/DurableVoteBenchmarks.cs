@@ -15,7 +15,7 @@ namespace DingTalk.CardGateway.Benchmarks;
 /// <summary>
 /// A poll vote through the real <see cref="CallbackPipeline"/> on a real SQLite file (WAL, <c>synchronous=FULL</c>,
 /// group commit): claim, card, handler, card update, outbox entry, completion, durable commit — everything but HTTP
-/// and the outbox dispatcher (the host is not started, so nothing is sent). Per vote, one at a time (every vote
+/// and the outbox dispatcher (the host is not started, so nothing is sent; the WAL checkpointer runs). Per vote, one at a time (every vote
 /// pays its own fsync) and 32 at once (as 32 connections would: one fsync serves a batch).
 /// </summary>
 [MemoryDiagnoser]
@@ -50,11 +50,13 @@ public class DurableVoteBenchmarks
         }
 
         _pipeline = _host.Services.GetRequiredService<CallbackPipeline>();
+        await _host.Services.GetRequiredService<SqliteCheckpointer>().StartAsync(CancellationToken.None); // as in the gateway: the writer leaves the WAL to it
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
+        _host.Services.GetRequiredService<SqliteCheckpointer>().StopAsync(CancellationToken.None).GetAwaiter().GetResult();
         _host.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_folder, recursive: true);

@@ -43,6 +43,9 @@ public sealed class GatewayDatabase : IDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>A SQLite file, whose WAL <see cref="SqliteCheckpointer"/> copies back beside the writer rather than in its commits.</summary>
+    public bool CheckpointsInBackground => Dialect is SqliteDialect && _memoryKeeper is null;
+
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = Dialect.CreateConnection(ConnectionString);

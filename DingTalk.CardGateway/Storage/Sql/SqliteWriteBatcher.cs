@@ -16,6 +16,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
     private readonly SemaphoreSlim _writer = new(1, 1);
     private int _waiting;
+    private long _commits;
     private DbConnection? _connection;
     private Batch? _batch;
 
@@ -44,6 +45,39 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
             await AbandonBatchAsync(ex);
             _writer.Release();
             throw;
+        }
+    }
+
+    /// <summary>Batches committed so far: how the checkpointer knows whether the WAL has grown.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> while no unit writes: the open batch (if any) is committed first, and units wait
+    /// until <paramref name="work"/> is done. For maintenance that must see the writer idle, such as finishing a checkpoint.
+    /// </summary>
+    public async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _writer.WaitAsync(cancellationToken);
+        try
+        {
+            if (_batch is { } batch)
+            {
+                try
+                {
+                    await CommitAsync(batch);
+                }
+                catch (Exception ex)
+                {
+                    await AbandonBatchAsync(ex);
+                    throw;
+                }
+            }
+
+            return await work();
+        }
+        finally
+        {
+            _writer.Release();
         }
     }
 
@@ -122,11 +156,19 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         }
     }
 
-    /// <summary>The writer connection: long-lived and used by one unit at a time, so it keeps its statements prepared.</summary>
+    /// <summary>
+    /// The writer connection: long-lived and used by one unit at a time, so it keeps its statements prepared. It does
+    /// not checkpoint the WAL after its commits: <see cref="SqliteCheckpointer"/> does, beside it.
+    /// </summary>
     private async Task<DbConnection> OpenAsync()
     {
         var connection = await database.OpenAsync(CancellationToken.None);
         connection.KeepPrepared();
+        if (database.CheckpointsInBackground)
+        {
+            await connection.RunAsync(null, "PRAGMA wal_autocheckpoint=0", CancellationToken.None);
+        }
+
         return connection;
     }
 
@@ -136,6 +178,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         _batch = null;
         await batch.Transaction.CommitAsync();
         await batch.Transaction.DisposeAsync();
+        Interlocked.Increment(ref _commits);
         batch.Committed.TrySetResult();
     }
 

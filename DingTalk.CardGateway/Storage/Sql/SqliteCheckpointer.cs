@@ -1,0 +1,96 @@
+using System.Data.Common;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>
+/// Copies SQLite's write-ahead log back into the database file beside the writer, instead of inside its commits.
+/// </summary>
+/// <remarks>
+/// By default SQLite checkpoints in the commit that takes the WAL past 1,000 pages: that commit copies 4 MB and
+/// fsyncs the database file while holding the write lock, so every callback queued behind it waits — the slowest
+/// answers under load. Here the group-commit writer does not checkpoint; this service runs a PASSIVE checkpoint on a
+/// connection of its own every <see cref="Interval"/> while commits happen, which copies without blocking the
+/// writer. A WAL can only start over once it has been copied entirely with nothing written since, which a busy writer
+/// never allows; so once it holds <see cref="RestartPages"/> pages the rest is copied during a turn of the writer
+/// (<see cref="SqliteWriteBatcher.ExclusiveAsync{T}"/>), a short pause since most of it is copied already.
+/// Durability is unchanged: a commit is durable in the WAL (synchronous=FULL) whether or not it was checkpointed.
+/// </remarks>
+public sealed partial class SqliteCheckpointer(
+    GatewayDatabase database,
+    SqliteWriteBatcher batcher,
+    TimeProvider clock,
+    ILogger<SqliteCheckpointer> logger) : BackgroundService
+{
+    /// <summary>How often the WAL is copied back while commits happen.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long the WAL may grow before a pass finishes during a turn of the writer so it can start over: 16 MB of 4 KB pages.</summary>
+    public int RestartPages { get; init; } = 4096;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!database.CheckpointsInBackground)
+        {
+            return;
+        }
+
+        var checkpointed = batcher.Commits;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Interval, clock, stoppingToken);
+                var commits = batcher.Commits;
+                if (commits != checkpointed)
+                {
+                    await CheckpointAsync(stoppingToken);
+                    checkpointed = commits;
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // The WAL keeps the commits meanwhile; nothing is lost, it only grows until the next pass.
+                Log.Failed(logger, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One pass: a PASSIVE checkpoint, finished during a turn of the writer when the WAL is long enough to start over
+    /// (even when the first pass copied it all: the WAL starts over only in a transaction begun after a complete copy,
+    /// and the writer's open batch began before).
+    /// </summary>
+    public async Task<WalState> CheckpointAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var state = await PassiveAsync(connection, cancellationToken);
+        if (state.Pages >= RestartPages)
+        {
+            state = await batcher.ExclusiveAsync(() => PassiveAsync(connection, CancellationToken.None), cancellationToken);
+        }
+
+        return state;
+    }
+
+    private static async Task<WalState> PassiveAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new WalState(reader.GetInt64(1), reader.GetInt64(2));
+    }
+
+    /// <summary>Pages in the WAL, and how many of them are in the database file.</summary>
+    public readonly record struct WalState(long Pages, long Copied);
+
+    private static partial class Log
+    {
+        [LoggerMessage(4301, LogLevel.Warning, "Could not checkpoint the SQLite WAL ({Reason}); it keeps every commit and is copied back on the next pass")]
+        public static partial void Failed(ILogger logger, string reason);
+    }
+}
