@@ -113,6 +113,58 @@ public sealed class SqlStatementsTests : IAsyncLifetime
         Assert.Contains("prepared with 3 parameters", refused.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Every_value_kind_the_stores_bind_comes_back_as_it_went_in(bool kept)
+    {
+        Keep(kept);
+        await _connection.RunAsync(null, "CREATE TABLE v (id INTEGER PRIMARY KEY, t TEXT, i INTEGER, r REAL, b BLOB)", default);
+        const string insert = "INSERT INTO v (id, t, i, r, b) VALUES (@id, @t, @i, @r, @b)";
+        await _connection.RunAsync(null, insert, default, ("id", 1L), ("t", "钉钉 卡片 ✅ \"quoted\" {json}"), ("i", long.MaxValue), ("r", 0.25), ("b", new byte[] { 0, 1, 255 }));
+        await _connection.RunAsync(null, insert, default, ("id", 2), ("t", ""), ("i", true), ("r", null), ("b", DBNull.Value));
+
+        var first = await _connection.FirstOrDefaultAsync(
+            null, "SELECT t, i, r, b FROM v WHERE id = @id", r => (r.GetString(0), r.GetInt64(1), r.GetDouble(2), (byte[])r.GetValue(3)), default, ("id", 1L));
+        Assert.Equal("钉钉 卡片 ✅ \"quoted\" {json}", first.Item1);
+        Assert.Equal(long.MaxValue, first.Item2);
+        Assert.Equal(0.25, first.Item3);
+        Assert.Equal(new byte[] { 0, 1, 255 }, first.Item4);
+
+        var second = await _connection.FirstOrDefaultAsync(
+            null, "SELECT t, i, r, b FROM v WHERE id = @id", r => (r.GetString(0), r.GetBoolean(1), r.IsDBNull(2), r.IsDBNull(3)), default, ("id", 2L));
+        Assert.Equal(("", true, true, true), second);
+        Assert.Equal("钉钉 卡片 ✅ \"quoted\" {json}", await _connection.ScalarAsync<string>(null, "SELECT t FROM v WHERE id = @id", default, ("id", 1L)));
+        Assert.Equal(2, await _connection.ScalarAsync<int>(null, "SELECT count(*) FROM v WHERE id > @min", default, ("min", 0L)));
+    }
+
+    [Fact]
+    public async Task A_value_of_a_kind_no_store_binds_is_refused_and_the_statement_still_works()
+    {
+        Keep(true);
+        await Assert.ThrowsAsync<NotSupportedException>(() => _connection.RunAsync(null, Insert, default, ("id", "d"), ("name", "n"), ("n", DateTime.UtcNow)));
+        Assert.Equal(1, await _connection.RunAsync(null, Insert, default, ("id", "d"), ("name", "n"), ("n", 1)));
+    }
+
+    [Fact]
+    public async Task A_parameter_the_statement_lacks_is_refused_when_it_is_prepared()
+    {
+        Keep(true);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => _connection.RunAsync(null, Insert, default, ("id", "e"), ("name", "n"), ("count", 1)));
+        Assert.Contains("@count", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_connection_that_forgot_its_statements_runs_fresh_ones()
+    {
+        Keep(true);
+        await _connection.RunAsync(null, Insert, default, ("id", "f1"), ("name", "n"), ("n", 1));
+        _connection.ForgetPrepared();
+
+        await _connection.RunAsync(null, Insert, default, ("id", "f2"), ("name", "n"), ("n", 2));
+        Assert.Equal(2L, await _connection.ScalarAsync<long?>(null, "SELECT count(*) FROM t", default));
+    }
+
     private void Keep(bool kept)
     {
         if (kept)

@@ -85,6 +85,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
     {
         if (_connection is not null)
         {
+            _connection.ForgetPrepared();
             await _connection.DisposeAsync();
         }
 
@@ -203,6 +204,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
         if (_connection is not null)
         {
+            _connection.ForgetPrepared();
             await _connection.DisposeAsync();
             _connection = null;
         }
