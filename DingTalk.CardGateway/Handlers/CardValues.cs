@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using DingTalk.CardGateway.Hosting;
@@ -10,14 +9,18 @@ namespace DingTalk.CardGateway.Handlers;
 /// Card variables in ordinary JSON, e.g. <c>CardValues.Of("status", "approved").With("count", 3)</c>. The gateway
 /// turns them into DingTalk's string-only <c>cardParamMap</c> (numbers and booleans as their text, objects as JSON).
 /// </summary>
+/// <remarks>
+/// Immutable: <see cref="With{T}"/> returns a copy. The copy is a plain dictionary, not an immutable one: a card has
+/// a few dozen variables at most, and building immutable trees cost more than copying them on the callback path.
+/// </remarks>
 [SuppressMessage("Naming", "CA1710", Justification = "Named for what it holds, a card's values; being a dictionary is how the gateway reads it.")]
 public sealed class CardValues : IReadOnlyDictionary<string, JsonElement>
 {
-    private readonly ImmutableDictionary<string, JsonElement> _values;
+    private readonly Dictionary<string, JsonElement> _values;
 
-    private CardValues(ImmutableDictionary<string, JsonElement> values) => _values = values;
+    private CardValues(Dictionary<string, JsonElement> values) => _values = values;
 
-    public static CardValues Empty { get; } = new(ImmutableDictionary.Create<string, JsonElement>(StringComparer.Ordinal));
+    public static CardValues Empty { get; } = new(new Dictionary<string, JsonElement>(StringComparer.Ordinal));
 
     public int Count => _values.Count;
 
@@ -29,12 +32,23 @@ public sealed class CardValues : IReadOnlyDictionary<string, JsonElement>
 
     public static CardValues Of<T>(string key, T value) => Empty.With(key, value);
 
-    public static CardValues From(IEnumerable<KeyValuePair<string, JsonElement>> values) =>
-        new(Empty._values.SetItems(values.Select(v => KeyValuePair.Create(v.Key, v.Value.Clone()))));
+    public static CardValues From(IEnumerable<KeyValuePair<string, JsonElement>> values)
+    {
+        var copy = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var (key, value) in values)
+        {
+            copy[key] = value.Clone();
+        }
+
+        return new(copy);
+    }
 
     /// <summary>A copy with <paramref name="key"/> set to <paramref name="value"/> (any JSON-serializable value).</summary>
     public CardValues With<T>(string key, T value) =>
-        new(_values.SetItem(key, value is JsonElement element ? element.Clone() : JsonSerializer.SerializeToElement(value, GatewayJson.Options)));
+        new(new Dictionary<string, JsonElement>(_values, StringComparer.Ordinal)
+        {
+            [key] = value is JsonElement element ? element.Clone() : JsonSerializer.SerializeToElement(value, GatewayJson.Options),
+        });
 
     public bool ContainsKey(string key) => _values.ContainsKey(key);
 

@@ -26,10 +26,16 @@ public sealed record CardDataChange(
             };
         }
 
-        var privateData = card.PrivateData.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        foreach (var (userId, values) in PrivateData ?? new Dictionary<string, IReadOnlyDictionary<string, string>>())
+        var privateData = card.PrivateData; // unchanged unless this change has values per user (most have none)
+        if (PrivateData is not null)
         {
-            privateData[userId] = privateData.TryGetValue(userId, out var existing) ? Merge(existing, values, Replace) : values;
+            var merged = card.PrivateData.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            foreach (var (userId, values) in PrivateData)
+            {
+                merged[userId] = merged.TryGetValue(userId, out var existing) ? Merge(existing, values, Replace) : values;
+            }
+
+            privateData = merged;
         }
 
         return card with { PublicData = publicData, PrivateData = privateData, Version = card.Version + 1, UpdatedAt = now };

@@ -55,8 +55,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                         transaction,
                         "UPDATE cards SET public_data = @PublicData, private_data = @PrivateData, version = @Version, updated_at = @UpdatedAt WHERE id = @Id AND version = @Read",
                         cancellationToken,
-                        ("PublicData", SqlJson.Write(updated.PublicData)),
-                        ("PrivateData", SqlJson.Write(updated.PrivateData)),
+                        ("PublicData", CardRow.Write(updated.PublicData)),
+                        ("PrivateData", CardRow.Write(updated.PrivateData)),
                         ("Version", updated.Version),
                         ("UpdatedAt", updated.UpdatedAt.ToUnixTimeMilliseconds()),
                         ("Id", updated.Id),
@@ -84,6 +84,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     /// <summary>The row as stored: JSON text and epoch milliseconds.</summary>
     private sealed class CardRow
     {
+        private const string Empty = "{}";
+
         public string Id { get; init; } = "";
 
         public string Kind { get; init; } = "";
@@ -111,8 +113,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             TemplateId = card.TemplateId,
             CallbackType = card.CallbackType,
             OpenSpaceId = card.OpenSpaceId,
-            PublicData = SqlJson.Write(card.PublicData),
-            PrivateData = SqlJson.Write(card.PrivateData),
+            PublicData = Write(card.PublicData),
+            PrivateData = Write(card.PrivateData),
             Version = card.Version,
             CreatedAt = card.CreatedAt.ToUnixTimeMilliseconds(),
             UpdatedAt = card.UpdatedAt.ToUnixTimeMilliseconds(),
@@ -133,6 +135,9 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             UpdatedAt = row.GetInt64(9),
         }.ToRecord();
 
+        /// <summary>A map as its JSON column; an empty one (most cards' private data) without the serializer.</summary>
+        public static string Write<TValue>(IReadOnlyDictionary<string, TValue> map) => map.Count == 0 ? Empty : SqlJson.Write(map);
+
         public CardRecord ToRecord() => new()
         {
             Id = Id,
@@ -140,9 +145,10 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             TemplateId = TemplateId,
             CallbackType = CallbackType,
             OpenSpaceId = OpenSpaceId,
-            PublicData = SqlJson.Read<Dictionary<string, string>>(PublicData),
-            PrivateData = SqlJson.Read<Dictionary<string, Dictionary<string, string>>>(PrivateData)
-                .ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)p.Value),
+            PublicData = PublicData == Empty ? new Dictionary<string, string>() : SqlJson.Read<Dictionary<string, string>>(PublicData),
+            PrivateData = PrivateData == Empty
+                ? new Dictionary<string, IReadOnlyDictionary<string, string>>()
+                : SqlJson.Read<Dictionary<string, Dictionary<string, string>>>(PrivateData).ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)p.Value),
             Version = Version,
             CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt),
             UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt),
