@@ -6,6 +6,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : ICardStore
 {
     private const string Columns = "id, kind, template_id, callback_type, open_space_id, public_data, private_data, version, created_at, updated_at";
+    private const string SelectById = $"SELECT {Columns} FROM cards WHERE id = @id";
 
     /// <summary>The card as this scope last read or wrote it: a hint for <see cref="ApplyUpdateAsync"/>, checked by version.</summary>
     private CardRecord? _seen;
@@ -31,7 +32,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     {
         _seenLocked = false;
         return _seen = await session.ReadAsync(
-            (connection, transaction) => connection.FirstOrDefaultAsync(transaction, $"SELECT {Columns} FROM cards WHERE id = @id", CardRow.Read, cancellationToken, ("id", id)),
+            (connection, transaction) => connection.FirstOrDefaultAsync(transaction, SelectById, CardRow.Read, cancellationToken, ("id", id)),
             cancellationToken);
     }
 
@@ -76,7 +77,9 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
-        var card = await connection.FirstOrDefaultAsync(transaction, $"SELECT {Columns} FROM cards WHERE id = @id{session.Dialect.ForUpdate}", CardRow.Read, cancellationToken, ("id", id));
+        var forUpdate = session.Dialect.ForUpdate;
+        var sql = forUpdate.Length == 0 ? SelectById : SelectById + forUpdate; // the usual text as a constant: the writer finds its statement by reference
+        var card = await connection.FirstOrDefaultAsync(transaction, sql, CardRow.Read, cancellationToken, ("id", id));
         (_seen, _seenLocked) = (card, true);
         return card;
     }

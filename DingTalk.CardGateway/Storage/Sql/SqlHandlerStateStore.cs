@@ -8,6 +8,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </summary>
 public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider clock) : IHandlerStateStore
 {
+    private const string SelectState = "SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId";
+
     /// <summary>States this scope has read or written, by handler and card: hints that spare an update its read, checked by version.</summary>
     private readonly Dictionary<(string Handler, string CardId), StateRow> _seen = [];
 
@@ -66,7 +68,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     {
         var row = await connection.FirstOrDefaultAsync(
             transaction,
-            $"SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId{forUpdate}",
+            forUpdate.Length == 0 ? SelectState : SelectState + forUpdate, // the usual text as a constant: the writer finds its statement by reference
             r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = forUpdate.Length > 0 },
             cancellationToken,
             ("handler", handler),

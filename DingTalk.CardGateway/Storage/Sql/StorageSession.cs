@@ -93,13 +93,16 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     /// <summary>Runs <paramref name="work"/> in the open transaction, or in a transaction of its own.</summary>
-    public async Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
-    {
-        if (_transaction is not null)
-        {
-            return await work(Connection, _transaction);
-        }
+    /// <remarks>In the open transaction (every statement of a callback) the work's own task is returned, without a state machine around it.</remarks>
+    public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) =>
+        _transaction is not null ? work(Connection, _transaction) : WriteAloneAsync(work, cancellationToken);
 
+    /// <summary>Reads through the open transaction (seeing its own writes), or on a connection of its own.</summary>
+    public Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken) =>
+        _transaction is not null ? work(Connection, _transaction) : ReadAloneAsync(work, cancellationToken);
+
+    private async Task<T> WriteAloneAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
         await BeginAsync(cancellationToken);
         try
         {
@@ -114,14 +117,8 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         }
     }
 
-    /// <summary>Reads through the open transaction (seeing its own writes), or on a connection of its own.</summary>
-    public async Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken)
+    private async Task<T> ReadAloneAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken)
     {
-        if (_transaction is not null)
-        {
-            return await work(Connection, _transaction);
-        }
-
         await using var connection = await database.OpenAsync(cancellationToken);
         return await work(connection, null);
     }
