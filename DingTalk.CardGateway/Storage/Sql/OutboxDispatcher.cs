@@ -95,32 +95,23 @@ public sealed partial class OutboxDispatcher(
         var renewing = RenewLeaseAsync(cardId, o, renewal.Token);
         try
         {
-            List<SqlOutbox.OutboxRow> entries;
-            await using (var connection = await database.OpenAsync(cancellationToken))
-            {
-                entries = (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
-                    "SELECT id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
-                    new { cardId },
-                    cancellationToken: cancellationToken))).ToList();
-            }
-
             var now = clock.GetUtcNow();
-            if (entries.Count == 0 || (!answerSent && entries[0].AvailableAt > now.ToUnixTimeMilliseconds()))
+            if (await FoldDueAsync(cardId, answerSent, now, cancellationToken) is not { } due)
             {
                 return;
             }
 
-            var update = entries.Select(e => SqlJson.Read<PendingCardUpdate>(e.Payload)).Aggregate((earlier, later) => earlier.MergeWith(later));
-            var folded = new Folded(cardId, entries[^1].Id, entries.Count);
+            var (update, folded, first) = due;
+
             try
             {
                 await sender.DeliverAsync(update, cancellationToken);
                 await MarkAsync(folded, "Sent", null, null, null, cancellationToken);
-                Log.Delivered(logger, cardId, folded.Count, entries[0].Attempts);
+                Log.Delivered(logger, cardId, folded.Count, first.Attempts);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                await FailAsync(cardId, folded, entries[0], ex, now, o, cancellationToken);
+                await FailAsync(cardId, folded, first, ex, now, o, cancellationToken);
             }
         }
         finally
@@ -129,6 +120,33 @@ public sealed partial class OutboxDispatcher(
             await renewing;
             await WriteAsync("DELETE FROM outbox_leases WHERE card_id = @cardId AND owner = @owner", new { cardId, owner = _owner }, CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// The card's pending entries folded into one update, or null when none is due. Its own method so the entries
+    /// (hundreds, on a busy card) are garbage before the send, which can wait on DingTalk's rate limit for a while:
+    /// held across it, they outlived two collections and every few seconds cost a full one.
+    /// </summary>
+    private async Task<(PendingCardUpdate Update, Folded Folded, SqlOutbox.OutboxRow First)?> FoldDueAsync(
+        string cardId, bool answerSent, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        List<SqlOutbox.OutboxRow> entries;
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        {
+            entries = (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
+                "SELECT id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
+                new { cardId },
+                cancellationToken: cancellationToken))).ToList();
+        }
+
+        if (entries.Count == 0 || (!answerSent && entries[0].AvailableAt > now.ToUnixTimeMilliseconds()))
+        {
+            return null;
+        }
+
+        var update = entries.Select(e => SqlJson.Read<PendingCardUpdate>(e.Payload)).Aggregate((earlier, later) => earlier.MergeWith(later));
+        var first = entries[0];
+        return (update, new Folded(cardId, entries[^1].Id, entries.Count), first);
     }
 
     /// <summary>Keeps the claim alive while a slow send (DingTalk retrying, throttling) is under way.</summary>
