@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 
 namespace DingTalk.CardGateway.Tests.Storage;
 
-/// <summary>The writer connection's reused prepared commands behave exactly like fresh ones.</summary>
+/// <summary>The writer connection's kept prepared statements (SQLitePCLRaw) behave exactly like fresh commands.</summary>
 public sealed class SqlStatementsTests : IAsyncLifetime
 {
     private const string Insert = "INSERT INTO t (id, name, n) VALUES (@id, @name, @n)";

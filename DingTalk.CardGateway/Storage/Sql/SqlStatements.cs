@@ -13,31 +13,20 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// Microsoft.Data.Sqlite compiles a statement once per command object (dotnet/efcore#14044), and Dapper makes a new
 /// command per call, so each of the dozen statements of a callback was parsed and planned again — on SQLite's single
 /// writer, where every microsecond is everyone's. The group-commit writer connection is long-lived and used by one
-/// unit of work at a time, so it keeps its statements prepared (<see cref="KeepPrepared"/>): on SQLite as SQLite's
-/// own prepared statements, run through SQLitePCLRaw (the layer Microsoft.Data.Sqlite itself stands on) with their
-/// parameters bound by a position found once — a command allocates a binder per parameter per run and looks each
-/// name up again, and a reader allocates a record, a dictionary and enumerators, ~20% of everything a vote
-/// allocated; on any other database as reused commands. Any other connection (PostgreSQL's, whose driver prepares
-/// by itself, or a short-lived SQLite reader) gets a fresh command. Statements off that path — migrations, the
-/// outbox dispatcher, retention, admin reads — stay with Dapper, whose mapping they need more than a prepared command.
+/// unit of work at a time, so it keeps its statements prepared (<see cref="KeepPrepared"/>) as SQLite's own prepared
+/// statements, run through SQLitePCLRaw (the layer Microsoft.Data.Sqlite itself stands on) with their parameters
+/// bound by a position found once: a reused command still allocated a binder per parameter per run and looked each
+/// name up again, and a reader allocated a record, a dictionary and enumerators, ~20% of everything a vote
+/// allocated. Any other connection (PostgreSQL's, whose driver prepares by itself, or a short-lived SQLite reader)
+/// gets a fresh command. Statements off that path — migrations, the outbox dispatcher, retention, admin reads — stay
+/// with Dapper, whose mapping they need more than a prepared statement.
 /// </remarks>
 internal static class SqlStatements
 {
-    private static readonly ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> Prepared = [];
     private static readonly ConditionalWeakTable<DbConnection, RawStatements> Raw = [];
 
     /// <summary>From now on, <paramref name="connection"/> keeps its statements: call it only for a connection one caller uses at a time.</summary>
-    public static void KeepPrepared(this DbConnection connection)
-    {
-        if (connection is SqliteConnection sqlite)
-        {
-            Raw.AddOrUpdate(connection, new RawStatements(sqlite));
-        }
-        else
-        {
-            Prepared.AddOrUpdate(connection, new Dictionary<string, DbCommand>(StringComparer.Ordinal));
-        }
-    }
+    public static void KeepPrepared(this SqliteConnection connection) => Raw.AddOrUpdate(connection, new RawStatements(connection));
 
     /// <summary>Releases the statements <see cref="KeepPrepared"/> kept: call it before closing the connection.</summary>
     public static void ForgetPrepared(this DbConnection connection)
@@ -47,8 +36,6 @@ internal static class SqlStatements
             raw.Dispose();
             Raw.Remove(connection);
         }
-
-        Prepared.Remove(connection);
     }
 
     public static Task<int> RunAsync(
@@ -66,7 +53,7 @@ internal static class SqlStatements
             }
         }
 
-        return ExecuteAsync(Command(connection, transaction, sql, parameters, out var owned), owned, cancellationToken);
+        return ExecuteAsync(Command(connection, transaction, sql, parameters), cancellationToken);
     }
 
     public static Task<T?> ScalarAsync<T>(
@@ -84,7 +71,7 @@ internal static class SqlStatements
             }
         }
 
-        return ScalarAsync<T>(Command(connection, transaction, sql, parameters, out var owned), owned, cancellationToken);
+        return ScalarAsync<T>(Command(connection, transaction, sql, parameters), cancellationToken);
     }
 
     /// <summary>The first row, read by <paramref name="map"/>, or <c>default</c> when there is none.</summary>
@@ -108,49 +95,26 @@ internal static class SqlStatements
             }
         }
 
-        return FirstOrDefaultAsync(Command(connection, transaction, sql, parameters, out var owned), owned, map, cancellationToken);
+        return FirstOrDefaultAsync(Command(connection, transaction, sql, parameters), map, cancellationToken);
     }
 
-    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, ReadOnlySpan<(string Name, object? Value)> parameters, out bool owned)
+    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, ReadOnlySpan<(string Name, object? Value)> parameters)
     {
-        owned = !Prepared.TryGetValue(connection, out var kept);
-        if (owned || !kept!.TryGetValue(sql, out var command))
-        {
-            command = connection.CreateCommand();
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                var parameter = command.CreateParameter();
-                parameter.ParameterName = "@" + name; // as written in the SQL: SQLite finds it at once instead of trying each prefix
-                parameter.Value = value ?? DBNull.Value;
-                command.Parameters.Add(parameter);
-            }
-
-            if (!owned)
-            {
-                kept!.Add(sql, command);
-            }
-        }
-        else
-        {
-            if (command.Parameters.Count != parameters.Length)
-            {
-                throw new InvalidOperationException($"The statement was prepared with {command.Parameters.Count} parameters, not {parameters.Length}: {sql}");
-            }
-
-            for (var i = 0; i < parameters.Length; i++)
-            {
-                var (name, value) = parameters[i];
-                var parameter = command.Parameters[i].ParameterName.AsSpan(1).SequenceEqual(name) ? command.Parameters[i] : command.Parameters["@" + name];
-                parameter.Value = value ?? DBNull.Value;
-            }
-        }
-
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
         command.Transaction = transaction;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "@" + name; // as written in the SQL: SQLite finds it at once instead of trying each prefix
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
         return command;
     }
 
-    private static async Task<int> ExecuteAsync(DbCommand command, bool owned, CancellationToken cancellationToken)
+    private static async Task<int> ExecuteAsync(DbCommand command, CancellationToken cancellationToken)
     {
         try
         {
@@ -158,11 +122,11 @@ internal static class SqlStatements
         }
         finally
         {
-            await ReleaseAsync(command, owned);
+            await command.DisposeAsync();
         }
     }
 
-    private static async Task<T?> ScalarAsync<T>(DbCommand command, bool owned, CancellationToken cancellationToken)
+    private static async Task<T?> ScalarAsync<T>(DbCommand command, CancellationToken cancellationToken)
     {
         try
         {
@@ -170,11 +134,11 @@ internal static class SqlStatements
         }
         finally
         {
-            await ReleaseAsync(command, owned);
+            await command.DisposeAsync();
         }
     }
 
-    private static async Task<T?> FirstOrDefaultAsync<T>(DbCommand command, bool owned, Func<DbDataReader, T> map, CancellationToken cancellationToken)
+    private static async Task<T?> FirstOrDefaultAsync<T>(DbCommand command, Func<DbDataReader, T> map, CancellationToken cancellationToken)
     {
         try
         {
@@ -183,7 +147,7 @@ internal static class SqlStatements
         }
         finally
         {
-            await ReleaseAsync(command, owned);
+            await command.DisposeAsync();
         }
     }
 
@@ -193,23 +157,6 @@ internal static class SqlStatements
         T typed => typed, // the usual case (a long for a long?): no reflection per call
         _ => (T)System.Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture),
     };
-
-    /// <summary>A kept command lets go of its values (they may be large JSON) and of the transaction, which ends before the connection does.</summary>
-    private static ValueTask ReleaseAsync(DbCommand command, bool owned)
-    {
-        if (owned)
-        {
-            return command.DisposeAsync();
-        }
-
-        command.Transaction = null;
-        foreach (DbParameter parameter in command.Parameters)
-        {
-            parameter.Value = DBNull.Value;
-        }
-
-        return ValueTask.CompletedTask;
-    }
 
     /// <summary>
     /// A SQLite connection's kept statements, by SQL text. The stores' texts are constants, so they are found by

@@ -164,7 +164,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
     private async Task<DbConnection> OpenAsync()
     {
         var connection = await database.OpenAsync(CancellationToken.None);
-        connection.KeepPrepared();
+        ((Microsoft.Data.Sqlite.SqliteConnection)connection).KeepPrepared();
         if (database.CheckpointsInBackground)
         {
             await connection.RunAsync(null, "PRAGMA wal_autocheckpoint=0", CancellationToken.None);
