@@ -5,8 +5,8 @@ using Microsoft.Data.Sqlite;
 namespace DingTalk.CardGateway.Benchmarks;
 
 /// <summary>
-/// The floor under a vote: single statements of the callback path on the writer connection's reused prepared
-/// commands, inside one open transaction (no fsync), on the gateway's schema.
+/// The floor under a vote: single statements of the callback path on the writer connection's kept prepared
+/// statements (SQLitePCLRaw), inside one open transaction (no fsync), on the gateway's schema.
 /// </summary>
 [MemoryDiagnoser]
 public class StatementBenchmarks

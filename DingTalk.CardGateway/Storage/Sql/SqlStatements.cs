@@ -7,7 +7,7 @@ using SQLitePCL;
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// The statements on the callback path, run as reusable prepared commands where a connection keeps them.
+/// The statements on the callback path, run as SQLite prepared statements where the connection keeps them.
 /// </summary>
 /// <remarks>
 /// Microsoft.Data.Sqlite compiles a statement once per command object (dotnet/efcore#14044), and Dapper makes a new
