@@ -138,6 +138,21 @@ public sealed class SqlStatementsTests : IAsyncLifetime
         Assert.Equal(2, await _connection.ScalarAsync<int>(null, "SELECT count(*) FROM v WHERE id > @min", default, ("min", 0L)));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Text_is_stored_the_same_way_kept_or_fresh_invalid_or_large(bool kept)
+    {
+        Keep(kept);
+        await _connection.RunAsync(null, Insert, default, ("id", "lone"), ("name", "a\ud800b"), ("n", 1));
+
+        Assert.Equal("a\ufffdb", await _connection.ScalarAsync<string>(null, "SELECT name FROM t WHERE id = @id", default, ("id", "lone")));
+
+        var large = string.Concat(Enumerable.Repeat("钉钉卡片 {\"json\": true} ✅", 5_000)); // past any stack buffer
+        await _connection.RunAsync(null, Insert, default, ("id", "large"), ("name", large), ("n", 2));
+        Assert.Equal(large, await _connection.ScalarAsync<string>(null, "SELECT name FROM t WHERE id = @id", default, ("id", "large")));
+    }
+
     [Fact]
     public async Task A_value_of_a_kind_no_store_binds_is_refused_and_the_statement_still_works()
     {

@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Collections;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
+using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -300,7 +302,7 @@ internal static class SqlStatements
                 var rc = value switch
                 {
                     null or DBNull => raw.sqlite3_bind_null(_statement, position),
-                    string text => raw.sqlite3_bind_text16(_statement, position, text),
+                    string text => BindText(position, text),
                     long number => raw.sqlite3_bind_int64(_statement, position, number),
                     int number => raw.sqlite3_bind_int64(_statement, position, number),
                     bool flag => raw.sqlite3_bind_int64(_statement, position, flag ? 1 : 0),
@@ -309,6 +311,30 @@ internal static class SqlStatements
                     _ => throw new NotSupportedException($"A {value.GetType().Name} cannot be bound to @{name}."),
                 };
                 SqliteException.ThrowExceptionForRC(rc, _db);
+            }
+        }
+
+        /// <summary>
+        /// Text as .NET encodes it to UTF-8, as Microsoft.Data.Sqlite binds it: SQLite's own UTF-16 conversion joined an
+        /// unpaired surrogate with the character after it, where .NET writes U+FFFD.
+        /// </summary>
+        private int BindText(int position, string text)
+        {
+            var most = Encoding.UTF8.GetMaxByteCount(text.Length);
+            if (most <= 1024)
+            {
+                Span<byte> buffer = stackalloc byte[most];
+                return raw.sqlite3_bind_text(_statement, position, buffer[..Encoding.UTF8.GetBytes(text, buffer)]);
+            }
+
+            var rented = ArrayPool<byte>.Shared.Rent(most);
+            try
+            {
+                return raw.sqlite3_bind_text(_statement, position, rented.AsSpan(0, Encoding.UTF8.GetBytes(text, rented)));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rented);
             }
         }
 
