@@ -77,9 +77,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
-        var forUpdate = session.Dialect.ForUpdate;
-        var sql = forUpdate.Length == 0 ? SelectById : SelectById + forUpdate; // the usual text as a constant: the writer finds its statement by reference
-        var card = await connection.FirstOrDefaultAsync(transaction, sql, CardRow.Read, cancellationToken, ("id", id));
+        var card = await connection.FirstOrDefaultAsync(transaction, session.Dialect.Locking(SelectById), CardRow.Read, cancellationToken, ("id", id));
         (_seen, _seenLocked) = (card, true);
         return card;
     }

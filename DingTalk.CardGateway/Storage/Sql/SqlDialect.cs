@@ -19,6 +19,12 @@ public abstract class SqlDialect
     /// <summary>Whether a write transaction excludes every other writer, so whatever it reads stays current until it commits.</summary>
     public bool SingleWriter => ForUpdate.Length == 0;
 
+    /// <summary>
+    /// <paramref name="select"/> taking a row lock where the database needs one. On SQLite that is the text itself, so a
+    /// constant stays the same object and the writer finds its kept statement by reference.
+    /// </summary>
+    public string Locking(string select) => SingleWriter ? select : select + ForUpdate;
+
     public abstract DbConnection CreateConnection(string connectionString);
 
     /// <summary>Per-connection settings, run on every open.</summary>

@@ -18,7 +18,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
         session.ReadAsync(
             async (connection, transaction) =>
             {
-                var row = await ReadAsync(handler, cardId, "", connection, transaction, cancellationToken);
+                var row = await ReadAsync(handler, cardId, lockRow: false, connection, transaction, cancellationToken);
                 return row.State is { } json ? SqlJson.Read<TState>(json) : null;
             },
             cancellationToken);
@@ -33,7 +33,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                 // version it did not read, writes nothing and goes round again on the committed, locked row.
                 var current = _seen.GetValueOrDefault((handler, cardId)) is { } seen && (seen.Locked || session.Dialect.SingleWriter)
                     ? seen
-                    : await ReadAsync(handler, cardId, session.Dialect.ForUpdate, connection, transaction, cancellationToken);
+                    : await ReadAsync(handler, cardId, lockRow: true, connection, transaction, cancellationToken);
                 while (true)
                 {
                     var updated = change(current.State is { } json ? SqlJson.Read<TState>(json) : null);
@@ -58,18 +58,18 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                         return updated;
                     }
 
-                    current = await ReadAsync(handler, cardId, session.Dialect.ForUpdate, connection, transaction, cancellationToken);
+                    current = await ReadAsync(handler, cardId, lockRow: true, connection, transaction, cancellationToken);
                 }
             },
             cancellationToken);
 
     private async Task<StateRow> ReadAsync(
-        string handler, string cardId, string forUpdate, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, CancellationToken cancellationToken)
+        string handler, string cardId, bool lockRow, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, CancellationToken cancellationToken)
     {
         var row = await connection.FirstOrDefaultAsync(
             transaction,
-            forUpdate.Length == 0 ? SelectState : SelectState + forUpdate, // the usual text as a constant: the writer finds its statement by reference
-            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = forUpdate.Length > 0 },
+            lockRow ? session.Dialect.Locking(SelectState) : SelectState,
+            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow && !session.Dialect.SingleWriter },
             cancellationToken,
             ("handler", handler),
             ("cardId", cardId)) ?? StateRow.None;
