@@ -134,7 +134,7 @@ public sealed partial class OutboxDispatcher(
         await using (var connection = await database.OpenAsync(cancellationToken))
         {
             entries = (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
-                "SELECT id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
+                $"SELECT {SqlOutbox.Columns}, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
                 new { cardId },
                 cancellationToken: cancellationToken))).ToList();
         }

@@ -76,14 +76,9 @@ public sealed partial class SqliteCheckpointer(
         return state;
     }
 
-    private static async Task<WalState> PassiveAsync(DbConnection connection, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return new WalState(reader.GetInt64(1), reader.GetInt64(2));
-    }
+    /// <summary>SQLite answers one row: busy, pages in the WAL, pages copied.</summary>
+    private static Task<WalState> PassiveAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        connection.FirstOrDefaultAsync(null, "PRAGMA wal_checkpoint(PASSIVE)", r => new WalState(r.GetInt64(1), r.GetInt64(2)), cancellationToken);
 
     /// <summary>Pages in the WAL, and how many of them are in the database file.</summary>
     public readonly record struct WalState(long Pages, long Copied);

@@ -83,12 +83,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
     public async ValueTask DisposeAsync()
     {
-        if (_connection is not null)
-        {
-            _connection.ForgetPrepared();
-            await _connection.DisposeAsync();
-        }
-
+        await CloseConnectionAsync();
         _writer.Dispose();
     }
 
@@ -202,6 +197,12 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
             batch.Committed.TrySetException(reason);
         }
 
+        await CloseConnectionAsync();
+    }
+
+    /// <summary>The writer connection's kept statements are finalized first: it goes back to the pool, not away.</summary>
+    private async Task CloseConnectionAsync()
+    {
         if (_connection is not null)
         {
             _connection.ForgetPrepared();
