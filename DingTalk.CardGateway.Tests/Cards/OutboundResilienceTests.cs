@@ -147,6 +147,32 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     [Fact]
+    public async Task Updates_queued_while_DingTalk_is_down_go_out_as_one_call_and_every_entry_is_marked_sent()
+    {
+        // A card of its own: the others' dead letters stay on r-1.
+        var created = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "r-fold", openConversationId = "cidR==", cardData = new { n = 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 100_000);
+
+        // More entries than the dispatcher marks in one write, each with a key of its own, so losing any one shows.
+        const int Updates = 150;
+        var responses = await Task.WhenAll(Enumerable.Range(1, Updates).Select(i =>
+            _api.PutAsJsonAsync("/api/cards/r-fold", new { cardData = new Dictionary<string, int> { [$"k{i}"] = i } })));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+
+        DingTalk.ClearFaults();
+        await Tests.Callbacks.Eventually.TrueAsync(
+            async () => (await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/r-fold"), HttpStatusCode.OK)).GetProperty("undelivered").GetArrayLength() == 0,
+            "every queued entry marked sent after recovery");
+
+        var delivered = Assert.Single(DingTalk.RequestsTo("/v1.0/card/instances"), r => r.Method == "PUT" && r.Status == 200);
+        var card = DingTalk.FindCard("r-fold")!.CardData;
+        Assert.All(Enumerable.Range(1, Updates), i => Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), card.GetValueOrDefault($"k{i}")));
+        Assert.Contains("\"k1\"", delivered.Body, StringComparison.Ordinal); // the first and the last entry, in that one call
+        Assert.Contains($"\"k{Updates}\"", delivered.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_client_side_limiter_keeps_each_api_under_its_QPS()
     {
         await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = "5" });
