@@ -1,9 +1,13 @@
 using System.Text.Json;
+using Dapper;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Tests.Storage;
 
@@ -209,22 +213,76 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
-    public async Task Retention_purges_old_callbacks_and_sent_entries_only()
+    public async Task Retention_purges_old_callbacks_and_sent_entries_only_a_part_at_a_time()
     {
         SkipWithoutDatabase();
+        var old = DateTimeOffset.UtcNow.AddDays(-30);
         await using (var scope = fixture.Scope())
         {
             var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
-            await callbacks.TryAddAsync(Callback("card-old") with { ReceivedAt = DateTimeOffset.UtcNow.AddDays(-30) }, default);
-            await callbacks.TryAddAsync(Callback("card-new"), default);
+            for (var i = 0; i < 20; i++)
+            {
+                await callbacks.TryAddAsync(Callback("card-old") with { ReceivedAt = old.AddMinutes(i) }, default);
+            }
+
+            for (var i = 0; i < 3; i++)
+            {
+                await callbacks.TryAddAsync(Callback("card-new"), default);
+            }
         }
 
-        await fixture.Services.GetRequiredService<RetentionService>().PurgeAsync(default);
+        // Outbox entries of card-aged, in the order they were queued: 17 sent long ago, 2 still pending, 1 dead, 1 sent
+        // only now (after an outage), then 5 queued and sent now.
+        var ids = new List<long>();
+        await using (var scope = fixture.Scope())
+        {
+            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+            for (var i = 0; i < 26; i++)
+            {
+                ids.Add(await outbox.EnqueueAsync(Update("card-aged", i), afterAnswer: false, default));
+            }
+        }
 
+        await using (var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+        {
+            async Task SetAsync(IEnumerable<long> entries, string status, DateTimeOffset created, DateTimeOffset? sent)
+            {
+                foreach (var id in entries)
+                {
+                    await connection.ExecuteAsync(
+                        "UPDATE outbox SET status = @status, created_at = @created, sent_at = @sent WHERE id = @id",
+                        new { id, status, created = created.ToUnixTimeMilliseconds(), sent = sent?.ToUnixTimeMilliseconds() });
+                }
+            }
+
+            await SetAsync(ids.Take(17), "Sent", old, old.AddMinutes(1));
+            await SetAsync(ids.Skip(17).Take(2), "Pending", old, null);
+            await SetAsync(ids.Skip(19).Take(1), "Dead", old, null);
+            await SetAsync(ids.Skip(20).Take(1), "Sent", old, DateTimeOffset.UtcNow);
+            await SetAsync(ids.Skip(21), "Sent", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+        }
+
+        // Parts of 7 rows: every kind of row above falls on a part's edge somewhere.
+        var services = fixture.Services;
+        var retention = new RetentionService(
+            services.GetRequiredService<GatewayDatabase>(),
+            services.GetRequiredService<SqliteWriteBatcher>(),
+            services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
+            TimeProvider.System,
+            NullLogger<RetentionService>.Instance)
+        {
+            RowsPerWrite = 7,
+        };
+        var purged = await retention.PurgeAsync(default);
+
+        Assert.Equal((20, 17), purged);
         await using var check = fixture.Scope();
         var store = check.ServiceProvider.GetRequiredService<ICallbackStore>();
         Assert.Empty(await store.ForCardAsync("card-old", default));
-        Assert.Single(await store.ForCardAsync("card-new", default));
+        Assert.Equal(3, (await store.ForCardAsync("card-new", default)).Count);
+        await using var read = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        var left = (await read.QueryAsync<long>("SELECT id FROM outbox WHERE card_id = 'card-aged' ORDER BY id")).ToList();
+        Assert.Equal(ids.Skip(17), left);
     }
 
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);

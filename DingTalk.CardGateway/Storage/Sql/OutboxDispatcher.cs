@@ -269,18 +269,8 @@ public sealed partial class OutboxDispatcher(
         return written;
     }
 
-    /// <summary>
-    /// One write in a transaction of its own, through a <see cref="StorageSession"/>: on SQLite that is a turn in the
-    /// callbacks' group commit rather than a second writer fighting them for the lock (whose busy-wait sleeps
-    /// stalled both sides for milliseconds).
-    /// </summary>
-    private async Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken)
-    {
-        await using var session = new StorageSession(database, batcher);
-        return await session.WriteAsync(
-            (connection, transaction) => connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)),
-            cancellationToken);
-    }
+    private Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+        StorageSession.ExecuteAsync(database, batcher, sql, parameters, cancellationToken);
 
     /// <summary>Worth retrying: DingTalk throttled or was overloaded, the token went stale, or it could not be reached.</summary>
     private static bool IsTransient(Exception ex) => ex switch

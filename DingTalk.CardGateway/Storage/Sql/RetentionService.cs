@@ -8,13 +8,23 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// Purges, hourly, callbacks (and with them their deduplication keys) and sent outbox entries older than
 /// <c>Gateway:Storage:Retention</c>. Cards, handler state and dead letters stay.
 /// </summary>
+/// <remarks>
+/// It deletes <see cref="RowsPerWrite"/> rows at a time, each part a write of its own: on SQLite a part is one turn of
+/// the callbacks' group-commit writer, so a purge of an hour's callbacks never holds the clicks behind it for longer
+/// than a few milliseconds (one DELETE of them all held the write lock for as long as it took — seconds on a busy
+/// gateway, longer than DingTalk waits for an answer).
+/// </remarks>
 public sealed partial class RetentionService(
     GatewayDatabase database,
+    SqliteWriteBatcher batcher,
     IOptionsMonitor<GatewayOptions> options,
     TimeProvider clock,
     ILogger<RetentionService> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromHours(1);
+
+    /// <summary>Rows one write deletes.</summary>
+    public int RowsPerWrite { get; init; } = 500;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -40,11 +50,8 @@ public sealed partial class RetentionService(
     public async Task<(int Callbacks, int OutboxEntries)> PurgeAsync(CancellationToken cancellationToken)
     {
         var cutoff = (clock.GetUtcNow() - options.CurrentValue.Storage.Retention).ToUnixTimeMilliseconds();
-        await using var connection = await database.OpenAsync(cancellationToken);
-        var callbacks = await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM callbacks WHERE received_at < @cutoff", new { cutoff }, cancellationToken: cancellationToken));
-        var outbox = await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM outbox WHERE status = 'Sent' AND sent_at < @cutoff", new { cutoff }, cancellationToken: cancellationToken));
+        var callbacks = await PurgeCallbacksAsync(cutoff, cancellationToken);
+        var outbox = await PurgeOutboxAsync(cutoff, cancellationToken);
         if (callbacks + outbox > 0)
         {
             Log.Purged(logger, callbacks, outbox);
@@ -52,6 +59,66 @@ public sealed partial class RetentionService(
 
         return (callbacks, outbox);
     }
+
+    /// <summary>Oldest first along <c>callbacks_by_age</c>, until a part finds fewer rows than it may delete.</summary>
+    private async Task<int> PurgeCallbacksAsync(long cutoff, CancellationToken cancellationToken)
+    {
+        var purged = 0;
+        while (true)
+        {
+            var deleted = await WriteAsync(
+                "DELETE FROM callbacks WHERE callback_id IN (SELECT callback_id FROM callbacks WHERE received_at < @cutoff ORDER BY received_at LIMIT @rows)",
+                new { cutoff, rows = RowsPerWrite },
+                cancellationToken);
+            purged += deleted;
+            if (deleted < RowsPerWrite)
+            {
+                return purged;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Walks the outbox by id (the order entries were created in) a part at a time and deletes the sent ones among
+    /// entries older than the cutoff, stopping at the first newer entry: no index on when an entry was sent is kept up
+    /// on every vote for an hourly purge, and no part scans more than <see cref="RowsPerWrite"/> rows.
+    /// </summary>
+    private async Task<int> PurgeOutboxAsync(long cutoff, CancellationToken cancellationToken)
+    {
+        var purged = 0;
+        var after = 0L;
+        while (true)
+        {
+            List<(long Id, long CreatedAt)> part;
+            await using (var connection = await database.OpenAsync(cancellationToken))
+            {
+                part = (await connection.QueryAsync<(long Id, long CreatedAt)>(new CommandDefinition(
+                    "SELECT id, created_at FROM outbox WHERE id > @after ORDER BY id LIMIT @rows",
+                    new { after, rows = RowsPerWrite },
+                    cancellationToken: cancellationToken))).ToList();
+            }
+
+            var old = part.TakeWhile(entry => entry.CreatedAt < cutoff).Count();
+            if (old == 0)
+            {
+                return purged;
+            }
+
+            purged += await WriteAsync(
+                "DELETE FROM outbox WHERE id > @after AND id <= @through AND status = 'Sent' AND sent_at < @cutoff",
+                new { after, through = part[old - 1].Id, cutoff },
+                cancellationToken);
+            if (old < part.Count || part.Count < RowsPerWrite)
+            {
+                return purged;
+            }
+
+            after = part[old - 1].Id;
+        }
+    }
+
+    private Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+        StorageSession.ExecuteAsync(database, batcher, sql, parameters, cancellationToken);
 
     private static partial class Log
     {

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Dapper;
 
 namespace DingTalk.CardGateway.Storage.Sql;
 
@@ -96,6 +97,20 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <remarks>In the open transaction (every statement of a callback) the work's own task is returned, without a state machine around it.</remarks>
     public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) =>
         _transaction is not null ? work(Connection, _transaction) : WriteAloneAsync(work, cancellationToken);
+
+    /// <summary>
+    /// One statement in a transaction of its own, for work outside a callback (the outbox dispatcher, retention): on
+    /// SQLite a turn in the callbacks' group commit rather than a second writer fighting them for the lock (whose
+    /// busy-wait sleeps stalled both sides for milliseconds).
+    /// </summary>
+    /// <returns>Rows affected.</returns>
+    public static async Task<int> ExecuteAsync(GatewayDatabase database, SqliteWriteBatcher batcher, string sql, object parameters, CancellationToken cancellationToken)
+    {
+        await using var session = new StorageSession(database, batcher);
+        return await session.WriteAsync(
+            (connection, transaction) => connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken)),
+            cancellationToken);
+    }
 
     /// <summary>Reads through the open transaction (seeing its own writes), or on a connection of its own.</summary>
     public Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken) =>
