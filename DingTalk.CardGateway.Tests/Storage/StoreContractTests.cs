@@ -8,6 +8,7 @@ using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DingTalk.CardGateway.Tests.Storage;
 
@@ -130,7 +131,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             await session.BeginAsync(default);
             for (var i = 0; i < 105; i++)
             {
-                ids.Add(await outbox.EnqueueAsync(Update("card-busy", i), afterAnswer: true, default));
+                ids.Add(await outbox.EnqueueAsync(Update("card-busy", i), afterAnswer: false, default)); // an operator's: an entry each
             }
 
             await session.CommitAsync(default);
@@ -216,7 +217,11 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     public async Task Retention_purges_old_callbacks_and_sent_entries_only_a_part_at_a_time()
     {
         SkipWithoutDatabase();
-        var old = DateTimeOffset.UtcNow.AddDays(-30);
+
+        // The purge runs 130 days from now, so with 7 days' retention this test's "old" rows (100 days on) and every
+        // row the class's other tests wrote go, and its "fresh" rows (130 days on) stay; ids still grow with time.
+        var fresh = DateTimeOffset.UtcNow.AddDays(130);
+        var old = DateTimeOffset.UtcNow.AddDays(100);
         await using (var scope = fixture.Scope())
         {
             var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
@@ -227,12 +232,12 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
 
             for (var i = 0; i < 3; i++)
             {
-                await callbacks.TryAddAsync(Callback("card-new"), default);
+                await callbacks.TryAddAsync(Callback("card-new") with { ReceivedAt = fresh }, default);
             }
         }
 
         // Outbox entries of card-aged, in the order they were queued: 17 sent long ago, 2 still pending, 1 dead, 1 sent
-        // only now (after an outage), then 5 queued and sent now.
+        // only lately (after an outage), then 5 queued and sent lately.
         var ids = new List<long>();
         await using (var scope = fixture.Scope())
         {
@@ -258,8 +263,8 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             await SetAsync(ids.Take(17), "Sent", old, old.AddMinutes(1));
             await SetAsync(ids.Skip(17).Take(2), "Pending", old, null);
             await SetAsync(ids.Skip(19).Take(1), "Dead", old, null);
-            await SetAsync(ids.Skip(20).Take(1), "Sent", old, DateTimeOffset.UtcNow);
-            await SetAsync(ids.Skip(21), "Sent", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+            await SetAsync(ids.Skip(20).Take(1), "Sent", old, fresh);
+            await SetAsync(ids.Skip(21), "Sent", fresh, fresh);
         }
 
         // Parts of 7 rows: every kind of row above falls on a part's edge somewhere.
@@ -268,14 +273,15 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             services.GetRequiredService<GatewayDatabase>(),
             services.GetRequiredService<SqliteWriteBatcher>(),
             services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
-            TimeProvider.System,
+            new FakeTimeProvider(fresh),
             NullLogger<RetentionService>.Instance)
         {
             RowsPerWrite = 7,
         };
-        var purged = await retention.PurgeAsync(default);
+        var (purgedCallbacks, purgedEntries) = await retention.PurgeAsync(default);
 
-        Assert.Equal((20, 17), purged);
+        Assert.InRange(purgedCallbacks, 20, int.MaxValue); // this test's 20 and the other tests'
+        Assert.Equal(17, purgedEntries); // no other test sends
         await using var check = fixture.Scope();
         var store = check.ServiceProvider.GetRequiredService<ICallbackStore>();
         Assert.Empty(await store.ForCardAsync("card-old", default));

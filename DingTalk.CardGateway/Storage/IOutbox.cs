@@ -8,7 +8,8 @@ namespace DingTalk.CardGateway.Storage;
 public interface IOutbox
 {
     /// <summary>
-    /// Queues the update in the current storage session (its transaction, if one is open); returns its id.
+    /// Queues the update in the current storage session (its transaction, if one is open); returns the id of the entry
+    /// that carries it (on SQLite, an update after an answer may join an entry queued earlier in the same group commit).
     /// <paramref name="afterAnswer"/>: it belongs to a callback whose answer DingTalk should get first, so it waits
     /// for <see cref="OutboxSignal.AnswerSent"/> or <see cref="OutboxOptions.AnswerFirstDelay"/>, whichever comes first.
     /// </summary>

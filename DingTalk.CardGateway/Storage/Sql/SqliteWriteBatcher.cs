@@ -48,6 +48,9 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         }
     }
 
+    /// <summary>Units waiting for the writer.</summary>
+    internal int Waiting => Volatile.Read(ref _waiting);
+
     /// <summary>Batches committed so far: how the checkpointer knows whether the WAL has grown.</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
@@ -96,6 +99,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
             if (!keep)
             {
                 await unit.Connection.RunAsync(batch.Transaction, "ROLLBACK TO unit", CancellationToken.None);
+                batch.Remembered.Clear();
             }
 
             await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
@@ -248,5 +252,12 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         public int Units { get; set; }
 
         public bool FlushScheduled { get; set; }
+
+        /// <summary>
+        /// What a store remembers about rows this batch has written, by a key of its own (the outbox: each card's entry
+        /// that later updates may still merge into). Forgotten whenever a unit, or part of one, is undone, since the rows
+        /// may have gone back to what they were; dropped with the batch at its commit.
+        /// </summary>
+        public Dictionary<string, object> Remembered { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -20,6 +20,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     public bool InTransaction => _transaction is not null;
 
+    /// <summary>The group-commit batch the open transaction is part of (SQLite); null otherwise.</summary>
+    public SqliteWriteBatcher.Batch? Batch => _unit?.Batch;
+
     private bool Batched => database.Dialect is SqliteDialect;
 
     public async Task BeginAsync(CancellationToken cancellationToken)
@@ -90,6 +93,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     public Task RollbackToAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
+        _unit?.Batch.Remembered.Clear();
         return Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
     }
 

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Dapper;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>Updates for everyone that callbacks queue in one SQLite batch, merged into one outbox entry per card — where that is safe.</summary>
+public sealed class OutboxCoalescingTests(SqliteStorageFixture storage) : IClassFixture<SqliteStorageFixture>
+{
+    private const string Card = "coalesced";
+
+    [Fact]
+    public async Task Callbacks_of_one_batch_share_a_cards_entry_until_an_operators_update_or_an_undone_unit()
+    {
+        var batcher = storage.Services.GetRequiredService<SqliteWriteBatcher>();
+        var commits = batcher.Commits;
+
+        // The first unit holds the writer while the others queue behind it, in this order, so all of them are one batch.
+        await using var first = storage.Scope();
+        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        var queued = new List<Task>();
+        foreach (var (key, afterAnswer, keep) in new[] { ("b", true, true), ("c", false, true), ("d", true, true), ("e", true, false), ("h", true, true) })
+        {
+            queued.Add(UnitAsync(key, afterAnswer, keep));
+            await Eventually.TrueAsync(() => batcher.Waiting == queued.Count, $"the unit queueing '{key}' waits for the writer");
+        }
+
+        await first.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update("a"), afterAnswer: true, default);
+        await session.CommitAsync(default);
+        await Task.WhenAll(queued);
+
+        Assert.Equal(commits + 1, batcher.Commits); // one batch indeed
+        // a and b share an entry; the operator's c starts a new one, so d cannot land before it; e was undone, and h,
+        // queued after that, gets an entry of its own rather than one rebuilt from what e had merged.
+        Assert.Equal(["a b", "c", "d", "h"], await EntriesAsync());
+    }
+
+    [Fact]
+    public async Task A_unit_undone_to_a_savepoint_forgets_what_it_merged_after_it()
+    {
+        const string Partly = "partly";
+        await using var scope = storage.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+        await session.BeginAsync(default);
+        await outbox.EnqueueAsync(Update("d", Partly), afterAnswer: true, default);
+        await session.SavepointAsync("handler", default);
+        await outbox.EnqueueAsync(Update("e", Partly), afterAnswer: true, default);
+        await session.RollbackToAsync("handler", default);
+        await outbox.EnqueueAsync(Update("h", Partly), afterAnswer: true, default);
+        await session.CommitAsync(default);
+
+        Assert.Equal(["d", "h"], await EntriesAsync(Partly));
+    }
+
+    [Fact]
+    public async Task Outside_a_batch_every_update_is_an_entry_of_its_own()
+    {
+        const string Alone = "alone";
+        await using var scope = storage.Scope();
+        var ids = new[]
+        {
+            await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update("x", Alone), afterAnswer: true, default),
+            await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update("y", Alone), afterAnswer: true, default),
+        };
+
+        Assert.Equal(2, ids.Distinct().Count());
+        Assert.Equal(["x", "y"], await EntriesAsync(Alone));
+    }
+
+    private async Task UnitAsync(string key, bool afterAnswer, bool keep)
+    {
+        await using var scope = storage.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update(key), afterAnswer, default);
+        if (keep)
+        {
+            await session.CommitAsync(default);
+        }
+        else
+        {
+            await session.RollbackAsync();
+        }
+    }
+
+    /// <summary>The card's entries in id order, each as its update's keys.</summary>
+    private async Task<List<string>> EntriesAsync(string card = Card)
+    {
+        await using var connection = await storage.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        var payloads = await connection.QueryAsync<string>("SELECT payload FROM outbox WHERE card_id = @card ORDER BY id", new { card });
+        return payloads.Select(p => string.Join(' ', JsonSerializer.Deserialize<PendingCardUpdate>(p, GatewayJson.Options)!.CardData!.Keys.Order(StringComparer.Ordinal))).ToList();
+    }
+
+    private static PendingCardUpdate Update(string key, string card = Card) =>
+        new(card, CardKind.Advanced, new Dictionary<string, JsonElement> { [key] = JsonSerializer.SerializeToElement(key) }, null);
+}
