@@ -8,8 +8,9 @@
 #   DURATION=20s CONNECTIONS=64 USERS=100000 bench/callbacks.sh
 #   STORAGE=postgres CARDGATEWAY_TEST_POSTGRES="$(.ci/postgres.sh)" bench/callbacks.sh
 #
-# STORAGE=sqlite (the default) stores in a fresh SQLite file; STORAGE=postgres in a throwaway database created (and
-# dropped afterwards) on the server CARDGATEWAY_TEST_POSTGRES names, whose role needs CREATEDB; that needs psql too.
+# STORAGE=sqlite (the default) stores in a fresh SQLite file; STORAGE=memory in SQLite in memory (not durable: the
+# gateway without storage's fsyncs); STORAGE=postgres in a throwaway database created (and dropped afterwards) on the
+# server CARDGATEWAY_TEST_POSTGRES names, whose role needs CREATEDB; that needs psql too.
 #
 # Needs wrk (Debian/Ubuntu: apt-get install -y wrk), openssl and curl. Runs the gateway in Release, in Sandbox mode
 # (its built-in DingTalk emulator receives the updates for everyone), on 127.0.0.1 only.
@@ -41,6 +42,12 @@ case "$STORAGE" in
     provider=Sqlite
     connection_string="Data Source=$work/bench.db"
     ;;
+  memory)
+    # SQLite in memory: the same pipeline and statements with no file, no fsync and no checkpoints — the gateway
+    # without durable storage (issue 2's measure). Nothing survives the process.
+    provider=Sqlite
+    connection_string="Data Source=:memory:"
+    ;;
   postgres)
     [[ -n ${CARDGATEWAY_TEST_POSTGRES:-} ]] || { echo "bench: STORAGE=postgres needs CARDGATEWAY_TEST_POSTGRES (run .ci/postgres.sh)" >&2; exit 1; }
     # The server's address and role from the ADO.NET connection string, for psql.
@@ -51,7 +58,7 @@ case "$STORAGE" in
     provider=Postgres
     connection_string="$(sed "s/\(^\|;\)Database=[^;]*/\1Database=$bench_db/I" <<<"$CARDGATEWAY_TEST_POSTGRES")"
     ;;
-  *) echo "bench: STORAGE is sqlite or postgres, not '$STORAGE'" >&2; exit 1 ;;
+  *) echo "bench: STORAGE is sqlite, memory or postgres, not '$STORAGE'" >&2; exit 1 ;;
 esac
 drop_database() { [[ -z ${bench_db:-} ]] || psql -q -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" >/dev/null || true; }
 trap drop_database EXIT
@@ -123,7 +130,7 @@ for name in bare poll; do
     "$(calc "${!cpu} / $ticks_per_second * 1000000 / $(field requests "$line")")"
 done
 printf '\npoll/bare throughput ratio: %s\n' "$(calc "$(field rps "$poll") / $(field rps "$bare")")"
-printf 'storage: %s\n' "$provider"
+printf 'storage: %s (%s)\n' "$provider" "$STORAGE"
 printf 'gateway peak RSS: %d MB\n' $((rss_kb / 1024))
 votes=$(curl -fsS -H 'X-Api-Key: sandbox' "$BASE/api/cards/$OUT_TRACK_ID" | grep -o '"total":"[0-9]*"' || true)
 echo "poll card as stored after the run: ${votes:-(no total yet)}"
