@@ -98,8 +98,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         {
             if (!keep)
             {
-                await unit.Connection.RunAsync(batch.Transaction, "ROLLBACK TO unit", CancellationToken.None);
-                batch.Remembered.Clear();
+                await batch.RollbackToAsync(unit.Connection, "unit");
             }
 
             await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
@@ -230,6 +229,9 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
         public Task RollbackAsync() => LeaveOnceAsync(keep: false);
 
+        /// <summary>Undoes what this unit wrote since <paramref name="savepoint"/>, keeping what came before it.</summary>
+        public Task RollbackToAsync(string savepoint) => Batch.RollbackToAsync(Connection, savepoint);
+
         private Task LeaveOnceAsync(bool keep)
         {
             if (_left)
@@ -259,5 +261,12 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         /// may have gone back to what they were; dropped with the batch at its commit.
         /// </summary>
         public Dictionary<string, object> Remembered { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Every rollback inside the batch, a whole unit's or part of one: it forgets what was remembered.</summary>
+        public Task RollbackToAsync(DbConnection connection, string savepoint)
+        {
+            Remembered.Clear();
+            return connection.RunAsync(Transaction, $"ROLLBACK TO SAVEPOINT {savepoint}", CancellationToken.None);
+        }
     }
 }

@@ -93,8 +93,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     public Task RollbackToAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
-        _unit?.Batch.Remembered.Clear();
-        return Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
+        return _unit is { } unit ? unit.RollbackToAsync(name) : Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
     }
 
     /// <summary>Runs <paramref name="work"/> in the open transaction, or in a transaction of its own.</summary>
