@@ -147,6 +147,31 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     [Fact]
+    public async Task After_a_dead_letter_the_stored_data_sent_again_restores_the_card_as_the_README_says()
+    {
+        var created = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "r-dead", openConversationId = "cidR==", cardData = new { n = 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "no Card.Instance.Write");
+        var refused = await _api.PutAsJsonAsync("/api/cards/r-dead", new { cardData = new { n = 1, title = "lost" } });
+        Assert.Equal(HttpStatusCode.BadGateway, refused.StatusCode);
+
+        // A later update is not held back by the dead letter; it carries only its own keys.
+        Assert.Equal(HttpStatusCode.NoContent, (await _api.PutAsJsonAsync("/api/cards/r-dead", new { cardData = new { n = 2 } })).StatusCode);
+        Assert.Equal("2", DingTalk.FindCard("r-dead")!.CardData["n"]);
+        Assert.False(DingTalk.FindCard("r-dead")!.CardData.ContainsKey("title"));
+
+        // The permission fixed, the operator sends the stored data again: GET, then PUT its publicData.
+        var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/r-dead"), HttpStatusCode.OK);
+        Assert.Contains(state.GetProperty("undelivered").EnumerateArray(), e => e.GetProperty("status").GetString() == "Dead");
+        var resent = await _api.PutAsJsonAsync("/api/cards/r-dead", new { cardData = state.GetProperty("card").GetProperty("publicData") });
+
+        Assert.Equal(HttpStatusCode.NoContent, resent.StatusCode);
+        var card = DingTalk.FindCard("r-dead")!.CardData;
+        Assert.Equal("lost", card["title"]);
+        Assert.Equal("2", card["n"]);
+    }
+
+    [Fact]
     public async Task Updates_queued_while_DingTalk_is_down_go_out_as_one_call_and_every_entry_is_marked_sent()
     {
         // A card of its own: the others' dead letters stay on r-1.
