@@ -67,7 +67,7 @@ public sealed class GatewayDatabase : IDisposable
     /// each pooled connection after a few uses (every callback runs the same dozen statements, so parsing and planning
     /// them each time is waste); and a connection going back to the pool is not reset, since the gateway leaves no
     /// session state behind (no SET, LISTEN, temporary table or session lock) and the reset is seven more statements
-    /// for PostgreSQL to run on every callback's connection (+3% votes/s on one hot card, bench/README.md).
+    /// for PostgreSQL to run on every callback's connection (+3% votes/s on one hot card, README: Benchmarks).
     /// </summary>
     private static string PostgresConnectionString(string configured)
     {
