@@ -7,6 +7,7 @@
 #   bench/callbacks.sh                        # 32 connections, 15 s per endpoint after a 20 s warm-up
 #   DURATION=20s CONNECTIONS=64 USERS=100000 bench/callbacks.sh
 #   STORAGE=postgres CARDGATEWAY_TEST_POSTGRES="$(.ci/postgres.sh)" bench/callbacks.sh
+#   GATEWAY_DIR=/path/to/published/gateway bench/callbacks.sh   # run a gateway published already
 #
 # STORAGE=sqlite (the default) stores in a fresh SQLite file; STORAGE=memory in SQLite in memory (not durable: the
 # gateway without storage's fsyncs); STORAGE=postgres in a throwaway database created (and dropped afterwards) on the
@@ -37,6 +38,7 @@ for tool in $tools; do
 done
 
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 case "$STORAGE" in
   sqlite)
     provider=Sqlite
@@ -61,9 +63,18 @@ case "$STORAGE" in
   *) echo "bench: STORAGE is sqlite, memory or postgres, not '$STORAGE'" >&2; exit 1 ;;
 esac
 drop_database() { [[ -z ${bench_db:-} ]] || psql -q -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" >/dev/null || true; }
-trap drop_database EXIT
-echo "== publishing the gateway (Release) to $work/gateway"
-dotnet publish DingTalk.CardGateway -c Release -o "$work/gateway" --nologo -v quiet >/dev/null
+# The run's folder (the database alone grows to ~200 MB a run) goes when the script ends, unless KEEP_WORK=1.
+clean_up() { drop_database; [[ ${KEEP_WORK:-0} == 1 ]] && echo "bench: kept $work" >&2 || rm -rf "$work"; }
+trap clean_up EXIT
+if [[ -n ${GATEWAY_DIR:-} ]]; then
+  # A gateway published already (bench/compare.sh publishes each revision once, then runs it many times).
+  [[ -f $GATEWAY_DIR/DingTalk.CardGateway.dll ]] || { echo "bench: no DingTalk.CardGateway.dll in GATEWAY_DIR=$GATEWAY_DIR" >&2; exit 1; }
+  gateway_dir=$GATEWAY_DIR
+else
+  gateway_dir="$work/gateway"
+  echo "== publishing the gateway (Release) to $gateway_dir"
+  dotnet publish DingTalk.CardGateway -c Release -o "$gateway_dir" --nologo -v quiet >/dev/null
+fi
 
 echo "== starting it on $BASE (Sandbox mode, bare endpoint on, $provider storage)"
 # The emulator's address and our public one given outright, so no client depends on when the server learns its port.
@@ -74,9 +85,9 @@ Gateway__Bench__BareEndpoint=true \
 Gateway__Storage__Provider="$provider" \
 Gateway__Storage__ConnectionString="$connection_string" \
 Serilog__MinimumLevel__Default=Warning \
-  dotnet "$work/gateway/DingTalk.CardGateway.dll" >"$work/gateway.log" 2>&1 &
+  dotnet "$gateway_dir/DingTalk.CardGateway.dll" >"$work/gateway.log" 2>&1 &
 gateway=$!
-trap 'kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; drop_database' EXIT
+trap 'kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true; clean_up' EXIT
 
 for _ in $(seq 1 100); do
   curl -fs "$BASE/health/live" >/dev/null 2>&1 && break
