@@ -12,7 +12,8 @@ public sealed class GatewayDatabaseTests
     [Fact]
     public void A_PostgreSQL_connection_string_gets_auto_prepared_statements_and_no_reset_on_close()
     {
-        var used = new NpgsqlConnectionStringBuilder(Postgres(Server).ConnectionString);
+        using var database = Postgres(Server);
+        var used = new NpgsqlConnectionStringBuilder(database.ConnectionString);
 
         Assert.Equal(64, used.MaxAutoPrepare);
         Assert.True(used.NoResetOnClose);
@@ -24,7 +25,8 @@ public sealed class GatewayDatabaseTests
     [InlineData("maxautoprepare=0;NORESETONCLOSE=false")]
     public void What_the_connection_string_says_wins(string settings)
     {
-        var used = new NpgsqlConnectionStringBuilder(Postgres($"{Server};{settings}").ConnectionString);
+        using var database = Postgres($"{Server};{settings}");
+        var used = new NpgsqlConnectionStringBuilder(database.ConnectionString);
 
         Assert.Equal(0, used.MaxAutoPrepare);
         Assert.False(used.NoResetOnClose);
