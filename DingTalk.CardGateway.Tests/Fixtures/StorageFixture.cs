@@ -44,7 +44,7 @@ public abstract class StorageFixture : IAsyncLifetime
             .AddGatewayOptions()
             .AddGatewayStorage()
             .BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
-        await ActivatorUtilities.CreateInstance<SchemaMigrator>(_services).StartAsync(CancellationToken.None);
+        await _services.GetRequiredService<SchemaMigrator>().StartAsync(CancellationToken.None);
     }
 
     public async Task DisposeAsync()

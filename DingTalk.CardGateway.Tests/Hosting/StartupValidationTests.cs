@@ -53,6 +53,90 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     [Fact]
     public async Task The_real_process_stops_with_one_clear_line_and_exit_code_1()
     {
+        var (exitCode, error, output) = await RunAsync(new() { ["DingTalk__AppKey"] = "live-app-key", ["DingTalk__AppSecret"] = "" });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("cannot start", error, StringComparison.Ordinal);
+        Assert.Contains("DingTalk:AppSecret", error, StringComparison.Ordinal);
+        Assert.Contains("DingTalk:Callback:PublicBaseUrl", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_database_that_refuses_the_password_stops_the_process_at_once_with_its_own_words()
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync();
+        Skip.If(connectionString is null, PostgresServer.SkipReason);
+        try
+        {
+            var wrong = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Password = "not-the-password" }.ToString();
+
+            // Ten minutes of patience for an unreachable server: a refusal for good must not use any of it.
+            var (exitCode, error, output) = await RunAsync(new()
+            {
+                ["Gateway__Storage__Provider"] = "Postgres",
+                ["Gateway__Storage__ConnectionString"] = wrong,
+                ["Gateway__Storage__StartupWait"] = "00:10:00",
+            });
+
+            Assert.Equal(1, exitCode);
+            Assert.StartsWith("DingTalk.CardGateway cannot start: the Postgres database (Gateway:Storage:ConnectionString) cannot be used:", error, StringComparison.Ordinal);
+            Assert.Contains("28P01: password authentication failed", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("not-the-password", error + output, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+            Assert.DoesNotContain("not reachable yet", output, StringComparison.Ordinal); // not retried
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(connectionString);
+        }
+    }
+
+    [Fact]
+    public async Task A_database_server_that_is_not_up_is_tried_again_until_the_startup_wait_ends()
+    {
+        // A port nobody listens on: connection refused, as while PostgreSQL is still starting beside the gateway.
+        using var nobody = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        nobody.Start();
+        var port = ((System.Net.IPEndPoint)nobody.LocalEndpoint).Port;
+        nobody.Stop();
+
+        var (exitCode, error, output) = await RunAsync(new()
+        {
+            ["Gateway__Storage__Provider"] = "Postgres",
+            ["Gateway__Storage__ConnectionString"] = $"Host=127.0.0.1;Port={port};Username=gateway;Password=secret-password;Database=cards",
+            ["Gateway__Storage__StartupWait"] = "00:00:03",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("cannot be used: Failed to connect to 127.0.0.1", error, StringComparison.Ordinal);
+        Assert.True(output.Split('\n').Count(l => l.Contains("not reachable yet", StringComparison.Ordinal)) >= 2, output);
+        Assert.DoesNotContain("secret-password", error + output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_SQLite_file_that_cannot_be_created_stops_the_process_with_one_line()
+    {
+        var blocker = Path.Combine(Path.GetTempPath(), $"cg-not-a-folder-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(blocker, "a file where the database's folder should be");
+        try
+        {
+            var (exitCode, error, output) = await RunAsync(new() { ["Gateway__Storage__ConnectionString"] = $"Data Source={blocker}/gateway.db" });
+
+            Assert.Equal(1, exitCode);
+            Assert.StartsWith("DingTalk.CardGateway cannot start: the Sqlite database (Gateway:Storage:ConnectionString) cannot be used:", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(blocker);
+        }
+    }
+
+    /// <summary>The published gateway as a process, in Sandbox mode unless told otherwise; what it printed once it exits.</summary>
+    private static async Task<(int ExitCode, string Error, string Output)> RunAsync(Dictionary<string, string> environment)
+    {
         var dll = Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll");
         var start = new ProcessStartInfo("dotnet", [dll, "--urls", "http://127.0.0.1:0"])
         {
@@ -60,21 +144,28 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
             RedirectStandardOutput = true,
             WorkingDirectory = Path.GetTempPath(),
         };
-        start.Environment["DingTalk__AppKey"] = "live-app-key";
-        start.Environment["DingTalk__AppSecret"] = "";
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
 
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
 
-        Assert.Equal(1, process.ExitCode);
-        var error = await stderr;
-        Assert.Contains("cannot start", error, StringComparison.Ordinal);
-        Assert.Contains("DingTalk:AppSecret", error, StringComparison.Ordinal);
-        Assert.Contains("DingTalk:Callback:PublicBaseUrl", error, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", error + await stdout, StringComparison.Ordinal);
+        return (process.ExitCode, await stderr, await stdout);
     }
 }

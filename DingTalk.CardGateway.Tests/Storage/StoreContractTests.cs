@@ -107,7 +107,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             await connection.RunAsync(null, "DELETE FROM schema_migrations WHERE version > 1", default);
         }
 
-        await ActivatorUtilities.CreateInstance<SchemaMigrator>(fixture.Services).StartAsync(default);
+        await ActivatorUtilities.CreateInstance<SchemaMigrator>(fixture.Services).StartAsync(default); // a new process: the fixture's migrator has run
 
         await using var scope = fixture.Scope();
         var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();

@@ -25,4 +25,7 @@ public sealed class StorageOptions
 
     /// <summary>Callbacks (and so their deduplication keys) and sent outbox entries older than this are purged.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How long startup keeps trying a database that is not reachable yet (connection refused, still starting) before it gives up.</summary>
+    public TimeSpan StartupWait { get; set; } = TimeSpan.FromMinutes(1);
 }

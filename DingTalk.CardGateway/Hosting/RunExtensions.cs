@@ -1,3 +1,5 @@
+using System.Data.Common;
+using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
@@ -5,8 +7,9 @@ namespace DingTalk.CardGateway.Hosting;
 public static class RunExtensions
 {
     /// <summary>
-    /// Runs the gateway. A configuration that fails validation stops it before the host starts, with one line
-    /// naming every missing key and exit code 1: no stack trace for an operator to dig through.
+    /// Runs the gateway. A configuration that fails validation, or a database that cannot be used, stops it before
+    /// the host starts, with one line saying why (every missing key, or the database's own error) and exit code 1: no
+    /// stack trace for an operator to dig through.
     /// </summary>
     public static async Task<int> RunGatewayAsync(this WebApplication app)
     {
@@ -14,6 +17,20 @@ public static class RunExtensions
         if (failures.Count > 0)
         {
             await Console.Error.WriteLineAsync($"DingTalk.CardGateway cannot start: {string.Join(" ", failures)}");
+            return 1;
+        }
+
+        // The schema before the host starts, so a database that cannot be used stops the process the same way: one
+        // line saying why, exit code 1 — not the host's "failed to start" with a stack trace and an abort.
+        try
+        {
+            await app.Services.GetRequiredService<SchemaMigrator>().StartAsync(app.Lifetime.ApplicationStopping);
+        }
+        catch (Exception ex) when (ex is DbException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            var storage = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Storage;
+            await Console.Error.WriteLineAsync(
+                $"DingTalk.CardGateway cannot start: the {storage.Provider} database (Gateway:Storage:ConnectionString) cannot be used: {SchemaMigrator.Describe(ex)}");
             return 1;
         }
 

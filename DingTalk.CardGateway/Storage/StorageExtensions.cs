@@ -23,7 +23,8 @@ public static class StorageExtensions
         services.AddScoped<CardUpdates>();
 
         // The schema first: hosted services start in registration order, and everything after needs the tables.
-        services.AddHostedService<SchemaMigrator>();
+        services.AddSingleton<SchemaMigrator>();
+        services.AddHostedService(sp => sp.GetRequiredService<SchemaMigrator>());
         services.AddSingleton<OutboxDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         services.AddSingleton<SqliteCheckpointer>();

@@ -41,7 +41,7 @@ public class DurableVoteBenchmarks
         builder.Services.AddCardCallbacks();
         builder.Services.AddCardHandlers();
         _host = builder.Build();
-        await ActivatorUtilities.CreateInstance<SchemaMigrator>(_host.Services).StartAsync(CancellationToken.None);
+        await _host.Services.GetRequiredService<SchemaMigrator>().StartAsync(CancellationToken.None);
         await using (var scope = _host.Services.CreateAsyncScope())
         {
             await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(

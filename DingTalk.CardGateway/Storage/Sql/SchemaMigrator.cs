@@ -1,14 +1,71 @@
+using System.Data.Common;
 using Dapper;
+using DingTalk.CardGateway.Hosting;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
 /// Brings the schema up to date before the gateway serves: each numbered migration runs once, in its own
-/// transaction, with replicas that start together serialised on a lock.
+/// transaction, with replicas that start together serialised on a lock. A database that is not reachable yet (a
+/// PostgreSQL still starting beside the gateway) is tried again with backoff for <see cref="StorageOptions.StartupWait"/>;
+/// one that refuses for good (a wrong password, an unwritable path) fails at once.
 /// </summary>
-public sealed partial class SchemaMigrator(GatewayDatabase database, ILogger<SchemaMigrator> logger) : IHostedService
+public sealed partial class SchemaMigrator(GatewayDatabase database, IOptions<GatewayOptions> options, TimeProvider clock, ILogger<SchemaMigrator> logger)
+    : IHostedService
 {
+    private bool _migrated;
+
+    /// <remarks>Run once per process: the host's start finds it done when <c>RunGatewayAsync</c> migrated first.</remarks>
     public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_migrated)
+        {
+            return;
+        }
+
+        var wait = options.Value.Storage.StartupWait;
+        var started = clock.GetTimestamp();
+        var retry = new ResiliencePipelineBuilder { TimeProvider = clock }
+            .AddRetry(new RetryStrategyOptions
+            {
+                // Past the wait, the database's own error goes up as it is: it says what is wrong.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is DbException { IsTransient: true } && clock.GetElapsedTime(started) < wait),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(500),
+                MaxDelay = TimeSpan.FromSeconds(5),
+                OnRetry = args =>
+                {
+                    Log.NotReachable(logger, database.Dialect.Name, Describe(args.Outcome.Exception!), (long)args.RetryDelay.TotalMilliseconds, (long)wait.TotalSeconds);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+        await retry.ExecuteAsync(MigrateAsync, cancellationToken);
+        _migrated = true;
+    }
+
+    /// <summary>An exception's messages, outermost first, without repeats: what to tell an operator, no stack trace.</summary>
+    public static string Describe(Exception exception)
+    {
+        var messages = new List<string>();
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (!messages.Contains(e.Message))
+            {
+                messages.Add(e.Message);
+            }
+        }
+
+        return string.Join(": ", messages);
+    }
+
+    private async ValueTask MigrateAsync(CancellationToken cancellationToken)
     {
         var migrations = Schema.Migrations(database.Dialect);
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -45,5 +102,8 @@ public sealed partial class SchemaMigrator(GatewayDatabase database, ILogger<Sch
 
         [LoggerMessage(4002, LogLevel.Information, "{Provider} storage ready at schema version {Version}")]
         public static partial void Ready(ILogger logger, string provider, int version);
+
+        [LoggerMessage(4003, LogLevel.Warning, "{Provider} storage not reachable yet ({Error}); trying again in {DelayMs} ms, for up to {WaitSeconds} s from startup (Gateway:Storage:StartupWait)")]
+        public static partial void NotReachable(ILogger logger, string provider, string error, long delayMs, long waitSeconds);
     }
 }
