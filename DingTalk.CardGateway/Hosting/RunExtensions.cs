@@ -16,8 +16,7 @@ public static class RunExtensions
         var failures = ValidationFailures(app.Services);
         if (failures.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"DingTalk.CardGateway cannot start: {string.Join(" ", failures)}");
-            return 1;
+            return await CannotStartAsync(string.Join(" ", failures));
         }
 
         // The schema before the host starts, so a database that cannot be used stops the process the same way: one
@@ -29,13 +28,18 @@ public static class RunExtensions
         catch (Exception ex) when (ex is DbException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             var storage = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Storage;
-            await Console.Error.WriteLineAsync(
-                $"DingTalk.CardGateway cannot start: the {storage.Provider} database (Gateway:Storage:ConnectionString) cannot be used: {SchemaMigrator.Describe(ex)}");
-            return 1;
+            return await CannotStartAsync($"the {storage.Provider} database (Gateway:Storage:ConnectionString) cannot be used: {SchemaMigrator.Describe(ex)}");
         }
 
         await app.RunAsync();
         return 0;
+    }
+
+    /// <summary>The one line an operator sees when the gateway will not start; the process's exit code.</summary>
+    private static async Task<int> CannotStartAsync(string reason)
+    {
+        await Console.Error.WriteLineAsync($"DingTalk.CardGateway cannot start: {reason}");
+        return 1;
     }
 
     private static List<string> ValidationFailures(IServiceProvider services)
