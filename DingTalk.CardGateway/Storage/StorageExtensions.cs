@@ -14,6 +14,7 @@ public static class StorageExtensions
         services.AddOptionsWithValidateOnStart<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations();
         services.AddSingleton<GatewayDatabase>();
         services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<SqliteWalSync>();
         services.AddSingleton<SqliteWriteBatcher>();
         services.AddScoped<StorageSession>();
         services.AddScoped<ICardStore, SqlCardStore>();

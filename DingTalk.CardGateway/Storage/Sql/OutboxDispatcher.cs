@@ -147,6 +147,8 @@ public sealed partial class OutboxDispatcher(
             return null;
         }
 
+        await batcher.DurableAsync(); // DingTalk shows only what a crash cannot take back
+
         var update = entries.Select(e => SqlJson.Read<PendingCardUpdate>(e.Payload)).Aggregate((earlier, later) => earlier.MergeWith(later));
         var first = entries[0];
         return (update, new Folded(cardId, entries.ConvertAll(e => e.Id)), first);

@@ -61,6 +61,7 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
             var record = row?.ToRecord();
             if (record is null || record.Outcome != CallbackOutcome.Pending || clock.GetUtcNow() >= deadline)
             {
+                await session.DurableAsync(); // a redelivery is answered from it: only once the first delivery's answer would be
                 return record;
             }
 

@@ -75,9 +75,15 @@ public sealed class SqlOutbox(
 
     public async Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return (await connection.QuerySingleOrDefaultAsync<OutboxRow>(new CommandDefinition(
-            $"SELECT {Columns} FROM outbox WHERE id = @id", new { id }, cancellationToken: cancellationToken)))?.ToEntry();
+        OutboxEntry? entry;
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        {
+            entry = (await connection.QuerySingleOrDefaultAsync<OutboxRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM outbox WHERE id = @id", new { id }, cancellationToken: cancellationToken)))?.ToEntry();
+        }
+
+        await session.DurableAsync();
+        return entry;
     }
 
     public Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken) =>

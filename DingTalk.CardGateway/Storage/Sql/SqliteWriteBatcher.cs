@@ -1,15 +1,18 @@
 using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.Win32.SafeHandles;
 
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// Group commit for SQLite. SQLite has one writer and, with <c>synchronous=FULL</c>, one fsync per commit; so
-/// instead of each unit of work taking the database lock and paying its own fsync, units take turns on one writer
-/// connection, each inside a SAVEPOINT of a shared transaction, and the transaction commits when nobody is waiting
-/// (or the batch is full). A unit's commit returns only after that COMMIT: durability is unchanged, a fsync now
-/// serves every unit that queued up meanwhile. A unit that rolls back undoes only its own savepoint.
+/// Group commit for SQLite. SQLite has one writer and one fsync per durable commit; so instead of each unit of work
+/// taking the database lock and paying its own fsync, units take turns on one writer connection, each inside a
+/// SAVEPOINT of a shared transaction, and the transaction commits when nobody is waiting (or the batch is full).
+/// A unit's commit returns only once that COMMIT is on disk: <see cref="SqliteWalSync"/> flushes it while the writer
+/// already runs the next batch. Durability is unchanged; one fsync serves every unit that queued up meanwhile.
+/// A unit that rolls back undoes only its own savepoint.
 /// </summary>
-public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposable
+public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync walSync) : IAsyncDisposable
 {
     private const int MaxBatch = 128;
     private static readonly TimeSpan IdleFlush = TimeSpan.FromMilliseconds(2);
@@ -18,6 +21,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
     private int _waiting;
     private long _commits;
     private DbConnection? _connection;
+    private SafeFileHandle? _wal;
     private Batch? _batch;
 
     /// <summary>Waits for the writer, then opens a savepoint for one unit of work in the current batch.</summary>
@@ -53,6 +57,12 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
     /// <summary>Batches committed so far: how the checkpointer knows whether the WAL has grown.</summary>
     public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>
+    /// Completes once every batch committed so far is on disk. A read on a connection of its own may see a batch whose
+    /// units are still waiting for the disk; one whose result leaves the process awaits this first.
+    /// </summary>
+    public Task DurableAsync() => walSync.DurableAsync();
 
     /// <summary>
     /// Runs <paramref name="work"/> while no unit writes: the open batch (if any) is committed first, and units wait
@@ -157,28 +167,52 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
 
     /// <summary>
     /// The writer connection: long-lived and used by one unit at a time, so it keeps its statements prepared. It does
-    /// not checkpoint the WAL after its commits: <see cref="SqliteCheckpointer"/> does, beside it.
+    /// not checkpoint the WAL after its commits (<see cref="SqliteCheckpointer"/> does, beside it), nor wait for the
+    /// disk in them (<see cref="SqliteWalSync"/> does, beside it).
     /// </summary>
     private async Task<DbConnection> OpenAsync()
     {
         var connection = await database.OpenAsync(CancellationToken.None);
-        ((Microsoft.Data.Sqlite.SqliteConnection)connection).KeepPrepared();
-        if (database.CheckpointsInBackground)
+        try
         {
-            await connection.RunAsync(null, "PRAGMA wal_autocheckpoint=0", CancellationToken.None);
-        }
+            if (database.CheckpointsInBackground)
+            {
+                await connection.RunAsync(null, "PRAGMA wal_autocheckpoint=0; PRAGMA synchronous=NORMAL", CancellationToken.None);
+            }
 
-        return connection;
+            ((SqliteConnection)connection).KeepPrepared();
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
-    /// <summary>Called holding the writer.</summary>
+    /// <summary>Called holding the writer: COMMIT, then the batch's units are told once it is on disk.</summary>
     private async Task CommitAsync(Batch batch)
     {
         _batch = null;
-        await batch.Transaction.CommitAsync();
+        var number = walSync.Begin();
+        try
+        {
+            await batch.Transaction.CommitAsync();
+        }
+        catch
+        {
+            walSync.Failed(number);
+            throw;
+        }
+
         await batch.Transaction.DisposeAsync();
         Interlocked.Increment(ref _commits);
-        batch.Committed.TrySetResult();
+        if (database.CheckpointsInBackground)
+        {
+            _wal ??= SqliteWalSync.OpenWal((SqliteConnection)_connection!);
+        }
+
+        walSync.Committed(number, _wal, batch.Committed);
     }
 
     /// <summary>Called holding the writer: the batch cannot be trusted any more; its units fail and the connection is renewed.</summary>
@@ -203,9 +237,19 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database) : IAsyncDisposa
         await CloseConnectionAsync();
     }
 
-    /// <summary>The writer connection's kept statements are finalized first: it goes back to the pool, not away.</summary>
+    /// <summary>
+    /// The writer connection's kept statements are finalized first: it goes back to the pool, not away. The WAL's
+    /// handle goes with it, once every commit made on it is on disk (holding the writer, so none is being made).
+    /// </summary>
     private async Task CloseConnectionAsync()
     {
+        if (_wal is not null)
+        {
+            await walSync.DurableAsync();
+            _wal.Dispose();
+            _wal = null;
+        }
+
         if (_connection is not null)
         {
             _connection.ForgetPrepared();

@@ -115,9 +115,19 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             cancellationToken);
     }
 
-    /// <summary>Reads through the open transaction (seeing its own writes), or on a connection of its own.</summary>
+    /// <summary>
+    /// Reads through the open transaction (seeing its own writes), or on a connection of its own — then returns only
+    /// once what it may have seen is durable (<see cref="DurableAsync"/>).
+    /// </summary>
     public Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken) =>
         _transaction is not null ? work(Connection, _transaction) : ReadAloneAsync(work, cancellationToken);
+
+    /// <summary>
+    /// Completes once every commit made so far is on disk. On SQLite a read on a connection of its own may see a
+    /// group commit whose fsync is still under way (<see cref="SqliteWalSync"/>); a read whose result leaves the
+    /// process — an answer, a send to DingTalk — awaits this first. At once on PostgreSQL, and whenever SQLite is idle.
+    /// </summary>
+    public Task DurableAsync() => batcher.DurableAsync();
 
     private async Task<T> WriteAloneAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
@@ -137,8 +147,14 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     private async Task<T> ReadAloneAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        return await work(connection, null);
+        T result;
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        {
+            result = await work(connection, null);
+        }
+
+        await batcher.DurableAsync();
+        return result;
     }
 
     /// <summary>Rolls back what is uncommitted and gives the connection back; the session opens a new one if used again.</summary>

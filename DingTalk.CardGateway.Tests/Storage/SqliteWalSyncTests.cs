@@ -1,0 +1,152 @@
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>
+/// The SQLite writer commits without waiting for the disk and <see cref="SqliteWalSync"/> fsyncs the WAL beside it:
+/// nobody may learn of a commit — its unit, a reader on another connection — before that fsync returns.
+/// </summary>
+public sealed class SqliteWalSyncTests : IAsyncLifetime
+{
+    /// <summary>Long enough for a task that should not complete to have completed, were it going to.</summary>
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(300);
+
+    private readonly SqliteStorageFixture _storage = new();
+
+    public Task InitializeAsync() => _storage.InitializeAsync();
+
+    public Task DisposeAsync() => _storage.DisposeAsync();
+
+    [Fact]
+    public async Task A_commit_is_reported_and_read_only_once_the_wal_is_on_disk_and_the_writer_goes_on_meanwhile()
+    {
+        var sync = _storage.Services.GetRequiredService<SqliteWalSync>();
+        using var disk = new SemaphoreSlim(0);
+        var flushing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sync.FlushToDisk = wal =>
+        {
+            flushing.TrySetResult();
+            disk.Wait();
+            RandomAccess.FlushToDisk(wal);
+        };
+
+        try
+        {
+            await CommitWhileTheDiskIsHeldAsync(disk, flushing.Task);
+        }
+        finally
+        {
+            disk.Release(100); // a failed assertion must not leave the fsync (and the fixture's disposal) waiting
+        }
+
+        Assert.True(sync.Syncs >= 1);
+    }
+
+    private async Task CommitWhileTheDiskIsHeldAsync(SemaphoreSlim disk, Task flushing)
+    {
+        await using var first = _storage.Scope();
+        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(CancellationToken.None);
+        await first.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(Card("first"), CancellationToken.None);
+        var committing = session.CommitAsync(CancellationToken.None);
+        await flushing.WaitAsync(TimeSpan.FromSeconds(10)); // COMMIT has returned; the fsync is under way
+
+        // Another connection sees the row already; it must not hand it out before the disk has it.
+        await using var reader = _storage.Scope();
+        var reading = reader.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("first", CancellationToken.None);
+
+        // The writer is not held by the disk: the next unit gets in and writes.
+        await using var second = _storage.Scope();
+        var next = second.ServiceProvider.GetRequiredService<StorageSession>();
+        await next.BeginAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await second.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(Card("second"), CancellationToken.None);
+        var committingNext = next.CommitAsync(CancellationToken.None);
+
+        await Task.Delay(Settle);
+        Assert.False(committing.IsCompleted, "the unit was told it committed before the fsync returned");
+        Assert.False(reading.IsCompleted, "a reader handed out a commit before the fsync returned");
+        Assert.False(committingNext.IsCompleted, "the second unit was told it committed before any fsync covered it");
+
+        disk.Release(10);
+        await committing.WaitAsync(TimeSpan.FromSeconds(10));
+        await committingNext.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("t", (await reading.WaitAsync(TimeSpan.FromSeconds(10)))!.TemplateId);
+    }
+
+    [Fact]
+    public async Task An_fsync_that_fails_fails_the_units_it_covered_with_a_storage_error_and_the_next_commit_succeeds()
+    {
+        var sync = _storage.Services.GetRequiredService<SqliteWalSync>();
+        var fail = true;
+        sync.FlushToDisk = wal =>
+        {
+            if (Volatile.Read(ref fail))
+            {
+                throw new IOException("Input/output error");
+            }
+
+            RandomAccess.FlushToDisk(wal);
+        };
+
+        var error = await Assert.ThrowsAsync<SqliteException>(() => SaveCardAsync("lost"));
+        Assert.Equal(10, error.SqliteErrorCode); // SQLITE_IOERR: a 503 to retry, as a failed COMMIT would be
+        Assert.Contains("could not be flushed to disk", error.Message);
+
+        Volatile.Write(ref fail, false);
+        await SaveCardAsync("kept");
+        await using var scope = _storage.Scope();
+        Assert.NotNull(await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("kept", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Reads_wait_for_nothing_when_every_commit_is_on_disk()
+    {
+        var sync = new SqliteWalSync(NullLogger<SqliteWalSync>.Instance);
+        Assert.True(sync.DurableAsync().IsCompleted);
+
+        var file = Path.Combine(Path.GetTempPath(), $"cg-walsync-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(file, "frames");
+        try
+        {
+            using var wal = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var number = sync.Begin();
+            var fence = sync.DurableAsync();
+            Assert.False(fence.IsCompleted, "a read began while a commit was on its way to the disk");
+            var durable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            sync.Committed(number, wal, durable);
+            await durable.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            await fence.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(1, sync.Syncs);
+            Assert.True(sync.DurableAsync().IsCompleted);
+
+            // A COMMIT that failed leaves nothing to sync; in memory (no WAL) there is no disk to wait for.
+            var failed = sync.Begin();
+            var afterFailure = sync.DurableAsync();
+            sync.Failed(failed);
+            await afterFailure.WaitAsync(TimeSpan.FromSeconds(10));
+            var inMemory = new TaskCompletionSource();
+            sync.Committed(sync.Begin(), null, inMemory);
+            Assert.True(inMemory.Task.IsCompletedSuccessfully);
+            Assert.True(sync.DurableAsync().IsCompleted);
+            Assert.Equal(1, sync.Syncs);
+        }
+        finally
+        {
+            await sync.DisposeAsync();
+            File.Delete(file);
+        }
+    }
+
+    private static CardRecord Card(string id) => new() { Id = id, Kind = CardKind.Advanced, TemplateId = "t" };
+
+    private async Task SaveCardAsync(string id)
+    {
+        await using var scope = _storage.Scope();
+        await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(Card(id), CancellationToken.None);
+    }
+}
