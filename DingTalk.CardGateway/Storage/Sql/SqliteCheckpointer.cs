@@ -13,7 +13,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// writer. A WAL can only start over once it has been copied entirely with nothing written since, which a busy writer
 /// never allows; so once it holds <see cref="RestartPages"/> pages the rest is copied during a turn of the writer
 /// (<see cref="SqliteWriteBatcher.ExclusiveAsync{T}"/>), a short pause since most of it is copied already.
-/// Durability is unchanged: a commit is durable in the WAL (synchronous=FULL) whether or not it was checkpointed.
+/// Durability is unchanged: a commit is durable in the WAL (<see cref="SqliteWalSync"/>) whether or not it was checkpointed.
 /// </remarks>
 public sealed partial class SqliteCheckpointer(
     GatewayDatabase database,

@@ -3,7 +3,10 @@ using Microsoft.Data.Sqlite;
 
 namespace DingTalk.CardGateway.Storage.Sql;
 
-/// <summary>The embedded default: one file, WAL journal, <c>synchronous=FULL</c> so a commit survives a power cut too.</summary>
+/// <summary>
+/// The embedded default: one file, WAL journal, <c>synchronous=FULL</c> so a commit survives a power cut too (the
+/// group-commit writer alone commits with NORMAL and has <see cref="SqliteWalSync"/> fsync for it, to the same effect).
+/// </summary>
 public sealed class SqliteDialect : SqlDialect
 {
     public override string Name => "Sqlite";
