@@ -3,6 +3,7 @@ using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DingTalk.CardGateway.Tests.Storage;
@@ -32,7 +33,8 @@ public sealed class SqliteCheckpointerTests : IAsyncLifetime
 
         Assert.True(new FileInfo(wal).Length > 1_200 * PageSize, $"the WAL is {new FileInfo(wal).Length} bytes: the writer checkpointed by itself");
 
-        var checkpointer = new SqliteCheckpointer(database, _storage.Services.GetRequiredService<SqliteWriteBatcher>(), TimeProvider.System, NullLogger<SqliteCheckpointer>.Instance)
+        var log = new FakeLogger<SqliteCheckpointer>();
+        var checkpointer = new SqliteCheckpointer(database, _storage.Services.GetRequiredService<SqliteWriteBatcher>(), TimeProvider.System, log)
         {
             RestartPages = 1_000,
         };
@@ -51,6 +53,11 @@ public sealed class SqliteCheckpointerTests : IAsyncLifetime
             Assert.True(copied.Pages > 1_200, $"{copied.Pages} pages in the WAL");
             Assert.Equal(copied.Pages, copied.Copied);
         }
+
+        // How long the clicks waited for it is there to read when a p99 needs explaining.
+        var restart = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 4303);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, restart.Level);
+        Assert.Matches(@"^The SQLite WAL \(\d+ pages\) was copied back to start over: \d+\.\d ms from asking for the writer, \d+\.\d ms of it holding it$", restart.Message);
 
         await SaveCardAsync("after-the-checkpoint");
         var next = await checkpointer.CheckpointAsync(CancellationToken.None);

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Diagnostics;
 
 namespace DingTalk.CardGateway.Storage.Sql;
 
@@ -75,7 +76,18 @@ public sealed partial class SqliteCheckpointer(
         var state = await PassiveAsync(connection, cancellationToken);
         if (state.Pages >= RestartPages)
         {
-            state = await batcher.ExclusiveAsync(() => PassiveAsync(connection, CancellationToken.None), cancellationToken);
+            var asked = Stopwatch.GetTimestamp();
+            var held = 0L;
+            state = await batcher.ExclusiveAsync(
+                async () =>
+                {
+                    held = Stopwatch.GetTimestamp();
+                    var copied = await PassiveAsync(connection, CancellationToken.None);
+                    held = Stopwatch.GetTimestamp() - held;
+                    return copied;
+                },
+                cancellationToken);
+            Log.Restarting(logger, state.Pages, Stopwatch.GetElapsedTime(asked).TotalMilliseconds, Stopwatch.GetElapsedTime(0, held).TotalMilliseconds);
         }
 
         return state;
@@ -90,6 +102,9 @@ public sealed partial class SqliteCheckpointer(
 
     private static partial class Log
     {
+        [LoggerMessage(4303, LogLevel.Debug, "The SQLite WAL ({Pages} pages) was copied back to start over: {WaitedMs:0.0} ms from asking for the writer, {HeldMs:0.0} ms of it holding it")]
+        public static partial void Restarting(ILogger logger, long pages, double waitedMs, double heldMs);
+
         [LoggerMessage(4301, LogLevel.Warning, "Could not checkpoint the SQLite WAL ({Reason}); it keeps every commit and is copied back on the next pass")]
         public static partial void Failed(ILogger logger, string reason);
     }
