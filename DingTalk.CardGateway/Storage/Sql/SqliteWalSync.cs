@@ -42,8 +42,8 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
 
     /// <summary>
     /// Opens the WAL of the writer's database, to sync it; <c>null</c> for an in-memory database, which has no disk to
-    /// wait for. Call after the connection's first commit (the file exists then); SQLite deletes it only when the last
-    /// connection closes, so it stays the same file while the writer's connection is open.
+    /// wait for. Call once the connection is in WAL mode (it has created the file then); SQLite deletes it only when
+    /// the last connection closes, so it stays the same file while the writer's connection is open.
     /// </summary>
     public static SafeFileHandle? OpenWal(SqliteConnection connection) =>
         string.IsNullOrEmpty(connection.DataSource)

@@ -175,9 +175,13 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
         var connection = await database.OpenAsync(CancellationToken.None);
         try
         {
-            if (database.CheckpointsInBackground)
+            // Only a WAL can be synced beside the writer: should SQLite have kept a rollback journal (a file system
+            // without shared memory), NORMAL would weaken it, so the writer keeps FULL and waits for the disk itself.
+            if (database.CheckpointsInBackground
+                && string.Equals(await connection.ScalarAsync<string>(null, "PRAGMA journal_mode", CancellationToken.None), "wal", StringComparison.OrdinalIgnoreCase))
             {
                 await connection.RunAsync(null, "PRAGMA wal_autocheckpoint=0; PRAGMA synchronous=NORMAL", CancellationToken.None);
+                _wal = SqliteWalSync.OpenWal((SqliteConnection)connection); // the connection in WAL mode has created it
             }
 
             ((SqliteConnection)connection).KeepPrepared();
@@ -185,6 +189,8 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
         }
         catch
         {
+            _wal?.Dispose();
+            _wal = null;
             await connection.DisposeAsync();
             throw;
         }
@@ -207,11 +213,6 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
 
         await batch.Transaction.DisposeAsync();
         Interlocked.Increment(ref _commits);
-        if (database.CheckpointsInBackground)
-        {
-            _wal ??= SqliteWalSync.OpenWal((SqliteConnection)_connection!);
-        }
-
         walSync.Committed(number, _wal, batch.Committed);
     }
 
