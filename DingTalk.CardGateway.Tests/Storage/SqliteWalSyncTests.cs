@@ -79,6 +79,44 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task While_the_disk_is_busy_the_next_batch_stays_open_for_more_units_and_commits_once_it_is_free()
+    {
+        var sync = _storage.Services.GetRequiredService<SqliteWalSync>();
+        var batcher = _storage.Services.GetRequiredService<SqliteWriteBatcher>();
+        using var disk = new SemaphoreSlim(0);
+        var flushing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sync.FlushToDisk = wal =>
+        {
+            flushing.TrySetResult();
+            disk.Wait();
+            RandomAccess.FlushToDisk(wal);
+        };
+
+        Task first, second, third;
+        long commits;
+        try
+        {
+            first = SaveCardAsync("first");
+            await flushing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            commits = batcher.Commits;
+
+            // Committing these now would not make them durable any sooner: their fsync could only begin after this one.
+            second = SaveCardAsync("second");
+            third = SaveCardAsync("third");
+            await Task.Delay(Settle);
+            Assert.Equal(commits, batcher.Commits);
+            Assert.False(second.IsCompleted || third.IsCompleted);
+        }
+        finally
+        {
+            disk.Release(100);
+        }
+
+        await Task.WhenAll(first, second, third).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(commits + 1, batcher.Commits); // both in the one batch committed when the disk was free
+    }
+
+    [Fact]
     public async Task An_fsync_that_fails_fails_the_units_it_covered_with_a_storage_error_and_the_next_commit_succeeds()
     {
         var sync = _storage.Services.GetRequiredService<SqliteWalSync>();

@@ -31,8 +31,15 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
     private TaskCompletionSource? _stopped;
     private long _begun;
     private long _durable;
+    private bool _busy;
 
     public SqliteWalSync(ILogger<SqliteWalSync> logger) => _logger = logger;
+
+    /// <summary>An fsync is under way or waiting to start: a batch committed now would wait for the next one anyway.</summary>
+    public bool Busy => Volatile.Read(ref _busy);
+
+    /// <summary>Called on the sync thread when the last commit handed in is durable and none is waiting.</summary>
+    public Action? Idle { get; set; }
 
     /// <summary>fsync calls so far.</summary>
     public long Syncs { get; private set; }
@@ -116,6 +123,7 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
             }
 
             _queue.Enqueue(commit);
+            Volatile.Write(ref _busy, true);
             if (_thread is null)
             {
                 _thread = new Thread(Run) { IsBackground = true, Name = "SQLite WAL sync" };
@@ -179,12 +187,22 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
                 }
             }
 
+            bool idle;
             lock (_gate)
             {
                 Advance(round[^1].Number);
+                idle = _queue.Count == 0;
+                if (idle)
+                {
+                    Volatile.Write(ref _busy, false);
+                }
             }
 
             round.Clear();
+            if (idle)
+            {
+                Idle?.Invoke();
+            }
         }
     }
 

@@ -12,17 +12,26 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// already runs the next batch. Durability is unchanged; one fsync serves every unit that queued up meanwhile.
 /// A unit that rolls back undoes only its own savepoint.
 /// </summary>
-public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync walSync) : IAsyncDisposable
+public sealed class SqliteWriteBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 128;
     private static readonly TimeSpan IdleFlush = TimeSpan.FromMilliseconds(2);
 
     private readonly SemaphoreSlim _writer = new(1, 1);
+    private readonly GatewayDatabase _database;
+    private readonly SqliteWalSync _walSync;
     private int _waiting;
     private long _commits;
     private DbConnection? _connection;
     private SafeFileHandle? _wal;
     private Batch? _batch;
+
+    public SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync walSync)
+    {
+        _database = database;
+        _walSync = walSync;
+        walSync.Idle = () => _ = DiskIdleAsync();
+    }
 
     /// <summary>Waits for the writer, then opens a savepoint for one unit of work in the current batch.</summary>
     public async Task<Unit> EnterAsync(CancellationToken cancellationToken)
@@ -40,7 +49,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
         try
         {
             _connection ??= await OpenAsync();
-            _batch ??= new Batch(await database.Dialect.BeginWriteAsync(_connection, CancellationToken.None));
+            _batch ??= new Batch(await _database.Dialect.BeginWriteAsync(_connection, CancellationToken.None));
             await _connection.RunAsync(_batch.Transaction, "SAVEPOINT unit", CancellationToken.None);
             return new Unit(this, _connection, _batch);
         }
@@ -62,7 +71,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
     /// Completes once every batch committed so far is on disk. A read on a connection of its own may see a batch whose
     /// units are still waiting for the disk; one whose result leaves the process awaits this first.
     /// </summary>
-    public Task DurableAsync() => walSync.DurableAsync();
+    public Task DurableAsync() => _walSync.DurableAsync();
 
     /// <summary>
     /// Runs <paramref name="work"/> while no unit writes: the open batch (if any) is committed first, and units wait
@@ -113,13 +122,16 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
 
             await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
             batch.Units++;
-            if (Volatile.Read(ref _waiting) == 0 || batch.Units >= MaxBatch)
+            // While the disk is busy with the batch before, committing this one would not make it durable any sooner
+            // (its fsync could only start after that one): it stays open for more units, and is committed as soon
+            // as the disk is free (DiskIdleAsync).
+            if ((Volatile.Read(ref _waiting) == 0 && !_walSync.Busy) || batch.Units >= MaxBatch)
             {
                 await CommitAsync(batch);
             }
             else if (!batch.FlushScheduled)
             {
-                // Whoever is waiting will commit; if it gives up waiting, this makes sure the batch still ends.
+                // Whoever is waiting, or the disk becoming free, will commit; should neither come, this ends the batch.
                 batch.FlushScheduled = true;
                 _ = FlushLaterAsync(batch);
             }
@@ -139,12 +151,42 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
         }
     }
 
+    /// <summary>The disk has made every commit durable: the batch that waited for it is committed now, so its fsync starts.</summary>
+    private async Task DiskIdleAsync()
+    {
+        if (Volatile.Read(ref _batch) is null)
+        {
+            return;
+        }
+
+        await _writer.WaitAsync();
+        try
+        {
+            if (_batch is { } batch)
+            {
+                await CommitAsync(batch);
+            }
+        }
+        catch (Exception ex)
+        {
+            await AbandonBatchAsync(ex);
+        }
+        finally
+        {
+            _writer.Release();
+        }
+    }
+
     private async Task FlushLaterAsync(Batch batch)
     {
         await Task.Delay(IdleFlush);
-        while (!batch.Committed.Task.IsCompleted)
+        while (!batch.Ended) // ended, not durable: the fsync beside the writer is not this loop's to wait for
         {
-            if (await _writer.WaitAsync(IdleFlush))
+            if (_walSync.Busy)
+            {
+                await Task.Delay(IdleFlush); // the disk becoming free commits it (DiskIdleAsync)
+            }
+            else if (await _writer.WaitAsync(IdleFlush))
             {
                 try
                 {
@@ -172,12 +214,12 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
     /// </summary>
     private async Task<DbConnection> OpenAsync()
     {
-        var connection = await database.OpenAsync(CancellationToken.None);
+        var connection = await _database.OpenAsync(CancellationToken.None);
         try
         {
             // Only a WAL can be synced beside the writer: should SQLite have kept a rollback journal (a file system
             // without shared memory), NORMAL would weaken it, so the writer keeps FULL and waits for the disk itself.
-            if (database.CheckpointsInBackground
+            if (_database.CheckpointsInBackground
                 && string.Equals(await connection.ScalarAsync<string>(null, "PRAGMA journal_mode", CancellationToken.None), "wal", StringComparison.OrdinalIgnoreCase))
             {
                 await connection.RunAsync(null, "PRAGMA wal_autocheckpoint=0; PRAGMA synchronous=NORMAL", CancellationToken.None);
@@ -200,20 +242,21 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
     private async Task CommitAsync(Batch batch)
     {
         _batch = null;
-        var number = walSync.Begin();
+        batch.Ended = true;
+        var number = _walSync.Begin();
         try
         {
             await batch.Transaction.CommitAsync();
         }
         catch
         {
-            walSync.Failed(number);
+            _walSync.Failed(number);
             throw;
         }
 
         await batch.Transaction.DisposeAsync();
         Interlocked.Increment(ref _commits);
-        walSync.Committed(number, _wal, batch.Committed);
+        _walSync.Committed(number, _wal, batch.Committed);
     }
 
     /// <summary>Called holding the writer: the batch cannot be trusted any more; its units fail and the connection is renewed.</summary>
@@ -223,6 +266,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
         _batch = null;
         if (batch is not null)
         {
+            batch.Ended = true;
             try
             {
                 await batch.Transaction.RollbackAsync();
@@ -246,7 +290,7 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
     {
         if (_wal is not null)
         {
-            await walSync.DurableAsync();
+            await _walSync.DurableAsync();
             _wal.Dispose();
             _wal = null;
         }
@@ -292,6 +336,8 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
     /// <summary>The shared transaction and the moment it is durable.</summary>
     public sealed class Batch(DbTransaction transaction)
     {
+        private bool _ended;
+
         public DbTransaction Transaction { get; } = transaction;
 
         public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -299,6 +345,13 @@ public sealed class SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync w
         public int Units { get; set; }
 
         public bool FlushScheduled { get; set; }
+
+        /// <summary>Committed or abandoned: no unit joins it any more (its units may still be waiting for the disk).</summary>
+        public bool Ended
+        {
+            get => Volatile.Read(ref _ended);
+            set => Volatile.Write(ref _ended, value);
+        }
 
         /// <summary>
         /// What a store remembers about rows this batch has written, by a key of its own (the outbox: each card's entry
