@@ -27,17 +27,11 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
     {
         var sync = _storage.Services.GetRequiredService<SqliteWalSync>();
         using var disk = new SemaphoreSlim(0);
-        var flushing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        sync.FlushToDisk = wal =>
-        {
-            flushing.TrySetResult();
-            disk.Wait();
-            RandomAccess.FlushToDisk(wal);
-        };
+        var flushing = HoldTheDisk(sync, disk);
 
         try
         {
-            await CommitWhileTheDiskIsHeldAsync(disk, flushing.Task);
+            await CommitWhileTheDiskIsHeldAsync(disk, flushing);
         }
         finally
         {
@@ -84,20 +78,14 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
         var sync = _storage.Services.GetRequiredService<SqliteWalSync>();
         var batcher = _storage.Services.GetRequiredService<SqliteWriteBatcher>();
         using var disk = new SemaphoreSlim(0);
-        var flushing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        sync.FlushToDisk = wal =>
-        {
-            flushing.TrySetResult();
-            disk.Wait();
-            RandomAccess.FlushToDisk(wal);
-        };
+        var flushing = HoldTheDisk(sync, disk);
 
         Task first, second, third;
         long commits;
         try
         {
             first = SaveCardAsync("first");
-            await flushing.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            await flushing.WaitAsync(TimeSpan.FromSeconds(10));
             commits = batcher.Commits;
 
             // Committing these now would not make them durable any sooner: their fsync could only begin after this one.
@@ -178,6 +166,19 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
             await sync.DisposeAsync();
             File.Delete(file);
         }
+    }
+
+    /// <summary>Every fsync waits for <paramref name="disk"/>; the task completes when the first one has begun.</summary>
+    private static Task HoldTheDisk(SqliteWalSync sync, SemaphoreSlim disk)
+    {
+        var flushing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sync.FlushToDisk = wal =>
+        {
+            flushing.TrySetResult();
+            disk.Wait();
+            RandomAccess.FlushToDisk(wal);
+        };
+        return flushing.Task;
     }
 
     private static CardRecord Card(string id) => new() { Id = id, Kind = CardKind.Advanced, TemplateId = "t" };
