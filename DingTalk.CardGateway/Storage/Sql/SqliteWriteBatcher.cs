@@ -105,6 +105,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _walSync.Idle = null;
         await CloseConnectionAsync();
         _writer.Dispose();
     }
