@@ -26,12 +26,14 @@ public sealed partial class SqliteCheckpointer(
     public TimeSpan Interval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// How long the WAL may grow before a pass finishes during a turn of the writer so it can start over: 64 MB of 4 KB
-    /// pages. That turn holds every click up for 7–9 ms whatever the WAL's size (it copies what came since the pass
-    /// before it); at 16 MB it came five times a second under load, 4% of the time, and set the benchmark's p99
-    /// (10.4–11.4 ms against 8.6–9.2 ms at 64 MB, paired runs of bench/callbacks.lua).
+    /// How long the WAL may grow before a pass finishes during a turn of the writer so it can start over: 256 MB of 4 KB
+    /// pages. That turn holds every click up for ~9 ms (0–18) whatever the WAL's size (it copies what came since the
+    /// pass before it and fsyncs); at 16 MB it came five times a second under load and set the benchmark's p99, and at
+    /// 64 MB (about once a second at ~10k votes/s) it still did: 9.6–11.6 ms against 7.4–8.3 at 256 MB, and 7.3–7.7
+    /// with no restart at all (bench/callbacks.sh, README). Only sustained load grows the WAL that far: when the writer
+    /// pauses, a pass copies everything and the next commit starts the WAL over by itself.
     /// </summary>
-    public int RestartPages { get; init; } = 16_384;
+    public int RestartPages { get; init; } = 65_536;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
