@@ -181,6 +181,39 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
         return flushing.Task;
     }
 
+    [Fact]
+    public async Task A_failed_commit_behind_an_fsync_under_way_does_not_let_reads_past_it()
+    {
+        var sync = new SqliteWalSync(NullLogger<SqliteWalSync>.Instance);
+        using var disk = new SemaphoreSlim(0);
+        var flushing = HoldTheDisk(sync, disk);
+        var file = Path.Combine(Path.GetTempPath(), $"cg-walsync-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(file, "frames");
+        using var wal = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        try
+        {
+            var durable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            sync.Committed(sync.Begin(), wal, durable);
+            await flushing.WaitAsync(TimeSpan.FromSeconds(10)); // its fsync is under way, the queue empty again
+
+            sync.Failed(sync.Begin());
+            var read = sync.DurableAsync();
+            await Task.Delay(Settle);
+            Assert.False(read.IsCompleted, "a read passed a commit whose fsync had not returned");
+            Assert.False(durable.Task.IsCompleted);
+
+            disk.Release(10);
+            await durable.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            await read.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            disk.Release(100);
+            await sync.DisposeAsync();
+            File.Delete(file);
+        }
+    }
+
     private static CardRecord Card(string id) => new() { Id = id, Kind = CardKind.Advanced, TemplateId = "t" };
 
     private async Task SaveCardAsync(string id)

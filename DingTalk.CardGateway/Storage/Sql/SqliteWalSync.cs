@@ -114,9 +114,10 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (commit.Wal is null && _queue.Count == 0)
+            if (commit.Wal is null && !_busy)
             {
-                // Nothing to sync and nothing before it waiting: durable now (in memory, or a COMMIT that failed).
+                // Nothing to sync, and no fsync under way or waiting for a commit before it: durable now (in memory,
+                // or a COMMIT that failed). Behind an fsync it waits its turn, or the reads would pass that fsync's commits.
                 Advance(commit.Number);
                 commit.Durable?.TrySetResult();
                 return;
