@@ -39,7 +39,7 @@ end
 function done(summary, latency, requests)
   local seconds = summary.duration / 1e6
   local errors = summary.errors
-  io.write(string.format("RESULT requests=%d rps=%.0f p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+  io.write(string.format("RESULT requests=%d rps=%.0f p50_us=%d p99_us=%d p999_us=%d max_us=%d non2xx=%d socket_errors=%d\n",
     summary.requests, summary.requests / seconds, latency:percentile(50), latency:percentile(99),
-    errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+    latency:percentile(99.9), latency.max, errors.status, errors.connect + errors.read + errors.write + errors.timeout))
 end

@@ -140,6 +140,9 @@ for name in bare poll; do
     "$(field non2xx "$line")" "$(field socket_errors "$line")" \
     "$(calc "${!cpu} / $ticks_per_second * 1000000 / $(field requests "$line")")"
 done
+printf 'latency tail (p99.9 / max): bare %s / %s ms, poll %s / %s ms\n' \
+  "$(calc "$(field p999_us "$bare") / 1000")" "$(calc "$(field max_us "$bare") / 1000")" \
+  "$(calc "$(field p999_us "$poll") / 1000")" "$(calc "$(field max_us "$poll") / 1000")"
 printf '\npoll/bare throughput ratio: %s\n' "$(calc "$(field rps "$poll") / $(field rps "$bare")")"
 printf 'storage: %s (%s)\n' "$provider" "$STORAGE"
 printf 'gateway peak RSS: %d MB\n' $((rss_kb / 1024))
