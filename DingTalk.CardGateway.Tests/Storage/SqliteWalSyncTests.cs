@@ -4,6 +4,7 @@ using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Win32.SafeHandles;
 
 namespace DingTalk.CardGateway.Tests.Storage;
 
@@ -135,11 +136,9 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
         var sync = new SqliteWalSync(NullLogger<SqliteWalSync>.Instance);
         Assert.True(sync.DurableAsync().IsCompleted);
 
-        var file = Path.Combine(Path.GetTempPath(), $"cg-walsync-{Guid.NewGuid():N}");
-        await File.WriteAllTextAsync(file, "frames");
+        using var wal = ScratchWal();
         try
         {
-            using var wal = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             var number = sync.Begin();
             var fence = sync.DurableAsync();
             Assert.False(fence.IsCompleted, "a read began while a commit was on its way to the disk");
@@ -164,7 +163,6 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
         finally
         {
             await sync.DisposeAsync();
-            File.Delete(file);
         }
     }
 
@@ -187,9 +185,7 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
         var sync = new SqliteWalSync(NullLogger<SqliteWalSync>.Instance);
         using var disk = new SemaphoreSlim(0);
         var flushing = HoldTheDisk(sync, disk);
-        var file = Path.Combine(Path.GetTempPath(), $"cg-walsync-{Guid.NewGuid():N}");
-        await File.WriteAllTextAsync(file, "frames");
-        using var wal = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var wal = ScratchWal();
         try
         {
             var durable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -210,9 +206,16 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
         {
             disk.Release(100);
             await sync.DisposeAsync();
-            File.Delete(file);
         }
     }
+
+    /// <summary>A file to fsync in place of a WAL, gone when its handle closes.</summary>
+    private static SafeFileHandle ScratchWal() => File.OpenHandle(
+        Path.Combine(Path.GetTempPath(), $"cg-walsync-{Guid.NewGuid():N}"),
+        FileMode.CreateNew,
+        FileAccess.ReadWrite,
+        FileShare.ReadWrite | FileShare.Delete,
+        FileOptions.DeleteOnClose);
 
     private static CardRecord Card(string id) => new() { Id = id, Kind = CardKind.Advanced, TemplateId = "t" };
 

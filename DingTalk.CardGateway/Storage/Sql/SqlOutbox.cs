@@ -6,7 +6,6 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// <summary>The outbox table: entries join the session's transaction, so they exist exactly when the state change does.</summary>
 public sealed class SqlOutbox(
     StorageSession session,
-    GatewayDatabase database,
     OutboxSignal signal,
     IOptionsMonitor<OutboxOptions> options,
     TimeProvider clock) : IOutbox
@@ -75,15 +74,10 @@ public sealed class SqlOutbox(
 
     public async Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken)
     {
-        OutboxEntry? entry;
-        await using (var connection = await database.OpenAsync(cancellationToken))
-        {
-            entry = (await connection.QuerySingleOrDefaultAsync<OutboxRow>(new CommandDefinition(
-                $"SELECT {Columns} FROM outbox WHERE id = @id", new { id }, cancellationToken: cancellationToken)))?.ToEntry();
-        }
-
-        await session.DurableAsync();
-        return entry;
+        return (await session.ReadCommittedAsync(
+            (connection, _) => connection.QuerySingleOrDefaultAsync<OutboxRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM outbox WHERE id = @id", new { id }, cancellationToken: cancellationToken)),
+            cancellationToken))?.ToEntry();
     }
 
     public Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken) =>

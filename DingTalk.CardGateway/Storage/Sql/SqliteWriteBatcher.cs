@@ -163,14 +163,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         await _writer.WaitAsync();
         try
         {
-            if (_batch is { } batch)
-            {
-                await CommitAsync(batch);
-            }
-        }
-        catch (Exception ex)
-        {
-            await AbandonBatchAsync(ex);
+            await CommitOpenAsync();
         }
         finally
         {
@@ -191,20 +184,34 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             {
                 try
                 {
-                    if (ReferenceEquals(_batch, batch))
-                    {
-                        await CommitAsync(batch);
-                    }
-                }
-                catch (Exception ex)
-                {
-                    await AbandonBatchAsync(ex);
+                    await CommitOpenAsync(only: batch);
                 }
                 finally
                 {
                     _writer.Release();
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Called holding the writer: commits the open batch, if any (and if it is <paramref name="only"/>, when given). A
+    /// batch whose COMMIT fails is abandoned; its units learn why from their commit.
+    /// </summary>
+    private async Task CommitOpenAsync(Batch? only = null)
+    {
+        if (_batch is not { } batch || (only is not null && !ReferenceEquals(batch, only)))
+        {
+            return;
+        }
+
+        try
+        {
+            await CommitAsync(batch);
+        }
+        catch (Exception ex)
+        {
+            await AbandonBatchAsync(ex);
         }
     }
 

@@ -120,7 +120,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// once what it may have seen is durable (<see cref="DurableAsync"/>).
     /// </summary>
     public Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken) =>
-        _transaction is not null ? work(Connection, _transaction) : ReadAloneAsync(work, cancellationToken);
+        _transaction is not null ? work(Connection, _transaction) : ReadCommittedAsync(work, cancellationToken);
 
     /// <summary>
     /// Completes once every commit made so far is on disk. On SQLite a read on a connection of its own may see a
@@ -145,7 +145,11 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         }
     }
 
-    private async Task<T> ReadAloneAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads committed state on a connection of its own, whatever this session has open (another scope or replica may
+    /// have written it), and returns once what it may have seen is durable (<see cref="DurableAsync"/>).
+    /// </summary>
+    public async Task<T> ReadCommittedAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken)
     {
         T result;
         await using (var connection = await database.OpenAsync(cancellationToken))
