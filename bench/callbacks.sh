@@ -13,7 +13,7 @@
 # gateway without storage's fsyncs); STORAGE=postgres in a throwaway database created (and dropped afterwards) on the
 # server CARDGATEWAY_TEST_POSTGRES names, whose role needs CREATEDB; that needs psql too.
 #
-# Needs wrk (Debian/Ubuntu: apt-get install -y wrk), openssl and curl. Runs the gateway in Release, in Sandbox mode
+# Needs wrk (Debian/Ubuntu: apt-get install -y wrk), python3 and curl. Runs the gateway in Release, in Sandbox mode
 # (its built-in DingTalk emulator receives the updates for everyone), on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ BASE="http://127.0.0.1:${PORT}"
 API_SECRET="sandbox-api-secret" # Sandbox mode's well-known, non-secret callback secret
 OUT_TRACK_ID="bench-poll-$$"
 
-tools="wrk openssl curl dotnet"
+tools="wrk python3 curl dotnet"
 [[ $STORAGE == postgres ]] && tools="$tools psql"
 for tool in $tools; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required (wrk: apt-get install -y wrk)" >&2; exit 1; }
@@ -99,14 +99,17 @@ echo "== sending the poll card through POST /api/cards"
 curl -fsS -o /dev/null -X POST "$BASE/api/cards" -H 'X-Api-Key: sandbox' -H 'Content-Type: application/json' \
   -d "{\"cardTemplateId\":\"bench.poll\",\"outTrackId\":\"$OUT_TRACK_ID\",\"openConversationId\":\"cidBench==\",\"cardData\":{\"question\":\"Bench?\"}}"
 
-# 256 signed timestamps, as DingTalk signs them: Base64(HMAC-SHA256(apiSecret, timestamp)).
+# Signed timestamps, as DingTalk signs them: Base64(HMAC-SHA256(apiSecret, timestamp)), one per millisecond from now
+# on. DingTalk signs each callback with the time it sends it, so callback ids (which begin with that timestamp) arrive
+# in time order; callbacks.lua walks through these in order (BENCH_STAMP_STEP requests per stamp per wrk thread) to
+# do the same. A small pool reused for a whole run would scatter the ids over the dedupe index as no DingTalk does.
 sign_timestamps() {
-  local now i timestamp
-  now=$(($(date +%s%N) / 1000000))
-  for i in $(seq 0 255); do
-    timestamp=$((now - i))
-    printf '%s %s\n' "$timestamp" "$(printf '%s' "$timestamp" | openssl dgst -sha256 -hmac "$API_SECRET" -binary | base64)"
-  done >"$work/signatures"
+  python3 - "$(($(date +%s%N) / 1000000))" "$API_SECRET" >"$work/signatures" <<'PY'
+import base64, hashlib, hmac, sys
+now, secret = int(sys.argv[1]), sys.argv[2].encode()
+for t in range(now, now + 65536):
+    print(t, base64.b64encode(hmac.new(secret, str(t).encode(), hashlib.sha256).digest()).decode())
+PY
 }
 
 # One run of wrk; its Lua done() prints "RESULT requests=… rps=… p50_us=… p99_us=… non2xx=… socket_errors=…".
