@@ -88,7 +88,7 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     {
         await base.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
         {
             File.Delete(_database + suffix);
         }

@@ -13,7 +13,7 @@ public sealed class SqliteStorageFixture : StorageFixture
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         var file = connectionString?["Data Source=".Length..];
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
         {
             File.Delete(file + suffix);
         }

@@ -134,6 +134,32 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         }
     }
 
+    [Fact]
+    public async Task A_SQLite_file_another_gateway_holds_stops_the_process_with_one_line()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"cg-held-{Guid.NewGuid():N}.db");
+        try
+        {
+            // Held as the other gateway holds it: its writer keeps rows in memory, so a second writer must not start.
+            using (new FileStream(database + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            {
+                var (exitCode, error, output) = await RunAsync(new() { ["Gateway__Storage__ConnectionString"] = $"Data Source={database}" });
+
+                Assert.Equal(1, exitCode);
+                Assert.StartsWith("DingTalk.CardGateway cannot start: the Sqlite database (Gateway:Storage:ConnectionString) cannot be used:", error, StringComparison.Ordinal);
+                Assert.Contains("in use by another gateway", error, StringComparison.Ordinal);
+                Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
+            {
+                File.Delete(database + suffix);
+            }
+        }
+    }
+
     /// <summary>The published gateway as a process, in Sandbox mode unless told otherwise; what it printed once it exits.</summary>
     private static async Task<(int ExitCode, string Error, string Output)> RunAsync(Dictionary<string, string> environment)
     {

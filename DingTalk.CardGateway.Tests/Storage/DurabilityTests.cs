@@ -53,7 +53,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         }
         finally
         {
-            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
             {
                 File.Delete(database + suffix);
             }

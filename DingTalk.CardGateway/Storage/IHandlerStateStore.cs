@@ -2,7 +2,8 @@ namespace DingTalk.CardGateway.Storage;
 
 /// <summary>
 /// The state a card handler keeps per card (a poll's votes, an approval's decision). States are immutable,
-/// JSON-serializable records; every change is an atomic read-modify-write.
+/// JSON-serializable records; every change is an atomic read-modify-write. Never change a state object in place: on
+/// SQLite the store keeps the very instance it returned, and the next callback gets it again.
 /// </summary>
 public interface IHandlerStateStore
 {

@@ -10,6 +10,7 @@ public sealed class GatewayDatabase : IDisposable
 {
     /// <summary>Holds an in-memory SQLite database open: it exists only while some connection to it does.</summary>
     private readonly SqliteConnection? _memoryKeeper;
+    private readonly FileStream? _fileLock;
 
     static GatewayDatabase()
     {
@@ -29,15 +30,24 @@ public sealed class GatewayDatabase : IDisposable
         {
             Dialect = new SqliteDialect();
             ConnectionString = SqliteConnectionString(storage.ConnectionString, environment.ContentRootPath);
-            if (IsMemory(new SqliteConnectionStringBuilder(ConnectionString)))
+            var builder = new SqliteConnectionStringBuilder(ConnectionString);
+            if (IsMemory(builder))
             {
                 _memoryKeeper = new SqliteConnection(ConnectionString);
                 _memoryKeeper.Open();
             }
+            else
+            {
+                _fileLock = LockFile(builder.DataSource);
+            }
         }
     }
 
-    public void Dispose() => _memoryKeeper?.Dispose();
+    public void Dispose()
+    {
+        _memoryKeeper?.Dispose();
+        _fileLock?.Dispose();
+    }
 
     public SqlDialect Dialect { get; }
 
@@ -89,6 +99,27 @@ public sealed class GatewayDatabase : IDisposable
     }
 
     /// <summary>In memory, for trying things out: nothing survives a restart.</summary>
+    /// <summary>
+    /// One gateway process per SQLite file: its writer keeps hot rows in memory (<see cref="SqliteRowCache"/>), which a
+    /// second process writing the same file would silently make stale. The lock (an OS file lock, released when the
+    /// process ends however it ends) stops a second one at startup with one line saying so.
+    /// </summary>
+    private static FileStream LockFile(string databasePath)
+    {
+        var path = databasePath + ".lock";
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        }
+        catch (IOException ex)
+        {
+            throw new IOException(
+                $"The SQLite database {databasePath} is in use by another gateway (its lock file {path} is held). "
+                + "Run one gateway per SQLite file; for several replicas use Gateway:Storage:Provider=Postgres.",
+                ex);
+        }
+    }
+
     private static bool IsMemory(SqliteConnectionStringBuilder builder) => builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory;
 
     /// <summary>A relative SQLite file lives under the content root; its folder is created.</summary>

@@ -3,6 +3,10 @@ using Dapper;
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>Cards in SQLite or PostgreSQL; an update lands only on the version it was computed from, so concurrent changes never overwrite each other.</summary>
+/// <remarks>
+/// On SQLite, inside a transaction, the writer's kept card is read and changed instead (<see cref="SqliteRowCache"/>):
+/// there is one writer, so the kept card is the current one, and the batch writes it once as it commits.
+/// </remarks>
 public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : ICardStore
 {
     private const string Columns = "id, kind, template_id, callback_type, open_space_id, public_data, private_data, version, created_at, updated_at";
@@ -14,23 +18,33 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
     public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) =>
         session.WriteAsync(
-            (connection, transaction) => connection.ExecuteAsync(new CommandDefinition(
-                $"""
-                INSERT INTO cards ({Columns})
-                VALUES (@Id, @Kind, @TemplateId, @CallbackType, @OpenSpaceId, @PublicData, @PrivateData, @Version, @CreatedAt, @UpdatedAt)
-                ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, template_id = excluded.template_id,
-                    callback_type = excluded.callback_type, open_space_id = excluded.open_space_id,
-                    public_data = excluded.public_data, private_data = excluded.private_data,
-                    version = excluded.version, updated_at = excluded.updated_at
-                """,
-                CardRow.From(card),
-                transaction,
-                cancellationToken: cancellationToken)),
+            async (connection, transaction) =>
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    $"""
+                    INSERT INTO cards ({Columns})
+                    VALUES (@Id, @Kind, @TemplateId, @CallbackType, @OpenSpaceId, @PublicData, @PrivateData, @Version, @CreatedAt, @UpdatedAt)
+                    ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, template_id = excluded.template_id,
+                        callback_type = excluded.callback_type, open_space_id = excluded.open_space_id,
+                        public_data = excluded.public_data, private_data = excluded.private_data,
+                        version = excluded.version, updated_at = excluded.updated_at
+                    """,
+                    CardRow.From(card),
+                    transaction,
+                    cancellationToken: cancellationToken));
+                session.Rows?.Set(Key(card.Id), new SqliteRowCache.Row(card, card.Version, Write: null));
+                return 0;
+            },
             cancellationToken);
 
     public async Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken)
     {
         _seenLocked = false;
+        if (session.Rows is { } rows)
+        {
+            return _seen = rows.TryGet(Key(id), out var row) ? (CardRecord)row.Value! : await ReadIntoAsync(rows, id, cancellationToken);
+        }
+
         return _seen = await session.ReadAsync(
             (connection, transaction) => connection.FirstOrDefaultAsync(transaction, SelectById, CardRow.Read, cancellationToken, ("id", id)),
             cancellationToken);
@@ -43,7 +57,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     /// fails.
     /// </remarks>
     public Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) =>
-        session.WriteAsync(
+        session.Rows is { } rows ? ApplyInMemoryAsync(rows, id, change, cancellationToken) : session.WriteAsync(
             async (connection, transaction) =>
             {
                 var card = _seen is { } seen && string.Equals(seen.Id, id, StringComparison.Ordinal) && (_seenLocked || session.Dialect.SingleWriter)
@@ -74,6 +88,45 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                 return null;
             },
             cancellationToken);
+
+    /// <summary>On SQLite's writer: the change lands on the kept card, and the batch writes the card once as it commits.</summary>
+    private async Task<CardRecord?> ApplyInMemoryAsync(SqliteRowCache rows, string id, CardDataChange change, CancellationToken cancellationToken)
+    {
+        var card = rows.TryGet(Key(id), out var row) ? (CardRecord)row.Value! : await ReadIntoAsync(rows, id, cancellationToken);
+        if (card is null)
+        {
+            return null;
+        }
+
+        var updated = change.ApplyTo(card, clock.GetUtcNow());
+        rows.Set(Key(id), new SqliteRowCache.Row(updated, updated.Version, (connection, transaction) => connection.RunAsync(
+            transaction,
+            "UPDATE cards SET public_data = @PublicData, private_data = @PrivateData, version = @Version, updated_at = @UpdatedAt WHERE id = @Id",
+            CancellationToken.None,
+            ("PublicData", CardRow.Write(updated.PublicData)),
+            ("PrivateData", CardRow.Write(updated.PrivateData)),
+            ("Version", updated.Version),
+            ("UpdatedAt", updated.UpdatedAt.ToUnixTimeMilliseconds()),
+            ("Id", updated.Id))));
+        (_seen, _seenLocked) = (updated, true);
+        return updated;
+    }
+
+    /// <summary>Reads a card the writer does not keep yet, and keeps it (a card that does not exist is not kept).</summary>
+    private async Task<CardRecord?> ReadIntoAsync(SqliteRowCache rows, string id, CancellationToken cancellationToken)
+    {
+        var card = await session.ReadAsync(
+            (connection, transaction) => connection.FirstOrDefaultAsync(transaction, SelectById, CardRow.Read, cancellationToken, ("id", id)),
+            cancellationToken);
+        if (card is not null)
+        {
+            rows.Set(Key(id), new SqliteRowCache.Row(card, card.Version, Write: null));
+        }
+
+        return card;
+    }
+
+    private static string Key(string id) => "card:" + id;
 
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {

@@ -4,7 +4,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// Handler state (a poll's votes, an approval's decision) as JSON per handler and card. An update is an upsert
 /// conditional on the version last read (a read that locks the row on PostgreSQL; on SQLite, whose reads in a write
 /// transaction are as good as locked, skipped when this scope has just read it), so no vote is lost to a race; the
-/// change function runs again only when the version moved meanwhile.
+/// change function runs again only when the version moved meanwhile. On SQLite, inside a transaction, the writer keeps
+/// the state in memory (<see cref="SqliteRowCache"/>): read once, changed there, written once per group commit.
 /// </summary>
 public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider clock) : IHandlerStateStore
 {
@@ -15,7 +16,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
     public Task<TState?> GetAsync<TState>(string handler, string cardId, CancellationToken cancellationToken)
         where TState : class =>
-        session.ReadAsync(
+        session.Rows is { } rows ? KeptAsync<TState>(rows, handler, cardId, cancellationToken) : session.ReadAsync(
             async (connection, transaction) =>
             {
                 var row = await ReadAsync(handler, cardId, lockRow: false, connection, transaction, cancellationToken);
@@ -25,7 +26,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
     public Task<TState> UpdateAsync<TState>(string handler, string cardId, Func<TState?, TState> change, CancellationToken cancellationToken)
         where TState : class =>
-        session.WriteAsync(
+        session.Rows is { } rows ? UpdateInMemoryAsync(rows, handler, cardId, change, cancellationToken) : session.WriteAsync(
             async (connection, transaction) =>
             {
                 // Read (locking the row where it exists) unless this scope just did, then one upsert that only lands on
@@ -62,6 +63,58 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                 }
             },
             cancellationToken);
+
+    /// <summary>
+    /// On SQLite's writer: the change runs on the kept state (read once, then kept), and the batch writes the state
+    /// once as it commits — a hot poll's tally is no longer read, parsed and written by every vote.
+    /// </summary>
+    private async Task<TState> UpdateInMemoryAsync<TState>(SqliteRowCache rows, string handler, string cardId, Func<TState?, TState> change, CancellationToken cancellationToken)
+        where TState : class
+    {
+        var current = await KeptAsync<TState>(rows, handler, cardId, cancellationToken);
+        rows.TryGet(Key(handler, cardId), out var row);
+        var updated = change(current);
+        var version = Math.Max(row.Version, 0) + 1;
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        rows.Set(Key(handler, cardId), new SqliteRowCache.Row(updated, version, (connection, transaction) => connection.RunAsync(
+            transaction,
+            """
+            INSERT INTO handler_state (handler, card_id, state, version, updated_at) VALUES (@handler, @cardId, @state, @version, @now)
+            ON CONFLICT (handler, card_id) DO UPDATE SET state = excluded.state, version = excluded.version, updated_at = excluded.updated_at
+            """,
+            CancellationToken.None,
+            ("handler", handler),
+            ("cardId", cardId),
+            ("state", SqlJson.Write(updated)),
+            ("version", version),
+            ("now", now))));
+        return updated;
+    }
+
+    /// <summary>The state as the writer keeps it, read from the database the first time.</summary>
+    private async Task<TState?> KeptAsync<TState>(SqliteRowCache rows, string handler, string cardId, CancellationToken cancellationToken)
+        where TState : class
+    {
+        if (rows.TryGet(Key(handler, cardId), out var row))
+        {
+            return row.Value switch
+            {
+                null => null,
+                TState state => state,
+                var other => SqlJson.Read<TState>(SqlJson.Write(other)), // the same state read as another type: rare, so the slow way
+            };
+        }
+
+        var read = await session.ReadAsync(
+            (connection, transaction) => ReadAsync(handler, cardId, lockRow: false, connection, transaction, cancellationToken),
+            cancellationToken);
+        var kept = read.State is { } json ? SqlJson.Read<TState>(json) : null;
+        rows.Set(Key(handler, cardId), new SqliteRowCache.Row(kept, read.Version, Write: null)); // a missing row is kept too, as version -1
+        return kept;
+    }
+
+    /// <summary>Length-prefixed: no handler and card pair spells another's key.</summary>
+    private static string Key(string handler, string cardId) => $"state:{handler.Length}:{handler}/{cardId}";
 
     private async Task<StateRow> ReadAsync(
         string handler, string cardId, bool lockRow, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, CancellationToken cancellationToken)

@@ -20,6 +20,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     private readonly SemaphoreSlim _writer = new(1, 1);
     private readonly GatewayDatabase _database;
     private readonly SqliteWalSync _walSync;
+    private readonly SqliteRowCache _rows = new();
     private int _waiting;
     private long _commits;
     private DbConnection? _connection;
@@ -49,8 +50,8 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         try
         {
             _connection ??= await OpenAsync();
-            _batch ??= new Batch(await _database.Dialect.BeginWriteAsync(_connection, CancellationToken.None));
-            await _connection.RunAsync(_batch.Transaction, "SAVEPOINT unit", CancellationToken.None);
+            _batch ??= new Batch(await _database.Dialect.BeginWriteAsync(_connection, CancellationToken.None), _rows);
+            await _batch.SavepointAsync(_connection, "unit");
             return new Unit(this, _connection, _batch);
         }
         catch (Exception ex)
@@ -122,6 +123,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             }
 
             await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
+            _rows.Release();
             batch.Units++;
             // While the disk is busy with the batch before, committing this one would not make it durable any sooner
             // (its fsync could only start after that one): it stays open for more units, and is committed as soon
@@ -254,11 +256,13 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         var number = _walSync.Begin();
         try
         {
+            await _rows.FlushAsync(_connection!, batch.Transaction);
             await batch.Transaction.CommitAsync();
         }
         catch
         {
             _walSync.Failed(number);
+            _batch = batch; // still the writer's: the caller abandons it, which fails its units instead of leaving them waiting
             throw;
         }
 
@@ -272,6 +276,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     {
         var batch = _batch;
         _batch = null;
+        _rows.Clear();
         if (batch is not null)
         {
             batch.Ended = true;
@@ -296,6 +301,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     /// </summary>
     private async Task CloseConnectionAsync()
     {
+        _rows.Clear();
         if (_wal is not null)
         {
             await _walSync.DurableAsync();
@@ -342,7 +348,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     }
 
     /// <summary>The shared transaction and the moment it is durable.</summary>
-    public sealed class Batch(DbTransaction transaction)
+    public sealed class Batch(DbTransaction transaction, SqliteRowCache rows)
     {
         private bool _ended;
 
@@ -368,11 +374,25 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         /// </summary>
         public Dictionary<string, object> Remembered { get; } = new(StringComparer.Ordinal);
 
-        /// <summary>Every rollback inside the batch, a whole unit's or part of one: it forgets what was remembered.</summary>
-        public Task RollbackToAsync(DbConnection connection, string savepoint)
+        /// <summary>The writer's cards and handler states, kept between units; rows changed are written as the batch commits.</summary>
+        public SqliteRowCache Rows { get; } = rows;
+
+        /// <summary>A savepoint in the batch's transaction, mirrored in <see cref="Rows"/>.</summary>
+        public async Task SavepointAsync(DbConnection connection, string savepoint)
+        {
+            await connection.RunAsync(Transaction, $"SAVEPOINT {savepoint}", CancellationToken.None);
+            Rows.Savepoint(savepoint);
+        }
+
+        /// <summary>
+        /// Every rollback inside the batch, a whole unit's or part of one: it forgets what was remembered, and the rows
+        /// changed since the savepoint go back to what they were.
+        /// </summary>
+        public async Task RollbackToAsync(DbConnection connection, string savepoint)
         {
             Remembered.Clear();
-            return connection.RunAsync(Transaction, $"ROLLBACK TO SAVEPOINT {savepoint}", CancellationToken.None);
+            await connection.RunAsync(Transaction, $"ROLLBACK TO SAVEPOINT {savepoint}", CancellationToken.None);
+            Rows.RollbackTo(savepoint);
         }
     }
 }

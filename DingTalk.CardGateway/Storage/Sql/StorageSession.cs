@@ -23,6 +23,12 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <summary>The group-commit batch the open transaction is part of (SQLite); null otherwise.</summary>
     public SqliteWriteBatcher.Batch? Batch => _unit?.Batch;
 
+    /// <summary>
+    /// On SQLite, inside a transaction: the writer's cards and handler states, which stores read before the database
+    /// and change instead of writing at once (<see cref="SqliteRowCache"/>). Null on PostgreSQL and outside a transaction.
+    /// </summary>
+    public SqliteRowCache? Rows => _unit?.Batch.Rows;
+
     private bool Batched => database.Dialect is SqliteDialect;
 
     public async Task BeginAsync(CancellationToken cancellationToken)
@@ -86,7 +92,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     public Task SavepointAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
-        return Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
+        return _unit is { } unit ? unit.Batch.SavepointAsync(unit.Connection, name) : Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
     }
 
     /// <summary>Undoes what the open transaction did since <see cref="SavepointAsync"/>.</summary>
