@@ -20,20 +20,12 @@ public sealed class OutboxCoalescingTests(SqliteStorageFixture storage) : IClass
         var batcher = storage.Services.GetRequiredService<SqliteWriteBatcher>();
         var commits = batcher.Commits;
 
-        // The first unit holds the writer while the others queue behind it, in this order, so all of them are one batch.
-        await using var first = storage.Scope();
-        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
-        await session.BeginAsync(default);
-        var queued = new List<Task>();
-        foreach (var (key, afterAnswer, keep) in new[] { ("b", true, true), ("c", false, true), ("d", true, true), ("e", true, false), ("h", true, true) })
-        {
-            queued.Add(UnitAsync(key, afterAnswer, keep));
-            await Eventually.TrueAsync(() => batcher.Waiting == queued.Count, $"the unit queueing '{key}' waits for the writer");
-        }
-
-        await first.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update("a"), afterAnswer: true, default);
-        await session.CommitAsync(default);
-        await Task.WhenAll(queued);
+        // The first unit queues "a" after the others have queued behind it, in this order: all of them are one batch.
+        await OneBatch.RunAsync(
+            storage,
+            first => first.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update("a"), afterAnswer: true, default),
+            new[] { ("b", true, true), ("c", false, true), ("d", true, true), ("e", true, false), ("h", true, true) }
+                .Select(u => (Func<Task>)(() => UnitAsync(u.Item1, u.Item2, u.Item3))));
 
         Assert.Equal(commits + 1, batcher.Commits); // one batch indeed
         // a and b share an entry; the operator's c starts a new one, so d cannot land before it; e was undone, and h,

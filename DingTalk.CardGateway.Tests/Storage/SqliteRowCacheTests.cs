@@ -2,7 +2,6 @@ using Dapper;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
-using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,20 +32,7 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
         var batcher = _storage.Services.GetRequiredService<SqliteWriteBatcher>();
         var commits = batcher.Commits;
 
-        // The first unit holds the writer while three more queue behind it: one batch.
-        await using var first = _storage.Scope();
-        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
-        await session.BeginAsync(default);
-        var queued = new List<Task>();
-        for (var i = 0; i < 3; i++)
-        {
-            queued.Add(CountAsync("batched", keep: true));
-            await Eventually.TrueAsync(() => batcher.Waiting == queued.Count, "the unit waits for the writer");
-        }
-
-        await CountWithAsync(first, "batched");
-        await session.CommitAsync(default);
-        await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(10));
+        await OneBatch.RunAsync(_storage, first => CountWithAsync(first, "batched"), Enumerable.Repeat(() => CountAsync("batched", keep: true), 3));
 
         Assert.Equal(commits + 1, batcher.Commits);
         Assert.Equal((4, 4L), await StoredCountAsync("batched"));
@@ -83,19 +69,7 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
     public async Task A_unit_rolled_back_inside_a_batch_undoes_its_own_changes_and_keeps_those_of_the_unit_before_it()
     {
         await SaveCardAsync("undone");
-        var batcher = _storage.Services.GetRequiredService<SqliteWriteBatcher>();
-        await using var first = _storage.Scope();
-        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
-        await session.BeginAsync(default);
-        var queued = new List<Task>();
-        foreach (var keep in new[] { true, false, true })
-        {
-            queued.Add(CountAsync("undone", keep));
-            await Eventually.TrueAsync(() => batcher.Waiting == queued.Count, "the unit waits for the writer");
-        }
-
-        await session.CommitAsync(default);
-        await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(10));
+        await OneBatch.RunAsync(_storage, _ => Task.CompletedTask, new[] { true, false, true }.Select(keep => (Func<Task>)(() => CountAsync("undone", keep))));
 
         // Counted, undone, counted: the third unit counted on from the first's 1, not from the undone 2.
         Assert.Equal((2, 2L), await StoredCountAsync("undone"));

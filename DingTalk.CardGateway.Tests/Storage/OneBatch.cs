@@ -1,0 +1,33 @@
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>Units of work made into one SQLite group-commit batch, in a known order.</summary>
+internal static class OneBatch
+{
+    /// <summary>
+    /// A first unit begins and holds the writer while the <paramref name="queued"/> units start one after another and
+    /// wait behind it, in that order; then the first does <paramref name="firstWork"/> and commits, and all of them
+    /// are one batch. Returns once every unit has finished.
+    /// </summary>
+    public static async Task RunAsync(StorageFixture storage, Func<AsyncServiceScope, Task> firstWork, IEnumerable<Func<Task>> queued)
+    {
+        var batcher = storage.Services.GetRequiredService<SqliteWriteBatcher>();
+        await using var first = storage.Scope();
+        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        var waiting = new List<Task>();
+        foreach (var unit in queued)
+        {
+            waiting.Add(unit());
+            await Eventually.TrueAsync(() => batcher.Waiting == waiting.Count, $"queued unit {waiting.Count} waits for the writer");
+        }
+
+        await firstWork(first);
+        await session.CommitAsync(default);
+        await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+}
