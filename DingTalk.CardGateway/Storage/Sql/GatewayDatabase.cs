@@ -98,7 +98,6 @@ public sealed class GatewayDatabase : IDisposable
         return builder.ToString();
     }
 
-    /// <summary>In memory, for trying things out: nothing survives a restart.</summary>
     /// <summary>
     /// One gateway process per SQLite file: its writer keeps hot rows in memory (<see cref="SqliteRowCache"/>), which a
     /// second process writing the same file would silently make stale. The lock (an OS file lock, released when the
@@ -120,6 +119,7 @@ public sealed class GatewayDatabase : IDisposable
         }
     }
 
+    /// <summary>In memory, for trying things out: nothing survives a restart.</summary>
     private static bool IsMemory(SqliteConnectionStringBuilder builder) => builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory;
 
     /// <summary>A relative SQLite file lives under the content root; its folder is created.</summary>
