@@ -99,6 +99,29 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Changes_made_outside_a_transaction_go_through_the_kept_rows_so_the_next_unit_builds_on_them()
+    {
+        await SaveCardAsync("outside");
+        await CountAsync("outside", keep: true); // the writer keeps the card and the counter now
+
+        // As the typewriter stores its text: a change on its own, no transaction opened around it.
+        await using (var scope = _storage.Scope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync(
+                "outside", new CardDataChange(new Dictionary<string, string> { ["content"] = "typed" }, null, Replace: false), default);
+            await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<CountState>(Counter, "outside", _ => new CountState(10), default);
+        }
+
+        await CountAsync("outside", keep: true);
+
+        var card = await StoredCardAsync("outside");
+        Assert.Equal("typed", card.PublicData["content"]);
+        Assert.Equal("11", card.PublicData["count"]);
+        Assert.Equal(3, card.Version);
+        Assert.Equal((11, 3L), await StoredCountAsync("outside"));
+    }
+
+    [Fact]
     public async Task A_second_gateway_on_the_same_SQLite_file_stops_at_startup_with_a_message_saying_so()
     {
         var services = _storage.Services;

@@ -40,14 +40,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     public async Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken)
     {
         _seenLocked = false;
-        if (session.Rows is { } rows)
-        {
-            return _seen = rows.TryGet(Key(id), out var row) ? (CardRecord)row.Value! : await ReadIntoAsync(rows, id, cancellationToken);
-        }
-
-        return _seen = await session.ReadAsync(
-            (connection, transaction) => connection.FirstOrDefaultAsync(transaction, SelectById, CardRow.Read, cancellationToken, ("id", id)),
-            cancellationToken);
+        return _seen = await KeptOrReadAsync(id, cancellationToken);
     }
 
     /// <remarks>
@@ -57,9 +50,14 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     /// fails.
     /// </remarks>
     public Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) =>
-        session.Rows is { } rows ? ApplyInMemoryAsync(rows, id, change, cancellationToken) : session.WriteAsync(
+        session.WriteAsync(
             async (connection, transaction) =>
             {
+                if (session.Rows is { } rows)
+                {
+                    return await ApplyInMemoryAsync(rows, id, change, cancellationToken); // in the unit this write opened, if none was open
+                }
+
                 var card = _seen is { } seen && string.Equals(seen.Id, id, StringComparison.Ordinal) && (_seenLocked || session.Dialect.SingleWriter)
                     ? seen
                     : await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
@@ -92,8 +90,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     /// <summary>On SQLite's writer: the change lands on the kept card, and the batch writes the card once as it commits.</summary>
     private async Task<CardRecord?> ApplyInMemoryAsync(SqliteRowCache rows, string id, CardDataChange change, CancellationToken cancellationToken)
     {
-        var card = rows.TryGet(Key(id), out var row) ? (CardRecord)row.Value! : await ReadIntoAsync(rows, id, cancellationToken);
-        if (card is null)
+        if (await KeptOrReadAsync(id, cancellationToken) is not { } card)
         {
             return null;
         }
@@ -112,15 +109,24 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
         return updated;
     }
 
-    /// <summary>Reads a card the writer does not keep yet, and keeps it (a card that does not exist is not kept).</summary>
-    private async Task<CardRecord?> ReadIntoAsync(SqliteRowCache rows, string id, CancellationToken cancellationToken)
+    /// <summary>
+    /// The card as SQLite's writer keeps it, inside a transaction there; otherwise, or the first time, as the database has
+    /// it (then kept by the writer; a card that does not exist is not kept).
+    /// </summary>
+    private async Task<CardRecord?> KeptOrReadAsync(string id, CancellationToken cancellationToken)
     {
+        var rows = session.Rows;
+        if (rows is not null && rows.TryGet(Key(id), out var row))
+        {
+            return (CardRecord)row.Value!;
+        }
+
         var card = await session.ReadAsync(
             (connection, transaction) => connection.FirstOrDefaultAsync(transaction, SelectById, CardRow.Read, cancellationToken, ("id", id)),
             cancellationToken);
         if (card is not null)
         {
-            rows.Set(Key(id), new SqliteRowCache.Row(card, card.Version, Write: null));
+            rows?.Set(Key(id), new SqliteRowCache.Row(card, card.Version, Write: null));
         }
 
         return card;

@@ -16,7 +16,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
     public Task<TState?> GetAsync<TState>(string handler, string cardId, CancellationToken cancellationToken)
         where TState : class =>
-        session.Rows is { } rows ? KeptAsync<TState>(rows, handler, cardId, cancellationToken) : session.ReadAsync(
+        session.Rows is { } rows ? KeptAsync<TState>(rows, Key(handler, cardId), handler, cardId, cancellationToken) : session.ReadAsync(
             async (connection, transaction) =>
             {
                 var row = await ReadAsync(handler, cardId, lockRow: false, connection, transaction, cancellationToken);
@@ -26,9 +26,14 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
     public Task<TState> UpdateAsync<TState>(string handler, string cardId, Func<TState?, TState> change, CancellationToken cancellationToken)
         where TState : class =>
-        session.Rows is { } rows ? UpdateInMemoryAsync(rows, handler, cardId, change, cancellationToken) : session.WriteAsync(
+        session.WriteAsync(
             async (connection, transaction) =>
             {
+                if (session.Rows is { } rows)
+                {
+                    return await UpdateInMemoryAsync(rows, handler, cardId, change, cancellationToken); // in the unit this write opened, if none was open
+                }
+
                 // Read (locking the row where it exists) unless this scope just did, then one upsert that only lands on
                 // the version read. A stale read, or two first changes on a new row, cannot both win: the loser finds a
                 // version it did not read, writes nothing and goes round again on the committed, locked row.
@@ -71,12 +76,12 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     private async Task<TState> UpdateInMemoryAsync<TState>(SqliteRowCache rows, string handler, string cardId, Func<TState?, TState> change, CancellationToken cancellationToken)
         where TState : class
     {
-        var current = await KeptAsync<TState>(rows, handler, cardId, cancellationToken);
-        rows.TryGet(Key(handler, cardId), out var row);
-        var updated = change(current);
+        var key = Key(handler, cardId);
+        var row = await KeptRowAsync<TState>(rows, key, handler, cardId, cancellationToken);
+        var updated = change(As<TState>(row.Value));
         var version = Math.Max(row.Version, 0) + 1;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        rows.Set(Key(handler, cardId), new SqliteRowCache.Row(updated, version, (connection, transaction) => connection.RunAsync(
+        rows.Set(key, new SqliteRowCache.Row(updated, version, (connection, transaction) => connection.RunAsync(
             transaction,
             """
             INSERT INTO handler_state (handler, card_id, state, version, updated_at) VALUES (@handler, @cardId, @state, @version, @now)
@@ -92,26 +97,34 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     }
 
     /// <summary>The state as the writer keeps it, read from the database the first time.</summary>
-    private async Task<TState?> KeptAsync<TState>(SqliteRowCache rows, string handler, string cardId, CancellationToken cancellationToken)
+    private async Task<TState?> KeptAsync<TState>(SqliteRowCache rows, string key, string handler, string cardId, CancellationToken cancellationToken)
+        where TState : class =>
+        As<TState>((await KeptRowAsync<TState>(rows, key, handler, cardId, cancellationToken)).Value);
+
+    private async Task<SqliteRowCache.Row> KeptRowAsync<TState>(SqliteRowCache rows, string key, string handler, string cardId, CancellationToken cancellationToken)
         where TState : class
     {
-        if (rows.TryGet(Key(handler, cardId), out var row))
+        if (rows.TryGet(key, out var row))
         {
-            return row.Value switch
-            {
-                null => null,
-                TState state => state,
-                var other => SqlJson.Read<TState>(SqlJson.Write(other)), // the same state read as another type: rare, so the slow way
-            };
+            return row;
         }
 
         var read = await session.ReadAsync(
             (connection, transaction) => ReadAsync(handler, cardId, lockRow: false, connection, transaction, cancellationToken),
             cancellationToken);
-        var kept = read.State is { } json ? SqlJson.Read<TState>(json) : null;
-        rows.Set(Key(handler, cardId), new SqliteRowCache.Row(kept, read.Version, Write: null)); // a missing row is kept too, as version -1
-        return kept;
+        row = new SqliteRowCache.Row(read.State is { } json ? SqlJson.Read<TState>(json) : null, read.Version, Write: null); // a missing row is kept too, as version -1
+        rows.Set(key, row);
+        return row;
     }
+
+    /// <summary>A kept state as <typeparamref name="TState"/>: the same type unless the state was read as another one (rare, so the slow way).</summary>
+    private static TState? As<TState>(object? kept)
+        where TState : class => kept switch
+        {
+            null => null,
+            TState state => state,
+            var other => SqlJson.Read<TState>(SqlJson.Write(other)),
+        };
 
     /// <summary>Length-prefixed: no handler and card pair spells another's key.</summary>
     private static string Key(string handler, string cardId) => $"state:{handler.Length}:{handler}/{cardId}";
