@@ -44,7 +44,7 @@ public sealed class ReadBesideTests
 
             var ran = false;
             var reading = batcher.ReadBesideAsync(
-                () =>
+                _ =>
                 {
                     Volatile.Write(ref ran, true);
                     return Task.FromResult(0);

@@ -58,18 +58,14 @@ public sealed partial class OutboxDispatcher(
         var released = signal.TakeReleased();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var cards = await batcher.ReadBesideAsync(
-            async () =>
-            {
-                await using var connection = await database.OpenAsync(cancellationToken);
-                return (await connection.QueryAsync<string>(new CommandDefinition(
-                    """
-                    SELECT card_id FROM outbox WHERE status = 'Pending'
-                    GROUP BY card_id HAVING MIN(available_at) <= @now
-                    ORDER BY MIN(id) LIMIT 64
-                    """,
-                    new { now },
-                    cancellationToken: cancellationToken))).ToList();
-            },
+            async connection => (await connection.QueryAsync<string>(new CommandDefinition(
+                """
+                SELECT card_id FROM outbox WHERE status = 'Pending'
+                GROUP BY card_id HAVING MIN(available_at) <= @now
+                ORDER BY MIN(id) LIMIT 64
+                """,
+                new { now },
+                cancellationToken: cancellationToken))).ToList(),
             cancellationToken);
 
         // Cards whose callback answer has just left go now, without waiting out AnswerFirstDelay.
@@ -136,14 +132,10 @@ public sealed partial class OutboxDispatcher(
         string cardId, bool answerSent, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var entries = await batcher.ReadBesideAsync(
-            async () =>
-            {
-                await using var connection = await database.OpenAsync(cancellationToken);
-                return (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
-                    $"SELECT {SqlOutbox.Columns}, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
-                    new { cardId },
-                    cancellationToken: cancellationToken))).ToList();
-            },
+            async connection => (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
+                $"SELECT {SqlOutbox.Columns}, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
+                new { cardId },
+                cancellationToken: cancellationToken))).ToList(),
             cancellationToken);
 
         if (entries.Count == 0 || (!answerSent && entries[0].AvailableAt > now.ToUnixTimeMilliseconds()))

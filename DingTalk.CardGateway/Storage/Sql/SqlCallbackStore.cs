@@ -6,7 +6,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// Received callbacks. The primary key on the callback id is the deduplication index: a redelivery reaching any
 /// replica finds the row (or waits on the first delivery's uncommitted insert) and is not handled again.
 /// </summary>
-public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase database, TimeProvider clock) : ICallbackStore
+public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock) : ICallbackStore
 {
     private const string Columns = "callback_id, card_id, transport, type, user_id, action, action_ids, params, received_at, outcome, handler, answer_json, completed_at";
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
@@ -53,15 +53,16 @@ public sealed class SqlCallbackStore(StorageSession session, GatewayDatabase dat
     public async Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         var deadline = clock.GetUtcNow() + maxWait;
-        await using var connection = await database.OpenAsync(cancellationToken);
         while (true)
         {
-            var row = await connection.QuerySingleOrDefaultAsync<CallbackRow>(new CommandDefinition(
-                $"SELECT {Columns} FROM callbacks WHERE callback_id = @callbackId", new { callbackId }, cancellationToken: cancellationToken));
+            // Durable once read: a redelivery is answered from it only once the first delivery's answer would be.
+            var row = await session.ReadCommittedAsync(
+                (connection, _) => connection.QuerySingleOrDefaultAsync<CallbackRow>(new CommandDefinition(
+                    $"SELECT {Columns} FROM callbacks WHERE callback_id = @callbackId", new { callbackId }, cancellationToken: cancellationToken)),
+                cancellationToken);
             var record = row?.ToRecord();
             if (record is null || record.Outcome != CallbackOutcome.Pending || clock.GetUtcNow() >= deadline)
             {
-                await session.DurableAsync(); // a redelivery is answered from it: only once the first delivery's answer would be
                 return record;
             }
 

@@ -75,14 +75,22 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     public Task DurableAsync() => _walSync.DurableAsync();
 
     /// <summary>
-    /// Runs a read on a connection of its own so that it does not wait on the writer's tables. In memory SQLite locks
+    /// Runs a read on a connection of its own, beside the writer's. In memory SQLite locks
     /// whole tables between connections, and the writer's batch holds them almost all the time under load: a reader
     /// would meet <c>SQLITE_LOCKED</c>, and Microsoft.Data.Sqlite waits that out with <c>Thread.Sleep</c> on the pool
     /// thread — which stalled everyone's clicks ~150 ms at a time. So in memory the read takes a turn of the writer,
     /// between batches (<see cref="ExclusiveAsync{T}"/>); on a file (WAL) readers never wait for the writer, and it runs at once.
     /// </summary>
-    public Task<T> ReadBesideAsync<T>(Func<Task<T>> read, CancellationToken cancellationToken) =>
-        _database.CheckpointsInBackground || _database.Dialect is not SqliteDialect ? read() : ExclusiveAsync(read, cancellationToken);
+    public Task<T> ReadBesideAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken cancellationToken)
+    {
+        return _database.CheckpointsInBackground || _database.Dialect is not SqliteDialect ? ReadAsync() : ExclusiveAsync(ReadAsync, cancellationToken);
+
+        async Task<T> ReadAsync()
+        {
+            await using var connection = await _database.OpenAsync(cancellationToken);
+            return await read(connection);
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> while no unit writes: the open batch (if any) is committed first, and units wait

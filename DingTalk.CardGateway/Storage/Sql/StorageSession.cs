@@ -153,13 +153,19 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     /// <summary>
     /// Reads committed state on a connection of its own, whatever this session has open (another scope or replica may
-    /// have written it), and returns once what it may have seen is durable (<see cref="DurableAsync"/>).
+    /// have written it), and returns once what it may have seen is durable (<see cref="DurableAsync"/>). Beside the
+    /// writer (<see cref="SqliteWriteBatcher.ReadBesideAsync{T}"/>) unless this session holds it.
     /// </summary>
     public async Task<T> ReadCommittedAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken)
     {
         T result;
-        await using (var connection = await database.OpenAsync(cancellationToken))
+        if (_unit is null)
         {
+            result = await batcher.ReadBesideAsync(connection => work(connection, null), cancellationToken);
+        }
+        else
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
             result = await work(connection, null);
         }
 
