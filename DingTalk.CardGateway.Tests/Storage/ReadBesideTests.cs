@@ -6,9 +6,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DingTalk.CardGateway.Tests.Storage;
 
 /// <summary>
-/// A background read beside the writer (the outbox dispatcher's): in memory SQLite locks whole tables, so it waits for
-/// the writer's open batch to end instead of meeting its locks (Microsoft.Data.Sqlite sleeps a pool thread on them); on
-/// a file (WAL) it never waits for the writer.
+/// A background read beside the writer (the outbox dispatcher's): in memory no connection may read while the writer's
+/// batch is open, so it waits for the batch to end instead of meeting its lock (SQLite's busy handler sleeps a pool
+/// thread on it); on a file (WAL) it never waits for the writer.
 /// </summary>
 public sealed class ReadBesideTests
 {

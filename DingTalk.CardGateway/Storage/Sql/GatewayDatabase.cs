@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.InteropServices;
 using DingTalk.CardGateway.Hosting;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -28,13 +29,14 @@ public sealed class GatewayDatabase : IDisposable
         }
         else
         {
-            Dialect = new SqliteDialect();
             ConnectionString = SqliteConnectionString(storage.ConnectionString, environment.ContentRootPath);
             var builder = new SqliteConnectionStringBuilder(ConnectionString);
+            Dialect = new SqliteDialect(inMemory: IsMemory(builder));
             if (IsMemory(builder))
             {
                 _memoryKeeper = new SqliteConnection(ConnectionString);
                 _memoryKeeper.Open();
+                LiftSizeLimit(_memoryKeeper);
             }
             else
             {
@@ -120,7 +122,37 @@ public sealed class GatewayDatabase : IDisposable
     }
 
     /// <summary>In memory, for trying things out: nothing survives a restart.</summary>
-    private static bool IsMemory(SqliteConnectionStringBuilder builder) => builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory;
+    private static bool IsMemory(SqliteConnectionStringBuilder builder) =>
+        builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory || IsMemdb(builder.DataSource);
+
+    private static bool IsMemdb(string dataSource) =>
+        dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase) && dataSource.Contains("vfs=memdb", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The most an in-memory database holds: SQLite's memdb VFS keeps it in one allocation, which SQLite allows up to
+    /// ~2 GiB (<c>SQLITE_MAX_ALLOCATION_SIZE</c>); its default cap is 1 GiB. Past it every write fails with SQLITE_FULL
+    /// (503 to DingTalk, which retries). Retention keeps a trial's database far below it.
+    /// </summary>
+    public const long MemorySizeLimitBytes = 2_000_000_000;
+
+    /// <summary>Raises the memdb cap to <see cref="MemorySizeLimitBytes"/>, once: the limit belongs to the database, not the connection.</summary>
+    private static void LiftSizeLimit(SqliteConnection connection)
+    {
+        var limit = MemorySizeLimitBytes;
+        var rc = NativeMethods.sqlite3_file_control(connection.Handle!.DangerousGetHandle(), "main", NativeMethods.SqliteFcntlSizeLimit, ref limit);
+        if (rc != 0)
+        {
+            throw new InvalidOperationException($"SQLite refused to lift the in-memory database's size limit (error {rc}).");
+        }
+    }
+
+    /// <summary>The in-memory database's size limit as SQLite has it (tests).</summary>
+    internal long MemorySizeLimit()
+    {
+        var limit = -1L;
+        _ = NativeMethods.sqlite3_file_control(_memoryKeeper!.Handle!.DangerousGetHandle(), "main", NativeMethods.SqliteFcntlSizeLimit, ref limit);
+        return limit;
+    }
 
     /// <summary>A relative SQLite file lives under the content root; its folder is created.</summary>
     private static string SqliteConnectionString(string? configured, string contentRoot)
@@ -131,14 +163,11 @@ public sealed class GatewayDatabase : IDisposable
         };
         if (IsMemory(builder))
         {
-            // Every connection must see the same database: one shared in-memory database, named if it was not.
-            if (builder.DataSource == ":memory:")
-            {
-                builder.DataSource = $"cardgateway-{Guid.NewGuid():N}";
-            }
-
-            builder.Mode = SqliteOpenMode.Memory;
-            builder.Cache = SqliteCacheMode.Shared;
+            // Every connection must see the same database: one in-memory database, named if it was not.
+            var name = builder.DataSource == ":memory:" ? $"cardgateway-{Guid.NewGuid():N}" : builder.DataSource;
+            builder.DataSource = $"file:/{name.TrimStart('/')}?vfs=memdb";
+            builder.Mode = SqliteOpenMode.ReadWriteCreate;
+            builder.Cache = SqliteCacheMode.Default;
         }
         else
         {
@@ -147,5 +176,13 @@ public sealed class GatewayDatabase : IDisposable
         }
 
         return builder.ToString();
+    }
+
+    private static class NativeMethods
+    {
+        public const int SqliteFcntlSizeLimit = 36; // SQLITE_FCNTL_SIZE_LIMIT
+
+        [DllImport("e_sqlite3", CallingConvention = CallingConvention.Cdecl)]
+        public static extern int sqlite3_file_control(IntPtr db, [MarshalAs(UnmanagedType.LPUTF8Str)] string dbName, int op, ref long arg);
     }
 }

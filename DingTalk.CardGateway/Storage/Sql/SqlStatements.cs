@@ -338,7 +338,7 @@ internal static class SqlStatements
             }
         }
 
-        /// <summary>True when a row came back. Waits out a lock held elsewhere, as Microsoft.Data.Sqlite does (in-memory shared cache).</summary>
+        /// <summary>True when a row came back. Waits out a lock held elsewhere (<c>SQLITE_BUSY</c>, or <c>SQLITE_LOCKED</c> in a shared-cache database), as Microsoft.Data.Sqlite does.</summary>
         private bool Step()
         {
             var rc = raw.sqlite3_step(_statement);

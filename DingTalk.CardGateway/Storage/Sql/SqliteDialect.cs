@@ -7,7 +7,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// The embedded default: one file, WAL journal, <c>synchronous=FULL</c> so a commit survives a power cut too (the
 /// group-commit writer alone commits with NORMAL and has <see cref="SqliteWalSync"/> fsync for it, to the same effect).
 /// </summary>
-public sealed class SqliteDialect : SqlDialect
+public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
 {
     public override string Name => "Sqlite";
 
@@ -20,7 +20,9 @@ public sealed class SqliteDialect : SqlDialect
     public override async Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY;";
+        command.CommandText = inMemory
+            ? "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY;"
+            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY;";
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -75,11 +75,12 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     public Task DurableAsync() => _walSync.DurableAsync();
 
     /// <summary>
-    /// Runs a read on a connection of its own, beside the writer's. In memory SQLite locks
-    /// whole tables between connections, and the writer's batch holds them almost all the time under load: a reader
-    /// would meet <c>SQLITE_LOCKED</c>, and Microsoft.Data.Sqlite waits that out with <c>Thread.Sleep</c> on the pool
-    /// thread — which stalled everyone's clicks ~150 ms at a time. So in memory the read takes a turn of the writer,
-    /// between batches (<see cref="ExclusiveAsync{T}"/>); on a file (WAL) readers never wait for the writer, and it runs at once.
+    /// Runs a read on a connection of its own, beside the writer's. In memory (SQLite's memdb VFS, a rollback journal)
+    /// no connection may read while another has a write open, and the writer's batch is open almost all the time under
+    /// load: a reader would wait in SQLite's busy handler, which sleeps the pool thread (with the shared-cache database
+    /// of before, Microsoft.Data.Sqlite slept it on <c>SQLITE_LOCKED</c>: everyone's clicks stalled ~150 ms at a time).
+    /// So in memory the read takes a turn of the writer, between batches (<see cref="ExclusiveAsync{T}"/>); on a file
+    /// (WAL) readers never wait for the writer, and it runs at once.
     /// </summary>
     public Task<T> ReadBesideAsync<T>(Func<DbConnection, Task<T>> read, CancellationToken cancellationToken)
     {
