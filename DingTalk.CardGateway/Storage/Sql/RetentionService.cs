@@ -89,14 +89,13 @@ public sealed partial class RetentionService(
         var after = 0L;
         while (true)
         {
-            List<(long Id, long CreatedAt)> part;
-            await using (var connection = await database.OpenAsync(cancellationToken))
-            {
-                part = (await connection.QueryAsync<(long Id, long CreatedAt)>(new CommandDefinition(
+            // Beside the writer: in memory a read must wait for its turn rather than for SQLite's busy handler.
+            var part = await batcher.ReadBesideAsync(
+                async connection => (await connection.QueryAsync<(long Id, long CreatedAt)>(new CommandDefinition(
                     "SELECT id, created_at FROM outbox WHERE id > @after ORDER BY id LIMIT @rows",
                     new { after, rows = RowsPerWrite },
-                    cancellationToken: cancellationToken))).ToList();
-            }
+                    cancellationToken: cancellationToken))).ToList(),
+                cancellationToken);
 
             var old = part.TakeWhile(entry => entry.CreatedAt < cutoff).Count();
             if (old == 0)
