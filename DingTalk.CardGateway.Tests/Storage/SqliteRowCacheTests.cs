@@ -184,6 +184,102 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
         Assert.Equal(2, rows.Count);
     }
 
+    [Fact]
+    public async Task A_callback_claimed_in_a_batch_is_refused_to_its_later_units_and_written_once_with_its_outcome()
+    {
+        var id = $"kept:{Guid.NewGuid():N}";
+        var later = new List<bool>();
+        var rowsBefore = await KeptRowCountAsync();
+        var batcher = _storage.Services.GetRequiredService<SqliteWriteBatcher>();
+        var commits = batcher.Commits;
+
+        await OneBatch.RunAsync(
+            _storage,
+            async first =>
+            {
+                var callbacks = first.ServiceProvider.GetRequiredService<ICallbackStore>();
+                Assert.True(await callbacks.TryAddAsync(Callback(id), default));
+                await callbacks.CompleteAsync(id, CallbackOutcome.Handled, "PollHandler", """{"ok":1}""", default);
+            },
+            Enumerable.Repeat(async () => later.Add(await ClaimAsync(id, keep: false)), 2));
+
+        Assert.Equal([false, false], later);
+        Assert.Equal(commits + 1, batcher.Commits);
+        var stored = await StoredCallbacksAsync(id);
+        var only = Assert.Single(stored);
+        Assert.Equal(("Handled", "PollHandler", """{"ok":1}"""), (only.Outcome, only.Handler, only.AnswerJson));
+        Assert.NotNull(only.CompletedAt);
+        Assert.Equal(rowsBefore, await KeptRowCountAsync()); // written, and no longer kept
+    }
+
+    [Fact]
+    public async Task A_unit_rolled_back_forgets_its_claim_so_a_later_unit_of_the_batch_takes_it()
+    {
+        var id = $"undone:{Guid.NewGuid():N}";
+        var claims = new List<bool>();
+
+        await OneBatch.RunAsync(
+            _storage,
+            _ => Task.CompletedTask,
+            new[] { false, true }.Select(keep => (Func<Task>)(async () => claims.Add(await ClaimAsync(id, keep)))));
+
+        Assert.Equal([true, true], claims);
+        Assert.Equal("Handled", Assert.Single(await StoredCallbacksAsync(id)).Outcome);
+    }
+
+    /// <summary>A callback's unit: claim it and, if that worked, complete it; then commit or roll back.</summary>
+    private async Task<bool> ClaimAsync(string callbackId, bool keep)
+    {
+        await using var scope = _storage.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
+        await session.BeginAsync(default);
+        var claimed = await callbacks.TryAddAsync(Callback(callbackId), default);
+        if (claimed)
+        {
+            await callbacks.CompleteAsync(callbackId, CallbackOutcome.Handled, "PollHandler", """{"ok":1}""", default);
+        }
+
+        if (keep)
+        {
+            await session.CommitAsync(default);
+        }
+        else
+        {
+            await session.RollbackAsync();
+        }
+
+        return claimed;
+    }
+
+    private async Task<int> KeptRowCountAsync()
+    {
+        await using var scope = _storage.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        var count = session.Rows!.Count;
+        await session.CommitAsync(default); // returns once its batch has committed: none is left open for the next one to join
+        return count;
+    }
+
+    private async Task<List<(string Outcome, string? Handler, string? AnswerJson, long? CompletedAt)>> StoredCallbacksAsync(string callbackId)
+    {
+        await using var connection = await _storage.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        return (await connection.QueryAsync<(string, string?, string?, long?)>(
+            "SELECT outcome, handler, answer_json, completed_at FROM callbacks WHERE callback_id = @callbackId", new { callbackId })).ToList();
+    }
+
+    private static CallbackRecord Callback(string id) => new()
+    {
+        CallbackId = id,
+        CardId = "kept-card",
+        Transport = "Http",
+        Type = "ActionCallback",
+        UserId = "u1",
+        ActionIds = [],
+        ReceivedAt = DateTimeOffset.UtcNow,
+    };
+
     /// <summary>One unit of work, as a callback's: count on the card's counter state and show it on the card.</summary>
     private async Task CountAsync(string cardId, bool keep)
     {

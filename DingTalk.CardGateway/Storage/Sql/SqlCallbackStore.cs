@@ -11,42 +11,55 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     private const string Columns = "callback_id, card_id, transport, type, user_id, action, action_ids, params, received_at, outcome, handler, answer_json, completed_at";
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
 
+    /// <remarks>
+    /// Under SQLite's one writer the claim is a look-up, and the record is kept with the writer's rows
+    /// (<see cref="SqliteRowCache"/>) and written once, with its outcome, as the batch commits — instead of inserted
+    /// now and updated by <see cref="CompleteAsync"/>: no other unit can claim the id meanwhile, since units take the
+    /// writer one at a time and a later one finds the kept record. A record never completed is written as claimed.
+    /// On PostgreSQL the insert is the claim (its unique key makes a second replica's wait).
+    /// </remarks>
     public Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken) =>
         session.WriteAsync(
-            async (connection, transaction) => await connection.RunAsync(
-                transaction,
-                $"""
-                INSERT INTO callbacks ({Columns})
-                VALUES (@CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @Params, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt)
-                ON CONFLICT (callback_id) DO NOTHING
-                """,
-                cancellationToken,
-                ("CallbackId", callback.CallbackId),
-                ("CardId", callback.CardId),
-                ("Transport", callback.Transport),
-                ("Type", callback.Type),
-                ("UserId", callback.UserId),
-                ("Action", callback.Action),
-                ("ActionIds", SqlJson.Write(callback.ActionIds)),
-                ("Params", callback.Params is { ValueKind: not System.Text.Json.JsonValueKind.Undefined } parameters ? parameters.GetRawText() : null),
-                ("ReceivedAt", callback.ReceivedAt.ToUnixTimeMilliseconds()),
-                ("Outcome", callback.Outcome.ToString()),
-                ("Handler", callback.Handler),
-                ("AnswerJson", callback.AnswerJson),
-                ("CompletedAt", callback.CompletedAt?.ToUnixTimeMilliseconds())) == 1,
+            async (connection, transaction) =>
+            {
+                if (session.Rows is not { } rows)
+                {
+                    return await InsertAsync(connection, transaction, callback, cancellationToken) == 1;
+                }
+
+                var key = Key(callback.CallbackId);
+                if (rows.TryGet(key, out _)
+                    || await connection.ScalarAsync<long?>(transaction, "SELECT 1 FROM callbacks WHERE callback_id = @id", cancellationToken, ("id", callback.CallbackId)) is not null)
+                {
+                    return false;
+                }
+
+                rows.Set(key, Kept(callback));
+                return true;
+            },
             cancellationToken);
 
     public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
         session.WriteAsync(
-            (connection, transaction) => connection.RunAsync(
-                transaction,
-                "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId",
-                cancellationToken,
-                ("outcome", outcome.ToString()),
-                ("handler", handler),
-                ("answerJson", answerJson),
-                ("now", clock.GetUtcNow().ToUnixTimeMilliseconds()),
-                ("callbackId", callbackId)),
+            (connection, transaction) =>
+            {
+                var key = Key(callbackId);
+                if (session.Rows is { } rows && rows.TryGet(key, out var kept) && kept.Value is CallbackRecord claimed)
+                {
+                    rows.Set(key, Kept(claimed with { Outcome = outcome, Handler = handler, AnswerJson = answerJson, CompletedAt = clock.GetUtcNow() }));
+                    return Task.FromResult(1);
+                }
+
+                return connection.RunAsync(
+                    transaction,
+                    "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId",
+                    cancellationToken,
+                    ("outcome", outcome.ToString()),
+                    ("handler", handler),
+                    ("answerJson", answerJson),
+                    ("now", clock.GetUtcNow().ToUnixTimeMilliseconds()),
+                    ("callbackId", callbackId));
+            },
             cancellationToken);
 
     /// <summary>Reads committed state on a connection of its own: the first delivery may be another scope or replica.</summary>
@@ -78,6 +91,34 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
                 transaction,
                 cancellationToken: cancellationToken))).Select(r => r.ToRecord()).ToList(),
             cancellationToken);
+
+    private static string Key(string callbackId) => "callback:" + callbackId;
+
+    private static SqliteRowCache.Row Kept(CallbackRecord record) =>
+        new(record, 0, (connection, transaction) => InsertAsync(connection, transaction, record, CancellationToken.None), UntilCommit: true);
+
+    private static Task<int> InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CallbackRecord callback, CancellationToken cancellationToken) =>
+        connection.RunAsync(
+            transaction,
+            $"""
+            INSERT INTO callbacks ({Columns})
+            VALUES (@CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @Params, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt)
+            ON CONFLICT (callback_id) DO NOTHING
+            """,
+            cancellationToken,
+            ("CallbackId", callback.CallbackId),
+            ("CardId", callback.CardId),
+            ("Transport", callback.Transport),
+            ("Type", callback.Type),
+            ("UserId", callback.UserId),
+            ("Action", callback.Action),
+            ("ActionIds", SqlJson.Write(callback.ActionIds)),
+            ("Params", callback.Params is { ValueKind: not System.Text.Json.JsonValueKind.Undefined } parameters ? parameters.GetRawText() : null),
+            ("ReceivedAt", callback.ReceivedAt.ToUnixTimeMilliseconds()),
+            ("Outcome", callback.Outcome.ToString()),
+            ("Handler", callback.Handler),
+            ("AnswerJson", callback.AnswerJson),
+            ("CompletedAt", callback.CompletedAt?.ToUnixTimeMilliseconds()));
 
     private sealed class CallbackRow
     {

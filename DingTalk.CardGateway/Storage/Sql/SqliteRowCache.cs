@@ -24,11 +24,17 @@ public sealed class SqliteRowCache
     private readonly List<(string Key, Row? Previous)> _undo = [];
     private readonly Dictionary<string, int> _savepoints = new(StringComparer.Ordinal);
 
+    private readonly HashSet<string> _untilCommit = new(StringComparer.Ordinal);
+
     /// <summary>A row as the writer last left it.</summary>
     /// <param name="Value">The store's own record (a <see cref="CardRecord"/>, a handler's state); immutable.</param>
     /// <param name="Version">The row's version column.</param>
     /// <param name="Write">Writes it to the database; null when the database has it already.</param>
-    public sealed record Row(object? Value, long Version, Func<DbConnection, DbTransaction, Task>? Write);
+    /// <param name="UntilCommit">
+    /// Kept only for the open batch (a callback's record, written once with its outcome): gone once the batch has
+    /// written it, so rows nobody reads again do not crowd out the hot ones.
+    /// </param>
+    public sealed record Row(object? Value, long Version, Func<DbConnection, DbTransaction, Task>? Write, bool UntilCommit = false);
 
     public int Count => _rows.Count;
 
@@ -63,6 +69,7 @@ public sealed class SqliteRowCache
             {
                 _rows.Remove(key);
                 _dirty.Remove(key);
+                _untilCommit.Remove(key);
             }
             else
             {
@@ -98,6 +105,12 @@ public sealed class SqliteRowCache
         }
 
         _dirty.Clear();
+        foreach (var key in _untilCommit)
+        {
+            _rows.Remove(key);
+        }
+
+        _untilCommit.Clear();
         Release();
         if (_rows.Count > Capacity)
         {
@@ -110,6 +123,7 @@ public sealed class SqliteRowCache
     {
         _rows.Clear();
         _dirty.Clear();
+        _untilCommit.Clear();
         Release();
     }
 
@@ -123,6 +137,15 @@ public sealed class SqliteRowCache
         else
         {
             _dirty.Add(key);
+        }
+
+        if (row.UntilCommit)
+        {
+            _untilCommit.Add(key);
+        }
+        else
+        {
+            _untilCommit.Remove(key);
         }
     }
 }
