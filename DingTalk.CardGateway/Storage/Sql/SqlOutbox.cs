@@ -1,3 +1,4 @@
+using System.Globalization;
 using Dapper;
 using Microsoft.Extensions.Options;
 
@@ -17,53 +18,45 @@ public sealed class SqlOutbox(
     /// In SQLite's group commit, the update for everyone of a callback joins the entry an earlier callback of the same
     /// batch queued for the same card, if nothing else was queued for that card since: one row per card and batch
     /// instead of one per click, which the dispatcher would only fold into one call anyway (a busy poll's batch holds
-    /// ~15 votes). The entry is updated in place, so the unit's savepoint covers it like any other write; an update
-    /// not after an answer (an operator's) starts a new entry, so nothing queued after it lands before it.
+    /// ~15 votes). The open entry is kept with the writer's rows (<see cref="SqliteRowCache"/>) for the batch: a merge
+    /// changes it in memory, and its payload is written once, as the batch commits; a unit rolled back undoes its
+    /// merges like any other kept row. An update not after an answer (an operator's) starts a new entry, so nothing
+    /// queued after it lands before it.
     /// </remarks>
     public async Task<long> EnqueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken)
     {
-        var batch = session.Batch;
-        var key = "outbox:" + update.CardId;
-        if (afterAnswer && batch?.Remembered.GetValueOrDefault(key) is OpenEntry open)
-        {
-            var merged = open.Update.MergeWith(update);
-            await session.WriteAsync(
-                (connection, transaction) => connection.RunAsync(
-                    transaction, "UPDATE outbox SET payload = @Payload WHERE id = @Id", cancellationToken, ("Payload", SqlJson.Write(merged)), ("Id", open.Id)),
-                cancellationToken);
-            batch.Remembered[key] = new OpenEntry(open.Id, merged);
-            return open.Id;
-        }
-
-        var now = clock.GetUtcNow();
-        var availableAt = afterAnswer ? now + options.CurrentValue.AnswerFirstDelay : now;
         var id = await session.WriteAsync(
-            async (connection, transaction) => (await connection.ScalarAsync<long?>(
-                transaction,
-                """
-                INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at)
-                VALUES (@CardId, @Kind, @Payload, 'Pending', 0, @Now, @AvailableAt)
-                RETURNING id
-                """,
-                cancellationToken,
-                ("CardId", update.CardId),
-                ("Kind", update.Kind.ToString()),
-                ("Payload", SqlJson.Write(update)),
-                ("Now", now.ToUnixTimeMilliseconds()),
-                ("AvailableAt", availableAt.ToUnixTimeMilliseconds())))!.Value,
-            cancellationToken);
-        if (batch is not null)
-        {
-            if (afterAnswer)
+            async (connection, transaction) =>
             {
-                batch.Remembered[key] = new OpenEntry(id, update);
-            }
-            else
-            {
-                batch.Remembered.Remove(key);
-            }
-        }
+                var rows = session.Rows;
+                var key = "outbox:" + update.CardId;
+                if (afterAnswer && rows is not null && rows.TryGet(key, out var kept) && kept.Value is OpenEntry open)
+                {
+                    var merged = new OpenEntry(open.Id, open.Update.MergeWith(update));
+                    rows.Set(key, Kept(merged));
+                    rows.Set("outbox-entry:" + open.Id.ToString(CultureInfo.InvariantCulture), Kept(merged, write: true));
+                    return open.Id;
+                }
 
+                var now = clock.GetUtcNow();
+                var availableAt = afterAnswer ? now + options.CurrentValue.AnswerFirstDelay : now;
+                var inserted = (await connection.ScalarAsync<long?>(
+                    transaction,
+                    """
+                    INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at)
+                    VALUES (@CardId, @Kind, @Payload, 'Pending', 0, @Now, @AvailableAt)
+                    RETURNING id
+                    """,
+                    cancellationToken,
+                    ("CardId", update.CardId),
+                    ("Kind", update.Kind.ToString()),
+                    ("Payload", SqlJson.Write(update)),
+                    ("Now", now.ToUnixTimeMilliseconds()),
+                    ("AvailableAt", availableAt.ToUnixTimeMilliseconds())))!.Value;
+                rows?.Set(key, Kept(afterAnswer ? new OpenEntry(inserted, update) : null));
+                return inserted;
+            },
+            cancellationToken);
         if (!session.InTransaction)
         {
             signal.Wake();
@@ -71,6 +64,20 @@ public sealed class SqlOutbox(
 
         return id;
     }
+
+    /// <summary>
+    /// Kept for the batch: under the card's key, its open entry (null: none that may be merged into); under the entry's
+    /// own key, with <paramref name="write"/>, the merged payload to write as the batch commits — apart, so an entry
+    /// closed by an operator's update is still written.
+    /// </summary>
+    private static SqliteRowCache.Row Kept(OpenEntry? entry, bool write = false) => new(
+        entry,
+        0,
+        write && entry is not null
+            ? (connection, transaction) => connection.RunAsync(
+                transaction, "UPDATE outbox SET payload = @Payload WHERE id = @Id", CancellationToken.None, ("Payload", SqlJson.Write(entry.Update)), ("Id", entry.Id))
+            : null,
+        UntilCommit: true);
 
     public async Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken)
     {

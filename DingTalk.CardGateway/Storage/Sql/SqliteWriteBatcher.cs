@@ -386,13 +386,6 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             set => Volatile.Write(ref _ended, value);
         }
 
-        /// <summary>
-        /// What a store remembers about rows this batch has written, by a key of its own (the outbox: each card's entry
-        /// that later updates may still merge into). Forgotten whenever a unit, or part of one, is undone, since the rows
-        /// may have gone back to what they were; dropped with the batch at its commit.
-        /// </summary>
-        public Dictionary<string, object> Remembered { get; } = new(StringComparer.Ordinal);
-
         /// <summary>The writer's cards and handler states, kept between units; rows changed are written as the batch commits.</summary>
         public SqliteRowCache Rows { get; } = rows;
 
@@ -403,13 +396,9 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             Rows.Savepoint(savepoint);
         }
 
-        /// <summary>
-        /// Every rollback inside the batch, a whole unit's or part of one: it forgets what was remembered, and the rows
-        /// changed since the savepoint go back to what they were.
-        /// </summary>
+        /// <summary>Every rollback inside the batch, a whole unit's or part of one: the rows changed since the savepoint go back to what they were.</summary>
         public async Task RollbackToAsync(DbConnection connection, string savepoint)
         {
-            Remembered.Clear();
             await connection.RunAsync(Transaction, $"ROLLBACK TO SAVEPOINT {savepoint}", CancellationToken.None);
             Rows.RollbackTo(savepoint);
         }
