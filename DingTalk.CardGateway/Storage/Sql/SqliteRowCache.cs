@@ -5,8 +5,9 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// <summary>
 /// The cards and handler states SQLite's one writer has read or written, kept between units of work, with writes
 /// held back to the end of the batch: a hot card's tally is then read from memory and written once per group commit
-/// instead of read and written by every click. Used only under the writer (<see cref="SqliteWriteBatcher"/>), one
-/// unit at a time, so it needs no locks.
+/// instead of read and written by every click. For the open batch only (<see cref="Row.UntilCommit"/>) it also keeps
+/// each callback's record, written once with its outcome, and each card's open outbox entry, its payload written once.
+/// Used only under the writer (<see cref="SqliteWriteBatcher"/>), one unit at a time, so it needs no locks.
 /// </summary>
 /// <remarks>
 /// It is the truth only because this process is the database's one writer (<see cref="GatewayDatabase"/> keeps a

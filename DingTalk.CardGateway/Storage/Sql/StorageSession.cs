@@ -20,12 +20,10 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     public bool InTransaction => _transaction is not null;
 
-    /// <summary>The group-commit batch the open transaction is part of (SQLite); null otherwise.</summary>
-    public SqliteWriteBatcher.Batch? Batch => _unit?.Batch;
-
     /// <summary>
-    /// On SQLite, inside a transaction: the writer's cards and handler states, which stores read before the database
-    /// and change instead of writing at once (<see cref="SqliteRowCache"/>). Null on PostgreSQL and outside a transaction.
+    /// On SQLite, inside a transaction: the writer's kept rows — cards and handler states, and for the batch only the
+    /// callbacks' records and the cards' open outbox entries — which stores read before the database and change
+    /// instead of writing at once (<see cref="SqliteRowCache"/>). Null on PostgreSQL and outside a transaction.
     /// </summary>
     public SqliteRowCache? Rows => _unit?.Batch.Rows;
 
