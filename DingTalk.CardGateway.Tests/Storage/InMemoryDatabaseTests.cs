@@ -16,6 +16,7 @@ public sealed class InMemoryDatabaseTests
     [InlineData("Data Source=:memory:")]
     [InlineData("Data Source=trying-out;Mode=Memory")]
     [InlineData("Data Source=gateway;Mode=Memory;Cache=Shared")]
+    [InlineData("Data Source=file:/given?vfs=memdb")]
     public async Task Every_connection_sees_one_database_kept_in_memory_with_nothing_on_disk(string connectionString)
     {
         using var database = Open(connectionString);
