@@ -165,9 +165,9 @@ public sealed class GatewayDatabase : IDisposable
         {
             // Every connection must see the same database, named if it was not: SQLite's memdb VFS (a name beginning
             // with "/" is shared by the process's connections), not a shared-cache ":memory:" database. Shared cache
-            // keeps the whole database in one page cache, whose hash table a commit that finds pages past the end
-            // walks whole — ~1.7 ms a time, ~90 times a second under load, inside the writer's turn (README:
-            // Benchmarks) — and it locks whole tables; with memdb each connection has its own small page cache.
+            // keeps the whole database in one page cache, whose hash table commits walked whole to truncate it —
+            // ~1.7 ms a time, ~90 times a second under load, inside the writer's turn (README: Benchmarks) — and it
+            // locks whole tables; with memdb each connection has its own small page cache.
             if (!IsMemdb(builder.DataSource))
             {
                 var name = builder.DataSource == ":memory:" ? $"cardgateway-{Guid.NewGuid():N}" : builder.DataSource;
