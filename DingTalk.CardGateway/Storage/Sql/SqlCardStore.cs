@@ -12,9 +12,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     private const string Columns = "id, kind, template_id, callback_type, open_space_id, public_data, private_data, version, created_at, updated_at";
     private const string SelectById = $"SELECT {Columns} FROM cards WHERE id = @id";
 
-    /// <summary>The card as this scope last read or wrote it: a hint for <see cref="ApplyUpdateAsync"/>, checked by version.</summary>
-    private CardRecord? _seen;
-    private bool _seenLocked;
+    /// <summary>The card as this scope last locked or wrote it (PostgreSQL): a hint for <see cref="ApplyUpdateAsync"/>, checked by version.</summary>
+    private CardRecord? _locked;
 
     public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) =>
         session.WriteAsync(
@@ -37,17 +36,12 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             },
             cancellationToken);
 
-    public async Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken)
-    {
-        _seenLocked = false;
-        return _seen = await KeptOrReadAsync(id, cancellationToken);
-    }
+    public Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken) => KeptOrReadAsync(id, cancellationToken);
 
     /// <remarks>
-    /// On SQLite a callback has just read the card to route it under the write lock, so the change is written against
-    /// that copy on the condition that the version is still the one read. On PostgreSQL that read took no lock (a hot
-    /// card would almost always have moved on), so the row is read and locked first, as it is whenever the condition
-    /// fails.
+    /// On SQLite the change lands on the writer's kept card. On PostgreSQL the row is read and locked first — unless
+    /// this scope has just locked or written it — and the change is written only on the version read, read and locked
+    /// again whenever that condition fails.
     /// </remarks>
     public Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) =>
         session.WriteAsync(
@@ -58,8 +52,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                     return await ApplyInMemoryAsync(rows, id, change, cancellationToken); // in the unit this write opened, if none was open
                 }
 
-                var card = _seen is { } seen && string.Equals(seen.Id, id, StringComparison.Ordinal) && (_seenLocked || session.Dialect.SingleWriter)
-                    ? seen
+                var card = _locked is { } locked && string.Equals(locked.Id, id, StringComparison.Ordinal)
+                    ? locked
                     : await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
                 while (card is not null)
                 {
@@ -76,7 +70,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                         ("Read", card.Version));
                     if (written == 1)
                     {
-                        (_seen, _seenLocked) = (updated, true);
+                        _locked = updated;
                         return updated;
                     }
 
@@ -105,7 +99,6 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             ("Version", updated.Version),
             ("UpdatedAt", updated.UpdatedAt.ToUnixTimeMilliseconds()),
             ("Id", updated.Id))));
-        (_seen, _seenLocked) = (updated, true);
         return updated;
     }
 
@@ -137,7 +130,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
         var card = await connection.FirstOrDefaultAsync(transaction, session.Dialect.Locking(SelectById), CardRow.Read, cancellationToken, ("id", id));
-        (_seen, _seenLocked) = (card, true);
+        _locked = card;
         return card;
     }
 

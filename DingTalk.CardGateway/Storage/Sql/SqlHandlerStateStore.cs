@@ -1,11 +1,11 @@
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// Handler state (a poll's votes, an approval's decision) as JSON per handler and card. An update is an upsert
-/// conditional on the version last read (a read that locks the row on PostgreSQL; on SQLite, whose reads in a write
-/// transaction are as good as locked, skipped when this scope has just read it), so no vote is lost to a race; the
-/// change function runs again only when the version moved meanwhile. On SQLite, inside a transaction, the writer keeps
-/// the state in memory (<see cref="SqliteRowCache"/>): read once, changed there, written once per group commit.
+/// Handler state (a poll's votes, an approval's decision) as JSON per handler and card. On PostgreSQL an update is an
+/// upsert conditional on the version last read (a read that locks the row, skipped when this scope has just locked or
+/// written it), so no vote is lost to a race; the change function runs again only when the version moved meanwhile.
+/// On SQLite every change is inside the one writer's transaction, which keeps the state in memory
+/// (<see cref="SqliteRowCache"/>): read once, changed there, written once per group commit.
 /// </summary>
 public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider clock) : IHandlerStateStore
 {
@@ -37,7 +37,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                 // Read (locking the row where it exists) unless this scope just did, then one upsert that only lands on
                 // the version read. A stale read, or two first changes on a new row, cannot both win: the loser finds a
                 // version it did not read, writes nothing and goes round again on the committed, locked row.
-                var current = _seen.GetValueOrDefault((handler, cardId)) is { } seen && (seen.Locked || session.Dialect.SingleWriter)
+                var current = _seen.GetValueOrDefault((handler, cardId)) is { Locked: true } seen
                     ? seen
                     : await ReadAsync(handler, cardId, lockRow: true, connection, transaction, cancellationToken);
                 while (true)
@@ -135,7 +135,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
         var row = await connection.FirstOrDefaultAsync(
             transaction,
             lockRow ? session.Dialect.Locking(SelectState) : SelectState,
-            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow && !session.Dialect.SingleWriter },
+            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow },
             cancellationToken,
             ("handler", handler),
             ("cardId", cardId)) ?? StateRow.None;
@@ -152,7 +152,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
         public long Version { get; init; }
 
-        /// <summary>Read with a row lock, or written, in this scope: on PostgreSQL only such a hint is worth writing against.</summary>
+        /// <summary>Read with a row lock, or written, in this scope: only such a hint is worth writing against.</summary>
         public bool Locked { get; init; }
     }
 }
