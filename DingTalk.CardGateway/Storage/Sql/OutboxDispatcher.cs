@@ -57,15 +57,13 @@ public sealed partial class OutboxDispatcher(
     {
         var released = signal.TakeReleased();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var cards = await batcher.ReadBesideAsync(
-            async connection => (await connection.QueryAsync<string>(new CommandDefinition(
-                """
-                SELECT card_id FROM outbox WHERE status = 'Pending'
-                GROUP BY card_id HAVING MIN(available_at) <= @now
-                ORDER BY MIN(id) LIMIT 64
-                """,
-                new { now },
-                cancellationToken: cancellationToken))).ToList(),
+        var cards = await batcher.QueryBesideAsync<string>(
+            """
+            SELECT card_id FROM outbox WHERE status = 'Pending'
+            GROUP BY card_id HAVING MIN(available_at) <= @now
+            ORDER BY MIN(id) LIMIT 64
+            """,
+            new { now },
             cancellationToken);
 
         // Cards whose callback answer has just left go now, without waiting out AnswerFirstDelay.
@@ -131,11 +129,9 @@ public sealed partial class OutboxDispatcher(
     private async Task<(PendingCardUpdate Update, Folded Folded, SqlOutbox.OutboxRow First)?> FoldDueAsync(
         string cardId, bool answerSent, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var entries = await batcher.ReadBesideAsync(
-            async connection => (await connection.QueryAsync<SqlOutbox.OutboxRow>(new CommandDefinition(
-                $"SELECT {SqlOutbox.Columns}, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
-                new { cardId },
-                cancellationToken: cancellationToken))).ToList(),
+        var entries = await batcher.QueryBesideAsync<SqlOutbox.OutboxRow>(
+            $"SELECT {SqlOutbox.Columns}, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
+            new { cardId },
             cancellationToken);
 
         if (entries.Count == 0 || (!answerSent && entries[0].AvailableAt > now.ToUnixTimeMilliseconds()))

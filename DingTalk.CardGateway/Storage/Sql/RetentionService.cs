@@ -89,13 +89,8 @@ public sealed partial class RetentionService(
         var after = 0L;
         while (true)
         {
-            // Beside the writer: in memory a read must wait for its turn rather than for SQLite's busy handler.
-            var part = await batcher.ReadBesideAsync(
-                async connection => (await connection.QueryAsync<(long Id, long CreatedAt)>(new CommandDefinition(
-                    "SELECT id, created_at FROM outbox WHERE id > @after ORDER BY id LIMIT @rows",
-                    new { after, rows = RowsPerWrite },
-                    cancellationToken: cancellationToken))).ToList(),
-                cancellationToken);
+            var part = await batcher.QueryBesideAsync<(long Id, long CreatedAt)>(
+                "SELECT id, created_at FROM outbox WHERE id > @after ORDER BY id LIMIT @rows", new { after, rows = RowsPerWrite }, cancellationToken);
 
             var old = part.TakeWhile(entry => entry.CreatedAt < cutoff).Count();
             if (old == 0)

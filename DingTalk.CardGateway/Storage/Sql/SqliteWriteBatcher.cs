@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Win32.SafeHandles;
 
@@ -92,6 +93,12 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             return await read(connection);
         }
     }
+
+    /// <summary>One query beside the writer (<see cref="ReadBesideAsync{T}"/>), its rows as a list.</summary>
+    public Task<List<T>> QueryBesideAsync<T>(string sql, object parameters, CancellationToken cancellationToken) =>
+        ReadBesideAsync(
+            async connection => (await connection.QueryAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))).AsList(),
+            cancellationToken);
 
     /// <summary>
     /// Runs <paramref name="work"/> while no unit writes: the open batch (if any) is committed first, and units wait
