@@ -115,17 +115,6 @@ public sealed class SqliteCheckpointerTests : IAsyncLifetime
         Assert.True(next.Pages < 100, $"the WAL did not start over: {next.Pages} pages");
     }
 
-    [Theory]
-    [InlineData("Data Source=:memory:")]
-    [InlineData("Data Source=gateway;Mode=Memory;Cache=Shared")]
-    public void An_in_memory_database_has_no_WAL_to_checkpoint(string connectionString)
-    {
-        using var database = new GatewayDatabase(
-            Microsoft.Extensions.Options.Options.Create(new DingTalk.CardGateway.Hosting.GatewayOptions { Storage = new() { ConnectionString = connectionString } }),
-            new Microsoft.Extensions.Hosting.Internal.HostingEnvironment { ContentRootPath = Path.GetTempPath() });
-        Assert.False(database.CheckpointsInBackground);
-    }
-
     private static string Payload() => new('x', 100_000);
 
     private static CardRecord Card(string id) =>
