@@ -30,4 +30,23 @@ internal static class OneBatch
         await session.CommitAsync(default);
         await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(10));
     }
+
+    /// <summary>One unit of work in a scope of its own, as a callback's: begin, <paramref name="work"/>, then commit or roll back.</summary>
+    public static async Task<T> UnitAsync<T>(StorageFixture storage, Func<AsyncServiceScope, Task<T>> work, bool keep)
+    {
+        await using var scope = storage.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        var result = await work(scope);
+        if (keep)
+        {
+            await session.CommitAsync(default);
+        }
+        else
+        {
+            await session.RollbackAsync();
+        }
+
+        return result;
+    }
 }

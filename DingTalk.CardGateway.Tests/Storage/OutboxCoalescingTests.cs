@@ -69,21 +69,8 @@ public sealed class OutboxCoalescingTests(SqliteStorageFixture storage) : IClass
         Assert.Equal(["x", "y"], await EntriesAsync(Alone));
     }
 
-    private async Task UnitAsync(string key, bool afterAnswer, bool keep)
-    {
-        await using var scope = storage.Scope();
-        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
-        await session.BeginAsync(default);
-        await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update(key), afterAnswer, default);
-        if (keep)
-        {
-            await session.CommitAsync(default);
-        }
-        else
-        {
-            await session.RollbackAsync();
-        }
-    }
+    private Task UnitAsync(string key, bool afterAnswer, bool keep) => OneBatch.UnitAsync(
+        storage, scope => scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(Update(key), afterAnswer, default), keep);
 
     /// <summary>The card's entries in id order, each as its update's keys.</summary>
     private async Task<List<string>> EntriesAsync(string card = Card)

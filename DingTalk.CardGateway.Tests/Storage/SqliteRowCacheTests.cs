@@ -228,39 +228,24 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
     }
 
     /// <summary>A callback's unit: claim it and, if that worked, complete it; then commit or roll back.</summary>
-    private async Task<bool> ClaimAsync(string callbackId, bool keep)
-    {
-        await using var scope = _storage.Scope();
-        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
-        var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
-        await session.BeginAsync(default);
-        var claimed = await callbacks.TryAddAsync(Callback(callbackId), default);
-        if (claimed)
+    private Task<bool> ClaimAsync(string callbackId, bool keep) => OneBatch.UnitAsync(
+        _storage,
+        async scope =>
         {
-            await callbacks.CompleteAsync(callbackId, CallbackOutcome.Handled, "PollHandler", """{"ok":1}""", default);
-        }
+            var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
+            var claimed = await callbacks.TryAddAsync(Callback(callbackId), default);
+            if (claimed)
+            {
+                await callbacks.CompleteAsync(callbackId, CallbackOutcome.Handled, "PollHandler", """{"ok":1}""", default);
+            }
 
-        if (keep)
-        {
-            await session.CommitAsync(default);
-        }
-        else
-        {
-            await session.RollbackAsync();
-        }
+            return claimed;
+        },
+        keep);
 
-        return claimed;
-    }
-
-    private async Task<int> KeptRowCountAsync()
-    {
-        await using var scope = _storage.Scope();
-        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
-        await session.BeginAsync(default);
-        var count = session.Rows!.Count;
-        await session.CommitAsync(default); // returns once its batch has committed: none is left open for the next one to join
-        return count;
-    }
+    /// <summary>Committed, not rolled back: the commit returns once its batch has, so none is left open for the next unit to join.</summary>
+    private Task<int> KeptRowCountAsync() => OneBatch.UnitAsync(
+        _storage, scope => Task.FromResult(scope.ServiceProvider.GetRequiredService<StorageSession>().Rows!.Count), keep: true);
 
     private async Task<List<(string Outcome, string? Handler, string? AnswerJson, long? CompletedAt)>> StoredCallbacksAsync(string callbackId)
     {
@@ -281,21 +266,14 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
     };
 
     /// <summary>One unit of work, as a callback's: count on the card's counter state and show it on the card.</summary>
-    private async Task CountAsync(string cardId, bool keep)
-    {
-        await using var scope = _storage.Scope();
-        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
-        await session.BeginAsync(default);
-        await CountWithAsync(scope, cardId);
-        if (keep)
+    private Task CountAsync(string cardId, bool keep) => OneBatch.UnitAsync(
+        _storage,
+        async scope =>
         {
-            await session.CommitAsync(default);
-        }
-        else
-        {
-            await session.RollbackAsync();
-        }
-    }
+            await CountWithAsync(scope, cardId);
+            return true;
+        },
+        keep);
 
     private static async Task CountWithAsync(AsyncServiceScope scope, string cardId)
     {
