@@ -31,8 +31,9 @@ public sealed class GatewayDatabase : IDisposable
         {
             ConnectionString = SqliteConnectionString(storage.ConnectionString, environment.ContentRootPath);
             var builder = new SqliteConnectionStringBuilder(ConnectionString);
-            Dialect = new SqliteDialect(inMemory: IsMemory(builder));
-            if (IsMemory(builder))
+            var inMemory = IsMemory(builder);
+            Dialect = new SqliteDialect(inMemory);
+            if (inMemory)
             {
                 _memoryKeeper = new SqliteConnection(ConnectionString);
                 _memoryKeeper.Open();
@@ -138,21 +139,18 @@ public sealed class GatewayDatabase : IDisposable
     /// <summary>Raises the memdb cap to <see cref="MemorySizeLimitBytes"/>, once: the limit belongs to the database, not the connection.</summary>
     private static void LiftSizeLimit(SqliteConnection connection)
     {
-        var limit = MemorySizeLimitBytes;
-        var rc = NativeMethods.sqlite3_file_control(connection.Handle!.DangerousGetHandle(), "main", NativeMethods.SqliteFcntlSizeLimit, ref limit);
-        if (rc != 0)
+        if (SizeLimit(connection, MemorySizeLimitBytes) != MemorySizeLimitBytes)
         {
-            throw new InvalidOperationException($"SQLite refused to lift the in-memory database's size limit (error {rc}).");
+            throw new InvalidOperationException("SQLite refused to raise the in-memory database's size limit.");
         }
     }
 
     /// <summary>The in-memory database's size limit as SQLite has it (tests).</summary>
-    internal long MemorySizeLimit()
-    {
-        var limit = -1L;
-        _ = NativeMethods.sqlite3_file_control(_memoryKeeper!.Handle!.DangerousGetHandle(), "main", NativeMethods.SqliteFcntlSizeLimit, ref limit);
-        return limit;
-    }
+    internal long MemorySizeLimit() => SizeLimit(_memoryKeeper!, -1);
+
+    /// <summary><c>SQLITE_FCNTL_SIZE_LIMIT</c>: sets the limit (or, given a negative one, only reads it); returns the limit now, or -1 if SQLite refused.</summary>
+    private static long SizeLimit(SqliteConnection connection, long limit) =>
+        NativeMethods.sqlite3_file_control(connection.Handle!.DangerousGetHandle(), "main", NativeMethods.SqliteFcntlSizeLimit, ref limit) == 0 ? limit : -1;
 
     /// <summary>A relative SQLite file lives under the content root; its folder is created.</summary>
     private static string SqliteConnectionString(string? configured, string contentRoot)
