@@ -102,7 +102,10 @@ public sealed class SqliteRowCache
         {
             var row = _rows[key];
             await row.Write!(connection, transaction);
-            _rows[key] = row with { Write = null };
+            if (!row.UntilCommit)
+            {
+                _rows[key] = row with { Write = null }; // kept on, clean (rows kept until commit go just below)
+            }
         }
 
         _dirty.Clear();
