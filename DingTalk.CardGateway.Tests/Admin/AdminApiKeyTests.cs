@@ -1,7 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using DingTalk.CardGateway.Admin;
+using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DingTalk.CardGateway.Tests.Admin;
 
@@ -58,5 +62,56 @@ public class AdminApiKeyTests(DingTalkFixture fixture) : IClassFixture<DingTalkF
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
         Assert.Contains("closed", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Contains(gateway.LogEvents, e => e.MessageTemplate.Text.Contains("admin API (/api/*) is closed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Only_the_api_routes_check_a_key()
+    {
+        var checks = new CountingAuthentication();
+        await using var factory = new GatewayFactory(fixture.DingTalk);
+        await using var gateway = factory.WithWebHostBuilder(builder => builder.ConfigureServices(services =>
+            services.AddSingleton<IAuthenticationService>(provider => checks.Around(ActivatorUtilities.CreateInstance<AuthenticationService>(provider)))));
+        using var client = gateway.CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
+
+        var callback = await client.SendAsync(DingTalkCallback.Signed(DingTalkCallback.Body("no-such-card", "u1", new { action = "vote", option = "a" }), GatewayFactory.ApiSecret));
+        var health = await client.GetAsync("/health/live");
+
+        Assert.Equal(HttpStatusCode.OK, callback.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(0, checks.Count); // DingTalk's callbacks are signed, not keyed: the key's handler never runs for them
+
+        var api = await client.GetAsync("/api/cards/no-such-card");
+
+        Assert.Equal(HttpStatusCode.NotFound, api.StatusCode);
+        Assert.True(checks.Count > 0);
+    }
+
+    /// <summary>Counts authentications around the real service.</summary>
+    private sealed class CountingAuthentication
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public IAuthenticationService Around(IAuthenticationService inner) => new Service(this, inner);
+
+        private sealed class Service(CountingAuthentication counter, IAuthenticationService inner) : IAuthenticationService
+        {
+            public Task<AuthenticateResult> AuthenticateAsync(HttpContext context, string? scheme)
+            {
+                Interlocked.Increment(ref counter._count);
+                return inner.AuthenticateAsync(context, scheme);
+            }
+
+            public Task ChallengeAsync(HttpContext context, string? scheme, AuthenticationProperties? properties) => inner.ChallengeAsync(context, scheme, properties);
+
+            public Task ForbidAsync(HttpContext context, string? scheme, AuthenticationProperties? properties) => inner.ForbidAsync(context, scheme, properties);
+
+            public Task SignInAsync(HttpContext context, string? scheme, System.Security.Claims.ClaimsPrincipal principal, AuthenticationProperties? properties) =>
+                inner.SignInAsync(context, scheme, principal, properties);
+
+            public Task SignOutAsync(HttpContext context, string? scheme, AuthenticationProperties? properties) => inner.SignOutAsync(context, scheme, properties);
+        }
     }
 }

@@ -15,7 +15,18 @@ public static partial class AdminApiExtensions
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
             .AddPolicy(Policy, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
+        services.AddSingleton<IAuthenticationSchemeProvider, NoAuthenticationByDefault>();
         return services;
+    }
+
+    /// <summary>
+    /// Nothing is authenticated unless a route's policy names its scheme. Otherwise the authentication middleware would
+    /// run the key's handler (a new handler, logger and all) on every request, DingTalk's callbacks included — they are
+    /// signed, not keyed. The /api routes' policy names the scheme, so they authenticate exactly as before.
+    /// </summary>
+    private sealed class NoAuthenticationByDefault(IOptions<AuthenticationOptions> options) : AuthenticationSchemeProvider(options)
+    {
+        public override Task<AuthenticationScheme?> GetDefaultAuthenticateSchemeAsync() => Task.FromResult<AuthenticationScheme?>(null);
     }
 
     /// <summary>Maps <c>/api/cards</c> and <c>/api/robot-cards</c>, closed unless the caller sends an admin key.</summary>
