@@ -1,5 +1,6 @@
 using DingTalk.CardGateway.Hosting;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Admin;
@@ -15,7 +16,7 @@ public static partial class AdminApiExtensions
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
             .AddPolicy(Policy, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
-        services.AddSingleton<IAuthenticationSchemeProvider, NoAuthenticationByDefault>();
+        services.Replace(ServiceDescriptor.Singleton<IAuthenticationSchemeProvider, NoAuthenticationByDefault>());
         return services;
     }
 
