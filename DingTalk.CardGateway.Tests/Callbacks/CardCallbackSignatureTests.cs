@@ -84,5 +84,43 @@ public class CardCallbackSignatureTests
     public void A_stale_timestamp_with_a_wrong_signature_is_a_mismatch_not_a_clock_problem() =>
         Assert.Equal(SignatureCheck.Mismatch, CardCallbackSignature.Verify("1000", "c2lnbmF0dXJl", "secret", DateTimeOffset.UtcNow, Window));
 
+    /// <summary>
+    /// Each thread keeps an HMAC keyed with the last secret it used: another secret (a rotated one, or the robot scheme's
+    /// AppSecret between two card callbacks) must rekey it, and an equal secret in another string must sign the same.
+    /// </summary>
+    [Fact]
+    public void Secrets_taking_turns_on_one_thread_each_sign_with_their_own_key()
+    {
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var row in CardSchemeVectors)
+            {
+                var (timestamp, secret, signature) = ((string)row[0], (string)row[1], (string)row[2]);
+                Assert.Equal(signature, CardCallbackSignature.Sign(timestamp, new string(secret.AsSpan())));
+                Assert.Equal(SignatureCheck.Mismatch, CardCallbackSignature.Verify(timestamp, signature, secret + "2", At(timestamp), Window));
+                Assert.Equal("DJrE6qdyVGCQz9z5r2MDuNcNAhwYnuAkyj13cx169CA=", RobotCallbackSignature.Sign("1577262236757", "this is a secret"));
+                Assert.Equal(SignatureCheck.Valid, CardCallbackSignature.Verify(timestamp, signature, secret, At(timestamp), Window));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Threads_with_different_secrets_at_once_each_get_their_own_signature()
+    {
+        var vectors = CardSchemeVectors.Select(row => ((string)row[0], (string)row[1], (string)row[2])).ToArray();
+        var wrong = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, 20_000), (i, _) =>
+        {
+            var (timestamp, secret, signature) = vectors[i % vectors.Length];
+            if (CardCallbackSignature.Sign(timestamp, secret) != signature)
+            {
+                Interlocked.Increment(ref wrong);
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        Assert.Equal(0, wrong);
+    }
+
     private static DateTimeOffset At(string timestamp) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(timestamp, System.Globalization.CultureInfo.InvariantCulture));
 }
