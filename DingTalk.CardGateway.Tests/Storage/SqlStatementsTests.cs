@@ -169,6 +169,21 @@ public sealed class SqlStatementsTests : IAsyncLifetime
         Assert.Contains("@count", refused.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>SQLite prepares a text's first statement only; a kept statement must not drop the rest without a word.</summary>
+    [Fact]
+    public async Task A_text_of_two_statements_is_refused_by_a_kept_connection_and_run_whole_by_a_fresh_one()
+    {
+        const string two = "INSERT INTO t (id, name, n) VALUES ('m1', 'n', 1); INSERT INTO t (id, name, n) VALUES ('m2', 'n', 2)";
+        await _connection.RunAsync(null, two, default);
+        Assert.Equal(2L, await _connection.ScalarAsync<long?>(null, "SELECT count(*) FROM t", default));
+
+        Keep(true);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => _connection.RunAsync(null, two.Replace("'m", "'k", StringComparison.Ordinal), default));
+        Assert.Contains("one SQL statement", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(2L, await _connection.ScalarAsync<long?>(null, "SELECT count(*) FROM t", default));
+        Assert.Equal(1, await _connection.RunAsync(null, "INSERT INTO t (id, name, n) VALUES ('k3', 'n', 3);  ", default)); // a trailing ; is still one
+    }
+
     [Fact]
     public async Task A_connection_that_forgot_its_statements_runs_fresh_ones()
     {

@@ -220,8 +220,15 @@ internal static class SqlStatements
         {
             _db = db;
             _sql = sql;
-            var rc = raw.sqlite3_prepare_v2(db, sql, out _statement);
+            var rc = raw.sqlite3_prepare_v2(db, sql, out _statement, out string tail);
             SqliteException.ThrowExceptionForRC(rc, db);
+            if (!string.IsNullOrWhiteSpace(tail))
+            {
+                // SQLite prepares the first statement only: the rest would be dropped without a word.
+                _statement.Dispose();
+                throw new InvalidOperationException($"A kept statement is one SQL statement; this text goes on after its first: {sql}");
+            }
+
             _names = new string[parameters.Length];
             _positions = new int[parameters.Length];
             for (var i = 0; i < parameters.Length; i++)
