@@ -26,30 +26,38 @@ internal static class CallbackSignatureMath
         return true;
     }
 
-    /// <summary>The MAC over <paramref name="timestamp"/> followed by <paramref name="suffix"/> (empty for the card scheme).</summary>
-    /// <remarks>
-    /// Each thread keeps an HMAC keyed with the last secret it used, so a callback pays for the message's two blocks
-    /// only, not for a new OpenSSL context and the key's own two (HMACSHA256.HashData builds both every time).
-    /// </remarks>
-    public static void Compute(string timestamp, string suffix, string secret, Span<byte> mac)
+    /// <summary>
+    /// The MAC over <paramref name="message"/> followed by <paramref name="suffix"/> (empty but for the robot scheme), on
+    /// the thread's HMAC (<see cref="ThreadHashes"/>): a callback pays for its message's blocks, not for a new context
+    /// and the key's.
+    /// </summary>
+    public static void Compute(string message, string suffix, string secret, Span<byte> mac)
     {
-        var messageLength = Encoding.UTF8.GetByteCount(timestamp) + Encoding.UTF8.GetByteCount(suffix);
+        var messageLength = Encoding.UTF8.GetByteCount(message) + Encoding.UTF8.GetByteCount(suffix);
         byte[]? rented = null;
-        Span<byte> message = messageLength <= StackLimit
+        Span<byte> bytes = messageLength <= StackLimit
             ? stackalloc byte[StackLimit]
             : (rented = ArrayPool<byte>.Shared.Rent(messageLength));
         try
         {
-            var written = Encoding.UTF8.GetBytes(timestamp, message);
-            written += Encoding.UTF8.GetBytes(suffix, message[written..]);
-            var hmac = KeyedHmac.For(secret);
-            hmac.AppendData(message[..written]);
-            hmac.GetHashAndReset(mac);
+            var written = Encoding.UTF8.GetBytes(message, bytes);
+            written += Encoding.UTF8.GetBytes(suffix, bytes[written..]);
+            var hmac = ThreadHashes.HmacSha256(secret);
+            try
+            {
+                hmac.AppendData(bytes[..written]);
+                hmac.GetHashAndReset(mac);
+            }
+            catch
+            {
+                ThreadHashes.Discard();
+                throw;
+            }
         }
         finally
         {
             // The suffix may be the secret itself (the robot scheme).
-            CryptographicOperations.ZeroMemory(message[..Math.Min(message.Length, messageLength)]);
+            CryptographicOperations.ZeroMemory(bytes[..Math.Min(bytes.Length, messageLength)]);
             if (rented is not null)
             {
                 ArrayPool<byte>.Shared.Return(rented);
@@ -88,38 +96,5 @@ internal static class CallbackSignatureMath
 
         // Checked after the MAC, so "Stale" always means a genuine but old (or future) delivery: a clock problem.
         return (now - signedAt).Duration() > window ? SignatureCheck.Stale : SignatureCheck.Valid;
-    }
-
-    /// <summary>A thread's HMAC-SHA256, keyed with the secret it last used (a new secret, as after a rotation, rekeys it).</summary>
-    private static class KeyedHmac
-    {
-        [ThreadStatic]
-        private static IncrementalHash? t_hmac;
-
-        [ThreadStatic]
-        private static string? t_secret;
-
-        public static IncrementalHash For(string secret)
-        {
-            if (t_hmac is { } hmac && string.Equals(t_secret, secret, StringComparison.Ordinal))
-            {
-                return hmac;
-            }
-
-            t_hmac?.Dispose();
-            t_hmac = null;
-            var key = Encoding.UTF8.GetBytes(secret);
-            try
-            {
-                t_hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
-            }
-            finally
-            {
-                CryptographicOperations.ZeroMemory(key);
-            }
-
-            t_secret = secret;
-            return t_hmac;
-        }
     }
 }

@@ -284,19 +284,28 @@ public static class CardActionParser
 
     private static string CallbackIdOf(CallbackTransport transport, string cardId, string userId, string content, string? deliveryStamp)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hash = ThreadHashes.Sha256();
         Span<byte> length = stackalloc byte[sizeof(int)];
-        hash.AppendData([(byte)transport]);
-        foreach (var part in (ReadOnlySpan<string>)[cardId, userId, content, deliveryStamp ?? ""])
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        try
         {
-            // Length-prefixed UTF-16: no two different tuples hash the same bytes, and no encoding pass.
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, part.Length);
-            hash.AppendData(length);
-            hash.AppendData(MemoryMarshal.AsBytes(part.AsSpan()));
+            hash.AppendData([(byte)transport]);
+            foreach (var part in (ReadOnlySpan<string>)[cardId, userId, content, deliveryStamp ?? ""])
+            {
+                // Length-prefixed UTF-16: no two different tuples hash the same bytes, and no encoding pass.
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, part.Length);
+                hash.AppendData(length);
+                hash.AppendData(MemoryMarshal.AsBytes(part.AsSpan()));
+            }
+
+            hash.GetHashAndReset(digest);
+        }
+        catch
+        {
+            ThreadHashes.Discard();
+            throw;
         }
 
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        hash.GetHashAndReset(digest);
         var id = Base64Url.EncodeToString(digest[..16]);
 
         // A signed HTTP delivery's timestamp (epoch ms) goes first, so ids grow with time: each new callback lands at

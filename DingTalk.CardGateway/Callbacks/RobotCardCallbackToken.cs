@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace DingTalk.CardGateway.Callbacks;
@@ -12,13 +11,17 @@ public static class RobotCardCallbackToken
 {
     public const string RoutePrefix = "/dingtalk/callbacks/robot-card/";
 
-    public static string Mint(string cardBizId, string apiSecret) =>
-        WebEncoders.Base64UrlEncode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(apiSecret), Encoding.UTF8.GetBytes(cardBizId)));
+    public static string Mint(string cardBizId, string apiSecret)
+    {
+        Span<byte> mac = stackalloc byte[32];
+        CallbackSignatureMath.Compute(cardBizId, "", apiSecret, mac);
+        return WebEncoders.Base64UrlEncode(mac);
+    }
 
     public static bool Verify(string cardBizId, string token, string apiSecret)
     {
         Span<byte> expected = stackalloc byte[32];
-        HMACSHA256.HashData(Encoding.UTF8.GetBytes(apiSecret), Encoding.UTF8.GetBytes(cardBizId), expected);
+        CallbackSignatureMath.Compute(cardBizId, "", apiSecret, expected);
         byte[] given;
         try
         {
