@@ -12,6 +12,12 @@ end
 function init(args)
   path = args[1] or "/dingtalk/callbacks/card"
   out_track_id = os.getenv("BENCH_OUT_TRACK_ID")
+  -- BENCH_CARDS > 1 spreads the votes over the cards <id>-1 … <id>-N (callbacks.sh sends them), one after the other.
+  card_ids = {}
+  local cards = tonumber(os.getenv("BENCH_CARDS") or "1")
+  for i = 1, cards do
+    card_ids[i] = cards == 1 and out_track_id or (out_track_id .. "-" .. i)
+  end
   users = tonumber(os.getenv("BENCH_USERS") or "10000")
   -- One string of fixed-width records ("<13-digit timestamp><44-character signature>"), not a table or two
   -- strings per stamp: every one of LuaJIT's collections sweeps every live string, and 100k of them slowed the client
@@ -39,7 +45,7 @@ function request()
   local body = string.format(
     '{"type":"actionCallback","outTrackId":"%s","corpId":"dingBench","userId":"u%d","userIdType":1,"spaceType":"im","spaceId":"cidBench==",'
       .. '"content":"{\\"cardPrivateData\\":{\\"actionIds\\":[\\"vote_btn\\"],\\"params\\":{\\"action\\":\\"vote\\",\\"option\\":\\"%s\\",\\"seq\\":\\"%d-%d\\"}}}"}',
-    out_track_id, (counter * 31) % users, options[(counter % 3) + 1], id, counter)
+    card_ids[(counter % #card_ids) + 1], (counter * 31) % users, options[(counter % 3) + 1], id, counter)
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["x-ddpaas-signature-timestamp"] = stamps:sub(at + 1, at + 13),

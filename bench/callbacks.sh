@@ -6,6 +6,7 @@
 #
 #   bench/callbacks.sh                        # 32 connections, 15 s per endpoint after a 20 s warm-up
 #   DURATION=20s CONNECTIONS=64 USERS=100000 bench/callbacks.sh
+#   CARDS=32 STORAGE=postgres …               # votes spread over 32 poll cards instead of one hot card
 #   STORAGE=postgres CARDGATEWAY_TEST_POSTGRES="$(.ci/postgres.sh)" bench/callbacks.sh
 #   GATEWAY_DIR=/path/to/published/gateway bench/callbacks.sh   # run a gateway published already
 #
@@ -26,6 +27,10 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-5099}
 USERS=${USERS:-10000}
+# Poll cards the votes are spread over: 1 is the hot card every vote of a busy poll lands on; more shows a store
+# (PostgreSQL) that serialises votes per card rather than per database.
+CARDS=${CARDS:-1}
+[[ $CARDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: CARDS is a number of cards, not '$CARDS'" >&2; exit 1; }
 STORAGE=${STORAGE:-sqlite}
 BASE="http://127.0.0.1:${PORT}"
 API_SECRET="sandbox-api-secret" # Sandbox mode's well-known, non-secret callback secret
@@ -95,9 +100,13 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-echo "== sending the poll card through POST /api/cards"
-curl -fsS -o /dev/null -X POST "$BASE/api/cards" -H 'X-Api-Key: sandbox' -H 'Content-Type: application/json' \
-  -d "{\"cardTemplateId\":\"bench.poll\",\"outTrackId\":\"$OUT_TRACK_ID\",\"openConversationId\":\"cidBench==\",\"cardData\":{\"question\":\"Bench?\"}}"
+# One card keeps its plain id (bench-poll-<pid>); several are <that>-1 … <that>-N, as callbacks.lua names them.
+card_ids() { if ((CARDS == 1)); then echo "$OUT_TRACK_ID"; else seq -f "$OUT_TRACK_ID-%g" 1 "$CARDS"; fi; }
+echo "== sending $CARDS poll card(s) through POST /api/cards"
+for card in $(card_ids); do
+  curl -fsS -o /dev/null -X POST "$BASE/api/cards" -H 'X-Api-Key: sandbox' -H 'Content-Type: application/json' \
+    -d "{\"cardTemplateId\":\"bench.poll\",\"outTrackId\":\"$card\",\"openConversationId\":\"cidBench==\",\"cardData\":{\"question\":\"Bench?\"}}"
+done
 
 # Signed timestamps, as DingTalk signs them: Base64(HMAC-SHA256(apiSecret, timestamp)), one per millisecond from now
 # on. DingTalk signs each callback with the time it sends it, so callback ids (which begin with that timestamp) arrive
@@ -115,7 +124,7 @@ PY
 # One run of wrk; its Lua done() prints "RESULT requests=… rps=… p50_us=… p99_us=… non2xx=… socket_errors=…".
 run() { # path duration
   sign_timestamps
-  BENCH_OUT_TRACK_ID="$OUT_TRACK_ID" BENCH_SIGNATURES="$work/signatures" BENCH_USERS="$USERS" \
+  BENCH_OUT_TRACK_ID="$OUT_TRACK_ID" BENCH_CARDS="$CARDS" BENCH_SIGNATURES="$work/signatures" BENCH_USERS="$USERS" \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" -s bench/callbacks.lua "$BASE" -- "$1" | grep '^RESULT'
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
@@ -125,7 +134,7 @@ echo "== warming up (5s bare, $WARMUP callbacks)"
 run /bench/bare 5s >/dev/null
 run /dingtalk/callbacks/card "$WARMUP" >/dev/null
 
-echo "== measuring: $CONNECTIONS connections, $THREADS wrk threads, $DURATION per endpoint, $USERS users"
+echo "== measuring: $CONNECTIONS connections, $THREADS wrk threads, $DURATION per endpoint, $USERS users, $CARDS card(s)"
 # CPU time the gateway used (user + system clock ticks, from /proc) during each run: with its requests, CPU per request.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
@@ -149,5 +158,15 @@ printf 'latency tail (p99.9 / max): bare %s / %s ms, poll %s / %s ms\n' \
 printf '\npoll/bare throughput ratio: %s\n' "$(calc "$(field rps "$poll") / $(field rps "$bare")")"
 printf 'storage: %s (%s)\n' "$provider" "$STORAGE"
 printf 'gateway peak RSS: %d MB\n' $((rss_kb / 1024))
-votes=$(curl -fsS -H 'X-Api-Key: sandbox' "$BASE/api/cards/$OUT_TRACK_ID" | grep -o '"total":"[0-9]*"' || true)
-echo "poll card as stored after the run: ${votes:-(no total yet)}"
+if ((CARDS == 1)); then
+  votes=$(curl -fsS -H 'X-Api-Key: sandbox' "$BASE/api/cards/$OUT_TRACK_ID" | grep -o '"total":"[0-9]*"' || true)
+  echo "poll card as stored after the run: ${votes:-(no total yet)}"
+else
+  # Each card counts its own voters: the sum is the number of distinct (card, user) pairs the runs covered.
+  total=0
+  for card in $(card_ids); do
+    votes=$(curl -fsS -H 'X-Api-Key: sandbox' "$BASE/api/cards/$card" | grep -o '"total":"[0-9]*"' | grep -o '[0-9]*' || true)
+    total=$((total + ${votes:-0}))
+  done
+  echo "poll cards as stored after the run: $CARDS cards, totals summing to $total"
+fi
