@@ -80,7 +80,7 @@ public sealed class GatewayDatabase : IDisposable
     /// each pooled connection after a few uses (every callback runs the same dozen statements, so parsing and planning
     /// them each time is waste); and a connection going back to the pool is not reset, since the gateway leaves no
     /// session state behind (no SET, LISTEN, temporary table or session lock) and the reset is seven more statements
-    /// for PostgreSQL to run on every callback's connection (+3% votes/s on one hot card, README: Benchmarks).
+    /// for PostgreSQL to run on every callback's connection (+3% votes/s on one hot card, bench/HISTORY.md).
     /// </summary>
     private static string PostgresConnectionString(string configured)
     {
@@ -164,7 +164,7 @@ public sealed class GatewayDatabase : IDisposable
             // Every connection must see the same database, named if it was not: SQLite's memdb VFS (a name beginning
             // with "/" is shared by the process's connections), not a shared-cache ":memory:" database. Shared cache
             // keeps the whole database in one page cache, whose hash table commits walked whole to truncate it —
-            // ~1.7 ms a time, ~90 times a second under load, inside the writer's turn (README: Benchmarks) — and it
+            // ~1.7 ms a time, ~90 times a second under load, inside the writer's turn (bench/HISTORY.md) — and it
             // locks whole tables; with memdb each connection has its own small page cache.
             if (!IsMemdb(builder.DataSource))
             {

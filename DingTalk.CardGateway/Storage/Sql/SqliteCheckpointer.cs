@@ -30,7 +30,7 @@ public sealed partial class SqliteCheckpointer(
     /// pages. That turn holds every click up for ~9 ms (0–18) whatever the WAL's size (it copies what came since the
     /// pass before it and fsyncs); at 16 MB it came five times a second under load and set the benchmark's p99, and at
     /// 64 MB (about once a second at ~10k votes/s) it still did: 9.6–11.6 ms against 7.4–8.3 at 256 MB, and 7.3–7.7
-    /// with no restart at all (bench/callbacks.sh, README). Only sustained load grows the WAL that far: when the writer
+    /// with no restart at all (bench/callbacks.sh, bench/HISTORY.md). Only sustained load grows the WAL that far: when the writer
     /// pauses, a pass copies everything and the next commit starts the WAL over by itself.
     /// </summary>
     public int RestartPages { get; init; } = 65_536;
