@@ -27,7 +27,9 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
     {
         var problem = await RefusedAsync(DingTalkCallback.Signed(VoteBody, GatewayFactory.ApiSecret, DateTimeOffset.UtcNow.AddMinutes(-10)));
 
-        Assert.Contains("more than 300 s away from this gateway's clock", Detail(problem), StringComparison.Ordinal);
+        var said = System.Text.RegularExpressions.Regex.Match(Detail(problem), @"^The signature timestamp is (\d+) s behind this gateway's clock; at most 300 s either way is accepted");
+        Assert.True(said.Success, Detail(problem));
+        Assert.InRange(long.Parse(said.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 590, 700);
         var logged = gateway.Logs.LogEvents.Last(e => EventId(e) == 3001 && Property(e, "Check") == "\"Stale\"");
         Assert.InRange(long.Parse(Property(logged, "SkewSeconds"), System.Globalization.CultureInfo.InvariantCulture), 590, 700);
         Assert.DoesNotContain(GatewayFactory.ApiSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
@@ -38,7 +40,18 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
     {
         var problem = await RefusedAsync(DingTalkCallback.Signed(VoteBody, GatewayFactory.ApiSecret, DateTimeOffset.UtcNow.AddMinutes(10)));
 
-        Assert.Contains("away from this gateway's clock", Detail(problem), StringComparison.Ordinal);
+        Assert.Matches(@"^The signature timestamp is (59\d|6\d\d) s ahead of this gateway's clock; at most 300 s either way", Detail(problem));
+    }
+
+    [Fact]
+    public async Task A_timestamp_in_epoch_seconds_is_refused_with_a_hint_that_DingTalk_signs_milliseconds()
+    {
+        var seconds = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var signature = Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(GatewayFactory.ApiSecret), Encoding.UTF8.GetBytes(seconds)));
+
+        var problem = await RefusedAsync(DingTalkCallback.Unsigned(VoteBody, (CardCallbackSignature.TimestampHeader, seconds), (CardCallbackSignature.SignatureHeader, signature)));
+
+        Assert.Equal($"The signature timestamp {seconds} looks like epoch seconds; DingTalk signs with epoch milliseconds (13 digits).", Detail(problem));
     }
 
     [Fact]

@@ -27,6 +27,23 @@ internal static class CallbackSignatureMath
     }
 
     /// <summary>
+    /// Why a well-formed timestamp was refused as stale, for the caller: by how much and which way it is off, or that it
+    /// looks like epoch seconds (DingTalk signs with milliseconds: ten digits read as milliseconds fall in January 1970).
+    /// </summary>
+    public static string StaleSentence(string subject, string timestamp, DateTimeOffset now, TimeSpan window)
+    {
+        if (timestamp.Length <= 10)
+        {
+            return $"{subject} {timestamp} looks like epoch seconds; DingTalk signs with epoch milliseconds (13 digits).";
+        }
+
+        var skew = TryParseTimestamp(timestamp, out var signedAt) ? (long)Math.Round((now - signedAt).TotalSeconds) : 0;
+        var accepted = window.TotalHours >= 1 && window.TotalHours % 1 == 0 ? $"{window.TotalHours:0} h" : $"{window.TotalSeconds:0} s";
+        return $"{subject} is {Math.Abs(skew).ToString(CultureInfo.InvariantCulture)} s {(skew >= 0 ? "behind" : "ahead of")} this gateway's clock; "
+            + $"at most {accepted} either way is accepted (check both clocks).";
+    }
+
+    /// <summary>
     /// The MAC over <paramref name="message"/> followed by <paramref name="suffix"/> (empty but for the robot scheme), on
     /// the thread's HMAC (<see cref="ThreadHashes"/>): a callback pays for its message's blocks, not for a new context
     /// and the key's.

@@ -71,7 +71,7 @@ public sealed partial class CardCallbackEndpoint(
             _ when robotHeaders => "This endpoint takes DingTalk's card-callback signature (x-ddpaas-signature-timestamp, x-ddpaas-signature), not the robot headers timestamp/sign.",
             SignatureCheck.MissingSignature => $"The {CardCallbackSignature.TimestampHeader} and {CardCallbackSignature.SignatureHeader} headers are required.",
             SignatureCheck.MalformedTimestamp => $"{CardCallbackSignature.TimestampHeader} must be epoch milliseconds.",
-            SignatureCheck.Stale => $"The signature timestamp is more than {settings.SignatureWindow.TotalSeconds:0} s away from this gateway's clock.",
+            SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The signature timestamp", timestamp, now, settings.SignatureWindow),
             _ => "The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).",
         });
     }

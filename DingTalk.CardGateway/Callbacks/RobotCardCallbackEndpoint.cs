@@ -47,15 +47,16 @@ public sealed partial class RobotCardCallbackEndpoint(
         }
 
         var sign = http.Request.Headers[RobotCallbackSignature.SignatureHeader].ToString();
+        var now = clock.GetUtcNow();
         if ((timestamp.Length > 0 || sign.Length > 0)
-            && RobotCallbackSignature.Verify(timestamp, sign, settings.AppSecret ?? "", clock.GetUtcNow()) is var check and not SignatureCheck.Valid)
+            && RobotCallbackSignature.Verify(timestamp, sign, settings.AppSecret ?? "", now) is var check and not SignatureCheck.Valid)
         {
             Log.Refused(logger, check.ToString(), http.Connection.RemoteIpAddress?.ToString());
             return Unauthorized(check switch
             {
                 SignatureCheck.MissingSignature => "Give both robot headers timestamp and sign, or neither.",
                 SignatureCheck.MalformedTimestamp => "The timestamp header must be epoch milliseconds.",
-                SignatureCheck.Stale => "The timestamp header is more than an hour away from this gateway's clock.",
+                SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The timestamp header", timestamp, now, RobotCallbackSignature.Window),
                 _ => "The sign header does not match: it must be Base64(HMAC-SHA256(appSecret, timestamp + \"\\n\" + appSecret)).",
             });
         }
