@@ -39,12 +39,20 @@ public static class LoggingExtensions
         app.Use(async (context, next) =>
         {
             var id = context.Request.Headers[CorrelationHeader].ToString();
-            if (string.IsNullOrWhiteSpace(id) || id.Length > 64)
+            if (id.Length is 0 or > 64 || id.AsSpan().ContainsAnyExcept(CorrelationCharacters))
             {
                 id = context.TraceIdentifier;
             }
 
-            context.Response.Headers[CorrelationHeader] = id;
+            // When the headers leave, not now: the exception handler clears the response before it writes its problem.
+            context.Response.OnStarting(
+                static state =>
+                {
+                    var (http, correlationId) = ((HttpContext, string))state;
+                    http.Response.Headers[CorrelationHeader] = correlationId;
+                    return Task.CompletedTask;
+                },
+                (context, id));
             using (Serilog.Context.LogContext.PushProperty("CorrelationId", id))
             {
                 await next(context);
@@ -55,4 +63,8 @@ public static class LoggingExtensions
     }
 
     public const string CorrelationHeader = "X-Correlation-Id";
+
+    /// <summary>What a caller's correlation id may hold to be echoed and logged as it is; anything else gets the request's own id.</summary>
+    private static readonly System.Buffers.SearchValues<char> CorrelationCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:");
 }
