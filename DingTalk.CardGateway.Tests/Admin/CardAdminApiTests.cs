@@ -151,6 +151,18 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Contains("Deployed", fixture.DingTalk.State.FindRobotCard("biz-42")!.CardData, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_robot_cards_location_answers_with_the_card_as_stored()
+    {
+        var response = await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "biz-loc", openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } });
+        await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+
+        var stored = await HttpAssert.JsonAsync(await _api.GetAsync(response.Headers.Location), HttpStatusCode.OK);
+
+        Assert.Equal("/api/robot-cards/biz-loc", response.Headers.Location!.OriginalString);
+        Assert.Equal("biz-loc", stored.GetProperty("card").GetProperty("id").GetString());
+    }
+
     [Theory]
     [InlineData("{\"cardTemplateId\":\"tpl\",\"cardData\":{}}", "openConversationId")]
     [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"userIds\":[\"u1\"]}", "openConversationId")]
@@ -192,7 +204,24 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     [Fact]
     public async Task A_card_the_gateway_never_sent_is_a_404_problem()
     {
-        await HttpAssert.ProblemAsync(await _api.GetAsync("/api/cards/never-sent"), HttpStatusCode.NotFound);
+        var problem = await HttpAssert.ProblemAsync(await _api.GetAsync("/api/cards/never-sent"), HttpStatusCode.NotFound);
+
+        Assert.Equal("The gateway has no card never-sent, and no update or callback for it.", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task An_update_DingTalk_refused_for_a_card_the_gateway_never_sent_stays_visible_as_a_dead_letter()
+    {
+        // The log says a dead letter "stays visible in GET /api/cards": that must hold for a card sent by someone else too.
+        var refused = await _api.PutAsJsonAsync("/api/cards/sent-elsewhere", new { cardData = new { n = 1 } });
+        await HttpAssert.ProblemAsync(refused, HttpStatusCode.NotFound); // the fake DingTalk has no such card either
+
+        var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/sent-elsewhere"), HttpStatusCode.OK);
+
+        Assert.False(state.TryGetProperty("card", out _)); // no card stored: left out, as every null is
+        var dead = Assert.Single(state.GetProperty("undelivered").EnumerateArray());
+        Assert.Equal("Dead", dead.GetProperty("status").GetString());
+        Assert.Equal("param.cardNotExist", dead.GetProperty("lastErrorCode").GetString());
     }
 
     private async Task SendAsync(string outTrackId, object cardData)

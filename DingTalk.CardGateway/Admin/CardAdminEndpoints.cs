@@ -97,12 +97,18 @@ public static class CardAdminEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<Ok<CardStateResponse>, ProblemHttpResult>> GetAsync(
-        string outTrackId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken) =>
-        await store.FindAsync(outTrackId, cancellationToken) is { } card
-            ? TypedResults.Ok(new CardStateResponse(
-                card,
-                await outbox.UnsentForCardAsync(outTrackId, cancellationToken),
-                await callbacks.ForCardAsync(outTrackId, cancellationToken)))
-            : TypedResults.Problem(statusCode: 404, title: "Card not found", detail: $"The gateway has no card {outTrackId}.");
+    /// <summary>
+    /// A card the gateway did not create still shows what it holds for it — an update an operator sent that DingTalk
+    /// refused (dead-lettered), callbacks — without <c>card</c>; 404 only when it knows nothing of the id.
+    /// </summary>
+    internal static async Task<Results<Ok<CardStateResponse>, ProblemHttpResult>> GetAsync(
+        string outTrackId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken)
+    {
+        var card = await store.FindAsync(outTrackId, cancellationToken);
+        var undelivered = await outbox.UnsentForCardAsync(outTrackId, cancellationToken);
+        var received = await callbacks.ForCardAsync(outTrackId, cancellationToken);
+        return card is null && undelivered.Count == 0 && received.Count == 0
+            ? TypedResults.Problem(statusCode: 404, title: "Card not found", detail: $"The gateway has no card {outTrackId}, and no update or callback for it.")
+            : TypedResults.Ok(new CardStateResponse(card, undelivered, received));
+    }
 }

@@ -4,6 +4,7 @@ namespace DingTalk.CardGateway.Admin;
 
 /// <summary>
 /// <c>GET /api/cards/{outTrackId}</c>: the card as stored, the updates for everyone not yet delivered (pending, or
-/// dead-lettered with DingTalk's reason), and the card's recent callbacks.
+/// dead-lettered with DingTalk's reason), and the card's recent callbacks. <see cref="Card"/> is null (left out of the JSON) for a card this
+/// gateway did not create but was asked to update, or got callbacks for (a card another system sent with its route key).
 /// </summary>
-public sealed record CardStateResponse(CardRecord Card, IReadOnlyList<OutboxEntry> Undelivered, IReadOnlyList<CallbackRecord> Callbacks);
+public sealed record CardStateResponse(CardRecord? Card, IReadOnlyList<OutboxEntry> Undelivered, IReadOnlyList<CallbackRecord> Callbacks);

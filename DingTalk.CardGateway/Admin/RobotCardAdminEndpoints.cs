@@ -16,6 +16,11 @@ public static class RobotCardAdminEndpoints
         var robotCards = api.MapGroup("/robot-cards");
         robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it");
         robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card");
+        robotCards.MapGet(
+                "/{cardBizId}",
+                (string cardBizId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken) =>
+                    CardAdminEndpoints.GetAsync(cardBizId, store, outbox, callbacks, cancellationToken))
+            .WithSummary("The robot card as stored, its undelivered updates and its recent callbacks (as GET /api/cards/{id})");
         return robotCards;
     }
 
