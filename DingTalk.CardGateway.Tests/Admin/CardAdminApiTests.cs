@@ -190,6 +190,37 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Contains(path, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", problem.GetProperty("detail").GetString(), StringComparison.Ordinal); // JSON's words, not .NET's
+    }
+
+    [Theory]
+    [InlineData("{\"cardTemplateId\":42,\"openConversationId\":\"cid\"}", "at $.cardTemplateId: The JSON value here must be a string.")]
+    [InlineData("{\"cardTemplateId\":\"t\",\"userIds\":\"u1\"}", "at $.userIds: The JSON value here must be an array.")]
+    [InlineData("{\"cardTemplateId\":\"t\",\"openConversationId\":\"c\",\"privateData\":{\"u1\":5}}", "at $.privateData.u1: The JSON value here must be an object.")]
+    public async Task A_mistyped_value_is_named_in_JSONs_words(string json, string expected)
+    {
+        var response = await _api.PostAsync("/api/cards", new StringContent(json, Encoding.UTF8, "application/json"));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.EndsWith(expected, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_body_is_a_400_asking_for_JSON()
+    {
+        var response = await _api.PostAsync("/api/cards", new StringContent("", Encoding.UTF8, "application/json"));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal("This endpoint needs a JSON body (Content-Type: application/json).", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_JSON_by_its_content_type_is_a_415_saying_what_to_send()
+    {
+        var response = await _api.PostAsync("/api/cards", new StringContent("{}", Encoding.UTF8, "text/plain"));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal("Send the body as JSON, with Content-Type: application/json.", problem.GetProperty("detail").GetString());
     }
 
     [Fact]

@@ -7,7 +7,14 @@ public static class ErrorHandlingExtensions
     /// <summary>Problem details for every error, the gateway's JSON conventions, and bad bodies as exceptions we can describe.</summary>
     public static IServiceCollection AddGatewayErrorHandling(this IServiceCollection services)
     {
-        services.AddProblemDetails();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            // Minimal APIs refuse a body that is not JSON with a bare 415; say what they want.
+            if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType && context.ProblemDetails.Detail is null)
+            {
+                context.ProblemDetails.Detail = "Send the body as JSON, with Content-Type: application/json.";
+            }
+        });
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<JsonOptions>(o => GatewayJson.Apply(o.SerializerOptions));
         // Malformed or mistyped JSON throws BadHttpRequestException, which ProblemExceptionHandler explains.

@@ -95,11 +95,41 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             return "The request body is larger than the gateway accepts.";
         }
 
-        // The JSON reader says where the body went wrong (path, line) without echoing the body back.
-        return bad.InnerException is System.Text.Json.JsonException json
-            ? $"The body is not valid for this endpoint at {json.Path ?? "$"}: {FirstSentence(json.Message)}"
+        // The JSON reader says where the body went wrong (path, line) without echoing the body back; .NET's type names
+        // (IReadOnlyDictionary`2[…]) are said in JSON's words.
+        if (bad.InnerException is System.Text.Json.JsonException json)
+        {
+            var sentence = FirstSentence(json.Message);
+            if (ConvertedTo().Match(sentence) is { Success: true } conversion)
+            {
+                sentence = $"The JSON value here must be {JsonKindOf(conversion.Groups[1].Value)}.";
+            }
+
+            return $"The body is not valid for this endpoint at {json.Path ?? "$"}: {sentence}";
+        }
+
+        // Minimal APIs word a missing body after the handler's parameter ("Implicit body inferred for parameter …").
+        return bad.Message.Contains("body was provided", StringComparison.Ordinal) || bad.Message.Contains("Implicit body inferred", StringComparison.Ordinal)
+            ? "This endpoint needs a JSON body (Content-Type: application/json)."
             : FirstSentence(bad.Message);
     }
+
+    /// <summary>What a .NET type a JSON value failed to become is, in JSON's words.</summary>
+    private static string JsonKindOf(string type) => type switch
+    {
+        "System.String" or "System.Char" or "System.DateTimeOffset" or "System.DateTime" or "System.TimeSpan" or "System.Guid" => "a string",
+        "System.Boolean" => "true or false",
+        "System.Byte" or "System.Int16" or "System.Int32" or "System.Int64" or "System.UInt32" or "System.UInt64" or "System.Single" or "System.Double" or "System.Decimal" => "a number",
+        "System.Text.Json.JsonElement" => "a JSON value",
+        _ when type.Contains("Dictionary", StringComparison.Ordinal) || type.Contains("JsonObject", StringComparison.Ordinal) => "an object",
+        _ when type.EndsWith("[]", StringComparison.Ordinal) || type.Contains("List", StringComparison.Ordinal) || type.Contains("Enumerable", StringComparison.Ordinal)
+            || type.Contains("Collection", StringComparison.Ordinal) || type.Contains("JsonArray", StringComparison.Ordinal) => "an array",
+        _ when type.StartsWith("System.Nullable`1[", StringComparison.Ordinal) => JsonKindOf(type["System.Nullable`1[".Length..^1]),
+        _ => "of another kind (see the API's schema in /swagger)",
+    };
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"could not be converted to ([^ ]+?)\.?(?: Path:|$)")]
+    private static partial System.Text.RegularExpressions.Regex ConvertedTo();
 
     private static string FirstSentence(string message)
     {
