@@ -49,4 +49,19 @@ public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<Ding
         Assert.Equal("X-Api-Key", scheme.GetProperty("name").GetString());
         Assert.Equal("header", scheme.GetProperty("in").GetString());
     }
+
+    [Theory]
+    [InlineData("/api/cards", "post", new[] { "201", "400", "401", "404", "422", "502", "503" })]
+    [InlineData("/api/cards/{outTrackId}", "put", new[] { "202", "204", "400", "401", "404", "422", "502", "503" })]
+    [InlineData("/api/cards/{outTrackId}", "get", new[] { "200", "401", "404", "503" })]
+    [InlineData("/api/robot-cards/{cardBizId}", "get", new[] { "200", "401", "404", "503" })]
+    public async Task Swagger_lists_the_problems_a_route_can_answer(string path, string method, string[] statuses)
+    {
+        using var client = fixture.Gateway.CreateClient();
+
+        var doc = await HttpAssert.JsonAsync(await client.GetAsync("/openapi/v1.json"), HttpStatusCode.OK);
+
+        var responses = doc.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("responses").EnumerateObject().Select(r => r.Name);
+        Assert.Superset(statuses.ToHashSet(), responses.ToHashSet());
+    }
 }

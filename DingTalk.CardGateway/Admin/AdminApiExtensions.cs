@@ -33,7 +33,10 @@ public static partial class AdminApiExtensions
     /// <summary>Maps <c>/api/cards</c> and <c>/api/robot-cards</c>, closed unless the caller sends an admin key.</summary>
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api").RequireAuthorization(Policy).WithTags("Admin");
+        // Every route may answer these problems: no key, a database or DingTalk not reachable (503, Retry-After).
+        var api = app.MapGroup("/api").RequireAuthorization(Policy).WithTags("Admin")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapCardAdmin();
         api.MapRobotCardAdmin();
 

@@ -13,16 +13,29 @@ public static class CardAdminEndpoints
         var cards = api.MapGroup("/cards");
         cards.MapPost("/", SendAsync)
             .WithSummary("Create and deliver an advanced card")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesDingTalkProblems();
         cards.MapPut("/{outTrackId}", UpdateAsync)
             .WithSummary("Update card data and private data (merged by key unless replace is true), through the outbox")
-            .WithDescription("204 once DingTalk has taken the update; 202 with the outbox entry if it is still being retried after a few seconds.");
+            .WithDescription("204 once DingTalk has taken the update; 202 with the outbox entry if it is still being retried after a few seconds.")
+            .ProducesDingTalkProblems();
         cards.MapPost("/{outTrackId}/stream", StreamAsync)
-            .WithSummary("Stream (typewriter) one frame into a card variable");
+            .WithSummary("Stream (typewriter) one frame into a card variable")
+            .ProducesDingTalkProblems();
         cards.MapGet("/{outTrackId}", GetAsync)
-            .WithSummary("The card as stored, its undelivered (pending or dead-lettered) updates and its recent callbacks");
+            .WithSummary("The card as stored, its undelivered (pending or dead-lettered) updates and its recent callbacks")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return cards;
     }
+
+    /// <summary>
+    /// What a route that calls DingTalk may answer besides its success: a bad body (400), DingTalk's refusals with its
+    /// code (404 for an unknown card, 422 for other parameters, 502 for what the operator must fix).
+    /// </summary>
+    internal static RouteHandlerBuilder ProducesDingTalkProblems(this RouteHandlerBuilder route) => route
+        .ProducesProblem(StatusCodes.Status400BadRequest)
+        .ProducesProblem(StatusCodes.Status404NotFound)
+        .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+        .ProducesProblem(StatusCodes.Status502BadGateway);
 
     private static async Task<Results<Created<SendCardResponse>, ValidationProblem>> SendAsync(
         SendCardRequest request, CardSender sender, ICardStore store, TimeProvider clock, CancellationToken cancellationToken)

@@ -14,13 +14,14 @@ public static class RobotCardAdminEndpoints
     public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
     {
         var robotCards = api.MapGroup("/robot-cards");
-        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it");
-        robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card");
+        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").ProducesDingTalkProblems();
+        robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems();
         robotCards.MapGet(
                 "/{cardBizId}",
                 (string cardBizId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken) =>
                     CardAdminEndpoints.GetAsync(cardBizId, store, outbox, callbacks, cancellationToken))
-            .WithSummary("The robot card as stored, its undelivered updates and its recent callbacks (as GET /api/cards/{id})");
+            .WithSummary("The robot card as stored, its undelivered updates and its recent callbacks (as GET /api/cards/{id})")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return robotCards;
     }
 
