@@ -21,7 +21,7 @@ public sealed class OutboxCoalescingTests(SqliteStorageFixture storage) : IClass
     public async Task Callbacks_of_one_batch_share_a_cards_entry_until_an_operators_update_or_an_undone_unit()
     {
         var batcher = storage.Services.GetRequiredService<SqliteWriteBatcher>();
-        var commits = batcher.Commits;
+        var commits = await OneBatch.SettledCommitsAsync(storage);
 
         // The first unit queues "a" after the others have queued behind it, in this order: all of them are one batch.
         await OneBatch.RunAsync(

@@ -30,7 +30,7 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
     {
         await SaveCardAsync("batched");
         var batcher = _storage.Services.GetRequiredService<SqliteWriteBatcher>();
-        var commits = batcher.Commits;
+        var commits = await OneBatch.SettledCommitsAsync(_storage);
 
         await OneBatch.RunAsync(_storage, first => CountWithAsync(first, "batched"), Enumerable.Repeat(() => CountAsync("batched", keep: true), 3));
 
@@ -191,7 +191,7 @@ public sealed class SqliteRowCacheTests : IAsyncLifetime
         var later = new List<bool>();
         var rowsBefore = await KeptRowCountAsync();
         var batcher = _storage.Services.GetRequiredService<SqliteWriteBatcher>();
-        var commits = batcher.Commits;
+        var commits = await OneBatch.SettledCommitsAsync(_storage);
 
         await OneBatch.RunAsync(
             _storage,
