@@ -56,7 +56,7 @@ public class CardActionParserTests
     [Fact]
     public void Params_values_keep_their_json_kinds()
     {
-        var body = Body(new { outTrackId = "c", userId = "u", content = DingTalkCallback.Content(new { s = "x", n = 1.5, b = true, a = new[] { 1, 2 }, o = new { k = "v" }, z = (string?)null }) });
+        var body = Body(new { outTrackId = "c", userId = "u", content = CardClick.Content(new { s = "x", n = 1.5, b = true, a = new[] { 1, 2 }, o = new { k = "v" }, z = (string?)null }) });
 
         Assert.True(CardActionParser.TryParse(body, CallbackTransport.Http, null, out var action, out _));
         Assert.Equal("""{"s":"x","n":1.5,"b":true,"a":[1,2],"o":{"k":"v"},"z":null}""", action.Params.GetRawText());
@@ -75,7 +75,7 @@ public class CardActionParserTests
     [Fact]
     public void Content_wins_over_the_older_value()
     {
-        var body = Body(new { outTrackId = "c", userId = "u", content = DingTalkCallback.Content(new { action = "new" }), value = DingTalkCallback.Content(new { action = "old" }) });
+        var body = Body(new { outTrackId = "c", userId = "u", content = CardClick.Content(new { action = "new" }), value = CardClick.Content(new { action = "old" }) });
 
         Assert.True(CardActionParser.TryParse(body, CallbackTransport.Http, null, out var action, out _));
         Assert.Equal("new", action.Action);

@@ -8,34 +8,15 @@ namespace DingTalk.CardGateway.Tests.Callbacks;
 /// <summary>Callback requests as DingTalk sends them: the body with its JSON-string <c>content</c>, and the signature headers.</summary>
 public static class DingTalkCallback
 {
-    /// <summary>An advanced-card <c>actionCallback</c> body, as in dingtalk-wire.md §2.</summary>
-    public static string Body(string outTrackId, string userId, object parameters, string actionId = "btn") =>
-        JsonSerializer.Serialize(new
-        {
-            type = "actionCallback",
-            outTrackId,
-            corpId = "dingCorp",
-            userId,
-            userIdType = 1,
-            spaceType = "im",
-            spaceId = "cidTest==",
-            extension = "{}",
-            content = Content(parameters, actionId),
-        });
+    /// <summary>An advanced-card <c>actionCallback</c> body, as in dingtalk-wire.md §2 (the product's <see cref="CardClick"/>).</summary>
+    public static string Body(string outTrackId, string userId, object parameters, string actionId = "btn") => CardClick.Body(outTrackId, userId, parameters, actionId);
 
     /// <summary>A normal robot card's callback: named by cardBizId, with only the older <c>value</c>.</summary>
     public static string RobotBody(string cardBizId, string userId, object parameters) =>
-        JsonSerializer.Serialize(new { cardBizId, userId, corpId = "dingCorp", value = Content(parameters, "btn") });
-
-    public static string Content(object parameters, string actionId = "btn") =>
-        JsonSerializer.Serialize(new { cardPrivateData = new { actionIds = new[] { actionId }, @params = parameters } });
+        JsonSerializer.Serialize(new { cardBizId, userId, corpId = "dingCorp", value = CardClick.Content(parameters) });
 
     /// <summary>Signed the way DingTalk signs card callbacks, at <paramref name="signedAt"/> (now by default).</summary>
-    public static HttpRequestMessage Signed(string body, string apiSecret, DateTimeOffset? signedAt = null)
-    {
-        var timestamp = Millis(signedAt ?? DateTimeOffset.UtcNow);
-        return Unsigned(body, (CardCallbackSignature.TimestampHeader, timestamp), (CardCallbackSignature.SignatureHeader, CardCallbackSignature.Sign(timestamp, apiSecret)));
-    }
+    public static HttpRequestMessage Signed(string body, string apiSecret, DateTimeOffset? signedAt = null) => CardClick.Signed(body, apiSecret, signedAt);
 
     public static HttpRequestMessage Unsigned(string body, params (string Name, string Value)[] headers) =>
         Post(CardCallbackEndpoint.Path, Encoding.UTF8.GetBytes(body), headers);

@@ -1,0 +1,74 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Storage;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace DingTalk.CardGateway.Tests.Handlers;
+
+/// <summary>
+/// The README's "Testing a handler", as written there: its RefundHandler, registered in a WebApplicationFactory, sent a
+/// card and a signed click (<see cref="CardClick"/>), with the answer and the sandbox's copy of the card checked. If
+/// this fails, the README's recipe does not work.
+/// </summary>
+public sealed class TestingAHandlerTests : IAsyncLifetime
+{
+    private readonly WebApplicationFactory<Program> _gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+    {
+        b.UseSetting("Gateway:Storage:ConnectionString", "Data Source=:memory:"); // nothing left on disk
+        b.ConfigureServices(s => s.AddCardActionHandler<RefundHandler>(on => on.Template("tpl.refund").Action("refund")));
+    });
+
+    public Task InitializeAsync()
+    {
+        _gateway.UseKestrel(0); // Sandbox mode calls its emulated DingTalk over a real socket
+        _gateway.StartServer();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task A_refund_click_answers_the_clicker_and_updates_everyones_card()
+    {
+        using var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", "sandbox");
+        var sent = await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.refund", outTrackId = "order-1", openConversationId = "cidTest==" });
+        sent.EnsureSuccessStatusCode();
+
+        var answer = await client.SendAsync(CardClick.Create("order-1", "u1", new { action = "refund", amount = 42 }));
+
+        var clicker = await answer.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("42", clicker.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myRefund").GetString());
+        for (var tries = 0; await RefundsOnCardAsync(client) != "1"; tries++) // everyone's update leaves after the answer
+        {
+            Assert.True(tries < 100, "the update for everyone reached the sandbox's card");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<string?> RefundsOnCardAsync(HttpClient client)
+    {
+        var sandbox = await client.GetFromJsonAsync<JsonElement>("/sandbox/cards");
+        var card = sandbox.GetProperty("cards").EnumerateArray().Single(c => c.GetProperty("outTrackId").GetString() == "order-1");
+        return card.GetProperty("cardData").TryGetProperty("refunds", out var refunds) ? refunds.GetString() : null;
+    }
+
+    /// <summary>The README's handler, word for word.</summary>
+    public sealed class RefundHandler(IHandlerStateStore state) : ICardActionHandler
+    {
+        public async Task<CardActionResult> HandleAsync(CardActionContext context, CancellationToken cancellationToken)
+        {
+            var amount = context.Param("amount");                                   // params.amount
+            var refunds = await state.UpdateAsync<Refunds>(nameof(RefundHandler), context.CardId,
+                r => new Refunds((r?.Count ?? 0) + 1), cancellationToken);      // atomic, in the callback's transaction
+            return CardActionResult
+                .ForClicker(ClickerUpdate.Private(CardValues.Of("myRefund", amount)))      // in the answer, for the clicker
+                .AndForEveryone(EveryoneUpdate.Public(CardValues.Of("refunds", refunds.Count))); // through the outbox, for everyone
+        }
+    }
+
+    public sealed record Refunds(int Count);
+}

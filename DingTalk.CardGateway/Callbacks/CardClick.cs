@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using DingTalk.CardGateway.Hosting;
+
+namespace DingTalk.CardGateway.Callbacks;
+
+/// <summary>
+/// A click on an advanced card as DingTalk posts it to <see cref="CardCallbackEndpoint.Path"/>: the body with its
+/// JSON-string <c>content</c> (dingtalk-wire.md §2), signed with the callback secret. For testing a handler end to end
+/// against a running gateway, as the README's "Testing a handler" does; the sandbox's secret by default.
+/// </summary>
+public static class CardClick
+{
+    /// <summary>A signed click by <paramref name="userId"/> on <paramref name="outTrackId"/>, with <paramref name="parameters"/> as its <c>params</c>.</summary>
+    public static HttpRequestMessage Create(
+        string outTrackId, string userId, object parameters, string apiSecret = SandboxDefaults.ApiSecret, string actionId = "btn", DateTimeOffset? signedAt = null) =>
+        Signed(Body(outTrackId, userId, parameters, actionId), apiSecret, signedAt);
+
+    /// <summary>An <c>actionCallback</c> body as DingTalk sends it.</summary>
+    public static string Body(string outTrackId, string userId, object parameters, string actionId = "btn") =>
+        JsonSerializer.Serialize(new
+        {
+            type = "actionCallback",
+            outTrackId,
+            corpId = "dingCorp",
+            userId,
+            userIdType = 1,
+            spaceType = "im",
+            spaceId = "cidTest==",
+            extension = "{}",
+            content = Content(parameters, actionId),
+        });
+
+    /// <summary>The JSON string DingTalk puts in <c>content</c>: the clicked action id and the button's <c>params</c>.</summary>
+    public static string Content(object parameters, string actionId = "btn") =>
+        JsonSerializer.Serialize(new { cardPrivateData = new { actionIds = new[] { actionId }, @params = parameters } });
+
+    /// <summary><paramref name="body"/> posted as DingTalk posts it, signed at <paramref name="signedAt"/> (now by default).</summary>
+    public static HttpRequestMessage Signed(string body, string apiSecret, DateTimeOffset? signedAt = null)
+    {
+        var timestamp = (signedAt ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        var request = new HttpRequestMessage(HttpMethod.Post, CardCallbackEndpoint.Path) { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add(CardCallbackSignature.TimestampHeader, timestamp);
+        request.Headers.Add(CardCallbackSignature.SignatureHeader, CardCallbackSignature.Sign(timestamp, apiSecret));
+        return request;
+    }
+}
