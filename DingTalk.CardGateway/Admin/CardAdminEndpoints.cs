@@ -16,8 +16,9 @@ public static class CardAdminEndpoints
             .ProducesDingTalkProblems();
         cards.MapPut("/{outTrackId}", UpdateAsync)
             .WithSummary("Update card data and private data (merged by key unless replace is true), through the outbox")
-            .WithDescription("204 once DingTalk has taken the update; 202 with the outbox entry if it is still being retried after a few seconds.")
-            .ProducesDingTalkProblems();
+            .WithDescription("204 once DingTalk has taken the update; 202 with the outbox entry if it is still being retried after a few seconds; 409 for a robot card (PUT /api/robot-cards/{id}).")
+            .ProducesDingTalkProblems()
+            .ProducesProblem(StatusCodes.Status409Conflict);
         cards.MapPost("/{outTrackId}/stream", StreamAsync)
             .WithSummary("Stream (typewriter) one frame into a card variable")
             .ProducesDingTalkProblems();
@@ -79,10 +80,11 @@ public static class CardAdminEndpoints
             new SendCardResponse(delivery.OutTrackId, delivery.CallbackType, delivery.AllDelivered, delivery.DeliverResults));
     }
 
-    private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem>> UpdateAsync(
+    private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         string outTrackId,
         UpdateCardDataRequest request,
         StorageSession session,
+        ICardStore cards,
         CardUpdates updates,
         IOutbox outbox,
         CancellationToken cancellationToken)
@@ -93,7 +95,7 @@ public static class CardAdminEndpoints
         }
 
         var update = new PendingCardUpdate(outTrackId, CardKind.Advanced, request.CardData, request.PrivateData, request.Replace);
-        return await OutboxDelivery.QueueAndWaitAsync(update, session, updates, outbox, $"/api/cards/{Uri.EscapeDataString(outTrackId)}", cancellationToken);
+        return await OutboxDelivery.QueueAndWaitAsync(update, session, cards, updates, outbox, $"/api/cards/{Uri.EscapeDataString(outTrackId)}", cancellationToken);
     }
 
     private static async Task<Results<NoContent, ValidationProblem>> StreamAsync(

@@ -15,10 +15,22 @@ public static class OutboxDelivery
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
 
-    public static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem>> QueueAndWaitAsync(
-        PendingCardUpdate update, StorageSession session, CardUpdates updates, IOutbox outbox, string location, CancellationToken cancellationToken)
+    public static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> QueueAndWaitAsync(
+        PendingCardUpdate update, StorageSession session, ICardStore cards, CardUpdates updates, IOutbox outbox, string location, CancellationToken cancellationToken)
     {
         await session.BeginAsync(cancellationToken);
+        // The other kind's route would store the data in the wrong shape and send it to the wrong DingTalk API (which
+        // refuses it): a card the gateway knows is only ever updated through its own kind's route.
+        if (await cards.FindAsync(update.CardId, cancellationToken) is { } card && card.Kind != update.Kind)
+        {
+            await session.RollbackAsync();
+            var route = card.Kind == CardKind.Robot ? "/api/robot-cards" : "/api/cards";
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "Wrong kind of card",
+                detail: $"{update.CardId} is {(card.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")}: update it with PUT {route}/{update.CardId}.");
+        }
+
         var id = await updates.QueueAsync(update, afterAnswer: false, cancellationToken);
         await session.CommitAsync(cancellationToken);
         updates.Wake();

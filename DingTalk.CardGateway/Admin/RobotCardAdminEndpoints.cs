@@ -15,7 +15,7 @@ public static class RobotCardAdminEndpoints
     {
         var robotCards = api.MapGroup("/robot-cards");
         robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").ProducesDingTalkProblems();
-        robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems();
+        robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapGet(
                 "/{cardBizId}",
                 (string cardBizId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken) =>
@@ -63,10 +63,11 @@ public static class RobotCardAdminEndpoints
         return TypedResults.Created($"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", new SendRobotCardResponse(cardBizId, processQueryKey));
     }
 
-    private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem>> UpdateAsync(
+    private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         string cardBizId,
         UpdateRobotCardRequest request,
         StorageSession session,
+        ICardStore cards,
         CardUpdates updates,
         IOutbox outbox,
         CancellationToken cancellationToken)
@@ -82,6 +83,6 @@ public static class RobotCardAdminEndpoints
             CardUpdates.Properties(request.CardData),
             request.UserIdPrivateData?.ToDictionary(p => p.Key, p => CardUpdates.Properties(p.Value), StringComparer.Ordinal),
             request.Replace);
-        return await OutboxDelivery.QueueAndWaitAsync(update, session, updates, outbox, $"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", cancellationToken);
+        return await OutboxDelivery.QueueAndWaitAsync(update, session, cards, updates, outbox, $"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", cancellationToken);
     }
 }
