@@ -62,6 +62,13 @@ public sealed class SandboxCard
 
     public DateTimeOffset CreatedAt { get; }
 
+    /// <summary>
+    /// What a client shows for each variable streamed into (<c>/v1.0/card/streaming</c> frames applied in order): the
+    /// sandbox keeps frames apart from <see cref="CardData"/>, so this is where a typewriter's text can be read in <c>/sandbox/cards</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> StreamedText =>
+        StreamingFrames.Select(f => f.Key).Distinct().ToDictionary(key => key, key => StreamingText(key) ?? "", StringComparer.Ordinal);
+
     /// <summary>The text a client would show for <paramref name="key"/> after applying the frames in order (full frames replace, others append); null when no frame named it.</summary>
     public string? StreamingText(string key)
     {

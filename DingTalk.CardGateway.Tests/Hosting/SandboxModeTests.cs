@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using DingTalk.CardGateway.Admin;
+using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -43,6 +44,30 @@ public sealed class SandboxModeTests : IAsyncLifetime
         await Tests.Callbacks.Eventually.TrueAsync(
             async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK,
             "ready: storage, token and the Stream connection to the emulator on this server's own port");
+    }
+
+    [Fact]
+    public async Task A_typewriter_reply_can_be_read_in_the_sandboxs_card_list()
+    {
+        using var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, ApiKeyAuthenticationHandler.SandboxKey);
+        (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.ask", outTrackId = "ask-card", openConversationId = "cidSandbox==" })).EnsureSuccessStatusCode();
+
+        var answer = await client.SendAsync(CardClick.Create("ask-card", "u1", new { action = "ask", question = "Hello sandbox" }));
+
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        string? typed = null;
+        await Tests.Callbacks.Eventually.TrueAsync(
+            async () =>
+            {
+                var cards = await HttpAssert.JsonAsync(await client.GetAsync("/sandbox/cards"), HttpStatusCode.OK);
+                var card = cards.GetProperty("cards").EnumerateArray().Single(c => c.GetProperty("outTrackId").GetString() == "ask-card");
+                var frames = card.GetProperty("streamingFrames").EnumerateArray().ToList();
+                typed = card.GetProperty("streamedText").TryGetProperty("content", out var text) ? text.GetString() : null;
+                return frames.Count > 0 && frames[^1].GetProperty("isFinalize").GetBoolean();
+            },
+            "the typewriter's last frame reached the sandbox");
+        Assert.Contains("Hello sandbox", typed, StringComparison.Ordinal); // the echo source types the question back
     }
 
     [Fact]
