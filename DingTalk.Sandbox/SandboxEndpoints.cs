@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DingTalk.Sandbox.Apis;
 using DingTalk.Sandbox.Stream;
 using DingTalk.Sandbox.Wire;
@@ -51,6 +52,7 @@ public static class SandboxEndpoints
             new { cards = state.Cards, robotCards = state.RobotCards, callbacks = state.Callbacks.Values },
             ForHumans));
         group.MapGet("/requests", (SandboxState state) => Results.Json(state.Requests, ForHumans));
+        group.MapPost("/stream/clicks", ClickOverStreamAsync);
 
         foreach (var route in Routes)
         {
@@ -61,6 +63,44 @@ public static class SandboxEndpoints
         group.Map(UnknownApi.Path, context => ServeAsync(context, prefix, UnknownApi));
         return group;
     }
+
+    /// <summary>
+    /// <c>POST {prefix}/stream/clicks</c> <c>{outTrackId, userId, params}</c>: a user's click on a Stream card, pushed to
+    /// the connected client as DingTalk pushes it; answers with the client's answer (the clicker's update), so a person
+    /// trying Stream mode can click without DingTalk. 409 for a card that does not call back over Stream.
+    /// </summary>
+    private static async Task<IResult> ClickOverStreamAsync(SandboxStreamClick click, SandboxState state)
+    {
+        if (string.IsNullOrEmpty(click.OutTrackId) || string.IsNullOrEmpty(click.UserId))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Not a click", detail: "outTrackId and userId are required.");
+        }
+
+        SandboxStreamMessage message;
+        try
+        {
+            message = await state.Stream.PushCardCallbackAsync(click.OutTrackId, click.UserId, click.Params ?? new JsonObject());
+        }
+        catch (InvalidOperationException refused)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Not a Stream card", detail: refused.Message);
+        }
+
+        try
+        {
+            var answer = await message.Answered.WaitAsync(ClickAnswerWait);
+            return Results.Json(new { messageId = message.MessageId, code = answer.Code, data = JsonNode.Parse(answer.Data) }, ForHumans);
+        }
+        catch (TimeoutException)
+        {
+            return Results.Problem(
+                statusCode: StatusCodes.Status504GatewayTimeout,
+                title: "No answer",
+                detail: $"No Stream client answered message {message.MessageId} within {ClickAnswerWait.TotalSeconds:0} s (is one connected? DingTalk:Stream:Enabled); it is redelivered until one does.");
+        }
+    }
+
+    private static readonly TimeSpan ClickAnswerWait = TimeSpan.FromSeconds(10);
 
     private static async Task ServeAsync(HttpContext context, string prefix, SandboxRoute route)
     {

@@ -71,6 +71,25 @@ public sealed class SandboxModeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_click_over_Stream_can_be_made_by_hand_and_answers_with_the_clickers_update()
+    {
+        using var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, ApiKeyAuthenticationHandler.SandboxKey);
+        (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = "stream-poll", openConversationId = "cidSandbox==" })).EnsureSuccessStatusCode();
+        (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = "http-poll", openConversationId = "cidSandbox==", callbackType = "HTTP" })).EnsureSuccessStatusCode();
+        await Tests.Callbacks.Eventually.TrueAsync(async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK, "the Stream connection is up");
+
+        var clicked = await HttpAssert.JsonAsync(
+            await client.PostAsJsonAsync("/sandbox/stream/clicks", new { outTrackId = "stream-poll", userId = "u1", @params = new { action = "vote", option = "A" } }),
+            HttpStatusCode.OK);
+        var notStream = await client.PostAsJsonAsync("/sandbox/stream/clicks", new { outTrackId = "http-poll", userId = "u1", @params = new { action = "vote", option = "A" } });
+
+        Assert.Equal(200, clicked.GetProperty("code").GetInt32());
+        Assert.Equal("A", clicked.GetProperty("data").GetProperty("response").GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        Assert.Contains("over HTTP, never over Stream", (await HttpAssert.ProblemAsync(notStream, HttpStatusCode.Conflict)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Swagger_ui_is_served()
     {
         using var client = _gateway.CreateClient();
