@@ -172,6 +172,23 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     }
 
     [Fact]
+    public async Task An_HTTP_callback_card_is_refused_where_only_Stream_is_set_up()
+    {
+        await using var streamOnly = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:Enabled"] = "true",
+            ["DingTalk:Callback:ApiSecret"] = "", // a Stream deployment needs no callback secret
+        });
+        using var api = streamOnly.CreateAdminClient();
+
+        var http = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "http-on-stream", openConversationId = "cidX==", callbackType = "HTTP" });
+
+        var problem = await HttpAssert.ProblemAsync(http, HttpStatusCode.BadRequest);
+        Assert.Contains("DingTalk would never call this card back", problem.GetProperty("errors").GetProperty("callbackType")[0].GetString(), StringComparison.Ordinal);
+        Assert.Null(fixture.DingTalk.State.FindCard("http-on-stream")); // nothing sent
+    }
+
+    [Fact]
     public async Task A_robot_cards_location_answers_with_the_card_as_stored()
     {
         var response = await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "biz-loc", openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } });

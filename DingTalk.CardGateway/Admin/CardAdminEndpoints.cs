@@ -1,7 +1,9 @@
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Admin;
 
@@ -39,11 +41,27 @@ public static class CardAdminEndpoints
         .ProducesProblem(StatusCodes.Status502BadGateway);
 
     private static async Task<Results<Created<SendCardResponse>, ValidationProblem>> SendAsync(
-        SendCardRequest request, CardSender sender, ICardStore store, TimeProvider clock, CancellationToken cancellationToken)
+        SendCardRequest request,
+        CardSender sender,
+        ICardStore store,
+        IOptionsSnapshot<DingTalkOptions> dingTalk,
+        TimeProvider clock,
+        CancellationToken cancellationToken)
     {
         if (request.Validate() is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
+        }
+
+        // A Stream-only deployment may leave HTTP callbacks unset; a card asking for them would never be called back.
+        if (request.CallbackType == CallbackTypes.Http
+            && dingTalk.Value is { EffectiveMode: GatewayMode.Live, Callback: var callback }
+            && (callback.PublicBaseUrl is null || string.IsNullOrWhiteSpace(callback.ApiSecret)))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["callbackType"] = ["HTTP callbacks are not set up on this gateway (DingTalk:Callback:PublicBaseUrl and ApiSecret), so DingTalk would never call this card back: leave callbackType out to use Stream."],
+            });
         }
 
         var outTrackId = request.OutTrackId ?? $"card-{Guid.NewGuid():N}";
