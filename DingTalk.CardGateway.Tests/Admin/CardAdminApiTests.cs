@@ -172,7 +172,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     }
 
     [Fact]
-    public async Task An_HTTP_callback_card_is_refused_where_only_Stream_is_set_up()
+    public async Task An_HTTP_callback_card_is_refused_where_no_callback_secret_could_verify_its_clicks()
     {
         await using var streamOnly = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
         {
@@ -184,7 +184,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         var http = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "http-on-stream", openConversationId = "cidX==", callbackType = "HTTP" });
 
         var problem = await HttpAssert.ProblemAsync(http, HttpStatusCode.BadRequest);
-        Assert.Contains("DingTalk would never call this card back", problem.GetProperty("errors").GetProperty("callbackType")[0].GetString(), StringComparison.Ordinal);
+        Assert.Contains("no DingTalk:Callback:ApiSecret to verify them", problem.GetProperty("errors").GetProperty("callbackType")[0].GetString(), StringComparison.Ordinal);
         Assert.Null(fixture.DingTalk.State.FindCard("http-on-stream")); // nothing sent
     }
 

@@ -53,14 +53,15 @@ public static class CardAdminEndpoints
             return TypedResults.ValidationProblem(errors);
         }
 
-        // A Stream-only deployment may leave HTTP callbacks unset; a card asking for them would never be called back.
+        // A Stream-only deployment may leave the callback secret unset: every HTTP callback of such a card would be refused
+        // as unverifiable. (No PublicBaseUrl is fine: the route key may still point at a URL registered before.)
         if (request.CallbackType == CallbackTypes.Http
-            && dingTalk.Value is { EffectiveMode: GatewayMode.Live, Callback: var callback }
-            && (callback.PublicBaseUrl is null || string.IsNullOrWhiteSpace(callback.ApiSecret)))
+            && dingTalk.Value is { EffectiveMode: GatewayMode.Live, Callback.ApiSecret: var secret }
+            && string.IsNullOrWhiteSpace(secret))
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
-                ["callbackType"] = ["HTTP callbacks are not set up on this gateway (DingTalk:Callback:PublicBaseUrl and ApiSecret), so DingTalk would never call this card back: leave callbackType out to use Stream."],
+                ["callbackType"] = ["HTTP callbacks are off on this gateway (no DingTalk:Callback:ApiSecret to verify them), so every click on this card would be refused: leave callbackType out to use Stream."],
             });
         }
 
