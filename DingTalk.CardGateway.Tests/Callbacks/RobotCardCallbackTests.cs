@@ -31,6 +31,46 @@ public class RobotCardCallbackTests(CallbackGateway gateway)
         Assert.Equal("approved", data.RootElement.GetProperty("status").GetString());
         Assert.Equal("manager1", data.RootElement.GetProperty("decidedBy").GetString());
         Assert.Equal("Leave request", data.RootElement.GetProperty("header").GetProperty("title").GetProperty("text").GetString());
+
+        // A StandardCard shows no variables: the decision is also written into a markdown block people see.
+        var contents = data.RootElement.GetProperty("contents").EnumerateArray().ToArray();
+        Assert.Equal(["intro", "approval"], contents.Select(b => b.GetProperty("id").GetString()));
+        Assert.Equal("Bob asks for Friday off", contents[0].GetProperty("text").GetString());
+        Assert.Equal("markdown", contents[1].GetProperty("type").GetString());
+        Assert.Equal("**Approved** by manager1", contents[1].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task A_poll_on_a_robot_card_shows_its_counts_in_the_block_the_card_placed_for_them()
+    {
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(new
+        {
+            header = new { title = new { type = "text", text = "Lunch?" } },
+            contents = new object[]
+            {
+                new { type = "markdown", text = "Where shall we eat?", id = "intro" },
+                new { type = "markdown", text = "No votes yet", id = "poll" },
+                new { type = "action", id = "buttons", actions = new object[] { new { type = "button", id = "vote_a", label = new { type = "text", text = "A" } } } },
+            },
+        });
+
+        await PostAsync(path, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "vote", option = "A" }));
+        await PostAsync(path, DingTalkCallback.RobotBody(cardBizId, "u2", new { action = "vote", option = "B_*" }));
+        var answer = await PostAsync(path, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "vote", option = "B_*" }));
+
+        Assert.Equal("B_*", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        var expected = @"**2 voters** · A: 0 · B\_\*: 2";
+        var contents = await Eventually.ValueAsync(
+            () =>
+            {
+                using var data = JsonDocument.Parse(gateway.DingTalk.State.FindRobotCard(cardBizId)!.CardData);
+                var blocks = data.RootElement.GetProperty("contents").Clone().EnumerateArray().ToArray();
+                return blocks[1].GetProperty("text").GetString() == expected ? blocks : null;
+            },
+            "the robot card showing the third vote");
+        Assert.Equal(["intro", "poll", "buttons"], contents.Select(b => b.GetProperty("id").GetString()));
+        Assert.Equal("Where shall we eat?", contents[0].GetProperty("text").GetString());
+        Assert.Equal("vote_a", contents[2].GetProperty("actions")[0].GetProperty("id").GetString());
     }
 
     [Fact]

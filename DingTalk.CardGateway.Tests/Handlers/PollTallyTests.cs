@@ -35,4 +35,12 @@ public class PollTallyTests
         Assert.Equal((2, 0, 2), (read.Total, read.Counts["A"], read.Counts["B"]));
         Assert.Equal(3, read.Move(null, "A").Total); // and moves on from there
     }
+
+    [Fact]
+    public void The_summary_a_robot_card_shows_lists_every_option_ever_chosen_and_says_voter_for_one()
+    {
+        Assert.Equal("**1 voter** · A: 1", PollTally.Empty.Move(null, "A").Summary());
+        Assert.Equal("**2 voters** · A: 0 · B: 2", PollTally.Empty.Move(null, "A").Move(null, "B").Move("A", "B").Summary());
+        Assert.Equal("**0 voters**", PollTally.Empty.Summary());
+    }
 }

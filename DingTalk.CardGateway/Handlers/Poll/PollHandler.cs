@@ -4,7 +4,8 @@ namespace DingTalk.CardGateway.Handlers.Poll;
 
 /// <summary>
 /// A poll: <c>params.action = "vote"</c> with <c>params.option</c>. One vote per user, a later vote replaces the
-/// earlier one. The clicker sees <c>myVote</c>; everyone sees <c>total</c> and <c>votes_&lt;option&gt;</c>.
+/// earlier one. The clicker sees <c>myVote</c>; everyone sees <c>total</c> and <c>votes_&lt;option&gt;</c> — and, on a
+/// normal robot card, the counts in its markdown block <see cref="BlockId"/>.
 /// </summary>
 /// <remarks>
 /// Each voter's ballot is its own small state and the card keeps only counts, so a vote costs the same with ten
@@ -15,6 +16,9 @@ public sealed partial class PollHandler(IHandlerStateStore states, ILogger<PollH
     public const string VoteAction = "vote";
     public const int MaxOptions = 50;
     public const int MaxOptionLength = 64;
+
+    /// <summary>On a normal robot card, the id of the markdown block in <c>contents</c> that shows the counts.</summary>
+    public const string BlockId = "poll";
     private const string TallyState = "poll";
     private const string BallotState = "poll.ballot";
 
@@ -52,7 +56,7 @@ public sealed partial class PollHandler(IHandlerStateStore states, ILogger<PollH
         }
 
         tally = await states.UpdateAsync<PollTally>(TallyState, context.CardId, current => (current ?? PollTally.Empty).Move(previous, option), cancellationToken);
-        return mine.AndForEveryone(EveryoneUpdate.Public(tally.Tallies()));
+        return mine.AndForEveryone(EveryoneUpdate.Public(tally.Tallies().WithBlockOnRobotCard(context, BlockId, tally, static t => t.Summary())));
     }
 
     /// <summary>Length-prefixed, so no card id and user id pair can spell another's key.</summary>

@@ -36,4 +36,16 @@ public sealed record PollTally(int Total, IReadOnlyDictionary<string, int> Count
 
         return values;
     }
+
+    /// <summary>The counts as one markdown line, for a normal robot card's block: <c>**3 voters** · A: 2 · B: 1</c>.</summary>
+    public string Summary()
+    {
+        var line = new System.Text.StringBuilder(Total == 1 ? "**1 voter**" : $"**{Total} voters**");
+        foreach (var (option, count) in Counts)
+        {
+            line.Append(" · ").Append(RobotCardData.EscapeMarkdown(option)).Append(": ").Append(count);
+        }
+
+        return line.ToString();
+    }
 }
