@@ -9,6 +9,7 @@ using DingTalk.CardGateway.Stream;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot.Find() });
 
 builder.AddGatewayLogging();
+builder.AddGatewayTelemetry();
 builder.Services.AddGatewayOptions();
 builder.Services.AddGatewayErrorHandling();
 builder.Services.AddDingTalkClients();

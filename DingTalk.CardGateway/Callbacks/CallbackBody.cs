@@ -5,7 +5,10 @@ using Microsoft.AspNetCore.Http.Features;
 namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>A callback body read whole, up to a limit; past it, or unreadable, a problem to answer instead.</summary>
-public readonly record struct CallbackBody(ReadOnlyMemory<byte> Bytes, IResult? Problem)
+/// <param name="Bytes">The body, when it was read.</param>
+/// <param name="Problem">The answer instead, when it was not.</param>
+/// <param name="Reason">Why not, in one word for logs and metrics: <c>TooLarge</c> or <c>UnreadableBody</c>.</param>
+public readonly record struct CallbackBody(ReadOnlyMemory<byte> Bytes, IResult? Problem, string? Reason = null)
 {
     public static async Task<CallbackBody> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
@@ -48,13 +51,18 @@ public readonly record struct CallbackBody(ReadOnlyMemory<byte> Bytes, IResult? 
         }
         catch (Exception ex) when (ex is BadHttpRequestException or IOException or InvalidOperationException)
         {
-            return new CallbackBody(default, TypedResults.Problem(
-                statusCode: StatusCodes.Status400BadRequest, title: "Unreadable body", detail: "The request body could not be read to its end."));
+            return new CallbackBody(
+                default,
+                TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unreadable body", detail: "The request body could not be read to its end."),
+                "UnreadableBody");
         }
     }
 
-    private static CallbackBody TooLarge(int maxBytes) => new(default, TypedResults.Problem(
-        statusCode: StatusCodes.Status413PayloadTooLarge,
-        title: "Request body too large",
-        detail: $"Card callback bodies are limited to {maxBytes} bytes."));
+    private static CallbackBody TooLarge(int maxBytes) => new(
+        default,
+        TypedResults.Problem(
+            statusCode: StatusCodes.Status413PayloadTooLarge,
+            title: "Request body too large",
+            detail: $"Card callback bodies are limited to {maxBytes} bytes."),
+        "TooLarge");
 }

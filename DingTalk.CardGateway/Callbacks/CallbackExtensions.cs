@@ -13,6 +13,7 @@ public static class CallbackExtensions
     /// <summary>Receiving card callbacks: verification, the pipeline, the record of callbacks, and registration at startup.</summary>
     public static IServiceCollection AddCardCallbacks(this IServiceCollection services)
     {
+        services.AddGatewayMetrics();
         services.AddSingleton<CallbackBaseUrl>();
         services.AddOptionsWithValidateOnStart<CallbackHandlingOptions>().BindConfiguration(CallbackHandlingOptions.Section);
         services.AddSingleton<IValidateOptions<CallbackHandlingOptions>, CallbackHandlingOptionsValidator>();

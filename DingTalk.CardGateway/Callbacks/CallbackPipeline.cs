@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.Extensions.Options;
@@ -24,6 +26,7 @@ public sealed partial class CallbackPipeline(
     OutboxSignal outbox,
     IOptionsMonitor<CallbackHandlingOptions> options,
     IHostApplicationLifetime lifetime,
+    GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<CallbackPipeline> logger)
 {
@@ -36,6 +39,22 @@ public sealed partial class CallbackPipeline(
     /// </param>
     /// <param name="cancellationToken">The transport's token; once claimed, a callback is seen through regardless.</param>
     public async Task<CallbackReply> HandleAsync(CardAction action, Task answerSent, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var reply = await HandleOnceAsync(action, answerSent, cancellationToken);
+            metrics.Answered(action.Transport, reply, started);
+            return reply;
+        }
+        catch
+        {
+            metrics.Failed(action.Transport, started);
+            throw;
+        }
+    }
+
+    private async Task<CallbackReply> HandleOnceAsync(CardAction action, Task answerSent, CancellationToken cancellationToken)
     {
         var scope = scopes.CreateAsyncScope();
         var scopeHandedOver = false;
@@ -78,7 +97,7 @@ public sealed partial class CallbackPipeline(
                 Log.Overran(logger, handlerName, (long)options.CurrentValue.HandlerBudget.TotalMilliseconds, action.CallbackId, action.CardId);
                 scopeHandedOver = true;
                 _ = FinishOverrunAsync(scope, handling, action, context, handlerName, answerSent);
-                return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson());
+                return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handlerName);
             }
 
             var reply = await CommitAsync(services, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled, handlerName, CardCallbackResponse.For(result?.Clicker), result);
@@ -145,7 +164,7 @@ public sealed partial class CallbackPipeline(
         await services.GetRequiredService<ICallbackStore>().CompleteAsync(action.CallbackId, outcome, handler, json, CancellationToken.None);
         await session.CommitAsync(CancellationToken.None);
         await session.DisposeAsync(); // the connection goes back to the pool while follow-ups run
-        return new CallbackReply(action.CallbackId, outcome, Redelivery: false, json);
+        return new CallbackReply(action.CallbackId, outcome, Redelivery: false, json, handler);
     }
 
     /// <summary>The handler ran past its budget and DingTalk already has <c>{}</c>: record that, with its update for everyone, when it ends.</summary>

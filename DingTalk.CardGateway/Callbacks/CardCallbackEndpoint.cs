@@ -12,10 +12,12 @@ public sealed partial class CardCallbackEndpoint(
     CallbackPipeline pipeline,
     IOptionsMonitor<DingTalkOptions> dingTalk,
     IOptionsMonitor<CallbackHandlingOptions> options,
+    GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<CardCallbackEndpoint> logger)
 {
     public const string Path = "/dingtalk/callbacks/card";
+    private const string MetricName = "card";
 
     public async Task<IResult> HandleAsync(HttpContext http)
     {
@@ -29,12 +31,14 @@ public sealed partial class CardCallbackEndpoint(
         var body = await CallbackBody.ReadAsync(request, options.CurrentValue.MaxBodyBytes, http.RequestAborted);
         if (body.Problem is { } unreadable)
         {
+            metrics.Refused(MetricName, body.Reason!);
             return unreadable;
         }
 
         if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.Http, timestamp, out var action, out var problem))
         {
             Log.BodyRefused(logger, problem);
+            metrics.Refused(MetricName, "MalformedBody");
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
 
@@ -47,6 +51,7 @@ public sealed partial class CardCallbackEndpoint(
         if (string.IsNullOrEmpty(settings.ApiSecret))
         {
             Log.NoSecret(logger);
+            metrics.Refused(MetricName, "NoApiSecret");
             return Unauthorized("HTTP card callbacks are off: DingTalk:Callback:ApiSecret is not set, so no callback can be verified.");
         }
 
@@ -63,7 +68,9 @@ public sealed partial class CardCallbackEndpoint(
             && RobotCallbackSignature.Verify(timestamp, signature, settings.ApiSecret, now) is SignatureCheck.Valid or SignatureCheck.Stale;
         var robotHeaders = check == SignatureCheck.MissingSignature && http.Request.Headers.ContainsKey(RobotCallbackSignature.SignatureHeader);
         long? skewSeconds = CallbackSignatureMath.TryParseTimestamp(timestamp, out var signedAt) ? (long)(now - signedAt).TotalSeconds : null;
-        Log.SignatureRejected(logger, robotStyle ? "RobotScheme" : check.ToString(), skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString());
+        var reason = robotStyle ? "RobotScheme" : robotHeaders ? "RobotHeaders" : check.ToString();
+        Log.SignatureRejected(logger, reason, skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString());
+        metrics.Refused(MetricName, reason);
 
         return Unauthorized(check switch
         {

@@ -13,23 +13,26 @@ public sealed partial class RobotCardCallbackEndpoint(
     CallbackPipeline pipeline,
     IOptionsMonitor<DingTalkOptions> dingTalk,
     IOptionsMonitor<CallbackHandlingOptions> options,
+    GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<RobotCardCallbackEndpoint> logger)
 {
     public const string Path = RobotCardCallbackToken.RoutePrefix + "{token}";
+    private const string MetricName = "robot_card";
 
     public async Task<IResult> HandleAsync(HttpContext http, string token)
     {
         var settings = dingTalk.CurrentValue;
         if (string.IsNullOrEmpty(settings.Callback.ApiSecret))
         {
-            Log.Refused(logger, "NoApiSecret", http.Connection.RemoteIpAddress?.ToString());
+            Refused(http, "NoApiSecret");
             return Unauthorized("Robot-card callbacks are off: DingTalk:Callback:ApiSecret, which keys their URL tokens, is not set.");
         }
 
         var body = await CallbackBody.ReadAsync(http.Request, options.CurrentValue.MaxBodyBytes, http.RequestAborted);
         if (body.Problem is { } unreadable)
         {
+            metrics.Refused(MetricName, body.Reason!);
             return unreadable;
         }
 
@@ -37,12 +40,13 @@ public sealed partial class RobotCardCallbackEndpoint(
         if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.RobotHttp, timestamp, out var action, out var problem))
         {
             Log.BodyRefused(logger, problem);
+            metrics.Refused(MetricName, "MalformedBody");
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
 
         if (!RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret))
         {
-            Log.Refused(logger, "TokenMismatch", http.Connection.RemoteIpAddress?.ToString());
+            Refused(http, "TokenMismatch");
             return Unauthorized("The token in the callback URL was not minted for the card this body names.");
         }
 
@@ -51,7 +55,7 @@ public sealed partial class RobotCardCallbackEndpoint(
         if ((timestamp.Length > 0 || sign.Length > 0)
             && RobotCallbackSignature.Verify(timestamp, sign, settings.AppSecret ?? "", now) is var check and not SignatureCheck.Valid)
         {
-            Log.Refused(logger, check.ToString(), http.Connection.RemoteIpAddress?.ToString());
+            Refused(http, check.ToString());
             return Unauthorized(check switch
             {
                 SignatureCheck.MissingSignature => "Give both robot headers timestamp and sign, or neither.",
@@ -62,6 +66,12 @@ public sealed partial class RobotCardCallbackEndpoint(
         }
 
         return await CallbackAnswerResult.AnswerAsync(http, pipeline, action);
+    }
+
+    private void Refused(HttpContext http, string reason)
+    {
+        Log.Refused(logger, reason, http.Connection.RemoteIpAddress?.ToString());
+        metrics.Refused(MetricName, reason);
     }
 
     private static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(

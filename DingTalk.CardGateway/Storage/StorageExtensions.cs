@@ -11,6 +11,7 @@ public static class StorageExtensions
     /// </summary>
     public static IServiceCollection AddGatewayStorage(this IServiceCollection services)
     {
+        services.AddGatewayMetrics();
         services.AddOptionsWithValidateOnStart<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations();
         services.AddSingleton<GatewayDatabase>();
         services.AddSingleton<OutboxSignal>();

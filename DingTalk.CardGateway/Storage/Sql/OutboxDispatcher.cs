@@ -1,5 +1,6 @@
 using Dapper;
 using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Hosting;
 using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
@@ -19,6 +20,7 @@ public sealed partial class OutboxDispatcher(
     CardSender sender,
     OutboxSignal signal,
     IOptionsMonitor<OutboxOptions> options,
+    GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
@@ -107,10 +109,11 @@ public sealed partial class OutboxDispatcher(
                 await sender.DeliverAsync(update, cancellationToken);
                 await MarkAsync(folded, "Sent", null, null, null, cancellationToken);
                 Log.Delivered(logger, cardId, folded.Count, first.Attempts);
+                metrics.Sent(update.Kind, "delivered", clock.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt));
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                await FailAsync(cardId, folded, first, ex, now, o, cancellationToken);
+                await FailAsync(cardId, update.Kind, folded, first, ex, now, o, cancellationToken);
             }
         }
         finally
@@ -186,6 +189,7 @@ public sealed partial class OutboxDispatcher(
 
     private async Task FailAsync(
         string cardId,
+        CardKind kind,
         Folded folded,
         SqlOutbox.OutboxRow first,
         Exception ex,
@@ -200,6 +204,7 @@ public sealed partial class OutboxDispatcher(
         {
             await MarkAsync(folded, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
             Log.DeadLettered(logger, cardId, folded.Count, attempts, error);
+            metrics.Sent(kind, "dead_lettered");
             return;
         }
 
@@ -218,6 +223,7 @@ public sealed partial class OutboxDispatcher(
             },
             cancellationToken);
         Log.WillRetry(logger, cardId, folded.Count, attempts, error, (long)jittered.TotalMilliseconds);
+        metrics.Sent(kind, "retrying");
     }
 
     private Task<int> MarkAsync(

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Storage;
+
+namespace DingTalk.CardGateway.Hosting;
+
+/// <summary>
+/// The gateway's own metrics, on the meter <see cref="MeterName"/>: callbacks by transport and outcome and how long
+/// they took to answer, callbacks refused and why, and what the outbox did with each send. Tags are bounded sets
+/// (never a card or user id). Read them with <c>dotnet-counters monitor -n DingTalk.CardGateway --counters
+/// DingTalk.CardGateway</c>, or export them over OTLP (<see cref="TelemetryExtensions"/>).
+/// </summary>
+public sealed class GatewayMetrics
+{
+    public const string MeterName = "DingTalk.CardGateway";
+
+    /// <summary>Up to DingTalk's 2-second limit in fine steps, the 1.5 s handler budget among them.</summary>
+    private static readonly IReadOnlyList<double> AnswerBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 5];
+
+    private static readonly IReadOnlyList<double> DelayBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+    private readonly Counter<long> _callbacks;
+    private readonly Histogram<double> _answerDuration;
+    private readonly Counter<long> _refused;
+    private readonly Counter<long> _sends;
+    private readonly Histogram<double> _updateDelay;
+
+    public GatewayMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        _callbacks = meter.CreateCounter<long>(
+            "cardgateway.callbacks", "{callback}", "Card callbacks answered, by transport, outcome and whether it was a redelivery.");
+        _answerDuration = meter.CreateHistogram(
+            "cardgateway.callback.duration",
+            "s",
+            "From a verified callback entering the pipeline to its answer being ready: DingTalk gives up after 2 s.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = AnswerBuckets });
+        _refused = meter.CreateCounter<long>(
+            "cardgateway.callbacks.refused", "{callback}", "Callbacks refused before any handler ran (401 or 400), by endpoint and reason.");
+        _sends = meter.CreateCounter<long>(
+            "cardgateway.outbox.sends", "{send}", "Outbox sends to DingTalk (each folds a card's pending updates), by card kind and result.");
+        _updateDelay = meter.CreateHistogram(
+            "cardgateway.outbox.delay",
+            "s",
+            "How long a card's oldest update waited in the outbox before DingTalk accepted it.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DelayBuckets });
+    }
+
+    /// <summary>A callback answered: <paramref name="started"/> is <see cref="Stopwatch.GetTimestamp"/> as it entered the pipeline.</summary>
+    public void Answered(CallbackTransport transport, CallbackReply reply, long started) =>
+        Record(transport, OutcomeName(reply.Outcome), reply.Redelivery, reply.Handler, started);
+
+    /// <summary>A callback the pipeline could not answer (storage unreachable): the transport answers with an error.</summary>
+    public void Failed(CallbackTransport transport, long started) => Record(transport, "error", redelivery: false, handler: null, started);
+
+    private void Record(CallbackTransport transport, string outcome, bool redelivery, string? handler, long started)
+    {
+        if (!_callbacks.Enabled && !_answerDuration.Enabled)
+        {
+            return;
+        }
+
+        var transportTag = new KeyValuePair<string, object?>("transport", TransportName(transport));
+        var outcomeTag = new KeyValuePair<string, object?>("outcome", outcome);
+        _callbacks.Add(1, transportTag, outcomeTag, new KeyValuePair<string, object?>("redelivery", redelivery));
+        _answerDuration.Record(
+            Stopwatch.GetElapsedTime(started).TotalSeconds,
+            transportTag,
+            outcomeTag,
+            new KeyValuePair<string, object?>("handler", handler ?? "none"));
+    }
+
+    /// <summary>A callback refused before the pipeline; <paramref name="reason"/> is the same word the log gives.</summary>
+    public void Refused(string endpoint, string reason) =>
+        _refused.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>An outbox send: <c>delivered</c>, <c>retrying</c> or <c>dead_lettered</c>.</summary>
+    public void Sent(CardKind kind, string result, TimeSpan? oldestWaited = null)
+    {
+        var kindTag = new KeyValuePair<string, object?>("card.kind", kind == CardKind.Robot ? "robot" : "advanced");
+        _sends.Add(1, kindTag, new KeyValuePair<string, object?>("result", result));
+        if (oldestWaited is { } waited)
+        {
+            _updateDelay.Record(Math.Max(0, waited.TotalSeconds), kindTag);
+        }
+    }
+
+    private static string TransportName(CallbackTransport transport) => transport switch
+    {
+        CallbackTransport.Http => "http",
+        CallbackTransport.RobotHttp => "robot_http",
+        CallbackTransport.Stream => "stream",
+        _ => "other",
+    };
+
+    private static string OutcomeName(CallbackOutcome outcome) => outcome switch
+    {
+        CallbackOutcome.Handled => "handled",
+        CallbackOutcome.Unhandled => "unhandled",
+        CallbackOutcome.HandlerFailed => "handler_failed",
+        CallbackOutcome.Overran => "overran",
+        _ => "pending",
+    };
+}
