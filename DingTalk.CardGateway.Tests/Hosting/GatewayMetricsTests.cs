@@ -128,6 +128,7 @@ public sealed class GatewayMetricsTests : IAsyncLifetime
             [TelemetryExtensions.OtlpEndpointKey] = collector.Address,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+            ["OTEL_SERVICE_NAME"] = "cards-under-test",
         });
         using var api = exporting.CreateClient();
         api.DefaultRequestHeaders.Add("X-Api-Key", GatewayFactory.AdminKey);
@@ -139,7 +140,7 @@ public sealed class GatewayMetricsTests : IAsyncLifetime
 
         await Eventually.TrueAsync(() => collector.Received("cardgateway.callbacks") && collector.Received("cardgateway.callback.duration"), "the click's metrics at the collector");
         Assert.True(collector.Received("http.server.request.duration"), "ASP.NET Core's own metrics go along");
-        Assert.True(collector.Received("dingtalk-cardgateway"), "the service is named");
+        Assert.True(collector.Received("cards-under-test"), "the service is named as OTEL_SERVICE_NAME says");
         Assert.All(collector.Requests, r => Assert.Equal(("/v1/metrics", "application/x-protobuf"), r));
     }
 

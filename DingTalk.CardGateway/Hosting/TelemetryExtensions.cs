@@ -31,8 +31,10 @@ public static class TelemetryExtensions
             return builder;
         }
 
+        // An explicit service name would win over OTEL_SERVICE_NAME: take it from there when it is set.
+        var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } named ? named : "dingtalk-cardgateway";
         builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(serviceName: "dingtalk-cardgateway", autoGenerateServiceInstanceId: true))
+            .ConfigureResource(resource => resource.AddService(serviceName, autoGenerateServiceInstanceId: true))
             .WithMetrics(metrics => metrics
                 .AddMeter(GatewayMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http", "System.Runtime")
                 .AddOtlpExporter());
