@@ -214,5 +214,25 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.InRange(busiest, 1, 6);
     }
 
+    [Fact]
+    public async Task The_client_side_limiter_paces_calls_instead_of_letting_a_burst_go_and_then_stalling()
+    {
+        // 10 a second: a bucket of 1, refilled 9 times a second. A one-second window limiter would let all 8 calls
+        // below go at once, and a ninth… only a second later: the stall a busy card's updates used to wait out.
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = "10" });
+        using var api = gateway.CreateAdminClient();
+        await api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = "warm-up" }); // fetch the token first
+        var before = DingTalk.RequestsTo("/v1.0/card/streaming").Count;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = $"frame {i}" })));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
+        var arrivals = DingTalk.RequestsTo("/v1.0/card/streaming").Skip(before).Select(r => r.At).Order().ToList();
+        Assert.Equal(8, arrivals.Count);
+        // Paced: in any 300 ms, the bucket's one call plus what 300 ms refill (2.7), and one for the refill's 100 ms steps.
+        var busiest = arrivals.Max(start => arrivals.Count(t => t >= start && t < start.AddMilliseconds(300)));
+        Assert.InRange(busiest, 1, 4);
+    }
+
     private Task<HttpResponseMessage> UpdateAsync(int n) => _api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n } });
 }

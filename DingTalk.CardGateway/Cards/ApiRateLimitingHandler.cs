@@ -9,19 +9,30 @@ namespace DingTalk.CardGateway.Cards;
 /// </summary>
 public sealed class ApiRateLimitingHandler(PartitionedRateLimiter<HttpRequestMessage> limiter) : DelegatingHandler
 {
-    /// <summary>A sliding one-second window per method and path, with a bounded queue.</summary>
-    public static PartitionedRateLimiter<HttpRequestMessage> Create(OutboundOptions options) =>
-        PartitionedRateLimiter.Create<HttpRequestMessage, string>(request =>
-            RateLimitPartition.GetSlidingWindowLimiter(
+    /// <summary>
+    /// A token bucket per method and path, so calls are paced evenly: for P permits a second it holds B = ⌈P/10⌉ and
+    /// refills P − B a second, so no one-second window — however DingTalk aligns its own — sees more than P (B at
+    /// once, P − B over the second). B covers what one refill brings: the partitioned limiter refills its buckets every
+    /// 100 ms, and a smaller bucket would overflow. A one-second sliding window (this limiter before) let P calls go at
+    /// once and then none for up to a second: under steady load a hot card's update for everyone waited 1.0–1.4 s
+    /// every ~1.5 s, and only ~12 of the 18 permits a second were used (bench/HISTORY.md, seventh session).
+    /// </summary>
+    public static PartitionedRateLimiter<HttpRequestMessage> Create(OutboundOptions options)
+    {
+        var burst = Math.Max(1, (options.PermitsPerSecondPerApi + 9) / 10);
+        var refillPerSecond = Math.Max(1, options.PermitsPerSecondPerApi - burst);
+        return PartitionedRateLimiter.Create<HttpRequestMessage, string>(request =>
+            RateLimitPartition.GetTokenBucketLimiter(
                 $"{request.Method} {request.RequestUri?.AbsolutePath}",
-                _ => new SlidingWindowRateLimiterOptions
+                _ => new TokenBucketRateLimiterOptions
                 {
-                    PermitLimit = options.PermitsPerSecondPerApi,
-                    Window = TimeSpan.FromSeconds(1),
-                    SegmentsPerWindow = 10,
+                    TokenLimit = burst,
+                    TokensPerPeriod = 1,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1.0 / refillPerSecond),
                     QueueLimit = options.QueueLimitPerApi,
                     QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
                 }));
+    }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
