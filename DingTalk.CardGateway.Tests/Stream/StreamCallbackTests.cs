@@ -1,8 +1,12 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using DingTalk.Sandbox.Stream;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace DingTalk.CardGateway.Tests.Stream;
 
@@ -23,6 +27,8 @@ public sealed class StreamCallbackTests(StreamGateway gateway)
     [Fact]
     public async Task A_vote_pushed_over_the_socket_is_answered_inside_response_and_counted_for_everyone()
     {
+        using var callbacks = new MetricCollector<long>(
+            gateway.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.callbacks");
         var outTrackId = await gateway.SendCardAsync("tpl.poll", new { title = "Lunch?" });
 
         var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = "vote", option = "noodles" });
@@ -38,6 +44,7 @@ public sealed class StreamCallbackTests(StreamGateway gateway)
             "the tally reaches everyone's card through the card update API");
         Assert.Equal("1", gateway.DingTalk.State.FindCard(outTrackId)!.CardData["total"]);
         Assert.Empty(gateway.Stream.ProtocolErrors);
+        Assert.Contains(callbacks.GetMeasurementSnapshot(), m => (string)m.Tags["transport"]! == "stream" && (string)m.Tags["outcome"]! == "handled");
     }
 
     [Fact]

@@ -1,7 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Stream;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.Sandbox.Stream;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Xunit.Abstractions;
 
 namespace DingTalk.CardGateway.Tests.Stream;
@@ -47,6 +51,8 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
     [Fact]
     public async Task A_dropped_socket_is_replaced_by_a_new_connection_on_a_fresh_ticket_and_callbacks_keep_flowing()
     {
+        using var events = new MetricCollector<long>(
+            gateway.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.stream.connection.events");
         var before = await gateway.OpenConnectionAsync();
         var ticketsBefore = gateway.Stream.TicketsIssued;
 
@@ -58,6 +64,8 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
         output.WriteLine($"reconnected {(after.ConnectedAt - before.ClosedAt!.Value).TotalMilliseconds:0} ms after the drop");
         await AssertCallbacksFlowAsync();
         Assert.Contains(gateway.Logs.LogEvents, e => e.MessageTemplate.Text.Contains("without one", StringComparison.Ordinal));
+        // Countable too: the loss, then the new connection.
+        Assert.Equal(["lost", "connected"], events.GetMeasurementSnapshot().Select(m => (string)m.Tags["event"]!).TakeLast(2));
     }
 
     [Fact]

@@ -7,7 +7,8 @@ namespace DingTalk.CardGateway.Hosting;
 
 /// <summary>
 /// The gateway's own metrics, on the meter <see cref="MeterName"/>: callbacks by transport and outcome and how long
-/// they took to answer, callbacks refused and why, and what the outbox did with each send. Tags are bounded sets
+/// they took to answer, callbacks refused and why, what the outbox did with each send, and the Stream connection's
+/// events. Tags are bounded sets
 /// (never a card or user id). Read them with <c>dotnet-counters monitor -n DingTalk.CardGateway --counters
 /// DingTalk.CardGateway</c>, or export them over OTLP (<see cref="TelemetryExtensions"/>).
 /// </summary>
@@ -25,6 +26,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _refused;
     private readonly Counter<long> _sends;
     private readonly Histogram<double> _updateDelay;
+    private readonly Counter<long> _streamEvents;
 
     public GatewayMetrics(IMeterFactory meters)
     {
@@ -45,6 +47,10 @@ public sealed class GatewayMetrics
             "s",
             "How long a card's oldest update waited in the outbox before DingTalk accepted it.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DelayBuckets });
+        _streamEvents = meter.CreateCounter<long>(
+            "cardgateway.stream.connection.events",
+            "{event}",
+            "What happened to the Stream connection: connected, open_failed, lost, replaced (DingTalk asked for a new one).");
     }
 
     /// <summary>A callback answered: <paramref name="started"/> is <see cref="Stopwatch.GetTimestamp"/> as it entered the pipeline.</summary>
@@ -85,6 +91,9 @@ public sealed class GatewayMetrics
             _updateDelay.Record(Math.Max(0, waited.TotalSeconds), kindTag);
         }
     }
+
+    /// <summary>A Stream connection event: <c>connected</c>, <c>open_failed</c>, <c>lost</c> or <c>replaced</c>.</summary>
+    public void StreamEvent(string name) => _streamEvents.Add(1, new KeyValuePair<string, object?>("event", name));
 
     private static string TransportName(CallbackTransport transport) => transport switch
     {

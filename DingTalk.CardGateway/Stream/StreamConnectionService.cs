@@ -17,6 +17,7 @@ public sealed partial class StreamConnectionService(
     StreamConnectionStatus status,
     IOptionsMonitor<DingTalkOptions> dingTalk,
     IHostApplicationLifetime lifetime,
+    GatewayMetrics metrics,
     TimeProvider clock,
     ILoggerFactory loggers,
     ILogger<StreamConnectionService> logger) : BackgroundService
@@ -80,6 +81,7 @@ public sealed partial class StreamConnectionService(
                         $"Cannot open a Stream connection: {why}. Next attempt in {delay.TotalSeconds:0.#} s.",
                         clock.GetUtcNow());
                     Log.OpenFailed(logger, backoff.Failures, why, (long)delay.TotalMilliseconds);
+                    metrics.StreamEvent("open_failed");
                     if (!await DelayAsync(delay, stoppingToken))
                     {
                         break;
@@ -106,6 +108,7 @@ public sealed partial class StreamConnectionService(
                 if (ended == current.ReplaceRequested)
                 {
                     Log.Replacing(logger, current.Number, current.ReplaceRequested.Result);
+                    metrics.StreamEvent("replaced");
                     status.Connected(current.Number, $"Connected (connection {current.Number}); DingTalk asked for a new connection, opening it.", clock.GetUtcNow());
                     (leaving, current) = (current, null);
                     backoff.Reset();
@@ -125,6 +128,7 @@ public sealed partial class StreamConnectionService(
                 down = (clock.GetUtcNow(), reason);
                 status.Set(StreamConnectionState.Reconnecting, $"Stream connection {lost.Number} lost: {reason}. Reconnecting in {wait.TotalSeconds:0.#} s.", clock.GetUtcNow());
                 Log.Lost(logger, lost.Number, reason, (long)wait.TotalMilliseconds);
+                metrics.StreamEvent("lost");
                 if (!await DelayAsync(wait, stoppingToken))
                 {
                     break;
@@ -181,6 +185,7 @@ public sealed partial class StreamConnectionService(
     private void Connected(StreamSession session, (DateTimeOffset Since, string Why)? down)
     {
         var now = clock.GetUtcNow();
+        metrics.StreamEvent("connected");
         status.Connected(session.Number, $"Connected to DingTalk Stream at {session.Endpoint} (connection {session.Number}, since {now:u}).", now);
         if (down is { } was && session.Number > 1)
         {

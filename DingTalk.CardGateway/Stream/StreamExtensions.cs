@@ -13,6 +13,7 @@ public static class StreamExtensions
     /// </summary>
     public static IServiceCollection AddDingTalkStream(this IServiceCollection services)
     {
+        services.AddGatewayMetrics();
         services.AddSingleton<IValidateOptions<DingTalkOptions>, StreamOptionsValidator>();
         services.AddSingleton<StreamConnectionStatus>();
         services.AddSingleton<StreamFrameHandler>();
