@@ -33,20 +33,13 @@ public sealed class GatewayMetrics
         var meter = meters.Create(MeterName);
         _callbacks = meter.CreateCounter<long>(
             "cardgateway.callbacks", "{callback}", "Card callbacks answered, by transport, outcome and whether it was a redelivery.");
-        _answerDuration = meter.CreateHistogram(
-            "cardgateway.callback.duration",
-            "s",
-            "From a verified callback entering the pipeline to its answer being ready: DingTalk gives up after 2 s.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = AnswerBuckets });
+        _answerDuration = Seconds(
+            meter, "cardgateway.callback.duration", AnswerBuckets, "From a verified callback entering the pipeline to its answer being ready: DingTalk gives up after 2 s.");
         _refused = meter.CreateCounter<long>(
             "cardgateway.callbacks.refused", "{callback}", "Callbacks refused before any handler ran (401 or 400), by endpoint and reason.");
         _sends = meter.CreateCounter<long>(
             "cardgateway.outbox.sends", "{send}", "Outbox sends to DingTalk (each folds a card's pending updates), by card kind and result.");
-        _updateDelay = meter.CreateHistogram(
-            "cardgateway.outbox.delay",
-            "s",
-            "How long a card's oldest update waited in the outbox before DingTalk accepted it.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DelayBuckets });
+        _updateDelay = Seconds(meter, "cardgateway.outbox.delay", DelayBuckets, "How long a card's oldest update waited in the outbox before DingTalk accepted it.");
         _streamEvents = meter.CreateCounter<long>(
             "cardgateway.stream.connection.events",
             "{event}",
@@ -94,6 +87,9 @@ public sealed class GatewayMetrics
 
     /// <summary>A Stream connection event: <c>connected</c>, <c>open_failed</c>, <c>lost</c> or <c>replaced</c>.</summary>
     public void StreamEvent(string name) => _streamEvents.Add(1, new KeyValuePair<string, object?>("event", name));
+
+    private static Histogram<double> Seconds(Meter meter, string name, IReadOnlyList<double> buckets, string description) =>
+        meter.CreateHistogram(name, "s", description, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = buckets });
 
     private static string TransportName(CallbackTransport transport) => transport switch
     {
