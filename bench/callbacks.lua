@@ -41,11 +41,14 @@ end
 
 function request()
   counter = counter + 1
+  -- The card from the counter's remainder, the option from its quotient: with the option from the remainder too, 3
+  -- cards (or any multiple of 3) would each always get the same option, so after every user's first vote nobody
+  -- would change their vote, and no card would change for everyone again.
   local at = (math.floor((counter - first) / stamp_step) % stamp_count) * 57
   local body = string.format(
     '{"type":"actionCallback","outTrackId":"%s","corpId":"dingBench","userId":"u%d","userIdType":1,"spaceType":"im","spaceId":"cidBench==",'
       .. '"content":"{\\"cardPrivateData\\":{\\"actionIds\\":[\\"vote_btn\\"],\\"params\\":{\\"action\\":\\"vote\\",\\"option\\":\\"%s\\",\\"seq\\":\\"%d-%d\\"}}}"}',
-    card_ids[(counter % #card_ids) + 1], (counter * 31) % users, options[(counter % 3) + 1], id, counter)
+    card_ids[(counter % #card_ids) + 1], (counter * 31) % users, options[(math.floor(counter / #card_ids) % 3) + 1], id, counter)
   return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["x-ddpaas-signature-timestamp"] = stamps:sub(at + 1, at + 13),

@@ -139,7 +139,9 @@ echo "== measuring: $CONNECTIONS connections, $THREADS wrk threads, $DURATION pe
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
 before=$(cpu_ticks); bare=$(run /bench/bare "$DURATION"); bare_cpu=$(($(cpu_ticks) - before))
+poll_from=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 before=$(cpu_ticks); poll=$(run /dingtalk/callbacks/card "$DURATION"); poll_cpu=$(($(cpu_ticks) - before))
+poll_to=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$gateway/status")
 
 printf '\n%-28s %10s %10s %10s %8s %8s %12s\n' endpoint "req/s" "p50 ms" "p99 ms" non2xx errors "CPU µs/req"
@@ -156,6 +158,27 @@ printf 'latency tail (p99.9 / max): bare %s / %s ms, poll %s / %s ms\n' \
   "$(calc "$(field p999_us "$bare") / 1000")" "$(calc "$(field max_us "$bare") / 1000")" \
   "$(calc "$(field p999_us "$poll") / 1000")" "$(calc "$(field max_us "$poll") / 1000")"
 printf '\npoll/bare throughput ratio: %s\n' "$(calc "$(field rps "$poll") / $(field rps "$bare")")"
+# How often everyone's card changed while the votes came: the emulator's record of the card updates it received
+# (PUT /v1.0/card/instances) in the measured poll run. DingTalk allows ~20 such calls a second per app, so the
+# outbox folds a card's votes into one update; the gaps between updates are how stale everyone's card gets (with
+# CARDS > 1, the gaps between any two of the cards' updates: the allowance is shared).
+curl -fsS "$BASE/sandbox/requests" | python3 -c '
+import json, re, sys
+from datetime import datetime
+def at(text):  # ISO 8601 as date and .NET write it: up to 9 fractional digits (Python takes 6), Z or an offset
+    match = re.fullmatch(r"([^.Z+]+)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", text)
+    whole = datetime.fromisoformat(match[1] + ("+00:00" if match[3] in (None, "Z") else match[3]))
+    return whole.timestamp() + float("0." + (match[2] or "0"))
+start, end = at(sys.argv[1]), at(sys.argv[2])
+times = sorted(at(r["at"]) for r in json.load(sys.stdin)
+               if r["method"] == "PUT" and r["path"].endswith("/v1.0/card/instances") and start <= at(r["at"]) <= end)
+if len(times) < 2:
+    print("updates for everyone during the poll run (%s): %d" % (sys.argv[3], len(times)))
+else:
+    gaps = sorted((b - a) * 1000 for a, b in zip(times, times[1:]))
+    print("updates for everyone during the poll run (%s): %d (%.1f a second), %.0f ms apart at the median, %.0f at p95, %.0f at most"
+          % (sys.argv[3], len(times), len(times) / (end - start), gaps[len(gaps) // 2], gaps[int(len(gaps) * 0.95)], gaps[-1]))
+' "$poll_from" "$poll_to" "$( ((CARDS == 1)) && echo "1 card" || echo "$CARDS cards")"
 printf 'storage: %s (%s)\n' "$provider" "$STORAGE"
 printf 'gateway peak RSS: %d MB\n' $((rss_kb / 1024))
 if ((CARDS == 1)); then
