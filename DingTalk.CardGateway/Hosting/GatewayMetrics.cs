@@ -9,8 +9,8 @@ namespace DingTalk.CardGateway.Hosting;
 /// The gateway's own metrics, on the meter <see cref="MeterName"/>: callbacks by transport and outcome and how long
 /// they took to answer, callbacks refused and why, what the outbox did with each send, and the Stream connection's
 /// events. Tags are bounded sets
-/// (never a card or user id). Read them with <c>dotnet-counters monitor -n DingTalk.CardGateway --counters
-/// DingTalk.CardGateway</c>, or export them over OTLP (<see cref="TelemetryExtensions"/>).
+/// (never a card or user id). Read them with <c>dotnet-counters monitor -p &lt;pid&gt; --counters DingTalk.CardGateway</c>,
+/// or export them over OTLP (<see cref="TelemetryExtensions"/>).
 /// </summary>
 public sealed class GatewayMetrics
 {
