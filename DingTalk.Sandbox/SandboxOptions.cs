@@ -15,4 +15,11 @@ public sealed class SandboxOptions
     /// accepted frame is refused with 403, as DingTalk does below about 500 ms. Off (zero) by default.
     /// </summary>
     public TimeSpan StreamingMinInterval { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Calls to one API (method and path) in any one second above which the sandbox answers 403
+    /// <c>Forbidden.AccessDenied.QpsLimitForAppkeyAndApi</c>, as DingTalk does at 20 a second per app and API; 0 turns
+    /// it off. Counted in real time, whatever clock the sandbox's tokens use.
+    /// </summary>
+    public int QpsLimitPerApi { get; set; } = 20;
 }

@@ -16,6 +16,7 @@ public sealed class SandboxState
     private readonly List<ReceivedRequest> _requests = [];
     private readonly Dictionary<string, DateTimeOffset> _tokenExpiry = new(StringComparer.Ordinal);
     private readonly List<FaultRule> _faults = [];
+    private readonly Dictionary<string, Queue<long>> _recentCalls = new(StringComparer.Ordinal);
     private string? _currentToken;
     private int _tokenRequests;
     private long _nextId;
@@ -175,6 +176,7 @@ public sealed class SandboxState
             _requests.Clear();
             _tokenExpiry.Clear();
             _faults.Clear();
+            _recentCalls.Clear();
             _currentToken = null;
             _tokenRequests = 0;
             CardRecords.Clear();
@@ -193,7 +195,7 @@ public sealed class SandboxState
                 _tokenRequests++;
             }
 
-            var answer = TakeFault(call) ?? Authenticate(call, route) ?? Run(call, route);
+            var answer = TakeFault(call) ?? Throttle(call) ?? Authenticate(call, route) ?? Run(call, route);
             _requests.Add(new ReceivedRequest(Time.GetUtcNow(), call.Method, call.Path, call.AccessToken, call.Body, answer.Status));
             return answer;
         }
@@ -230,6 +232,38 @@ public sealed class SandboxState
         }
 
         return SandboxAnswer.Error(fault.Status, fault.Code, fault.Message, fault.RetryAfterSeconds);
+    }
+
+    /// <summary>DingTalk's QPS limit per app and API: a call beyond it in the last second is refused (and not counted). Caller holds the lock.</summary>
+    private SandboxAnswer? Throttle(SandboxCall call)
+    {
+        if (Options.QpsLimitPerApi <= 0)
+        {
+            return null;
+        }
+
+        var key = call.Method.ToUpperInvariant() + " " + call.Path;
+        if (!_recentCalls.TryGetValue(key, out var recent))
+        {
+            _recentCalls[key] = recent = new Queue<long>();
+        }
+
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (recent.Count > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(recent.Peek(), now) >= TimeSpan.FromSeconds(1))
+        {
+            recent.Dequeue();
+        }
+
+        if (recent.Count >= Options.QpsLimitPerApi)
+        {
+            return SandboxAnswer.Error(
+                StatusCodes.Status403Forbidden,
+                "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+                $"The QPS limit of {Options.QpsLimitPerApi} per app for {call.Path} has been reached.");
+        }
+
+        recent.Enqueue(now);
+        return null;
     }
 
     private SandboxAnswer? Authenticate(SandboxCall call, SandboxRoute route)

@@ -23,7 +23,9 @@ public sealed class TestingAHandlerTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _gateway.UseKestrel(0); // Sandbox mode calls its emulated DingTalk over a real socket
+        // Sandbox mode calls its emulated DingTalk over a real socket: a free port on 127.0.0.1 (UseKestrel(0)
+        // would be overridden by the default http://localhost:5000 and collide with anything else on it).
+        _gateway.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
         _gateway.StartServer();
         return Task.CompletedTask;
     }

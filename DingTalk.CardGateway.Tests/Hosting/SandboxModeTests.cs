@@ -23,7 +23,7 @@ public sealed class SandboxModeTests : IAsyncLifetime
             b.UseSetting("DingTalk:Stream:Enabled", "true"); // the emulator's Stream side too: clients must find the port picked at start
             b.UseSetting("Gateway:Storage:ConnectionString", $"Data Source={Path.Combine(Path.GetTempPath(), $"cg-sandbox-{Guid.NewGuid():N}.db")}");
         });
-        _gateway.UseKestrel(0);
+        _gateway.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0)); // a free port, not the default 5000
         _gateway.StartServer();
         return Task.CompletedTask;
     }

@@ -177,6 +177,38 @@ public sealed class SandboxBehaviourTests : SandboxTestBase
         Assert.Equal("He", paced.State.StreamingText("card-1", "answer"));
     }
 
+    [Fact]
+    public async Task More_than_20_calls_to_one_API_in_a_second_are_refused_with_DingTalks_QPS_code()
+    {
+        // Concurrently, so all 30 land well inside one second however slow the machine.
+        var replies = await Task.WhenAll(Enumerable.Range(0, 30).Select(i =>
+            Client.PutAsync("/v1.0/card/instances", ValidRequests.UpdateCard("card-1", new JsonObject { ["n"] = $"{i}" }, byKey: true))));
+        var otherApi = await Client.PutAsync("/v1.0/card/streaming", ValidRequests.Streaming("card-1", "g1", "still served"));
+
+        Assert.Equal(20, replies.Count(r => r.Status == HttpStatusCode.OK));
+        Assert.All(replies.Where(r => r.Status != HttpStatusCode.OK), r =>
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, r.Status);
+            Assert.Equal("Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", r.Code);
+        });
+        Assert.Equal(HttpStatusCode.OK, otherApi.Status); // the limit is per API
+        Assert.Equal(20, DingTalk.State.FindCard("card-1")!.UpdateCount); // a refused call changes nothing
+    }
+
+    [Fact]
+    public async Task The_QPS_limit_can_be_turned_off()
+    {
+        await using var unlimited = await FakeDingTalk.StartAsync(o => o.QpsLimitPerApi = 0);
+        using var client = new SandboxClient(unlimited);
+        await client.LoginAsync();
+        await client.PostAsync("/v1.0/card/instances/createAndDeliver", ValidRequests.CreateAndDeliver());
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 30).Select(i =>
+            client.PutAsync("/v1.0/card/instances", ValidRequests.UpdateCard("card-1", new JsonObject { ["n"] = $"{i}" }, byKey: true))));
+
+        Assert.All(replies, r => Assert.Equal(HttpStatusCode.OK, r.Status));
+    }
+
     // --- callback registration -------------------------------------------------------------------------
 
     [Fact]
