@@ -31,7 +31,11 @@ public sealed class GatewayMetricsTests : IAsyncLifetime
     {
         _dingTalk = await FakeDingTalk.StartAsync();
         // One attempt per outbox send, so each failure injected below is one send's result (not retried inside it).
-        _gateway = new GatewayFactory(_dingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "0" });
+        _gateway = new GatewayFactory(_dingTalk, new Dictionary<string, string?>
+        {
+            ["DingTalk:Outbound:MaxRetryAttempts"] = "0",
+            ["Gateway:Outbox:CountInterval"] = "00:00:00.050",
+        });
         _api = _gateway.CreateAdminClient();
         _dingTalkClient = _gateway.CreateClient();
     }
@@ -112,6 +116,23 @@ public sealed class GatewayMetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_outbox_gauge_counts_pending_and_dead_lettered_entries_as_the_database_has_them()
+    {
+        using var entries = Collect<long>("cardgateway.outbox.entries");
+        var down = await SendCardAsync("tpl.ops");
+        var refused = await SendCardAsync("tpl.ops");
+
+        _dingTalk.State.FailNext(Put, "/v1.0/card/instances", 400, "param.cardNotExist", "card does not exist");
+        await UpdateAsync(refused, expected: HttpStatusCode.NotFound);
+        _dingTalk.State.FailNext(Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 1_000_000);
+        await UpdateAsync(down, expected: HttpStatusCode.Accepted); // DingTalk down: it stays pending
+
+        await Eventually.TrueAsync(() => Observed(entries) == (1, 1), "one pending and one dead entry on the gauge");
+        _dingTalk.State.ClearFaults();
+        await Eventually.TrueAsync(() => Observed(entries) == (0, 1), "the pending entry delivered once DingTalk is back; the dead one stays");
+    }
+
+    [Fact]
     public async Task Without_an_OTLP_endpoint_no_OpenTelemetry_provider_is_started()
     {
         await SendCardAsync("tpl.poll");
@@ -148,6 +169,15 @@ public sealed class GatewayMetricsTests : IAsyncLifetime
         where T : struct => new(_gateway.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), GatewayMetrics.MeterName, instrument);
 
     private static KeyValuePair<string, object?> Tag(string name, object value) => new(name, value);
+
+    /// <summary>The gauge's latest (pending, dead), or (-1, -1) before it has both.</summary>
+    private static (long Pending, long Dead) Observed(MetricCollector<long> gauge)
+    {
+        gauge.RecordObservableInstruments();
+        var latest = gauge.GetMeasurementSnapshot().TakeLast(2).ToList();
+        long Of(string status) => latest.LastOrDefault(m => (string?)m.Tags["status"] == status)?.Value ?? -1;
+        return (Of("pending"), Of("dead"));
+    }
 
     private async Task<string> SendCardAsync(string template, HttpClient? api = null)
     {

@@ -27,6 +27,8 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _sends;
     private readonly Histogram<double> _updateDelay;
     private readonly Counter<long> _streamEvents;
+    private long _pending = -1;
+    private long _dead = -1;
 
     public GatewayMetrics(IMeterFactory meters)
     {
@@ -44,6 +46,11 @@ public sealed class GatewayMetrics
             "cardgateway.stream.connection.events",
             "{event}",
             "What happened to the Stream connection: connected, open_failed, lost, replaced (DingTalk asked for a new one).");
+        meter.CreateObservableGauge(
+            "cardgateway.outbox.entries",
+            ObserveOutbox,
+            "{entry}",
+            "Updates for everyone not delivered: pending (waiting or retrying) and dead (dead-lettered), as the database counts them (every replica reports the same).");
     }
 
     /// <summary>A callback answered: <paramref name="started"/> is <see cref="Stopwatch.GetTimestamp"/> as it entered the pipeline.</summary>
@@ -82,6 +89,26 @@ public sealed class GatewayMetrics
         if (oldestWaited is { } waited)
         {
             _updateDelay.Record(Math.Max(0, waited.TotalSeconds), kindTag);
+        }
+    }
+
+    /// <summary>The outbox's undelivered entries as last counted (<see cref="Storage.Sql.OutboxDispatcher"/> counts them).</summary>
+    public void OutboxCounted(long pending, long dead)
+    {
+        Volatile.Write(ref _pending, pending);
+        Volatile.Write(ref _dead, dead);
+    }
+
+    private IEnumerable<Measurement<long>> ObserveOutbox()
+    {
+        if (Volatile.Read(ref _pending) is var pending and >= 0)
+        {
+            yield return new Measurement<long>(pending, new KeyValuePair<string, object?>("status", "pending"));
+        }
+
+        if (Volatile.Read(ref _dead) is var dead and >= 0)
+        {
+            yield return new Measurement<long>(dead, new KeyValuePair<string, object?>("status", "dead"));
         }
     }
 

@@ -32,6 +32,10 @@ public sealed class OutboxOptions
     [Range(typeof(TimeSpan), "00:00:00.300", "01:00:00")]
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How often the outbox's undelivered entries are counted for the <c>cardgateway.outbox.entries</c> gauge.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan CountInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Cards sent to concurrently by one replica.</summary>
     [Range(1, 64)]
     public int Concurrency { get; set; } = 4;
