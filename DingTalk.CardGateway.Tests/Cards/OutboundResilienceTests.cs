@@ -200,15 +200,8 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [Fact]
     public async Task The_client_side_limiter_keeps_each_api_under_its_QPS()
     {
-        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = "5" });
-        using var api = gateway.CreateAdminClient();
-        await api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = "warm-up" }); // fetch the token first
+        var arrivals = await StreamFramesAtOnceAsync(permitsPerSecond: 5, frames: 12);
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = $"frame {i}" })));
-
-        Assert.All(responses, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
-        var arrivals = DingTalk.RequestsTo("/v1.0/card/streaming").Skip(1).Select(r => r.At).Order().ToList();
-        Assert.Equal(12, arrivals.Count);
         // In any one-second window the fake saw at most the configured 5 calls (plus one for clock granularity).
         var busiest = arrivals.Max(start => arrivals.Count(t => t >= start && t < start.AddSeconds(1)));
         Assert.InRange(busiest, 1, 6);
@@ -219,16 +212,8 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     {
         // 10 a second: a bucket of 1, refilled 9 times a second. A one-second window limiter would let all 8 calls
         // below go at once, and a ninth… only a second later: the stall a busy card's updates used to wait out.
-        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = "10" });
-        using var api = gateway.CreateAdminClient();
-        await api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = "warm-up" }); // fetch the token first
-        var before = DingTalk.RequestsTo("/v1.0/card/streaming").Count;
+        var arrivals = await StreamFramesAtOnceAsync(permitsPerSecond: 10, frames: 8);
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = $"frame {i}" })));
-
-        Assert.All(responses, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
-        var arrivals = DingTalk.RequestsTo("/v1.0/card/streaming").Skip(before).Select(r => r.At).Order().ToList();
-        Assert.Equal(8, arrivals.Count);
         // Paced: in any 300 ms, the bucket's one call plus what 300 ms refill (2.7), and one for the refill's 100 ms steps.
         var busiest = arrivals.Max(start => arrivals.Count(t => t >= start && t < start.AddMilliseconds(300)));
         Assert.InRange(busiest, 1, 4);
@@ -259,6 +244,26 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.Equal(40, puts.Count);
         Assert.All(puts, r => Assert.Equal(200, r.Status));
         Assert.DoesNotContain(DingTalk.Requests, r => r.Status == 403);
+    }
+
+    /// <summary>
+    /// <paramref name="frames"/> streaming frames posted at once through a gateway allowed <paramref name="permitsPerSecond"/>
+    /// calls a second per API; when each reached the fake, in order.
+    /// </summary>
+    private async Task<List<DateTimeOffset>> StreamFramesAtOnceAsync(int permitsPerSecond, int frames)
+    {
+        await using var gateway = new GatewayFactory(
+            fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = $"{permitsPerSecond}" });
+        using var api = gateway.CreateAdminClient();
+        await api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = "warm-up" }); // fetch the token first
+        var before = DingTalk.RequestsTo("/v1.0/card/streaming").Count;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, frames).Select(i => api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = $"frame {i}" })));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
+        var arrivals = DingTalk.RequestsTo("/v1.0/card/streaming").Skip(before).Select(r => r.At).Order().ToList();
+        Assert.Equal(frames, arrivals.Count);
+        return arrivals;
     }
 
     private Task<HttpResponseMessage> UpdateAsync(int n) => _api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n } });
