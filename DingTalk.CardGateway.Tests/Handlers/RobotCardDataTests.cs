@@ -13,7 +13,13 @@ public class RobotCardDataTests
     [Fact]
     public void On_a_robot_card_the_block_is_appended_to_the_stored_contents_beside_the_values()
     {
-        var values = CardValues.Of("total", 2).WithBlockOnRobotCard(Click(CallbackTransport.RobotHttp, RobotCard(StoredStandardCard)), "poll", "**2 voters**", static text => text);
+        var everyone = EveryoneUpdate.Public(CardValues.Of("total", 2))
+            .WithBlockOnRobotCard(Click(CallbackTransport.RobotHttp, RobotCard(StoredStandardCard)), "poll", "**2 voters**", static text => text);
+        var update = new PendingCardUpdate("biz-1", CardKind.Robot, everyone.CardData, null, RobotBlocks: everyone.RobotBlocks);
+
+        // As CardUpdates queues it: the blocks go into the stored card (under its lock), and its contents leave for DingTalk.
+        var stored = RobotCard(RobotCardData.Merge(StoredStandardCard, update.CardData!, update.RobotBlocks));
+        var values = CardUpdates.WithBlocksShown(update, stored).CardData!;
 
         Assert.Equal(2, values["total"].GetInt32());
         var contents = values["contents"].EnumerateArray().ToArray();
@@ -25,19 +31,25 @@ public class RobotCardDataTests
     [Fact]
     public void An_advanced_card_gets_only_its_values()
     {
-        var values = CardValues.Of("total", 2).WithBlockOnRobotCard(
+        var everyone = EveryoneUpdate.Public(CardValues.Of("total", 2)).WithBlockOnRobotCard(
             Click(CallbackTransport.Http, card: null), "poll", "unused", static string (_) => throw new InvalidOperationException("the block's text is not needed on an advanced card"));
 
-        Assert.Equal(["total"], values.Keys);
+        Assert.Null(everyone.RobotBlocks);
+        Assert.Equal(["total"], everyone.CardData!.Keys);
     }
 
     [Fact]
     public void A_robot_card_the_gateway_has_no_copy_of_keeps_its_contents_untouched()
     {
         // A contents array built from nothing would replace the card's real one at DingTalk.
-        var values = CardValues.Of("total", 2).WithBlockOnRobotCard(Click(CallbackTransport.RobotHttp, card: null), "poll", "**2 voters**", static text => text);
+        var everyone = EveryoneUpdate.Public(CardValues.Of("total", 2))
+            .WithBlockOnRobotCard(Click(CallbackTransport.RobotHttp, card: null), "poll", "**2 voters**", static text => text);
+        var update = new PendingCardUpdate("biz-1", CardKind.Robot, everyone.CardData, null, RobotBlocks: everyone.RobotBlocks);
 
-        Assert.Equal(["total"], values.Keys);
+        var queued = CardUpdates.WithBlocksShown(update, stored: null);
+
+        Assert.Equal(["total"], queued.CardData!.Keys);
+        Assert.Null(queued.RobotBlocks);
     }
 
     [Theory]

@@ -155,7 +155,8 @@ public sealed partial class CallbackPipeline(
                     context.CardId,
                     context.CardKind,
                     everyone.CardData,
-                    everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal)),
+                    everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
+                    RobotBlocks: everyone.RobotBlocks),
                 afterAnswer: true,
                 CancellationToken.None);
         }

@@ -11,13 +11,27 @@ namespace DingTalk.CardGateway.Handlers;
 /// </summary>
 public static class RobotCardData
 {
-    /// <summary>The top-level keys of <paramref name="changes"/> written over <paramref name="current"/> (a JSON object, or nothing).</summary>
-    public static string Merge(string? current, IReadOnlyDictionary<string, JsonElement> changes)
+    /// <summary>
+    /// The top-level keys of <paramref name="changes"/> written over <paramref name="current"/> (a JSON object, or
+    /// nothing), then each of <paramref name="blocks"/> (block id → text) shown in its markdown block of <c>contents</c>.
+    /// </summary>
+    public static string Merge(string? current, IReadOnlyDictionary<string, JsonElement> changes, IReadOnlyDictionary<string, string>? blocks = null)
     {
         var merged = Parse(current);
         foreach (var (key, value) in changes)
         {
             merged[key] = JsonNode.Parse(value.GetRawText());
+        }
+
+        if (blocks is { Count: > 0 })
+        {
+            var contents = merged["contents"] as JsonArray ?? [];
+            foreach (var (blockId, text) in blocks)
+            {
+                ShowText(contents, blockId, text);
+            }
+
+            merged["contents"] = contents;
         }
 
         return merged.ToJsonString();
@@ -30,30 +44,13 @@ public static class RobotCardData
     public static JsonElement ContentsWithText(string? current, string blockId, string text)
     {
         var contents = Parse(current)["contents"] as JsonArray ?? [];
-        var block = contents.OfType<JsonObject>().FirstOrDefault(b =>
-            b["id"] is JsonValue id && id.TryGetValue<string>(out var value) && value == blockId);
-        if (block is null)
-        {
-            block = new JsonObject { ["type"] = "markdown", ["id"] = blockId };
-            contents.Add(block);
-        }
-
-        block["text"] = text;
+        ShowText(contents, blockId, text);
         return JsonSerializer.SerializeToElement(contents);
     }
 
-    /// <summary>
-    /// <paramref name="values"/> for everyone, and — on a normal robot card, whose StandardCard shows no variables —
-    /// its <c>contents</c> with the markdown block <paramref name="blockId"/> showing <paramref name="markdown"/> of
-    /// <paramref name="state"/>, so people see the change. The block is rebuilt from the card as the click found it; a
-    /// card that places a block with that id itself decides where it shows. Unchanged on an advanced card (where
-    /// <paramref name="markdown"/> is not called), and on a robot card the gateway has no copy of (a <c>contents</c>
-    /// built from nothing would replace the real one).
-    /// </summary>
-    public static CardValues WithBlockOnRobotCard<TState>(this CardValues values, CardActionContext context, string blockId, TState state, Func<TState, string> markdown) =>
-        context.CardKind == CardKind.Robot && context.Card?.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey) is { } current
-            ? values.With("contents", ContentsWithText(current, blockId, markdown(state)))
-            : values;
+    /// <summary>The <c>contents</c> of a StandardCard JSON object, if it has any.</summary>
+    public static JsonElement? Contents(string? card) =>
+        Parse(card)["contents"] is JsonArray contents ? JsonSerializer.SerializeToElement(contents) : null;
 
     /// <summary>
     /// <paramref name="text"/> (a user id, a poll option) to show as it is in a markdown block: the characters that
@@ -73,6 +70,19 @@ public static class RobotCardData
         }
 
         return escaped.ToString();
+    }
+
+    private static void ShowText(JsonArray contents, string blockId, string text)
+    {
+        var block = contents.OfType<JsonObject>().FirstOrDefault(b =>
+            b["id"] is JsonValue id && id.TryGetValue<string>(out var value) && value == blockId);
+        if (block is null)
+        {
+            block = new JsonObject { ["type"] = "markdown", ["id"] = blockId };
+            contents.Add(block);
+        }
+
+        block["text"] = text;
     }
 
     private static JsonObject Parse(string? json)

@@ -16,8 +16,29 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
     /// <returns>The outbox entry's id.</returns>
     public async Task<long> QueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken)
     {
-        await cards.ApplyUpdateAsync(update.CardId, StoredChange(update), cancellationToken);
-        return await outbox.EnqueueAsync(update, afterAnswer, cancellationToken);
+        var stored = await cards.ApplyUpdateAsync(update.CardId, StoredChange(update), cancellationToken);
+        return await outbox.EnqueueAsync(WithBlocksShown(update, stored), afterAnswer, cancellationToken);
+    }
+
+    /// <summary>
+    /// A robot card's blocks leave for DingTalk as the <c>contents</c> they were written into — the stored card's, read
+    /// under its lock, so updates of other blocks meanwhile are kept. A card the gateway has no copy of gets no
+    /// <c>contents</c> at all: one built from nothing would replace the real one.
+    /// </summary>
+    internal static PendingCardUpdate WithBlocksShown(PendingCardUpdate update, CardRecord? stored)
+    {
+        if (update.RobotBlocks is not { Count: > 0 })
+        {
+            return update;
+        }
+
+        var cardData = new Dictionary<string, JsonElement>(update.CardData ?? new Dictionary<string, JsonElement>(), StringComparer.Ordinal);
+        if (RobotCardData.Contents(stored?.PublicData.GetValueOrDefault(RobotCardDataKey)) is { } contents)
+        {
+            cardData["contents"] = contents;
+        }
+
+        return update with { CardData = cardData, RobotBlocks = null };
     }
 
     /// <summary>Wakes this replica's outbox dispatcher: call it once the session has committed.</summary>
@@ -37,7 +58,9 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
             PublicData: null,
             privateData,
             Replace: false,
-            RobotCard: update.CardData is { } changes ? current => RobotCardData.Merge(update.Replace ? null : current, changes) : null);
+            RobotCard: update.CardData is not null || update.RobotBlocks is not null
+                ? current => RobotCardData.Merge(update.Replace ? null : current, update.CardData ?? new Dictionary<string, JsonElement>(), update.RobotBlocks)
+                : null);
     }
 
     /// <summary>A JSON object's top-level properties, as an update's values.</summary>

@@ -6,12 +6,22 @@ namespace DingTalk.CardGateway.Storage;
 /// An update for everyone who sees a card, waiting to leave for DingTalk: public values and per-user private
 /// values, in ordinary JSON, merged by key into what the card shows (or replacing it, for an admin's replace).
 /// </summary>
+/// <param name="CardId">The outTrackId of an advanced card, or the cardBizId of a robot card.</param>
+/// <param name="Kind">Which DingTalk API updates it.</param>
+/// <param name="CardData">Values for everyone, merged by key.</param>
+/// <param name="PrivateData">Values per user, merged by key into each user's.</param>
+/// <param name="Replace">Replace what the card shows instead of merging into it (an operator's).</param>
+/// <param name="RobotBlocks">
+/// A robot card's markdown blocks to show (block id → text): <see cref="CardUpdates"/> writes them into the stored
+/// card's <c>contents</c> and queues that <c>contents</c> instead, so the outbox never holds them.
+/// </param>
 public sealed record PendingCardUpdate(
     string CardId,
     CardKind Kind,
     IReadOnlyDictionary<string, JsonElement>? CardData,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateData,
-    bool Replace = false)
+    bool Replace = false,
+    IReadOnlyDictionary<string, string>? RobotBlocks = null)
 {
     /// <summary>
     /// One update with the effect of this one followed by <paramref name="later"/>: later keys win, and a later

@@ -27,7 +27,7 @@ public sealed class ApprovalHandler(IHandlerStateStore states, TimeProvider cloc
 
         var shown = CardValues.Of("status", decision.Status).With("decidedBy", decision.DecidedBy);
         return decision.CallbackId == context.CallbackId
-            ? CardActionResult.ForClicker(ClickerUpdate.Public(shown)).AndForEveryone(EveryoneUpdate.Public(shown.WithBlockOnRobotCard(context, BlockId, decision, Sentence)))
+            ? CardActionResult.ForClicker(ClickerUpdate.Public(shown)).AndForEveryone(EveryoneUpdate.Public(shown).WithBlockOnRobotCard(context, BlockId, decision, Sentence))
             : CardActionResult.ForClicker(new ClickerUpdate(shown, CardValues.Of("notice", $"Already {decision.Status} by {decision.DecidedBy}.")));
     }
 

@@ -56,7 +56,7 @@ public sealed partial class PollHandler(IHandlerStateStore states, ILogger<PollH
         }
 
         tally = await states.UpdateAsync<PollTally>(TallyState, context.CardId, current => (current ?? PollTally.Empty).Move(previous, option), cancellationToken);
-        return mine.AndForEveryone(EveryoneUpdate.Public(tally.Tallies().WithBlockOnRobotCard(context, BlockId, tally, static t => t.Summary())));
+        return mine.AndForEveryone(EveryoneUpdate.Public(tally.Tallies()).WithBlockOnRobotCard(context, BlockId, tally, static t => t.Summary()));
     }
 
     /// <summary>Length-prefixed, so no card id and user id pair can spell another's key.</summary>
