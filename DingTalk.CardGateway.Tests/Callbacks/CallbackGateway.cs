@@ -10,8 +10,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
 /// <summary>
-/// One fake DingTalk and one gateway against it, with fast typewriter pacing and two test handlers
-/// (<c>explode</c>, <c>slow</c>), shared by the callback and handler tests. Each test uses its own card ids.
+/// One fake DingTalk and one gateway against it, with fast typewriter pacing and three test handlers
+/// (<c>explode</c>, <c>slow</c>, <c>type</c>), shared by the callback and handler tests. Each test uses its own card ids.
 /// </summary>
 public sealed class CallbackGateway : IAsyncLifetime
 {
@@ -37,6 +37,8 @@ public sealed class CallbackGateway : IAsyncLifetime
 
     public HandlerGate Gate => App.Services.GetRequiredService<HandlerGate>();
 
+    public TypedText TypedText => App.Services.GetRequiredService<TypedText>();
+
     public async Task InitializeAsync()
     {
         DingTalk = await FakeDingTalk.StartAsync();
@@ -46,6 +48,8 @@ public sealed class CallbackGateway : IAsyncLifetime
             services.AddSingleton<HandlerGate>();
             services.AddCardActionHandler<ThrowingHandler>(on => on.Action("explode"));
             services.AddCardActionHandler<GatedHandler>(on => on.Action("slow"));
+            services.AddSingleton<TypedText>();
+            services.AddCardActionHandler<TypedTextHandler>(on => on.Action("type"));
         }));
         DingTalkClient = App.CreateClient();
         Api = App.CreateClient();

@@ -63,4 +63,83 @@ public class TypewriterHandlerTests(CallbackGateway gateway)
         Assert.Equal(reply, contents.Single(c => c.GetProperty("id").GetString() == "content").GetProperty("text").GetString());
         Assert.Equal("Assistant", data.RootElement.GetProperty("header").GetProperty("title").GetProperty("text").GetString());
     }
+
+    [Fact]
+    public async Task Text_typed_into_a_robot_card_keeps_what_other_clicks_showed_meanwhile()
+    {
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(new
+        {
+            header = new { title = new { type = "text", text = "Assistant" } },
+            contents = new object[]
+            {
+                new { type = "markdown", text = "No votes yet", id = "poll" },
+                new { type = "markdown", text = "", id = "content" },
+            },
+        });
+        var typed = gateway.TypedText.For(cardBizId);
+        await PostRobotAsync(path, cardBizId, "u1", new { action = "type" });
+        typed.Writer.TryWrite("Hello");
+        await Eventually.TrueAsync(() => ShownBlock(cardBizId, "content") == "Hello", "the first frame");
+
+        // Another click changes another block of the card while the text is still being typed.
+        await PostRobotAsync(path, cardBizId, "u2", new { action = "vote", option = "A" });
+        var poll = await Eventually.ValueAsync(() => ShownBlock(cardBizId, "poll") is { } text and not "No votes yet" ? text : null, "the vote shown");
+        typed.Writer.TryWrite(", world");
+        typed.Writer.Complete();
+
+        await Eventually.TrueAsync(() => ShownBlock(cardBizId, "content") == "Hello, world", "the whole text");
+        Assert.Equal(poll, ShownBlock(cardBizId, "poll"));
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                using var stored = JsonDocument.Parse(await gateway.Api.GetStringAsync($"/api/cards/{cardBizId}"));
+                var card = stored.RootElement.GetProperty("card").GetProperty("publicData").GetProperty("cardData").GetString()!;
+                return Block(card, "content") == "Hello, world" && Block(card, "poll") == poll;
+            },
+            "the stored card holding both");
+    }
+
+    [Fact]
+    public async Task Typing_into_a_robot_card_stops_once_DingTalk_refuses_a_frame_for_good()
+    {
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(new { contents = new object[] { new { type = "markdown", text = "", id = "content" } } });
+        var typed = gateway.TypedText.For(cardBizId);
+        gateway.DingTalk.State.FailNext(HttpMethod.Put, "/v1.0/im/robots/interactiveCards", 403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "robot removed");
+        await PostRobotAsync(path, cardBizId, "u1", new { action = "type" });
+        typed.Writer.TryWrite("Hello");
+        await Eventually.TrueAsync(async () => (await UndeliveredAsync(cardBizId)).Contains("Dead"), "the first frame dead-lettered");
+
+        typed.Writer.TryWrite(", world");
+
+        var stopped = await Eventually.ValueAsync(
+            () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 4102 && e.RenderMessage().Contains(cardBizId, StringComparison.Ordinal)),
+            "the typing stopped, logged");
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, stopped.Level);
+        Assert.Equal(["Dead"], await UndeliveredAsync(cardBizId)); // no frame queued after the refusal
+        Assert.Equal(0, gateway.DingTalk.State.FindRobotCard(cardBizId)!.UpdateCount);
+    }
+
+    private async Task<List<string>> UndeliveredAsync(string cardBizId)
+    {
+        using var state = JsonDocument.Parse(await gateway.Api.GetStringAsync($"/api/cards/{cardBizId}"));
+        return state.RootElement.GetProperty("undelivered").EnumerateArray().Select(e => e.GetProperty("status").GetString()!).ToList();
+    }
+
+    private async Task PostRobotAsync(string path, string cardBizId, string userId, object parameters)
+    {
+        using var request = DingTalkCallback.Post(path, System.Text.Encoding.UTF8.GetBytes(DingTalkCallback.RobotBody(cardBizId, userId, parameters)));
+        using var response = await gateway.DingTalkClient.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>The text of the robot card's markdown block <paramref name="id"/> as DingTalk shows it now.</summary>
+    private string? ShownBlock(string cardBizId, string id) => Block(gateway.DingTalk.State.FindRobotCard(cardBizId)!.CardData, id);
+
+    /// <summary>The text of markdown block <paramref name="id"/> in a StandardCard's JSON.</summary>
+    private static string? Block(string standardCard, string id)
+    {
+        using var data = JsonDocument.Parse(standardCard);
+        return data.RootElement.GetProperty("contents").EnumerateArray()
+            .FirstOrDefault(b => b.GetProperty("id").GetString() == id) is { ValueKind: JsonValueKind.Object } block ? block.GetProperty("text").GetString() : null;
+    }
 }

@@ -37,17 +37,6 @@ public static class RobotCardData
         return merged.ToJsonString();
     }
 
-    /// <summary>
-    /// The <c>contents</c> array with the block whose <c>id</c> is <paramref name="blockId"/> showing
-    /// <paramref name="text"/>; a markdown block with that id is appended when there is none.
-    /// </summary>
-    public static JsonElement ContentsWithText(string? current, string blockId, string text)
-    {
-        var contents = Parse(current)["contents"] as JsonArray ?? [];
-        ShowText(contents, blockId, text);
-        return JsonSerializer.SerializeToElement(contents);
-    }
-
     /// <summary>The <c>contents</c> of a StandardCard JSON object, if it has any.</summary>
     public static JsonElement? Contents(string? card) =>
         Parse(card)["contents"] is JsonArray contents ? JsonSerializer.SerializeToElement(contents) : null;

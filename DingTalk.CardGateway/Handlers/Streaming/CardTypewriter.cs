@@ -1,8 +1,8 @@
 using System.Text;
-using System.Text.Json;
 using System.Threading.Channels;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Handlers;
@@ -10,7 +10,7 @@ namespace DingTalk.CardGateway.Handlers;
 /// <summary>
 /// Types text into one card variable as it arrives: advanced cards get DingTalk streaming frames (each with the
 /// whole text so far, <c>isFull: true</c>, so a lost or repeated frame cannot garble it, and a final
-/// <c>isFinalize</c>); normal robot cards get successive updates of a markdown block. Frames to one card are at
+/// <c>isFinalize</c>); normal robot cards get successive updates of a markdown block, queued in the outbox. Frames to one card are at
 /// least <see cref="HandlerOptions.StreamFrameInterval"/> apart, text arriving meanwhile is coalesced, and one
 /// card types one text at a time.
 /// </summary>
@@ -70,7 +70,7 @@ public sealed partial class CardTypewriter(
 
     private async Task TypeFramesAsync(Lane lane, ICardStore cards, CardActionContext context, string key, ChannelReader<string> arrived, Task<bool> source, CancellationToken cancellationToken)
     {
-        var send = context.CardKind == CardKind.Robot ? await RobotFramesAsync(cards, context, key, cancellationToken) : AdvancedFrames(context, key);
+        var send = context.CardKind == CardKind.Robot ? RobotFrames(context, key) : AdvancedFrames(context, key);
         var text = new StringBuilder();
         var finalized = false;
         while (!finalized && await arrived.WaitToReadAsync(cancellationToken))
@@ -82,8 +82,12 @@ public sealed partial class CardTypewriter(
             }
 
             finalized = arrived.Completion.IsCompleted;
-            await send(text.ToString(), finalized, finalized && await source, cancellationToken);
+            var sent = await send(text.ToString(), finalized, finalized && await source, cancellationToken);
             lane.LastFrameAt = clock.GetUtcNow();
+            if (!sent)
+            {
+                return;
+            }
         }
 
         if (!finalized)
@@ -93,7 +97,10 @@ public sealed partial class CardTypewriter(
             lane.LastFrameAt = clock.GetUtcNow();
         }
 
-        await cards.ApplyUpdateAsync(context.CardId, StoredText(context, key, text.ToString()), cancellationToken);
+        if (context.CardKind == CardKind.Advanced)
+        {
+            await cards.ApplyUpdateAsync(context.CardId, new CardDataChange(new Dictionary<string, string> { [key] = text.ToString() }, null, Replace: false), cancellationToken);
+        }
     }
 
     /// <summary>Moves the source's chunks into <paramref name="writer"/>; true when the source failed (the text ends as an error).</summary>
@@ -120,31 +127,46 @@ public sealed partial class CardTypewriter(
         }
     }
 
-    private Func<string, bool, bool, CancellationToken, Task> AdvancedFrames(CardActionContext context, string key) =>
-        (text, isFinalize, isError, cancellationToken) =>
-            Sender.StreamAsync(StreamingFrame.Create(context.CardId, key, text, isFull: true, isFinalize: isFinalize, isError: isError), cancellationToken);
+    /// <summary>A frame for the streaming API; true once DingTalk took it (a refusal throws and ends the typing).</summary>
+    private Func<string, bool, bool, CancellationToken, Task<bool>> AdvancedFrames(CardActionContext context, string key) =>
+        async (text, isFinalize, isError, cancellationToken) =>
+        {
+            await Sender.StreamAsync(StreamingFrame.Create(context.CardId, key, text, isFull: true, isFinalize: isFinalize, isError: isError), cancellationToken);
+            return true;
+        };
 
-    /// <summary>A normal card has no streaming API: each frame rewrites the markdown block with id <paramref name="key"/>.</summary>
-    private async Task<Func<string, bool, bool, CancellationToken, Task>> RobotFramesAsync(ICardStore cards, CardActionContext context, string key, CancellationToken cancellationToken)
+    /// <summary>
+    /// A normal card has no streaming API: each frame is an update for everyone of its markdown block
+    /// <paramref name="key"/>, through the stored card and the outbox like every other update of the card. So a frame
+    /// carries the card's <c>contents</c> as they are when it is queued — never overwriting a block another click
+    /// changed meanwhile — and never overtakes an update queued before it. False once DingTalk has refused a frame for
+    /// good (dead-lettered): the typing stops rather than queueing more frames DingTalk will refuse.
+    /// </summary>
+    private Func<string, bool, bool, CancellationToken, Task<bool>> RobotFrames(CardActionContext context, string key)
     {
-        var card = await cards.FindAsync(context.CardId, cancellationToken);
-        var current = card?.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey);
-        return (text, _, _, token) => Sender.UpdateRobotCardAsync(
-            context.CardId,
-            JsonSerializer.SerializeToElement(new Dictionary<string, JsonElement>
+        long? previous = null;
+        return async (text, _, _, cancellationToken) =>
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var services = scope.ServiceProvider;
+            if (previous is { } id && await services.GetRequiredService<IOutbox>().FindAsync(id, cancellationToken) is { Status: OutboxStatus.Dead })
             {
-                ["contents"] = RobotCardData.ContentsWithText(current, key, text),
-            }),
-            userIdPrivateData: null,
-            replace: false,
-            token);
-    }
+                Log.FrameRefused(logger, context.CallbackId, context.CardId);
+                return false;
+            }
 
-    private static CardDataChange StoredText(CardActionContext context, string key, string text) =>
-        context.CardKind == CardKind.Advanced
-            ? new CardDataChange(new Dictionary<string, string> { [key] = text }, null, Replace: false)
-            : new CardDataChange(null, null, Replace: false, RobotCard: current =>
-                RobotCardData.Merge(current, new Dictionary<string, JsonElement> { ["contents"] = RobotCardData.ContentsWithText(current, key, text) }));
+            var session = services.GetRequiredService<StorageSession>();
+            var updates = services.GetRequiredService<CardUpdates>();
+            await session.BeginAsync(cancellationToken);
+            previous = await updates.QueueAsync(
+                new PendingCardUpdate(context.CardId, CardKind.Robot, CardData: null, PrivateData: null, RobotBlocks: new Dictionary<string, string> { [key] = text }),
+                afterAnswer: false,
+                cancellationToken);
+            await session.CommitAsync(cancellationToken);
+            updates.Wake();
+            return true;
+        };
+    }
 
     private Task WaitForSlotAsync(Lane lane, CancellationToken cancellationToken)
     {
@@ -190,5 +212,8 @@ public sealed partial class CardTypewriter(
     {
         [LoggerMessage(4101, LogLevel.Warning, "The text source of callback {CallbackId} failed; card {CardId} keeps the text so far, marked as an error")]
         public static partial void SourceFailed(ILogger logger, Exception exception, string callbackId, string cardId);
+
+        [LoggerMessage(4102, LogLevel.Warning, "DingTalk refused a frame of callback {CallbackId} for good (card {CardId}; the dead letter is in GET /api/cards/{CardId}): typing stopped")]
+        public static partial void FrameRefused(ILogger logger, string callbackId, string cardId);
     }
 }
