@@ -112,7 +112,7 @@ public class TypewriterHandlerTests(CallbackGateway gateway)
         typed.Writer.TryWrite(", world");
 
         var stopped = await Eventually.ValueAsync(
-            () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 4102 && e.RenderMessage().Contains(cardBizId, StringComparison.Ordinal)),
+            () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 6102 && e.RenderMessage().Contains(cardBizId, StringComparison.Ordinal)),
             "the typing stopped, logged");
         Assert.Equal(Serilog.Events.LogEventLevel.Warning, stopped.Level);
         Assert.Equal(["Dead"], await UndeliveredAsync(cardBizId)); // no frame queued after the refusal

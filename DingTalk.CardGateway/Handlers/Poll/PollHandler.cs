@@ -64,10 +64,10 @@ public sealed partial class PollHandler(IHandlerStateStore states, ILogger<PollH
 
     private static partial class Log
     {
-        [LoggerMessage(4201, LogLevel.Warning, "Vote {CallbackId} on card {CardId} names no params.option (or one longer than {MaxLength} characters); ignored")]
+        [LoggerMessage(6001, LogLevel.Warning, "Vote {CallbackId} on card {CardId} names no params.option (or one longer than {MaxLength} characters); ignored")]
         public static partial void NoOption(ILogger logger, string callbackId, string cardId, int maxLength);
 
-        [LoggerMessage(4202, LogLevel.Warning, "Vote {CallbackId} on card {CardId} names a new option beyond the {MaxOptions} a poll may have; ignored")]
+        [LoggerMessage(6002, LogLevel.Warning, "Vote {CallbackId} on card {CardId} names a new option beyond the {MaxOptions} a poll may have; ignored")]
         public static partial void TooManyOptions(ILogger logger, string callbackId, string cardId, int maxOptions);
     }
 }

@@ -210,10 +210,10 @@ public sealed partial class CardTypewriter(
 
     private static partial class Log
     {
-        [LoggerMessage(4101, LogLevel.Warning, "The text source of callback {CallbackId} failed; card {CardId} keeps the text so far, marked as an error")]
+        [LoggerMessage(6101, LogLevel.Warning, "The text source of callback {CallbackId} failed; card {CardId} keeps the text so far, marked as an error")]
         public static partial void SourceFailed(ILogger logger, Exception exception, string callbackId, string cardId);
 
-        [LoggerMessage(4102, LogLevel.Warning, "DingTalk refused a frame of callback {CallbackId} for good (card {CardId}; the dead letter is in GET /api/cards/{CardId}): typing stopped")]
+        [LoggerMessage(6102, LogLevel.Warning, "DingTalk refused a frame of callback {CallbackId} for good (card {CardId}; the dead letter is in GET /api/cards/{CardId}): typing stopped")]
         public static partial void FrameRefused(ILogger logger, string callbackId, string cardId);
     }
 }
