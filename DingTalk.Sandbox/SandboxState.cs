@@ -148,14 +148,16 @@ public sealed class SandboxState
 
     /// <summary>
     /// The next <paramref name="times"/> requests to <paramref name="method"/> + <paramref name="path"/> (path after
-    /// the mount prefix) answer <paramref name="status"/> with DingTalk's error body, before any other check.
+    /// the mount prefix) answer <paramref name="status"/> with DingTalk's error body, before any other check — only those
+    /// whose body contains <paramref name="bodyContains"/> when it is given (one card's calls, say).
     /// </summary>
-    public void FailNext(HttpMethod method, string path, int status, string code, string message = "injected", int times = 1, int? retryAfterSeconds = null)
+    public void FailNext(
+        HttpMethod method, string path, int status, string code, string message = "injected", int times = 1, int? retryAfterSeconds = null, string? bodyContains = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(times);
         lock (_gate)
         {
-            _faults.Add(new FaultRule(method.Method, path, status, code, message, times, retryAfterSeconds));
+            _faults.Add(new FaultRule(method.Method, path, status, code, message, times, retryAfterSeconds, bodyContains));
         }
     }
 
@@ -220,7 +222,8 @@ public sealed class SandboxState
     private SandboxAnswer? TakeFault(SandboxCall call)
     {
         var fault = _faults.FirstOrDefault(f =>
-            string.Equals(f.Method, call.Method, StringComparison.OrdinalIgnoreCase) && f.Path == call.Path);
+            string.Equals(f.Method, call.Method, StringComparison.OrdinalIgnoreCase) && f.Path == call.Path
+            && (f.BodyContains is null || call.Body.Contains(f.BodyContains, StringComparison.Ordinal)));
         if (fault is null)
         {
             return null;

@@ -104,7 +104,7 @@ public class TypewriterHandlerTests(CallbackGateway gateway)
     {
         var (cardBizId, path) = await gateway.SendRobotCardAsync(new { contents = new object[] { new { type = "markdown", text = "", id = "content" } } });
         var typed = gateway.TypedText.For(cardBizId);
-        gateway.DingTalk.State.FailNext(HttpMethod.Put, "/v1.0/im/robots/interactiveCards", 403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "robot removed");
+        gateway.DingTalk.State.FailNext(HttpMethod.Put, "/v1.0/im/robots/interactiveCards", 403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "robot removed", bodyContains: cardBizId);
         await PostRobotAsync(path, cardBizId, "u1", new { action = "type" });
         typed.Writer.TryWrite("Hello");
         await Eventually.TrueAsync(async () => (await UndeliveredAsync(cardBizId)).Contains("Dead"), "the first frame dead-lettered");

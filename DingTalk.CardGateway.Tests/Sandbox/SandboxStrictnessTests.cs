@@ -514,6 +514,22 @@ public sealed class SandboxStrictnessTests : SandboxTestBase
     }
 
     [Fact]
+    public async Task A_fault_for_one_card_spares_the_calls_for_another()
+    {
+        DingTalk.State.FailNext(HttpMethod.Put, "/v1.0/card/streaming", 403, "Forbidden.AccessDenied.AccessTokenPermissionDenied", bodyContains: "card-2");
+        await Client.PostAsync(CreateAndDeliverPath, ValidRequests.CreateAndDeliver("card-1"));
+        await Client.PostAsync(CreateAndDeliverPath, ValidRequests.CreateAndDeliver("card-2"));
+
+        var other = await Client.PutAsync("/v1.0/card/streaming", ValidRequests.Streaming("card-1", "g1", "a"));
+        var named = await Client.PutAsync("/v1.0/card/streaming", ValidRequests.Streaming("card-2", "g2", "a"));
+        var again = await Client.PutAsync("/v1.0/card/streaming", ValidRequests.Streaming("card-2", "g3", "a"));
+
+        Assert.Equal(HttpStatusCode.OK, other.Status);
+        Assert.Equal(HttpStatusCode.Forbidden, named.Status);
+        Assert.Equal(HttpStatusCode.OK, again.Status);
+    }
+
+    [Fact]
     public async Task Every_request_is_recorded_with_its_token_body_and_answer()
     {
         await Client.PostAsync(CreateAndDeliverPath, ValidRequests.CreateAndDeliver());

@@ -1,9 +1,12 @@
 namespace DingTalk.Sandbox.State;
 
 /// <summary>An injected failure: the next <see cref="Remaining"/> calls to Method + Path get this error.</summary>
-internal sealed class FaultRule(string method, string path, int status, string code, string message, int remaining, int? retryAfterSeconds)
+internal sealed class FaultRule(string method, string path, int status, string code, string message, int remaining, int? retryAfterSeconds, string? bodyContains = null)
 {
     public string Method { get; } = method;
+
+    /// <summary>Only calls whose body contains this (a card's id) trip the fault; null: any call to the path.</summary>
+    public string? BodyContains { get; } = bodyContains;
 
     public string Path { get; } = path;
 

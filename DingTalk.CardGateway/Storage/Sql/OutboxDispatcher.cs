@@ -1,3 +1,4 @@
+using System.Globalization;
 using Dapper;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Hosting;
@@ -93,16 +94,22 @@ public sealed partial class OutboxDispatcher(
         }
     }
 
-    /// <summary>One pass over the cards with due entries; true when any card was sent to.</summary>
+    /// <summary>One pass over the cards with due entries; true when any card was sent to (or its send failed).</summary>
+    /// <remarks>
+    /// A card is due when its oldest pending entry is: the entries after it wait for it (in order per card), so a card
+    /// backing off is not listed because a newer entry of it is due — it would take a place in the pass, send nothing,
+    /// and, counted as work, make the loop run again at once until the backoff ended.
+    /// </remarks>
     public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
     {
         var released = signal.TakeReleased();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var cards = await batcher.QueryBesideAsync<string>(
             """
-            SELECT card_id FROM outbox WHERE status = 'Pending'
-            GROUP BY card_id HAVING MIN(available_at) <= @now
-            ORDER BY MIN(id) LIMIT 64
+            SELECT o.card_id FROM outbox o
+            WHERE o.status = 'Pending' AND o.available_at <= @now
+              AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.status = 'Pending' AND p.card_id = o.card_id)
+            ORDER BY o.id LIMIT 64
             """,
             new { now },
             cancellationToken);
@@ -116,44 +123,68 @@ public sealed partial class OutboxDispatcher(
         }
 
         var releasedCards = released.ToHashSet(StringComparer.Ordinal);
+        var sentTo = 0;
         await Parallel.ForEachAsync(
             cards,
             new ParallelOptions { MaxDegreeOfParallelism = options.CurrentValue.Concurrency, CancellationToken = cancellationToken },
-            async (card, ct) => await DeliverCardAsync(card, releasedCards.Contains(card), ct));
-        return true;
+            async (card, ct) =>
+            {
+                if (await DeliverCardAsync(card, releasedCards.Contains(card), ct))
+                {
+                    Interlocked.Increment(ref sentTo);
+                }
+            });
+        return sentTo > 0;
     }
 
-    private async Task DeliverCardAsync(string cardId, bool answerSent, CancellationToken cancellationToken)
+    /// <summary>Sends the card's due entries if this replica can lease it; true when it sent (or tried to).</summary>
+    private async Task<bool> DeliverCardAsync(string cardId, bool answerSent, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
         if (!await TryLeaseAsync(cardId, o, cancellationToken))
         {
-            return; // another replica (or another pass) is sending this card
+            return false; // another replica (or another pass) is sending this card
         }
 
+        // The send stops when the lease is lost (another replica may be sending the card's newer entries by then), or
+        // when the dispatcher stops.
+        using var leased = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewing = RenewLeaseAsync(cardId, o, renewal.Token);
+        var renewing = RenewLeaseAsync(cardId, o, leased, renewal.Token);
         try
         {
-            var now = clock.GetUtcNow();
-            if (await FoldDueAsync(cardId, answerSent, now, cancellationToken) is not { } due)
+            if (await FoldDueAsync(cardId, answerSent, clock.GetUtcNow(), cancellationToken) is not { } due)
             {
-                return;
+                return false;
             }
 
             var (update, folded, first) = due;
-
             try
             {
-                await sender.DeliverAsync(update, cancellationToken);
-                await MarkAsync(folded, "Sent", null, null, null, cancellationToken);
-                Log.Delivered(logger, cardId, folded.Count, first.Attempts);
-                metrics.Sent(update.Kind, "delivered", clock.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt));
+                await sender.DeliverAsync(update, leased.Token);
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (leased.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                await FailAsync(cardId, update.Kind, folded, first, ex, now, o, cancellationToken);
+                Log.LeaseLostWhileSending(logger, cardId, folded.Count); // DingTalk may have it: the new owner sends it (again)
+                return true;
             }
+            catch (Exception ex) when (!leased.IsCancellationRequested)
+            {
+                await FailAsync(cardId, update.Kind, folded, first, ex, o, cancellationToken);
+                return true;
+            }
+
+            // Only once DingTalk has the update, and outside the send's try: a database error here is the dispatch loop's
+            // (the entries stay pending and are sent again, at least once), never a failed send to dead-letter.
+            if (!await MarkAsync(folded, "Sent", null, null, null, cancellationToken))
+            {
+                Log.LeaseLostWhileSending(logger, cardId, folded.Count);
+                return true;
+            }
+
+            Log.Delivered(logger, cardId, folded.Count, first.Attempts);
+            metrics.Sent(update.Kind, "delivered", clock.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt));
+            return true;
         }
         finally
         {
@@ -183,32 +214,68 @@ public sealed partial class OutboxDispatcher(
 
         await batcher.DurableAsync(); // DingTalk shows only what a crash cannot take back
 
-        var update = entries.Select(e => SqlJson.Read<PendingCardUpdate>(e.Payload)).Aggregate((earlier, later) => earlier.MergeWith(later));
-        var first = entries[0];
-        return (update, new Folded(cardId, entries.ConvertAll(e => e.Id)), first);
+        // Later keys win, so merges fold into one; a replacing update (an operator's) is sent on its own: folded with the
+        // updates around it, it would take their private values with it, or replace private data they only merged into.
+        var update = SqlJson.Read<PendingCardUpdate>(entries[0].Payload);
+        var ids = new List<long> { entries[0].Id };
+        foreach (var entry in entries.Skip(1))
+        {
+            var later = SqlJson.Read<PendingCardUpdate>(entry.Payload);
+            if (update.Replace || later.Replace)
+            {
+                break;
+            }
+
+            update = update.MergeWith(later);
+            ids.Add(entry.Id);
+        }
+
+        return (update, new Folded(cardId, ids), entries[0]);
     }
 
-    /// <summary>Keeps the claim alive while a slow send (DingTalk retrying, throttling) is under way.</summary>
-    private async Task RenewLeaseAsync(string cardId, OutboxOptions o, CancellationToken cancellationToken)
+    /// <summary>
+    /// Keeps the claim alive while a slow send (DingTalk retrying, throttling) is under way: a renewal that fails is
+    /// tried again at the next turn while the lease still runs. Once another replica has taken the card over (or the
+    /// lease ran out unrenewed), the send is cancelled through <paramref name="leased"/>, so a replica that lost the
+    /// card stops sending entries the new owner may already have sent newer ones after.
+    /// </summary>
+    private async Task RenewLeaseAsync(string cardId, OutboxOptions o, CancellationTokenSource leased, CancellationToken cancellationToken)
     {
+        var heldUntil = clock.GetUtcNow() + o.LeaseDuration;
         try
         {
             while (true)
             {
                 await Task.Delay(o.LeaseDuration / 3, clock, cancellationToken);
-                await WriteAsync(
-                    "UPDATE outbox_leases SET until_at = @until WHERE card_id = @cardId AND owner = @owner",
-                    new { cardId, owner = _owner, until = (clock.GetUtcNow() + o.LeaseDuration).ToUnixTimeMilliseconds() },
-                    cancellationToken);
+                var now = clock.GetUtcNow();
+                try
+                {
+                    var renewed = await WriteAsync(
+                        "UPDATE outbox_leases SET until_at = @until WHERE card_id = @cardId AND owner = @owner",
+                        new { cardId, owner = _owner, until = (now + o.LeaseDuration).ToUnixTimeMilliseconds() },
+                        cancellationToken);
+                    if (renewed == 1)
+                    {
+                        heldUntil = now + o.LeaseDuration;
+                        continue;
+                    }
+                }
+                catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
+                {
+                    Log.LeaseRenewalFailed(logger, ex, cardId);
+                    if (clock.GetUtcNow() < heldUntil)
+                    {
+                        continue; // still ours for now: try again at the next turn
+                    }
+                }
+
+                await leased.CancelAsync();
+                return;
             }
         }
         catch (OperationCanceledException)
         {
             // the send is over
-        }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
-        {
-            Log.LeaseRenewalFailed(logger, ex, cardId);
         }
     }
 
@@ -232,10 +299,10 @@ public sealed partial class OutboxDispatcher(
         Folded folded,
         SqlOutbox.OutboxRow first,
         Exception ex,
-        DateTimeOffset now,
         OutboxOptions o,
         CancellationToken cancellationToken)
     {
+        var now = clock.GetUtcNow(); // after the send: its own retries may have taken a while, and the backoff starts now
         var error = Describe(ex);
         var attempts = first.Attempts + 1;
         var age = now - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt);
@@ -265,9 +332,10 @@ public sealed partial class OutboxDispatcher(
         metrics.Sent(kind, "retrying");
     }
 
-    private Task<int> MarkAsync(
+    /// <returns>False when this replica no longer held the card's lease, and so marked nothing.</returns>
+    private async Task<bool> MarkAsync(
         Folded folded, string status, string? error, DingTalkApiException? dingTalk, int? attempts, CancellationToken cancellationToken) =>
-        UpdateFoldedAsync(
+        await UpdateFoldedAsync(
             folded,
             """
             status = @status, sent_at = @sentAt, last_error = COALESCE(@error, last_error),
@@ -283,7 +351,7 @@ public sealed partial class OutboxDispatcher(
                 attempts,
                 sentAt = status == "Sent" ? clock.GetUtcNow().ToUnixTimeMilliseconds() : (long?)null,
             },
-            CancellationToken.None);
+            CancellationToken.None) is not LeaseLost;
 
     /// <summary>
     /// Sets <paramref name="set"/> on the folded entries <see cref="RowsPerWrite"/> at a time, oldest first, each part
@@ -292,6 +360,11 @@ public sealed partial class OutboxDispatcher(
     /// benchmark's p99). Oldest first, so a crash between parts leaves only newer entries pending, and sending those
     /// again never puts older values back on the card.
     /// </summary>
+    /// <remarks>
+    /// Exactly the folded ids, not the range between the first and the last: an entry committed after the fold was read
+    /// (a transaction that took its id earlier and committed later) was not sent, and stays pending. Each write checks
+    /// that this replica still holds the card's lease; once it does not, nothing more is written (<see cref="LeaseLost"/>).
+    /// </remarks>
     private async Task<int> UpdateFoldedAsync(Folded folded, string set, object values, CancellationToken cancellationToken)
     {
         var written = 0;
@@ -299,14 +372,35 @@ public sealed partial class OutboxDispatcher(
         {
             var parameters = new DynamicParameters(values);
             parameters.Add("CardId", folded.CardId);
-            parameters.Add("After", start == 0 ? 0L : folded.Ids[start - 1]);
-            parameters.Add("Through", folded.Ids[Math.Min(start + RowsPerWrite, folded.Ids.Count) - 1]);
-            written += await WriteAsync(
-                $"UPDATE outbox SET {set} WHERE card_id = @CardId AND status = 'Pending' AND id > @After AND id <= @Through", parameters, cancellationToken);
+            parameters.Add("Owner", _owner);
+            var ids = folded.Ids.GetRange(start, Math.Min(RowsPerWrite, folded.Ids.Count - start));
+            for (var i = 0; i < ids.Count; i++)
+            {
+                parameters.Add("Id" + i.ToString(CultureInfo.InvariantCulture), ids[i]);
+            }
+
+            // One parameter per id, spelled out: Dapper expands a list for SQLite but passes it to Npgsql as an array.
+            var part = await WriteAsync(
+                $"""
+                UPDATE outbox SET {set}
+                WHERE card_id = @CardId AND status = 'Pending' AND id IN ({string.Join(", ", ids.Select((_, i) => "@Id" + i.ToString(CultureInfo.InvariantCulture)))})
+                  AND EXISTS (SELECT 1 FROM outbox_leases WHERE card_id = @CardId AND owner = @Owner)
+                """,
+                parameters,
+                cancellationToken);
+            if (part == 0)
+            {
+                return LeaseLost;
+            }
+
+            written += part;
         }
 
         return written;
     }
+
+    /// <summary>What <see cref="UpdateFoldedAsync"/> returns when a write found the lease gone (or the entries marked by someone else).</summary>
+    private const int LeaseLost = -1;
 
     private Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken) =>
         StorageSession.ExecuteAsync(database, batcher, sql, parameters, cancellationToken);
@@ -347,5 +441,8 @@ public sealed partial class OutboxDispatcher(
 
         [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher could not reach the database; retrying")]
         public static partial void DispatchFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(4106, LogLevel.Warning, "Lost the outbox lease on card {CardId} while sending its update ({Entries} entries): another replica has the card now, and the entries stay pending for it")]
+        public static partial void LeaseLostWhileSending(ILogger logger, string cardId, int entries);
     }
 }

@@ -41,7 +41,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     /// <remarks>
     /// On SQLite the change lands on the writer's kept card. On PostgreSQL the row is read and locked first — unless
     /// this scope has just locked or written it — and the change is written only on the version read, read and locked
-    /// again whenever that condition fails.
+    /// again whenever that condition fails; a card with no row has its id locked instead, until the transaction ends.
     /// </remarks>
     public Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) =>
         session.WriteAsync(
@@ -77,6 +77,9 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                     card = await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
                 }
 
+                // No row to lock (a card another system sent): the card's id is locked instead, so the updates queued for it
+                // commit one after another, in the order their outbox ids were taken — the order the dispatcher sends them.
+                await session.Dialect.LockKeyAsync(connection, transaction, "card:" + id, cancellationToken);
                 return null;
             },
             cancellationToken);

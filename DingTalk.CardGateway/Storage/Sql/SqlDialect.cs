@@ -33,6 +33,12 @@ public abstract class SqlDialect
     /// <summary>A transaction that may write; SQLite takes the write lock at once so two writers never deadlock on upgrade.</summary>
     public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Until <paramref name="transaction"/> ends, excludes every other transaction that asks for the same
+    /// <paramref name="key"/>: the row lock for something with no row (a card the gateway did not create).
+    /// </summary>
+    public abstract Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken);
+
     /// <summary>Serialises schema migration between replicas starting together.</summary>
     public abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 

@@ -29,6 +29,9 @@ public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
     public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false)); // BEGIN IMMEDIATE
 
+    public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
+        Task.CompletedTask; // one writer at a time already
+
     public override Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         Task.CompletedTask; // BEGIN IMMEDIATE already excludes every other writer
 

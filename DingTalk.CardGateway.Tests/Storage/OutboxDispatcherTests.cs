@@ -1,0 +1,252 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using Dapper;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Cards.Wire;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>
+/// The outbox dispatcher's passes driven one at a time against a real database, with a DingTalk card API that
+/// answers as each test says and a clock the test moves. Run once per provider.
+/// </summary>
+public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
+    where TFixture : StorageFixture
+{
+    protected static readonly DateTimeOffset T0 = new(2026, 11, 27, 10, 0, 0, TimeSpan.Zero);
+
+    protected TFixture Fixture => fixture;
+
+    [SkippableFact]
+    public async Task Updates_for_a_card_the_gateway_did_not_create_commit_in_the_order_they_were_queued()
+    {
+        SkipWithoutDatabase();
+        var card = NewCardId(); // no row: a card another system sent, whose callbacks the gateway handles
+        await using var first = fixture.Scope();
+        var firstSession = first.ServiceProvider.GetRequiredService<StorageSession>();
+        await firstSession.BeginAsync(default);
+        await first.ServiceProvider.GetRequiredService<CardUpdates>().QueueAsync(Update(card, ("status", "approved")), afterAnswer: false, default);
+
+        var second = Task.Run(() => QueueAsync(Update(card, ("comment", "see ticket"))));
+        await Task.Delay(300);
+        Assert.False(second.IsCompleted, "a second update for the card committed beside one still uncommitted, so their ids and commits could cross");
+        await firstSession.CommitAsync(default);
+        await second.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var api = new CardApi();
+        await Dispatcher(api, new FakeTimeProvider(T0)).RunOnceAsync(default);
+
+        var sent = Assert.Single(api.Updates);
+        Assert.Equal(["comment", "status"], sent.CardData!.CardParamMap.Keys.Order());
+        Assert.Equal(["Sent", "Sent"], await StatusesAsync(card));
+    }
+
+    [SkippableFact]
+    public async Task A_replacing_update_is_sent_on_its_own_so_private_values_queued_before_it_still_arrive()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, null, new Dictionary<string, IReadOnlyDictionary<string, JsonElement>> { ["u1"] = Values(("role", "approver")) }));
+        await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, Values(("title", "Reset")), null, Replace: true));
+        await QueueAsync(Update(card, ("note", "after")));
+        var api = new CardApi();
+        var dispatcher = Dispatcher(api, new FakeTimeProvider(T0));
+
+        while (await dispatcher.RunOnceAsync(default))
+        {
+        }
+
+        var sent = api.Updates.ToList();
+        Assert.Equal(3, sent.Count);
+        Assert.Equal("approver", sent[0].PrivateData!["u1"].CardParamMap["role"]);
+        Assert.True(sent[0].CardUpdateOptions!.UpdatePrivateDataByKey);
+        Assert.Equal("Reset", sent[1].CardData!.CardParamMap["title"]);
+        Assert.False(sent[1].CardUpdateOptions!.UpdateCardDataByKey);
+        Assert.Null(sent[1].PrivateData);
+        Assert.Equal("after", sent[2].CardData!.CardParamMap["note"]);
+        Assert.True(sent[2].CardUpdateOptions!.UpdateCardDataByKey);
+        Assert.Equal(["Sent", "Sent", "Sent"], await StatusesAsync(card));
+    }
+
+    [SkippableFact]
+    public async Task A_card_backing_off_is_not_due_because_a_newer_entry_of_it_is()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var api = new CardApi { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var clock = new FakeTimeProvider(T0);
+        var dispatcher = Dispatcher(api, clock);
+        await QueueAsync(Update(card, ("total", 1)));
+        Assert.True(await dispatcher.RunOnceAsync(default)); // fails, backs off ~1 s
+        await QueueAsync(Update(card, ("total", 2))); // due at once, but behind the first
+
+        Assert.False(await dispatcher.RunOnceAsync(default), "a pass that sent nothing said it worked: the loop would run it again at once");
+        Assert.Equal(1, api.Calls);
+
+        clock.Advance(TimeSpan.FromSeconds(2));
+        api.Answer = null;
+        Assert.True(await dispatcher.RunOnceAsync(default));
+        Assert.Equal("2", api.Updates.Single().CardData!.CardParamMap["total"]);
+    }
+
+    [SkippableFact]
+    public async Task A_failed_send_backs_off_from_when_it_failed()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var api = new CardApi
+        {
+            Answer = (_, _, _) =>
+            {
+                clock.Advance(TimeSpan.FromSeconds(8)); // the HTTP layer's own retries took 8 s before giving up
+                throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null);
+            },
+        };
+        var dispatcher = Dispatcher(api, clock);
+        await QueueAsync(Update(card, ("total", 1)));
+
+        await dispatcher.RunOnceAsync(default);
+        await dispatcher.RunOnceAsync(default);
+
+        Assert.Equal(1, api.Calls);
+        Assert.Equal(["Pending"], await StatusesAsync(card));
+    }
+
+    [SkippableFact]
+    public async Task A_replica_whose_card_was_taken_over_stops_its_send_and_marks_nothing()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = false;
+        var api = new CardApi
+        {
+            Answer = async (_, _, cancellationToken) =>
+            {
+                sending.SetResult();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken); // DingTalk throttling, the HTTP layer retrying
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled = true;
+                    throw;
+                }
+            },
+        };
+        var dispatcher = Dispatcher(api, clock);
+        await QueueAsync(Update(card, ("total", 1)));
+
+        var pass = dispatcher.RunOnceAsync(default);
+        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await StorageSession.ExecuteAsync(
+            fixture.Services.GetRequiredService<GatewayDatabase>(),
+            fixture.Services.GetRequiredService<SqliteWriteBatcher>(),
+            "UPDATE outbox_leases SET owner = 'another-replica' WHERE card_id = @card",
+            new { card },
+            default);
+        clock.Advance(fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.LeaseDuration / 3); // the next renewal finds it gone
+
+        Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(cancelled, "the send went on after the card was taken over");
+        Assert.Equal(["Pending"], await StatusesAsync(card));
+    }
+
+    protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
+
+    protected static string NewCardId() => $"card-{Guid.NewGuid():N}";
+
+    protected static PendingCardUpdate Update(string card, params (string Key, object Value)[] values) =>
+        new(card, CardKind.Advanced, Values(values), null);
+
+    protected static Dictionary<string, JsonElement> Values(params (string Key, object Value)[] values) =>
+        values.ToDictionary(v => v.Key, v => JsonSerializer.SerializeToElement(v.Value));
+
+    protected OutboxDispatcher Dispatcher(CardApi api, TimeProvider clock)
+    {
+        var sender = new CardSender(api, new RobotApi(), fixture.Services.GetRequiredService<IOptionsMonitor<DingTalkOptions>>(), NullLogger<CardSender>.Instance);
+        return ActivatorUtilities.CreateInstance<OutboxDispatcher>(fixture.Services, sender, clock, NullLogger<OutboxDispatcher>.Instance);
+    }
+
+    /// <summary>A card the gateway created: stored, with a row to lock.</summary>
+    protected async Task<string> SavedCardAsync()
+    {
+        var card = NewCardId();
+        await using var scope = fixture.Scope();
+        await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+            new CardRecord { Id = card, Kind = CardKind.Advanced, TemplateId = "tpl", Version = 1, CreatedAt = T0, UpdatedAt = T0 }, default);
+        return card;
+    }
+
+    /// <summary>An update queued as an operator's PUT queues it: the stored card and the outbox entry in one transaction.</summary>
+    protected async Task<long> QueueAsync(PendingCardUpdate update)
+    {
+        await using var scope = fixture.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        var id = await scope.ServiceProvider.GetRequiredService<CardUpdates>().QueueAsync(update, afterAnswer: false, default);
+        await session.CommitAsync(default);
+        return id;
+    }
+
+    /// <summary>The card's outbox entries' statuses, oldest first.</summary>
+    protected async Task<List<string>> StatusesAsync(string card)
+    {
+        await using var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        return (await connection.QueryAsync<string>("SELECT status FROM outbox WHERE card_id = @card ORDER BY id", new { card })).AsList();
+    }
+
+    /// <summary>DingTalk's card API: takes every update, unless <see cref="Answer"/> says otherwise.</summary>
+    protected sealed class CardApi : IDingTalkCardApi
+    {
+        private int _calls;
+
+        public ConcurrentQueue<UpdateCardRequest> Updates { get; } = new();
+
+        /// <summary>Runs on each update before it is taken (the call number, from 1); throwing refuses it.</summary>
+        public Func<UpdateCardRequest, int, CancellationToken, Task>? Answer { get; set; }
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public async Task<BooleanResultResponse> UpdateAsync(UpdateCardRequest request, CancellationToken cancellationToken)
+        {
+            var call = Interlocked.Increment(ref _calls);
+            if (Answer is { } answer)
+            {
+                await answer(request, call, cancellationToken);
+            }
+
+            Updates.Enqueue(request);
+            return new BooleanResultResponse(true, true);
+        }
+
+        public Task<CreateAndDeliverResponse> CreateAndDeliverAsync(CreateAndDeliverRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<CreateCardResponse> CreateAsync(CreateCardRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<DeliverCardResponse> DeliverAsync(DeliverCardRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<BooleanResultResponse> StreamingUpdateAsync(StreamingUpdateRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<RegisterCallbackResponse> RegisterCallbackAsync(RegisterCallbackRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+
+    private sealed class RobotApi : IDingTalkRobotApi
+    {
+        public Task<RobotCardResponse> SendInteractiveCardAsync(SendRobotInteractiveCardRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<RobotCardResponse> UpdateInteractiveCardAsync(UpdateRobotInteractiveCardRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+}
