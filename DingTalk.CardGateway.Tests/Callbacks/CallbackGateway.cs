@@ -10,8 +10,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
 /// <summary>
-/// One fake DingTalk and one gateway against it, with fast typewriter pacing and three test handlers
-/// (<c>explode</c>, <c>slow</c>, <c>type</c>), shared by the callback and handler tests. Each test uses its own card ids.
+/// One fake DingTalk and one gateway against it, with fast typewriter pacing and four test handlers
+/// (<c>explode</c>, <c>slow</c>, <c>type</c>, <c>unwritable</c>), shared by the callback and handler tests. Each test uses its own card ids.
 /// </summary>
 public sealed class CallbackGateway : IAsyncLifetime
 {
@@ -50,6 +50,7 @@ public sealed class CallbackGateway : IAsyncLifetime
             services.AddCardActionHandler<GatedHandler>(on => on.Action("slow"));
             services.AddSingleton<TypedText>();
             services.AddCardActionHandler<TypedTextHandler>(on => on.Action("type"));
+            services.AddCardActionHandler<UnwritableResultHandler>(on => on.Action("unwritable"));
         }));
         DingTalkClient = App.CreateClient();
         Api = App.CreateClient();

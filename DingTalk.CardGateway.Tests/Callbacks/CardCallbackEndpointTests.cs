@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Net;
 using System.Text;
 using DingTalk.CardGateway.Callbacks;
@@ -13,6 +14,54 @@ namespace DingTalk.CardGateway.Tests.Callbacks;
 public class CardCallbackEndpointTests(CallbackGateway gateway)
 {
     private static readonly string VoteBody = DingTalkCallback.Body("card-x", "u1", new { action = "vote", option = "A" });
+
+    [Theory]
+    [InlineData("""{"action":"vote","option":"a\ud800b"}""", "params holds a string escape that is not valid Unicode (an unpaired surrogate).")]
+    [InlineData("""{"action":"vote","a\udc00":"A"}""", "params holds a string escape that is not valid Unicode (an unpaired surrogate).")]
+    [InlineData("""{"action":"vo\u0000te"}""", "params.action must not contain the character U+0000.")]
+    public async Task Params_no_database_or_DingTalk_can_store_are_refused_with_400(string parameters, string detail)
+    {
+        // JSON allows both escapes; PostgreSQL stores no NUL, and no UTF-8 carries half a surrogate pair.
+        var content = """{"cardPrivateData":{"actionIds":["submit"],"params":""" + parameters + "}}";
+        var body = JsonSerializer.Serialize(new { type = "actionCallback", outTrackId = "form-1", userId = "u1", content });
+
+        using var response = await gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(detail, problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("userId", "\"u1\"")]
+    [InlineData("outTrackId", "\"nul-card\"")]
+    public async Task Ids_with_a_NUL_character_are_refused_with_400(string field, string value)
+    {
+        var body = DingTalkCallback.Body("nul-card", "u1", new { action = "vote", option = "A" }).Replace(value, value.Insert(2, "\\u0000"), StringComparison.Ordinal);
+
+        using var response = await gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal($"{field} must not contain the character U+0000.", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("clicker")]
+    [InlineData("everyone")]
+    public async Task A_handler_result_no_JSON_writer_takes_is_the_handlers_failure_answered_with_an_empty_object(string to)
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.unwritable");
+
+        var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = "unwritable", to });
+
+        Assert.Equal("{}", answer.GetRawText());
+        await Eventually.TrueAsync(
+            () => gateway.Logs.LogEvents.Any(e => EventId(e) == 3102 && e.RenderMessage().Contains(outTrackId, StringComparison.Ordinal)),
+            "the handler's failure logged");
+        using var state = JsonDocument.Parse(await gateway.Api.GetStringAsync($"/api/cards/{outTrackId}"));
+        Assert.Equal("HandlerFailed", state.RootElement.GetProperty("callbacks")[0].GetProperty("outcome").GetString());
+        Assert.Empty(state.RootElement.GetProperty("undelivered").EnumerateArray());
+        Assert.False(state.RootElement.GetProperty("card").GetProperty("publicData").TryGetProperty("note", out _));
+    }
 
     [Fact]
     public async Task An_unsigned_callback_is_refused_with_401_naming_the_headers()

@@ -74,6 +74,27 @@ public class RobotCardCallbackTests(CallbackGateway gateway)
     }
 
     [Fact]
+    public async Task The_same_click_on_a_robot_card_later_is_a_click_of_its_own()
+    {
+        // DingTalk sends these callbacks without a delivery id or timestamp: the same body again is the user clicking again.
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(new { contents = new object[] { new { type = "markdown", text = "", id = "poll" } } });
+
+        await PostAsync(path, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "vote", option = "A" }));
+        await PostAsync(path, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "vote", option = "B" }));
+        await PostAsync(path, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "vote", option = "A" }));
+
+        await Eventually.TrueAsync(
+            () =>
+            {
+                using var data = JsonDocument.Parse(gateway.DingTalk.State.FindRobotCard(cardBizId)!.CardData);
+                return data.RootElement.GetProperty("contents")[0].GetProperty("text").GetString() == "**1 voter** · A: 1 · B: 0";
+            },
+            "the third click counted: u1 back on A");
+        using var state = JsonDocument.Parse(await gateway.Api.GetStringAsync($"/api/cards/{cardBizId}"));
+        Assert.Equal(3, state.RootElement.GetProperty("callbacks").EnumerateArray().Count(c => c.GetProperty("outcome").GetString() == "Handled"));
+    }
+
+    [Fact]
     public async Task A_token_minted_for_another_card_is_refused()
     {
         var (cardBizId, _) = await gateway.SendRobotCardAsync(StandardCard);

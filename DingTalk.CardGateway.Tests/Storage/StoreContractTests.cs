@@ -163,6 +163,29 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task A_redelivery_waits_for_the_first_deliverys_record_while_its_claim_is_uncommitted()
+    {
+        SkipWithoutDatabase();
+        var callback = Callback("card-claimed");
+        await using var first = fixture.Scope();
+        var firstSession = first.ServiceProvider.GetRequiredService<StorageSession>();
+        await firstSession.BeginAsync(default);
+        var callbacks = first.ServiceProvider.GetRequiredService<ICallbackStore>();
+        Assert.True(await callbacks.TryAddAsync(callback, default));
+        await callbacks.CompleteAsync(callback.CallbackId, CallbackOutcome.Handled, "PollHandler", """{"mine":1}""", default);
+
+        // A redelivery refused the id looks for the first one's answer while the first is not committed yet.
+        await using var second = fixture.Scope();
+        var found = Task.Run(() => second.ServiceProvider.GetRequiredService<ICallbackStore>().FindAsync(callback.CallbackId, TimeSpan.FromSeconds(30), default));
+        await Task.Delay(300);
+        Assert.False(found.IsCompleted, "the redelivery gave up on a claim that is only not committed yet");
+        await firstSession.CommitAsync(default);
+
+        var record = await found.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("""{"mine":1}""", record!.AnswerJson);
+    }
+
+    [SkippableFact]
     public async Task Card_updates_merge_and_bump_the_version()
     {
         SkipWithoutDatabase();

@@ -100,7 +100,18 @@ public sealed partial class CallbackPipeline(
                 return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handlerName);
             }
 
-            var reply = await CommitAsync(services, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled, handlerName, CardCallbackResponse.For(result?.Clicker), result);
+            var answer = CardCallbackResponse.Empty;
+            try
+            {
+                answer = CardCallbackResponse.For(result?.Clicker);
+            }
+            catch (Exception ex) when (IsUnwritable(ex))
+            {
+                Log.HandlerFailed(logger, ex, handlerName, context.CallbackId, context.CardId, context.UserId);
+                result = null;
+            }
+
+            var reply = await CommitAsync(services, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled, handlerName, answer, result);
             scopeHandedOver = true;
             _ = FollowUpAsync(scope, result, context, answerSent);
             return reply;
@@ -134,7 +145,7 @@ public sealed partial class CallbackPipeline(
     /// Records the outcome — and, when the handler succeeded, its update for everyone in the outbox — then commits.
     /// A failed handler's partial state changes are rolled back to before it ran; the callback's record stays.
     /// </summary>
-    private static async Task<CallbackReply> CommitAsync(
+    private async Task<CallbackReply> CommitAsync(
         IServiceProvider services,
         CardAction action,
         CardActionContext? context,
@@ -150,15 +161,25 @@ public sealed partial class CallbackPipeline(
         }
         else if (context is not null && result?.Everyone is { IsEmpty: false } everyone)
         {
-            await services.GetRequiredService<CardUpdates>().QueueAsync(
-                new PendingCardUpdate(
-                    context.CardId,
-                    context.CardKind,
-                    everyone.CardData,
-                    everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
-                    RobotBlocks: everyone.RobotBlocks),
-                afterAnswer: true,
-                CancellationToken.None);
+            try
+            {
+                await services.GetRequiredService<CardUpdates>().QueueAsync(
+                    new PendingCardUpdate(
+                        context.CardId,
+                        context.CardKind,
+                        everyone.CardData,
+                        everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
+                        RobotBlocks: everyone.RobotBlocks),
+                    afterAnswer: true,
+                    CancellationToken.None);
+            }
+            catch (Exception ex) when (IsUnwritable(ex))
+            {
+                // The handler's update holds a value no JSON writer takes: its failure, undone like one, not the callback's.
+                Log.HandlerFailed(logger, ex, handler ?? "(none)", action.CallbackId, action.CardId, action.UserId);
+                await session.RollbackToAsync(BeforeHandler, CancellationToken.None);
+                (outcome, answer) = (CallbackOutcome.HandlerFailed, CardCallbackResponse.Empty);
+            }
         }
 
         var json = answer.ToJson();
@@ -167,6 +188,12 @@ public sealed partial class CallbackPipeline(
         await session.DisposeAsync(); // the connection goes back to the pool while follow-ups run
         return new CallbackReply(action.CallbackId, outcome, Redelivery: false, json, handler);
     }
+
+    /// <summary>
+    /// A handler's result holding a value that cannot be written as JSON (a string with half a surrogate pair, from a
+    /// document the handler parsed): found as the answer or the update is encoded.
+    /// </summary>
+    private static bool IsUnwritable(Exception ex) => ex is System.Text.Json.JsonException or InvalidOperationException or ArgumentException;
 
     /// <summary>The handler ran past its budget and DingTalk already has <c>{}</c>: record that, with its update for everyone, when it ends.</summary>
     private async Task FinishOverrunAsync(

@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using DingTalk.CardGateway.Cards;
 
 namespace DingTalk.CardGateway.Callbacks;
 
@@ -98,6 +99,12 @@ public static class CardActionParser
             : string.IsNullOrEmpty(userId) && actionType == CardActionType.ActionCallback ? "userId is required."
             : userId?.Length > MaxIdLength ? $"userId is longer than {MaxIdLength} characters."
             : null;
+        var actionName = parameters.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+        if (actionName?.Contains('\0', StringComparison.Ordinal) == true)
+        {
+            problem ??= "params.action must not contain the character U+0000.";
+        }
+
         if (problem is not null)
         {
             return false;
@@ -117,7 +124,7 @@ public static class CardActionParser
             SpaceId = spaceId,
             ActionIds = actionIds,
             Params = parameters,
-            Action = parameters.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null,
+            Action = actionName,
         };
         return true;
     }
@@ -256,6 +263,9 @@ public static class CardActionParser
         {
             case JsonValueKind.Undefined or JsonValueKind.Null:
                 return true;
+            case JsonValueKind.Object when !JsonUnicode.IsValid(found):
+                problem = "params holds a string escape that is not valid Unicode (an unpaired surrogate).";
+                return false;
             case JsonValueKind.Object:
                 parameters = found.Clone();
                 return true;
@@ -275,7 +285,14 @@ public static class CardActionParser
 
         if (value.ValueKind == JsonValueKind.String)
         {
-            return value.GetString();
+            var text = value.GetString()!;
+            if (text.Contains('\0', StringComparison.Ordinal))
+            {
+                problem ??= $"{name} must not contain the character U+0000."; // PostgreSQL stores no NUL in text
+                return null;
+            }
+
+            return text;
         }
 
         problem ??= $"{name} must be a string, not {Describe(value.ValueKind)}.";

@@ -1,3 +1,4 @@
+using System.Globalization;
 using DingTalk.CardGateway.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -37,7 +38,13 @@ public sealed partial class RobotCardCallbackEndpoint(
         }
 
         var timestamp = http.Request.Headers[RobotCallbackSignature.TimestampHeader].ToString();
-        if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.RobotHttp, timestamp, out var action, out var problem))
+        // DingTalk gives these callbacks no delivery id, and usually no timestamp header: without one, a POST is a click of
+        // its own (stamped with when it came and a random number), never taken for a redelivery of the same user's same
+        // click days earlier (a vote for A, then B, then A again). With the header, identical deliveries are one.
+        var stamp = timestamp.Length > 0
+            ? timestamp
+            : clock.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + Random.Shared.Next(1_000_000).ToString("D6", CultureInfo.InvariantCulture);
+        if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.RobotHttp, stamp, out var action, out var problem))
         {
             Log.BodyRefused(logger, problem);
             metrics.Refused(MetricName, "MalformedBody");

@@ -9,7 +9,10 @@ public interface ICallbackStore
     /// <summary>Records how the callback ended and what was answered.</summary>
     Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken);
 
-    /// <summary>The callback; while it is still <see cref="CallbackOutcome.Pending"/>, waits up to <paramref name="maxWait"/> for its outcome.</summary>
+    /// <summary>
+    /// The callback; while it is still <see cref="CallbackOutcome.Pending"/>, or not committed yet (claimed in a
+    /// transaction still open), waits up to <paramref name="maxWait"/> for its outcome.
+    /// </summary>
     Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken);
 
     /// <summary>The card's most recent callbacks, oldest first.</summary>

@@ -73,8 +73,10 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
                 (connection, _) => connection.QuerySingleOrDefaultAsync<CallbackRow>(new CommandDefinition(
                     $"SELECT {Columns} FROM callbacks WHERE callback_id = @callbackId", new { callbackId }, cancellationToken: cancellationToken)),
                 cancellationToken);
+            // Not there yet is waited for like pending: the caller was refused the id, so a claim exists — on SQLite in a
+            // group-commit batch that other units keep open, uncommitted and so unseen here, for a few milliseconds more.
             var record = row?.ToRecord();
-            if (record is null || record.Outcome != CallbackOutcome.Pending || clock.GetUtcNow() >= deadline)
+            if (record is { Outcome: not CallbackOutcome.Pending } || clock.GetUtcNow() >= deadline)
             {
                 return record;
             }
