@@ -209,6 +209,9 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     [InlineData("{\"openConversationId\":\"cid\"}", "cardTemplateId")]
     [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"callbackType\":\"SMS\"}", "callbackType")]
     [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"outTrackId\":\"has space\"}", "outTrackId")]
+    [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"outTrackId\":\"nul\\u0000\"}", "outTrackId")]
+    [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"cardData\":{\"a\":\"x\\ud800\"}}", "cardData")]
+    [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"privateData\":{\"u1\":{\"a\":\"\\udc00\"}}}", "privateData")]
     public async Task An_invalid_card_is_a_400_naming_the_field(string json, string field)
     {
         var response = await _api.PostAsync("/api/cards", new StringContent(json, Encoding.UTF8, "application/json"));
@@ -232,6 +235,19 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Contains($"at {path}", detail, StringComparison.Ordinal);
         Assert.DoesNotContain("System.", detail, StringComparison.Ordinal); // JSON's words, not .NET's
         Assert.EndsWith(wording ?? "", detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/api/cards/any", "{\"cardData\":{\"a\":\"x\\ud800\"}}", "cardData")]
+    [InlineData("/api/cards/any", "{\"privateData\":{\"u1\":{\"a\":\"\\udc00\"}}}", "privateData")]
+    [InlineData("/api/robot-cards/any", "{\"cardData\":{\"contents\":[{\"text\":\"\\ud800\"}]}}", "cardData")]
+    public async Task An_update_holding_half_a_surrogate_pair_is_a_400_naming_the_field(string path, string json, string field)
+    {
+        // Valid JSON, but no UTF-8 can carry it to DingTalk, and it would fail the outbox's own write.
+        var response = await _api.PutAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
     }
 
     [Fact]

@@ -37,6 +37,35 @@ public sealed class StorageFailureTests
         Assert.Contains("no such table: callbacks", logged.RenderMessage(), StringComparison.Ordinal);
     }
 
+    [SkippableFact]
+    public async Task A_value_PostgreSQL_cannot_store_is_the_callers_400_not_a_503_to_retry()
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync();
+        Skip.If(connectionString is null, PostgresServer.SkipReason);
+        try
+        {
+            await using var dingTalk = await FakeDingTalk.StartAsync();
+            var settings = GatewayFactory.LiveSettings(dingTalk);
+            settings["Gateway:Storage:Provider"] = "Postgres";
+            settings["Gateway:Storage:ConnectionString"] = connectionString;
+            await using var gateway = new GatewayFactory(dingTalk, settings);
+            using var api = gateway.CreateAdminClient();
+
+            // A NUL in a field stored as text: valid JSON, but PostgreSQL refuses it; retrying would fail the same way.
+            using var response = await api.PostAsync(
+                "/api/cards",
+                new StringContent("""{"cardTemplateId":"tpl\u0000x","outTrackId":"card-nul","openConversationId":"cidNul=="}""", System.Text.Encoding.UTF8, "application/json"));
+
+            var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+            Assert.Equal("Value not storable", problem.GetProperty("title").GetString());
+            Assert.Null(response.Headers.RetryAfter);
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(connectionString);
+        }
+    }
+
     [Theory]
     [InlineData("Data Source=:memory:")]
     [InlineData("Data Source=trying-out;Mode=Memory")]

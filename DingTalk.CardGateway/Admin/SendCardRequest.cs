@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DingTalk.CardGateway.Cards;
 
 namespace DingTalk.CardGateway.Admin;
 
@@ -48,9 +49,19 @@ public sealed record SendCardRequest
             errors["userIds"] = ["userIds must not contain empty ids."];
         }
 
-        if (OutTrackId is not null && (OutTrackId.Length is 0 or > 128 || OutTrackId.Any(char.IsWhiteSpace)))
+        if (OutTrackId is not null && (OutTrackId.Length is 0 or > 128 || OutTrackId.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
         {
-            errors["outTrackId"] = ["outTrackId must be 1 to 128 characters without spaces."];
+            errors["outTrackId"] = ["outTrackId must be 1 to 128 characters without spaces or control characters."];
+        }
+
+        if (!JsonUnicode.IsValid(CardData?.Values))
+        {
+            errors["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."];
+        }
+
+        if (PrivateData?.Values.All(user => JsonUnicode.IsValid(user.Values)) == false)
+        {
+            errors["privateData"] = ["privateData holds a string escape that is not valid Unicode (an unpaired surrogate)."];
         }
 
         if (CallbackType is not null and not (Cards.CallbackTypes.Http or Cards.CallbackTypes.Stream))

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DingTalk.CardGateway.Cards;
 
 namespace DingTalk.CardGateway.Admin;
 
@@ -22,6 +23,10 @@ public sealed record SendRobotCardRequest
         {
             errors["cardData"] = ["cardData must be the StandardCard JSON object."];
         }
+        else if (!JsonUnicode.IsValid(CardData))
+        {
+            errors["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."];
+        }
 
         var hasGroup = !string.IsNullOrWhiteSpace(OpenConversationId);
         var hasUser = !string.IsNullOrWhiteSpace(UserId);
@@ -30,9 +35,9 @@ public sealed record SendRobotCardRequest
             errors["openConversationId"] = [hasGroup ? "Give openConversationId or userId, not both." : "A target is required: openConversationId or userId."];
         }
 
-        if (CardBizId is not null && (CardBizId.Length is 0 or > 128 || CardBizId.Any(char.IsWhiteSpace)))
+        if (CardBizId is not null && (CardBizId.Length is 0 or > 128 || CardBizId.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
         {
-            errors["cardBizId"] = ["cardBizId must be 1 to 128 characters without spaces."];
+            errors["cardBizId"] = ["cardBizId must be 1 to 128 characters without spaces or control characters."];
         }
 
         return errors;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DingTalk.CardGateway.Cards;
 
 namespace DingTalk.CardGateway.Admin;
 
@@ -13,7 +14,8 @@ public sealed record UpdateCardDataRequest
     public bool Replace { get; init; }
 
     public Dictionary<string, string[]> Validate() =>
-        CardData is null && PrivateData is null
-            ? new() { ["cardData"] = ["Give cardData, privateData or both."] }
-            : [];
+        CardData is null && PrivateData is null ? new() { ["cardData"] = ["Give cardData, privateData or both."] }
+        : !JsonUnicode.IsValid(CardData?.Values) ? new() { ["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
+        : PrivateData?.Values.All(user => JsonUnicode.IsValid(user.Values)) == false ? new() { ["privateData"] = ["privateData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
+        : [];
 }

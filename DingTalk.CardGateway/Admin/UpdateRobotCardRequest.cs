@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DingTalk.CardGateway.Cards;
 
 namespace DingTalk.CardGateway.Admin;
 
@@ -13,7 +14,8 @@ public sealed record UpdateRobotCardRequest
     public bool Replace { get; init; }
 
     public Dictionary<string, string[]> Validate() =>
-        CardData.ValueKind != JsonValueKind.Object
-            ? new() { ["cardData"] = ["cardData must be a JSON object."] }
-            : [];
+        CardData.ValueKind != JsonValueKind.Object ? new() { ["cardData"] = ["cardData must be a JSON object."] }
+        : !JsonUnicode.IsValid(CardData) ? new() { ["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
+        : !JsonUnicode.IsValid(UserIdPrivateData?.Values) ? new() { ["userIdPrivateData"] = ["userIdPrivateData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
+        : [];
 }

@@ -31,7 +31,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
 
         httpContext.Response.StatusCode = status;
-        if (exception is DbException or DingTalkApiException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.Forbidden, Kind: DingTalkErrorKind.Transient })
+        if (exception is DbException and not Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter }
+            or DingTalkApiException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.Forbidden, Kind: DingTalkErrorKind.Transient })
         {
             httpContext.Response.Headers.RetryAfter = "1";
         }
@@ -49,6 +50,10 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
         return await problems.TryWriteAsync(context);
     }
+
+    /// <summary>PostgreSQL's "invalid byte sequence" (a NUL in text) and "untranslatable character".</summary>
+    private const string UnstorableCharacter = "22021";
+    private const string UntranslatableCharacter = "22P05";
 
     private static (int Status, string Title, string Detail, Dictionary<string, object?> Extensions) Describe(Exception exception)
     {
@@ -78,6 +83,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 return (status, "DingTalk refused the call", $"DingTalk answered {dingTalk.Code ?? ((int)dingTalk.StatusCode).ToString()}: {dingTalk.DingTalkMessage}", extensions);
             case HttpRequestException or Refit.ApiRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException:
                 return (503, "DingTalk unreachable", "DingTalk could not be reached after retries; try again later.", []);
+            case Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter }:
+                // The one database refusal that is the caller's: a retry would fail the same way.
+                return (400, "Value not storable", "A value in the request holds a character the database cannot store (U+0000); remove it.", []);
             case DbException:
                 // Nothing the caller sent is at fault, and the transaction rolled back: DingTalk (or the operator) may try again.
                 return (503, "Storage unavailable", "The gateway could not use its database; try again shortly.", []);
