@@ -1,6 +1,7 @@
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Cards.Wire;
 using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Tests.Callbacks;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -15,7 +16,7 @@ public class AccessTokenProviderTests
     [Fact]
     public async Task Concurrent_callers_share_one_fetch()
     {
-        using var provider = CreateProvider();
+        var provider = CreateProvider();
 
         var tokens = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => provider.GetTokenAsync(CancellationToken.None).AsTask()));
 
@@ -24,9 +25,48 @@ public class AccessTokenProviderTests
     }
 
     [Fact]
+    public async Task Concurrent_callers_share_one_failed_fetch_too()
+    {
+        // DingTalk is down (or refuses the secret): twenty callers waiting for a token get the one fetch's failure,
+        // instead of each fetching again in turn behind it.
+        var answer = new TaskCompletionSource<AccessTokenResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _oauth.Answer = answer.Task;
+        var provider = CreateProvider();
+        var callers = Enumerable.Range(0, 20).Select(_ => provider.GetTokenAsync(CancellationToken.None).AsTask()).ToList();
+        await Eventually.TrueAsync(() => _oauth.Calls == 1, "the fetch under way");
+
+        answer.SetException(new DingTalkApiException(System.Net.HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null));
+
+        foreach (var caller in callers)
+        {
+            await Assert.ThrowsAsync<DingTalkApiException>(() => caller);
+        }
+
+        Assert.Equal(1, _oauth.Calls);
+    }
+
+    [Fact]
+    public async Task A_caller_that_gives_up_leaves_the_fetch_to_the_others()
+    {
+        var answer = new TaskCompletionSource<AccessTokenResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _oauth.Answer = answer.Task;
+        var provider = CreateProvider();
+        using var impatient = new CancellationTokenSource();
+        var first = provider.GetTokenAsync(impatient.Token).AsTask();
+        var second = provider.GetTokenAsync(CancellationToken.None).AsTask();
+
+        await impatient.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        answer.SetResult(new AccessTokenResponse("token-shared", 7200));
+
+        Assert.Equal("token-shared", await second);
+        Assert.Equal(1, _oauth.Calls);
+    }
+
+    [Fact]
     public async Task The_token_is_renewed_shortly_before_it_expires()
     {
-        using var provider = CreateProvider();
+        var provider = CreateProvider();
         await provider.GetTokenAsync(CancellationToken.None);
 
         _clock.Advance(TimeSpan.FromSeconds(7200) - TimeSpan.FromMinutes(5) - TimeSpan.FromSeconds(1));
@@ -40,7 +80,7 @@ public class AccessTokenProviderTests
     [Fact]
     public async Task Invalidating_the_current_token_makes_the_next_caller_fetch_once()
     {
-        using var provider = CreateProvider();
+        var provider = CreateProvider();
         var first = await provider.GetTokenAsync(CancellationToken.None);
 
         provider.Invalidate(first);
@@ -54,7 +94,7 @@ public class AccessTokenProviderTests
     [Fact]
     public async Task Invalidating_an_old_token_keeps_the_newer_one()
     {
-        using var provider = CreateProvider();
+        var provider = CreateProvider();
         var first = await provider.GetTokenAsync(CancellationToken.None);
         provider.Invalidate(first);
         await provider.GetTokenAsync(CancellationToken.None);
@@ -69,7 +109,7 @@ public class AccessTokenProviderTests
     public async Task A_refused_token_call_is_reported_for_readiness()
     {
         _oauth.Fail = new DingTalkApiException(System.Net.HttpStatusCode.BadRequest, "invalidClientIdOrSecret", "bad secret", "req-1");
-        using var provider = CreateProvider();
+        var provider = CreateProvider();
 
         await Assert.ThrowsAsync<DingTalkApiException>(() => provider.GetTokenAsync(CancellationToken.None).AsTask());
 
@@ -92,9 +132,17 @@ public class AccessTokenProviderTests
 
         public Exception? Fail { get; set; }
 
+        /// <summary>When set, every call answers with it (the test completes it), instead of a token after 20 ms.</summary>
+        public Task<AccessTokenResponse>? Answer { get; set; }
+
         public async Task<AccessTokenResponse> GetAccessTokenAsync(AccessTokenRequest request, CancellationToken cancellationToken)
         {
             var n = Interlocked.Increment(ref _calls);
+            if (Answer is { } answer)
+            {
+                return await answer.WaitAsync(cancellationToken);
+            }
+
             await Task.Delay(20, cancellationToken); // long enough for concurrent callers to pile up behind the fetch
             return Fail is null ? new AccessTokenResponse($"token-{n}", 7200) : throw Fail;
         }

@@ -42,7 +42,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         await firstSession.CommitAsync(default);
         await second.WaitAsync(TimeSpan.FromSeconds(10));
 
-        var api = new CardApi();
+        var api = new CardApi(card);
         await Dispatcher(api, new FakeTimeProvider(T0)).RunOnceAsync(default);
 
         var sent = Assert.Single(api.Updates);
@@ -58,7 +58,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, null, new Dictionary<string, IReadOnlyDictionary<string, JsonElement>> { ["u1"] = Values(("role", "approver")) }));
         await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, Values(("title", "Reset")), null, Replace: true));
         await QueueAsync(Update(card, ("note", "after")));
-        var api = new CardApi();
+        var api = new CardApi(card);
         var dispatcher = Dispatcher(api, new FakeTimeProvider(T0));
 
         while (await dispatcher.RunOnceAsync(default))
@@ -81,8 +81,9 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     public async Task A_card_backing_off_is_not_due_because_a_newer_entry_of_it_is()
     {
         SkipWithoutDatabase();
+        await DrainOtherTestsEntriesAsync();
         var card = await SavedCardAsync();
-        var api = new CardApi { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
         var clock = new FakeTimeProvider(T0);
         var dispatcher = Dispatcher(api, clock);
         await QueueAsync(Update(card, ("total", 1)));
@@ -99,12 +100,33 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task An_answer_leaving_does_not_cut_short_a_retrys_backoff()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var dispatcher = Dispatcher(api, new FakeTimeProvider(T0));
+        var signal = fixture.Services.GetRequiredService<OutboxSignal>();
+        await QueueAsync(Update(card, ("total", 1)));
+        await dispatcher.RunOnceAsync(default); // DingTalk is down: backs off ~1 s
+
+        // Votes keep coming while DingTalk is down; each answer that leaves releases the card.
+        for (var vote = 0; vote < 5; vote++)
+        {
+            signal.AnswerSent(card);
+            await dispatcher.RunOnceAsync(default);
+        }
+
+        Assert.Equal(1, api.Calls);
+    }
+
+    [SkippableFact]
     public async Task A_failed_send_backs_off_from_when_it_failed()
     {
         SkipWithoutDatabase();
         var card = await SavedCardAsync();
         var clock = new FakeTimeProvider(T0);
-        var api = new CardApi
+        var api = new CardApi(card)
         {
             Answer = (_, _, _) =>
             {
@@ -130,7 +152,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var clock = new FakeTimeProvider(T0);
         var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var cancelled = false;
-        var api = new CardApi
+        var api = new CardApi(card)
         {
             Answer = async (_, _, cancellationToken) =>
             {
@@ -165,6 +187,15 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
+
+    /// <summary>Sends what earlier tests left pending and due, so a pass's "sent nothing" is about this test's card.</summary>
+    protected async Task DrainOtherTestsEntriesAsync()
+    {
+        var drain = Dispatcher(new CardApi("(none)"), new FakeTimeProvider(T0));
+        while (await drain.RunOnceAsync(default))
+        {
+        }
+    }
 
     protected static string NewCardId() => $"card-{Guid.NewGuid():N}";
 
@@ -208,20 +239,29 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         return (await connection.QueryAsync<string>("SELECT status FROM outbox WHERE card_id = @card ORDER BY id", new { card })).AsList();
     }
 
-    /// <summary>DingTalk's card API: takes every update, unless <see cref="Answer"/> says otherwise.</summary>
-    protected sealed class CardApi : IDingTalkCardApi
+    /// <summary>
+    /// DingTalk's card API for one test's card: takes its updates unless <see cref="Answer"/> says otherwise, and
+    /// records them. Other cards' updates (earlier tests' entries, still pending in the shared database) are taken
+    /// silently, so they neither count here nor stay pending.
+    /// </summary>
+    protected sealed class CardApi(string card) : IDingTalkCardApi
     {
         private int _calls;
 
         public ConcurrentQueue<UpdateCardRequest> Updates { get; } = new();
 
-        /// <summary>Runs on each update before it is taken (the call number, from 1); throwing refuses it.</summary>
+        /// <summary>Runs on each update of the card before it is taken (the call number, from 1); throwing refuses it.</summary>
         public Func<UpdateCardRequest, int, CancellationToken, Task>? Answer { get; set; }
 
         public int Calls => Volatile.Read(ref _calls);
 
         public async Task<BooleanResultResponse> UpdateAsync(UpdateCardRequest request, CancellationToken cancellationToken)
         {
+            if (request.OutTrackId != card)
+            {
+                return new BooleanResultResponse(true, true);
+            }
+
             var call = Interlocked.Increment(ref _calls);
             if (Answer is { } answer)
             {

@@ -14,7 +14,7 @@ public sealed class SqliteOutboxDispatcherTests(SqliteStorageFixture fixture)
     {
         var card = await SavedCardAsync();
         var database = Fixture.Services.GetRequiredService<GatewayDatabase>();
-        var api = new CardApi
+        var api = new CardApi(card)
         {
             // DingTalk takes the update; the database then refuses, once, to mark it sent.
             Answer = async (_, call, _) =>

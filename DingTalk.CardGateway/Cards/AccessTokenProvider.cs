@@ -13,14 +13,20 @@ public sealed partial class AccessTokenProvider(
     IOptionsMonitor<DingTalkOptions> options,
     TimeProvider clock,
     SecretMasker masker,
-    ILogger<AccessTokenProvider> logger) : IDisposable
+    ILogger<AccessTokenProvider> logger)
 {
-    private readonly SemaphoreSlim _fetchGate = new(1, 1);
+    private readonly Lock _gate = new();
     private volatile CachedToken? _current;
+    private Task<CachedToken>? _fetching;
 
     /// <summary>The last token-call failure, for readiness (e.g. DingTalk's <c>invalidClientIdOrSecret</c>).</summary>
     public string? LastError { get; private set; }
 
+    /// <remarks>
+    /// Callers who find no valid token all wait on one fetch, and share its failure too: a refused or unreachable token
+    /// call is made once for all of them, not once per waiter in turn (twenty waiters behind a DingTalk outage would
+    /// otherwise each run the whole retry pipeline, one after another). A caller's token cancels only its own wait.
+    /// </remarks>
     public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
         var cached = _current;
@@ -29,22 +35,19 @@ public sealed partial class AccessTokenProvider(
             return cached.Value;
         }
 
-        await _fetchGate.WaitAsync(cancellationToken);
-        try
+        Task<CachedToken> fetching;
+        lock (_gate)
         {
-            // Whoever waited behind the fetch takes its result.
             cached = _current;
             if (cached is not null && clock.GetUtcNow() < cached.RenewAt)
             {
                 return cached.Value;
             }
 
-            return (await FetchAsync(cancellationToken)).Value;
+            fetching = _fetching ??= FetchSharedAsync();
         }
-        finally
-        {
-            _fetchGate.Release();
-        }
+
+        return (await fetching.WaitAsync(cancellationToken)).Value;
     }
 
     /// <summary>Forgets <paramref name="token"/> if it is still the current one, so the next caller fetches anew.</summary>
@@ -58,7 +61,22 @@ public sealed partial class AccessTokenProvider(
         }
     }
 
-    public void Dispose() => _fetchGate.Dispose();
+    /// <summary>The one fetch under way; it ends (success or failure) by making room for the next one.</summary>
+    private async Task<CachedToken> FetchSharedAsync()
+    {
+        await Task.Yield(); // the caller publishes this task under the lock before the fetch can end and clear it
+        try
+        {
+            return await FetchAsync(CancellationToken.None); // everyone's fetch, not one caller's to cancel
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _fetching = null;
+            }
+        }
+    }
 
     private async Task<CachedToken> FetchAsync(CancellationToken cancellationToken)
     {

@@ -207,7 +207,9 @@ public sealed partial class OutboxDispatcher(
             new { cardId },
             cancellationToken);
 
-        if (entries.Count == 0 || (!answerSent && entries[0].AvailableAt > now.ToUnixTimeMilliseconds()))
+        // An answer that has left lets a card's first try go before AnswerFirstDelay is out — never a retry before its
+        // backoff is: during an outage every vote's answer would otherwise send the card again at once.
+        if (entries.Count == 0 || (entries[0].AvailableAt > now.ToUnixTimeMilliseconds() && !(answerSent && entries[0].Attempts == 0)))
         {
             return null;
         }
