@@ -106,7 +106,7 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_fsync_that_fails_fails_the_units_it_covered_with_a_storage_error_and_the_next_commit_succeeds()
+    public async Task After_an_fsync_fails_nothing_is_handed_out_as_durable_and_every_later_unit_fails_too()
     {
         var sync = _storage.Services.GetRequiredService<SqliteWalSync>();
         var fail = true;
@@ -124,10 +124,47 @@ public sealed class SqliteWalSyncTests : IAsyncLifetime
         Assert.Equal(10, error.SqliteErrorCode); // SQLITE_IOERR: a 503 to retry, as a failed COMMIT would be
         Assert.Contains("could not be flushed to disk", error.Message);
 
+        // The batch is committed (other connections see it) but maybe not on disk, and a later fsync cannot vouch for
+        // pages a failed one may have dropped: a read that would let it leave the process (a GET, a redelivery's
+        // answer, the outbox) fails too, and so does every later unit, until a restart recovers from the disk.
+        await Assert.ThrowsAsync<SqliteException>(() => sync.DurableAsync());
         Volatile.Write(ref fail, false);
-        await SaveCardAsync("kept");
+        await Assert.ThrowsAsync<SqliteException>(() => SaveCardAsync("after"));
         await using var scope = _storage.Scope();
-        Assert.NotNull(await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("kept", CancellationToken.None));
+        await Assert.ThrowsAsync<SqliteException>(() => scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("lost", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_failed_fsync_stops_the_gateway_so_that_SQLite_recovers_from_the_disk()
+    {
+        var lifetime = new StoppableLifetime();
+        var sync = new SqliteWalSync(NullLogger<SqliteWalSync>.Instance, lifetime) { FlushToDisk = _ => throw new IOException("Input/output error") };
+        using var wal = ScratchWal();
+        try
+        {
+            var durable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            sync.Committed(sync.Begin(), wal, durable);
+
+            await Assert.ThrowsAsync<SqliteException>(() => durable.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.True(lifetime.Stopping);
+        }
+        finally
+        {
+            await sync.DisposeAsync();
+        }
+    }
+
+    private sealed class StoppableLifetime : Microsoft.Extensions.Hosting.IHostApplicationLifetime
+    {
+        public bool Stopping { get; private set; }
+
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication() => Stopping = true;
     }
 
     [Fact]

@@ -33,7 +33,16 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
     private long _durable;
     private bool _busy;
 
-    public SqliteWalSync(ILogger<SqliteWalSync> logger) => _logger = logger;
+    private readonly IHostApplicationLifetime? _lifetime;
+
+    /// <summary>Set once an fsync has failed: from then on nothing is durable any more (see <see cref="Run"/>).</summary>
+    private SqliteException? _failed;
+
+    public SqliteWalSync(ILogger<SqliteWalSync> logger, IHostApplicationLifetime? lifetime = null)
+    {
+        _logger = logger;
+        _lifetime = lifetime;
+    }
 
     /// <summary>An fsync is under way or waiting to start: a batch committed now would wait for the next one anyway.</summary>
     public bool Busy => Volatile.Read(ref _busy);
@@ -72,6 +81,11 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
     /// <summary>Completes once every commit begun so far is on disk: call after a read whose result leaves the process.</summary>
     public Task DurableAsync()
     {
+        if (Volatile.Read(ref _failed) is { } failed)
+        {
+            return Task.FromException(failed);
+        }
+
         var through = Volatile.Read(ref _begun);
         if (Volatile.Read(ref _durable) >= through)
         {
@@ -114,6 +128,12 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
     {
         lock (_gate)
         {
+            if (_failed is { } failed)
+            {
+                commit.Durable?.TrySetException(failed);
+                return;
+            }
+
             if (commit.Wal is null && !_busy)
             {
                 // Nothing to sync, and no fsync under way or waiting for a commit before it: durable now (in memory,
@@ -175,23 +195,36 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
                 }
             }
 
+            if (failure is not null)
+            {
+                // The batches it covered are committed — visible to every connection — but maybe not on disk, and after a
+                // failed fsync the kernel may have dropped their pages: no later fsync can vouch for them. So nothing is
+                // durable from now on: their units, every later one and every read that would let data leave the process
+                // fail with SQLITE_IOERR_FSYNC (503, DingTalk retries), and the gateway stops, so that on restart SQLite
+                // recovers from what really reached the disk and the retries are handled for real.
+                Fail(new SqliteException("The SQLite write-ahead log could not be flushed to disk: " + failure.Message + "; the gateway stops so that SQLite recovers from what reached the disk", 10, 1034));
+            }
+
             foreach (var commit in round)
             {
-                if (failure is null)
+                if (Volatile.Read(ref _failed) is { } failed)
                 {
-                    commit.Durable?.TrySetResult();
+                    commit.Durable?.TrySetException(failed);
                 }
                 else
                 {
-                    // SQLITE_IOERR_FSYNC, as COMMIT itself would have failed: the callback is answered 503 and retried.
-                    commit.Durable?.TrySetException(new SqliteException("The SQLite write-ahead log could not be flushed to disk: " + failure.Message, 10, 1034));
+                    commit.Durable?.TrySetResult();
                 }
             }
 
             bool idle;
             lock (_gate)
             {
-                Advance(round[^1].Number);
+                if (_failed is null)
+                {
+                    Advance(round[^1].Number);
+                }
+
                 idle = _queue.Count == 0;
                 if (idle)
                 {
@@ -205,6 +238,28 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
                 Idle?.Invoke();
             }
         }
+    }
+
+    /// <summary>An fsync failed: every waiting read and every later unit fails with <paramref name="error"/>, and the gateway stops.</summary>
+    private void Fail(SqliteException error)
+    {
+        lock (_gate)
+        {
+            if (_failed is not null)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _failed, error);
+            foreach (var (_, done) in _fences)
+            {
+                done.TrySetException(error);
+            }
+
+            _fences.Clear();
+        }
+
+        _lifetime?.StopApplication();
     }
 
     /// <summary>Called holding the gate: commits up to <paramref name="number"/> are on disk (or never will be); releases the reads waiting for them.</summary>
@@ -230,7 +285,7 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(4302, LogLevel.Critical, "fsync of the SQLite write-ahead log failed ({Reason}): the callbacks of the batches it covered are answered 503 and DingTalk retries them; check the disk")]
+        [LoggerMessage(4302, LogLevel.Critical, "fsync of the SQLite write-ahead log failed ({Reason}): nothing written since can be trusted to be on disk, so every callback is answered 503 (DingTalk retries) and the gateway stops; check the disk, then start it again: SQLite recovers from what reached the disk")]
         public static partial void SyncFailed(ILogger logger, string reason);
     }
 }

@@ -330,7 +330,15 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         _rows.Clear();
         if (_wal is not null)
         {
-            await _walSync.DurableAsync();
+            try
+            {
+                await _walSync.DurableAsync();
+            }
+            catch (SqliteException)
+            {
+                // an fsync failed: nothing more will become durable, and there is nothing left to wait for
+            }
+
             _wal.Dispose();
             _wal = null;
         }
