@@ -56,12 +56,12 @@ public sealed record SendCardRequest
 
         if (!JsonUnicode.IsValid(CardData?.Values))
         {
-            errors["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."];
+            errors["cardData"] = [JsonUnicode.Refusal("cardData")];
         }
 
-        if (PrivateData?.Values.All(user => JsonUnicode.IsValid(user.Values)) == false)
+        if (!JsonUnicode.IsValid(PrivateData?.Values))
         {
-            errors["privateData"] = ["privateData holds a string escape that is not valid Unicode (an unpaired surrogate)."];
+            errors["privateData"] = [JsonUnicode.Refusal("privateData")];
         }
 
         if (CallbackType is not null and not (Cards.CallbackTypes.Http or Cards.CallbackTypes.Stream))

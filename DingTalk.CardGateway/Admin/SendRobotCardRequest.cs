@@ -25,7 +25,7 @@ public sealed record SendRobotCardRequest
         }
         else if (!JsonUnicode.IsValid(CardData))
         {
-            errors["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."];
+            errors["cardData"] = [JsonUnicode.Refusal("cardData")];
         }
 
         var hasGroup = !string.IsNullOrWhiteSpace(OpenConversationId);

@@ -15,7 +15,7 @@ public sealed record UpdateCardDataRequest
 
     public Dictionary<string, string[]> Validate() =>
         CardData is null && PrivateData is null ? new() { ["cardData"] = ["Give cardData, privateData or both."] }
-        : !JsonUnicode.IsValid(CardData?.Values) ? new() { ["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
-        : PrivateData?.Values.All(user => JsonUnicode.IsValid(user.Values)) == false ? new() { ["privateData"] = ["privateData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
+        : !JsonUnicode.IsValid(CardData?.Values) ? new() { ["cardData"] = [JsonUnicode.Refusal("cardData")] }
+        : !JsonUnicode.IsValid(PrivateData?.Values) ? new() { ["privateData"] = [JsonUnicode.Refusal("privateData")] }
         : [];
 }

@@ -15,7 +15,7 @@ public sealed record UpdateRobotCardRequest
 
     public Dictionary<string, string[]> Validate() =>
         CardData.ValueKind != JsonValueKind.Object ? new() { ["cardData"] = ["cardData must be a JSON object."] }
-        : !JsonUnicode.IsValid(CardData) ? new() { ["cardData"] = ["cardData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
-        : !JsonUnicode.IsValid(UserIdPrivateData?.Values) ? new() { ["userIdPrivateData"] = ["userIdPrivateData holds a string escape that is not valid Unicode (an unpaired surrogate)."] }
+        : !JsonUnicode.IsValid(CardData) ? new() { ["cardData"] = [JsonUnicode.Refusal("cardData")] }
+        : !JsonUnicode.IsValid(UserIdPrivateData?.Values) ? new() { ["userIdPrivateData"] = [JsonUnicode.Refusal("userIdPrivateData")] }
         : [];
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
@@ -100,18 +101,7 @@ public sealed partial class CallbackPipeline(
                 return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handlerName);
             }
 
-            var answer = CardCallbackResponse.Empty;
-            try
-            {
-                answer = CardCallbackResponse.For(result?.Clicker);
-            }
-            catch (Exception ex) when (IsUnwritable(ex))
-            {
-                Log.HandlerFailed(logger, ex, handlerName, context.CallbackId, context.CardId, context.UserId);
-                result = null;
-            }
-
-            var reply = await CommitAsync(services, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled, handlerName, answer, result);
+            var reply = await CommitAsync(services, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled, handlerName, CardCallbackResponse.For(result?.Clicker), result);
             scopeHandedOver = true;
             _ = FollowUpAsync(scope, result, context, answerSent);
             return reply;
@@ -132,7 +122,10 @@ public sealed partial class CallbackPipeline(
         try
         {
             var handler = (ICardActionHandler)services.GetRequiredService(registration.HandlerType);
-            return await handler.HandleAsync(context, lifetime.ApplicationStopping) ?? CardActionResult.None;
+            var result = await handler.HandleAsync(context, lifetime.ApplicationStopping) ?? CardActionResult.None;
+            return IsWritable(result)
+                ? result
+                : throw new ArgumentException("The handler's result holds a string escaping half a surrogate pair (from a JSON document it parsed): no JSON writer takes it, so neither the answer nor the update for everyone could be sent.");
         }
         catch (Exception ex)
         {
@@ -145,7 +138,7 @@ public sealed partial class CallbackPipeline(
     /// Records the outcome — and, when the handler succeeded, its update for everyone in the outbox — then commits.
     /// A failed handler's partial state changes are rolled back to before it ran; the callback's record stays.
     /// </summary>
-    private async Task<CallbackReply> CommitAsync(
+    private static async Task<CallbackReply> CommitAsync(
         IServiceProvider services,
         CardAction action,
         CardActionContext? context,
@@ -161,25 +154,15 @@ public sealed partial class CallbackPipeline(
         }
         else if (context is not null && result?.Everyone is { IsEmpty: false } everyone)
         {
-            try
-            {
-                await services.GetRequiredService<CardUpdates>().QueueAsync(
-                    new PendingCardUpdate(
-                        context.CardId,
-                        context.CardKind,
-                        everyone.CardData,
-                        everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
-                        RobotBlocks: everyone.RobotBlocks),
-                    afterAnswer: true,
-                    CancellationToken.None);
-            }
-            catch (Exception ex) when (IsUnwritable(ex))
-            {
-                // The handler's update holds a value no JSON writer takes: its failure, undone like one, not the callback's.
-                Log.HandlerFailed(logger, ex, handler ?? "(none)", action.CallbackId, action.CardId, action.UserId);
-                await session.RollbackToAsync(BeforeHandler, CancellationToken.None);
-                (outcome, answer) = (CallbackOutcome.HandlerFailed, CardCallbackResponse.Empty);
-            }
+            await services.GetRequiredService<CardUpdates>().QueueAsync(
+                new PendingCardUpdate(
+                    context.CardId,
+                    context.CardKind,
+                    everyone.CardData,
+                    everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
+                    RobotBlocks: everyone.RobotBlocks),
+                afterAnswer: true,
+                CancellationToken.None);
         }
 
         var json = answer.ToJson();
@@ -190,10 +173,14 @@ public sealed partial class CallbackPipeline(
     }
 
     /// <summary>
-    /// A handler's result holding a value that cannot be written as JSON (a string with half a surrogate pair, from a
-    /// document the handler parsed): found as the answer or the update is encoded.
+    /// Whether the values a handler returned can be written as JSON — the same check as a callback's <c>params</c> get
+    /// (<see cref="JsonUnicode"/>): one that cannot would fail the answer, or the outbox's write inside the commit.
     /// </summary>
-    private static bool IsUnwritable(Exception ex) => ex is System.Text.Json.JsonException or InvalidOperationException or ArgumentException;
+    private static bool IsWritable(CardActionResult result) =>
+        JsonUnicode.IsValid(result.Clicker?.CardData?.Values)
+        && JsonUnicode.IsValid(result.Clicker?.PrivateData?.Values)
+        && JsonUnicode.IsValid(result.Everyone?.CardData?.Values)
+        && JsonUnicode.IsValid(result.Everyone?.PrivateData?.Values);
 
     /// <summary>The handler ran past its budget and DingTalk already has <c>{}</c>: record that, with its update for everyone, when it ends.</summary>
     private async Task FinishOverrunAsync(

@@ -53,7 +53,7 @@ public static class CardActionParser
             {
                 // JSON allows "\ud800"; .NET strings from it do not.
                 action = null;
-                problem = "The body holds a string escape that is not valid Unicode (an unpaired surrogate).";
+                problem = JsonUnicode.Refusal("The body");
                 return false;
             }
         }
@@ -264,7 +264,7 @@ public static class CardActionParser
             case JsonValueKind.Undefined or JsonValueKind.Null:
                 return true;
             case JsonValueKind.Object when !JsonUnicode.IsValid(found):
-                problem = "params holds a string escape that is not valid Unicode (an unpaired surrogate).";
+                problem = JsonUnicode.Refusal("params");
                 return false;
             case JsonValueKind.Object:
                 parameters = found.Clone();

@@ -94,6 +94,11 @@ public sealed partial class SqliteWalSync : IAsyncDisposable
 
         lock (_gate)
         {
+            if (_failed is { } failedMeanwhile)
+            {
+                return Task.FromException(failedMeanwhile); // Fail has failed the fences already: a new one would wait forever
+            }
+
             if (_durable >= through)
             {
                 return Task.CompletedTask;
