@@ -161,7 +161,21 @@ public sealed class SandboxState
         }
     }
 
-    /// <summary>Forgets the faults injected with <see cref="FailNext"/> that have not fired yet.</summary>
+    /// <summary>
+    /// The next <paramref name="times"/> requests to <paramref name="method"/> + <paramref name="path"/> are carried out
+    /// (a card is created, say), but their answer is lost on the way back: the caller gets <paramref name="status"/>
+    /// with DingTalk's error body instead, as when DingTalk's front answers 504 after the call went through.
+    /// </summary>
+    public void LoseAnswerNext(HttpMethod method, string path, int status = StatusCodes.Status504GatewayTimeout, int times = 1, string? bodyContains = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(times);
+        lock (_gate)
+        {
+            _faults.Add(new FaultRule(method.Method, path, status, "GatewayTimeout", "injected: the call went through, its answer was lost", times, null, bodyContains) { AfterRun = true });
+        }
+    }
+
+    /// <summary>Forgets the faults injected with <see cref="FailNext"/> or <see cref="LoseAnswerNext"/> that have not fired yet.</summary>
     public void ClearFaults()
     {
         lock (_gate)
@@ -197,7 +211,13 @@ public sealed class SandboxState
                 _tokenRequests++;
             }
 
-            var answer = TakeFault(call) ?? Throttle(call) ?? Authenticate(call, route) ?? Run(call, route);
+            var fault = TakeFault(call);
+            var answer = (fault is { AfterRun: false } ? fault.Answer() : null) ?? Throttle(call) ?? Authenticate(call, route) ?? Run(call, route);
+            if (fault is { AfterRun: true } && answer.Status < 300)
+            {
+                answer = fault.Answer(); // carried out; the answer never reaches the caller
+            }
+
             _requests.Add(new ReceivedRequest(Time.GetUtcNow(), call.Method, call.Path, call.AccessToken, call.Body, answer.Status));
             return answer;
         }
@@ -219,7 +239,7 @@ public sealed class SandboxState
     /// <summary>A fresh id for carriers and process query keys. Caller holds the lock.</summary>
     internal string NextId(string prefix) => $"{prefix}{++_nextId:D6}";
 
-    private SandboxAnswer? TakeFault(SandboxCall call)
+    private FaultRule? TakeFault(SandboxCall call)
     {
         var fault = _faults.FirstOrDefault(f =>
             string.Equals(f.Method, call.Method, StringComparison.OrdinalIgnoreCase) && f.Path == call.Path
@@ -234,7 +254,7 @@ public sealed class SandboxState
             _faults.Remove(fault);
         }
 
-        return SandboxAnswer.Error(fault.Status, fault.Code, fault.Message, fault.RetryAfterSeconds);
+        return fault;
     }
 
     /// <summary>DingTalk's QPS limit per app and API: a call beyond it in the last second is refused (and not counted). Caller holds the lock.</summary>

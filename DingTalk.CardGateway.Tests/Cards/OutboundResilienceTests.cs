@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 
 namespace DingTalk.CardGateway.Tests.Cards;
@@ -264,6 +265,43 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         var arrivals = DingTalk.RequestsTo("/v1.0/card/streaming").Skip(before).Select(r => r.At).Order().ToList();
         Assert.Equal(frames, arrivals.Count);
         return arrivals;
+    }
+
+    [Fact]
+    public async Task A_card_created_whose_answer_was_lost_is_reported_created_unconfirmed_not_refused_by_its_retry()
+    {
+        const string CreatePath = "/v1.0/card/instances/createAndDeliver";
+        DingTalk.LoseAnswerNext(HttpMethod.Post, CreatePath, bodyContains: "lost-1");
+
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "lost-1", openConversationId = "cidR==", cardData = new { n = 0 } });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.False(body.GetProperty("deliveryConfirmed").GetBoolean());
+        Assert.False(body.GetProperty("allDelivered").GetBoolean());
+        Assert.Empty(body.GetProperty("deliverResults").EnumerateArray());
+        Assert.Equal([504, 400], DingTalk.RequestsTo(CreatePath).Where(r => r.Body.Contains("lost-1", StringComparison.Ordinal)).Select(r => r.Status));
+        Assert.Single(DingTalk.FindCard("lost-1")!.Deliveries); // created and delivered once, by the first attempt
+        Assert.Contains(fixture.Gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1102 && e.RenderMessage().Contains("lost-1", StringComparison.Ordinal));
+
+        // Stored like any card the gateway sent: its updates and callbacks work.
+        var stored = await _api.GetAsync("/api/cards/lost-1");
+        Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
+        var update = await _api.PutAsJsonAsync("/api/cards/lost-1", new { cardData = new { n = 1 } });
+        Assert.Equal(HttpStatusCode.NoContent, update.StatusCode);
+        Assert.Equal("1", DingTalk.FindCard("lost-1")!.CardData["n"]);
+    }
+
+    [Fact]
+    public async Task A_card_id_already_taken_is_still_refused_when_no_earlier_attempt_could_have_taken_it()
+    {
+        // r-1 exists (InitializeAsync); a throttled first attempt was refused before DingTalk did anything.
+        DingTalk.FailNext(HttpMethod.Post, "/v1.0/card/instances/createAndDeliver", 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi");
+
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "r-1", openConversationId = "cidR==", cardData = new { n = 0 } });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnprocessableEntity);
+        Assert.Equal("param.outTrackIdExist", problem.GetProperty("dingTalkCode").GetString());
+        Assert.Equal([403, 400], DingTalk.RequestsTo("/v1.0/card/instances/createAndDeliver").Where(r => r.Body.Contains("\"r-1\"", StringComparison.Ordinal)).Select(r => r.Status).TakeLast(2));
     }
 
     private Task<HttpResponseMessage> UpdateAsync(int n) => _api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n } });

@@ -96,7 +96,7 @@ public static class CardAdminEndpoints
 
         return TypedResults.Created(
             $"/api/cards/{Uri.EscapeDataString(delivery.OutTrackId)}",
-            new SendCardResponse(delivery.OutTrackId, delivery.CallbackType, delivery.AllDelivered, delivery.DeliverResults));
+            new SendCardResponse(delivery.OutTrackId, delivery.CallbackType, delivery.AllDelivered, delivery.DeliverResults, delivery.Confirmed));
     }
 
     private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> UpdateAsync(

@@ -6,4 +6,10 @@ namespace DingTalk.CardGateway.Cards;
 public sealed record CardDelivery(string OutTrackId, string CallbackType, string OpenSpaceId, IReadOnlyList<DeliverResult> DeliverResults)
 {
     public bool AllDelivered => DeliverResults.Count > 0 && DeliverResults.All(r => r.Success);
+
+    /// <summary>
+    /// False when the card was created but DingTalk's answer, with its per-target results, was lost: a retry found it
+    /// already created. <see cref="DeliverResults"/> is then empty.
+    /// </summary>
+    public bool Confirmed { get; init; } = true;
 }

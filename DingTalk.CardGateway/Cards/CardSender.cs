@@ -37,7 +37,20 @@ public sealed partial class CardSender(
             UserIdType = 1,
         };
 
-        var response = await cards.CreateAndDeliverAsync(request, cancellationToken);
+        CreateAndDeliverResponse response;
+        try
+        {
+            response = await cards.CreateAndDeliverAsync(request, cancellationToken);
+        }
+        catch (DingTalkApiException ex) when (ex.Code == DingTalkErrors.OutTrackIdExists && ex.AfterUncertainAttempt)
+        {
+            // An earlier attempt created the card and its answer was lost (timed out, 5xx): the card is DingTalk's and in
+            // the chat, only which targets it reached is unknown. Reporting the retry's "already exists" would have the
+            // operator send it a second time.
+            Log.CreatedButAnswerLost(logger, spec.OutTrackId, ex.RequestId);
+            return new CardDelivery(spec.OutTrackId, callbackType, space.OpenSpaceId, []) { Confirmed = false };
+        }
+
         var results = response.Result?.DeliverResults ?? [];
         foreach (var failed in results.Where(r => !r.Success))
         {
@@ -137,5 +150,8 @@ public sealed partial class CardSender(
     {
         [LoggerMessage(1101, LogLevel.Warning, "Card {OutTrackId} was not delivered to {SpaceType} {SpaceId}: {ErrorMsg}")]
         public static partial void DeliveryFailed(ILogger logger, string outTrackId, string? spaceType, string? spaceId, string? errorMsg);
+
+        [LoggerMessage(1102, LogLevel.Warning, "Card {OutTrackId}: DingTalk's answer to its creation was lost (timed out or 5xx) and the retry found the card already created (param.outTrackIdExist, request {RequestId}); reported as created, with its delivery to each target unconfirmed")]
+        public static partial void CreatedButAnswerLost(ILogger logger, string outTrackId, string? requestId);
     }
 }

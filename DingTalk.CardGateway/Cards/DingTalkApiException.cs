@@ -25,5 +25,11 @@ public sealed class DingTalkApiException : Exception
 
     public IReadOnlyList<string> RequiredScopes { get; }
 
+    /// <summary>
+    /// An earlier attempt of the same call timed out, broke off or got a 5xx, so DingTalk may have carried it out
+    /// (<see cref="UncertainAttemptHandler"/>): a "already exists" now may be that attempt's doing.
+    /// </summary>
+    public bool AfterUncertainAttempt { get; init; }
+
     public DingTalkErrorKind Kind => DingTalkErrors.Classify(StatusCode, Code);
 }

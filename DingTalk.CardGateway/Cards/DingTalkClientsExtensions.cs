@@ -20,6 +20,7 @@ public static class DingTalkClientsExtensions
         services.AddTransient<DingTalkBaseAddressHandler>();
         services.AddTransient<AccessTokenHandler>();
         services.AddTransient<ApiRateLimitingHandler>();
+        services.AddTransient<UncertainAttemptHandler>();
 
         services.AddDingTalkClient<IDingTalkOAuthApi>(withToken: false);
         services.AddDingTalkClient<IDingTalkCardApi>(withToken: true);
@@ -31,7 +32,7 @@ public static class DingTalkClientsExtensions
     /// <summary>
     /// One Refit client for a DingTalk API on the shared stack: base address per request, the access token unless
     /// <paramref name="withToken"/> is false (the token and Stream-open calls authenticate with the app's credentials),
-    /// resilience, rate limit, and DingTalk's errors as <see cref="DingTalkApiException"/>.
+    /// resilience, rate limit, a mark on attempts whose fate is unknown (<see cref="UncertainAttemptHandler"/>), and DingTalk's errors as <see cref="DingTalkApiException"/>.
     /// </summary>
     public static IHttpClientBuilder AddDingTalkClient<TApi>(this IServiceCollection services, bool withToken)
         where TApi : class
@@ -54,6 +55,7 @@ public static class DingTalkClientsExtensions
         builder.AddStandardResilienceHandler()
             .Configure((options, sp) => DingTalkResilience.Configure(options, sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
         builder.AddHttpMessageHandler<ApiRateLimitingHandler>();
+        builder.AddHttpMessageHandler<UncertainAttemptHandler>();
         return builder;
     }
 

@@ -35,6 +35,9 @@ public static class DingTalkErrorReader
             body?.Code,
             body?.Message ?? response.ReasonPhrase,
             body?.RequestId,
-            body?.AccessDeniedDetail?.RequiredScopes);
+            body?.AccessDeniedDetail?.RequiredScopes)
+        {
+            AfterUncertainAttempt = UncertainAttemptHandler.IsMarked(response.RequestMessage),
+        };
     }
 }

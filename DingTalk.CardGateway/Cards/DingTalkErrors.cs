@@ -5,6 +5,9 @@ namespace DingTalk.CardGateway.Cards;
 /// <summary>Turns DingTalk's status and error code into what to do about it. The one place that knows the codes.</summary>
 public static class DingTalkErrors
 {
+    /// <summary>createAndDeliver (or create) with an outTrackId DingTalk already has a card for.</summary>
+    public const string OutTrackIdExists = "param.outTrackIdExist";
+
     public static DingTalkErrorKind Classify(HttpStatusCode status, string? code)
     {
         var s = (int)status;

@@ -1,6 +1,8 @@
+using DingTalk.Sandbox.Wire;
+
 namespace DingTalk.Sandbox.State;
 
-/// <summary>An injected failure: the next <see cref="Remaining"/> calls to Method + Path get this error.</summary>
+/// <summary>An injected failure: the next <see cref="Remaining"/> calls to Method + Path get this error (after being carried out, when <see cref="AfterRun"/>).</summary>
 internal sealed class FaultRule(string method, string path, int status, string code, string message, int remaining, int? retryAfterSeconds, string? bodyContains = null)
 {
     public string Method { get; } = method;
@@ -19,4 +21,9 @@ internal sealed class FaultRule(string method, string path, int status, string c
     public int? RetryAfterSeconds { get; } = retryAfterSeconds;
 
     public int Remaining { get; set; } = remaining;
+
+    /// <summary>The call is carried out and only its answer replaced: a lost answer rather than a refusal.</summary>
+    public bool AfterRun { get; init; }
+
+    public SandboxAnswer Answer() => SandboxAnswer.Error(Status, Code, Message, RetryAfterSeconds);
 }
