@@ -35,6 +35,54 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.Contains(key.Replace(":", "__", StringComparison.Ordinal), failure, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Gateway:Storage:Retention", "00:00:00")] // every callback purged as it comes: no deduplication at all
+    [InlineData("Gateway:Storage:Retention", "-1.00:00:00")]
+    [InlineData("Gateway:Storage:Retention", "01:00:00")] // a signed delivery can still be replayed after its dedupe key is gone
+    [InlineData("Gateway:Storage:Retention", "10675199.00:00:00")] // the purge's cutoff cannot be computed: it never runs
+    [InlineData("Gateway:Storage:Provider", "PostgreSQL")] // silently SQLite: each replica its own file
+    [InlineData("Gateway:Storage:StartupWait", "-00:00:01")]
+    public void A_storage_setting_that_makes_no_sense_fails_validation_naming_it(string key, string value)
+    {
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build())
+            .AddGatewayOptions()
+            .BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<GatewayOptions>>().Value);
+
+        var failure = Assert.Single(ex.Failures);
+        Assert.Contains(key, failure, StringComparison.Ordinal);
+        Assert.Contains(key.Replace(":", "__", StringComparison.Ordinal), failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_setting_out_of_range_in_any_section_stops_the_process_with_one_line_before_the_database_is_touched()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"cg-invalid-{Guid.NewGuid():N}.db");
+        try
+        {
+            var (exitCode, error, output) = await RunAsync(new()
+            {
+                ["Gateway__Outbox__LeaseDuration"] = "00:00:00",
+                ["Gateway__Storage__ConnectionString"] = $"Data Source={database}",
+            });
+
+            Assert.Equal(1, exitCode);
+            Assert.StartsWith("DingTalk.CardGateway cannot start:", error, StringComparison.Ordinal);
+            Assert.Contains("LeaseDuration", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+            Assert.False(File.Exists(database), "the schema was migrated before the configuration was found wrong");
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
+            {
+                File.Delete(database + suffix);
+            }
+        }
+    }
+
     [Fact]
     public async Task Stream_mode_needs_no_public_url_or_api_secret()
     {

@@ -12,9 +12,8 @@ public static class OptionsExtensions
             .PostConfigure(SandboxDefaults.Apply);
         services.AddSingleton<IValidateOptions<DingTalkOptions>, DingTalkOptionsRangeValidator>();
         services.AddSingleton<IValidateOptions<DingTalkOptions>, DingTalkOptionsValidator>();
-        services.AddOptionsWithValidateOnStart<GatewayOptions>()
-            .BindConfiguration(GatewayOptions.Section)
-            .Validate(o => o.Storage.StartupWait >= TimeSpan.Zero, "Gateway:Storage:StartupWait (Gateway__Storage__StartupWait) must not be negative.");
+        services.AddOptionsWithValidateOnStart<GatewayOptions>().BindConfiguration(GatewayOptions.Section);
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         return services;
     }

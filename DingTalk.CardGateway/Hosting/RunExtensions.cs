@@ -42,24 +42,24 @@ public static class RunExtensions
         return 1;
     }
 
+    /// <summary>
+    /// Every option validated at startup, in every section (<c>DingTalk</c>, <c>Gateway</c>, <c>Gateway:Callbacks</c>,
+    /// <c>Gateway:Outbox</c>, …): what the host would otherwise find only as it starts, and stop with a stack trace.
+    /// </summary>
     private static List<string> ValidationFailures(IServiceProvider services)
-    {
-        var failures = new List<string>();
-        Check<DingTalkOptions>(services, failures);
-        Check<GatewayOptions>(services, failures);
-        return failures;
-    }
-
-    private static void Check<T>(IServiceProvider services, List<string> failures)
-        where T : class
     {
         try
         {
-            _ = services.GetRequiredService<IOptions<T>>().Value;
+            services.GetService<IStartupValidator>()?.Validate();
+            return [];
         }
         catch (OptionsValidationException ex)
         {
-            failures.AddRange(ex.Failures);
+            return [.. ex.Failures];
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
+        {
+            return [.. ex.InnerExceptions.SelectMany(e => ((OptionsValidationException)e).Failures)];
         }
     }
 }
