@@ -10,8 +10,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
 /// <summary>
-/// One fake DingTalk and one gateway against it, with fast typewriter pacing and four test handlers
-/// (<c>explode</c>, <c>slow</c>, <c>type</c>, <c>unwritable</c>), shared by the callback and handler tests. Each test uses its own card ids.
+/// One fake DingTalk and one gateway against it, with fast typewriter pacing and five test handlers
+/// (<c>explode</c>, <c>slow</c>, <c>type</c>, <c>unwritable</c>, <c>count</c>), shared by the callback and handler tests. Each test uses its own card ids.
 /// </summary>
 public sealed class CallbackGateway : IAsyncLifetime
 {
@@ -51,6 +51,7 @@ public sealed class CallbackGateway : IAsyncLifetime
             services.AddSingleton<TypedText>();
             services.AddCardActionHandler<TypedTextHandler>(on => on.Action("type"));
             services.AddCardActionHandler<UnwritableResultHandler>(on => on.Action("unwritable"));
+            services.AddCardActionHandler<CountingStateHandler>(on => on.Action("count"));
         }));
         DingTalkClient = App.CreateClient();
         Api = App.CreateClient();

@@ -87,11 +87,22 @@ public sealed partial class CallbackPipeline(
             var context = CardActionContext.From(action, card);
             var handlerName = registration.HandlerType.Name;
             await session.SavepointAsync(BeforeHandler, CancellationToken.None);
+            session.BeginHandler(action.CallbackId);
             var handling = InvokeAsync(services, registration, context);
             CardActionResult? result;
             try
             {
-                result = handling.IsCompleted ? await handling : await handling.WaitAsync(options.CurrentValue.HandlerBudget, clock, CancellationToken.None);
+                if (handling.IsCompleted)
+                {
+                    result = await handling;
+                }
+                else
+                {
+                    _ = session.LeaveWriterWhileWaitingAsync(handling); // SQLite's writer is not held while it waits on something else
+                    result = await handling.WaitAsync(options.CurrentValue.HandlerBudget, clock, CancellationToken.None);
+                }
+
+                result = await EndHandlerAsync(session, result, handlerName, context);
             }
             catch (TimeoutException)
             {
@@ -132,6 +143,21 @@ public sealed partial class CallbackPipeline(
             Log.HandlerFailed(logger, ex, registration.HandlerType.Name, context.CallbackId, context.CardId, context.UserId);
             return null;
         }
+    }
+
+    /// <summary>
+    /// The handler is done: its unit is back on SQLite's writer if it had left it while waiting. A state it changed that
+    /// another click changed meanwhile makes it a failed handler: its result is not used.
+    /// </summary>
+    private async Task<CardActionResult?> EndHandlerAsync(StorageSession session, CardActionResult? result, string handlerName, CardActionContext context)
+    {
+        if (await session.EndHandlerAsync() || result is null)
+        {
+            return result;
+        }
+
+        Log.Conflicted(logger, handlerName, context.CallbackId, context.CardId, context.UserId);
+        return null;
     }
 
     /// <summary>
@@ -189,7 +215,7 @@ public sealed partial class CallbackPipeline(
         CardActionResult? result = null;
         try
         {
-            result = await handling;
+            result = await EndHandlerAsync(scope.ServiceProvider.GetRequiredService<StorageSession>(), await handling, handlerName, context);
             await CommitAsync(scope.ServiceProvider, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Overran, handlerName, CardCallbackResponse.Empty, result);
         }
         catch (Exception ex)
@@ -272,6 +298,9 @@ public sealed partial class CallbackPipeline(
 
         [LoggerMessage(3104, LogLevel.Information, "Callback {CallbackId} (card {CardId}) delivered again; answered as before ({Outcome}), not handled twice")]
         public static partial void Redelivered(ILogger logger, string callbackId, string cardId, CallbackOutcome outcome);
+
+        [LoggerMessage(3106, LogLevel.Warning, "Handler {Handler} waited on something while another click changed the state it had changed, on callback {CallbackId} (card {CardId}, user {UserId}): its change and result were not kept; the user got {{}}")]
+        public static partial void Conflicted(ILogger logger, string handler, string callbackId, string cardId, string userId);
 
         [LoggerMessage(3105, LogLevel.Error, "The follow-up of callback {CallbackId} (card {CardId}) failed: the card was not updated for everyone")]
         public static partial void FollowUpFailed(ILogger logger, Exception exception, string callbackId, string cardId);

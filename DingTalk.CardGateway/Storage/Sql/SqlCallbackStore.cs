@@ -29,12 +29,15 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
 
                 var key = Key(callback.CallbackId);
                 if (rows.TryGet(key, out _)
+                    || session.IsClaimHeld(callback.CallbackId)
                     || await connection.ScalarAsync<long?>(transaction, "SELECT 1 FROM callbacks WHERE callback_id = @id", cancellationToken, ("id", callback.CallbackId)) is not null)
                 {
                     return false;
                 }
 
-                rows.Set(key, Kept(callback));
+                var claim = Kept(callback);
+                rows.Set(key, claim);
+                session.Recorded(key, claim);
                 return true;
             },
             cancellationToken);

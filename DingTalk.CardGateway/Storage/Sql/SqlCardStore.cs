@@ -36,7 +36,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             },
             cancellationToken);
 
-    public Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken) => KeptOrReadAsync(id, cancellationToken);
+    public Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken) =>
+        session.Gated ? session.GatedAsync(() => KeptOrReadAsync(id, cancellationToken), replayable: true) : KeptOrReadAsync(id, cancellationToken);
 
     /// <remarks>
     /// On SQLite the change lands on the writer's kept card. On PostgreSQL the row is read and locked first — unless

@@ -16,6 +16,10 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
     public Task<TState?> GetAsync<TState>(string handler, string cardId, CancellationToken cancellationToken)
         where TState : class =>
+        session.Gated ? session.GatedAsync(() => GetAsync<TState>(handler, cardId, cancellationToken), replayable: true) : GetNowAsync<TState>(handler, cardId, cancellationToken);
+
+    private Task<TState?> GetNowAsync<TState>(string handler, string cardId, CancellationToken cancellationToken)
+        where TState : class =>
         session.Rows is { } rows ? KeptAsync<TState>(rows, Key(handler, cardId), handler, cardId, cancellationToken) : session.ReadAsync(
             async (connection, transaction) =>
             {
@@ -67,7 +71,8 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                     current = await ReadAsync(handler, cardId, lockRow: true, connection, transaction, cancellationToken);
                 }
             },
-            cancellationToken);
+            cancellationToken,
+            replayable: true);
 
     /// <summary>
     /// On SQLite's writer: the change runs on the kept state (read once, then kept), and the batch writes the state
@@ -81,7 +86,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
         var updated = change(As<TState>(row.Value));
         var version = Math.Max(row.Version, 0) + 1;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        rows.Set(key, new SqliteRowCache.Row(updated, version, (connection, transaction) => connection.RunAsync(
+        var written = new SqliteRowCache.Row(updated, version, (connection, transaction) => connection.RunAsync(
             transaction,
             """
             INSERT INTO handler_state (handler, card_id, state, version, updated_at) VALUES (@handler, @cardId, @state, @version, @now)
@@ -92,7 +97,16 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
             ("cardId", cardId),
             ("state", SqlJson.Write(updated)),
             ("version", version),
-            ("now", now))));
+            ("now", now)));
+        rows.Set(key, written);
+
+        // Should the unit leave the writer while its handler waits, this change is written again on coming back —
+        // provided the state is still the one it changed (same version, same content: a row read again is a new object).
+        session.Recorded(key, written, async () =>
+        {
+            var current = await KeptRowAsync<TState>(rows, key, handler, cardId, CancellationToken.None);
+            return current.Version == row.Version && (ReferenceEquals(current.Value, row.Value) || SqlJson.Write(current.Value) == SqlJson.Write(row.Value));
+        });
         return updated;
     }
 

@@ -22,6 +22,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     private readonly GatewayDatabase _database;
     private readonly SqliteWalSync _walSync;
     private readonly SqliteRowCache _rows = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _heldClaims = new(StringComparer.Ordinal);
     private int _waiting;
     private long _commits;
     private DbConnection? _connection;
@@ -62,6 +63,17 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A unit that claimed <paramref name="callbackId"/> leaves the writer while its handler waits on something else,
+    /// rolled back (<see cref="StorageSession.LeaveWriterWhileWaitingAsync"/>): the claim is held here meanwhile, so a
+    /// redelivery is refused it as if the claim were in the writer's rows.
+    /// </summary>
+    public void HoldClaim(string callbackId) => _heldClaims[callbackId] = 0;
+
+    public void ReleaseClaim(string callbackId) => _heldClaims.TryRemove(callbackId, out _);
+
+    public bool IsClaimHeld(string callbackId) => !_heldClaims.IsEmpty && _heldClaims.ContainsKey(callbackId);
 
     /// <summary>Units waiting for the writer.</summary>
     internal int Waiting => Volatile.Read(ref _waiting);

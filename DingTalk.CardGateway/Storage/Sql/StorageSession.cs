@@ -12,13 +12,24 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </summary>
 public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher batcher) : IAsyncDisposable
 {
+    /// <summary>How long a handler must have been waiting on something else before its unit leaves SQLite's writer.</summary>
+    internal static readonly TimeSpan IdleBeforeLeaving = TimeSpan.FromMilliseconds(1);
+
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private SqliteWriteBatcher.Unit? _unit;
 
+    /// <summary>What this SQLite unit wrote so far, in order, to write again should it leave the writer and come back.</summary>
+    private List<Step>? _steps;
+    private HandlerPhase? _phase;
+
+    /// <summary>Held by each storage call while a handler runs, and by the unit leaving the writer: never both at once.</summary>
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private bool _inCall;
+
     public SqlDialect Dialect => database.Dialect;
 
-    public bool InTransaction => _transaction is not null;
+    public bool InTransaction => _transaction is not null || _phase is { Away: true };
 
     /// <summary>
     /// On SQLite, inside a transaction: the writer's kept rows — cards and handler states, and for the batch only the
@@ -40,6 +51,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         {
             _unit = await batcher.EnterAsync(cancellationToken);
             _transaction = _unit.Transaction;
+            _steps?.Clear();
             return;
         }
 
@@ -49,6 +61,11 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
+        if (_phase is not null)
+        {
+            throw new InvalidOperationException("A handler is still running in this session: end it (EndHandlerAsync) first.");
+        }
+
         var transaction = _transaction ?? throw new InvalidOperationException("No transaction is open.");
         _transaction = null;
         if (_unit is { } unit)
@@ -64,6 +81,13 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     public async Task RollbackAsync()
     {
+        if (_phase is { } phase)
+        {
+            _phase = null;
+            phase.End();
+            batcher.ReleaseClaim(phase.CallbackId); // when away from the writer, nothing else to undo
+        }
+
         var transaction = _transaction;
         _transaction = null;
         if (_unit is { } unit)
@@ -90,20 +114,49 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     public Task SavepointAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
-        return _unit is { } unit ? unit.Batch.SavepointAsync(unit.Connection, name) : Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
+        if (_unit is { } unit)
+        {
+            (_steps ??= []).Add(new Step(name, null, null, null));
+            return unit.Batch.SavepointAsync(unit.Connection, name);
+        }
+
+        return Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
     }
 
     /// <summary>Undoes what the open transaction did since <see cref="SavepointAsync"/>.</summary>
     public Task RollbackToAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
-        return _unit is { } unit ? unit.RollbackToAsync(name) : Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
+        if (_unit is { } unit)
+        {
+            if (_steps?.FindLastIndex(s => s.Savepoint == name) is >= 0 and var at)
+            {
+                _steps.RemoveRange(at + 1, _steps.Count - at - 1);
+            }
+
+            return unit.RollbackToAsync(name);
+        }
+
+        return Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
     }
 
     /// <summary>Runs <paramref name="work"/> in the open transaction, or in a transaction of its own.</summary>
     /// <remarks>In the open transaction (every statement of a callback) the work's own task is returned, without a state machine around it.</remarks>
-    public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken) =>
-        _transaction is not null ? work(Connection, _transaction) : WriteAloneAsync(work, cancellationToken);
+    /// <param name="work">The statements, on the session's connection and transaction.</param>
+    /// <param name="cancellationToken">Cancels a transaction of its own, when there is none open.</param>
+    /// <param name="replayable">
+    /// The work records what it writes (<see cref="Recorded"/>), so a handler's unit may leave SQLite's writer after it
+    /// and write it again on coming back; any other write while a handler runs keeps the unit on the writer.
+    /// </param>
+    public Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken, bool replayable = false)
+    {
+        if (Gated)
+        {
+            return CallAsync(() => WriteAsync(work, cancellationToken), replayable);
+        }
+
+        return _transaction is not null ? work(Connection, _transaction) : WriteAloneAsync(work, cancellationToken);
+    }
 
     /// <summary>
     /// One statement in a transaction of its own, for work outside a callback (the outbox dispatcher, retention): on
@@ -123,8 +176,15 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// Reads through the open transaction (seeing its own writes), or on a connection of its own — then returns only
     /// once what it may have seen is durable (<see cref="DurableAsync"/>).
     /// </summary>
-    public Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken) =>
-        _transaction is not null ? work(Connection, _transaction) : ReadCommittedAsync(work, cancellationToken);
+    public Task<T> ReadAsync<T>(Func<DbConnection, DbTransaction?, Task<T>> work, CancellationToken cancellationToken)
+    {
+        if (Gated)
+        {
+            return CallAsync(() => ReadAsync(work, cancellationToken), replayable: true);
+        }
+
+        return _transaction is not null ? work(Connection, _transaction) : ReadCommittedAsync(work, cancellationToken);
+    }
 
     /// <summary>
     /// Completes once every commit made so far is on disk. On SQLite a read on a connection of its own may see a
@@ -171,6 +231,255 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         return result;
     }
 
+    // ---- A handler waiting on something else leaves SQLite's writer ----
+    //
+    // On SQLite every unit of work holds the one writer from its claim to its commit, handler included: a handler awaiting
+    // an HTTP call for a second would hold every other click of every card for that second. So while a handler runs
+    // (BeginHandler … EndHandlerAsync) and waits on something that is not this session, the unit leaves the writer: it is
+    // rolled back, its claim held in the process meanwhile (SqliteWriteBatcher.HoldClaim), and what it wrote is kept as
+    // steps. Its next storage call (or the handler's end) takes the writer again and writes the steps again — the claim,
+    // the savepoint, each handler state as changed — provided no state it changed was changed meanwhile by another click
+    // (then the handler's result rests on a state that is no longer there: a conflict, and the handler counts as failed).
+    // All of it still commits as one transaction, so a crash loses the whole callback or nothing, as before. Only writes
+    // that record their steps (the claim, handler state) can be written again: a handler that writes anything else (a
+    // card, the outbox) keeps its unit on the writer, as before. On PostgreSQL none of this is needed: a unit locks only
+    // its card's rows.
+
+    /// <summary>A storage call from the running handler, outside any other: it takes the gate.</summary>
+    public bool Gated => _phase is not null && !_inCall;
+
+    /// <summary>The running handler's unit has left the writer.</summary>
+    internal bool Away => _phase is { Away: true };
+
+    /// <summary>
+    /// Keeps what a store just set in SQLite's kept rows as a step of this unit; <paramref name="unchanged"/>, when given,
+    /// tells on coming back whether the row the write was based on is still the current one.
+    /// </summary>
+    public void Recorded(string key, SqliteRowCache.Row row, Func<Task<bool>>? unchanged = null)
+    {
+        if (_unit is not null)
+        {
+            (_steps ??= []).Add(new Step(null, key, row, unchanged));
+        }
+    }
+
+    /// <summary>The claim of <paramref name="callbackId"/> is held in the process while a unit is away: a redelivery meanwhile is refused it.</summary>
+    public bool IsClaimHeld(string callbackId) => batcher.IsClaimHeld(callbackId);
+
+    /// <summary>A handler starts, in the open SQLite unit that claimed <paramref name="callbackId"/>; a no-op on PostgreSQL.</summary>
+    public void BeginHandler(string callbackId)
+    {
+        if (_unit is not null)
+        {
+            _phase = new HandlerPhase(callbackId);
+        }
+    }
+
+    /// <summary>
+    /// Until <paramref name="handling"/> completes: whenever the handler has been waiting on something other than this
+    /// session for <see cref="IdleBeforeLeaving"/>, the unit leaves the writer (see above).
+    /// </summary>
+    public async Task LeaveWriterWhileWaitingAsync(Task handling)
+    {
+        if (_phase is not { } phase)
+        {
+            return;
+        }
+
+        while (!handling.IsCompleted && !phase.Ended)
+        {
+            var calls = phase.Calls;
+            await Task.WhenAny(handling, Task.Delay(IdleBeforeLeaving));
+            if (handling.IsCompleted || !await _gate.WaitAsync(0))
+            {
+                continue; // done, or a storage call is under way
+            }
+
+            try
+            {
+                if (phase.Ended || phase.Away || !phase.Replayable || phase.Calls != calls || _unit is not { } unit)
+                {
+                    continue;
+                }
+
+                batcher.HoldClaim(phase.CallbackId);
+                phase.Leave();
+                _unit = null;
+                _transaction = null;
+                await unit.RollbackAsync(); // the writer goes to the next unit
+            }
+            finally
+            {
+                _gate.Release();
+            }
+
+            if (!phase.Replayable)
+            {
+                return;
+            }
+
+            await Task.WhenAny(handling, phase.Back.Task);
+        }
+    }
+
+    /// <summary>
+    /// The handler has returned: its unit takes the writer again if it had left it. False when a state it changed was
+    /// changed meanwhile by another click: what it wrote is undone (back to its savepoint), and its result must not be used.
+    /// </summary>
+    public async ValueTask<bool> EndHandlerAsync()
+    {
+        if (_phase is not { } phase)
+        {
+            return true;
+        }
+
+        await _gate.WaitAsync();
+        try
+        {
+            _inCall = true;
+            await ComeBackAsync(phase);
+            _phase = null;
+            phase.End();
+            return !phase.Conflicted;
+        }
+        finally
+        {
+            _inCall = false;
+            _gate.Release();
+        }
+    }
+
+    /// <summary>A store's call that reads the writer's kept rows directly (not through <see cref="ReadAsync{T}"/>), taking the gate while a handler runs.</summary>
+    public Task<T> GatedAsync<T>(Func<Task<T>> call, bool replayable) => Gated ? CallAsync(call, replayable) : call();
+
+    /// <remarks>
+    /// While the unit is on the writer and no other call holds the gate, a call that completes at once (SQLite's always
+    /// do) costs a try of the gate and no state machine: a handler that never waits on anything else barely notices.
+    /// </remarks>
+    private Task<T> CallAsync<T>(Func<Task<T>> call, bool replayable)
+    {
+        var phase = _phase!;
+        if (phase.Away || !_gate.Wait(0))
+        {
+            return CallSlowAsync(call, replayable);
+        }
+
+        Task<T> task;
+        try
+        {
+            _inCall = true;
+            phase.Calls++;
+            if (!replayable)
+            {
+                phase.Replayable = false;
+            }
+
+            task = call();
+        }
+        catch
+        {
+            _inCall = false;
+            _gate.Release();
+            throw;
+        }
+
+        if (task.IsCompleted)
+        {
+            _inCall = false;
+            _gate.Release();
+            return task;
+        }
+
+        return ReleaseWhenDoneAsync(task);
+    }
+
+    private async Task<T> ReleaseWhenDoneAsync<T>(Task<T> task)
+    {
+        try
+        {
+            return await task;
+        }
+        finally
+        {
+            _inCall = false;
+            _gate.Release();
+        }
+    }
+
+    private async Task<T> CallSlowAsync<T>(Func<Task<T>> call, bool replayable)
+    {
+        var phase = _phase!;
+        await _gate.WaitAsync();
+        try
+        {
+            _inCall = true;
+            phase.Calls++;
+            await ComeBackAsync(phase);
+            if (phase.Conflicted)
+            {
+                throw new HandlerStateConflictException(phase.ConflictKey!);
+            }
+
+            if (!replayable)
+            {
+                phase.Replayable = false;
+            }
+
+            return await call();
+        }
+        finally
+        {
+            _inCall = false;
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Holding the gate: the writer again, and the unit's steps written again (unless a state changed meanwhile).</summary>
+    private async Task ComeBackAsync(HandlerPhase phase)
+    {
+        if (!phase.Away)
+        {
+            return;
+        }
+
+        var unit = await batcher.EnterAsync(CancellationToken.None);
+        _unit = unit;
+        _transaction = unit.Transaction;
+        phase.Away = false;
+        try
+        {
+            string? savepoint = null;
+            foreach (var step in _steps ?? [])
+            {
+                if (step.Savepoint is { } name)
+                {
+                    await unit.Batch.SavepointAsync(unit.Connection, name);
+                    savepoint = name;
+                }
+                else if (step.Unchanged is { } unchanged && !await unchanged())
+                {
+                    phase.Conflicted = true;
+                    phase.ConflictKey = step.Key;
+                    if (savepoint is not null)
+                    {
+                        await unit.RollbackToAsync(savepoint);
+                    }
+
+                    break;
+                }
+                else
+                {
+                    unit.Batch.Rows.Set(step.Key!, step.Row!);
+                }
+            }
+        }
+        finally
+        {
+            batcher.ReleaseClaim(phase.CallbackId); // the claim is in the writer's rows again
+            phase.Back.TrySetResult();
+        }
+    }
+
     /// <summary>Rolls back what is uncommitted and gives the connection back; the session opens a new one if used again.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -183,6 +492,43 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     private DbConnection Connection => _unit?.Connection ?? _connection!;
+
+    /// <summary>A savepoint, or a kept row set (and how to tell whether the row it was based on is still current).</summary>
+    private sealed record Step(string? Savepoint, string? Key, SqliteRowCache.Row? Row, Func<Task<bool>>? Unchanged);
+
+    private sealed class HandlerPhase(string callbackId)
+    {
+        public string CallbackId { get; } = callbackId;
+
+        /// <summary>Storage calls so far: unchanged over a wait, the handler was waiting on something else.</summary>
+        public int Calls { get; set; }
+
+        /// <summary>Everything written since the claim can be written again (only recorded writes so far).</summary>
+        public bool Replayable { get; set; } = true;
+
+        public bool Away { get; set; }
+
+        public bool Conflicted { get; set; }
+
+        public string? ConflictKey { get; set; }
+
+        public bool Ended { get; private set; }
+
+        /// <summary>Completes when the unit comes back to the writer after it last left (or the phase ends).</summary>
+        public TaskCompletionSource Back { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Leave()
+        {
+            Back = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Away = true;
+        }
+
+        public void End()
+        {
+            Ended = true;
+            Back.TrySetResult();
+        }
+    }
 
     private DbTransaction OpenTransaction => _transaction ?? throw new InvalidOperationException("No transaction is open.");
 }

@@ -1,0 +1,118 @@
+using System.Net;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>
+/// A handler that awaits something slow (an HTTP call of its own) on SQLite: its unit leaves the one writer while it
+/// waits, so other clicks go on, and comes back to commit as one transaction — or, if a state it changed was changed
+/// meanwhile, counts as failed rather than keep a change resting on a state that is gone.
+/// </summary>
+[Collection(CallbackGatewayCollection.Name)]
+public class WaitingHandlerTests(CallbackGateway gateway)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_handler_that_changed_state_then_waited_keeps_its_change_and_updates_everyone()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var other = await gateway.SendCardAsync("tpl.poll");
+        var gate = Guid.NewGuid().ToString("N");
+
+        var counting = gateway.ClickAsync(card, "u1", new { action = "count", gate });
+        await gateway.Gate.Entered(gate).WaitAsync(Patience);
+        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience); // the writer is free meanwhile
+        gateway.Gate.Open(gate);
+
+        var answer = await counting;
+        Assert.Equal("1", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
+        Assert.Equal(1, (await CounterAsync(card))?.Count);
+        var callback = Assert.Single(await HistoryAsync(card));
+        Assert.Equal(CallbackOutcome.Handled, callback.Outcome);
+    }
+
+    [Fact]
+    public async Task A_handler_that_waits_twice_leaves_the_writer_twice_and_keeps_both_changes()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var other = await gateway.SendCardAsync("tpl.poll");
+        var (first, then) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+
+        var counting = gateway.ClickAsync(card, "u1", new { action = "count", gate = first, thenGate = then });
+        await gateway.Gate.Entered(first).WaitAsync(Patience);
+        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+        gateway.Gate.Open(first);
+        await gateway.Gate.Entered(then).WaitAsync(Patience);
+        await gateway.ClickAsync(other, "u3", new { action = "vote", option = "b" }).WaitAsync(Patience);
+        gateway.Gate.Open(then);
+
+        var answer = await counting;
+        Assert.Equal("2", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal(2, (await CounterAsync(card))?.Count);
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(other)?.CardData.GetValueOrDefault("total") == "2", "the other card's two votes");
+    }
+
+    [Fact]
+    public async Task A_state_another_click_changed_while_its_handler_waited_fails_that_handler_instead_of_counting_on_a_stale_state()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+
+        var waiting = gateway.ClickAsync(card, "u1", new { action = "count", gate });
+        await gateway.Gate.Entered(gate).WaitAsync(Patience);
+        var meanwhile = await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience);
+        gateway.Gate.Open(gate);
+
+        // u2's click went first: u1's change, made before it waited, was not kept, and u1 is not told a count.
+        Assert.Equal("1", meanwhile.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal("{}", (await waiting).GetRawText());
+        Assert.Equal(1, (await CounterAsync(card))?.Count);
+        var history = await HistoryAsync(card);
+        Assert.Equal(new[] { CallbackOutcome.HandlerFailed, CallbackOutcome.Handled }.Order(), history.Select(c => c.Outcome).Order());
+        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "u2's count for everyone");
+    }
+
+    [Fact]
+    public async Task A_redelivery_while_the_handler_waits_away_from_the_writer_is_answered_not_handled_again()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var other = await gateway.SendCardAsync("tpl.poll");
+        var gate = Guid.NewGuid().ToString("N");
+        var body = DingTalkCallback.Body(card, "u1", new { action = "count", gate });
+        var signedAt = DateTimeOffset.UtcNow;
+
+        var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+        await gateway.Gate.Entered(gate).WaitAsync(Patience);
+        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience); // so the first unit has left the writer
+        using var again = await gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+        gateway.Gate.Open(gate);
+
+        // The redelivery waited for the first delivery's answer, in vain (its handler still waits), so it got {}; the
+        // first is answered as its handler ends, or with {} past its budget. What matters is that the handler ran once
+        // and its count was kept once.
+        Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+        using var answer = await first;
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
+        Assert.Equal(1, gateway.Gate.Arrivals(gate));
+        Assert.Equal(1, (await CounterAsync(card))?.Count);
+        Assert.Contains(Assert.Single(await HistoryAsync(card)).Outcome, new[] { CallbackOutcome.Handled, CallbackOutcome.Overran });
+    }
+
+    private async Task<CountingStateHandler.Counter?> CounterAsync(string card)
+    {
+        await using var scope = gateway.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
+    }
+
+    private async Task<IReadOnlyList<CallbackRecord>> HistoryAsync(string card)
+    {
+        await using var scope = gateway.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync(card, CancellationToken.None);
+    }
+}
