@@ -300,6 +300,91 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Equal("param.cardNotExist", dead.GetProperty("lastErrorCode").GetString());
     }
 
+    [Theory]
+    [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"privateData\":{\"u1\":null}}", "privateData")]
+    [InlineData("PUT", "/api/cards/any", "{\"privateData\":{\"u1\":null}}", "privateData")]
+    [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"atUserIds\":[null]}", "atUserIds")]
+    [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"atUserIds\":[\" \"]}", "atUserIds")]
+    public async Task A_null_where_a_user_belongs_is_a_400_naming_the_field(string method, string path, string json, string field)
+    {
+        var response = await _api.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(json, Encoding.UTF8, "application/json") });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
+        Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/card/instances/createAndDeliver"));
+    }
+
+    [Theory]
+    [InlineData("PUT", "/api/robot-cards/dup-robot", "{\"cardData\":{\"a\":1,\"a\":2}}", "$.cardData")]
+    [InlineData("PUT", "/api/robot-cards/dup-robot", "{\"cardData\":{\"a\":1},\"userIdPrivateData\":{\"u1\":{\"b\":1,\"b\":2}}}", "$.userIdPrivateData.u1")]
+    [InlineData("POST", "/api/robot-cards", "{\"openConversationId\":\"cidRobot==\",\"cardData\":{\"header\":{\"t\":1,\"t\":2},\"contents\":[]}}", "$.cardData")]
+    [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"cardData\":{\"a\":1,\"a\":2}}", "$.cardData")]
+    public async Task A_property_named_twice_is_a_400_saying_where(string method, string path, string json, string where)
+    {
+        var response = await _api.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(json, Encoding.UTF8, "application/json") });
+
+        var detail = (await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
+        Assert.Contains($"at {where}", detail, StringComparison.Ordinal);
+        Assert.Contains("Duplicate", detail, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/card/instances/createAndDeliver"));
+        Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/im/v1.0/robot/interactiveCards/send"));
+    }
+
+    [Theory]
+    [InlineData("/api/cards", "outTrackId", "team/incident-7")]
+    [InlineData("/api/cards", "outTrackId", "..")]
+    [InlineData("/api/robot-cards", "cardBizId", "team/deploy-7")]
+    public async Task An_id_its_own_location_could_not_reach_is_a_400(string route, string field, string id)
+    {
+        // Routing leaves %2F encoded: "team/incident-7" was sent, then GET and PUT of its Location looked for "team%2Fincident-7".
+        var response = await _api.PostAsJsonAsync(route, new Dictionary<string, object>
+        {
+            ["cardTemplateId"] = "tpl",
+            ["openConversationId"] = "cidX==",
+            ["cardData"] = new { contents = Array.Empty<object>() },
+            [field] = id,
+        });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
+        Assert.Null(fixture.DingTalk.State.FindCard(id));
+        Assert.Null(fixture.DingTalk.State.FindRobotCard(id));
+    }
+
+    [Fact]
+    public async Task An_id_the_other_kind_of_card_has_is_a_409_and_leaves_that_card_as_it_was()
+    {
+        await SendAsync("shared-advanced", new { n = 1 });
+        await HttpAssert.JsonAsync(await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "shared-robot", openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } }), HttpStatusCode.Created);
+        var before = await StoredDataAsync("shared-advanced") + await StoredDataAsync("shared-robot");
+
+        // DingTalk keeps the two kinds' ids apart and accepts both; the gateway's one row per id would be taken over.
+        var asRobot = await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "shared-advanced", openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } });
+        var asAdvanced = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "shared-robot", openConversationId = "cidX==", cardData = new { n = 2 } });
+
+        await HttpAssert.ProblemAsync(asRobot, HttpStatusCode.Conflict);
+        await HttpAssert.ProblemAsync(asAdvanced, HttpStatusCode.Conflict);
+        Assert.Null(fixture.DingTalk.State.FindRobotCard("shared-advanced"));
+        Assert.Null(fixture.DingTalk.State.FindCard("shared-robot"));
+        Assert.Equal("Advanced", (await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/shared-advanced"), HttpStatusCode.OK)).GetProperty("card").GetProperty("kind").GetString());
+        Assert.Equal("Robot", (await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/shared-robot"), HttpStatusCode.OK)).GetProperty("card").GetProperty("kind").GetString());
+        Assert.Equal(before, await StoredDataAsync("shared-advanced") + await StoredDataAsync("shared-robot"));
+    }
+
+    [Fact]
+    public async Task An_AppSecret_DingTalk_refuses_is_a_502_with_its_code_not_DingTalk_unreachable()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:AppSecret"] = "rotated-away-secret" });
+        using var api = gateway.CreateAdminClient();
+
+        var response = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "bad-secret", openConversationId = "cidX==" });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal("invalidClientIdOrSecret", problem.GetProperty("dingTalkCode").GetString());
+        Assert.False(response.Headers.Contains("Retry-After"));
+        Assert.DoesNotContain("rotated-away-secret", problem.GetRawText(), StringComparison.Ordinal);
+    }
+
     private async Task SendAsync(string outTrackId, object cardData)
     {
         var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId, openConversationId = "cidX==", cardData });

@@ -15,7 +15,8 @@ public static class CardAdminEndpoints
         var cards = api.MapGroup("/cards");
         cards.MapPost("/", SendAsync)
             .WithSummary("Create and deliver an advanced card")
-            .ProducesDingTalkProblems();
+            .ProducesDingTalkProblems()
+            .ProducesProblem(StatusCodes.Status409Conflict);
         cards.MapPut("/{outTrackId}", UpdateAsync)
             .WithSummary("Update card data and private data (merged by key unless replace is true), through the outbox")
             .WithDescription("204 once DingTalk has taken the update; 202 with the outbox entry if it is still being retried after a few seconds; 409 for a robot card (PUT /api/robot-cards/{id}).")
@@ -40,7 +41,7 @@ public static class CardAdminEndpoints
         .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
         .ProducesProblem(StatusCodes.Status502BadGateway);
 
-    private static async Task<Results<Created<SendCardResponse>, ValidationProblem>> SendAsync(
+    private static async Task<Results<Created<SendCardResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
         SendCardRequest request,
         CardSender sender,
         ICardStore store,
@@ -63,6 +64,11 @@ public static class CardAdminEndpoints
             {
                 ["callbackType"] = ["HTTP callbacks are off on this gateway (no DingTalk:Callback:ApiSecret to verify them), so every click on this card would be refused: leave callbackType out to use Stream."],
             });
+        }
+
+        if (request.OutTrackId is { } chosen && await IdTakenByOtherKindAsync(store, chosen, CardKind.Advanced, cancellationToken) is { } taken)
+        {
+            return taken;
         }
 
         var outTrackId = request.OutTrackId ?? $"card-{Guid.NewGuid():N}";
@@ -98,6 +104,19 @@ public static class CardAdminEndpoints
             $"/api/cards/{Uri.EscapeDataString(delivery.OutTrackId)}",
             new SendCardResponse(delivery.OutTrackId, delivery.CallbackType, delivery.AllDelivered, delivery.DeliverResults, delivery.Confirmed));
     }
+
+    /// <summary>
+    /// The store keeps one card per id whatever its kind, and saving a sent card overwrites the row: an advanced card and
+    /// a normal robot card (DingTalk keeps their ids apart) may not share an id, or the later would take over the earlier's
+    /// state and callbacks.
+    /// </summary>
+    internal static async Task<ProblemHttpResult?> IdTakenByOtherKindAsync(ICardStore store, string id, CardKind kind, CancellationToken cancellationToken) =>
+        await store.FindAsync(id, cancellationToken) is { } existing && existing.Kind != kind
+            ? TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "Card id in use",
+                detail: $"{id} is already {(existing.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")} of this gateway: choose another id.")
+            : null;
 
     private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         string outTrackId,

@@ -14,7 +14,7 @@ public static class RobotCardAdminEndpoints
     public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
     {
         var robotCards = api.MapGroup("/robot-cards");
-        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").ProducesDingTalkProblems();
+        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapGet(
                 "/{cardBizId}",
@@ -25,7 +25,7 @@ public static class RobotCardAdminEndpoints
         return robotCards;
     }
 
-    private static async Task<Results<Created<SendRobotCardResponse>, ValidationProblem>> SendAsync(
+    private static async Task<Results<Created<SendRobotCardResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
         SendRobotCardRequest request,
         CardSender sender,
         ICardStore store,
@@ -37,6 +37,11 @@ public static class RobotCardAdminEndpoints
         if (request.Validate() is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
+        }
+
+        if (request.CardBizId is { } chosen && await CardAdminEndpoints.IdTakenByOtherKindAsync(store, chosen, CardKind.Robot, cancellationToken) is { } taken)
+        {
+            return taken;
         }
 
         var cardBizId = request.CardBizId ?? $"robot-{Guid.NewGuid():N}";

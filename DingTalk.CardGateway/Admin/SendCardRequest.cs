@@ -49,9 +49,14 @@ public sealed record SendCardRequest
             errors["userIds"] = ["userIds must not contain empty ids."];
         }
 
-        if (OutTrackId is not null && (OutTrackId.Length is 0 or > 128 || OutTrackId.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        if (AtUserIds?.Any(string.IsNullOrWhiteSpace) == true)
         {
-            errors["outTrackId"] = ["outTrackId must be 1 to 128 characters without spaces or control characters."];
+            errors["atUserIds"] = ["atUserIds must not contain empty ids."];
+        }
+
+        if (OutTrackId is not null && !CardIdRule.IsValid(OutTrackId))
+        {
+            errors["outTrackId"] = [CardIdRule.Refusal("outTrackId")];
         }
 
         if (!JsonUnicode.IsValid(CardData?.Values))
@@ -59,7 +64,11 @@ public sealed record SendCardRequest
             errors["cardData"] = [JsonUnicode.Refusal("cardData")];
         }
 
-        if (!JsonUnicode.IsValid(PrivateData?.Values))
+        if (PrivateData?.Values.Any(user => user is null) == true)
+        {
+            errors["privateData"] = [UpdateCardDataRequest.NullUserRefusal];
+        }
+        else if (!JsonUnicode.IsValid(PrivateData?.Values))
         {
             errors["privateData"] = [JsonUnicode.Refusal("privateData")];
         }

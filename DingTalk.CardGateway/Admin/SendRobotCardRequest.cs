@@ -35,9 +35,9 @@ public sealed record SendRobotCardRequest
             errors["openConversationId"] = [hasGroup ? "Give openConversationId or userId, not both." : "A target is required: openConversationId or userId."];
         }
 
-        if (CardBizId is not null && (CardBizId.Length is 0 or > 128 || CardBizId.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        if (CardBizId is not null && !CardIdRule.IsValid(CardBizId))
         {
-            errors["cardBizId"] = ["cardBizId must be 1 to 128 characters without spaces or control characters."];
+            errors["cardBizId"] = [CardIdRule.Refusal("cardBizId")];
         }
 
         return errors;

@@ -13,9 +13,13 @@ public sealed record UpdateCardDataRequest
     /// <summary>Replace the whole maps instead of merging by key.</summary>
     public bool Replace { get; init; }
 
+    /// <summary>JSON lets a user's entry be <c>null</c>, which the typed map cannot refuse by itself.</summary>
+    internal const string NullUserRefusal = "privateData must map each userId to an object of variables, not null.";
+
     public Dictionary<string, string[]> Validate() =>
         CardData is null && PrivateData is null ? new() { ["cardData"] = ["Give cardData, privateData or both."] }
         : !JsonUnicode.IsValid(CardData?.Values) ? new() { ["cardData"] = [JsonUnicode.Refusal("cardData")] }
+        : PrivateData?.Values.Any(user => user is null) == true ? new() { ["privateData"] = [NullUserRefusal] }
         : !JsonUnicode.IsValid(PrivateData?.Values) ? new() { ["privateData"] = [JsonUnicode.Refusal("privateData")] }
         : [];
 }

@@ -16,7 +16,13 @@ public static class ErrorHandlingExtensions
             }
         });
         services.AddExceptionHandler<ProblemExceptionHandler>();
-        services.Configure<JsonOptions>(o => GatewayJson.Apply(o.SerializerOptions));
+        services.Configure<JsonOptions>(o =>
+        {
+            GatewayJson.Apply(o.SerializerOptions);
+            // A body naming a property twice is ambiguous, and card data holding one (as JsonElement) failed later where
+            // it was read into a dictionary or JsonObject: a 500, or a stored robot card no update could merge into.
+            o.SerializerOptions.AllowDuplicateProperties = false;
+        });
         // Malformed or mistyped JSON throws BadHttpRequestException, which ProblemExceptionHandler explains.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return services;

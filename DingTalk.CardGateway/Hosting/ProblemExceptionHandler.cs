@@ -14,6 +14,13 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        // Refit wraps what the handlers below it throw before any answer, such as DingTalk refusing the token call (a bad
+        // AppSecret): that is DingTalk's refusal with its code, not "DingTalk unreachable, try again".
+        if (exception is Refit.ApiRequestException { InnerException: DingTalkApiException refused })
+        {
+            exception = refused;
+        }
+
         var (status, title, detail, extensions) = Describe(exception);
         if (exception is DingTalkApiException dingTalk)
         {
