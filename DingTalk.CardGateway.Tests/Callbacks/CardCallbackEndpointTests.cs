@@ -220,31 +220,6 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
     }
 
     [Fact]
-    public async Task A_handler_waiting_on_something_slow_does_not_hold_up_other_cards_clicks()
-    {
-        var slowCard = await gateway.SendCardAsync("tpl.slow");
-        var pollCard = await gateway.SendCardAsync("tpl.poll");
-        var gate = Guid.NewGuid().ToString("N");
-        var slow = gateway.ClickAsync(slowCard, "u1", new { action = "slow", gate });
-        try
-        {
-            await gateway.Gate.Entered(gate).WaitAsync(TimeSpan.FromSeconds(30));
-
-            // The slow handler is still waiting (its gate shut): a vote on another card is answered meanwhile.
-            var vote = await gateway.ClickAsync(pollCard, "u2", new { action = "vote", option = "a" }).WaitAsync(TimeSpan.FromSeconds(30));
-
-            Assert.Equal("a", vote.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
-        }
-        finally
-        {
-            gateway.Gate.Open(gate);
-        }
-
-        await slow;
-        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(slowCard)?.CardData.GetValueOrDefault("slow") == "done", "the slow handler's update for everyone");
-    }
-
-    [Fact]
     public async Task The_callback_routes_stay_out_of_the_openapi_document()
     {
         var document = await gateway.Api.GetStringAsync("/openapi/v1.json");

@@ -16,6 +16,31 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     [Fact]
+    public async Task A_handler_waiting_on_something_slow_does_not_hold_up_other_cards_clicks()
+    {
+        var slowCard = await gateway.SendCardAsync("tpl.slow");
+        var pollCard = await gateway.SendCardAsync("tpl.poll");
+        var gate = Guid.NewGuid().ToString("N");
+        var slow = gateway.ClickAsync(slowCard, "u1", new { action = "slow", gate });
+        try
+        {
+            await gateway.Gate.Entered(gate).WaitAsync(Patience);
+
+            // The slow handler is still waiting (its gate shut): a vote on another card is answered meanwhile.
+            var vote = await gateway.ClickAsync(pollCard, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+
+            Assert.Equal("a", vote.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        }
+        finally
+        {
+            gateway.Gate.Open(gate);
+        }
+
+        await slow;
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(slowCard)?.CardData.GetValueOrDefault("slow") == "done", "the slow handler's update for everyone");
+    }
+
+    [Fact]
     public async Task A_handler_that_changed_state_then_waited_keeps_its_change_and_updates_everyone()
     {
         var card = await gateway.SendCardAsync("tpl.count");
