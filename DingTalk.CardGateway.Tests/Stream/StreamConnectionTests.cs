@@ -86,6 +86,21 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
     }
 
     [Fact]
+    public async Task A_disconnect_whose_reason_cannot_be_read_is_still_answered_and_the_old_connection_drained()
+    {
+        var before = await gateway.OpenConnectionAsync();
+
+        // data {"reason":"\ud800"}: an escaped half of a surrogate pair, which JSON readers refuse to turn into a string
+        var disconnect = await before.SendDisconnectAsync(reason: "\\ud800", closeAfter: StreamGateway.Patience);
+        var after = await gateway.OpenConnectionAsync(before);
+        await before.Closed.WaitAsync(StreamGateway.Patience);
+
+        Assert.Equal(200, (await disconnect.Answered.WaitAsync(StreamGateway.Patience)).Code);
+        Assert.StartsWith("the client closed it", before.CloseReason, StringComparison.Ordinal);
+        Assert.True(after.ConnectedAt <= before.ClosedAt, "the new connection was up before the old one closed");
+    }
+
+    [Fact]
     public async Task A_silent_connection_is_detected_and_replaced()
     {
         var before = await gateway.OpenConnectionAsync();

@@ -57,6 +57,8 @@ public sealed class StreamFrameTests
     [InlineData("""{"type":"CALLBACK","headers":{"topic":"/v1.0/card/instances/callback"},"data":"{}"}""", "no headers.messageId")]
     [InlineData("""[1,2]""", "not a JSON object")]
     [InlineData("""{"type":"CALL""", "not valid JSON")]
+    [InlineData("""{"type":"CALLBACK","headers":{"topic":"/v1.0/card/instances/callback","messageId":"m\ud800"},"data":"{}"}""", "half a surrogate pair")]
+    [InlineData("""{"type":"CALLBACK","headers":{"topic":"/v1.0/card/instances/callback","messageId":"m1"},"data":"{\"userId\":\"\udc00\"}"}""", "half a surrogate pair")]
     public void A_frame_that_cannot_be_answered_is_refused_with_the_reason(string text, string problem)
     {
         Assert.False(StreamFrame.TryParse(Encoding.UTF8.GetBytes(text), out _, out var reason));

@@ -29,6 +29,39 @@ public sealed class StreamOwnGatewayTests
     }
 
     [Fact]
+    public async Task A_dead_connection_is_replaced_while_every_frame_slot_is_busy()
+    {
+        // The only slot is held for the whole handler budget: the socket is not read meanwhile, so only the idle watchdog can tell it died.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:10",
+        });
+        try
+        {
+            var before = await gateway.OpenConnectionAsync();
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+            await gateway.Stream.PushCardCallbackAsync(outTrackId, "slow", new { action = CountingHandler.Action, delayMs = "30000" });
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.For(outTrackId).Count == 1, "the slow handler holds the only slot");
+            var waiting = await gateway.Stream.PushCardCallbackAsync(outTrackId, "next", new { action = CountingHandler.Action });
+            await Callbacks.Eventually.TrueAsync(() => waiting.Deliveries > 0, "a second frame waits for the slot");
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // read by the gateway, which now waits for the slot
+
+            before.Drop();
+            // The idle timeout and a backoff, well before the slot frees (10 s after the slow click arrived).
+            using var watchdog = new CancellationTokenSource(StreamGateway.IdleTimeout + TimeSpan.FromSeconds(3));
+            var after = await gateway.Stream.WaitForConnectionAsync(c => c.IsOpen && c.Id > before.Id, watchdog.Token);
+
+            Assert.Single(gateway.Invocations.For(outTrackId)); // the second click has not run: the slot is still held
+            Assert.Contains(gateway.Logs.LogEvents, e => e.RenderMessage().Contains("no frame from DingTalk", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task No_more_frames_are_handled_at_once_than_MaxFramesInFlight()
     {
         var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["DingTalk:Stream:MaxFramesInFlight"] = "2" });

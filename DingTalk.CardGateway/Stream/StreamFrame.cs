@@ -50,6 +50,12 @@ public sealed record StreamFrame(string Type, string Topic, string MessageId, st
             problem = $"the frame is not valid JSON (byte {ex.BytePositionInLine + 1} of line {ex.LineNumber + 1})";
             return false;
         }
+        catch (InvalidOperationException)
+        {
+            // GetString refuses an escaped half of a surrogate pair; left to the receive loop, it would drop the connection.
+            problem = "a string in the frame holds half a surrogate pair, so it cannot be read";
+            return false;
+        }
     }
 
     private static string? Text(JsonElement obj, string name) =>

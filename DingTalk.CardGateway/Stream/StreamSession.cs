@@ -27,6 +27,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sending = new(1, 1);
     private readonly CancellationTokenSource _gone = new();
+    private readonly CancellationTokenSource _aborted = new(); // ends a wait for a frame slot, during which nothing reads the socket
     private readonly ConcurrentDictionary<long, Task> _inFlight = new();
     private readonly TaskCompletionSource<string> _replaceRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _idle;
@@ -131,14 +132,14 @@ internal sealed partial class StreamSession : IAsyncDisposable
         }
         catch (Exception ex) when (IsSocketGone(ex) || ex is TimeoutException)
         {
-            _socket.Abort();
+            Abort();
         }
     }
 
     /// <summary>Aborts the socket if still open, lets the frames in flight finish (bounded), and frees everything.</summary>
     public async ValueTask DisposeAsync()
     {
-        _socket.Abort();
+        Abort();
         await Completion;
         try
         {
@@ -154,6 +155,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         _socket.Dispose();
         _sending.Dispose();
         _gone.Dispose();
+        _aborted.Dispose();
     }
 
     private static Uri WithTicket(Uri endpoint, string ticket)
@@ -246,7 +248,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
             return;
         }
 
-        await _inFlightLimit.WaitAsync(_gone.Token);
+        await _inFlightLimit.WaitAsync(_aborted.Token);
         var id = Interlocked.Increment(ref _nextFrame);
         var handling = Task.Run(() => HandleAsync(frame));
         _inFlight[id] = handling;
@@ -347,7 +349,17 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private void OnIdle()
     {
         Interlocked.CompareExchange(ref _endReason, $"no frame from DingTalk for {_options.IdleTimeout.TotalSeconds:0.#} s (a silent connection)", null);
+        Abort();
+    }
+
+    /// <summary>
+    /// Drops the socket, and ends the receive loop even while it waits for a frame slot: it reads nothing then, so it
+    /// would not see the socket go until a slot freed, and the connection would stay dead and unreplaced.
+    /// </summary>
+    private void Abort()
+    {
         _socket.Abort();
+        _aborted.Cancel(); // only slot waits are registered on it: nothing here throws
     }
 
     private static string DisconnectReason(string data)
@@ -360,7 +372,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
                 ? reason.GetString()!
                 : "no reason given";
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException) // InvalidOperation: half a surrogate pair
         {
             return "no reason given";
         }
