@@ -21,7 +21,22 @@ public sealed class CallbackGateway : IAsyncLifetime
         ["Gateway:Handlers:EchoWordDelay"] = "00:00:00.002",
     };
 
+    private readonly IReadOnlyDictionary<string, string?> _settings;
     private GatewayFactory _factory = null!;
+
+    public CallbackGateway()
+        : this(Settings)
+    {
+    }
+
+    private CallbackGateway(IReadOnlyDictionary<string, string?> settings)
+    {
+        _settings = settings;
+    }
+
+    /// <summary>The same gateway with more settings (another storage, say); the caller initializes and disposes it.</summary>
+    public static CallbackGateway With(IReadOnlyDictionary<string, string?> more) =>
+        new(Settings.Concat(more.Where(m => !Settings.ContainsKey(m.Key))).ToDictionary(p => p.Key, p => p.Value));
 
     public FakeDingTalk DingTalk { get; private set; } = null!;
 
@@ -42,7 +57,7 @@ public sealed class CallbackGateway : IAsyncLifetime
     public async Task InitializeAsync()
     {
         DingTalk = await FakeDingTalk.StartAsync();
-        _factory = new GatewayFactory(DingTalk, Settings);
+        _factory = new GatewayFactory(DingTalk, _settings);
         App = _factory.WithWebHostBuilder(builder => builder.ConfigureServices(services =>
         {
             services.AddSingleton<HandlerGate>();

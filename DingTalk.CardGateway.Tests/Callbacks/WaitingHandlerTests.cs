@@ -129,6 +129,42 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Contains(Assert.Single(await HistoryAsync(card)).Outcome, new[] { CallbackOutcome.Handled, CallbackOutcome.Overran });
     }
 
+    [SkippableFact]
+    public async Task On_PostgreSQL_a_waiting_handler_holds_only_its_state_and_a_click_on_the_same_state_waits_for_it()
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync();
+        Skip.If(connectionString is null, PostgresServer.SkipReason);
+        var postgres = CallbackGateway.With(new Dictionary<string, string?>
+        {
+            ["Gateway:Storage:Provider"] = "Postgres",
+            ["Gateway:Storage:ConnectionString"] = connectionString,
+        });
+        try
+        {
+            await postgres.InitializeAsync();
+            var card = await postgres.SendCardAsync("tpl.count");
+            var other = await postgres.SendCardAsync("tpl.poll");
+            var gate = Guid.NewGuid().ToString("N");
+
+            var waiting = postgres.ClickAsync(card, "u1", new { action = "count", gate });
+            await postgres.Gate.Entered(gate).WaitAsync(Patience);
+            await postgres.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience); // another card's click goes on
+            var after = postgres.ClickAsync(card, "u3", new { action = "count" }); // waits for the row lock, not a conflict
+            postgres.Gate.Open(gate);
+
+            Assert.Equal("1", (await waiting).GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            Assert.Equal("2", (await after).GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            await using var scope = postgres.App.Services.CreateAsyncScope();
+            var counter = await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
+            Assert.Equal(2, counter?.Count);
+        }
+        finally
+        {
+            await postgres.DisposeAsync();
+            await PostgresServer.DropDatabaseAsync(connectionString);
+        }
+    }
+
     private async Task<CountingStateHandler.Counter?> CounterAsync(string card)
     {
         await using var scope = gateway.App.Services.CreateAsyncScope();
