@@ -67,6 +67,7 @@ public sealed class CallbackGateway : IAsyncLifetime
             services.AddCardActionHandler<TypedTextHandler>(on => on.Action("type"));
             services.AddCardActionHandler<UnwritableResultHandler>(on => on.Action("unwritable"));
             services.AddCardActionHandler<CountingStateHandler>(on => on.Action("count"));
+            services.AddCardActionHandler<ScriptedHandler>(on => on.Action("script"));
         }));
         DingTalkClient = App.CreateClient();
         Api = App.CreateClient();

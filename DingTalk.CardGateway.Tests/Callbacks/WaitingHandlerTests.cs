@@ -165,6 +165,115 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         }
     }
 
+    [Fact]
+    public async Task A_conflict_found_on_the_handlers_next_storage_call_is_logged_as_a_conflict_not_a_handler_bug()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+
+        var waiting = gateway.ClickAsync(card, "u1", new { action = "script", @do = $"count,wait:{gate},count" });
+        await gateway.Gate.Entered(gate).WaitAsync(Patience);
+        await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience);
+        gateway.Gate.Open(gate);
+
+        Assert.Equal("{}", (await waiting).GetRawText());
+        Assert.Equal(1, (await CounterAsync(card))?.Count);
+        Assert.Contains(CallbackOutcome.HandlerFailed, (await HistoryAsync(card)).Select(c => c.Outcome));
+        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3102 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_handler_that_overran_away_from_the_writer_keeps_its_change()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+
+        var answer = await gateway.ClickAsync(card, "u1", new { action = "script", @do = $"count,wait:{gate},card" }).WaitAsync(Patience);
+        Assert.Equal("{}", answer.GetRawText());
+        gateway.Gate.Open(gate);
+
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", "the overrun handler's update");
+        Assert.Equal(1, (await CounterAsync(card))?.Count);
+        Assert.Equal(CallbackOutcome.Overran, Assert.Single(await HistoryAsync(card)).Outcome);
+    }
+
+    [Fact]
+    public async Task A_handler_that_fails_after_waiting_away_keeps_nothing_and_is_not_handled_again()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var other = await gateway.SendCardAsync("tpl.poll");
+        var gate = Guid.NewGuid().ToString("N");
+        var body = DingTalkCallback.Body(card, "u1", new { action = "script", @do = $"count,wait:{gate},throw" });
+        var signedAt = DateTimeOffset.UtcNow;
+
+        var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+        await gateway.Gate.Entered(gate).WaitAsync(Patience);
+        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+        gateway.Gate.Open(gate);
+        using var answer = await first.WaitAsync(Patience);
+        Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, HttpStatusCode.OK)).GetRawText());
+
+        using var again = await gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+        Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+        Assert.Equal(1, gateway.Gate.Arrivals(gate));
+        Assert.Null(await CounterAsync(card));
+        Assert.Equal(CallbackOutcome.HandlerFailed, Assert.Single(await HistoryAsync(card)).Outcome);
+    }
+
+    [Fact]
+    public async Task A_handler_that_waits_then_reads_and_updates_the_card_keeps_everything()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var other = await gateway.SendCardAsync("tpl.poll");
+        var (first, then) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+
+        var clicking = gateway.ClickAsync(card, "u1", new { action = "script", @do = $"wait:{first},find,count,wait:{then},card" });
+        await gateway.Gate.Entered(first).WaitAsync(Patience);
+        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+        gateway.Gate.Open(first);
+        await gateway.Gate.Entered(then).WaitAsync(Patience);
+        await gateway.ClickAsync(other, "u3", new { action = "vote", option = "b" }).WaitAsync(Patience);
+        gateway.Gate.Open(then);
+
+        var answer = await clicking;
+        Assert.Equal("1", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", "the card update");
+        Assert.Equal(1, (await CounterAsync(card))?.Count);
+        Assert.Equal(CallbackOutcome.Handled, Assert.Single(await HistoryAsync(card)).Outcome);
+    }
+
+    [Fact]
+    public async Task A_handler_that_updates_the_card_before_waiting_keeps_the_writer_and_everything()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+
+        var clicking = gateway.ClickAsync(card, "u1", new { action = "script", @do = $"count,card,wait:{gate},count" });
+        await gateway.Gate.Entered(gate).WaitAsync(Patience);
+        gateway.Gate.Open(gate);
+
+        var answer = await clicking;
+        Assert.Equal("2", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", "the card update");
+        Assert.Equal(2, (await CounterAsync(card))?.Count);
+    }
+
+    [Fact]
+    public async Task A_change_another_click_made_and_undid_while_the_handler_waited_is_no_conflict()
+    {
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+
+        var waiting = gateway.ClickAsync(card, "u1", new { action = "count", gate });
+        await gateway.Gate.Entered(gate).WaitAsync(Patience);
+        Assert.Equal("{}", (await gateway.ClickAsync(card, "u2", new { action = "script", @do = "count,throw" }).WaitAsync(Patience)).GetRawText());
+        gateway.Gate.Open(gate);
+
+        Assert.Equal("1", (await waiting).GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal(1, (await CounterAsync(card))?.Count);
+    }
+
     private async Task<CountingStateHandler.Counter?> CounterAsync(string card)
     {
         await using var scope = gateway.App.Services.CreateAsyncScope();

@@ -138,6 +138,10 @@ public sealed partial class CallbackPipeline(
                 ? result
                 : throw new ArgumentException("The handler's result holds a string escaping half a surrogate pair (from a JSON document it parsed): no JSON writer takes it, so neither the answer nor the update for everyone could be sent.");
         }
+        catch (HandlerStateConflictException)
+        {
+            return null; // a conflict, not a bug in the handler: logged as one once its unit is back (EndHandlerAsync)
+        }
         catch (Exception ex)
         {
             Log.HandlerFailed(logger, ex, registration.HandlerType.Name, context.CallbackId, context.CardId, context.UserId);
@@ -151,7 +155,7 @@ public sealed partial class CallbackPipeline(
     /// </summary>
     private async Task<CardActionResult?> EndHandlerAsync(StorageSession session, CardActionResult? result, string handlerName, CardActionContext context)
     {
-        if (await session.EndHandlerAsync() || result is null)
+        if (await session.EndHandlerAsync())
         {
             return result;
         }

@@ -290,6 +290,11 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         {
             var calls = phase.Calls;
             await Task.WhenAny(handling, Task.Delay(IdleBeforeLeaving));
+            if (!phase.Replayable)
+            {
+                return; // it wrote something that cannot be written again: it stays on the writer to the end
+            }
+
             if (handling.IsCompleted || !await _gate.WaitAsync(0))
             {
                 continue; // done, or a storage call is under way
@@ -318,7 +323,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
                 return;
             }
 
-            await Task.WhenAny(handling, phase.Back.Task);
+            await Task.WhenAny(handling, phase.Back!.Task);
         }
     }
 
@@ -359,8 +364,14 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     private Task<T> CallAsync<T>(Func<Task<T>> call, bool replayable)
     {
         var phase = _phase!;
-        if (phase.Away || !_gate.Wait(0))
+        if (!_gate.Wait(0))
         {
+            return CallSlowAsync(call, replayable);
+        }
+
+        if (phase.Away) // read holding the gate: the unit may have left between any earlier look and taking it
+        {
+            _gate.Release();
             return CallSlowAsync(call, replayable);
         }
 
@@ -476,7 +487,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         finally
         {
             batcher.ReleaseClaim(phase.CallbackId); // the claim is in the writer's rows again
-            phase.Back.TrySetResult();
+            phase.Back?.TrySetResult();
         }
     }
 
@@ -515,7 +526,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         public bool Ended { get; private set; }
 
         /// <summary>Completes when the unit comes back to the writer after it last left (or the phase ends).</summary>
-        public TaskCompletionSource Back { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource? Back { get; private set; }
 
         public void Leave()
         {
@@ -526,7 +537,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         public void End()
         {
             Ended = true;
-            Back.TrySetResult();
+            Back?.TrySetResult();
         }
     }
 
