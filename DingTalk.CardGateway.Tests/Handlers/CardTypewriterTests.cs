@@ -16,6 +16,7 @@ namespace DingTalk.CardGateway.Tests.Handlers;
 public sealed class CardTypewriterTests : IDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan TypingLimit = TimeSpan.FromSeconds(5);
 
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly RecordingCardApi _api;
@@ -31,7 +32,11 @@ public sealed class CardTypewriterTests : IDisposable
         services.AddSingleton<IDingTalkCardApi>(_api);
         services.AddSingleton(Refit.RestService.For<IDingTalkRobotApi>("http://127.0.0.1:9")); // never called: advanced cards only
         services.AddOptions<DingTalkOptions>();
-        services.Configure<HandlerOptions>(o => o.StreamFrameInterval = Interval);
+        services.Configure<HandlerOptions>(o =>
+        {
+            o.StreamFrameInterval = Interval;
+            o.StreamTimeout = TypingLimit;
+        });
         services.AddSingleton<CardSender>();
         services.AddSingleton<CardTypewriter>();
         _services = services.BuildServiceProvider();
@@ -84,7 +89,112 @@ public sealed class CardTypewriterTests : IDisposable
         Assert.Equal("partial", last.Content);
     }
 
+    [Fact]
+    public async Task A_text_source_that_times_out_ends_the_stream_as_an_error_with_the_text_so_far()
+    {
+        // An LLM client's HttpClient.Timeout surfaces as a TaskCanceledException nobody asked for: a failure of the source, not a shutdown.
+        var typing = Typewriter.TypeAsync(Context("card-3"), "content", TimingOut(), CancellationToken.None);
+
+        while (!typing.IsCompleted)
+        {
+            _clock.Advance(Interval);
+            await Task.Delay(5);
+        }
+
+        await typing;
+        var last = _api.Frames.Last().Request;
+        Assert.True(last.IsFinalize && last.IsError);
+        Assert.Equal("partial", last.Content);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_text_source_that_never_ends_is_finalised_as_an_error_at_the_time_limit_and_frees_the_card(bool heedsCancellation)
+    {
+        var typing = Typewriter.TypeAsync(Context("card-4"), "content", Stalling(heedsCancellation), CancellationToken.None);
+        await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame");
+
+        for (var step = 0; step < 4 * TypingLimit / Interval && !typing.IsCompleted; step++)
+        {
+            _clock.Advance(Interval);
+            await Task.Delay(5);
+        }
+
+        Assert.True(typing.IsCompleted, "the typing ended at its time limit");
+        await typing;
+        var last = _api.Frames.Last().Request;
+        Assert.True(last.IsFinalize && last.IsError);
+        Assert.Equal("partial", last.Content);
+
+        // The next question on the card is typed.
+        var next = Typewriter.TypeAsync(Context("card-4"), "content", new[] { "next" }.ToAsyncEnumerable(), CancellationToken.None);
+        while (!next.IsCompleted)
+        {
+            _clock.Advance(Interval);
+            await Task.Delay(5);
+        }
+
+        await next;
+        Assert.Equal(("next", true, false), (_api.Frames.Last().Request.Content, _api.Frames.Last().Request.IsFinalize, _api.Frames.Last().Request.IsError));
+    }
+
+    [Fact]
+    public async Task The_next_text_on_a_card_keeps_the_pace_after_a_frame_DingTalk_refused()
+    {
+        var source = Channel.CreateUnbounded<string>();
+        _api.Refuses = frame => frame.Content == "ab";
+        var first = Typewriter.TypeAsync(Context("card-5"), "content", source.Reader.ReadAllAsync(), CancellationToken.None);
+        source.Writer.TryWrite("a");
+        await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame");
+        source.Writer.TryWrite("b");
+        _clock.Advance(Interval);
+        await Eventually.TrueAsync(() => _api.Frames.Count == 2, "the refused frame");
+        await UntilDoneAsync(first);
+
+        await UntilDoneAsync(Typewriter.TypeAsync(Context("card-5"), "content", new[] { "next" }.ToAsyncEnumerable(), CancellationToken.None));
+
+        var frames = _api.Frames.ToList();
+        var refused = frames.Single(f => f.Request.Content == "ab");
+        var next = frames.First(f => f.Request.Content == "next");
+        Assert.True(next.At - refused.At >= Interval, $"the next text's first frame came {(next.At - refused.At).TotalMilliseconds} ms after the refused one");
+    }
+
+    /// <summary>Lets fake time pass in small steps until <paramref name="typing"/> ends, however it ends.</summary>
+    private async Task UntilDoneAsync(Task typing)
+    {
+        while (!typing.IsCompleted)
+        {
+            _clock.Advance(Interval / 5);
+            await Task.Delay(5);
+        }
+
+        try
+        {
+            await typing;
+        }
+        catch (DingTalkApiException)
+        {
+            // the refused frame ends that typing
+        }
+    }
+
     private CardTypewriter Typewriter => _services.GetRequiredService<CardTypewriter>();
+
+    /// <summary>An LLM stream that stalls after its first words, with or without heeding its cancellation token.</summary>
+    private static async IAsyncEnumerable<string> Stalling(bool heedsCancellation, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        yield return "partial";
+        await Task.Delay(Timeout.Infinite, heedsCancellation ? cancellationToken : CancellationToken.None);
+        yield return "never";
+    }
+
+    private static async IAsyncEnumerable<string> TimingOut()
+    {
+        yield return "partial";
+        await Task.Yield();
+        throw new TaskCanceledException("The request was canceled due to the configured HttpClient.Timeout of 100 seconds elapsing.");
+    }
 
     private static async IAsyncEnumerable<string> Failing()
     {
@@ -108,10 +218,15 @@ public sealed class CardTypewriterTests : IDisposable
     {
         public ConcurrentQueue<(DateTimeOffset At, StreamingUpdateRequest Request)> Frames { get; } = new();
 
+        /// <summary>Frames DingTalk refuses (after they reached it, as every refused frame did).</summary>
+        public Func<StreamingUpdateRequest, bool> Refuses { get; set; } = _ => false;
+
         public Task<BooleanResultResponse> StreamingUpdateAsync(StreamingUpdateRequest request, CancellationToken cancellationToken)
         {
             Frames.Enqueue((clock.GetUtcNow(), request));
-            return Task.FromResult(new BooleanResultResponse(true, true));
+            return Refuses(request)
+                ? throw new DingTalkApiException(System.Net.HttpStatusCode.BadRequest, "param.invalid", "refused", "req-1")
+                : Task.FromResult(new BooleanResultResponse(true, true));
         }
 
         public Task<CreateAndDeliverResponse> CreateAndDeliverAsync(CreateAndDeliverRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -14,6 +14,13 @@ public sealed class HandlerOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan StreamFrameInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// Longest a text source may take to end. Past it the text so far is finalised as an error and the card may type
+    /// its next text: a stalled LLM stream would otherwise hold the card, and every later question on it, for ever.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan StreamTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Pause between words of the built-in echo text source, so it types like an LLM.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
     public TimeSpan EchoWordDelay { get; set; } = TimeSpan.FromMilliseconds(80);

@@ -55,12 +55,25 @@ public sealed partial class CardTypewriter(
 
     private async Task TypeIntoAsync(Lane lane, ICardStore cards, CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
     {
-        var arrived = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var arrived = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+        var ended = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously); // true: the text ends as an error
         using var stopSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var source = PumpAsync(chunks, arrived.Writer, context, stopSource.Token);
+        var limit = options.CurrentValue.StreamTimeout;
+        using var timeLimit = new CancellationTokenSource(limit, clock);
+        using var timedOut = timeLimit.Token.Register(() =>
+        {
+            // Ends the text even if the source never heeds its token: the card is not held by a stalled source.
+            if (ended.TrySetResult(true))
+            {
+                Log.SourceTimedOut(logger, context.CallbackId, (long)limit.TotalSeconds, context.CardId);
+                arrived.Writer.TryComplete();
+                stopSource.Cancel();
+            }
+        });
+        _ = PumpAsync(chunks, arrived.Writer, ended, context, stopSource.Token);
         try
         {
-            await TypeFramesAsync(lane, cards, context, key, arrived.Reader, source, cancellationToken);
+            await TypeFramesAsync(lane, cards, context, key, arrived.Reader, ended.Task, cancellationToken);
         }
         finally
         {
@@ -82,8 +95,7 @@ public sealed partial class CardTypewriter(
             }
 
             finalized = arrived.Completion.IsCompleted;
-            var sent = await send(text.ToString(), finalized, finalized && await source, cancellationToken);
-            lane.LastFrameAt = clock.GetUtcNow();
+            var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, finalized && await source, cancellationToken);
             if (!sent)
             {
                 return;
@@ -93,8 +105,7 @@ public sealed partial class CardTypewriter(
         if (!finalized)
         {
             await WaitForSlotAsync(lane, cancellationToken);
-            await send(text.ToString(), true, await source, cancellationToken);
-            lane.LastFrameAt = clock.GetUtcNow();
+            await SendPacedAsync(lane, send, text.ToString(), true, await source, cancellationToken);
         }
 
         if (context.CardKind == CardKind.Advanced)
@@ -103,8 +114,8 @@ public sealed partial class CardTypewriter(
         }
     }
 
-    /// <summary>Moves the source's chunks into <paramref name="writer"/>; true when the source failed (the text ends as an error).</summary>
-    private async Task<bool> PumpAsync(IAsyncEnumerable<string> chunks, ChannelWriter<string> writer, CardActionContext context, CancellationToken cancellationToken)
+    /// <summary>Moves the source's chunks into <paramref name="writer"/>; sets <paramref name="ended"/> true when the source failed (the text ends as an error).</summary>
+    private async Task PumpAsync(IAsyncEnumerable<string> chunks, ChannelWriter<string> writer, TaskCompletionSource<bool> ended, CardActionContext context, CancellationToken cancellationToken)
     {
         await Task.Yield();
         try
@@ -114,12 +125,19 @@ public sealed partial class CardTypewriter(
                 writer.TryWrite(chunk);
             }
 
-            return false;
+            ended.TrySetResult(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Log.SourceFailed(logger, ex, context.CallbackId, context.CardId);
-            return true;
+            // told to stop: a refused frame, shutdown or the time limit
+        }
+        catch (Exception ex)
+        {
+            // Includes a cancellation the typewriter did not ask for (an LLM client's HttpClient timeout): the source failed.
+            if (ended.TrySetResult(true))
+            {
+                Log.SourceFailed(logger, ex, context.CallbackId, context.CardId);
+            }
         }
         finally
         {
@@ -166,6 +184,19 @@ public sealed partial class CardTypewriter(
             updates.Wake();
             return true;
         };
+    }
+
+    /// <summary>Sends a frame and starts the card's next interval, also when the frame failed: it may have reached DingTalk.</summary>
+    private async Task<bool> SendPacedAsync(Lane lane, Func<string, bool, bool, CancellationToken, Task<bool>> send, string text, bool isFinalize, bool isError, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await send(text, isFinalize, isError, cancellationToken);
+        }
+        finally
+        {
+            lane.LastFrameAt = clock.GetUtcNow();
+        }
     }
 
     private Task WaitForSlotAsync(Lane lane, CancellationToken cancellationToken)
@@ -215,5 +246,8 @@ public sealed partial class CardTypewriter(
 
         [LoggerMessage(6102, LogLevel.Warning, "DingTalk refused a frame of callback {CallbackId} for good (card {CardId}; the dead letter is in GET /api/cards/{CardId}): typing stopped")]
         public static partial void FrameRefused(ILogger logger, string callbackId, string cardId);
+
+        [LoggerMessage(6103, LogLevel.Warning, "The text source of callback {CallbackId} did not end within {LimitSeconds} s (Gateway:Handlers:StreamTimeout); card {CardId} keeps the text so far, marked as an error")]
+        public static partial void SourceTimedOut(ILogger logger, string callbackId, long limitSeconds, string cardId);
     }
 }
