@@ -86,6 +86,29 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
     }
 
     [Fact]
+    public async Task Disconnects_right_after_connecting_are_met_with_a_growing_backoff_not_a_reconnect_storm()
+    {
+        var connection = await gateway.OpenConnectionAsync();
+
+        for (var i = 0; i < 3; i++)
+        {
+            await connection.SendDisconnectAsync(closeAfter: StreamGateway.Patience);
+            connection = await gateway.OpenConnectionAsync(connection);
+        }
+
+        // Each young connection asked to go counted as one more failure in a row, so each wait was longer (jittered,
+        // doubling up to BackoffMax) — rather than three new connections at once.
+        var series = gateway.Logs.LogEvents
+            .Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5008)
+            .Select(e => int.Parse(Callbacks.CardCallbackEndpointTests.Property(e, "Failures"), System.Globalization.CultureInfo.InvariantCulture))
+            .TakeLast(3)
+            .ToList();
+        Assert.Equal(3, series.Count);
+        Assert.Equal([series[0], series[0] + 1, series[0] + 2], series);
+        await AssertCallbacksFlowAsync();
+    }
+
+    [Fact]
     public async Task A_disconnect_whose_reason_cannot_be_read_is_still_answered_and_the_old_connection_drained()
     {
         var before = await gateway.OpenConnectionAsync();

@@ -28,6 +28,13 @@ public sealed partial class StreamConnectionService(
     /// <summary>The only subscription: advanced-card callbacks.</summary>
     public static readonly IReadOnlyList<StreamSubscription> Subscriptions = [new(StreamTopics.Callback, StreamTopics.CardCallback)];
 
+    /// <summary>
+    /// A connection that ends sooner than this — lost, or asked by DingTalk to be replaced — counts as one more failure in
+    /// a row: the next connection waits the backoff first. Repeated disconnects right after connecting would otherwise
+    /// have the gateway reconnect as fast as the open call allows: a reconnect storm.
+    /// </summary>
+    public static readonly TimeSpan MinHealthyLifetime = TimeSpan.FromSeconds(10);
+
     /// <summary>How long frames in flight get to be answered when a connection is closed on purpose.</summary>
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
@@ -111,14 +118,28 @@ public sealed partial class StreamConnectionService(
                     metrics.StreamEvent("replaced");
                     status.Connected(current.Number, $"Connected (connection {current.Number}); DingTalk asked for a new connection, opening it.", clock.GetUtcNow());
                     (leaving, current) = (current, null);
-                    backoff.Reset();
-                    continue; // at once, while the old one still serves
+                    var lived = clock.GetUtcNow() - leaving.ConnectedAt;
+                    if (lived >= MinHealthyLifetime)
+                    {
+                        backoff.Reset();
+                        continue; // at once, while the old one still serves
+                    }
+
+                    // Asked to go right after it came: the next of a series, not a routine hand-over (the old one still serves meanwhile).
+                    var pause = backoff.Next();
+                    Log.ReplacingSoon(logger, leaving.Number, (long)lived.TotalMilliseconds, backoff.Failures, (long)pause.TotalMilliseconds);
+                    if (!await DelayAsync(pause, stoppingToken))
+                    {
+                        break;
+                    }
+
+                    continue;
                 }
 
                 var reason = await current.Completion;
                 var lost = current;
                 current = null;
-                if (lost.FramesReceived > 0)
+                if (lost.FramesReceived > 0 && clock.GetUtcNow() - lost.ConnectedAt >= MinHealthyLifetime)
                 {
                     backoff.Reset(); // it worked for a while: this is a new failure, not the next of a series
                 }
@@ -237,6 +258,9 @@ public sealed partial class StreamConnectionService(
 
         [LoggerMessage(5006, LogLevel.Information, "Stream connection {Connection} closed: {Reason:l}")]
         public static partial void Retired(ILogger logger, int connection, string reason);
+
+        [LoggerMessage(5008, LogLevel.Warning, "Stream connection {Connection} was asked to be replaced {LivedMs} ms after it opened ({Failures} such in a row): waiting {DelayMs} ms before opening the next, so repeated disconnects do not become a reconnect storm")]
+        public static partial void ReplacingSoon(ILogger logger, int connection, long livedMs, int failures, long delayMs);
 
         [LoggerMessage(5007, LogLevel.Information, "Stream mode stopped")]
         public static partial void Stopped(ILogger logger);
