@@ -140,6 +140,36 @@ public sealed class CardTypewriterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_text_cut_off_by_the_gateway_stopping_is_finalised_as_an_error_with_the_text_so_far()
+    {
+        await _services.GetRequiredService<ICardStore>().SaveAsync(new CardRecord { Id = "card-6", Kind = CardKind.Advanced, TemplateId = "tpl" }, CancellationToken.None);
+        var source = Channel.CreateUnbounded<string>();
+        using var stopping = new CancellationTokenSource();
+        var typing = Typewriter.TypeAsync(Context("card-6"), "content", source.Reader.ReadAllAsync(), stopping.Token);
+        source.Writer.TryWrite("half a");
+        await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame");
+        source.Writer.TryWrite(" reply");
+        Assert.Equal(1, Typewriter.Typing);
+
+        await stopping.CancelAsync();
+        var drain = Typewriter.DrainAsync(CancellationToken.None);
+        while (!typing.IsCompleted)
+        {
+            _clock.Advance(Interval / 5); // the last frame keeps the card's pace
+            await Task.Delay(5);
+        }
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => typing); // stopped, as it was told
+
+        await drain.WaitAsync(TimeSpan.FromSeconds(30));
+        var last = _api.Frames.Last().Request;
+        Assert.True(last.IsFinalize && last.IsError, "the last frame ends the text, as an error");
+        Assert.Equal("half a", last.Content); // what was typed when the stop came: chunks after it are not read
+        Assert.Equal(0, Typewriter.Typing);
+        Assert.Equal("half a", (await _services.GetRequiredService<ICardStore>().FindAsync("card-6", CancellationToken.None))?.PublicData.GetValueOrDefault("content"));
+    }
+
+    [Fact]
     public async Task The_next_text_on_a_card_keeps_the_pace_after_a_frame_DingTalk_refused()
     {
         var source = Channel.CreateUnbounded<string>();

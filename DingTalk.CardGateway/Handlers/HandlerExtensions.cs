@@ -19,6 +19,7 @@ public static class HandlerExtensions
         services.AddSingleton<IValidateOptions<HandlerOptions>, HandlerOptionsValidator>();
         services.AddSingleton<CardHandlerRegistry>();
         services.AddSingleton<CardTypewriter>();
+        services.AddHostedService<TypewriterDrain>(); // after storage (Program.cs): stops before the outbox and the database
         services.TryAddSingleton<ITextSource, EchoTextSource>();
 
         services.AddCardActionHandler<PollHandler>(on => on.Action(PollHandler.VoteAction));

@@ -28,7 +28,50 @@ public sealed partial class CardTypewriter(
     private CardSender Sender => field ??= services.GetRequiredService<CardSender>();
     private readonly Dictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
+    /// <summary>How long a text cut off by the gateway stopping gets to send its last frame.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(3);
+
+    private int _typing;
+    private TaskCompletionSource? _drained;
+
+    /// <param name="context">The callback whose card is typed into.</param>
+    /// <param name="key">The card variable (or, on a robot card, the markdown block) the text goes into.</param>
+    /// <param name="chunks">The text as it arrives.</param>
+    /// <param name="cancellationToken">
+    /// The gateway stopping: the text typed so far is then finalised as an error (within <see cref="StopGrace"/>), so
+    /// the card does not stay "typing" for ever.
+    /// </param>
     public async Task TypeAsync(CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _typing);
+        try
+        {
+            await TypeInLaneAsync(context, key, chunks, cancellationToken);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _typing) == 0)
+            {
+                Volatile.Read(ref _drained)?.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Completes once no text is being typed (those cut off by the stop have sent their last frame), or when <paramref name="cancellationToken"/> gives up.</summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        if (Volatile.Read(ref _typing) > 0)
+        {
+            await drained.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Texts being typed now.</summary>
+    public int Typing => Volatile.Read(ref _typing);
+
+    private async Task TypeInLaneAsync(CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
     {
         var lane = Enter(context.CardId);
         await using var scope = scopes.CreateAsyncScope();
@@ -86,33 +129,63 @@ public sealed partial class CardTypewriter(
         var send = context.CardKind == CardKind.Robot ? RobotFrames(context, key) : AdvancedFrames(context, key);
         var text = new StringBuilder();
         var finalized = false;
-        while (!finalized && await arrived.WaitToReadAsync(cancellationToken))
+        try
         {
-            await WaitForSlotAsync(lane, cancellationToken);
-            while (arrived.TryRead(out var chunk))
+            while (!finalized && await arrived.WaitToReadAsync(cancellationToken))
             {
-                text.Append(chunk);
+                await WaitForSlotAsync(lane, cancellationToken);
+                while (arrived.TryRead(out var chunk))
+                {
+                    text.Append(chunk);
+                }
+
+                finalized = arrived.Completion.IsCompleted;
+                var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, finalized && await source, cancellationToken);
+                if (!sent)
+                {
+                    return;
+                }
             }
 
-            finalized = arrived.Completion.IsCompleted;
-            var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, finalized && await source, cancellationToken);
-            if (!sent)
+            if (!finalized)
             {
-                return;
+                await WaitForSlotAsync(lane, cancellationToken);
+                await SendPacedAsync(lane, send, text.ToString(), true, await source, cancellationToken);
+                finalized = true;
             }
-        }
 
-        if (!finalized)
-        {
-            await WaitForSlotAsync(lane, cancellationToken);
-            await SendPacedAsync(lane, send, text.ToString(), true, await source, cancellationToken);
+            await KeepTextAsync(cards, context, key, text.ToString(), cancellationToken);
         }
-
-        if (context.CardKind == CardKind.Advanced)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await cards.ApplyUpdateAsync(context.CardId, new CardDataChange(new Dictionary<string, string> { [key] = text.ToString() }, null, Replace: false), cancellationToken);
+            // The gateway is stopping: the text so far becomes the card's last frame, marked as an error, or the card
+            // would show "typing" for ever. A robot card's frame goes to the outbox, which sends it after the restart.
+            using var grace = new CancellationTokenSource(StopGrace, clock);
+            try
+            {
+                if (!finalized)
+                {
+                    await WaitForSlotAsync(lane, grace.Token);
+                    await SendPacedAsync(lane, send, text.ToString(), true, true, grace.Token);
+                }
+
+                await KeepTextAsync(cards, context, key, text.ToString(), grace.Token);
+                Log.CutOffByStop(logger, context.CallbackId, context.CardId, text.Length);
+            }
+            catch (Exception ex)
+            {
+                Log.CutOffByStopNotFinalised(logger, ex, context.CallbackId, context.CardId);
+            }
+
+            throw;
         }
     }
+
+    /// <summary>An advanced card's text is kept in its stored data (a robot card's frames went through the stored card already).</summary>
+    private static Task KeepTextAsync(ICardStore cards, CardActionContext context, string key, string text, CancellationToken cancellationToken) =>
+        context.CardKind == CardKind.Advanced
+            ? cards.ApplyUpdateAsync(context.CardId, new CardDataChange(new Dictionary<string, string> { [key] = text }, null, Replace: false), cancellationToken)
+            : Task.CompletedTask;
 
     /// <summary>Moves the source's chunks into <paramref name="writer"/>; sets <paramref name="ended"/> true when the source failed (the text ends as an error).</summary>
     private async Task PumpAsync(IAsyncEnumerable<string> chunks, ChannelWriter<string> writer, TaskCompletionSource<bool> ended, CardActionContext context, CancellationToken cancellationToken)
@@ -246,6 +319,12 @@ public sealed partial class CardTypewriter(
 
         [LoggerMessage(6102, LogLevel.Warning, "DingTalk refused a frame of callback {CallbackId} for good (card {CardId}; the dead letter is in GET /api/cards/{CardId}): typing stopped")]
         public static partial void FrameRefused(ILogger logger, string callbackId, string cardId);
+
+        [LoggerMessage(6104, LogLevel.Warning, "The gateway stopped while callback {CallbackId} typed into card {CardId}: its {Length} characters so far were finalised, marked as an error")]
+        public static partial void CutOffByStop(ILogger logger, string callbackId, string cardId, int length);
+
+        [LoggerMessage(6105, LogLevel.Error, "The gateway stopped while callback {CallbackId} typed into card {CardId}, and its last frame could not be sent: the card may show it typing")]
+        public static partial void CutOffByStopNotFinalised(ILogger logger, Exception exception, string callbackId, string cardId);
 
         [LoggerMessage(6103, LogLevel.Warning, "The text source of callback {CallbackId} did not end within {LimitSeconds} s (Gateway:Handlers:StreamTimeout); card {CardId} keeps the text so far, marked as an error")]
         public static partial void SourceTimedOut(ILogger logger, string callbackId, long limitSeconds, string cardId);
