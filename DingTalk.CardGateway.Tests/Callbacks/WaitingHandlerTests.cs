@@ -29,7 +29,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
             // The slow handler is still waiting (its gate shut): a vote on another card is answered meanwhile.
             var vote = await gateway.ClickAsync(pollCard, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
 
-            Assert.Equal("a", vote.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+            Assert.Equal("a", Private(vote, "myVote"));
         }
         finally
         {
@@ -48,12 +48,11 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         var gate = Guid.NewGuid().ToString("N");
 
         var counting = gateway.ClickAsync(card, "u1", new { action = "count", gate });
-        await gateway.Gate.Entered(gate).WaitAsync(Patience);
-        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience); // the writer is free meanwhile
+        await VotedWhileItWaitsAsync(gateway, gate, other, "u2", "a"); // the writer is free meanwhile
         gateway.Gate.Open(gate);
 
         var answer = await counting;
-        Assert.Equal("1", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal("1", Private(answer, "myCount"));
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
         Assert.Equal(1, (await CounterAsync(card))?.Count);
         var callback = Assert.Single(await HistoryAsync(card));
@@ -68,15 +67,13 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         var (first, then) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
 
         var counting = gateway.ClickAsync(card, "u1", new { action = "count", gate = first, thenGate = then });
-        await gateway.Gate.Entered(first).WaitAsync(Patience);
-        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+        await VotedWhileItWaitsAsync(gateway, first, other, "u2", "a");
         gateway.Gate.Open(first);
-        await gateway.Gate.Entered(then).WaitAsync(Patience);
-        await gateway.ClickAsync(other, "u3", new { action = "vote", option = "b" }).WaitAsync(Patience);
+        await VotedWhileItWaitsAsync(gateway, then, other, "u3", "b");
         gateway.Gate.Open(then);
 
         var answer = await counting;
-        Assert.Equal("2", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal("2", Private(answer, "myCount"));
         Assert.Equal(2, (await CounterAsync(card))?.Count);
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(other)?.CardData.GetValueOrDefault("total") == "2", "the other card's two votes");
     }
@@ -93,7 +90,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         gateway.Gate.Open(gate);
 
         // u2's click went first: u1's change, made before it waited, was not kept, and u1 is not told a count.
-        Assert.Equal("1", meanwhile.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal("1", Private(meanwhile, "myCount"));
         Assert.Equal("{}", (await waiting).GetRawText());
         Assert.Equal(1, (await CounterAsync(card))?.Count);
         var history = await HistoryAsync(card);
@@ -112,8 +109,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         var signedAt = DateTimeOffset.UtcNow;
 
         var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-        await gateway.Gate.Entered(gate).WaitAsync(Patience);
-        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience); // so the first unit has left the writer
+        await VotedWhileItWaitsAsync(gateway, gate, other, "u2", "a"); // so the first unit has left the writer
         using var again = await gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
         gateway.Gate.Open(gate);
 
@@ -147,13 +143,12 @@ public class WaitingHandlerTests(CallbackGateway gateway)
             var gate = Guid.NewGuid().ToString("N");
 
             var waiting = postgres.ClickAsync(card, "u1", new { action = "count", gate });
-            await postgres.Gate.Entered(gate).WaitAsync(Patience);
-            await postgres.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience); // another card's click goes on
+            await VotedWhileItWaitsAsync(postgres, gate, other, "u2", "a"); // another card's click goes on
             var after = postgres.ClickAsync(card, "u3", new { action = "count" }); // waits for the row lock, not a conflict
             postgres.Gate.Open(gate);
 
-            Assert.Equal("1", (await waiting).GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
-            Assert.Equal("2", (await after).GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            Assert.Equal("1", Private((await waiting), "myCount"));
+            Assert.Equal("2", Private((await after), "myCount"));
             await using var scope = postgres.App.Services.CreateAsyncScope();
             var counter = await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
             Assert.Equal(2, counter?.Count);
@@ -208,8 +203,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         var signedAt = DateTimeOffset.UtcNow;
 
         var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-        await gateway.Gate.Entered(gate).WaitAsync(Patience);
-        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+        await VotedWhileItWaitsAsync(gateway, gate, other, "u2", "a");
         gateway.Gate.Open(gate);
         using var answer = await first.WaitAsync(Patience);
         Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, HttpStatusCode.OK)).GetRawText());
@@ -229,15 +223,13 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         var (first, then) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
 
         var clicking = gateway.ClickAsync(card, "u1", new { action = "script", @do = $"wait:{first},find,count,wait:{then},card" });
-        await gateway.Gate.Entered(first).WaitAsync(Patience);
-        await gateway.ClickAsync(other, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+        await VotedWhileItWaitsAsync(gateway, first, other, "u2", "a");
         gateway.Gate.Open(first);
-        await gateway.Gate.Entered(then).WaitAsync(Patience);
-        await gateway.ClickAsync(other, "u3", new { action = "vote", option = "b" }).WaitAsync(Patience);
+        await VotedWhileItWaitsAsync(gateway, then, other, "u3", "b");
         gateway.Gate.Open(then);
 
         var answer = await clicking;
-        Assert.Equal("1", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal("1", Private(answer, "myCount"));
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", "the card update");
         Assert.Equal(1, (await CounterAsync(card))?.Count);
         Assert.Equal(CallbackOutcome.Handled, Assert.Single(await HistoryAsync(card)).Outcome);
@@ -254,7 +246,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         gateway.Gate.Open(gate);
 
         var answer = await clicking;
-        Assert.Equal("2", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal("2", Private(answer, "myCount"));
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", "the card update");
         Assert.Equal(2, (await CounterAsync(card))?.Count);
     }
@@ -270,9 +262,20 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal("{}", (await gateway.ClickAsync(card, "u2", new { action = "script", @do = "count,throw" }).WaitAsync(Patience)).GetRawText());
         gateway.Gate.Open(gate);
 
-        Assert.Equal("1", (await waiting).GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+        Assert.Equal("1", Private((await waiting), "myCount"));
         Assert.Equal(1, (await CounterAsync(card))?.Count);
     }
+
+    /// <summary>Once a handler waits at <paramref name="gate"/>, a vote on another card is answered: the writer is free meanwhile.</summary>
+    private static async Task VotedWhileItWaitsAsync(CallbackGateway at, string gate, string otherCard, string user, string option)
+    {
+        await at.Gate.Entered(gate).WaitAsync(Patience);
+        await at.ClickAsync(otherCard, user, new { action = "vote", option }).WaitAsync(Patience);
+    }
+
+    /// <summary>A value of the clicker's private data in an answer.</summary>
+    private static string? Private(System.Text.Json.JsonElement answer, string name) =>
+        answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty(name).GetString();
 
     private async Task<CountingStateHandler.Counter?> CounterAsync(string card)
     {

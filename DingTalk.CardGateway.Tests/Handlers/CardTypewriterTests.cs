@@ -72,28 +72,12 @@ public sealed class CardTypewriterTests : IDisposable
         Assert.All(frames.Zip(frames.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= Interval));
     }
 
-    [Fact]
-    public async Task A_failing_text_source_ends_the_stream_as_an_error_with_the_text_so_far()
+    [Theory]
+    [InlineData("throws", "card-2")]
+    [InlineData("times out", "card-3")] // an LLM client's HttpClient.Timeout: a TaskCanceledException nobody asked for, a failure of the source, not a shutdown
+    public async Task A_text_source_that_fails_ends_the_stream_as_an_error_with_the_text_so_far(string how, string card)
     {
-        var typing = Typewriter.TypeAsync(Context("card-2"), "content", Failing(), CancellationToken.None);
-
-        while (!typing.IsCompleted)
-        {
-            _clock.Advance(Interval);
-            await Task.Delay(5);
-        }
-
-        await typing;
-        var last = _api.Frames.Last().Request;
-        Assert.True(last.IsFinalize && last.IsError);
-        Assert.Equal("partial", last.Content);
-    }
-
-    [Fact]
-    public async Task A_text_source_that_times_out_ends_the_stream_as_an_error_with_the_text_so_far()
-    {
-        // An LLM client's HttpClient.Timeout surfaces as a TaskCanceledException nobody asked for: a failure of the source, not a shutdown.
-        var typing = Typewriter.TypeAsync(Context("card-3"), "content", TimingOut(), CancellationToken.None);
+        var typing = Typewriter.TypeAsync(Context(card), "content", how == "throws" ? Failing() : TimingOut(), CancellationToken.None);
 
         while (!typing.IsCompleted)
         {
