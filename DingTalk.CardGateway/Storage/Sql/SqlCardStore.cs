@@ -15,6 +15,9 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     /// <summary>The card as this scope last locked or wrote it (PostgreSQL): a hint for <see cref="ApplyUpdateAsync"/>, checked by version.</summary>
     private CardRecord? _locked;
 
+    /// <summary>The session's <see cref="StorageSession.LockEpoch"/> when <see cref="_locked"/> was taken: past it, the lock (and maybe the write) is gone.</summary>
+    private long _lockedIn;
+
     public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) =>
         session.WriteAsync(
             async (connection, transaction) =>
@@ -53,7 +56,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                     return await ApplyInMemoryAsync(rows, id, change, cancellationToken); // in the unit this write opened, if none was open
                 }
 
-                var card = _locked is { } locked && string.Equals(locked.Id, id, StringComparison.Ordinal)
+                var card = _locked is { } locked && _lockedIn == session.LockEpoch && string.Equals(locked.Id, id, StringComparison.Ordinal)
                     ? locked
                     : await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
                 while (card is not null)
@@ -71,7 +74,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                         ("Read", card.Version));
                     if (written == 1)
                     {
-                        _locked = updated;
+                        (_locked, _lockedIn) = (updated, session.LockEpoch);
                         return updated;
                     }
 
@@ -134,7 +137,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
         var card = await connection.FirstOrDefaultAsync(transaction, session.Dialect.Locking(SelectById), CardRow.Read, cancellationToken, ("id", id));
-        _locked = card;
+        (_locked, _lockedIn) = (card, session.LockEpoch);
         return card;
     }
 

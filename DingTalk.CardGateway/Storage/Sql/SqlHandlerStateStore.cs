@@ -11,7 +11,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 {
     private const string SelectState = "SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId";
 
-    /// <summary>States this scope has read or written, by handler and card: hints that spare an update its read, checked by version.</summary>
+    /// <summary>States this scope has read or written, by handler and card: hints that spare an update its read, checked by version and by the transaction they were taken in.</summary>
     private readonly Dictionary<(string Handler, string CardId), StateRow> _seen = [];
 
     public Task<TState?> GetAsync<TState>(string handler, string cardId, CancellationToken cancellationToken)
@@ -41,7 +41,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                 // Read (locking the row where it exists) unless this scope just did, then one upsert that only lands on
                 // the version read. A stale read, or two first changes on a new row, cannot both win: the loser finds a
                 // version it did not read, writes nothing and goes round again on the committed, locked row.
-                var current = _seen.GetValueOrDefault((handler, cardId)) is { Locked: true } seen
+                var current = _seen.GetValueOrDefault((handler, cardId)) is { Locked: true } seen && seen.Epoch == session.LockEpoch
                     ? seen
                     : await ReadAsync(handler, cardId, lockRow: true, connection, transaction, cancellationToken);
                 while (true)
@@ -64,7 +64,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
                         ("read", current.Version));
                     if (written is { } version)
                     {
-                        _seen[(handler, cardId)] = new StateRow { State = state, Version = version, Locked = true };
+                        _seen[(handler, cardId)] = new StateRow { State = state, Version = version, Locked = true, Epoch = session.LockEpoch };
                         return updated;
                     }
 
@@ -149,7 +149,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
         var row = await connection.FirstOrDefaultAsync(
             transaction,
             lockRow ? session.Dialect.Locking(SelectState) : SelectState,
-            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow },
+            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow, Epoch = session.LockEpoch },
             cancellationToken,
             ("handler", handler),
             ("cardId", cardId)) ?? StateRow.None;
@@ -168,5 +168,8 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
         /// <summary>Read with a row lock, or written, in this scope: only such a hint is worth writing against.</summary>
         public bool Locked { get; init; }
+
+        /// <summary>The session's <see cref="StorageSession.LockEpoch"/> when read or written: past it, the lock (and maybe the write) is gone.</summary>
+        public long Epoch { get; init; }
     }
 }

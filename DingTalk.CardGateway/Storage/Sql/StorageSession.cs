@@ -40,12 +40,21 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     private bool Batched => database.Dialect is SqliteDialect;
 
+    /// <summary>
+    /// Changes whenever a transaction begins or ends, or is rolled back to a savepoint: the row locks taken before may
+    /// be gone (PostgreSQL releases a rolled-back savepoint's locks) and what was written with them undone. A store's
+    /// hint of a row it locked or wrote stands only while this is unchanged.
+    /// </summary>
+    public long LockEpoch { get; private set; }
+
     public async Task BeginAsync(CancellationToken cancellationToken)
     {
         if (_transaction is not null)
         {
             throw new InvalidOperationException("The storage session already has an open transaction.");
         }
+
+        LockEpoch++;
 
         if (Batched)
         {
@@ -68,6 +77,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
         var transaction = _transaction ?? throw new InvalidOperationException("No transaction is open.");
         _transaction = null;
+        LockEpoch++;
         if (_unit is { } unit)
         {
             _unit = null;
@@ -75,8 +85,15 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return;
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        await transaction.DisposeAsync();
+        try
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            await transaction.DisposeAsync();
+            await ReleaseConnectionAsync();
+        }
     }
 
     public async Task RollbackAsync()
@@ -90,6 +107,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
         var transaction = _transaction;
         _transaction = null;
+        LockEpoch++;
         if (_unit is { } unit)
         {
             _unit = null;
@@ -106,7 +124,22 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             finally
             {
                 await transaction.DisposeAsync();
+                await ReleaseConnectionAsync();
             }
+        }
+    }
+
+    /// <summary>
+    /// PostgreSQL: the connection goes back to the pool as its transaction ends. Kept, it sat idle while the scope went
+    /// on — a redelivery looking for the first answer, an operator's update waiting for its entry — each on a second
+    /// connection of their own: with a pool of N, N of them held every connection and waited for one more.
+    /// </summary>
+    private async ValueTask ReleaseConnectionAsync()
+    {
+        if (_connection is { } connection)
+        {
+            _connection = null;
+            await connection.DisposeAsync();
         }
     }
 
@@ -127,6 +160,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     public Task RollbackToAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
+        LockEpoch++;
         if (_unit is { } unit)
         {
             if (_steps?.FindLastIndex(s => s.Savepoint == name) is >= 0 and var at)

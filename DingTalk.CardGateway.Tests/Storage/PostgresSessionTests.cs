@@ -1,0 +1,161 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>
+/// PostgreSQL only: what a scope's session and stores keep between statements — a pooled connection, the hints that
+/// spare an update its locking read — must not outlive the transaction (or the savepoint) that made them true.
+/// </summary>
+public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClassFixture<PostgresStorageFixture>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [SkippableFact]
+    public async Task A_handler_state_change_undone_to_a_savepoint_is_not_written_over_another_replicas_change()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await using var first = fixture.Scope();
+        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
+        var states = first.ServiceProvider.GetRequiredService<IHandlerStateStore>();
+        await session.BeginAsync(default);
+        await session.SavepointAsync("before_handler", default);
+        await states.UpdateAsync<Tally>("test", "card-undone", t => Add(t, "undone"), default);
+        await session.RollbackToAsync("before_handler", default); // the handler failed: its change is gone, and so is its row lock
+
+        // Another replica changes the state meanwhile, to the version the undone change had.
+        await using (var other = fixture.Scope())
+        {
+            await other.ServiceProvider.GetRequiredService<IHandlerStateStore>()
+                .UpdateAsync<Tally>("test", "card-undone", t => Add(t, "other"), default).WaitAsync(Patience);
+        }
+
+        await states.UpdateAsync<Tally>("test", "card-undone", t => Add(t, "later"), default).WaitAsync(Patience);
+        await session.CommitAsync(default);
+
+        await using var check = fixture.Scope();
+        var final = await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-undone", default);
+        Assert.Equal(["other", "later"], final!.Voters);
+    }
+
+    [SkippableFact]
+    public async Task A_card_change_undone_to_a_savepoint_is_not_written_over_another_replicas_change()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        var now = DateTimeOffset.UtcNow;
+        await using (var create = fixture.Scope())
+        {
+            await create.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+                new CardRecord { Id = "card-undone", Kind = CardKind.Advanced, TemplateId = "tpl", Version = 1, CreatedAt = now, UpdatedAt = now }, default);
+        }
+
+        await using var first = fixture.Scope();
+        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
+        var cards = first.ServiceProvider.GetRequiredService<ICardStore>();
+        await session.BeginAsync(default);
+        await session.SavepointAsync("before_handler", default);
+        await cards.ApplyUpdateAsync("card-undone", Set("undone"), default);
+        await session.RollbackToAsync("before_handler", default);
+
+        await using (var other = fixture.Scope())
+        {
+            await other.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync("card-undone", Set("other"), default).WaitAsync(Patience);
+        }
+
+        await cards.ApplyUpdateAsync("card-undone", Set("later"), default).WaitAsync(Patience);
+        await session.CommitAsync(default);
+
+        await using var check = fixture.Scope();
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-undone", default);
+        Assert.Equal(["later", "other"], stored!.PublicData.Keys.Order());
+        Assert.Equal(3, stored.Version);
+    }
+
+    private static Tally Add(Tally? tally, string voter) => new([.. tally?.Voters ?? [], voter]);
+
+    private static CardDataChange Set(string key) => new(new Dictionary<string, string> { [key] = "1" }, null, Replace: false);
+
+    public sealed record Tally(List<string> Voters);
+}
+
+/// <summary>
+/// A pool of one connection: a session that keeps its connection after its transaction ended, then reads committed
+/// state on a connection of its own (a redelivery looking for the first delivery's answer, an operator's update
+/// waiting for its outbox entry), waits on itself — with a pool of N, N such calls stall the replica until the pool's
+/// timeout and then fail.
+/// </summary>
+public sealed class PostgresSessionConnectionTests(PostgresSessionConnectionTests.OneConnectionFixture fixture)
+    : IClassFixture<PostgresSessionConnectionTests.OneConnectionFixture>
+{
+    [SkippableFact]
+    public async Task A_redelivery_refused_its_claim_reads_the_first_answer_without_holding_a_second_connection()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        var callback = Callback("card-pool-redelivered");
+        await using (var first = fixture.Scope())
+        {
+            var session = first.ServiceProvider.GetRequiredService<StorageSession>();
+            await session.BeginAsync(default);
+            Assert.True(await first.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(callback, default));
+            await first.ServiceProvider.GetRequiredService<ICallbackStore>().CompleteAsync(callback.CallbackId, CallbackOutcome.Handled, "PollHandler", """{"mine":1}""", default);
+            await session.CommitAsync(default);
+        }
+
+        // As CallbackPipeline does for a redelivery: claim, refused, roll back, look the first answer up.
+        await using var again = fixture.Scope();
+        var againSession = again.ServiceProvider.GetRequiredService<StorageSession>();
+        var callbacks = again.ServiceProvider.GetRequiredService<ICallbackStore>();
+        await againSession.BeginAsync(default);
+        Assert.False(await callbacks.TryAddAsync(callback, default));
+        await againSession.RollbackAsync();
+
+        var record = await callbacks.FindAsync(callback.CallbackId, TimeSpan.Zero, default);
+        Assert.Equal("""{"mine":1}""", record!.AnswerJson);
+    }
+
+    [SkippableFact]
+    public async Task An_operators_update_waits_for_its_outbox_entry_without_holding_a_second_connection()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await using var scope = fixture.Scope();
+        var services = scope.ServiceProvider;
+        var update = new PendingCardUpdate("card-pool-put", CardKind.Advanced, new Dictionary<string, JsonElement> { ["total"] = JsonSerializer.SerializeToElement(1) }, null);
+
+        // As PUT /api/cards/{id} does: queue in a transaction, commit, then wait for the entry (no dispatcher here: it stays pending).
+        var session = services.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        var id = await services.GetRequiredService<CardUpdates>().QueueAsync(update, afterAnswer: false, default);
+        await session.CommitAsync(default);
+
+        var entry = await services.GetRequiredService<IOutbox>().FindAsync(id, default);
+        Assert.Equal(OutboxStatus.Pending, entry!.Status);
+    }
+
+    private static CallbackRecord Callback(string cardId) => new()
+    {
+        CallbackId = $"{cardId}:{Guid.NewGuid():N}",
+        CardId = cardId,
+        Transport = "Http",
+        Type = "ActionCallback",
+        UserId = "u1",
+        Action = "vote",
+        ActionIds = ["btn"],
+        ReceivedAt = DateTimeOffset.UtcNow,
+    };
+
+    public sealed class OneConnectionFixture : StorageFixture
+    {
+        public override string Provider => DingTalk.CardGateway.Hosting.StorageOptions.Postgres;
+
+        protected override async Task<string?> CreateDatabaseAsync() =>
+            await PostgresServer.CreateDatabaseAsync() is { } connectionString
+                ? new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 1, Timeout = 3 }.ToString()
+                : null;
+
+        protected override Task DropDatabaseAsync(string? connectionString) => PostgresServer.DropDatabaseAsync(connectionString);
+    }
+}
