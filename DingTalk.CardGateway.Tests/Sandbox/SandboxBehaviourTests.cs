@@ -316,6 +316,22 @@ public sealed class SandboxBehaviourTests : SandboxTestBase
     }
 
     [Theory]
+    [InlineData("template-1.schema")]
+    [InlineData("standardcard")]
+    public async Task Robot_card_with_a_template_other_than_StandardCard_is_refused(string template)
+    {
+        var body = ValidRequests.RobotSend();
+        body["cardTemplateId"] = template;
+
+        var reply = await Client.PostAsync("/v1.0/im/v1.0/robot/interactiveCards/send", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, reply.Status);
+        Assert.Equal("InvalidParameter", reply.Code);
+        Assert.Contains("StandardCard", reply.Message, StringComparison.Ordinal);
+        Assert.Null(DingTalk.State.FindRobotCard("biz-1"));
+    }
+
+    [Theory]
     [InlineData("robotCode")]
     [InlineData("cardBizId")]
     [InlineData("cardTemplateId")]

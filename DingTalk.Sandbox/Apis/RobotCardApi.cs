@@ -9,12 +9,21 @@ namespace DingTalk.Sandbox.Apis;
 /// <summary>Normal robot cards (StandardCard): send and update, with every structured field a JSON string.</summary>
 internal static class RobotCardApi
 {
+    /// <summary>The one template this API takes: DingTalk documents <c>cardTemplateId</c> as the fixed value <c>StandardCard</c>.</summary>
+    public const string StandardCardTemplate = "StandardCard";
+
     /// <summary>POST /v1.0/im/v1.0/robot/interactiveCards/send → {processQueryKey}.</summary>
     public static SandboxAnswer Send(SandboxCall call, SandboxState state)
     {
         if (call.ReadBody(DingTalkSchemas.SendRobotInteractiveCard, out var body) is { } invalid)
         {
             return invalid;
+        }
+
+        if (body.Text("cardTemplateId") is { } template && !string.Equals(template, StandardCardTemplate, StringComparison.Ordinal))
+        {
+            // The code is the sandbox's choice: DingTalk documents the value as fixed, not its answer to another one.
+            return SandboxAnswer.Invalid($"cardTemplateId must be {StandardCardTemplate} for a normal robot card, not '{template}'");
         }
 
         var toGroup = body.HasValue("openConversationId");
