@@ -95,7 +95,7 @@ public sealed class PostgresSessionConnectionTests(PostgresSessionConnectionTest
     public async Task A_redelivery_refused_its_claim_reads_the_first_answer_without_holding_a_second_connection()
     {
         Skip.IfNot(fixture.Available, fixture.SkipReason);
-        var callback = Callback("card-pool-redelivered");
+        var callback = StoreContractTests<OneConnectionFixture>.Callback("card-pool-redelivered");
         await using (var first = fixture.Scope())
         {
             var session = first.ServiceProvider.GetRequiredService<StorageSession>();
@@ -134,18 +134,6 @@ public sealed class PostgresSessionConnectionTests(PostgresSessionConnectionTest
         var entry = await services.GetRequiredService<IOutbox>().FindAsync(id, default);
         Assert.Equal(OutboxStatus.Pending, entry!.Status);
     }
-
-    private static CallbackRecord Callback(string cardId) => new()
-    {
-        CallbackId = $"{cardId}:{Guid.NewGuid():N}",
-        CardId = cardId,
-        Transport = "Http",
-        Type = "ActionCallback",
-        UserId = "u1",
-        Action = "vote",
-        ActionIds = ["btn"],
-        ReceivedAt = DateTimeOffset.UtcNow,
-    };
 
     public sealed class OneConnectionFixture : StorageFixture
     {

@@ -316,7 +316,8 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
 
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
 
-    private static CallbackRecord Callback(string cardId) => new()
+    /// <summary>A received vote on <paramref name="cardId"/> with an id of its own.</summary>
+    internal static CallbackRecord Callback(string cardId) => new()
     {
         CallbackId = $"{cardId}:{Guid.NewGuid():N}",
         CardId = cardId,
