@@ -214,7 +214,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     [InlineData("{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"privateData\":{\"u1\":{\"a\":\"\\udc00\"}}}", "privateData")]
     public async Task An_invalid_card_is_a_400_naming_the_field(string json, string field)
     {
-        var response = await _api.PostAsync("/api/cards", new StringContent(json, Encoding.UTF8, "application/json"));
+        var response = await SendJsonAsync("POST", "/api/cards", json);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
@@ -229,7 +229,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     [InlineData("{\"cardTemplateId\":\"t\",\"openConversationId\":\"c\",\"privateData\":{\"u1\":5}}", "$.privateData.u1", "The JSON value here must be an object.")]
     public async Task A_malformed_or_mistyped_body_is_a_400_problem_saying_where_in_JSONs_words(string json, string path, string? wording)
     {
-        var response = await _api.PostAsync("/api/cards", new StringContent(json, Encoding.UTF8, "application/json"));
+        var response = await SendJsonAsync("POST", "/api/cards", json);
 
         var detail = (await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
         Assert.Contains($"at {path}", detail, StringComparison.Ordinal);
@@ -244,7 +244,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     public async Task An_update_holding_half_a_surrogate_pair_is_a_400_naming_the_field(string path, string json, string field)
     {
         // Valid JSON, but no UTF-8 can carry it to DingTalk, and it would fail the outbox's own write.
-        var response = await _api.PutAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+        var response = await SendJsonAsync("PUT", path, json);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
@@ -307,7 +307,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"atUserIds\":[\" \"]}", "atUserIds")]
     public async Task A_null_where_a_user_belongs_is_a_400_naming_the_field(string method, string path, string json, string field)
     {
-        var response = await _api.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(json, Encoding.UTF8, "application/json") });
+        var response = await SendJsonAsync(method, path, json);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
@@ -321,7 +321,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"cardData\":{\"a\":1,\"a\":2}}", "$.cardData")]
     public async Task A_property_named_twice_is_a_400_saying_where(string method, string path, string json, string where)
     {
-        var response = await _api.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(json, Encoding.UTF8, "application/json") });
+        var response = await SendJsonAsync(method, path, json);
 
         var detail = (await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
         Assert.Contains($"at {where}", detail, StringComparison.Ordinal);
@@ -390,4 +390,8 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId, openConversationId = "cidX==", cardData });
         await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
     }
+
+    /// <summary>A raw JSON body, as a client that builds its own would send it.</summary>
+    private Task<HttpResponseMessage> SendJsonAsync(string method, string path, string json) =>
+        _api.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(json, Encoding.UTF8, "application/json") });
 }

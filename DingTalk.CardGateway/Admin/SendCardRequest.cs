@@ -64,13 +64,9 @@ public sealed record SendCardRequest
             errors["cardData"] = [JsonUnicode.Refusal("cardData")];
         }
 
-        if (PrivateData?.Values.Any(user => user is null) == true)
+        if (UpdateCardDataRequest.PrivateDataRefusal(PrivateData) is { } refusal)
         {
-            errors["privateData"] = [UpdateCardDataRequest.NullUserRefusal];
-        }
-        else if (!JsonUnicode.IsValid(PrivateData?.Values))
-        {
-            errors["privateData"] = [JsonUnicode.Refusal("privateData")];
+            errors["privateData"] = [refusal];
         }
 
         if (CallbackType is not null and not (Cards.CallbackTypes.Http or Cards.CallbackTypes.Stream))

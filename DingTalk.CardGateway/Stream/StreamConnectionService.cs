@@ -119,7 +119,7 @@ public sealed partial class StreamConnectionService(
                     status.Connected(current.Number, $"Connected (connection {current.Number}); DingTalk asked for a new connection, opening it.", clock.GetUtcNow());
                     (leaving, current) = (current, null);
                     var lived = clock.GetUtcNow() - leaving.ConnectedAt;
-                    if (lived >= MinHealthyLifetime)
+                    if (lived >= MinHealthyLifetime) // a routine hand-over
                     {
                         backoff.Reset();
                         continue; // at once, while the old one still serves
