@@ -142,8 +142,8 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         var card = fixture.DingTalk.State.FindRobotCard("biz-42")!;
         Assert.StartsWith(GatewayFactory.PublicBaseUrl + RobotCardCallbackToken.RoutePrefix, card.CallbackUrl, StringComparison.Ordinal);
         var token = card.CallbackUrl![(GatewayFactory.PublicBaseUrl + RobotCardCallbackToken.RoutePrefix).Length..];
-        Assert.True(RobotCardCallbackToken.Verify("biz-42", token, GatewayFactory.ApiSecret));
-        Assert.False(RobotCardCallbackToken.Verify("biz-43", token, GatewayFactory.ApiSecret));
+        Assert.Equal(TokenCheck.Valid, RobotCardCallbackToken.Verify("biz-42", token, GatewayFactory.ApiSecret));
+        Assert.Equal(TokenCheck.Mismatch, RobotCardCallbackToken.Verify("biz-43", token, GatewayFactory.ApiSecret));
         Assert.Equal("test-robot", card.RobotCode);
 
         var update = await _api.PutAsJsonAsync("/api/robot-cards/biz-42", new { cardData = new { header = new { title = new { type = "text", text = "Deployed" } } } });

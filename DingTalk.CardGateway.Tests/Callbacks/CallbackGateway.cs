@@ -93,9 +93,9 @@ public sealed class CallbackGateway : IAsyncLifetime
     }
 
     /// <summary>Sends a normal robot card through <c>POST /api/robot-cards</c>; returns its cardBizId and the callback path minted into it.</summary>
-    public async Task<(string CardBizId, string CallbackPath)> SendRobotCardAsync(object cardData)
+    public async Task<(string CardBizId, string CallbackPath)> SendRobotCardAsync(object cardData, string? cardBizId = null)
     {
-        var cardBizId = $"robot-{Guid.NewGuid():N}";
+        cardBizId ??= $"robot-{Guid.NewGuid():N}";
         var response = await Api.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidTest==", cardData });
         await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
         var callbackUrl = new Uri(DingTalk.State.FindRobotCard(cardBizId)!.CallbackUrl!);

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
@@ -104,6 +105,40 @@ public class RobotCardCallbackTests(CallbackGateway gateway)
 
         Assert.Equal("The token in the callback URL was not minted for the card this body names.", problem.GetProperty("detail").GetString());
     }
+
+    [Fact]
+    public async Task The_url_token_of_a_robot_card_whose_id_is_a_timestamp_does_not_sign_card_callbacks()
+    {
+        // An operator may well use the time as the card's id. Its URL token must not double as the advanced-card
+        // signature of that moment (the same HMAC under the same secret before tokens had their own prefix).
+        var now = DateTimeOffset.UtcNow;
+        var (_, path) = await gateway.SendRobotCardAsync(StandardCard, DingTalkCallback.Millis(now));
+        var token = path[RobotCardCallbackToken.RoutePrefix.Length..];
+        var asSignature = Convert.ToBase64String(WebEncoders.Base64UrlDecode(token));
+        var outTrackId = await gateway.SendCardAsync("tpl.poll");
+
+        using var forged = DingTalkCallback.Unsigned(
+            DingTalkCallback.Body(outTrackId, "mallory", new { action = "vote", option = "A" }),
+            ("x-ddpaas-signature-timestamp", DingTalkCallback.Millis(now)),
+            ("x-ddpaas-signature", asSignature));
+        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(forged), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task A_token_minted_before_tokens_had_a_prefix_opens_its_card_unless_its_id_reads_as_a_timestamp()
+    {
+        var (cardBizId, _) = await gateway.SendRobotCardAsync(StandardCard);
+        var answer = await PostAsync(RobotCardCallbackToken.RoutePrefix + LegacyToken(cardBizId), DingTalkCallback.RobotBody(cardBizId, "manager1", new { action = "approve" }));
+        Assert.Equal("approved", answer.GetProperty("cardData").GetProperty("cardParamMap").GetProperty("status").GetString());
+
+        var (timeId, _) = await gateway.SendRobotCardAsync(StandardCard, DingTalkCallback.Millis(DateTimeOffset.UtcNow.AddDays(-3)));
+        var problem = await RefusedAsync(RobotCardCallbackToken.RoutePrefix + LegacyToken(timeId), DingTalkCallback.RobotBody(timeId, "manager1", new { action = "approve" }));
+        Assert.StartsWith("The token in the callback URL was minted by an older gateway", problem.GetProperty("detail").GetString());
+    }
+
+    /// <summary>The token as gateways minted it before the prefix: Base64Url(HMAC-SHA256(ApiSecret, cardBizId)).</summary>
+    private static string LegacyToken(string cardBizId) => WebEncoders.Base64UrlEncode(
+        System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(GatewayFactory.ApiSecret), Encoding.UTF8.GetBytes(cardBizId)));
 
     [Theory]
     [InlineData("not-a-token")]

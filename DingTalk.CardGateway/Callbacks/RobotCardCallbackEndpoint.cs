@@ -51,10 +51,15 @@ public sealed partial class RobotCardCallbackEndpoint(
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
 
-        if (!RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret))
+        switch (RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret))
         {
-            Refused(http, "TokenMismatch");
-            return Unauthorized("The token in the callback URL was not minted for the card this body names.");
+            case TokenCheck.Mismatch:
+                Refused(http, "TokenMismatch");
+                return Unauthorized("The token in the callback URL was not minted for the card this body names.");
+            case TokenCheck.LegacyForTimestampId:
+                Refused(http, "LegacyToken");
+                Log.LegacyTokenRefused(logger, action.CardId);
+                return Unauthorized("The token in the callback URL was minted by an older gateway for a card id that reads as a millisecond timestamp, which such tokens no longer open: send the card again.");
         }
 
         var sign = http.Request.Headers[RobotCallbackSignature.SignatureHeader].ToString();
@@ -91,5 +96,8 @@ public sealed partial class RobotCardCallbackEndpoint(
 
         [LoggerMessage(3012, LogLevel.Warning, "Robot-card callback refused with 400: {Problem}")]
         public static partial void BodyRefused(ILogger logger, string problem);
+
+        [LoggerMessage(3013, LogLevel.Warning, "Robot card {CardBizId}: its callback URL carries a token minted before tokens had their own prefix, and its id reads as a millisecond timestamp, so that token would also be a valid advanced-card callback signature; refused. Send the card again (a new callbackUrl is minted) to make its buttons work")]
+        public static partial void LegacyTokenRefused(ILogger logger, string cardBizId);
     }
 }

@@ -5,36 +5,80 @@ namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>
 /// DingTalk documents no signature for normal robot-card callbacks, so the gateway authenticates the URL itself:
-/// the card's <c>callbackUrl</c> ends in Base64Url(HMAC-SHA256(ApiSecret, cardBizId)).
+/// the card's <c>callbackUrl</c> ends in Base64Url(HMAC-SHA256(ApiSecret, "robot-card-callback\n" + cardBizId)).
 /// </summary>
+/// <remarks>
+/// The advanced-card signature is HMAC-SHA256(ApiSecret, timestamp) under the same secret. Without the prefix, the token
+/// of a card whose id is a millisecond timestamp (an id an operator may well choose) would be a valid signature of any
+/// advanced-card callback at that time, and a signature seen on one would open that card's URL. Tokens minted before the
+/// prefix (<see cref="TokenCheck.Legacy"/>) are still accepted for ids that cannot be the time of a signature, so cards
+/// DingTalk already holds keep working; for the others they are refused (<see cref="TokenCheck.LegacyForTimestampId"/>).
+/// </remarks>
 public static class RobotCardCallbackToken
 {
     public const string RoutePrefix = "/dingtalk/callbacks/robot-card/";
+    private const string Domain = "robot-card-callback\n";
+    private const int MacLength = 32;
 
     public static string Mint(string cardBizId, string apiSecret)
     {
-        Span<byte> mac = stackalloc byte[32];
-        CallbackSignatureMath.Compute(cardBizId, "", apiSecret, mac);
+        Span<byte> mac = stackalloc byte[MacLength];
+        CallbackSignatureMath.Compute(Domain + cardBizId, "", apiSecret, mac);
         return WebEncoders.Base64UrlEncode(mac);
     }
 
-    public static bool Verify(string cardBizId, string token, string apiSecret)
+    public static TokenCheck Verify(string cardBizId, string token, string apiSecret)
     {
-        Span<byte> expected = stackalloc byte[32];
+        Span<byte> given = stackalloc byte[MacLength];
+        if (token.Length != 43 || !TryDecode(token, given))
+        {
+            return TokenCheck.Mismatch;
+        }
+
+        Span<byte> expected = stackalloc byte[MacLength];
+        CallbackSignatureMath.Compute(Domain + cardBizId, "", apiSecret, expected);
+        if (CryptographicOperations.FixedTimeEquals(expected, given))
+        {
+            return TokenCheck.Valid;
+        }
+
         CallbackSignatureMath.Compute(cardBizId, "", apiSecret, expected);
-        byte[] given;
+        if (!CryptographicOperations.FixedTimeEquals(expected, given))
+        {
+            return TokenCheck.Mismatch;
+        }
+
+        return ReadsAsSigningTime(cardBizId) ? TokenCheck.LegacyForTimestampId : TokenCheck.Legacy;
+    }
+
+    /// <summary>
+    /// An id that DingTalk could have signed a callback at: epoch milliseconds since 2015 (before DingTalk's card APIs).
+    /// A shorter number (an order number, "42") reads as a moment in 1970 that no signature window reaches.
+    /// </summary>
+    private static bool ReadsAsSigningTime(string cardBizId) =>
+        CallbackSignatureMath.TryParseTimestamp(cardBizId, out var at) && at >= SigningEra;
+
+    private static readonly DateTimeOffset SigningEra = new(2015, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public static string CallbackUrl(Uri publicBaseUrl, string cardBizId, string apiSecret) =>
+        $"{publicBaseUrl.ToString().TrimEnd('/')}{RoutePrefix}{Mint(cardBizId, apiSecret)}";
+
+    private static bool TryDecode(string token, Span<byte> mac)
+    {
         try
         {
-            given = WebEncoders.Base64UrlDecode(token);
+            var bytes = WebEncoders.Base64UrlDecode(token);
+            if (bytes.Length != MacLength)
+            {
+                return false;
+            }
+
+            bytes.CopyTo(mac);
+            return true;
         }
         catch (FormatException)
         {
             return false;
         }
-
-        return CryptographicOperations.FixedTimeEquals(expected, given);
     }
-
-    public static string CallbackUrl(Uri publicBaseUrl, string cardBizId, string apiSecret) =>
-        $"{publicBaseUrl.ToString().TrimEnd('/')}{RoutePrefix}{Mint(cardBizId, apiSecret)}";
 }
