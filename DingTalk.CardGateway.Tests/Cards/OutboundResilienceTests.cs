@@ -61,6 +61,43 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
     }
 
+    /// <summary>The README's table: throttling, 429 and 5xx that outlast the retries are a 503 to try again, with Retry-After.</summary>
+    [Theory]
+    [InlineData(503, "ServiceUnavailable")]
+    [InlineData(500, "system.busy")]
+    [InlineData(429, "system.busy")]
+    [InlineData(403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi")]
+    public async Task DingTalk_still_overloaded_after_the_retries_is_a_503_with_Retry_After(int status, string code)
+    {
+        // A gateway of its own: the shared one's circuit breaker must not count these failures.
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "1" });
+        using var api = gateway.CreateAdminClient();
+        DingTalk.FailNext(HttpMethod.Post, "/v1.0/card/instances/createAndDeliver", status, code, times: 2, retryAfterSeconds: 0);
+
+        var response = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = $"busy-{status}", openConversationId = "cidR==" });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(code, problem.GetProperty("dingTalkCode").GetString());
+        Assert.Equal("1", response.Headers.RetryAfter?.ToString());
+        Assert.Equal([status, status], DingTalk.RequestsTo("/v1.0/card/instances/createAndDeliver").Where(r => r.Body.Contains($"busy-{status}", StringComparison.Ordinal)).Select(r => r.Status));
+    }
+
+    /// <summary>The README's table: an unknown template and DingTalk's other parameter refusals are the caller's 422, not retried.</summary>
+    [Theory]
+    [InlineData("param.templateNotExist")]
+    [InlineData("param.templateUnpublished")]
+    [InlineData("param.openSpaceId.illegal")]
+    public async Task A_template_or_parameter_DingTalk_refuses_is_a_422_with_its_code(string code)
+    {
+        DingTalk.FailNext(HttpMethod.Post, "/v1.0/card/instances/createAndDeliver", 400, code);
+
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = $"refused-{code}", openConversationId = "cidR==" });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnprocessableEntity);
+        Assert.Equal(code, problem.GetProperty("dingTalkCode").GetString());
+        Assert.Single(DingTalk.RequestsTo("/v1.0/card/instances/createAndDeliver"), r => r.Body.Contains($"refused-{code}", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_missing_permission_is_not_retried_and_names_DingTalks_code()
     {

@@ -35,6 +35,35 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.Contains(key.Replace(":", "__", StringComparison.Ordinal), failure, StringComparison.Ordinal);
     }
 
+    /// <summary>A URL without its scheme binds as a relative one, which no one could call: refused in either mode.</summary>
+    [Theory]
+    [InlineData("DingTalk:Callback:PublicBaseUrl", "cards.example.com", "Live")]
+    [InlineData("DingTalk:Callback:PublicBaseUrl", "ftp://cards.example.com", "Live")]
+    [InlineData("DingTalk:ApiBaseUrl", "api.dingtalk.com", "Live")]
+    [InlineData("DingTalk:ApiBaseUrl", "localhost:9000", "Sandbox")]
+    public void A_url_that_is_not_an_absolute_http_url_fails_validation_naming_it(string key, string value, string mode)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["DingTalk:Mode"] = mode,
+            ["DingTalk:AppKey"] = "app",
+            ["DingTalk:AppSecret"] = "app-secret",
+            ["DingTalk:Callback:PublicBaseUrl"] = "https://gw.example",
+            ["DingTalk:Callback:ApiSecret"] = "api-secret",
+            [key] = value,
+        };
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
+            .AddGatewayOptions()
+            .BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<DingTalkOptions>>().Value);
+
+        var failure = Assert.Single(ex.Failures);
+        Assert.StartsWith($"{key} ({key.Replace(":", "__", StringComparison.Ordinal)}) must be an absolute http(s) URL", failure, StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", failure, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("Gateway:Storage:Retention", "00:00:00")] // every callback purged as it comes: no deduplication at all
     [InlineData("Gateway:Storage:Retention", "-1.00:00:00")]
@@ -81,6 +110,43 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
                 File.Delete(database + suffix);
             }
         }
+    }
+
+    /// <summary>A value the configuration cannot even be read as (a duration written "7d") is a mistake like any other: one line, exit code 1.</summary>
+    [Theory]
+    [InlineData("Gateway__Storage__Retention", "7d", "Gateway:Storage:Retention")]
+    [InlineData("DingTalk__Callback__SignatureWindow", "5m", "DingTalk:Callback:SignatureWindow")]
+    [InlineData("DingTalk__Mode", "Production", "DingTalk:Mode")]
+    [InlineData("Gateway__Callbacks__MaxBodyBytes", "1MB", "Gateway:Callbacks:MaxBodyBytes")]
+    public async Task A_value_that_cannot_be_read_stops_the_process_with_one_line_naming_the_key(string variable, string value, string key)
+    {
+        var (exitCode, error, output) = await RunAsync(new() { [variable] = value, ["Gateway__Storage__ConnectionString"] = "Data Source=:memory:" });
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("DingTalk.CardGateway cannot start:", error, StringComparison.Ordinal);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains($"{key} ({variable})", error, StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Every DingTalk client's resilience settings read the DingTalk section too, so one wrong value there failed five
+    /// validations: it is said once, by its configuration key rather than the class that holds it.
+    /// </summary>
+    [Fact]
+    public async Task A_setting_out_of_range_is_said_once_by_its_configuration_key()
+    {
+        var (exitCode, error, _) = await RunAsync(new()
+        {
+            ["DingTalk__Callback__SignatureWindow"] = "00:00:00",
+            ["Gateway__Storage__ConnectionString"] = "Data Source=:memory:",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal(
+            "DingTalk.CardGateway cannot start: DingTalk:Callback:SignatureWindow (DingTalk__Callback__SignatureWindow) must be between 00:00:01 and 01:00:00.",
+            error.Trim());
     }
 
     [Fact]

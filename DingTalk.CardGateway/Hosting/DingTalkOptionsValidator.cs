@@ -11,6 +11,24 @@ public sealed class DingTalkOptionsValidator : IValidateOptions<DingTalkOptions>
 {
     public ValidateOptionsResult Validate(string? name, DingTalkOptions options)
     {
+        // A URL without its scheme ("cards.example.com") binds as a relative one: registered with DingTalk, or called, it
+        // could never be reached.
+        var unusable = new List<string>();
+        if (!IsHttpUrl(options.ApiBaseUrl))
+        {
+            unusable.Add(NotAUrl("DingTalk:ApiBaseUrl", options.ApiBaseUrl, "https://api.dingtalk.com"));
+        }
+
+        if (options.Callback.PublicBaseUrl is { } publicBaseUrl && !IsHttpUrl(publicBaseUrl))
+        {
+            unusable.Add(NotAUrl("DingTalk:Callback:PublicBaseUrl", publicBaseUrl, "https://cards.example.com"));
+        }
+
+        if (unusable.Count > 0)
+        {
+            return ValidateOptionsResult.Fail(unusable);
+        }
+
         if (options.EffectiveMode != GatewayMode.Live)
         {
             return ValidateOptionsResult.Success;
@@ -46,4 +64,9 @@ public sealed class DingTalkOptionsValidator : IValidateOptions<DingTalkOptions>
             : ValidateOptionsResult.Fail(missing.Select(key =>
                 $"{key} is required in Live mode (set it in appsettings.json or as the environment variable {key.Replace(":", "__", StringComparison.Ordinal)})."));
     }
+
+    private static bool IsHttpUrl(Uri url) => url.IsAbsoluteUri && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp);
+
+    private static string NotAUrl(string key, Uri value, string example) =>
+        $"{key} ({key.Replace(":", "__", StringComparison.Ordinal)}) must be an absolute http(s) URL such as {example}, not '{value.OriginalString}'.";
 }

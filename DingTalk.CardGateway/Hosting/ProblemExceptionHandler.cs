@@ -38,8 +38,10 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
 
         httpContext.Response.StatusCode = status;
+        // Every 503 that says "try again": a database that failed, and DingTalk still throttled or overloaded (403 QpsLimit…,
+        // 429, 5xx) after the retries.
         if (exception is DbException and not Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter }
-            or DingTalkApiException { StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.Forbidden, Kind: DingTalkErrorKind.Transient })
+            or DingTalkApiException { Kind: DingTalkErrorKind.Transient })
         {
             httpContext.Response.Headers.RetryAfter = "1";
         }

@@ -13,7 +13,7 @@ public static class RunExtensions
     /// </summary>
     public static async Task<int> RunGatewayAsync(this WebApplication app)
     {
-        var failures = ValidationFailures(app.Services);
+        var failures = ConfigurationProblems.Find(app.Services);
         if (failures.Count > 0)
         {
             return await CannotStartAsync(string.Join(" ", failures));
@@ -40,26 +40,5 @@ public static class RunExtensions
     {
         await Console.Error.WriteLineAsync($"DingTalk.CardGateway cannot start: {reason}");
         return 1;
-    }
-
-    /// <summary>
-    /// Every option validated at startup, in every section (<c>DingTalk</c>, <c>Gateway</c>, <c>Gateway:Callbacks</c>,
-    /// <c>Gateway:Outbox</c>, …): what the host would otherwise find only as it starts, and stop with a stack trace.
-    /// </summary>
-    private static List<string> ValidationFailures(IServiceProvider services)
-    {
-        try
-        {
-            services.GetService<IStartupValidator>()?.Validate();
-            return [];
-        }
-        catch (OptionsValidationException ex)
-        {
-            return [.. ex.Failures];
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
-        {
-            return [.. ex.InnerExceptions.SelectMany(e => ((OptionsValidationException)e).Failures)];
-        }
     }
 }

@@ -7,7 +7,15 @@ public static class SandboxExtensions
     /// <summary>In Sandbox mode, the DingTalk emulator, accepting the gateway's own (sandbox) credentials.</summary>
     public static IServiceCollection AddGatewaySandbox(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = configuration.GetSection(DingTalkOptions.Section).Get<DingTalkOptions>() ?? new DingTalkOptions();
+        // Only what decides the mode, read as text: a malformed value elsewhere in the section is reported with the
+        // other configuration problems when the gateway starts, in one line, not thrown from here with a stack trace.
+        var section = configuration.GetSection(DingTalkOptions.Section);
+        var options = new DingTalkOptions
+        {
+            AppKey = section[nameof(DingTalkOptions.AppKey)],
+            AppSecret = section[nameof(DingTalkOptions.AppSecret)],
+            Mode = Enum.TryParse<GatewayMode>(section[nameof(DingTalkOptions.Mode)], ignoreCase: true, out var mode) ? mode : null,
+        };
         SandboxDefaults.Apply(options);
         if (options.EffectiveMode == GatewayMode.Sandbox)
         {

@@ -1,5 +1,6 @@
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage.Sql;
+using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Storage;
 
@@ -12,7 +13,8 @@ public static class StorageExtensions
     public static IServiceCollection AddGatewayStorage(this IServiceCollection services)
     {
         services.AddGatewayMetrics();
-        services.AddOptionsWithValidateOnStart<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations();
+        services.AddOptionsWithValidateOnStart<OutboxOptions>().BindConfiguration(OutboxOptions.Section);
+        services.AddSingleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>();
         services.AddSingleton<GatewayDatabase>();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<SqliteWalSync>();
