@@ -307,10 +307,13 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [Fact]
     public async Task A_card_created_whose_answer_was_lost_is_reported_created_unconfirmed_not_refused_by_its_retry()
     {
+        // A gateway of its own: the lost answer (a 504) must not count toward the shared gateway's circuit breaker.
+        await using var gateway = new GatewayFactory(fixture.DingTalk);
+        using var api = gateway.CreateAdminClient();
         const string CreatePath = "/v1.0/card/instances/createAndDeliver";
         DingTalk.LoseAnswerNext(HttpMethod.Post, CreatePath, bodyContains: "lost-1");
 
-        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "lost-1", openConversationId = "cidR==", cardData = new { n = 0 } });
+        var response = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "lost-1", openConversationId = "cidR==", cardData = new { n = 0 } });
 
         var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
         Assert.False(body.GetProperty("deliveryConfirmed").GetBoolean());
@@ -318,14 +321,62 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.Empty(body.GetProperty("deliverResults").EnumerateArray());
         Assert.Equal([504, 400], DingTalk.RequestsTo(CreatePath).Where(r => r.Body.Contains("lost-1", StringComparison.Ordinal)).Select(r => r.Status));
         Assert.Single(DingTalk.FindCard("lost-1")!.Deliveries); // created and delivered once, by the first attempt
-        Assert.Contains(fixture.Gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1102 && e.RenderMessage().Contains("lost-1", StringComparison.Ordinal));
+        Assert.Contains(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1102 && e.RenderMessage().Contains("lost-1", StringComparison.Ordinal));
 
         // Stored like any card the gateway sent: its updates and callbacks work.
-        var stored = await _api.GetAsync("/api/cards/lost-1");
+        var stored = await api.GetAsync("/api/cards/lost-1");
         Assert.Equal(HttpStatusCode.OK, stored.StatusCode);
-        var update = await _api.PutAsJsonAsync("/api/cards/lost-1", new { cardData = new { n = 1 } });
+        var update = await api.PutAsJsonAsync("/api/cards/lost-1", new { cardData = new { n = 1 } });
         Assert.Equal(HttpStatusCode.NoContent, update.StatusCode);
         Assert.Equal("1", DingTalk.FindCard("lost-1")!.CardData["n"]);
+    }
+
+    [Fact]
+    public async Task A_card_whose_send_never_learned_its_fate_is_stored_unconfirmed_and_its_retry_is_reported_created()
+    {
+        // A gateway of its own, one retry: its circuit breaker must not count these failures for the other tests.
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "1" });
+        using var api = gateway.CreateAdminClient();
+        const string CreatePath = "/v1.0/card/instances/createAndDeliver";
+        DingTalk.LoseAnswerNext(HttpMethod.Post, CreatePath, bodyContains: "fate-1"); // created, its answer lost…
+        DingTalk.FailNext(HttpMethod.Post, CreatePath, 503, "ServiceUnavailable", retryAfterSeconds: 0, bodyContains: "fate-1"); // …and the retry too
+        var send = new { cardTemplateId = "tpl", outTrackId = "fate-1", openConversationId = "cidR==", cardData = new { n = 0 } };
+
+        var first = await api.PostAsJsonAsync("/api/cards", send);
+
+        await HttpAssert.ProblemAsync(first, HttpStatusCode.ServiceUnavailable);
+        Assert.NotNull(DingTalk.FindCard("fate-1")); // in the chat…
+        var unconfirmed = await HttpAssert.JsonAsync(await api.GetAsync("/api/cards/fate-1"), HttpStatusCode.OK);
+        Assert.False(unconfirmed.GetProperty("card").GetProperty("creationConfirmed").GetBoolean()); // …and known to the gateway
+
+        // The operator sends it again: DingTalk has it, and this gateway knows its earlier send may have made it.
+        var retry = await api.PostAsJsonAsync("/api/cards", send);
+
+        var body = await HttpAssert.JsonAsync(retry, HttpStatusCode.Created);
+        Assert.False(body.GetProperty("deliveryConfirmed").GetBoolean());
+        Assert.Single(DingTalk.FindCard("fate-1")!.Deliveries);
+        Assert.Contains(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1103 && e.RenderMessage().Contains("fate-1", StringComparison.Ordinal));
+        var confirmed = await HttpAssert.JsonAsync(await api.GetAsync("/api/cards/fate-1"), HttpStatusCode.OK);
+        Assert.True(confirmed.GetProperty("card").GetProperty("creationConfirmed").GetBoolean());
+
+        // Confirmed now: the same id sent once more is an operator re-using an id, refused as before.
+        var again = await api.PostAsJsonAsync("/api/cards", send);
+        Assert.Equal("param.outTrackIdExist", (await HttpAssert.ProblemAsync(again, HttpStatusCode.UnprocessableEntity)).GetProperty("dingTalkCode").GetString());
+    }
+
+    [Fact]
+    public async Task A_card_DingTalk_refuses_to_create_leaves_no_card_behind()
+    {
+        DingTalk.FailNext(HttpMethod.Post, "/v1.0/card/instances/createAndDeliver", 400, "param.templateNotExist", bodyContains: "no-such-template");
+        DingTalk.FailNext(HttpMethod.Post, "/v1.0/im/v1.0/robot/interactiveCards/send", 400, "param.illegal", bodyContains: "robot-refused");
+
+        var advanced = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "no-such-template", openConversationId = "cidR==" });
+        var robot = await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "robot-refused", openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } });
+
+        await HttpAssert.ProblemAsync(advanced, HttpStatusCode.UnprocessableEntity);
+        await HttpAssert.ProblemAsync(robot, HttpStatusCode.UnprocessableEntity);
+        Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync("/api/cards/no-such-template")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync("/api/robot-cards/robot-refused")).StatusCode);
     }
 
     [Fact]

@@ -267,6 +267,10 @@ public sealed class CardTypewriterTests : IDisposable
 
         public Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken) => Task.FromResult(_cards.GetValueOrDefault(id));
 
+        public Task ConfirmCreationAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task ForgetUnconfirmedAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+
         public Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) =>
             Task.FromResult(_cards.TryGetValue(id, out var card) ? _cards[id] = change.ApplyTo(card, clock.GetUtcNow()) : null);
     }

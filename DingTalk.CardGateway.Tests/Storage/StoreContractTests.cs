@@ -104,7 +104,12 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         {
             // Back to schema 1, as a gateway of the first release left it.
             await connection.RunAsync(null, "ALTER TABLE callbacks DROP COLUMN params", default);
+            await connection.RunAsync(null, "ALTER TABLE cards DROP COLUMN creation_confirmed", default);
             await connection.RunAsync(null, "DELETE FROM schema_migrations WHERE version > 1", default);
+            await connection.RunAsync(
+                null,
+                "INSERT INTO cards (id, kind, template_id, public_data, private_data, version, created_at, updated_at) VALUES ('card-of-release-1', 'Advanced', 'tpl', '{}', '{}', 1, 0, 0)",
+                default);
         }
 
         await ActivatorUtilities.CreateInstance<SchemaMigrator>(fixture.Services).StartAsync(default); // a new process: the fixture's migrator has run
@@ -115,6 +120,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.True(await callbacks.TryAddAsync(callback, default));
         var stored = await callbacks.FindAsync(callback.CallbackId, TimeSpan.Zero, default);
         Assert.Equal("vote", stored!.Params!.Value.GetProperty("action").GetString());
+        Assert.True((await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-of-release-1", default))!.CreationConfirmed); // stored after its creation then
         await using var check = await database.OpenAsync(default);
         Assert.Equal(Schema.Migrations(database.Dialect).Count, await check.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", default));
     }
@@ -207,6 +213,44 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Equal("2", stored.PublicData["b"]);
         Assert.Equal("x", stored.PrivateData["u1"]["myVote"]);
         Assert.Null(await cards.ApplyUpdateAsync("no-such-card", new CardDataChange(null, null, false), default));
+    }
+
+    [SkippableFact]
+    public async Task A_card_stored_before_its_creation_is_confirmed_without_losing_a_change_or_forgotten_only_while_unconfirmed()
+    {
+        SkipWithoutDatabase();
+        var now = DateTimeOffset.UtcNow;
+        CardRecord Unconfirmed(string id) => new()
+        {
+            Id = id,
+            Kind = CardKind.Advanced,
+            TemplateId = "tpl",
+            PublicData = new Dictionary<string, string> { ["a"] = "1" },
+            Version = 1,
+            CreatedAt = now,
+            UpdatedAt = now,
+            CreationConfirmed = false,
+        };
+        await using (var scope = fixture.Scope())
+        {
+            var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+            await cards.SaveAsync(Unconfirmed("card-sent"), default);
+            await cards.SaveAsync(Unconfirmed("card-refused"), default);
+            Assert.False((await cards.FindAsync("card-sent", default))!.CreationConfirmed);
+
+            // A click may land before the sender confirms: confirming keeps its change.
+            await cards.ApplyUpdateAsync("card-sent", new CardDataChange(new Dictionary<string, string> { ["b"] = "2" }, null, Replace: false), default);
+            await cards.ConfirmCreationAsync("card-sent", default);
+            await cards.ForgetUnconfirmedAsync("card-sent", default); // confirmed: kept
+            await cards.ForgetUnconfirmedAsync("card-refused", default);
+        }
+
+        await using var check = fixture.Scope();
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-sent", default);
+        Assert.True(stored!.CreationConfirmed);
+        Assert.Equal(2, stored.Version);
+        Assert.Equal("2", stored.PublicData["b"]);
+        Assert.Null(await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-refused", default));
     }
 
     [SkippableFact]

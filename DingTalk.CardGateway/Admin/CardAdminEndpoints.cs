@@ -66,7 +66,8 @@ public static class CardAdminEndpoints
             });
         }
 
-        if (request.OutTrackId is { } chosen && await IdTakenByOtherKindAsync(store, chosen, CardKind.Advanced, cancellationToken) is { } taken)
+        var existing = request.OutTrackId is { } chosen ? await store.FindAsync(chosen, cancellationToken) : null;
+        if (IdTakenByOtherKind(existing, CardKind.Advanced) is { } taken)
         {
             return taken;
         }
@@ -80,25 +81,41 @@ public static class CardAdminEndpoints
             request.PrivateData,
             request.AtUserIds,
             request.CallbackType);
-        var delivery = await sender.CreateAndDeliverAsync(spec, cancellationToken);
 
+        // Stored before DingTalk is asked, unconfirmed: a card DingTalk creates is then never one the gateway does not know,
+        // whatever fails after. An id stored already keeps its row until DingTalk answers: a card sent before keeps its
+        // data (and the clicks it got) if DingTalk says it exists.
         var now = clock.GetUtcNow();
-        await store.SaveAsync(
-            new CardRecord
-            {
-                Id = delivery.OutTrackId,
-                Kind = CardKind.Advanced,
-                TemplateId = spec.CardTemplateId,
-                CallbackType = delivery.CallbackType,
-                OpenSpaceId = delivery.OpenSpaceId,
-                PublicData = CardParamMapEncoder.Encode(spec.CardData),
-                PrivateData = (spec.PrivateData ?? new Dictionary<string, IReadOnlyDictionary<string, System.Text.Json.JsonElement>>())
-                    .ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value)),
-                Version = 1,
-                CreatedAt = now,
-                UpdatedAt = now,
-            },
-            cancellationToken);
+        var retryOfUnconfirmed = existing is { CreationConfirmed: false };
+        if (existing is null)
+        {
+            await store.SaveAsync(Record(spec, sender.Planned(spec), now) with { CreationConfirmed = false }, cancellationToken);
+        }
+
+        CardDelivery delivery;
+        try
+        {
+            delivery = await sender.CreateAndDeliverAsync(spec, retryOfUnconfirmed, cancellationToken);
+        }
+        catch (DingTalkApiException ex) when (existing is null && !ex.AfterUncertainAttempt
+            && ex.Kind is DingTalkErrorKind.BadRequest or DingTalkErrorKind.NotFound or DingTalkErrorKind.Refused
+            && ex.Code != DingTalkErrors.OutTrackIdExists)
+        {
+            // DingTalk refused it, and no attempt of this send could have created it: there is no such card.
+            await store.ForgetUnconfirmedAsync(outTrackId, CancellationToken.None);
+            throw;
+        }
+
+        if (existing is null || !delivery.Confirmed && retryOfUnconfirmed)
+        {
+            // Stored by this send, or created by an earlier one: the row has the card's data.
+            await store.ConfirmCreationAsync(outTrackId, cancellationToken);
+        }
+        else
+        {
+            // Created now under an id stored before (an earlier send that never reached DingTalk, or a card DingTalk forgot).
+            await store.SaveAsync(Record(spec, delivery, now), cancellationToken);
+        }
 
         return TypedResults.Created(
             $"/api/cards/{Uri.EscapeDataString(delivery.OutTrackId)}",
@@ -110,13 +127,29 @@ public static class CardAdminEndpoints
     /// a normal robot card (DingTalk keeps their ids apart) may not share an id, or the later would take over the earlier's
     /// state and callbacks.
     /// </summary>
-    internal static async Task<ProblemHttpResult?> IdTakenByOtherKindAsync(ICardStore store, string id, CardKind kind, CancellationToken cancellationToken) =>
-        await store.FindAsync(id, cancellationToken) is { } existing && existing.Kind != kind
+    internal static ProblemHttpResult? IdTakenByOtherKind(CardRecord? existing, CardKind kind) =>
+        existing is not null && existing.Kind != kind
             ? TypedResults.Problem(
                 statusCode: StatusCodes.Status409Conflict,
                 title: "Card id in use",
-                detail: $"{id} is already {(existing.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")} of this gateway: choose another id.")
+                detail: $"{existing.Id} is already {(existing.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")} of this gateway: choose another id.")
             : null;
+
+    /// <summary>The card as the gateway stores it once sent: what the operator gave, string-encoded, at version 1.</summary>
+    private static CardRecord Record(AdvancedCardSpec spec, CardDelivery delivery, DateTimeOffset now) => new()
+    {
+        Id = delivery.OutTrackId,
+        Kind = CardKind.Advanced,
+        TemplateId = spec.CardTemplateId,
+        CallbackType = delivery.CallbackType,
+        OpenSpaceId = delivery.OpenSpaceId,
+        PublicData = CardParamMapEncoder.Encode(spec.CardData),
+        PrivateData = (spec.PrivateData ?? new Dictionary<string, IReadOnlyDictionary<string, System.Text.Json.JsonElement>>())
+            .ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value)),
+        Version = 1,
+        CreatedAt = now,
+        UpdatedAt = now,
+    };
 
     private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         string outTrackId,

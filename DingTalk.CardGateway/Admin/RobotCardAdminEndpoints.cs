@@ -39,7 +39,8 @@ public static class RobotCardAdminEndpoints
             return TypedResults.ValidationProblem(errors);
         }
 
-        if (request.CardBizId is { } chosen && await CardAdminEndpoints.IdTakenByOtherKindAsync(store, chosen, CardKind.Robot, cancellationToken) is { } taken)
+        var existing = request.CardBizId is { } chosen ? await store.FindAsync(chosen, cancellationToken) : null;
+        if (CardAdminEndpoints.IdTakenByOtherKind(existing, CardKind.Robot) is { } taken)
         {
             return taken;
         }
@@ -47,24 +48,42 @@ public static class RobotCardAdminEndpoints
         var cardBizId = request.CardBizId ?? $"robot-{Guid.NewGuid():N}";
         var apiSecret = options.Value.Callback.ApiSecret;
         var callbackUrl = apiSecret is null ? null : RobotCardCallbackToken.CallbackUrl(callbackBase.Get(), cardBizId, apiSecret);
-        var processQueryKey = await sender.SendRobotCardAsync(
-            new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl),
-            cancellationToken);
 
+        // Stored before it is sent, unconfirmed until DingTalk takes it (as POST /api/cards): its clicks find it whatever
+        // fails after the send. An id stored already keeps its row until DingTalk takes the new send.
         var now = clock.GetUtcNow();
-        await store.SaveAsync(
-            new CardRecord
-            {
-                Id = cardBizId,
-                Kind = CardKind.Robot,
-                TemplateId = "StandardCard",
-                OpenSpaceId = request.OpenConversationId ?? request.UserId,
-                PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = request.CardData.GetRawText() },
-                Version = 1,
-                CreatedAt = now,
-                UpdatedAt = now,
-            },
-            cancellationToken);
+        var card = new CardRecord
+        {
+            Id = cardBizId,
+            Kind = CardKind.Robot,
+            TemplateId = "StandardCard",
+            OpenSpaceId = request.OpenConversationId ?? request.UserId,
+            PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = request.CardData.GetRawText() },
+            Version = 1,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        var stored = existing is null;
+        if (stored)
+        {
+            await store.SaveAsync(card with { CreationConfirmed = false }, cancellationToken);
+        }
+
+        string? processQueryKey;
+        try
+        {
+            processQueryKey = await sender.SendRobotCardAsync(
+                new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl),
+                cancellationToken);
+        }
+        catch (DingTalkApiException ex) when (stored && !ex.AfterUncertainAttempt
+            && ex.Kind is DingTalkErrorKind.BadRequest or DingTalkErrorKind.NotFound or DingTalkErrorKind.Refused)
+        {
+            await store.ForgetUnconfirmedAsync(cardBizId, CancellationToken.None);
+            throw;
+        }
+
+        await (stored ? store.ConfirmCreationAsync(cardBizId, cancellationToken) : store.SaveAsync(card, cancellationToken));
         return TypedResults.Created($"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", new SendRobotCardResponse(cardBizId, processQueryKey));
     }
 

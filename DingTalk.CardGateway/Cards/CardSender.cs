@@ -16,11 +16,17 @@ public sealed partial class CardSender(
     IOptionsMonitor<DingTalkOptions> options,
     ILogger<CardSender> logger)
 {
-    public async Task<CardDelivery> CreateAndDeliverAsync(AdvancedCardSpec spec, CancellationToken cancellationToken)
+    /// <param name="spec">The card.</param>
+    /// <param name="retryOfUnconfirmed">
+    /// An earlier send of this outTrackId by this gateway never learned whether DingTalk created the card (its row is
+    /// stored unconfirmed): DingTalk's "already exists" then means that send did.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<CardDelivery> CreateAndDeliverAsync(AdvancedCardSpec spec, bool retryOfUnconfirmed, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
         var space = OpenSpace.For(spec.Target, o.EffectiveRobotCode, spec.AtUserIds);
-        var callbackType = spec.CallbackType ?? (o.Stream.Enabled ? CallbackTypes.Stream : CallbackTypes.Http);
+        var callbackType = CallbackTypeOf(spec);
         var request = new CreateAndDeliverRequest
         {
             CardTemplateId = spec.CardTemplateId,
@@ -50,6 +56,11 @@ public sealed partial class CardSender(
             Log.CreatedButAnswerLost(logger, spec.OutTrackId, ex.RequestId);
             return new CardDelivery(spec.OutTrackId, callbackType, space.OpenSpaceId, []) { Confirmed = false };
         }
+        catch (DingTalkApiException ex) when (ex.Code == DingTalkErrors.OutTrackIdExists && retryOfUnconfirmed)
+        {
+            Log.CreatedByAnEarlierSend(logger, spec.OutTrackId, ex.RequestId);
+            return new CardDelivery(spec.OutTrackId, callbackType, space.OpenSpaceId, []) { Confirmed = false };
+        }
 
         var results = response.Result?.DeliverResults ?? [];
         foreach (var failed in results.Where(r => !r.Success))
@@ -59,6 +70,13 @@ public sealed partial class CardSender(
 
         return new CardDelivery(response.Result?.OutTrackId ?? spec.OutTrackId, callbackType, space.OpenSpaceId, results);
     }
+
+    /// <summary>Where the card goes and how its callbacks come back, as <see cref="CreateAndDeliverAsync"/> will send it.</summary>
+    public CardDelivery Planned(AdvancedCardSpec spec) =>
+        new(spec.OutTrackId, CallbackTypeOf(spec), OpenSpace.For(spec.Target, options.CurrentValue.EffectiveRobotCode, spec.AtUserIds).OpenSpaceId, []) { Confirmed = false };
+
+    private string CallbackTypeOf(AdvancedCardSpec spec) =>
+        spec.CallbackType ?? (options.CurrentValue.Stream.Enabled ? CallbackTypes.Stream : CallbackTypes.Http);
 
     /// <summary>PUT /v1.0/card/instances; merged by key unless <paramref name="replace"/>.</summary>
     public async Task UpdateAsync(
@@ -153,5 +171,8 @@ public sealed partial class CardSender(
 
         [LoggerMessage(1102, LogLevel.Warning, "Card {OutTrackId}: DingTalk's answer to its creation was lost (timed out or 5xx) and the retry found the card already created (param.outTrackIdExist, request {RequestId}); reported as created, with its delivery to each target unconfirmed")]
         public static partial void CreatedButAnswerLost(ILogger logger, string outTrackId, string? requestId);
+
+        [LoggerMessage(1103, LogLevel.Warning, "Card {OutTrackId}: an earlier send of it never learned whether DingTalk created it (stored unconfirmed), and DingTalk now says it exists (param.outTrackIdExist, request {RequestId}); reported as created by that send, with its delivery to each target unconfirmed")]
+        public static partial void CreatedByAnEarlierSend(ILogger logger, string outTrackId, string? requestId);
     }
 }

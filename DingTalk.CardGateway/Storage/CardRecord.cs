@@ -25,4 +25,11 @@ public sealed record CardRecord
     public DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>
+    /// False from the moment the gateway stores a card it is about to send until DingTalk confirms it has the card: a send
+    /// whose answer never came (DingTalk unreachable, the database failing after DingTalk's answer) leaves it false, so a
+    /// retry of the same id that DingTalk answers "already exists" is known to be this card.
+    /// </summary>
+    public bool CreationConfirmed { get; init; } = true;
 }

@@ -5,6 +5,12 @@ public interface ICardStore
 {
     Task SaveAsync(CardRecord card, CancellationToken cancellationToken);
 
+    /// <summary>DingTalk has the card: <see cref="CardRecord.CreationConfirmed"/> becomes true, nothing else changes.</summary>
+    Task ConfirmCreationAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>DingTalk refused to create the card: its row goes, if it is still unconfirmed.</summary>
+    Task ForgetUnconfirmedAsync(string id, CancellationToken cancellationToken);
+
     Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>Applies public and private data changes (merge by key, or replace) and bumps the version.</summary>

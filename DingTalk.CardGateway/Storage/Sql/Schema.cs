@@ -67,5 +67,8 @@ public static class Schema
         );
         """,
         "ALTER TABLE callbacks ADD COLUMN params TEXT NULL", // 2: what the click sent (params as JSON)
+        // 3: a card is stored before DingTalk is asked to create it, unconfirmed until DingTalk says it has it (cards stored
+        // before were stored after their creation: confirmed)
+        "ALTER TABLE cards ADD COLUMN creation_confirmed BIGINT NOT NULL DEFAULT 1",
     ];
 }

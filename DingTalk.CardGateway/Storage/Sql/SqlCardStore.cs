@@ -9,7 +9,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </remarks>
 public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : ICardStore
 {
-    private const string Columns = "id, kind, template_id, callback_type, open_space_id, public_data, private_data, version, created_at, updated_at";
+    private const string Columns = "id, kind, template_id, callback_type, open_space_id, public_data, private_data, version, created_at, updated_at, creation_confirmed";
     private const string SelectById = $"SELECT {Columns} FROM cards WHERE id = @id";
 
     /// <summary>The card as this scope last locked or wrote it (PostgreSQL): a hint for <see cref="ApplyUpdateAsync"/>, checked by version.</summary>
@@ -25,16 +25,45 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                 await connection.ExecuteAsync(new CommandDefinition(
                     $"""
                     INSERT INTO cards ({Columns})
-                    VALUES (@Id, @Kind, @TemplateId, @CallbackType, @OpenSpaceId, @PublicData, @PrivateData, @Version, @CreatedAt, @UpdatedAt)
+                    VALUES (@Id, @Kind, @TemplateId, @CallbackType, @OpenSpaceId, @PublicData, @PrivateData, @Version, @CreatedAt, @UpdatedAt, @CreationConfirmed)
                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, template_id = excluded.template_id,
                         callback_type = excluded.callback_type, open_space_id = excluded.open_space_id,
                         public_data = excluded.public_data, private_data = excluded.private_data,
-                        version = excluded.version, updated_at = excluded.updated_at
+                        version = excluded.version, updated_at = excluded.updated_at, creation_confirmed = excluded.creation_confirmed
                     """,
                     CardRow.From(card),
                     transaction,
                     cancellationToken: cancellationToken));
                 session.Rows?.Set(Key(card.Id), new SqliteRowCache.Row(card, card.Version, Write: null));
+                return 0;
+            },
+            cancellationToken);
+
+    public Task ConfirmCreationAsync(string id, CancellationToken cancellationToken) =>
+        session.WriteAsync(
+            async (connection, transaction) =>
+            {
+                await connection.RunAsync(transaction, "UPDATE cards SET creation_confirmed = 1 WHERE id = @id", cancellationToken, ("id", id));
+                if (session.Rows is { } rows && rows.TryGet(Key(id), out var kept) && kept.Value is CardRecord card)
+                {
+                    // The kept card's pending write (a click's change, if one came already) writes its data, not this flag.
+                    rows.Set(Key(id), kept with { Value = card with { CreationConfirmed = true } });
+                }
+
+                return 0;
+            },
+            cancellationToken);
+
+    public Task ForgetUnconfirmedAsync(string id, CancellationToken cancellationToken) =>
+        session.WriteAsync(
+            async (connection, transaction) =>
+            {
+                var deleted = await connection.RunAsync(transaction, "DELETE FROM cards WHERE id = @id AND creation_confirmed = 0", cancellationToken, ("id", id));
+                if (deleted == 1)
+                {
+                    session.Rows?.Set(Key(id), new SqliteRowCache.Row(null, 0, Write: null));
+                }
+
                 return 0;
             },
             cancellationToken);
@@ -166,6 +195,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
         public long UpdatedAt { get; init; }
 
+        public long CreationConfirmed { get; init; } = 1;
+
         public static CardRow From(CardRecord card) => new()
         {
             Id = card.Id,
@@ -178,6 +209,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             Version = card.Version,
             CreatedAt = card.CreatedAt.ToUnixTimeMilliseconds(),
             UpdatedAt = card.UpdatedAt.ToUnixTimeMilliseconds(),
+            CreationConfirmed = card.CreationConfirmed ? 1 : 0,
         };
 
         /// <summary>A row of <see cref="Columns"/>, in that order, straight to a record (the callback path reads one per click).</summary>
@@ -193,6 +225,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             Version = row.GetInt64(7),
             CreatedAt = row.GetInt64(8),
             UpdatedAt = row.GetInt64(9),
+            CreationConfirmed = row.GetInt64(10),
         }.ToRecord();
 
         /// <summary>A map as its JSON column; an empty one (most cards' private data) without the serializer.</summary>
@@ -212,6 +245,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             Version = Version,
             CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt),
             UpdatedAt = DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt),
+            CreationConfirmed = CreationConfirmed != 0,
         };
     }
 }
