@@ -1,34 +1,50 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Dapper;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Cards.Wire;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DingTalk.CardGateway.Tests.Handlers;
 
-/// <summary>Pacing and coalescing of streamed frames, on a fake clock: only advancing it lets the next frame go.</summary>
-public sealed class CardTypewriterTests : IDisposable
+/// <summary>
+/// Pacing and coalescing of streamed frames, on a fake clock: only advancing it lets the next frame go. The card's
+/// typing lease is in a SQLite database of each test's own, where a second <see cref="SqlTypingLeases"/> plays another
+/// replica.
+/// </summary>
+public sealed class CardTypewriterTests : IAsyncLifetime
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan TypingLimit = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(6); // renewed every 2 s: before the typing limit
 
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly SqliteStorageFixture _database = new();
     private readonly RecordingCardApi _api;
-    private readonly ServiceProvider _services;
+    private ServiceProvider _services = null!;
 
     public CardTypewriterTests()
     {
         _api = new RecordingCardApi(_clock);
+    }
+
+    public async Task InitializeAsync()
+    {
+        await _database.InitializeAsync();
         var services = new ServiceCollection();
-        services.AddLogging();
+        services.AddFakeLogging();
         services.AddSingleton<TimeProvider>(_clock);
         services.AddSingleton<ICardStore, DictionaryCardStore>();
+        services.AddSingleton<ITypingLeases>(Replica());
         services.AddSingleton<IDingTalkCardApi>(_api);
         services.AddSingleton(Refit.RestService.For<IDingTalkRobotApi>("http://127.0.0.1:9")); // never called: advanced cards only
         services.AddOptions<DingTalkOptions>();
@@ -36,13 +52,18 @@ public sealed class CardTypewriterTests : IDisposable
         {
             o.StreamFrameInterval = Interval;
             o.StreamTimeout = TypingLimit;
+            o.StreamLeaseDuration = LeaseDuration;
         });
         services.AddSingleton<CardSender>();
         services.AddSingleton<CardTypewriter>();
         _services = services.BuildServiceProvider();
     }
 
-    public void Dispose() => _services.Dispose();
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await _database.DisposeAsync();
+    }
 
     [Fact]
     public async Task Frames_to_a_card_are_an_interval_apart_and_text_arriving_meanwhile_is_coalesced()
@@ -151,6 +172,7 @@ public sealed class CardTypewriterTests : IDisposable
         Assert.Equal("half a", last.Content); // what was typed when the stop came: chunks after it are not read
         Assert.Equal(0, Typewriter.Typing);
         Assert.Equal("half a", (await _services.GetRequiredService<ICardStore>().FindAsync("card-6", CancellationToken.None))?.PublicData.GetValueOrDefault("content"));
+        Assert.NotNull(await Replica().TryTakeAsync("card-6", LeaseDuration, default)); // released: another replica types the next reply at once
     }
 
     [Fact]
@@ -174,11 +196,105 @@ public sealed class CardTypewriterTests : IDisposable
         Assert.True(next.At - refused.At >= Interval, $"the next text's first frame came {(next.At - refused.At).TotalMilliseconds} ms after the refused one");
     }
 
+    [Fact]
+    public async Task An_ask_on_a_card_another_replica_is_typing_into_waits_for_its_lease_and_keeps_its_pace()
+    {
+        var other = Replica();
+        Assert.NotNull(await other.TryTakeAsync("card-7", LeaseDuration, default));
+
+        var typing = Typewriter.TypeAsync(Context("card-7"), "content", new[] { "mine" }.ToAsyncEnumerable(), CancellationToken.None);
+        await Eventually.TrueAsync(() => Logged(6112).Any(r => r.Message.Contains("card-7", StringComparison.Ordinal)), "the ask waiting for the other replica");
+        for (var step = 0; step < 10; step++)
+        {
+            _clock.Advance(Interval / 5); // the other replica types on
+            await Task.Delay(5);
+        }
+
+        var otherLastFrame = _clock.GetUtcNow();
+        await other.ReleaseAsync("card-7", otherLastFrame, default);
+        await UntilDoneAsync(typing);
+
+        var frame = Assert.Single(_api.Frames);
+        Assert.Equal("mine", frame.Request.Content);
+        Assert.True(frame.At - otherLastFrame >= Interval, $"the first frame came {(frame.At - otherLastFrame).TotalMilliseconds} ms after the other replica's last");
+    }
+
+    [Fact]
+    public async Task A_lease_left_by_a_crashed_replica_is_taken_over_once_it_expires_keeping_the_pace()
+    {
+        // The replica died just after a frame, its lease 2 s from running out.
+        var expires = _clock.GetUtcNow() + TimeSpan.FromSeconds(2);
+        var lastFrame = expires - TimeSpan.FromMilliseconds(100);
+        await using (var connection = await _database.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO typing_leases (card_id, owner, until_at, last_frame_at) VALUES ('card-8', 'crashed-replica', @until, @lastFrame)",
+                new { until = expires.ToUnixTimeMilliseconds(), lastFrame = lastFrame.ToUnixTimeMilliseconds() });
+        }
+
+        await UntilDoneAsync(Typewriter.TypeAsync(Context("card-8"), "content", new[] { "after the crash" }.ToAsyncEnumerable(), CancellationToken.None));
+
+        var frame = Assert.Single(_api.Frames);
+        Assert.Equal(("after the crash", true), (frame.Request.Content, frame.Request.IsFinalize));
+        Assert.True(frame.At > expires, $"typed at {frame.At:HH:mm:ss.fff}, before the crashed replica's lease ran out at {expires:HH:mm:ss.fff}");
+        Assert.True(frame.At - lastFrame >= Interval, $"the first frame came {(frame.At - lastFrame).TotalMilliseconds} ms after the crashed replica's last");
+    }
+
+    [Fact]
+    public async Task An_ask_whose_card_stays_taken_past_the_typing_limit_and_a_lease_gives_up_with_a_warning()
+    {
+        Assert.NotNull(await Replica().TryTakeAsync("card-9", TimeSpan.FromDays(1), default)); // a replica that keeps it
+
+        var typing = Typewriter.TypeAsync(Context("card-9"), "content", new[] { "never typed" }.ToAsyncEnumerable(), CancellationToken.None);
+        for (var step = 0; step < 4 * (TypingLimit + LeaseDuration) / Interval && !typing.IsCompleted; step++)
+        {
+            _clock.Advance(Interval);
+            await Task.Delay(5);
+        }
+
+        Assert.True(typing.IsCompleted, "the ask still waits");
+        await typing;
+        Assert.Empty(_api.Frames);
+        var gaveUp = Assert.Single(Logged(6107));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, gaveUp.Level);
+        Assert.Contains("card-9", gaveUp.Message, StringComparison.Ordinal);
+        Assert.Contains("11 s", gaveUp.Message, StringComparison.Ordinal); // the typing limit and a lease
+    }
+
+    [Fact]
+    public async Task Typing_stops_without_another_frame_once_another_replica_has_taken_the_card_over()
+    {
+        var source = Channel.CreateUnbounded<string>();
+        var typing = Typewriter.TypeAsync(Context("card-10"), "content", source.Reader.ReadAllAsync(), CancellationToken.None);
+        source.Writer.TryWrite("Hel");
+        await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame");
+
+        // This replica's renewals did not reach the database until its lease ran out, and another replica took the card.
+        await using (var connection = await _database.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+        {
+            await connection.ExecuteAsync("UPDATE typing_leases SET owner = 'another-replica', until_at = @until WHERE card_id = 'card-10'", new { until = (_clock.GetUtcNow() + TimeSpan.FromDays(1)).ToUnixTimeMilliseconds() });
+        }
+
+        for (var step = 0; step < 2 * LeaseDuration / Interval && !typing.IsCompleted; step++)
+        {
+            _clock.Advance(Interval);
+            await Task.Delay(5);
+        }
+
+        Assert.True(typing.IsCompleted, "the typing goes on");
+        await typing;
+        source.Writer.TryWrite("lo");
+        Assert.Equal(["Hel"], _api.Frames.Select(f => f.Request.Content)); // not even a last frame: it would overwrite the other replica's text
+        Assert.Contains("card-10", Assert.Single(Logged(6108)).Message, StringComparison.Ordinal);
+        Assert.Null(await Replica().TryTakeAsync("card-10", LeaseDuration, default)); // still the other replica's: the release left it alone
+    }
+
     /// <summary>Lets fake time pass in small steps until <paramref name="typing"/> ends, however it ends.</summary>
     private async Task UntilDoneAsync(Task typing)
     {
-        while (!typing.IsCompleted)
+        for (var step = 0; !typing.IsCompleted; step++)
         {
+            Assert.True(step < 2_000, "the typing did not end within 200 s of fake time");
             _clock.Advance(Interval / 5);
             await Task.Delay(5);
         }
@@ -194,6 +310,13 @@ public sealed class CardTypewriterTests : IDisposable
     }
 
     private CardTypewriter Typewriter => _services.GetRequiredService<CardTypewriter>();
+
+    /// <summary>The leases of another gateway process on the same database (the typewriter's own is one more of these).</summary>
+    private SqlTypingLeases Replica() => new(
+        _database.Services.GetRequiredService<GatewayDatabase>(), _database.Services.GetRequiredService<SqliteWriteBatcher>(), _clock);
+
+    private IReadOnlyList<FakeLogRecord> Logged(int eventId) =>
+        _services.GetRequiredService<FakeLogCollector>().GetSnapshot().Where(r => r.Id.Id == eventId).ToList();
 
     /// <summary>An LLM stream that stalls after its first words, with or without heeding its cancellation token.</summary>
     private static async IAsyncEnumerable<string> Stalling(bool heedsCancellation, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -16,6 +16,9 @@ namespace DingTalk.CardGateway.Tests.Storage;
 public abstract class StoreContractTests<TFixture>(TFixture fixture)
     where TFixture : StorageFixture
 {
+    private static readonly DateTimeOffset T0 = new(2026, 11, 27, 10, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
+
     [SkippableFact]
     public async Task A_callback_id_is_claimed_once()
     {
@@ -103,6 +106,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         await using (var connection = await database.OpenAsync(default))
         {
             // Back to schema 1, as a gateway of the first release left it.
+            await connection.RunAsync(null, "DROP TABLE typing_leases", default);
             await connection.RunAsync(null, "ALTER TABLE callbacks DROP COLUMN params", default);
             await connection.RunAsync(null, "ALTER TABLE cards DROP COLUMN creation_confirmed", default);
             await connection.RunAsync(null, "DELETE FROM schema_migrations WHERE version > 1", default);
@@ -121,6 +125,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         var stored = await callbacks.FindAsync(callback.CallbackId, TimeSpan.Zero, default);
         Assert.Equal("vote", stored!.Params!.Value.GetProperty("action").GetString());
         Assert.True((await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-of-release-1", default))!.CreationConfirmed); // stored after its creation then
+        Assert.NotNull(await Replica(new FakeTimeProvider(T0)).TryTakeAsync("card-migrated", TimeSpan.FromSeconds(15), default));
         await using var check = await database.OpenAsync(default);
         Assert.Equal(Schema.Migrations(database.Dialect).Count, await check.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", default));
     }
@@ -358,7 +363,74 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Equal(ids.Skip(17), left);
     }
 
+    [SkippableFact]
+    public async Task A_card_is_typed_into_by_one_replica_at_a_time_until_it_releases_it()
+    {
+        SkipWithoutDatabase();
+        var clock = new FakeTimeProvider(T0);
+        var (one, other) = (Replica(clock), Replica(clock));
+        var card = $"typing-{Guid.NewGuid():N}";
+
+        Assert.Equal(DateTimeOffset.UnixEpoch, await one.TryTakeAsync(card, Lease, default)); // no frame yet
+        Assert.Null(await other.TryTakeAsync(card, Lease, default));
+        Assert.NotNull(await one.TryTakeAsync(card, Lease, default)); // its own, again (a release that failed)
+
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(await one.RenewAsync(card, Lease, default));
+        clock.Advance(TimeSpan.FromSeconds(10)); // past the first term, within the renewed one
+        Assert.Null(await other.TryTakeAsync(card, Lease, default));
+
+        var lastFrame = clock.GetUtcNow() - TimeSpan.FromMilliseconds(120);
+        await one.ReleaseAsync(card, lastFrame, default);
+        Assert.Equal(lastFrame, await other.TryTakeAsync(card, Lease, default)); // at once, with the pace to keep
+        Assert.False(await one.RenewAsync(card, Lease, default));
+        await one.ReleaseAsync(card, clock.GetUtcNow(), default); // not its own any more: left alone
+        Assert.Null(await one.TryTakeAsync(card, Lease, default));
+    }
+
+    [SkippableFact]
+    public async Task A_typing_lease_left_by_a_crashed_replica_is_taken_over_only_once_it_has_expired()
+    {
+        SkipWithoutDatabase();
+        var card = $"typing-{Guid.NewGuid():N}";
+        var expires = T0 + Lease;
+        var lastFrame = expires - TimeSpan.FromSeconds(1);
+        await using (var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO typing_leases (card_id, owner, until_at, last_frame_at) VALUES (@card, 'crashed-replica', @until, @lastFrame)",
+                new { card, until = expires.ToUnixTimeMilliseconds(), lastFrame = lastFrame.ToUnixTimeMilliseconds() });
+        }
+
+        var clock = new FakeTimeProvider(expires);
+        var next = Replica(clock);
+        Assert.Null(await next.TryTakeAsync(card, Lease, default));
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(lastFrame, await next.TryTakeAsync(card, Lease, default));
+    }
+
+    [SkippableFact]
+    public async Task Replicas_asking_for_the_same_free_cards_at_once_get_each_card_once()
+    {
+        SkipWithoutDatabase();
+        var clock = new FakeTimeProvider(T0);
+        var replicas = Enumerable.Range(0, 4).Select(_ => Replica(clock)).ToList();
+        var cards = Enumerable.Range(0, 20).Select(_ => $"typing-{Guid.NewGuid():N}").ToList();
+
+        var taken = await Task.WhenAll(cards.SelectMany(card => replicas.Select(async replica =>
+        {
+            await Task.Yield();
+            return (card, Taken: await replica.TryTakeAsync(card, Lease, default) is not null);
+        })));
+
+        Assert.All(taken.GroupBy(t => t.card), byCard => Assert.Single(byCard, t => t.Taken));
+    }
+
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
+
+    /// <summary>The typing leases of one gateway process (an owner of its own) on the fixture's database.</summary>
+    private SqlTypingLeases Replica(TimeProvider clock) => new(
+        fixture.Services.GetRequiredService<GatewayDatabase>(), fixture.Services.GetRequiredService<SqliteWriteBatcher>(), clock);
 
     /// <summary>A received vote on <paramref name="cardId"/> with an id of its own.</summary>
     internal static CallbackRecord Callback(string cardId) => new()

@@ -21,6 +21,16 @@ public sealed class HandlerOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan StreamTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// How long a gateway process's claim on a card it types into lasts unless renewed (every third of this, while it
+    /// types): replicas sharing a database type one text at a time per card. Also how long a card whose replica
+    /// crashed mid-text stays taken before another replica types its next reply. Short enough that a crash costs the
+    /// card's next reply seconds, long enough that two missed renewals (a database hiccup, a pause) do not let a second
+    /// replica in while the first still types; the outbox's claim on a card lasts as long.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan StreamLeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Pause between words of the built-in echo text source, so it types like an LLM.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
     public TimeSpan EchoWordDelay { get; set; } = TimeSpan.FromMilliseconds(80);

@@ -8,7 +8,8 @@ public static class StorageExtensions
 {
     /// <summary>
     /// SQLite (default) or PostgreSQL behind the store interfaces, with the schema migrated at startup, the outbox
-    /// dispatcher, retention, and a readiness check. Stores are scoped: one storage session (unit of work) per scope.
+    /// dispatcher, retention, the typewriter's per-card leases, and a readiness check. Stores are scoped: one storage
+    /// session (unit of work) per scope.
     /// </summary>
     public static IServiceCollection AddGatewayStorage(this IServiceCollection services)
     {
@@ -25,6 +26,7 @@ public static class StorageExtensions
         services.AddScoped<IHandlerStateStore, SqlHandlerStateStore>();
         services.AddScoped<IOutbox, SqlOutbox>();
         services.AddScoped<CardUpdates>();
+        services.AddSingleton<ITypingLeases, SqlTypingLeases>(); // one owner per process
 
         // The schema first: hosted services start in registration order, and everything after needs the tables.
         services.AddSingleton<SchemaMigrator>();

@@ -12,11 +12,14 @@ namespace DingTalk.CardGateway.Handlers;
 /// whole text so far, <c>isFull: true</c>, so a lost or repeated frame cannot garble it, and a final
 /// <c>isFinalize</c>); normal robot cards get successive updates of a markdown block, queued in the outbox. Frames to one card are at
 /// least <see cref="HandlerOptions.StreamFrameInterval"/> apart, text arriving meanwhile is coalesced, and one
-/// card types one text at a time.
+/// card types one text at a time — across replicas too: a text waits for the card's turn in this process (a lane in
+/// memory, so the process never polls the database for its own texts), then for the card's lease in the database
+/// (<see cref="ITypingLeases"/>), which also carries the time of the card's last frame to the next replica.
 /// </summary>
 public sealed partial class CardTypewriter(
     IServiceProvider services,
     IServiceScopeFactory scopes,
+    ITypingLeases leases,
     IOptionsMonitor<HandlerOptions> options,
     TimeProvider clock,
     ILogger<CardTypewriter> logger)
@@ -74,20 +77,29 @@ public sealed partial class CardTypewriter(
     private async Task TypeInLaneAsync(CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
     {
         var lane = Enter(context.CardId);
-        await using var scope = scopes.CreateAsyncScope();
-        var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
         try
         {
-            await lane.Turn.WaitAsync(cancellationToken);
+            if (await WaitForTurnAsync(lane, context, cancellationToken) is not { } lease)
+            {
+                return;
+            }
+
+            using var held = lease;
             try
             {
-                await TypeIntoAsync(lane, cards, context, key, chunks, cancellationToken);
+                if (lease.LastFrameAt > lane.LastFrameAt)
+                {
+                    lane.LastFrameAt = lease.LastFrameAt; // sent by another replica
+                }
+
+                await using var scope = scopes.CreateAsyncScope();
+                var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+                await TypeIntoAsync(lane, cards, context, key, chunks, lease.Lost, cancellationToken);
             }
             finally
             {
-                // The next text on this card (or a lane made anew) may start at once without breaking the pace.
-                await WaitForSlotAsync(lane, CancellationToken.None);
-                lane.Turn.Release();
+                await lease.ReleaseAsync(lane.LastFrameAt); // also when stopped or failed: the next text need not wait for it to expire
+                await ReleaseTurnAsync(lane);
             }
         }
         finally
@@ -96,7 +108,54 @@ public sealed partial class CardTypewriter(
         }
     }
 
-    private async Task TypeIntoAsync(Lane lane, ICardStore cards, CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
+    /// <summary>
+    /// The card's turn in this process, then its lease across replicas; null when the card stayed taken past
+    /// <see cref="HandlerOptions.StreamTimeout"/> plus <see cref="HandlerOptions.StreamLeaseDuration"/> (logged), and the
+    /// text is not typed. The text ahead ends within the first (its source is cut off then), and a lease left by a crashed
+    /// replica within the second: a card taken longer is held by something not about to let go.
+    /// </summary>
+    private async Task<CardLease?> WaitForTurnAsync(Lane lane, CardActionContext context, CancellationToken cancellationToken)
+    {
+        var o = options.CurrentValue;
+        var maxWait = o.StreamTimeout + o.StreamLeaseDuration;
+        using var waitLimit = new CancellationTokenSource(maxWait, clock);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, waitLimit.Token);
+        try
+        {
+            await lane.Turn.WaitAsync(waiting.Token);
+        }
+        catch (OperationCanceledException) when (waitLimit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            Log.GaveUpWaiting(logger, context.CallbackId, (long)maxWait.TotalSeconds, context.CardId);
+            return null;
+        }
+
+        try
+        {
+            return await CardLease.TakeAsync(leases, context, o.StreamLeaseDuration, clock, logger, waiting.Token);
+        }
+        catch (OperationCanceledException) when (waitLimit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            await ReleaseTurnAsync(lane);
+            Log.GaveUpWaiting(logger, context.CallbackId, (long)maxWait.TotalSeconds, context.CardId);
+            return null;
+        }
+        catch
+        {
+            await ReleaseTurnAsync(lane);
+            throw;
+        }
+    }
+
+    /// <summary>The next text on this card in this process (or a lane made anew) may start at once without breaking the pace.</summary>
+    private async Task ReleaseTurnAsync(Lane lane)
+    {
+        await WaitForSlotAsync(lane, CancellationToken.None);
+        lane.Turn.Release();
+    }
+
+    private async Task TypeIntoAsync(
+        Lane lane, ICardStore cards, CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken leaseLost, CancellationToken cancellationToken)
     {
         var arrived = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
         var ended = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously); // true: the text ends as an error
@@ -116,7 +175,7 @@ public sealed partial class CardTypewriter(
         _ = PumpAsync(chunks, arrived.Writer, ended, context, stopSource.Token);
         try
         {
-            await TypeFramesAsync(lane, cards, context, key, arrived.Reader, ended.Task, cancellationToken);
+            await TypeFramesAsync(lane, cards, context, key, arrived.Reader, ended.Task, leaseLost, cancellationToken);
         }
         finally
         {
@@ -124,23 +183,25 @@ public sealed partial class CardTypewriter(
         }
     }
 
-    private async Task TypeFramesAsync(Lane lane, ICardStore cards, CardActionContext context, string key, ChannelReader<string> arrived, Task<bool> source, CancellationToken cancellationToken)
+    private async Task TypeFramesAsync(
+        Lane lane, ICardStore cards, CardActionContext context, string key, ChannelReader<string> arrived, Task<bool> source, CancellationToken leaseLost, CancellationToken cancellationToken)
     {
         var send = context.CardKind == CardKind.Robot ? RobotFrames(context, key) : AdvancedFrames(context, key);
         var text = new StringBuilder();
         var finalized = false;
+        using var leased = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, leaseLost);
         try
         {
-            while (!finalized && await arrived.WaitToReadAsync(cancellationToken))
+            while (!finalized && await arrived.WaitToReadAsync(leased.Token))
             {
-                await WaitForSlotAsync(lane, cancellationToken);
+                await WaitForSlotAsync(lane, leased.Token);
                 while (arrived.TryRead(out var chunk))
                 {
                     text.Append(chunk);
                 }
 
                 finalized = arrived.Completion.IsCompleted;
-                var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, finalized && await source, cancellationToken);
+                var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, finalized && await source, leased.Token);
                 if (!sent)
                 {
                     return;
@@ -149,12 +210,18 @@ public sealed partial class CardTypewriter(
 
             if (!finalized)
             {
-                await WaitForSlotAsync(lane, cancellationToken);
-                await SendPacedAsync(lane, send, text.ToString(), true, await source, cancellationToken);
+                await WaitForSlotAsync(lane, leased.Token);
+                await SendPacedAsync(lane, send, text.ToString(), true, await source, leased.Token);
                 finalized = true;
             }
 
             await KeepTextAsync(cards, context, key, text.ToString(), cancellationToken);
+        }
+        catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
+        {
+            // Another replica may be typing into the card by now: a frame from here would overwrite its text and break its
+            // pace, so not even a last one.
+            Log.LeaseLost(logger, context.CallbackId, context.CardId, text.Length);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -163,7 +230,7 @@ public sealed partial class CardTypewriter(
             using var grace = new CancellationTokenSource(StopGrace, clock);
             try
             {
-                if (!finalized)
+                if (!finalized && !leaseLost.IsCancellationRequested)
                 {
                     await WaitForSlotAsync(lane, grace.Token);
                     await SendPacedAsync(lane, send, text.ToString(), true, true, grace.Token);
@@ -328,5 +395,11 @@ public sealed partial class CardTypewriter(
 
         [LoggerMessage(6103, LogLevel.Warning, "The text source of callback {CallbackId} did not end within {LimitSeconds} s (Gateway:Handlers:StreamTimeout); card {CardId} keeps the text so far, marked as an error")]
         public static partial void SourceTimedOut(ILogger logger, string callbackId, long limitSeconds, string cardId);
+
+        [LoggerMessage(6107, LogLevel.Warning, "Callback {CallbackId} waited {WaitSeconds} s (Gateway:Handlers:StreamTimeout plus StreamLeaseDuration) for card {CardId} to finish typing another text, and gave up: its reply is not typed, the user may ask again")]
+        public static partial void GaveUpWaiting(ILogger logger, string callbackId, long waitSeconds, string cardId);
+
+        [LoggerMessage(6108, LogLevel.Warning, "Callback {CallbackId} lost the typing lease on card {CardId} after {Length} characters (it could not be renewed in time, see warning 6110): typing stopped without a last frame, as another replica may type into the card now; the card may show this text unfinished until its next reply")]
+        public static partial void LeaseLost(ILogger logger, string callbackId, string cardId, int length);
     }
 }

@@ -2,9 +2,10 @@ namespace DingTalk.CardGateway.Handlers;
 
 /// <summary>
 /// On stop, waits (up to <see cref="MaxWait"/>) for the texts being typed to send their last frame — each finalises
-/// what it has typed so far, marked as an error, once the gateway stops (<see cref="CardTypewriter.TypeAsync"/>).
+/// what it has typed so far, marked as an error, once the gateway stops (<see cref="CardTypewriter.TypeAsync"/>), and
+/// releases its card's typing lease, so another replica may type the card's next reply at once.
 /// Registered after storage, so it stops before the outbox and the database do: a robot card's last frame can still
-/// be queued.
+/// be queued, and the lease released.
 /// </summary>
 public sealed partial class TypewriterDrain(CardTypewriter typewriter, ILogger<TypewriterDrain> logger) : IHostedService
 {

@@ -70,5 +70,13 @@ public static class Schema
         // 3: a card is stored before DingTalk is asked to create it, unconfirmed until DingTalk says it has it (cards stored
         // before were stored after their creation: confirmed)
         "ALTER TABLE cards ADD COLUMN creation_confirmed BIGINT NOT NULL DEFAULT 1",
+        """
+        CREATE TABLE typing_leases (
+            card_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            until_at BIGINT NOT NULL,
+            last_frame_at BIGINT NOT NULL
+        )
+        """, // 4: which replica types into a card, and when its last frame went (ITypingLeases)
     ];
 }

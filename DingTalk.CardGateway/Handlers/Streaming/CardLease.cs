@@ -1,0 +1,171 @@
+using DingTalk.CardGateway.Storage;
+
+namespace DingTalk.CardGateway.Handlers;
+
+/// <summary>
+/// A card's typing lease (<see cref="ITypingLeases"/>) while this process types one text into it: taken — waiting while
+/// another replica holds it —, renewed every third of its duration, released at the end. Once it is lost (renewals
+/// failed until it ran out, or another replica took the card over), <see cref="Lost"/> is cancelled and the typing stops:
+/// another replica may be typing into the card by then.
+/// </summary>
+internal sealed partial class CardLease : IDisposable
+{
+    /// <summary>How often an ask waiting for another replica's text tries the card's lease again.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly ITypingLeases _leases;
+    private readonly string _cardId;
+    private readonly TimeSpan _duration;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _lost = new();
+    private readonly CancellationTokenSource _stopRenewing = new();
+    private readonly Task _renewing;
+
+    private CardLease(ITypingLeases leases, string cardId, TimeSpan duration, DateTimeOffset lastFrameAt, TimeProvider clock, ILogger logger)
+    {
+        _leases = leases;
+        _cardId = cardId;
+        _duration = duration;
+        _clock = clock;
+        _logger = logger;
+        LastFrameAt = lastFrameAt;
+        _renewing = RenewAsync(clock.GetUtcNow() + duration);
+    }
+
+    /// <summary>When the card's last frame went, by whichever replica sent it.</summary>
+    public DateTimeOffset LastFrameAt { get; }
+
+    /// <summary>Cancelled once the lease is not this process's any more.</summary>
+    public CancellationToken Lost => _lost.Token;
+
+    /// <summary>
+    /// Takes the card's lease, trying again every <see cref="PollInterval"/> while another replica holds it (or the
+    /// database does not answer) until <paramref name="cancellationToken"/> gives up.
+    /// </summary>
+    public static async Task<CardLease> TakeAsync(
+        ITypingLeases leases, CardActionContext context, TimeSpan duration, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
+    {
+        var waitLogged = false;
+        var failureLogged = false;
+        while (true)
+        {
+            try
+            {
+                if (await leases.TryTakeAsync(context.CardId, duration, cancellationToken) is { } lastFrameAt)
+                {
+                    return new CardLease(leases, context.CardId, duration, lastFrameAt, clock, logger);
+                }
+
+                if (!waitLogged)
+                {
+                    waitLogged = true;
+                    Log.Waiting(logger, context.CallbackId, context.CardId);
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (!failureLogged)
+                {
+                    failureLogged = true;
+                    Log.TakeFailed(logger, ex, context.CallbackId, context.CardId, (long)PollInterval.TotalMilliseconds);
+                }
+            }
+
+            await Task.Delay(PollInterval, clock, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Stops renewing and frees the lease, recording <paramref name="lastFrameAt"/> for the card's next owner. Never
+    /// throws: a lease not released expires within its duration, which is also as long as this tries.
+    /// </summary>
+    public async Task ReleaseAsync(DateTimeOffset lastFrameAt)
+    {
+        await _stopRenewing.CancelAsync();
+        await _renewing;
+        using var limit = new CancellationTokenSource(_duration, _clock);
+        try
+        {
+            await _leases.ReleaseAsync(_cardId, lastFrameAt, limit.Token);
+        }
+        catch (Exception ex)
+        {
+            Log.NotReleased(_logger, ex, _cardId, (long)_duration.TotalSeconds);
+        }
+    }
+
+    /// <summary>After <see cref="ReleaseAsync"/>.</summary>
+    public void Dispose()
+    {
+        _stopRenewing.Dispose();
+        _lost.Dispose();
+    }
+
+    /// <summary>
+    /// Every third of the duration, extends the lease. A renewal that fails is tried again while the lease still runs,
+    /// each try cut off when it runs out: past that another replica may take the card, so the lease counts as lost.
+    /// </summary>
+    private async Task RenewAsync(DateTimeOffset heldUntil)
+    {
+        await Task.Yield();
+        var stop = _stopRenewing.Token;
+        try
+        {
+            while (true)
+            {
+                var wait = _duration / 3;
+                var left = heldUntil - _clock.GetUtcNow();
+                if (left > TimeSpan.Zero)
+                {
+                    await Task.Delay(left < wait ? left : wait, _clock, stop);
+                }
+
+                var now = _clock.GetUtcNow();
+                if (now < heldUntil)
+                {
+                    using var attempt = new CancellationTokenSource(heldUntil - now, _clock);
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, attempt.Token);
+                    try
+                    {
+                        if (await _leases.RenewAsync(_cardId, _duration, linked.Token))
+                        {
+                            heldUntil = now + _duration;
+                            continue;
+                        }
+                    }
+                    catch (Exception ex) when (!stop.IsCancellationRequested)
+                    {
+                        Log.RenewalFailed(_logger, ex, _cardId);
+                        if (_clock.GetUtcNow() < heldUntil)
+                        {
+                            continue;
+                        }
+                    }
+                }
+
+                await _lost.CancelAsync();
+                return;
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // released
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(6109, LogLevel.Warning, "Could not take the typing lease on card {CardId} for callback {CallbackId}: the database did not answer; trying again every {PollMs} ms")]
+        public static partial void TakeFailed(ILogger logger, Exception exception, string callbackId, string cardId, long pollMs);
+
+        [LoggerMessage(6110, LogLevel.Warning, "Could not renew the typing lease on card {CardId}; trying again while it lasts")]
+        public static partial void RenewalFailed(ILogger logger, Exception exception, string cardId);
+
+        [LoggerMessage(6111, LogLevel.Warning, "Could not release the typing lease on card {CardId}: a reply asked on another replica waits until it expires, within {LeaseSeconds} s (Gateway:Handlers:StreamLeaseDuration)")]
+        public static partial void NotReleased(ILogger logger, Exception exception, string cardId, long leaseSeconds);
+
+        [LoggerMessage(6112, LogLevel.Information, "Card {CardId} is typing another text on another replica: callback {CallbackId} waits for it to finish")]
+        public static partial void Waiting(ILogger logger, string callbackId, string cardId);
+    }
+}
