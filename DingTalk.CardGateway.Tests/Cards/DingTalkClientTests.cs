@@ -114,6 +114,7 @@ public class DingTalkClientTests(DingTalkFixture fixture) : IClassFixture<DingTa
                 SingleChatReceiver = """{"userId":"u1"}""",
                 CallbackUrl = "https://gw.example/dingtalk/callbacks/robot-card/abc",
             },
+            new SendOnce(),
             CancellationToken.None);
         var updated = await Robot.UpdateInteractiveCardAsync(
             new UpdateRobotInteractiveCardRequest

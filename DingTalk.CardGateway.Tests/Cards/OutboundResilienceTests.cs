@@ -392,5 +392,50 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.Equal([403, 400], DingTalk.RequestsTo("/v1.0/card/instances/createAndDeliver").Where(r => r.Body.Contains("\"r-1\"", StringComparison.Ordinal)).Select(r => r.Status).TakeLast(2));
     }
 
+    [Fact]
+    public async Task A_robot_card_whose_send_answer_was_lost_is_sent_once_and_reported_unconfirmed()
+    {
+        // DingTalk carries the send out and its answer is lost; it has no "already exists" for a cardBizId, so a retry
+        // could post the card twice. A gateway of its own: the 504 must not count toward the shared one's circuit breaker.
+        await using var gateway = new GatewayFactory(fixture.DingTalk);
+        using var api = gateway.CreateAdminClient();
+        const string SendPath = "/v1.0/im/v1.0/robot/interactiveCards/send";
+        DingTalk.LoseAnswerNext(HttpMethod.Post, SendPath, bodyContains: "lost-robot-1");
+
+        var response = await api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "lost-robot-1", openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Accepted);
+        Assert.False(body.GetProperty("deliveryConfirmed").GetBoolean());
+        Assert.False(body.TryGetProperty("processQueryKey", out _));
+        Assert.Equal("/api/robot-cards/lost-robot-1", response.Headers.Location?.OriginalString);
+        Assert.Equal([504], DingTalk.RequestsTo(SendPath).Where(r => r.Body.Contains("lost-robot-1", StringComparison.Ordinal)).Select(r => r.Status));
+        Assert.Contains(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1104 && e.RenderMessage().Contains("lost-robot-1", StringComparison.Ordinal));
+
+        // Stored, shown unconfirmed, and its clicks are handled: it did arrive.
+        var stored = await HttpAssert.JsonAsync(await api.GetAsync("/api/robot-cards/lost-robot-1"), HttpStatusCode.OK);
+        Assert.False(stored.GetProperty("card").GetProperty("creationConfirmed").GetBoolean());
+        var path = new Uri(DingTalk.FindRobotCard("lost-robot-1")!.CallbackUrl!).AbsolutePath;
+        using var click = await gateway.CreateClient().SendAsync(
+            DingTalkCallback.Post(path, System.Text.Encoding.UTF8.GetBytes(DingTalkCallback.RobotBody("lost-robot-1", "manager1", new { action = "approve" }))));
+        var answer = await HttpAssert.JsonAsync(click, HttpStatusCode.OK);
+        Assert.Equal("approved", answer.GetProperty("cardData").GetProperty("cardParamMap").GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_throttled_robot_card_send_is_retried_and_arrives_once()
+    {
+        const string SendPath = "/v1.0/im/v1.0/robot/interactiveCards/send";
+        DingTalk.FailNext(HttpMethod.Post, SendPath, 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", bodyContains: "throttled-robot-1");
+
+        var response = await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "throttled-robot-1", openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.True(body.GetProperty("deliveryConfirmed").GetBoolean());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("processQueryKey").GetString()));
+        Assert.Equal([403, 200], DingTalk.RequestsTo(SendPath).Where(r => r.Body.Contains("throttled-robot-1", StringComparison.Ordinal)).Select(r => r.Status));
+        var stored = await HttpAssert.JsonAsync(await _api.GetAsync("/api/robot-cards/throttled-robot-1"), HttpStatusCode.OK);
+        Assert.True(stored.GetProperty("card").GetProperty("creationConfirmed").GetBoolean());
+    }
+
     private Task<HttpResponseMessage> UpdateAsync(int n) => _api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n } });
 }

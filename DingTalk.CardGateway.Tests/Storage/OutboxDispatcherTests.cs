@@ -285,7 +285,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
     private sealed class RobotApi : IDingTalkRobotApi
     {
-        public Task<RobotCardResponse> SendInteractiveCardAsync(SendRobotInteractiveCardRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<RobotCardResponse> SendInteractiveCardAsync(SendRobotInteractiveCardRequest request, SendOnce sendOnce, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<RobotCardResponse> UpdateInteractiveCardAsync(UpdateRobotInteractiveCardRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
     }

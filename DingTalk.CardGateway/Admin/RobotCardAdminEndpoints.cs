@@ -14,7 +14,7 @@ public static class RobotCardAdminEndpoints
     public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
     {
         var robotCards = api.MapGroup("/robot-cards");
-        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
+        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").WithDescription("201 once DingTalk took it; 202 with deliveryConfirmed: false when DingTalk's answer was lost: it may or may not be in the chat, and was not sent again (a repeat could show it twice).").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapGet(
                 "/{cardBizId}",
@@ -25,7 +25,12 @@ public static class RobotCardAdminEndpoints
         return robotCards;
     }
 
-    private static async Task<Results<Created<SendRobotCardResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
+    /// <remarks>
+    /// 201 once DingTalk took the card; 202 with <c>deliveryConfirmed: false</c> when DingTalk's answer was lost after the
+    /// request may have reached it: the card may or may not be in the chat, and it was not sent again (DingTalk cannot
+    /// tell a repeat from a new card, and would show it twice). Not a 5xx: an operator's client would retry that on its own.
+    /// </remarks>
+    private static async Task<Results<Created<SendRobotCardResponse>, Accepted<SendRobotCardResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
         SendRobotCardRequest request,
         CardSender sender,
         ICardStore store,
@@ -69,10 +74,10 @@ public static class RobotCardAdminEndpoints
             await store.SaveAsync(card with { CreationConfirmed = false }, cancellationToken);
         }
 
-        string? processQueryKey;
+        RobotCardDelivery delivery;
         try
         {
-            processQueryKey = await sender.SendRobotCardAsync(
+            delivery = await sender.SendRobotCardAsync(
                 new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl),
                 cancellationToken);
         }
@@ -83,8 +88,15 @@ public static class RobotCardAdminEndpoints
             throw;
         }
 
+        var location = $"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}";
+        if (!delivery.Confirmed)
+        {
+            // Kept as stored, unconfirmed (an id stored before keeps its row): its clicks are handled if it arrived.
+            return TypedResults.Accepted(location, new SendRobotCardResponse(cardBizId, null, DeliveryConfirmed: false));
+        }
+
         await (stored ? store.ConfirmCreationAsync(cardBizId, cancellationToken) : store.SaveAsync(card, cancellationToken));
-        return TypedResults.Created($"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", new SendRobotCardResponse(cardBizId, processQueryKey));
+        return TypedResults.Created(location, new SendRobotCardResponse(cardBizId, delivery.ProcessQueryKey));
     }
 
     private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> UpdateAsync(

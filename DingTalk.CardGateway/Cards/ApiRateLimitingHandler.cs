@@ -43,7 +43,10 @@ public sealed class ApiRateLimitingHandler(PartitionedRateLimiter<HttpRequestMes
                 System.Net.HttpStatusCode.TooManyRequests,
                 "gateway.rateLimitQueueFull",
                 $"Too many calls to {request.RequestUri?.AbsolutePath} are already waiting for the client-side rate limit.",
-                null);
+                null)
+            {
+                AfterUncertainAttempt = UncertainAttemptHandler.IsMarked(request), // this attempt never left; an earlier one may have
+            };
         }
 
         return await base.SendAsync(request, cancellationToken);

@@ -110,7 +110,12 @@ public sealed partial class CardSender(
         EnsureSucceeded(response.Success && response.Result, "streaming update", frame.OutTrackId);
     }
 
-    public async Task<string?> SendRobotCardAsync(RobotCardSpec spec, CancellationToken cancellationToken)
+    /// <summary>
+    /// POST the robot send. Sent at most once past an attempt that may have reached DingTalk (<see cref="SendOnce"/>):
+    /// when one did and its answer was lost, the card may or may not be in the chat, and the delivery says so
+    /// (<see cref="RobotCardDelivery.Confirmed"/> false) instead of throwing.
+    /// </summary>
+    public async Task<RobotCardDelivery> SendRobotCardAsync(RobotCardSpec spec, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
         var request = new SendRobotInteractiveCardRequest
@@ -124,9 +129,27 @@ public sealed partial class CardSender(
             CallbackUrl = spec.CallbackUrl,
             UserIdPrivateDataMap = spec.UserIdPrivateData is null ? null : JsonSerializer.Serialize(spec.UserIdPrivateData, GatewayJson.Options),
         };
-        var response = await robot.SendInteractiveCardAsync(request, cancellationToken);
-        return response.ProcessQueryKey;
+        var once = new SendOnce();
+        try
+        {
+            var response = await robot.SendInteractiveCardAsync(request, once, cancellationToken);
+            return new RobotCardDelivery(response.ProcessQueryKey, Confirmed: true);
+        }
+        catch (Exception ex) when (once.MayHaveArrived && !cancellationToken.IsCancellationRequested)
+        {
+            Log.RobotCardAnswerLost(logger, spec.CardBizId, Describe(ex));
+            return new RobotCardDelivery(ProcessQueryKey: null, Confirmed: false);
+        }
     }
+
+    /// <summary>What became of the last attempt, in a few words for the log: DingTalk's answer, or the transport's failure.</summary>
+    private static string Describe(Exception exception) =>
+        (exception is Refit.ApiRequestException { InnerException: { } inner } ? inner : exception) switch
+        {
+            DingTalkApiException dingTalk => $"DingTalk answered {(int)dingTalk.StatusCode} {dingTalk.Code}",
+            Polly.Timeout.TimeoutRejectedException or OperationCanceledException => "the attempt timed out",
+            var other => other.Message,
+        };
 
     public async Task<string?> UpdateRobotCardAsync(string cardBizId, JsonElement cardData, IReadOnlyDictionary<string, JsonElement>? userIdPrivateData, bool replace, CancellationToken cancellationToken)
     {
@@ -174,5 +197,8 @@ public sealed partial class CardSender(
 
         [LoggerMessage(1103, LogLevel.Warning, "Card {OutTrackId}: an earlier send of it never learned whether DingTalk created it (stored unconfirmed), and DingTalk now says it exists (param.outTrackIdExist, request {RequestId}); reported as created by that send, with its delivery to each target unconfirmed")]
         public static partial void CreatedByAnEarlierSend(ILogger logger, string outTrackId, string? requestId);
+
+        [LoggerMessage(1104, LogLevel.Warning, "Robot card {CardBizId}: an attempt to send it may have reached DingTalk and its answer was lost ({Failure}); not sent again, since DingTalk cannot tell a repeat from a new card and would show it twice. It is stored, so its clicks are handled if it arrived: check the chat")]
+        public static partial void RobotCardAnswerLost(ILogger logger, string cardBizId, string failure);
     }
 }

@@ -6,7 +6,8 @@ namespace DingTalk.CardGateway.Cards;
 
 /// <summary>
 /// The standard HTTP resilience pipeline (retry with jittered exponential backoff, circuit breaker, timeouts),
-/// taught DingTalk's dialect: its throttling is a 403 with a <c>QpsLimit</c> code, not only a 429.
+/// taught DingTalk's dialect: its throttling is a 403 with a <c>QpsLimit</c> code, not only a 429. A call DingTalk cannot
+/// tell from its repeat (<see cref="SendOnce"/>) is not retried once an attempt may have reached it.
 /// </summary>
 public static class DingTalkResilience
 {
@@ -16,7 +17,7 @@ public static class DingTalkResilience
         options.Retry.Delay = outbound.RetryBaseDelay;
         options.Retry.BackoffType = DelayBackoffType.Exponential;
         options.Retry.UseJitter = true;
-        options.Retry.ShouldHandle = args => IsTransientAsync(args.Outcome, args.Context.CancellationToken);
+        options.Retry.ShouldHandle = args => ShouldRetryAsync(args.Outcome, args.Context);
         options.Retry.DelayGenerator = args => DelayFor(args.Outcome, outbound);
         if (outbound.MaxRetryAttempts == 0)
         {
@@ -28,6 +29,11 @@ public static class DingTalkResilience
         options.CircuitBreaker.SamplingDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, outbound.AttemptTimeout.Ticks * 2));
         options.TotalRequestTimeout.Timeout = outbound.TotalTimeout > outbound.AttemptTimeout ? outbound.TotalTimeout : outbound.AttemptTimeout * 2;
     }
+
+    private static ValueTask<bool> ShouldRetryAsync(Outcome<HttpResponseMessage> outcome, ResilienceContext context) =>
+        SendOnce.Of(context.GetRequestMessage()) is { MayHaveArrived: true }
+            ? ValueTask.FromResult(false) // it may be in the chat already: a second attempt could show it twice
+            : IsTransientAsync(outcome, context.CancellationToken);
 
     private static async ValueTask<bool> IsTransientAsync(Outcome<HttpResponseMessage> outcome, CancellationToken cancellationToken)
     {

@@ -4,7 +4,8 @@ namespace DingTalk.CardGateway.Cards;
 /// Marks a request once one of its attempts may have been carried out by DingTalk without the gateway learning so:
 /// the attempt timed out, the connection broke after the request left, or DingTalk answered 5xx. Innermost, beside
 /// the wire, so the retry policy's later attempts carry the mark. A call that is not idempotent (creating a card)
-/// reads it to tell "already exists because of us" from "already exists" (<see cref="DingTalkApiException.AfterUncertainAttempt"/>).
+/// reads it to tell "already exists because of us" from "already exists" (<see cref="DingTalkApiException.AfterUncertainAttempt"/>);
+/// one that DingTalk cannot tell from its repeat carries a <see cref="SendOnce"/>, told here, and is not sent again.
 /// </summary>
 public sealed class UncertainAttemptHandler : DelegatingHandler
 {
@@ -19,7 +20,7 @@ public sealed class UncertainAttemptHandler : DelegatingHandler
             var response = await base.SendAsync(request, cancellationToken);
             if ((int)response.StatusCode >= 500)
             {
-                request.Options.Set(Key, true);
+                Mark(request);
             }
 
             return response;
@@ -27,13 +28,19 @@ public sealed class UncertainAttemptHandler : DelegatingHandler
         catch (HttpRequestException ex) when (ex.HttpRequestError != HttpRequestError.ConnectionError)
         {
             // A refused connection never carried the request; anything later may have.
-            request.Options.Set(Key, true);
+            Mark(request);
             throw;
         }
         catch (OperationCanceledException)
         {
-            request.Options.Set(Key, true);
+            Mark(request);
             throw;
         }
+    }
+
+    private static void Mark(HttpRequestMessage request)
+    {
+        request.Options.Set(Key, true);
+        SendOnce.Of(request)?.AttemptMayHaveArrived();
     }
 }
