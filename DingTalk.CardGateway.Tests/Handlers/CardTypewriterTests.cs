@@ -75,6 +75,8 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame, at once");
         source.Writer.TryWrite("lo, ");
         source.Writer.TryWrite("world");
+        // Both taken from the source before the interval passes (under load the typewriter's reader may lag behind).
+        await Eventually.TrueAsync(() => source.Reader.Count == 0, "both chunks read");
         Assert.Single(_api.Frames);
 
         _clock.Advance(Interval);
@@ -153,10 +155,10 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         var typing = Typewriter.TypeAsync(Context("card-6"), "content", source.Reader.ReadAllAsync(), stopping.Token);
         source.Writer.TryWrite("half a");
         await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame");
-        source.Writer.TryWrite(" reply");
         Assert.Equal(1, Typewriter.Typing);
 
         await stopping.CancelAsync();
+        source.Writer.TryWrite(" reply"); // after the stop: not read (written before it, the source's reader might take it first)
         var drain = Typewriter.DrainAsync(CancellationToken.None);
         while (!typing.IsCompleted)
         {
