@@ -97,9 +97,7 @@ public static class CardAdminEndpoints
         {
             delivery = await sender.CreateAndDeliverAsync(spec, retryOfUnconfirmed, cancellationToken);
         }
-        catch (DingTalkApiException ex) when (existing is null && !ex.AfterUncertainAttempt
-            && ex.Kind is DingTalkErrorKind.BadRequest or DingTalkErrorKind.NotFound or DingTalkErrorKind.Refused
-            && ex.Code != DingTalkErrors.OutTrackIdExists)
+        catch (DingTalkApiException ex) when (existing is null && ex.CertainlyRefused && ex.Code != DingTalkErrors.OutTrackIdExists)
         {
             // DingTalk refused it, and no attempt of this send could have created it: there is no such card.
             await store.ForgetUnconfirmedAsync(outTrackId, CancellationToken.None);

@@ -81,8 +81,7 @@ public static class RobotCardAdminEndpoints
                 new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl),
                 cancellationToken);
         }
-        catch (DingTalkApiException ex) when (stored && !ex.AfterUncertainAttempt
-            && ex.Kind is DingTalkErrorKind.BadRequest or DingTalkErrorKind.NotFound or DingTalkErrorKind.Refused)
+        catch (DingTalkApiException ex) when (stored && ex.CertainlyRefused)
         {
             await store.ForgetUnconfirmedAsync(cardBizId, CancellationToken.None);
             throw;

@@ -31,5 +31,12 @@ public sealed class DingTalkApiException : Exception
     /// </summary>
     public bool AfterUncertainAttempt { get; init; }
 
+    /// <summary>
+    /// DingTalk refused the call for good (a bad request, an unknown card or template, a missing permission) and no attempt
+    /// of it may have been carried out before: whatever it asked for did not happen.
+    /// </summary>
+    public bool CertainlyRefused =>
+        !AfterUncertainAttempt && Kind is DingTalkErrorKind.BadRequest or DingTalkErrorKind.NotFound or DingTalkErrorKind.Refused;
+
     public DingTalkErrorKind Kind => DingTalkErrors.Classify(StatusCode, Code);
 }

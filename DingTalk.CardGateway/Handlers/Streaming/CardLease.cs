@@ -102,57 +102,14 @@ internal sealed partial class CardLease : IDisposable
         _lost.Dispose();
     }
 
-    /// <summary>
-    /// Every third of the duration, extends the lease. A renewal that fails is tried again while the lease still runs,
-    /// each try cut off when it runs out: past that another replica may take the card, so the lease counts as lost.
-    /// </summary>
-    private async Task RenewAsync(DateTimeOffset heldUntil)
-    {
-        await Task.Yield();
-        var stop = _stopRenewing.Token;
-        try
-        {
-            while (true)
-            {
-                var wait = _duration / 3;
-                var left = heldUntil - _clock.GetUtcNow();
-                if (left > TimeSpan.Zero)
-                {
-                    await Task.Delay(left < wait ? left : wait, _clock, stop);
-                }
-
-                var now = _clock.GetUtcNow();
-                if (now < heldUntil)
-                {
-                    using var attempt = new CancellationTokenSource(heldUntil - now, _clock);
-                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, attempt.Token);
-                    try
-                    {
-                        if (await _leases.RenewAsync(_cardId, _duration, linked.Token))
-                        {
-                            heldUntil = now + _duration;
-                            continue;
-                        }
-                    }
-                    catch (Exception ex) when (!stop.IsCancellationRequested)
-                    {
-                        Log.RenewalFailed(_logger, ex, _cardId);
-                        if (_clock.GetUtcNow() < heldUntil)
-                        {
-                            continue;
-                        }
-                    }
-                }
-
-                await _lost.CancelAsync();
-                return;
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // released
-        }
-    }
+    private Task RenewAsync(DateTimeOffset heldUntil) => LeaseRenewal.KeepAsync(
+        cancellationToken => _leases.RenewAsync(_cardId, _duration, cancellationToken),
+        _duration,
+        heldUntil,
+        _clock,
+        ex => Log.RenewalFailed(_logger, ex, _cardId),
+        _lost,
+        _stopRenewing.Token);
 
     private static partial class Log
     {

@@ -28,7 +28,7 @@ public sealed partial class OutboxDispatcher(
     /// <summary>Entries one write marks: a turn of the SQLite writer of well under a millisecond.</summary>
     private const int RowsPerWrite = 64;
 
-    private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    private readonly string _owner = LeaseRenewal.NewOwner();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -241,45 +241,18 @@ public sealed partial class OutboxDispatcher(
     /// lease ran out unrenewed), the send is cancelled through <paramref name="leased"/>, so a replica that lost the
     /// card stops sending entries the new owner may already have sent newer ones after.
     /// </summary>
-    private async Task RenewLeaseAsync(string cardId, OutboxOptions o, CancellationTokenSource leased, CancellationToken cancellationToken)
-    {
-        var heldUntil = clock.GetUtcNow() + o.LeaseDuration;
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(o.LeaseDuration / 3, clock, cancellationToken);
-                var now = clock.GetUtcNow();
-                try
-                {
-                    var renewed = await WriteAsync(
-                        "UPDATE outbox_leases SET until_at = @until WHERE card_id = @cardId AND owner = @owner",
-                        new { cardId, owner = _owner, until = (now + o.LeaseDuration).ToUnixTimeMilliseconds() },
-                        cancellationToken);
-                    if (renewed == 1)
-                    {
-                        heldUntil = now + o.LeaseDuration;
-                        continue;
-                    }
-                }
-                catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException or TimeoutException)
-                {
-                    Log.LeaseRenewalFailed(logger, ex, cardId);
-                    if (clock.GetUtcNow() < heldUntil)
-                    {
-                        continue; // still ours for now: try again at the next turn
-                    }
-                }
-
-                await leased.CancelAsync();
-                return;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // the send is over
-        }
-    }
+    private Task RenewLeaseAsync(string cardId, OutboxOptions o, CancellationTokenSource leased, CancellationToken cancellationToken) =>
+        LeaseRenewal.KeepAsync(
+            async token => await WriteAsync(
+                "UPDATE outbox_leases SET until_at = @until WHERE card_id = @cardId AND owner = @owner",
+                new { cardId, owner = _owner, until = (clock.GetUtcNow() + o.LeaseDuration).ToUnixTimeMilliseconds() },
+                token) == 1,
+            o.LeaseDuration,
+            clock.GetUtcNow() + o.LeaseDuration,
+            clock,
+            ex => Log.LeaseRenewalFailed(logger, ex, cardId),
+            leased,
+            cancellationToken);
 
     private async Task<bool> TryLeaseAsync(string cardId, OutboxOptions o, CancellationToken cancellationToken)
     {

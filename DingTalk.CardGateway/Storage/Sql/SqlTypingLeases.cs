@@ -10,8 +10,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </summary>
 public sealed class SqlTypingLeases(GatewayDatabase database, SqliteWriteBatcher batcher, TimeProvider clock) : ITypingLeases
 {
-    /// <summary>This owner: the process, and an instance of its own (tests run several gateways in one process).</summary>
-    public string Owner { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    /// <summary>This owner: the process, and an instance of its own (<see cref="LeaseRenewal.NewOwner"/>).</summary>
+    public string Owner { get; } = LeaseRenewal.NewOwner();
 
     public async Task<DateTimeOffset?> TryTakeAsync(string cardId, TimeSpan duration, CancellationToken cancellationToken)
     {

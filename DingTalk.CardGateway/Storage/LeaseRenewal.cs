@@ -1,0 +1,72 @@
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>
+/// What the gateway's per-card leases share (the outbox dispatcher's claim on a card it sends to, the typewriter's on a
+/// card it types into): an owner per process, and the renewal that keeps a lease while its work goes on.
+/// </summary>
+internal static class LeaseRenewal
+{
+    /// <summary>A lease owner: the machine, the process, and an instance of its own (tests run several gateways in one process).</summary>
+    public static string NewOwner() => $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// Every third of <paramref name="duration"/>, renews the lease held until <paramref name="heldUntil"/> through
+    /// <paramref name="renew"/> (false once the lease is not this owner's), until
+    /// <paramref name="stop"/>. A renewal that fails (<paramref name="failed"/> is told) is tried again while the lease still
+    /// runs, each try cut off when it runs out. Once a renewal finds the lease another owner's, or the lease ran out
+    /// unrenewed, another replica may hold the card: <paramref name="lost"/> is cancelled and the renewal ends.
+    /// </summary>
+    public static async Task KeepAsync(
+        Func<CancellationToken, Task<bool>> renew,
+        TimeSpan duration,
+        DateTimeOffset heldUntil,
+        TimeProvider clock,
+        Action<Exception> failed,
+        CancellationTokenSource lost,
+        CancellationToken stop)
+    {
+        await Task.Yield();
+        try
+        {
+            while (true)
+            {
+                var wait = duration / 3;
+                var left = heldUntil - clock.GetUtcNow();
+                if (left > TimeSpan.Zero)
+                {
+                    await Task.Delay(left < wait ? left : wait, clock, stop);
+                }
+
+                var now = clock.GetUtcNow();
+                if (now < heldUntil)
+                {
+                    using var attempt = new CancellationTokenSource(heldUntil - now, clock);
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, attempt.Token);
+                    try
+                    {
+                        if (await renew(linked.Token))
+                        {
+                            heldUntil = now + duration;
+                            continue;
+                        }
+                    }
+                    catch (Exception ex) when (!stop.IsCancellationRequested)
+                    {
+                        failed(ex);
+                        if (clock.GetUtcNow() < heldUntil)
+                        {
+                            continue;
+                        }
+                    }
+                }
+
+                await lost.CancelAsync();
+                return;
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // the work is over
+        }
+    }
+}
