@@ -28,6 +28,7 @@ public sealed class CardTypewriterTests : IAsyncLifetime
     private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(6); // renewed every 2 s: before the typing limit
 
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly EarlyTimers _timers;
     private readonly SqliteStorageFixture _database = new();
     private readonly RecordingCardApi _api;
     private ServiceProvider _services = null!;
@@ -35,6 +36,7 @@ public sealed class CardTypewriterTests : IAsyncLifetime
     public CardTypewriterTests()
     {
         _api = new RecordingCardApi(_clock);
+        _timers = new EarlyTimers(_clock);
     }
 
     public async Task InitializeAsync()
@@ -42,7 +44,7 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         await _database.InitializeAsync();
         var services = new ServiceCollection();
         services.AddFakeLogging();
-        services.AddSingleton<TimeProvider>(_clock);
+        services.AddSingleton<TimeProvider>(_timers);
         services.AddSingleton<ICardStore, DictionaryCardStore>();
         services.AddSingleton<ITypingLeases>(Replica());
         services.AddSingleton<IDingTalkCardApi>(_api);
@@ -93,6 +95,32 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         Assert.All(frames, f => Assert.True(f.Request.IsFull));
         Assert.Equal(frames.Count, frames.Select(f => f.Request.Guid).Distinct().Count());
         Assert.All(frames.Zip(frames.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= Interval));
+    }
+
+    [Fact]
+    public async Task A_timer_that_fires_a_little_early_does_not_let_a_frame_out_before_the_interval()
+    {
+        _timers.FireEarlyBy = TimeSpan.FromMilliseconds(1); // as the system's timers do: whole milliseconds, rounded down
+        var source = Channel.CreateUnbounded<string>();
+        var typing = Typewriter.TypeAsync(Context("card-early"), "content", source.Reader.ReadAllAsync(), CancellationToken.None);
+        source.Writer.TryWrite("a");
+        await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame, at once");
+        source.Writer.TryWrite("b");
+        await Eventually.TrueAsync(() => source.Reader.Count == 0, "the chunk read");
+
+        _clock.Advance(Interval - TimeSpan.FromMilliseconds(1)); // the interval's timer fires here, 1 ms early
+        await Eventually.TrueAsync(() => _timers.Fired >= 1, "the early timer fired");
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        await Eventually.TrueAsync(() => _api.Frames.Count == 2, "the second frame, once the interval has truly passed");
+        source.Writer.Complete();
+        _clock.Advance(Interval);
+        await Eventually.TrueAsync(() => _api.Frames.Count == 3, "the final frame");
+        _clock.Advance(Interval);
+        await typing;
+
+        var frames = _api.Frames.ToList();
+        Assert.Equal(["a", "ab", "ab"], frames.Select(f => f.Request.Content));
+        Assert.All(frames.Zip(frames.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= Interval, $"{(pair.Second.At - pair.First.At).TotalMilliseconds} ms apart"));
     }
 
     [Theory]
@@ -352,6 +380,43 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         UserId = "u1",
         Params = System.Text.Json.JsonDocument.Parse("{}").RootElement,
     }, card: null);
+
+    /// <summary>The fake clock, but its timers fire <see cref="FireEarlyBy"/> before they are due (never sooner than 1 ms).</summary>
+    private sealed class EarlyTimers(FakeTimeProvider clock) : TimeProvider
+    {
+        private int _fired;
+
+        public TimeSpan FireEarlyBy { get; set; }
+
+        /// <summary>How many timers fired early.</summary>
+        public int Fired => Volatile.Read(ref _fired);
+
+        public override DateTimeOffset GetUtcNow() => clock.GetUtcNow();
+
+        public override long GetTimestamp() => clock.GetTimestamp();
+
+        public override long TimestampFrequency => clock.TimestampFrequency;
+
+        public override TimeZoneInfo LocalTimeZone => clock.LocalTimeZone;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (FireEarlyBy <= TimeSpan.Zero || dueTime - FireEarlyBy < TimeSpan.FromMilliseconds(1))
+            {
+                return clock.CreateTimer(callback, state, dueTime, period);
+            }
+
+            return clock.CreateTimer(
+                s =>
+                {
+                    Interlocked.Increment(ref _fired);
+                    callback(s);
+                },
+                state,
+                dueTime - FireEarlyBy,
+                period);
+        }
+    }
 
     private sealed class RecordingCardApi(TimeProvider clock) : IDingTalkCardApi
     {

@@ -339,10 +339,18 @@ public sealed partial class CardTypewriter(
         }
     }
 
-    private Task WaitForSlotAsync(Lane lane, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until the card's interval has passed by the wall clock. Timers round down to whole milliseconds and may fire
+    /// a tick early, and a frame DingTalk receives even 1 ms early is refused: so round up, and look again after waking.
+    /// </summary>
+    private async Task WaitForSlotAsync(Lane lane, CancellationToken cancellationToken)
     {
-        var wait = lane.LastFrameAt + options.CurrentValue.StreamFrameInterval - clock.GetUtcNow();
-        return wait > TimeSpan.Zero ? Task.Delay(wait, clock, cancellationToken) : Task.CompletedTask;
+        for (var wait = Remaining(); wait > TimeSpan.Zero; wait = Remaining())
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)), clock, cancellationToken);
+        }
+
+        TimeSpan Remaining() => lane.LastFrameAt + options.CurrentValue.StreamFrameInterval - clock.GetUtcNow();
     }
 
     private Lane Enter(string cardId)
