@@ -350,7 +350,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         {
             RowsPerWrite = 7,
         };
-        var (purgedCallbacks, purgedEntries) = await retention.PurgeAsync(default);
+        var (purgedCallbacks, purgedEntries, _) = await retention.PurgeAsync(default);
 
         Assert.InRange(purgedCallbacks, 20, int.MaxValue); // this test's 20 and the other tests'
         Assert.Equal(17, purgedEntries); // no other test sends
@@ -361,6 +361,48 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         await using var read = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
         var left = (await read.QueryAsync<long>("SELECT id FROM outbox WHERE card_id = 'card-aged' ORDER BY id")).ToList();
         Assert.Equal(ids.Skip(17), left);
+    }
+
+    [SkippableFact]
+    public async Task Retention_purges_the_typing_leases_of_cards_nobody_has_typed_into_for_longer_than_it()
+    {
+        SkipWithoutDatabase();
+        // As above: 7 days' retention, purged 130 days from now. Whole milliseconds, as the leases store times.
+        var fresh = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddDays(130).ToUnixTimeMilliseconds());
+        var old = fresh.AddDays(-30);
+        var card = (string what) => $"typing-{what}-{Guid.NewGuid():N}";
+        var (idle, crashed, longText, recent) = (card("idle"), card("crashed"), card("long-text"), card("recent"));
+        var clock = new FakeTimeProvider(old);
+        var replica = Replica(clock);
+        foreach (var id in new[] { idle, crashed, longText, recent })
+        {
+            Assert.NotNull(await replica.TryTakeAsync(id, Lease, default));
+        }
+
+        await replica.ReleaseAsync(idle, old, default); // typed its last frame long ago
+        // crashed: never released, its lease long expired
+        await replica.ReleaseAsync(recent, fresh.AddMinutes(-1), default); // keeps a pace: its last frame a minute ago
+        clock.SetUtcNow(fresh.AddSeconds(-5));
+        Assert.True(await replica.RenewAsync(longText, Lease, default)); // still held: its first frame long ago, typing on
+
+        var services = fixture.Services;
+        var retention = new RetentionService(
+            services.GetRequiredService<GatewayDatabase>(),
+            services.GetRequiredService<SqliteWriteBatcher>(),
+            services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
+            new FakeTimeProvider(fresh),
+            NullLogger<RetentionService>.Instance)
+        {
+            RowsPerWrite = 1, // one row a part: the loop goes on until a part finds none
+        };
+        var (_, _, purged) = await retention.PurgeAsync(default);
+
+        Assert.InRange(purged, 2, int.MaxValue); // these two and the other tests' leases
+        await using var read = await services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        var left = (await read.QueryAsync<string>("SELECT card_id FROM typing_leases")).Intersect([idle, crashed, longText, recent]);
+        Assert.Equal([longText, recent], left.Order());
+        clock.SetUtcNow(fresh);
+        Assert.Equal(fresh.AddMinutes(-1), await Replica(clock).TryTakeAsync(recent, Lease, default)); // its pace kept
     }
 
     [SkippableFact]

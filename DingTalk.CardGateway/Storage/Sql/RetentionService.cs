@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// Purges, hourly, callbacks (and with them their deduplication keys) and sent outbox entries older than
-/// <c>Gateway:Storage:Retention</c>. Cards, handler state and dead letters stay.
+/// Purges, hourly, callbacks (and with them their deduplication keys), sent outbox entries and the typing leases of
+/// cards nobody has typed into for longer than <c>Gateway:Storage:Retention</c>. Cards, handler state and dead letters
+/// stay.
 /// </summary>
 /// <remarks>
 /// It deletes <see cref="RowsPerWrite"/> rows at a time, each part a write of its own: on SQLite a part is one turn of
@@ -47,17 +48,18 @@ public sealed partial class RetentionService(
         }
     }
 
-    public async Task<(int Callbacks, int OutboxEntries)> PurgeAsync(CancellationToken cancellationToken)
+    public async Task<(int Callbacks, int OutboxEntries, int TypingLeases)> PurgeAsync(CancellationToken cancellationToken)
     {
         var cutoff = (clock.GetUtcNow() - options.CurrentValue.Storage.Retention).ToUnixTimeMilliseconds();
         var callbacks = await PurgeCallbacksAsync(cutoff, cancellationToken);
         var outbox = await PurgeOutboxAsync(cutoff, cancellationToken);
-        if (callbacks + outbox > 0)
+        var leases = await PurgeTypingLeasesAsync(cutoff, cancellationToken);
+        if (callbacks + outbox + leases > 0)
         {
-            Log.Purged(logger, callbacks, outbox);
+            Log.Purged(logger, callbacks, outbox, leases);
         }
 
-        return (callbacks, outbox);
+        return (callbacks, outbox, leases);
     }
 
     /// <summary>Oldest first along <c>callbacks_by_age</c>, until a part finds fewer rows than it may delete.</summary>
@@ -111,13 +113,38 @@ public sealed partial class RetentionService(
         }
     }
 
+    /// <summary>
+    /// Leases neither held nor keeping a pace any more (free or expired, the last frame long gone). A replica taking one
+    /// meanwhile renews <c>until_at</c> first: the row no longer matches, and is left.
+    /// </summary>
+    private async Task<int> PurgeTypingLeasesAsync(long cutoff, CancellationToken cancellationToken)
+    {
+        var purged = 0;
+        while (true)
+        {
+            var deleted = await WriteAsync(
+                """
+                DELETE FROM typing_leases WHERE card_id IN (
+                    SELECT card_id FROM typing_leases WHERE until_at < @cutoff AND last_frame_at < @cutoff LIMIT @rows)
+                AND until_at < @cutoff AND last_frame_at < @cutoff
+                """,
+                new { cutoff, rows = RowsPerWrite },
+                cancellationToken);
+            purged += deleted;
+            if (deleted < RowsPerWrite)
+            {
+                return purged;
+            }
+        }
+    }
+
     private Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken) =>
         StorageSession.ExecuteAsync(database, batcher, sql, parameters, cancellationToken);
 
     private static partial class Log
     {
-        [LoggerMessage(4201, LogLevel.Information, "Retention purged {Callbacks} callbacks and {OutboxEntries} sent outbox entries")]
-        public static partial void Purged(ILogger logger, int callbacks, int outboxEntries);
+        [LoggerMessage(4201, LogLevel.Information, "Retention purged {Callbacks} callbacks, {OutboxEntries} sent outbox entries and {TypingLeases} typing leases of idle cards")]
+        public static partial void Purged(ILogger logger, int callbacks, int outboxEntries, int typingLeases);
 
         [LoggerMessage(4202, LogLevel.Warning, "Retention purge failed; trying again in a minute")]
         public static partial void Failed(ILogger logger, Exception exception);
