@@ -422,6 +422,30 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     [Fact]
+    public async Task A_robot_card_whose_send_answer_was_lost_is_sent_again_only_when_the_request_says_so()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk); // its own: see above
+        using var api = gateway.CreateAdminClient();
+        const string SendPath = "/v1.0/im/v1.0/robot/interactiveCards/send";
+        // DingTalk fails it with a 503 (as it can after doing the work, or before): whether it is in the chat is unknown.
+        DingTalk.FailNext(HttpMethod.Post, SendPath, 503, "ServiceUnavailable", bodyContains: "lost-robot-2");
+        var card = new { cardBizId = "lost-robot-2", openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } };
+        await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/robot-cards", card), HttpStatusCode.Accepted);
+
+        // An operator's retry (or a second click on "send") would show the card twice: refused, saying what to do.
+        var again = await HttpAssert.ProblemAsync(await api.PostAsJsonAsync("/api/robot-cards", card), HttpStatusCode.Conflict);
+        Assert.Contains("resendUnconfirmed", again.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Single(DingTalk.RequestsTo(SendPath), r => r.Body.Contains("lost-robot-2", StringComparison.Ordinal));
+
+        // The chat does not show it (this 503 came before the work): sent again, once, and confirmed.
+        var resent = await api.PostAsJsonAsync("/api/robot-cards", new { card.cardBizId, card.openConversationId, card.cardData, resendUnconfirmed = true });
+        await HttpAssert.JsonAsync(resent, HttpStatusCode.Created);
+        Assert.Equal([503, 200], DingTalk.RequestsTo(SendPath).Where(r => r.Body.Contains("lost-robot-2", StringComparison.Ordinal)).Select(r => r.Status));
+        var stored = await HttpAssert.JsonAsync(await api.GetAsync("/api/robot-cards/lost-robot-2"), HttpStatusCode.OK);
+        Assert.True(stored.GetProperty("card").GetProperty("creationConfirmed").GetBoolean());
+    }
+
+    [Fact]
     public async Task A_throttled_robot_card_send_is_retried_and_arrives_once()
     {
         const string SendPath = "/v1.0/im/v1.0/robot/interactiveCards/send";

@@ -14,7 +14,7 @@ public static class RobotCardAdminEndpoints
     public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
     {
         var robotCards = api.MapGroup("/robot-cards");
-        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").WithDescription("201 once DingTalk took it; 202 with deliveryConfirmed: false when DingTalk's answer was lost: it may or may not be in the chat, and was not sent again (a repeat could show it twice).").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
+        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").WithDescription("201 once DingTalk took it; 202 with deliveryConfirmed: false when DingTalk's answer was lost: it may or may not be in the chat, and was not sent again (a repeat could show it twice). Sending that cardBizId again is then refused with 409 unless the request says resendUnconfirmed: true.").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapGet(
                 "/{cardBizId}",
@@ -48,6 +48,16 @@ public static class RobotCardAdminEndpoints
         if (CardAdminEndpoints.IdTakenByOtherKind(existing, CardKind.Robot) is { } taken)
         {
             return taken;
+        }
+
+        if (existing is { CreationConfirmed: false } && !request.ResendUnconfirmed)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "Robot card may already be in the chat",
+                detail: $"An earlier send of {existing.Id} never learned whether DingTalk took it (202 deliveryConfirmed: false), or is still under way. "
+                    + "DingTalk cannot tell a repeat from a new card, so sending it again could show it twice. "
+                    + "Check the chat: if the card is not there, send again with \"resendUnconfirmed\": true.");
         }
 
         var cardBizId = request.CardBizId ?? $"robot-{Guid.NewGuid():N}";

@@ -16,6 +16,12 @@ public sealed record SendRobotCardRequest
     /// <summary>Your id for the card; generated when absent.</summary>
     public string? CardBizId { get; init; }
 
+    /// <summary>
+    /// Send a card whose earlier send never learned its fate (stored with <c>creationConfirmed: false</c>) again anyway:
+    /// only once the chat shows it did not arrive, since DingTalk would show a repeat twice.
+    /// </summary>
+    public bool ResendUnconfirmed { get; init; }
+
     public Dictionary<string, string[]> Validate()
     {
         var errors = new Dictionary<string, string[]>();
