@@ -340,17 +340,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         }
 
         // Parts of 7 rows: every kind of row above falls on a part's edge somewhere.
-        var services = fixture.Services;
-        var retention = new RetentionService(
-            services.GetRequiredService<GatewayDatabase>(),
-            services.GetRequiredService<SqliteWriteBatcher>(),
-            services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
-            new FakeTimeProvider(fresh),
-            NullLogger<RetentionService>.Instance)
-        {
-            RowsPerWrite = 7,
-        };
-        var (purgedCallbacks, purgedEntries, _) = await retention.PurgeAsync(default);
+        var (purgedCallbacks, purgedEntries, _) = await Retention(fresh, rowsPerWrite: 7).PurgeAsync(default);
 
         Assert.InRange(purgedCallbacks, 20, int.MaxValue); // this test's 20 and the other tests'
         Assert.Equal(17, purgedEntries); // no other test sends
@@ -385,20 +375,10 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         clock.SetUtcNow(fresh.AddSeconds(-5));
         Assert.True(await replica.RenewAsync(longText, Lease, default)); // still held: its first frame long ago, typing on
 
-        var services = fixture.Services;
-        var retention = new RetentionService(
-            services.GetRequiredService<GatewayDatabase>(),
-            services.GetRequiredService<SqliteWriteBatcher>(),
-            services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
-            new FakeTimeProvider(fresh),
-            NullLogger<RetentionService>.Instance)
-        {
-            RowsPerWrite = 1, // one row a part: the loop goes on until a part finds none
-        };
-        var (_, _, purged) = await retention.PurgeAsync(default);
+        var (_, _, purged) = await Retention(fresh, rowsPerWrite: 1).PurgeAsync(default); // a row a part: on until one finds none
 
         Assert.InRange(purged, 2, int.MaxValue); // these two and the other tests' leases
-        await using var read = await services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        await using var read = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
         var left = (await read.QueryAsync<string>("SELECT card_id FROM typing_leases")).Intersect([idle, crashed, longText, recent]);
         Assert.Equal([longText, recent], left.Order());
         clock.SetUtcNow(fresh);
@@ -471,6 +451,17 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
 
     /// <summary>The typing leases of one gateway process (an owner of its own) on the fixture's database.</summary>
+    /// <summary>The retention service as it runs at <paramref name="now"/>, deleting parts of the given size.</summary>
+    private RetentionService Retention(DateTimeOffset now, int rowsPerWrite) => new(
+        fixture.Services.GetRequiredService<GatewayDatabase>(),
+        fixture.Services.GetRequiredService<SqliteWriteBatcher>(),
+        fixture.Services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
+        new FakeTimeProvider(now),
+        NullLogger<RetentionService>.Instance)
+    {
+        RowsPerWrite = rowsPerWrite,
+    };
+
     private SqlTypingLeases Replica(TimeProvider clock) => new(
         fixture.Services.GetRequiredService<GatewayDatabase>(), fixture.Services.GetRequiredService<SqliteWriteBatcher>(), clock);
 
