@@ -22,7 +22,12 @@ namespace DingTalk.CardGateway.Tests.Storage;
 public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     where TFixture : StorageFixture
 {
-    protected static readonly DateTimeOffset T0 = new(2026, 11, 27, 10, 0, 0, TimeSpan.Zero);
+    /// <summary>
+    /// The dispatcher's clock at the start of each test: an hour after the real clock the stores stamp entries with, so
+    /// every entry queued during the run is due at once and none is anywhere near <see cref="OutboxOptions.GiveUpAfter"/>.
+    /// (A fixed date did that only until it passed: from then on the entries were not due yet and these tests failed.)
+    /// </summary>
+    protected static readonly DateTimeOffset T0 = DateTimeOffset.UtcNow.AddHours(1);
 
     protected TFixture Fixture => fixture;
 
@@ -184,6 +189,62 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(cancelled, "the send went on after the card was taken over");
         Assert.Equal(["Pending"], await StatusesAsync(card));
+    }
+
+    [SkippableFact]
+    public async Task A_dead_letter_shows_the_failure_it_gave_up_on_not_an_earlier_attempts_DingTalk_code()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var api = new CardApi(card)
+        {
+            Answer = (_, call, _) => call == 1
+                ? throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null)
+                : throw new HttpRequestException("Connection refused (api.dingtalk.com:443)"),
+        };
+        var dispatcher = Dispatcher(api, clock);
+        var id = await QueueAsync(Update(card, ("total", 1)));
+        await dispatcher.RunOnceAsync(default); // DingTalk busy: retried
+
+        clock.Advance(fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.GiveUpAfter);
+        await dispatcher.RunOnceAsync(default); // unreachable, past GiveUpAfter: dead-lettered
+
+        await using var scope = fixture.Scope();
+        var dead = (await scope.ServiceProvider.GetRequiredService<IOutbox>().FindAsync(id, default))!;
+        Assert.Equal(OutboxStatus.Dead, dead.Status);
+        Assert.Contains("Connection refused", dead.LastError, StringComparison.Ordinal);
+        Assert.Null(dead.LastErrorStatus); // DingTalk never answered the attempt given up on: no code of its to show
+        Assert.Null(dead.LastErrorCode);
+    }
+
+    [SkippableFact]
+    public async Task Giving_up_on_an_old_update_dead_letters_only_the_entries_past_GiveUpAfter_and_retries_the_newer_ones()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var giveUpAfter = fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.GiveUpAfter;
+        var old = await QueueAsync(Update(card, ("status", "approved")));
+        var recent = await QueueAsync(Update(card, ("comment", "see ticket")));
+        await using (var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+        {
+            // The first waited out a DingTalk outage for a day; the second was queued an hour ago.
+            await connection.ExecuteAsync("UPDATE outbox SET created_at = @at WHERE id = @old", new { old, at = (T0 - giveUpAfter - TimeSpan.FromMinutes(1)).ToUnixTimeMilliseconds() });
+        }
+
+        var clock = new FakeTimeProvider(T0);
+        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var dispatcher = Dispatcher(api, clock);
+        await dispatcher.RunOnceAsync(default); // both folded into one call, still refused
+
+        Assert.Equal(["Dead", "Pending"], await StatusesAsync(card));
+
+        clock.Advance(TimeSpan.FromSeconds(2)); // DingTalk is back before the newer entry's day is up
+        api.Answer = null;
+        await dispatcher.RunOnceAsync(default);
+
+        Assert.Equal(["Dead", "Sent"], await StatusesAsync(card));
+        Assert.Equal(["comment"], api.Updates.Single().CardData!.CardParamMap.Keys);
     }
 
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);

@@ -220,6 +220,7 @@ public sealed partial class OutboxDispatcher(
         // updates around it, it would take their private values with it, or replace private data they only merged into.
         var update = SqlJson.Read<PendingCardUpdate>(entries[0].Payload);
         var ids = new List<long> { entries[0].Id };
+        var createdAt = new List<long> { entries[0].CreatedAt };
         foreach (var entry in entries.Skip(1))
         {
             var later = SqlJson.Read<PendingCardUpdate>(entry.Payload);
@@ -230,9 +231,10 @@ public sealed partial class OutboxDispatcher(
 
             update = update.MergeWith(later);
             ids.Add(entry.Id);
+            createdAt.Add(entry.CreatedAt);
         }
 
-        return (update, new Folded(cardId, ids), entries[0]);
+        return (update, new Folded(cardId, ids, createdAt), entries[0]);
     }
 
     /// <summary>
@@ -280,12 +282,22 @@ public sealed partial class OutboxDispatcher(
         var now = clock.GetUtcNow(); // after the send: its own retries may have taken a while, and the backoff starts now
         var error = Describe(ex);
         var attempts = first.Attempts + 1;
-        var age = now - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt);
-        if (!IsTransient(ex) || age >= o.GiveUpAfter)
+
+        // A refusal for good gives up on every entry; a failure worth retrying only on those that have waited out
+        // GiveUpAfter: an update queued a minute ago, folded with one queued a day ago, keeps its own retries and reaches
+        // DingTalk if DingTalk comes back in time.
+        var cutoff = IsTransient(ex) ? (now - o.GiveUpAfter).ToUnixTimeMilliseconds() : long.MaxValue;
+        var givenUp = folded.QueuedWhere(createdAt => createdAt <= cutoff);
+        if (givenUp.Count > 0)
         {
-            await MarkAsync(folded, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
-            Log.DeadLettered(logger, cardId, folded.Count, attempts, error);
+            await MarkAsync(givenUp, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
+            Log.DeadLettered(logger, cardId, givenUp.Count, attempts, error);
             metrics.Sent(kind, "dead_lettered");
+        }
+
+        folded = folded.QueuedWhere(createdAt => createdAt > cutoff);
+        if (folded.Count == 0)
+        {
             return;
         }
 
@@ -312,11 +324,11 @@ public sealed partial class OutboxDispatcher(
         Folded folded, string status, string? error, DingTalkApiException? dingTalk, int? attempts, CancellationToken cancellationToken) =>
         await UpdateFoldedAsync(
             folded,
-            """
-            status = @status, sent_at = @sentAt, last_error = COALESCE(@error, last_error),
-                last_error_status = COALESCE(@errorStatus, last_error_status), last_error_code = COALESCE(@errorCode, last_error_code),
-                attempts = COALESCE(@attempts, attempts + 1)
-            """,
+            // Sent keeps the last failure before it went through; a dead letter shows the failure it was given up on, so
+            // an earlier attempt's DingTalk status and code never stand beside a later attempt's error (a timeout, say).
+            status == "Sent"
+                ? "status = @status, sent_at = @sentAt, attempts = attempts + 1"
+                : "status = @status, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, attempts = @attempts",
             new
             {
                 status,
@@ -394,10 +406,17 @@ public sealed partial class OutboxDispatcher(
         _ => ex.GetType().Name + ": " + ex.Message,
     };
 
-    /// <summary>The entries folded into one call: a card's pending entries, by id in order (this replica holds the card's lease).</summary>
-    private sealed record Folded(string CardId, List<long> Ids)
+    /// <summary>The entries folded into one call: a card's pending entries, by id in order (this replica holds the card's lease), and when each was queued.</summary>
+    private sealed record Folded(string CardId, List<long> Ids, List<long> CreatedAt)
     {
         public int Count => Ids.Count;
+
+        /// <summary>The entries queued (epoch milliseconds) as <paramref name="keep"/> says, in id order.</summary>
+        public Folded QueuedWhere(Func<long, bool> keep)
+        {
+            var kept = Enumerable.Range(0, Ids.Count).Where(i => keep(CreatedAt[i])).ToList();
+            return this with { Ids = kept.ConvertAll(i => Ids[i]), CreatedAt = kept.ConvertAll(i => CreatedAt[i]) };
+        }
     }
 
     private static partial class Log
