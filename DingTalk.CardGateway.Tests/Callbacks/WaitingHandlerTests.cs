@@ -160,6 +160,45 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         }
     }
 
+    [SkippableFact]
+    public async Task On_PostgreSQL_a_redelivery_while_an_overrun_handler_still_runs_is_answered_without_waiting_for_it()
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync();
+        Skip.If(connectionString is null, PostgresServer.SkipReason);
+        var postgres = CallbackGateway.With(new Dictionary<string, string?>
+        {
+            ["Gateway:Storage:Provider"] = "Postgres",
+            ["Gateway:Storage:ConnectionString"] = connectionString,
+        });
+        var gate = Guid.NewGuid().ToString("N");
+        try
+        {
+            await postgres.InitializeAsync();
+            var card = await postgres.SendCardAsync("tpl.count");
+            var body = DingTalkCallback.Body(card, "u1", new { action = "count", gate });
+            var signedAt = DateTimeOffset.UtcNow;
+
+            // The handler waits at its gate past its budget: DingTalk already has {} while its transaction stays open.
+            using var first = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+            Assert.Equal("{}", (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetRawText());
+
+            // Its redelivery gets the same {} while the gate is still shut, instead of waiting on the open claim for as long
+            // as the handler runs (DingTalk gives up after 2 s; over Stream the frame's slot would be held all that time).
+            using var again = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+            Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+            postgres.Gate.Open(gate);
+
+            await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
+            Assert.Equal(1, postgres.Gate.Arrivals(gate));
+        }
+        finally
+        {
+            postgres.Gate.Open(gate);
+            await postgres.DisposeAsync();
+            await PostgresServer.DropDatabaseAsync(connectionString);
+        }
+    }
+
     [Fact]
     public async Task A_conflict_found_on_the_handlers_next_storage_call_is_logged_as_a_conflict_not_a_handler_bug()
     {

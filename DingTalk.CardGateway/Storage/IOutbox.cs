@@ -17,7 +17,10 @@ public interface IOutbox
 
     Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken);
 
-    /// <summary>The card's oldest 100 entries that have not been sent: pending and dead (a busy card may have thousands pending for a moment).</summary>
+    /// <summary>
+    /// The card's entries that have not been sent, in id order: its oldest 100 pending (a busy card may have thousands
+    /// pending for a moment) and its newest 100 dead letters (old ones must not hide the latest refusal).
+    /// </summary>
     Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken);
 
     /// <summary>The entry once it is no longer pending, or as it is after <paramref name="maxWait"/>.</summary>

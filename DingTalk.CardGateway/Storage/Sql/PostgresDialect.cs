@@ -24,6 +24,9 @@ public sealed class PostgresDialect : SqlDialect
     public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
         connection.RunAsync(transaction, "SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", cancellationToken, ("key", key));
 
+    public override async Task<bool> TryLockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
+        await connection.ScalarAsync<bool>(transaction, "SELECT pg_try_advisory_xact_lock(hashtextextended(@key, 0))", cancellationToken, ("key", key));
+
     public override Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@key)", new { key = MigrationLockKey }, transaction, cancellationToken: cancellationToken));
 

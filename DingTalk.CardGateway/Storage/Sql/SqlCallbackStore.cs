@@ -16,7 +16,8 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     /// (<see cref="SqliteRowCache"/>) and written once, with its outcome, as the batch commits — instead of inserted
     /// now and updated by <see cref="CompleteAsync"/>: no other unit can claim the id meanwhile, since units take the
     /// writer one at a time and a later one finds the kept record. A record never completed is written as claimed.
-    /// On PostgreSQL the insert is the claim (its unique key makes a second replica's wait).
+    /// On PostgreSQL the insert is the claim, taken with a transaction lock on the id: a second replica's delivery is
+    /// refused at once while the first's transaction is open, instead of waiting on its row until it commits.
     /// </remarks>
     public Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken) =>
         session.WriteAsync(
@@ -24,7 +25,10 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             {
                 if (session.Rows is not { } rows)
                 {
-                    return await InsertAsync(connection, transaction, callback, cancellationToken) == 1;
+                    // An insert meeting another transaction's uncommitted claim waits until that transaction ends: for as long
+                    // as its handler runs, past its budget too. The claim's key lock tells at once; FindAsync waits, bounded.
+                    return await session.Dialect.TryLockKeyAsync(connection, transaction, Key(callback.CallbackId), cancellationToken)
+                        && await InsertAsync(connection, transaction, callback, cancellationToken) == 1;
                 }
 
                 var key = Key(callback.CallbackId);

@@ -39,6 +39,11 @@ public abstract class SqlDialect
     /// </summary>
     public abstract Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="LockKeyAsync"/> without the wait: false at once while another transaction holds <paramref name="key"/>.
+    /// </summary>
+    public abstract Task<bool> TryLockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken);
+
     /// <summary>Serialises schema migration between replicas starting together.</summary>
     public abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
 

@@ -87,10 +87,20 @@ public sealed class SqlOutbox(
             cancellationToken))?.ToEntry();
     }
 
+    /// <remarks>
+    /// The oldest pending entries (the ones the rest wait behind) and the newest dead letters: a card DingTalk refused a
+    /// hundred updates of long ago must still show today's refusal and what waits now, not only the old dead letters.
+    /// </remarks>
     public Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken) =>
         session.ReadAsync(
             async (connection, transaction) => (IReadOnlyList<OutboxEntry>)(await connection.QueryAsync<OutboxRow>(new CommandDefinition(
-                $"SELECT {Columns} FROM outbox WHERE card_id = @cardId AND status <> 'Sent' ORDER BY id LIMIT 100",
+                $"""
+                SELECT {Columns} FROM (
+                    SELECT * FROM (SELECT {Columns} FROM outbox WHERE status = 'Pending' AND card_id = @cardId ORDER BY id LIMIT 100) pending
+                    UNION ALL
+                    SELECT * FROM (SELECT {Columns} FROM outbox WHERE status = 'Dead' AND card_id = @cardId ORDER BY id DESC LIMIT 100) dead
+                ) unsent ORDER BY id
+                """,
                 new { cardId },
                 transaction,
                 cancellationToken: cancellationToken))).Select(r => r.ToEntry()).ToList(),

@@ -32,6 +32,9 @@ public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
     public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
         Task.CompletedTask; // one writer at a time already
 
+    public override Task<bool> TryLockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
+        Task.FromResult(true); // one writer at a time already
+
     public override Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         Task.CompletedTask; // BEGIN IMMEDIATE already excludes every other writer
 
