@@ -4,7 +4,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
 /// Received callbacks. The primary key on the callback id is the deduplication index: a redelivery reaching any
-/// replica finds the row (or waits on the first delivery's uncommitted insert) and is not handled again.
+/// replica finds the row (or the first delivery's lock on the id while its transaction is open) and is not handled again.
 /// </summary>
 public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock) : ICallbackStore
 {
