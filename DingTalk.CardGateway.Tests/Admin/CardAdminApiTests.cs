@@ -404,6 +404,23 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.DoesNotContain("rotated-away-secret", problem.GetRawText(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_update_while_DingTalk_refuses_the_AppSecret_is_kept_and_retried_and_answered_202_with_the_refusal()
+    {
+        // A secret rotated in DingTalk before the gateway's: its queued updates must go out once the secret is fixed.
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:AppSecret"] = "rotated-away-secret" });
+        using var api = gateway.CreateAdminClient();
+
+        var response = await api.PutAsJsonAsync("/api/cards/bad-secret-update", new { cardData = new { n = 1 } });
+
+        var accepted = await HttpAssert.JsonAsync(response, HttpStatusCode.Accepted);
+        Assert.Equal("Pending", accepted.GetProperty("status").GetString());
+        Assert.Contains("invalidClientIdOrSecret", accepted.GetProperty("lastError").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("rotated-away-secret", accepted.GetRawText(), StringComparison.Ordinal);
+        Assert.Contains(gateway.LogEvents, e => DingTalk.CardGateway.Tests.Callbacks.CardCallbackEndpointTests.EventId(e) == 4102 && e.RenderMessage().Contains("bad-secret-update", StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.LogEvents, e => e.RenderMessage().Contains("rotated-away-secret", StringComparison.Ordinal));
+    }
+
     private async Task SendAsync(string outTrackId, object cardData)
     {
         var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId, openConversationId = "cidX==", cardData });
