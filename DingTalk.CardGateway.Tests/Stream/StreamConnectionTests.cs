@@ -109,6 +109,24 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
     }
 
     [Fact]
+    public async Task An_old_connection_that_closes_while_its_replacement_waits_the_backoff_is_reported_lost()
+    {
+        var old = await gateway.OpenConnectionAsync();
+        old.Drop();
+        var young = await gateway.OpenConnectionAsync(old); // under MinHealthyLifetime: its replacement waits the backoff
+        var lostBefore = gateway.Logs.LogEvents.Count(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004);
+
+        var disconnect = await young.SendDisconnectAsync(closeAfter: TimeSpan.FromSeconds(30));
+        await disconnect.Answered.WaitAsync(StreamGateway.Patience);
+        young.Drop();
+        await gateway.OpenConnectionAsync(young);
+
+        // Without this, /health/ready said Connected through the whole wait, with no connection at all.
+        Assert.NotEmpty(gateway.Logs.LogEvents.Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004).Skip(lostBefore));
+        await AssertCallbacksFlowAsync();
+    }
+
+    [Fact]
     public async Task A_disconnect_whose_reason_cannot_be_read_is_still_answered_and_the_old_connection_drained()
     {
         var before = await gateway.OpenConnectionAsync();

@@ -128,7 +128,18 @@ public sealed partial class StreamConnectionService(
                     // Asked to go right after it came: the next of a series, not a routine hand-over (the old one still serves meanwhile).
                     var pause = backoff.Next();
                     Log.ReplacingSoon(logger, leaving.Number, (long)lived.TotalMilliseconds, backoff.Failures, (long)pause.TotalMilliseconds);
-                    if (!await DelayAsync(pause, stoppingToken))
+                    var pausing = DelayAsync(pause, stoppingToken);
+                    if (await Task.WhenAny(pausing, leaving.Completion) == leaving.Completion)
+                    {
+                        // DingTalk closes the old connection soon after its disconnect: readiness must not say Connected meanwhile.
+                        var gone = await leaving.Completion;
+                        down = (clock.GetUtcNow(), gone);
+                        status.Set(StreamConnectionState.Reconnecting, $"Stream connection {leaving.Number} lost: {gone}. Reconnecting after the backoff.", clock.GetUtcNow());
+                        Log.Lost(logger, leaving.Number, gone, (long)pause.TotalMilliseconds);
+                        metrics.StreamEvent("lost");
+                    }
+
+                    if (!await pausing)
                     {
                         break;
                     }
