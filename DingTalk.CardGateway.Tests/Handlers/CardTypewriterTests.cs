@@ -101,6 +101,7 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame, at once");
         source.Writer.TryWrite("b");
         await Eventually.TrueAsync(() => source.Reader.Count == 0, "the chunk read");
+        await Eventually.TrueAsync(() => _timers.DueTimes.Contains(Interval), "the typewriter waiting out the interval");
 
         _clock.Advance(Interval - TimeSpan.FromMilliseconds(1)); // the interval's timer fires here, 1 ms early
         await Eventually.TrueAsync(() => _timers.Fired >= 1, "the early timer fired");
@@ -391,6 +392,9 @@ public sealed class CardTypewriterTests : IAsyncLifetime
 
         public TimeSpan FireEarlyBy { get; set; }
 
+        /// <summary>When each timer asked for was due (before this made it early).</summary>
+        public ConcurrentQueue<TimeSpan> DueTimes { get; } = new();
+
         /// <summary>How many timers fired early.</summary>
         public int Fired => Volatile.Read(ref _fired);
 
@@ -404,6 +408,7 @@ public sealed class CardTypewriterTests : IAsyncLifetime
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
+            DueTimes.Enqueue(dueTime);
             if (FireEarlyBy <= TimeSpan.Zero || dueTime - FireEarlyBy < TimeSpan.FromMilliseconds(1))
             {
                 return clock.CreateTimer(callback, state, dueTime, period);
