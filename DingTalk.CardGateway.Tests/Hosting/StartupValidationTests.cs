@@ -15,22 +15,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     [InlineData("DingTalk:Callback:ApiSecret")]
     public void A_live_configuration_missing_a_key_fails_validation_naming_it(string key)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["DingTalk:AppKey"] = "app",
-            ["DingTalk:AppSecret"] = "app-secret",
-            ["DingTalk:Callback:PublicBaseUrl"] = "https://gw.example",
-            ["DingTalk:Callback:ApiSecret"] = "api-secret",
-            [key] = "",
-        };
-        var services = new ServiceCollection()
-            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
-            .AddGatewayOptions()
-            .BuildServiceProvider();
-
-        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<DingTalkOptions>>().Value);
-
-        var failure = Assert.Single(ex.Failures);
+        var failure = DingTalkValidationFailure("Live", key, ""); // Live as an AppKey makes it: Mode not given
         Assert.Contains(key, failure, StringComparison.Ordinal);
         Assert.Contains(key.Replace(":", "__", StringComparison.Ordinal), failure, StringComparison.Ordinal);
     }
@@ -43,23 +28,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     [InlineData("DingTalk:ApiBaseUrl", "localhost:9000", "Sandbox")]
     public void A_url_that_is_not_an_absolute_http_url_fails_validation_naming_it(string key, string value, string mode)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["DingTalk:Mode"] = mode,
-            ["DingTalk:AppKey"] = "app",
-            ["DingTalk:AppSecret"] = "app-secret",
-            ["DingTalk:Callback:PublicBaseUrl"] = "https://gw.example",
-            ["DingTalk:Callback:ApiSecret"] = "api-secret",
-            [key] = value,
-        };
-        var services = new ServiceCollection()
-            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
-            .AddGatewayOptions()
-            .BuildServiceProvider();
-
-        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<DingTalkOptions>>().Value);
-
-        var failure = Assert.Single(ex.Failures);
+        var failure = DingTalkValidationFailure(mode, key, value);
         Assert.StartsWith($"{key} ({key.Replace(":", "__", StringComparison.Ordinal)}) must be an absolute http(s) URL", failure, StringComparison.Ordinal);
         Assert.Contains($"'{value}'", failure, StringComparison.Ordinal);
     }
@@ -275,6 +244,28 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     }
 
     /// <summary>The published gateway as a process, in Sandbox mode unless told otherwise; what it printed once it exits.</summary>
+    /// <summary>The one validation failure of a complete configuration in <paramref name="mode"/> with <paramref name="key"/> set to <paramref name="value"/>.</summary>
+    private static string DingTalkValidationFailure(string mode, string key, string value)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["DingTalk:Mode"] = mode,
+            ["DingTalk:AppKey"] = "app",
+            ["DingTalk:AppSecret"] = "app-secret",
+            ["DingTalk:Callback:PublicBaseUrl"] = "https://gw.example",
+            ["DingTalk:Callback:ApiSecret"] = "api-secret",
+            [key] = value,
+        };
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
+            .AddGatewayOptions()
+            .BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<DingTalkOptions>>().Value);
+
+        return Assert.Single(ex.Failures);
+    }
+
     private static async Task<(int ExitCode, string Error, string Output)> RunAsync(Dictionary<string, string> environment)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll");
