@@ -24,8 +24,7 @@ public sealed class PostgresDialect : SqlDialect
     public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
         connection.RunAsync(transaction, "SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", cancellationToken, ("key", key));
 
-    public override async Task<bool> TryLockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
-        await connection.ScalarAsync<bool>(transaction, "SELECT pg_try_advisory_xact_lock(hashtextextended(@key, 0))", cancellationToken, ("key", key));
+    public override string TryLockKey(string keyParameter) => $"pg_try_advisory_xact_lock(hashtextextended({keyParameter}, 0))";
 
     public override Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@key)", new { key = MigrationLockKey }, transaction, cancellationToken: cancellationToken));

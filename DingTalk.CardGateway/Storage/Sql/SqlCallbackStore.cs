@@ -25,10 +25,7 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             {
                 if (session.Rows is not { } rows)
                 {
-                    // An insert meeting another transaction's uncommitted claim waits until that transaction ends: for as long
-                    // as its handler runs, past its budget too. The claim's key lock tells at once; FindAsync waits, bounded.
-                    return await session.Dialect.TryLockKeyAsync(connection, transaction, Key(callback.CallbackId), cancellationToken)
-                        && await InsertAsync(connection, transaction, callback, cancellationToken) == 1;
+                    return await InsertAsync(connection, transaction, callback, cancellationToken) == 1;
                 }
 
                 var key = Key(callback.CallbackId);
@@ -103,18 +100,26 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
 
     private static string Key(string callbackId) => "callback:" + callbackId;
 
-    private static SqliteRowCache.Row Kept(CallbackRecord record) =>
+    private SqliteRowCache.Row Kept(CallbackRecord record) =>
         new(record, 0, (connection, transaction) => InsertAsync(connection, transaction, record, CancellationToken.None), UntilCommit: true);
 
-    private static Task<int> InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CallbackRecord callback, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Inserts the record unless the id is taken. An insert meeting another transaction's uncommitted claim would wait
+    /// until that transaction ends — for as long as its handler runs, past its budget too — so on PostgreSQL the same
+    /// statement first tries a transaction lock on the id (<see cref="SqlDialect.TryLockKey"/>): held, it inserts
+    /// nothing at once, and <see cref="FindAsync"/> waits for the first delivery's answer, bounded.
+    /// </summary>
+    private Task<int> InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CallbackRecord callback, CancellationToken cancellationToken) =>
         connection.RunAsync(
             transaction,
             $"""
             INSERT INTO callbacks ({Columns})
-            VALUES (@CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @Params, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt)
+            SELECT @CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @Params, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt
+            WHERE {session.Dialect.TryLockKey("@Key")}
             ON CONFLICT (callback_id) DO NOTHING
             """,
             cancellationToken,
+            ("Key", Key(callback.CallbackId)),
             ("CallbackId", callback.CallbackId),
             ("CardId", callback.CardId),
             ("Transport", callback.Transport),

@@ -40,9 +40,10 @@ public abstract class SqlDialect
     public abstract Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken);
 
     /// <summary>
-    /// <see cref="LockKeyAsync"/> without the wait: false at once while another transaction holds <paramref name="key"/>.
+    /// A condition that takes <see cref="LockKeyAsync"/>'s lock on the key in <paramref name="keyParameter"/> without
+    /// waiting: false at once while another transaction holds it.
     /// </summary>
-    public abstract Task<bool> TryLockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken);
+    public abstract string TryLockKey(string keyParameter);
 
     /// <summary>Serialises schema migration between replicas starting together.</summary>
     public abstract Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);

@@ -32,8 +32,8 @@ public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
     public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
         Task.CompletedTask; // one writer at a time already
 
-    public override Task<bool> TryLockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
-        Task.FromResult(true); // one writer at a time already
+    public override string TryLockKey(string keyParameter) =>
+        $"{keyParameter} IS NOT NULL"; // one writer at a time already: nothing to lock, true for every key
 
     public override Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         Task.CompletedTask; // BEGIN IMMEDIATE already excludes every other writer
