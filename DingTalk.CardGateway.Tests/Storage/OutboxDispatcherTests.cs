@@ -184,7 +184,16 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
             "UPDATE outbox_leases SET owner = 'another-replica' WHERE card_id = @card",
             new { card },
             default);
-        clock.Advance(fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.LeaseDuration / 3); // the next renewal finds it gone
+        // On to the next renewal, which finds it gone: in small steps, since under load the renewal may not have started
+        // its wait yet (a timer started after one big step would never fire). Well within the lease, so it is the renewal
+        // that finds the card taken, not the lease running out.
+        var step = fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.LeaseDuration / 30;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!pass.IsCompleted && DateTime.UtcNow < deadline && clock.GetUtcNow() < T0 + (step * 25))
+        {
+            clock.Advance(step);
+            await Task.WhenAny(pass, Task.Delay(20));
+        }
 
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(cancelled, "the send went on after the card was taken over");
