@@ -150,6 +150,35 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task A_retry_never_waits_longer_than_RetryMaxDelay_whatever_its_jitter()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var dispatcher = Dispatcher(api, clock);
+        var maxDelay = fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.RetryMaxDelay;
+        await QueueAsync(Update(card, ("total", 1)));
+
+        // Past the 7th attempt the doubling backoff is capped; each later wait draws its jitter afresh (±20%), so 20
+        // capped waits would all have to draw below the cap for a jitter added after the cap to go unseen.
+        var waits = new List<TimeSpan>();
+        for (var attempt = 1; attempt <= 27; attempt++)
+        {
+            Assert.True(await dispatcher.RunOnceAsync(default));
+            await using var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+            var availableAt = await connection.QuerySingleAsync<long>("SELECT available_at FROM outbox WHERE card_id = @card", new { card });
+            var wait = DateTimeOffset.FromUnixTimeMilliseconds(availableAt) - clock.GetUtcNow();
+            waits.Add(wait);
+            clock.Advance(wait);
+        }
+
+        Assert.Equal(27, api.Calls);
+        Assert.All(waits, wait => Assert.InRange(wait, TimeSpan.Zero, maxDelay));
+        Assert.All(waits.Skip(7), wait => Assert.InRange(wait, maxDelay * 0.8, maxDelay)); // still jittered below the cap
+    }
+
+    [SkippableFact]
     public async Task A_replica_whose_card_was_taken_over_stops_its_send_and_marks_nothing()
     {
         SkipWithoutDatabase();
