@@ -14,6 +14,13 @@ public sealed class CallbackHandlingOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan HandlerBudget { get; set; } = TimeSpan.FromMilliseconds(1500);
 
+    /// <summary>
+    /// How long a stopping gateway waits for the callbacks it is handling (an overrun handler's too) before it cancels
+    /// their handlers. Keep the orchestrator's own stop timeout (Docker's 10 s, Kubernetes' 30 s) above this plus ~10 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Larger callback bodies are refused with 413.</summary>
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxBodyBytes { get; set; } = 1024 * 1024;

@@ -18,13 +18,15 @@ namespace DingTalk.CardGateway.Callbacks;
 /// Everything a callback writes goes through the <see cref="StorageSession"/> of one DI scope, so a crash loses
 /// either the whole callback (DingTalk saw no answer and redelivers) or nothing. A handler that overruns its
 /// budget is answered at once without its clicker update; it still holds the transaction, which commits when it
-/// finishes (a redelivery meanwhile waits on the uncommitted claim, then gets the recorded answer).
+/// finishes (a redelivery meanwhile waits on the uncommitted claim, then gets the recorded answer). A stopping gateway
+/// waits for callbacks being handled, overrun ones too, before it cancels their handlers (<see cref="HandlerDrain"/>).
 /// </remarks>
 public sealed partial class CallbackPipeline(
     CardHandlerRegistry handlers,
     IServiceScopeFactory scopes,
     CardTypewriter typewriter,
     OutboxSignal outbox,
+    HandlerDrain drain,
     IOptionsMonitor<CallbackHandlingOptions> options,
     IHostApplicationLifetime lifetime,
     GatewayMetrics metrics,
@@ -59,6 +61,8 @@ public sealed partial class CallbackPipeline(
     {
         var scope = scopes.CreateAsyncScope();
         var scopeHandedOver = false;
+        var run = drain.Begin(); // a stopping gateway waits for it (HandlerDrain)
+        var runHandedOver = false;
         try
         {
             var services = scope.ServiceProvider;
@@ -107,8 +111,8 @@ public sealed partial class CallbackPipeline(
             catch (TimeoutException)
             {
                 Log.Overran(logger, handlerName, (long)options.CurrentValue.HandlerBudget.TotalMilliseconds, action.CallbackId, action.CardId);
-                scopeHandedOver = true;
-                _ = FinishOverrunAsync(scope, handling, action, context, handlerName, answerSent);
+                (scopeHandedOver, runHandedOver) = (true, true);
+                _ = FinishOverrunAsync(scope, run, handling, action, context, handlerName, answerSent);
                 return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handlerName);
             }
 
@@ -119,6 +123,11 @@ public sealed partial class CallbackPipeline(
         }
         finally
         {
+            if (!runHandedOver)
+            {
+                run.Dispose();
+            }
+
             if (!scopeHandedOver)
             {
                 await scope.DisposeAsync();
@@ -133,7 +142,7 @@ public sealed partial class CallbackPipeline(
         try
         {
             var handler = (ICardActionHandler)services.GetRequiredService(registration.HandlerType);
-            var result = await handler.HandleAsync(context, lifetime.ApplicationStopping) ?? CardActionResult.None;
+            var result = await handler.HandleAsync(context, drain.HandlersStopping) ?? CardActionResult.None; // cancelled only once the stop's grace is over
             return IsWritable(result)
                 ? result
                 : throw new ArgumentException("The handler's result holds a string escaping half a surrogate pair (from a JSON document it parsed): no JSON writer takes it, so neither the answer nor the update for everyone could be sent.");
@@ -214,7 +223,7 @@ public sealed partial class CallbackPipeline(
 
     /// <summary>The handler ran past its budget and DingTalk already has <c>{}</c>: record that, with its update for everyone, when it ends.</summary>
     private async Task FinishOverrunAsync(
-        AsyncServiceScope scope, Task<CardActionResult?> handling, CardAction action, CardActionContext context, string handlerName, Task answerSent)
+        AsyncServiceScope scope, HandlerDrain.Run run, Task<CardActionResult?> handling, CardAction action, CardActionContext context, string handlerName, Task answerSent)
     {
         CardActionResult? result = null;
         try
@@ -227,6 +236,10 @@ public sealed partial class CallbackPipeline(
             Log.FollowUpFailed(logger, ex, context.CallbackId, context.CardId);
             await scope.DisposeAsync();
             return;
+        }
+        finally
+        {
+            run.Dispose();
         }
 
         await FollowUpAsync(scope, result, context, answerSent);

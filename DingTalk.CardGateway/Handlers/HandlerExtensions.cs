@@ -20,6 +20,8 @@ public static class HandlerExtensions
         services.AddSingleton<CardHandlerRegistry>();
         services.AddSingleton<CardTypewriter>();
         services.AddHostedService<TypewriterDrain>(); // after storage (Program.cs): stops before the outbox and the database
+        services.AddSingleton<Callbacks.HandlerDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<Callbacks.HandlerDrain>()); // stops first: a handler ending in the stop may still queue an update or start a text
         services.TryAddSingleton<ITextSource, EchoTextSource>();
 
         services.AddCardActionHandler<PollHandler>(on => on.Action(PollHandler.VoteAction));

@@ -10,7 +10,9 @@ public interface ICardActionHandler
 {
     /// <summary>
     /// Answers within the callback budget (1.5 s by default) to update the clicker's card; an update for everyone
-    /// goes out after the answer either way. <paramref name="cancellationToken"/> fires on shutdown only.
+    /// goes out after the answer either way. <paramref name="cancellationToken"/> fires on shutdown only, and
+    /// only once the gateway has waited <c>Gateway:Callbacks:StopGrace</c> (10 s) for the handler to finish: until then a
+    /// stopping gateway lets it run, since DingTalk will not deliver the click again.
     /// </summary>
     Task<CardActionResult> HandleAsync(CardActionContext context, CancellationToken cancellationToken);
 }

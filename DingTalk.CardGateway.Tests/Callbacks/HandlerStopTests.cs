@@ -1,0 +1,106 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>
+/// A gateway stopping (a deploy, a scale-in) while it handles a click: DingTalk will not deliver an answered click
+/// again, so the stop waits for its handler — up to <c>Gateway:Callbacks:StopGrace</c> — instead of cancelling it.
+/// Each test stops its own gateway, then reads what it stored through a second gateway on the same database.
+/// </summary>
+public sealed class HandlerStopTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_click_whose_handler_overran_is_kept_and_sent_when_the_gateway_stops_before_the_handler_ends()
+    {
+        await using var stopping = new StoppingGateway(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.100" });
+        var gateway = await stopping.StartAsync();
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+        Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "count", gate }).WaitAsync(Patience)).GetRawText()); // overran: DingTalk has its answer
+
+        // The handler's wait ends only once the stop has begun.
+        var handlerGate = gateway.Gate;
+        gateway.App.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => handlerGate.Open(gate));
+        await gateway.App.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        await using var after = await stopping.RestartAsync();
+        var stored = await StoredAsync(after, card);
+        Assert.Equal("Overran", stored.GetProperty("callbacks")[0].GetProperty("outcome").GetString());
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the click's update for everyone");
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3102 or 3107);
+    }
+
+    [Fact]
+    public async Task A_handler_still_running_when_the_grace_ends_is_cancelled_and_its_click_recorded_as_failed()
+    {
+        await using var stopping = new StoppingGateway(new Dictionary<string, string?>
+        {
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.100",
+            ["Gateway:Callbacks:StopGrace"] = "00:00:00.200",
+        });
+        var gateway = await stopping.StartAsync();
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+        Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "count", gate }).WaitAsync(Patience)).GetRawText());
+
+        await gateway.App.DisposeAsync().AsTask().WaitAsync(Patience); // the gate never opens
+
+        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3107 && e.RenderMessage().Contains("StopGrace", StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3108);
+        await using var after = await stopping.RestartAsync();
+        var stored = await StoredAsync(after, card);
+        Assert.Equal("HandlerFailed", stored.GetProperty("callbacks")[0].GetProperty("outcome").GetString());
+        Assert.False(stored.GetProperty("card").GetProperty("publicData").TryGetProperty("count", out _));
+    }
+
+    private static async Task<JsonElement> StoredAsync(GatewayFactory gateway, string card)
+    {
+        using var api = gateway.CreateAdminClient();
+        using var stored = JsonDocument.Parse(await api.GetStringAsync($"/api/cards/{card}"));
+        return stored.RootElement.Clone();
+    }
+
+    /// <summary>A <see cref="CallbackGateway"/> on a database file of the test's own, which a second gateway can open after the first stopped.</summary>
+    private sealed class StoppingGateway(Dictionary<string, string?> settings) : IAsyncDisposable
+    {
+        private readonly string _database = Path.Combine(Path.GetTempPath(), $"cg-stop-{Guid.NewGuid():N}.db");
+        private CallbackGateway? _gateway;
+
+        private Dictionary<string, string?> Settings => new(settings) { ["Gateway:Storage:ConnectionString"] = $"Data Source={_database}" };
+
+        public async Task<CallbackGateway> StartAsync()
+        {
+            _gateway = CallbackGateway.With(Settings);
+            await _gateway.InitializeAsync();
+            return _gateway;
+        }
+
+        /// <summary>A plain gateway on the same database and fake DingTalk: its outbox sends what the first one left.</summary>
+        public async Task<GatewayFactory> RestartAsync()
+        {
+            var restarted = new GatewayFactory(_gateway!.DingTalk, Settings);
+            using var client = restarted.CreateClient(); // starts the host
+            await Task.CompletedTask;
+            return restarted;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_gateway is not null)
+            {
+                await _gateway.DisposeAsync();
+            }
+
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
+            {
+                File.Delete(_database + suffix);
+            }
+        }
+    }
+}

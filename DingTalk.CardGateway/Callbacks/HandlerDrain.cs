@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Callbacks;
+
+/// <summary>
+/// Callbacks being handled, from their claim to their commit — a handler that overran its budget too, whose user
+/// already has <c>{}</c>. When the gateway stops, their handlers are not cancelled at once: DingTalk will not deliver
+/// an answered click again, so a handler cut off there would lose the click. The stop waits for them for up to
+/// <see cref="CallbackHandlingOptions.StopGrace"/>, then cancels the handlers still running (their token) and waits a
+/// little more for each to record its failure. Registered after storage and the typewriter's drain, so it stops before
+/// them: what a handler finishing now commits, queues or starts typing still has the database, the outbox and the drain.
+/// </summary>
+public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions> options, TimeProvider clock, ILogger<HandlerDrain> logger) : IHostedService, IDisposable
+{
+    /// <summary>How long handlers cancelled at the end of the grace get to record their failure.</summary>
+    public static readonly TimeSpan AfterCancel = TimeSpan.FromSeconds(2);
+
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly object _stop = new();
+    private int _running;
+    private TaskCompletionSource? _drained;
+    private Task? _drain;
+
+    /// <summary>The token handlers get: cancelled only once the stop's grace is over.</summary>
+    public CancellationToken HandlersStopping => _stopping.Token;
+
+    /// <summary>Callbacks being handled now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <summary>A callback's handling begins; dispose the result once it is committed (or given up).</summary>
+    public Run Begin()
+    {
+        Interlocked.Increment(ref _running);
+        return new Run(this);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>One drain, however many times the host is stopped (the app's own run and its host's owner may both stop it).</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_stop)
+        {
+            return _drain ??= DrainAsync(cancellationToken);
+        }
+    }
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        var grace = options.CurrentValue.StopGrace;
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        if (Running == 0 || await WaitAsync(drained.Task, grace, cancellationToken))
+        {
+            return;
+        }
+
+        Log.Cancelling(logger, Running, (long)grace.TotalMilliseconds);
+        await _stopping.CancelAsync();
+        if (!await WaitAsync(drained.Task, AfterCancel, cancellationToken))
+        {
+            Log.NotDrained(logger, Running, (long)(grace + AfterCancel).TotalMilliseconds);
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task<bool> WaitAsync(Task drained, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await drained.WaitAsync(limit, clock, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void End()
+    {
+        if (Interlocked.Decrement(ref _running) == 0)
+        {
+            Volatile.Read(ref _drained)?.TrySetResult();
+        }
+    }
+
+    /// <summary>One callback being handled.</summary>
+    public sealed class Run(HandlerDrain drain) : IDisposable
+    {
+        private int _ended;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _ended, 1) == 0)
+            {
+                drain.End();
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(3107, LogLevel.Warning, "{Running} callback(s) were still being handled {GraceMs} ms into the stop (Gateway:Callbacks:StopGrace): their handlers are cancelled, and each click is recorded as failed")]
+        public static partial void Cancelling(ILogger logger, int running, long graceMs);
+
+        [LoggerMessage(3108, LogLevel.Error, "{Running} callback(s) had not ended {WaitMs} ms into the stop, even cancelled: the stop goes on without them, and what they did is rolled back")]
+        public static partial void NotDrained(ILogger logger, int running, long waitMs);
+    }
+}
