@@ -58,6 +58,17 @@ public sealed class HandlerStopTests
         Assert.False(stored.GetProperty("card").GetProperty("publicData").TryGetProperty("count", out _));
     }
 
+    [Theory]
+    [InlineData("00:00:10", 30)] // the default grace: the host's own 30 s covers the default grace, the drains and the rest
+    [InlineData("00:02:00", 137)] // a longer grace lengthens the host's stop timeout instead of being cut off by it
+    public async Task The_hosts_stop_timeout_leaves_room_for_the_grace(string grace, int seconds)
+    {
+        await using var dingTalk = await FakeDingTalk.StartAsync();
+        await using var gateway = new GatewayFactory(dingTalk, new Dictionary<string, string?> { ["Gateway:Callbacks:StopGrace"] = grace });
+
+        Assert.Equal(TimeSpan.FromSeconds(seconds), gateway.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HostOptions>>().Value.ShutdownTimeout);
+    }
+
     private static async Task<JsonElement> StoredAsync(GatewayFactory gateway, string card)
     {
         using var api = gateway.CreateAdminClient();

@@ -15,6 +15,16 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     /// <summary>How long handlers cancelled at the end of the grace get to record their failure.</summary>
     public static readonly TimeSpan AfterCancel = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The host's stop timeout for a grace of <paramref name="grace"/>: the host's own (30 s by default) unless the drains
+    /// need longer — this one's grace and its wait after cancelling, the typewriter's, and ~10 s for the rest of the stop.
+    /// </summary>
+    public static TimeSpan ShutdownTimeout(TimeSpan configured, TimeSpan grace)
+    {
+        var needed = grace + AfterCancel + Handlers.TypewriterDrain.MaxWait + TimeSpan.FromSeconds(10);
+        return needed > configured ? needed : configured;
+    }
+
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _stop = new();
     private int _running;
