@@ -33,6 +33,7 @@ public sealed class HandlerStopTests
         Assert.Equal("Overran", stored.GetProperty("callbacks")[0].GetProperty("outcome").GetString());
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the click's update for everyone");
         Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3102 or 3107);
+        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3109); // the stop said what it waited for
     }
 
     [Fact]

@@ -60,7 +60,13 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
         var grace = options.CurrentValue.StopGrace;
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _drained, drained);
-        if (Running == 0 || await WaitAsync(drained.Task, grace, cancellationToken))
+        if (Running == 0)
+        {
+            return;
+        }
+
+        Log.Waiting(logger, Running, (long)grace.TotalMilliseconds);
+        if (await WaitAsync(drained.Task, grace, cancellationToken))
         {
             return;
         }
@@ -112,6 +118,9 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
 
     private static partial class Log
     {
+        [LoggerMessage(3109, LogLevel.Information, "Stopping: waiting for {Running} callback(s) being handled to finish (up to {GraceMs} ms, Gateway:Callbacks:StopGrace)")]
+        public static partial void Waiting(ILogger logger, int running, long graceMs);
+
         [LoggerMessage(3107, LogLevel.Warning, "{Running} callback(s) were still being handled {GraceMs} ms into the stop (Gateway:Callbacks:StopGrace): their handlers are cancelled, and each click is recorded as failed")]
         public static partial void Cancelling(ILogger logger, int running, long graceMs);
 
