@@ -162,6 +162,23 @@ public sealed class SandboxState
     }
 
     /// <summary>
+    /// The next <paramref name="times"/> requests to <paramref name="method"/> + <paramref name="path"/> are refused as
+    /// DingTalk refuses an app that lacks a permission: 403 <c>Forbidden.AccessDenied.AccessTokenPermissionDenied</c> with
+    /// <paramref name="requiredScopes"/> under <c>accessdenieddetail.requiredScopes</c> (only calls whose body contains
+    /// <paramref name="bodyContains"/> when it is given).
+    /// </summary>
+    public void DenyPermissionNext(HttpMethod method, string path, IReadOnlyList<string> requiredScopes, int times = 1, string? bodyContains = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(times);
+        ArgumentOutOfRangeException.ThrowIfZero(requiredScopes.Count);
+        lock (_gate)
+        {
+            // Status, code and message come from SandboxAnswer.PermissionDenied, as DingTalk words them.
+            _faults.Add(new FaultRule(method.Method, path, StatusCodes.Status403Forbidden, "", "", times, null, bodyContains) { RequiredScopes = [.. requiredScopes] });
+        }
+    }
+
+    /// <summary>
     /// The next <paramref name="times"/> requests to <paramref name="method"/> + <paramref name="path"/> are carried out
     /// (a card is created, say), but their answer is lost on the way back: the caller gets <paramref name="status"/>
     /// with DingTalk's error body instead, as when DingTalk's front answers 504 after the call went through.
@@ -175,7 +192,7 @@ public sealed class SandboxState
         }
     }
 
-    /// <summary>Forgets the faults injected with <see cref="FailNext"/> or <see cref="LoseAnswerNext"/> that have not fired yet.</summary>
+    /// <summary>Forgets the faults injected with <see cref="FailNext"/>, <see cref="DenyPermissionNext"/> or <see cref="LoseAnswerNext"/> that have not fired yet.</summary>
     public void ClearFaults()
     {
         lock (_gate)

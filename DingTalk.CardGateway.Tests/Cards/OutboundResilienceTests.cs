@@ -144,6 +144,47 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     [Fact]
+    public async Task An_update_dead_lettered_for_a_missing_permission_names_the_required_scopes_as_a_direct_refusal_does()
+    {
+        // Refused directly: creating the card answers the scopes DingTalk named.
+        DingTalk.DenyPermissionNext(HttpMethod.Post, "/v1.0/card/instances/createAndDeliver", ["Card.Instance.Write"]);
+        var send = new { cardTemplateId = "tpl", outTrackId = "scopes-1", openConversationId = "cidR==", cardData = new { n = 0 } };
+        var direct = await HttpAssert.ProblemAsync(await _api.PostAsJsonAsync("/api/cards", send), HttpStatusCode.BadGateway);
+        Assert.Equal(HttpStatusCode.Created, (await _api.PostAsJsonAsync("/api/cards", send)).StatusCode); // the permission granted
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 400, "param.cardNotExist", bodyContains: "scopes-1");
+        await HttpAssert.ProblemAsync(await _api.PutAsJsonAsync("/api/cards/scopes-1", new { cardData = new { n = 1 } }), HttpStatusCode.NotFound);
+
+        // Refused through the outbox: the PUT waits for its entry, dead-lettered.
+        DingTalk.DenyPermissionNext(Put, "/v1.0/card/instances", ["Card.Instance.Write"], bodyContains: "scopes-1");
+        var queued = await HttpAssert.ProblemAsync(await _api.PutAsJsonAsync("/api/cards/scopes-1", new { cardData = new { n = 2 } }), HttpStatusCode.BadGateway);
+
+        Assert.Equal(["Card.Instance.Write"], Scopes(direct));
+        Assert.Equal(Scopes(direct), Scopes(queued));
+        Assert.Equal("Forbidden.AccessDenied.AccessTokenPermissionDenied", queued.GetProperty("dingTalkCode").GetString());
+        var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/scopes-1"), HttpStatusCode.OK);
+        var deadLetters = state.GetProperty("undelivered").EnumerateArray().ToList();
+        Assert.Equal(["Dead", "Dead"], deadLetters.Select(e => e.GetProperty("status").GetString()));
+        Assert.False(deadLetters[0].TryGetProperty("requiredScopes", out _)); // DingTalk named none: left out, as every null is
+        Assert.Equal(["Card.Instance.Write"], Scopes(deadLetters[1]));
+        Assert.Contains(fixture.Gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 4107
+            && e.RenderMessage().Contains("scopes-1", StringComparison.Ordinal) && e.RenderMessage().Contains("Card.Instance.Write", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_robot_card_update_dead_lettered_for_a_missing_permission_names_the_required_scopes()
+    {
+        var card = new { cardBizId = "scopes-robot", openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } };
+        await HttpAssert.JsonAsync(await _api.PostAsJsonAsync("/api/robot-cards", card), HttpStatusCode.Created);
+        DingTalk.DenyPermissionNext(Put, "/v1.0/im/robots/interactiveCards", ["Card.Instance.Write"], bodyContains: "scopes-robot");
+
+        var refused = await HttpAssert.ProblemAsync(await _api.PutAsJsonAsync("/api/robot-cards/scopes-robot", new { card.cardData }), HttpStatusCode.BadGateway);
+
+        Assert.Equal(["Card.Instance.Write"], Scopes(refused));
+        var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/robot-cards/scopes-robot"), HttpStatusCode.OK);
+        Assert.Equal(["Card.Instance.Write"], Scopes(Assert.Single(state.GetProperty("undelivered").EnumerateArray())));
+    }
+
+    [Fact]
     public async Task An_expired_token_is_refreshed_once_and_the_call_retried()
     {
         var before = DingTalk.TokenRequests;
@@ -460,6 +501,9 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         var stored = await HttpAssert.JsonAsync(await _api.GetAsync("/api/robot-cards/throttled-robot-1"), HttpStatusCode.OK);
         Assert.True(stored.GetProperty("card").GetProperty("creationConfirmed").GetBoolean());
     }
+
+    private static List<string?> Scopes(System.Text.Json.JsonElement problemOrEntry) =>
+        [.. problemOrEntry.GetProperty("requiredScopes").EnumerateArray().Select(s => s.GetString())];
 
     private Task<HttpResponseMessage> UpdateAsync(int n) => _api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n } });
 }

@@ -71,6 +71,21 @@ public sealed class SandboxBehaviourTests : SandboxTestBase
     }
 
     [Fact]
+    public async Task A_denied_permission_is_refused_with_403_naming_the_required_scopes_and_changes_nothing()
+    {
+        DingTalk.State.DenyPermissionNext(HttpMethod.Put, "/v1.0/card/instances", ["Card.Instance.Write"]);
+
+        var denied = await Client.PutAsync("/v1.0/card/instances", ValidRequests.UpdateCard("card-1", new JsonObject { ["count"] = "1" }));
+        var next = await Client.PutAsync("/v1.0/card/instances", ValidRequests.UpdateCard("card-1", new JsonObject { ["count"] = "2" }));
+
+        Assert.Equal(HttpStatusCode.Forbidden, denied.Status);
+        Assert.Equal("Forbidden.AccessDenied.AccessTokenPermissionDenied", denied.Code);
+        Assert.Equal(["Card.Instance.Write"], denied.Body!["accessdenieddetail"]!["requiredScopes"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.OK, next.Status); // once only
+        Assert.Equal(1, DingTalk.State.FindCard("card-1")!.UpdateCount);
+    }
+
+    [Fact]
     public async Task Update_with_a_number_in_cardParamMap_is_refused()
     {
         var reply = await Client.PutAsync("/v1.0/card/instances", ValidRequests.UpdateCard("card-1", new JsonObject { ["count"] = 1 }));

@@ -257,6 +257,62 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task A_dead_letter_for_a_missing_permission_keeps_the_scopes_DingTalk_named()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var api = new CardApi(card)
+        {
+            Answer = (_, _, _) => throw new DingTalkApiException(
+                HttpStatusCode.Forbidden, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "no permission", "req-1", ["Card.Instance.Write", "Card.Streaming.Write"]),
+        };
+        var id = await QueueAsync(Update(card, ("total", 1)));
+
+        await Dispatcher(api, new FakeTimeProvider(T0)).RunOnceAsync(default); // refused for good: dead-lettered at once
+
+        await using var scope = fixture.Scope();
+        var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+        var dead = (await outbox.FindAsync(id, default))!;
+        Assert.Equal(OutboxStatus.Dead, dead.Status);
+        Assert.Equal("Forbidden.AccessDenied.AccessTokenPermissionDenied", dead.LastErrorCode);
+        Assert.Equal(["Card.Instance.Write", "Card.Streaming.Write"], dead.RequiredScopes);
+        Assert.Equal(["Card.Instance.Write", "Card.Streaming.Write"], Assert.Single(await outbox.UnsentForCardAsync(card, default)).RequiredScopes);
+    }
+
+    [SkippableFact]
+    public async Task A_dead_letter_given_up_on_a_timeout_does_not_keep_an_earlier_attempts_required_scopes()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var api = new CardApi(card)
+        {
+            // Whatever DingTalk answered the first attempt with, a retried failure naming scopes, the dead letter must
+            // show the failure it was given up on: a timeout, which names none.
+            Answer = (_, call, _) => call == 1
+                ? throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null, ["Card.Instance.Write"])
+                : throw new Polly.Timeout.TimeoutRejectedException("The operation didn't complete within the allowed timeout of '00:01:00'."),
+        };
+        var dispatcher = Dispatcher(api, clock);
+        var id = await QueueAsync(Update(card, ("total", 1)));
+        await dispatcher.RunOnceAsync(default); // retried, its last error naming the scope
+        await using (var first = fixture.Scope())
+        {
+            Assert.Equal(["Card.Instance.Write"], (await first.ServiceProvider.GetRequiredService<IOutbox>().FindAsync(id, default))!.RequiredScopes);
+        }
+
+        clock.Advance(fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.GiveUpAfter);
+        await dispatcher.RunOnceAsync(default); // timed out, past GiveUpAfter: dead-lettered
+
+        await using var scope = fixture.Scope();
+        var dead = (await scope.ServiceProvider.GetRequiredService<IOutbox>().FindAsync(id, default))!;
+        Assert.Equal(OutboxStatus.Dead, dead.Status);
+        Assert.Contains("TimeoutRejectedException", dead.LastError, StringComparison.Ordinal);
+        Assert.Null(dead.LastErrorCode);
+        Assert.Null(dead.RequiredScopes);
+    }
+
+    [SkippableFact]
     public async Task Giving_up_on_an_old_update_dead_letters_only_the_entries_past_GiveUpAfter_and_retries_the_newer_ones()
     {
         SkipWithoutDatabase();

@@ -109,10 +109,18 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             await connection.RunAsync(null, "DROP TABLE typing_leases", default);
             await connection.RunAsync(null, "ALTER TABLE callbacks DROP COLUMN params", default);
             await connection.RunAsync(null, "ALTER TABLE cards DROP COLUMN creation_confirmed", default);
+            await connection.RunAsync(null, "ALTER TABLE outbox DROP COLUMN last_error_scopes", default);
             await connection.RunAsync(null, "DELETE FROM schema_migrations WHERE version > 1", default);
             await connection.RunAsync(
                 null,
                 "INSERT INTO cards (id, kind, template_id, public_data, private_data, version, created_at, updated_at) VALUES ('card-of-release-1', 'Advanced', 'tpl', '{}', '{}', 1, 0, 0)",
+                default);
+            await connection.RunAsync(
+                null,
+                """
+                INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at, last_error, last_error_status, last_error_code)
+                VALUES ('card-of-release-1', 'Advanced', '{}', 'Dead', 1, 0, 0, 'DingTalk 400 param.cardNotExist: gone', 400, 'param.cardNotExist')
+                """,
                 default);
         }
 
@@ -126,6 +134,9 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Equal("vote", stored!.Params!.Value.GetProperty("action").GetString());
         Assert.True((await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-of-release-1", default))!.CreationConfirmed); // stored after its creation then
         Assert.NotNull(await Replica(new FakeTimeProvider(T0)).TryTakeAsync("card-migrated", TimeSpan.FromSeconds(15), default));
+        var deadLetter = Assert.Single(await scope.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-of-release-1", default));
+        Assert.Equal("param.cardNotExist", deadLetter.LastErrorCode); // a dead letter of then keeps its error, and names no scope
+        Assert.Null(deadLetter.RequiredScopes);
         await using var check = await database.OpenAsync(default);
         Assert.Equal(Schema.Migrations(database.Dialect).Count, await check.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", default));
     }

@@ -40,7 +40,7 @@ public static class OutboxDelivery
         {
             { Status: OutboxStatus.Sent } => TypedResults.NoContent(),
             { Status: OutboxStatus.Dead } dead => throw new DingTalkApiException(
-                (HttpStatusCode)(dead.LastErrorStatus ?? 502), dead.LastErrorCode, DingTalkMessage(dead.LastError), null),
+                (HttpStatusCode)(dead.LastErrorStatus ?? 502), dead.LastErrorCode, DingTalkMessage(dead.LastError), null, dead.RequiredScopes),
             _ => TypedResults.Accepted(location, new UpdateAccepted(id, entry?.Status ?? OutboxStatus.Pending, entry?.Attempts ?? 0, entry?.LastError)),
         };
     }

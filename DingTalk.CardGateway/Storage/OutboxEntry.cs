@@ -1,6 +1,10 @@
 namespace DingTalk.CardGateway.Storage;
 
-/// <summary>One update for everyone in the outbox, and what became of it.</summary>
+/// <summary>
+/// One update for everyone in the outbox, and what became of it. <see cref="RequiredScopes"/>: the permissions DingTalk
+/// said the app lacks when it refused the last attempt (its 403's <c>accessdenieddetail.requiredScopes</c>); null when
+/// the last error named none.
+/// </summary>
 public sealed record OutboxEntry(
     long Id,
     string CardId,
@@ -10,4 +14,5 @@ public sealed record OutboxEntry(
     DateTimeOffset? SentAt,
     string? LastError,
     int? LastErrorStatus = null,
-    string? LastErrorCode = null);
+    string? LastErrorCode = null,
+    IReadOnlyList<string>? RequiredScopes = null);

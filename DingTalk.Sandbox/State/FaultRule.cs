@@ -25,5 +25,9 @@ internal sealed class FaultRule(string method, string path, int status, string c
     /// <summary>The call is carried out and only its answer replaced: a lost answer rather than a refusal.</summary>
     public bool AfterRun { get; init; }
 
-    public SandboxAnswer Answer() => SandboxAnswer.Error(Status, Code, Message, RetryAfterSeconds);
+    /// <summary>Set: the call is refused as an app lacking these permissions (<see cref="SandboxAnswer.PermissionDenied"/>).</summary>
+    public IReadOnlyList<string>? RequiredScopes { get; init; }
+
+    public SandboxAnswer Answer() =>
+        RequiredScopes is { } scopes ? SandboxAnswer.PermissionDenied(scopes) : SandboxAnswer.Error(Status, Code, Message, RetryAfterSeconds);
 }

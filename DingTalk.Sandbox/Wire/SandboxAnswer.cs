@@ -23,6 +23,17 @@ internal sealed record SandboxAnswer(int Status, JsonNode Body, int? RetryAfterS
         return Error(StatusCodes.Status400BadRequest, "Missing" + leaf, $"{path} is mandatory for this action.");
     }
 
+    /// <summary>DingTalk's 403 for an app that lacks a permission: the scopes it needs under <c>accessdenieddetail.requiredScopes</c>.</summary>
+    public static SandboxAnswer PermissionDenied(IReadOnlyList<string> requiredScopes)
+    {
+        var answer = Error(
+            StatusCodes.Status403Forbidden,
+            "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+            $"The app has not been granted the permission this API needs: {string.Join(", ", requiredScopes)}");
+        answer.Body["accessdenieddetail"] = new JsonObject { ["requiredScopes"] = new JsonArray([.. requiredScopes.Select(s => JsonValue.Create(s))]) };
+        return answer;
+    }
+
     public static SandboxAnswer CardNotExist(string outTrackId) =>
         Error(StatusCodes.Status400BadRequest, "param.cardNotExist", $"card {outTrackId} does not exist");
 

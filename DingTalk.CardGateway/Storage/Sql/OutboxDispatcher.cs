@@ -292,6 +292,10 @@ public sealed partial class OutboxDispatcher(
         {
             await MarkAsync(givenUp, "Dead", error, ex as DingTalkApiException, attempts, cancellationToken);
             Log.DeadLettered(logger, cardId, givenUp.Count, attempts, error);
+            if (ex is DingTalkApiException { RequiredScopes.Count: > 0 } denied)
+            {
+                Log.PermissionMissing(logger, cardId, string.Join(", ", denied.RequiredScopes));
+            }
             metrics.Sent(kind, "dead_lettered");
         }
 
@@ -305,13 +309,14 @@ public sealed partial class OutboxDispatcher(
         var jittered = TimeSpan.FromTicks(Math.Min(o.RetryMaxDelay.Ticks, (backoff * (0.8 + (Random.Shared.NextDouble() * 0.4))).Ticks)); // ±20%, never past the maximum an operator set
         await UpdateFoldedAsync(
             folded,
-            "attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, available_at = @availableAt",
+            "attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, last_error_scopes = @errorScopes, available_at = @availableAt",
             new
             {
                 attempts,
                 error,
                 errorStatus = (ex as DingTalkApiException)?.StatusCode is { } status ? (int)status : (int?)null,
                 errorCode = (ex as DingTalkApiException)?.Code,
+                errorScopes = SqlOutbox.OutboxRow.ScopesOf(ex),
                 availableAt = (now + jittered).ToUnixTimeMilliseconds(),
             },
             cancellationToken);
@@ -325,16 +330,18 @@ public sealed partial class OutboxDispatcher(
         await UpdateFoldedAsync(
             folded,
             // Sent keeps the last failure before it went through; a dead letter shows the failure it was given up on, so
-            // an earlier attempt's DingTalk status and code never stand beside a later attempt's error (a timeout, say).
+            // an earlier attempt's DingTalk status, code and required scopes never stand beside a later attempt's error (a
+            // timeout, say).
             status == "Sent"
                 ? "status = @status, sent_at = @sentAt, attempts = attempts + 1"
-                : "status = @status, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, attempts = @attempts",
+                : "status = @status, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, last_error_scopes = @errorScopes, attempts = @attempts",
             new
             {
                 status,
                 error,
                 errorStatus = dingTalk is null ? (int?)null : (int)dingTalk.StatusCode,
                 errorCode = dingTalk?.Code,
+                errorScopes = SqlOutbox.OutboxRow.ScopesOf(dingTalk),
                 attempts,
                 sentAt = status == "Sent" ? clock.GetUtcNow().ToUnixTimeMilliseconds() : (long?)null,
             },
@@ -435,6 +442,9 @@ public sealed partial class OutboxDispatcher(
 
         [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher could not reach the database; retrying")]
         public static partial void DispatchFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(4107, LogLevel.Error, "DingTalk refused the update for everyone of card {CardId} because the app lacks a permission; DingTalk requires {RequiredScopes}: grant it to the app in DingTalk's developer console, then send the card's data again (GET /api/cards shows the dead letter)")]
+        public static partial void PermissionMissing(ILogger logger, string cardId, string requiredScopes);
 
         [LoggerMessage(4106, LogLevel.Warning, "Lost the outbox lease on card {CardId} while sending its update ({Entries} entries): another replica has the card now, and the entries stay pending for it")]
         public static partial void LeaseLostWhileSending(ILogger logger, string cardId, int entries);

@@ -78,5 +78,9 @@ public static class Schema
             last_frame_at BIGINT NOT NULL
         )
         """, // 4: which replica types into a card, and when its last frame went (ITypingLeases)
+        // 5: the permissions DingTalk named in the 403 of the entry's last error (accessdenieddetail.requiredScopes), a JSON
+        // array as the callbacks' action_ids are: DingTalk's scope names are its own strings, with no separator they could
+        // never hold. NULL when the last error named none (every entry stored before).
+        "ALTER TABLE outbox ADD COLUMN last_error_scopes TEXT NULL",
     ];
 }

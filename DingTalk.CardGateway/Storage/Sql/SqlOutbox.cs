@@ -11,7 +11,7 @@ public sealed class SqlOutbox(
     IOptionsMonitor<OutboxOptions> options,
     TimeProvider clock) : IOutbox
 {
-    internal const string Columns = "id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code";
+    internal const string Columns = "id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, last_error_scopes";
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
 
     /// <remarks>
@@ -144,6 +144,9 @@ public sealed class SqlOutbox(
 
         public string? LastErrorCode { get; init; }
 
+        /// <summary>A JSON array of scope names, or null.</summary>
+        public string? LastErrorScopes { get; init; }
+
         public string Payload { get; init; } = "";
 
         public long AvailableAt { get; init; }
@@ -157,6 +160,11 @@ public sealed class SqlOutbox(
             SentAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null,
             LastError,
             LastErrorStatus,
-            LastErrorCode);
+            LastErrorCode,
+            LastErrorScopes is null ? null : SqlJson.Read<List<string>>(LastErrorScopes));
+
+        /// <summary>What <see cref="LastErrorScopes"/> stores for <paramref name="error"/>: null unless DingTalk named a scope.</summary>
+        public static string? ScopesOf(Exception? error) =>
+            error is Cards.DingTalkApiException { RequiredScopes.Count: > 0 } dingTalk ? SqlJson.Write(dingTalk.RequiredScopes) : null;
     }
 }
