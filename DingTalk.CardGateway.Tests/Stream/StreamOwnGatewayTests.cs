@@ -18,6 +18,7 @@ public sealed class StreamOwnGatewayTests
 
             Assert.True(slow.Answered.IsCompleted, "answered before the socket closed");
             Assert.Equal(200, (await slow.Answered).Code);
+            Assert.Contains("\"counted\"", (await slow.Answered).Data, StringComparison.Ordinal); // its handler finished: a stop does not cancel it
             await connection.Closed.WaitAsync(StreamGateway.Patience);
             Assert.StartsWith("the client closed it (NormalClosure", connection.CloseReason, StringComparison.Ordinal);
             Assert.Empty(gateway.Stream.ProtocolErrors);
