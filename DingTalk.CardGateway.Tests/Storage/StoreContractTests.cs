@@ -479,6 +479,39 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task Leases_a_previous_process_left_running_are_released_at_startup_on_a_SQLite_file_and_left_to_run_out_on_PostgreSQL()
+    {
+        SkipWithoutDatabase();
+        var database = fixture.Services.GetRequiredService<GatewayDatabase>();
+        var (typed, sent) = ($"typing-{Guid.NewGuid():N}", $"outbox-{Guid.NewGuid():N}");
+        var until = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds();
+        await using (var connection = await database.OpenAsync(default))
+        {
+            // A process killed while typing into one card and sending another's updates.
+            await connection.ExecuteAsync("INSERT INTO typing_leases (card_id, owner, until_at, last_frame_at) VALUES (@typed, 'killed-process', @until, 0)", new { typed, until });
+            await connection.ExecuteAsync("INSERT INTO outbox_leases (card_id, owner, until_at) VALUES (@sent, 'killed-process', @until)", new { sent, until });
+        }
+
+        await ActivatorUtilities.CreateInstance<SchemaMigrator>(fixture.Services).StartAsync(default); // the next process starts
+
+        var taken = await Replica(TimeProvider.System).TryTakeAsync(typed, Lease, default);
+        await using var read = await database.OpenAsync(default);
+        var outboxUntil = await read.QuerySingleAsync<long>("SELECT until_at FROM outbox_leases WHERE card_id = @sent", new { sent });
+        if (database.Exclusive)
+        {
+            // One process per SQLite file: the leases were the killed one's, and its cards go on at once.
+            Assert.NotNull(taken);
+            Assert.True(outboxUntil < DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        }
+        else
+        {
+            // On PostgreSQL they may be another replica's, alive: left to run out.
+            Assert.Null(taken);
+            Assert.Equal(until, outboxUntil);
+        }
+    }
+
+    [SkippableFact]
     public async Task Replicas_asking_for_the_same_free_cards_at_once_get_each_card_once()
     {
         SkipWithoutDatabase();

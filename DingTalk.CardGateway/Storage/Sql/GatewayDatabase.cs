@@ -56,6 +56,12 @@ public sealed class GatewayDatabase : IDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>
+    /// This process alone uses the database (a SQLite file, whose lock it holds): every lease found in it at startup is
+    /// a previous process's, ended without releasing it.
+    /// </summary>
+    public bool Exclusive => _fileLock is not null;
+
     /// <summary>A SQLite file, whose WAL <see cref="SqliteCheckpointer"/> copies back beside the writer rather than in its commits.</summary>
     public bool CheckpointsInBackground => Dialect is SqliteDialect && _memoryKeeper is null;
 

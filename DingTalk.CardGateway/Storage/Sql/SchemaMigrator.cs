@@ -89,11 +89,35 @@ public sealed partial class SchemaMigrator(GatewayDatabase database, IOptions<Ga
             Log.Migrated(logger, database.Dialect.Name, version);
         }
 
+        var released = database.Exclusive ? await ReleaseEndedLeasesAsync(connection, transaction, cancellationToken) : 0;
         await transaction.CommitAsync(cancellationToken);
+        if (released > 0)
+        {
+            Log.LeasesReleased(logger, released);
+        }
+
         Log.Ready(logger, database.Dialect.Name, migrations.Count);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// On a SQLite file only this process uses, a lease still running was taken by a process that ended without releasing
+    /// it (a crash, a kill): it would hold the card's outbox, or its next typed text, until it ran out (15 s). Freed at
+    /// once. On PostgreSQL a running lease may be another replica's, alive: it is left to run out.
+    /// </summary>
+    private async Task<int> ReleaseEndedLeasesAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var released = 0;
+        foreach (var table in new[] { "outbox_leases", "typing_leases" })
+        {
+            released += await connection.ExecuteAsync(new CommandDefinition(
+                $"UPDATE {table} SET until_at = 0 WHERE until_at >= @now", new { now }, transaction, cancellationToken: cancellationToken));
+        }
+
+        return released;
+    }
 
     private static partial class Log
     {
@@ -102,6 +126,9 @@ public sealed partial class SchemaMigrator(GatewayDatabase database, IOptions<Ga
 
         [LoggerMessage(4002, LogLevel.Information, "{Provider} storage ready at schema version {Version}")]
         public static partial void Ready(ILogger logger, string provider, int version);
+
+        [LoggerMessage(4004, LogLevel.Information, "Released {Leases} card lease(s) a previous gateway process held on this SQLite file when it ended (a crash or a kill): their cards' updates and texts go on at once")]
+        public static partial void LeasesReleased(ILogger logger, int leases);
 
         [LoggerMessage(4003, LogLevel.Warning, "{Provider} storage not reachable yet ({Error}); trying again in {DelayMs} ms, for up to {WaitSeconds} s from startup (Gateway:Storage:StartupWait)")]
         public static partial void NotReachable(ILogger logger, string provider, string error, long delayMs, long waitSeconds);
