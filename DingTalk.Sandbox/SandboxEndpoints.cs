@@ -67,13 +67,23 @@ public static class SandboxEndpoints
     /// <summary>
     /// <c>POST {prefix}/stream/clicks</c> <c>{outTrackId, userId, params}</c>: a user's click on a Stream card, pushed to
     /// the connected client as DingTalk pushes it; answers with the client's answer (the clicker's update), so a person
-    /// trying Stream mode can click without DingTalk. 409 for a card that does not call back over Stream.
+    /// trying Stream mode can click without DingTalk. 404 for a card the sandbox does not have, 409 for one that does not
+    /// call back over Stream.
     /// </summary>
     private static async Task<IResult> ClickOverStreamAsync(SandboxStreamClick click, SandboxState state)
     {
         if (string.IsNullOrEmpty(click.OutTrackId) || string.IsNullOrEmpty(click.UserId))
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Not a click", detail: "outTrackId and userId are required.");
+        }
+
+        if (state.FindCard(click.OutTrackId) is null)
+        {
+            // Most often a card sent before a restart: the emulator keeps its cards in memory only.
+            return Results.Problem(
+                statusCode: StatusCodes.Status404NotFound,
+                title: "No such card",
+                detail: $"DingTalk has no card {click.OutTrackId}: the sandbox starts empty with each run, so send the card again.");
         }
 
         SandboxStreamMessage message;

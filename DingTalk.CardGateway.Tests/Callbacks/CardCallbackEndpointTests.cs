@@ -141,13 +141,21 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
     }
 
     [Fact]
-    public async Task A_body_over_one_megabyte_gets_413()
+    public async Task A_body_over_one_megabyte_gets_413_and_a_warning_naming_the_limit()
     {
         var huge = "{\"outTrackId\":\"c\",\"userId\":\"u\",\"pad\":\"" + new string('x', 1024 * 1024) + "\"}";
         using var request = DingTalkCallback.Signed(huge, GatewayFactory.ApiSecret);
+        var warnedBefore = TooLargeWarnings(gateway.Logs.LogEvents);
 
         await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.RequestEntityTooLarge);
+
+        // The refusals metric counts it as TooLarge; an operator looking for why must find it in the log too.
+        await Eventually.TrueAsync(() => TooLargeWarnings(gateway.Logs.LogEvents) > warnedBefore, "the 413 logged as event 3003");
     }
+
+    internal static int TooLargeWarnings(IEnumerable<LogEvent> events, int eventId = 3003) => events.Count(e =>
+        EventId(e) == eventId && e.Level == LogEventLevel.Warning && Property(e, "Status") == "413"
+        && e.RenderMessage().Contains("Gateway:Callbacks:MaxBodyBytes", StringComparison.Ordinal));
 
     [Fact]
     public async Task An_action_no_handler_claims_is_acknowledged_and_logged_with_the_line_that_would_claim_it()

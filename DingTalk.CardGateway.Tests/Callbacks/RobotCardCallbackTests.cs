@@ -181,6 +181,19 @@ public class RobotCardCallbackTests(CallbackGateway gateway)
         Assert.Contains(expected, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_robot_card_body_over_one_megabyte_gets_413_and_a_warning_naming_the_limit()
+    {
+        var (cardBizId, path) = await gateway.SendRobotCardAsync(StandardCard);
+        var huge = DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "approve", pad = new string('x', 1024 * 1024) });
+        var warnedBefore = CardCallbackEndpointTests.TooLargeWarnings(gateway.Logs.LogEvents, 3012);
+
+        using var request = DingTalkCallback.Post(path, Encoding.UTF8.GetBytes(huge));
+        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.RequestEntityTooLarge);
+
+        await Eventually.TrueAsync(() => CardCallbackEndpointTests.TooLargeWarnings(gateway.Logs.LogEvents, 3012) > warnedBefore, "the 413 logged as event 3012");
+    }
+
     private async Task<JsonElement> PostAsync(string path, string body, params (string, string)[] headers)
     {
         using var request = DingTalkCallback.Post(path, Encoding.UTF8.GetBytes(body), headers);

@@ -77,17 +77,32 @@ public class ContainerConfigTests
         Assert.Matches(@"(?m)^error_log\s+\S+\s+(crit|alert|emerg)\s*;", conf);
     }
 
+    /// <summary>
+    /// Behind nginx every request comes from nginx: a refused callback's warning (3001, 3011) would name the proxy, not
+    /// the caller. nginx appends the caller to X-Forwarded-For and the replicas, which only nginx reaches, take it from there.
+    /// </summary>
+    [Fact]
+    public void The_replicas_behind_the_proxy_log_the_callers_address_not_the_proxys()
+    {
+        var conf = File.ReadAllText(Path.Combine(Root, "docker", "nginx.conf"));
+        var gateway = ComposeEnvironment().ToDictionary(kv => kv.Key, kv => kv.Value);
+
+        Assert.Matches(@"proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for\s*;", conf);
+        Assert.Equal("\"true\"", gateway.GetValueOrDefault("ASPNETCORE_FORWARDEDHEADERS_ENABLED"));
+    }
+
     private static IEnumerable<KeyValuePair<string, string>> EnvExample() =>
         File.ReadAllLines(Path.Combine(Root, "docker", ".env.example"))
             .Where(l => l.Length > 0 && !l.StartsWith('#'))
             .Select(l => l.Split('=', 2))
             .Select(p => KeyValuePair.Create(p[0].Trim(), p[1].Trim()));
 
-    /// <summary>The <c>Name: value</c> lines of the gateway service's <c>environment:</c> block.</summary>
+    /// <summary>The <c>Name: value</c> lines of the gateway service's <c>environment:</c> block (settings with <c>__</c>, and <c>ASPNETCORE_*</c>).</summary>
     private static IEnumerable<KeyValuePair<string, string>> ComposeEnvironment() =>
         File.ReadAllLines(Path.Combine(Root, "docker-compose.yml"))
             .Select(l => l.Trim())
-            .Where(l => l.Contains("__", StringComparison.Ordinal) && l.Contains(": ", StringComparison.Ordinal) && !l.StartsWith('#'))
+            .Where(l => (l.Contains("__", StringComparison.Ordinal) || l.StartsWith("ASPNETCORE_", StringComparison.Ordinal))
+                && l.Contains(": ", StringComparison.Ordinal) && !l.StartsWith('#'))
             .Select(l => l.Split(": ", 2))
             .Select(p => KeyValuePair.Create(p[0], p[1]));
 }

@@ -90,6 +90,18 @@ public sealed class SandboxModeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_click_over_Stream_on_a_card_the_sandbox_does_not_have_is_404_saying_to_send_it_again()
+    {
+        // What a newcomer meets after a restart: the gateway's SQLite file still has the card, the in-memory emulator not.
+        using var client = _gateway.CreateClient();
+
+        var clicked = await client.PostAsJsonAsync("/sandbox/stream/clicks", new { outTrackId = "sent-before-a-restart", userId = "u1", @params = new { action = "vote", option = "A" } });
+
+        var problem = await HttpAssert.ProblemAsync(clicked, HttpStatusCode.NotFound);
+        Assert.Equal("DingTalk has no card sent-before-a-restart: the sandbox starts empty with each run, so send the card again.", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task Swagger_ui_is_served()
     {
         using var client = _gateway.CreateClient();

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace DingTalk.CardGateway.Callbacks;
 
@@ -8,7 +9,7 @@ namespace DingTalk.CardGateway.Callbacks;
 /// <param name="Bytes">The body, when it was read.</param>
 /// <param name="Problem">The answer instead, when it was not.</param>
 /// <param name="Reason">Why not, in one word for logs and metrics: <c>TooLarge</c> or <c>UnreadableBody</c>.</param>
-public readonly record struct CallbackBody(ReadOnlyMemory<byte> Bytes, IResult? Problem, string? Reason = null)
+public readonly record struct CallbackBody(ReadOnlyMemory<byte> Bytes, ProblemHttpResult? Problem, string? Reason = null)
 {
     public static async Task<CallbackBody> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
@@ -63,6 +64,6 @@ public readonly record struct CallbackBody(ReadOnlyMemory<byte> Bytes, IResult? 
         TypedResults.Problem(
             statusCode: StatusCodes.Status413PayloadTooLarge,
             title: "Request body too large",
-            detail: $"Card callback bodies are limited to {maxBytes} bytes."),
+            detail: $"Card callback bodies are limited to {maxBytes} bytes (Gateway:Callbacks:MaxBodyBytes)."),
         "TooLarge");
 }

@@ -31,13 +31,14 @@ public sealed partial class CardCallbackEndpoint(
         var body = await CallbackBody.ReadAsync(request, options.CurrentValue.MaxBodyBytes, http.RequestAborted);
         if (body.Problem is { } unreadable)
         {
+            Log.BodyRefused(logger, unreadable.StatusCode, unreadable.ProblemDetails.Detail!);
             metrics.Refused(MetricName, body.Reason!);
             return unreadable;
         }
 
         if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.Http, timestamp, out var action, out var problem))
         {
-            Log.BodyRefused(logger, problem);
+            Log.BodyRefused(logger, StatusCodes.Status400BadRequest, problem);
             metrics.Refused(MetricName, "MalformedBody");
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
@@ -94,7 +95,7 @@ public sealed partial class CardCallbackEndpoint(
         [LoggerMessage(3002, LogLevel.Warning, "Card callback refused: DingTalk:Callback:ApiSecret is not set, so HTTP card callbacks cannot be verified")]
         public static partial void NoSecret(ILogger logger);
 
-        [LoggerMessage(3003, LogLevel.Warning, "Card callback refused with 400: {Problem}")]
-        public static partial void BodyRefused(ILogger logger, string problem);
+        [LoggerMessage(3003, LogLevel.Warning, "Card callback refused with {Status}: {Problem}")]
+        public static partial void BodyRefused(ILogger logger, int status, string problem);
     }
 }

@@ -33,6 +33,7 @@ public sealed partial class RobotCardCallbackEndpoint(
         var body = await CallbackBody.ReadAsync(http.Request, options.CurrentValue.MaxBodyBytes, http.RequestAborted);
         if (body.Problem is { } unreadable)
         {
+            Log.BodyRefused(logger, unreadable.StatusCode, unreadable.ProblemDetails.Detail!);
             metrics.Refused(MetricName, body.Reason!);
             return unreadable;
         }
@@ -46,7 +47,7 @@ public sealed partial class RobotCardCallbackEndpoint(
             : clock.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + Random.Shared.Next(1_000_000).ToString("D6", CultureInfo.InvariantCulture);
         if (!CardActionParser.TryParse(body.Bytes, CallbackTransport.RobotHttp, stamp, out var action, out var problem))
         {
-            Log.BodyRefused(logger, problem);
+            Log.BodyRefused(logger, StatusCodes.Status400BadRequest, problem);
             metrics.Refused(MetricName, "MalformedBody");
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
@@ -94,8 +95,8 @@ public sealed partial class RobotCardCallbackEndpoint(
         [LoggerMessage(3011, LogLevel.Warning, "Robot-card callback refused: {Check} from {RemoteIp}")]
         public static partial void Refused(ILogger logger, string check, string? remoteIp);
 
-        [LoggerMessage(3012, LogLevel.Warning, "Robot-card callback refused with 400: {Problem}")]
-        public static partial void BodyRefused(ILogger logger, string problem);
+        [LoggerMessage(3012, LogLevel.Warning, "Robot-card callback refused with {Status}: {Problem}")]
+        public static partial void BodyRefused(ILogger logger, int status, string problem);
 
         [LoggerMessage(3013, LogLevel.Warning, "Robot card {CardBizId}: its callback URL carries a token minted before tokens had their own prefix, and its id reads as a millisecond timestamp, so that token would also be a valid advanced-card callback signature; refused. Send the card again (a new callbackUrl is minted) to make its buttons work")]
         public static partial void LegacyTokenRefused(ILogger logger, string cardBizId);

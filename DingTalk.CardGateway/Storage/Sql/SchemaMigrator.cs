@@ -62,7 +62,8 @@ public sealed partial class SchemaMigrator(GatewayDatabase database, IOptions<Ga
             }
         }
 
-        return string.Join(": ", messages);
+        // A message that ends its sentence is followed by the next one, not by ": " (".: " reads as a typo).
+        return messages.Aggregate((text, next) => text + (text.EndsWith('.') ? " " : ": ") + next);
     }
 
     private async ValueTask MigrateAsync(CancellationToken cancellationToken)
