@@ -87,6 +87,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     [InlineData("DingTalk__Callback__SignatureWindow", "5m", "DingTalk:Callback:SignatureWindow")]
     [InlineData("DingTalk__Mode", "Production", "DingTalk:Mode")]
     [InlineData("Gateway__Callbacks__MaxBodyBytes", "1MB", "Gateway:Callbacks:MaxBodyBytes")]
+    [InlineData("Gateway__Callbacks__StopGrace", "10s", "Gateway:Callbacks:StopGrace")] // also read for the host's own stop timeout
     public async Task A_value_that_cannot_be_read_stops_the_process_with_one_line_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, error, output) = await RunAsync(new() { [variable] = value, ["Gateway__Storage__ConnectionString"] = "Data Source=:memory:" });

@@ -25,6 +25,16 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
         return needed > configured ? needed : configured;
     }
 
+    /// <summary>
+    /// <c>Gateway:Callbacks:StopGrace</c> as configured, for the host's own options: read from the configuration, not
+    /// through <see cref="CallbackHandlingOptions"/>, whose binding throws on any bad value in the section while the host
+    /// is built — before the gateway's startup check can say which value, in one line.
+    /// </summary>
+    public static TimeSpan ConfiguredGrace(IConfiguration configuration) =>
+        TimeSpan.TryParse(configuration[$"{CallbackHandlingOptions.Section}:{nameof(CallbackHandlingOptions.StopGrace)}"], System.Globalization.CultureInfo.InvariantCulture, out var grace)
+            ? grace
+            : new CallbackHandlingOptions().StopGrace; // unset, or a value the startup check refuses anyway
+
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _stop = new();
     private int _running;

@@ -22,8 +22,8 @@ public static class HandlerExtensions
         services.AddHostedService<TypewriterDrain>(); // after storage (Program.cs): stops before the outbox and the database
         services.AddSingleton<Callbacks.HandlerDrain>();
         services.AddHostedService(sp => sp.GetRequiredService<Callbacks.HandlerDrain>()); // stops first: a handler ending in the stop may still queue an update or start a text
-        services.AddOptions<HostOptions>().Configure<IOptions<Callbacks.CallbackHandlingOptions>>((host, callbacks) =>
-            host.ShutdownTimeout = Callbacks.HandlerDrain.ShutdownTimeout(host.ShutdownTimeout, callbacks.Value.StopGrace)); // a longer grace than the host's 30 s is kept, not cut short
+        services.AddOptions<HostOptions>().Configure<IConfiguration>((host, configuration) =>
+            host.ShutdownTimeout = Callbacks.HandlerDrain.ShutdownTimeout(host.ShutdownTimeout, Callbacks.HandlerDrain.ConfiguredGrace(configuration))); // a longer grace than the host's 30 s is kept, not cut short
         services.TryAddSingleton<ITextSource, EchoTextSource>();
 
         services.AddCardActionHandler<PollHandler>(on => on.Action(PollHandler.VoteAction));
