@@ -321,15 +321,16 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     public async Task A_robot_cards_private_data_for_a_user_that_is_not_an_object_is_a_400_not_dropped(string userData)
     {
         // Accepted, it became no private data at all: 204, and the user's values never reached anyone (nor the store).
-        var sent = await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "robot-private", openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } });
+        var cardBizId = $"robot-private-{Guid.NewGuid():N}"; // one card per case: an id DingTalk took is not sent again
+        var sent = await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } });
         Assert.Equal(HttpStatusCode.Created, sent.StatusCode);
 
-        var response = await SendJsonAsync("PUT", "/api/robot-cards/robot-private", "{\"cardData\":{\"a\":1},\"userIdPrivateData\":{\"u1\":" + userData + "}}");
+        var response = await SendJsonAsync("PUT", $"/api/robot-cards/{cardBizId}", "{\"cardData\":{\"a\":1},\"userIdPrivateData\":{\"u1\":" + userData + "}}");
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("userIdPrivateData", out _), problem.GetRawText());
         Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/im/robots/interactiveCards"));
-        var stored = await HttpAssert.JsonAsync(await _api.GetAsync("/api/robot-cards/robot-private"), HttpStatusCode.OK);
+        var stored = await HttpAssert.JsonAsync(await _api.GetAsync($"/api/robot-cards/{cardBizId}"), HttpStatusCode.OK);
         Assert.False(stored.GetProperty("card").GetProperty("privateData").TryGetProperty("u1", out _));
     }
 

@@ -484,6 +484,12 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.Equal([503, 200], DingTalk.RequestsTo(SendPath).Where(r => r.Body.Contains("lost-robot-2", StringComparison.Ordinal)).Select(r => r.Status));
         var stored = await HttpAssert.JsonAsync(await api.GetAsync("/api/robot-cards/lost-robot-2"), HttpStatusCode.OK);
         Assert.True(stored.GetProperty("card").GetProperty("creationConfirmed").GetBoolean());
+
+        // DingTalk has it now: a send under that id again is refused, whatever the request says, and DingTalk is not asked.
+        var taken = await HttpAssert.ProblemAsync(
+            await api.PostAsJsonAsync("/api/robot-cards", new { card.cardBizId, card.openConversationId, card.cardData, resendUnconfirmed = true }), HttpStatusCode.Conflict);
+        Assert.Contains("PUT /api/robot-cards/lost-robot-2", taken.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, DingTalk.RequestsTo(SendPath).Count(r => r.Body.Contains("lost-robot-2", StringComparison.Ordinal)));
     }
 
     [Fact]

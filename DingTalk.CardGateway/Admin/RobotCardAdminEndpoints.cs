@@ -14,7 +14,7 @@ public static class RobotCardAdminEndpoints
     public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
     {
         var robotCards = api.MapGroup("/robot-cards");
-        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").WithDescription("201 once DingTalk took it; 202 with deliveryConfirmed: false when DingTalk's answer was lost: it may or may not be in the chat, and was not sent again (a repeat could show it twice). Sending that cardBizId again is then refused with 409 unless the request says resendUnconfirmed: true.").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
+        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").WithDescription("201 once DingTalk took it; 202 with deliveryConfirmed: false when DingTalk's answer was lost: it may or may not be in the chat, and was not sent again (a repeat could show it twice). Sending that cardBizId again is then refused with 409 unless the request says resendUnconfirmed: true; a cardBizId DingTalk took already is refused with 409 (update it with PUT).").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapGet(
                 "/{cardBizId}",
@@ -60,12 +60,22 @@ public static class RobotCardAdminEndpoints
                     + "Check the chat: if the card is not there, send again with \"resendUnconfirmed\": true.");
         }
 
+        if (existing is { CreationConfirmed: true })
+        {
+            // DingTalk documents no "already exists" answer for a robot card: sent again, it could show twice.
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "Robot card already sent",
+                detail: $"DingTalk took robot card {existing.Id} already; sending it again could show it twice. "
+                    + $"Update it with PUT /api/robot-cards/{existing.Id}, or send a new card under another cardBizId (or none: one is made up).");
+        }
+
         var cardBizId = request.CardBizId ?? $"robot-{Guid.NewGuid():N}";
         var apiSecret = options.Value.Callback.ApiSecret;
         var callbackUrl = apiSecret is null ? null : RobotCardCallbackToken.CallbackUrl(callbackBase.Get(), cardBizId, apiSecret);
 
         // Stored before it is sent, unconfirmed until DingTalk takes it (as POST /api/cards): its clicks find it whatever
-        // fails after the send. An id stored already keeps its row until DingTalk takes the new send.
+        // fails after the send. An unconfirmed id sent again (resendUnconfirmed) keeps its row until DingTalk takes the new send.
         var now = clock.GetUtcNow();
         var card = new CardRecord
         {
