@@ -339,6 +339,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
     [InlineData("PUT", "/api/robot-cards/dup-robot", "{\"cardData\":{\"a\":1},\"userIdPrivateData\":{\"u1\":{\"b\":1,\"b\":2}}}", "$.userIdPrivateData.u1")]
     [InlineData("POST", "/api/robot-cards", "{\"openConversationId\":\"cidRobot==\",\"cardData\":{\"header\":{\"t\":1,\"t\":2},\"contents\":[]}}", "$.cardData")]
     [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"openConversationId\":\"cid\",\"cardData\":{\"a\":1,\"a\":2}}", "$.cardData")]
+    [InlineData("POST", "/api/cards", "{\"cardTemplateId\":\"tpl\",\"cardTemplateId\":\"tpl2\",\"openConversationId\":\"cid\",\"cardData\":{}}", "$.cardTemplateId")]
     public async Task A_property_named_twice_is_a_400_saying_where(string method, string path, string json, string where)
     {
         var response = await SendJsonAsync(method, path, json);
@@ -346,6 +347,7 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         var detail = (await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest)).GetProperty("detail").GetString()!;
         Assert.Contains($"at {where}", detail, StringComparison.Ordinal);
         Assert.Contains("Duplicate", detail, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("DingTalk.CardGateway", detail, StringComparison.Ordinal); // said in JSON's words, not the gateway's type names
         Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/card/instances/createAndDeliver"));
         Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/im/v1.0/robot/interactiveCards/send"));
     }

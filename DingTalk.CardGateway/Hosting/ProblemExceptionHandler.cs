@@ -122,6 +122,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 sentence = $"The JSON value here must be {JsonKindOf(conversion.Groups[1].Value)}.";
             }
 
+            sentence = OfType().Replace(sentence, ""); // "… during deserialization of type 'DingTalk.CardGateway.Admin.SendCardRequest'"
+
             return $"The body is not valid for this endpoint at {json.Path ?? "$"}: {sentence}";
         }
 
@@ -147,6 +149,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
     [System.Text.RegularExpressions.GeneratedRegex(@"could not be converted to ([^ ]+?)\.?(?: Path:|$)")]
     private static partial System.Text.RegularExpressions.Regex ConvertedTo();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@" (?:during|for) (?:de)?serialization of type '[^']*'")]
+    private static partial System.Text.RegularExpressions.Regex OfType();
 
     private static string FirstSentence(string message)
     {
