@@ -101,6 +101,10 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
         var problem = await RefusedAsync(DingTalkCallback.Unsigned(VoteBody, (CardCallbackSignature.TimestampHeader, seconds), (CardCallbackSignature.SignatureHeader, signature)));
 
         Assert.Equal($"The signature timestamp {seconds} looks like epoch seconds; DingTalk signs with epoch milliseconds (13 digits).", Detail(problem));
+        // DingTalk reads no answer: the operator reads the log, which says the same (not only a skew of decades).
+        await Eventually.TrueAsync(
+            () => gateway.Logs.LogEvents.Any(e => EventId(e) == 3001 && e.RenderMessage().Contains($"{seconds} looks like epoch seconds", StringComparison.Ordinal)),
+            "the refusal logged with its reason");
     }
 
     [Fact]

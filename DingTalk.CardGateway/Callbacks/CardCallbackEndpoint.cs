@@ -70,10 +70,7 @@ public sealed partial class CardCallbackEndpoint(
         var robotHeaders = check == SignatureCheck.MissingSignature && http.Request.Headers.ContainsKey(RobotCallbackSignature.SignatureHeader);
         long? skewSeconds = CallbackSignatureMath.TryParseTimestamp(timestamp, out var signedAt) ? (long)(now - signedAt).TotalSeconds : null;
         var reason = robotStyle ? "RobotScheme" : robotHeaders ? "RobotHeaders" : check.ToString();
-        Log.SignatureRejected(logger, reason, skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString());
-        metrics.Refused(MetricName, reason);
-
-        return Unauthorized(check switch
+        var detail = check switch
         {
             _ when robotStyle => "The signature uses the robot-message scheme (timestamp + \"\\n\" + secret); card callbacks are signed over the timestamp alone.",
             _ when robotHeaders => "This endpoint takes DingTalk's card-callback signature (x-ddpaas-signature-timestamp, x-ddpaas-signature), not the robot headers timestamp/sign.",
@@ -81,7 +78,10 @@ public sealed partial class CardCallbackEndpoint(
             SignatureCheck.MalformedTimestamp => $"{CardCallbackSignature.TimestampHeader} must be epoch milliseconds.",
             SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The signature timestamp", timestamp, now, settings.SignatureWindow),
             _ => "The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).",
-        });
+        };
+        Log.SignatureRejected(logger, reason, skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString(), detail);
+        metrics.Refused(MetricName, reason);
+        return Unauthorized(detail);
     }
 
     private static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(
@@ -89,8 +89,8 @@ public sealed partial class CardCallbackEndpoint(
 
     private static partial class Log
     {
-        [LoggerMessage(3001, LogLevel.Warning, "Card callback refused: signature check {Check} (skew {SkewSeconds} s, window {WindowSeconds} s) from {RemoteIp}")]
-        public static partial void SignatureRejected(ILogger logger, string check, long? skewSeconds, long windowSeconds, string? remoteIp);
+        [LoggerMessage(3001, LogLevel.Warning, "Card callback refused: signature check {Check} (skew {SkewSeconds} s, window {WindowSeconds} s) from {RemoteIp}: {Detail:l}")]
+        public static partial void SignatureRejected(ILogger logger, string check, long? skewSeconds, long windowSeconds, string? remoteIp, string detail);
 
         [LoggerMessage(3002, LogLevel.Warning, "Card callback refused: DingTalk:Callback:ApiSecret is not set, so HTTP card callbacks cannot be verified")]
         public static partial void NoSecret(ILogger logger);
