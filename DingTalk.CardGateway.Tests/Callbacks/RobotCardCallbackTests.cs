@@ -104,6 +104,9 @@ public class RobotCardCallbackTests(CallbackGateway gateway)
         var problem = await RefusedAsync(RobotCardCallbackToken.RoutePrefix + otherToken, DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "approve" }));
 
         Assert.Equal("The token in the callback URL was not minted for the card this body names.", problem.GetProperty("detail").GetString());
+        await Eventually.TrueAsync(
+            () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3011 && e.RenderMessage().Contains("not minted for the card", StringComparison.Ordinal)),
+            "the refusal logged with its reason");
     }
 
     [Fact]

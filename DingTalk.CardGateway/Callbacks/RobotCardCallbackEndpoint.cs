@@ -26,8 +26,7 @@ public sealed partial class RobotCardCallbackEndpoint(
         var settings = dingTalk.CurrentValue;
         if (string.IsNullOrEmpty(settings.Callback.ApiSecret))
         {
-            Refused(http, "NoApiSecret");
-            return Unauthorized("Robot-card callbacks are off: DingTalk:Callback:ApiSecret, which keys their URL tokens, is not set.");
+            return Refused(http, "NoApiSecret", "Robot-card callbacks are off: DingTalk:Callback:ApiSecret, which keys their URL tokens, is not set.");
         }
 
         var body = await CallbackBody.ReadAsync(http.Request, options.CurrentValue.MaxBodyBytes, http.RequestAborted);
@@ -55,12 +54,10 @@ public sealed partial class RobotCardCallbackEndpoint(
         switch (RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret))
         {
             case TokenCheck.Mismatch:
-                Refused(http, "TokenMismatch");
-                return Unauthorized("The token in the callback URL was not minted for the card this body names.");
+                return Refused(http, "TokenMismatch", "The token in the callback URL was not minted for the card this body names.");
             case TokenCheck.LegacyForTimestampId:
-                Refused(http, "LegacyToken");
                 Log.LegacyTokenRefused(logger, action.CardId);
-                return Unauthorized("The token in the callback URL was minted by an older gateway for a card id that reads as a millisecond timestamp, which such tokens no longer open: send the card again.");
+                return Refused(http, "LegacyToken", "The token in the callback URL was minted by an older gateway for a card id that reads as a millisecond timestamp, which such tokens no longer open: send the card again.");
         }
 
         var sign = http.Request.Headers[RobotCallbackSignature.SignatureHeader].ToString();
@@ -68,8 +65,7 @@ public sealed partial class RobotCardCallbackEndpoint(
         if ((timestamp.Length > 0 || sign.Length > 0)
             && RobotCallbackSignature.Verify(timestamp, sign, settings.AppSecret ?? "", now) is var check and not SignatureCheck.Valid)
         {
-            Refused(http, check.ToString());
-            return Unauthorized(check switch
+            return Refused(http, check.ToString(), check switch
             {
                 SignatureCheck.MissingSignature => "Give both robot headers timestamp and sign, or neither.",
                 SignatureCheck.MalformedTimestamp => "The timestamp header must be epoch milliseconds.",
@@ -81,19 +77,18 @@ public sealed partial class RobotCardCallbackEndpoint(
         return await CallbackAnswerResult.AnswerAsync(http, pipeline, action);
     }
 
-    private void Refused(HttpContext http, string reason)
+    /// <summary>A 401 saying why; the log says the same, since DingTalk reads no answer and the operator reads the log.</summary>
+    private ProblemHttpResult Refused(HttpContext http, string reason, string detail)
     {
-        Log.Refused(logger, reason, http.Connection.RemoteIpAddress?.ToString());
+        Log.Refused(logger, reason, http.Connection.RemoteIpAddress?.ToString(), detail);
         metrics.Refused(MetricName, reason);
+        return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Callback rejected", detail: detail);
     }
-
-    private static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(
-        statusCode: StatusCodes.Status401Unauthorized, title: "Callback rejected", detail: detail);
 
     private static partial class Log
     {
-        [LoggerMessage(3011, LogLevel.Warning, "Robot-card callback refused: {Check} from {RemoteIp}")]
-        public static partial void Refused(ILogger logger, string check, string? remoteIp);
+        [LoggerMessage(3011, LogLevel.Warning, "Robot-card callback refused: {Check} from {RemoteIp}: {Detail:l}")]
+        public static partial void Refused(ILogger logger, string check, string? remoteIp, string detail);
 
         [LoggerMessage(3012, LogLevel.Warning, "Robot-card callback refused with {Status}: {Problem}")]
         public static partial void BodyRefused(ILogger logger, int status, string problem);
