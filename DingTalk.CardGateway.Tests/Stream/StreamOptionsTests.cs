@@ -22,6 +22,17 @@ public sealed class StreamOptionsTests
     }
 
     [Fact]
+    public void A_backoff_minimum_above_the_maximum_is_named_as_an_operator_writes_it_in_either_place()
+    {
+        var options = Options(new() { ["DingTalk:Stream:BackoffMin"] = "00:00:30", ["DingTalk:Stream:BackoffMax"] = "00:00:10" });
+
+        var failure = Assert.Single(Assert.Throws<OptionsValidationException>(() => options.Value).Failures);
+
+        Assert.Contains("DingTalk:Stream:BackoffMin (DingTalk__Stream__BackoffMin)", failure, StringComparison.Ordinal);
+        Assert.Contains("DingTalk:Stream:BackoffMax (DingTalk__Stream__BackoffMax)", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_defaults_are_valid_and_reconnect_between_one_second_and_one_minute()
     {
         var stream = Options([]).Value.Stream;

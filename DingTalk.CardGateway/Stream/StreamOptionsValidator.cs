@@ -11,7 +11,7 @@ public sealed class StreamOptionsValidator : IValidateOptions<DingTalkOptions>
         var stream = options.Stream;
         return stream.BackoffMin > stream.BackoffMax
             ? ValidateOptionsResult.Fail(
-                $"DingTalk:Stream:BackoffMin ({stream.BackoffMin}) must not be above DingTalk:Stream:BackoffMax ({stream.BackoffMax}).")
+                $"DingTalk:Stream:BackoffMin (DingTalk__Stream__BackoffMin), {stream.BackoffMin}, must not be above DingTalk:Stream:BackoffMax (DingTalk__Stream__BackoffMax), {stream.BackoffMax}.")
             : ValidateOptionsResult.Success;
     }
 }
