@@ -34,12 +34,13 @@ public static class SandboxEndpoints
         (_, _) => SandboxAnswer.Error(StatusCodes.Status404NotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."),
         NeedsToken: false);
 
-    private static readonly JsonSerializerOptions ForHumans = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    internal static readonly JsonSerializerOptions ForHumans = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>
     /// Maps DingTalk's OpenAPI under <paramref name="prefix"/> (<c>""</c> for a fake at the root, <c>"/sandbox"</c>
-    /// inside the gateway), plus, for humans, <c>GET {prefix}/cards</c> (<c>{cards, robotCards, callbacks}</c>)
-    /// and <c>GET {prefix}/requests</c>; and Stream mode: <c>{prefix}/v1.0/gateway/connections/open</c> and the
+    /// inside the gateway), plus, for humans, the card page at <c>GET {prefix}/</c>, <c>GET {prefix}/cards</c>
+    /// (<c>{cards, robotCards, callbacks}</c>), <c>GET {prefix}/requests</c> and <c>POST {prefix}/clicks</c> (a click
+    /// delivered as DingTalk delivers it, see <see cref="SandboxClick"/>); and Stream mode: <c>{prefix}/v1.0/gateway/connections/open</c> and the
     /// WebSocket at <c>{prefix}/connect</c> (see <see cref="SandboxState.Stream"/>).
     /// Needs <see cref="SandboxServiceCollectionExtensions.AddDingTalkSandbox"/>.
     /// </summary>
@@ -52,6 +53,8 @@ public static class SandboxEndpoints
             new { cards = state.Cards, robotCards = state.RobotCards, callbacks = state.Callbacks.Values },
             ForHumans));
         group.MapGet("/requests", (SandboxState state) => Results.Json(state.Requests, ForHumans));
+        group.MapGet("/", (HttpContext context) => SandboxPage.Serve(context, prefix));
+        group.MapPost("/clicks", (SandboxClick click, SandboxClicker clicker, CancellationToken cancellationToken) => clicker.ClickAsync(click, cancellationToken));
         group.MapPost("/stream/clicks", ClickOverStreamAsync);
 
         foreach (var route in Routes)
@@ -70,47 +73,16 @@ public static class SandboxEndpoints
     /// trying Stream mode can click without DingTalk. 404 for a card the sandbox does not have, 409 for one that does not
     /// call back over Stream.
     /// </summary>
-    private static async Task<IResult> ClickOverStreamAsync(SandboxStreamClick click, SandboxState state)
+    private static async Task<IResult> ClickOverStreamAsync(SandboxStreamClick click, SandboxClicker clicker)
     {
         if (string.IsNullOrEmpty(click.OutTrackId) || string.IsNullOrEmpty(click.UserId))
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Not a click", detail: "outTrackId and userId are required.");
         }
 
-        if (state.FindCard(click.OutTrackId) is null)
-        {
-            // Most often a card sent before a restart: the emulator keeps its cards in memory only.
-            return Results.Problem(
-                statusCode: StatusCodes.Status404NotFound,
-                title: "No such card",
-                detail: $"DingTalk has no card {click.OutTrackId}: the sandbox starts empty with each run, so send the card again.");
-        }
-
-        SandboxStreamMessage message;
-        try
-        {
-            message = await state.Stream.PushCardCallbackAsync(click.OutTrackId, click.UserId, click.Params ?? new JsonObject());
-        }
-        catch (InvalidOperationException refused)
-        {
-            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Not a Stream card", detail: refused.Message);
-        }
-
-        try
-        {
-            var answer = await message.Answered.WaitAsync(ClickAnswerWait);
-            return Results.Json(new { messageId = message.MessageId, code = answer.Code, data = JsonNode.Parse(answer.Data) }, ForHumans);
-        }
-        catch (TimeoutException)
-        {
-            return Results.Problem(
-                statusCode: StatusCodes.Status504GatewayTimeout,
-                title: "No answer",
-                detail: $"No Stream client answered message {message.MessageId} within {ClickAnswerWait.TotalSeconds:0} s (is one connected? DingTalk:Stream:Enabled); it is redelivered until one does.");
-        }
+        var (message, answer, problem) = await clicker.ClickOverStreamAsync(click.OutTrackId, click.UserId, click.Params);
+        return problem ?? Results.Json(new { messageId = message!.MessageId, code = answer!.Code, data = JsonNode.Parse(answer.Data) }, ForHumans);
     }
-
-    private static readonly TimeSpan ClickAnswerWait = TimeSpan.FromSeconds(10);
 
     private static async Task ServeAsync(HttpContext context, string prefix, SandboxRoute route)
     {

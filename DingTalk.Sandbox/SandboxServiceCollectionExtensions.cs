@@ -23,6 +23,7 @@ public static class SandboxServiceCollectionExtensions
             sp.GetRequiredService<SandboxOptions>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System));
         services.TryAddSingleton(sp => sp.GetRequiredService<SandboxState>().Stream); // disposed with the host: closes its sockets
+        services.TryAddSingleton(sp => new SandboxClicker(sp.GetRequiredService<SandboxState>()));
         return services;
     }
 }

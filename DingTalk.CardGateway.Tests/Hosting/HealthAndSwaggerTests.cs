@@ -29,6 +29,21 @@ public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<Ding
         Assert.DoesNotContain("not-the-secret", ready.GetRawText(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("GET", "/sandbox/")]
+    [InlineData("GET", "/sandbox/cards")]
+    [InlineData("POST", "/sandbox/clicks")]
+    public async Task A_Live_gateway_has_no_sandbox_pages(string method, string path)
+    {
+        // They ask for no key and show what the emulator received, credentials included: Sandbox mode only.
+        using var client = fixture.Gateway.CreateClient();
+
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
     [Fact]
     public async Task Swagger_documents_the_admin_api_with_the_api_key_scheme()
     {

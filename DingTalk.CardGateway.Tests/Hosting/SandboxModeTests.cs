@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace DingTalk.CardGateway.Tests.Hosting;
@@ -15,16 +14,8 @@ public sealed class SandboxModeTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-        {
-            b.UseEnvironment("Development");
-            b.UseSetting("DingTalk:AppKey", "");
-            b.UseSetting("Gateway:AdminApiKeys:0", "");
-            b.UseSetting("DingTalk:Stream:Enabled", "true"); // the emulator's Stream side too: clients must find the port picked at start
-            b.UseSetting("Gateway:Storage:ConnectionString", $"Data Source={Path.Combine(Path.GetTempPath(), $"cg-sandbox-{Guid.NewGuid():N}.db")}");
-        });
-        _gateway.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0)); // a free port, not the default 5000
-        _gateway.StartServer();
+        // The emulator's Stream side too: clients must find the port picked at start.
+        _gateway = SandboxModeGateway.Start(streamEnabled: true);
         return Task.CompletedTask;
     }
 
@@ -99,6 +90,49 @@ public sealed class SandboxModeTests : IAsyncLifetime
 
         var problem = await HttpAssert.ProblemAsync(clicked, HttpStatusCode.NotFound);
         Assert.Equal("DingTalk has no card sent-before-a-restart: the sandbox starts empty with each run, so send the card again.", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_Stream_card_clicked_through_the_sandbox_goes_over_the_Stream_connection_and_counts_both_clickers()
+    {
+        using var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, ApiKeyAuthenticationHandler.SandboxKey);
+        (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = "page-stream-poll", openConversationId = "cidSandbox==" })).EnsureSuccessStatusCode();
+        await Tests.Callbacks.Eventually.TrueAsync(async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK, "the Stream connection is up");
+
+        var first = await HttpAssert.JsonAsync(
+            await client.PostAsJsonAsync("/sandbox/clicks", new { outTrackId = "page-stream-poll", userId = "u1", @params = new { action = "vote", option = "A" } }),
+            HttpStatusCode.OK);
+        await HttpAssert.JsonAsync(
+            await client.PostAsJsonAsync("/sandbox/clicks", new { outTrackId = "page-stream-poll", userId = "u2", @params = new { action = "vote", option = "B" } }),
+            HttpStatusCode.OK);
+
+        Assert.Equal("STREAM", first.GetProperty("via").GetString());
+        Assert.Equal(200, first.GetProperty("status").GetInt32());
+        Assert.Equal("A", first.GetProperty("answer").GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        await Tests.Callbacks.Eventually.TrueAsync(
+            async () =>
+            {
+                var cards = await HttpAssert.JsonAsync(await client.GetAsync("/sandbox/cards"), HttpStatusCode.OK);
+                var card = cards.GetProperty("cards").EnumerateArray().Single(c => c.GetProperty("outTrackId").GetString() == "page-stream-poll");
+                return card.GetProperty("cardData").TryGetProperty("total", out var total) && total.GetString() == "2";
+            },
+            "everyone's update with both votes reached the emulated DingTalk");
+    }
+
+    [Fact]
+    public async Task An_HTTP_card_clicked_through_the_sandbox_with_no_callback_url_registered_is_409_saying_what_to_configure()
+    {
+        // Stream mode registers no callback URL, so DingTalk has nowhere to post an HTTP card's clicks.
+        using var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, ApiKeyAuthenticationHandler.SandboxKey);
+        (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = "page-http-poll", openConversationId = "cidSandbox==", callbackType = "HTTP" })).EnsureSuccessStatusCode();
+
+        var clicked = await client.PostAsJsonAsync("/sandbox/clicks", new { outTrackId = "page-http-poll", userId = "u1", @params = new { action = "vote", option = "A" } });
+
+        var detail = (await HttpAssert.ProblemAsync(clicked, HttpStatusCode.Conflict)).GetProperty("detail").GetString();
+        Assert.Contains("No callback URL is registered for route key 'card-gateway'", detail, StringComparison.Ordinal);
+        Assert.Contains("DingTalk:Stream:Enabled=true: then send cards with callbackType STREAM", detail, StringComparison.Ordinal);
     }
 
     [Fact]

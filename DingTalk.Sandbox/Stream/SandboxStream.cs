@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DingTalk.Sandbox.Wire;
 using Microsoft.AspNetCore.Http;
 
 namespace DingTalk.Sandbox.Stream;
@@ -179,27 +180,7 @@ public sealed class SandboxStream : IDisposable
                 $"Card {outTrackId} was created with callbackType '{card.CallbackType}': DingTalk delivers its callbacks over HTTP, never over Stream.");
         }
 
-        var content = new JsonObject
-        {
-            ["cardPrivateData"] = new JsonObject
-            {
-                ["actionIds"] = new JsonArray("sandbox_button"),
-                ["params"] = JsonSerializer.SerializeToNode(parameters),
-            },
-        }.ToJsonString();
-        var data = new JsonObject
-        {
-            ["extension"] = "{}",
-            ["corpId"] = "dingsandboxcorp",
-            ["spaceType"] = "im",
-            ["userIdType"] = 1,
-            ["type"] = "actionCallback",
-            ["userId"] = userId,
-            ["content"] = content,
-            ["spaceId"] = card.Deliveries.Count > 0 ? card.Deliveries[0].SpaceId : "",
-            ["outTrackId"] = outTrackId,
-            ["value"] = content,
-        };
+        var data = CardCallbackBody.Advanced(card, userId, JsonSerializer.SerializeToNode(parameters));
         return PushAsync(StreamProtocol.Callback, StreamProtocol.CardCallbackTopic, data.ToJsonString(), messageId);
     }
 

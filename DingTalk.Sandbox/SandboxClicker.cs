@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DingTalk.Sandbox.Stream;
+using DingTalk.Sandbox.Wire;
+using Microsoft.AspNetCore.Http;
+
+namespace DingTalk.Sandbox;
+
+/// <summary>
+/// Clicks a card the way DingTalk delivers a click: an HTTP card's callback posted, signed, to the URL registered for
+/// its <c>callbackRouteKey</c>; a Stream card's pushed over the Stream connection; a robot card's posted to the
+/// <c>callbackUrl</c> it was sent with. Answers with what the receiver answered (the clicker's update), or a problem
+/// saying why DingTalk could not deliver the click.
+/// </summary>
+internal sealed class SandboxClicker(SandboxState state) : IDisposable
+{
+    /// <summary>DingTalk gives up after 2 s; a person trying a slow handler is shown its answer anyway, up to this.</summary>
+    public static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(10);
+
+    private const string TimestampHeader = "x-ddpaas-signature-timestamp";
+    private const string SignatureHeader = "x-ddpaas-signature";
+
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false })
+    {
+        Timeout = AnswerWait,
+        MaxResponseContentBufferSize = 1024 * 1024,
+    };
+
+    public async Task<IResult> ClickAsync(SandboxClick click, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(click.UserId) || string.IsNullOrEmpty(click.OutTrackId) == string.IsNullOrEmpty(click.CardBizId))
+        {
+            return Problem(
+                StatusCodes.Status400BadRequest,
+                "Not a click",
+                "Give userId and one of outTrackId (an advanced card) or cardBizId (a robot card).");
+        }
+
+        return string.IsNullOrEmpty(click.CardBizId)
+            ? await ClickAdvancedCardAsync(click.OutTrackId!, click.UserId, click.Params, cancellationToken)
+            : await ClickRobotCardAsync(click.CardBizId, click.UserId, click.Params, cancellationToken);
+    }
+
+    /// <summary>
+    /// Pushes a click on a Stream card and waits for the client's answer: the answer, or the problem when the card is
+    /// unknown (404), not a Stream card (409), or nobody answered (504).
+    /// </summary>
+    public async Task<(SandboxStreamMessage? Message, SandboxStreamAnswer? Answer, IResult? Problem)> ClickOverStreamAsync(
+        string outTrackId, string userId, JsonObject? parameters)
+    {
+        if (state.FindCard(outTrackId) is null)
+        {
+            return (null, null, NoSuchCard(outTrackId));
+        }
+
+        SandboxStreamMessage message;
+        try
+        {
+            message = await state.Stream.PushCardCallbackAsync(outTrackId, userId, parameters ?? new JsonObject());
+        }
+        catch (InvalidOperationException refused)
+        {
+            return (null, null, Problem(StatusCodes.Status409Conflict, "Not a Stream card", refused.Message));
+        }
+
+        try
+        {
+            return (message, await message.Answered.WaitAsync(AnswerWait), null);
+        }
+        catch (TimeoutException)
+        {
+            return (message, null, Problem(
+                StatusCodes.Status504GatewayTimeout,
+                "No answer",
+                $"No Stream client answered message {message.MessageId} within {AnswerWait.TotalSeconds:0} s (is one connected? DingTalk:Stream:Enabled); it is redelivered until one does."));
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<IResult> ClickAdvancedCardAsync(string outTrackId, string userId, JsonObject? parameters, CancellationToken cancellationToken)
+    {
+        var card = state.FindCard(outTrackId);
+        if (card is null)
+        {
+            return NoSuchCard(outTrackId);
+        }
+
+        if (card.CallbackType == "STREAM")
+        {
+            var (_, answer, problem) = await ClickOverStreamAsync(outTrackId, userId, parameters);
+            return problem ?? Answered("STREAM", answer!.Code, StreamResponse(answer.Data));
+        }
+
+        if (string.IsNullOrEmpty(card.CallbackRouteKey))
+        {
+            return Problem(
+                StatusCodes.Status409Conflict,
+                "Nowhere to call back",
+                $"Card {outTrackId} was created without a callbackRouteKey, so DingTalk does not know where to send its clicks.");
+        }
+
+        if (!state.Callbacks.TryGetValue(card.CallbackRouteKey, out var callback))
+        {
+            return Problem(
+                StatusCodes.Status409Conflict,
+                "No callback URL registered",
+                $"No callback URL is registered for route key '{card.CallbackRouteKey}', so DingTalk has nowhere to send the clicks of card {outTrackId}. "
+                + "The gateway registers one at startup when DingTalk:Callback:RegisterOnStartup is true and DingTalk:Callback:ApiSecret is set (Sandbox mode's defaults), "
+                + "but not with DingTalk:Stream:Enabled=true: then send cards with callbackType STREAM.");
+        }
+
+        var body = CardCallbackBody.Advanced(card, userId, parameters);
+        return await PostAsync("HTTP", callback.CallbackUrl, body, callback.ApiSecret, cancellationToken);
+    }
+
+    private async Task<IResult> ClickRobotCardAsync(string cardBizId, string userId, JsonObject? parameters, CancellationToken cancellationToken)
+    {
+        var card = state.FindRobotCard(cardBizId);
+        if (card is null)
+        {
+            return Problem(
+                StatusCodes.Status404NotFound,
+                "No such card",
+                $"DingTalk has no robot card {cardBizId}: the sandbox starts empty with each run, so send the card again.");
+        }
+
+        if (string.IsNullOrEmpty(card.CallbackUrl))
+        {
+            return Problem(
+                StatusCodes.Status409Conflict,
+                "Nowhere to call back",
+                $"Robot card {cardBizId} was sent without a callbackUrl, so DingTalk has nowhere to send its clicks; the gateway's POST /api/robot-cards mints one.");
+        }
+
+        // DingTalk documents no signature for a robot card's callback: the token in the URL is the card's proof.
+        return await PostAsync("robot", card.CallbackUrl, CardCallbackBody.Robot(cardBizId, userId, parameters), apiSecret: null, cancellationToken);
+    }
+
+    private async Task<IResult> PostAsync(string via, string url, JsonObject body, string? apiSecret, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var target) || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
+        {
+            return Unreachable("The callback URL is not an absolute http(s) URL.");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, target)
+        {
+            Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        if (apiSecret is not null)
+        {
+            var timestamp = state.Time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+            request.Headers.Add(TimestampHeader, timestamp);
+            request.Headers.Add(SignatureHeader, Convert.ToBase64String(HMACSHA256.HashData(Encoding.UTF8.GetBytes(apiSecret), Encoding.UTF8.GetBytes(timestamp))));
+        }
+
+        try
+        {
+            using var response = await _http.SendAsync(request, cancellationToken);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            return Answered(via, (int)response.StatusCode, ParseOrText(text));
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Problem(
+                StatusCodes.Status504GatewayTimeout,
+                "No answer",
+                $"The callback URL {target.GetLeftPart(UriPartial.Authority)} did not answer within {AnswerWait.TotalSeconds:0} s (DingTalk gives up after 2 s).");
+        }
+        catch (HttpRequestException unreachable)
+        {
+            return Unreachable($"DingTalk could not reach {target.GetLeftPart(UriPartial.Authority)}: {unreachable.Message} Is the gateway running at the URL it registered?");
+        }
+    }
+
+    private static IResult Answered(string via, int status, JsonNode? answer) =>
+        Results.Json(new { via, status, answer }, SandboxEndpoints.ForHumans);
+
+    /// <summary>A Stream answer's <c>data</c> is <c>{"response": update}</c>: the update, as an HTTP callback would answer it.</summary>
+    private static JsonNode? StreamResponse(string data) =>
+        ParseOrText(data) is JsonObject wrapped && wrapped["response"] is { } response ? response.DeepClone() : ParseOrText(data);
+
+    private static JsonNode? ParseOrText(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return JsonValue.Create(text);
+        }
+    }
+
+    private static IResult NoSuchCard(string outTrackId) => Problem(
+        StatusCodes.Status404NotFound,
+        "No such card",
+        $"DingTalk has no card {outTrackId}: the sandbox starts empty with each run, so send the card again.");
+
+    private static IResult Unreachable(string detail) => Problem(StatusCodes.Status502BadGateway, "Callback not delivered", detail);
+
+    private static IResult Problem(int status, string title, string detail) => Results.Problem(statusCode: status, title: title, detail: detail);
+}
