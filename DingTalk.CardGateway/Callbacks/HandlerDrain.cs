@@ -41,8 +41,25 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     private TaskCompletionSource? _drained;
     private Task? _drain;
 
-    /// <summary>The token handlers get: cancelled only once the stop's grace is over.</summary>
-    public CancellationToken HandlersStopping => _stopping.Token;
+    /// <summary>
+    /// The token handlers get: cancelled only once the stop's grace is over. A callback that still arrives once the gateway
+    /// is disposed (a Stream frame the stop outlasted) gets one cancelled already, not an <see cref="ObjectDisposedException"/>
+    /// that would be recorded as its handler's failure.
+    /// </summary>
+    public CancellationToken HandlersStopping
+    {
+        get
+        {
+            try
+            {
+                return _stopping.Token;
+            }
+            catch (ObjectDisposedException)
+            {
+                return new CancellationToken(canceled: true);
+            }
+        }
+    }
 
     /// <summary>Callbacks being handled now.</summary>
     public int Running => Volatile.Read(ref _running);
@@ -69,7 +86,7 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     {
         var grace = options.CurrentValue.StopGrace;
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _drained, drained);
+        Interlocked.Exchange(ref _drained, drained); // a full fence: the count is read after End can see it, or End sees no drain and the count reads 0
         if (Running == 0)
         {
             return;

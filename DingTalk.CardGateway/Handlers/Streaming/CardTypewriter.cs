@@ -64,7 +64,7 @@ public sealed partial class CardTypewriter(
     public async Task DrainAsync(CancellationToken cancellationToken)
     {
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _drained, drained);
+        Interlocked.Exchange(ref _drained, drained); // a full fence, as HandlerDrain's: a text ending now either sees this drain or is not counted below
         if (Volatile.Read(ref _typing) > 0)
         {
             await drained.Task.WaitAsync(cancellationToken);
