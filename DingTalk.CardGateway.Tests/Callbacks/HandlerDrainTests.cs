@@ -1,6 +1,6 @@
 using DingTalk.CardGateway.Callbacks;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using DingTalk.CardGateway.Tests.Fixtures;
 
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
@@ -10,18 +10,9 @@ public sealed class HandlerDrainTests
     [Fact]
     public void A_callback_arriving_after_the_gateway_was_disposed_gets_a_cancelled_token_not_an_exception()
     {
-        var drain = new HandlerDrain(new StaticMonitor(new CallbackHandlingOptions()), TimeProvider.System, NullLogger<HandlerDrain>.Instance);
+        var drain = new HandlerDrain(new StaticOptionsMonitor<CallbackHandlingOptions>(new CallbackHandlingOptions()), TimeProvider.System, NullLogger<HandlerDrain>.Instance);
         drain.Dispose();
 
         Assert.True(drain.HandlersStopping.IsCancellationRequested);
-    }
-
-    private sealed class StaticMonitor(CallbackHandlingOptions value) : IOptionsMonitor<CallbackHandlingOptions>
-    {
-        public CallbackHandlingOptions CurrentValue => value;
-
-        public CallbackHandlingOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<CallbackHandlingOptions, string?> listener) => null;
     }
 }

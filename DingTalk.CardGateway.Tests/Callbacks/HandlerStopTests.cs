@@ -28,7 +28,7 @@ public sealed class HandlerStopTests
         gateway.App.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => handlerGate.Open(gate));
         await gateway.App.DisposeAsync().AsTask().WaitAsync(Patience);
 
-        await using var after = await stopping.RestartAsync();
+        await using var after = stopping.Restart();
         var stored = await StoredAsync(after, card);
         Assert.Equal("Overran", stored.GetProperty("callbacks")[0].GetProperty("outcome").GetString());
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the click's update for everyone");
@@ -53,7 +53,7 @@ public sealed class HandlerStopTests
 
         Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3107 && e.RenderMessage().Contains("StopGrace", StringComparison.Ordinal));
         Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3108);
-        await using var after = await stopping.RestartAsync();
+        await using var after = stopping.Restart();
         var stored = await StoredAsync(after, card);
         Assert.Equal("HandlerFailed", stored.GetProperty("callbacks")[0].GetProperty("outcome").GetString());
         Assert.False(stored.GetProperty("card").GetProperty("publicData").TryGetProperty("count", out _));
@@ -93,11 +93,10 @@ public sealed class HandlerStopTests
         }
 
         /// <summary>A plain gateway on the same database and fake DingTalk: its outbox sends what the first one left.</summary>
-        public async Task<GatewayFactory> RestartAsync()
+        public GatewayFactory Restart()
         {
             var restarted = new GatewayFactory(_gateway!.DingTalk, Settings);
             using var client = restarted.CreateClient(); // starts the host
-            await Task.CompletedTask;
             return restarted;
         }
 
@@ -108,11 +107,7 @@ public sealed class HandlerStopTests
                 await _gateway.DisposeAsync();
             }
 
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
-            {
-                File.Delete(_database + suffix);
-            }
+            SqliteFiles.Delete(_database);
         }
     }
 }

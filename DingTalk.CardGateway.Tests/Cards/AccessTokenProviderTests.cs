@@ -2,6 +2,7 @@ using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Cards.Wire;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -119,7 +120,7 @@ public class AccessTokenProviderTests
     private AccessTokenProvider CreateProvider()
     {
         var options = new DingTalkOptions { AppKey = "key", AppSecret = "secret-value" };
-        var monitor = new StaticMonitor<DingTalkOptions>(options);
+        var monitor = new StaticOptionsMonitor<DingTalkOptions>(options);
         var masker = new SecretMasker(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
         return new AccessTokenProvider(_oauth, monitor, _clock, masker, NullLogger<AccessTokenProvider>.Instance);
     }
@@ -146,14 +147,5 @@ public class AccessTokenProviderTests
             await Task.Delay(20, cancellationToken); // long enough for concurrent callers to pile up behind the fetch
             return Fail is null ? new AccessTokenResponse($"token-{n}", 7200) : throw Fail;
         }
-    }
-
-    private sealed class StaticMonitor<T>(T value) : IOptionsMonitor<T>
-    {
-        public T CurrentValue => value;
-
-        public T Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<T, string?> listener) => null;
     }
 }

@@ -87,11 +87,7 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
-        {
-            File.Delete(_database + suffix);
-        }
+        SqliteFiles.Delete(_database);
     }
 
     private sealed class CapturingSink : ILogEventSink

@@ -11,12 +11,7 @@ public sealed class SqliteStorageFixture : StorageFixture
 
     protected override Task DropDatabaseAsync(string? connectionString)
     {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        var file = connectionString?["Data Source=".Length..];
-        foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
-        {
-            File.Delete(file + suffix);
-        }
+        SqliteFiles.Delete(connectionString?["Data Source=".Length..] ?? "");
 
         return Task.CompletedTask;
     }

@@ -74,10 +74,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         }
         finally
         {
-            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
-            {
-                File.Delete(database + suffix);
-            }
+            SqliteFiles.Delete(database);
         }
     }
 
@@ -238,10 +235,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         }
         finally
         {
-            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
-            {
-                File.Delete(database + suffix);
-            }
+            SqliteFiles.Delete(database);
         }
     }
 

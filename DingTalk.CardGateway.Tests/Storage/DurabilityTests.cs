@@ -53,10 +53,7 @@ public sealed class DurabilityTests : IAsyncLifetime
         }
         finally
         {
-            foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
-            {
-                File.Delete(database + suffix);
-            }
+            SqliteFiles.Delete(database);
         }
     }
 

@@ -1,0 +1,15 @@
+namespace DingTalk.CardGateway.Tests.Fixtures;
+
+/// <summary>A test's SQLite database file, and the files SQLite and the gateway keep beside it.</summary>
+public static class SqliteFiles
+{
+    /// <summary>Deletes the database at <paramref name="path"/> with its WAL, its shared memory and the gateway's lock file, once no pooled connection holds them.</summary>
+    public static void Delete(string path)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".lock" })
+        {
+            File.Delete(path + suffix);
+        }
+    }
+}
