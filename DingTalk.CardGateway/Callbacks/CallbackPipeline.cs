@@ -61,8 +61,8 @@ public sealed partial class CallbackPipeline(
     {
         var scope = scopes.CreateAsyncScope();
         var scopeHandedOver = false;
-        var run = drain.Begin(); // a stopping gateway waits for it (HandlerDrain)
-        var runHandedOver = false;
+        drain.Begin(); // a stopping gateway waits for it until it commits (HandlerDrain)
+        var drainEndHandedOver = false;
         try
         {
             var services = scope.ServiceProvider;
@@ -111,8 +111,8 @@ public sealed partial class CallbackPipeline(
             catch (TimeoutException)
             {
                 Log.Overran(logger, handlerName, (long)options.CurrentValue.HandlerBudget.TotalMilliseconds, action.CallbackId, action.CardId);
-                (scopeHandedOver, runHandedOver) = (true, true);
-                _ = FinishOverrunAsync(scope, run, handling, action, context, handlerName, answerSent);
+                (scopeHandedOver, drainEndHandedOver) = (true, true);
+                _ = FinishOverrunAsync(scope, handling, action, context, handlerName, answerSent);
                 return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handlerName);
             }
 
@@ -123,9 +123,9 @@ public sealed partial class CallbackPipeline(
         }
         finally
         {
-            if (!runHandedOver)
+            if (!drainEndHandedOver)
             {
-                run.Dispose();
+                drain.End();
             }
 
             if (!scopeHandedOver)
@@ -223,7 +223,7 @@ public sealed partial class CallbackPipeline(
 
     /// <summary>The handler ran past its budget and DingTalk already has <c>{}</c>: record that, with its update for everyone, when it ends.</summary>
     private async Task FinishOverrunAsync(
-        AsyncServiceScope scope, HandlerDrain.Run run, Task<CardActionResult?> handling, CardAction action, CardActionContext context, string handlerName, Task answerSent)
+        AsyncServiceScope scope, Task<CardActionResult?> handling, CardAction action, CardActionContext context, string handlerName, Task answerSent)
     {
         CardActionResult? result = null;
         try
@@ -239,7 +239,7 @@ public sealed partial class CallbackPipeline(
         }
         finally
         {
-            run.Dispose();
+            drain.End(); // begun in HandleOnceAsync, which handed it over
         }
 
         await FollowUpAsync(scope, result, context, answerSent);

@@ -64,11 +64,16 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     /// <summary>Callbacks being handled now.</summary>
     public int Running => Volatile.Read(ref _running);
 
-    /// <summary>A callback's handling begins; dispose the result once it is committed (or given up).</summary>
-    public Run Begin()
+    /// <summary>A callback's handling begins: call <see cref="End"/> once, when it is committed (or given up).</summary>
+    public void Begin() => Interlocked.Increment(ref _running);
+
+    /// <summary>A callback begun with <see cref="Begin"/> is committed or given up.</summary>
+    public void End()
     {
-        Interlocked.Increment(ref _running);
-        return new Run(this);
+        if (Interlocked.Decrement(ref _running) == 0)
+        {
+            Volatile.Read(ref _drained)?.TrySetResult();
+        }
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -118,28 +123,6 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
             return false;
-        }
-    }
-
-    private void End()
-    {
-        if (Interlocked.Decrement(ref _running) == 0)
-        {
-            Volatile.Read(ref _drained)?.TrySetResult();
-        }
-    }
-
-    /// <summary>One callback being handled.</summary>
-    public sealed class Run(HandlerDrain drain) : IDisposable
-    {
-        private int _ended;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _ended, 1) == 0)
-            {
-                drain.End();
-            }
         }
     }
 
