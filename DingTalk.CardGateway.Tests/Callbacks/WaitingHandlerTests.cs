@@ -126,18 +126,9 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     }
 
     [SkippableFact]
-    public async Task On_PostgreSQL_a_waiting_handler_holds_only_its_state_and_a_click_on_the_same_state_waits_for_it()
-    {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        var postgres = CallbackGateway.With(new Dictionary<string, string?>
+    public Task On_PostgreSQL_a_waiting_handler_holds_only_its_state_and_a_click_on_the_same_state_waits_for_it() =>
+        OnPostgresAsync(async postgres =>
         {
-            ["Gateway:Storage:Provider"] = "Postgres",
-            ["Gateway:Storage:ConnectionString"] = connectionString,
-        });
-        try
-        {
-            await postgres.InitializeAsync();
             var card = await postgres.SendCardAsync("tpl.count");
             var other = await postgres.SendCardAsync("tpl.poll");
             var gate = Guid.NewGuid().ToString("N");
@@ -152,52 +143,37 @@ public class WaitingHandlerTests(CallbackGateway gateway)
             await using var scope = postgres.App.Services.CreateAsyncScope();
             var counter = await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
             Assert.Equal(2, counter?.Count);
-        }
-        finally
-        {
-            await postgres.DisposeAsync();
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
-    }
+        });
 
     [SkippableFact]
-    public async Task On_PostgreSQL_a_redelivery_while_an_overrun_handler_still_runs_is_answered_without_waiting_for_it()
-    {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        var postgres = CallbackGateway.With(new Dictionary<string, string?>
+    public Task On_PostgreSQL_a_redelivery_while_an_overrun_handler_still_runs_is_answered_without_waiting_for_it() =>
+        OnPostgresAsync(async postgres =>
         {
-            ["Gateway:Storage:Provider"] = "Postgres",
-            ["Gateway:Storage:ConnectionString"] = connectionString,
+            var gate = Guid.NewGuid().ToString("N");
+            try
+            {
+                var card = await postgres.SendCardAsync("tpl.count");
+                var body = DingTalkCallback.Body(card, "u1", new { action = "count", gate });
+                var signedAt = DateTimeOffset.UtcNow;
+
+                // The handler waits at its gate past its budget: DingTalk already has {} while its transaction stays open.
+                using var first = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetRawText());
+
+                // Its redelivery gets the same {} while the gate is still shut, instead of waiting on the open claim for as long
+                // as the handler runs (DingTalk gives up after 2 s; over Stream the frame's slot would be held all that time).
+                using var again = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+                postgres.Gate.Open(gate);
+
+                await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
+                Assert.Equal(1, postgres.Gate.Arrivals(gate));
+            }
+            finally
+            {
+                postgres.Gate.Open(gate); // a failed assertion must not leave the handler waiting while the gateway stops
+            }
         });
-        var gate = Guid.NewGuid().ToString("N");
-        try
-        {
-            await postgres.InitializeAsync();
-            var card = await postgres.SendCardAsync("tpl.count");
-            var body = DingTalkCallback.Body(card, "u1", new { action = "count", gate });
-            var signedAt = DateTimeOffset.UtcNow;
-
-            // The handler waits at its gate past its budget: DingTalk already has {} while its transaction stays open.
-            using var first = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
-            Assert.Equal("{}", (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetRawText());
-
-            // Its redelivery gets the same {} while the gate is still shut, instead of waiting on the open claim for as long
-            // as the handler runs (DingTalk gives up after 2 s; over Stream the frame's slot would be held all that time).
-            using var again = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
-            Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
-            postgres.Gate.Open(gate);
-
-            await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
-            Assert.Equal(1, postgres.Gate.Arrivals(gate));
-        }
-        finally
-        {
-            postgres.Gate.Open(gate);
-            await postgres.DisposeAsync();
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
-    }
 
     [Fact]
     public async Task A_conflict_found_on_the_handlers_next_storage_call_is_logged_as_a_conflict_not_a_handler_bug()
@@ -303,6 +279,28 @@ public class WaitingHandlerTests(CallbackGateway gateway)
 
         Assert.Equal("1", Private((await waiting), "myCount"));
         Assert.Equal(1, (await CounterAsync(card))?.Count);
+    }
+
+    /// <summary>Runs <paramref name="test"/> on a gateway of its own on a fresh PostgreSQL database; skipped without a server.</summary>
+    private static async Task OnPostgresAsync(Func<CallbackGateway, Task> test)
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync();
+        Skip.If(connectionString is null, PostgresServer.SkipReason);
+        var postgres = CallbackGateway.With(new Dictionary<string, string?>
+        {
+            ["Gateway:Storage:Provider"] = "Postgres",
+            ["Gateway:Storage:ConnectionString"] = connectionString,
+        });
+        try
+        {
+            await postgres.InitializeAsync();
+            await test(postgres);
+        }
+        finally
+        {
+            await postgres.DisposeAsync();
+            await PostgresServer.DropDatabaseAsync(connectionString);
+        }
     }
 
     /// <summary>Once a handler waits at <paramref name="gate"/>, a vote on another card is answered: the writer is free meanwhile.</summary>
