@@ -157,7 +157,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var clock = new FakeTimeProvider(T0);
         var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
         var dispatcher = Dispatcher(api, clock);
-        var maxDelay = fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.RetryMaxDelay;
+        var maxDelay = Options.RetryMaxDelay;
         await QueueAsync(Update(card, ("total", 1)));
 
         // Past the 7th attempt the doubling backoff is capped; each later wait draws its jitter afresh (±20%), so 20
@@ -216,7 +216,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         // On to the next renewal, which finds it gone: in small steps, since under load the renewal may not have started
         // its wait yet (a timer started after one big step would never fire). Well within the lease, so it is the renewal
         // that finds the card taken, not the lease running out.
-        var step = fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.LeaseDuration / 30;
+        var step = Options.LeaseDuration / 30;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!pass.IsCompleted && DateTime.UtcNow < deadline && clock.GetUtcNow() < T0 + (step * 25))
         {
@@ -245,11 +245,10 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var id = await QueueAsync(Update(card, ("total", 1)));
         await dispatcher.RunOnceAsync(default); // DingTalk busy: retried
 
-        clock.Advance(fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.GiveUpAfter);
+        clock.Advance(Options.GiveUpAfter);
         await dispatcher.RunOnceAsync(default); // unreachable, past GiveUpAfter: dead-lettered
 
-        await using var scope = fixture.Scope();
-        var dead = (await scope.ServiceProvider.GetRequiredService<IOutbox>().FindAsync(id, default))!;
+        var dead = await EntryAsync(id);
         Assert.Equal(OutboxStatus.Dead, dead.Status);
         Assert.Contains("Connection refused", dead.LastError, StringComparison.Ordinal);
         Assert.Null(dead.LastErrorStatus); // DingTalk never answered the attempt given up on: no code of its to show
@@ -296,16 +295,12 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var dispatcher = Dispatcher(api, clock);
         var id = await QueueAsync(Update(card, ("total", 1)));
         await dispatcher.RunOnceAsync(default); // retried, its last error naming the scope
-        await using (var first = fixture.Scope())
-        {
-            Assert.Equal(["Card.Instance.Write"], (await first.ServiceProvider.GetRequiredService<IOutbox>().FindAsync(id, default))!.RequiredScopes);
-        }
+        Assert.Equal(["Card.Instance.Write"], (await EntryAsync(id)).RequiredScopes);
 
-        clock.Advance(fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.GiveUpAfter);
+        clock.Advance(Options.GiveUpAfter);
         await dispatcher.RunOnceAsync(default); // timed out, past GiveUpAfter: dead-lettered
 
-        await using var scope = fixture.Scope();
-        var dead = (await scope.ServiceProvider.GetRequiredService<IOutbox>().FindAsync(id, default))!;
+        var dead = await EntryAsync(id);
         Assert.Equal(OutboxStatus.Dead, dead.Status);
         Assert.Contains("TimeoutRejectedException", dead.LastError, StringComparison.Ordinal);
         Assert.Null(dead.LastErrorCode);
@@ -317,7 +312,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     {
         SkipWithoutDatabase();
         var card = await SavedCardAsync();
-        var giveUpAfter = fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue.GiveUpAfter;
+        var giveUpAfter = Options.GiveUpAfter;
         var old = await QueueAsync(Update(card, ("status", "approved")));
         var recent = await QueueAsync(Update(card, ("comment", "see ticket")));
         await using (var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
@@ -342,6 +337,16 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
+
+    /// <summary>The outbox options the fixture's gateway runs with.</summary>
+    protected OutboxOptions Options => fixture.Services.GetRequiredService<IOptionsMonitor<OutboxOptions>>().CurrentValue;
+
+    /// <summary>Outbox entry <paramref name="id"/> as stored now.</summary>
+    protected async Task<OutboxEntry> EntryAsync(long id)
+    {
+        await using var scope = fixture.Scope();
+        return (await scope.ServiceProvider.GetRequiredService<IOutbox>().FindAsync(id, default))!;
+    }
 
     /// <summary>Sends what earlier tests left pending and due, so a pass's "sent nothing" is about this test's card.</summary>
     protected async Task DrainOtherTestsEntriesAsync()
