@@ -36,18 +36,41 @@ public sealed partial class CallbackPipeline(
     private const string BeforeHandler = "before_handler";
 
     /// <param name="action">A verified, parsed callback.</param>
+    /// <param name="arrivedAt">
+    /// The pipeline's clock's <see cref="TimeProvider.GetTimestamp"/> as the callback arrived (before its body was read):
+    /// the handler's budget counts from it, as DingTalk's 2 seconds do (<see cref="AnswerTimeline"/>).
+    /// </param>
     /// <param name="answerSent">
     /// Completes when the transport has sent the answer (or failed to): updates for everyone wait for it, so the
     /// transport must complete it in every case (HTTP does in <c>Response.OnCompleted</c>).
     /// </param>
     /// <param name="cancellationToken">The transport's token; once claimed, a callback is seen through regardless.</param>
-    public async Task<CallbackReply> HandleAsync(CardAction action, Task answerSent, CancellationToken cancellationToken)
+    public async Task<CallbackReply> HandleAsync(CardAction action, long arrivedAt, Task answerSent, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        var timeline = new AnswerTimeline(clock, arrivedAt);
         try
         {
-            var reply = await HandleOnceAsync(action, answerSent, cancellationToken);
+            var reply = await HandleOnceAsync(action, timeline, answerSent, cancellationToken);
             metrics.Answered(action.Transport, reply, started);
+            if (timeline.Late(options.CurrentValue.LateAnswer) is { } late)
+            {
+                Log.AnsweredLate(
+                    logger,
+                    action.CallbackId,
+                    action.CardId,
+                    action.Transport,
+                    (long)late.Total.TotalMilliseconds,
+                    (long)options.CurrentValue.LateAnswer.TotalMilliseconds,
+                    late.Slowest,
+                    (long)late.Reading.TotalMilliseconds,
+                    (long)late.Storage.TotalMilliseconds,
+                    reply.Handler ?? "(none)",
+                    (long)late.Handler.TotalMilliseconds,
+                    (long)late.Commit.TotalMilliseconds);
+                metrics.AnsweredLate(action.Transport, late.Slowest);
+            }
+
             return reply;
         }
         catch
@@ -57,7 +80,7 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    private async Task<CallbackReply> HandleOnceAsync(CardAction action, Task answerSent, CancellationToken cancellationToken)
+    private async Task<CallbackReply> HandleOnceAsync(CardAction action, AnswerTimeline timeline, Task answerSent, CancellationToken cancellationToken)
     {
         var scope = scopes.CreateAsyncScope();
         var scopeHandedOver = false;
@@ -92,6 +115,7 @@ public sealed partial class CallbackPipeline(
             var handlerName = registration.HandlerType.Name;
             await session.SavepointAsync(BeforeHandler, CancellationToken.None);
             session.BeginHandler(action.CallbackId);
+            timeline.HandlerStarted();
             var handling = InvokeAsync(services, registration, context);
             CardActionResult? result;
             try
@@ -103,10 +127,13 @@ public sealed partial class CallbackPipeline(
                 else
                 {
                     _ = session.LeaveWriterWhileWaitingAsync(handling); // SQLite's writer is not held while it waits on something else
-                    result = await handling.WaitAsync(options.CurrentValue.HandlerBudget, clock, CancellationToken.None);
+                    // What is left of the budget since the callback arrived: none if storage took it all, and then a
+                    // handler that has to wait is answered for at once, while DingTalk still listens.
+                    result = await handling.WaitAsync(timeline.Remaining(options.CurrentValue.HandlerBudget), clock, CancellationToken.None);
                 }
 
                 result = await EndHandlerAsync(session, result, handlerName, context);
+                timeline.HandlerEnded();
             }
             catch (TimeoutException)
             {
@@ -318,6 +345,13 @@ public sealed partial class CallbackPipeline(
 
         [LoggerMessage(3106, LogLevel.Warning, "Handler {Handler} waited on something while another click changed the state it had changed, on callback {CallbackId} (card {CardId}, user {UserId}): its change and result were not kept; the user got {{}}")]
         public static partial void Conflicted(ILogger logger, string handler, string callbackId, string cardId, string userId);
+
+        [LoggerMessage(
+            3110,
+            LogLevel.Warning,
+            "Callback {CallbackId} (card {CardId}, {Transport}) answered {ElapsedMs} ms after it arrived, at or past Gateway:Callbacks:LateAnswer ({LateMs} ms; DingTalk waits 2000 ms, then shows the user an error). Slowest part: {Slowest:l} — reading and verifying {ReadingMs} ms, storage {StorageMs} ms, handler {Handler} {HandlerMs} ms, commit {CommitMs} ms")]
+        public static partial void AnsweredLate(
+            ILogger logger, string callbackId, string cardId, CallbackTransport transport, long elapsedMs, long lateMs, string slowest, long readingMs, long storageMs, string handler, long handlerMs, long commitMs);
 
         [LoggerMessage(3105, LogLevel.Error, "The follow-up of callback {CallbackId} (card {CardId}) failed: the card was not updated for everyone")]
         public static partial void FollowUpFailed(ILogger logger, Exception exception, string callbackId, string cardId);

@@ -21,6 +21,7 @@ public sealed partial class CardCallbackEndpoint(
 
     public async Task<IResult> HandleAsync(HttpContext http)
     {
+        var arrivedAt = clock.GetTimestamp(); // the handler's budget counts from here, as DingTalk's 2 seconds do
         var request = http.Request;
         var timestamp = request.Headers[CardCallbackSignature.TimestampHeader].ToString();
         if (Verify(http, timestamp) is { } refused)
@@ -43,7 +44,7 @@ public sealed partial class CardCallbackEndpoint(
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
 
-        return await CallbackAnswerResult.AnswerAsync(http, pipeline, action);
+        return await CallbackAnswerResult.AnswerAsync(http, pipeline, action, arrivedAt);
     }
 
     private ProblemHttpResult? Verify(HttpContext http, string timestamp)

@@ -23,6 +23,7 @@ public sealed class GatewayMetrics
 
     private readonly Counter<long> _callbacks;
     private readonly Histogram<double> _answerDuration;
+    private readonly Counter<long> _late;
     private readonly Counter<long> _refused;
     private readonly Counter<long> _sends;
     private readonly Histogram<double> _updateDelay;
@@ -37,6 +38,10 @@ public sealed class GatewayMetrics
             "cardgateway.callbacks", "{callback}", "Card callbacks answered, by transport, outcome and whether it was a redelivery.");
         _answerDuration = Seconds(
             meter, "cardgateway.callback.duration", AnswerBuckets, "From a verified callback entering the pipeline to its answer being ready: DingTalk gives up after 2 s.");
+        _late = meter.CreateCounter<long>(
+            "cardgateway.callbacks.late",
+            "{callback}",
+            "Callbacks answered at or past Gateway:Callbacks:LateAnswer after they arrived (DingTalk gives up at 2 s), by transport and the part that took longest: reading, storage, handler or commit.");
         _refused = meter.CreateCounter<long>(
             "cardgateway.callbacks.refused", "{callback}", "Callbacks refused before any handler ran (401 or 400), by endpoint and reason.");
         _sends = meter.CreateCounter<long>(
@@ -76,6 +81,10 @@ public sealed class GatewayMetrics
             outcomeTag,
             new KeyValuePair<string, object?>("handler", handler ?? "none"));
     }
+
+    /// <summary>A callback answered late; <paramref name="slowest"/> names the part that took longest (<see cref="LateAnswer.Slowest"/>).</summary>
+    public void AnsweredLate(CallbackTransport transport, string slowest) =>
+        _late.Add(1, new KeyValuePair<string, object?>("transport", TransportName(transport)), new KeyValuePair<string, object?>("phase", slowest));
 
     /// <summary>A callback refused before the pipeline; <paramref name="reason"/> is the same word the log gives.</summary>
     public void Refused(string endpoint, string reason) =>

@@ -14,14 +14,15 @@ public sealed partial class StreamFrameHandler(CallbackPipeline pipeline, ILogge
     public const string EventAcknowledged = """{"status":"SUCCESS"}""";
 
     /// <param name="frame">A CALLBACK or EVENT frame.</param>
+    /// <param name="arrivedAt">The <see cref="TimeProvider"/>'s timestamp as the frame was read off the socket.</param>
     /// <param name="send">Writes the answer; completes once it is written (or could not be).</param>
     /// <param name="cancellationToken">Cancelled when the socket is gone.</param>
-    public Task HandleAsync(StreamFrame frame, Func<StreamAck, Task> send, CancellationToken cancellationToken)
+    public Task HandleAsync(StreamFrame frame, long arrivedAt, Func<StreamAck, Task> send, CancellationToken cancellationToken)
     {
         switch (frame.Type, frame.Topic)
         {
             case (StreamTopics.Callback, StreamTopics.CardCallback):
-                return CardCallbackAsync(frame, send, cancellationToken);
+                return CardCallbackAsync(frame, arrivedAt, send, cancellationToken);
             case (StreamTopics.Event, _):
                 Log.EventAcknowledged(logger, frame.Topic, frame.MessageId);
                 return send(StreamAck.Ok(frame.MessageId, EventAcknowledged));
@@ -31,7 +32,7 @@ public sealed partial class StreamFrameHandler(CallbackPipeline pipeline, ILogge
         }
     }
 
-    private async Task CardCallbackAsync(StreamFrame frame, Func<StreamAck, Task> send, CancellationToken cancellationToken)
+    private async Task CardCallbackAsync(StreamFrame frame, long arrivedAt, Func<StreamAck, Task> send, CancellationToken cancellationToken)
     {
         if (!CardActionParser.TryParse(Encoding.UTF8.GetBytes(frame.Data), CallbackTransport.Stream, frame.MessageId, out var action, out var problem))
         {
@@ -43,7 +44,7 @@ public sealed partial class StreamFrameHandler(CallbackPipeline pipeline, ILogge
         var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            var reply = await pipeline.HandleAsync(action, answered.Task, cancellationToken);
+            var reply = await pipeline.HandleAsync(action, arrivedAt, answered.Task, cancellationToken);
             // DingTalk reads the clicker's update only inside "response"; a bare update is ignored.
             await send(StreamAck.Ok(frame.MessageId, $$"""{"response":{{reply.AnswerJson}}}"""));
         }

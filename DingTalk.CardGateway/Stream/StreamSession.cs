@@ -248,18 +248,19 @@ internal sealed partial class StreamSession : IAsyncDisposable
             return;
         }
 
+        var arrivedAt = _clock.GetTimestamp(); // the handler's budget counts from here, slot wait included
         await _inFlightLimit.WaitAsync(_aborted.Token);
         var id = Interlocked.Increment(ref _nextFrame);
-        var handling = Task.Run(() => HandleAsync(frame));
+        var handling = Task.Run(() => HandleAsync(frame, arrivedAt));
         _inFlight[id] = handling;
         _ = handling.ContinueWith(_ => _inFlight.TryRemove(id, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private async Task HandleAsync(StreamFrame frame)
+    private async Task HandleAsync(StreamFrame frame, long arrivedAt)
     {
         try
         {
-            await _frames.HandleAsync(frame, SendAsync, _gone.Token);
+            await _frames.HandleAsync(frame, arrivedAt, SendAsync, _gone.Token);
         }
         catch (OperationCanceledException) when (_gone.IsCancellationRequested)
         {

@@ -84,7 +84,7 @@ public class DurableVoteBenchmarks
             throw new InvalidOperationException(problem);
         }
 
-        var reply = await _pipeline.HandleAsync(action, Task.CompletedTask, CancellationToken.None);
+        var reply = await _pipeline.HandleAsync(action, TimeProvider.System.GetTimestamp(), Task.CompletedTask, CancellationToken.None);
         if (reply.Outcome != CallbackOutcome.Handled)
         {
             throw new InvalidOperationException($"The vote was {reply.Outcome}, not handled.");

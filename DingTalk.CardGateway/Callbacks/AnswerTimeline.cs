@@ -1,0 +1,75 @@
+namespace DingTalk.CardGateway.Callbacks;
+
+/// <summary>
+/// Where one callback's time goes between its arrival and its answer. DingTalk's 2 seconds run from when it sent the
+/// callback, so the handler's budget counts from the arrival too (<see cref="Remaining"/>), and an answer that leaves
+/// late is logged with the part that took the time (<see cref="Late"/>).
+/// </summary>
+/// <param name="clock">The pipeline's clock, which the budget's wait also uses.</param>
+/// <param name="arrivedAt">
+/// <paramref name="clock"/>'s <see cref="TimeProvider.GetTimestamp"/> when the callback arrived: as an HTTP callback's
+/// endpoint began, before its body was read; as a Stream frame was read off the socket.
+/// </param>
+public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
+{
+    /// <summary>As the callback entered the pipeline, read, parsed and verified.</summary>
+    private readonly long _entered = clock.GetTimestamp();
+
+    private long _handlerStarted;
+    private long _handlerEnded;
+
+    /// <summary>What is left of <paramref name="budget"/> now, counted from the arrival; zero once it is spent.</summary>
+    public TimeSpan Remaining(TimeSpan budget)
+    {
+        var left = budget - clock.GetElapsedTime(arrivedAt);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
+    /// <summary>The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read).</summary>
+    public void HandlerStarted() => _handlerStarted = clock.GetTimestamp();
+
+    /// <summary>The handler is done (and back on SQLite's writer, if it had left it): what follows is the commit.</summary>
+    public void HandlerEnded() => _handlerEnded = clock.GetTimestamp();
+
+    /// <summary>
+    /// The answer is ready: its parts when it leaves <paramref name="after"/> or more after the arrival, else null.
+    /// With no handler run (a redelivery, no handler for the action), all the pipeline's time is storage's; with one that
+    /// overran, the handler's part runs to the answer and there is no commit before it.
+    /// </summary>
+    public LateAnswer? Late(TimeSpan after)
+    {
+        var answered = clock.GetTimestamp();
+        var total = clock.GetElapsedTime(arrivedAt, answered);
+        if (total < after)
+        {
+            return null;
+        }
+
+        var reading = clock.GetElapsedTime(arrivedAt, _entered);
+        if (_handlerStarted == 0)
+        {
+            return new LateAnswer(total, reading, clock.GetElapsedTime(_entered, answered), TimeSpan.Zero, TimeSpan.Zero);
+        }
+
+        var handlerEnded = _handlerEnded == 0 ? answered : _handlerEnded;
+        return new LateAnswer(
+            total,
+            reading,
+            clock.GetElapsedTime(_entered, _handlerStarted),
+            clock.GetElapsedTime(_handlerStarted, handlerEnded),
+            clock.GetElapsedTime(handlerEnded, answered));
+    }
+}
+
+/// <summary>A callback answered late, and where its time went.</summary>
+/// <param name="Total">From its arrival to its answer.</param>
+/// <param name="Reading">Reading, parsing and verifying it: the network (a slow sender) or a gateway short of threads.</param>
+/// <param name="Storage">Claiming it and reading its card, or, for a redelivery, finding the first delivery's answer: the database (SQLite's writer, PostgreSQL's locks or pool).</param>
+/// <param name="Handler">The handler, to its end or, past its budget, to the answer.</param>
+/// <param name="Commit">Recording the outcome and queueing the update for everyone, then the commit.</param>
+public sealed record LateAnswer(TimeSpan Total, TimeSpan Reading, TimeSpan Storage, TimeSpan Handler, TimeSpan Commit)
+{
+    /// <summary>The part that took longest: <c>reading</c>, <c>storage</c>, <c>handler</c> or <c>commit</c> (a metric tag, so a fixed set).</summary>
+    public string Slowest =>
+        new[] { ("reading", Reading), ("storage", Storage), ("handler", Handler), ("commit", Commit) }.MaxBy(p => p.Item2).Item1;
+}
