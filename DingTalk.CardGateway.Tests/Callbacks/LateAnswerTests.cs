@@ -14,38 +14,78 @@ public sealed class LateAnswerTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task Waiting_for_storage_comes_off_the_handlers_budget_and_the_late_answer_says_storage_took_the_time()
+    public async Task A_click_whose_storage_takes_the_whole_budget_is_answered_at_once_and_handled_when_storage_lets_it()
     {
-        var gateway = CallbackGateway.With(new Dictionary<string, string?>
-        {
-            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
-            ["Gateway:Callbacks:LateAnswer"] = "00:00:01.200",
-        });
-        await gateway.InitializeAsync();
+        var gateway = await StartAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" });
         try
         {
-            var card = await gateway.SendCardAsync("tpl.script");
             var hold = Guid.NewGuid().ToString("N");
+            var card = await gateway.SendCardAsync("tpl.count");
+            await HoldWriterAsync(gateway, hold);
 
-            // u1's handler queues an update for the card (a write that keeps its unit on SQLite's writer), then waits:
-            // answered {} at its budget, it holds the writer until the test opens its gate.
-            Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "script", @do = $"card,wait:{hold}" }).WaitAsync(Patience)).GetRawText());
+            // u2's claim waits for SQLite's writer, which stays held: the answer cannot wait for it.
+            Assert.Equal("{}", (await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience)).GetRawText());
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3111 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
 
-            // u2's claim waits for the writer longer than the whole budget. Its handler needs 100 ms — within a budget
-            // counted from its start, but none is left of one counted from the arrival.
-            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = "delay:100" });
-            await Task.Delay(TimeSpan.FromMilliseconds(1500));
+            gateway.Gate.Open(hold);
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "u2's count for everyone, once storage let it through");
+            var recorded = Assert.Single(await HistoryAsync(gateway, card));
+            Assert.Equal(CallbackOutcome.Overran, recorded.Outcome); // what DingTalk got: {} before the handler ran
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Waiting_for_storage_comes_off_the_handlers_budget()
+    {
+        var gateway = await StartAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:01" });
+        try
+        {
+            var hold = Guid.NewGuid().ToString("N");
+            var card = await gateway.SendCardAsync("tpl.script");
+            await HoldWriterAsync(gateway, hold);
+
+            // u2's claim waits ~700 ms for the writer; its handler then needs 600 ms: within a budget counted from the
+            // handler's start, past one counted from the arrival.
+            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = "delay:600" });
+            await Task.Delay(TimeSpan.FromMilliseconds(700));
             gateway.Gate.Open(hold);
 
-            Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // answered at once, without its clicker update
-            var late = await Eventually.ValueAsync(
-                () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3110 && e.RenderMessage().Contains("Slowest part: storage", StringComparison.Ordinal)),
-                "the late answer's warning");
-            Assert.Contains(card, late.RenderMessage(), StringComparison.Ordinal);
-            Assert.Contains("handler \"ScriptedHandler\"", late.RenderMessage(), StringComparison.Ordinal);
+            Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // without its clicker update (myCount)
             await Eventually.TrueAsync(
                 async () => (await HistoryAsync(gateway, card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.Overran,
                 "u2's click recorded as overran once its handler ended");
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_answer_that_leaves_late_is_logged_with_the_part_that_took_the_time()
+    {
+        var gateway = await StartAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:00.300" });
+        try
+        {
+            var card = await gateway.SendCardAsync("tpl.script");
+
+            // A handler that blocks its thread holds its own answer (the budget cannot cut a thread short).
+            var answer = await gateway.ClickAsync(card, "u1", new { action = "script", @do = "block:500" }).WaitAsync(Patience);
+
+            Assert.Equal("0", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            var late = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3110);
+            Assert.Contains(card, late.RenderMessage(), StringComparison.Ordinal);
+            Assert.Contains("Slowest part: handler", late.RenderMessage(), StringComparison.Ordinal);
+            Assert.Contains("handler \"ScriptedHandler\"", late.RenderMessage(), StringComparison.Ordinal);
+
+            Assert.Equal("0", (await gateway.ClickAsync(card, "u2", new { action = "script", @do = "" }).WaitAsync(Patience))
+                .GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3110); // an answer in time is not
         }
         finally
         {
@@ -93,6 +133,26 @@ public sealed class LateAnswerTests
         clock.Advance(TimeSpan.FromMilliseconds(2500)); // waiting for the first delivery's answer
         Assert.Equal(new LateAnswer(TimeSpan.FromMilliseconds(2550), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(2500), TimeSpan.Zero, TimeSpan.Zero), redelivery.Late(TimeSpan.FromSeconds(2)));
         Assert.Equal("storage", redelivery.Late(TimeSpan.FromSeconds(2))!.Slowest);
+    }
+
+    private static async Task<CallbackGateway> StartAsync(Dictionary<string, string?> settings)
+    {
+        var gateway = CallbackGateway.With(settings);
+        await gateway.InitializeAsync();
+        return gateway;
+    }
+
+    /// <summary>
+    /// u1's handler queues an update for a card of its own (a write that keeps its unit on SQLite's writer), then waits
+    /// at <paramref name="hold"/>: answered <c>{}</c> at its budget, it holds the writer — every other click's claim —
+    /// until the test opens that gate.
+    /// </summary>
+    private static async Task HoldWriterAsync(CallbackGateway gateway, string hold)
+    {
+        var holder = await gateway.SendCardAsync("tpl.script");
+        var answer = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
+        await gateway.Gate.Entered(hold).WaitAsync(Patience);
+        Assert.Equal("{}", (await answer.WaitAsync(Patience)).GetRawText());
     }
 
     private static async Task<IReadOnlyList<CallbackRecord>> HistoryAsync(CallbackGateway gateway, string card)

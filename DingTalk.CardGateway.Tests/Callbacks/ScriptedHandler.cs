@@ -8,7 +8,7 @@ namespace DingTalk.CardGateway.Tests.Callbacks;
 /// <c>params.action = "script"</c>: runs <c>params.do</c>, comma-separated steps, in order — <c>count</c> (adds one to
 /// <see cref="CountingStateHandler"/>'s counter), <c>wait:NAME</c> (waits at that <see cref="HandlerGate"/>),
 /// <c>card</c> (queues an update of the card's <c>scripted</c> value through <see cref="CardUpdates"/>), <c>find</c>
-/// (reads the stored card), <c>delay:MS</c> (waits that many milliseconds) and <c>throw</c>. The clicker sees the last count it made.
+/// (reads the stored card), <c>delay:MS</c> (awaits that many milliseconds), <c>block:MS</c> (blocks its thread that long) and <c>throw</c>. The clicker sees the last count it made.
 /// </summary>
 public sealed class ScriptedHandler(IHandlerStateStore states, ICardStore cards, CardUpdates updates, HandlerGate gate) : ICardActionHandler
 {
@@ -34,7 +34,10 @@ public sealed class ScriptedHandler(IHandlerStateStore states, ICardStore cards,
                 case "throw":
                     throw new InvalidOperationException("scripted failure");
                 case var delay when delay.StartsWith("delay:", StringComparison.Ordinal):
-                    await Task.Delay(TimeSpan.FromMilliseconds(int.Parse(delay["delay:".Length..], System.Globalization.CultureInfo.InvariantCulture)), cancellationToken);
+                    await Task.Delay(Milliseconds(delay), cancellationToken);
+                    break;
+                case var block when block.StartsWith("block:", StringComparison.Ordinal):
+                    Thread.Sleep(Milliseconds(block)); // a handler that blocks its thread instead of awaiting
                     break;
                 default:
                     await gate.WaitAt(step["wait:".Length..]).WaitAsync(cancellationToken);
@@ -44,4 +47,7 @@ public sealed class ScriptedHandler(IHandlerStateStore states, ICardStore cards,
 
         return CardActionResult.ForClicker(ClickerUpdate.Private(CardValues.Of("myCount", count)));
     }
+
+    private static TimeSpan Milliseconds(string step) =>
+        TimeSpan.FromMilliseconds(int.Parse(step[(step.IndexOf(':', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 }

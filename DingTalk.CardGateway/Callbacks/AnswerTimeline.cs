@@ -2,7 +2,8 @@ namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>
 /// Where one callback's time goes between its arrival and its answer. DingTalk's 2 seconds run from when it sent the
-/// callback, so the handler's budget counts from the arrival too (<see cref="Remaining"/>), and an answer that leaves
+/// callback, so the handler's budget counts from the arrival too (<see cref="Remaining"/>); a callback still short of
+/// its handler when the budget is spent is answered at once (<see cref="TryAnswerEarly"/>); and an answer that leaves
 /// late is logged with the part that took the time (<see cref="Late"/>).
 /// </summary>
 /// <param name="clock">The pipeline's clock, which the budget's wait also uses.</param>
@@ -15,6 +16,9 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>As the callback entered the pipeline, read, parsed and verified.</summary>
     private readonly long _entered = clock.GetTimestamp();
 
+    private const int Claiming = 0, HandlerRunning = 1, AnsweredEarly = 2;
+
+    private int _state;
     private long _handlerStarted;
     private long _handlerEnded;
 
@@ -25,8 +29,21 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
-    /// <summary>The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read).</summary>
-    public void HandlerStarted() => _handlerStarted = clock.GetTimestamp();
+    /// <summary>
+    /// The budget is spent before the handler started (the claim or the card's read still waiting on storage): the
+    /// transport may answer <c>{}</c> now. False once the handler has started — its own wait ends at the same deadline.
+    /// </summary>
+    public bool TryAnswerEarly() => Interlocked.CompareExchange(ref _state, AnsweredEarly, Claiming) == Claiming;
+
+    /// <summary>
+    /// The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read).
+    /// False when the callback was answered early (<see cref="TryAnswerEarly"/>): DingTalk has <c>{}</c> already.
+    /// </summary>
+    public bool HandlerStarted()
+    {
+        _handlerStarted = clock.GetTimestamp();
+        return Interlocked.CompareExchange(ref _state, HandlerRunning, Claiming) == Claiming;
+    }
 
     /// <summary>The handler is done (and back on SQLite's writer, if it had left it): what follows is the commit.</summary>
     public void HandlerEnded() => _handlerEnded = clock.GetTimestamp();

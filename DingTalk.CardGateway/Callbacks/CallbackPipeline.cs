@@ -51,7 +51,8 @@ public sealed partial class CallbackPipeline(
         var timeline = new AnswerTimeline(clock, arrivedAt);
         try
         {
-            var reply = await HandleOnceAsync(action, timeline, answerSent, cancellationToken);
+            var handling = HandleOnceAsync(action, timeline, answerSent, cancellationToken);
+            var reply = handling.IsCompleted ? await handling : await AnswerInTimeAsync(handling, action, timeline);
             metrics.Answered(action.Transport, reply, started);
             if (timeline.Late(options.CurrentValue.LateAnswer) is { } late)
             {
@@ -77,6 +78,43 @@ public sealed partial class CallbackPipeline(
         {
             metrics.Failed(action.Transport, started);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The pipeline's answer — or, when the budget is spent before the handler started (storage held the claim or the
+    /// card's read that long), <c>{}</c> at once while the pipeline goes on without DingTalk waiting: the click is handled
+    /// as soon as storage lets it, recorded as overran, and its update for everyone follows. Once the handler has
+    /// started, its own wait ends at the same deadline, so the answer comes from the pipeline.
+    /// </summary>
+    private async Task<CallbackReply> AnswerInTimeAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline)
+    {
+        try
+        {
+            return await handling.WaitAsync(timeline.Remaining(options.CurrentValue.HandlerBudget), clock, CancellationToken.None);
+        }
+        catch (TimeoutException) when (timeline.TryAnswerEarly())
+        {
+            Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, (long)options.CurrentValue.HandlerBudget.TotalMilliseconds);
+            _ = HandleAfterEarlyAnswerAsync(handling, action);
+            return new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson());
+        }
+        catch (TimeoutException)
+        {
+            return await handling; // the handler started: it is answered for at the same deadline
+        }
+    }
+
+    /// <summary>The rest of a callback answered early: nobody else waits for it, so a failure is said here.</summary>
+    private async Task HandleAfterEarlyAnswerAsync(Task<CallbackReply> handling, CardAction action)
+    {
+        try
+        {
+            await handling;
+        }
+        catch (Exception ex)
+        {
+            Log.LostAfterEarlyAnswer(logger, ex, action.CallbackId, action.CardId);
         }
     }
 
@@ -115,7 +153,7 @@ public sealed partial class CallbackPipeline(
             var handlerName = registration.HandlerType.Name;
             await session.SavepointAsync(BeforeHandler, CancellationToken.None);
             session.BeginHandler(action.CallbackId);
-            timeline.HandlerStarted();
+            var answeredEarly = !timeline.HandlerStarted(); // DingTalk has {} already (AnswerInTimeAsync): no budget to keep
             var handling = InvokeAsync(services, registration, context);
             CardActionResult? result;
             try
@@ -127,9 +165,10 @@ public sealed partial class CallbackPipeline(
                 else
                 {
                     _ = session.LeaveWriterWhileWaitingAsync(handling); // SQLite's writer is not held while it waits on something else
-                    // What is left of the budget since the callback arrived: none if storage took it all, and then a
-                    // handler that has to wait is answered for at once, while DingTalk still listens.
-                    result = await handling.WaitAsync(timeline.Remaining(options.CurrentValue.HandlerBudget), clock, CancellationToken.None);
+                    // What is left of the budget since the callback arrived: storage's wait before the handler came off it.
+                    result = answeredEarly
+                        ? await handling
+                        : await handling.WaitAsync(timeline.Remaining(options.CurrentValue.HandlerBudget), clock, CancellationToken.None);
                 }
 
                 result = await EndHandlerAsync(session, result, handlerName, context);
@@ -143,7 +182,14 @@ public sealed partial class CallbackPipeline(
                 return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handlerName);
             }
 
-            var reply = await CommitAsync(services, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled, handlerName, CardCallbackResponse.For(result?.Clicker), result);
+            var reply = await CommitAsync(
+                services,
+                action,
+                context,
+                result is null ? CallbackOutcome.HandlerFailed : answeredEarly ? CallbackOutcome.Overran : CallbackOutcome.Handled,
+                handlerName,
+                answeredEarly ? CardCallbackResponse.Empty : CardCallbackResponse.For(result?.Clicker),
+                result);
             scopeHandedOver = true;
             _ = FollowUpAsync(scope, result, context, answerSent);
             return reply;
@@ -352,6 +398,15 @@ public sealed partial class CallbackPipeline(
             "Callback {CallbackId} (card {CardId}, {Transport}) answered {ElapsedMs} ms after it arrived, at or past Gateway:Callbacks:LateAnswer ({LateMs} ms; DingTalk waits 2000 ms, then shows the user an error). Slowest part: {Slowest:l} — reading and verifying {ReadingMs} ms, storage {StorageMs} ms, handler {Handler} {HandlerMs} ms, commit {CommitMs} ms")]
         public static partial void AnsweredLate(
             ILogger logger, string callbackId, string cardId, CallbackTransport transport, long elapsedMs, long lateMs, string slowest, long readingMs, long storageMs, string handler, long handlerMs, long commitMs);
+
+        [LoggerMessage(
+            3111,
+            LogLevel.Warning,
+            "Callback {CallbackId} (card {CardId}) had not reached its handler {BudgetMs} ms after it arrived (Gateway:Callbacks:HandlerBudget), waiting on storage: answered {{}} now, so DingTalk shows the user no error. It is handled as soon as storage lets it, and its update for everyone follows")]
+        public static partial void AnsweredBeforeHandler(ILogger logger, string callbackId, string cardId, long budgetMs);
+
+        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} while it waited on storage, could not be handled after all: the click is lost, though its user saw no error")]
+        public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
 
         [LoggerMessage(3105, LogLevel.Error, "The follow-up of callback {CallbackId} (card {CardId}) failed: the card was not updated for everyone")]
         public static partial void FollowUpFailed(ILogger logger, Exception exception, string callbackId, string cardId);
