@@ -1,3 +1,4 @@
+using System.Text.Json;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,6 +32,46 @@ public sealed class LateAnswerTests
             await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "u2's count for everyone, once storage let it through");
             var recorded = Assert.Single(await HistoryAsync(gateway, card));
             Assert.Equal(CallbackOutcome.Overran, recorded.Outcome); // what DingTalk got: {} before the handler ran
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_click_answered_early_is_handled_even_when_its_transport_goes_away_before_storage_lets_it()
+    {
+        var gateway = await StartAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300" });
+        try
+        {
+            var hold = Guid.NewGuid().ToString("N");
+            var card = await gateway.SendCardAsync("tpl.count");
+            await HoldWriterAsync(gateway, hold);
+
+            // A Stream frame whose socket closes once it has its {}: DingTalk has the answer and will not deliver it again.
+            var pipeline = gateway.App.Services.GetRequiredService<CallbackPipeline>();
+            var clock = gateway.App.Services.GetRequiredService<TimeProvider>();
+            using var socket = new CancellationTokenSource();
+            var action = new CardAction
+            {
+                CallbackId = $"early-{Guid.NewGuid():N}",
+                Transport = CallbackTransport.Stream,
+                Type = CardActionType.ActionCallback,
+                CardId = card,
+                OutTrackId = card,
+                UserId = "u2",
+                Params = JsonSerializer.SerializeToElement(new { action = "count" }),
+                Action = "count",
+            };
+            var reply = await pipeline.HandleAsync(action, clock.GetTimestamp(), Task.CompletedTask, socket.Token).WaitAsync(Patience);
+            Assert.Equal("{}", reply.AnswerJson);
+            await socket.CancelAsync();
+
+            gateway.Gate.Open(hold);
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "u2's count for everyone, its socket gone");
+            Assert.Equal(CallbackOutcome.Overran, Assert.Single(await HistoryAsync(gateway, card)).Outcome);
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
         }
         finally

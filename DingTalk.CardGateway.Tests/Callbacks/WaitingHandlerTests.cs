@@ -164,6 +164,9 @@ public class WaitingHandlerTests(CallbackGateway gateway)
                 // as the handler runs (DingTalk gives up after 2 s; over Stream the frame's slot would be held all that time).
                 using var again = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
                 Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+                // Answered as a redelivery at its budget, not as a click still waiting for storage that is handled after (3111).
+                Assert.Contains(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3104 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+                Assert.DoesNotContain(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3111);
                 postgres.Gate.Open(gate);
 
                 await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");

@@ -16,7 +16,7 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>As the callback entered the pipeline, read, parsed and verified.</summary>
     private readonly long _entered = clock.GetTimestamp();
 
-    private const int Claiming = 0, HandlerRunning = 1, AnsweredEarly = 2;
+    private const int Claiming = 0, HandlerRunning = 1, AnsweredEarly = 2, Abandoned = 3, Redelivery = 4;
 
     private int _state;
     private long _handlerStarted;
@@ -36,13 +36,27 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     public bool TryAnswerEarly() => Interlocked.CompareExchange(ref _state, AnsweredEarly, Claiming) == Claiming;
 
     /// <summary>
+    /// The claim was refused: a redelivery, answered from the first delivery's record, whose wait for it ends at the
+    /// budget (<see cref="Remaining"/>); nothing of it is left to handle, so it is not answered early as if it were.
+    /// False when it already was (its wait for the claim took the budget).
+    /// </summary>
+    public bool Redelivered() => Interlocked.CompareExchange(ref _state, Redelivery, Claiming) == Claiming;
+
+    /// <summary>
+    /// The transport went away before the handler started: its wait for storage may stop (DingTalk, without an answer,
+    /// delivers again). False once the callback was answered early: DingTalk has <c>{}</c>, so the click must be seen
+    /// through whatever the transport does; or once the handler started, when it is seen through anyway.
+    /// </summary>
+    public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Claiming) == Claiming;
+
+    /// <summary>
     /// The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read).
     /// False when the callback was answered early (<see cref="TryAnswerEarly"/>): DingTalk has <c>{}</c> already.
     /// </summary>
     public bool HandlerStarted()
     {
         _handlerStarted = clock.GetTimestamp();
-        return Interlocked.CompareExchange(ref _state, HandlerRunning, Claiming) == Claiming;
+        return Interlocked.CompareExchange(ref _state, HandlerRunning, Claiming) != AnsweredEarly;
     }
 
     /// <summary>The handler is done (and back on SQLite's writer, if it had left it): what follows is the commit.</summary>
@@ -80,7 +94,7 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
 
 /// <summary>A callback answered late, and where its time went.</summary>
 /// <param name="Total">From its arrival to its answer.</param>
-/// <param name="Reading">Reading, parsing and verifying it: the network (a slow sender) or a gateway short of threads.</param>
+/// <param name="Reading">Reading, parsing and verifying it: the network (a slow sender) or a gateway short of threads; over Stream, also the wait for a frame slot.</param>
 /// <param name="Storage">Claiming it and reading its card, or, for a redelivery, finding the first delivery's answer: the database (SQLite's writer, PostgreSQL's locks or pool).</param>
 /// <param name="Handler">The handler, to its end or, past its budget, to the answer.</param>
 /// <param name="Commit">Recording the outcome and queueing the update for everyone, then the commit.</param>

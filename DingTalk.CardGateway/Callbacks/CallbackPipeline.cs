@@ -44,14 +44,28 @@ public sealed partial class CallbackPipeline(
     /// Completes when the transport has sent the answer (or failed to): updates for everyone wait for it, so the
     /// transport must complete it in every case (HTTP does in <c>Response.OnCompleted</c>).
     /// </param>
-    /// <param name="cancellationToken">The transport's token; once claimed, a callback is seen through regardless.</param>
+    /// <param name="cancellationToken">
+    /// The transport's token; once claimed, or answered early, a callback is seen through regardless.
+    /// </param>
     public async Task<CallbackReply> HandleAsync(CardAction action, long arrivedAt, Task answerSent, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var timeline = new AnswerTimeline(clock, arrivedAt);
+        // The transport's token stops the wait for storage only until the callback is answered early: after that
+        // DingTalk has {} and will not deliver it again, so the click goes on whatever the transport does (a Stream
+        // socket closing, an HTTP request's token reused by the connection's next request). Not disposed: the background
+        // pipeline may still hold its token.
+        var transportGone = new CancellationTokenSource();
+        using var gone = cancellationToken.Register(() =>
+        {
+            if (timeline.TryAbandon())
+            {
+                transportGone.Cancel();
+            }
+        });
         try
         {
-            var handling = HandleOnceAsync(action, timeline, answerSent, cancellationToken);
+            var handling = HandleOnceAsync(action, timeline, answerSent, transportGone.Token);
             var reply = handling.IsCompleted ? await handling : await AnswerInTimeAsync(handling, action, timeline);
             metrics.Answered(action.Transport, reply, started);
             if (timeline.Late(options.CurrentValue.LateAnswer) is { } late)
@@ -133,7 +147,8 @@ public sealed partial class CallbackPipeline(
             if (!await callbacks.TryAddAsync(Received(action), cancellationToken))
             {
                 await session.RollbackAsync();
-                return await AnswerRedeliveryAsync(callbacks, action);
+                timeline.Redelivered();
+                return await AnswerRedeliveryAsync(callbacks, action, timeline);
             }
 
             var card = await services.GetRequiredService<ICardStore>().FindAsync(action.CardId, CancellationToken.None);
@@ -354,9 +369,10 @@ public sealed partial class CallbackPipeline(
     }
 
     /// <summary>A retried delivery gets the first one's answer (waiting for it if it is still being handled), never a second run.</summary>
-    private async Task<CallbackReply> AnswerRedeliveryAsync(ICallbackStore callbacks, CardAction action)
+    /// <remarks>Its wait ends at the budget counted from its arrival, as a first delivery's answer would.</remarks>
+    private async Task<CallbackReply> AnswerRedeliveryAsync(ICallbackStore callbacks, CardAction action, AnswerTimeline timeline)
     {
-        var earlier = await callbacks.FindAsync(action.CallbackId, options.CurrentValue.HandlerBudget, CancellationToken.None);
+        var earlier = await callbacks.FindAsync(action.CallbackId, timeline.Remaining(options.CurrentValue.HandlerBudget), CancellationToken.None);
         var outcome = earlier?.Outcome ?? CallbackOutcome.Pending;
         Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
         return new CallbackReply(action.CallbackId, outcome, Redelivery: true, earlier?.AnswerJson ?? "{}");
