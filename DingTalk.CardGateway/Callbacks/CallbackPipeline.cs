@@ -418,7 +418,7 @@ public sealed partial class CallbackPipeline(
         [LoggerMessage(
             3111,
             LogLevel.Warning,
-            "Callback {CallbackId} (card {CardId}) had not reached its handler {BudgetMs} ms after it arrived (Gateway:Callbacks:HandlerBudget), waiting on storage: answered {{}} now, so DingTalk shows the user no error. It is handled as soon as storage lets it, and its update for everyone follows")]
+            "Callback {CallbackId} (card {CardId}) had not reached its handler {BudgetMs} ms after it arrived (Gateway:Callbacks:HandlerBudget), waiting on storage: answered {{}} now, so DingTalk shows the user no error. As soon as storage lets it, it is handled and its update for everyone follows (or, if DingTalk had delivered it before, it is left to that delivery)")]
         public static partial void AnsweredBeforeHandler(ILogger logger, string callbackId, string cardId, long budgetMs);
 
         [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} while it waited on storage, could not be handled after all: the click is lost, though its user saw no error")]
