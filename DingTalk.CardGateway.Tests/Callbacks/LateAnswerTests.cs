@@ -17,12 +17,10 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_click_whose_storage_takes_the_whole_budget_is_answered_at_once_and_handled_when_storage_lets_it()
     {
-        var gateway = await StartAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" });
-        try
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>
         {
-            var hold = Guid.NewGuid().ToString("N");
             var card = await gateway.SendCardAsync("tpl.count");
-            await HoldWriterAsync(gateway, hold);
+            var hold = await HoldWriterAsync(gateway);
 
             // u2's claim waits for SQLite's writer, which stays held: the answer cannot wait for it.
             Assert.Equal("{}", (await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience)).GetRawText());
@@ -30,22 +28,16 @@ public sealed class LateAnswerTests
 
             gateway.Gate.Open(hold);
             await HandledAfterAsync(gateway, card, "u2's count for everyone, once storage let it through");
-        }
-        finally
-        {
-            await gateway.DisposeAsync();
-        }
+        });
     }
 
     [Fact]
     public async Task A_click_answered_early_is_handled_even_when_its_transport_goes_away_before_storage_lets_it()
     {
-        var gateway = await StartAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300" });
-        try
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300" }, async gateway =>
         {
-            var hold = Guid.NewGuid().ToString("N");
             var card = await gateway.SendCardAsync("tpl.count");
-            await HoldWriterAsync(gateway, hold);
+            var hold = await HoldWriterAsync(gateway);
 
             // A Stream frame whose socket closes once it has its {}: DingTalk has the answer and will not deliver it again.
             var pipeline = gateway.App.Services.GetRequiredService<CallbackPipeline>();
@@ -68,22 +60,16 @@ public sealed class LateAnswerTests
 
             gateway.Gate.Open(hold);
             await HandledAfterAsync(gateway, card, "u2's count for everyone, its socket gone");
-        }
-        finally
-        {
-            await gateway.DisposeAsync();
-        }
+        });
     }
 
     [Fact]
     public async Task Waiting_for_storage_comes_off_the_handlers_budget()
     {
-        var gateway = await StartAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:01" });
-        try
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:01" }, async gateway =>
         {
-            var hold = Guid.NewGuid().ToString("N");
             var card = await gateway.SendCardAsync("tpl.script");
-            await HoldWriterAsync(gateway, hold);
+            var hold = await HoldWriterAsync(gateway);
 
             // u2's claim waits ~700 ms for the writer; its handler then needs 600 ms: within a budget counted from the
             // handler's start, past one counted from the arrival.
@@ -95,18 +81,13 @@ public sealed class LateAnswerTests
             await Eventually.TrueAsync(
                 async () => (await HistoryAsync(gateway, card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.Overran,
                 "u2's click recorded as overran once its handler ended");
-        }
-        finally
-        {
-            await gateway.DisposeAsync();
-        }
+        });
     }
 
     [Fact]
     public async Task An_answer_that_leaves_late_is_logged_with_the_part_that_took_the_time()
     {
-        var gateway = await StartAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:00.300" });
-        try
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:00.300" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.script");
 
@@ -122,11 +103,7 @@ public sealed class LateAnswerTests
             Assert.Equal("0", (await gateway.ClickAsync(card, "u2", new { action = "script", @do = "" }).WaitAsync(Patience))
                 .GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
             Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3110); // an answer in time is not
-        }
-        finally
-        {
-            await gateway.DisposeAsync();
-        }
+        });
     }
 
     [Fact]
@@ -171,24 +148,34 @@ public sealed class LateAnswerTests
         Assert.Equal("storage", redelivery.Late(TimeSpan.FromSeconds(2))!.Slowest);
     }
 
-    private static async Task<CallbackGateway> StartAsync(Dictionary<string, string?> settings)
+    /// <summary>Runs <paramref name="test"/> on a gateway of its own with <paramref name="settings"/>, then disposes it.</summary>
+    private static async Task OnGatewayAsync(Dictionary<string, string?> settings, Func<CallbackGateway, Task> test)
     {
         var gateway = CallbackGateway.With(settings);
         await gateway.InitializeAsync();
-        return gateway;
+        try
+        {
+            await test(gateway);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
     }
 
     /// <summary>
     /// u1's handler queues an update for a card of its own (a write that keeps its unit on SQLite's writer), then waits
-    /// at <paramref name="hold"/>: answered <c>{}</c> at its budget, it holds the writer — every other click's claim —
+    /// at the gate this returns: answered <c>{}</c> at its budget, it holds the writer — every other click's claim —
     /// until the test opens that gate.
     /// </summary>
-    private static async Task HoldWriterAsync(CallbackGateway gateway, string hold)
+    private static async Task<string> HoldWriterAsync(CallbackGateway gateway)
     {
+        var hold = Guid.NewGuid().ToString("N");
         var holder = await gateway.SendCardAsync("tpl.script");
         var answer = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
         await gateway.Gate.Entered(hold).WaitAsync(Patience);
         Assert.Equal("{}", (await answer.WaitAsync(Patience)).GetRawText());
+        return hold;
     }
 
     /// <summary>
