@@ -85,6 +85,39 @@ public sealed class LateAnswerTests
     }
 
     [Fact]
+    public async Task A_click_whose_handler_ends_in_time_but_whose_commit_waits_for_storage_is_answered_at_the_budget()
+    {
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" }, async gateway =>
+        {
+            var card = await gateway.SendCardAsync("tpl.script");
+
+            // u2's handler counts, then waits at a gate: its unit leaves SQLite's writer meanwhile, and u1 takes it.
+            var waiting = Guid.NewGuid().ToString("N");
+            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = $"count,wait:{waiting}" });
+            await gateway.Gate.Entered(waiting).WaitAsync(Patience);
+            var hold = Guid.NewGuid().ToString("N");
+            var holder = await gateway.SendCardAsync("tpl.script");
+            _ = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
+            await gateway.Gate.Entered(hold).WaitAsync(Patience);
+
+            // u2's handler ends well within its budget; getting back on the writer to commit cannot, while u1 holds it.
+            gateway.Gate.Open(waiting);
+            Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // without its clicker update (myCount)
+            var early = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3113);
+            Assert.Contains(card, early.RenderMessage(), StringComparison.Ordinal);
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3103 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+
+            gateway.Gate.Open(hold);
+            await Eventually.TrueAsync(
+                async () => (await HistoryAsync(gateway, card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.Overran,
+                "u2's click recorded as overran once storage let it commit");
+            var third = await gateway.ClickAsync(card, "u3", new { action = "script", @do = "count" }).WaitAsync(Patience);
+            Assert.Equal("2", third.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString()); // u2's count was kept
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+        });
+    }
+
+    [Fact]
     public async Task An_answer_that_leaves_late_is_logged_with_the_part_that_took_the_time()
     {
         await OnGatewayAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:00.300" }, async gateway =>
@@ -115,7 +148,7 @@ public sealed class LateAnswerTests
         var timeline = new AnswerTimeline(clock, arrivedAt);
         clock.Advance(TimeSpan.FromMilliseconds(700)); // the claim
         Assert.Equal(TimeSpan.FromMilliseconds(770), timeline.Remaining(TimeSpan.FromMilliseconds(1500)));
-        timeline.HandlerStarted();
+        timeline.HandlerStarted("PollHandler");
         clock.Advance(TimeSpan.FromMilliseconds(200));
         timeline.HandlerEnded();
         clock.Advance(TimeSpan.FromMilliseconds(1200)); // the commit
@@ -135,7 +168,7 @@ public sealed class LateAnswerTests
         var clock = new FakeTimeProvider();
         var overran = new AnswerTimeline(clock, clock.GetTimestamp());
         clock.Advance(TimeSpan.FromMilliseconds(100));
-        overran.HandlerStarted();
+        overran.HandlerStarted("PollHandler");
         clock.Advance(TimeSpan.FromMilliseconds(1500));
         Assert.Equal(new LateAnswer(TimeSpan.FromMilliseconds(1600), TimeSpan.Zero, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(1500), TimeSpan.Zero), overran.Late(TimeSpan.FromSeconds(1)));
         Assert.Equal("handler", overran.Late(TimeSpan.FromSeconds(1))!.Slowest);
@@ -146,6 +179,45 @@ public sealed class LateAnswerTests
         clock.Advance(TimeSpan.FromMilliseconds(2500)); // waiting for the first delivery's answer
         Assert.Equal(new LateAnswer(TimeSpan.FromMilliseconds(2550), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(2500), TimeSpan.Zero, TimeSpan.Zero), redelivery.Late(TimeSpan.FromSeconds(2)));
         Assert.Equal("storage", redelivery.Late(TimeSpan.FromSeconds(2))!.Slowest);
+    }
+
+    [Fact]
+    public void A_callback_may_be_answered_early_until_its_outcome_is_being_committed_and_says_where_it_was()
+    {
+        var clock = new FakeTimeProvider();
+        var claiming = new AnswerTimeline(clock, clock.GetTimestamp());
+        Assert.Equal(AnswerStage.Storage, claiming.TryAnswerEarly());
+        Assert.Null(claiming.TryAnswerEarly()); // once
+        claiming.HandlerStarted("PollHandler");
+        claiming.HandlerEnded();
+        Assert.False(claiming.TryCommit()); // DingTalk has {}: that is what to record
+
+        var inHandler = new AnswerTimeline(clock, clock.GetTimestamp());
+        inHandler.HandlerStarted("PollHandler");
+        Assert.Equal(AnswerStage.Handler, inHandler.TryAnswerEarly());
+        Assert.Equal("PollHandler", inHandler.Handler);
+        inHandler.HandlerEnded();
+        Assert.False(inHandler.TryCommit());
+
+        var committing = new AnswerTimeline(clock, clock.GetTimestamp());
+        committing.HandlerStarted("PollHandler");
+        committing.HandlerEnded();
+        Assert.Equal(AnswerStage.Commit, committing.TryAnswerEarly());
+
+        var committed = new AnswerTimeline(clock, clock.GetTimestamp());
+        committed.HandlerStarted("PollHandler");
+        committed.HandlerEnded();
+        Assert.True(committed.TryCommit());
+        Assert.Null(committed.TryAnswerEarly()); // its answer is the pipeline's, a moment away
+
+        var redelivery = new AnswerTimeline(clock, clock.GetTimestamp());
+        Assert.True(redelivery.Redelivered());
+        Assert.Null(redelivery.TryAnswerEarly()); // answered from the first delivery's record
+
+        var gone = new AnswerTimeline(clock, clock.GetTimestamp());
+        Assert.True(gone.TryAbandon());
+        Assert.Null(gone.TryAnswerEarly()); // nobody to answer
+        Assert.True(gone.TryCommit());
     }
 
     /// <summary>Runs <paramref name="test"/> on a gateway of its own with <paramref name="settings"/>, then disposes it.</summary>

@@ -3,8 +3,8 @@ namespace DingTalk.CardGateway.Callbacks;
 /// <summary>
 /// Where one callback's time goes between its arrival and its answer. DingTalk's 2 seconds run from when it sent the
 /// callback, so the handler's budget counts from the arrival too (<see cref="Remaining"/>); a callback still short of
-/// its handler when the budget is spent is answered at once (<see cref="TryAnswerEarly"/>); and an answer that leaves
-/// late is logged with the part that took the time (<see cref="Late"/>).
+/// being committed when the budget is spent is answered at once (<see cref="TryAnswerEarly"/>); and an answer that
+/// leaves late is logged with the part that took the time (<see cref="Late"/>).
 /// </summary>
 /// <param name="clock">The pipeline's clock, which the budget's wait also uses.</param>
 /// <param name="arrivedAt">
@@ -16,11 +16,14 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>As the callback entered the pipeline, read, parsed and verified.</summary>
     private readonly long _entered = clock.GetTimestamp();
 
-    private const int Claiming = 0, HandlerRunning = 1, AnsweredEarly = 2, Abandoned = 3, Redelivery = 4;
+    private const int Claiming = 0, HandlerRunning = 1, AnsweredEarly = 2, Abandoned = 3, Redelivery = 4, HandlerDone = 5, Committing = 6;
 
     private int _state;
     private long _handlerStarted;
     private long _handlerEnded;
+
+    /// <summary>The handler chosen, once it has started.</summary>
+    public string? Handler { get; private set; }
 
     /// <summary>What is left of <paramref name="budget"/> now, counted from the arrival; zero once it is spent.</summary>
     public TimeSpan Remaining(TimeSpan budget)
@@ -30,10 +33,39 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     }
 
     /// <summary>
-    /// The budget is spent before the handler started (the claim or the card's read still waiting on storage): the
-    /// transport may answer <c>{}</c> now. False once the handler has started — its own wait ends at the same deadline.
+    /// The budget is spent before the callback's outcome was being committed: the transport may answer <c>{}</c> now,
+    /// and the pipeline goes on without DingTalk waiting. Returns where the callback was — still waiting on storage for
+    /// its claim or its card, in its handler, or, the handler done, waiting on storage to commit — or null when it may not
+    /// be answered early: it is being committed (its answer comes in a moment), it is a redelivery (answered from the
+    /// first delivery's record), or its transport went away.
     /// </summary>
-    public bool TryAnswerEarly() => Interlocked.CompareExchange(ref _state, AnsweredEarly, Claiming) == Claiming;
+    public AnswerStage? TryAnswerEarly()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            AnswerStage stage;
+            switch (state)
+            {
+                case Claiming:
+                    stage = AnswerStage.Storage;
+                    break;
+                case HandlerRunning:
+                    stage = AnswerStage.Handler;
+                    break;
+                case HandlerDone:
+                    stage = AnswerStage.Commit;
+                    break;
+                default:
+                    return null;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, AnsweredEarly, state) == state)
+            {
+                return stage;
+            }
+        }
+    }
 
     /// <summary>
     /// The claim was refused: a redelivery, answered from the first delivery's record, whose wait for it ends at the
@@ -49,18 +81,41 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// </summary>
     public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Claiming) == Claiming;
 
-    /// <summary>
-    /// The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read).
-    /// False when the callback was answered early (<see cref="TryAnswerEarly"/>): DingTalk has <c>{}</c> already.
-    /// </summary>
-    public bool HandlerStarted()
+    /// <summary>The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read).</summary>
+    public void HandlerStarted(string handler)
     {
+        Handler = handler;
         _handlerStarted = clock.GetTimestamp();
-        return Interlocked.CompareExchange(ref _state, HandlerRunning, Claiming) != AnsweredEarly;
+        Interlocked.CompareExchange(ref _state, HandlerRunning, Claiming);
     }
 
-    /// <summary>The handler is done (and back on SQLite's writer, if it had left it): what follows is the commit.</summary>
-    public void HandlerEnded() => _handlerEnded = clock.GetTimestamp();
+    /// <summary>The handler is done: what follows is the commit (on SQLite, after getting back on the writer if it had left it).</summary>
+    public void HandlerEnded()
+    {
+        _handlerEnded = clock.GetTimestamp();
+        Interlocked.CompareExchange(ref _state, HandlerDone, HandlerRunning);
+    }
+
+    /// <summary>
+    /// The outcome is about to be recorded and committed: from now on the answer is the pipeline's. False when the
+    /// callback was answered early (<see cref="TryAnswerEarly"/>): DingTalk has <c>{}</c>, and that is what to record.
+    /// </summary>
+    public bool TryCommit()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            if (state is AnsweredEarly or Committing)
+            {
+                return state == Committing;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, Committing, state) == state)
+            {
+                return true;
+            }
+        }
+    }
 
     /// <summary>
     /// The answer is ready: its parts when it leaves <paramref name="after"/> or more after the arrival, else null.
@@ -97,10 +152,26 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
 /// <param name="Reading">Reading, parsing and verifying it: the network (a slow sender) or a gateway short of threads; over Stream, also the wait for a frame slot.</param>
 /// <param name="Storage">Claiming it and reading its card, or, for a redelivery, finding the first delivery's answer: the database (SQLite's writer, PostgreSQL's locks or pool).</param>
 /// <param name="Handler">The handler, to its end or, past its budget, to the answer.</param>
-/// <param name="Commit">Recording the outcome and queueing the update for everyone, then the commit.</param>
+/// <param name="Commit">
+/// After the handler: getting back on SQLite's writer if the handler had left it while waiting, recording the outcome and
+/// queueing the update for everyone, then the commit; or, answered before that was done, to the answer.
+/// </param>
 public sealed record LateAnswer(TimeSpan Total, TimeSpan Reading, TimeSpan Storage, TimeSpan Handler, TimeSpan Commit)
 {
     /// <summary>The part that took longest: <c>reading</c>, <c>storage</c>, <c>handler</c> or <c>commit</c> (a metric tag, so a fixed set).</summary>
     public string Slowest =>
         new[] { ("reading", Reading), ("storage", Storage), ("handler", Handler), ("commit", Commit) }.MaxBy(p => p.Item2).Item1;
+}
+
+/// <summary>Where a callback answered early (<see cref="AnswerTimeline.TryAnswerEarly"/>) was when its budget ran out.</summary>
+public enum AnswerStage
+{
+    /// <summary>Waiting on storage for its claim or its card: its handler had not started.</summary>
+    Storage,
+
+    /// <summary>In its handler.</summary>
+    Handler,
+
+    /// <summary>Its handler done in time, waiting on storage to commit its outcome.</summary>
+    Commit,
 }

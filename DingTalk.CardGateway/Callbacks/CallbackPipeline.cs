@@ -96,26 +96,41 @@ public sealed partial class CallbackPipeline(
     }
 
     /// <summary>
-    /// The pipeline's answer — or, when the budget is spent before the handler started (storage held the claim or the
-    /// card's read that long), <c>{}</c> at once while the pipeline goes on without DingTalk waiting: the click is handled
-    /// as soon as storage lets it, recorded as overran, and its update for everyone follows. Once the handler has
-    /// started, its own wait ends at the same deadline, so the answer comes from the pipeline.
+    /// The pipeline's answer — or, when the budget is spent before the callback's outcome is being committed, <c>{}</c> at
+    /// once while the pipeline goes on without DingTalk waiting. Whatever held it — storage before the handler (the claim,
+    /// the card's read), the handler itself, or storage after it (SQLite's writer to get back on, a commit) — the click is
+    /// handled as soon as it can be, recorded as overran, and its update for everyone follows.
     /// </summary>
     private async Task<CallbackReply> AnswerInTimeAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline)
     {
+        var budget = options.CurrentValue.HandlerBudget;
         try
         {
-            return await handling.WaitAsync(timeline.Remaining(options.CurrentValue.HandlerBudget), clock, CancellationToken.None);
+            return await handling.WaitAsync(timeline.Remaining(budget), clock, CancellationToken.None);
         }
-        catch (TimeoutException) when (timeline.TryAnswerEarly())
+        catch (TimeoutException) when (timeline.TryAnswerEarly() is { } stage)
         {
-            Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, (long)options.CurrentValue.HandlerBudget.TotalMilliseconds);
+            var budgetMs = (long)budget.TotalMilliseconds;
+            switch (stage)
+            {
+                case AnswerStage.Storage:
+                    Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs);
+                    break;
+                case AnswerStage.Handler:
+                    Log.Overran(logger, timeline.Handler!, budgetMs, action.CallbackId, action.CardId);
+                    break;
+                default:
+                    Log.AnsweredBeforeCommit(logger, timeline.Handler!, action.CallbackId, action.CardId, budgetMs);
+                    break;
+            }
+
             _ = HandleAfterEarlyAnswerAsync(handling, action);
-            return new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson());
+            var outcome = stage == AnswerStage.Storage ? CallbackOutcome.Pending : CallbackOutcome.Overran;
+            return new CallbackReply(action.CallbackId, outcome, Redelivery: false, CardCallbackResponse.Empty.ToJson(), timeline.Handler);
         }
         catch (TimeoutException)
         {
-            return await handling; // the handler started: it is answered for at the same deadline
+            return await handling; // being committed (its answer is a moment away), or a redelivery answered from the record
         }
     }
 
@@ -137,7 +152,6 @@ public sealed partial class CallbackPipeline(
         var scope = scopes.CreateAsyncScope();
         var scopeHandedOver = false;
         drain.Begin(); // a stopping gateway waits for it until it commits (HandlerDrain)
-        var drainEndHandedOver = false;
         try
         {
             var services = scope.ServiceProvider;
@@ -161,49 +175,32 @@ public sealed partial class CallbackPipeline(
                     card?.TemplateId ?? "(a card this gateway did not send)",
                     action.CardId,
                     CardHandlerRegistry.SuggestRegistration(action, card));
-                return await CommitAsync(services, action, null, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
+                return await CommitAsync(services, action, timeline, null, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
             }
 
             var context = CardActionContext.From(action, card);
             var handlerName = registration.HandlerType.Name;
             await session.SavepointAsync(BeforeHandler, CancellationToken.None);
             session.BeginHandler(action.CallbackId);
-            var answeredEarly = !timeline.HandlerStarted(); // DingTalk has {} already (AnswerInTimeAsync): no budget to keep
+            timeline.HandlerStarted(handlerName);
+            // No wait of its own: past the budget, the callback is answered {} (AnswerInTimeAsync) while this goes on.
             var handling = InvokeAsync(services, registration, context);
-            CardActionResult? result;
-            try
+            if (!handling.IsCompleted)
             {
-                if (handling.IsCompleted)
-                {
-                    result = await handling;
-                }
-                else
-                {
-                    _ = session.LeaveWriterWhileWaitingAsync(handling); // SQLite's writer is not held while it waits on something else
-                    // What is left of the budget since the callback arrived: storage's wait before the handler came off it.
-                    result = answeredEarly
-                        ? await handling
-                        : await handling.WaitAsync(timeline.Remaining(options.CurrentValue.HandlerBudget), clock, CancellationToken.None);
-                }
-
-                result = await EndHandlerAsync(session, result, handlerName, context);
-                timeline.HandlerEnded();
-            }
-            catch (TimeoutException)
-            {
-                Log.Overran(logger, handlerName, (long)options.CurrentValue.HandlerBudget.TotalMilliseconds, action.CallbackId, action.CardId);
-                (scopeHandedOver, drainEndHandedOver) = (true, true);
-                _ = FinishOverrunAsync(scope, handling, action, context, handlerName, answerSent);
-                return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handlerName);
+                _ = session.LeaveWriterWhileWaitingAsync(handling); // SQLite's writer is not held while it waits on something else
             }
 
+            var result = await handling;
+            timeline.HandlerEnded();
+            result = await EndHandlerAsync(session, result, handlerName, context);
             var reply = await CommitAsync(
                 services,
                 action,
+                timeline,
                 context,
-                result is null ? CallbackOutcome.HandlerFailed : answeredEarly ? CallbackOutcome.Overran : CallbackOutcome.Handled,
+                result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled,
                 handlerName,
-                answeredEarly ? CardCallbackResponse.Empty : CardCallbackResponse.For(result?.Clicker),
+                CardCallbackResponse.For(result?.Clicker),
                 result);
             scopeHandedOver = true;
             _ = FollowUpAsync(scope, result, context, answerSent);
@@ -211,11 +208,7 @@ public sealed partial class CallbackPipeline(
         }
         finally
         {
-            if (!drainEndHandedOver)
-            {
-                drain.End();
-            }
-
+            drain.End();
             if (!scopeHandedOver)
             {
                 await scope.DisposeAsync();
@@ -263,11 +256,14 @@ public sealed partial class CallbackPipeline(
 
     /// <summary>
     /// Records the outcome — and, when the handler succeeded, its update for everyone in the outbox — then commits.
-    /// A failed handler's partial state changes are rolled back to before it ran; the callback's record stays.
+    /// A failed handler's partial state changes are rolled back to before it ran; the callback's record stays. A
+    /// callback answered <c>{}</c> at its budget meanwhile (<see cref="AnswerInTimeAsync"/>) is recorded as DingTalk got
+    /// it: <c>{}</c>, and, handled, as overran.
     /// </summary>
     private static async Task<CallbackReply> CommitAsync(
         IServiceProvider services,
         CardAction action,
+        AnswerTimeline timeline,
         CardActionContext? context,
         CallbackOutcome outcome,
         string? handler,
@@ -292,6 +288,11 @@ public sealed partial class CallbackPipeline(
                 CancellationToken.None);
         }
 
+        if (!timeline.TryCommit())
+        {
+            (outcome, answer) = (outcome == CallbackOutcome.Handled ? CallbackOutcome.Overran : outcome, CardCallbackResponse.Empty);
+        }
+
         var json = answer.ToJson();
         await services.GetRequiredService<ICallbackStore>().CompleteAsync(action.CallbackId, outcome, handler, json, CancellationToken.None);
         await session.CommitAsync(CancellationToken.None);
@@ -308,30 +309,6 @@ public sealed partial class CallbackPipeline(
         && JsonUnicode.IsValid(result.Clicker?.PrivateData?.Values)
         && JsonUnicode.IsValid(result.Everyone?.CardData?.Values)
         && JsonUnicode.IsValid(result.Everyone?.PrivateData?.Values);
-
-    /// <summary>The handler ran past its budget and DingTalk already has <c>{}</c>: record that, with its update for everyone, when it ends.</summary>
-    private async Task FinishOverrunAsync(
-        AsyncServiceScope scope, Task<CardActionResult?> handling, CardAction action, CardActionContext context, string handlerName, Task answerSent)
-    {
-        CardActionResult? result = null;
-        try
-        {
-            result = await EndHandlerAsync(scope.ServiceProvider.GetRequiredService<StorageSession>(), await handling, handlerName, context);
-            await CommitAsync(scope.ServiceProvider, action, context, result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Overran, handlerName, CardCallbackResponse.Empty, result);
-        }
-        catch (Exception ex)
-        {
-            Log.FollowUpFailed(logger, ex, context.CallbackId, context.CardId);
-            await scope.DisposeAsync();
-            return;
-        }
-        finally
-        {
-            drain.End(); // begun in HandleOnceAsync, which handed it over
-        }
-
-        await FollowUpAsync(scope, result, context, answerSent);
-    }
 
     /// <summary>After the answer: the outbox may send the update for everyone; then streamed text. The scope lives until both are done.</summary>
     private async Task FollowUpAsync(AsyncServiceScope scope, CardActionResult? result, CardActionContext context, Task answerSent)
@@ -399,7 +376,7 @@ public sealed partial class CallbackPipeline(
         [LoggerMessage(3102, LogLevel.Error, "Handler {Handler} failed on callback {CallbackId} (card {CardId}, user {UserId}); the user got {{}}")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, string callbackId, string cardId, string userId);
 
-        [LoggerMessage(3103, LogLevel.Warning, "Handler {Handler} ran past its {BudgetMs} ms budget on callback {CallbackId} (card {CardId}): answered without its clicker update; its update for everyone follows when it finishes")]
+        [LoggerMessage(3103, LogLevel.Warning, "Handler {Handler} ran past its {BudgetMs} ms budget on callback {CallbackId} (card {CardId}), counted from the callback's arrival: answered without its clicker update; its update for everyone follows when it finishes")]
         public static partial void Overran(ILogger logger, string handler, long budgetMs, string callbackId, string cardId);
 
         [LoggerMessage(3104, LogLevel.Information, "Callback {CallbackId} (card {CardId}) delivered again; answered as before ({Outcome}), not handled twice")]
@@ -421,7 +398,13 @@ public sealed partial class CallbackPipeline(
             "Callback {CallbackId} (card {CardId}) had not reached its handler {BudgetMs} ms after it arrived (Gateway:Callbacks:HandlerBudget), waiting on storage: answered {{}} now, so DingTalk shows the user no error. As soon as storage lets it, it is handled and its update for everyone follows (or, if DingTalk had delivered it before, it is left to that delivery)")]
         public static partial void AnsweredBeforeHandler(ILogger logger, string callbackId, string cardId, long budgetMs);
 
-        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} while it waited on storage, could not be handled after all: the click is lost, though its user saw no error")]
+        [LoggerMessage(
+            3113,
+            LogLevel.Warning,
+            "Handler {Handler} finished callback {CallbackId} (card {CardId}) in time, but storage had not let its outcome be committed {BudgetMs} ms after the callback arrived (Gateway:Callbacks:HandlerBudget): answered {{}} now, without its clicker update, so DingTalk shows the user no error. Its outcome is committed as soon as storage lets it (a handled click as overran), and its update for everyone follows")]
+        public static partial void AnsweredBeforeCommit(ILogger logger, string handler, string callbackId, string cardId, long budgetMs);
+
+        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was handled and committed, could not be committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
 
         [LoggerMessage(3105, LogLevel.Error, "The follow-up of callback {CallbackId} (card {CardId}) failed: the card was not updated for everyone")]
