@@ -270,6 +270,40 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     }
 
     [Fact]
+    public async Task A_handler_that_holds_the_writer_while_it_waits_is_named_in_the_log_and_one_that_left_it_is_not()
+    {
+        var away = await gateway.SendCardAsync("tpl.count");
+        var holding = await gateway.SendCardAsync("tpl.count");
+        var (awayGate, holdingGate) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+
+        // Only a state changed before its wait: its unit leaves the writer while it waits.
+        var awayClick = gateway.ClickAsync(away, "u1", new { action = "script", @do = $"count,wait:{awayGate}" });
+        await gateway.Gate.Entered(awayGate).WaitAsync(Patience);
+        // A card updated before its wait: that cannot be written again, so its unit stays on the writer.
+        var holdingClick = gateway.ClickAsync(holding, "u2", new { action = "script", @do = $"count,card,wait:{holdingGate}" });
+        await gateway.Gate.Entered(holdingGate).WaitAsync(Patience);
+        try
+        {
+            await Eventually.TrueAsync(() => HoldsWriterLogged(holding), "3114 naming the handler that holds the writer");
+            var logged = gateway.Logs.LogEvents.First(e => CardCallbackEndpointTests.EventId(e) == 3114 && e.RenderMessage().Contains(holding, StringComparison.Ordinal));
+            Assert.Contains("ScriptedHandler", logged.RenderMessage(), StringComparison.Ordinal);
+            Assert.False(HoldsWriterLogged(away)); // it has waited longer, away from the writer
+        }
+        finally
+        {
+            gateway.Gate.Open(holdingGate);
+            gateway.Gate.Open(awayGate);
+        }
+
+        Assert.Equal("1", Private(await holdingClick.WaitAsync(Patience), "myCount"));
+        Assert.Equal("1", Private(await awayClick.WaitAsync(Patience), "myCount"));
+        Assert.False(HoldsWriterLogged(away));
+
+        bool HoldsWriterLogged(string card) =>
+            gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3114 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_change_another_click_made_and_undid_while_the_handler_waited_is_no_conflict()
     {
         var card = await gateway.SendCardAsync("tpl.count");

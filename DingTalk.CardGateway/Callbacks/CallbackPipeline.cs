@@ -35,6 +35,9 @@ public sealed partial class CallbackPipeline(
 {
     private const string BeforeHandler = "before_handler";
 
+    /// <summary>How long a handler may hold SQLite's writer while it waits on something else before it is logged (3114).</summary>
+    internal static readonly TimeSpan HeldWriterWarning = TimeSpan.FromMilliseconds(100);
+
     /// <param name="action">A verified, parsed callback.</param>
     /// <param name="arrivedAt">
     /// The pipeline's clock's <see cref="TimeProvider.GetTimestamp"/> as the callback arrived (before its body was read):
@@ -187,7 +190,7 @@ public sealed partial class CallbackPipeline(
             var handling = InvokeAsync(services, registration, context);
             if (!handling.IsCompleted)
             {
-                _ = session.LeaveWriterWhileWaitingAsync(handling); // SQLite's writer is not held while it waits on something else
+                _ = LeaveWriterWhileWaitingAsync(session, handling, handlerName, action); // SQLite's writer is not held while it waits on something else
             }
 
             var result = await handling;
@@ -236,6 +239,28 @@ public sealed partial class CallbackPipeline(
         {
             Log.HandlerFailed(logger, ex, registration.HandlerType.Name, context.CallbackId, context.CardId, context.UserId);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// SQLite's writer is not held while the handler waits on something else — unless it wrote something that cannot be
+    /// written again after the wait (a card, an update for everyone queued through <see cref="CardUpdates"/>). Then every
+    /// other click waits for it, so a wait that goes on past <see cref="HeldWriterWarning"/> is said, naming the handler.
+    /// </summary>
+    private async Task LeaveWriterWhileWaitingAsync(StorageSession session, Task handling, string handlerName, CardAction action)
+    {
+        try
+        {
+            var waitingFrom = clock.GetTimestamp();
+            if (await session.LeaveWriterWhileWaitingAsync(handling)
+                && await Task.WhenAny(handling, Task.Delay(HeldWriterWarning, clock)) != handling)
+            {
+                Log.HoldsWriter(logger, handlerName, action.CallbackId, action.CardId, (long)clock.GetElapsedTime(waitingFrom).TotalMilliseconds);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // the handler's own storage calls and its end say what went wrong with the session
         }
     }
 
@@ -403,6 +428,12 @@ public sealed partial class CallbackPipeline(
             LogLevel.Warning,
             "Handler {Handler} finished callback {CallbackId} (card {CardId}) in time, but storage had not let its outcome be committed {BudgetMs} ms after the callback arrived (Gateway:Callbacks:HandlerBudget): answered {{}} now, without its clicker update, so DingTalk shows the user no error. Its outcome is committed as soon as storage lets it (a handled click as overran), and its update for everyone follows")]
         public static partial void AnsweredBeforeCommit(ILogger logger, string handler, string callbackId, string cardId, long budgetMs);
+
+        [LoggerMessage(
+            3114,
+            LogLevel.Warning,
+            "Handler {Handler} has held SQLite's writer for {HeldMs} ms on callback {CallbackId} (card {CardId}) while it waits on something else: it wrote a card or queued an update for everyone (CardUpdates) before the wait, which cannot be written again after it, so until it ends every other click waits for storage. Return the update in the handler's result (AndForEveryone) instead, or write it after the wait")]
+        public static partial void HoldsWriter(ILogger logger, string handler, string callbackId, string cardId, long heldMs);
 
         [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was handled and committed, could not be committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);

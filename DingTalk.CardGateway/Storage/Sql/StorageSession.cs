@@ -313,11 +313,15 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// Until <paramref name="handling"/> completes: whenever the handler has been waiting on something other than this
     /// session for <see cref="IdleBeforeLeaving"/>, the unit leaves the writer (see above).
     /// </summary>
-    public async Task LeaveWriterWhileWaitingAsync(Task handling)
+    /// <returns>
+    /// True when it stopped because the handler wrote something that cannot be written again (a card, an outbox entry):
+    /// its unit then stays on SQLite's writer, and every other click waits for it, until the handler ends.
+    /// </returns>
+    public async Task<bool> LeaveWriterWhileWaitingAsync(Task handling)
     {
         if (_phase is not { } phase)
         {
-            return;
+            return false;
         }
 
         while (!handling.IsCompleted && !phase.Ended)
@@ -326,7 +330,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             await Task.WhenAny(handling, Task.Delay(IdleBeforeLeaving));
             if (!phase.Replayable)
             {
-                return; // it wrote something that cannot be written again: it stays on the writer to the end
+                return true; // it wrote something that cannot be written again: it stays on the writer to the end
             }
 
             if (handling.IsCompleted || !await _gate.WaitAsync(0))
@@ -354,11 +358,13 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
             if (!phase.Replayable)
             {
-                return;
+                return true;
             }
 
             await Task.WhenAny(handling, phase.Back!.Task);
         }
+
+        return false;
     }
 
     /// <summary>
