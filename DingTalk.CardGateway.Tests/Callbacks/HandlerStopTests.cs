@@ -59,6 +59,36 @@ public sealed class HandlerStopTests
         Assert.False(stored.GetProperty("card").GetProperty("publicData").TryGetProperty("count", out _));
     }
 
+    [Fact]
+    public async Task A_click_answered_at_its_budget_while_its_commit_waits_for_storage_is_committed_before_the_gateway_stops()
+    {
+        await using var stopping = new StoppingGateway(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" });
+        var gateway = await stopping.StartAsync();
+        var card = await gateway.SendCardAsync("tpl.script");
+        var holder = await gateway.SendCardAsync("tpl.script");
+
+        // u2's handler counts, then waits at a gate: its unit leaves SQLite's writer meanwhile, and u1 takes it.
+        var waiting = Guid.NewGuid().ToString("N");
+        var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = $"count,wait:{waiting}" });
+        await gateway.Gate.Entered(waiting).WaitAsync(Patience);
+        var hold = Guid.NewGuid().ToString("N");
+        _ = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
+        await gateway.Gate.Entered(hold).WaitAsync(Patience);
+        gateway.Gate.Open(waiting);
+        Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // its handler ended, its commit waits for the writer (3113)
+
+        // u1 lets the writer go only once the stop has begun.
+        var handlerGate = gateway.Gate;
+        gateway.App.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => handlerGate.Open(hold));
+        await gateway.App.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        await using var after = stopping.Restart();
+        var stored = await StoredAsync(after, card);
+        Assert.Equal("Overran", stored.GetProperty("callbacks")[0].GetProperty("outcome").GetString());
+        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3113);
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3107 or 3108 or 3112);
+    }
+
     [Theory]
     [InlineData("00:00:10", 30)] // the default grace: the host's own 30 s covers the default grace, the drains and the rest
     [InlineData("00:02:00", 137)] // a longer grace lengthens the host's stop timeout instead of being cut off by it

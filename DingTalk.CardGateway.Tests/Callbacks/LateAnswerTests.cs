@@ -118,6 +118,37 @@ public sealed class LateAnswerTests
     }
 
     [Fact]
+    public async Task A_click_whose_handler_failed_in_time_but_whose_commit_waits_for_storage_is_answered_at_the_budget_and_recorded_as_failed()
+    {
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" }, async gateway =>
+        {
+            var card = await gateway.SendCardAsync("tpl.script");
+
+            // u2's handler counts, waits at a gate (its unit leaves SQLite's writer, and u1 takes it), then throws.
+            var waiting = Guid.NewGuid().ToString("N");
+            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = $"count,wait:{waiting},throw" });
+            await gateway.Gate.Entered(waiting).WaitAsync(Patience);
+            var hold = Guid.NewGuid().ToString("N");
+            var holder = await gateway.SendCardAsync("tpl.script");
+            _ = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
+            await gateway.Gate.Entered(hold).WaitAsync(Patience);
+
+            gateway.Gate.Open(waiting);
+            Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText());
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3113 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+
+            gateway.Gate.Open(hold);
+            await Eventually.TrueAsync(
+                async () => (await HistoryAsync(gateway, card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.HandlerFailed,
+                "u2's click recorded as failed, not as overran, once storage let it commit");
+            Assert.Equal("{}", (await HistoryAsync(gateway, card)).Single(c => c.UserId == "u2").AnswerJson);
+            var third = await gateway.ClickAsync(card, "u3", new { action = "script", @do = "count" }).WaitAsync(Patience);
+            Assert.Equal("1", third.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString()); // u2's count was rolled back
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+        });
+    }
+
+    [Fact]
     public async Task An_answer_that_leaves_late_is_logged_with_the_part_that_took_the_time()
     {
         await OnGatewayAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:00.300" }, async gateway =>
@@ -218,6 +249,30 @@ public sealed class LateAnswerTests
         Assert.True(gone.TryAbandon());
         Assert.Null(gone.TryAnswerEarly()); // nobody to answer
         Assert.True(gone.TryCommit());
+    }
+
+    [Fact]
+    public void An_early_answers_parts_end_where_the_callback_was_when_it_was_answered()
+    {
+        var clock = new FakeTimeProvider();
+        var inHandler = new AnswerTimeline(clock, clock.GetTimestamp());
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        inHandler.HandlerStarted("PollHandler");
+        clock.Advance(TimeSpan.FromMilliseconds(1500));
+        Assert.Equal(AnswerStage.Handler, inHandler.TryAnswerEarly());
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        inHandler.HandlerEnded(); // in the background, before the answer's parts are read
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(new LateAnswer(TimeSpan.FromMilliseconds(1620), TimeSpan.Zero, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(1520), TimeSpan.Zero), inHandler.Late(TimeSpan.FromSeconds(1)));
+
+        var claiming = new AnswerTimeline(clock, clock.GetTimestamp());
+        clock.Advance(TimeSpan.FromMilliseconds(1500));
+        Assert.Equal(AnswerStage.Storage, claiming.TryAnswerEarly());
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        claiming.HandlerStarted("PollHandler"); // storage let it through just after its answer
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(new LateAnswer(TimeSpan.FromMilliseconds(1520), TimeSpan.Zero, TimeSpan.FromMilliseconds(1520), TimeSpan.Zero, TimeSpan.Zero), claiming.Late(TimeSpan.FromSeconds(1)));
+        Assert.Equal("storage", claiming.Late(TimeSpan.FromSeconds(1))!.Slowest);
     }
 
     /// <summary>Runs <paramref name="test"/> on a gateway of its own with <paramref name="settings"/>, then disposes it.</summary>

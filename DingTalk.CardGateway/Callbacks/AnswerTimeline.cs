@@ -22,6 +22,9 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     private long _handlerStarted;
     private long _handlerEnded;
 
+    /// <summary>Where the callback was when it was answered early: what it did after that is not part of its answer's time.</summary>
+    private AnswerStage? _answeredEarlyAt;
+
     /// <summary>The handler chosen, once it has started.</summary>
     public string? Handler { get; private set; }
 
@@ -62,6 +65,7 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
 
             if (Interlocked.CompareExchange(ref _state, AnsweredEarly, state) == state)
             {
+                _answeredEarlyAt = stage;
                 return stage;
             }
         }
@@ -120,7 +124,8 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>
     /// The answer is ready: its parts when it leaves <paramref name="after"/> or more after the arrival, else null.
     /// With no handler run (a redelivery, no handler for the action), all the pipeline's time is storage's; with one that
-    /// overran, the handler's part runs to the answer and there is no commit before it.
+    /// overran, the handler's part runs to the answer and there is no commit before it. Answered early, only where the
+    /// callback was then counts: its handler may start or end in the background meanwhile, after the answer's time.
     /// </summary>
     public LateAnswer? Late(TimeSpan after)
     {
@@ -132,12 +137,12 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
         }
 
         var reading = clock.GetElapsedTime(arrivedAt, _entered);
-        if (_handlerStarted == 0)
+        if (_handlerStarted == 0 || _answeredEarlyAt == AnswerStage.Storage)
         {
             return new LateAnswer(total, reading, clock.GetElapsedTime(_entered, answered), TimeSpan.Zero, TimeSpan.Zero);
         }
 
-        var handlerEnded = _handlerEnded == 0 ? answered : _handlerEnded;
+        var handlerEnded = _handlerEnded == 0 || _answeredEarlyAt == AnswerStage.Handler ? answered : _handlerEnded;
         return new LateAnswer(
             total,
             reading,

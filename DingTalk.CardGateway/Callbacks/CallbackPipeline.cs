@@ -426,7 +426,7 @@ public sealed partial class CallbackPipeline(
         [LoggerMessage(
             3113,
             LogLevel.Warning,
-            "Handler {Handler} finished callback {CallbackId} (card {CardId}) in time, but storage had not let its outcome be committed {BudgetMs} ms after the callback arrived (Gateway:Callbacks:HandlerBudget): answered {{}} now, without its clicker update, so DingTalk shows the user no error. Its outcome is committed as soon as storage lets it (a handled click as overran), and its update for everyone follows")]
+            "Handler {Handler} ended in time on callback {CallbackId} (card {CardId}), but storage had not let its outcome be committed {BudgetMs} ms after the callback arrived (Gateway:Callbacks:HandlerBudget): answered {{}} now, without its clicker update, so DingTalk shows the user no error. Its outcome is committed as soon as storage lets it (a handled click as overran, a failed one as failed), and its update for everyone, if any, follows")]
         public static partial void AnsweredBeforeCommit(ILogger logger, string handler, string callbackId, string cardId, long budgetMs);
 
         [LoggerMessage(
@@ -435,7 +435,7 @@ public sealed partial class CallbackPipeline(
             "Handler {Handler} has held SQLite's writer for {HeldMs} ms on callback {CallbackId} (card {CardId}) while it waits on something else: it wrote a card or queued an update for everyone (CardUpdates) before the wait, which cannot be written again after it, so until it ends every other click waits for storage. Return the update in the handler's result (AndForEveryone) instead, or write it after the wait")]
         public static partial void HoldsWriter(ILogger logger, string handler, string callbackId, string cardId, long heldMs);
 
-        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was handled and committed, could not be committed after all: the click is lost, though its user saw no error")]
+        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
 
         [LoggerMessage(3105, LogLevel.Error, "The follow-up of callback {CallbackId} (card {CardId}) failed: the card was not updated for everyone")]
