@@ -91,18 +91,9 @@ public sealed class LateAnswerTests
         {
             var card = await gateway.SendCardAsync("tpl.script");
 
-            // u2's handler counts, then waits at a gate: its unit leaves SQLite's writer meanwhile, and u1 takes it.
-            var waiting = Guid.NewGuid().ToString("N");
-            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = $"count,wait:{waiting}" });
-            await gateway.Gate.Entered(waiting).WaitAsync(Patience);
-            var hold = Guid.NewGuid().ToString("N");
-            var holder = await gateway.SendCardAsync("tpl.script");
-            _ = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
-            await gateway.Gate.Entered(hold).WaitAsync(Patience);
+            var (answer, hold) = await EndedWhileTheWriterIsHeldAsync(gateway, card, "");
 
-            // u2's handler ends well within its budget; getting back on the writer to commit cannot, while u1 holds it.
-            gateway.Gate.Open(waiting);
-            Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // without its clicker update (myCount)
+            Assert.Equal("{}", answer.GetRawText()); // without its clicker update (myCount)
             var early = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3113);
             Assert.Contains(card, early.RenderMessage(), StringComparison.Ordinal);
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3103 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
@@ -124,17 +115,9 @@ public sealed class LateAnswerTests
         {
             var card = await gateway.SendCardAsync("tpl.script");
 
-            // u2's handler counts, waits at a gate (its unit leaves SQLite's writer, and u1 takes it), then throws.
-            var waiting = Guid.NewGuid().ToString("N");
-            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = $"count,wait:{waiting},throw" });
-            await gateway.Gate.Entered(waiting).WaitAsync(Patience);
-            var hold = Guid.NewGuid().ToString("N");
-            var holder = await gateway.SendCardAsync("tpl.script");
-            _ = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
-            await gateway.Gate.Entered(hold).WaitAsync(Patience);
+            var (answer, hold) = await EndedWhileTheWriterIsHeldAsync(gateway, card, ",throw");
 
-            gateway.Gate.Open(waiting);
-            Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText());
+            Assert.Equal("{}", answer.GetRawText());
             Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3113 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
 
             gateway.Gate.Open(hold);
@@ -303,6 +286,26 @@ public sealed class LateAnswerTests
         await gateway.Gate.Entered(hold).WaitAsync(Patience);
         Assert.Equal("{}", (await answer.WaitAsync(Patience)).GetRawText());
         return hold;
+    }
+
+    /// <summary>
+    /// u2's handler on <paramref name="card"/> counts, then waits at a gate: its unit leaves SQLite's writer meanwhile,
+    /// and u1's handler takes it (a card written, then a gate of its own). Then u2's gate opens, and its handler goes on
+    /// with <paramref name="then"/> and ends well within its budget; getting back on the writer to commit cannot, while
+    /// u1 holds it. Returns u2's answer, given while u1 still holds the writer, and the gate that frees it.
+    /// </summary>
+    private static async Task<(JsonElement Answer, string Hold)> EndedWhileTheWriterIsHeldAsync(CallbackGateway gateway, string card, string then)
+    {
+        var waiting = Guid.NewGuid().ToString("N");
+        var clicked = gateway.ClickAsync(card, "u2", new { action = "script", @do = $"count,wait:{waiting}{then}" });
+        await gateway.Gate.Entered(waiting).WaitAsync(Patience);
+        var hold = Guid.NewGuid().ToString("N");
+        var holder = await gateway.SendCardAsync("tpl.script");
+        _ = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
+        await gateway.Gate.Entered(hold).WaitAsync(Patience);
+
+        gateway.Gate.Open(waiting);
+        return (await clicked.WaitAsync(Patience), hold);
     }
 
     /// <summary>
