@@ -1,7 +1,10 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace DingTalk.CardGateway.Tests.Callbacks;
@@ -29,6 +32,31 @@ public sealed class LateAnswerTests
             gateway.Gate.Open(hold);
             await HandledAfterAsync(gateway, card, "u2's count for everyone, once storage let it through");
         });
+    }
+
+    [Fact]
+    public async Task A_click_answered_early_stays_on_the_in_flight_gauge_until_it_commits()
+    {
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>
+        {
+            using var inFlight = new MetricCollector<long>(
+                gateway.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.callbacks.in_flight");
+            var card = await gateway.SendCardAsync("tpl.count");
+            var hold = await HoldWriterAsync(gateway); // u1's click, answered {} and still holding the writer
+
+            Assert.Equal("{}", (await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience)).GetRawText());
+            Assert.Equal(2, Latest(inFlight)); // both answered, neither committed
+
+            gateway.Gate.Open(hold);
+            await HandledAfterAsync(gateway, card, "u2's count for everyone, once storage let it through");
+            await Eventually.TrueAsync(() => Latest(inFlight) == 0, "nothing in flight once both committed");
+        });
+
+        static long Latest(MetricCollector<long> gauge)
+        {
+            gauge.RecordObservableInstruments();
+            return gauge.LastMeasurement?.Value ?? -1;
+        }
     }
 
     [Fact]

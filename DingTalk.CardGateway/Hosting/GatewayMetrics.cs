@@ -31,7 +31,9 @@ public sealed class GatewayMetrics
     private long _pending = -1;
     private long _dead = -1;
 
-    public GatewayMetrics(IMeterFactory meters)
+    /// <param name="meters">Where the meter comes from.</param>
+    /// <param name="drain">The callbacks being handled, for the in-flight gauge (absent where no callback is handled).</param>
+    public GatewayMetrics(IMeterFactory meters, HandlerDrain? drain = null)
     {
         var meter = meters.Create(MeterName);
         _callbacks = meter.CreateCounter<long>(
@@ -51,6 +53,15 @@ public sealed class GatewayMetrics
             "cardgateway.stream.connection.events",
             "{event}",
             "What happened to the Stream connection: connected, open_failed, lost, replaced (DingTalk asked for a new one).");
+        if (drain is not null)
+        {
+            meter.CreateObservableGauge(
+                "cardgateway.callbacks.in_flight",
+                () => (long)drain.Running,
+                "{callback}",
+                "Callbacks entered and not yet committed, those answered {} at their budget included: one that keeps climbing means storage or handlers are falling behind.");
+        }
+
         meter.CreateObservableGauge(
             "cardgateway.outbox.entries",
             ObserveOutbox,
