@@ -167,16 +167,3 @@ public sealed record LateAnswer(TimeSpan Total, TimeSpan Reading, TimeSpan Stora
     public string Slowest =>
         new[] { ("reading", Reading), ("storage", Storage), ("handler", Handler), ("commit", Commit) }.MaxBy(p => p.Item2).Item1;
 }
-
-/// <summary>Where a callback answered early (<see cref="AnswerTimeline.TryAnswerEarly"/>) was when its budget ran out.</summary>
-public enum AnswerStage
-{
-    /// <summary>Waiting on storage for its claim or its card: its handler had not started.</summary>
-    Storage,
-
-    /// <summary>In its handler.</summary>
-    Handler,
-
-    /// <summary>Its handler done in time, waiting on storage to commit its outcome.</summary>
-    Commit,
-}

@@ -129,7 +129,8 @@ public sealed partial class CallbackPipeline(
 
             _ = HandleAfterEarlyAnswerAsync(handling, action);
             var outcome = stage == AnswerStage.Storage ? CallbackOutcome.Pending : CallbackOutcome.Overran;
-            return new CallbackReply(action.CallbackId, outcome, Redelivery: false, CardCallbackResponse.Empty.ToJson(), timeline.Handler);
+            var handler = stage == AnswerStage.Storage ? null : timeline.Handler; // one starting after the {} is not this answer's
+            return new CallbackReply(action.CallbackId, outcome, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handler);
         }
         catch (TimeoutException)
         {
