@@ -47,20 +47,16 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
         while (true)
         {
             var state = Volatile.Read(ref _state);
-            AnswerStage stage;
-            switch (state)
+            AnswerStage? reached = state switch
             {
-                case Claiming:
-                    stage = AnswerStage.Storage;
-                    break;
-                case HandlerRunning:
-                    stage = AnswerStage.Handler;
-                    break;
-                case HandlerDone:
-                    stage = AnswerStage.Commit;
-                    break;
-                default:
-                    return null;
+                Claiming => AnswerStage.Storage,
+                HandlerRunning => AnswerStage.Handler,
+                HandlerDone => AnswerStage.Commit,
+                _ => null, // committing, a redelivery, or its transport gone
+            };
+            if (reached is not { } stage)
+            {
+                return null;
             }
 
             if (Interlocked.CompareExchange(ref _state, AnsweredEarly, state) == state)

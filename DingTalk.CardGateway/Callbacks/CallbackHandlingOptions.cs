@@ -10,8 +10,9 @@ public sealed class CallbackHandlingOptions
     /// <summary>
     /// How long after a callback arrives its handler may still answer with its clicker update; past it, the answer goes
     /// without. It counts from the arrival, not from the handler's start: DingTalk's 2 seconds run from when it sent the
-    /// callback, so time spent waiting for storage comes off the handler's share, and a callback still waiting for storage
-    /// when it is spent is answered <c>{}</c> at once and handled after. The default leaves half a second for the network.
+    /// callback, so time spent waiting for storage comes off the handler's share. A callback whose outcome is not being
+    /// committed yet when it is spent — still waiting for storage, in its handler, or waiting to commit — is answered
+    /// <c>{}</c> at once and finished after. The default leaves half a second for the network.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan HandlerBudget { get; set; } = TimeSpan.FromMilliseconds(1500);

@@ -114,23 +114,24 @@ public sealed partial class CallbackPipeline(
         catch (TimeoutException) when (timeline.TryAnswerEarly() is { } stage)
         {
             var budgetMs = (long)budget.TotalMilliseconds;
-            switch (stage)
+            _ = HandleAfterEarlyAnswerAsync(handling, action);
+            if (stage == AnswerStage.Storage)
             {
-                case AnswerStage.Storage:
-                    Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs);
-                    break;
-                case AnswerStage.Handler:
-                    Log.Overran(logger, timeline.Handler!, budgetMs, action.CallbackId, action.CardId);
-                    break;
-                default:
-                    Log.AnsweredBeforeCommit(logger, timeline.Handler!, action.CallbackId, action.CardId, budgetMs);
-                    break;
+                Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs);
+                return new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()); // no handler had started
             }
 
-            _ = HandleAfterEarlyAnswerAsync(handling, action);
-            var outcome = stage == AnswerStage.Storage ? CallbackOutcome.Pending : CallbackOutcome.Overran;
-            var handler = stage == AnswerStage.Storage ? null : timeline.Handler; // one starting after the {} is not this answer's
-            return new CallbackReply(action.CallbackId, outcome, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handler);
+            var handler = timeline.Handler!;
+            if (stage == AnswerStage.Handler)
+            {
+                Log.Overran(logger, handler, budgetMs, action.CallbackId, action.CardId);
+            }
+            else
+            {
+                Log.AnsweredBeforeCommit(logger, handler, action.CallbackId, action.CardId, budgetMs);
+            }
+
+            return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handler);
         }
         catch (TimeoutException)
         {
@@ -259,9 +260,9 @@ public sealed partial class CallbackPipeline(
                 Log.HoldsWriter(logger, handlerName, action.CallbackId, action.CardId, (long)clock.GetElapsedTime(waitingFrom).TotalMilliseconds);
             }
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (Exception)
         {
-            // the handler's own storage calls and its end say what went wrong with the session
+            // only a log line is lost: the handler's own storage calls and its end say what went wrong with the session
         }
     }
 
