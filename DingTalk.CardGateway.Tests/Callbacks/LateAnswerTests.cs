@@ -99,9 +99,11 @@ public sealed class LateAnswerTests
             var card = await gateway.SendCardAsync("tpl.script");
             var hold = await HoldWriterAsync(gateway);
 
-            // u2's claim waits ~700 ms for the writer; its handler then needs 600 ms: within a budget counted from the
-            // handler's start, past one counted from the arrival.
+            // u2's claim waits at least 700 ms for the writer (counted once it is in the pipeline, after its arrival); its
+            // handler then needs 600 ms: within a budget counted from the handler's start, past one counted from the arrival.
             var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = "delay:600" });
+            var drain = gateway.App.Services.GetRequiredService<HandlerDrain>();
+            await Eventually.TrueAsync(() => drain.Running == 2, "u2 in the pipeline beside u1, waiting for the writer");
             await Task.Delay(TimeSpan.FromMilliseconds(700));
             gateway.Gate.Open(hold);
 
