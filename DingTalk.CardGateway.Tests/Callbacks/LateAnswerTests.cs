@@ -3,6 +3,7 @@ using System.Text.Json;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -158,6 +159,48 @@ public sealed class LateAnswerTests
             var third = await gateway.ClickAsync(card, "u3", new { action = "script", @do = "count" }).WaitAsync(Patience);
             Assert.Equal("1", third.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString()); // u2's count was rolled back
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+        });
+    }
+
+    [Fact]
+    public async Task A_handler_that_holds_the_writer_while_it_waits_does_not_hold_back_the_answer_of_a_click_committed_before_it()
+    {
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }, async gateway =>
+        {
+            var batcher = gateway.App.Services.GetRequiredService<SqliteWriteBatcher>();
+            var (first, holding) = (await gateway.SendCardAsync("tpl.script"), await gateway.SendCardAsync("tpl.script"));
+            var (firstGate, holdingGate) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+
+            // u1's handler updates a card before it waits, so its unit stays on SQLite's writer meanwhile; u2's click comes
+            // and waits for the writer — so once u1 is done, its batch stays open for u2 rather than committing at once.
+            var firstClick = gateway.ClickAsync(first, "u1", new { action = "script", @do = $"count,card,wait:{firstGate}" });
+            await gateway.Gate.Entered(firstGate).WaitAsync(Patience);
+            var holdingClick = gateway.ClickAsync(holding, "u2", new { action = "script", @do = $"count,card,wait:{holdingGate}" });
+            await Eventually.TrueAsync(() => batcher.Waiting == 1, "u2's click waits for the writer");
+            gateway.Gate.Open(firstGate);
+
+            // u2 takes the writer and holds it in turn. u1's commit is done already; its answer must not wait for u2's
+            // handler (before, it came only once u2 let go of the writer: late, by as long as u2's handler waited).
+            await gateway.Gate.Entered(holdingGate).WaitAsync(Patience);
+            try
+            {
+                var answer = await firstClick.WaitAsync(Patience);
+                Assert.Equal("1", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            }
+            finally
+            {
+                gateway.Gate.Open(holdingGate);
+            }
+
+            var second = await holdingClick.WaitAsync(Patience);
+            Assert.Equal("1", second.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            foreach (var card in new[] { first, holding })
+            {
+                Assert.Equal(CallbackOutcome.Handled, Assert.Single(await HistoryAsync(gateway, card)).Outcome);
+                await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", $"{card}'s update for everyone");
+            }
+
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3103 or 3110 or 3111 or 3112 or 3113);
         });
     }
 

@@ -193,6 +193,32 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     }
 
     /// <summary>The disk has made every commit durable: the batch that waited for it is committed now, so its fsync starts.</summary>
+    /// <summary>
+    /// Undoes <paramref name="unit"/>, commits its batch — what the units before it kept — and opens a new batch with a
+    /// savepoint for the unit again, without letting go of the writer. Should it fail, the unit still holds the writer:
+    /// rolling it back lets go.
+    /// </summary>
+    private async Task<Unit> RestartAloneAsync(Unit unit)
+    {
+        var batch = unit.Batch;
+        try
+        {
+            await batch.RollbackToAsync(unit.Connection, "unit");
+            await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
+            _rows.Release();
+            await CommitAsync(batch);
+            _batch = new Batch(await _database.Dialect.BeginWriteAsync(_connection!, CancellationToken.None), _rows);
+            await _batch.SavepointAsync(_connection!, "unit");
+        }
+        catch (Exception ex)
+        {
+            await AbandonBatchAsync(ex);
+            throw;
+        }
+
+        return unit.MovedTo(_batch);
+    }
+
     private async Task DiskIdleAsync()
     {
         if (Volatile.Read(ref _batch) is null)
@@ -380,6 +406,19 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
 
         /// <summary>Undoes what this unit wrote since <paramref name="savepoint"/>, keeping what came before it.</summary>
         public Task RollbackToAsync(string savepoint) => Batch.RollbackToAsync(Connection, savepoint);
+
+        /// <summary>
+        /// Holding on to the writer: undoes this unit and commits its batch, so the units that left the writer before it
+        /// are done (their commits return once it is on disk), then starts this unit again, alone in a new batch. Its
+        /// writes are gone: the caller writes them again. This unit is spent; the one returned takes its place.
+        /// </summary>
+        public Task<Unit> RestartAloneAsync() => batcher.RestartAloneAsync(this);
+
+        internal Unit MovedTo(Batch batch)
+        {
+            _left = true; // the writer is the returned unit's to let go of
+            return new Unit(batcher, Connection, batch);
+        }
 
         private Task LeaveOnceAsync(bool keep)
         {

@@ -276,8 +276,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     // (then the handler's result rests on a state that is no longer there: a conflict, and the handler counts as failed).
     // All of it still commits as one transaction, so a crash loses the whole callback or nothing, as before. Only writes
     // that record their steps (the claim, handler state) can be written again: a handler that writes anything else (a
-    // card, the outbox) keeps its unit on the writer, as before. On PostgreSQL none of this is needed: a unit locks only
-    // its card's rows.
+    // card, the outbox) keeps its unit on the writer, as before — but first lets the batch it is in commit what the
+    // units before it kept (StandAloneAsync), so their answers do not wait for it. On PostgreSQL none of this is needed:
+    // a unit locks only its card's rows.
 
     /// <summary>A storage call from the running handler, outside any other: it takes the gate.</summary>
     public bool Gated => _phase is not null && !_inCall;
@@ -409,7 +410,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return CallSlowAsync(call, replayable);
         }
 
-        if (phase.Away) // read holding the gate: the unit may have left between any earlier look and taking it
+        // Read holding the gate: the unit may have left between any earlier look and taking it. A first write that cannot
+        // be written again, in a batch other units left already, first lets that batch commit (StandAloneAsync).
+        if (phase.Away || (!replayable && phase.Replayable && _unit is { Batch.Units: > 0 }))
         {
             _gate.Release();
             return CallSlowAsync(call, replayable);
@@ -473,6 +476,11 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
             if (!replayable)
             {
+                if (phase.Replayable)
+                {
+                    await StandAloneAsync(phase);
+                }
+
                 phase.Replayable = false;
             }
 
@@ -499,35 +507,66 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         phase.Away = false;
         try
         {
-            string? savepoint = null;
-            foreach (var step in _steps ?? [])
-            {
-                if (step.Savepoint is { } name)
-                {
-                    await unit.Batch.SavepointAsync(unit.Connection, name);
-                    savepoint = name;
-                }
-                else if (step.Unchanged is { } unchanged && !await unchanged())
-                {
-                    phase.Conflicted = true;
-                    phase.ConflictKey = step.Key;
-                    if (savepoint is not null)
-                    {
-                        await unit.RollbackToAsync(savepoint);
-                    }
-
-                    break;
-                }
-                else
-                {
-                    unit.Batch.Rows.Set(step.Key!, step.Row!);
-                }
-            }
+            await WriteStepsAgainAsync(unit, phase);
         }
         finally
         {
             batcher.ReleaseClaim(phase.CallbackId); // the claim is in the writer's rows again
             phase.Back?.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Holding the gate, on the writer, before the handler's first write that cannot be written again: from then on its
+    /// unit stays on the writer whenever the handler waits, and the batch it is in commits only once it lets go. Units
+    /// that left the writer before it in that batch have been answered or are about to be — once their batch is on
+    /// disk, which would then wait for this handler. So that batch commits first: this unit is undone, the batch
+    /// committed, and the unit's steps (all of them can be written again, so far) written again in a batch of its own,
+    /// without letting go of the writer, so no other unit comes in between.
+    /// </summary>
+    private async Task StandAloneAsync(HandlerPhase phase)
+    {
+        if (_unit is not { Batch.Units: > 0 } unit)
+        {
+            return;
+        }
+
+        LockEpoch++;
+        _unit = await unit.RestartAloneAsync();
+        _transaction = _unit.Transaction;
+        await WriteStepsAgainAsync(_unit, phase);
+        if (phase.Conflicted)
+        {
+            throw new HandlerStateConflictException(phase.ConflictKey!); // cannot happen: nobody wrote in between
+        }
+    }
+
+    /// <summary>The unit's steps written again on <paramref name="unit"/> — unless a state one changed was changed meanwhile (a conflict).</summary>
+    private async Task WriteStepsAgainAsync(SqliteWriteBatcher.Unit unit, HandlerPhase phase)
+    {
+        string? savepoint = null;
+        foreach (var step in _steps ?? [])
+        {
+            if (step.Savepoint is { } name)
+            {
+                await unit.Batch.SavepointAsync(unit.Connection, name);
+                savepoint = name;
+            }
+            else if (step.Unchanged is { } unchanged && !await unchanged())
+            {
+                phase.Conflicted = true;
+                phase.ConflictKey = step.Key;
+                if (savepoint is not null)
+                {
+                    await unit.RollbackToAsync(savepoint);
+                }
+
+                break;
+            }
+            else
+            {
+                unit.Batch.Rows.Set(step.Key!, step.Row!);
+            }
         }
     }
 
