@@ -192,7 +192,6 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>The disk has made every commit durable: the batch that waited for it is committed now, so its fsync starts.</summary>
     /// <summary>
     /// Undoes <paramref name="unit"/>, commits its batch — what the units before it kept — and opens a new batch with a
     /// savepoint for the unit again, without letting go of the writer. Should it fail, the unit still holds the writer:
@@ -219,6 +218,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         return unit.MovedTo(_batch);
     }
 
+    /// <summary>The disk has made every commit durable: the batch that waited for it is committed now, so its fsync starts.</summary>
     private async Task DiskIdleAsync()
     {
         if (Volatile.Read(ref _batch) is null)
