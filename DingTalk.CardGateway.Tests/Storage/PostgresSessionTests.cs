@@ -1,6 +1,7 @@
 using System.Text.Json;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -73,6 +74,61 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-undone", default);
         Assert.Equal(["later", "other"], stored!.PublicData.Keys.Order());
         Assert.Equal(3, stored.Version);
+    }
+
+    [SkippableFact]
+    public async Task A_locking_read_of_a_hot_state_or_card_waits_in_turn_on_its_key_not_on_the_row_alone()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        var now = DateTimeOffset.UtcNow;
+        await using (var create = fixture.Scope())
+        {
+            await create.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+                new CardRecord { Id = "card-turn", Kind = CardKind.Advanced, TemplateId = "tpl", Version = 1, CreatedAt = now, UpdatedAt = now }, default);
+            await create.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-turn", t => Add(t, "first"), default);
+        }
+
+        // One click holds the state and the card, locked for its update, until it commits.
+        await using var holder = fixture.Scope();
+        var session = holder.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        await holder.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-turn", t => Add(t, "holder"), default);
+        await holder.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync("card-turn", Set("holder"), default);
+
+        // Two more want them meanwhile: each waits for the key's lock (granted in the order asked), not on the row.
+        await using var stateWaiter = fixture.Scope();
+        await using var cardWaiter = fixture.Scope();
+        Task state = Task.CompletedTask, card = Task.CompletedTask;
+        try
+        {
+            state = stateWaiter.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-turn", t => Add(t, "next"), default);
+            await Eventually.TrueAsync(async () => await WaitingForAsync("advisory") == 1, "the state's update waits for its key's lock");
+            card = cardWaiter.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync("card-turn", Set("next"), default);
+            await Eventually.TrueAsync(async () => await WaitingForAsync("advisory") == 2, "the card's update waits for its key's lock");
+            Assert.Equal(0, await WaitingForAsync("transactionid")); // nobody waits on the holder's row locks themselves
+        }
+        finally
+        {
+            await session.CommitAsync(default); // the waiters go on, whatever was asserted, before their scopes end
+            await Task.WhenAll(state, card).WaitAsync(Patience);
+        }
+
+        await using var check = fixture.Scope();
+        Assert.Equal(["first", "holder", "next"], (await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-turn", default))!.Voters);
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-turn", default);
+        Assert.Equal(["holder", "next"], stored!.PublicData.Keys.Order());
+        Assert.Equal(3, stored.Version);
+
+        async Task<long> WaitingForAsync(string lockType)
+        {
+            await using var connection = new NpgsqlConnection(fixture.ConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND l.locktype = @type AND a.datname = current_database()",
+                connection);
+            command.Parameters.AddWithValue("type", lockType);
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
     }
 
     private static Tally Add(Tally? tally, string voter) => new([.. tally?.Voters ?? [], voter]);

@@ -14,7 +14,14 @@ public sealed class PostgresDialect : SqlDialect
 
     public override string IdentityPrimaryKey => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
 
-    public override string ForUpdate => " FOR UPDATE";
+    public override bool SingleWriter => false;
+
+    /// <remarks>
+    /// The key's lock is taken by a subquery joined to the table: the row lock (<c>FOR UPDATE OF</c>, on the join's
+    /// result) can only come after it, and the statement is still one round trip.
+    /// </remarks>
+    public override string LockingInTurn(string columns, string table, string where, string keyParameter) =>
+        $"SELECT {columns} FROM (SELECT {LockKey(keyParameter)}) AS turn, {table} WHERE {where} FOR UPDATE OF {table}";
 
     public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
 
@@ -22,7 +29,9 @@ public sealed class PostgresDialect : SqlDialect
         await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken);
 
     public override Task LockKeyAsync(DbConnection connection, DbTransaction transaction, string key, CancellationToken cancellationToken) =>
-        connection.RunAsync(transaction, "SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", cancellationToken, ("key", key));
+        connection.RunAsync(transaction, $"SELECT {LockKey("@key")}", cancellationToken, ("key", key));
+
+    private static string LockKey(string keyParameter) => $"pg_advisory_xact_lock(hashtextextended({keyParameter}, 0))";
 
     public override string TryLockKey(string keyParameter) => $"pg_try_advisory_xact_lock(hashtextextended({keyParameter}, 0))";
 

@@ -112,7 +112,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
                 // No row to lock (a card another system sent): the card's id is locked instead, so the updates queued for it
                 // commit one after another, in the order their outbox ids were taken — the order the dispatcher sends them.
-                await session.Dialect.LockKeyAsync(connection, transaction, "card:" + id, cancellationToken);
+                await session.Dialect.LockKeyAsync(connection, transaction, Key(id), cancellationToken);
                 return null;
             },
             cancellationToken);
@@ -165,7 +165,9 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
-        var card = await connection.FirstOrDefaultAsync(transaction, session.Dialect.Locking(SelectById), CardRow.Read, cancellationToken, ("id", id));
+        // In turn on the key whose lock also stands in for the row of a card the gateway has no copy of (ApplyUpdateAsync).
+        var card = await connection.FirstOrDefaultAsync(
+            transaction, session.Dialect.LockingInTurn(Columns, "cards", "id = @id", "@key"), CardRow.Read, cancellationToken, ("id", id), ("key", Key(id)));
         (_locked, _lockedIn) = (card, session.LockEpoch);
         return card;
     }

@@ -13,17 +13,19 @@ public abstract class SqlDialect
     /// <summary>The column type of an auto-numbered primary key.</summary>
     public abstract string IdentityPrimaryKey { get; }
 
-    /// <summary>Row lock for read-modify-write; SQLite needs none (a write transaction holds the database).</summary>
-    public abstract string ForUpdate { get; }
-
     /// <summary>Whether a write transaction excludes every other writer, so whatever it reads stays current until it commits.</summary>
-    public bool SingleWriter => ForUpdate.Length == 0;
+    public abstract bool SingleWriter { get; }
 
     /// <summary>
-    /// <paramref name="select"/> taking a row lock where the database needs one. On SQLite that is the text itself, so a
-    /// constant stays the same object and the writer finds its kept statement by reference.
+    /// <c>SELECT columns FROM table WHERE where</c> for a read-modify-write. Where the database locks rows (PostgreSQL)
+    /// the row stays locked until the transaction ends, and the lock is taken in turn: the statement first waits for the
+    /// transaction lock on the key in <paramref name="keyParameter"/> (<see cref="LockKeyAsync"/>'s), which the database
+    /// grants in the order it was asked. A hot row — a poll's tally, its card — is wanted by every click on the card at
+    /// once; waiting on the row lock alone, every waiter wakes when the holder commits and they race for it, the newest
+    /// often winning, so some clicks waited past their budget while others went straight through. On SQLite the plain
+    /// read: one writer at a time already.
     /// </summary>
-    public string Locking(string select) => SingleWriter ? select : select + ForUpdate;
+    public abstract string LockingInTurn(string columns, string table, string where, string keyParameter);
 
     public abstract DbConnection CreateConnection(string connectionString);
 

@@ -9,7 +9,9 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </summary>
 public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider clock) : IHandlerStateStore
 {
-    private const string SelectState = "SELECT state, version FROM handler_state WHERE handler = @handler AND card_id = @cardId";
+    private const string StateColumns = "state, version";
+    private const string StateWhere = "handler = @handler AND card_id = @cardId";
+    private const string SelectState = $"SELECT {StateColumns} FROM handler_state WHERE {StateWhere}";
 
     /// <summary>States this scope has read or written, by handler and card: hints that spare an update its read, checked by version and by the transaction they were taken in.</summary>
     private readonly Dictionary<(string Handler, string CardId), StateRow> _seen = [];
@@ -146,13 +148,11 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     private async Task<StateRow> ReadAsync(
         string handler, string cardId, bool lockRow, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, CancellationToken cancellationToken)
     {
-        var row = await connection.FirstOrDefaultAsync(
-            transaction,
-            lockRow ? session.Dialect.Locking(SelectState) : SelectState,
-            r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow, Epoch = session.LockEpoch },
-            cancellationToken,
-            ("handler", handler),
-            ("cardId", cardId)) ?? StateRow.None;
+        var epoch = session.LockEpoch;
+        Func<System.Data.Common.DbDataReader, StateRow> read = r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow, Epoch = epoch };
+        var row = await (lockRow
+            ? connection.FirstOrDefaultAsync(transaction, session.Dialect.LockingInTurn(StateColumns, "handler_state", StateWhere, "@key"), read, cancellationToken, ("handler", handler), ("cardId", cardId), ("key", Key(handler, cardId)))
+            : connection.FirstOrDefaultAsync(transaction, SelectState, read, cancellationToken, ("handler", handler), ("cardId", cardId))) ?? StateRow.None;
         _seen[(handler, cardId)] = row;
         return row;
     }

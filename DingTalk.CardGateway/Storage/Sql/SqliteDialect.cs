@@ -13,7 +13,10 @@ public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
 
     public override string IdentityPrimaryKey => "INTEGER PRIMARY KEY AUTOINCREMENT";
 
-    public override string ForUpdate => "";
+    public override bool SingleWriter => true;
+
+    public override string LockingInTurn(string columns, string table, string where, string keyParameter) =>
+        $"SELECT {columns} FROM {table} WHERE {where} AND {keyParameter} IS NOT NULL"; // one writer at a time already: nothing to lock
 
     public override DbConnection CreateConnection(string connectionString) => new SqliteConnection(connectionString);
 
