@@ -131,6 +131,60 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         }
     }
 
+    [SkippableFact]
+    public async Task A_write_kept_for_the_commit_is_committed_with_the_transaction_and_undone_with_its_rollback()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        foreach (var commit in new[] { true, false })
+        {
+            var card = commit ? "card-with-commit" : "card-rolled-back";
+            await using var scope = fixture.Scope();
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            await session.BeginAsync(default);
+            await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", card, t => Add(t, "first"), default);
+            await session.WriteWithCommit(
+                "UPDATE handler_state SET state = @state WHERE handler = 'test' AND card_id = @card", default, ("state", JsonSerializer.Serialize(new Tally(["with the commit"]))), ("card", card));
+            Assert.Equal(["first"], await ReadAsync(scope, card)); // not written yet
+            if (commit)
+            {
+                await session.CommitAsync(default);
+            }
+            else
+            {
+                await session.RollbackAsync();
+            }
+
+            await using var check = fixture.Scope();
+            Assert.Equal(commit ? ["with the commit"] : null, await ReadAsync(check, card));
+        }
+
+        static async Task<List<string>?> ReadAsync(AsyncServiceScope scope, string card) =>
+            (await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", card, default))?.Voters;
+    }
+
+    [SkippableFact]
+    public async Task A_write_kept_for_the_commit_that_fails_fails_the_commit_and_nothing_of_the_transaction_is_kept()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await using (var scope = fixture.Scope())
+        {
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            await session.BeginAsync(default);
+            await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-failed-commit", t => Add(t, "first"), default);
+            await session.WriteWithCommit("UPDATE handler_state SET version = NULL WHERE card_id = @card", default, ("card", "card-failed-commit")); // version is NOT NULL
+
+            await Assert.ThrowsAsync<PostgresException>(() => session.CommitAsync(default));
+            await session.RollbackAsync(); // as the pipeline does after a failed commit: nothing left to undo, and no error
+        }
+
+        await using var check = fixture.Scope();
+        Assert.Null(await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-failed-commit", default));
+        var session2 = check.ServiceProvider.GetRequiredService<StorageSession>();
+        await session2.BeginAsync(default); // the pooled connection is fit for the next transaction
+        await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-failed-commit", t => Add(t, "next"), default);
+        await session2.CommitAsync(default);
+    }
+
     private static Tally Add(Tally? tally, string voter) => new([.. tally?.Voters ?? [], voter]);
 
     private static CardDataChange Set(string key) => new(new Dictionary<string, string> { [key] = "1" }, null, Replace: false);

@@ -44,7 +44,9 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             cancellationToken);
 
     public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
-        session.WriteAsync(
+        session.Rows is null && session.InTransaction && !session.Gated
+            ? CompleteInTransactionAsync(callbackId, outcome, handler, answerJson, cancellationToken)
+            : session.WriteAsync(
             (connection, transaction) =>
             {
                 var key = Key(callbackId);
@@ -54,17 +56,28 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
                     return Task.FromResult(1);
                 }
 
-                return connection.RunAsync(
-                    transaction,
-                    "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId",
-                    cancellationToken,
-                    ("outcome", outcome.ToString()),
-                    ("handler", handler),
-                    ("answerJson", answerJson),
-                    ("now", clock.GetUtcNow().ToUnixTimeMilliseconds()),
-                    ("callbackId", callbackId));
+                return connection.RunAsync(transaction, Complete, cancellationToken, Completion(callbackId, outcome, handler, answerJson));
             },
             cancellationToken);
+
+    /// <summary>
+    /// On PostgreSQL, inside the callback's transaction, the outcome is its last write: it goes with the <c>COMMIT</c>, one
+    /// round trip fewer while the card's rows are locked (<see cref="StorageSession.WriteWithCommit"/>).
+    /// </summary>
+    private Task CompleteInTransactionAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
+        session.WriteWithCommit(Complete, cancellationToken, Completion(callbackId, outcome, handler, answerJson));
+
+    private const string Complete =
+        "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId";
+
+    private (string Name, object? Value)[] Completion(string callbackId, CallbackOutcome outcome, string? handler, string answerJson) =>
+    [
+        ("outcome", outcome.ToString()),
+        ("handler", handler),
+        ("answerJson", answerJson),
+        ("now", clock.GetUtcNow().ToUnixTimeMilliseconds()),
+        ("callbackId", callbackId),
+    ];
 
     /// <summary>Reads committed state on a connection of its own: the first delivery may be another scope or replica.</summary>
     public async Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken)

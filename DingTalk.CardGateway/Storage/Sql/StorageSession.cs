@@ -17,6 +17,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     private DbConnection? _connection;
     private DbTransaction? _transaction;
+
+    /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c>, in one round trip (<see cref="WriteWithCommit"/>).</summary>
+    private List<(string Sql, (string Name, object? Value)[] Parameters)>? _withCommit;
     private SqliteWriteBatcher.Unit? _unit;
 
     /// <summary>What this SQLite unit wrote so far, in order, to write again should it leave the writer and come back.</summary>
@@ -87,13 +90,65 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
         try
         {
-            await transaction.CommitAsync(cancellationToken);
+            if (_withCommit is { Count: > 0 } writes)
+            {
+                await CommitWithAsync(transaction, writes, cancellationToken);
+            }
+            else
+            {
+                await transaction.CommitAsync(cancellationToken);
+            }
         }
         finally
         {
+            _withCommit?.Clear();
             await transaction.DisposeAsync();
             await ReleaseConnectionAsync();
         }
+    }
+
+    /// <summary>
+    /// PostgreSQL: <paramref name="sql"/> is written with the open transaction's <c>COMMIT</c>, in the same round trip,
+    /// instead of in one of its own now — for a transaction's last write, which nothing after it in the transaction reads
+    /// (a callback's outcome). Should it fail, the transaction commits nothing and the commit throws. Each round trip of a
+    /// hot card's vote is one more its next vote waits for the card's lock. Elsewhere (SQLite's writer: no round trips;
+    /// no transaction open) it is written now.
+    /// </summary>
+    public Task WriteWithCommit(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        if (Gated || _unit is not null || _transaction is null)
+        {
+            return WriteAsync((connection, transaction) => connection.RunAsync(transaction, sql, cancellationToken, parameters), cancellationToken);
+        }
+
+        (_withCommit ??= []).Add((sql, parameters));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The writes kept for the commit, then <c>COMMIT</c>, as one batch: one round trip.</summary>
+    private async Task CommitWithAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> writes, CancellationToken cancellationToken)
+    {
+        await using var batch = Connection.CreateBatch();
+        batch.Transaction = transaction;
+        foreach (var (sql, parameters) in writes)
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = "@" + name;
+                parameter.Value = value ?? DBNull.Value;
+                command.Parameters.Add(parameter);
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        var commit = batch.CreateBatchCommand();
+        commit.CommandText = "COMMIT"; // the driver sees the transaction end (ReadyForQuery says idle): disposing it sends nothing more
+        batch.BatchCommands.Add(commit);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task RollbackAsync()
@@ -107,6 +162,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
         var transaction = _transaction;
         _transaction = null;
+        _withCommit?.Clear();
         LockEpoch++;
         if (_unit is { } unit)
         {
@@ -160,6 +216,11 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     public Task RollbackToAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
+        if (_withCommit is { Count: > 0 })
+        {
+            throw new InvalidOperationException("A write kept for the commit (WriteWithCommit) is the transaction's last: nothing may be rolled back to a savepoint after it.");
+        }
+
         LockEpoch++;
         if (_unit is { } unit)
         {
