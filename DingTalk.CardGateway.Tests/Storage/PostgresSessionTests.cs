@@ -47,12 +47,7 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
     public async Task A_card_change_undone_to_a_savepoint_is_not_written_over_another_replicas_change()
     {
         Skip.IfNot(fixture.Available, fixture.SkipReason);
-        var now = DateTimeOffset.UtcNow;
-        await using (var create = fixture.Scope())
-        {
-            await create.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
-                new CardRecord { Id = "card-undone", Kind = CardKind.Advanced, TemplateId = "tpl", Version = 1, CreatedAt = now, UpdatedAt = now }, default);
-        }
+        await SaveCardAsync("card-undone");
 
         await using var first = fixture.Scope();
         var session = first.ServiceProvider.GetRequiredService<StorageSession>();
@@ -80,11 +75,9 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
     public async Task A_locking_read_of_a_hot_state_or_card_waits_in_turn_on_its_key_not_on_the_row_alone()
     {
         Skip.IfNot(fixture.Available, fixture.SkipReason);
-        var now = DateTimeOffset.UtcNow;
+        await SaveCardAsync("card-turn");
         await using (var create = fixture.Scope())
         {
-            await create.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
-                new CardRecord { Id = "card-turn", Kind = CardKind.Advanced, TemplateId = "tpl", Version = 1, CreatedAt = now, UpdatedAt = now }, default);
             await create.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-turn", t => Add(t, "first"), default);
         }
 
@@ -183,6 +176,15 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         await session2.BeginAsync(default); // the pooled connection is fit for the next transaction
         await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-failed-commit", t => Add(t, "next"), default);
         await session2.CommitAsync(default);
+    }
+
+    /// <summary>A card the gateway created, at version 1.</summary>
+    private async Task SaveCardAsync(string id)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await using var create = fixture.Scope();
+        await create.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+            new CardRecord { Id = id, Kind = CardKind.Advanced, TemplateId = "tpl", Version = 1, CreatedAt = now, UpdatedAt = now }, default);
     }
 
     private static Tally Add(Tally? tally, string voter) => new([.. tally?.Voters ?? [], voter]);
