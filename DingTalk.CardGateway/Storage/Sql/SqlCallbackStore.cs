@@ -62,10 +62,10 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
 
     /// <summary>
     /// On PostgreSQL, inside the callback's transaction, the outcome is its last write: it goes with the <c>COMMIT</c>, one
-    /// round trip fewer while the card's rows are locked (<see cref="StorageSession.WriteWithCommit"/>).
+    /// round trip fewer while the card's rows are locked (<see cref="StorageSession.WriteWithCommitAsync"/>).
     /// </summary>
     private Task CompleteInTransactionAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
-        session.WriteWithCommit(Complete, cancellationToken, Completion(callbackId, outcome, handler, answerJson));
+        session.WriteWithCommitAsync(Complete, cancellationToken, Completion(callbackId, outcome, handler, answerJson));
 
     private const string Complete =
         "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId";

@@ -17,10 +17,10 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     private DbConnection? _connection;
     private DbTransaction? _transaction;
-
-    /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c>, in one round trip (<see cref="WriteWithCommit"/>).</summary>
-    private List<(string Sql, (string Name, object? Value)[] Parameters)>? _withCommit;
     private SqliteWriteBatcher.Unit? _unit;
+
+    /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c>, in one round trip (<see cref="WriteWithCommitAsync"/>).</summary>
+    private List<(string Sql, (string Name, object? Value)[] Parameters)>? _withCommit;
 
     /// <summary>What this SQLite unit wrote so far, in order, to write again should it leave the writer and come back.</summary>
     private List<Step>? _steps;
@@ -114,7 +114,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// hot card's vote is one more its next vote waits for the card's lock. Elsewhere (SQLite's writer: no round trips;
     /// no transaction open) it is written now.
     /// </summary>
-    public Task WriteWithCommit(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public Task WriteWithCommitAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         if (Gated || _unit is not null || _transaction is null)
         {
@@ -218,7 +218,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         var transaction = OpenTransaction;
         if (_withCommit is { Count: > 0 })
         {
-            throw new InvalidOperationException("A write kept for the commit (WriteWithCommit) is the transaction's last: nothing may be rolled back to a savepoint after it.");
+            throw new InvalidOperationException("A write kept for the commit (WriteWithCommitAsync) is the transaction's last: nothing may be rolled back to a savepoint after it.");
         }
 
         LockEpoch++;
