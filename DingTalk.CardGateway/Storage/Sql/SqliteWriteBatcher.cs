@@ -52,9 +52,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         try
         {
             _connection ??= await OpenAsync();
-            _batch ??= new Batch(await _database.Dialect.BeginWriteAsync(_connection, CancellationToken.None), _rows);
-            await _batch.SavepointAsync(_connection, "unit");
-            return new Unit(this, _connection, _batch);
+            return new Unit(this, _connection, await OpenUnitAsync());
         }
         catch (Exception ex)
         {
@@ -155,14 +153,7 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
         var batch = unit.Batch;
         try
         {
-            if (!keep)
-            {
-                await batch.RollbackToAsync(unit.Connection, "unit");
-            }
-
-            await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
-            _rows.Release();
-            batch.Units++;
+            await EndUnitAsync(unit, keep);
             // While the disk is busy with the batch before, committing this one would not make it durable any sooner
             // (its fsync could only start after that one): it stays open for more units, and is committed as soon
             // as the disk is free (DiskIdleAsync).
@@ -199,15 +190,12 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     /// </summary>
     private async Task<Unit> RestartAloneAsync(Unit unit)
     {
-        var batch = unit.Batch;
+        Batch batch;
         try
         {
-            await batch.RollbackToAsync(unit.Connection, "unit");
-            await unit.Connection.RunAsync(batch.Transaction, "RELEASE unit", CancellationToken.None);
-            _rows.Release();
-            await CommitAsync(batch);
-            _batch = new Batch(await _database.Dialect.BeginWriteAsync(_connection!, CancellationToken.None), _rows);
-            await _batch.SavepointAsync(_connection!, "unit");
+            await EndUnitAsync(unit, keep: false);
+            await CommitAsync(unit.Batch);
+            batch = await OpenUnitAsync();
         }
         catch (Exception ex)
         {
@@ -215,7 +203,28 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             throw;
         }
 
-        return unit.MovedTo(_batch);
+        return unit.MovedTo(batch);
+    }
+
+    /// <summary>On the writer: a savepoint for a unit in the open batch, or in a new one.</summary>
+    private async Task<Batch> OpenUnitAsync()
+    {
+        _batch ??= new Batch(await _database.Dialect.BeginWriteAsync(_connection!, CancellationToken.None), _rows);
+        await _batch.SavepointAsync(_connection!, "unit");
+        return _batch;
+    }
+
+    /// <summary>On the writer: the unit's savepoint released into its batch — what it wrote kept, or undone first.</summary>
+    private async Task EndUnitAsync(Unit unit, bool keep)
+    {
+        if (!keep)
+        {
+            await unit.Batch.RollbackToAsync(unit.Connection, "unit");
+        }
+
+        await unit.Connection.RunAsync(unit.Batch.Transaction, "RELEASE unit", CancellationToken.None);
+        _rows.Release();
+        unit.Batch.Units++;
     }
 
     /// <summary>The disk has made every commit durable: the batch that waited for it is committed now, so its fsync starts.</summary>
