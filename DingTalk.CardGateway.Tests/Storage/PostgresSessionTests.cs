@@ -135,8 +135,8 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
             var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
             await session.BeginAsync(default);
             await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", card, t => Add(t, "first"), default);
-            await session.WriteWithCommitAsync(
-                "UPDATE handler_state SET state = @state WHERE handler = 'test' AND card_id = @card", default, ("state", JsonSerializer.Serialize(new Tally(["with the commit"]))), ("card", card));
+            session.WriteWithCommit(
+                "UPDATE handler_state SET state = @state WHERE handler = 'test' AND card_id = @card", ("state", JsonSerializer.Serialize(new Tally(["with the commit"]))), ("card", card));
             Assert.Equal(["first"], await ReadAsync(scope, card)); // not written yet
             if (commit)
             {
@@ -164,7 +164,7 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
             var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
             await session.BeginAsync(default);
             await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-failed-commit", t => Add(t, "first"), default);
-            await session.WriteWithCommitAsync("UPDATE handler_state SET version = NULL WHERE card_id = @card", default, ("card", "card-failed-commit")); // version is NOT NULL
+            session.WriteWithCommit("UPDATE handler_state SET version = NULL WHERE card_id = @card", ("card", "card-failed-commit")); // version is NOT NULL
 
             await Assert.ThrowsAsync<PostgresException>(() => session.CommitAsync(default));
             await session.RollbackAsync(); // as the pipeline does after a failed commit: nothing left to undo, and no error

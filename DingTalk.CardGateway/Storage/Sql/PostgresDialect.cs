@@ -14,8 +14,6 @@ public sealed class PostgresDialect : SqlDialect
 
     public override string IdentityPrimaryKey => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
 
-    public override bool SingleWriter => false;
-
     /// <remarks>
     /// The key's lock is taken by a subquery joined to the table: the row lock (<c>FOR UPDATE OF</c>, on the join's
     /// result) can only come after it, and the statement is still one round trip.

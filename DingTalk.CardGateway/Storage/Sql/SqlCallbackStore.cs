@@ -43,10 +43,17 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             },
             cancellationToken);
 
-    public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
-        session.Rows is null && session.InTransaction && !session.Gated
-            ? CompleteInTransactionAsync(callbackId, outcome, handler, answerJson, cancellationToken)
-            : session.WriteAsync(
+    public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken)
+    {
+        if (session.CanWriteWithCommit)
+        {
+            // PostgreSQL, inside the callback's transaction: the outcome is its last write, so it goes with the COMMIT,
+            // one round trip fewer while the card's rows are locked.
+            session.WriteWithCommit(Complete, Completion(callbackId, outcome, handler, answerJson));
+            return Task.CompletedTask;
+        }
+
+        return session.WriteAsync(
             (connection, transaction) =>
             {
                 var key = Key(callbackId);
@@ -59,13 +66,7 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
                 return connection.RunAsync(transaction, Complete, cancellationToken, Completion(callbackId, outcome, handler, answerJson));
             },
             cancellationToken);
-
-    /// <summary>
-    /// On PostgreSQL, inside the callback's transaction, the outcome is its last write: it goes with the <c>COMMIT</c>, one
-    /// round trip fewer while the card's rows are locked (<see cref="StorageSession.WriteWithCommitAsync"/>).
-    /// </summary>
-    private Task CompleteInTransactionAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
-        session.WriteWithCommitAsync(Complete, cancellationToken, Completion(callbackId, outcome, handler, answerJson));
+    }
 
     private const string Complete =
         "UPDATE callbacks SET outcome = @outcome, handler = @handler, answer_json = @answerJson, completed_at = @now WHERE callback_id = @callbackId";

@@ -13,9 +13,6 @@ public abstract class SqlDialect
     /// <summary>The column type of an auto-numbered primary key.</summary>
     public abstract string IdentityPrimaryKey { get; }
 
-    /// <summary>Whether a write transaction excludes every other writer, so whatever it reads stays current until it commits.</summary>
-    public abstract bool SingleWriter { get; }
-
     /// <summary>
     /// <c>SELECT columns FROM table WHERE where</c> for a read-modify-write. Where the database locks rows (PostgreSQL)
     /// the row stays locked until the transaction ends, and the lock is taken in turn: the statement first waits for the

@@ -13,8 +13,6 @@ public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
 
     public override string IdentityPrimaryKey => "INTEGER PRIMARY KEY AUTOINCREMENT";
 
-    public override bool SingleWriter => true;
-
     public override string LockingInTurn(string columns, string table, string where, string keyParameter) =>
         $"SELECT {columns} FROM {table} WHERE {where} AND {keyParameter} IS NOT NULL"; // one writer at a time already: nothing to lock
 

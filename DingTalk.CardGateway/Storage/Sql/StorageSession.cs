@@ -19,7 +19,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     private DbTransaction? _transaction;
     private SqliteWriteBatcher.Unit? _unit;
 
-    /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c>, in one round trip (<see cref="WriteWithCommitAsync"/>).</summary>
+    /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c>, in one round trip (<see cref="WriteWithCommit"/>).</summary>
     private List<(string Sql, (string Name, object? Value)[] Parameters)>? _withCommit;
 
     /// <summary>What this SQLite unit wrote so far, in order, to write again should it leave the writer and come back.</summary>
@@ -107,22 +107,23 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         }
     }
 
+    /// <summary>PostgreSQL, inside a transaction: a write may go with its <c>COMMIT</c> (<see cref="WriteWithCommit"/>).</summary>
+    public bool CanWriteWithCommit => _transaction is not null && _unit is null; // SQLite's transactions are its writer's units
+
     /// <summary>
     /// PostgreSQL: <paramref name="sql"/> is written with the open transaction's <c>COMMIT</c>, in the same round trip,
     /// instead of in one of its own now — for a transaction's last write, which nothing after it in the transaction reads
     /// (a callback's outcome). Should it fail, the transaction commits nothing and the commit throws. Each round trip of a
-    /// hot card's vote is one more its next vote waits for the card's lock. Elsewhere (SQLite's writer: no round trips;
-    /// no transaction open) it is written now.
+    /// hot card's vote is one more its next vote waits for the card's lock. Only where <see cref="CanWriteWithCommit"/>.
     /// </summary>
-    public Task WriteWithCommitAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public void WriteWithCommit(string sql, params (string Name, object? Value)[] parameters)
     {
-        if (Gated || _unit is not null || _transaction is null)
+        if (!CanWriteWithCommit)
         {
-            return WriteAsync((connection, transaction) => connection.RunAsync(transaction, sql, cancellationToken, parameters), cancellationToken);
+            throw new InvalidOperationException("Only a PostgreSQL transaction writes with its commit.");
         }
 
         (_withCommit ??= []).Add((sql, parameters));
-        return Task.CompletedTask;
     }
 
     /// <summary>The writes kept for the commit, then <c>COMMIT</c>, as one batch: one round trip.</summary>
@@ -218,7 +219,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         var transaction = OpenTransaction;
         if (_withCommit is { Count: > 0 })
         {
-            throw new InvalidOperationException("A write kept for the commit (WriteWithCommitAsync) is the transaction's last: nothing may be rolled back to a savepoint after it.");
+            throw new InvalidOperationException("A write kept for the commit (WriteWithCommit) is the transaction's last: nothing may be rolled back to a savepoint after it.");
         }
 
         LockEpoch++;
