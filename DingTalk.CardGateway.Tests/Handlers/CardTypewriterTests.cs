@@ -471,5 +471,7 @@ public sealed class CardTypewriterTests : IAsyncLifetime
 
         public Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) =>
             Task.FromResult(_cards.TryGetValue(id, out var card) ? _cards[id] = change.ApplyTo(card, clock.GetUtcNow()) : null);
+
+        public Task<CardRecord?> ApplyLastUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) => ApplyUpdateAsync(id, change, cancellationToken);
     }
 }

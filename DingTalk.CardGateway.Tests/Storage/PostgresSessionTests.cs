@@ -1,3 +1,4 @@
+using Dapper;
 using System.Text.Json;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
@@ -176,6 +177,132 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         await session2.BeginAsync(default); // the pooled connection is fit for the next transaction
         await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-failed-commit", t => Add(t, "next"), default);
         await session2.CommitAsync(default);
+    }
+
+    [SkippableFact]
+    public async Task A_callbacks_last_card_change_and_outbox_entry_go_with_the_commit_while_the_card_stays_locked()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await SaveCardAsync("card-last");
+
+        await using var holder = fixture.Scope();
+        var session = holder.ServiceProvider.GetRequiredService<StorageSession>();
+        var cards = holder.ServiceProvider.GetRequiredService<ICardStore>();
+        await session.BeginAsync(default);
+        await holder.ServiceProvider.GetRequiredService<CardUpdates>().QueueLastAsync(Everyone("card-last", "holder"), default);
+
+        // Not in the database yet, even for this transaction — but the scope's store knows the card as it will be.
+        Assert.Equal((1L, 0L), await StoredAsync(session, "card-last"));
+        var seen = await cards.FindAsync("card-last", default);
+        Assert.Equal(2, seen!.Version);
+        Assert.Equal(["holder"], seen.PublicData.Keys);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cards.ApplyUpdateAsync("card-last", Set("after the last"), default));
+
+        // The card stays locked until the commit: another replica's change waits for it, then lands on top of it.
+        await using var other = fixture.Scope();
+        Task next = Task.CompletedTask;
+        try
+        {
+            next = other.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync("card-last", Set("next"), default);
+            await Eventually.TrueAsync(async () => await WaitingOnLocksAsync() == 1, "the other change waits for the card's lock");
+        }
+        finally
+        {
+            await session.CommitAsync(default);
+            await next.WaitAsync(Patience);
+        }
+
+        await using var check = fixture.Scope();
+        var checkSession = check.ServiceProvider.GetRequiredService<StorageSession>();
+        Assert.Equal((3L, 1L), await StoredAsync(checkSession, "card-last"));
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-last", default);
+        Assert.Equal(["holder", "next"], stored!.PublicData.Keys.Order());
+        var entry = Assert.Single(await check.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-last", default));
+        Assert.Equal(OutboxStatus.Pending, entry.Status);
+    }
+
+    [SkippableFact]
+    public async Task A_callbacks_last_card_change_rolled_back_leaves_neither_the_card_nor_an_outbox_entry()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await SaveCardAsync("card-last-undone");
+        await using (var scope = fixture.Scope())
+        {
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            await session.BeginAsync(default);
+            await scope.ServiceProvider.GetRequiredService<CardUpdates>().QueueLastAsync(Everyone("card-last-undone", "undone"), default);
+            await session.RollbackAsync();
+        }
+
+        await using var check = fixture.Scope();
+        Assert.Equal((1L, 0L), await StoredAsync(check.ServiceProvider.GetRequiredService<StorageSession>(), "card-last-undone"));
+        var session2 = check.ServiceProvider.GetRequiredService<StorageSession>();
+        await session2.BeginAsync(default); // the connection is fit for the next transaction, and the card for its next change
+        await check.ServiceProvider.GetRequiredService<CardUpdates>().QueueLastAsync(Everyone("card-last-undone", "later"), default);
+        await session2.CommitAsync(default);
+        Assert.Equal((2L, 1L), await StoredAsync(session2, "card-last-undone"));
+    }
+
+    [SkippableFact]
+    public async Task A_locked_states_change_goes_with_the_commit_and_one_undone_to_its_savepoint_is_dropped()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await using (var create = fixture.Scope())
+        {
+            await create.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-kept", t => Add(t, "first"), default);
+        }
+
+        await using var scope = fixture.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        var states = scope.ServiceProvider.GetRequiredService<IHandlerStateStore>();
+        await session.BeginAsync(default);
+        await states.UpdateAsync<Tally>("test", "card-kept", t => Add(t, "before"), default);
+        Assert.Equal(["first"], await StoredStateAsync(session, "card-kept")); // the row is locked; its write goes with the commit
+        Assert.Equal(["first", "before"], (await states.GetAsync<Tally>("test", "card-kept", default))!.Voters);
+
+        await session.SavepointAsync("before_handler", default);
+        await states.UpdateAsync<Tally>("test", "card-kept", t => Add(t, "undone"), default);
+        Assert.Equal(["first", "before", "undone"], (await states.GetAsync<Tally>("test", "card-kept", default))!.Voters);
+        await session.RollbackToAsync("before_handler", default); // the handler failed: its change goes, the one before it stays
+        Assert.Equal(["first", "before"], await StoredStateAsync(session, "card-kept"));
+
+        await states.UpdateAsync<Tally>("test", "card-kept", t => Add(t, "after"), default);
+        await session.CommitAsync(default);
+
+        await using var check = fixture.Scope();
+        Assert.Equal(["first", "before", "after"], await StoredStateAsync(check.ServiceProvider.GetRequiredService<StorageSession>(), "card-kept"));
+    }
+
+    /// <summary>The test handler's state as the database has it (in the open transaction, if any).</summary>
+    private static async Task<List<string>?> StoredStateAsync(StorageSession session, string cardId)
+    {
+        var json = await session.ReadAsync(
+            (connection, transaction) => connection.ExecuteScalarAsync<string?>(
+                "SELECT state FROM handler_state WHERE handler = 'test' AND card_id = @cardId", new { cardId }, transaction),
+            default);
+        return json is null ? null : JsonSerializer.Deserialize<Tally>(json, JsonSerializerOptions.Web)!.Voters;
+    }
+
+    /// <summary>The card's version and how many outbox entries it has, as the database has them (in the open transaction, if any).</summary>
+    private static Task<(long Version, long Entries)> StoredAsync(StorageSession session, string id) =>
+        session.ReadAsync(
+            async (connection, transaction) => (
+                await connection.ExecuteScalarAsync<long>("SELECT version FROM cards WHERE id = @id", new { id }, transaction),
+                await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM outbox WHERE card_id = @id", new { id }, transaction)),
+            default);
+
+    /// <summary>A callback's update for everyone that sets <paramref name="key"/> on an advanced card.</summary>
+    private static PendingCardUpdate Everyone(string cardId, string key) =>
+        new(cardId, CardKind.Advanced, new Dictionary<string, JsonElement> { [key] = JsonSerializer.SerializeToElement("1") }, PrivateData: null);
+
+    /// <summary>Sessions of this test's database waiting for a lock.</summary>
+    private async Task<long> WaitingOnLocksAsync()
+    {
+        await using var connection = new NpgsqlConnection(fixture.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     /// <summary>A card the gateway created, at version 1.</summary>

@@ -304,14 +304,13 @@ public sealed partial class CallbackPipeline(
         }
         else if (context is not null && result?.Everyone is { IsEmpty: false } everyone)
         {
-            await services.GetRequiredService<CardUpdates>().QueueAsync(
+            await services.GetRequiredService<CardUpdates>().QueueLastAsync(
                 new PendingCardUpdate(
                     context.CardId,
                     context.CardKind,
                     everyone.CardData,
                     everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
                     RobotBlocks: everyone.RobotBlocks),
-                afterAnswer: true,
                 CancellationToken.None);
         }
 

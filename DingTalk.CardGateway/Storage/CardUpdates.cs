@@ -21,6 +21,16 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
     }
 
     /// <summary>
+    /// A callback's update for everyone, after its handler, as its transaction's last write before the outcome: the card
+    /// and the entry may be written with the commit (on PostgreSQL: two round trips fewer while the card is locked).
+    /// </summary>
+    public async Task QueueLastAsync(PendingCardUpdate update, CancellationToken cancellationToken)
+    {
+        var stored = await cards.ApplyLastUpdateAsync(update.CardId, StoredChange(update), cancellationToken);
+        await outbox.EnqueueLastAsync(WithBlocksShown(update, stored), cancellationToken);
+    }
+
+    /// <summary>
     /// A robot card's blocks leave for DingTalk as the <c>contents</c> they were written into — the stored card's, read
     /// under its lock, so updates of other blocks meanwhile are kept. A card the gateway has no copy of gets no
     /// <c>contents</c> at all: one built from nothing would replace the real one.

@@ -15,4 +15,10 @@ public interface ICardStore
 
     /// <summary>Applies public and private data changes (merge by key, or replace) and bumps the version.</summary>
     Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="ApplyUpdateAsync"/> as the open transaction's last change of the card: nothing after it in the
+    /// transaction reads the card but this store, so the store may write it with the transaction's commit.
+    /// </summary>
+    Task<CardRecord?> ApplyLastUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken);
 }

@@ -15,6 +15,12 @@ public interface IOutbox
     /// </summary>
     Task<long> EnqueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A callback's update for everyone, queued after its answer (as <see cref="EnqueueAsync"/> with <c>afterAnswer</c>)
+    /// as the open transaction's last entry: no one waits for it by id, so the store may write it with the commit.
+    /// </summary>
+    Task EnqueueLastAsync(PendingCardUpdate update, CancellationToken cancellationToken);
+
     Task<OutboxEntry?> FindAsync(long id, CancellationToken cancellationToken);
 
     /// <summary>

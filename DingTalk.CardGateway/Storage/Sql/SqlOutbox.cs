@@ -38,21 +38,7 @@ public sealed class SqlOutbox(
                     return open.Id;
                 }
 
-                var now = clock.GetUtcNow();
-                var availableAt = afterAnswer ? now + options.CurrentValue.AnswerFirstDelay : now;
-                var inserted = (await connection.ScalarAsync<long?>(
-                    transaction,
-                    """
-                    INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at)
-                    VALUES (@CardId, @Kind, @Payload, 'Pending', 0, @Now, @AvailableAt)
-                    RETURNING id
-                    """,
-                    cancellationToken,
-                    ("CardId", update.CardId),
-                    ("Kind", update.Kind.ToString()),
-                    ("Payload", SqlJson.Write(update)),
-                    ("Now", now.ToUnixTimeMilliseconds()),
-                    ("AvailableAt", availableAt.ToUnixTimeMilliseconds())))!.Value;
+                var inserted = (await connection.ScalarAsync<long?>(transaction, Insert + " RETURNING id", cancellationToken, Entry(update, afterAnswer)))!.Value;
                 rows?.Set(key, Kept(afterAnswer ? new OpenEntry(inserted, update) : null));
                 return inserted;
             },
@@ -63,6 +49,43 @@ public sealed class SqlOutbox(
         }
 
         return id;
+    }
+
+    /// <remarks>
+    /// On PostgreSQL, inside a transaction, the entry is written with the <c>COMMIT</c>
+    /// (<see cref="StorageSession.WriteWithCommit"/>): one round trip less while a hot card's rows are locked. It takes
+    /// its id then, still under the card's lock, so the card's entries keep the order of their commits.
+    /// </remarks>
+    public Task EnqueueLastAsync(PendingCardUpdate update, CancellationToken cancellationToken)
+    {
+        if (!session.CanWriteWithCommit)
+        {
+            return EnqueueAsync(update, afterAnswer: true, cancellationToken);
+        }
+
+        session.WriteWithCommit(Insert, Entry(update, afterAnswer: true));
+        return Task.CompletedTask;
+    }
+
+    private const string Insert =
+        """
+        INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at)
+        VALUES (@CardId, @Kind, @Payload, 'Pending', 0, @Now, @AvailableAt)
+        """;
+
+    /// <summary>The parameters of <see cref="Insert"/>: a pending entry, due at once, or after <see cref="OutboxOptions.AnswerFirstDelay"/> when it follows an answer.</summary>
+    private (string Name, object? Value)[] Entry(PendingCardUpdate update, bool afterAnswer)
+    {
+        var now = clock.GetUtcNow();
+        var availableAt = afterAnswer ? now + options.CurrentValue.AnswerFirstDelay : now;
+        return
+        [
+            ("CardId", update.CardId),
+            ("Kind", update.Kind.ToString()),
+            ("Payload", SqlJson.Write(update)),
+            ("Now", now.ToUnixTimeMilliseconds()),
+            ("AvailableAt", availableAt.ToUnixTimeMilliseconds()),
+        ];
     }
 
     /// <summary>

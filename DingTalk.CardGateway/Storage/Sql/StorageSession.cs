@@ -22,6 +22,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c>, in one round trip (<see cref="WriteWithCommit"/>).</summary>
     private List<(string Sql, (string Name, object? Value)[] Parameters)>? _withCommit;
 
+    /// <summary>PostgreSQL: how many writes were kept for the commit when each savepoint was marked; rolling back to it drops the rest.</summary>
+    private Dictionary<string, int>? _keptAtSavepoint;
+
     /// <summary>What this SQLite unit wrote so far, in order, to write again should it leave the writer and come back.</summary>
     private List<Step>? _steps;
     private HandlerPhase? _phase;
@@ -92,7 +95,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         {
             if (_withCommit is { Count: > 0 } writes)
             {
-                await CommitWithAsync(transaction, writes, cancellationToken);
+                await SendAsync(transaction, writes, commit: true, cancellationToken);
             }
             else
             {
@@ -102,6 +105,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         finally
         {
             _withCommit?.Clear();
+            _keptAtSavepoint?.Clear();
             await transaction.DisposeAsync();
             await ReleaseConnectionAsync();
         }
@@ -112,9 +116,10 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     /// <summary>
     /// PostgreSQL: <paramref name="sql"/> is written with the open transaction's <c>COMMIT</c>, in the same round trip,
-    /// instead of in one of its own now — for a transaction's last write, which nothing after it in the transaction reads
-    /// (a callback's outcome). Should it fail, the transaction commits nothing and the commit throws. Each round trip of a
-    /// hot card's vote is one more its next vote waits for the card's lock. Only where <see cref="CanWriteWithCommit"/>.
+    /// instead of in one of its own now — for a transaction's last writes, which nothing after them in the transaction
+    /// reads from the database (a callback's stored card, its outbox entry and its outcome), in the order they were kept.
+    /// Should one fail, the transaction commits nothing and the commit throws. Each round trip of a hot card's vote is one
+    /// more its next vote waits for the card's lock. Only where <see cref="CanWriteWithCommit"/>.
     /// </summary>
     public void WriteWithCommit(string sql, params (string Name, object? Value)[] parameters)
     {
@@ -126,8 +131,8 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         (_withCommit ??= []).Add((sql, parameters));
     }
 
-    /// <summary>The writes kept for the commit, then <c>COMMIT</c>, as one batch: one round trip.</summary>
-    private async Task CommitWithAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> writes, CancellationToken cancellationToken)
+    /// <summary>The writes kept for the commit, then <c>COMMIT</c> if <paramref name="commit"/>, as one batch: one round trip.</summary>
+    private async Task SendAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> writes, bool commit, CancellationToken cancellationToken)
     {
         await using var batch = Connection.CreateBatch();
         batch.Transaction = transaction;
@@ -146,9 +151,13 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             batch.BatchCommands.Add(command);
         }
 
-        var commit = batch.CreateBatchCommand();
-        commit.CommandText = "COMMIT"; // the driver sees the transaction end (ReadyForQuery says idle): disposing it sends nothing more
-        batch.BatchCommands.Add(commit);
+        if (commit)
+        {
+            var end = batch.CreateBatchCommand();
+            end.CommandText = "COMMIT"; // the driver sees the transaction end (ReadyForQuery says idle): disposing it sends nothing more
+            batch.BatchCommands.Add(end);
+        }
+
         await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -164,6 +173,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         var transaction = _transaction;
         _transaction = null;
         _withCommit?.Clear();
+        _keptAtSavepoint?.Clear();
         LockEpoch++;
         if (_unit is { } unit)
         {
@@ -210,6 +220,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return unit.Batch.SavepointAsync(unit.Connection, name);
         }
 
+        (_keptAtSavepoint ??= [])[name] = _withCommit?.Count ?? 0;
         return Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
     }
 
@@ -217,9 +228,16 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     public Task RollbackToAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
-        if (_withCommit is { Count: > 0 })
+        if (_withCommit is { Count: > 0 } kept)
         {
-            throw new InvalidOperationException("A write kept for the commit (WriteWithCommit) is the transaction's last: nothing may be rolled back to a savepoint after it.");
+            // What was kept since the savepoint is undone with the rest; what was kept before it is written below.
+            var at = _keptAtSavepoint?.GetValueOrDefault(name, -1) ?? -1;
+            if (at < 0)
+            {
+                throw new InvalidOperationException($"Writes are kept for the commit (WriteWithCommit), and no savepoint '{name}' was marked before them.");
+            }
+
+            kept.RemoveRange(at, kept.Count - at);
         }
 
         LockEpoch++;
@@ -233,7 +251,25 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return unit.RollbackToAsync(name);
         }
 
-        return Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
+        return RollbackToSavepointAsync(transaction, name, cancellationToken);
+    }
+
+    /// <remarks>
+    /// Writes kept for the commit from before the savepoint are written now: the stores' hints of what they locked and
+    /// wrote end with the <see cref="LockEpoch"/>, and their next read must find those writes in the database.
+    /// </remarks>
+    private async Task RollbackToSavepointAsync(DbTransaction transaction, string name, CancellationToken cancellationToken)
+    {
+        await Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
+        if (_withCommit is { Count: > 0 } kept)
+        {
+            await SendAsync(transaction, kept, commit: false, cancellationToken);
+            kept.Clear();
+            foreach (var savepoint in _keptAtSavepoint!.Keys.ToList())
+            {
+                _keptAtSavepoint[savepoint] = 0; // every savepoint now comes before whatever is kept next
+            }
+        }
     }
 
     /// <summary>Runs <paramref name="work"/> in the open transaction, or in a transaction of its own.</summary>
