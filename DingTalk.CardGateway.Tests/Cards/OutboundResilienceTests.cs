@@ -82,6 +82,35 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.Equal([status, status], DingTalk.RequestsTo("/v1.0/card/instances/createAndDeliver").Where(r => r.Body.Contains($"busy-{status}", StringComparison.Ordinal)).Select(r => r.Status));
     }
 
+    /// <summary>
+    /// The README's table: DingTalk not answering at all is a 503 too, and the log says so (warning 9004) rather than
+    /// reporting an unexpected error with its stack trace (9001), which an operator's alert on gateway bugs would catch.
+    /// </summary>
+    [Fact]
+    public async Task DingTalk_unreachable_after_the_retries_is_a_503_logged_as_unreachable_not_as_an_unexpected_error()
+    {
+        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there now: every connection is refused
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
+        {
+            ["DingTalk:ApiBaseUrl"] = $"http://127.0.0.1:{port}/",
+            ["DingTalk:Outbound:MaxRetryAttempts"] = "1",
+        });
+        using var api = gateway.CreateAdminClient();
+
+        var response = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "unreachable-1", openConversationId = "cidR==" });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("DingTalk unreachable", problem.GetProperty("title").GetString());
+        var logged = Assert.Single(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9004);
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, logged.Level);
+        Assert.Null(logged.Exception);
+        Assert.Contains("/api/cards", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9001);
+    }
+
     /// <summary>The README's table: an unknown template and DingTalk's other parameter refusals are the caller's 422, not retried.</summary>
     [Theory]
     [InlineData("param.templateNotExist")]

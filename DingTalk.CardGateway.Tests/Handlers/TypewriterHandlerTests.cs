@@ -28,6 +28,26 @@ public class TypewriterHandlerTests(CallbackGateway gateway)
         Assert.All(frames, f => Assert.StartsWith(f.Content, frames[^1].Content, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A frame DingTalk refuses for good ends the typing with error 3105, which must say so: the operator reads that the
+    /// text stopped, not that the card missed an update for everyone (those are in the outbox and go out regardless).
+    /// </summary>
+    [Fact]
+    public async Task A_frame_DingTalk_refuses_stops_the_typing_and_the_log_says_the_text_stopped()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.assistant", new { content = "" });
+        gateway.DingTalk.State.FailNext(HttpMethod.Put, "/v1.0/card/streaming", 400, "param.cardNotExist", bodyContains: outTrackId);
+
+        await gateway.ClickAsync(outTrackId, "u1", new { action = "ask", question = "hello" });
+
+        var logged = await Eventually.ValueAsync(
+            () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3105 && e.RenderMessage().Contains(outTrackId, StringComparison.Ordinal)),
+            "the failed typing logged");
+        Assert.Contains("typing stopped", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain("not updated for everyone", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.Empty(gateway.DingTalk.State.FindCard(outTrackId)!.StreamingFrames); // the refused frame was the first and only one
+    }
+
     [Fact]
     public async Task The_typed_text_is_kept_on_the_stored_card()
     {

@@ -439,7 +439,7 @@ public sealed partial class CallbackPipeline(
         [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
 
-        [LoggerMessage(3105, LogLevel.Error, "The follow-up of callback {CallbackId} (card {CardId}) failed: the card was not updated for everyone")]
+        [LoggerMessage(3105, LogLevel.Error, "Typing the text of callback {CallbackId} into card {CardId} failed: typing stopped, and the card may show the text unfinished. Its update for everyone, if any, is in the outbox and goes out all the same")]
         public static partial void FollowUpFailed(ILogger logger, Exception exception, string callbackId, string cardId);
     }
 }

@@ -32,6 +32,12 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             // stack would only say where the gateway asked.
             Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
         }
+        else if (IsUnreachable(exception))
+        {
+            // Not the gateway's fault, and handled: DingTalk (or the network to it) did not answer, even after the retries.
+            var reason = exception is Refit.ApiRequestException { InnerException: { } inner } ? inner : exception;
+            Log.DingTalkUnreachable(logger, httpContext.Request.Method, httpContext.Request.Path, reason.GetType().Name, reason.Message);
+        }
         else if (status >= 500)
         {
             Log.Unhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
@@ -59,6 +65,10 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
         return await problems.TryWriteAsync(context);
     }
+
+    /// <summary>DingTalk did not answer: a connection refused or broken, a timeout, or the circuit open after such failures.</summary>
+    private static bool IsUnreachable(Exception exception) =>
+        exception is HttpRequestException or Refit.ApiRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException;
 
     /// <summary>PostgreSQL's "invalid byte sequence" (a NUL in text) and "untranslatable character".</summary>
     private const string UnstorableCharacter = "22021";
@@ -90,7 +100,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                     _ => 502, // token or permission problems are the operator's to fix, not the caller's
                 };
                 return (status, "DingTalk refused the call", $"DingTalk answered {dingTalk.Code ?? ((int)dingTalk.StatusCode).ToString()}: {dingTalk.DingTalkMessage}", extensions);
-            case HttpRequestException or Refit.ApiRequestException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException:
+            case Exception when IsUnreachable(exception):
                 return (503, "DingTalk unreachable", "DingTalk could not be reached after retries; try again later.", []);
             case Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter }:
                 // The one database refusal that is the caller's: a retry would fail the same way.
@@ -166,6 +176,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
         [LoggerMessage(9003, LogLevel.Error, "{Method} {Path}: the database failed ({ExceptionType}: {Reason}); answered 503")]
         public static partial void StorageFailed(ILogger logger, string method, string path, string exceptionType, string reason);
+
+        [LoggerMessage(9004, LogLevel.Warning, "{Method} {Path}: DingTalk could not be reached, even after the retries ({ExceptionType}: {Reason}); answered 503. Check the network path to DingTalk:ApiBaseUrl")]
+        public static partial void DingTalkUnreachable(ILogger logger, string method, string path, string exceptionType, string reason);
 
         [LoggerMessage(9002, LogLevel.Warning, "{Method} {Path}: DingTalk answered {DingTalkStatus} {DingTalkCode} ({DingTalkMessage}, requestid {RequestId}); answering {Status}")]
         public static partial void DingTalkRefused(ILogger logger, string method, string path, int dingTalkStatus, string? dingTalkCode, string? dingTalkMessage, string? requestId, int status);
