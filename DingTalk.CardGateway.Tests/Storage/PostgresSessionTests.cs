@@ -96,10 +96,10 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         try
         {
             state = stateWaiter.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-turn", t => Add(t, "next"), default);
-            await Eventually.TrueAsync(async () => await WaitingForAsync("advisory") == 1, "the state's update waits for its key's lock");
+            await Eventually.TrueAsync(async () => await WaitingOnLocksAsync("advisory") == 1, "the state's update waits for its key's lock");
             card = cardWaiter.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync("card-turn", Set("next"), default);
-            await Eventually.TrueAsync(async () => await WaitingForAsync("advisory") == 2, "the card's update waits for its key's lock");
-            Assert.Equal(0, await WaitingForAsync("transactionid")); // nobody waits on the holder's row locks themselves
+            await Eventually.TrueAsync(async () => await WaitingOnLocksAsync("advisory") == 2, "the card's update waits for its key's lock");
+            Assert.Equal(0, await WaitingOnLocksAsync("transactionid")); // nobody waits on the holder's row locks themselves
         }
         finally
         {
@@ -112,17 +112,6 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-turn", default);
         Assert.Equal(["holder", "next"], stored!.PublicData.Keys.Order());
         Assert.Equal(3, stored.Version);
-
-        async Task<long> WaitingForAsync(string lockType)
-        {
-            await using var connection = new NpgsqlConnection(fixture.ConnectionString);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND l.locktype = @type AND a.datname = current_database()",
-                connection);
-            command.Parameters.AddWithValue("type", lockType);
-            return (long)(await command.ExecuteScalarAsync())!;
-        }
     }
 
     [SkippableFact]
@@ -295,13 +284,15 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
     private static PendingCardUpdate Everyone(string cardId, string key) =>
         new(cardId, CardKind.Advanced, new Dictionary<string, JsonElement> { [key] = JsonSerializer.SerializeToElement("1") }, PrivateData: null);
 
-    /// <summary>Sessions of this test's database waiting for a lock.</summary>
-    private async Task<long> WaitingOnLocksAsync()
+    /// <summary>Locks that sessions of this test's database wait for: of <paramref name="lockType"/> (<c>pg_locks.locktype</c>), or any.</summary>
+    private async Task<long> WaitingOnLocksAsync(string? lockType = null)
     {
         await using var connection = new NpgsqlConnection(fixture.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
-            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()", connection);
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND (l.locktype = @type OR @type IS NULL) AND a.datname = current_database()",
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<string?>("type", lockType) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
