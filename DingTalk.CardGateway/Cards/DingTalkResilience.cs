@@ -18,7 +18,7 @@ public static class DingTalkResilience
         options.Retry.BackoffType = DelayBackoffType.Exponential;
         options.Retry.UseJitter = true;
         options.Retry.ShouldHandle = args => ShouldRetryAsync(args.Outcome, args.Context);
-        options.Retry.DelayGenerator = args => DelayFor(args.Outcome, outbound);
+        options.Retry.DelayGenerator = args => ValueTask.FromResult(DelayFor(args.Outcome.Result, outbound));
         if (outbound.MaxRetryAttempts == 0)
         {
             options.Retry.ShouldHandle = _ => ValueTask.FromResult(false);
@@ -53,23 +53,24 @@ public static class DingTalkResilience
         return false;
     }
 
-    private static ValueTask<TimeSpan?> DelayFor(Outcome<HttpResponseMessage> outcome, OutboundOptions outbound)
+    /// <summary>
+    /// The wait before retrying after <paramref name="response"/>: what its <c>Retry-After</c> asks (at most a minute);
+    /// after DingTalk's throttling 403, at least <see cref="OutboundOptions.ThrottleDelay"/> and a jitter whatever it
+    /// asks; otherwise null, the standard exponential backoff.
+    /// </summary>
+    internal static TimeSpan? DelayFor(HttpResponseMessage? response, OutboundOptions outbound)
     {
-        var response = outcome.Result;
-        if (response?.Headers.RetryAfter is { } retryAfter)
-        {
-            var delay = retryAfter.Delta ?? (retryAfter.Date - DateTimeOffset.UtcNow) ?? TimeSpan.Zero;
-            return ValueTask.FromResult<TimeSpan?>(Clamp(delay, TimeSpan.Zero, TimeSpan.FromMinutes(1)));
-        }
-
+        TimeSpan? asked = response?.Headers.RetryAfter is { } retryAfter
+            ? Clamp(retryAfter.Delta ?? (retryAfter.Date - DateTimeOffset.UtcNow) ?? TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromMinutes(1))
+            : null;
         if (response?.StatusCode == System.Net.HttpStatusCode.Forbidden)
         {
             // DingTalk's QPS window is a second: waiting less only earns another 403.
-            var jitter = TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250));
-            return ValueTask.FromResult<TimeSpan?>(outbound.ThrottleDelay + jitter);
+            var least = outbound.ThrottleDelay + TimeSpan.FromMilliseconds(Random.Shared.Next(0, 250));
+            return asked > least ? asked : least;
         }
 
-        return ValueTask.FromResult<TimeSpan?>(null);
+        return asked;
     }
 
     private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) =>
