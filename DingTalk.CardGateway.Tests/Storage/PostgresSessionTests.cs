@@ -262,6 +262,64 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         Assert.Equal(["first", "before", "after"], await StoredStateAsync(check.ServiceProvider.GetRequiredService<StorageSession>(), "card-kept"));
     }
 
+    [SkippableFact]
+    public async Task A_locked_states_change_kept_before_a_savepoint_survives_a_second_rollback_to_it()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await using var scope = fixture.Scope();
+        var (session, states) = await BeginWithAKeptChangeAsync(scope, "card-kept-twice");
+        await session.SavepointAsync("handler", default);
+        await states.UpdateAsync<Tally>("test", "card-kept-twice", t => Add(t, "first try"), default);
+        await session.RollbackToAsync("handler", default);
+        Assert.Equal(["first", "before"], (await states.GetAsync<Tally>("test", "card-kept-twice", default))!.Voters);
+
+        await states.UpdateAsync<Tally>("test", "card-kept-twice", t => Add(t, "second try"), default);
+        await session.RollbackToAsync("handler", default); // undoes the second try, never what came before the savepoint
+        Assert.Equal(["first", "before"], (await states.GetAsync<Tally>("test", "card-kept-twice", default))!.Voters);
+
+        await session.CommitAsync(default);
+        await using var check = fixture.Scope();
+        Assert.Equal(["first", "before"], await StoredStateAsync(check.ServiceProvider.GetRequiredService<StorageSession>(), "card-kept-twice"));
+    }
+
+    [SkippableFact]
+    public async Task A_locked_states_change_kept_before_a_savepoint_survives_a_rollback_to_it_after_one_to_a_later_savepoint()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await using var scope = fixture.Scope();
+        var (session, states) = await BeginWithAKeptChangeAsync(scope, "card-kept-nested");
+        await session.SavepointAsync("handler", default);
+        await states.UpdateAsync<Tally>("test", "card-kept-nested", t => Add(t, "handler"), default);
+        await session.SavepointAsync("step", default);
+        await states.UpdateAsync<Tally>("test", "card-kept-nested", t => Add(t, "step"), default);
+
+        await session.RollbackToAsync("step", default);
+        Assert.Equal(["first", "before", "handler"], (await states.GetAsync<Tally>("test", "card-kept-nested", default))!.Voters);
+        await session.RollbackToAsync("handler", default);
+        Assert.Equal(["first", "before"], (await states.GetAsync<Tally>("test", "card-kept-nested", default))!.Voters);
+
+        await states.UpdateAsync<Tally>("test", "card-kept-nested", t => Add(t, "after"), default);
+        await session.CommitAsync(default);
+        await using var check = fixture.Scope();
+        Assert.Equal(["first", "before", "after"], await StoredStateAsync(check.ServiceProvider.GetRequiredService<StorageSession>(), "card-kept-nested"));
+    }
+
+    /// <summary>The test handler's state "first"; then, in a transaction <paramref name="scope"/> opens, "first", "before" — a change kept for the commit.</summary>
+    private async Task<(StorageSession Session, IHandlerStateStore States)> BeginWithAKeptChangeAsync(AsyncServiceScope scope, string cardId)
+    {
+        await using (var create = fixture.Scope())
+        {
+            await create.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", cardId, t => Add(t, "first"), default);
+        }
+
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        var states = scope.ServiceProvider.GetRequiredService<IHandlerStateStore>();
+        await session.BeginAsync(default);
+        await states.UpdateAsync<Tally>("test", cardId, t => Add(t, "before"), default);
+        Assert.Equal(["first"], await StoredStateAsync(session, cardId)); // kept for the commit, not written yet
+        return (session, states);
+    }
+
     /// <summary>The test handler's state as the database has it (in the open transaction, if any).</summary>
     private static async Task<List<string>?> StoredStateAsync(StorageSession session, string cardId)
     {
@@ -270,6 +328,26 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
                 "SELECT state FROM handler_state WHERE handler = 'test' AND card_id = @cardId", new { cardId }, transaction),
             default);
         return json is null ? null : JsonSerializer.Deserialize<Tally>(json, JsonSerializerOptions.Web)!.Voters;
+    }
+
+    [SkippableFact]
+    public async Task A_card_saved_after_its_change_in_the_same_transaction_reads_as_saved_and_none_is_saved_after_the_last_change()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        await SaveCardAsync("card-saved-again");
+        await using var scope = fixture.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+        await session.BeginAsync(default);
+        var changed = await cards.ApplyUpdateAsync("card-saved-again", Set("changed"), default); // locked: the store keeps it as a hint
+        await cards.SaveAsync(changed! with { PublicData = new Dictionary<string, string> { ["saved"] = "1" }, Version = 7 }, default);
+        var read = await cards.FindAsync("card-saved-again", default);
+        Assert.Equal(7, read!.Version);
+        Assert.Equal(["saved"], read.PublicData.Keys);
+
+        await cards.ApplyLastUpdateAsync("card-saved-again", Set("last"), default);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cards.SaveAsync(read, default));
+        await session.RollbackAsync();
     }
 
     /// <summary>The card's version and how many outbox entries it has, as the database has them (in the open transaction, if any).</summary>

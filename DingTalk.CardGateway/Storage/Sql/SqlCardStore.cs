@@ -26,6 +26,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
         session.WriteAsync(
             async (connection, transaction) =>
             {
+                Changing(card.Id);
                 await connection.ExecuteAsync(new CommandDefinition(
                     $"""
                     INSERT INTO cards ({Columns})
@@ -47,6 +48,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
         session.WriteAsync(
             async (connection, transaction) =>
             {
+                Changing(id);
                 await connection.RunAsync(transaction, "UPDATE cards SET creation_confirmed = 1 WHERE id = @id", cancellationToken, ("id", id));
                 if (session.Rows is { } rows && rows.TryGet(Key(id), out var kept) && kept.Value is CardRecord card)
                 {
@@ -62,6 +64,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
         session.WriteAsync(
             async (connection, transaction) =>
             {
+                Changing(id);
                 var deleted = await connection.RunAsync(transaction, "DELETE FROM cards WHERE id = @id AND creation_confirmed = 0", cancellationToken, ("id", id));
                 if (deleted == 1)
                 {
@@ -102,11 +105,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                     return await ApplyInMemoryAsync(rows, id, change, cancellationToken); // in the unit this write opened, if none was open
                 }
 
-                if (_lastIn == session.LockEpoch)
-                {
-                    throw new InvalidOperationException("This transaction's last change of a card (ApplyLastUpdateAsync) is made: no card may change after it.");
-                }
-
+                AfterTheLastRefused();
                 var card = Locked(id) ?? await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
                 if (withCommit && card is not null)
                 {
@@ -188,6 +187,25 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     }
 
     private static string Key(string id) => "card:" + id;
+
+    /// <summary>No card changes in a transaction after its last change (<see cref="ApplyLastUpdateAsync"/>): that one is kept for the commit.</summary>
+    private void AfterTheLastRefused()
+    {
+        if (_lastIn == session.LockEpoch)
+        {
+            throw new InvalidOperationException("This transaction's last change of a card (ApplyLastUpdateAsync) is made: no card may change after it.");
+        }
+    }
+
+    /// <summary>A write other than an update: the hint of the card, if it is this one, no longer says what the row holds.</summary>
+    private void Changing(string id)
+    {
+        AfterTheLastRefused();
+        if (_locked is { } locked && string.Equals(locked.Id, id, StringComparison.Ordinal))
+        {
+            _locked = null;
+        }
+    }
 
     /// <summary>The card as this scope locked or wrote it (PostgreSQL), while that lock holds: no one else can have changed it since.</summary>
     private CardRecord? Locked(string id) =>

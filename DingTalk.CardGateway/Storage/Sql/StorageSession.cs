@@ -19,11 +19,8 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     private DbTransaction? _transaction;
     private SqliteWriteBatcher.Unit? _unit;
 
-    /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c>, in one round trip (<see cref="WriteWithCommit"/>).</summary>
+    /// <summary>PostgreSQL: writes sent with the transaction's <c>COMMIT</c> (or its next <c>SAVEPOINT</c>), in one round trip (<see cref="WriteWithCommit"/>).</summary>
     private List<(string Sql, (string Name, object? Value)[] Parameters)>? _withCommit;
-
-    /// <summary>PostgreSQL: how many writes were kept for the commit when each savepoint was marked; rolling back to it drops the rest.</summary>
-    private Dictionary<string, int>? _keptAtSavepoint;
 
     /// <summary>What this SQLite unit wrote so far, in order, to write again should it leave the writer and come back.</summary>
     private List<Step>? _steps;
@@ -95,7 +92,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         {
             if (_withCommit is { Count: > 0 } writes)
             {
-                await SendAsync(transaction, writes, commit: true, cancellationToken);
+                await SendAsync(transaction, writes, "COMMIT", cancellationToken); // the driver sees the transaction end (ReadyForQuery says idle): disposing it sends nothing more
             }
             else
             {
@@ -105,7 +102,6 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         finally
         {
             _withCommit?.Clear();
-            _keptAtSavepoint?.Clear();
             await transaction.DisposeAsync();
             await ReleaseConnectionAsync();
         }
@@ -116,8 +112,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
     /// <summary>
     /// PostgreSQL: <paramref name="sql"/> is written with the open transaction's <c>COMMIT</c>, in the same round trip,
-    /// instead of in one of its own now — for a transaction's last writes, which nothing after them in the transaction
-    /// reads from the database (a callback's stored card, its outbox entry and its outcome), in the order they were kept.
+    /// instead of in one of its own now — for writes under locks the transaction holds, which nothing after them in the
+    /// transaction reads from the database (a locked handler state, a callback's stored card, its outbox entry and its
+    /// outcome), in the order they were kept; a savepoint marked meanwhile writes them first (<see cref="SavepointAsync"/>).
     /// Should one fail, the transaction commits nothing and the commit throws. Each round trip of a hot card's vote is one
     /// more its next vote waits for the card's lock. Only where <see cref="CanWriteWithCommit"/>.
     /// </summary>
@@ -131,8 +128,8 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         (_withCommit ??= []).Add((sql, parameters));
     }
 
-    /// <summary>The writes kept for the commit, then <c>COMMIT</c> if <paramref name="commit"/>, as one batch: one round trip.</summary>
-    private async Task SendAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> writes, bool commit, CancellationToken cancellationToken)
+    /// <summary>The writes kept for the commit, then <paramref name="last"/> (<c>COMMIT</c>, or a <c>SAVEPOINT</c>), as one batch: one round trip.</summary>
+    private async Task SendAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> writes, string last, CancellationToken cancellationToken)
     {
         await using var batch = Connection.CreateBatch();
         batch.Transaction = transaction;
@@ -151,13 +148,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             batch.BatchCommands.Add(command);
         }
 
-        if (commit)
-        {
-            var end = batch.CreateBatchCommand();
-            end.CommandText = "COMMIT"; // the driver sees the transaction end (ReadyForQuery says idle): disposing it sends nothing more
-            batch.BatchCommands.Add(end);
-        }
-
+        var end = batch.CreateBatchCommand();
+        end.CommandText = last;
+        batch.BatchCommands.Add(end);
         await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -173,7 +166,6 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         var transaction = _transaction;
         _transaction = null;
         _withCommit?.Clear();
-        _keptAtSavepoint?.Clear();
         LockEpoch++;
         if (_unit is { } unit)
         {
@@ -211,6 +203,12 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     /// <summary>Marks a point the open transaction can return to, keeping what came before it.</summary>
+    /// <remarks>
+    /// PostgreSQL: writes kept for the commit (<see cref="WriteWithCommit"/>) are written first, in the same round trip.
+    /// They came before the savepoint, so they must be in the database before it: written later, after a rollback to
+    /// it, they would be undone by the next rollback to it or to an earlier one. So whatever is kept comes after the
+    /// newest savepoint, and a rollback to any savepoint drops it all (<see cref="RollbackToAsync"/>).
+    /// </remarks>
     public Task SavepointAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
@@ -220,26 +218,22 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return unit.Batch.SavepointAsync(unit.Connection, name);
         }
 
-        (_keptAtSavepoint ??= [])[name] = _withCommit?.Count ?? 0;
-        return Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
+        return _withCommit is { Count: > 0 } kept
+            ? WriteKeptThenAsync(transaction, kept, $"SAVEPOINT {name}", cancellationToken)
+            : Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
+    }
+
+    private async Task WriteKeptThenAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> kept, string last, CancellationToken cancellationToken)
+    {
+        await SendAsync(transaction, kept, last, cancellationToken);
+        kept.Clear();
     }
 
     /// <summary>Undoes what the open transaction did since <see cref="SavepointAsync"/>.</summary>
     public Task RollbackToAsync(string name, CancellationToken cancellationToken)
     {
         var transaction = OpenTransaction;
-        if (_withCommit is { Count: > 0 } kept)
-        {
-            // What was kept since the savepoint is undone with the rest; what was kept before it is written below.
-            var at = _keptAtSavepoint?.GetValueOrDefault(name, -1) ?? -1;
-            if (at < 0)
-            {
-                throw new InvalidOperationException($"Writes are kept for the commit (WriteWithCommit), and no savepoint '{name}' was marked before them.");
-            }
-
-            kept.RemoveRange(at, kept.Count - at);
-        }
-
+        _withCommit?.Clear(); // kept since the newest savepoint (SavepointAsync wrote what came before it), so since this one too
         LockEpoch++;
         if (_unit is { } unit)
         {
@@ -251,25 +245,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return unit.RollbackToAsync(name);
         }
 
-        return RollbackToSavepointAsync(transaction, name, cancellationToken);
-    }
-
-    /// <remarks>
-    /// Writes kept for the commit from before the savepoint are written now: the stores' hints of what they locked and
-    /// wrote end with the <see cref="LockEpoch"/>, and their next read must find those writes in the database.
-    /// </remarks>
-    private async Task RollbackToSavepointAsync(DbTransaction transaction, string name, CancellationToken cancellationToken)
-    {
-        await Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
-        if (_withCommit is { Count: > 0 } kept)
-        {
-            await SendAsync(transaction, kept, commit: false, cancellationToken);
-            kept.Clear();
-            foreach (var savepoint in _keptAtSavepoint!.Keys.ToList())
-            {
-                _keptAtSavepoint[savepoint] = 0; // every savepoint now comes before whatever is kept next
-            }
-        }
+        return Connection.RunAsync(transaction, $"ROLLBACK TO SAVEPOINT {name}", cancellationToken);
     }
 
     /// <summary>Runs <paramref name="work"/> in the open transaction, or in a transaction of its own.</summary>
