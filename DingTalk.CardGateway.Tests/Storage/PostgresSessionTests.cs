@@ -48,12 +48,8 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
     public async Task A_card_change_undone_to_a_savepoint_is_not_written_over_another_replicas_change()
     {
         Skip.IfNot(fixture.Available, fixture.SkipReason);
-        await SaveCardAsync("card-undone");
-
         await using var first = fixture.Scope();
-        var session = first.ServiceProvider.GetRequiredService<StorageSession>();
-        var cards = first.ServiceProvider.GetRequiredService<ICardStore>();
-        await session.BeginAsync(default);
+        var (session, cards) = await BeginOnANewCardAsync(first, "card-undone");
         await session.SavepointAsync("before_handler", default);
         await cards.ApplyUpdateAsync("card-undone", Set("undone"), default);
         await session.RollbackToAsync("before_handler", default);
@@ -172,12 +168,8 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
     public async Task A_callbacks_last_card_change_and_outbox_entry_go_with_the_commit_while_the_card_stays_locked()
     {
         Skip.IfNot(fixture.Available, fixture.SkipReason);
-        await SaveCardAsync("card-last");
-
         await using var holder = fixture.Scope();
-        var session = holder.ServiceProvider.GetRequiredService<StorageSession>();
-        var cards = holder.ServiceProvider.GetRequiredService<ICardStore>();
-        await session.BeginAsync(default);
+        var (session, cards) = await BeginOnANewCardAsync(holder, "card-last");
         await holder.ServiceProvider.GetRequiredService<CardUpdates>().QueueLastAsync(Everyone("card-last", "holder"), default);
 
         // Not in the database yet, even for this transaction — but the scope's store knows the card as it will be.
@@ -236,17 +228,8 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
     public async Task A_locked_states_change_goes_with_the_commit_and_one_undone_to_its_savepoint_is_dropped()
     {
         Skip.IfNot(fixture.Available, fixture.SkipReason);
-        await using (var create = fixture.Scope())
-        {
-            await create.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<Tally>("test", "card-kept", t => Add(t, "first"), default);
-        }
-
         await using var scope = fixture.Scope();
-        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
-        var states = scope.ServiceProvider.GetRequiredService<IHandlerStateStore>();
-        await session.BeginAsync(default);
-        await states.UpdateAsync<Tally>("test", "card-kept", t => Add(t, "before"), default);
-        Assert.Equal(["first"], await StoredStateAsync(session, "card-kept")); // the row is locked; its write goes with the commit
+        var (session, states) = await BeginWithAKeptChangeAsync(scope, "card-kept"); // the row is locked; its write goes with the commit
         Assert.Equal(["first", "before"], (await states.GetAsync<Tally>("test", "card-kept", default))!.Voters);
 
         await session.SavepointAsync("before_handler", default);
@@ -334,11 +317,8 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
     public async Task A_card_saved_after_its_change_in_the_same_transaction_reads_as_saved_and_none_is_saved_after_the_last_change()
     {
         Skip.IfNot(fixture.Available, fixture.SkipReason);
-        await SaveCardAsync("card-saved-again");
         await using var scope = fixture.Scope();
-        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
-        var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
-        await session.BeginAsync(default);
+        var (session, cards) = await BeginOnANewCardAsync(scope, "card-saved-again");
         var changed = await cards.ApplyUpdateAsync("card-saved-again", Set("changed"), default); // locked: the store keeps it as a hint
         await cards.SaveAsync(changed! with { PublicData = new Dictionary<string, string> { ["saved"] = "1" }, Version = 7 }, default);
         var read = await cards.FindAsync("card-saved-again", default);
@@ -372,6 +352,15 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
             connection);
         command.Parameters.Add(new NpgsqlParameter<string?>("type", lockType) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>A card saved at version 1 (<see cref="SaveCardAsync"/>), then a transaction <paramref name="scope"/> opens.</summary>
+    private async Task<(StorageSession Session, ICardStore Cards)> BeginOnANewCardAsync(AsyncServiceScope scope, string cardId)
+    {
+        await SaveCardAsync(cardId);
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        return (session, scope.ServiceProvider.GetRequiredService<ICardStore>());
     }
 
     /// <summary>A card the gateway created, at version 1.</summary>

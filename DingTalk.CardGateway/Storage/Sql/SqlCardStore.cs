@@ -13,7 +13,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     private const string SelectById = $"SELECT {Columns} FROM cards WHERE id = @id";
     private const string Update = "UPDATE cards SET public_data = @PublicData, private_data = @PrivateData, version = @Version, updated_at = @UpdatedAt WHERE id = @Id";
 
-    /// <summary>The card as this scope last locked or wrote it (PostgreSQL): a hint for <see cref="ApplyUpdateAsync"/>, checked by version.</summary>
+    /// <summary>The card as this scope last locked or wrote it (PostgreSQL): while the lock holds (<see cref="Locked"/>), what an update starts from and what <see cref="FindAsync"/> reads.</summary>
     private CardRecord? _locked;
 
     /// <summary>The session's <see cref="StorageSession.LockEpoch"/> when <see cref="_locked"/> was taken: past it, the lock (and maybe the write) is gone.</summary>

@@ -90,9 +90,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
 
         try
         {
-            if (_withCommit is { Count: > 0 } writes)
+            if (_withCommit is { Count: > 0 })
             {
-                await SendAsync(transaction, writes, "COMMIT", cancellationToken); // the driver sees the transaction end (ReadyForQuery says idle): disposing it sends nothing more
+                await SendKeptThenAsync(transaction, "COMMIT", cancellationToken); // the driver sees the transaction end (ReadyForQuery says idle): disposing it sends nothing more
             }
             else
             {
@@ -129,11 +129,11 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     /// <summary>The writes kept for the commit, then <paramref name="last"/> (<c>COMMIT</c>, or a <c>SAVEPOINT</c>), as one batch: one round trip.</summary>
-    private async Task SendAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> writes, string last, CancellationToken cancellationToken)
+    private async Task SendKeptThenAsync(DbTransaction transaction, string last, CancellationToken cancellationToken)
     {
         await using var batch = Connection.CreateBatch();
         batch.Transaction = transaction;
-        foreach (var (sql, parameters) in writes)
+        foreach (var (sql, parameters) in _withCommit!)
         {
             var command = batch.CreateBatchCommand();
             command.CommandText = sql;
@@ -152,6 +152,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         end.CommandText = last;
         batch.BatchCommands.Add(end);
         await batch.ExecuteNonQueryAsync(cancellationToken);
+        _withCommit.Clear();
     }
 
     public async Task RollbackAsync()
@@ -218,15 +219,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return unit.Batch.SavepointAsync(unit.Connection, name);
         }
 
-        return _withCommit is { Count: > 0 } kept
-            ? WriteKeptThenAsync(transaction, kept, $"SAVEPOINT {name}", cancellationToken)
+        return _withCommit is { Count: > 0 }
+            ? SendKeptThenAsync(transaction, $"SAVEPOINT {name}", cancellationToken)
             : Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
-    }
-
-    private async Task WriteKeptThenAsync(DbTransaction transaction, List<(string Sql, (string Name, object? Value)[] Parameters)> kept, string last, CancellationToken cancellationToken)
-    {
-        await SendAsync(transaction, kept, last, cancellationToken);
-        kept.Clear();
     }
 
     /// <summary>Undoes what the open transaction did since <see cref="SavepointAsync"/>.</summary>
