@@ -62,10 +62,7 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         await cards.ApplyUpdateAsync("card-undone", Set("later"), default).WaitAsync(Patience);
         await session.CommitAsync(default);
 
-        await using var check = fixture.Scope();
-        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-undone", default);
-        Assert.Equal(["later", "other"], stored!.PublicData.Keys.Order());
-        Assert.Equal(3, stored.Version);
+        await AssertStoredCardAsync("card-undone", ["later", "other"], version: 3);
     }
 
     [SkippableFact]
@@ -105,9 +102,7 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
 
         await using var check = fixture.Scope();
         Assert.Equal(["first", "holder", "next"], (await check.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<Tally>("test", "card-turn", default))!.Voters);
-        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-turn", default);
-        Assert.Equal(["holder", "next"], stored!.PublicData.Keys.Order());
-        Assert.Equal(3, stored.Version);
+        await AssertStoredCardAsync("card-turn", ["holder", "next"], version: 3);
     }
 
     [SkippableFact]
@@ -196,8 +191,7 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         await using var check = fixture.Scope();
         var checkSession = check.ServiceProvider.GetRequiredService<StorageSession>();
         Assert.Equal((3L, 1L), await StoredAsync(checkSession, "card-last"));
-        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-last", default);
-        Assert.Equal(["holder", "next"], stored!.PublicData.Keys.Order());
+        await AssertStoredCardAsync("card-last", ["holder", "next"], version: 3);
         var entry = Assert.Single(await check.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-last", default));
         Assert.Equal(OutboxStatus.Pending, entry.Status);
     }
@@ -361,6 +355,15 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
         await session.BeginAsync(default);
         return (session, scope.ServiceProvider.GetRequiredService<ICardStore>());
+    }
+
+    /// <summary>The card as a new scope finds it: these public keys, this version.</summary>
+    private async Task AssertStoredCardAsync(string id, string[] keys, long version)
+    {
+        await using var check = fixture.Scope();
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync(id, default);
+        Assert.Equal(keys, stored!.PublicData.Keys.Order());
+        Assert.Equal(version, stored.Version);
     }
 
     /// <summary>A card the gateway created, at version 1.</summary>
