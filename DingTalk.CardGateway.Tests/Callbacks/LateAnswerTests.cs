@@ -207,12 +207,14 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task An_answer_that_leaves_late_is_logged_with_the_part_that_took_the_time()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:00.300" }, async gateway =>
+        // Wide margins on both sides (a handler of 2.5 s against a threshold of 2 s; a budget it cannot reach): a click
+        // answered in time must not cross the threshold on a machine busy with the rest of the suite, as 300 ms once did.
+        await OnGatewayAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:02", ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.script");
 
             // A handler that blocks its thread holds its own answer (the budget cannot cut a thread short).
-            var answer = await gateway.ClickAsync(card, "u1", new { action = "script", @do = "block:500" }).WaitAsync(Patience);
+            var answer = await gateway.ClickAsync(card, "u1", new { action = "script", @do = "block:2500" }).WaitAsync(Patience);
 
             Assert.Equal("0", answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
             var late = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3110);
