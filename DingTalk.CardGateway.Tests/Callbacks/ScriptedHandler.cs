@@ -6,7 +6,8 @@ namespace DingTalk.CardGateway.Tests.Callbacks;
 
 /// <summary>
 /// <c>params.action = "script"</c>: runs <c>params.do</c>, comma-separated steps, in order — <c>count</c> (adds one to
-/// <see cref="CountingStateHandler"/>'s counter), <c>wait:NAME</c> (waits at that <see cref="HandlerGate"/>),
+/// <see cref="CountingStateHandler"/>'s counter), <c>wait:NAME</c> (waits at that <see cref="HandlerGate"/>), <c>hang:NAME</c> (the same, deaf to its
+/// cancellation token),
 /// <c>card</c> (queues an update of the card's <c>scripted</c> value through <see cref="CardUpdates"/>), <c>find</c>
 /// (reads the stored card), <c>delay:MS</c> (awaits that many milliseconds), <c>block:MS</c> (blocks its thread that long) and <c>throw</c>. The clicker sees the last count it made.
 /// </summary>
@@ -35,6 +36,9 @@ public sealed class ScriptedHandler(IHandlerStateStore states, ICardStore cards,
                     throw new InvalidOperationException("scripted failure");
                 case var delay when delay.StartsWith("delay:", StringComparison.Ordinal):
                     await Task.Delay(Milliseconds(delay), cancellationToken);
+                    break;
+                case var hang when hang.StartsWith("hang:", StringComparison.Ordinal):
+                    await gate.WaitAt(hang["hang:".Length..]); // a handler that ignores its token
                     break;
                 case var block when block.StartsWith("block:", StringComparison.Ordinal):
                     Thread.Sleep(Milliseconds(block)); // a handler that blocks its thread instead of awaiting

@@ -318,12 +318,15 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal(1, (await CounterAsync(card))?.Count);
     }
 
-    /// <summary>Runs <paramref name="test"/> on a gateway of its own on a fresh PostgreSQL database; skipped without a server.</summary>
-    private static async Task OnPostgresAsync(Func<CallbackGateway, Task> test)
+    /// <summary>
+    /// Runs <paramref name="test"/> on a gateway of its own on a fresh PostgreSQL database, with <paramref name="more"/>
+    /// settings; skipped without a server.
+    /// </summary>
+    internal static async Task OnPostgresAsync(Func<CallbackGateway, Task> test, IReadOnlyDictionary<string, string?>? more = null)
     {
         var connectionString = await PostgresServer.CreateDatabaseAsync();
         Skip.If(connectionString is null, PostgresServer.SkipReason);
-        var postgres = CallbackGateway.With(new Dictionary<string, string?>
+        var postgres = CallbackGateway.With(new Dictionary<string, string?>(more ?? new Dictionary<string, string?>())
         {
             ["Gateway:Storage:Provider"] = "Postgres",
             ["Gateway:Storage:ConnectionString"] = connectionString,

@@ -117,6 +117,22 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     }
 
     [Fact]
+    public async Task A_handler_timeout_below_the_handler_budget_stops_the_process_with_one_line()
+    {
+        var (exitCode, error, _) = await RunAsync(new()
+        {
+            ["Gateway__Callbacks__HandlerBudget"] = "00:00:02",
+            ["Gateway__Callbacks__HandlerTimeout"] = "00:00:01",
+            ["Gateway__Storage__ConnectionString"] = "Data Source=:memory:",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal(
+            "DingTalk.CardGateway cannot start: Gateway:Callbacks:HandlerTimeout (Gateway__Callbacks__HandlerTimeout) must be at least Gateway:Callbacks:HandlerBudget (00:00:02), not 00:00:01: a handler cancelled before its budget could never answer its clicker.",
+            error.Trim());
+    }
+
+    [Fact]
     public async Task Stream_mode_needs_no_public_url_or_api_secret()
     {
         await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>

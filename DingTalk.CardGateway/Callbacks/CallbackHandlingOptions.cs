@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>The <c>Gateway:Callbacks</c> section: how the gateway receives card callbacks.</summary>
-public sealed class CallbackHandlingOptions
+public sealed class CallbackHandlingOptions : IValidatableObject
 {
     public const string Section = "Gateway:Callbacks";
 
@@ -16,6 +16,16 @@ public sealed class CallbackHandlingOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan HandlerBudget { get; set; } = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>
+    /// The longest a handler may run. Past it, its <see cref="CancellationToken"/> is cancelled: a handler that honours it
+    /// is recorded as failed, its state changes rolled back, and the callback's transaction (on PostgreSQL its row locks,
+    /// on SQLite the writer, if it held it) is let go. Without it, a handler that never returns would hold them for as long
+    /// as the process lives, and every later click on the same card would queue behind it. At least
+    /// <see cref="HandlerBudget"/>.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// An answer that leaves this long or longer after its callback arrived is logged (warning 3110) with where its
@@ -41,4 +51,14 @@ public sealed class CallbackHandlingOptions
 
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
     public TimeSpan RegistrationRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (HandlerTimeout < HandlerBudget)
+        {
+            yield return new ValidationResult(
+                $"{Section}:{nameof(HandlerTimeout)} ({Section.Replace(":", "__", StringComparison.Ordinal)}__{nameof(HandlerTimeout)}) must be at least "
+                + $"{Section}:{nameof(HandlerBudget)} ({HandlerBudget}), not {HandlerTimeout}: a handler cancelled before its budget could never answer its clicker.");
+        }
+    }
 }

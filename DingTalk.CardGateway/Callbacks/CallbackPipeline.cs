@@ -223,12 +223,22 @@ public sealed partial class CallbackPipeline(
 
     private async Task<CardActionResult?> InvokeAsync(IServiceProvider services, CardHandlerRegistration registration, CardActionContext context)
     {
-        // Run inline: a handler that completes synchronously costs no thread hop and no timer.
-        // The budget therefore holds for handlers that await; one that blocks a thread holds its own answer.
+        // The handler's token: cancelled past Gateway:Callbacks:HandlerTimeout, or once a stop's grace is over. Disposed
+        // (its timer with it) as soon as the handler returns.
+        var timeout = options.CurrentValue.HandlerTimeout;
+        using var cancel = new CancellationTokenSource(timeout, clock);
+        using var stopping = drain.HandlersStopping.UnsafeRegister(static c => ((CancellationTokenSource)c!).Cancel(), cancel);
+        var handlerName = registration.HandlerType.Name;
         try
         {
+            // Run inline: a handler that completes synchronously costs no thread hop and no timer.
+            // The budget therefore holds for handlers that await; one that blocks a thread holds its own answer.
             var handler = (ICardActionHandler)services.GetRequiredService(registration.HandlerType);
-            var result = await handler.HandleAsync(context, drain.HandlersStopping) ?? CardActionResult.None; // cancelled only once the stop's grace is over
+            var running = handler.HandleAsync(context, cancel.Token);
+            using var overdue = running.IsCompleted
+                ? default
+                : cancel.Token.UnsafeRegister(_ => WatchCancelled(running, handlerName, context, timeout), null);
+            var result = await running ?? CardActionResult.None;
             return IsWritable(result)
                 ? result
                 : throw new ArgumentException("The handler's result holds a string escaping half a surrogate pair (from a JSON document it parsed): no JSON writer takes it, so neither the answer nor the update for everyone could be sent.");
@@ -237,10 +247,37 @@ public sealed partial class CallbackPipeline(
         {
             return null; // a conflict, not a bug in the handler: logged as one once its unit is back (EndHandlerAsync)
         }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested && !drain.HandlersStopping.IsCancellationRequested)
+        {
+            Log.TimedOut(logger, handlerName, (long)timeout.TotalMilliseconds, context.CallbackId, context.CardId, context.UserId);
+            return null;
+        }
         catch (Exception ex)
         {
-            Log.HandlerFailed(logger, ex, registration.HandlerType.Name, context.CallbackId, context.CardId, context.UserId);
+            Log.HandlerFailed(logger, ex, handlerName, context.CallbackId, context.CardId, context.UserId);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// A handler's token was cancelled while it ran: past its timeout (a stop's cancelling is said by <see cref="HandlerDrain"/>).
+    /// One that does not stop soon after ignores its token, and what its click holds stays held: that is said, once.
+    /// </summary>
+    private void WatchCancelled(Task running, string handlerName, CardActionContext context, TimeSpan timeout)
+    {
+        if (drain.HandlersStopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _ = WatchAsync();
+
+        async Task WatchAsync()
+        {
+            if (await Task.WhenAny(running, Task.Delay(HandlerDrain.AfterCancel, clock)) != running)
+            {
+                Log.IgnoresCancellation(logger, handlerName, (long)timeout.TotalMilliseconds, context.CallbackId, context.CardId, (long)HandlerDrain.AfterCancel.TotalMilliseconds);
+            }
         }
     }
 
@@ -435,6 +472,18 @@ public sealed partial class CallbackPipeline(
             LogLevel.Warning,
             "Handler {Handler} has held SQLite's writer for {HeldMs} ms on callback {CallbackId} (card {CardId}) while it waits on something else: it wrote a card or queued an update for everyone (CardUpdates) before the wait, which cannot be written again after it, so until it ends every other click waits for storage. Return the update in the handler's result (AndForEveryone) instead, or write it after the wait")]
         public static partial void HoldsWriter(ILogger logger, string handler, string callbackId, string cardId, long heldMs);
+
+        [LoggerMessage(
+            3115,
+            LogLevel.Warning,
+            "Handler {Handler} ran past Gateway:Callbacks:HandlerTimeout ({TimeoutMs} ms) on callback {CallbackId} (card {CardId}, user {UserId}) and was cancelled: the click is recorded as failed, its state changes undone, and what its transaction held let go. Its user had {{}} at the budget")]
+        public static partial void TimedOut(ILogger logger, string handler, long timeoutMs, string callbackId, string cardId, string userId);
+
+        [LoggerMessage(
+            3116,
+            LogLevel.Error,
+            "Handler {Handler} was cancelled at Gateway:Callbacks:HandlerTimeout ({TimeoutMs} ms) on callback {CallbackId} (card {CardId}) and is still running {AfterMs} ms later: it ignores its CancellationToken. Until it returns, its click keeps its transaction open (on PostgreSQL the rows it locked, on SQLite the writer if it wrote a card first), and clicks needing them wait. Pass the handler's token to everything it awaits")]
+        public static partial void IgnoresCancellation(ILogger logger, string handler, long timeoutMs, string callbackId, string cardId, long afterMs);
 
         [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);

@@ -10,9 +10,11 @@ public interface ICardActionHandler
 {
     /// <summary>
     /// Answers within the callback budget (1.5 s by default) to update the clicker's card; an update for everyone
-    /// goes out after the answer either way. <paramref name="cancellationToken"/> fires on shutdown only, and
-    /// only once the gateway has waited <c>Gateway:Callbacks:StopGrace</c> (10 s) for the handler to finish: until then a
-    /// stopping gateway lets it run, since DingTalk will not deliver the click again.
+    /// goes out after the answer either way. <paramref name="cancellationToken"/> fires when the handler has run for
+    /// <c>Gateway:Callbacks:HandlerTimeout</c> (1 min), and on shutdown once the gateway has waited
+    /// <c>Gateway:Callbacks:StopGrace</c> (10 s) for the handler to finish: until then a stopping gateway lets it run, since
+    /// DingTalk will not deliver the click again. Pass it to everything the handler awaits: a handler cancelled is recorded
+    /// as failed and its changes undone; one that ignores it keeps its click's transaction open until it returns.
     /// </summary>
     Task<CardActionResult> HandleAsync(CardActionContext context, CancellationToken cancellationToken);
 }
