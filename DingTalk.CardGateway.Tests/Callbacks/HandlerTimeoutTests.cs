@@ -49,6 +49,35 @@ public sealed class HandlerTimeoutTests
         }
     }
 
+    [Fact]
+    public async Task On_SQLite_a_handler_holding_the_writer_past_its_timeout_lets_it_go_and_the_clicks_behind_it_are_handled()
+    {
+        var gateway = CallbackGateway.With(ShortTimeout);
+        await gateway.InitializeAsync();
+        var gate = Guid.NewGuid().ToString("N");
+        try
+        {
+            var card = await gateway.SendCardAsync("tpl.script");
+            var poll = await gateway.SendCardAsync("tpl.poll");
+
+            // u1 queues an update for everyone, which cannot be written again after a wait, so it keeps SQLite's writer while it waits.
+            Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "script", @do = $"card,wait:{gate}" }).WaitAsync(Patience)).GetRawText());
+            await gateway.Gate.Entered(gate).WaitAsync(Patience);
+
+            // A vote on another card waits for the writer; once u1 is cancelled, it is handled.
+            await gateway.ClickAsync(poll, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(poll)?.CardData.GetValueOrDefault("total") == "1", "the vote behind the stuck handler counted");
+            Assert.Contains(CallbackOutcome.HandlerFailed, (await HistoryAsync(gateway, card)).Select(c => c.Outcome));
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3115 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            Assert.Null(gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted")); // its queued update undone with it
+        }
+        finally
+        {
+            gateway.Gate.Open(gate);
+            await gateway.DisposeAsync();
+        }
+    }
+
     [SkippableFact]
     public Task On_PostgreSQL_a_handler_deaf_to_its_timeout_is_named_and_a_click_waiting_for_its_lock_is_cancelled_at_its_own() =>
         WaitingHandlerTests.OnPostgresAsync(
