@@ -314,6 +314,22 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/card/instances/createAndDeliver"));
     }
 
+    [Fact]
+    public async Task A_robot_cards_replacing_update_replaces_the_stored_private_data_as_DingTalk_does()
+    {
+        var cardBizId = $"robot-replace-{Guid.NewGuid():N}";
+        await HttpAssert.JsonAsync(await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } }), HttpStatusCode.Created);
+        var merged = await _api.PutAsJsonAsync($"/api/robot-cards/{cardBizId}", new { cardData = new { a = 1 }, userIdPrivateData = new { u1 = new { vote = "A", note = "first" }, u2 = new { vote = "C" } } });
+        Assert.Equal(HttpStatusCode.NoContent, merged.StatusCode);
+
+        var replaced = await _api.PutAsJsonAsync($"/api/robot-cards/{cardBizId}", new { cardData = new { contents = Array.Empty<object>() }, userIdPrivateData = new { u1 = new { vote = "B" } }, replace = true });
+
+        Assert.Equal(HttpStatusCode.NoContent, replaced.StatusCode);
+        Assert.Equal("""{"u1":{"vote":"B"}}""", fixture.DingTalk.State.FindRobotCard(cardBizId)!.UserIdPrivateDataMap);
+        var stored = await HttpAssert.JsonAsync(await _api.GetAsync($"/api/robot-cards/{cardBizId}"), HttpStatusCode.OK);
+        Assert.Equal("""{"u1":{"vote":"B"}}""", stored.GetProperty("card").GetProperty("privateData").GetRawText()); // not the note, nor u2, DingTalk dropped
+    }
+
     [Theory]
     [InlineData("null")]
     [InlineData("\"agree\"")]

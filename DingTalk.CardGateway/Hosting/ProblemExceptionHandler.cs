@@ -26,6 +26,12 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         {
             Log.DingTalkRefused(logger, httpContext.Request.Method, httpContext.Request.Path, (int)dingTalk.StatusCode, dingTalk.Code, dingTalk.DingTalkMessage, dingTalk.RequestId, status);
         }
+        else if (IsCallersValue(exception))
+        {
+            // The caller's to fix (a NUL, a card id thousands of characters long), not the database failing: no operator's
+            // alarm, and the status said is the one answered.
+            Log.ValueRefused(logger, httpContext.Request.Method, httpContext.Request.Path, exception.GetType().Name, exception.Message);
+        }
         else if (exception is DbException storage)
         {
             // The database's own sentence says what is wrong (a full disk, a missing table, a refused login); the
@@ -46,8 +52,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         httpContext.Response.StatusCode = status;
         // Every 503 that says "try again": a database that failed, and DingTalk still throttled or overloaded (403 QpsLimit…,
         // 429, 5xx) after the retries.
-        if (exception is DbException and not Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter }
-            or DingTalkApiException { Kind: DingTalkErrorKind.Transient })
+        if ((exception is DbException && !IsCallersValue(exception)) || exception is DingTalkApiException { Kind: DingTalkErrorKind.Transient })
         {
             httpContext.Response.Headers.RetryAfter = "1";
         }
@@ -73,6 +78,13 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     /// <summary>PostgreSQL's "invalid byte sequence" (a NUL in text) and "untranslatable character".</summary>
     private const string UnstorableCharacter = "22021";
     private const string UntranslatableCharacter = "22P05";
+
+    /// <summary>PostgreSQL's "program limit exceeded": a value too large to store, such as a key past a third of a page in an index.</summary>
+    private const string ValueTooLarge = "54000";
+
+    /// <summary>The database refused a value the request holds: a retry would fail the same way.</summary>
+    private static bool IsCallersValue(Exception exception) =>
+        exception is Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter or ValueTooLarge };
 
     private static (int Status, string Title, string Detail, Dictionary<string, object?> Extensions) Describe(Exception exception)
     {
@@ -105,6 +117,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             case Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter }:
                 // The one database refusal that is the caller's: a retry would fail the same way.
                 return (400, "Value not storable", "A value in the request holds a character the database cannot store (U+0000); remove it.", []);
+            case Npgsql.PostgresException { SqlState: ValueTooLarge }:
+                return (400, "Value not storable", "A value in the request is too large for the database to store (a card id of thousands of characters, say); shorten it.", []);
             case DbException:
                 // Nothing the caller sent is at fault, and the transaction rolled back: DingTalk (or the operator) may try again.
                 return (503, "Storage unavailable", "The gateway could not use its database; try again shortly.", []);
@@ -176,6 +190,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
         [LoggerMessage(9003, LogLevel.Error, "{Method} {Path}: the database failed ({ExceptionType}: {Reason}); answered 503")]
         public static partial void StorageFailed(ILogger logger, string method, string path, string exceptionType, string reason);
+
+        [LoggerMessage(9005, LogLevel.Warning, "{Method} {Path}: the database refused a value in the request ({ExceptionType}: {Reason}); answered 400: the caller must change the value, a retry would fail the same way")]
+        public static partial void ValueRefused(ILogger logger, string method, string path, string exceptionType, string reason);
 
         [LoggerMessage(9004, LogLevel.Warning, "{Method} {Path}: DingTalk could not be reached, even after the retries ({ExceptionType}: {Reason}); answered 503. Check the network path to DingTalk:ApiBaseUrl")]
         public static partial void DingTalkUnreachable(ILogger logger, string method, string path, string exceptionType, string reason);

@@ -9,11 +9,16 @@ namespace DingTalk.CardGateway.Storage;
 /// stored one. It runs on the card as the store read it for this update — under the row lock, or again after a
 /// version conflict — so two updates of one robot card both land instead of the later overwriting the earlier.
 /// </param>
+/// <param name="ReplacePrivateMap">
+/// <paramref name="PrivateData"/>, when given, becomes the card's whole private data: users it leaves out have none
+/// left. A robot card's replacing update, which DingTalk applies to the card's whole <c>userIdPrivateDataMap</c>.
+/// </param>
 public sealed record CardDataChange(
     IReadOnlyDictionary<string, string>? PublicData,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? PrivateData,
     bool Replace,
-    Func<string?, string>? RobotCard = null)
+    Func<string?, string>? RobotCard = null,
+    bool ReplacePrivateMap = false)
 {
     public CardRecord ApplyTo(CardRecord card, DateTimeOffset now)
     {
@@ -29,7 +34,9 @@ public sealed record CardDataChange(
         var privateData = card.PrivateData; // unchanged unless this change has values per user (most have none)
         if (PrivateData is not null)
         {
-            var merged = card.PrivateData.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            var merged = ReplacePrivateMap
+                ? new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal)
+                : card.PrivateData.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
             foreach (var (userId, values) in PrivateData)
             {
                 merged[userId] = merged.TryGetValue(userId, out var existing) ? Merge(existing, values, Replace) : values;

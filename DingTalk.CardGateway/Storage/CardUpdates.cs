@@ -63,14 +63,16 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
             return new CardDataChange(update.CardData is null ? null : CardParamMapEncoder.Encode(update.CardData), privateData, update.Replace);
         }
 
-        // A robot card is stored as its whole StandardCard JSON under "cardData"; DingTalk merges by top-level key.
+        // A robot card is stored as its whole StandardCard JSON under "cardData"; DingTalk merges by top-level key. Its
+        // private data is one map of users, which a replacing update replaces whole (as DingTalk does).
         return new CardDataChange(
             PublicData: null,
             privateData,
             Replace: false,
             RobotCard: update.CardData is not null || update.RobotBlocks is not null
                 ? current => RobotCardData.Merge(update.Replace ? null : current, update.CardData ?? new Dictionary<string, JsonElement>(), update.RobotBlocks)
-                : null);
+                : null,
+            ReplacePrivateMap: update.Replace);
     }
 
     /// <summary>A JSON object's top-level properties, as an update's values.</summary>

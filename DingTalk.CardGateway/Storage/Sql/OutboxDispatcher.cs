@@ -163,13 +163,17 @@ public sealed partial class OutboxDispatcher(
             {
                 await sender.DeliverAsync(update, leased.Token);
             }
-            catch (OperationCanceledException) when (leased.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            catch (Exception) when (leased.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                Log.LeaseLostWhileSending(logger, cardId, folded.Count); // DingTalk may have it: the new owner sends it (again)
+                // However the send ended once the card was taken over — cancelled, or with the failure of the attempt under
+                // way (an HTTP retry told to stop reports that attempt's outcome): DingTalk may have it, the new owner sends
+                // it (again), and nothing here is the dispatch loop's to report as the database failing.
+                Log.LeaseLostWhileSending(logger, cardId, folded.Count);
                 return true;
             }
-            catch (Exception ex) when (!leased.IsCancellationRequested)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
+                // A card taken over just after the filter above: FailAsync's writes find the lease gone and mark nothing.
                 await FailAsync(cardId, update.Kind, folded, first, ex, o, cancellationToken);
                 return true;
             }
@@ -218,13 +222,15 @@ public sealed partial class OutboxDispatcher(
 
         // Later keys win, so merges fold into one; a replacing update (an operator's) is sent on its own: folded with the
         // updates around it, it would take their private values with it, or replace private data they only merged into.
+        // Nor do an advanced card's and a robot card's updates fold: DingTalk keeps their ids apart, so a card the gateway
+        // has no row for may be both, and each kind's update must reach its own API.
         var update = SqlJson.Read<PendingCardUpdate>(entries[0].Payload);
         var ids = new List<long> { entries[0].Id };
         var createdAt = new List<long> { entries[0].CreatedAt };
         foreach (var entry in entries.Skip(1))
         {
             var later = SqlJson.Read<PendingCardUpdate>(entry.Payload);
-            if (update.Replace || later.Replace)
+            if (update.Replace || later.Replace || later.Kind != update.Kind)
             {
                 break;
             }
