@@ -14,7 +14,9 @@ public interface ICardActionHandler
     /// <c>Gateway:Callbacks:HandlerTimeout</c> (1 min), and on shutdown once the gateway has waited
     /// <c>Gateway:Callbacks:StopGrace</c> (10 s) for the handler to finish: until then a stopping gateway lets it run, since
     /// DingTalk will not deliver the click again. Pass it to everything the handler awaits: a handler cancelled is recorded
-    /// as failed and its changes undone; one that ignores it keeps its click's transaction open until it returns.
+    /// as failed and its changes undone; one that ignores it keeps its click's transaction open until it returns. It covers
+    /// the handler's run only: it is never cancelled after the handler returns, and a text stream the handler returns
+    /// (<see cref="CardActionResult.StreamText"/>) is cut off by the typewriter's own limits instead (<c>StreamTimeout</c>, a stop).
     /// </summary>
     Task<CardActionResult> HandleAsync(CardActionContext context, CancellationToken cancellationToken);
 }
