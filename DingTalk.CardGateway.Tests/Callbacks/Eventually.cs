@@ -17,6 +17,21 @@ public static class Eventually
         }
     }
 
+    /// <summary>As above, with its own <paramref name="patience"/> and a reason read only on failure (so it can say what it saw last).</summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, Func<Task<string>> because, TimeSpan patience)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail($"Still waiting for: {await because()}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     public static async Task<T> ValueAsync<T>(Func<T?> read, string because)
         where T : class
     {

@@ -1,5 +1,9 @@
 using System.Net;
+using System.Text;
+using Dapper;
+using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -318,6 +322,51 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal(1, (await CounterAsync(card))?.Count);
     }
 
+    [SkippableFact]
+    public Task On_PostgreSQL_a_redelivery_whose_first_delivery_ended_without_a_record_is_handled_not_answered_empty_and_lost() =>
+        OnPostgresAsync(
+            async postgres =>
+            {
+                var card = await postgres.SendCardAsync("tpl.poll");
+                var body = DingTalkCallback.Body(card, "u1", new { action = "vote", option = "a" });
+                var signedAt = DateTimeOffset.UtcNow;
+
+                // The first delivery reached a replica that claimed it, and died before committing: its transaction holds the claim.
+                Assert.True(CardActionParser.TryParse(Encoding.UTF8.GetBytes(body), CallbackTransport.Http, DingTalkCallback.Millis(signedAt), out var click, out _));
+                await using var dying = postgres.App.Services.CreateAsyncScope();
+                var session = dying.ServiceProvider.GetRequiredService<StorageSession>();
+                await session.BeginAsync(default);
+                Assert.True(await dying.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(
+                    new CallbackRecord { CallbackId = click.CallbackId, CardId = card, Transport = "Http", Type = "ActionCallback", UserId = "u1", ReceivedAt = signedAt }, default));
+
+                // DingTalk got no answer and delivers it again; this delivery is refused the claim and looks for the first one's record.
+                var again = postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+                await Eventually.TrueAsync(() => LooksForRecordAsync(session), "the redelivery looking for the first delivery's record");
+
+                // The dying replica's transaction ends (PostgreSQL notices its socket closed): no record, and nobody else has the click.
+                await session.RollbackAsync();
+
+                using var answer = await again.WaitAsync(Patience);
+                var json = await HttpAssert.JsonAsync(answer, HttpStatusCode.OK);
+                Assert.True(json.GetRawText() != "{}", "The redelivery was answered {} as if the first delivery were still running: the click is lost");
+                Assert.Equal("a", Private(json, "myVote"));
+                await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("total") == "1", "the vote counted for everyone");
+            },
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }); // the claim ends well within it
+
+    /// <summary>Whether another connection of this database has read a callback by its id: only a redelivery looking for the first delivery's record does.</summary>
+    private static Task<bool> LooksForRecordAsync(StorageSession session) =>
+        session.ReadAsync(
+            async (connection, transaction) =>
+            {
+                // A transaction sees the activity of other connections as it was when it first looked, unless told to look again.
+                await connection.ExecuteAsync(new CommandDefinition("SELECT pg_stat_clear_snapshot()", transaction: transaction));
+                return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM callbacks WHERE callback_id = %')",
+                    transaction: transaction));
+            },
+            CancellationToken.None);
+
     /// <summary>
     /// Runs <paramref name="test"/> on a gateway of its own on a fresh PostgreSQL database, with <paramref name="more"/>
     /// settings; skipped without a server.
@@ -326,11 +375,12 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     {
         var connectionString = await PostgresServer.CreateDatabaseAsync();
         Skip.If(connectionString is null, PostgresServer.SkipReason);
-        var postgres = CallbackGateway.With(new Dictionary<string, string?>(more ?? new Dictionary<string, string?>())
+        var settings = new Dictionary<string, string?>(more ?? new Dictionary<string, string?>())
         {
             ["Gateway:Storage:Provider"] = "Postgres",
             ["Gateway:Storage:ConnectionString"] = connectionString,
-        });
+        };
+        var postgres = CallbackGateway.With(settings);
         try
         {
             await postgres.InitializeAsync();

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,13 @@ public sealed class FakeDingTalk : IAsyncDisposable
 
     public SandboxOptions Options { get; }
 
+    /// <summary>
+    /// How long to hold back the answer to a request (null or zero: none), asked as it arrives. The request is carried out
+    /// at once; only its answer is late, as when DingTalk is slow to answer a call it has done — past the caller's
+    /// timeout, the caller sees no answer at all.
+    /// </summary>
+    public Func<HttpMethod, string, TimeSpan>? AnswerDelay { get; set; }
+
     /// <param name="configure">App credentials and token lifetime.</param>
     /// <param name="timeProvider">The sandbox's clock (token expiry, request times); the system clock by default.</param>
     public static async Task<FakeDingTalk> StartAsync(Action<SandboxOptions>? configure = null, TimeProvider? timeProvider = null)
@@ -48,15 +56,54 @@ public sealed class FakeDingTalk : IAsyncDisposable
         builder.Services.AddDingTalkSandbox(configure);
 
         var app = builder.Build();
+        FakeDingTalk? fake = null;
+        app.Use(async (context, next) =>
+        {
+            var delay = fake?.AnswerDelay?.Invoke(HttpMethod.Parse(context.Request.Method), context.Request.Path.Value ?? "") ?? TimeSpan.Zero;
+            if (delay <= TimeSpan.Zero)
+            {
+                await next(context);
+                return;
+            }
+
+            await HoldAnswerAsync(context, next, delay);
+        });
         app.MapDingTalkSandbox("");
         await app.StartAsync();
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return new FakeDingTalk(app, new Uri(address.TrimEnd('/') + "/"));
+        return fake = new FakeDingTalk(app, new Uri(address.TrimEnd('/') + "/"));
     }
 
     /// <summary>A plain client with <see cref="BaseAddress"/> set; the caller disposes it.</summary>
     public HttpClient CreateClient() => new() { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Runs the request with its answer kept in memory, then sends that answer <paramref name="delay"/> later.</summary>
+    private static async Task HoldAnswerAsync(HttpContext context, RequestDelegate next, TimeSpan delay)
+    {
+        var wire = context.Response.Body;
+        using var held = new MemoryStream();
+        context.Response.Body = held;
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            context.Response.Body = wire;
+        }
+
+        try
+        {
+            await Task.Delay(delay, context.RequestAborted);
+            held.Position = 0;
+            await held.CopyToAsync(wire, context.RequestAborted);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The caller gave up waiting: the call was carried out all the same.
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -108,10 +108,38 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>
+    /// SIGSTOP, then SIGCONT <paramref name="duration"/> later: the process stands still (a long GC pause, a stalled VM)
+    /// while the world goes on — its leases run out, its connections' peers move on — and then carries on where it was.
+    /// </summary>
+    public async Task FreezeAsync(TimeSpan duration)
+    {
+        await SignalAsync("STOP");
+        try
+        {
+            await Task.Delay(duration);
+        }
+        finally
+        {
+            await SignalAsync("CONT");
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await KillAsync();
         _process.Dispose();
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { RedirectStandardError = true })!;
+        await kill.WaitForExitAsync();
     }
 
     [GeneratedRegex(@"Now listening on: (?:\\"")?(http://[0-9.:]+)")]

@@ -75,6 +75,12 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     public bool Redelivered() => Interlocked.CompareExchange(ref _state, Redelivery, Claiming) == Claiming;
 
     /// <summary>
+    /// The delivery that held the id ended without a record (its transaction rolled back): this one claims it after
+    /// all, and is a callback like any other again.
+    /// </summary>
+    public void Reclaiming() => Interlocked.CompareExchange(ref _state, Claiming, Redelivery);
+
+    /// <summary>
     /// The transport went away before the handler started: its wait for storage may stop (DingTalk, without an answer,
     /// delivers again). False once the callback was answered early: DingTalk has <c>{}</c>, so the click must be seen
     /// through whatever the transport does; or once the handler started, when it is seen through anyway.

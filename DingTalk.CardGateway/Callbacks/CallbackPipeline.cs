@@ -35,6 +35,9 @@ public sealed partial class CallbackPipeline(
 {
     private const string BeforeHandler = "before_handler";
 
+    /// <summary>How often a redelivery waiting for the first delivery's record tries the claim again (see <see cref="AnswerRedeliveryAsync"/>).</summary>
+    private static readonly TimeSpan ReclaimInterval = TimeSpan.FromMilliseconds(100);
+
     /// <summary>How long a handler may hold SQLite's writer while it waits on something else before it is logged (3114).</summary>
     internal static readonly TimeSpan HeldWriterWarning = TimeSpan.FromMilliseconds(100);
 
@@ -163,11 +166,26 @@ public sealed partial class CallbackPipeline(
             var session = services.GetRequiredService<StorageSession>();
             var callbacks = services.GetRequiredService<ICallbackStore>();
             await session.BeginAsync(cancellationToken);
-            if (!await callbacks.TryAddAsync(Received(action), cancellationToken))
+            var refused = false;
+            while (!await callbacks.TryAddAsync(Received(action), cancellationToken))
             {
                 await session.RollbackAsync();
                 timeline.Redelivered();
-                return await AnswerRedeliveryAsync(callbacks, action, timeline);
+                if (await AnswerRedeliveryAsync(callbacks, action, timeline) is { } answer)
+                {
+                    return answer;
+                }
+
+                // Still no record: the delivery holding the id may yet commit — or have ended without one (its replica
+                // killed mid-callback, its commit failed), and then nobody but this delivery sees the click through.
+                refused = true;
+                await session.BeginAsync(cancellationToken);
+            }
+
+            if (refused)
+            {
+                timeline.Reclaiming();
+                Log.Reclaimed(logger, action.CallbackId, action.CardId);
             }
 
             var card = await services.GetRequiredService<ICardStore>().FindAsync(action.CardId, CancellationToken.None);
@@ -408,11 +426,27 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    /// <summary>A retried delivery gets the first one's answer (waiting for it if it is still being handled), never a second run.</summary>
+    /// <summary>
+    /// A retried delivery gets the first one's answer (waiting for it if it is still being handled), never a second run;
+    /// null when no record has come within <see cref="ReclaimInterval"/> and the budget is not spent: the caller tries the
+    /// claim again, which only a delivery whose transaction ended without a record lets through.
+    /// </summary>
     /// <remarks>Its wait ends at the budget counted from its arrival, as a first delivery's answer would.</remarks>
-    private async Task<CallbackReply> AnswerRedeliveryAsync(ICallbackStore callbacks, CardAction action, AnswerTimeline timeline)
+    private async Task<CallbackReply?> AnswerRedeliveryAsync(ICallbackStore callbacks, CardAction action, AnswerTimeline timeline)
     {
-        var earlier = await callbacks.FindAsync(action.CallbackId, timeline.Remaining(options.CurrentValue.HandlerBudget), CancellationToken.None);
+        var budget = options.CurrentValue.HandlerBudget;
+        var remaining = timeline.Remaining(budget);
+        var earlier = await callbacks.FindAsync(action.CallbackId, remaining < ReclaimInterval ? remaining : ReclaimInterval, CancellationToken.None);
+        if (earlier is null && timeline.Remaining(budget) > TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        if (earlier is { Outcome: CallbackOutcome.Pending })
+        {
+            earlier = await callbacks.FindAsync(action.CallbackId, timeline.Remaining(budget), CancellationToken.None) ?? earlier;
+        }
+
         var outcome = earlier?.Outcome ?? CallbackOutcome.Pending;
         Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
         return new CallbackReply(action.CallbackId, outcome, Redelivery: true, earlier?.AnswerJson ?? "{}");
@@ -444,6 +478,9 @@ public sealed partial class CallbackPipeline(
 
         [LoggerMessage(3104, LogLevel.Information, "Callback {CallbackId} (card {CardId}) delivered again; answered as before ({Outcome}), not handled twice")]
         public static partial void Redelivered(ILogger logger, string callbackId, string cardId, CallbackOutcome outcome);
+
+        [LoggerMessage(3117, LogLevel.Warning, "Callback {CallbackId} (card {CardId}) was delivered again while another delivery of it held it, and that one ended without recording it (its gateway died or its transaction failed): handled now, by this delivery")]
+        public static partial void Reclaimed(ILogger logger, string callbackId, string cardId);
 
         [LoggerMessage(3106, LogLevel.Warning, "Handler {Handler} waited on something while another click changed the state it had changed, on callback {CallbackId} (card {CardId}, user {UserId}): its change and result were not kept; the user got {{}}")]
         public static partial void Conflicted(ILogger logger, string handler, string callbackId, string cardId, string userId);
