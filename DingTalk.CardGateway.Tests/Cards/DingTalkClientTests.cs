@@ -90,6 +90,46 @@ public class DingTalkClientTests(DingTalkFixture fixture) : IClassFixture<DingTa
     }
 
     [Fact]
+    public async Task An_update_under_a_lease_not_renewed_in_time_is_not_sent_and_the_lease_counts_as_lost()
+    {
+        await Cards.CreateAndDeliverAsync(CreateAndDeliver("c-fenced", OpenSpace.For(new CardTarget("cidG==", null), "test-robot")), CancellationToken.None);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var lease = TimeSpan.FromSeconds(15);
+        using var lost = new CancellationTokenSource();
+        var fence = new DingTalk.CardGateway.Storage.LeaseFence(clock, lease, clock.GetUtcNow() + lease, lost);
+        Task Update(string total) => DingTalk.CardGateway.Storage.LeaseFence.RunAsync(
+            fence,
+            () => Cards.UpdateAsync(new UpdateCardRequest { OutTrackId = "c-fenced", CardData = new CardData(new Dictionary<string, string> { ["total"] = total }) }, lost.Token));
+
+        await Update("1"); // the lease just taken
+        clock.Advance(TimeSpan.FromSeconds(14)); // the process frozen: no renewal for 14 s of a 15 s lease
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Update("2"));
+
+        Assert.True(lost.IsCancellationRequested, "the lease was not counted as lost");
+        Assert.Single(fixture.DingTalk.State.RequestsTo("/v1.0/card/instances"), r => r.Method == "PUT");
+        Assert.Equal("1", fixture.DingTalk.State.FindCard("c-fenced")!.CardData["total"]);
+    }
+
+    [Fact]
+    public async Task An_update_under_a_lease_renewed_in_time_is_sent()
+    {
+        await Cards.CreateAndDeliverAsync(CreateAndDeliver("c-renewed", OpenSpace.For(new CardTarget("cidG==", null), "test-robot")), CancellationToken.None);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var lease = TimeSpan.FromSeconds(15);
+        using var lost = new CancellationTokenSource();
+        var fence = new DingTalk.CardGateway.Storage.LeaseFence(clock, lease, clock.GetUtcNow() + lease, lost);
+
+        clock.Advance(TimeSpan.FromSeconds(14));
+        fence.Renewed(clock.GetUtcNow() + lease);
+        await DingTalk.CardGateway.Storage.LeaseFence.RunAsync(
+            fence,
+            () => Cards.UpdateAsync(new UpdateCardRequest { OutTrackId = "c-renewed", CardData = new CardData(new Dictionary<string, string> { ["total"] = "2" }) }, lost.Token));
+
+        Assert.False(lost.IsCancellationRequested);
+        Assert.Equal("2", fixture.DingTalk.State.FindCard("c-renewed")!.CardData["total"]);
+    }
+
+    [Fact]
     public async Task Callback_registration_answers_with_the_registered_url()
     {
         var response = await Cards.RegisterCallbackAsync(

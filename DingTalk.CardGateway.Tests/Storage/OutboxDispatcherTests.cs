@@ -230,6 +230,29 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task A_send_goes_out_fenced_by_its_cards_lease()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        bool? fenced = null;
+        var api = new CardApi(card)
+        {
+            Answer = (_, _, _) =>
+            {
+                fenced = LeaseFence.IsFenced; // what the HTTP stack's LeaseFenceHandler checks each attempt against
+                return Task.CompletedTask;
+            },
+        };
+        await QueueAsync(Update(card, ("total", 1)));
+
+        Assert.True(await Dispatcher(api, new FakeTimeProvider(T0)).RunOnceAsync(default));
+
+        Assert.True(fenced, "the send went out with no lease fence");
+        Assert.False(LeaseFence.IsFenced);
+        Assert.Equal(["Sent"], await StatusesAsync(card));
+    }
+
+    [SkippableFact]
     public async Task A_send_that_fails_as_its_card_is_taken_over_marks_nothing_and_does_not_fail_the_pass()
     {
         SkipWithoutDatabase();

@@ -21,6 +21,7 @@ public static class DingTalkClientsExtensions
         services.AddTransient<AccessTokenHandler>();
         services.AddTransient<ApiRateLimitingHandler>();
         services.AddTransient<UncertainAttemptHandler>();
+        services.AddTransient<LeaseFenceHandler>();
 
         services.AddDingTalkClient<IDingTalkOAuthApi>(withToken: false);
         services.AddDingTalkClient<IDingTalkCardApi>(withToken: true);
@@ -32,7 +33,7 @@ public static class DingTalkClientsExtensions
     /// <summary>
     /// One Refit client for a DingTalk API on the shared stack: base address per request, the access token unless
     /// <paramref name="withToken"/> is false (the token and Stream-open calls authenticate with the app's credentials),
-    /// resilience, rate limit, a mark on attempts whose fate is unknown (<see cref="UncertainAttemptHandler"/>), and DingTalk's errors as <see cref="DingTalkApiException"/>.
+    /// resilience, rate limit, the outbox's lease fence (<see cref="LeaseFenceHandler"/>), a mark on attempts whose fate is unknown (<see cref="UncertainAttemptHandler"/>), and DingTalk's errors as <see cref="DingTalkApiException"/>.
     /// </summary>
     public static IHttpClientBuilder AddDingTalkClient<TApi>(this IServiceCollection services, bool withToken)
         where TApi : class
@@ -55,6 +56,7 @@ public static class DingTalkClientsExtensions
         builder.AddStandardResilienceHandler()
             .Configure((options, sp) => DingTalkResilience.Configure(options, sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
         builder.AddHttpMessageHandler<ApiRateLimitingHandler>();
+        builder.AddHttpMessageHandler<LeaseFenceHandler>();
         builder.AddHttpMessageHandler<UncertainAttemptHandler>();
         return builder;
     }

@@ -14,7 +14,8 @@ internal static class LeaseRenewal
     /// <paramref name="renew"/> (false once the lease is not this owner's), until
     /// <paramref name="stop"/>. A renewal that fails (<paramref name="failed"/> is told) is tried again while the lease still
     /// runs, each try cut off when it runs out. Once a renewal finds the lease another owner's, or the lease ran out
-    /// unrenewed, another replica may hold the card: <paramref name="lost"/> is cancelled and the renewal ends.
+    /// unrenewed, another replica may hold the card: <paramref name="lost"/> is cancelled and the renewal ends. Each renewal
+    /// is told to <paramref name="fence"/>, if any.
     /// </summary>
     public static async Task KeepAsync(
         Func<CancellationToken, Task<bool>> renew,
@@ -23,7 +24,8 @@ internal static class LeaseRenewal
         TimeProvider clock,
         Action<Exception> failed,
         CancellationTokenSource lost,
-        CancellationToken stop)
+        CancellationToken stop,
+        LeaseFence? fence = null)
     {
         await Task.Yield();
         try
@@ -47,6 +49,7 @@ internal static class LeaseRenewal
                         if (await renew(linked.Token))
                         {
                             heldUntil = now + duration;
+                            fence?.Renewed(heldUntil);
                             continue;
                         }
                     }

@@ -141,16 +141,17 @@ public sealed partial class OutboxDispatcher(
     private async Task<bool> DeliverCardAsync(string cardId, bool answerSent, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
-        if (!await TryLeaseAsync(cardId, o, cancellationToken))
+        if (await TryLeaseAsync(cardId, o, cancellationToken) is not { } heldUntil)
         {
             return false; // another replica (or another pass) is sending this card
         }
 
         // The send stops when the lease is lost (another replica may be sending the card's newer entries by then), or
-        // when the dispatcher stops.
+        // when the dispatcher stops; and no attempt of it goes out on a lease this process has not renewed in time.
         using var leased = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewing = RenewLeaseAsync(cardId, o, leased, renewal.Token);
+        var fence = new LeaseFence(clock, o.LeaseDuration, heldUntil, leased);
+        var renewing = RenewLeaseAsync(cardId, o, leased, fence, renewal.Token);
         try
         {
             if (await FoldDueAsync(cardId, answerSent, clock.GetUtcNow(), cancellationToken) is not { } due)
@@ -161,7 +162,7 @@ public sealed partial class OutboxDispatcher(
             var (update, folded, first) = due;
             try
             {
-                await sender.DeliverAsync(update, leased.Token);
+                await LeaseFence.RunAsync(fence, () => sender.DeliverAsync(update, leased.Token));
             }
             catch (Exception) when (leased.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
@@ -249,7 +250,7 @@ public sealed partial class OutboxDispatcher(
     /// lease ran out unrenewed), the send is cancelled through <paramref name="leased"/>, so a replica that lost the
     /// card stops sending entries the new owner may already have sent newer ones after.
     /// </summary>
-    private Task RenewLeaseAsync(string cardId, OutboxOptions o, CancellationTokenSource leased, CancellationToken cancellationToken) =>
+    private Task RenewLeaseAsync(string cardId, OutboxOptions o, CancellationTokenSource leased, LeaseFence fence, CancellationToken cancellationToken) =>
         LeaseRenewal.KeepAsync(
             async token => await WriteAsync(
                 "UPDATE outbox_leases SET until_at = @until WHERE card_id = @cardId AND owner = @owner",
@@ -260,9 +261,11 @@ public sealed partial class OutboxDispatcher(
             clock,
             ex => Log.LeaseRenewalFailed(logger, ex, cardId),
             leased,
-            cancellationToken);
+            cancellationToken,
+            fence);
 
-    private async Task<bool> TryLeaseAsync(string cardId, OutboxOptions o, CancellationToken cancellationToken)
+    /// <summary>The card's lease for this replica, if no other holds it: when it runs out, or null.</summary>
+    private async Task<DateTimeOffset?> TryLeaseAsync(string cardId, OutboxOptions o, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         var taken = await WriteAsync(
@@ -273,7 +276,7 @@ public sealed partial class OutboxDispatcher(
             """,
             new { cardId, owner = _owner, until = (now + o.LeaseDuration).ToUnixTimeMilliseconds(), now = now.ToUnixTimeMilliseconds() },
             cancellationToken);
-        return taken == 1;
+        return taken == 1 ? now + o.LeaseDuration : null;
     }
 
     private async Task FailAsync(
