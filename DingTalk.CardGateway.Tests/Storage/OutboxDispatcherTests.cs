@@ -207,22 +207,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
         var pass = dispatcher.RunOnceAsync(default);
         await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await StorageSession.ExecuteAsync(
-            fixture.Services.GetRequiredService<GatewayDatabase>(),
-            fixture.Services.GetRequiredService<SqliteWriteBatcher>(),
-            "UPDATE outbox_leases SET owner = 'another-replica' WHERE card_id = @card",
-            new { card },
-            default);
-        // On to the next renewal, which finds it gone: in small steps, since under load the renewal may not have started
-        // its wait yet (a timer started after one big step would never fire). Well within the lease, so it is the renewal
-        // that finds the card taken, not the lease running out.
-        var step = Options.LeaseDuration / 30;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!pass.IsCompleted && DateTime.UtcNow < deadline && clock.GetUtcNow() < T0 + (step * 25))
-        {
-            clock.Advance(step);
-            await Task.WhenAny(pass, Task.Delay(20));
-        }
+        await TakeOverAsync(card, clock, pass);
 
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(cancelled, "the send went on after the card was taken over");
@@ -282,19 +267,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
         var pass = dispatcher.RunOnceAsync(default);
         await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await StorageSession.ExecuteAsync(
-            fixture.Services.GetRequiredService<GatewayDatabase>(),
-            fixture.Services.GetRequiredService<SqliteWriteBatcher>(),
-            "UPDATE outbox_leases SET owner = 'another-replica' WHERE card_id = @card",
-            new { card },
-            default);
-        var step = Options.LeaseDuration / 30;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!pass.IsCompleted && DateTime.UtcNow < deadline && clock.GetUtcNow() < T0 + (step * 25))
-        {
-            clock.Advance(step);
-            await Task.WhenAny(pass, Task.Delay(20));
-        }
+        await TakeOverAsync(card, clock, pass);
 
         // Not the dispatch loop's "could not reach the database", which would also cut off every other card's send of the pass.
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -492,6 +465,29 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     {
         await using var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
         return (await connection.QueryAsync<long>("SELECT id FROM outbox WHERE card_id = @card ORDER BY id", new { card })).AsList();
+    }
+
+    /// <summary>
+    /// Another replica takes <paramref name="card"/> over while <paramref name="pass"/> sends it; the clock goes on to the
+    /// next renewal, which finds it gone: in small steps, since under load the renewal may not have started its wait yet (a
+    /// timer started after one big step would never fire). Well within the lease, so it is the renewal that finds the card
+    /// taken, not the lease running out.
+    /// </summary>
+    private async Task TakeOverAsync(string card, FakeTimeProvider clock, Task pass)
+    {
+        await StorageSession.ExecuteAsync(
+            fixture.Services.GetRequiredService<GatewayDatabase>(),
+            fixture.Services.GetRequiredService<SqliteWriteBatcher>(),
+            "UPDATE outbox_leases SET owner = 'another-replica' WHERE card_id = @card",
+            new { card },
+            default);
+        var step = Options.LeaseDuration / 30;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!pass.IsCompleted && DateTime.UtcNow < deadline && clock.GetUtcNow() < T0 + (step * 25))
+        {
+            clock.Advance(step);
+            await Task.WhenAny(pass, Task.Delay(20));
+        }
     }
 
     /// <summary>The card's outbox entries' statuses, oldest first.</summary>

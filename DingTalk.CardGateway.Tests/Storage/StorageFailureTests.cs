@@ -40,17 +40,8 @@ public sealed class StorageFailureTests
     [SkippableFact]
     public async Task A_value_PostgreSQL_cannot_store_is_the_callers_400_not_a_503_to_retry()
     {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        try
+        await OnPostgresAsync(async (gateway, api) =>
         {
-            await using var dingTalk = await FakeDingTalk.StartAsync();
-            var settings = GatewayFactory.LiveSettings(dingTalk);
-            settings["Gateway:Storage:Provider"] = "Postgres";
-            settings["Gateway:Storage:ConnectionString"] = connectionString;
-            await using var gateway = new GatewayFactory(dingTalk, settings);
-            using var api = gateway.CreateAdminClient();
-
             // A NUL in a field stored as text: valid JSON, but PostgreSQL refuses it; retrying would fail the same way.
             using var response = await api.PostAsync(
                 "/api/cards",
@@ -60,15 +51,28 @@ public sealed class StorageFailureTests
             Assert.Equal("Value not storable", problem.GetProperty("title").GetString());
             Assert.Null(response.Headers.RetryAfter);
             AssertLoggedAsTheCallersValue(gateway);
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
+        });
     }
 
     [SkippableFact]
     public async Task A_card_id_too_long_for_PostgreSQLs_index_is_the_callers_400_not_a_503_to_retry()
+    {
+        await OnPostgresAsync(async (gateway, api) =>
+        {
+            // An id of a card the gateway did not create is taken as it comes; past ~2,700 bytes (a third of a page)
+            // PostgreSQL cannot index it, and a retry would fail the same way.
+            var id = string.Concat(Enumerable.Range(0, 100).Select(_ => Guid.NewGuid().ToString("N")));
+            using var response = await api.PutAsJsonAsync($"/api/cards/{id}", new { cardData = new { status = "approved" } });
+
+            var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+            Assert.Equal("Value not storable", problem.GetProperty("title").GetString());
+            Assert.Null(response.Headers.RetryAfter);
+            AssertLoggedAsTheCallersValue(gateway);
+        });
+    }
+
+    /// <summary>Runs <paramref name="test"/> on a Live gateway on a fresh PostgreSQL database, with its admin client; skipped without a server.</summary>
+    private static async Task OnPostgresAsync(Func<GatewayFactory, HttpClient, Task> test)
     {
         var connectionString = await PostgresServer.CreateDatabaseAsync();
         Skip.If(connectionString is null, PostgresServer.SkipReason);
@@ -80,16 +84,7 @@ public sealed class StorageFailureTests
             settings["Gateway:Storage:ConnectionString"] = connectionString;
             await using var gateway = new GatewayFactory(dingTalk, settings);
             using var api = gateway.CreateAdminClient();
-
-            // An id of a card the gateway did not create is taken as it comes; past ~2,700 bytes (a third of a page)
-            // PostgreSQL cannot index it, and a retry would fail the same way.
-            var id = string.Concat(Enumerable.Range(0, 100).Select(_ => Guid.NewGuid().ToString("N")));
-            using var response = await api.PutAsJsonAsync($"/api/cards/{id}", new { cardData = new { status = "approved" } });
-
-            var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-            Assert.Equal("Value not storable", problem.GetProperty("title").GetString());
-            Assert.Null(response.Headers.RetryAfter);
-            AssertLoggedAsTheCallersValue(gateway);
+            await test(gateway, api);
         }
         finally
         {
