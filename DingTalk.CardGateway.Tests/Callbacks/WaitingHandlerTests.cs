@@ -332,12 +332,8 @@ public class WaitingHandlerTests(CallbackGateway gateway)
                 var signedAt = DateTimeOffset.UtcNow;
 
                 // The first delivery reached a replica that claimed it, and died before committing: its transaction holds the claim.
-                Assert.True(CardActionParser.TryParse(Encoding.UTF8.GetBytes(body), CallbackTransport.Http, DingTalkCallback.Millis(signedAt), out var click, out _));
                 await using var dying = postgres.App.Services.CreateAsyncScope();
-                var session = dying.ServiceProvider.GetRequiredService<StorageSession>();
-                await session.BeginAsync(default);
-                Assert.True(await dying.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(
-                    new CallbackRecord { CallbackId = click.CallbackId, CardId = card, Transport = "Http", Type = "ActionCallback", UserId = "u1", ReceivedAt = signedAt }, default));
+                var session = await HoldClaimAsync(dying, card, body, signedAt);
 
                 // DingTalk got no answer and delivers it again; this delivery is refused the claim and looks for the first one's record.
                 var again = postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
@@ -353,6 +349,50 @@ public class WaitingHandlerTests(CallbackGateway gateway)
                 await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("total") == "1", "the vote counted for everyone");
             },
             new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }); // the claim ends well within it
+
+    [SkippableFact]
+    public Task On_PostgreSQL_a_redelivery_answered_while_its_first_delivery_held_it_is_handled_if_that_one_ends_without_a_record_later() =>
+        OnPostgresAsync(
+            async postgres =>
+            {
+                var card = await postgres.SendCardAsync("tpl.poll");
+                var body = DingTalkCallback.Body(card, "u1", new { action = "vote", option = "a" });
+                var signedAt = DateTimeOffset.UtcNow;
+                await using var dying = postgres.App.Services.CreateAsyncScope();
+                var session = await HoldClaimAsync(dying, card, body, signedAt);
+
+                // The redelivery's budget runs out while the first delivery still holds the claim: DingTalk gets {} and will
+                // not deliver the click again.
+                using var again = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+
+                // Only then does the first delivery's transaction end, without a record: the click is still counted.
+                await session.RollbackAsync();
+                await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("total") == "1", "the vote counted for everyone");
+                Assert.Equal(CallbackOutcome.Overran, Assert.Single(await HistoryOfAsync(postgres, card)).Outcome); // handled after its {} answer
+                Assert.Contains(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3117 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            },
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.200" });
+
+    /// <summary>
+    /// A first delivery of <paramref name="body"/> that claimed it on a replica and has not committed: the claim held in an
+    /// open transaction of <paramref name="scope"/>'s session, returned to end it.
+    /// </summary>
+    private static async Task<StorageSession> HoldClaimAsync(AsyncServiceScope scope, string card, string body, DateTimeOffset signedAt)
+    {
+        Assert.True(CardActionParser.TryParse(Encoding.UTF8.GetBytes(body), CallbackTransport.Http, DingTalkCallback.Millis(signedAt), out var click, out _));
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        Assert.True(await scope.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(
+            new CallbackRecord { CallbackId = click.CallbackId, CardId = card, Transport = "Http", Type = "ActionCallback", UserId = "u1", ReceivedAt = signedAt }, default));
+        return session;
+    }
+
+    private static async Task<IReadOnlyList<CallbackRecord>> HistoryOfAsync(CallbackGateway at, string card)
+    {
+        await using var scope = at.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync(card, CancellationToken.None);
+    }
 
     /// <summary>Whether another connection of this database has read a callback by its id: only a redelivery looking for the first delivery's record does.</summary>
     private static Task<bool> LooksForRecordAsync(StorageSession session) =>

@@ -25,6 +25,21 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>Where the callback was when it was answered early: what it did after that is not part of its answer's time.</summary>
     private AnswerStage? _answeredEarlyAt;
 
+    /// <summary>
+    /// A timeline for a click whose answer has left already: a redelivery answered <c>{}</c> while another delivery held
+    /// the click, seen through in the background in case that delivery ends without a record
+    /// (<see cref="CallbackPipeline"/>). Its claim, if it gets it, is handled and recorded as answered early.
+    /// </summary>
+    public static AnswerTimeline SeeingThrough(TimeProvider clock)
+    {
+        var timeline = new AnswerTimeline(clock, arrivedAt: 0) { IsSeeingThrough = true }; // its budget long spent: no waiting for a record
+        timeline.TryAnswerEarly();
+        return timeline;
+    }
+
+    /// <summary>Made by <see cref="SeeingThrough"/>: a claim refused again is not a redelivery to answer or log.</summary>
+    public bool IsSeeingThrough { get; private init; }
+
     /// <summary>The handler chosen, once it has started.</summary>
     public string? Handler { get; private set; }
 

@@ -38,6 +38,9 @@ public sealed partial class CallbackPipeline(
     /// <summary>How often a redelivery waiting for the first delivery's record tries the claim again (see <see cref="AnswerRedeliveryAsync"/>).</summary>
     private static readonly TimeSpan ReclaimInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How often a redelivery answered <c>{}</c> while another delivery held its click tries the claim again (<see cref="SeeThroughAsync"/>).</summary>
+    private static readonly TimeSpan SeeThroughInterval = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How long a handler may hold SQLite's writer while it waits on something else before it is logged (3114).</summary>
     internal static readonly TimeSpan HeldWriterWarning = TimeSpan.FromMilliseconds(100);
 
@@ -448,8 +451,58 @@ public sealed partial class CallbackPipeline(
         }
 
         var outcome = earlier?.Outcome ?? CallbackOutcome.Pending;
-        Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
+        if (!timeline.IsSeeingThrough)
+        {
+            Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
+            if (earlier is null)
+            {
+                // DingTalk gets {} and will not deliver the click again, while the delivery holding it has not recorded it
+                // yet: should that one end without a record after all, this click is nobody's but this delivery's.
+                _ = SeeThroughAsync(action);
+            }
+        }
+
         return new CallbackReply(action.CallbackId, outcome, Redelivery: true, earlier?.AnswerJson ?? "{}");
+    }
+
+    /// <summary>
+    /// A redelivery answered <c>{}</c> while the delivery holding its click had not recorded it: the claim is tried again
+    /// now and then until that delivery's record is there, or the claim goes through — that delivery ended without a
+    /// record (its replica killed, its commit failed) — and the click is handled here, recorded as answered early. Given
+    /// up after twice <see cref="CallbackHandlingOptions.HandlerTimeout"/>, or when the gateway stops.
+    /// </summary>
+    private async Task SeeThroughAsync(CardAction action)
+    {
+        var limit = options.CurrentValue.HandlerTimeout * 2;
+        var started = clock.GetTimestamp();
+        try
+        {
+            while (clock.GetElapsedTime(started) < limit)
+            {
+                await Task.Delay(SeeThroughInterval, clock, lifetime.ApplicationStopping);
+                var reply = await HandleOnceAsync(action, AnswerTimeline.SeeingThrough(clock), Task.CompletedTask, CancellationToken.None);
+                if (!reply.Redelivery)
+                {
+                    Log.Reclaimed(logger, action.CallbackId, action.CardId);
+                    return;
+                }
+
+                if (reply.Outcome != CallbackOutcome.Pending)
+                {
+                    return; // the delivery that held it recorded it
+                }
+            }
+
+            Log.NotSeenThrough(logger, action.CallbackId, action.CardId, (long)limit.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // stopping: the click stays with the delivery that holds it
+        }
+        catch (Exception ex)
+        {
+            Log.LostAfterEarlyAnswer(logger, ex, action.CallbackId, action.CardId);
+        }
     }
 
     private CallbackRecord Received(CardAction action) => new()
@@ -521,6 +574,12 @@ public sealed partial class CallbackPipeline(
             LogLevel.Error,
             "Handler {Handler} was cancelled at Gateway:Callbacks:HandlerTimeout ({TimeoutMs} ms) on callback {CallbackId} (card {CardId}) and is still running {AfterMs} ms later: it ignores its CancellationToken. Until it returns, its click keeps its transaction open (on PostgreSQL the rows it locked, on SQLite the writer if it wrote a card first), and clicks needing them wait. Pass the handler's token to everything it awaits")]
         public static partial void IgnoresCancellation(ILogger logger, string handler, long timeoutMs, string callbackId, string cardId, long afterMs);
+
+        [LoggerMessage(
+            3118,
+            LogLevel.Error,
+            "Callback {CallbackId} (card {CardId}) was answered {{}} as a redelivery while another delivery held it, and that delivery has neither recorded it nor let it go in {LimitSeconds} s: if it never does (its replica gone, the database not noticing), the click is lost, though its user saw no error")]
+        public static partial void NotSeenThrough(ILogger logger, string callbackId, string cardId, long limitSeconds);
 
         [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
