@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -100,6 +101,13 @@ public sealed class CallbackGateway : IAsyncLifetime
         await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
         var callbackUrl = new Uri(DingTalk.State.FindRobotCard(cardBizId)!.CallbackUrl!);
         return (cardBizId, callbackUrl.AbsolutePath);
+    }
+
+    /// <summary>The callbacks the gateway recorded for <paramref name="card"/>, as <c>GET /api/cards/{id}</c> lists them.</summary>
+    public async Task<IReadOnlyList<CallbackRecord>> HistoryAsync(string card)
+    {
+        await using var scope = App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync(card, CancellationToken.None);
     }
 
     /// <summary>A user's click as DingTalk would post it, signed; the answer must be 200 JSON.</summary>

@@ -31,7 +31,7 @@ public sealed class HandlerTimeoutTests
             // It counts, then waits at a gate that never opens: DingTalk has {} at the budget.
             Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "script", @do = $"count,wait:{gate}" }).WaitAsync(Patience)).GetRawText());
 
-            await Eventually.TrueAsync(async () => (await HistoryAsync(gateway, card)).Any(c => c.Outcome == CallbackOutcome.HandlerFailed), "the click recorded as failed");
+            await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)).Any(c => c.Outcome == CallbackOutcome.HandlerFailed), "the click recorded as failed");
             var timedOut = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3115);
             Assert.Contains(card, timedOut.RenderMessage(), StringComparison.Ordinal);
             Assert.Contains("ScriptedHandler", timedOut.RenderMessage(), StringComparison.Ordinal);
@@ -67,7 +67,7 @@ public sealed class HandlerTimeoutTests
             // A vote on another card waits for the writer; once u1 is cancelled, it is handled.
             await gateway.ClickAsync(poll, "u2", new { action = "vote", option = "a" }).WaitAsync(Patience);
             await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(poll)?.CardData.GetValueOrDefault("total") == "1", "the vote behind the stuck handler counted");
-            Assert.Contains(CallbackOutcome.HandlerFailed, (await HistoryAsync(gateway, card)).Select(c => c.Outcome));
+            Assert.Contains(CallbackOutcome.HandlerFailed, (await gateway.HistoryAsync(card)).Select(c => c.Outcome));
             Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3115 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
             Assert.Null(gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted")); // its queued update undone with it
         }
@@ -104,10 +104,10 @@ public sealed class HandlerTimeoutTests
 
                     // Once u1 returns after all, its count is kept (recorded as overran), and the lock is free again.
                     postgres.Gate.Open(gate);
-                    await Eventually.TrueAsync(async () => (await HistoryAsync(postgres, card)).Any(c => c.Outcome == CallbackOutcome.Overran), "u1 committed");
+                    await Eventually.TrueAsync(async () => (await postgres.HistoryAsync(card)).Any(c => c.Outcome == CallbackOutcome.Overran), "u1 committed");
                     var next = await postgres.ClickAsync(card, "u3", new { action = "script", @do = "count" }).WaitAsync(Patience);
                     Assert.Equal("2", next.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
-                    Assert.Contains(CallbackOutcome.HandlerFailed, (await HistoryAsync(postgres, card)).Select(c => c.Outcome));
+                    Assert.Contains(CallbackOutcome.HandlerFailed, (await postgres.HistoryAsync(card)).Select(c => c.Outcome));
                 }
                 finally
                 {
@@ -115,10 +115,4 @@ public sealed class HandlerTimeoutTests
                 }
             },
             new Dictionary<string, string?>(ShortTimeout) { ["Gateway:Callbacks:HandlerTimeout"] = "00:00:01" });
-
-    private static async Task<IReadOnlyList<CallbackRecord>> HistoryAsync(CallbackGateway gateway, string card)
-    {
-        await using var scope = gateway.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync(card, CancellationToken.None);
-    }
 }

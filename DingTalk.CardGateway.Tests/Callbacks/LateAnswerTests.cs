@@ -110,7 +110,7 @@ public sealed class LateAnswerTests
 
             Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // without its clicker update (myCount)
             await Eventually.TrueAsync(
-                async () => (await HistoryAsync(gateway, card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.Overran,
+                async () => (await gateway.HistoryAsync(card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.Overran,
                 "u2's click recorded as overran once its handler ended");
         });
     }
@@ -131,7 +131,7 @@ public sealed class LateAnswerTests
 
             gateway.Gate.Open(hold);
             await Eventually.TrueAsync(
-                async () => (await HistoryAsync(gateway, card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.Overran,
+                async () => (await gateway.HistoryAsync(card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.Overran,
                 "u2's click recorded as overran once storage let it commit");
             var third = await gateway.ClickAsync(card, "u3", new { action = "script", @do = "count" }).WaitAsync(Patience);
             Assert.Equal("2", third.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString()); // u2's count was kept
@@ -153,9 +153,9 @@ public sealed class LateAnswerTests
 
             gateway.Gate.Open(hold);
             await Eventually.TrueAsync(
-                async () => (await HistoryAsync(gateway, card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.HandlerFailed,
+                async () => (await gateway.HistoryAsync(card)).SingleOrDefault(c => c.UserId == "u2")?.Outcome == CallbackOutcome.HandlerFailed,
                 "u2's click recorded as failed, not as overran, once storage let it commit");
-            Assert.Equal("{}", (await HistoryAsync(gateway, card)).Single(c => c.UserId == "u2").AnswerJson);
+            Assert.Equal("{}", (await gateway.HistoryAsync(card)).Single(c => c.UserId == "u2").AnswerJson);
             var third = await gateway.ClickAsync(card, "u3", new { action = "script", @do = "count" }).WaitAsync(Patience);
             Assert.Equal("1", third.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString()); // u2's count was rolled back
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
@@ -196,7 +196,7 @@ public sealed class LateAnswerTests
             Assert.Equal("1", second.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
             foreach (var card in new[] { first, holding })
             {
-                Assert.Equal(CallbackOutcome.Handled, Assert.Single(await HistoryAsync(gateway, card)).Outcome);
+                Assert.Equal(CallbackOutcome.Handled, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
                 await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", $"{card}'s update for everyone");
             }
 
@@ -390,13 +390,7 @@ public sealed class LateAnswerTests
     private static async Task HandledAfterAsync(CallbackGateway gateway, string card, string because)
     {
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", because);
-        Assert.Equal(CallbackOutcome.Overran, Assert.Single(await HistoryAsync(gateway, card)).Outcome);
+        Assert.Equal(CallbackOutcome.Overran, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
         Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
-    }
-
-    private static async Task<IReadOnlyList<CallbackRecord>> HistoryAsync(CallbackGateway gateway, string card)
-    {
-        await using var scope = gateway.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync(card, CancellationToken.None);
     }
 }

@@ -59,7 +59,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal("1", Private(answer, "myCount"));
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
         Assert.Equal(1, (await CounterAsync(card))?.Count);
-        var callback = Assert.Single(await HistoryAsync(card));
+        var callback = Assert.Single(await gateway.HistoryAsync(card));
         Assert.Equal(CallbackOutcome.Handled, callback.Outcome);
     }
 
@@ -97,7 +97,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal("1", Private(meanwhile, "myCount"));
         Assert.Equal("{}", (await waiting).GetRawText());
         Assert.Equal(1, (await CounterAsync(card))?.Count);
-        var history = await HistoryAsync(card);
+        var history = await gateway.HistoryAsync(card);
         Assert.Equal(new[] { CallbackOutcome.HandlerFailed, CallbackOutcome.Handled }.Order(), history.Select(c => c.Outcome).Order());
         Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "u2's count for everyone");
@@ -126,7 +126,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "the count for everyone");
         Assert.Equal(1, gateway.Gate.Arrivals(gate));
         Assert.Equal(1, (await CounterAsync(card))?.Count);
-        Assert.Contains(Assert.Single(await HistoryAsync(card)).Outcome, new[] { CallbackOutcome.Handled, CallbackOutcome.Overran });
+        Assert.Contains(Assert.Single(await gateway.HistoryAsync(card)).Outcome, new[] { CallbackOutcome.Handled, CallbackOutcome.Overran });
     }
 
     [SkippableFact]
@@ -195,7 +195,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
 
         Assert.Equal("{}", (await waiting).GetRawText());
         Assert.Equal(1, (await CounterAsync(card))?.Count);
-        Assert.Contains(CallbackOutcome.HandlerFailed, (await HistoryAsync(card)).Select(c => c.Outcome));
+        Assert.Contains(CallbackOutcome.HandlerFailed, (await gateway.HistoryAsync(card)).Select(c => c.Outcome));
         Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
         Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3102 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
     }
@@ -212,7 +212,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
 
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", "the overrun handler's update");
         Assert.Equal(1, (await CounterAsync(card))?.Count);
-        Assert.Equal(CallbackOutcome.Overran, Assert.Single(await HistoryAsync(card)).Outcome);
+        Assert.Equal(CallbackOutcome.Overran, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
     }
 
     [Fact]
@@ -234,7 +234,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
         Assert.Equal(1, gateway.Gate.Arrivals(gate));
         Assert.Null(await CounterAsync(card));
-        Assert.Equal(CallbackOutcome.HandlerFailed, Assert.Single(await HistoryAsync(card)).Outcome);
+        Assert.Equal(CallbackOutcome.HandlerFailed, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
     }
 
     [Fact]
@@ -254,7 +254,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal("1", Private(answer, "myCount"));
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("scripted") == "yes", "the card update");
         Assert.Equal(1, (await CounterAsync(card))?.Count);
-        Assert.Equal(CallbackOutcome.Handled, Assert.Single(await HistoryAsync(card)).Outcome);
+        Assert.Equal(CallbackOutcome.Handled, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
     }
 
     [Fact]
@@ -327,22 +327,18 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         OnPostgresAsync(
             async postgres =>
             {
-                var card = await postgres.SendCardAsync("tpl.poll");
-                var body = DingTalkCallback.Body(card, "u1", new { action = "vote", option = "a" });
-                var signedAt = DateTimeOffset.UtcNow;
-
                 // The first delivery reached a replica that claimed it, and died before committing: its transaction holds the claim.
                 await using var dying = postgres.App.Services.CreateAsyncScope();
-                var session = await HoldClaimAsync(dying, card, body, signedAt);
+                var (card, session, again) = await HoldAVoteAsync(postgres, dying);
 
                 // DingTalk got no answer and delivers it again; this delivery is refused the claim and looks for the first one's record.
-                var again = postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+                var redelivered = postgres.DingTalkClient.SendAsync(again());
                 await Eventually.TrueAsync(() => LooksForRecordAsync(session), "the redelivery looking for the first delivery's record");
 
                 // The dying replica's transaction ends (PostgreSQL notices its socket closed): no record, and nobody else has the click.
                 await session.RollbackAsync();
 
-                using var answer = await again.WaitAsync(Patience);
+                using var answer = await redelivered.WaitAsync(Patience);
                 var json = await HttpAssert.JsonAsync(answer, HttpStatusCode.OK);
                 Assert.True(json.GetRawText() != "{}", "The redelivery was answered {} as if the first delivery were still running: the click is lost");
                 Assert.Equal("a", Private(json, "myVote"));
@@ -355,43 +351,37 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         OnPostgresAsync(
             async postgres =>
             {
-                var card = await postgres.SendCardAsync("tpl.poll");
-                var body = DingTalkCallback.Body(card, "u1", new { action = "vote", option = "a" });
-                var signedAt = DateTimeOffset.UtcNow;
                 await using var dying = postgres.App.Services.CreateAsyncScope();
-                var session = await HoldClaimAsync(dying, card, body, signedAt);
+                var (card, session, again) = await HoldAVoteAsync(postgres, dying);
 
                 // The redelivery's budget runs out while the first delivery still holds the claim: DingTalk gets {} and will
                 // not deliver the click again.
-                using var again = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
-                Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+                using var answer = await postgres.DingTalkClient.SendAsync(again()).WaitAsync(Patience);
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, HttpStatusCode.OK)).GetRawText());
 
                 // Only then does the first delivery's transaction end, without a record: the click is still counted.
                 await session.RollbackAsync();
                 await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("total") == "1", "the vote counted for everyone");
-                Assert.Equal(CallbackOutcome.Overran, Assert.Single(await HistoryOfAsync(postgres, card)).Outcome); // handled after its {} answer
+                Assert.Equal(CallbackOutcome.Overran, Assert.Single(await postgres.HistoryAsync(card)).Outcome); // handled after its {} answer
                 Assert.Contains(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3117 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
             },
             new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.200" });
 
     /// <summary>
-    /// A first delivery of <paramref name="body"/> that claimed it on a replica and has not committed: the claim held in an
-    /// open transaction of <paramref name="scope"/>'s session, returned to end it.
+    /// A vote on a new poll card whose first delivery claimed it on a replica and has not committed: the claim held in an
+    /// open transaction of <paramref name="scope"/>'s session, returned to end it, with the vote's delivery to send again.
     /// </summary>
-    private static async Task<StorageSession> HoldClaimAsync(AsyncServiceScope scope, string card, string body, DateTimeOffset signedAt)
+    private static async Task<(string Card, StorageSession Session, Func<HttpRequestMessage> Again)> HoldAVoteAsync(CallbackGateway at, AsyncServiceScope scope)
     {
+        var card = await at.SendCardAsync("tpl.poll");
+        var body = DingTalkCallback.Body(card, "u1", new { action = "vote", option = "a" });
+        var signedAt = DateTimeOffset.UtcNow;
         Assert.True(CardActionParser.TryParse(Encoding.UTF8.GetBytes(body), CallbackTransport.Http, DingTalkCallback.Millis(signedAt), out var click, out _));
         var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
         await session.BeginAsync(default);
         Assert.True(await scope.ServiceProvider.GetRequiredService<ICallbackStore>().TryAddAsync(
             new CallbackRecord { CallbackId = click.CallbackId, CardId = card, Transport = "Http", Type = "ActionCallback", UserId = "u1", ReceivedAt = signedAt }, default));
-        return session;
-    }
-
-    private static async Task<IReadOnlyList<CallbackRecord>> HistoryOfAsync(CallbackGateway at, string card)
-    {
-        await using var scope = at.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync(card, CancellationToken.None);
+        return (card, session, () => DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
     }
 
     /// <summary>Whether another connection of this database has read a callback by its id: only a redelivery looking for the first delivery's record does.</summary>
@@ -448,11 +438,5 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     {
         await using var scope = gateway.App.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
-    }
-
-    private async Task<IReadOnlyList<CallbackRecord>> HistoryAsync(string card)
-    {
-        await using var scope = gateway.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ICallbackStore>().ForCardAsync(card, CancellationToken.None);
     }
 }
