@@ -207,6 +207,11 @@ public sealed partial class CallbackPipeline(
             var context = CardActionContext.From(action, card);
             var handlerName = registration.HandlerType.Name;
             await session.SavepointAsync(BeforeHandler, CancellationToken.None);
+            if (card is not null)
+            {
+                session.LockCardAlong(card.Id); // PostgreSQL: a card-wide state locked by the handler brings the card's lock with it, for the commit
+            }
+
             session.BeginHandler(action.CallbackId);
             timeline.HandlerStarted(handlerName);
             // No wait of its own: past the budget, the callback is answered {} (AnswerInTimeAsync) while this goes on.

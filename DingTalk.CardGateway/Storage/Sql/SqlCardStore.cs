@@ -201,6 +201,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     private void Changing(string id)
     {
         AfterTheLastRefused();
+        session.ForgetCardLockedAlong();
         if (_locked is { } locked && string.Equals(locked.Id, id, StringComparison.Ordinal))
         {
             _locked = null;
@@ -208,14 +209,22 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     }
 
     /// <summary>The card as this scope locked or wrote it (PostgreSQL), while that lock holds: no one else can have changed it since.</summary>
+    /// <remarks>Or as a read for update of one of its handler states took it along (<see cref="StorageSession.LockCardAlong"/>), unless this store locked or wrote it since.</remarks>
     private CardRecord? Locked(string id) =>
-        _locked is { } locked && _lockedIn == session.LockEpoch && string.Equals(locked.Id, id, StringComparison.Ordinal) ? locked : null;
+        _locked is { } locked && _lockedIn == session.LockEpoch && string.Equals(locked.Id, id, StringComparison.Ordinal) ? locked : session.CardLockedAlong(id);
+
+    /// <summary>
+    /// The card's read for update in turn, as <see cref="ReadForUpdateAsync"/> sends it: for a handler state's read for
+    /// update to send along with its own (<see cref="StorageSession.LockCardAlong"/>).
+    /// </summary>
+    internal static (string Sql, Func<System.Data.Common.DbDataReader, CardRecord> Map, (string Name, object? Value)[] Parameters) LockingRead(SqlDialect dialect, string id) =>
+        (dialect.LockingInTurn(Columns, "cards", "id = @id", "@key"), CardRow.Read, [("id", id), ("key", Key(id))]);
 
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
         // In turn on the key whose lock also stands in for the row of a card the gateway has no copy of (ApplyUpdateAsync).
-        var card = await connection.FirstOrDefaultAsync(
-            transaction, session.Dialect.LockingInTurn(Columns, "cards", "id = @id", "@key"), CardRow.Read, cancellationToken, ("id", id), ("key", Key(id)));
+        var (sql, map, parameters) = LockingRead(session.Dialect, id);
+        var card = await connection.FirstOrDefaultAsync(transaction, sql, map, cancellationToken, parameters);
         (_locked, _lockedIn) = (card, session.LockEpoch);
         return card;
     }

@@ -174,9 +174,25 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     {
         var epoch = session.LockEpoch;
         Func<System.Data.Common.DbDataReader, StateRow> read = r => new StateRow { State = r.IsDBNull(0) ? null : r.GetString(0), Version = r.GetInt64(1), Locked = lockRow, Epoch = epoch };
-        var row = await (lockRow
-            ? connection.FirstOrDefaultAsync(transaction, session.Dialect.LockingInTurn(StateColumns, "handler_state", StateWhere, "@key"), read, cancellationToken, ("handler", handler), ("cardId", cardId), ("key", Key(handler, cardId)))
-            : connection.FirstOrDefaultAsync(transaction, SelectState, read, cancellationToken, ("handler", handler), ("cardId", cardId))) ?? StateRow.None;
+        StateRow? row;
+        if (lockRow && transaction is not null && session.TakeCardAlong(cardId))
+        {
+            // The card's own read for update, in the same round trip (StorageSession.LockCardAlong): the state first, as every click takes them.
+            (row, var card) = await connection.FirstOrDefaultOfBothAsync(
+                transaction,
+                (session.Dialect.LockingInTurn(StateColumns, "handler_state", StateWhere, "@key"), read, [("handler", handler), ("cardId", cardId), ("key", Key(handler, cardId))]),
+                SqlCardStore.LockingRead(session.Dialect, cardId),
+                cancellationToken);
+            session.LockedAlong(cardId, card);
+        }
+        else
+        {
+            row = await (lockRow
+                ? connection.FirstOrDefaultAsync(transaction, session.Dialect.LockingInTurn(StateColumns, "handler_state", StateWhere, "@key"), read, cancellationToken, ("handler", handler), ("cardId", cardId), ("key", Key(handler, cardId)))
+                : connection.FirstOrDefaultAsync(transaction, SelectState, read, cancellationToken, ("handler", handler), ("cardId", cardId)));
+        }
+
+        row ??= StateRow.None;
         _seen[(handler, cardId)] = row;
         return row;
     }

@@ -100,6 +100,46 @@ internal static class SqlStatements
         return FirstOrDefaultAsync(Command(connection, transaction, sql, parameters), map, cancellationToken);
     }
 
+    /// <summary>
+    /// Two reads in one round trip (a <see cref="DbBatch"/>, in order): the first row of each, or <c>default</c>. For a
+    /// connection that does not keep its statements (PostgreSQL's).
+    /// </summary>
+    public static async Task<(T1? First, T2? Second)> FirstOrDefaultOfBothAsync<T1, T2>(
+        this DbConnection connection,
+        DbTransaction transaction,
+        (string Sql, Func<DbDataReader, T1> Map, (string Name, object? Value)[] Parameters) first,
+        (string Sql, Func<DbDataReader, T2> Map, (string Name, object? Value)[] Parameters) second,
+        CancellationToken cancellationToken)
+    {
+        if (Raw.TryGetValue(connection, out _))
+        {
+            throw new InvalidOperationException("A connection that keeps its statements runs them one at a time.");
+        }
+
+        await using var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        foreach (var (sql, parameters) in new[] { (first.Sql, first.Parameters), (second.Sql, second.Parameters) })
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = "@" + name;
+                parameter.Value = value ?? DBNull.Value;
+                command.Parameters.Add(parameter);
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var one = await reader.ReadAsync(cancellationToken) ? first.Map(reader) : default;
+        await reader.NextResultAsync(cancellationToken);
+        var two = await reader.ReadAsync(cancellationToken) ? second.Map(reader) : default;
+        return (one, two);
+    }
+
     private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, ReadOnlySpan<(string Name, object? Value)> parameters)
     {
         var command = connection.CreateCommand();

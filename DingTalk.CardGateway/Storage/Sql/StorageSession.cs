@@ -50,6 +50,50 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// </summary>
     public long LockEpoch { get; private set; }
 
+    /// <summary>PostgreSQL: the card to read for update along with the next in-turn read of one of its card-wide states (<see cref="LockCardAlong"/>).</summary>
+    private string? _cardAlong;
+    private long _cardAlongIn;
+
+    /// <summary>The card read for update that way, and the <see cref="LockEpoch"/> it was read in.</summary>
+    private (string Id, CardRecord? Card, long Epoch)? _lockedAlong;
+
+    /// <summary>
+    /// PostgreSQL, inside a transaction: the next read for update of a handler state of card <paramref name="cardId"/>
+    /// itself (a poll's tally, an approval's decision — not a per-user state such as a ballot) reads the card for update
+    /// too, in the same round trip, and the card store starts from that row (<see cref="CardLockedAlong"/>). A callback
+    /// whose handler changes such a state locks the card at its commit anyway, in the same order (the state, then the
+    /// card): taken together, a hot card's next click waits one round trip less for them. A no-op elsewhere.
+    /// </summary>
+    public void LockCardAlong(string cardId)
+    {
+        if (CanWriteWithCommit)
+        {
+            (_cardAlong, _cardAlongIn) = (cardId, LockEpoch);
+        }
+    }
+
+    /// <summary>Whether a read for update of a state of <paramref name="cardId"/> should take the card along: once, in the epoch it was asked in.</summary>
+    internal bool TakeCardAlong(string cardId)
+    {
+        if (_cardAlong is null || _cardAlongIn != LockEpoch || !CanWriteWithCommit || !string.Equals(_cardAlong, cardId, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        _cardAlong = null;
+        return true;
+    }
+
+    /// <summary>The card a state's read for update took along (null: no row).</summary>
+    internal void LockedAlong(string cardId, CardRecord? card) => _lockedAlong = (cardId, card, LockEpoch);
+
+    /// <summary>The card read for update along with a state, while that lock holds; null when there is none, or it is gone.</summary>
+    internal CardRecord? CardLockedAlong(string cardId) =>
+        _lockedAlong is { } along && along.Epoch == LockEpoch && string.Equals(along.Id, cardId, StringComparison.Ordinal) ? along.Card : null;
+
+    /// <summary>The card store wrote the card another way: what was read along no longer says what the row holds.</summary>
+    internal void ForgetCardLockedAlong() => _lockedAlong = null;
+
     public async Task BeginAsync(CancellationToken cancellationToken)
     {
         if (_transaction is not null)

@@ -1,0 +1,104 @@
+using DingTalk.CardGateway.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>
+/// On PostgreSQL a click whose handler locks a state of its own card (a poll's tally, an approval's decision) reads the
+/// card for update in the same round trip, so its commit starts from that row instead of locking it then: on a hot
+/// card, one round trip less that the next click waits for (<c>StorageSession.LockCardAlong</c>).
+/// </summary>
+public sealed class CardLockedAlongTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [SkippableFact]
+    public Task On_PostgreSQL_a_click_locking_its_cards_own_state_holds_the_cards_row_from_then_until_it_commits() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var card = await postgres.SendCardAsync("tpl.script");
+            var other = await postgres.SendCardAsync("tpl.script");
+            var counting = Guid.NewGuid().ToString("N");
+            var idle = Guid.NewGuid().ToString("N");
+            try
+            {
+                // u1 counts (a state of its card), then waits: the card's row is locked with the counter's.
+                var click = postgres.ClickAsync(card, "u1", new { action = "script", @do = $"count,wait:{counting}" });
+                await postgres.Gate.Entered(counting).WaitAsync(Patience);
+                Assert.True(await IsRowLockedAsync(postgres, card), "the card locked along with its counter");
+
+                // u2's handler locks no state of its card: its card stays free while it waits.
+                var waiting = postgres.ClickAsync(other, "u2", new { action = "script", @do = $"wait:{idle}" });
+                await postgres.Gate.Entered(idle).WaitAsync(Patience);
+                Assert.False(await IsRowLockedAsync(postgres, other), "a click locking no state of its card does not lock the card");
+
+                postgres.Gate.Open(counting);
+                postgres.Gate.Open(idle);
+                await Task.WhenAll(click, waiting).WaitAsync(Patience);
+                await Eventually.TrueAsync(async () => (await postgres.HistoryAsync(card)).Any(c => c.Outcome is CallbackOutcome.Handled or CallbackOutcome.Overran), "u1 committed");
+                Assert.False(await IsRowLockedAsync(postgres, card), "the lock ends with the transaction");
+            }
+            finally
+            {
+                postgres.Gate.Open(counting);
+                postgres.Gate.Open(idle);
+            }
+        });
+
+    [SkippableFact]
+    public Task On_PostgreSQL_votes_on_one_card_at_once_each_update_the_card_from_the_row_they_locked_along() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var poll = await postgres.SendCardAsync("tpl.poll");
+
+            // 24 voters at once, then 8 of them change their vote: every tally and version lands once, in turn.
+            await Task.WhenAll(Enumerable.Range(0, 24).Select(i => postgres.ClickAsync(poll, $"u{i}", new { action = "vote", option = i % 3 == 0 ? "a" : "b" }))).WaitAsync(Patience);
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(i => postgres.ClickAsync(poll, $"u{i * 3}", new { action = "vote", option = "c" }))).WaitAsync(Patience);
+
+            await using var scope = postgres.App.Services.CreateAsyncScope();
+            var stored = await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync(poll, CancellationToken.None);
+            Assert.NotNull(stored);
+            Assert.Equal("24", stored.PublicData["total"]);
+            Assert.Equal("0", stored.PublicData["votes_a"]);
+            Assert.Equal("16", stored.PublicData["votes_b"]);
+            Assert.Equal("8", stored.PublicData["votes_c"]);
+            Assert.Equal(1 + 32, stored.Version); // created at 1, then one version a vote: none written on a version it did not read
+            await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(poll)?.CardData.GetValueOrDefault("votes_c") == "8", "everyone's card shows the last tally");
+        });
+
+    [SkippableFact]
+    public Task On_PostgreSQL_a_handler_failing_after_locking_its_cards_state_leaves_neither_its_count_nor_the_cards_lock() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var card = await postgres.SendCardAsync("tpl.script");
+
+            Assert.Equal("{}", (await postgres.ClickAsync(card, "u1", new { action = "script", @do = "count,throw" }).WaitAsync(Patience)).GetRawText());
+            Assert.False(await IsRowLockedAsync(postgres, card));
+
+            var next = await postgres.ClickAsync(card, "u2", new { action = "script", @do = "count" }).WaitAsync(Patience);
+            Assert.Equal("1", next.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myCount").GetString());
+            Assert.Contains(CallbackOutcome.HandlerFailed, (await postgres.HistoryAsync(card)).Select(c => c.Outcome));
+        });
+
+    /// <summary>Whether another transaction holds the card's row lock, asked without waiting for it.</summary>
+    private static async Task<bool> IsRowLockedAsync(CallbackGateway postgres, string cardId)
+    {
+        var connectionString = postgres.App.Services.GetRequiredService<IConfiguration>()["Gateway:Storage:ConnectionString"];
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var command = new NpgsqlCommand("SELECT 1 FROM cards WHERE id = @id FOR UPDATE NOWAIT", connection, transaction);
+        command.Parameters.AddWithValue("id", cardId);
+        try
+        {
+            Assert.Equal(1, await command.ExecuteScalarAsync());
+            return false;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            return true;
+        }
+    }
+}
