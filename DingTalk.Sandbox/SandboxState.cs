@@ -20,6 +20,7 @@ public sealed class SandboxState
     private string? _currentToken;
     private int _tokenRequests;
     private long _nextId;
+    private long _changes;
 
     public SandboxState(SandboxOptions options, TimeProvider? timeProvider = null)
     {
@@ -201,11 +202,82 @@ public sealed class SandboxState
         }
     }
 
+    /// <summary>Counts every call answered and every <see cref="Reset"/> or <see cref="Import"/>: unchanged, nothing needs saving again.</summary>
+    public long Changes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _changes;
+            }
+        }
+    }
+
+    /// <summary>The cards and robot cards as they are now, to keep across a restart (<see cref="Import"/>).</summary>
+    public SandboxSnapshot Export()
+    {
+        lock (_gate)
+        {
+            return new SandboxSnapshot(
+                [.. CardRecords.Values.OrderBy(c => c.CreatedAt).Select(c => c.Snapshot()).Select(c => new SandboxSnapshot.Card(
+                    c.OutTrackId, c.CardTemplateId, c.CreatedAt, c.CallbackType, c.CallbackRouteKey, c.CardData, c.PrivateData, c.SpaceModels, c.OpenSpaceIds, c.Deliveries, c.StreamingFrames, c.UpdateCount))],
+                [.. RobotCardRecords.Values.Select(c => new SandboxSnapshot.RobotCard(
+                    c.CardBizId, c.CardTemplateId, c.RobotCode, c.CardData, c.CallbackUrl, c.OpenConversationId, c.SingleChatReceiver, c.UserIdPrivateDataMap, c.UnionIdPrivateDataMap, c.UpdateCount))]);
+        }
+    }
+
+    /// <summary>Takes back the cards and robot cards of an <see cref="Export"/>, replacing any of the same id.</summary>
+    public void Import(SandboxSnapshot snapshot)
+    {
+        lock (_gate)
+        {
+            foreach (var c in snapshot.Cards)
+            {
+                var card = new CardRecord(c.OutTrackId, c.CardTemplateId, c.CreatedAt)
+                {
+                    CallbackType = c.CallbackType,
+                    CallbackRouteKey = c.CallbackRouteKey,
+                    CardData = new Dictionary<string, string>(c.CardData, StringComparer.Ordinal),
+                    UpdateCount = c.UpdateCount,
+                };
+                foreach (var (user, data) in c.PrivateData)
+                {
+                    card.PrivateData[user] = new Dictionary<string, string>(data, StringComparer.Ordinal);
+                }
+
+                card.SpaceModels.AddRange(c.SpaceModels);
+                card.OpenSpaceIds.AddRange(c.OpenSpaceIds);
+                card.Deliveries.AddRange(c.Deliveries);
+                card.Frames.AddRange(c.StreamingFrames);
+                card.FrameGuids.UnionWith(c.StreamingFrames.Select(f => f.Guid));
+                CardRecords[c.OutTrackId] = card;
+            }
+
+            foreach (var r in snapshot.RobotCards)
+            {
+                RobotCardRecords[r.CardBizId] = new RobotCardRecord(r.CardBizId, r.CardTemplateId, r.RobotCode)
+                {
+                    CardData = r.CardData,
+                    CallbackUrl = r.CallbackUrl,
+                    OpenConversationId = r.OpenConversationId,
+                    SingleChatReceiver = r.SingleChatReceiver,
+                    UserIdPrivateDataMap = r.UserIdPrivateDataMap,
+                    UnionIdPrivateDataMap = r.UnionIdPrivateDataMap,
+                    UpdateCount = r.UpdateCount,
+                };
+            }
+
+            _changes++;
+        }
+    }
+
     /// <summary>Forgets everything: requests, tokens, cards, registrations and pending faults (not <see cref="Stream"/>'s connections).</summary>
     public void Reset()
     {
         lock (_gate)
         {
+            _changes++;
             _requests.Clear();
             _tokenExpiry.Clear();
             _faults.Clear();
@@ -236,6 +308,7 @@ public sealed class SandboxState
             }
 
             _requests.Add(new ReceivedRequest(Time.GetUtcNow(), call.Method, call.Path, call.AccessToken, call.Body, answer.Status));
+            _changes++;
             return answer;
         }
     }

@@ -9,7 +9,9 @@ namespace DingTalk.CardGateway.Tests.Fixtures;
 /// </summary>
 public static class SandboxModeGateway
 {
-    public static WebApplicationFactory<Program> Start(bool streamEnabled)
+    /// <param name="streamEnabled">Whether the gateway opens the emulator's Stream connection.</param>
+    /// <param name="databaseFile">The SQLite file, to start a gateway again on another's: a fresh one when null.</param>
+    public static WebApplicationFactory<Program> Start(bool streamEnabled, string? databaseFile = null)
     {
         var gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
@@ -17,7 +19,7 @@ public static class SandboxModeGateway
             b.UseSetting("DingTalk:AppKey", "");
             b.UseSetting("Gateway:AdminApiKeys:0", "");
             b.UseSetting("DingTalk:Stream:Enabled", streamEnabled ? "true" : "false");
-            b.UseSetting("Gateway:Storage:ConnectionString", $"Data Source={Path.Combine(Path.GetTempPath(), $"cg-sandbox-{Guid.NewGuid():N}.db")}");
+            b.UseSetting("Gateway:Storage:ConnectionString", $"Data Source={databaseFile ?? Path.Combine(Path.GetTempPath(), $"cg-sandbox-{Guid.NewGuid():N}.db")}");
         });
         gateway.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0)); // a free port, not the default 5000
         gateway.StartServer();

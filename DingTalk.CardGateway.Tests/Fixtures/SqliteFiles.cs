@@ -3,7 +3,7 @@ namespace DingTalk.CardGateway.Tests.Fixtures;
 /// <summary>A test's SQLite database file, and the files SQLite and the gateway keep beside it.</summary>
 public static class SqliteFiles
 {
-    /// <summary>Deletes the database at <paramref name="path"/> with its WAL, its shared memory and the gateway's lock file, once no pooled connection holds them.</summary>
+    /// <summary>Deletes the database at <paramref name="path"/> with its WAL, its shared memory, the gateway's lock file and Sandbox mode's emulator file, once no pooled connection holds them.</summary>
     public static void Delete(string path)
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -11,5 +11,7 @@ public static class SqliteFiles
         {
             File.Delete(path + suffix);
         }
+
+        File.Delete(Path.ChangeExtension(path, ".sandbox.json")); // Sandbox mode's emulated DingTalk
     }
 }

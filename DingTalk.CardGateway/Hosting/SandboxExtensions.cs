@@ -24,6 +24,9 @@ public static class SandboxExtensions
                 o.AppKey = options.AppKey!;
                 o.AppSecret = options.AppSecret!;
             });
+
+            // Reads the emulator's cards back in its StartAsync: before the server listens, so before any call reaches the emulator.
+            services.AddHostedService<SandboxPersistence>();
         }
 
         return services;

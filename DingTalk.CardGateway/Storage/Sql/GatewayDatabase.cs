@@ -42,6 +42,7 @@ public sealed class GatewayDatabase : IDisposable
             else
             {
                 _fileLock = LockFile(builder.DataSource);
+                SqliteFile = builder.DataSource;
             }
         }
     }
@@ -55,6 +56,9 @@ public sealed class GatewayDatabase : IDisposable
     public SqlDialect Dialect { get; }
 
     public string ConnectionString { get; }
+
+    /// <summary>The SQLite database's file; null in memory and on PostgreSQL.</summary>
+    public string? SqliteFile { get; }
 
     /// <summary>
     /// This process alone uses the database (a SQLite file, whose lock it holds): every lease found in it at startup is
