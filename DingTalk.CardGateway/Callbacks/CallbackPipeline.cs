@@ -170,7 +170,7 @@ public sealed partial class CallbackPipeline(
             var callbacks = services.GetRequiredService<ICallbackStore>();
             await session.BeginAsync(cancellationToken);
             var refused = false;
-            while (!await callbacks.TryAddAsync(Received(action), cancellationToken))
+            while (!await ClaimAsync())
             {
                 await session.RollbackAsync();
                 timeline.Redelivered();
@@ -183,6 +183,12 @@ public sealed partial class CallbackPipeline(
                 // killed mid-callback, its commit failed), and then nobody but this delivery sees the click through.
                 refused = true;
                 await session.BeginAsync(cancellationToken);
+            }
+
+            Task<bool> ClaimAsync()
+            {
+                session.WithNextClaim(action.CardId, BeforeHandler); // PostgreSQL: the card's read and the savepoint below go with the claim
+                return callbacks.TryAddAsync(Received(action), cancellationToken);
             }
 
             if (refused)

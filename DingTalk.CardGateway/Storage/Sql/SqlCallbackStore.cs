@@ -25,6 +25,20 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             {
                 if (session.Rows is not { } rows)
                 {
+                    if (session.TakeWithClaim() is { } with)
+                    {
+                        // PostgreSQL: the card's read and the savepoint that come next go in the same round trip (StorageSession.WithNextClaim).
+                        var (insert, parameters) = Insert(callback);
+                        var (claimed, card) = await connection.FirstOrDefaultOfBothThenAsync(
+                            transaction,
+                            (insert + " RETURNING 1", static _ => true, parameters),
+                            SqlCardStore.Reading(with.CardId),
+                            $"SAVEPOINT {with.Savepoint}",
+                            cancellationToken);
+                        session.ClaimedWith(with.CardId, card, with.Savepoint);
+                        return claimed;
+                    }
+
                     return await InsertAsync(connection, transaction, callback, cancellationToken) == 1;
                 }
 
@@ -123,16 +137,22 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     /// statement first tries a transaction lock on the id (<see cref="SqlDialect.TryLockKey"/>): held, it inserts
     /// nothing at once, and <see cref="FindAsync"/> waits for the first delivery's answer, bounded.
     /// </summary>
-    private Task<int> InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CallbackRecord callback, CancellationToken cancellationToken) =>
-        connection.RunAsync(
-            transaction,
-            $"""
-            INSERT INTO callbacks ({Columns})
-            SELECT @CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @Params, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt
-            WHERE {session.Dialect.TryLockKey("@Key")}
-            ON CONFLICT (callback_id) DO NOTHING
-            """,
-            cancellationToken,
+    private Task<int> InsertAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CallbackRecord callback, CancellationToken cancellationToken)
+    {
+        var (sql, parameters) = Insert(callback);
+        return connection.RunAsync(transaction, sql, cancellationToken, parameters);
+    }
+
+    /// <summary>The claim's statement and parameters (<see cref="InsertAsync"/>).</summary>
+    private (string Sql, (string Name, object? Value)[] Parameters) Insert(CallbackRecord callback) =>
+    (
+        $"""
+        INSERT INTO callbacks ({Columns})
+        SELECT @CallbackId, @CardId, @Transport, @Type, @UserId, @Action, @ActionIds, @Params, @ReceivedAt, @Outcome, @Handler, @AnswerJson, @CompletedAt
+        WHERE {session.Dialect.TryLockKey("@Key")}
+        ON CONFLICT (callback_id) DO NOTHING
+        """,
+        [
             ("Key", Key(callback.CallbackId)),
             ("CallbackId", callback.CallbackId),
             ("CardId", callback.CardId),
@@ -146,7 +166,8 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             ("Outcome", callback.Outcome.ToString()),
             ("Handler", callback.Handler),
             ("AnswerJson", callback.AnswerJson),
-            ("CompletedAt", callback.CompletedAt?.ToUnixTimeMilliseconds()));
+            ("CompletedAt", callback.CompletedAt?.ToUnixTimeMilliseconds()),
+        ]);
 
     private sealed class CallbackRow
     {

@@ -175,6 +175,11 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             return locked; // maybe not in the database yet (ApplyLastUpdateAsync)
         }
 
+        if (session.TryTakeCardReadWithClaim(id, out var read))
+        {
+            return read; // read in the claim's round trip, a moment ago, in this transaction (StorageSession.WithNextClaim)
+        }
+
         var card = await session.ReadAsync(
             (connection, transaction) => connection.FirstOrDefaultAsync(transaction, SelectById, CardRow.Read, cancellationToken, ("id", id)),
             cancellationToken);
@@ -219,6 +224,10 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     /// </summary>
     internal static (string Sql, Func<System.Data.Common.DbDataReader, CardRecord> Map, (string Name, object? Value)[] Parameters) LockingRead(SqlDialect dialect, string id) =>
         (dialect.LockingInTurn(Columns, "cards", "id = @id", "@key"), CardRow.Read, [("id", id), ("key", Key(id))]);
+
+    /// <summary>The card's plain read, as <see cref="FindAsync"/> sends it: for a callback's claim to send along with its own (<see cref="StorageSession.WithNextClaim"/>).</summary>
+    internal static (string Sql, Func<System.Data.Common.DbDataReader, CardRecord> Map, (string Name, object? Value)[] Parameters) Reading(string id) =>
+        (SelectById, CardRow.Read, [("id", id)]);
 
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {

@@ -140,6 +140,56 @@ internal static class SqlStatements
         return (one, two);
     }
 
+    /// <summary>
+    /// <see cref="FirstOrDefaultOfBothAsync{T1, T2}"/>, then <paramref name="then"/> (a statement with no rows, such as a
+    /// <c>SAVEPOINT</c>) in the same round trip. Should it fail, this throws, though both reads came back.
+    /// </summary>
+    public static async Task<(T1? First, T2? Second)> FirstOrDefaultOfBothThenAsync<T1, T2>(
+        this DbConnection connection,
+        DbTransaction transaction,
+        (string Sql, Func<DbDataReader, T1> Map, (string Name, object? Value)[] Parameters) first,
+        (string Sql, Func<DbDataReader, T2> Map, (string Name, object? Value)[] Parameters) second,
+        string then,
+        CancellationToken cancellationToken)
+    {
+        if (Raw.TryGetValue(connection, out _))
+        {
+            throw new InvalidOperationException("A connection that keeps its statements runs them one at a time.");
+        }
+
+        await using var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        foreach (var (sql, parameters) in new[] { (first.Sql, first.Parameters), (second.Sql, second.Parameters), (then, []) })
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = "@" + name;
+                parameter.Value = value ?? DBNull.Value;
+                command.Parameters.Add(parameter);
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        T1? one;
+        T2? two;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            one = await reader.ReadAsync(cancellationToken) ? first.Map(reader) : default;
+            await reader.NextResultAsync(cancellationToken);
+            two = await reader.ReadAsync(cancellationToken) ? second.Map(reader) : default;
+            while (await reader.NextResultAsync(cancellationToken))
+            {
+                // the last statement's outcome: an error there is thrown from here
+            }
+        }
+
+        return (one, two);
+    }
+
     private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, ReadOnlySpan<(string Name, object? Value)> parameters)
     {
         var command = connection.CreateCommand();

@@ -94,6 +94,56 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <summary>The card store wrote the card another way: what was read along no longer says what the row holds.</summary>
     internal void ForgetCardLockedAlong() => _lockedAlong = null;
 
+    /// <summary>PostgreSQL: what the next claim carries in its round trip (<see cref="WithNextClaim"/>).</summary>
+    private (string CardId, string Savepoint)? _withClaim;
+
+    /// <summary>The card read with the claim, taken once by the card store.</summary>
+    private (string Id, CardRecord? Card, long Epoch)? _readWithClaim;
+
+    /// <summary>The savepoint marked with the claim, and how many statements had been sent then.</summary>
+    private (string Name, long Epoch, long Sent)? _markedWithClaim;
+
+    /// <summary>Statements sent through this session's open transaction (PostgreSQL): a savepoint marked early still stands for "now" only while this is unchanged.</summary>
+    private long _sent;
+
+    /// <summary>
+    /// PostgreSQL, inside a transaction: the next claim of a callback (its <c>INSERT</c>) also reads card
+    /// <paramref name="cardId"/> and marks <paramref name="savepoint"/>, in the same round trip — the two statements a
+    /// callback sends right after its claim, each a round trip of its own before. The card store answers the next
+    /// <see cref="ICardStore.FindAsync"/> of that card from it, and <see cref="SavepointAsync"/> of that name sends
+    /// nothing while no other statement went since. A no-op elsewhere.
+    /// </summary>
+    public void WithNextClaim(string cardId, string savepoint) => _withClaim = CanWriteWithCommit ? (cardId, savepoint) : null;
+
+    /// <summary>What the claim about to be sent should carry (<see cref="WithNextClaim"/>): once.</summary>
+    internal (string CardId, string Savepoint)? TakeWithClaim()
+    {
+        var with = _withClaim;
+        _withClaim = null;
+        return CanWriteWithCommit ? with : null;
+    }
+
+    /// <summary>The claim went with <paramref name="cardId"/>'s read (<paramref name="card"/>, null: no row) and <paramref name="savepoint"/>.</summary>
+    internal void ClaimedWith(string cardId, CardRecord? card, string savepoint)
+    {
+        _readWithClaim = (cardId, card, LockEpoch);
+        _markedWithClaim = (savepoint, LockEpoch, _sent);
+    }
+
+    /// <summary>The card read with this transaction's claim, if it is <paramref name="cardId"/> and not taken yet.</summary>
+    internal bool TryTakeCardReadWithClaim(string cardId, out CardRecord? card)
+    {
+        if (_readWithClaim is { } read && read.Epoch == LockEpoch && string.Equals(read.Id, cardId, StringComparison.Ordinal))
+        {
+            _readWithClaim = null;
+            card = read.Card;
+            return true;
+        }
+
+        card = null;
+        return false;
+    }
+
     public async Task BeginAsync(CancellationToken cancellationToken)
     {
         if (_transaction is not null)
@@ -102,6 +152,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         }
 
         LockEpoch++;
+        _withClaim = null;
 
         if (Batched)
         {
@@ -263,6 +314,14 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return unit.Batch.SavepointAsync(unit.Connection, name);
         }
 
+        var marked = _markedWithClaim;
+        _markedWithClaim = null;
+        if (marked is { } m && m.Name == name && m.Epoch == LockEpoch && m.Sent == _sent && _withCommit is not { Count: > 0 })
+        {
+            return Task.CompletedTask; // marked with the claim, and nothing went since (WithNextClaim)
+        }
+
+        _sent++;
         return _withCommit is { Count: > 0 }
             ? SendKeptThenAsync(transaction, $"SAVEPOINT {name}", cancellationToken)
             : Connection.RunAsync(transaction, $"SAVEPOINT {name}", cancellationToken);
@@ -274,6 +333,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         var transaction = OpenTransaction;
         _withCommit?.Clear(); // kept since the newest savepoint (SavepointAsync wrote what came before it), so since this one too
         LockEpoch++;
+        _sent++;
         if (_unit is { } unit)
         {
             if (_steps?.FindLastIndex(s => s.Savepoint == name) is >= 0 and var at)
@@ -302,7 +362,13 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return CallAsync(() => WriteAsync(work, cancellationToken), replayable);
         }
 
-        return _transaction is not null ? work(Connection, _transaction) : WriteAloneAsync(work, cancellationToken);
+        if (_transaction is not null)
+        {
+            _sent++;
+            return work(Connection, _transaction);
+        }
+
+        return WriteAloneAsync(work, cancellationToken);
     }
 
     /// <summary>
@@ -330,7 +396,13 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return CallAsync(() => ReadAsync(work, cancellationToken), replayable: true);
         }
 
-        return _transaction is not null ? work(Connection, _transaction) : ReadCommittedAsync(work, cancellationToken);
+        if (_transaction is not null)
+        {
+            _sent++;
+            return work(Connection, _transaction);
+        }
+
+        return ReadCommittedAsync(work, cancellationToken);
     }
 
     /// <summary>
