@@ -7,7 +7,8 @@ public static class LoggingExtensions
 {
     /// <summary>
     /// Serilog: readable console text in Development, compact JSON elsewhere (the container), or as
-    /// <c>Gateway:LogFormat</c> says; every property masked of secrets; request logging with correlation ids.
+    /// <c>Gateway:LogFormat</c> says; every property masked of secrets (and, in text, its control characters escaped);
+    /// request logging with correlation ids.
     /// </summary>
     public static WebApplicationBuilder AddGatewayLogging(this WebApplicationBuilder builder)
     {
@@ -27,7 +28,10 @@ public static class LoggingExtensions
             }
             else
             {
-                logger.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {CorrelationId}{NewLine}{Exception}");
+                // Values are written as they came: a caller's line break or terminal escape would forge a line or a colour.
+                logger.WriteTo.Sink(Serilog.Configuration.LoggerSinkConfiguration.Wrap(
+                    console => new ControlCharacterEscapingSink(console),
+                    to => to.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {CorrelationId}{NewLine}{Exception}")));
             }
         }, preserveStaticLogger: true); // one logger per host: no process-wide Log.Logger for tests to trip over
         return builder;
