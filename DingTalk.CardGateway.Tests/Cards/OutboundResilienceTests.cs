@@ -435,6 +435,28 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     [Fact]
+    public async Task An_update_of_a_card_whose_creation_DingTalk_has_not_done_yet_waits_for_it_instead_of_being_dead_lettered()
+    {
+        // A gateway of its own: the 503 must not count toward the shared one's circuit breaker. DingTalk is busy: the
+        // create is retried 2 s later, and an operator's update comes meanwhile, for a card DingTalk does not have yet.
+        await using var gateway = new GatewayFactory(fixture.DingTalk);
+        using var api = gateway.CreateAdminClient();
+        const string CreatePath = "/v1.0/card/instances/createAndDeliver";
+        DingTalk.FailNext(HttpMethod.Post, CreatePath, 503, "ServiceUnavailable", retryAfterSeconds: 2, bodyContains: "early-1");
+
+        var creating = api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "early-1", openConversationId = "cidR==", cardData = new { n = 0, title = "T" } });
+        await Eventually.TrueAsync(async () => (await api.GetAsync("/api/cards/early-1")).StatusCode == HttpStatusCode.OK, "the card stored before DingTalk is asked");
+        var update = await api.PutAsJsonAsync("/api/cards/early-1", new { cardData = new { n = 1 } });
+
+        Assert.Contains(update.StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted }); // not DingTalk's "no such card"
+        Assert.Equal(HttpStatusCode.Created, (await creating).StatusCode);
+        await Eventually.TrueAsync(() => DingTalk.FindCard("early-1")?.CardData.GetValueOrDefault("n") == "1", "the update delivered once the card exists");
+        Assert.Equal("T", DingTalk.FindCard("early-1")!.CardData["title"]);
+        var state = await HttpAssert.JsonAsync(await api.GetAsync("/api/cards/early-1"), HttpStatusCode.OK);
+        Assert.Empty(state.GetProperty("undelivered").EnumerateArray());
+    }
+
+    [Fact]
     public async Task A_card_DingTalk_refuses_to_create_leaves_no_card_behind()
     {
         DingTalk.FailNext(HttpMethod.Post, "/v1.0/card/instances/createAndDeliver", 400, "param.templateNotExist", bodyContains: "no-such-template");

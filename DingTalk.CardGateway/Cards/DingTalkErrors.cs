@@ -8,6 +8,9 @@ public static class DingTalkErrors
     /// <summary>createAndDeliver (or create) with an outTrackId DingTalk already has a card for.</summary>
     public const string OutTrackIdExists = "param.outTrackIdExist";
 
+    /// <summary>An update (or streaming frame) for an outTrackId or cardBizId DingTalk has no card for.</summary>
+    public const string CardNotExists = "param.cardNotExist";
+
     public static DingTalkErrorKind Classify(HttpStatusCode status, string? code)
     {
         var s = (int)status;
@@ -21,7 +24,7 @@ public static class DingTalkErrors
             return DingTalkErrorKind.Transient;
         }
 
-        if (code is "param.cardNotExist" or "param.templateNotExist" or "param.templateUnpublished")
+        if (code is CardNotExists or "param.templateNotExist" or "param.templateUnpublished")
         {
             return DingTalkErrorKind.NotFound;
         }

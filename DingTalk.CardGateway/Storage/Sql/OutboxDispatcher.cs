@@ -295,7 +295,9 @@ public sealed partial class OutboxDispatcher(
         // A refusal for good gives up on every entry; a failure worth retrying only on those that have waited out
         // GiveUpAfter: an update queued a minute ago, folded with one queued a day ago, keeps its own retries and reaches
         // DingTalk if DingTalk comes back in time.
-        var cutoff = IsTransient(ex) ? (now - o.GiveUpAfter).ToUnixTimeMilliseconds() : long.MaxValue;
+        var cutoff = IsTransient(ex) || await NotCreatedYetAsync(cardId, ex, cancellationToken)
+            ? (now - o.GiveUpAfter).ToUnixTimeMilliseconds()
+            : long.MaxValue;
         var givenUp = folded.QueuedWhere(createdAt => createdAt <= cutoff);
         if (givenUp.Count > 0)
         {
@@ -332,6 +334,17 @@ public sealed partial class OutboxDispatcher(
         Log.WillRetry(logger, cardId, folded.Count, attempts, error, (long)jittered.TotalMilliseconds);
         metrics.Sent(kind, "retrying");
     }
+
+    /// <summary>
+    /// DingTalk does not know the card, but it is stored unconfirmed: its creation is still under way (an operator's
+    /// update right after <c>POST /api/cards</c>, whose create DingTalk answered 503 and is retried), or ended without
+    /// knowing whether DingTalk created it. The update waits for the card like any failure worth retrying; once the
+    /// create is refused for certain the row is gone, and DingTalk's "no such card" is a refusal for good again.
+    /// </summary>
+    private async Task<bool> NotCreatedYetAsync(string cardId, Exception ex, CancellationToken cancellationToken) =>
+        ex is DingTalkApiException { Code: DingTalkErrors.CardNotExists }
+        && (await batcher.QueryBesideAsync<long>(
+            "SELECT COUNT(*) FROM cards WHERE id = @cardId AND creation_confirmed = 0", new { cardId }, cancellationToken))[0] > 0;
 
     /// <returns>False when this replica no longer held the card's lease, and so marked nothing.</returns>
     private async Task<bool> MarkAsync(
