@@ -330,6 +330,33 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Equal("""{"u1":{"vote":"B"}}""", stored.GetProperty("card").GetProperty("privateData").GetRawText()); // not the note, nor u2, DingTalk dropped
     }
 
+    [Fact]
+    public async Task A_robot_cards_private_update_merges_into_that_users_earlier_private_data_at_DingTalk_as_in_the_store()
+    {
+        // DingTalk merges a robot card's userIdPrivateDataMap by its top-level keys, the users: a user's values sent alone
+        // would replace what that user had there, while the gateway stores them merged by key.
+        var cardBizId = $"robot-merge-{Guid.NewGuid():N}";
+        await HttpAssert.JsonAsync(await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } }), HttpStatusCode.Created);
+        var first = await _api.PutAsJsonAsync($"/api/robot-cards/{cardBizId}", new { cardData = new { a = 1 }, userIdPrivateData = new { u1 = new { vote = "A", note = "first" }, u2 = new { vote = "C" } } });
+        Assert.Equal(HttpStatusCode.NoContent, first.StatusCode);
+
+        var second = await _api.PutAsJsonAsync($"/api/robot-cards/{cardBizId}", new { cardData = new { a = 2 }, userIdPrivateData = new { u1 = new { vote = "B" } } });
+
+        Assert.Equal(HttpStatusCode.NoContent, second.StatusCode);
+        var stored = await HttpAssert.JsonAsync(await _api.GetAsync($"/api/robot-cards/{cardBizId}"), HttpStatusCode.OK);
+        Assert.Equal("""{"u1":{"note":"first","vote":"B"},"u2":{"vote":"C"}}""", Canonical(stored.GetProperty("card").GetProperty("privateData").GetRawText()));
+        Assert.Equal("""{"u1":{"note":"first","vote":"B"},"u2":{"vote":"C"}}""", Canonical(fixture.DingTalk.State.FindRobotCard(cardBizId)!.UserIdPrivateDataMap!));
+    }
+
+    /// <summary>JSON objects with their properties in order of name, users and values alike.</summary>
+    private static string Canonical(string json)
+    {
+        static System.Text.Json.Nodes.JsonNode? Sorted(System.Text.Json.Nodes.JsonNode? node) => node is System.Text.Json.Nodes.JsonObject obj
+            ? new System.Text.Json.Nodes.JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, Sorted(p.Value?.DeepClone()))))
+            : node?.DeepClone();
+        return Sorted(System.Text.Json.Nodes.JsonNode.Parse(json))!.ToJsonString();
+    }
+
     [Theory]
     [InlineData("null")]
     [InlineData("\"agree\"")]

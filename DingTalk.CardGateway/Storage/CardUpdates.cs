@@ -17,7 +17,7 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
     public async Task<long> QueueAsync(PendingCardUpdate update, bool afterAnswer, CancellationToken cancellationToken)
     {
         var stored = await cards.ApplyUpdateAsync(update.CardId, StoredChange(update), cancellationToken);
-        return await outbox.EnqueueAsync(WithBlocksShown(update, stored), afterAnswer, cancellationToken);
+        return await outbox.EnqueueAsync(WithUsersShownWhole(WithBlocksShown(update, stored), stored), afterAnswer, cancellationToken);
     }
 
     /// <summary>
@@ -27,7 +27,7 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
     public async Task QueueLastAsync(PendingCardUpdate update, CancellationToken cancellationToken)
     {
         var stored = await cards.ApplyLastUpdateAsync(update.CardId, StoredChange(update), cancellationToken);
-        await outbox.EnqueueLastAsync(WithBlocksShown(update, stored), cancellationToken);
+        await outbox.EnqueueLastAsync(WithUsersShownWhole(WithBlocksShown(update, stored), stored), cancellationToken);
     }
 
     /// <summary>
@@ -49,6 +49,39 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
         }
 
         return update with { CardData = cardData, RobotBlocks = null };
+    }
+
+    /// <summary>
+    /// DingTalk merges a robot card's <c>userIdPrivateDataMap</c> by its top-level keys, the users: a user's values sent
+    /// alone would replace everything that user had. So each user an update names leaves with that user's whole private
+    /// data as stored after it (read under the card's lock, merged by key), this update's own values as it gave them.
+    /// A replacing update, and a card the gateway has no copy of, send only what they hold.
+    /// </summary>
+    internal static PendingCardUpdate WithUsersShownWhole(PendingCardUpdate update, CardRecord? stored)
+    {
+        if (update.Kind != CardKind.Robot || update.Replace || update.PrivateData is not { Count: > 0 } privateData || stored is null)
+        {
+            return update;
+        }
+
+        return update with
+        {
+            PrivateData = privateData.ToDictionary(
+                user => user.Key,
+                user =>
+                {
+                    var whole = stored.PrivateData.GetValueOrDefault(user.Key)?
+                        .ToDictionary(v => v.Key, v => JsonSerializer.SerializeToElement(v.Value), StringComparer.Ordinal)
+                        ?? new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+                    foreach (var (key, value) in user.Value)
+                    {
+                        whole[key] = value;
+                    }
+
+                    return (IReadOnlyDictionary<string, JsonElement>)whole;
+                },
+                StringComparer.Ordinal),
+        };
     }
 
     /// <summary>Wakes this replica's outbox dispatcher: call it once the session has committed.</summary>
