@@ -457,6 +457,23 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     [Fact]
+    public async Task An_update_of_a_robot_card_whose_send_DingTalk_has_not_done_yet_waits_for_it_instead_of_being_dead_lettered()
+    {
+        // The robot send throttled (429, retried 2 s later: DingTalk did nothing), and an operator's update meanwhile.
+        await using var gateway = new GatewayFactory(fixture.DingTalk);
+        using var api = gateway.CreateAdminClient();
+        DingTalk.FailNext(HttpMethod.Post, "/v1.0/im/v1.0/robot/interactiveCards/send", 429, "system.busy", retryAfterSeconds: 2, bodyContains: "early-robot");
+
+        var sending = api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "early-robot", openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } });
+        await Eventually.TrueAsync(async () => (await api.GetAsync("/api/robot-cards/early-robot")).StatusCode == HttpStatusCode.OK, "the card stored before DingTalk is asked");
+        var update = await api.PutAsJsonAsync("/api/robot-cards/early-robot", new { cardData = new { a = 1 } });
+
+        Assert.Contains(update.StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted }); // not DingTalk's "no such card"
+        Assert.Equal(HttpStatusCode.Created, (await sending).StatusCode);
+        await Eventually.TrueAsync(() => DingTalk.FindRobotCard("early-robot")?.CardData?.Contains("\"a\":1", StringComparison.Ordinal) == true, "the update delivered once the card exists");
+    }
+
+    [Fact]
     public async Task A_card_DingTalk_refuses_to_create_leaves_no_card_behind()
     {
         DingTalk.FailNext(HttpMethod.Post, "/v1.0/card/instances/createAndDeliver", 400, "param.templateNotExist", bodyContains: "no-such-template");
