@@ -38,7 +38,7 @@ public static class DingTalkClientsExtensions
     public static IHttpClientBuilder AddDingTalkClient<TApi>(this IServiceCollection services, bool withToken)
         where TApi : class
     {
-        var builder = services.AddRefitGeneratedClient<TApi>(Settings)
+        var builder = services.AddRefitGeneratedClient<TApi>(sp => Settings(sp.GetRequiredService<SecretMasker>()))
             .ConfigureHttpClient(client =>
             {
                 // The real base is put on each request by DingTalkBaseAddressHandler.
@@ -61,11 +61,17 @@ public static class DingTalkClientsExtensions
         return builder;
     }
 
-    private static readonly RefitSettings Settings = new()
+    private static readonly SystemTextJsonContentSerializer Serializer = new(GatewayJson.Options);
+
+    /// <remarks>
+    /// DingTalk's error message is masked of the process's secrets as it becomes an exception: from there it reaches the
+    /// caller's problem details, a dead letter's <c>lastError</c> and readiness, none of which the log masking covers.
+    /// </remarks>
+    private static RefitSettings Settings(SecretMasker masker) => new()
     {
-        ContentSerializer = new SystemTextJsonContentSerializer(GatewayJson.Options),
+        ContentSerializer = Serializer,
         ExceptionFactory = async response => response.IsSuccessStatusCode
             ? null
-            : await DingTalkErrorReader.ToExceptionAsync(response, CancellationToken.None),
+            : await DingTalkErrorReader.ToExceptionAsync(response, masker, CancellationToken.None),
     };
 }

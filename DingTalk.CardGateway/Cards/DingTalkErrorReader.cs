@@ -27,13 +27,17 @@ public static class DingTalkErrorReader
         }
     }
 
-    public static async Task<DingTalkApiException> ToExceptionAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// DingTalk's refusal as an exception, its message masked by <paramref name="masker"/>: DingTalk may echo the access
+    /// token it refused, and the message goes on to the caller's problem details, a dead letter and readiness.
+    /// </summary>
+    public static async Task<DingTalkApiException> ToExceptionAsync(HttpResponseMessage response, SecretMasker masker, CancellationToken cancellationToken)
     {
         var body = await ReadAsync(response, cancellationToken);
         return new DingTalkApiException(
             response.StatusCode,
             body?.Code,
-            body?.Message ?? response.ReasonPhrase,
+            body?.Message is { } message ? masker.Apply(message) : response.ReasonPhrase,
             body?.RequestId,
             body?.AccessDeniedDetail?.RequiredScopes)
         {
