@@ -63,6 +63,35 @@ public sealed class StreamOwnGatewayTests
     }
 
     [Fact]
+    public async Task A_connection_whose_far_side_hangs_is_dropped_by_the_keepalive_and_the_log_says_no_pong_came()
+    {
+        // Only the WebSocket keep-alive can tell: the idle timer is far longer than the test.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:KeepAliveInterval"] = "00:00:01",
+            ["DingTalk:Stream:IdleTimeout"] = "00:10:00",
+        });
+        await using var hung = await HungStreamServer.StartAsync();
+        try
+        {
+            var before = await gateway.OpenConnectionAsync();
+            gateway.Stream.EndpointOverride = hung.Endpoint;
+            before.Drop();
+            await Callbacks.Eventually.TrueAsync(() => hung.Accepted > 0, "the gateway connected to the hung server");
+
+            await Callbacks.Eventually.TrueAsync(
+                () => gateway.Logs.LogEvents.Any(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004 && e.RenderMessage().Contains("Pong", StringComparison.Ordinal)),
+                "the hung connection reported lost, for want of a pong");
+            gateway.Stream.EndpointOverride = null;
+            await gateway.OpenConnectionAsync(before);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task No_more_frames_are_handled_at_once_than_MaxFramesInFlight()
     {
         var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["DingTalk:Stream:MaxFramesInFlight"] = "2" });

@@ -18,7 +18,10 @@ public sealed class StreamOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>WebSocket-level ping; a pong missing for as long again drops the socket. Zero turns it off.</summary>
+    /// <summary>
+    /// WebSocket-level ping, sent once nothing has arrived for this long; a pong missing for as long again drops the
+    /// socket. Zero turns it off.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 

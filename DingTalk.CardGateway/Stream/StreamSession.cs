@@ -223,7 +223,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         }
         catch (Exception ex) when (IsSocketGone(ex))
         {
-            Interlocked.CompareExchange(ref _endReason, $"the connection failed ({ex.Message})", null);
+            Interlocked.CompareExchange(ref _endReason, $"the connection failed ({Describe(ex)})", null);
             return _endReason!;
         }
         finally
@@ -342,6 +342,25 @@ internal sealed partial class StreamSession : IAsyncDisposable
         {
             _sending.Release();
         }
+    }
+
+    /// <summary>
+    /// Every message down the exception's chain: a socket the keep-alive gave up on fails with "Aborted", and only an inner
+    /// exception says that no pong came.
+    /// </summary>
+    private static string Describe(Exception ex)
+    {
+        var messages = new List<string>();
+        for (Exception? e = ex; e is not null; e = e is AggregateException { InnerExceptions.Count: > 0 } all ? all.InnerExceptions[0] : e.InnerException)
+        {
+            var message = e.Message.TrimEnd('.');
+            if (e is not AggregateException && !messages.Exists(m => m.Contains(message, StringComparison.Ordinal)))
+            {
+                messages.Add(message);
+            }
+        }
+
+        return string.Join(": ", messages);
     }
 
     private static bool IsSocketGone(Exception ex) =>

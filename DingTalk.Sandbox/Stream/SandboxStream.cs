@@ -48,6 +48,12 @@ public sealed class SandboxStream : IDisposable
     /// <summary>When set, every frame is written as WebSocket fragments of this many bytes (a client must reassemble them).</summary>
     public int? FragmentBytes { get; set; }
 
+    /// <summary>
+    /// When set, the open-connection call hands out this endpoint instead of the sandbox's own: a test's server that
+    /// misbehaves below the Stream protocol (one that accepts the WebSocket and then hangs, say).
+    /// </summary>
+    public Uri? EndpointOverride { get; set; }
+
     /// <summary>A bigger answer is a protocol error.</summary>
     public int MaxAnswerBytes { get; set; } = 1024 * 1024;
 

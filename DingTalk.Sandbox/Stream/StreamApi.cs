@@ -75,7 +75,7 @@ internal static class StreamApi
         var host = call.Origin[(call.Origin.IndexOf("://", StringComparison.Ordinal) + 3)..];
         return SandboxAnswer.Ok(new JsonObject
         {
-            ["endpoint"] = $"{scheme}://{host}{call.Prefix}{StreamProtocol.ConnectPath}",
+            ["endpoint"] = state.Stream.EndpointOverride?.ToString() ?? $"{scheme}://{host}{call.Prefix}{StreamProtocol.ConnectPath}",
             ["ticket"] = ticket,
         });
     }
