@@ -17,6 +17,7 @@ namespace DingTalk.CardGateway.Tests.Stream;
 public sealed class HungStreamServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private int _accepted;
 
     private HungStreamServer(WebApplication app, Uri endpoint)
     {
@@ -27,9 +28,8 @@ public sealed class HungStreamServer : IAsyncDisposable
     /// <summary><c>ws://127.0.0.1:port/connect</c>.</summary>
     public Uri Endpoint { get; }
 
+    /// <summary>WebSockets accepted (and then left hanging).</summary>
     public int Accepted => Volatile.Read(ref _accepted);
-
-    private int _accepted;
 
     public static async Task<HungStreamServer> StartAsync()
     {
