@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -114,6 +115,44 @@ public sealed class CardLockedAlongTests
             Assert.True(statements.Count == 5, $"{statements.Count} round trips: {string.Join(" | ", statements)}");
             Assert.StartsWith("INSERT INTO callbacks", statements[0], StringComparison.Ordinal);
         });
+
+    [SkippableFact]
+    public Task On_PostgreSQL_a_card_changed_after_its_state_took_it_along_and_again_after_another_cards_change_keeps_its_first_change() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var card = await postgres.SendCardAsync("tpl.script");
+            var other = await postgres.SendCardAsync("tpl.script");
+            var created = (await StoredAsync(postgres, card)).Version;
+
+            // A handler counting on its card (the card read for update along), updating its card, then another card, and
+            // returning an update for everyone of its card: that last change starts from the card as the first one left it.
+            await using (var scope = postgres.App.Services.CreateAsyncScope())
+            {
+                var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+                var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+                await session.BeginAsync(CancellationToken.None);
+                session.LockCardAlong(card);
+                await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().UpdateAsync<CountingStateHandler.Counter>(
+                    CountingStateHandler.State, card, c => new CountingStateHandler.Counter((c?.Count ?? 0) + 1), CancellationToken.None);
+                await cards.ApplyUpdateAsync(card, Change("first"), CancellationToken.None);
+                await cards.ApplyUpdateAsync(other, Change("other"), CancellationToken.None);
+                await cards.ApplyLastUpdateAsync(card, Change("last"), CancellationToken.None);
+                await session.CommitAsync(CancellationToken.None);
+            }
+
+            var stored = await StoredAsync(postgres, card);
+            Assert.Equal("yes", stored.PublicData.GetValueOrDefault("first"));
+            Assert.Equal("yes", stored.PublicData.GetValueOrDefault("last"));
+            Assert.Equal(created + 2, stored.Version);
+
+            static CardDataChange Change(string key) => new(new Dictionary<string, string> { [key] = "yes" }, null, Replace: false);
+        });
+
+    private static async Task<CardRecord> StoredAsync(CallbackGateway postgres, string cardId)
+    {
+        await using var scope = postgres.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync(cardId, CancellationToken.None) ?? throw new InvalidOperationException("no card " + cardId);
+    }
 
     private static IEnumerable<Activity> Ancestors(Activity activity)
     {

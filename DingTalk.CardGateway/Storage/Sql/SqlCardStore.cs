@@ -107,6 +107,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
                 AfterTheLastRefused();
                 var card = Locked(id) ?? await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
+                session.ForgetCardLockedAlong(id); // from here this store's own hint says what the row holds: once it holds another card, the row read along is stale
                 if (withCommit && card is not null)
                 {
                     var last = change.ApplyTo(card, clock.GetUtcNow());

@@ -94,6 +94,15 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <summary>The card store wrote the card another way: what was read along no longer says what the row holds.</summary>
     internal void ForgetCardLockedAlong() => _lockedAlong = null;
 
+    /// <summary>The card store locked or wrote <paramref name="cardId"/> itself: what was read along of it no longer says what the row holds.</summary>
+    internal void ForgetCardLockedAlong(string cardId)
+    {
+        if (_lockedAlong is { } along && string.Equals(along.Id, cardId, StringComparison.Ordinal))
+        {
+            _lockedAlong = null;
+        }
+    }
+
     /// <summary>PostgreSQL: what the next claim carries in its round trip (<see cref="WithNextClaim"/>).</summary>
     private (string CardId, string Savepoint)? _withClaim;
 
