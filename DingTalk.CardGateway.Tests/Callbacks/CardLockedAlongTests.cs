@@ -148,6 +148,46 @@ public sealed class CardLockedAlongTests
             static CardDataChange Change(string key) => new(new Dictionary<string, string> { [key] = "yes" }, null, Replace: false);
         });
 
+    [SkippableFact]
+    public Task On_PostgreSQL_a_click_counting_on_a_card_another_click_holds_while_it_waits_does_not_take_the_card_along_into_a_deadlock() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var card = await postgres.SendCardAsync("tpl.script");
+            var gate = Guid.NewGuid().ToString("N");
+            try
+            {
+                // u1 updates the card (its row locked) and waits before counting; u2 only counts, and changes no card.
+                var first = postgres.ClickAsync(card, "u1", new { action = "script", @do = $"card,wait:{gate},count" });
+                await postgres.Gate.Entered(gate).WaitAsync(Patience);
+                var second = postgres.ClickAsync(card, "u2", new { action = "script", @do = "count" });
+                await Eventually.TrueAsync(async () => second.IsCompleted || await AnyWaitingOnALockAsync(postgres), "u2 counted, or waits on a lock");
+
+                // u1 counts: had u2 taken the card's lock along with the counter's, each would wait on the other.
+                postgres.Gate.Open(gate);
+                await Task.WhenAll(first, second).WaitAsync(Patience);
+                await Eventually.TrueAsync(async () => (await postgres.HistoryAsync(card)).Count(c => c.Outcome != CallbackOutcome.Pending) == 2, "both committed");
+                Assert.DoesNotContain(CallbackOutcome.HandlerFailed, (await postgres.HistoryAsync(card)).Select(c => c.Outcome));
+                await using var scope = postgres.App.Services.CreateAsyncScope();
+                var counter = await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
+                Assert.Equal(2, counter?.Count);
+                Assert.Equal("yes", (await StoredAsync(postgres, card)).PublicData.GetValueOrDefault("scripted"));
+            }
+            finally
+            {
+                postgres.Gate.Open(gate);
+            }
+        });
+
+    /// <summary>Whether a session of the gateway's database waits for a lock.</summary>
+    private static async Task<bool> AnyWaitingOnALockAsync(CallbackGateway postgres)
+    {
+        var connectionString = postgres.App.Services.GetRequiredService<IConfiguration>()["Gateway:Storage:ConnectionString"];
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", connection);
+        return (long)(await command.ExecuteScalarAsync())! > 0;
+    }
+
     private static async Task<CardRecord> StoredAsync(CallbackGateway postgres, string cardId)
     {
         await using var scope = postgres.App.Services.CreateAsyncScope();

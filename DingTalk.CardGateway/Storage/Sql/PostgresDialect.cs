@@ -21,6 +21,9 @@ public sealed class PostgresDialect : SqlDialect
     public override string LockingInTurn(string columns, string table, string where, string keyParameter) =>
         $"SELECT {columns} FROM (SELECT {LockKey(keyParameter)}) AS turn, {table} WHERE {where} FOR UPDATE OF {table}";
 
+    public override string LockingIfFree(string columns, string table, string where, string keyParameter) =>
+        $"SELECT {columns} FROM {table} WHERE {where} AND {TryLockKey(keyParameter)} FOR UPDATE OF {table} SKIP LOCKED";
+
     public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
 
     public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>

@@ -220,11 +220,13 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
         _locked is { } locked && _lockedIn == session.LockEpoch && string.Equals(locked.Id, id, StringComparison.Ordinal) ? locked : session.CardLockedAlong(id);
 
     /// <summary>
-    /// The card's read for update in turn, as <see cref="ReadForUpdateAsync"/> sends it: for a handler state's read for
-    /// update to send along with its own (<see cref="StorageSession.LockCardAlong"/>).
+    /// The card's read for update as <see cref="ReadForUpdateAsync"/> sends it, but only if its locks are free: for a
+    /// handler state's read for update to send along with its own (<see cref="StorageSession.LockCardAlong"/>). A card
+    /// another transaction holds is not waited for there — that one may be a click that changed the card first and now
+    /// waits for the state just locked — and is locked in turn when changed, as without it.
     /// </summary>
-    internal static (string Sql, Func<System.Data.Common.DbDataReader, CardRecord> Map, (string Name, object? Value)[] Parameters) LockingRead(SqlDialect dialect, string id) =>
-        (dialect.LockingInTurn(Columns, "cards", "id = @id", "@key"), CardRow.Read, [("id", id), ("key", Key(id))]);
+    internal static (string Sql, Func<System.Data.Common.DbDataReader, CardRecord> Map, (string Name, object? Value)[] Parameters) LockingReadIfFree(SqlDialect dialect, string id) =>
+        (dialect.LockingIfFree(Columns, "cards", "id = @id", "@key"), CardRow.Read, [("id", id), ("key", Key(id))]);
 
     /// <summary>The card's plain read, as <see cref="FindAsync"/> sends it: for a callback's claim to send along with its own (<see cref="StorageSession.WithNextClaim"/>).</summary>
     internal static (string Sql, Func<System.Data.Common.DbDataReader, CardRecord> Map, (string Name, object? Value)[] Parameters) Reading(string id) =>
@@ -233,8 +235,8 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     private async Task<CardRecord?> ReadForUpdateAsync(string id, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
     {
         // In turn on the key whose lock also stands in for the row of a card the gateway has no copy of (ApplyUpdateAsync).
-        var (sql, map, parameters) = LockingRead(session.Dialect, id);
-        var card = await connection.FirstOrDefaultAsync(transaction, sql, map, cancellationToken, parameters);
+        var card = await connection.FirstOrDefaultAsync(
+            transaction, session.Dialect.LockingInTurn(Columns, "cards", "id = @id", "@key"), CardRow.Read, cancellationToken, ("id", id), ("key", Key(id)));
         (_locked, _lockedIn) = (card, session.LockEpoch);
         return card;
     }

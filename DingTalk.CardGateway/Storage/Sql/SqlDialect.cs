@@ -24,6 +24,12 @@ public abstract class SqlDialect
     /// </summary>
     public abstract string LockingInTurn(string columns, string table, string where, string keyParameter);
 
+    /// <summary>
+    /// <see cref="LockingInTurn"/>, without waiting: where another transaction holds the key's lock or the row's, no row
+    /// (and no row lock). On SQLite the plain read.
+    /// </summary>
+    public virtual string LockingIfFree(string columns, string table, string where, string keyParameter) => LockingInTurn(columns, table, where, keyParameter);
+
     public abstract DbConnection CreateConnection(string connectionString);
 
     /// <summary>Per-connection settings, run on every open.</summary>

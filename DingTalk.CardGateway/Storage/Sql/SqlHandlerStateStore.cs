@@ -181,7 +181,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
             (row, var card) = await connection.FirstOrDefaultOfBothAsync(
                 transaction,
                 (session.Dialect.LockingInTurn(StateColumns, "handler_state", StateWhere, "@key"), read, [("handler", handler), ("cardId", cardId), ("key", Key(handler, cardId))]),
-                SqlCardStore.LockingRead(session.Dialect, cardId),
+                SqlCardStore.LockingReadIfFree(session.Dialect, cardId),
                 cancellationToken);
             session.LockedAlong(cardId, card);
         }
