@@ -66,6 +66,29 @@ public sealed class SandboxRestartTests
         }
     }
 
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"cards\": []}")]
+    [InlineData("{\"cards\": [{\"outTrackId\": \"old-poll\"}], \"robotCards\": []}")]
+    public async Task An_emulator_file_of_valid_json_missing_what_it_keeps_leaves_the_emulator_empty_and_the_gateway_working(string content)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"cg-sandbox-partial-{Guid.NewGuid():N}.db");
+        await File.WriteAllTextAsync(Path.ChangeExtension(file, ".sandbox.json"), content);
+        try
+        {
+            await using var gateway = SandboxModeGateway.Start(streamEnabled: false, file);
+            using var client = Admin(gateway);
+            (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = "fresh-poll", openConversationId = "cidSandbox==" }))
+                .EnsureSuccessStatusCode();
+            var cards = await HttpAssert.JsonAsync(await client.GetAsync("/sandbox/cards"), HttpStatusCode.OK);
+            Assert.Equal(["fresh-poll"], cards.GetProperty("cards").EnumerateArray().Select(c => c.GetProperty("outTrackId").GetString()));
+        }
+        finally
+        {
+            SqliteFiles.Delete(file);
+        }
+    }
+
     private static HttpClient Admin(WebApplicationFactory<Program> gateway)
     {
         var client = gateway.CreateClient();

@@ -17,7 +17,8 @@ public sealed partial class SandboxPersistence(
     /// <summary>How often a change is looked for: what a crash may lose of the emulator's cards (the gateway's own state is not affected).</summary>
     internal static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(1);
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
+    /// <summary>What the file must hold, all of it: a list or a card's field missing or null is a file that cannot be read (7002), not a start that fails.</summary>
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false, RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true };
 
     private long _saved = -1;
 
