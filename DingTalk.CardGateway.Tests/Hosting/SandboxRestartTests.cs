@@ -46,33 +46,14 @@ public sealed class SandboxRestartTests
         }
     }
 
-    [Fact]
-    public async Task An_unreadable_emulator_file_leaves_the_emulator_empty_and_the_gateway_working()
-    {
-        var file = Path.Combine(Path.GetTempPath(), $"cg-sandbox-garbled-{Guid.NewGuid():N}.db");
-        await File.WriteAllTextAsync(Path.ChangeExtension(file, ".sandbox.json"), "{\"cards\": [ {\"outTrackId\": 42 ");
-        try
-        {
-            await using var gateway = SandboxModeGateway.Start(streamEnabled: false, file);
-            using var client = Admin(gateway);
-            (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = "fresh-poll", openConversationId = "cidSandbox==" }))
-                .EnsureSuccessStatusCode();
-            var cards = await HttpAssert.JsonAsync(await client.GetAsync("/sandbox/cards"), HttpStatusCode.OK);
-            Assert.Equal(["fresh-poll"], cards.GetProperty("cards").EnumerateArray().Select(c => c.GetProperty("outTrackId").GetString()));
-        }
-        finally
-        {
-            SqliteFiles.Delete(file);
-        }
-    }
-
     [Theory]
-    [InlineData("{}")]
+    [InlineData("{\"cards\": [ {\"outTrackId\": 42 ")] // cut off, and a number for a string
+    [InlineData("{}")] // valid JSON, missing what the file keeps
     [InlineData("{\"cards\": []}")]
     [InlineData("{\"cards\": [{\"outTrackId\": \"old-poll\"}], \"robotCards\": []}")]
-    public async Task An_emulator_file_of_valid_json_missing_what_it_keeps_leaves_the_emulator_empty_and_the_gateway_working(string content)
+    public async Task An_emulator_file_that_cannot_be_read_leaves_the_emulator_empty_and_the_gateway_working(string content)
     {
-        var file = Path.Combine(Path.GetTempPath(), $"cg-sandbox-partial-{Guid.NewGuid():N}.db");
+        var file = Path.Combine(Path.GetTempPath(), $"cg-sandbox-unreadable-{Guid.NewGuid():N}.db");
         await File.WriteAllTextAsync(Path.ChangeExtension(file, ".sandbox.json"), content);
         try
         {

@@ -98,17 +98,11 @@ public sealed class SecretExposureTests : IAsyncLifetime
         }
     }
 
-    private static Dictionary<string, string?> TraceSettings(string database) => new()
+    private static Dictionary<string, string?> TraceSettings(string database) => new(LogMaskingTests.EveryCategoryVerbose)
     {
         ["Gateway:Storage:Provider"] = "Sqlite",
         ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
         ["DingTalk:Callback:RegisterOnStartup"] = "true",
-        ["Serilog:MinimumLevel:Default"] = "Verbose",
-        ["Serilog:MinimumLevel:Override:Microsoft"] = "Verbose",
-        ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Verbose",
-        ["Serilog:MinimumLevel:Override:Microsoft.AspNetCore.Hosting.Diagnostics"] = "Verbose",
-        ["Serilog:MinimumLevel:Override:System.Net.Http.HttpClient"] = "Verbose",
-        ["Serilog:MinimumLevel:Override:Polly"] = "Verbose",
         ["Logging:LogLevel:Default"] = "Trace",
     };
 }

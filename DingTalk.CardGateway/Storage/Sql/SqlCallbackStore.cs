@@ -29,12 +29,12 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
                     {
                         // PostgreSQL: the card's read and the savepoint that come next go in the same round trip (StorageSession.WithNextClaim).
                         var (insert, parameters) = Insert(callback);
-                        var (claimed, card) = await connection.FirstOrDefaultOfBothThenAsync(
+                        var (claimed, card) = await connection.FirstOrDefaultOfBothAsync(
                             transaction,
                             (insert + " RETURNING 1", static _ => true, parameters),
                             SqlCardStore.Reading(with.CardId),
-                            $"SAVEPOINT {with.Savepoint}",
-                            cancellationToken);
+                            cancellationToken,
+                            then: $"SAVEPOINT {with.Savepoint}");
                         session.ClaimedWith(with.CardId, card, with.Savepoint);
                         return claimed;
                     }

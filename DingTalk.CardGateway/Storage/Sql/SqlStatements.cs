@@ -101,15 +101,17 @@ internal static class SqlStatements
     }
 
     /// <summary>
-    /// Two reads in one round trip (a <see cref="DbBatch"/>, in order): the first row of each, or <c>default</c>. For a
-    /// connection that does not keep its statements (PostgreSQL's).
+    /// Two reads in one round trip (a <see cref="DbBatch"/>, in order): the first row of each, or <c>default</c> — then
+    /// <paramref name="then"/>, when given (a statement with no rows, such as a <c>SAVEPOINT</c>; should it fail, this
+    /// throws, though both reads came back). For a connection that does not keep its statements (PostgreSQL's).
     /// </summary>
     public static async Task<(T1? First, T2? Second)> FirstOrDefaultOfBothAsync<T1, T2>(
         this DbConnection connection,
         DbTransaction transaction,
         (string Sql, Func<DbDataReader, T1> Map, (string Name, object? Value)[] Parameters) first,
         (string Sql, Func<DbDataReader, T2> Map, (string Name, object? Value)[] Parameters) second,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? then = null)
     {
         if (Raw.TryGetValue(connection, out _))
         {
@@ -118,60 +120,11 @@ internal static class SqlStatements
 
         await using var batch = connection.CreateBatch();
         batch.Transaction = transaction;
-        foreach (var (sql, parameters) in new[] { (first.Sql, first.Parameters), (second.Sql, second.Parameters) })
+        batch.Add(first.Sql, first.Parameters);
+        batch.Add(second.Sql, second.Parameters);
+        if (then is not null)
         {
-            var command = batch.CreateBatchCommand();
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                var parameter = command.CreateParameter();
-                parameter.ParameterName = "@" + name;
-                parameter.Value = value ?? DBNull.Value;
-                command.Parameters.Add(parameter);
-            }
-
-            batch.BatchCommands.Add(command);
-        }
-
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        var one = await reader.ReadAsync(cancellationToken) ? first.Map(reader) : default;
-        await reader.NextResultAsync(cancellationToken);
-        var two = await reader.ReadAsync(cancellationToken) ? second.Map(reader) : default;
-        return (one, two);
-    }
-
-    /// <summary>
-    /// <see cref="FirstOrDefaultOfBothAsync{T1, T2}"/>, then <paramref name="then"/> (a statement with no rows, such as a
-    /// <c>SAVEPOINT</c>) in the same round trip. Should it fail, this throws, though both reads came back.
-    /// </summary>
-    public static async Task<(T1? First, T2? Second)> FirstOrDefaultOfBothThenAsync<T1, T2>(
-        this DbConnection connection,
-        DbTransaction transaction,
-        (string Sql, Func<DbDataReader, T1> Map, (string Name, object? Value)[] Parameters) first,
-        (string Sql, Func<DbDataReader, T2> Map, (string Name, object? Value)[] Parameters) second,
-        string then,
-        CancellationToken cancellationToken)
-    {
-        if (Raw.TryGetValue(connection, out _))
-        {
-            throw new InvalidOperationException("A connection that keeps its statements runs them one at a time.");
-        }
-
-        await using var batch = connection.CreateBatch();
-        batch.Transaction = transaction;
-        foreach (var (sql, parameters) in new[] { (first.Sql, first.Parameters), (second.Sql, second.Parameters), (then, []) })
-        {
-            var command = batch.CreateBatchCommand();
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                var parameter = command.CreateParameter();
-                parameter.ParameterName = "@" + name;
-                parameter.Value = value ?? DBNull.Value;
-                command.Parameters.Add(parameter);
-            }
-
-            batch.BatchCommands.Add(command);
+            batch.Add(then, []);
         }
 
         T1? one;
@@ -188,6 +141,22 @@ internal static class SqlStatements
         }
 
         return (one, two);
+    }
+
+    /// <summary>Adds <paramref name="sql"/> with its named parameters (written as in the SQL, <c>@name</c>) to <paramref name="batch"/>.</summary>
+    public static void Add(this DbBatch batch, string sql, IEnumerable<(string Name, object? Value)> parameters)
+    {
+        var command = batch.CreateBatchCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "@" + name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        batch.BatchCommands.Add(command);
     }
 
     private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, ReadOnlySpan<(string Name, object? Value)> parameters)

@@ -239,22 +239,10 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
         batch.Transaction = transaction;
         foreach (var (sql, parameters) in _withCommit!)
         {
-            var command = batch.CreateBatchCommand();
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                var parameter = command.CreateParameter();
-                parameter.ParameterName = "@" + name;
-                parameter.Value = value ?? DBNull.Value;
-                command.Parameters.Add(parameter);
-            }
-
-            batch.BatchCommands.Add(command);
+            batch.Add(sql, parameters);
         }
 
-        var end = batch.CreateBatchCommand();
-        end.CommandText = last;
-        batch.BatchCommands.Add(end);
+        batch.Add(last, []);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         _withCommit.Clear();
     }
