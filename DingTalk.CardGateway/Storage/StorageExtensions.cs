@@ -20,6 +20,7 @@ public static class StorageExtensions
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<SqliteWalSync>();
         services.AddSingleton<SqliteWriteBatcher>();
+        services.AddSingleton<CardStateNames>();
         services.AddScoped<StorageSession>();
         services.AddScoped<ICardStore, SqlCardStore>();
         services.AddScoped<ICallbackStore, SqlCallbackStore>();

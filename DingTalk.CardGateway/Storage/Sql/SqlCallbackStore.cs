@@ -27,16 +27,7 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
                 {
                     if (session.TakeWithClaim() is { } with)
                     {
-                        // PostgreSQL: the card's read and the savepoint that come next go in the same round trip (StorageSession.WithNextClaim).
-                        var (insert, parameters) = Insert(callback);
-                        var (claimed, card) = await connection.FirstOrDefaultOfBothAsync(
-                            transaction,
-                            (insert + " RETURNING 1", static _ => true, parameters),
-                            SqlCardStore.Reading(with.CardId),
-                            cancellationToken,
-                            then: $"SAVEPOINT {with.Savepoint}");
-                        session.ClaimedWith(with.CardId, card, with.Savepoint);
-                        return claimed;
+                        return await ClaimWithAsync(connection, transaction, callback, with, cancellationToken);
                     }
 
                     return await InsertAsync(connection, transaction, callback, cancellationToken) == 1;
@@ -141,6 +132,56 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     {
         var (sql, parameters) = Insert(callback);
         return connection.RunAsync(transaction, sql, cancellationToken, parameters);
+    }
+
+    /// <summary>
+    /// PostgreSQL: the claim, with what comes right after it in the same round trip (<see cref="StorageSession.WithNextClaim"/>):
+    /// the card's read, the reads of its own states a handler read before (<see cref="CardStateNames"/>), and the savepoint.
+    /// </summary>
+    private async Task<bool> ClaimWithAsync(
+        System.Data.Common.DbConnection connection,
+        System.Data.Common.DbTransaction transaction,
+        CallbackRecord callback,
+        (string CardId, string Savepoint, string[] StateNames) with,
+        CancellationToken cancellationToken)
+    {
+        var (insert, parameters) = Insert(callback);
+        var (cardRead, mapCard, cardParameters) = SqlCardStore.Reading(with.CardId);
+        await using var batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        batch.Add(insert + " RETURNING 1", parameters);
+        batch.Add(cardRead, cardParameters);
+        if (with.StateNames.Length > 0)
+        {
+            batch.Add(SqlHandlerStateStore.ReadingAll, [("cardId", with.CardId), ("handlers", with.StateNames)]);
+        }
+
+        batch.Add($"SAVEPOINT {with.Savepoint}", []);
+        bool claimed;
+        CardRecord? card;
+        var states = new Dictionary<string, (string? State, long Version)>(StringComparer.Ordinal);
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            claimed = await reader.ReadAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            card = await reader.ReadAsync(cancellationToken) ? mapCard(reader) : null;
+            if (with.StateNames.Length > 0)
+            {
+                await reader.NextResultAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    states[reader.GetString(0)] = (reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2));
+                }
+            }
+
+            while (await reader.NextResultAsync(cancellationToken))
+            {
+                // the savepoint's outcome: an error there is thrown from here
+            }
+        }
+
+        session.ClaimedWith(with.CardId, card, with.Savepoint, with.StateNames, states);
+        return claimed;
     }
 
     /// <summary>The claim's statement and parameters (<see cref="InsertAsync"/>).</summary>

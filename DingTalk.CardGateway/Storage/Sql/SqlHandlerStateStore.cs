@@ -13,6 +13,9 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     private const string StateWhere = "handler = @handler AND card_id = @cardId";
     private const string SelectState = $"SELECT {StateColumns} FROM handler_state WHERE {StateWhere}";
 
+    /// <summary>PostgreSQL: the states of a card named in an array, for a callback's claim to send along with its own (<see cref="StorageSession.WithNextClaim"/>).</summary>
+    internal const string ReadingAll = "SELECT handler, state, version FROM handler_state WHERE handler = ANY(@handlers) AND card_id = @cardId";
+
     /// <summary>States this scope has read or written, by handler and card: hints that spare an update its read, checked by version and by the transaction they were taken in.</summary>
     private readonly Dictionary<(string Handler, string CardId), StateRow> _seen = [];
 
@@ -24,6 +27,7 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
         where TState : class =>
         session.Rows is { } rows ? KeptAsync<TState>(rows, Key(handler, cardId), handler, cardId, cancellationToken)
         : Locked(handler, cardId) is { } locked ? Task.FromResult(locked.State is { } kept ? SqlJson.Read<TState>(kept) : null) // maybe not in the database yet
+        : ReadWithClaim(handler, cardId) is { } read ? Task.FromResult(read.State is { } json ? SqlJson.Read<TState>(json) : null)
         : session.ReadAsync(
             async (connection, transaction) =>
             {
@@ -165,6 +169,23 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
     /// </summary>
     private StateRow? Locked(string handler, string cardId) =>
         _seen.GetValueOrDefault((handler, cardId)) is { Locked: true } seen && seen.Epoch == session.LockEpoch ? seen : null;
+
+    /// <summary>
+    /// PostgreSQL: the state as read with this transaction's claim (<see cref="StorageSession.WithNextClaim"/>), if it was;
+    /// else null, and a state of the callback's own card is learned for the next claims (<see cref="CardStateNames"/>).
+    /// </summary>
+    private StateRow? ReadWithClaim(string handler, string cardId)
+    {
+        if (!session.TryTakeStateReadWithClaim(handler, cardId, out var state, out var version))
+        {
+            session.CardStateRead(handler, cardId);
+            return null;
+        }
+
+        var row = version < 0 ? StateRow.None : new StateRow { State = state, Version = version, Locked = false, Epoch = session.LockEpoch };
+        _seen[(handler, cardId)] = row;
+        return row;
+    }
 
     /// <summary>Length-prefixed: no handler and card pair spells another's key.</summary>
     private static string Key(string handler, string cardId) => $"state:{handler.Length}:{handler}/{cardId}";

@@ -10,7 +10,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// On PostgreSQL a session has its own connection and transaction; on SQLite it is a savepoint in the
 /// <see cref="SqliteWriteBatcher"/>'s group commit, and its commit returns once that is durable.
 /// </summary>
-public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher batcher) : IAsyncDisposable
+public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher batcher, CardStateNames? cardStates = null) : IAsyncDisposable
 {
     /// <summary>How long a handler must have been waiting on something else before its unit leaves SQLite's writer.</summary>
     internal static readonly TimeSpan IdleBeforeLeaving = TimeSpan.FromMilliseconds(1);
@@ -106,6 +106,12 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <summary>PostgreSQL: what the next claim carries in its round trip (<see cref="WithNextClaim"/>).</summary>
     private (string CardId, string Savepoint)? _withClaim;
 
+    /// <summary>The card of the callback this transaction claims (<see cref="WithNextClaim"/>), for <see cref="CardStateRead"/>.</summary>
+    private string? _callbackCard;
+
+    /// <summary>The card's states read with the claim: their names, and the rows found (a name without a row has none).</summary>
+    private (string CardId, HashSet<string> Names, Dictionary<string, (string? State, long Version)> Rows, long Epoch)? _statesWithClaim;
+
     /// <summary>The card read with the claim, taken once by the card store.</summary>
     private (string Id, CardRecord? Card, long Epoch)? _readWithClaim;
 
@@ -122,21 +128,58 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <see cref="ICardStore.FindAsync"/> of that card from it, and <see cref="SavepointAsync"/> of that name sends
     /// nothing while no other statement went since. A no-op elsewhere.
     /// </summary>
-    public void WithNextClaim(string cardId, string savepoint) => _withClaim = CanWriteWithCommit ? (cardId, savepoint) : null;
+    /// <remarks>
+    /// The card's handler states seen read for a callback's own card before (<see cref="CardStateNames"/>: a poll's tally)
+    /// are read too, and the next plain read of each comes from there (<see cref="TryTakeStateReadWithClaim"/>).
+    /// </remarks>
+    public void WithNextClaim(string cardId, string savepoint)
+    {
+        _withClaim = CanWriteWithCommit ? (cardId, savepoint) : null;
+        _callbackCard = cardId;
+    }
 
     /// <summary>What the claim about to be sent should carry (<see cref="WithNextClaim"/>): once.</summary>
-    internal (string CardId, string Savepoint)? TakeWithClaim()
+    internal (string CardId, string Savepoint, string[] StateNames)? TakeWithClaim()
     {
         var with = _withClaim;
         _withClaim = null;
-        return CanWriteWithCommit ? with : null;
+        return CanWriteWithCommit && with is { } w ? (w.CardId, w.Savepoint, cardStates?.Names ?? []) : null;
     }
 
-    /// <summary>The claim went with <paramref name="cardId"/>'s read (<paramref name="card"/>, null: no row) and <paramref name="savepoint"/>.</summary>
-    internal void ClaimedWith(string cardId, CardRecord? card, string savepoint)
+    /// <summary>
+    /// The claim went with <paramref name="cardId"/>'s read (<paramref name="card"/>, null: no row), the reads of its states
+    /// named <paramref name="stateNames"/> (<paramref name="states"/>: the rows found) and <paramref name="savepoint"/>.
+    /// </summary>
+    internal void ClaimedWith(string cardId, CardRecord? card, string savepoint, string[] stateNames, Dictionary<string, (string? State, long Version)> states)
     {
         _readWithClaim = (cardId, card, LockEpoch);
         _markedWithClaim = (savepoint, LockEpoch, _sent);
+        _statesWithClaim = stateNames.Length > 0 ? (cardId, new HashSet<string>(stateNames, StringComparer.Ordinal), states, LockEpoch) : null;
+    }
+
+    /// <summary>A handler state of <paramref name="cardId"/> is read: learned as one of a callback's own card's, if it is (<see cref="CardStateNames"/>).</summary>
+    internal void CardStateRead(string handler, string cardId)
+    {
+        if (cardStates is not null && string.Equals(cardId, _callbackCard, StringComparison.Ordinal))
+        {
+            cardStates.Seen(handler);
+        }
+    }
+
+    /// <summary>
+    /// State <paramref name="handler"/> of <paramref name="cardId"/> as read with this transaction's claim, if it was and is
+    /// not taken yet (<paramref name="version"/> -1: no row). A plain read: as fresh as one sent a moment after the claim.
+    /// </summary>
+    internal bool TryTakeStateReadWithClaim(string handler, string cardId, out string? state, out long version)
+    {
+        if (_statesWithClaim is { } read && read.Epoch == LockEpoch && string.Equals(read.CardId, cardId, StringComparison.Ordinal) && read.Names.Remove(handler))
+        {
+            (state, version) = read.Rows.Remove(handler, out var row) ? row : (null, -1); // taken: a later read goes to the database
+            return true;
+        }
+
+        (state, version) = (null, -1);
+        return false;
     }
 
     /// <summary>The card read with this transaction's claim, if it is <paramref name="cardId"/> and not taken yet.</summary>
