@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
@@ -13,20 +11,27 @@ public sealed class CardStateNames
     /// <summary>How many names are kept: each is one more index look-up in every claim.</summary>
     public const int Most = 16;
 
-    private readonly ConcurrentDictionary<string, byte> _names = new(StringComparer.Ordinal);
-    private volatile string[] _snapshot = [];
+    private readonly Lock _gate = new();
+    private volatile string[] _names = [];
 
-    /// <summary>The names learned so far.</summary>
-    public string[] Names => _snapshot;
+    /// <summary>The names learned so far (never changed once handed out: a new name makes a new array).</summary>
+    public string[] Names => _names;
 
     /// <summary>Handler state <paramref name="handler"/> was read for a callback's own card.</summary>
     public void Seen(string handler)
     {
-        if (_snapshot.Length >= Most || _names.ContainsKey(handler) || !_names.TryAdd(handler, 0))
+        var names = _names;
+        if (names.Length >= Most || Array.IndexOf(names, handler) >= 0)
         {
             return;
         }
 
-        _snapshot = [.. _names.Keys.Take(Most)];
+        lock (_gate)
+        {
+            if (_names.Length < Most && Array.IndexOf(_names, handler) < 0)
+            {
+                _names = [.. _names, handler];
+            }
+        }
     }
 }
