@@ -207,7 +207,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
     private void Changing(string id)
     {
         AfterTheLastRefused();
-        session.ForgetCardLockedAlong();
+        session.ForgetCardLockedAlong(id);
         if (_locked is { } locked && string.Equals(locked.Id, id, StringComparison.Ordinal))
         {
             _locked = null;

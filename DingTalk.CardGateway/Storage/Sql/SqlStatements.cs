@@ -101,17 +101,15 @@ internal static class SqlStatements
     }
 
     /// <summary>
-    /// Two reads in one round trip (a <see cref="DbBatch"/>, in order): the first row of each, or <c>default</c> — then
-    /// <paramref name="then"/>, when given (a statement with no rows, such as a <c>SAVEPOINT</c>; should it fail, this
-    /// throws, though both reads came back). For a connection that does not keep its statements (PostgreSQL's).
+    /// Two reads in one round trip (a <see cref="DbBatch"/>, in order): the first row of each, or <c>default</c>. For a
+    /// connection that does not keep its statements (PostgreSQL's).
     /// </summary>
     public static async Task<(T1? First, T2? Second)> FirstOrDefaultOfBothAsync<T1, T2>(
         this DbConnection connection,
         DbTransaction transaction,
         (string Sql, Func<DbDataReader, T1> Map, (string Name, object? Value)[] Parameters) first,
         (string Sql, Func<DbDataReader, T2> Map, (string Name, object? Value)[] Parameters) second,
-        CancellationToken cancellationToken,
-        string? then = null)
+        CancellationToken cancellationToken)
     {
         if (Raw.TryGetValue(connection, out _))
         {
@@ -122,24 +120,10 @@ internal static class SqlStatements
         batch.Transaction = transaction;
         batch.Add(first.Sql, first.Parameters);
         batch.Add(second.Sql, second.Parameters);
-        if (then is not null)
-        {
-            batch.Add(then, []);
-        }
-
-        T1? one;
-        T2? two;
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
-        {
-            one = await reader.ReadAsync(cancellationToken) ? first.Map(reader) : default;
-            await reader.NextResultAsync(cancellationToken);
-            two = await reader.ReadAsync(cancellationToken) ? second.Map(reader) : default;
-            while (await reader.NextResultAsync(cancellationToken))
-            {
-                // the last statement's outcome: an error there is thrown from here
-            }
-        }
-
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var one = await reader.ReadAsync(cancellationToken) ? first.Map(reader) : default;
+        await reader.NextResultAsync(cancellationToken);
+        var two = await reader.ReadAsync(cancellationToken) ? second.Map(reader) : default;
         return (one, two);
     }
 

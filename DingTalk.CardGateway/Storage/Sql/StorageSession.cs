@@ -91,9 +91,6 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     internal CardRecord? CardLockedAlong(string cardId) =>
         _lockedAlong is { } along && along.Epoch == LockEpoch && string.Equals(along.Id, cardId, StringComparison.Ordinal) ? along.Card : null;
 
-    /// <summary>The card store wrote the card another way: what was read along no longer says what the row holds.</summary>
-    internal void ForgetCardLockedAlong() => _lockedAlong = null;
-
     /// <summary>The card store locked or wrote <paramref name="cardId"/> itself: what was read along of it no longer says what the row holds.</summary>
     internal void ForgetCardLockedAlong(string cardId)
     {
@@ -109,14 +106,8 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <summary>The card of the callback this transaction claims (<see cref="WithNextClaim"/>), for <see cref="CardStateRead"/>.</summary>
     private string? _callbackCard;
 
-    /// <summary>The card's states read with the claim: their names, and the rows found (a name without a row has none).</summary>
-    private (string CardId, HashSet<string> Names, Dictionary<string, (string? State, long Version)> Rows, long Epoch)? _statesWithClaim;
-
-    /// <summary>The card read with the claim, taken once by the card store.</summary>
-    private (string Id, CardRecord? Card, long Epoch)? _readWithClaim;
-
-    /// <summary>The savepoint marked with the claim, and how many statements had been sent then.</summary>
-    private (string Name, long Epoch, long Sent)? _markedWithClaim;
+    /// <summary>What the claim's round trip read and marked, each taken once (<see cref="ClaimedWith"/>).</summary>
+    private Claimed? _claimed;
 
     /// <summary>Statements sent through this session's open transaction (PostgreSQL): a savepoint marked early still stands for "now" only while this is unchanged.</summary>
     private long _sent;
@@ -150,12 +141,8 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// The claim went with <paramref name="cardId"/>'s read (<paramref name="card"/>, null: no row), the reads of its states
     /// named <paramref name="stateNames"/> (<paramref name="states"/>: the rows found) and <paramref name="savepoint"/>.
     /// </summary>
-    internal void ClaimedWith(string cardId, CardRecord? card, string savepoint, string[] stateNames, Dictionary<string, (string? State, long Version)> states)
-    {
-        _readWithClaim = (cardId, card, LockEpoch);
-        _markedWithClaim = (savepoint, LockEpoch, _sent);
-        _statesWithClaim = stateNames.Length > 0 ? (cardId, new HashSet<string>(stateNames, StringComparer.Ordinal), states, LockEpoch) : null;
-    }
+    internal void ClaimedWith(string cardId, CardRecord? card, string savepoint, string[] stateNames, Dictionary<string, (string? State, long Version)> states) =>
+        _claimed = new Claimed(cardId, card, new HashSet<string>(stateNames, StringComparer.Ordinal), states, savepoint, _sent, LockEpoch);
 
     /// <summary>A handler state of <paramref name="cardId"/> is read: learned as one of a callback's own card's, if it is (<see cref="CardStateNames"/>).</summary>
     internal void CardStateRead(string handler, string cardId)
@@ -172,9 +159,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// </summary>
     internal bool TryTakeStateReadWithClaim(string handler, string cardId, out string? state, out long version)
     {
-        if (_statesWithClaim is { } read && read.Epoch == LockEpoch && string.Equals(read.CardId, cardId, StringComparison.Ordinal) && read.Names.Remove(handler))
+        if (ClaimedFor(cardId) is { } claimed && claimed.StateNames.Remove(handler))
         {
-            (state, version) = read.Rows.Remove(handler, out var row) ? row : (null, -1); // taken: a later read goes to the database
+            (state, version) = claimed.States.Remove(handler, out var row) ? row : (null, -1); // taken: a later read goes to the database
             return true;
         }
 
@@ -185,15 +172,34 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// <summary>The card read with this transaction's claim, if it is <paramref name="cardId"/> and not taken yet.</summary>
     internal bool TryTakeCardReadWithClaim(string cardId, out CardRecord? card)
     {
-        if (_readWithClaim is { } read && read.Epoch == LockEpoch && string.Equals(read.Id, cardId, StringComparison.Ordinal))
+        if (ClaimedFor(cardId) is { CardTaken: false } claimed)
         {
-            _readWithClaim = null;
-            card = read.Card;
+            claimed.CardTaken = true;
+            card = claimed.Card;
             return true;
         }
 
         card = null;
         return false;
+    }
+
+    /// <summary>What this transaction's claim read of <paramref name="cardId"/>, while nothing has undone it.</summary>
+    private Claimed? ClaimedFor(string cardId) =>
+        _claimed is { } claimed && claimed.Epoch == LockEpoch && string.Equals(claimed.CardId, cardId, StringComparison.Ordinal) ? claimed : null;
+
+    /// <summary>What a claim's round trip read (<see cref="WithNextClaim"/>): the card, the card's own states, and the savepoint it marked after <paramref name="Sent"/> statements.</summary>
+    private sealed record Claimed(
+        string CardId,
+        CardRecord? Card,
+        HashSet<string> StateNames,
+        Dictionary<string, (string? State, long Version)> States,
+        string? Savepoint,
+        long Sent,
+        long Epoch)
+    {
+        public bool CardTaken { get; set; }
+
+        public string? Savepoint { get; set; } = Savepoint;
     }
 
     public async Task BeginAsync(CancellationToken cancellationToken)
@@ -354,10 +360,9 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             return unit.Batch.SavepointAsync(unit.Connection, name);
         }
 
-        var marked = _markedWithClaim;
-        _markedWithClaim = null;
-        if (marked is { } m && m.Name == name && m.Epoch == LockEpoch && m.Sent == _sent && _withCommit is not { Count: > 0 })
+        if (_claimed is { } claimed && claimed.Savepoint == name && claimed.Epoch == LockEpoch && claimed.Sent == _sent && _withCommit is not { Count: > 0 })
         {
+            claimed.Savepoint = null;
             return Task.CompletedTask; // marked with the claim, and nothing went since (WithNextClaim)
         }
 
