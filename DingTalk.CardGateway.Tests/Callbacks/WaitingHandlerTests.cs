@@ -403,24 +403,23 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     /// </summary>
     internal static async Task OnPostgresAsync(Func<CallbackGateway, Task> test, IReadOnlyDictionary<string, string?>? more = null)
     {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        var settings = new Dictionary<string, string?>(more ?? new Dictionary<string, string?>())
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            ["Gateway:Storage:Provider"] = "Postgres",
-            ["Gateway:Storage:ConnectionString"] = connectionString,
-        };
-        var postgres = CallbackGateway.With(settings);
-        try
-        {
-            await postgres.InitializeAsync();
-            await test(postgres);
-        }
-        finally
-        {
-            await postgres.DisposeAsync();
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
+            var postgres = CallbackGateway.With(new Dictionary<string, string?>(more ?? new Dictionary<string, string?>())
+            {
+                ["Gateway:Storage:Provider"] = "Postgres",
+                ["Gateway:Storage:ConnectionString"] = connectionString,
+            });
+            try
+            {
+                await postgres.InitializeAsync();
+                await test(postgres);
+            }
+            finally
+            {
+                await postgres.DisposeAsync();
+            }
+        });
     }
 
     /// <summary>Once a handler waits at <paramref name="gate"/>, a vote on another card is answered: the writer is free meanwhile.</summary>

@@ -36,6 +36,24 @@ public static class PostgresServer
         return new NpgsqlConnectionStringBuilder(admin) { Database = name, Pooling = true }.ToString();
     }
 
+    /// <summary>
+    /// Runs <paramref name="test"/> on a new, empty database's connection string, and drops the database afterwards,
+    /// whatever the test did; skips the test, saying why, when no server is available.
+    /// </summary>
+    public static async Task WithDatabaseAsync(Func<string, Task> test)
+    {
+        var connectionString = await CreateDatabaseAsync();
+        Skip.If(connectionString is null, SkipReason);
+        try
+        {
+            await test(connectionString);
+        }
+        finally
+        {
+            await DropDatabaseAsync(connectionString);
+        }
+    }
+
     public static async Task DropDatabaseAsync(string? connectionString)
     {
         var admin = await Admin.Value;

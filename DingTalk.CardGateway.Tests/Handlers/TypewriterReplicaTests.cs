@@ -26,9 +26,7 @@ public sealed class TypewriterReplicaTests : IAsyncLifetime
     [SkippableFact]
     public async Task Two_asks_on_one_card_on_two_replicas_are_typed_one_after_the_other_at_DingTalks_pace()
     {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        try
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
             var settings = new Dictionary<string, string?>
             {
@@ -69,11 +67,7 @@ public sealed class TypewriterReplicaTests : IAsyncLifetime
             Assert.All(
                 calls.Zip(calls.Skip(1)),
                 pair => Assert.True(pair.Second.At - pair.First.At >= Pace, $"two frames {(pair.Second.At - pair.First.At).TotalMilliseconds} ms apart"));
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
+        });
     }
 
     private static async Task AskAsync(GatewayProcess gateway, string card, string question)

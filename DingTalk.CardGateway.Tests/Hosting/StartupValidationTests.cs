@@ -162,9 +162,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     [SkippableFact]
     public async Task A_database_that_refuses_the_password_stops_the_process_at_once_with_its_own_words()
     {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        try
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
             var wrong = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Password = "not-the-password" }.ToString();
 
@@ -182,11 +180,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
             Assert.DoesNotContain("not-the-password", error + output, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
             Assert.DoesNotContain("not reachable yet", output, StringComparison.Ordinal); // not retried
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
+        });
     }
 
     [Fact]

@@ -41,9 +41,7 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
     [SkippableFact]
     public async Task Two_PostgreSQL_replicas_one_killed_mid_load_while_DingTalk_fails_count_every_click_once_and_show_the_last_tally()
     {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        try
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
             await SoakAsync(ChaosPlan.SeedOr(1127), 2, new()
             {
@@ -52,11 +50,7 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
                 // server's 100 connections, which other tests share: past them a click is answered 503 (53300).
                 ["Gateway:Storage:ConnectionString"] = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 20 }.ToString(),
             });
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
+        });
     }
 
     private async Task SoakAsync(int seed, int processes, Dictionary<string, string?> settings)

@@ -74,9 +74,7 @@ public sealed class StorageFailureTests
     /// <summary>Runs <paramref name="test"/> on a Live gateway on a fresh PostgreSQL database, with its admin client; skipped without a server.</summary>
     private static async Task OnPostgresAsync(Func<GatewayFactory, HttpClient, Task> test)
     {
-        var connectionString = await PostgresServer.CreateDatabaseAsync();
-        Skip.If(connectionString is null, PostgresServer.SkipReason);
-        try
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
             await using var dingTalk = await FakeDingTalk.StartAsync();
             var settings = GatewayFactory.LiveSettings(dingTalk);
@@ -85,11 +83,7 @@ public sealed class StorageFailureTests
             await using var gateway = new GatewayFactory(dingTalk, settings);
             using var api = gateway.CreateAdminClient();
             await test(gateway, api);
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(connectionString);
-        }
+        });
     }
 
     /// <summary>A value the database refused is the caller's to fix: not logged as the database failing (an operator's alarm), nor as answered 503.</summary>
