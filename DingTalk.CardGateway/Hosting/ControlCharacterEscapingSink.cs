@@ -16,12 +16,21 @@ public sealed class ControlCharacterEscapingSink(ILogEventSink inner) : ILogEven
 {
     public void Emit(LogEvent logEvent)
     {
-        var escaped = logEvent.Properties.ToDictionary(p => p.Key, p => Escape(p.Value));
-        inner.Emit(escaped.Any(p => !ReferenceEquals(p.Value, logEvent.Properties[p.Key]))
+        // Almost every event has nothing to escape: it goes on as it is, without a copy of its properties.
+        inner.Emit(logEvent.Properties.Values.Any(NeedsEscaping)
             ? new LogEvent(logEvent.Timestamp, logEvent.Level, logEvent.Exception, logEvent.MessageTemplate,
-                escaped.Select(p => new LogEventProperty(p.Key, p.Value)), logEvent.TraceId ?? default, logEvent.SpanId ?? default)
+                logEvent.Properties.Select(p => new LogEventProperty(p.Key, Escape(p.Value))), logEvent.TraceId ?? default, logEvent.SpanId ?? default)
             : logEvent);
     }
+
+    private static bool NeedsEscaping(LogEventPropertyValue value) => value switch
+    {
+        ScalarValue { Value: string s } => s.Any(IsBreaking),
+        SequenceValue seq => seq.Elements.Any(NeedsEscaping),
+        StructureValue structure => structure.Properties.Any(p => NeedsEscaping(p.Value)),
+        DictionaryValue dict => dict.Elements.Any(e => NeedsEscaping(e.Key) || NeedsEscaping(e.Value)),
+        _ => false,
+    };
 
     private static LogEventPropertyValue Escape(LogEventPropertyValue value) => value switch
     {
