@@ -90,6 +90,8 @@ public sealed class CardLockedAlongTests
         {
             var poll = await postgres.SendCardAsync("tpl.poll");
             await postgres.ClickAsync(poll, "u1", new { action = "vote", option = "a" });
+            // The card's lock is taken along only while free: not while the outbox still sends the first vote's update.
+            await Eventually.TrueAsync(() => NothingUnsentAsync(postgres, poll), "the first vote's update sent");
 
             // What the driver sends for one click, seen as Npgsql's own activities under the click's request.
             var sent = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -187,6 +189,12 @@ public sealed class CardLockedAlongTests
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", connection);
         return (long)(await command.ExecuteScalarAsync())! > 0;
+    }
+
+    private static async Task<bool> NothingUnsentAsync(CallbackGateway postgres, string cardId)
+    {
+        await using var scope = postgres.App.Services.CreateAsyncScope();
+        return (await scope.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync(cardId, CancellationToken.None)).Count == 0;
     }
 
     private static async Task<CardRecord> StoredAsync(CallbackGateway postgres, string cardId)

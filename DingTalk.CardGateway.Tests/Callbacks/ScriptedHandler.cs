@@ -9,7 +9,8 @@ namespace DingTalk.CardGateway.Tests.Callbacks;
 /// <see cref="CountingStateHandler"/>'s counter), <c>wait:NAME</c> (waits at that <see cref="HandlerGate"/>), <c>hang:NAME</c> (the same, deaf to its
 /// cancellation token),
 /// <c>card</c> (queues an update of the card's <c>scripted</c> value through <see cref="CardUpdates"/>), <c>find</c>
-/// (reads the stored card), <c>delay:MS</c> (awaits that many milliseconds), <c>block:MS</c> (blocks its thread that long) and <c>throw</c>. The clicker sees the last count it made.
+/// (reads the stored card), <c>delay:MS</c> (awaits that many milliseconds), <c>block:MS</c> (blocks its thread that long) and <c>throw</c>. The clicker sees the last count it made
+/// (<c>myCount</c>) and which run of the handler made it (<c>myRun</c>).
 /// </summary>
 public sealed class ScriptedHandler(IHandlerStateStore states, ICardStore cards, CardUpdates updates, HandlerGate gate) : ICardActionHandler
 {
@@ -49,7 +50,7 @@ public sealed class ScriptedHandler(IHandlerStateStore states, ICardStore cards,
             }
         }
 
-        return CardActionResult.ForClicker(ClickerUpdate.Private(CardValues.Of("myCount", count)));
+        return CardActionResult.ForClicker(ClickerUpdate.Private(CardValues.Of("myCount", count).With("myRun", context.Run)));
     }
 
     private static TimeSpan Milliseconds(string step) =>

@@ -12,7 +12,8 @@ namespace DingTalk.CardGateway.Tests.Callbacks;
 /// <summary>
 /// A handler that awaits something slow (an HTTP call of its own) on SQLite: its unit leaves the one writer while it
 /// waits, so other clicks go on, and comes back to commit as one transaction — or, if a state it changed was changed
-/// meanwhile, counts as failed rather than keep a change resting on a state that is gone.
+/// meanwhile, runs again on the new state (failing once its runs again are spent) rather than keep a change resting on a
+/// state that is gone.
 /// </summary>
 [Collection(CallbackGatewayCollection.Name)]
 public class WaitingHandlerTests(CallbackGateway gateway)
@@ -83,7 +84,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     }
 
     [Fact]
-    public async Task A_state_another_click_changed_while_its_handler_waited_fails_that_handler_instead_of_counting_on_a_stale_state()
+    public async Task A_handler_whose_state_another_click_changed_while_it_waited_is_run_again_on_the_new_state()
     {
         var card = await gateway.SendCardAsync("tpl.count");
         var gate = Guid.NewGuid().ToString("N");
@@ -93,14 +94,48 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         var meanwhile = await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience);
         gateway.Gate.Open(gate);
 
-        // u2's click went first: u1's change, made before it waited, was not kept, and u1 is not told a count.
+        // u2's click went first. u1's change, made on the count before it, was undone, and its handler run again on
+        // u2's count: both clicks count, and u1 is told the count its second run made.
         Assert.Equal("1", Private(meanwhile, "myCount"));
-        Assert.Equal("{}", (await waiting).GetRawText());
-        Assert.Equal(1, (await CounterAsync(card))?.Count);
-        var history = await gateway.HistoryAsync(card);
-        Assert.Equal(new[] { CallbackOutcome.HandlerFailed, CallbackOutcome.Handled }.Order(), history.Select(c => c.Outcome).Order());
-        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
-        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "u2's count for everyone");
+        Assert.Equal("2", Private(await waiting, "myCount"));
+        Assert.Equal(2, (await CounterAsync(card))?.Count);
+        Assert.Equal(2, gateway.Gate.Arrivals(gate));
+        Assert.All(await gateway.HistoryAsync(card), c => Assert.Equal(CallbackOutcome.Handled, c.Outcome));
+        var again = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3119 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        Assert.Contains("CountingStateHandler", again.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3106 or 3102 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "2", "both counts for everyone");
+    }
+
+    [Fact]
+    public async Task With_no_runs_again_a_handler_whose_state_another_click_changed_while_it_waited_fails_instead_of_counting_on_a_stale_state()
+    {
+        var once = CallbackGateway.With(new Dictionary<string, string?> { ["Gateway:Callbacks:ConflictRetries"] = "0" });
+        await once.InitializeAsync();
+        try
+        {
+            var card = await once.SendCardAsync("tpl.count");
+            var gate = Guid.NewGuid().ToString("N");
+
+            var waiting = once.ClickAsync(card, "u1", new { action = "count", gate });
+            await once.Gate.Entered(gate).WaitAsync(Patience);
+            var meanwhile = await once.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience);
+            once.Gate.Open(gate);
+
+            // u2's click went first: u1's change, made before it waited, was not kept, and u1 is not told a count.
+            Assert.Equal("1", Private(meanwhile, "myCount"));
+            Assert.Equal("{}", (await waiting).GetRawText());
+            Assert.Equal(1, once.Gate.Arrivals(gate));
+            var history = await once.HistoryAsync(card);
+            Assert.Equal(new[] { CallbackOutcome.HandlerFailed, CallbackOutcome.Handled }.Order(), history.Select(c => c.Outcome).Order());
+            Assert.Contains(once.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            Assert.DoesNotContain(once.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3119);
+            await Eventually.TrueAsync(() => once.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", "u2's count for everyone");
+        }
+        finally
+        {
+            await once.DisposeAsync();
+        }
     }
 
     [Fact]
@@ -150,6 +185,43 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         });
 
     [SkippableFact]
+    public Task On_PostgreSQL_two_clicks_that_deadlock_on_a_card_and_its_state_both_count_the_one_failed_run_again() =>
+        OnPostgresAsync(
+            async postgres =>
+            {
+                var card = await postgres.SendCardAsync("tpl.count");
+                var (cardFirst, stateFirst) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+                try
+                {
+                    // u1 updates the card (its row locked), u2 counts (the counter's row locked); then each wants the other's row.
+                    var u1 = postgres.ClickAsync(card, "u1", new { action = "script", @do = $"card,wait:{cardFirst},count" });
+                    await postgres.Gate.Entered(cardFirst).WaitAsync(Patience);
+                    var u2 = postgres.ClickAsync(card, "u2", new { action = "script", @do = $"count,wait:{stateFirst},card" });
+                    await postgres.Gate.Entered(stateFirst).WaitAsync(Patience);
+                    postgres.Gate.Open(cardFirst);
+                    postgres.Gate.Open(stateFirst);
+
+                    // PostgreSQL fails one of them (40P01) and the other goes on; the failed one is run again after it.
+                    var answers = await Task.WhenAll(u1, u2).WaitAsync(Patience);
+                    Assert.Equal(["1", "2"], answers.Select(a => Private(a, "myCount")).Order());
+                    Assert.Equal(["1", "2"], answers.Select(a => Private(a, "myRun")).Order()); // the one PostgreSQL failed ran twice
+                    await using var scope = postgres.App.Services.CreateAsyncScope();
+                    var counter = await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
+                    Assert.Equal(2, counter?.Count);
+                    Assert.All(await postgres.HistoryAsync(card), c => Assert.Equal(CallbackOutcome.Handled, c.Outcome));
+                    var again = Assert.Single(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3119 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+                    Assert.Contains("deadlock", again.RenderMessage(), StringComparison.Ordinal);
+                    Assert.DoesNotContain(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3102 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+                }
+                finally
+                {
+                    postgres.Gate.Open(cardFirst);
+                    postgres.Gate.Open(stateFirst);
+                }
+            },
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }); // PostgreSQL looks for deadlocks after a second
+
+    [SkippableFact]
     public Task On_PostgreSQL_a_redelivery_while_an_overrun_handler_still_runs_is_answered_without_waiting_for_it() =>
         OnPostgresAsync(async postgres =>
         {
@@ -183,7 +255,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         });
 
     [Fact]
-    public async Task A_conflict_found_on_the_handlers_next_storage_call_is_logged_as_a_conflict_not_a_handler_bug()
+    public async Task A_conflict_found_on_the_handlers_next_storage_call_runs_it_again_and_is_not_logged_as_a_handler_bug()
     {
         var card = await gateway.SendCardAsync("tpl.count");
         var gate = Guid.NewGuid().ToString("N");
@@ -193,11 +265,14 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience);
         gateway.Gate.Open(gate);
 
-        Assert.Equal("{}", (await waiting).GetRawText());
-        Assert.Equal(1, (await CounterAsync(card))?.Count);
-        Assert.Contains(CallbackOutcome.HandlerFailed, (await gateway.HistoryAsync(card)).Select(c => c.Outcome));
-        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
-        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3102 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        // The first run's second count finds u2's change: that run is undone, and the second counts twice on top of u2's.
+        var answer = await waiting;
+        Assert.Equal("3", Private(answer, "myCount"));
+        Assert.Equal("2", Private(answer, "myRun"));
+        Assert.Equal(3, (await CounterAsync(card))?.Count);
+        Assert.All(await gateway.HistoryAsync(card), c => Assert.Equal(CallbackOutcome.Handled, c.Outcome));
+        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3119 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3102 or 3106 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
     }
 
     [Fact]

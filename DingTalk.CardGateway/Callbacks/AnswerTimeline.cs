@@ -102,11 +102,18 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// </summary>
     public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Claiming) == Claiming;
 
-    /// <summary>The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read).</summary>
+    /// <summary>
+    /// The handler starts: what came before it since the pipeline began was storage's (the claim, the card's read). A run
+    /// again (<see cref="HandlerRunAgain"/>) counts from the first run's start: the time between is the handler's.
+    /// </summary>
     public void HandlerStarted(string handler)
     {
         Handler = handler;
-        _handlerStarted = clock.GetTimestamp();
+        if (_handlerStarted == 0)
+        {
+            _handlerStarted = clock.GetTimestamp();
+        }
+
         Interlocked.CompareExchange(ref _state, HandlerRunning, Claiming);
     }
 
@@ -116,6 +123,9 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
         _handlerEnded = clock.GetTimestamp();
         Interlocked.CompareExchange(ref _state, HandlerDone, HandlerRunning);
     }
+
+    /// <summary>The handler runs again (its click met another's): running once more, its time counted from its first start.</summary>
+    public void HandlerRunAgain() => Interlocked.CompareExchange(ref _state, HandlerRunning, HandlerDone);
 
     /// <summary>
     /// The outcome is about to be recorded and committed: from now on the answer is the pipeline's. False when the

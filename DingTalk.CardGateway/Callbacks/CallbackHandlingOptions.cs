@@ -28,6 +28,16 @@ public sealed class CallbackHandlingOptions : IValidatableObject
     public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// How many more times a handler runs when its click met another click's change and could not be kept as it ran: on
+    /// SQLite, a state it changed was changed by another click while it waited on something else; on PostgreSQL, the
+    /// database failed it in a deadlock (40P01) or a serialization failure (40001). Each time, what it wrote is undone
+    /// and it runs again on what the other click left (<see cref="Handlers.CardActionContext.Run"/> says which run it
+    /// is). 0: such a click fails at once, its user answered <c>{}</c>, as a handler that throws.
+    /// </summary>
+    [Range(0, 10)]
+    public int ConflictRetries { get; set; } = 2;
+
+    /// <summary>
     /// An answer that leaves this long or longer after its callback arrived is logged (warning 3110) with where its
     /// time went, and counted (<c>cardgateway.callbacks.late</c>): at DingTalk's 2 seconds the user has seen an error.
     /// </summary>

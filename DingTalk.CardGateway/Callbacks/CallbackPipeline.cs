@@ -207,38 +207,67 @@ public sealed partial class CallbackPipeline(
                     card?.TemplateId ?? "(a card this gateway did not send)",
                     action.CardId,
                     CardHandlerRegistry.SuggestRegistration(action, card));
-                return await CommitAsync(services, action, timeline, null, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
+                return await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
             }
 
-            var context = CardActionContext.From(action, card);
             var handlerName = registration.HandlerType.Name;
+            var runs = 1 + options.CurrentValue.ConflictRetries;
             await session.SavepointAsync(BeforeHandler, CancellationToken.None);
-            if (card is not null)
+            CardActionContext context;
+            CardActionResult? result;
+            for (var run = 1; ; run++)
             {
-                session.LockCardAlong(card.Id); // PostgreSQL: a card-wide state locked by the handler brings the card's lock with it, for the commit
+                context = CardActionContext.From(action, card, run);
+                if (card is not null)
+                {
+                    session.LockCardAlong(card.Id); // PostgreSQL: a card-wide state locked by the handler brings the card's lock with it, for the commit
+                }
+
+                session.BeginHandler(action.CallbackId);
+                timeline.HandlerStarted(handlerName);
+                var mayRunAgain = run < runs && !drain.HandlersStopping.IsCancellationRequested;
+                // No wait of its own: past the budget, the callback is answered {} (AnswerInTimeAsync) while this goes on.
+                var handling = InvokeAsync(services, registration, context, mayRunAgain);
+                if (!handling.IsCompleted)
+                {
+                    _ = LeaveWriterWhileWaitingAsync(session, handling, handlerName, action); // SQLite's writer is not held while it waits on something else
+                }
+
+                var (ran, contended) = await handling;
+                timeline.HandlerEnded();
+                (result, var conflicted) = await EndHandlerAsync(session, ran, handlerName, context, mayRunAgain);
+                contended ??= conflicted ? Contention.StateChanged : null;
+                if (contended is null && result?.Everyone is { IsEmpty: false } everyone)
+                {
+                    try
+                    {
+                        await QueueForEveryoneAsync(services, context, everyone);
+                    }
+                    catch (Exception ex) when (mayRunAgain && Contention.Of(ex) is { } contention)
+                    {
+                        contended = contention; // the card's lock, for the update: a deadlock found only there
+                    }
+                }
+
+                if (contended is null || !mayRunAgain)
+                {
+                    break; // its result, or its failure (said already)
+                }
+
+                // Another click's change met this one: undone, and run again on what that click left.
+                Log.RunAgain(logger, handlerName, action.CallbackId, action.CardId, action.UserId, contended.Reason, run + 1, runs);
+                await session.RollbackToAsync(BeforeHandler, CancellationToken.None);
+                card = await services.GetRequiredService<ICardStore>().FindAsync(action.CardId, CancellationToken.None);
+                timeline.HandlerRunAgain();
             }
 
-            session.BeginHandler(action.CallbackId);
-            timeline.HandlerStarted(handlerName);
-            // No wait of its own: past the budget, the callback is answered {} (AnswerInTimeAsync) while this goes on.
-            var handling = InvokeAsync(services, registration, context);
-            if (!handling.IsCompleted)
-            {
-                _ = LeaveWriterWhileWaitingAsync(session, handling, handlerName, action); // SQLite's writer is not held while it waits on something else
-            }
-
-            var result = await handling;
-            timeline.HandlerEnded();
-            result = await EndHandlerAsync(session, result, handlerName, context);
             var reply = await CommitAsync(
                 services,
                 action,
                 timeline,
-                context,
                 result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled,
                 handlerName,
-                CardCallbackResponse.For(result?.Clicker),
-                result);
+                CardCallbackResponse.For(result?.Clicker));
             scopeHandedOver = true;
             _ = FollowUpAsync(scope, result, context, answerSent);
             return reply;
@@ -253,7 +282,12 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    private async Task<CardActionResult?> InvokeAsync(IServiceProvider services, CardHandlerRegistration registration, CardActionContext context)
+    /// <returns>
+    /// The handler's result, null when it failed; and, when it failed on meeting another click's change that a run again
+    /// may get past (<paramref name="mayRunAgain"/>: a deadlock, say), what that was — not logged as a failure then.
+    /// </returns>
+    private async Task<(CardActionResult? Result, Contention? Contended)> InvokeAsync(
+        IServiceProvider services, CardHandlerRegistration registration, CardActionContext context, bool mayRunAgain)
     {
         // The handler's token: cancelled past Gateway:Callbacks:HandlerTimeout, or once a stop's grace is over. Disposed
         // (its timer with it) as soon as the handler returns.
@@ -272,22 +306,26 @@ public sealed partial class CallbackPipeline(
                 : cancel.Token.UnsafeRegister(_ => WatchCancelled(running, handlerName, context, timeout), null);
             var result = await running ?? CardActionResult.None;
             return IsWritable(result)
-                ? result
+                ? (result, null)
                 : throw new ArgumentException("The handler's result holds a string escaping half a surrogate pair (from a JSON document it parsed): no JSON writer takes it, so neither the answer nor the update for everyone could be sent.");
         }
         catch (HandlerStateConflictException)
         {
-            return null; // a conflict, not a bug in the handler: logged as one once its unit is back (EndHandlerAsync)
+            return (null, null); // a conflict, not a bug in the handler: said once its unit is back (EndHandlerAsync)
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested && !drain.HandlersStopping.IsCancellationRequested)
         {
             Log.TimedOut(logger, handlerName, (long)timeout.TotalMilliseconds, context.CallbackId, context.CardId, context.UserId);
-            return null;
+            return (null, null);
+        }
+        catch (Exception ex) when (mayRunAgain && Contention.Of(ex) is { } contention)
+        {
+            return (null, contention);
         }
         catch (Exception ex)
         {
             Log.HandlerFailed(logger, ex, handlerName, context.CallbackId, context.CardId, context.UserId);
-            return null;
+            return (null, null);
         }
     }
 
@@ -336,22 +374,38 @@ public sealed partial class CallbackPipeline(
     }
 
     /// <summary>
-    /// The handler is done: its unit is back on SQLite's writer if it had left it while waiting. A state it changed that
-    /// another click changed meanwhile makes it a failed handler: its result is not used.
+    /// The handler is done: its unit is back on SQLite's writer if it had left it. A state it changed that another click
+    /// changed meanwhile makes its result unusable: it is run again if it <paramref name="mayRunAgain"/>, else it failed.
     /// </summary>
-    private async Task<CardActionResult?> EndHandlerAsync(StorageSession session, CardActionResult? result, string handlerName, CardActionContext context)
+    private async Task<(CardActionResult? Result, bool Conflicted)> EndHandlerAsync(
+        StorageSession session, CardActionResult? result, string handlerName, CardActionContext context, bool mayRunAgain)
     {
         if (await session.EndHandlerAsync())
         {
-            return result;
+            return (result, false);
         }
 
-        Log.Conflicted(logger, handlerName, context.CallbackId, context.CardId, context.UserId);
-        return null;
+        if (!mayRunAgain)
+        {
+            Log.Conflicted(logger, handlerName, context.CallbackId, context.CardId, context.UserId, context.Run);
+        }
+
+        return (null, true);
     }
 
+    /// <summary>A handler's update for everyone, merged into its stored card and queued in the outbox, in the callback's transaction.</summary>
+    private static Task QueueForEveryoneAsync(IServiceProvider services, CardActionContext context, EveryoneUpdate everyone) =>
+        services.GetRequiredService<CardUpdates>().QueueLastAsync(
+            new PendingCardUpdate(
+                context.CardId,
+                context.CardKind,
+                everyone.CardData,
+                everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
+                RobotBlocks: everyone.RobotBlocks),
+            CancellationToken.None);
+
     /// <summary>
-    /// Records the outcome — and, when the handler succeeded, its update for everyone in the outbox — then commits.
+    /// Records the outcome, then commits (a handler's update for everyone is queued already: <see cref="QueueForEveryoneAsync"/>).
     /// A failed handler's partial state changes are rolled back to before it ran; the callback's record stays. A
     /// callback answered <c>{}</c> at its budget meanwhile (<see cref="AnswerInTimeAsync"/>) is recorded as DingTalk got
     /// it: <c>{}</c>, and, handled, as overran.
@@ -360,27 +414,14 @@ public sealed partial class CallbackPipeline(
         IServiceProvider services,
         CardAction action,
         AnswerTimeline timeline,
-        CardActionContext? context,
         CallbackOutcome outcome,
         string? handler,
-        CardCallbackResponse answer,
-        CardActionResult? result = null)
+        CardCallbackResponse answer)
     {
         var session = services.GetRequiredService<StorageSession>();
         if (outcome == CallbackOutcome.HandlerFailed)
         {
             await session.RollbackToAsync(BeforeHandler, CancellationToken.None);
-        }
-        else if (context is not null && result?.Everyone is { IsEmpty: false } everyone)
-        {
-            await services.GetRequiredService<CardUpdates>().QueueLastAsync(
-                new PendingCardUpdate(
-                    context.CardId,
-                    context.CardKind,
-                    everyone.CardData,
-                    everyone.PrivateData?.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)p.Value, StringComparer.Ordinal),
-                    RobotBlocks: everyone.RobotBlocks),
-                CancellationToken.None);
         }
 
         if (!timeline.TryCommit())
@@ -546,8 +587,11 @@ public sealed partial class CallbackPipeline(
         [LoggerMessage(3117, LogLevel.Warning, "Callback {CallbackId} (card {CardId}) was delivered again while another delivery of it held it, and that one ended without recording it (its gateway died or its transaction failed): handled now, by this delivery")]
         public static partial void Reclaimed(ILogger logger, string callbackId, string cardId);
 
-        [LoggerMessage(3106, LogLevel.Warning, "Handler {Handler} waited on something while another click changed the state it had changed, on callback {CallbackId} (card {CardId}, user {UserId}): its change and result were not kept; the user got {{}}")]
-        public static partial void Conflicted(ILogger logger, string handler, string callbackId, string cardId, string userId);
+        [LoggerMessage(3106, LogLevel.Warning, "Handler {Handler} waited on something while another click changed the state it had changed, on callback {CallbackId} (card {CardId}, user {UserId}), in run {Run} (Gateway:Callbacks:ConflictRetries runs it again up to that many times): its change and result were not kept; the user got {{}}")]
+        public static partial void Conflicted(ILogger logger, string handler, string callbackId, string cardId, string userId, int run);
+
+        [LoggerMessage(3119, LogLevel.Information, "Handler {Handler} met another click on callback {CallbackId} (card {CardId}, user {UserId}): {Reason:l}. Its changes are undone and it runs again on what that click left (run {Run} of at most {Runs})")]
+        public static partial void RunAgain(ILogger logger, string handler, string callbackId, string cardId, string userId, string reason, int run, int runs);
 
         [LoggerMessage(
             3110,

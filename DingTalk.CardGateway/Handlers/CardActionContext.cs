@@ -18,6 +18,14 @@ public sealed record CardActionContext : CardAction
     /// <summary>The card as the gateway created and last updated it; null for a card the gateway did not send.</summary>
     public CardRecord? Card { get; init; }
 
+    /// <summary>
+    /// 1 the first time the handler runs for this click; 2 and on when it runs again because its click met another
+    /// click's change (<c>Gateway:Callbacks:ConflictRetries</c>): what it wrote to the gateway's store was undone, and
+    /// <see cref="Card"/> is read again. Anything it did outside the store (an HTTP call, a mail) was not undone: a handler
+    /// with such effects can use this to do them once.
+    /// </summary>
+    public int Run { get; init; } = 1;
+
     /// <summary>Advanced (outTrackId, <c>/v1.0/card/instances</c>) or normal robot card (cardBizId).</summary>
     public CardKind CardKind => Transport == CallbackTransport.RobotHttp ? CardKind.Robot : Card?.Kind ?? CardKind.Advanced;
 
@@ -32,5 +40,5 @@ public sealed record CardActionContext : CardAction
             }
             : null;
 
-    public static CardActionContext From(CardAction action, CardRecord? card) => new(action, card);
+    public static CardActionContext From(CardAction action, CardRecord? card, int run = 1) => new(action, card) { Run = run };
 }
