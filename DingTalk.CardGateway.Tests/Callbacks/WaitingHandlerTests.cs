@@ -442,6 +442,54 @@ public class WaitingHandlerTests(CallbackGateway gateway)
             },
             new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.200" });
 
+    [SkippableFact]
+    public Task On_PostgreSQL_a_click_whose_first_delivery_stopped_inside_its_transaction_is_handled_once_the_database_ends_that_transaction() =>
+        OnPostgresAsync(
+            async postgres =>
+            {
+                var card = await postgres.SendCardAsync("tpl.count");
+                var gate = Guid.NewGuid().ToString("N");
+                var body = DingTalkCallback.Body(card, "u1", new { action = "script", @do = $"count,hang:{gate}" });
+                var signedAt = DateTimeOffset.UtcNow;
+                try
+                {
+                    // The first delivery's handler stops, deaf to its token, its transaction open and idle, as a frozen
+                    // replica's would be (a process stopped, a host cut off): PostgreSQL sees a session idle in a
+                    // transaction, holding the click's claim and the counter's row.
+                    using var first = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+                    Assert.Equal("{}", (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetRawText());
+                    using var again = await postgres.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt)).WaitAsync(Patience);
+                    Assert.Equal("{}", (await HttpAssert.JsonAsync(again, HttpStatusCode.OK)).GetRawText());
+
+                    // PostgreSQL ends that transaction past the longest a callback's transaction may sit idle
+                    // (HandlerTimeout + 2 s + 5 s); the redelivery, trying the claim meanwhile, then handles the click.
+                    await Eventually.TrueAsync(() => postgres.Gate.Arrivals(gate) == 2, "the click handled by its redelivery");
+                }
+                finally
+                {
+                    postgres.Gate.Open(gate);
+                }
+
+                await Eventually.TrueAsync(
+                    async () => (await postgres.HistoryAsync(card)).SingleOrDefault()?.Outcome == CallbackOutcome.Overran,
+                    "the click recorded once, by its redelivery");
+                await using var scope = postgres.App.Services.CreateAsyncScope();
+                var counter = await scope.ServiceProvider.GetRequiredService<IHandlerStateStore>().GetAsync<CountingStateHandler.Counter>(CountingStateHandler.State, card, CancellationToken.None);
+                Assert.Equal(1, counter?.Count);
+                Assert.DoesNotContain(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3118);
+
+                // The first delivery, let go, cannot commit on the session PostgreSQL ended, and says the click was not lost.
+                await Eventually.TrueAsync(
+                    () => postgres.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3120 && e.RenderMessage().Contains(card, StringComparison.Ordinal)),
+                    "the first delivery's failure, said as recorded elsewhere");
+                Assert.DoesNotContain(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            },
+            new Dictionary<string, string?>
+            {
+                ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.200",
+                ["Gateway:Callbacks:HandlerTimeout"] = "00:00:01",
+            });
+
     /// <summary>
     /// A vote on a new poll card whose first delivery claimed it on a replica and has not committed: the claim held in an
     /// open transaction of <paramref name="scope"/>'s session, returned to end it, with the vote's delivery to send again.

@@ -28,6 +28,13 @@ public sealed class CallbackHandlingOptions : IValidatableObject
     public TimeSpan HandlerTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// The longest a callback's transaction may sit idle on PostgreSQL (its handler awaiting something, at most
+    /// <see cref="HandlerTimeout"/>, then <see cref="HandlerDrain.AfterCancel"/> to honour its cancellation, and a margin):
+    /// past it PostgreSQL ends the session, so a replica stopped inside a callback lets go of its click and its card.
+    /// </summary>
+    internal TimeSpan TransactionIdleLimit => HandlerTimeout + HandlerDrain.AfterCancel + TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// How many more times a handler runs when its click met another click's change and could not be kept as it ran: on
     /// SQLite, a state it changed was changed by another click while it waited on something else; on PostgreSQL, the
     /// database failed it in a deadlock (40P01) or a serialization failure (40001). Each time, what it wrote is undone

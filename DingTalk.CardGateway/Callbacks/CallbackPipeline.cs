@@ -154,7 +154,31 @@ public sealed partial class CallbackPipeline(
         }
         catch (Exception ex)
         {
+            if (await RecordedElsewhereAsync(action) is { } outcome)
+            {
+                Log.RecordedElsewhere(logger, action.CallbackId, action.CardId, outcome, ex.GetType().Name);
+                return;
+            }
+
             Log.LostAfterEarlyAnswer(logger, ex, action.CallbackId, action.CardId);
+        }
+    }
+
+    /// <summary>
+    /// The click's outcome as another delivery recorded it, if one did: this delivery failed after another took its
+    /// click over (on PostgreSQL, its transaction ended past its idle limit, and a redelivery handled it).
+    /// </summary>
+    private async Task<CallbackOutcome?> RecordedElsewhereAsync(CardAction action)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var record = await scope.ServiceProvider.GetRequiredService<ICallbackStore>().FindAsync(action.CallbackId, TimeSpan.Zero, CancellationToken.None);
+            return record is { Outcome: not CallbackOutcome.Pending } ? record.Outcome : null;
+        }
+        catch (Exception)
+        {
+            return null; // the database away: said as lost, which it may be
         }
     }
 
@@ -187,7 +211,7 @@ public sealed partial class CallbackPipeline(
 
             Task<bool> ClaimAsync()
             {
-                session.WithNextClaim(action.CardId, BeforeHandler); // PostgreSQL: the card's read and the savepoint below go with the claim
+                session.WithNextClaim(action.CardId, BeforeHandler, options.CurrentValue.TransactionIdleLimit); // PostgreSQL: the card's read and the savepoint below go with the claim
                 return callbacks.TryAddAsync(Received(action), cancellationToken);
             }
 
@@ -520,12 +544,14 @@ public sealed partial class CallbackPipeline(
     /// <summary>
     /// A redelivery answered <c>{}</c> while the delivery holding its click had not recorded it: the claim is tried again
     /// now and then until that delivery's record is there, or the claim goes through — that delivery ended without a
-    /// record (its replica killed, its commit failed) — and the click is handled here, recorded as answered early. Given
-    /// up after twice <see cref="CallbackHandlingOptions.HandlerTimeout"/>, or when the gateway stops.
+    /// record (its replica killed, its commit failed, or, on PostgreSQL, its replica stopped inside its transaction, which
+    /// the database ends past <see cref="CallbackHandlingOptions.TransactionIdleLimit"/>) — and the click is handled here,
+    /// recorded as answered early. Given up after twice <see cref="CallbackHandlingOptions.HandlerTimeout"/> (at least that
+    /// limit and 5 s), or when the gateway stops.
     /// </summary>
     private async Task SeeThroughAsync(CardAction action)
     {
-        var limit = options.CurrentValue.HandlerTimeout * 2;
+        var limit = SeeThroughLimit(options.CurrentValue);
         var started = clock.GetTimestamp();
         try
         {
@@ -556,6 +582,9 @@ public sealed partial class CallbackPipeline(
             Log.LostAfterEarlyAnswer(logger, ex, action.CallbackId, action.CardId);
         }
     }
+
+    private static TimeSpan SeeThroughLimit(CallbackHandlingOptions options) =>
+        TimeSpan.FromTicks(Math.Max((options.HandlerTimeout * 2).Ticks, (options.TransactionIdleLimit + TimeSpan.FromSeconds(5)).Ticks));
 
     private CallbackRecord Received(CardAction action) => new()
     {
@@ -638,6 +667,9 @@ public sealed partial class CallbackPipeline(
 
         [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
+
+        [LoggerMessage(3120, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be committed by this delivery ({Error}), but another delivery had recorded it ({Outcome}): nothing is lost. Its transaction was ended under it: on PostgreSQL, past the longest a callback's transaction may sit idle (its handler ran past Gateway:Callbacks:HandlerTimeout, deaf to its token, or its process was stopped), after which a redelivery took the click over")]
+        public static partial void RecordedElsewhere(ILogger logger, string callbackId, string cardId, CallbackOutcome outcome, string error);
 
         [LoggerMessage(3105, LogLevel.Error, "Typing the text of callback {CallbackId} into card {CardId} failed: typing stopped, and the card may show the text unfinished. Its update for everyone, if any, is in the outbox and goes out all the same")]
         public static partial void FollowUpFailed(ILogger logger, Exception exception, string callbackId, string cardId);

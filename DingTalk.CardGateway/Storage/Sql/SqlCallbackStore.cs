@@ -138,11 +138,20 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     /// PostgreSQL: the claim, with what comes right after it in the same round trip (<see cref="StorageSession.WithNextClaim"/>):
     /// the card's read, the reads of its own states a handler read before (<see cref="CardStateNames"/>), and the savepoint.
     /// </summary>
+    /// <summary>
+    /// Sets how long this transaction may sit idle before PostgreSQL ends its session: a replica stopped inside it (a
+    /// process frozen, a host cut off) would otherwise hold the click's claim and its card's rows until TCP gives up on
+    /// it, hours later. Set for the transaction alone, not the session or the connection string: a pooler in front of
+    /// PostgreSQL (PgBouncer) refuses startup options and shares sessions.
+    /// </summary>
+    private static string IdleLimit(TimeSpan limit) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"SET LOCAL idle_in_transaction_session_timeout = {(long)Math.Ceiling(limit.TotalMilliseconds)}");
+
     private async Task<bool> ClaimWithAsync(
         System.Data.Common.DbConnection connection,
         System.Data.Common.DbTransaction transaction,
         CallbackRecord callback,
-        (string CardId, string Savepoint, string[] StateNames) with,
+        (string CardId, string Savepoint, TimeSpan IdleLimit, string[] StateNames) with,
         CancellationToken cancellationToken)
     {
         var (insert, parameters) = Insert(callback);
@@ -156,6 +165,8 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             batch.Add(SqlHandlerStateStore.ReadingAll, [("cardId", with.CardId), ("handlers", with.StateNames)]);
         }
 
+        // Before the savepoint: a rollback to it must not undo the limit.
+        batch.Add(IdleLimit(with.IdleLimit), []);
         batch.Add($"SAVEPOINT {with.Savepoint}", []);
         bool claimed;
         CardRecord? card;

@@ -101,7 +101,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     /// <summary>PostgreSQL: what the next claim carries in its round trip (<see cref="WithNextClaim"/>).</summary>
-    private (string CardId, string Savepoint)? _withClaim;
+    private (string CardId, string Savepoint, TimeSpan IdleLimit)? _withClaim;
 
     /// <summary>The card of the callback this transaction claims (<see cref="WithNextClaim"/>), for <see cref="CardStateRead"/>.</summary>
     private string? _callbackCard;
@@ -123,18 +123,24 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     /// The card's handler states seen read for a callback's own card before (<see cref="CardStateNames"/>: a poll's tally)
     /// are read too, and the next plain read of each comes from there (<see cref="TryTakeStateReadWithClaim"/>).
     /// </remarks>
-    public void WithNextClaim(string cardId, string savepoint)
+    /// <param name="cardId">The callback's card.</param>
+    /// <param name="savepoint">The savepoint to mark after the reads.</param>
+    /// <param name="idleLimit">
+    /// The longest the transaction may sit idle (<c>idle_in_transaction_session_timeout</c>, set for it alone): past it
+    /// PostgreSQL ends the session, and with it the claim and the row locks of a replica stopped inside the transaction.
+    /// </param>
+    public void WithNextClaim(string cardId, string savepoint, TimeSpan idleLimit)
     {
-        _withClaim = CanWriteWithCommit ? (cardId, savepoint) : null;
+        _withClaim = CanWriteWithCommit ? (cardId, savepoint, idleLimit) : null;
         _callbackCard = cardId;
     }
 
     /// <summary>What the claim about to be sent should carry (<see cref="WithNextClaim"/>): once.</summary>
-    internal (string CardId, string Savepoint, string[] StateNames)? TakeWithClaim()
+    internal (string CardId, string Savepoint, TimeSpan IdleLimit, string[] StateNames)? TakeWithClaim()
     {
         var with = _withClaim;
         _withClaim = null;
-        return CanWriteWithCommit && with is { } w ? (w.CardId, w.Savepoint, cardStates?.Names ?? []) : null;
+        return CanWriteWithCommit && with is { } w ? (w.CardId, w.Savepoint, w.IdleLimit, cardStates?.Names ?? []) : null;
     }
 
     /// <summary>
