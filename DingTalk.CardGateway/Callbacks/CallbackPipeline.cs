@@ -616,7 +616,7 @@ public sealed partial class CallbackPipeline(
         [LoggerMessage(3117, LogLevel.Warning, "Callback {CallbackId} (card {CardId}) was delivered again while another delivery of it held it, and that one ended without recording it (its gateway died or its transaction failed): handled now, by this delivery")]
         public static partial void Reclaimed(ILogger logger, string callbackId, string cardId);
 
-        [LoggerMessage(3106, LogLevel.Warning, "Handler {Handler} waited on something while another click changed the state it had changed, on callback {CallbackId} (card {CardId}, user {UserId}), in run {Run} (Gateway:Callbacks:ConflictRetries runs it again up to that many times): its change and result were not kept; the user got {{}}")]
+        [LoggerMessage(3106, LogLevel.Warning, "Handler {Handler} waited on something while another click changed the state it had changed, on callback {CallbackId} (card {CardId}, user {UserId}), in its run {Run}, the last Gateway:Callbacks:ConflictRetries allows: its change and result were not kept; the user got {{}}")]
         public static partial void Conflicted(ILogger logger, string handler, string callbackId, string cardId, string userId, int run);
 
         [LoggerMessage(3119, LogLevel.Information, "Handler {Handler} met another click on callback {CallbackId} (card {CardId}, user {UserId}): {Reason:l}. Its changes are undone and it runs again on what that click left (run {Run} of at most {Runs})")]
