@@ -9,23 +9,26 @@ namespace DingTalk.CardGateway.Hosting;
 /// In front of the text console: a value a caller sent (a user id, a card id, an action, a path) is written as it came,
 /// so a line break in it would start a line of its own that reads as another event, and a terminal escape
 /// (<c>ESC[…</c>) would colour or rewrite what the operator sees. Every control character in a string property is
-/// written as an escape (<c>\r</c>, <c>\n</c>, <c>\u001b</c>) instead. JSON output needs none of this: its
-/// formatter escapes them.
+/// written as an escape (<c>\r</c>, <c>\n</c>, <c>\u001b</c>) instead, and so is every one in an exception's message
+/// (<see cref="EscapedException"/>), which may quote such a value or DingTalk's words; its stack trace keeps its lines.
+/// JSON output needs none of this: its formatter escapes them.
 /// </summary>
 public sealed class ControlCharacterEscapingSink(ILogEventSink inner) : ILogEventSink, IDisposable, IAsyncDisposable
 {
     public void Emit(LogEvent logEvent)
     {
         // Almost every event has nothing to escape: it goes on as it is, without a copy of its properties.
-        inner.Emit(logEvent.Properties.Values.Any(NeedsEscaping)
-            ? new LogEvent(logEvent.Timestamp, logEvent.Level, logEvent.Exception, logEvent.MessageTemplate,
-                logEvent.Properties.Select(p => new LogEventProperty(p.Key, Escape(p.Value))), logEvent.TraceId ?? default, logEvent.SpanId ?? default)
+        var escapeProperties = logEvent.Properties.Values.Any(NeedsEscaping);
+        var exception = logEvent.Exception is { } thrown ? EscapedException.For(thrown) : null;
+        inner.Emit(escapeProperties || !ReferenceEquals(exception, logEvent.Exception)
+            ? new LogEvent(logEvent.Timestamp, logEvent.Level, exception, logEvent.MessageTemplate,
+                logEvent.Properties.Select(p => new LogEventProperty(p.Key, escapeProperties ? Escape(p.Value) : p.Value)), logEvent.TraceId ?? default, logEvent.SpanId ?? default)
             : logEvent);
     }
 
     private static bool NeedsEscaping(LogEventPropertyValue value) => value switch
     {
-        ScalarValue { Value: string s } => s.Any(IsBreaking),
+        ScalarValue { Value: string s } => NeedsEscaping(s),
         SequenceValue seq => seq.Elements.Any(NeedsEscaping),
         StructureValue structure => structure.Properties.Any(p => NeedsEscaping(p.Value)),
         DictionaryValue dict => dict.Elements.Any(e => NeedsEscaping(e.Key) || NeedsEscaping(e.Value)),
@@ -40,6 +43,8 @@ public sealed class ControlCharacterEscapingSink(ILogEventSink inner) : ILogEven
         DictionaryValue dict => new DictionaryValue(dict.Elements.Select(e => new KeyValuePair<ScalarValue, LogEventPropertyValue>((ScalarValue)Escape(e.Key), Escape(e.Value)))),
         _ => value,
     };
+
+    internal static bool NeedsEscaping(string s) => s.Any(IsBreaking);
 
     internal static string Escape(string s)
     {

@@ -31,11 +31,14 @@ public static class LoggingExtensions
                 // Values are written as they came: a caller's line break or terminal escape would forge a line or a colour.
                 logger.WriteTo.Sink(Serilog.Configuration.LoggerSinkConfiguration.Wrap(
                     console => new ControlCharacterEscapingSink(console),
-                    to => to.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {CorrelationId}{NewLine}{Exception}")));
+                    to => to.Console(outputTemplate: TextTemplate)));
             }
         }, preserveStaticLogger: true); // one logger per host: no process-wide Log.Logger for tests to trip over
         return builder;
     }
+
+    /// <summary>A text log line; the exception, if any, on the lines after it.</summary>
+    internal const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {CorrelationId}{NewLine}{Exception}";
 
     /// <summary>Request logging, with a correlation id taken from <c>X-Correlation-Id</c> or made up, echoed back.</summary>
     public static WebApplication UseGatewayRequestLogging(this WebApplication app)

@@ -1,0 +1,29 @@
+using System.Globalization;
+using DingTalk.CardGateway.Hosting;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Formatting.Display;
+
+namespace DingTalk.CardGateway.Tests.Hosting;
+
+/// <summary>Log events as the gateway's text console writes them: through <see cref="ControlCharacterEscapingSink"/>, with its output template.</summary>
+public static class TextLog
+{
+    public static string Render(IEnumerable<LogEvent> events)
+    {
+        var formatter = new MessageTemplateTextFormatter(LoggingExtensions.TextTemplate, CultureInfo.InvariantCulture);
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        using var sink = new ControlCharacterEscapingSink(new Written(e => formatter.Format(e, writer)));
+        foreach (var logEvent in events)
+        {
+            sink.Emit(logEvent);
+        }
+
+        return writer.ToString();
+    }
+
+    private sealed class Written(Action<LogEvent> write) : ILogEventSink
+    {
+        public void Emit(LogEvent logEvent) => write(logEvent);
+    }
+}
