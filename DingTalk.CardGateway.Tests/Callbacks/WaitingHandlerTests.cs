@@ -1,11 +1,14 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text;
 using Dapper;
 using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
@@ -86,6 +89,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     [Fact]
     public async Task A_handler_whose_state_another_click_changed_while_it_waited_is_run_again_on_the_new_state()
     {
+        using var runsAgain = new MetricCollector<long>(gateway.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.handler.runs_again");
         var card = await gateway.SendCardAsync("tpl.count");
         var gate = Guid.NewGuid().ToString("N");
 
@@ -100,6 +104,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         Assert.Equal("2", Private(await waiting, "myCount"));
         Assert.Equal(2, (await CounterAsync(card))?.Count);
         Assert.Equal(2, gateway.Gate.Arrivals(gate));
+        Assert.Contains(runsAgain.GetMeasurementSnapshot(), m => m.Value == 1 && Equals(m.Tags["reason"], "state_changed"));
         Assert.All(await gateway.HistoryAsync(card), c => Assert.Equal(CallbackOutcome.Handled, c.Outcome));
         var again = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3119 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
         Assert.Contains("CountingStateHandler", again.RenderMessage(), StringComparison.Ordinal);
@@ -189,6 +194,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         OnPostgresAsync(
             async postgres =>
             {
+                using var runsAgain = new MetricCollector<long>(postgres.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.handler.runs_again");
                 var card = await postgres.SendCardAsync("tpl.count");
                 var (cardFirst, stateFirst) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
                 try
@@ -211,6 +217,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
                     Assert.All(await postgres.HistoryAsync(card), c => Assert.Equal(CallbackOutcome.Handled, c.Outcome));
                     var again = Assert.Single(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3119 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
                     Assert.Contains("deadlock", again.RenderMessage(), StringComparison.Ordinal);
+                    Assert.Equal("deadlock", Assert.Single(runsAgain.GetMeasurementSnapshot()).Tags["reason"]);
                     Assert.DoesNotContain(postgres.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3102 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
                 }
                 finally

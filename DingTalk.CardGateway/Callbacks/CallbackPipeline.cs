@@ -280,6 +280,7 @@ public sealed partial class CallbackPipeline(
 
                 // Another click's change met this one: undone, and run again on what that click left.
                 Log.RunAgain(logger, handlerName, action.CallbackId, action.CardId, action.UserId, contended.Reason, run + 1, runs);
+                metrics.RanAgain(contended.Kind);
                 await session.RollbackToAsync(BeforeHandler, CancellationToken.None);
                 card = await services.GetRequiredService<ICardStore>().FindAsync(action.CardId, CancellationToken.None);
                 timeline.HandlerRunAgain();

@@ -28,6 +28,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _sends;
     private readonly Histogram<double> _updateDelay;
     private readonly Counter<long> _streamEvents;
+    private readonly Counter<long> _runsAgain;
     private long _pending = -1;
     private long _dead = -1;
 
@@ -44,6 +45,10 @@ public sealed class GatewayMetrics
             "cardgateway.callbacks.late",
             "{callback}",
             "Callbacks answered at or past Gateway:Callbacks:LateAnswer after they arrived (DingTalk gives up at 2 s), by transport and the part that took longest: reading, storage, handler or commit.");
+        _runsAgain = meter.CreateCounter<long>(
+            "cardgateway.handler.runs_again",
+            "{run}",
+            "Handler runs started again because the click met another click's change (Gateway:Callbacks:ConflictRetries), by reason: state_changed (SQLite), deadlock or serialization (PostgreSQL).");
         _refused = meter.CreateCounter<long>(
             "cardgateway.callbacks.refused", "{callback}", "Callbacks refused before any handler ran (401 or 400), by endpoint and reason.");
         _sends = meter.CreateCounter<long>(
@@ -96,6 +101,9 @@ public sealed class GatewayMetrics
     /// <summary>A callback answered late; <paramref name="slowest"/> names the part that took longest (<see cref="LateAnswer.Slowest"/>).</summary>
     public void AnsweredLate(CallbackTransport transport, string slowest) =>
         _late.Add(1, new KeyValuePair<string, object?>("transport", TransportName(transport)), new KeyValuePair<string, object?>("phase", slowest));
+
+    /// <summary>A handler runs again: its click met another click's change; <paramref name="reason"/> says how.</summary>
+    public void RanAgain(string reason) => _runsAgain.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>A callback refused before the pipeline; <paramref name="reason"/> is the same word the log gives.</summary>
     public void Refused(string endpoint, string reason) =>
