@@ -292,7 +292,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
 
             // A click may land before the sender confirms: confirming keeps its change.
             await cards.ApplyUpdateAsync("card-sent", new CardDataChange(new Dictionary<string, string> { ["b"] = "2" }, null, Replace: false), default);
-            await cards.ConfirmCreationAsync("card-sent", default);
+            await cards.ConfirmCreationAsync(Unconfirmed("card-sent"), default);
             await cards.ForgetUnconfirmedAsync("card-sent", default); // confirmed: kept
             await cards.ForgetUnconfirmedAsync("card-refused", default);
         }

@@ -82,11 +82,29 @@ public static class CardAdminEndpoints
             request.AtUserIds,
             request.CallbackType);
 
+        var retryOfUnconfirmed = existing is { CreationConfirmed: false };
+        if (retryOfUnconfirmed)
+        {
+            // The earlier send again, whether or not DingTalk created the card from it: the same card, as stored — its data
+            // with the updates (and clicks) it got since, which the outbox sends DingTalk once the card is there. Created
+            // from this request's data instead, the store would lose them while DingTalk got them.
+            var planned = sender.Planned(spec);
+            if (UnlikeTheEarlierSend(existing!, spec.CardTemplateId, planned.CallbackType, planned.OpenSpaceId) is { } unlike)
+            {
+                return unlike;
+            }
+
+            spec = spec with
+            {
+                CardData = AsJson(existing!.PublicData),
+                PrivateData = existing.PrivateData.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)AsJson(p.Value), StringComparer.Ordinal),
+            };
+        }
+
         // Stored before DingTalk is asked, unconfirmed: a card DingTalk creates is then never one the gateway does not know,
         // whatever fails after. An id stored already keeps its row until DingTalk answers: a card sent before keeps its
         // data (and the clicks it got) if DingTalk says it exists.
         var now = clock.GetUtcNow();
-        var retryOfUnconfirmed = existing is { CreationConfirmed: false };
         if (existing is null)
         {
             await store.SaveAsync(Record(spec, sender.Planned(spec), now) with { CreationConfirmed = false }, cancellationToken);
@@ -104,14 +122,14 @@ public static class CardAdminEndpoints
             throw;
         }
 
-        if (existing is null || !delivery.Confirmed && retryOfUnconfirmed)
+        if (existing is null || retryOfUnconfirmed)
         {
-            // Stored by this send, or created by an earlier one: the row has the card's data.
-            await store.ConfirmCreationAsync(outTrackId, cancellationToken);
+            // Stored by this send, or by an earlier send of the same card (created by it, or now): the row has the card's data.
+            await store.ConfirmCreationAsync(Record(spec, delivery, now), cancellationToken);
         }
         else
         {
-            // Created now under an id stored before (an earlier send that never reached DingTalk, or a card DingTalk forgot).
+            // Created now under the id of a card DingTalk had confirmed, and since forgot: a new card.
             await store.SaveAsync(Record(spec, delivery, now), cancellationToken);
         }
 
@@ -132,6 +150,32 @@ public static class CardAdminEndpoints
                 title: "Card id in use",
                 detail: $"{existing.Id} is already {(existing.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")} of this gateway: choose another id.")
             : null;
+
+    /// <summary>
+    /// A send of an id whose earlier send DingTalk has not confirmed (stored unconfirmed) is that send again: DingTalk may
+    /// have the card from it. Another template, callback type or target would be another card under the same id, shown one
+    /// way or the other depending on what became of the earlier send: 409.
+    /// </summary>
+    internal static ProblemHttpResult? UnlikeTheEarlierSend(CardRecord existing, string templateId, string? callbackType, string? openSpaceId)
+    {
+        string[] unlike =
+        [
+            .. string.Equals(existing.TemplateId, templateId, StringComparison.Ordinal) ? [] : new[] { $"template {existing.TemplateId}" },
+            .. string.Equals(existing.CallbackType, callbackType, StringComparison.Ordinal) ? [] : new[] { $"callback type {existing.CallbackType}" },
+            .. string.Equals(existing.OpenSpaceId, openSpaceId, StringComparison.Ordinal) ? [] : new[] { $"target {existing.OpenSpaceId}" },
+        ];
+        return unlike.Length == 0
+            ? null
+            : TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: "Card id in use by an unconfirmed send",
+                detail: $"An earlier send of {existing.Id} (to {string.Join(", ", unlike)}) never learned whether DingTalk created it, and DingTalk may have it: "
+                    + "send it again as it was, or this card under another id.");
+    }
+
+    /// <summary>Stored (string-encoded) card data as the JSON strings it encodes to again, unchanged.</summary>
+    private static Dictionary<string, System.Text.Json.JsonElement> AsJson(IReadOnlyDictionary<string, string> data) =>
+        data.ToDictionary(p => p.Key, p => System.Text.Json.JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal);
 
     /// <summary>The card as the gateway stores it once sent: what the operator gave, string-encoded, at version 1.</summary>
     private static CardRecord Record(AdvancedCardSpec spec, CardDelivery delivery, DateTimeOffset now) => new()

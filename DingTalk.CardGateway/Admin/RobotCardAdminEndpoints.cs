@@ -1,3 +1,4 @@
+using System.Text.Json;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Hosting;
@@ -73,11 +74,30 @@ public static class RobotCardAdminEndpoints
         var cardBizId = request.CardBizId ?? $"robot-{Guid.NewGuid():N}";
         var apiSecret = options.Value.Callback.ApiSecret;
         var callbackUrl = apiSecret is null ? null : RobotCardCallbackToken.CallbackUrl(callbackBase.Get(), cardBizId, apiSecret);
+        var spec = new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl);
+        if (existing is not null)
+        {
+            // Sent again (resendUnconfirmed), as POST /api/cards sends an unconfirmed card again: the same card, as stored —
+            // with the updates it got since, which the outbox sends DingTalk once the card is there.
+            if (CardAdminEndpoints.UnlikeTheEarlierSend(existing, "StandardCard", existing.CallbackType, request.OpenConversationId ?? request.UserId) is { } unlike)
+            {
+                return unlike;
+            }
+
+            using var storedData = JsonDocument.Parse(existing.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey) ?? request.CardData.GetRawText());
+            spec = spec with
+            {
+                CardData = storedData.RootElement.Clone(),
+                UserIdPrivateData = existing.PrivateData.Count == 0
+                    ? null
+                    : existing.PrivateData.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal),
+            };
+        }
 
         // Stored before it is sent, unconfirmed until DingTalk takes it (as POST /api/cards): its clicks find it whatever
         // fails after the send. An unconfirmed id sent again (resendUnconfirmed) keeps its row until DingTalk takes the new send.
         var now = clock.GetUtcNow();
-        var card = new CardRecord
+        var card = existing ?? new CardRecord
         {
             Id = cardBizId,
             Kind = CardKind.Robot,
@@ -97,9 +117,7 @@ public static class RobotCardAdminEndpoints
         RobotCardDelivery delivery;
         try
         {
-            delivery = await sender.SendRobotCardAsync(
-                new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl),
-                cancellationToken);
+            delivery = await sender.SendRobotCardAsync(spec, cancellationToken);
         }
         catch (DingTalkApiException ex) when (stored && ex.CertainlyRefused)
         {
@@ -114,7 +132,8 @@ public static class RobotCardAdminEndpoints
             return TypedResults.Accepted(location, new SendRobotCardResponse(cardBizId, null, DeliveryConfirmed: false));
         }
 
-        await (stored ? store.ConfirmCreationAsync(cardBizId, cancellationToken) : store.SaveAsync(card, cancellationToken));
+        // Stored by this send, or by the earlier send of the same card: the row has the card's data.
+        await store.ConfirmCreationAsync(card, cancellationToken);
         return TypedResults.Created(location, new SendRobotCardResponse(cardBizId, delivery.ProcessQueryKey));
     }
 

@@ -5,8 +5,12 @@ public interface ICardStore
 {
     Task SaveAsync(CardRecord card, CancellationToken cancellationToken);
 
-    /// <summary>DingTalk has the card: <see cref="CardRecord.CreationConfirmed"/> becomes true, nothing else changes.</summary>
-    Task ConfirmCreationAsync(string id, CancellationToken cancellationToken);
+    /// <summary>
+    /// DingTalk has the card: the stored one's <see cref="CardRecord.CreationConfirmed"/> becomes true and nothing else
+    /// changes (the updates and clicks it got since it was stored stay); with no card stored under its id (another send of
+    /// it, which DingTalk refused, took it away), <paramref name="card"/> is stored, confirmed.
+    /// </summary>
+    Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken);
 
     /// <summary>DingTalk refused to create the card: its row goes, if it is still unconfirmed.</summary>
     Task ForgetUnconfirmedAsync(string id, CancellationToken cancellationToken);

@@ -44,16 +44,31 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             },
             cancellationToken);
 
-    public Task ConfirmCreationAsync(string id, CancellationToken cancellationToken) =>
+    /// <remarks>
+    /// One statement, so nothing lands between finding the row gone and storing it: the row stored is confirmed and keeps
+    /// its data, or <paramref name="card"/> is stored, confirmed, where a send DingTalk refused took it away meanwhile.
+    /// </remarks>
+    public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) =>
         session.WriteAsync(
             async (connection, transaction) =>
             {
-                Changing(id);
-                await connection.RunAsync(transaction, "UPDATE cards SET creation_confirmed = 1 WHERE id = @id", cancellationToken, ("id", id));
-                if (session.Rows is { } rows && rows.TryGet(Key(id), out var kept) && kept.Value is CardRecord card)
+                var confirmed = card with { CreationConfirmed = true };
+                Changing(card.Id);
+                await connection.ExecuteAsync(new CommandDefinition(
+                    $"""
+                    INSERT INTO cards ({Columns})
+                    VALUES (@Id, @Kind, @TemplateId, @CallbackType, @OpenSpaceId, @PublicData, @PrivateData, @Version, @CreatedAt, @UpdatedAt, @CreationConfirmed)
+                    ON CONFLICT (id) DO UPDATE SET creation_confirmed = 1
+                    """,
+                    CardRow.From(confirmed),
+                    transaction,
+                    cancellationToken: cancellationToken));
+                if (session.Rows is { } rows && rows.TryGet(Key(card.Id), out var kept))
                 {
                     // The kept card's pending write (a click's change, if one came already) writes its data, not this flag.
-                    rows.Set(Key(id), kept with { Value = card with { CreationConfirmed = true } });
+                    rows.Set(Key(card.Id), kept.Value is CardRecord stored
+                        ? kept with { Value = stored with { CreationConfirmed = true } }
+                        : new SqliteRowCache.Row(confirmed, confirmed.Version, Write: null));
                 }
 
                 return 0;

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+
+namespace DingTalk.CardGateway.Tests.Admin;
+
+/// <summary>
+/// A card sent again under an id whose first send never learned its fate (stored unconfirmed): an update the operator
+/// made meanwhile is neither lost from the store nor from DingTalk, whichever send DingTalk created the card from.
+/// </summary>
+public class ResentCardTests(DingTalkFixture fixture) : IClassFixture<DingTalkFixture>
+{
+    private const string CreatePath = "/v1.0/card/instances/createAndDeliver";
+    private const string RobotSendPath = "/v1.0/im/v1.0/robot/interactiveCards/send";
+
+    private Sandbox.SandboxState DingTalk => fixture.DingTalk.State;
+
+    [Fact]
+    public Task An_update_made_while_a_cards_creation_is_unconfirmed_outlives_the_send_sent_again_on_SQLite() =>
+        OnSqliteAsync(api => UpdateOutlivesTheSendSentAgainAsync(api, "resent-sqlite"));
+
+    [SkippableFact]
+    public Task An_update_made_while_a_cards_creation_is_unconfirmed_outlives_the_send_sent_again_on_PostgreSQL() =>
+        OnPostgresAsync(api => UpdateOutlivesTheSendSentAgainAsync(api, "resent-postgres"));
+
+    [Fact]
+    public Task An_update_made_while_a_robot_cards_send_is_unconfirmed_outlives_the_send_sent_again_on_SQLite() =>
+        OnSqliteAsync(api => RobotUpdateOutlivesTheSendSentAgainAsync(api, "resent-robot-sqlite"));
+
+    [SkippableFact]
+    public Task An_update_made_while_a_robot_cards_send_is_unconfirmed_outlives_the_send_sent_again_on_PostgreSQL() =>
+        OnPostgresAsync(api => RobotUpdateOutlivesTheSendSentAgainAsync(api, "resent-robot-postgres"));
+
+    /// <summary>
+    /// DingTalk answers the create 503 (before doing anything) until the retries run out: the card is stored unconfirmed
+    /// and DingTalk has none. The operator updates it (queued until the card exists) and sends it again, as the README
+    /// says to after a 503; that send creates it. DingTalk and the store both end with the update.
+    /// </summary>
+    private async Task UpdateOutlivesTheSendSentAgainAsync(HttpClient api, string id)
+    {
+        DingTalk.FailNext(HttpMethod.Post, CreatePath, 503, "ServiceUnavailable", times: 2, retryAfterSeconds: 0, bodyContains: id);
+        var send = new { cardTemplateId = "tpl", outTrackId = id, openConversationId = "cidR==", cardData = new { n = 0, title = "T" } };
+        await HttpAssert.ProblemAsync(await api.PostAsJsonAsync("/api/cards", send), HttpStatusCode.ServiceUnavailable);
+        Assert.Null(DingTalk.FindCard(id));
+
+        var updating = api.PutAsJsonAsync($"/api/cards/{id}", new { cardData = new { n = 1 } });
+        await Eventually.TrueAsync(async () => (await StoredAsync(api, id))?.GetProperty("publicData").GetProperty("n").GetString() == "1", "the update stored");
+
+        var resent = await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/cards", send), HttpStatusCode.Created);
+
+        Assert.True(resent.GetProperty("deliveryConfirmed").GetBoolean());
+        Assert.Contains((await updating).StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted });
+        await Eventually.TrueAsync(() => DingTalk.FindCard(id)?.CardData.GetValueOrDefault("n") == "1", "the update delivered once the card exists");
+        await Eventually.TrueAsync(async () => await UndeliveredAsync(api, id) == 0, "the update marked sent");
+        Assert.Equal("T", DingTalk.FindCard(id)!.CardData["title"]);
+        var stored = (await StoredAsync(api, id))!.Value;
+        Assert.True(stored.GetProperty("creationConfirmed").GetBoolean());
+        Assert.Equal("1", stored.GetProperty("publicData").GetProperty("n").GetString()); // as DingTalk shows it: the update is not lost
+        Assert.Equal("T", stored.GetProperty("publicData").GetProperty("title").GetString());
+    }
+
+    /// <summary>As above for a normal robot card: its send answered 503 (202, unconfirmed), updated, sent again with resendUnconfirmed.</summary>
+    private async Task RobotUpdateOutlivesTheSendSentAgainAsync(HttpClient api, string id)
+    {
+        DingTalk.FailNext(HttpMethod.Post, RobotSendPath, 503, "ServiceUnavailable", bodyContains: id);
+        var card = new { cardBizId = id, openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } };
+        await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/robot-cards", card), HttpStatusCode.Accepted);
+        Assert.Null(DingTalk.FindRobotCard(id));
+
+        var updating = api.PutAsJsonAsync($"/api/robot-cards/{id}", new { cardData = new { title = "T" } });
+        await Eventually.TrueAsync(async () => RobotTitle(await StoredAsync(api, id)) == "T", "the update stored");
+
+        var resent = await api.PostAsJsonAsync("/api/robot-cards", new { card.cardBizId, card.openConversationId, card.cardData, resendUnconfirmed = true });
+
+        await HttpAssert.JsonAsync(resent, HttpStatusCode.Created);
+        Assert.Contains((await updating).StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted });
+        await Eventually.TrueAsync(() => DingTalk.FindRobotCard(id)?.CardData?.Contains("\"title\":\"T\"", StringComparison.Ordinal) == true, "the update delivered once the card exists");
+        await Eventually.TrueAsync(async () => await UndeliveredAsync(api, id) == 0, "the update marked sent");
+        var stored = await StoredAsync(api, id);
+        Assert.True(stored!.Value.GetProperty("creationConfirmed").GetBoolean());
+        Assert.Equal("T", RobotTitle(stored)); // as DingTalk shows it: the update is not lost
+    }
+
+    private static string? RobotTitle(JsonElement? stored) =>
+        stored?.GetProperty("publicData").GetProperty("cardData").GetString() is { } json
+        && JsonDocument.Parse(json).RootElement.TryGetProperty("title", out var title)
+            ? title.GetString()
+            : null;
+
+    /// <summary>The card as <c>GET /api/cards/{id}</c> shows it, or null while the gateway has none.</summary>
+    private static async Task<JsonElement?> StoredAsync(HttpClient api, string id)
+    {
+        using var response = await api.GetAsync($"/api/cards/{id}");
+        return response.StatusCode == HttpStatusCode.OK
+            && (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).TryGetProperty("card", out var card)
+            ? card
+            : null;
+    }
+
+    private static async Task<int> UndeliveredAsync(HttpClient api, string id) =>
+        (await HttpAssert.JsonAsync(await api.GetAsync($"/api/cards/{id}"), HttpStatusCode.OK)).GetProperty("undelivered").GetArrayLength();
+
+    /// <summary>A gateway of its own (its circuit breaker must not count these failures for other tests), one retry per call.</summary>
+    private async Task OnSqliteAsync(Func<HttpClient, Task> test)
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "1" });
+        using var api = gateway.CreateAdminClient();
+        await test(api);
+    }
+
+    private async Task OnPostgresAsync(Func<HttpClient, Task> test) =>
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
+            {
+                ["DingTalk:Outbound:MaxRetryAttempts"] = "1",
+                ["Gateway:Storage:Provider"] = "Postgres",
+                ["Gateway:Storage:ConnectionString"] = connectionString,
+            });
+            using var api = gateway.CreateAdminClient();
+            await test(api);
+        });
+}
