@@ -159,7 +159,7 @@ public sealed partial class OutboxDispatcher(
                 return false;
             }
 
-            var (update, folded, first) = due;
+            var (update, folded, first, confirmedWhenSent) = due;
             try
             {
                 await LeaseFence.RunAsync(fence, () => sender.DeliverAsync(update, leased.Token));
@@ -175,7 +175,7 @@ public sealed partial class OutboxDispatcher(
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // A card taken over just after the filter above: FailAsync's writes find the lease gone and mark nothing.
-                await FailAsync(cardId, update.Kind, folded, first, ex, o, cancellationToken);
+                await FailAsync(cardId, update.Kind, folded, first, confirmedWhenSent, ex, o, cancellationToken);
                 return true;
             }
 
@@ -204,11 +204,18 @@ public sealed partial class OutboxDispatcher(
     /// (hundreds, on a busy card) are garbage before the send, which can wait on DingTalk's rate limit for a while:
     /// held across it, they outlived two collections and every few seconds cost a full one.
     /// </summary>
-    private async Task<(PendingCardUpdate Update, Folded Folded, SqlOutbox.OutboxRow First)?> FoldDueAsync(
+    /// <remarks>
+    /// With them, in the same read, whether DingTalk had confirmed the card's creation before the update leaves
+    /// (<see cref="NotCreatedYetAsync"/>).
+    /// </remarks>
+    private async Task<(PendingCardUpdate Update, Folded Folded, SqlOutbox.OutboxRow First, bool ConfirmedWhenSent)?> FoldDueAsync(
         string cardId, bool answerSent, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var entries = await batcher.QueryBesideAsync<SqlOutbox.OutboxRow>(
-            $"SELECT {SqlOutbox.Columns}, payload, available_at FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id",
+            $"""
+            SELECT {SqlOutbox.Columns}, payload, available_at, (SELECT creation_confirmed FROM cards WHERE id = @cardId) AS card_creation_confirmed
+            FROM outbox WHERE card_id = @cardId AND status = 'Pending' ORDER BY id
+            """,
             new { cardId },
             cancellationToken);
 
@@ -241,7 +248,7 @@ public sealed partial class OutboxDispatcher(
             createdAt.Add(entry.CreatedAt);
         }
 
-        return (update, new Folded(cardId, ids, createdAt), entries[0]);
+        return (update, new Folded(cardId, ids, createdAt), entries[0], entries[0].CardCreationConfirmed == 1);
     }
 
     /// <summary>
@@ -284,6 +291,7 @@ public sealed partial class OutboxDispatcher(
         CardKind kind,
         Folded folded,
         SqlOutbox.OutboxRow first,
+        bool confirmedWhenSent,
         Exception ex,
         OutboxOptions o,
         CancellationToken cancellationToken)
@@ -295,7 +303,7 @@ public sealed partial class OutboxDispatcher(
         // A refusal for good gives up on every entry; a failure worth retrying only on those that have waited out
         // GiveUpAfter: an update queued a minute ago, folded with one queued a day ago, keeps its own retries and reaches
         // DingTalk if DingTalk comes back in time.
-        var cutoff = IsTransient(ex) || await NotCreatedYetAsync(cardId, ex, cancellationToken)
+        var cutoff = IsTransient(ex) || await NotCreatedYetAsync(cardId, confirmedWhenSent, ex, cancellationToken)
             ? (now - o.GiveUpAfter).ToUnixTimeMilliseconds()
             : long.MaxValue;
         var givenUp = folded.QueuedWhere(createdAt => createdAt <= cutoff);
@@ -336,15 +344,19 @@ public sealed partial class OutboxDispatcher(
     }
 
     /// <summary>
-    /// DingTalk does not know the card, but it is stored unconfirmed: its creation is still under way (an operator's
-    /// update right after <c>POST /api/cards</c>, whose create DingTalk answered 503 and is retried), or ended without
-    /// knowing whether DingTalk created it. The update waits for the card like any failure worth retrying; once the
-    /// create is refused for certain the row is gone, and DingTalk's "no such card" is a refusal for good again.
+    /// DingTalk does not know the card, but it is stored and was not confirmed when the update left: its creation is still
+    /// under way (an operator's update right after <c>POST /api/cards</c>, whose create DingTalk answered 503 and is
+    /// retried), or ended without knowing whether DingTalk created it — or DingTalk created it since, while this answer was
+    /// on its way (the card confirmed now: the next attempt finds it). The update waits for the card like any failure worth
+    /// retrying; once the create is refused for certain the row is gone, and DingTalk's "no such card" is a refusal for
+    /// good again, as it is for a card DingTalk had confirmed before the update left.
     /// </summary>
-    private async Task<bool> NotCreatedYetAsync(string cardId, Exception ex, CancellationToken cancellationToken) =>
+    private async Task<bool> NotCreatedYetAsync(string cardId, bool confirmedWhenSent, Exception ex, CancellationToken cancellationToken) =>
         ex is DingTalkApiException { Code: DingTalkErrors.CardNotExists }
         && (await batcher.QueryBesideAsync<long>(
-            "SELECT COUNT(*) FROM cards WHERE id = @cardId AND creation_confirmed = 0", new { cardId }, cancellationToken))[0] > 0;
+            "SELECT COUNT(*) FROM cards WHERE id = @cardId AND (creation_confirmed = 0 OR @confirmedWhenSent = 0)",
+            new { cardId, confirmedWhenSent = confirmedWhenSent ? 1L : 0L },
+            cancellationToken))[0] > 0;
 
     /// <returns>False when this replica no longer held the card's lease, and so marked nothing.</returns>
     private async Task<bool> MarkAsync(

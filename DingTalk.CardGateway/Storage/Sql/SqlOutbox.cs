@@ -174,6 +174,9 @@ public sealed class SqlOutbox(
 
         public long AvailableAt { get; init; }
 
+        /// <summary>The card's <c>creation_confirmed</c> (null: no card stored), where a read asks for it.</summary>
+        public long? CardCreationConfirmed { get; init; }
+
         public OutboxEntry ToEntry() => new(
             Id,
             CardId,

@@ -7,10 +7,11 @@ using DingTalk.CardGateway.Tests.Fixtures;
 namespace DingTalk.CardGateway.Tests.Admin;
 
 /// <summary>
-/// A card sent again under an id whose first send never learned its fate (stored unconfirmed): an update the operator
-/// made meanwhile is neither lost from the store nor from DingTalk, whichever send DingTalk created the card from.
+/// A card whose creation DingTalk has not confirmed (stored unconfirmed): an update the operator makes meanwhile is
+/// neither lost from the store nor from DingTalk, whichever send DingTalk creates the card from, and whenever DingTalk
+/// answers the update.
 /// </summary>
-public class ResentCardTests(DingTalkFixture fixture) : IClassFixture<DingTalkFixture>
+public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<DingTalkFixture>
 {
     private const string CreatePath = "/v1.0/card/instances/createAndDeliver";
     private const string RobotSendPath = "/v1.0/im/v1.0/robot/interactiveCards/send";
@@ -32,6 +33,44 @@ public class ResentCardTests(DingTalkFixture fixture) : IClassFixture<DingTalkFi
     [SkippableFact]
     public Task An_update_made_while_a_robot_cards_send_is_unconfirmed_outlives_the_send_sent_again_on_PostgreSQL() =>
         OnPostgresAsync(api => RobotUpdateOutlivesTheSendSentAgainAsync(api, "resent-robot-postgres"));
+
+    [Fact]
+    public Task An_update_refused_as_unknown_while_the_card_was_being_created_waits_for_it_when_the_answer_comes_after_the_creation_on_SQLite() =>
+        OnSqliteAsync(api => UpdateAnsweredAfterTheCreationWaitsAsync(api, "late-answer-sqlite"));
+
+    [SkippableFact]
+    public Task An_update_refused_as_unknown_while_the_card_was_being_created_waits_for_it_when_the_answer_comes_after_the_creation_on_PostgreSQL() =>
+        OnPostgresAsync(api => UpdateAnsweredAfterTheCreationWaitsAsync(api, "late-answer-postgres"));
+
+    /// <summary>
+    /// DingTalk carries the update out before the card exists (param.cardNotExist) and its answer comes late, after the
+    /// create's retry has made the card and the gateway confirmed it: the update left while the card was still being
+    /// created, so it waits for the card and is sent again, not dead-lettered as an update of a card DingTalk forgot.
+    /// </summary>
+    private async Task UpdateAnsweredAfterTheCreationWaitsAsync(HttpClient api, string id)
+    {
+        DingTalk.FailNext(HttpMethod.Post, CreatePath, 503, "ServiceUnavailable", retryAfterSeconds: 1, bodyContains: id);
+        var held = 0;
+        fixture.DingTalk.AnswerDelay = (method, path) =>
+            method == HttpMethod.Put && path == "/v1.0/card/instances" && Interlocked.Exchange(ref held, 1) == 0 ? TimeSpan.FromSeconds(3) : TimeSpan.Zero;
+        try
+        {
+            var creating = api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = id, openConversationId = "cidR==", cardData = new { n = 0 } });
+            await Eventually.TrueAsync(async () => await StoredAsync(api, id) is not null, "the card stored before DingTalk is asked");
+            var updating = api.PutAsJsonAsync($"/api/cards/{id}", new { cardData = new { n = 1 } });
+            await Eventually.TrueAsync(() => DingTalk.RequestsTo("/v1.0/card/instances").Any(r => r.Method == "PUT" && r.Body.Contains(id, StringComparison.Ordinal)), "the update carried out before the card exists");
+
+            Assert.Equal(HttpStatusCode.Created, (await creating).StatusCode); // created by the create's retry, 1 s later, and confirmed
+
+            Assert.Contains((await updating).StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted }); // not a dead letter's 404
+            await Eventually.TrueAsync(() => DingTalk.FindCard(id)?.CardData.GetValueOrDefault("n") == "1", "the update delivered once the card exists");
+            await Eventually.TrueAsync(async () => await UndeliveredAsync(api, id) == 0, "the update marked sent");
+        }
+        finally
+        {
+            fixture.DingTalk.AnswerDelay = null;
+        }
+    }
 
     /// <summary>
     /// DingTalk answers the create 503 (before doing anything) until the retries run out: the card is stored unconfirmed
