@@ -122,6 +122,68 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
         Assert.Equal("T", RobotTitle(stored)); // as DingTalk shows it: the update is not lost
     }
 
+    /// <summary>
+    /// Sent again with other data, the card is still the earlier send's, as stored (its data with the update since): what
+    /// DingTalk shows would otherwise depend on whether the earlier send had created it — and the store on neither.
+    /// </summary>
+    [Fact]
+    public Task A_card_sent_again_with_other_data_is_created_as_stored_and_DingTalk_and_the_store_agree() =>
+        OnSqliteAsync(async api =>
+        {
+            const string Id = "resent-other-data";
+            DingTalk.FailNext(HttpMethod.Post, CreatePath, 503, "ServiceUnavailable", times: 2, retryAfterSeconds: 0, bodyContains: Id);
+            await HttpAssert.ProblemAsync(
+                await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidR==", cardData = new { n = 0, title = "T" } }),
+                HttpStatusCode.ServiceUnavailable);
+            var updating = api.PutAsJsonAsync($"/api/cards/{Id}", new { cardData = new { n = 1 } });
+            await Eventually.TrueAsync(async () => (await StoredAsync(api, Id))?.GetProperty("publicData").GetProperty("n").GetString() == "1", "the update stored");
+
+            var resent = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidR==", cardData = new { n = 0, title = "Other" } });
+
+            await HttpAssert.JsonAsync(resent, HttpStatusCode.Created);
+            await updating;
+            await Eventually.TrueAsync(async () => await UndeliveredAsync(api, Id) == 0, "the update marked sent");
+            Assert.Equal("T", DingTalk.FindCard(Id)!.CardData["title"]);
+            Assert.Equal("1", DingTalk.FindCard(Id)!.CardData["n"]);
+            var stored = (await StoredAsync(api, Id))!.Value.GetProperty("publicData");
+            Assert.Equal("T", stored.GetProperty("title").GetString());
+            Assert.Equal("1", stored.GetProperty("n").GetString());
+        });
+
+    /// <summary>
+    /// Another template or target under the id of an unconfirmed send is another card, which DingTalk would show or not
+    /// depending on what became of the earlier send: refused, and DingTalk is not asked.
+    /// </summary>
+    [Fact]
+    public Task A_card_sent_again_to_another_template_or_target_while_unconfirmed_is_a_409() =>
+        OnSqliteAsync(async api =>
+        {
+            const string Id = "resent-elsewhere";
+            const string RobotId = "resent-robot-elsewhere";
+            DingTalk.FailNext(HttpMethod.Post, CreatePath, 503, "ServiceUnavailable", times: 2, retryAfterSeconds: 0, bodyContains: Id);
+            DingTalk.FailNext(HttpMethod.Post, RobotSendPath, 503, "ServiceUnavailable", bodyContains: RobotId);
+            await HttpAssert.ProblemAsync(
+                await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidR==" }), HttpStatusCode.ServiceUnavailable);
+            await HttpAssert.JsonAsync(
+                await api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = RobotId, openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>() } }),
+                HttpStatusCode.Accepted);
+            var creates = DingTalk.RequestsTo(CreatePath).Count;
+            var robotSends = DingTalk.RequestsTo(RobotSendPath).Count;
+
+            var otherTemplate = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.other", outTrackId = Id, openConversationId = "cidR==" });
+            var otherTarget = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidOther==" });
+            var otherRobotTarget = await api.PostAsJsonAsync(
+                "/api/robot-cards", new { cardBizId = RobotId, openConversationId = "cidOther==", cardData = new { contents = Array.Empty<object>() }, resendUnconfirmed = true });
+
+            Assert.Contains("template tpl", (await HttpAssert.ProblemAsync(otherTemplate, HttpStatusCode.Conflict)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Contains("target dtv1.card//IM_GROUP.cidR==", (await HttpAssert.ProblemAsync(otherTarget, HttpStatusCode.Conflict)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Contains("target cidR==", (await HttpAssert.ProblemAsync(otherRobotTarget, HttpStatusCode.Conflict)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Equal(creates, DingTalk.RequestsTo(CreatePath).Count);
+            Assert.Equal(robotSends, DingTalk.RequestsTo(RobotSendPath).Count);
+            Assert.False((await StoredAsync(api, Id))!.Value.GetProperty("creationConfirmed").GetBoolean());
+            Assert.Equal("tpl", (await StoredAsync(api, Id))!.Value.GetProperty("templateId").GetString());
+        });
+
     private static string? RobotTitle(JsonElement? stored) =>
         stored?.GetProperty("publicData").GetProperty("cardData").GetString() is { } json
         && JsonDocument.Parse(json).RootElement.TryGetProperty("title", out var title)

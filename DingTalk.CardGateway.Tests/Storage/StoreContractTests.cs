@@ -305,6 +305,44 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Null(await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-refused", default));
     }
 
+    /// <summary>
+    /// A send of a card stored unconfirmed whose creation DingTalk refused for certain takes its row away; another send of
+    /// it that DingTalk created meanwhile confirms it: the card is stored again, not lost (clicks would not find it).
+    /// </summary>
+    [SkippableFact]
+    public async Task A_card_confirmed_after_a_refused_send_took_its_row_away_is_stored_again()
+    {
+        SkipWithoutDatabase();
+        var now = DateTimeOffset.UtcNow;
+        var card = new CardRecord
+        {
+            Id = "card-confirmed-after-forget",
+            Kind = CardKind.Advanced,
+            TemplateId = "tpl",
+            PublicData = new Dictionary<string, string> { ["a"] = "1" },
+            Version = 1,
+            CreatedAt = now,
+            UpdatedAt = now,
+            CreationConfirmed = false,
+        };
+        await using (var scope = fixture.Scope())
+        {
+            var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+            await cards.SaveAsync(card, default);
+            await cards.ForgetUnconfirmedAsync(card.Id, default);
+            Assert.Null(await cards.FindAsync(card.Id, default));
+
+            await cards.ConfirmCreationAsync(card, default);
+
+            Assert.True((await cards.FindAsync(card.Id, default))!.CreationConfirmed);
+        }
+
+        await using var check = fixture.Scope();
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync(card.Id, default);
+        Assert.True(stored!.CreationConfirmed);
+        Assert.Equal("1", stored.PublicData["a"]);
+    }
+
     [SkippableFact]
     public async Task Concurrent_robot_card_updates_all_land_in_its_json()
     {
