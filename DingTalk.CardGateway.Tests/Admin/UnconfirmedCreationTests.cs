@@ -133,21 +133,37 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
             const string Id = "resent-other-data";
             DingTalk.FailNext(HttpMethod.Post, CreatePath, 503, "ServiceUnavailable", times: 2, retryAfterSeconds: 0, bodyContains: Id);
             await HttpAssert.ProblemAsync(
-                await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidR==", cardData = new { n = 0, title = "T" } }),
+                await api.PostAsJsonAsync("/api/cards", new
+                {
+                    cardTemplateId = "tpl",
+                    outTrackId = Id,
+                    openConversationId = "cidR==",
+                    cardData = new { n = 0, title = "T" },
+                    privateData = new { u1 = new { seen = true } },
+                }),
                 HttpStatusCode.ServiceUnavailable);
             var updating = api.PutAsJsonAsync($"/api/cards/{Id}", new { cardData = new { n = 1 } });
             await Eventually.TrueAsync(async () => (await StoredAsync(api, Id))?.GetProperty("publicData").GetProperty("n").GetString() == "1", "the update stored");
 
-            var resent = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidR==", cardData = new { n = 0, title = "Other" } });
+            var resent = await api.PostAsJsonAsync("/api/cards", new
+            {
+                cardTemplateId = "tpl",
+                outTrackId = Id,
+                openConversationId = "cidR==",
+                cardData = new { n = 0, title = "Other" },
+                privateData = new { u1 = new { seen = false } },
+            });
 
             await HttpAssert.JsonAsync(resent, HttpStatusCode.Created);
             await updating;
             await Eventually.TrueAsync(async () => await UndeliveredAsync(api, Id) == 0, "the update marked sent");
             Assert.Equal("T", DingTalk.FindCard(Id)!.CardData["title"]);
             Assert.Equal("1", DingTalk.FindCard(Id)!.CardData["n"]);
+            Assert.Equal("true", DingTalk.FindCard(Id)!.PrivateData["u1"]["seen"]);
             var stored = (await StoredAsync(api, Id))!.Value.GetProperty("publicData");
             Assert.Equal("T", stored.GetProperty("title").GetString());
             Assert.Equal("1", stored.GetProperty("n").GetString());
+            Assert.Equal("true", (await StoredAsync(api, Id))!.Value.GetProperty("privateData").GetProperty("u1").GetProperty("seen").GetString());
         });
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
@@ -97,13 +98,13 @@ public static class CardAdminEndpoints
             spec = spec with
             {
                 CardData = AsJson(existing!.PublicData),
-                PrivateData = existing.PrivateData.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, System.Text.Json.JsonElement>)AsJson(p.Value), StringComparer.Ordinal),
+                PrivateData = existing.PrivateData.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, JsonElement>)AsJson(p.Value), StringComparer.Ordinal),
             };
         }
 
         // Stored before DingTalk is asked, unconfirmed: a card DingTalk creates is then never one the gateway does not know,
-        // whatever fails after. An id stored already keeps its row until DingTalk answers: a card sent before keeps its
-        // data (and the clicks it got) if DingTalk says it exists.
+        // whatever fails after. An id stored already (unconfirmed) keeps its row, with the updates and clicks it got,
+        // whatever DingTalk answers.
         var now = clock.GetUtcNow();
         if (existing is null)
         {
@@ -174,8 +175,8 @@ public static class CardAdminEndpoints
     }
 
     /// <summary>Stored (string-encoded) card data as the JSON strings it encodes to again, unchanged.</summary>
-    private static Dictionary<string, System.Text.Json.JsonElement> AsJson(IReadOnlyDictionary<string, string> data) =>
-        data.ToDictionary(p => p.Key, p => System.Text.Json.JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal);
+    private static Dictionary<string, JsonElement> AsJson(IReadOnlyDictionary<string, string> data) =>
+        data.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal);
 
     /// <summary>The card as the gateway stores it once sent: what the operator gave, string-encoded, at version 1.</summary>
     private static CardRecord Record(AdvancedCardSpec spec, CardDelivery delivery, DateTimeOffset now) => new()
