@@ -1,8 +1,13 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DingTalk.CardGateway.Tests.Admin;
 
@@ -199,6 +204,85 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
             Assert.False((await StoredAsync(api, Id))!.Value.GetProperty("creationConfirmed").GetBoolean());
             Assert.Equal("tpl", (await StoredAsync(api, Id))!.Value.GetProperty("templateId").GetString());
         });
+
+    [Theory]
+    [InlineData("/api/cards")]
+    [InlineData("/api/robot-cards")]
+    public async Task A_send_of_a_new_id_that_another_send_of_it_stored_a_moment_ago_is_a_409_and_leaves_that_sends_card(string route)
+    {
+        var id = "raced-" + route[5..];
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "1" });
+        await using var racing = gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => RacingCardStore.Replace(services, id, route == "/api/cards" ? CardKind.Advanced : CardKind.Robot)));
+        using var api = racing.CreateClient();
+        api.DefaultRequestHeaders.Add(CardGateway.Admin.ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
+
+        // This send finds no card under the id; before it stores its own, another send of the id stores one (RacingCardStore).
+        using var response = route == "/api/cards"
+            ? await api.PostAsJsonAsync(route, new { cardTemplateId = "tpl", outTrackId = id, openConversationId = "cidR==", cardData = new { n = "mine" } })
+            : await api.PostAsJsonAsync(route, new { cardBizId = id, openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>(), title = "mine" } });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Conflict);
+        Assert.Contains("under way", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(DingTalk.RequestsTo(route == "/api/cards" ? CreatePath : RobotSendPath), r => r.Body.Contains(id, StringComparison.Ordinal));
+        var stored = await StoredAsync(api, id);
+        Assert.Equal(RacingCardStore.Theirs, stored!.Value.GetProperty("publicData").GetProperty("n").GetString()); // the other send's card, not overwritten
+        Assert.False(stored.Value.GetProperty("creationConfirmed").GetBoolean());
+    }
+
+    /// <summary>
+    /// The card store, but the first look for <c>id</c> that finds nothing lets another send of that id store its card
+    /// right after, as a send running at the same moment would between this one's look and its own store.
+    /// </summary>
+    private sealed class RacingCardStore(ICardStore inner, string id, CardKind kind, StrongBox<bool> raced, TimeProvider clock) : ICardStore
+    {
+        public const string Theirs = "theirs";
+
+        public static void Replace(IServiceCollection services, string id, CardKind kind)
+        {
+            var raced = new StrongBox<bool>();
+            services.RemoveAll<ICardStore>();
+            services.AddScoped<ICardStore>(sp => new RacingCardStore(
+                ActivatorUtilities.CreateInstance<CardGateway.Storage.Sql.SqlCardStore>(sp), id, kind, raced, sp.GetRequiredService<TimeProvider>()));
+        }
+
+        public async Task<CardRecord?> FindAsync(string cardId, CancellationToken cancellationToken)
+        {
+            var found = await inner.FindAsync(cardId, cancellationToken);
+            if (found is null && cardId == id && !raced.Value)
+            {
+                raced.Value = true;
+                var now = clock.GetUtcNow();
+                await inner.SaveAsync(
+                    new CardRecord
+                    {
+                        Id = id,
+                        Kind = kind,
+                        TemplateId = kind == CardKind.Advanced ? "tpl" : "StandardCard",
+                        OpenSpaceId = kind == CardKind.Advanced ? "dtv1.card//IM_GROUP.cidR==" : "cidR==",
+                        PublicData = new Dictionary<string, string> { ["n"] = Theirs },
+                        Version = 1,
+                        CreatedAt = now,
+                        UpdatedAt = now,
+                        CreationConfirmed = false,
+                    },
+                    cancellationToken);
+            }
+
+            return found;
+        }
+
+        public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) => inner.SaveAsync(card, cancellationToken);
+
+        public Task<bool> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) => inner.TryAddUnconfirmedAsync(card, cancellationToken);
+
+        public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) => inner.ConfirmCreationAsync(card, cancellationToken);
+
+        public Task ForgetUnconfirmedAsync(string cardId, CancellationToken cancellationToken) => inner.ForgetUnconfirmedAsync(cardId, cancellationToken);
+
+        public Task<CardRecord?> ApplyUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyUpdateAsync(cardId, change, cancellationToken);
+
+        public Task<CardRecord?> ApplyLastUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyLastUpdateAsync(cardId, change, cancellationToken);
+    }
 
     private static string? RobotTitle(JsonElement? stored) =>
         stored?.GetProperty("publicData").GetProperty("cardData").GetString() is { } json

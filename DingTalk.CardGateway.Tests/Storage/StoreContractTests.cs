@@ -306,6 +306,48 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     /// <summary>
+    /// Two sends of one new id at once: the first to store its card keeps it; the second is told so and changes nothing,
+    /// in its own transaction and in a transaction's batch alike.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_card_added_unconfirmed_under_an_id_stored_already_is_refused_and_changes_nothing()
+    {
+        SkipWithoutDatabase();
+        var now = DateTimeOffset.UtcNow;
+        var first = new CardRecord
+        {
+            Id = "card-added-twice",
+            Kind = CardKind.Advanced,
+            TemplateId = "tpl",
+            PublicData = new Dictionary<string, string> { ["a"] = "first" },
+            Version = 1,
+            CreatedAt = now,
+            UpdatedAt = now,
+            CreationConfirmed = true,
+        };
+        await using (var scope = fixture.Scope())
+        {
+            var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+            Assert.True(await cards.TryAddUnconfirmedAsync(first, default));
+            Assert.False(await cards.TryAddUnconfirmedAsync(first with { PublicData = new Dictionary<string, string> { ["a"] = "second" } }, default));
+        }
+
+        await using (var scope = fixture.Scope())
+        {
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            await session.BeginAsync(default);
+            Assert.False(await scope.ServiceProvider.GetRequiredService<ICardStore>().TryAddUnconfirmedAsync(first with { Version = 7 }, default));
+            await session.CommitAsync(default);
+        }
+
+        await using var check = fixture.Scope();
+        var stored = await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync(first.Id, default);
+        Assert.Equal("first", stored!.PublicData["a"]);
+        Assert.Equal(1, stored.Version);
+        Assert.False(stored.CreationConfirmed); // stored as about to be sent, whatever the record said
+    }
+
+    /// <summary>
     /// A send of a card stored unconfirmed whose creation DingTalk refused for certain takes its row away; another send of
     /// it that DingTalk created meanwhile confirms it: the card is stored again, not lost (clicks would not find it).
     /// </summary>

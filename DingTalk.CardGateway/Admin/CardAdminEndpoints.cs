@@ -106,9 +106,9 @@ public static class CardAdminEndpoints
         // whatever fails after. An id stored already (unconfirmed) keeps its row, with the updates and clicks it got,
         // whatever DingTalk answers.
         var now = clock.GetUtcNow();
-        if (existing is null)
+        if (existing is null && !await store.TryAddUnconfirmedAsync(Record(spec, sender.Planned(spec), now), cancellationToken))
         {
-            await store.SaveAsync(Record(spec, sender.Planned(spec), now) with { CreationConfirmed = false }, cancellationToken);
+            return SendUnderWay(outTrackId);
         }
 
         CardDelivery delivery;
@@ -151,6 +151,17 @@ public static class CardAdminEndpoints
                 title: "Card id in use",
                 detail: $"{existing.Id} is already {(existing.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")} of this gateway: choose another id.")
             : null;
+
+    /// <summary>
+    /// Another send of a new id stored its card between this send's look and its own store (two sends of one id at once):
+    /// that one goes on, and this one would have overwritten its card. Sent again once that one has answered, it is that
+    /// send again (or, confirmed, its card is there).
+    /// </summary>
+    internal static ProblemHttpResult SendUnderWay(string id) =>
+        TypedResults.Problem(
+            statusCode: StatusCodes.Status409Conflict,
+            title: "Card id being sent",
+            detail: $"Another send of {id} is under way: it stored the card a moment ago. Send this one again once that one has answered (it is then that send again).");
 
     /// <summary>
     /// A send of an id whose earlier send DingTalk has not confirmed (stored unconfirmed) is that send again: DingTalk may

@@ -109,9 +109,9 @@ public static class RobotCardAdminEndpoints
             UpdatedAt = now,
         };
         var stored = existing is null;
-        if (stored)
+        if (stored && !await store.TryAddUnconfirmedAsync(card, cancellationToken))
         {
-            await store.SaveAsync(card with { CreationConfirmed = false }, cancellationToken);
+            return CardAdminEndpoints.SendUnderWay(cardBizId);
         }
 
         RobotCardDelivery delivery;

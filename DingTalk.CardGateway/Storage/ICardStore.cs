@@ -6,6 +6,12 @@ public interface ICardStore
     Task SaveAsync(CardRecord card, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Stores a card about to be sent (<see cref="CardRecord.CreationConfirmed"/> false) unless a card is stored under its
+    /// id already — another send of it stored it since this one looked: false then, and nothing changes.
+    /// </summary>
+    Task<bool> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken);
+
+    /// <summary>
     /// DingTalk has the card: the stored one's <see cref="CardRecord.CreationConfirmed"/> becomes true and nothing else
     /// changes (the updates and clicks it got since it was stored stay); with no card stored under its id (another send of
     /// it, which DingTalk refused, took it away), <paramref name="card"/> is stored, confirmed.

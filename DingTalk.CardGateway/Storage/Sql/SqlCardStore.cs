@@ -44,6 +44,35 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             },
             cancellationToken);
 
+    public Task<bool> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) =>
+        session.WriteAsync(
+            async (connection, transaction) =>
+            {
+                var unconfirmed = card with { CreationConfirmed = false };
+                if (session.Rows is { } rows && rows.TryGet(Key(card.Id), out var kept) && kept.Value is CardRecord)
+                {
+                    return false; // stored in this batch already, and kept by the writer
+                }
+
+                Changing(card.Id);
+                var added = await connection.ExecuteAsync(new CommandDefinition(
+                    $"""
+                    INSERT INTO cards ({Columns})
+                    VALUES (@Id, @Kind, @TemplateId, @CallbackType, @OpenSpaceId, @PublicData, @PrivateData, @Version, @CreatedAt, @UpdatedAt, @CreationConfirmed)
+                    ON CONFLICT (id) DO NOTHING
+                    """,
+                    CardRow.From(unconfirmed),
+                    transaction,
+                    cancellationToken: cancellationToken));
+                if (added == 1)
+                {
+                    session.Rows?.Set(Key(card.Id), new SqliteRowCache.Row(unconfirmed, unconfirmed.Version, Write: null));
+                }
+
+                return added == 1;
+            },
+            cancellationToken);
+
     /// <remarks>
     /// One statement, so nothing lands between finding the row gone and storing it: the row stored is confirmed and keeps
     /// its data, or <paramref name="card"/> is stored, confirmed, where a send DingTalk refused took it away meanwhile.
