@@ -53,7 +53,7 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
     {
         if (state.FindCard(outTrackId) is null)
         {
-            return (null, null, NoSuchCard(outTrackId));
+            return (null, null, NoSuchCard("card", outTrackId));
         }
 
         SandboxStreamMessage message;
@@ -86,7 +86,7 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         var card = state.FindCard(outTrackId);
         if (card is null)
         {
-            return NoSuchCard(outTrackId);
+            return NoSuchCard("card", outTrackId);
         }
 
         if (card.CallbackType == "STREAM")
@@ -122,10 +122,7 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         var card = state.FindRobotCard(cardBizId);
         if (card is null)
         {
-            return Problem(
-                StatusCodes.Status404NotFound,
-                "No such card",
-                $"DingTalk has no robot card {cardBizId}: the sandbox starts empty with each run, so send the card again.");
+            return NoSuchCard("robot card", cardBizId);
         }
 
         if (string.IsNullOrEmpty(card.CallbackUrl))
@@ -196,10 +193,14 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         }
     }
 
-    private static IResult NoSuchCard(string outTrackId) => Problem(
+    /// <summary>
+    /// A mistyped id (or the README's <c>&lt;outTrackId&gt;</c> left in) is the usual cause; a restart is one only where
+    /// the gateway keeps no emulator file (Hosting/SandboxPersistence.cs: beside a SQLite file, not in memory or on PostgreSQL).
+    /// </summary>
+    private static IResult NoSuchCard(string kind, string id) => Problem(
         StatusCodes.Status404NotFound,
         "No such card",
-        $"DingTalk has no card {outTrackId}: the sandbox starts empty with each run, so send the card again.");
+        $"DingTalk has no {kind} {id}: check the id against GET /sandbox/cards. The emulator keeps its cards across restarts only beside a SQLite database file; a card it does not have must be sent again.");
 
     private static IResult Unreachable(string detail) => Problem(StatusCodes.Status502BadGateway, "Callback not delivered", detail);
 

@@ -63,9 +63,24 @@ public static class SandboxEndpoints
         }
 
         group.MapStreamSocket();
-        group.Map(UnknownApi.Path, context => ServeAsync(context, prefix, UnknownApi));
+        group.Map(UnknownApi.Path, context => IsClickNotSentAsJson(context, prefix) ? ClickNotJsonAsync(context) : ServeAsync(context, prefix, UnknownApi));
         return group;
     }
+
+    /// <summary>
+    /// A POST to <c>/clicks</c> or <c>/stream/clicks</c> reaches the catch-all only when its Content-Type is not JSON
+    /// (minimal APIs match a JSON body's endpoint on it), e.g. <c>curl -d</c> without <c>-H</c>: it is a click sent
+    /// the wrong way, not an API DingTalk lacks.
+    /// </summary>
+    private static bool IsClickNotSentAsJson(HttpContext context, string prefix) =>
+        HttpMethods.IsPost(context.Request.Method)
+        && context.Request.Path.Value is { } path
+        && (path.Equals(prefix + "/clicks", StringComparison.OrdinalIgnoreCase) || path.Equals(prefix + "/stream/clicks", StringComparison.OrdinalIgnoreCase));
+
+    private static Task ClickNotJsonAsync(HttpContext context) => Results.Problem(
+        statusCode: StatusCodes.Status415UnsupportedMediaType,
+        title: "Unsupported Media Type",
+        detail: "Send the click as JSON, with Content-Type: application/json.").ExecuteAsync(context);
 
     /// <summary>
     /// <c>POST {prefix}/stream/clicks</c> <c>{outTrackId, userId, params}</c>: a user's click on a Stream card, pushed to

@@ -83,13 +83,13 @@ public sealed class SandboxModeTests : IAsyncLifetime
     [Fact]
     public async Task A_click_over_Stream_on_a_card_the_sandbox_does_not_have_is_404_saying_to_send_it_again()
     {
-        // What a newcomer meets after a restart: the gateway's SQLite file still has the card, the in-memory emulator not.
+        // What a newcomer meets with a mistyped id, or after a restart on a database the emulator keeps no file beside.
         using var client = _gateway.CreateClient();
 
         var clicked = await client.PostAsJsonAsync("/sandbox/stream/clicks", new { outTrackId = "sent-before-a-restart", userId = "u1", @params = new { action = "vote", option = "A" } });
 
         var problem = await HttpAssert.ProblemAsync(clicked, HttpStatusCode.NotFound);
-        Assert.Equal("DingTalk has no card sent-before-a-restart: the sandbox starts empty with each run, so send the card again.", problem.GetProperty("detail").GetString());
+        Assert.Equal("DingTalk has no card sent-before-a-restart: check the id against GET /sandbox/cards. The emulator keeps its cards across restarts only beside a SQLite database file; a card it does not have must be sent again.", problem.GetProperty("detail").GetString());
     }
 
     [Fact]

@@ -64,15 +64,17 @@ public sealed partial class SandboxPageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_click_on_a_card_the_sandbox_does_not_have_is_404_saying_the_sandbox_starts_empty()
+    public async Task A_click_on_a_card_the_sandbox_does_not_have_is_404_saying_to_check_the_id_or_send_it_again()
     {
         var advanced = await _client.PostAsJsonAsync("/sandbox/clicks", new { outTrackId = "sent-before-a-restart", userId = "u1", @params = new { action = "vote", option = "A" } });
         var robot = await _client.PostAsJsonAsync("/sandbox/clicks", new { cardBizId = "sent-before-a-restart", userId = "u1", @params = new { action = "approve" } });
 
         Assert.Equal(
-            "DingTalk has no card sent-before-a-restart: the sandbox starts empty with each run, so send the card again.",
+            "DingTalk has no card sent-before-a-restart: check the id against GET /sandbox/cards. The emulator keeps its cards across restarts only beside a SQLite database file; a card it does not have must be sent again.",
             (await HttpAssert.ProblemAsync(advanced, HttpStatusCode.NotFound)).GetProperty("detail").GetString());
-        Assert.Contains("the sandbox starts empty with each run", (await HttpAssert.ProblemAsync(robot, HttpStatusCode.NotFound)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(
+            "DingTalk has no robot card sent-before-a-restart: check the id against GET /sandbox/cards. The emulator keeps its cards across restarts only beside a SQLite database file; a card it does not have must be sent again.",
+            (await HttpAssert.ProblemAsync(robot, HttpStatusCode.NotFound)).GetProperty("detail").GetString());
     }
 
     [Theory]

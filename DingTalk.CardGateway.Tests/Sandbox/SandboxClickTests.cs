@@ -55,12 +55,12 @@ public sealed class SandboxClickTests : SandboxTestBase
     }
 
     [Fact]
-    public async Task A_click_on_an_unknown_card_is_404_saying_the_sandbox_starts_empty()
+    public async Task A_click_on_an_unknown_card_is_404_saying_to_check_the_id_or_send_it_again()
     {
         var answer = await ClickAsync(new JsonObject { ["outTrackId"] = "no-such-card", ["userId"] = "u1" });
 
         Assert.Equal(
-            "DingTalk has no card no-such-card: the sandbox starts empty with each run, so send the card again.",
+            "DingTalk has no card no-such-card: check the id against GET /sandbox/cards. The emulator keeps its cards across restarts only beside a SQLite database file; a card it does not have must be sent again.",
             (await HttpAssert.ProblemAsync(answer, HttpStatusCode.NotFound)).GetProperty("detail").GetString());
     }
 
@@ -75,6 +75,24 @@ public sealed class SandboxClickTests : SandboxTestBase
         var answer = await Client.SendAsync(HttpMethod.Post, "/clicks", body);
 
         Assert.Equal(HttpStatusCode.BadRequest, answer.Status);
+    }
+
+    [Theory]
+    [InlineData("clicks", null)] // curl -d without -H: application/x-www-form-urlencoded
+    [InlineData("clicks", "text/plain")]
+    [InlineData("stream/clicks", null)]
+    public async Task A_click_not_sent_as_JSON_is_415_saying_so_not_DingTalks_unknown_api(string path, string? contentType)
+    {
+        // Minimal APIs match a JSON body's endpoint on its Content-Type: the request fell through to the emulator's
+        // catch-all, whose 404 "Specified api is not found, please check your url and method" sent people hunting a typo.
+        using var http = DingTalk.CreateClient();
+        using var content = new StringContent("""{"outTrackId":"c","userId":"u1","params":{}}""");
+        content.Headers.ContentType = contentType is null ? new("application/x-www-form-urlencoded") : new(contentType);
+
+        var answer = await http.PostAsync(path, content);
+
+        var detail = (await HttpAssert.ProblemAsync(answer, HttpStatusCode.UnsupportedMediaType)).GetProperty("detail").GetString();
+        Assert.Contains("Content-Type: application/json", detail, StringComparison.Ordinal);
     }
 
     private async Task RegisterAsync(string routeKey, string url)
