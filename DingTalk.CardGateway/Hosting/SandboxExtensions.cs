@@ -1,8 +1,12 @@
+using DingTalk.CardGateway.Cards;
 using DingTalk.Sandbox;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
 
-public static class SandboxExtensions
+public static partial class SandboxExtensions
 {
     /// <summary>In Sandbox mode, the DingTalk emulator, accepting the gateway's own (sandbox) credentials.</summary>
     public static IServiceCollection AddGatewaySandbox(this IServiceCollection services, IConfiguration configuration)
@@ -39,8 +43,30 @@ public static class SandboxExtensions
         if (app.ServiceProvider.GetService<SandboxState>() is not null)
         {
             app.MapDingTalkSandbox("/sandbox").ExcludeFromDescription();
+            var services = app.ServiceProvider;
+            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => WarnWithoutSocket(services));
         }
 
         return app;
+    }
+
+    /// <summary>
+    /// The emulator is called over the host's own socket (<see cref="DingTalkEndpoint"/>). WebApplicationFactory's
+    /// in-memory TestServer has none, and every call to DingTalk then failed as "unreachable" with nothing saying why.
+    /// </summary>
+    private static void WarnWithoutSocket(IServiceProvider services)
+    {
+        var server = services.GetRequiredService<IServer>();
+        if (services.GetRequiredService<IOptions<DingTalkOptions>>().Value.ApiBaseUrl == DingTalkEndpoint.DefaultApiBaseUrl
+            && server.Features.Get<IServerAddressesFeature>()?.Addresses is not { Count: > 0 })
+        {
+            Log.NoSocket(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SandboxExtensions).FullName!));
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(7004, LogLevel.Warning, "Sandbox mode: this host listens on no socket (WebApplicationFactory's in-memory TestServer?), so the gateway cannot call its emulated DingTalk under /sandbox and every call to DingTalk fails as unreachable (POST /api/cards answers 503). Start it on one: factory.UseKestrel(k => k.Listen(IPAddress.Loopback, 0)); factory.StartServer(); (README, Testing a handler)")]
+        public static partial void NoSocket(ILogger logger);
     }
 }
