@@ -249,6 +249,22 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         }
     }
 
+    [Fact]
+    public async Task An_address_something_else_listens_on_stops_the_process_with_one_line_saying_what_to_do()
+    {
+        // A second dotnet run, or any other program on 5080: the host's "failed to start" with two stack traces and an abort (134).
+        using var other = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        other.Start();
+        var port = ((System.Net.IPEndPoint)other.LocalEndpoint).Port;
+
+        var (exitCode, error, output) = await RunAsync(new() { ["Gateway__Storage__ConnectionString"] = "Data Source=:memory:" }, $"http://127.0.0.1:{port}");
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith($"DingTalk.CardGateway cannot start: http://127.0.0.1:{port} is already in use", error, StringComparison.Ordinal);
+        Assert.Contains("--urls", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+    }
+
     /// <summary>The published gateway as a process, in Sandbox mode unless told otherwise; what it printed once it exits.</summary>
     /// <summary>The one validation failure of a complete configuration in <paramref name="mode"/> with <paramref name="key"/> set to <paramref name="value"/>.</summary>
     private static string DingTalkValidationFailure(string mode, string key, string value)
@@ -272,10 +288,10 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         return Assert.Single(ex.Failures);
     }
 
-    private static async Task<(int ExitCode, string Error, string Output)> RunAsync(Dictionary<string, string> environment)
+    private static async Task<(int ExitCode, string Error, string Output)> RunAsync(Dictionary<string, string> environment, string urls = "http://127.0.0.1:0")
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, "--urls", "http://127.0.0.1:0"])
+        var start = new ProcessStartInfo("dotnet", [dll, "--urls", urls])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,

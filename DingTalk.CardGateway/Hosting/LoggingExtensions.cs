@@ -21,7 +21,11 @@ public static class LoggingExtensions
         {
             logger.ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services)
-                .Enrich.FromLogContext();
+                .Enrich.FromLogContext()
+                // RunGatewayAsync says it in one line and exits 1, instead of the host's error with Kestrel's stack trace.
+                .Filter.ByExcluding(e => RunExtensions.IsAddressInUse(e.Exception)
+                    && e.Properties.TryGetValue("SourceContext", out var source)
+                    && source is Serilog.Events.ScalarValue { Value: "Microsoft.Extensions.Hosting.Internal.Host" });
             if (json)
             {
                 logger.WriteTo.Console(new RenderedCompactJsonFormatter());

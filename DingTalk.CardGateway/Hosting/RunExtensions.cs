@@ -1,5 +1,6 @@
 using System.Data.Common;
 using DingTalk.CardGateway.Storage.Sql;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
@@ -31,8 +32,30 @@ public static class RunExtensions
             return await CannotStartAsync($"the {storage.Provider} database (Gateway:Storage:ConnectionString) cannot be used: {SchemaMigrator.Describe(ex)}");
         }
 
-        await app.RunAsync();
+        try
+        {
+            await app.RunAsync();
+        }
+        catch (IOException ex) when (IsAddressInUse(ex))
+        {
+            // A second dotnet run, or another program on the port: the host's "failed to start" is not logged (LoggingExtensions).
+            return await CannotStartAsync(
+                $"{BoundAddress(ex)} is already in use: another program (a gateway still running?) listens there. Stop it, or listen elsewhere: --urls http://localhost:5090 (or ASPNETCORE_URLS, which dotnet run's launch profile overrides).");
+        }
+
         return 0;
+    }
+
+    /// <summary>Whether <paramref name="exception"/> is Kestrel's refusal to listen on an address another program holds.</summary>
+    public static bool IsAddressInUse(Exception? exception) => exception is IOException { InnerException: AddressInUseException };
+
+    /// <summary>The address Kestrel names in "Failed to bind to address http://127.0.0.1:5080: address already in use.".</summary>
+    private static string BoundAddress(IOException ex)
+    {
+        const string Before = "address ", After = ": address already in use";
+        var end = ex.Message.IndexOf(After, StringComparison.Ordinal);
+        var start = end < 0 ? -1 : ex.Message.LastIndexOf(Before, end, StringComparison.Ordinal);
+        return start < 0 ? "The address to listen on" : ex.Message[(start + Before.Length)..end];
     }
 
     /// <summary>The one line an operator sees when the gateway will not start; the process's exit code.</summary>
