@@ -44,23 +44,28 @@ public static partial class SandboxExtensions
         {
             app.MapDingTalkSandbox("/sandbox").ExcludeFromDescription();
             var services = app.ServiceProvider;
-            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => WarnWithoutSocket(services));
+            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => SayWhereItIs(services));
         }
 
         return app;
     }
 
     /// <summary>
-    /// The emulator is called over the host's own socket (<see cref="DingTalkEndpoint"/>). WebApplicationFactory's
-    /// in-memory TestServer has none, and every call to DingTalk then failed as "unreachable" with nothing saying why.
+    /// Where the card page is, for whoever started <c>dotnet run</c> before reading the README. The emulator is called
+    /// over the host's own socket (<see cref="DingTalkEndpoint"/>): WebApplicationFactory's in-memory TestServer has none,
+    /// and every call to DingTalk then failed as "unreachable" with nothing saying why.
     /// </summary>
-    private static void WarnWithoutSocket(IServiceProvider services)
+    private static void SayWhereItIs(IServiceProvider services)
     {
         var server = services.GetRequiredService<IServer>();
-        if (services.GetRequiredService<IOptions<DingTalkOptions>>().Value.ApiBaseUrl == DingTalkEndpoint.DefaultApiBaseUrl
-            && server.Features.Get<IServerAddressesFeature>()?.Addresses is not { Count: > 0 })
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SandboxExtensions).FullName!);
+        if (server.Features.Get<IServerAddressesFeature>()?.Addresses is { Count: > 0 })
         {
-            Log.NoSocket(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SandboxExtensions).FullName!));
+            Log.CardPage(logger, DingTalkEndpoint.SelfAddress(server));
+        }
+        else if (services.GetRequiredService<IOptions<DingTalkOptions>>().Value.ApiBaseUrl == DingTalkEndpoint.DefaultApiBaseUrl)
+        {
+            Log.NoSocket(logger);
         }
     }
 
@@ -68,5 +73,8 @@ public static partial class SandboxExtensions
     {
         [LoggerMessage(7004, LogLevel.Warning, "Sandbox mode: this host listens on no socket (WebApplicationFactory's in-memory TestServer?), so the gateway cannot call its emulated DingTalk under /sandbox and every call to DingTalk fails as unreachable (POST /api/cards answers 503). Start it on one: factory.UseKestrel(k => k.Listen(IPAddress.Loopback, 0)); factory.StartServer(); (README, Testing a handler)")]
         public static partial void NoSocket(ILogger logger);
+
+        [LoggerMessage(7005, LogLevel.Information, "Sandbox mode: DingTalk is emulated in this process. See and click its cards at {Address:l}/sandbox/; send one from {Address:l}/swagger")]
+        public static partial void CardPage(ILogger logger, string address);
     }
 }
