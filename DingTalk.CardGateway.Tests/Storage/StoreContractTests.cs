@@ -305,6 +305,23 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Null(await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync("card-refused", default));
     }
 
+    /// <summary>An advanced card about to be sent (unconfirmed), its public <c>a</c> set to <paramref name="a"/>.</summary>
+    private static CardRecord AdvancedCard(string id, string a)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new CardRecord
+        {
+            Id = id,
+            Kind = CardKind.Advanced,
+            TemplateId = "tpl",
+            PublicData = new Dictionary<string, string> { ["a"] = a },
+            Version = 1,
+            CreatedAt = now,
+            UpdatedAt = now,
+            CreationConfirmed = false,
+        };
+    }
+
     /// <summary>
     /// Two sends of one new id at once: the first to store its card keeps it; the second is told so and changes nothing,
     /// in its own transaction and in a transaction's batch alike.
@@ -313,18 +330,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     public async Task A_card_added_unconfirmed_under_an_id_stored_already_is_refused_and_changes_nothing()
     {
         SkipWithoutDatabase();
-        var now = DateTimeOffset.UtcNow;
-        var first = new CardRecord
-        {
-            Id = "card-added-twice",
-            Kind = CardKind.Advanced,
-            TemplateId = "tpl",
-            PublicData = new Dictionary<string, string> { ["a"] = "first" },
-            Version = 1,
-            CreatedAt = now,
-            UpdatedAt = now,
-            CreationConfirmed = true,
-        };
+        var first = AdvancedCard("card-added-twice", "first") with { CreationConfirmed = true };
         await using (var scope = fixture.Scope())
         {
             var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
@@ -355,18 +361,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     public async Task A_card_confirmed_after_a_refused_send_took_its_row_away_is_stored_again()
     {
         SkipWithoutDatabase();
-        var now = DateTimeOffset.UtcNow;
-        var card = new CardRecord
-        {
-            Id = "card-confirmed-after-forget",
-            Kind = CardKind.Advanced,
-            TemplateId = "tpl",
-            PublicData = new Dictionary<string, string> { ["a"] = "1" },
-            Version = 1,
-            CreatedAt = now,
-            UpdatedAt = now,
-            CreationConfirmed = false,
-        };
+        var card = AdvancedCard("card-confirmed-after-forget", "1");
         await using (var scope = fixture.Scope())
         {
             var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
