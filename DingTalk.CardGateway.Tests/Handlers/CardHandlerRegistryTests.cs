@@ -45,6 +45,16 @@ public class CardHandlerRegistryTests
     public void The_suggested_registration_is_a_line_to_paste(string? action, string? actionId, bool knownCard, string expected) =>
         Assert.Equal(expected, CardHandlerRegistry.SuggestRegistration(Click(action, actionId is null ? [] : [actionId]), knownCard ? PollCard : null));
 
+    [Fact]
+    public void A_click_with_nothing_to_route_it_by_is_told_what_to_give_it_not_a_registration_that_answers_every_click()
+    {
+        var suggestion = CardHandlerRegistry.SuggestRegistration(Click(), null);
+
+        Assert.DoesNotContain("on => on)", suggestion, StringComparison.Ordinal);
+        Assert.StartsWith("nothing in this click to route it by", suggestion, StringComparison.Ordinal);
+        Assert.EndsWith("""AddCardActionHandler<MyHandler>(on => on.Action("close"));""", suggestion, StringComparison.Ordinal);
+    }
+
     private static CardHandlerRegistry Registry(params (Type Handler, Func<CardActionMatch, CardActionMatch> On)[] registrations) =>
         new(registrations.Select(r => new CardHandlerRegistration(r.Handler, r.On(new CardActionMatch()))));
 

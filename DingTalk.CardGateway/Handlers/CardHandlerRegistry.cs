@@ -53,6 +53,13 @@ public sealed class CardHandlerRegistry(IEnumerable<CardHandlerRegistration> reg
             match.Append(".DynamicData()");
         }
 
+        if (match.Length == "on".Length)
+        {
+            // on => on would answer every click of every card: not what a missing handler wants.
+            return "nothing in this click to route it by (no params.action, no actionIds, and a card this gateway did not send): "
+                + "give the card's button a params.action, say \"close\", and register builder.Services.AddCardActionHandler<MyHandler>(on => on.Action(\"close\"));";
+        }
+
         return $"builder.Services.AddCardActionHandler<MyHandler>(on => {match});";
     }
 
