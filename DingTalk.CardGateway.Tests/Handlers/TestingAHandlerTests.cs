@@ -44,18 +44,25 @@ public sealed class TestingAHandlerTests : IAsyncLifetime
 
         var clicker = await answer.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("42", clicker.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myRefund").GetString());
-        for (var tries = 0; await RefundsOnCardAsync(client) != "1"; tries++) // everyone's update leaves after the answer
-        {
-            Assert.True(tries < 100, "the update for everyone reached the sandbox's card");
-            await Task.Delay(50);
-        }
+        await SandboxCards.WaitForAsync(client, "order-1", card => card.GetValueOrDefault("refunds") == "1"); // everyone's update leaves after the answer
     }
 
-    private static async Task<string?> RefundsOnCardAsync(HttpClient client)
+    [Fact]
+    public async Task Waiting_for_a_card_that_never_shows_it_says_what_the_card_shows()
     {
-        var sandbox = await client.GetFromJsonAsync<JsonElement>("/sandbox/cards");
-        var card = sandbox.GetProperty("cards").EnumerateArray().Single(c => c.GetProperty("outTrackId").GetString() == "order-1");
-        return card.GetProperty("cardData").TryGetProperty("refunds", out var refunds) ? refunds.GetString() : null;
+        using var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", "sandbox");
+        (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.refund", outTrackId = "order-2", openConversationId = "cidTest==", cardData = new { refunds = "0" } }))
+            .EnsureSuccessStatusCode();
+
+        var never = await Assert.ThrowsAsync<TimeoutException>(
+            () => SandboxCards.WaitForAsync(client, "order-2", card => card.GetValueOrDefault("refunds") == "1", TimeSpan.FromMilliseconds(200)));
+        var missing = await Assert.ThrowsAsync<TimeoutException>(
+            () => SandboxCards.WaitForAsync(client, "order-3", _ => true, TimeSpan.FromMilliseconds(200)));
+
+        Assert.Contains("""{"refunds":"0"}""", never.Message, StringComparison.Ordinal);
+        Assert.Contains("has no card order-3", missing.Message, StringComparison.Ordinal);
+        Assert.Equal("0", (await SandboxCards.CardDataAsync(client, "order-2"))!["refunds"]);
     }
 
     /// <summary>The README's handler, word for word.</summary>
