@@ -46,6 +46,18 @@ public class CardHandlerRegistryTests
         Assert.Equal(expected, CardHandlerRegistry.SuggestRegistration(Click(action, actionId is null ? [] : [actionId]), knownCard ? PollCard : null));
 
     [Fact]
+    public void One_registration_answers_any_of_the_actions_it_names()
+    {
+        var registry = Registry((typeof(Generic), on => on.Template("tpl.poll").Action("join", "leave")));
+
+        Assert.Equal(typeof(Generic), registry.Find(Click(action: "join"), PollCard)?.HandlerType);
+        Assert.Equal(typeof(Generic), registry.Find(Click(action: "leave"), PollCard)?.HandlerType);
+        Assert.Null(registry.Find(Click(action: "vote"), PollCard));
+        Assert.Null(registry.Find(Click(), PollCard));
+        Assert.Equal("""on.Template("tpl.poll").Action("join", "leave")""", registry.Registrations[0].Match.ToString());
+    }
+
+    [Fact]
     public void A_click_with_nothing_to_route_it_by_is_told_what_to_give_it_not_a_registration_that_answers_every_click()
     {
         var suggestion = CardHandlerRegistry.SuggestRegistration(Click(), null);

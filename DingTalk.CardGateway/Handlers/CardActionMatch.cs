@@ -13,7 +13,11 @@ public sealed record CardActionMatch
 
     public string? ActionIdIs { get; private init; }
 
-    public string? ParamsAction { get; private init; }
+    /// <summary>The callback's <c>params.action</c>, or the first of those it may be (<see cref="ParamsActions"/>).</summary>
+    public string? ParamsAction => ParamsActions?[0];
+
+    /// <summary>The <c>params.action</c> values it answers (any one of them); null: any.</summary>
+    public IReadOnlyList<string>? ParamsActions { get; private init; }
 
     public CardActionType Type { get; private init; } = CardActionType.ActionCallback;
 
@@ -26,8 +30,8 @@ public sealed record CardActionMatch
     /// <summary>A component id among the callback's <c>actionIds</c>.</summary>
     public CardActionMatch ActionId(string actionId) => this with { ActionIdIs = actionId };
 
-    /// <summary>The callback's <c>params.action</c>.</summary>
-    public CardActionMatch Action(string action) => this with { ParamsAction = action };
+    /// <summary>The callback's <c>params.action</c> — any of <paramref name="action"/> and <paramref name="more"/>: one handler for several actions (<c>on.Action("join", "leave")</c>) reads <c>context.Action</c> to tell them apart.</summary>
+    public CardActionMatch Action(string action, params string[] more) => this with { ParamsActions = [action, .. more] };
 
     /// <summary>Answer <c>dynamicDataCallback</c> pulls instead of clicks.</summary>
     public CardActionMatch DynamicData() => this with { Type = CardActionType.DynamicDataCallback };
@@ -36,9 +40,9 @@ public sealed record CardActionMatch
         action.Type == Type
         && (TemplateId is null || string.Equals(card?.TemplateId, TemplateId, StringComparison.Ordinal))
         && (ActionIdIs is null || action.ActionIds.Contains(ActionIdIs, StringComparer.Ordinal))
-        && (ParamsAction is null || string.Equals(action.Action, ParamsAction, StringComparison.Ordinal));
+        && (ParamsActions is null || (action.Action is { } named && ParamsActions.Contains(named, StringComparer.Ordinal)));
 
     public override string ToString() =>
         "on" + (TemplateId is null ? "" : $".Template(\"{TemplateId}\")") + (ActionIdIs is null ? "" : $".ActionId(\"{ActionIdIs}\")")
-        + (ParamsAction is null ? "" : $".Action(\"{ParamsAction}\")") + (Type == CardActionType.DynamicDataCallback ? ".DynamicData()" : "");
+        + (ParamsActions is null ? "" : $".Action({string.Join(", ", ParamsActions.Select(a => $"\"{a}\""))})") + (Type == CardActionType.DynamicDataCallback ? ".DynamicData()" : "");
 }
