@@ -26,6 +26,10 @@ public static class CardAdminEndpoints
         cards.MapPost("/{outTrackId}/stream", StreamAsync)
             .WithSummary("Stream (typewriter) one frame into a card variable")
             .ProducesDingTalkProblems();
+        cards.MapGet("/", ListAsync)
+            .WithSummary("The stored cards (advanced and robot), a page at a time in id order, each with its undelivered updates counted")
+            .WithDescription("limit: 1–500 (100); after: the next of the previous page; undelivered=dead (or pending): only cards with such updates — the cards behind cardgateway.outbox.entries{status=dead}.")
+            .ProducesValidationProblem();
         cards.MapGet("/{outTrackId}", GetAsync)
             .WithSummary("The card as stored, its undelivered (pending or dead-lettered) updates and its recent callbacks")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -235,6 +239,32 @@ public static class CardAdminEndpoints
             StreamingFrame.Create(outTrackId, request.Key!, request.Content!, request.IsFull, request.IsFinalize, request.IsError),
             cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<CardPage>, ValidationProblem>> ListAsync(
+        CardListing listing, int? limit, string? after, string? undelivered, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (limit is < 1 or > CardListing.MaxLimit)
+        {
+            errors["limit"] = [$"From 1 to {CardListing.MaxLimit} cards a page, not {limit}."];
+        }
+
+        OutboxStatus? status = undelivered?.ToLowerInvariant() switch
+        {
+            null => null,
+            "dead" => OutboxStatus.Dead,
+            "pending" => OutboxStatus.Pending,
+            _ => null,
+        };
+        if (undelivered is not null && status is null)
+        {
+            errors["undelivered"] = ["dead (cards with dead-lettered updates) or pending (cards with updates still being sent)."];
+        }
+
+        return errors.Count > 0
+            ? TypedResults.ValidationProblem(errors)
+            : TypedResults.Ok(await listing.PageAsync(after, limit ?? CardListing.DefaultLimit, status, cancellationToken));
     }
 
     /// <summary>

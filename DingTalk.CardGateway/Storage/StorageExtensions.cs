@@ -27,6 +27,7 @@ public static class StorageExtensions
         services.AddScoped<IHandlerStateStore, SqlHandlerStateStore>();
         services.AddScoped<IOutbox, SqlOutbox>();
         services.AddScoped<CardUpdates>();
+        services.AddScoped<Admin.CardListing>();
         services.AddSingleton<ITypingLeases, SqlTypingLeases>(); // one owner per process
 
         // The schema first: hosted services start in registration order, and everything after needs the tables.
