@@ -211,7 +211,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(cancelled, "the send went on after the card was taken over");
-        Assert.Equal(["Pending"], await StatusesAsync(card));
+        Assert.Equal(["Pending", "Pending"], await StatusesAsync(card)); // the update, and the refresh queued behind it
     }
 
     [SkippableFact]
@@ -271,8 +271,172 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
         // Not the dispatch loop's "could not reach the database", which would also cut off every other card's send of the pass.
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(["Pending"], await StatusesAsync(card));
-        Assert.Equal(0, (await EntryAsync((await EntriesOfAsync(card)).Single())).Attempts); // the new owner's to send, no failure counted
+        Assert.Equal(["Pending", "Pending"], await StatusesAsync(card)); // the update, and the refresh queued behind it
+        Assert.Equal(0, (await EntryAsync((await EntriesOfAsync(card))[0])).Attempts); // the new owner's to send, no failure counted
+    }
+
+    [SkippableFact]
+    public async Task An_older_update_cut_off_on_the_wire_that_lands_after_the_new_owners_newer_one_is_put_right_by_a_refresh()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var shown = new ConcurrentDictionary<string, string>(StringComparer.Ordinal); // the card at DingTalk: updates merged as they land
+        UpdateCardRequest? onTheWire = null;
+        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var api = new CardApi(card)
+        {
+            Answer = async (request, call, cancellationToken) =>
+            {
+                if (call == 1)
+                {
+                    // Replica A's attempt: cut off on A's side when A loses the card, still on its way to DingTalk.
+                    onTheWire = request;
+                    sending.SetResult();
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+
+                Show(shown, request);
+            },
+        };
+        await QueueAsync(Update(card, ("total", 1)));
+        var pass = Dispatcher(api, clock).RunOnceAsync(default);
+        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await QueueAsync(Update(card, ("total", 2))); // the next vote, while A sends
+        await TakeOverAsync(card, clock, pass);
+        Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // Replica B has the card and sends the newer total; then A's attempt lands.
+        await ReleaseLeaseAsync(card);
+        var replicaB = Dispatcher(api, clock);
+        Assert.True(await replicaB.RunOnceAsync(default));
+        Assert.Equal("2", shown["total"]);
+        Show(shown, onTheWire!);
+        Assert.Equal("1", shown["total"]);
+
+        // No vote comes after: the refresh A queued, due once an attempt on the wire has had its time, puts the card right.
+        clock.Advance(AttemptTimeout);
+        while (await replicaB.RunOnceAsync(default))
+        {
+        }
+
+        Assert.Equal("2", shown["total"]);
+        Assert.All(await StatusesAsync(card), status => Assert.Equal("Sent", status));
+    }
+
+    [SkippableFact]
+    public async Task An_older_update_DingTalk_took_after_the_new_owners_newer_one_is_put_right_by_a_refresh()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var shown = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var land = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var api = new CardApi(card)
+        {
+            Answer = async (request, call, _) =>
+            {
+                if (call == 1)
+                {
+                    // Replica A's attempt, past the point of no return: DingTalk carries it out when the test says, and answers.
+                    sending.SetResult();
+                    await land.Task;
+                }
+
+                Show(shown, request);
+            },
+        };
+        await QueueAsync(Update(card, ("total", 1)));
+        var pass = Dispatcher(api, clock).RunOnceAsync(default);
+        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await QueueAsync(Update(card, ("total", 2)));
+        await TakeOverAsync(card, clock, pass);
+
+        await ReleaseLeaseAsync(card);
+        var replicaB = Dispatcher(api, clock);
+        Assert.True(await replicaB.RunOnceAsync(default));
+        Assert.Equal("2", shown["total"]);
+        land.SetResult(); // A's update lands now, and A, marking it sent, finds the lease gone
+        Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("1", shown["total"]);
+
+        clock.Advance(AttemptTimeout);
+        while (await replicaB.RunOnceAsync(default))
+        {
+        }
+
+        Assert.Equal("2", shown["total"]);
+        Assert.All(await StatusesAsync(card), status => Assert.Equal("Sent", status));
+    }
+
+    [SkippableFact]
+    public async Task A_send_that_keeps_its_lease_queues_no_refresh()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var api = new CardApi(card);
+        await QueueAsync(Update(card, ("total", 1)));
+        var dispatcher = Dispatcher(api, new FakeTimeProvider(T0 + TimeSpan.FromHours(1))); // a refresh queued would be due at once
+
+        while (await dispatcher.RunOnceAsync(default))
+        {
+        }
+
+        Assert.Equal(["Sent"], await StatusesAsync(card));
+        Assert.Single(api.Updates);
+    }
+
+    [SkippableFact]
+    public async Task A_refresh_sends_the_cards_stored_public_data_and_a_robot_cards_StandardCard_by_top_level_key()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        await QueueAsync(Update(card, ("total", 1), ("title", "Lunch")));
+        await QueueAsync(Update(card, ("total", 2)));
+        var robotCard = NewCardId();
+        await using (var scope = fixture.Scope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+                new CardRecord
+                {
+                    Id = robotCard,
+                    Kind = CardKind.Robot,
+                    TemplateId = "StandardCard",
+                    PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = """{"header":{"title":{"type":"text","text":"Deployed"}},"contents":[]}""" },
+                    Version = 1,
+                    CreatedAt = T0,
+                    UpdatedAt = T0,
+                },
+                default);
+        }
+
+        var api = new CardApi(card);
+        var robot = new RobotApi();
+        var dispatcher = Dispatcher(api, new FakeTimeProvider(T0), robot);
+        while (await dispatcher.RunOnceAsync(default))
+        {
+        }
+
+        await using (var scope = fixture.Scope())
+        {
+            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>(); // as a replica that lost the lease queues them
+            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(card, CardKind.Advanced), afterAnswer: false, default);
+            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(robotCard, CardKind.Robot), afterAnswer: false, default);
+        }
+
+        while (await dispatcher.RunOnceAsync(default))
+        {
+        }
+
+        var refresh = api.Updates.Last();
+        Assert.Equal(new Dictionary<string, string> { ["total"] = "2", ["title"] = "Lunch" }, refresh.CardData!.CardParamMap);
+        Assert.Null(refresh.PrivateData);
+        Assert.True(refresh.CardUpdateOptions!.UpdateCardDataByKey);
+        var robotRefresh = Assert.Single(robot.Updates, u => u.CardBizId == robotCard);
+        Assert.Equal(["contents", "header"], JsonDocument.Parse(robotRefresh.CardData).RootElement.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Contains("Deployed", robotRefresh.CardData, StringComparison.Ordinal);
+        Assert.True(robotRefresh.UpdateOptions!.UpdateCardDataByKey);
     }
 
     [SkippableFact]
@@ -487,6 +651,27 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         {
             clock.Advance(step);
             await Task.WhenAny(pass, Task.Delay(20));
+        }
+    }
+
+    /// <summary>The card's lease let go of by the replica that took it over (as when it is done with the card).</summary>
+    private async Task ReleaseLeaseAsync(string card) =>
+        await StorageSession.ExecuteAsync(
+            fixture.Services.GetRequiredService<GatewayDatabase>(),
+            fixture.Services.GetRequiredService<SqliteWriteBatcher>(),
+            "DELETE FROM outbox_leases WHERE card_id = @card",
+            new { card },
+            default);
+
+    /// <summary>How long the gateway gives an attempt on the wire (<c>DingTalk:Outbound:AttemptTimeout</c>).</summary>
+    private TimeSpan AttemptTimeout => fixture.Services.GetRequiredService<IOptionsMonitor<DingTalkOptions>>().CurrentValue.Outbound.AttemptTimeout;
+
+    /// <summary>What DingTalk does with an update it takes: its keys merged into what the card shows.</summary>
+    private static void Show(ConcurrentDictionary<string, string> shown, UpdateCardRequest request)
+    {
+        foreach (var (key, value) in request.CardData?.CardParamMap ?? new Dictionary<string, string>())
+        {
+            shown[key] = value;
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace DingTalk.CardGateway.Storage;
 
@@ -23,6 +24,17 @@ public sealed record PendingCardUpdate(
     bool Replace = false,
     IReadOnlyDictionary<string, string>? RobotBlocks = null)
 {
+    /// <summary>
+    /// A refresh: no values of its own; the dispatcher folds in the card's stored public data (every update merged) in its
+    /// place, so sending it makes DingTalk show the latest whatever reached it before. Queued by a replica that lost the
+    /// card's lease while sending, whose older update may land after the new owner's newer one.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Refresh { get; init; }
+
+    /// <summary>A refresh of the card (<see cref="Refresh"/>).</summary>
+    public static PendingCardUpdate RefreshOf(string cardId, CardKind kind) => new(cardId, kind, CardData: null, PrivateData: null) { Refresh = true };
+
     /// <summary>
     /// One update with the effect of this one followed by <paramref name="later"/>: later keys win, and a later
     /// replacing update makes everything before it moot.

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Dapper;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Hosting;
@@ -13,7 +14,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// same card's updates), folds the card's pending entries into one call in id order (later keys win), sends it,
 /// and marks them sent — or schedules a retry with capped exponential backoff, or dead-letters them when DingTalk
 /// refuses for good or <see cref="OutboxOptions.GiveUpAfter"/> has passed. A crash after sending and before marking
-/// sends again after the lease expires: delivery is at least once.
+/// sends again after the lease expires: delivery is at least once. A replica that finds it lost the lease while sending
+/// queues a refresh of the card (<see cref="PendingCardUpdate.Refresh"/>), since its older update may land last.
 /// </summary>
 public sealed partial class OutboxDispatcher(
     GatewayDatabase database,
@@ -21,6 +23,7 @@ public sealed partial class OutboxDispatcher(
     CardSender sender,
     OutboxSignal signal,
     IOptionsMonitor<OutboxOptions> options,
+    IOptionsMonitor<DingTalkOptions> dingTalk,
     GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<OutboxDispatcher> logger) : BackgroundService
@@ -170,6 +173,7 @@ public sealed partial class OutboxDispatcher(
                 // way (an HTTP retry told to stop reports that attempt's outcome): DingTalk may have it, the new owner sends
                 // it (again), and nothing here is the dispatch loop's to report as the database failing.
                 Log.LeaseLostWhileSending(logger, cardId, folded.Count);
+                await QueueRefreshAsync(cardId, update.Kind);
                 return true;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -184,6 +188,7 @@ public sealed partial class OutboxDispatcher(
             if (!await MarkAsync(folded, "Sent", null, null, null, cancellationToken))
             {
                 Log.LeaseLostWhileSending(logger, cardId, folded.Count);
+                await QueueRefreshAsync(cardId, update.Kind);
                 return true;
             }
 
@@ -220,27 +225,44 @@ public sealed partial class OutboxDispatcher(
             cancellationToken);
 
         // An answer that has left lets a card's first try go before AnswerFirstDelay is out — never a retry before its
-        // backoff is: during an outage every vote's answer would otherwise send the card again at once.
-        if (entries.Count == 0 || (entries[0].AvailableAt > now.ToUnixTimeMilliseconds() && !(answerSent && entries[0].Attempts == 0)))
+        // backoff is: during an outage every vote's answer would otherwise send the card again at once; nor a refresh
+        // before its time, which lets a late attempt land first (QueueRefreshAsync).
+        if (entries.Count == 0)
         {
             return null;
         }
 
-        await batcher.DurableAsync(); // DingTalk shows only what a crash cannot take back
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var update = SqlJson.Read<PendingCardUpdate>(entries[0].Payload);
+        if (entries[0].AvailableAt > nowMs && !(answerSent && entries[0].Attempts == 0 && !update.Refresh))
+        {
+            return null;
+        }
 
         // Later keys win, so merges fold into one; a replacing update (an operator's) is sent on its own: folded with the
         // updates around it, it would take their private values with it, or replace private data they only merged into.
         // Nor do an advanced card's and a robot card's updates fold: DingTalk keeps their ids apart, so a card the gateway
-        // has no row for may be both, and each kind's update must reach its own API.
-        var update = SqlJson.Read<PendingCardUpdate>(entries[0].Payload);
+        // has no row for may be both, and each kind's update must reach its own API. A refresh folds as the card's stored
+        // public data, and waits for its time even behind a due entry.
+        IReadOnlyDictionary<string, JsonElement>? stored = null;
+        if (update.Refresh)
+        {
+            update = update with { CardData = stored = await StoredPublicDataAsync(cardId, update.Kind, cancellationToken), Refresh = false };
+        }
+
         var ids = new List<long> { entries[0].Id };
         var createdAt = new List<long> { entries[0].CreatedAt };
         foreach (var entry in entries.Skip(1))
         {
             var later = SqlJson.Read<PendingCardUpdate>(entry.Payload);
-            if (update.Replace || later.Replace || later.Kind != update.Kind)
+            if (update.Replace || later.Replace || later.Kind != update.Kind || (later.Refresh && entry.AvailableAt > nowMs))
             {
                 break;
+            }
+
+            if (later.Refresh)
+            {
+                later = later with { CardData = stored ??= await StoredPublicDataAsync(cardId, later.Kind, cancellationToken), Refresh = false };
             }
 
             update = update.MergeWith(later);
@@ -248,7 +270,67 @@ public sealed partial class OutboxDispatcher(
             createdAt.Add(entry.CreatedAt);
         }
 
+        // DingTalk shows only what a crash cannot take back: after the fold, so it covers the stored data a refresh read.
+        await batcher.DurableAsync();
         return (update, new Folded(cardId, ids, createdAt), entries[0], entries[0].CardCreationConfirmed == 1);
+    }
+
+    /// <summary>
+    /// What a refresh of the card sends: its public data as stored (every update merged), as an update's values — an
+    /// advanced card's keys, a robot card's StandardCard JSON by top-level key (how DingTalk merges it). Private data is
+    /// left out: per user, and a user's values are the clicker's answer's or a private update's, not this card's refresh.
+    /// Empty when the card is not stored as this kind (another system's card, or the same id of the other kind).
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, JsonElement>> StoredPublicDataAsync(string cardId, CardKind kind, CancellationToken cancellationToken)
+    {
+        var rows = await batcher.QueryBesideAsync<(string Kind, string PublicData)>(
+            "SELECT kind, public_data FROM cards WHERE id = @cardId", new { cardId }, cancellationToken);
+        if (rows.Count == 0 || rows[0].Kind != kind.ToString())
+        {
+            return new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        }
+
+        var publicData = SqlJson.Read<Dictionary<string, string>>(rows[0].PublicData);
+        if (kind == CardKind.Advanced)
+        {
+            return publicData.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal);
+        }
+
+        if (!publicData.TryGetValue(CardUpdates.RobotCardDataKey, out var card))
+        {
+            return new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        }
+
+        using var json = JsonDocument.Parse(card);
+        return CardUpdates.Properties(json.RootElement);
+    }
+
+    /// <summary>
+    /// Queues a refresh of the card (<see cref="PendingCardUpdate.Refresh"/>) once this replica found it had lost the
+    /// card's lease while sending: its send — cancelled, failed or taken — may reach DingTalk after the new owner's newer
+    /// one, and then, with no later update, the card would show the older values for good. The refresh sends the stored
+    /// data, the latest, <see cref="OutboundOptions.AttemptTimeout"/> (<c>DingTalk:Outbound:AttemptTimeout</c>) from now: an attempt on the wire gets no longer
+    /// than that from the gateway, so one still in flight (cut off, or an earlier attempt of a send that went through on
+    /// a retry) lands before it, not after. The card's later entries wait behind it that long — only after a lost lease,
+    /// which is rare. Any replica may send it; no lease is needed to queue it.
+    /// </summary>
+    private Task<int> QueueRefreshAsync(string cardId, CardKind kind)
+    {
+        var now = clock.GetUtcNow();
+        return WriteAsync(
+            """
+            INSERT INTO outbox (card_id, kind, payload, status, attempts, created_at, available_at)
+            VALUES (@cardId, @kind, @payload, 'Pending', 0, @now, @availableAt)
+            """,
+            new
+            {
+                cardId,
+                kind = kind.ToString(),
+                payload = SqlJson.Write(PendingCardUpdate.RefreshOf(cardId, kind)),
+                now = now.ToUnixTimeMilliseconds(),
+                availableAt = (now + dingTalk.CurrentValue.Outbound.AttemptTimeout).ToUnixTimeMilliseconds(),
+            },
+            CancellationToken.None);
     }
 
     /// <summary>
