@@ -224,14 +224,14 @@ public sealed partial class OutboxDispatcher(
             new { cardId },
             cancellationToken);
 
-        // An answer that has left lets a card's first try go before AnswerFirstDelay is out — never a retry before its
-        // backoff is: during an outage every vote's answer would otherwise send the card again at once; nor a refresh
-        // before its time, which lets a late attempt land first (QueueRefreshAsync).
         if (entries.Count == 0)
         {
             return null;
         }
 
+        // An answer that has left lets a card's first try go before AnswerFirstDelay is out — never a retry before its
+        // backoff is: during an outage every vote's answer would otherwise send the card again at once; nor a refresh
+        // before its time, which lets a late attempt land first (QueueRefreshAsync).
         var nowMs = now.ToUnixTimeMilliseconds();
         var update = SqlJson.Read<PendingCardUpdate>(entries[0].Payload);
         if (entries[0].AvailableAt > nowMs && !(answerSent && entries[0].Attempts == 0 && !update.Refresh))
@@ -309,9 +309,9 @@ public sealed partial class OutboxDispatcher(
     /// Queues a refresh of the card (<see cref="PendingCardUpdate.Refresh"/>) once this replica found it had lost the
     /// card's lease while sending: its send — cancelled, failed or taken — may reach DingTalk after the new owner's newer
     /// one, and then, with no later update, the card would show the older values for good. The refresh sends the stored
-    /// data, the latest, <see cref="OutboundOptions.AttemptTimeout"/> (<c>DingTalk:Outbound:AttemptTimeout</c>) from now: an attempt on the wire gets no longer
-    /// than that from the gateway, so one still in flight (cut off, or an earlier attempt of a send that went through on
-    /// a retry) lands before it, not after. The card's later entries wait behind it that long — only after a lost lease,
+    /// data, the latest, <see cref="OutboundOptions.AttemptTimeout"/> from now: an attempt on the wire gets no longer than
+    /// that from the gateway, so one still in flight (cut off, or an earlier attempt of a send that went through on a
+    /// retry) lands before it, not after. The card's later entries wait behind it that long — only after a lost lease,
     /// which is rare. Any replica may send it; no lease is needed to queue it.
     /// </summary>
     private Task<int> QueueRefreshAsync(string cardId, CardKind kind)
@@ -562,7 +562,7 @@ public sealed partial class OutboxDispatcher(
         [LoggerMessage(4107, LogLevel.Error, "DingTalk refused the update for everyone of card {CardId} because the app lacks a permission; DingTalk requires {RequiredScopes}: grant it to the app in DingTalk's developer console, then send the card's data again (GET /api/cards shows the dead letter)")]
         public static partial void PermissionMissing(ILogger logger, string cardId, string requiredScopes);
 
-        [LoggerMessage(4106, LogLevel.Warning, "Lost the outbox lease on card {CardId} while sending its update ({Entries} entries): another replica has the card now, and the entries stay pending for it")]
+        [LoggerMessage(4106, LogLevel.Warning, "Lost the outbox lease on card {CardId} while sending its update ({Entries} entries): another replica has the card now, and the entries stay pending for it; a refresh of the card is queued, in case this send lands after that replica's")]
         public static partial void LeaseLostWhileSending(ILogger logger, string cardId, int entries);
     }
 }
