@@ -143,6 +143,25 @@ public class WaitingHandlerTests(CallbackGateway gateway)
         }
     }
 
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(2, 1)]
+    [InlineData(2, 60)]
+    [InlineData(10, 60)]
+    [InlineData(10, 3600)]
+    public void A_redelivery_tries_to_see_its_click_through_for_longer_than_the_delivery_holding_it_can_run(int conflictRetries, int handlerTimeoutSeconds)
+    {
+        var options = new CallbackHandlingOptions { ConflictRetries = conflictRetries, HandlerTimeout = TimeSpan.FromSeconds(handlerTimeoutSeconds) };
+
+        var limit = CallbackPipeline.SeeThroughLimit(options);
+
+        // Every run the holder's handler may get, each to its timeout and the wait for its cancellation; on PostgreSQL the
+        // database's end of a holder that stopped.
+        Assert.True(limit > (options.HandlerTimeout + HandlerDrain.AfterCancel) * (1 + conflictRetries), $"{limit} is not past every run of the holder");
+        Assert.True(limit > options.TransactionIdleLimit, $"{limit} is not past the transaction's idle limit");
+        Assert.True(limit >= options.HandlerTimeout * 2);
+    }
+
     [Fact]
     public async Task A_redelivery_while_the_handler_waits_away_from_the_writer_is_answered_not_handled_again()
     {

@@ -63,9 +63,12 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
         Assert.True(gateway.Stream.TicketsIssued > ticketsBefore);
         output.WriteLine($"reconnected {(after.ConnectedAt - before.ClosedAt!.Value).TotalMilliseconds:0} ms after the drop");
         await AssertCallbacksFlowAsync();
-        Assert.Contains(gateway.Logs.LogEvents, e => e.MessageTemplate.Text.Contains("without one", StringComparison.Ordinal));
-        // Countable too: the loss, then the new connection.
-        Assert.Equal(["lost", "connected"], events.GetMeasurementSnapshot().Select(m => (string)m.Tags["event"]!).TakeLast(2));
+        await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => e.MessageTemplate.Text.Contains("without one", StringComparison.Ordinal)), "the reconnection logged");
+        // Countable too: the loss, then the new connection (counted once the gateway's side of the handshake is done,
+        // which may come a moment after the fake DingTalk saw the socket).
+        await Eventually.TrueAsync(
+            () => events.GetMeasurementSnapshot().Select(m => (string)m.Tags["event"]!).TakeLast(2).SequenceEqual(["lost", "connected"]),
+            "the loss, then the new connection, counted");
     }
 
     [Fact]

@@ -547,8 +547,7 @@ public sealed partial class CallbackPipeline(
     /// now and then until that delivery's record is there, or the claim goes through — that delivery ended without a
     /// record (its replica killed, its commit failed, or, on PostgreSQL, its replica stopped inside its transaction, which
     /// the database ends past <see cref="CallbackHandlingOptions.TransactionIdleLimit"/>) — and the click is handled here,
-    /// recorded as answered early. Given up after twice <see cref="CallbackHandlingOptions.HandlerTimeout"/> (at least that
-    /// limit and 5 s), or when the gateway stops.
+    /// recorded as answered early. Given up past <see cref="SeeThroughLimit"/>, or when the gateway stops.
     /// </summary>
     private async Task SeeThroughAsync(CardAction action)
     {
@@ -584,8 +583,19 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    private static TimeSpan SeeThroughLimit(CallbackHandlingOptions options) =>
-        TimeSpan.FromTicks(Math.Max((options.HandlerTimeout * 2).Ticks, (options.TransactionIdleLimit + TimeSpan.FromSeconds(5)).Ticks));
+    /// <summary>
+    /// How long a redelivery answered <c>{}</c> keeps trying to see its click through: longer than the delivery holding it
+    /// can keep it alive — every run its handler may get (<see cref="CallbackHandlingOptions.ConflictRetries"/> more than
+    /// one), each up to <see cref="CallbackHandlingOptions.HandlerTimeout"/> and the wait for its cancellation, and one
+    /// <see cref="CallbackHandlingOptions.HandlerTimeout"/> more to spare — and, on PostgreSQL, than the transaction's idle limit, past which the database ends a
+    /// holder that stopped.
+    /// </summary>
+    internal static TimeSpan SeeThroughLimit(CallbackHandlingOptions options)
+    {
+        var runs = 1 + options.ConflictRetries;
+        var holding = (options.HandlerTimeout + HandlerDrain.AfterCancel) * runs;
+        return TimeSpan.FromTicks(Math.Max(Math.Max((options.HandlerTimeout * 2).Ticks, holding.Ticks + options.HandlerTimeout.Ticks), (options.TransactionIdleLimit + TimeSpan.FromSeconds(5)).Ticks));
+    }
 
     private CallbackRecord Received(CardAction action) => new()
     {
