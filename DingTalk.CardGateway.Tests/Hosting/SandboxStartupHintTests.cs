@@ -25,6 +25,8 @@ public sealed class SandboxStartupHintTests
         gateway.StartServer();
         using var client = gateway.CreateClient();
 
+        // Said as the host's ApplicationStarted fires, which may be a moment after the factory's start returns.
+        await Eventually.TrueAsync(() => logs.Events.Any(e => CardCallbackEndpointTests.EventId(e) == 7005), "the card page's address logged");
         var hint = Assert.Single(logs.Events, e => CardCallbackEndpointTests.EventId(e) == 7005).RenderMessage();
 
         Assert.Contains(new Uri(client.BaseAddress!, "sandbox/").ToString(), hint, StringComparison.Ordinal);
@@ -50,6 +52,7 @@ public sealed class SandboxStartupHintTests
 
         using var client = gateway.CreateClient(); // starts the in-memory TestServer, as most WebApplicationFactory tests do
 
+        await Eventually.TrueAsync(() => logs.Events.Any(e => CardCallbackEndpointTests.EventId(e) == 7004), "the missing socket logged");
         var warning = Assert.Single(logs.Events, e => CardCallbackEndpointTests.EventId(e) == 7004);
         Assert.Equal(LogEventLevel.Warning, warning.Level);
         Assert.Contains("UseKestrel", warning.RenderMessage(), StringComparison.Ordinal);
