@@ -1,13 +1,7 @@
-using System.Net;
 using DingTalk.Sandbox;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace DingTalk.CardGateway.Tests.Fixtures;
 
@@ -45,9 +39,7 @@ public sealed class FakeDingTalk : IAsyncDisposable
     /// <param name="timeProvider">The sandbox's clock (token expiry, request times); the system clock by default.</param>
     public static async Task<FakeDingTalk> StartAsync(Action<SandboxOptions>? configure = null, TimeProvider? timeProvider = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        var builder = LoopbackApp.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         if (timeProvider is not null)
         {
             builder.Services.AddSingleton(timeProvider);
@@ -71,8 +63,7 @@ public sealed class FakeDingTalk : IAsyncDisposable
         app.MapDingTalkSandbox("");
         await app.StartAsync();
 
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return fake = new FakeDingTalk(app, new Uri(address.TrimEnd('/') + "/"));
+        return fake = new FakeDingTalk(app, new Uri(LoopbackApp.Address(app).TrimEnd('/') + "/"));
     }
 
     /// <summary>A plain client with <see cref="BaseAddress"/> set; the caller disposes it.</summary>

@@ -1,12 +1,6 @@
-using System.Net;
+using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace DingTalk.CardGateway.Tests.Stream;
 
@@ -33,10 +27,7 @@ public sealed class HungStreamServer : IAsyncDisposable
 
     public static async Task<HungStreamServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
+        var app = LoopbackApp.CreateBuilder().Build();
         HungStreamServer? server = null;
         app.UseWebSockets();
         app.Map("/connect", async (HttpContext http) =>
@@ -53,8 +44,7 @@ public sealed class HungStreamServer : IAsyncDisposable
             }
         });
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return server = new HungStreamServer(app, new Uri(address.Replace("http://", "ws://", StringComparison.Ordinal).TrimEnd('/') + "/connect"));
+        return server = new HungStreamServer(app, new Uri(LoopbackApp.Address(app).Replace("http://", "ws://", StringComparison.Ordinal).TrimEnd('/') + "/connect"));
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
