@@ -23,16 +23,9 @@ public sealed class TextLogTests : IAsyncLifetime
     public async Task DisposeAsync() => await _dingTalk.DisposeAsync();
 
     [Fact]
-    public async Task Line_breaks_and_terminal_escapes_a_caller_sends_cannot_forge_a_line_or_a_colour_in_the_text_log()
-    {
-        var database = Path.Combine(Path.GetTempPath(), $"cg-textlog-{Guid.NewGuid():N}.db");
-        try
+    public Task Line_breaks_and_terminal_escapes_a_caller_sends_cannot_forge_a_line_or_a_colour_in_the_text_log() =>
+        OnTextLoggingGatewayAsync(async gateway =>
         {
-            await using var gateway = await GatewayProcess.StartAsync(_dingTalk, new Dictionary<string, string?>
-            {
-                ["Gateway:LogFormat"] = "Text",
-                ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
-            });
             using var client = gateway.CreateClient();
 
             // An action no handler claims is logged with the action and the card as the click named them.
@@ -45,20 +38,13 @@ public sealed class TextLogTests : IAsyncLifetime
 
             await Eventually.TrueAsync(() => gateway.Output.Contains("No handler for action", StringComparison.Ordinal), "the click logged");
             await Eventually.TrueAsync(() => gateway.Output.Contains("/health/live", StringComparison.Ordinal), "the request logged");
-            var lines = gateway.Output.Split('\n');
-            Assert.DoesNotContain(lines, l => l.TrimStart('\r').StartsWith("[12:00:00 ERR]", StringComparison.Ordinal));
-            Assert.DoesNotContain('\u001b', gateway.Output);
+            var lines = NothingForged(gateway.Output);
             Assert.DoesNotContain('\r', gateway.Output);
             // Still there to read, escaped as JSON would: the action, the card and the path as they came.
             Assert.Contains(lines, l => l.Contains(@"No handler for action 'close\r\n[12:00:00 ERR]", StringComparison.Ordinal) && l.Contains(@"nobody logged\u001b[31m'", StringComparison.Ordinal));
             Assert.Contains(lines, l => l.Contains(@"(card log-card\r\n[12:00:00 ERR]", StringComparison.Ordinal));
             Assert.Contains(lines, l => l.Contains(@"GET /health/live\r\n[12:00:00 ERR]", StringComparison.Ordinal));
-        }
-        finally
-        {
-            SqliteFiles.Delete(database);
-        }
-    }
+        });
 
     /// <summary>
     /// An exception's message is text from outside too: DingTalk refusing a typed frame with a message of its own ends the
@@ -66,16 +52,9 @@ public sealed class TextLogTests : IAsyncLifetime
     /// frame a line.
     /// </summary>
     [Fact]
-    public async Task An_exception_message_quoting_DingTalk_cannot_forge_a_line_or_a_colour_in_the_text_log_and_its_stack_keeps_its_lines()
-    {
-        var database = Path.Combine(Path.GetTempPath(), $"cg-textlog-{Guid.NewGuid():N}.db");
-        try
+    public Task An_exception_message_quoting_DingTalk_cannot_forge_a_line_or_a_colour_in_the_text_log_and_its_stack_keeps_its_lines() =>
+        OnTextLoggingGatewayAsync(async gateway =>
         {
-            await using var gateway = await GatewayProcess.StartAsync(_dingTalk, new Dictionary<string, string?>
-            {
-                ["Gateway:LogFormat"] = "Text",
-                ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
-            });
             const string card = "textlog-assistant";
             using (var api = gateway.CreateAdminClient())
             {
@@ -90,9 +69,7 @@ public sealed class TextLogTests : IAsyncLifetime
 
             await Eventually.TrueAsync(() => gateway.Output.Contains("typing stopped", StringComparison.Ordinal), "the failed typing logged");
             await Eventually.TrueAsync(() => gateway.Output.Contains("   at ", StringComparison.Ordinal), "its stack trace written");
-            var lines = gateway.Output.Split('\n');
-            Assert.DoesNotContain(lines, l => l.TrimStart('\r').StartsWith("[12:00:00 ERR]", StringComparison.Ordinal));
-            Assert.DoesNotContain('\u001b', gateway.Output);
+            var lines = NothingForged(gateway.Output);
             Assert.DoesNotContain('\r', gateway.Output);
             // The exception's type and message on one line, DingTalk's words escaped; then its stack, a frame a line.
             var refused = Assert.Single(lines, l => l.StartsWith("DingTalk.CardGateway.Cards.DingTalkApiException: DingTalk answered 400 param.invalid: frame refused", StringComparison.Ordinal));
@@ -100,12 +77,7 @@ public sealed class TextLogTests : IAsyncLifetime
             var stack = lines.SkipWhile(l => l != refused).Skip(1).TakeWhile(l => l.StartsWith("   ", StringComparison.Ordinal)).ToList();
             Assert.True(stack.Count >= 2, "a stack of several lines after the message:\n" + gateway.Output);
             Assert.All(stack.Where(l => !l.StartsWith("   ---", StringComparison.Ordinal)), l => Assert.Matches(@"^   at \S", l));
-        }
-        finally
-        {
-            SqliteFiles.Delete(database);
-        }
-    }
+        });
 
     /// <summary>
     /// A handler's exception may quote what the click sent: <c>int.Parse</c> of a param names the text it could not read.
@@ -125,11 +97,36 @@ public sealed class TextLogTests : IAsyncLifetime
 
         Assert.Equal("{}", answer.GetRawText());
         var failed = await Eventually.ValueAsync(() => factory.LogEvents.FirstOrDefault(e => e.Exception is FormatException), "the handler's failure logged");
-        var text = TextLog.Render([failed]);
+        var lines = NothingForged(TextLog.Render([failed]));
+        Assert.Contains(lines, l => l.StartsWith(@"System.FormatException: The input string '2\r\n[12:00:00 ERR] DingTalk.CardGateway.Forged: a line nobody logged\u001b[31m' was not in a correct format.", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("   at DingTalk.CardGateway.Tests.Hosting.QuantityHandler.HandleAsync(", StringComparison.Ordinal));
+    }
+
+    /// <summary>A gateway process of its own writing the text log, on a SQLite file deleted afterwards.</summary>
+    private async Task OnTextLoggingGatewayAsync(Func<GatewayProcess, Task> test)
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"cg-textlog-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using var gateway = await GatewayProcess.StartAsync(_dingTalk, new Dictionary<string, string?>
+            {
+                ["Gateway:LogFormat"] = "Text",
+                ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
+            });
+            await test(gateway);
+        }
+        finally
+        {
+            SqliteFiles.Delete(database);
+        }
+    }
+
+    /// <summary>The lines of <paramref name="text"/>, none of them starting as <see cref="Forged"/> does, and no terminal escape among them.</summary>
+    private static string[] NothingForged(string text)
+    {
         var lines = text.Split('\n');
         Assert.DoesNotContain(lines, l => l.TrimStart('\r').StartsWith("[12:00:00 ERR]", StringComparison.Ordinal));
         Assert.DoesNotContain('\u001b', text);
-        Assert.Contains(lines, l => l.StartsWith(@"System.FormatException: The input string '2\r\n[12:00:00 ERR] DingTalk.CardGateway.Forged: a line nobody logged\u001b[31m' was not in a correct format.", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("   at DingTalk.CardGateway.Tests.Hosting.QuantityHandler.HandleAsync(", StringComparison.Ordinal));
+        return lines;
     }
 }
