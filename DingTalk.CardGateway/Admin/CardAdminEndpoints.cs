@@ -101,8 +101,8 @@ public static class CardAdminEndpoints
 
             spec = spec with
             {
-                CardData = AsJson(existing!.PublicData),
-                PrivateData = existing.PrivateData.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, JsonElement>)AsJson(p.Value), StringComparer.Ordinal),
+                CardData = CardParamMapEncoder.AsValues(existing!.PublicData),
+                PrivateData = existing.PrivateData.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, JsonElement>)CardParamMapEncoder.AsValues(p.Value), StringComparer.Ordinal),
             };
         }
 
@@ -188,10 +188,6 @@ public static class CardAdminEndpoints
                 detail: $"An earlier send of {existing.Id} (to {string.Join(", ", unlike)}) never learned whether DingTalk created it, and DingTalk may have it: "
                     + "send it again as it was, or this card under another id.");
     }
-
-    /// <summary>Stored (string-encoded) card data as the JSON strings it encodes to again, unchanged.</summary>
-    private static Dictionary<string, JsonElement> AsJson(IReadOnlyDictionary<string, string> data) =>
-        data.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal);
 
     /// <summary>The card as the gateway stores it once sent: what the operator gave, string-encoded, at version 1.</summary>
     private static CardRecord Record(AdvancedCardSpec spec, CardDelivery delivery, DateTimeOffset now) => new()

@@ -42,6 +42,13 @@ public static class CardParamMapEncoder
         return map;
     }
 
+    /// <summary>
+    /// Encoded (stored) values as values to send again: each a JSON string, which <see cref="Encode(IReadOnlyDictionary{string, JsonElement}?)"/>
+    /// leaves as it is — a card's stored data resent whole, or a user's stored private data under new values.
+    /// </summary>
+    public static Dictionary<string, JsonElement> AsValues(IReadOnlyDictionary<string, string> encoded) =>
+        encoded.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal);
+
     public static string EncodeValue(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString()!,

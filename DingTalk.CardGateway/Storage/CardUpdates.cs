@@ -70,9 +70,9 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
                 user => user.Key,
                 user =>
                 {
-                    var whole = stored.PrivateData.GetValueOrDefault(user.Key)?
-                        .ToDictionary(v => v.Key, v => JsonSerializer.SerializeToElement(v.Value), StringComparer.Ordinal)
-                        ?? new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+                    var whole = stored.PrivateData.GetValueOrDefault(user.Key) is { } kept
+                        ? CardParamMapEncoder.AsValues(kept)
+                        : new Dictionary<string, JsonElement>(StringComparer.Ordinal);
                     foreach (var (key, value) in user.Value)
                     {
                         whole[key] = value;

@@ -293,7 +293,7 @@ public sealed partial class OutboxDispatcher(
         var publicData = SqlJson.Read<Dictionary<string, string>>(rows[0].PublicData);
         if (kind == CardKind.Advanced)
         {
-            return publicData.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal);
+            return CardParamMapEncoder.AsValues(publicData);
         }
 
         if (!publicData.TryGetValue(CardUpdates.RobotCardDataKey, out var card))
