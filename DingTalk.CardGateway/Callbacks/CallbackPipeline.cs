@@ -592,9 +592,9 @@ public sealed partial class CallbackPipeline(
     /// </summary>
     internal static TimeSpan SeeThroughLimit(CallbackHandlingOptions options)
     {
-        var runs = 1 + options.ConflictRetries;
-        var holding = (options.HandlerTimeout + HandlerDrain.AfterCancel) * runs;
-        return TimeSpan.FromTicks(Math.Max(Math.Max((options.HandlerTimeout * 2).Ticks, holding.Ticks + options.HandlerTimeout.Ticks), (options.TransactionIdleLimit + TimeSpan.FromSeconds(5)).Ticks));
+        var holding = ((options.HandlerTimeout + HandlerDrain.AfterCancel) * (1 + options.ConflictRetries)) + options.HandlerTimeout; // twice HandlerTimeout at least
+        var idle = options.TransactionIdleLimit + TimeSpan.FromSeconds(5);
+        return holding > idle ? holding : idle;
     }
 
     private CallbackRecord Received(CardAction action) => new()
