@@ -233,8 +233,14 @@ public sealed partial class OutboxDispatcher(
         // backoff is: during an outage every vote's answer would otherwise send the card again at once; nor a refresh
         // before its time, which lets a late attempt land first (QueueRefreshAsync).
         var nowMs = now.ToUnixTimeMilliseconds();
+        var early = entries[0].AvailableAt > nowMs;
+        if (early && !(answerSent && entries[0].Attempts == 0))
+        {
+            return null; // read no payload: a card waiting out its backoff is looked at on every pass
+        }
+
         var update = SqlJson.Read<PendingCardUpdate>(entries[0].Payload);
-        if (entries[0].AvailableAt > nowMs && !(answerSent && entries[0].Attempts == 0 && !update.Refresh))
+        if (early && update.Refresh)
         {
             return null;
         }
