@@ -297,20 +297,20 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
                 Show(shown, request);
             },
         };
-        await QueueAsync(Update(card, ("total", 1)));
+        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
         var pass = Dispatcher(api, clock).RunOnceAsync(default);
         await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await QueueAsync(Update(card, ("total", 2))); // the next vote, while A sends
+        await QueueAsync(Vote(card, total: 2, "u1", "dinner")); // the voter changes their vote, while A sends
         await TakeOverAsync(card, clock, pass);
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
 
-        // Replica B has the card and sends the newer total; then A's attempt lands.
+        // Replica B has the card and sends the newer total and vote; then A's attempt lands.
         await ReleaseLeaseAsync(card);
         var replicaB = Dispatcher(api, clock);
         Assert.True(await replicaB.RunOnceAsync(default));
-        Assert.Equal("2", shown["total"]);
+        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
         Show(shown, onTheWire!);
-        Assert.Equal("1", shown["total"]);
+        Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
 
         // No vote comes after: the refresh A queued puts the card right.
         await RefreshedAsync(replicaB, clock, card, shown);
@@ -339,19 +339,19 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
                 Show(shown, request);
             },
         };
-        await QueueAsync(Update(card, ("total", 1)));
+        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
         var pass = Dispatcher(api, clock).RunOnceAsync(default);
         await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await QueueAsync(Update(card, ("total", 2)));
+        await QueueAsync(Vote(card, total: 2, "u1", "dinner"));
         await TakeOverAsync(card, clock, pass);
 
         await ReleaseLeaseAsync(card);
         var replicaB = Dispatcher(api, clock);
         Assert.True(await replicaB.RunOnceAsync(default));
-        Assert.Equal("2", shown["total"]);
+        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
         land.SetResult(); // A's update lands now, and A, marking it sent, finds the lease gone
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal("1", shown["total"]);
+        Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
 
         await RefreshedAsync(replicaB, clock, card, shown);
     }
@@ -417,6 +417,60 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         Assert.Equal(["contents", "header"], JsonDocument.Parse(robotRefresh.CardData).RootElement.EnumerateObject().Select(p => p.Name).Order());
         Assert.Contains("Deployed", robotRefresh.CardData, StringComparison.Ordinal);
         Assert.True(robotRefresh.UpdateOptions!.UpdateCardDataByKey);
+    }
+
+    [SkippableFact]
+    public async Task A_refresh_sends_the_whole_stored_private_data_of_the_users_it_names_and_no_one_elses()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, null, Private(("u1", ("vote", "lunch")), ("u2", ("vote", "dinner")))));
+        await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, null, Private(("u1", ("comment", "no onions")))));
+        var robotCard = NewCardId();
+        await using (var scope = fixture.Scope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+                new CardRecord
+                {
+                    Id = robotCard,
+                    Kind = CardKind.Robot,
+                    TemplateId = "StandardCard",
+                    PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = """{"contents":[]}""" },
+                    PrivateData = new Dictionary<string, IReadOnlyDictionary<string, string>>
+                    {
+                        ["r1"] = new Dictionary<string, string> { ["vote"] = "lunch", ["comment"] = "no onions" },
+                        ["r2"] = new Dictionary<string, string> { ["vote"] = "dinner" },
+                    },
+                    Version = 1,
+                    CreatedAt = T0,
+                    UpdatedAt = T0,
+                },
+                default);
+        }
+
+        var api = new CardApi(card);
+        var robot = new RobotApi();
+        var dispatcher = Dispatcher(api, new FakeTimeProvider(T0), robot);
+        await SendAllDueAsync(dispatcher);
+
+        await using (var scope = fixture.Scope())
+        {
+            // As a replica that lost the lease queues them: the users its lost attempt carried, one of them with nothing stored.
+            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(card, CardKind.Advanced, ["u1", "u3"]), afterAnswer: false, default);
+            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(robotCard, CardKind.Robot, ["r1"]), afterAnswer: false, default);
+        }
+
+        await SendAllDueAsync(dispatcher);
+
+        var refresh = api.Updates.Last();
+        Assert.Equal(["u1"], refresh.PrivateData!.Keys);
+        Assert.Equal(new Dictionary<string, string> { ["vote"] = "lunch", ["comment"] = "no onions" }, refresh.PrivateData["u1"].CardParamMap);
+        Assert.True(refresh.CardUpdateOptions!.UpdatePrivateDataByKey);
+        var robotRefresh = Assert.Single(robot.Updates, u => u.CardBizId == robotCard);
+        var robotUsers = JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, string>>>(robotRefresh.UserIdPrivateDataMap!)!;
+        Assert.Equal(["r1"], robotUsers.Keys);
+        Assert.Equal(new Dictionary<string, string> { ["vote"] = "lunch", ["comment"] = "no onions" }, robotUsers["r1"]);
     }
 
     [SkippableFact]
@@ -573,6 +627,14 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     protected static Dictionary<string, JsonElement> Values(params (string Key, object Value)[] values) =>
         values.ToDictionary(v => v.Key, v => JsonSerializer.SerializeToElement(v.Value));
 
+    /// <summary>Private values: each user's one key and value.</summary>
+    protected static Dictionary<string, IReadOnlyDictionary<string, JsonElement>> Private(params (string User, (string Key, object Value) Value)[] users) =>
+        users.ToDictionary(u => u.User, u => (IReadOnlyDictionary<string, JsonElement>)Values(u.Value));
+
+    /// <summary>A poll's update after a vote: the new total for everyone, and the voter's own vote as their private value.</summary>
+    protected static PendingCardUpdate Vote(string card, int total, string user, string vote) =>
+        new(card, CardKind.Advanced, Values(("total", total)), Private((user, ("vote", vote))));
+
     protected OutboxDispatcher Dispatcher(CardApi api, TimeProvider clock, RobotApi? robot = null)
     {
         var sender = new CardSender(api, robot ?? new RobotApi(), fixture.Services.GetRequiredService<IOptionsMonitor<DingTalkOptions>>(), NullLogger<CardSender>.Instance);
@@ -623,14 +685,14 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
     /// <summary>
     /// Once an attempt on the wire has had its time (when the refresh a replica that lost the card queued is due), the
-    /// card's owner sends it: DingTalk shows the latest total again, and nothing is left to send.
+    /// card's owner sends it: DingTalk shows the latest total and the voter's latest vote again, and nothing is left to send.
     /// </summary>
     private async Task RefreshedAsync(OutboxDispatcher owner, FakeTimeProvider clock, string card, ConcurrentDictionary<string, string> shown)
     {
         clock.Advance(AttemptTimeout);
         await SendAllDueAsync(owner);
 
-        Assert.Equal("2", shown["total"]);
+        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
         Assert.All(await StatusesAsync(card), status => Assert.Equal("Sent", status));
     }
 
@@ -663,12 +725,20 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     /// <summary>How long the gateway gives an attempt on the wire (<c>DingTalk:Outbound:AttemptTimeout</c>).</summary>
     private TimeSpan AttemptTimeout => fixture.Services.GetRequiredService<IOptionsMonitor<DingTalkOptions>>().CurrentValue.Outbound.AttemptTimeout;
 
-    /// <summary>What DingTalk does with an update it takes: its keys merged into what the card shows.</summary>
+    /// <summary>What DingTalk does with an update it takes: its keys merged into what the card shows, a user's private keys as <c>user/key</c>.</summary>
     private static void Show(ConcurrentDictionary<string, string> shown, UpdateCardRequest request)
     {
         foreach (var (key, value) in request.CardData?.CardParamMap ?? new Dictionary<string, string>())
         {
             shown[key] = value;
+        }
+
+        foreach (var (user, data) in request.PrivateData ?? new Dictionary<string, CardData>())
+        {
+            foreach (var (key, value) in data.CardParamMap)
+            {
+                shown[user + "/" + key] = value;
+            }
         }
     }
 

@@ -26,14 +26,27 @@ public sealed record PendingCardUpdate(
 {
     /// <summary>
     /// A refresh: no values of its own; the dispatcher folds in the card's stored public data (every update merged) in its
-    /// place, so sending it makes DingTalk show the latest whatever reached it before. Queued by a replica that lost the
-    /// card's lease while sending, whose older update may land after the new owner's newer one.
+    /// place, and the stored private data of the users <see cref="RefreshUsers"/> names, so sending it makes DingTalk show
+    /// the latest whatever reached it before. Queued by a replica that lost the card's lease while sending, whose older
+    /// update may land after the new owner's newer one.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool Refresh { get; init; }
 
-    /// <summary>A refresh of the card (<see cref="Refresh"/>).</summary>
-    public static PendingCardUpdate RefreshOf(string cardId, CardKind kind) => new(cardId, kind, CardData: null, PrivateData: null) { Refresh = true };
+    /// <summary>
+    /// A refresh's users: those whose private values the lost attempt carried, whose stored private data (all keys, every
+    /// update merged) the refresh sends. Only they: the older values that may land late are theirs, and a card may have
+    /// thousands of users. Null: none.
+    /// </summary>
+    public IReadOnlyList<string>? RefreshUsers { get; init; }
+
+    /// <summary>A refresh of the card (<see cref="Refresh"/>), and of the private data of <paramref name="users"/>.</summary>
+    public static PendingCardUpdate RefreshOf(string cardId, CardKind kind, IEnumerable<string>? users = null) =>
+        new(cardId, kind, CardData: null, PrivateData: null)
+        {
+            Refresh = true,
+            RefreshUsers = users?.Distinct(StringComparer.Ordinal).ToList() is { Count: > 0 } named ? named : null,
+        };
 
     /// <summary>
     /// One update with the effect of this one followed by <paramref name="later"/>: later keys win, and a later

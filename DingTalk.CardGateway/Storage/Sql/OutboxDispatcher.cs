@@ -173,7 +173,7 @@ public sealed partial class OutboxDispatcher(
                 // way (an HTTP retry told to stop reports that attempt's outcome): DingTalk may have it, the new owner sends
                 // it (again), and nothing here is the dispatch loop's to report as the database failing.
                 Log.LeaseLostWhileSending(logger, cardId, folded.Count);
-                await QueueRefreshAsync(cardId, update.Kind);
+                await QueueRefreshAsync(update);
                 return true;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -188,7 +188,7 @@ public sealed partial class OutboxDispatcher(
             if (!await MarkAsync(folded, "Sent", null, null, null, cancellationToken))
             {
                 Log.LeaseLostWhileSending(logger, cardId, folded.Count);
-                await QueueRefreshAsync(cardId, update.Kind);
+                await QueueRefreshAsync(update);
                 return true;
             }
 
@@ -249,11 +249,11 @@ public sealed partial class OutboxDispatcher(
         // updates around it, it would take their private values with it, or replace private data they only merged into.
         // Nor do an advanced card's and a robot card's updates fold: DingTalk keeps their ids apart, so a card the gateway
         // has no row for may be both, and each kind's update must reach its own API. A refresh folds as the card's stored
-        // public data, and waits for its time even behind a due entry.
-        IReadOnlyDictionary<string, JsonElement>? stored = null;
+        // public data and its users' stored private data, and waits for its time even behind a due entry.
+        StoredCard? stored = null;
         if (update.Refresh)
         {
-            update = update with { CardData = stored = await StoredPublicDataAsync(cardId, update.Kind, cancellationToken), Refresh = false };
+            update = (stored = await StoredAsync(cardId, update.Kind, cancellationToken)).Refreshed(update);
         }
 
         var ids = new List<long> { entries[0].Id };
@@ -268,7 +268,7 @@ public sealed partial class OutboxDispatcher(
 
             if (later.Refresh)
             {
-                later = later with { CardData = stored ??= await StoredPublicDataAsync(cardId, later.Kind, cancellationToken), Refresh = false };
+                later = (stored ??= await StoredAsync(cardId, later.Kind, cancellationToken)).Refreshed(later);
             }
 
             update = update.MergeWith(later);
@@ -282,33 +282,33 @@ public sealed partial class OutboxDispatcher(
     }
 
     /// <summary>
-    /// What a refresh of the card sends: its public data as stored (every update merged), as an update's values — an
-    /// advanced card's keys, a robot card's StandardCard JSON by top-level key (how DingTalk merges it). Private data is
-    /// left out: per user, and a user's values are the clicker's answer's or a private update's, not this card's refresh.
-    /// Empty when the card is not stored as this kind (another system's card, or the same id of the other kind).
+    /// What a refresh of the card sends, as stored (every update merged): its public data, as an update's values — an
+    /// advanced card's keys, a robot card's StandardCard JSON by top-level key (how DingTalk merges it) — and its private
+    /// data, for the users a refresh names (<see cref="StoredCard.Refreshed"/>). Nothing when the card is not stored as
+    /// this kind (another system's card, or the same id of the other kind).
     /// </summary>
-    private async Task<IReadOnlyDictionary<string, JsonElement>> StoredPublicDataAsync(string cardId, CardKind kind, CancellationToken cancellationToken)
+    private async Task<StoredCard> StoredAsync(string cardId, CardKind kind, CancellationToken cancellationToken)
     {
-        var rows = await batcher.QueryBesideAsync<(string Kind, string PublicData)>(
-            "SELECT kind, public_data FROM cards WHERE id = @cardId", new { cardId }, cancellationToken);
+        var rows = await batcher.QueryBesideAsync<(string Kind, string PublicData, string PrivateData)>(
+            "SELECT kind, public_data, private_data FROM cards WHERE id = @cardId", new { cardId }, cancellationToken);
         if (rows.Count == 0 || rows[0].Kind != kind.ToString())
         {
-            return new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            return new StoredCard(new Dictionary<string, JsonElement>(StringComparer.Ordinal), PrivateData: null);
         }
 
         var publicData = SqlJson.Read<Dictionary<string, string>>(rows[0].PublicData);
         if (kind == CardKind.Advanced)
         {
-            return CardParamMapEncoder.AsValues(publicData);
+            return new StoredCard(CardParamMapEncoder.AsValues(publicData), rows[0].PrivateData);
         }
 
         if (!publicData.TryGetValue(CardUpdates.RobotCardDataKey, out var card))
         {
-            return new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            return new StoredCard(new Dictionary<string, JsonElement>(StringComparer.Ordinal), rows[0].PrivateData);
         }
 
         using var json = JsonDocument.Parse(card);
-        return CardUpdates.Properties(json.RootElement);
+        return new StoredCard(CardUpdates.Properties(json.RootElement), rows[0].PrivateData);
     }
 
     /// <summary>
@@ -318,10 +318,12 @@ public sealed partial class OutboxDispatcher(
     /// data, the latest, <see cref="OutboundOptions.AttemptTimeout"/> from now: an attempt on the wire gets no longer than
     /// that from the gateway, so one still in flight (cut off, or an earlier attempt of a send that went through on a
     /// retry) lands before it, not after. The card's later entries wait behind it that long — only after a lost lease,
-    /// which is rare. Any replica may send it; no lease is needed to queue it.
+    /// which is rare. Any replica may send it; no lease is needed to queue it. It names the users whose private values
+    /// <paramref name="lost"/> carried: those values may land late too, so it sends those users' stored private data.
     /// </summary>
-    private Task<int> QueueRefreshAsync(string cardId, CardKind kind)
+    private Task<int> QueueRefreshAsync(PendingCardUpdate lost)
     {
+        var (cardId, kind) = (lost.CardId, lost.Kind);
         var now = clock.GetUtcNow();
         return WriteAsync(
             """
@@ -332,7 +334,7 @@ public sealed partial class OutboxDispatcher(
             {
                 cardId,
                 kind = kind.ToString(),
-                payload = SqlJson.Write(PendingCardUpdate.RefreshOf(cardId, kind)),
+                payload = SqlJson.Write(PendingCardUpdate.RefreshOf(cardId, kind, lost.PrivateData?.Keys)),
                 now = now.ToUnixTimeMilliseconds(),
                 availableAt = (now + dingTalk.CurrentValue.Outbound.AttemptTimeout).ToUnixTimeMilliseconds(),
             },
@@ -534,6 +536,43 @@ public sealed partial class OutboxDispatcher(
         DingTalkApiException dingTalk => $"DingTalk {(int)dingTalk.StatusCode} {dingTalk.Code}: {dingTalk.DingTalkMessage}",
         _ => ex.GetType().Name + ": " + ex.Message,
     };
+
+    /// <summary>
+    /// The card as stored, for a refresh (<see cref="StoredAsync"/>): its public data as values to send, and its private
+    /// data as the column holds it (users → encoded values; null: none to send), read only for the users a refresh names.
+    /// </summary>
+    private sealed record StoredCard(IReadOnlyDictionary<string, JsonElement> PublicData, string? PrivateData)
+    {
+        /// <summary>
+        /// <paramref name="refresh"/> as the update it stands for: the stored public data, and each of its users' stored
+        /// private data, every key (a user with none stored is left out: there is nothing to merge back).
+        /// </summary>
+        public PendingCardUpdate Refreshed(PendingCardUpdate refresh) =>
+            refresh with { CardData = PublicData, PrivateData = PrivateDataOf(refresh.RefreshUsers), Refresh = false, RefreshUsers = null };
+
+        /// <summary>The stored private data of <paramref name="users"/> alone, picked out of the column in one pass, or null when none has any.</summary>
+        private Dictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateDataOf(IReadOnlyList<string>? users)
+        {
+            if (users is not { Count: > 0 } || PrivateData is null)
+            {
+                return null;
+            }
+
+            var wanted = users.ToHashSet(StringComparer.Ordinal);
+            Dictionary<string, IReadOnlyDictionary<string, JsonElement>>? picked = null;
+            using var json = JsonDocument.Parse(PrivateData);
+            foreach (var user in json.RootElement.EnumerateObject())
+            {
+                if (wanted.Contains(user.Name) && CardUpdates.Properties(user.Value) is { Count: > 0 } values)
+                {
+                    picked ??= new Dictionary<string, IReadOnlyDictionary<string, JsonElement>>(StringComparer.Ordinal);
+                    picked[user.Name] = values;
+                }
+            }
+
+            return picked;
+        }
+    }
 
     /// <summary>The entries folded into one call: a card's pending entries, by id in order (this replica holds the card's lease), and when each was queued.</summary>
     private sealed record Folded(string CardId, List<long> Ids, List<long> CreatedAt)
