@@ -4,6 +4,7 @@ using System.Text;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Tests.Fixtures;
+using DingTalk.CardGateway.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Serilog.Events;
 
@@ -71,6 +72,24 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
         Assert.Contains("x-ddpaas-signature-timestamp and x-ddpaas-signature headers are required", Detail(problem), StringComparison.Ordinal);
     }
 
+    /// <summary>Without a timestamp there is no skew to tell: the text log says which, and JSON has no number rather than a null in words.</summary>
+    [Theory]
+    [InlineData("", "no timestamp")]
+    [InlineData("yesterday", "timestamp unreadable")]
+    public async Task A_refusal_without_a_readable_timestamp_is_logged_without_a_skew(string timestamp, string said)
+    {
+        var headers = timestamp.Length == 0 ? [] : new[] { (CardCallbackSignature.TimestampHeader, timestamp), (CardCallbackSignature.SignatureHeader, "c2lnbmF0dXJl") };
+        await RefusedAsync(DingTalkCallback.Unsigned(VoteBody, headers));
+
+        var logged = gateway.Logs.LogEvents.Last(e => EventId(e) == 3001);
+        var text = TextLog.Render([logged]);
+        Assert.Contains($"({said}, window 300 s)", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("skew null", text, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(Json(logged));
+        Assert.Contains($"({said}, window 300 s)", json.RootElement.GetProperty("@m").GetString(), StringComparison.Ordinal);
+        Assert.False(json.RootElement.TryGetProperty("SkewSeconds", out var skew) && skew.ValueKind != JsonValueKind.Null, $"SkewSeconds {skew}");
+    }
+
     [Fact]
     public async Task A_stale_signature_is_refused_and_logged_with_the_clock_skew_but_no_secret()
     {
@@ -81,6 +100,9 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
         Assert.InRange(long.Parse(said.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 590, 700);
         var logged = gateway.Logs.LogEvents.Last(e => EventId(e) == 3001 && Property(e, "Check") == "\"Stale\"");
         Assert.InRange(long.Parse(Property(logged, "SkewSeconds"), System.Globalization.CultureInfo.InvariantCulture), 590, 700);
+        using var json = JsonDocument.Parse(Json(logged));
+        Assert.InRange(json.RootElement.GetProperty("SkewSeconds").GetInt64(), 590, 700);
+        Assert.Matches(@"\(skew (59\d|6\d\d) s, window 300 s\)", json.RootElement.GetProperty("@m").GetString());
         Assert.DoesNotContain(GatewayFactory.ApiSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
     }
 
@@ -246,6 +268,14 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
         {
             return await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
         }
+    }
+
+    /// <summary>The event as the JSON console writes it.</summary>
+    private static string Json(LogEvent e)
+    {
+        using var writer = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        new Serilog.Formatting.Compact.RenderedCompactJsonFormatter().Format(e, writer);
+        return writer.ToString();
     }
 
     private static string Detail(System.Text.Json.JsonElement problem) => problem.GetProperty("detail").GetString()!;

@@ -70,6 +70,9 @@ public sealed partial class CardCallbackEndpoint(
             && RobotCallbackSignature.Verify(timestamp, signature, settings.ApiSecret, now) is SignatureCheck.Valid or SignatureCheck.Stale;
         var robotHeaders = check == SignatureCheck.MissingSignature && http.Request.Headers.ContainsKey(RobotCallbackSignature.SignatureHeader);
         long? skewSeconds = CallbackSignatureMath.TryParseTimestamp(timestamp, out var signedAt) ? (long)(now - signedAt).TotalSeconds : null;
+        var timing = skewSeconds is { } skew
+            ? $"skew {skew.ToString(System.Globalization.CultureInfo.InvariantCulture)} s"
+            : timestamp.Length == 0 ? "no timestamp" : "timestamp unreadable";
         var reason = robotStyle ? "RobotScheme" : robotHeaders ? "RobotHeaders" : check.ToString();
         var detail = check switch
         {
@@ -80,7 +83,7 @@ public sealed partial class CardCallbackEndpoint(
             SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The signature timestamp", timestamp, now, settings.SignatureWindow),
             _ => "The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).",
         };
-        Log.SignatureRejected(logger, reason, skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString(), detail);
+        Log.SignatureRejected(logger, reason, timing, skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString(), detail);
         metrics.Refused(MetricName, reason);
         return Unauthorized(detail);
     }
@@ -90,8 +93,11 @@ public sealed partial class CardCallbackEndpoint(
 
     private static partial class Log
     {
-        [LoggerMessage(3001, LogLevel.Warning, "Card callback refused: signature check {Check} (skew {SkewSeconds} s, window {WindowSeconds} s) from {RemoteIp}: {Detail:l}")]
-        public static partial void SignatureRejected(ILogger logger, string check, long? skewSeconds, long windowSeconds, string? remoteIp, string detail);
+        // The skew is a number for JSON (SkewSeconds, null without a readable timestamp) and words for the text log,
+        // which would otherwise read "skew null s".
+        [LoggerMessage(3001, LogLevel.Warning, "Card callback refused: signature check {Check} ({Timing:l}, window {WindowSeconds} s) from {RemoteIp}: {Detail:l}")]
+        public static partial void SignatureRejected(
+            ILogger logger, string check, string timing, [TagName("SkewSeconds")] long? skewSeconds, long windowSeconds, string? remoteIp, string detail);
 
         [LoggerMessage(3002, LogLevel.Warning, "Card callback refused: DingTalk:Callback:ApiSecret is not set, so HTTP card callbacks cannot be verified")]
         public static partial void NoSecret(ILogger logger);
