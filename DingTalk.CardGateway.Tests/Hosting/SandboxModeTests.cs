@@ -135,6 +135,23 @@ public sealed class SandboxModeTests : IAsyncLifetime
         Assert.Contains("DingTalk:Stream:Enabled=true: then send cards with callbackType STREAM", detail, StringComparison.Ordinal);
     }
 
+    /// <summary>Swagger lists no sandbox route, so a sandbox body's error says what the value must be instead of pointing there.</summary>
+    [Theory]
+    [InlineData("/sandbox/clicks", """{"outTrackId":"c","userId":"u1","params":"vote"}""", "$.params", "an object")]
+    [InlineData("/sandbox/clicks", """{"outTrackId":"c","userId":5}""", "$.userId", "a string")]
+    [InlineData("/sandbox/clicks", "[1]", "$", "an object")]
+    [InlineData("/sandbox/stream/clicks", """{"outTrackId":"c","userId":"u1","params":[]}""", "$.params", "an object")]
+    [InlineData("/sandbox/stream/clicks", "\"c\"", "$", "an object")]
+    public async Task A_click_with_a_value_of_the_wrong_kind_is_400_saying_what_it_must_be(string path, string body, string at, string kind)
+    {
+        using var client = _gateway.CreateClient();
+
+        var answer = await client.PostAsync(path, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        var detail = (await HttpAssert.ProblemAsync(answer, HttpStatusCode.BadRequest)).GetProperty("detail").GetString();
+        Assert.Equal($"The body is not valid for this endpoint at {at}: The JSON value here must be {kind}.", detail);
+    }
+
     [Fact]
     public async Task Swagger_ui_is_served()
     {

@@ -1,7 +1,11 @@
 using System.Data.Common;
 using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using DingTalk.CardGateway.Cards;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
 
@@ -10,7 +14,8 @@ namespace DingTalk.CardGateway.Hosting;
 /// bad requests keep their 4xx, DingTalk's errors keep DingTalk's code, a database that fails is a 503 to retry,
 /// anything else is a plain 500.
 /// </summary>
-public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ProblemExceptionHandler(
+    IProblemDetailsService problems, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -21,7 +26,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             exception = refused;
         }
 
-        var (status, title, detail, extensions) = Describe(exception);
+        var (status, title, detail, extensions) = Describe(exception, httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint);
         if (exception is DingTalkApiException dingTalk)
         {
             Log.DingTalkRefused(logger, httpContext.Request.Method, httpContext.Request.Path, (int)dingTalk.StatusCode, dingTalk.Code, dingTalk.DingTalkMessage, dingTalk.RequestId, status);
@@ -86,12 +91,12 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     private static bool IsCallersValue(Exception exception) =>
         exception is Npgsql.PostgresException { SqlState: UnstorableCharacter or UntranslatableCharacter or ValueTooLarge };
 
-    private static (int Status, string Title, string Detail, Dictionary<string, object?> Extensions) Describe(Exception exception)
+    private (int Status, string Title, string Detail, Dictionary<string, object?> Extensions) Describe(Exception exception, Endpoint? endpoint)
     {
         switch (exception)
         {
             case BadHttpRequestException bad:
-                return (bad.StatusCode, bad.StatusCode == 413 ? "Request body too large" : "Bad request", BadRequestDetail(bad), []);
+                return (bad.StatusCode, bad.StatusCode == 413 ? "Request body too large" : "Bad request", BadRequestDetail(bad, endpoint), []);
             case DingTalkApiException dingTalk:
                 var extensions = new Dictionary<string, object?>
                 {
@@ -129,7 +134,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
     }
 
-    private static string BadRequestDetail(BadHttpRequestException bad)
+    private string BadRequestDetail(BadHttpRequestException bad, Endpoint? endpoint)
     {
         if (bad.StatusCode == 413)
         {
@@ -143,7 +148,13 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             var sentence = FirstSentence(json.Message);
             if (ConvertedTo().Match(sentence) is { Success: true } conversion)
             {
-                sentence = $"The JSON value here must be {JsonKindOf(conversion.Groups[1].Value)}.";
+                // A record read through its constructor names the record, not the value's type: ask the body's contract.
+                var kind = JsonKindOf(conversion.Groups[1].Value)
+                    ?? KindAt(json.Path, endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType)
+                    ?? (endpoint?.Metadata.GetMetadata<IExcludeFromDescriptionMetadata>() is { ExcludeFromDescription: true }
+                        ? "of another kind" // not in Swagger (the sandbox's routes): no schema there to point at
+                        : "of another kind (see the API's schema in /swagger)");
+                sentence = $"The JSON value here must be {kind}.";
             }
 
             sentence = OfType().Replace(sentence, ""); // "… during deserialization of type 'DingTalk.CardGateway.Admin.SendCardRequest'"
@@ -157,8 +168,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             : FirstSentence(bad.Message);
     }
 
-    /// <summary>What a .NET type a JSON value failed to become is, in JSON's words.</summary>
-    private static string JsonKindOf(string type) => type switch
+    /// <summary>What a .NET type a JSON value failed to become is, in JSON's words; null for a type of our own.</summary>
+    private static string? JsonKindOf(string type) => type switch
     {
         "System.String" or "System.Char" or "System.DateTimeOffset" or "System.DateTime" or "System.TimeSpan" or "System.Guid" => "a string",
         "System.Boolean" => "true or false",
@@ -168,8 +179,57 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         _ when type.EndsWith("[]", StringComparison.Ordinal) || type.Contains("List", StringComparison.Ordinal) || type.Contains("Enumerable", StringComparison.Ordinal)
             || type.Contains("Collection", StringComparison.Ordinal) || type.Contains("JsonArray", StringComparison.Ordinal) => "an array",
         _ when type.StartsWith("System.Nullable`1[", StringComparison.Ordinal) => JsonKindOf(type["System.Nullable`1[".Length..^1]),
-        _ => "of another kind (see the API's schema in /swagger)",
+        _ => null,
     };
+
+    /// <summary>
+    /// What <paramref name="bodyType"/> holds at a JSON path (<c>$.params</c>, <c>$.userIds[0]</c>), in JSON's words, read
+    /// from the serializer's own contract (its names, case-insensitive as it reads them); null when the path leads nowhere.
+    /// </summary>
+    private string? KindAt(string? path, Type? bodyType)
+    {
+        if (path is null || !path.StartsWith('$') || bodyType is null)
+        {
+            return null;
+        }
+
+        var options = json.Value.SerializerOptions;
+        var type = bodyType;
+        var read = 1;
+        foreach (System.Text.RegularExpressions.Match segment in PathSegment().Matches(path, 1))
+        {
+            read += segment.Length;
+            var contract = options.GetTypeInfo(type);
+            type = segment.Groups["index"].Success
+                ? contract.Kind == JsonTypeInfoKind.Enumerable ? contract.ElementType : null
+                : contract.Kind switch
+                {
+                    JsonTypeInfoKind.Object => contract.Properties.FirstOrDefault(p => string.Equals(p.Name, segment.Groups["name"].Value, StringComparison.OrdinalIgnoreCase))?.PropertyType,
+                    JsonTypeInfoKind.Dictionary => contract.ElementType,
+                    _ => null,
+                };
+            if (type is null)
+            {
+                return null;
+            }
+        }
+
+        if (read != path.Length)
+        {
+            return null; // a segment this reading does not know: better no answer than one about another value
+        }
+
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return JsonKindOf(type.FullName ?? type.Name) ?? options.GetTypeInfo(type).Kind switch
+        {
+            JsonTypeInfoKind.Object or JsonTypeInfoKind.Dictionary => "an object",
+            JsonTypeInfoKind.Enumerable => "an array",
+            _ => null,
+        };
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\G(?:\.(?<name>[^.\[]+)|\['(?<name>[^']*)'\]|\[(?<index>\d+)\])")]
+    private static partial System.Text.RegularExpressions.Regex PathSegment();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"could not be converted to ([^ ]+?)\.?(?: Path:|$)")]
     private static partial System.Text.RegularExpressions.Regex ConvertedTo();
