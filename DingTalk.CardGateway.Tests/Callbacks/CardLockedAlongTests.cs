@@ -93,31 +93,61 @@ public sealed class CardLockedAlongTests
             // The card's lock is taken along only while free: not while the outbox still sends the first vote's update.
             await Eventually.TrueAsync(() => NothingUnsentAsync(postgres, poll), "the first vote's update sent");
 
-            // What the driver sends for one click, seen as Npgsql's own activities under the click's request.
-            var sent = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            using var listener = new ActivityListener
-            {
-                ShouldListenTo = source => source.Name is "Npgsql" or "Microsoft.AspNetCore",
-                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-                ActivityStopped = activity =>
-                {
-                    if (activity.Source.Name == "Npgsql" && Ancestors(activity).Any(a => a.Source.Name == "Microsoft.AspNetCore"))
-                    {
-                        sent.Enqueue(activity.GetTagItem("db.query.text")?.ToString() ?? activity.DisplayName);
-                    }
-                },
-            };
-            ActivitySource.AddActivityListener(listener);
-            await postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" }).WaitAsync(Patience);
+            var statements = await RoundTripsAsync(() => postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" }));
 
             // 1. the claim, with the card's read, the tally's (the first vote taught the gateway the poll reads it) and the
             // savepoint before the handler; 2. the ballot, read for update in turn; 3. the tally and the card, read for update
             // in turn; 4. the ballot's, the tally's, the card's and the outcome's writes, the outbox entry and the COMMIT.
             // Thirteen before 556002a, eight before LockCardAlong and WithNextClaim.
-            var statements = sent.Select(s => s.TrimStart()[..Math.Min(60, s.TrimStart().Length)]).ToList();
             Assert.True(statements.Count == 4, $"{statements.Count} round trips: {string.Join(" | ", statements)}");
             Assert.StartsWith("INSERT INTO callbacks", statements[0], StringComparison.Ordinal);
         });
+
+    /// <summary>
+    /// A name read with every claim is read all the same (<see cref="CardStateNames"/>): it stays read along past
+    /// <see cref="CardStateNames.ForgetAfter"/> claims since the one that learned it, where a name no handler reads is forgotten.
+    /// </summary>
+    [SkippableFact]
+    public Task On_PostgreSQL_a_tally_read_with_each_claim_is_still_read_along_after_more_claims_than_forget_an_unread_name() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var names = postgres.App.Services.GetRequiredService<CardStateNames>();
+            var poll = await postgres.SendCardAsync("tpl.poll");
+            await postgres.ClickAsync(poll, "u1", new { action = "vote", option = "a" }); // learns the tally: read on its own
+            await Eventually.TrueAsync(() => NothingUnsentAsync(postgres, poll), "the first vote's update sent");
+            await postgres.ClickAsync(poll, "u2", new { action = "vote", option = "a" }); // reads it with its claim
+            await Eventually.TrueAsync(() => NothingUnsentAsync(postgres, poll), "the second vote's update sent");
+            for (var claim = 1; claim < CardStateNames.ForgetAfter; claim++)
+            {
+                names.ForClaim(); // other cards' claims, none of whose handlers read the tally
+            }
+
+            var statements = await RoundTripsAsync(() => postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" }));
+
+            Assert.True(statements.Count == 4, $"{statements.Count} round trips (the tally read on its own?): {string.Join(" | ", statements)}");
+            Assert.Contains("poll", names.Names); // the tally's name
+        });
+
+    /// <summary>What the driver sends for one click, seen as Npgsql's own activities under the click's request: the start of each round trip.</summary>
+    private static async Task<List<string>> RoundTripsAsync(Func<Task> click)
+    {
+        var sent = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Npgsql" or "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
+            {
+                if (activity.Source.Name == "Npgsql" && Ancestors(activity).Any(a => a.Source.Name == "Microsoft.AspNetCore"))
+                {
+                    sent.Enqueue(activity.GetTagItem("db.query.text")?.ToString() ?? activity.DisplayName);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await click().WaitAsync(Patience);
+        return [.. sent.Select(s => s.TrimStart()[..Math.Min(60, s.TrimStart().Length)])];
+    }
 
     [SkippableFact]
     public Task On_PostgreSQL_a_card_changed_after_its_state_took_it_along_and_again_after_another_cards_change_keeps_its_first_change() =>

@@ -172,13 +172,14 @@ public sealed class SqlHandlerStateStore(StorageSession session, TimeProvider cl
 
     /// <summary>
     /// PostgreSQL: the state as read with this transaction's claim (<see cref="StorageSession.WithNextClaim"/>), if it was;
-    /// else null, and a state of the callback's own card is learned for the next claims (<see cref="CardStateNames"/>).
+    /// else null. Either way a state of the callback's own card is learned, or kept, for the next claims
+    /// (<see cref="CardStateNames"/> forgets a name no read keeps).
     /// </summary>
     private StateRow? ReadWithClaim(string handler, string cardId)
     {
+        session.CardStateRead(handler, cardId);
         if (!session.TryTakeStateReadWithClaim(handler, cardId, out var state, out var version))
         {
-            session.CardStateRead(handler, cardId);
             return null;
         }
 

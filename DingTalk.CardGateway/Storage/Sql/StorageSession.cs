@@ -140,7 +140,7 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     {
         var with = _withClaim;
         _withClaim = null;
-        return CanWriteWithCommit && with is { } w ? (w.CardId, w.Savepoint, w.IdleLimit, cardStates?.Names ?? []) : null;
+        return CanWriteWithCommit && with is { } w ? (w.CardId, w.Savepoint, w.IdleLimit, cardStates?.ForClaim() ?? []) : null;
     }
 
     /// <summary>
@@ -150,7 +150,10 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     internal void ClaimedWith(string cardId, CardRecord? card, string savepoint, string[] stateNames, Dictionary<string, (string? State, long Version)> states) =>
         _claimed = new Claimed(cardId, card, new HashSet<string>(stateNames, StringComparer.Ordinal), states, savepoint, _sent, LockEpoch);
 
-    /// <summary>A handler state of <paramref name="cardId"/> is read: learned as one of a callback's own card's, if it is (<see cref="CardStateNames"/>).</summary>
+    /// <summary>
+    /// A handler state of <paramref name="cardId"/> is read, with the claim or not: learned (or kept) as one of a callback's
+    /// own card's, if it is (<see cref="CardStateNames"/>).
+    /// </summary>
     internal void CardStateRead(string handler, string cardId)
     {
         if (cardStates is not null && string.Equals(cardId, _callbackCard, StringComparison.Ordinal))
