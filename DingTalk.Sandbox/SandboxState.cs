@@ -202,7 +202,11 @@ public sealed class SandboxState
         }
     }
 
-    /// <summary>Counts every call answered and every <see cref="Reset"/> or <see cref="Import"/>: unchanged, nothing needs saving again.</summary>
+    /// <summary>
+    /// Counts every change to what <see cref="Export"/> holds (<see cref="CardsChanged"/>) and every <see cref="Reset"/> or
+    /// <see cref="Import"/>: unchanged, nothing needs saving again. A call that changes no card (a token, a callback
+    /// registration, a refusal, a frame sent again) leaves it as it was.
+    /// </summary>
     public long Changes
     {
         get
@@ -308,7 +312,6 @@ public sealed class SandboxState
             }
 
             _requests.Add(new ReceivedRequest(Time.GetUtcNow(), call.Method, call.Path, call.AccessToken, call.Body, answer.Status));
-            _changes++;
             return answer;
         }
     }
@@ -325,6 +328,9 @@ public sealed class SandboxState
         _tokenExpiry[_currentToken] = now + Options.TokenLifetime;
         return (_currentToken, (int)Options.TokenLifetime.TotalSeconds);
     }
+
+    /// <summary>A card or robot card was created, delivered, updated or streamed into: <see cref="Export"/> changed. Caller holds the lock.</summary>
+    internal void CardsChanged() => _changes++;
 
     /// <summary>A fresh id for carriers and process query keys. Caller holds the lock.</summary>
     internal string NextId(string prefix) => $"{prefix}{++_nextId:D6}";

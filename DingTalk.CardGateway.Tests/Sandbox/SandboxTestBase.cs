@@ -16,7 +16,7 @@ public abstract class SandboxTestBase : IAsyncLifetime
         await Client.LoginAsync();
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Client.Dispose();
         await DingTalk.DisposeAsync();

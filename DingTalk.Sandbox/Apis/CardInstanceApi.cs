@@ -105,6 +105,7 @@ internal static class CardInstanceApi
         }
 
         card.UpdateCount++;
+        state.CardsChanged();
         return SandboxAnswer.Ok(new JsonObject { ["success"] = true, ["result"] = true });
     }
 
@@ -245,12 +246,14 @@ internal static class CardInstanceApi
         }
 
         state.CardRecords.Add(card.OutTrackId, card);
+        state.CardsChanged();
         return card;
     }
 
     private static JsonArray Deliver(CardRecord card, string openSpaceId, List<OpenSpace> spaces, SandboxState state)
     {
         card.OpenSpaceIds.Add(openSpaceId);
+        state.CardsChanged();
         var results = new JsonArray();
         foreach (var space in spaces)
         {

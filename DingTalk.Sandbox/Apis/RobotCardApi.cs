@@ -60,6 +60,7 @@ internal static class RobotCardApi
             UserIdPrivateDataMap = body.Text("userIdPrivateDataMap"),
             UnionIdPrivateDataMap = body.Text("unionIdPrivateDataMap"),
         });
+        state.CardsChanged();
         return SandboxAnswer.Ok(new JsonObject { ["processQueryKey"] = state.NextId("pqk-") });
     }
 
@@ -97,6 +98,7 @@ internal static class RobotCardApi
         }
 
         card.UpdateCount++;
+        state.CardsChanged();
         return SandboxAnswer.Ok(new JsonObject { ["processQueryKey"] = state.NextId("pqk-") });
     }
 

@@ -48,6 +48,7 @@ internal static class StreamingApi
                 isFull,
                 body.Flag("isFinalize") ?? false,
                 body.Flag("isError") ?? false));
+            state.CardsChanged();
         }
 
         return SandboxAnswer.Ok(new JsonObject { ["success"] = true, ["result"] = true });
