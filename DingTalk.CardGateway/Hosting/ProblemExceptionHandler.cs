@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Net;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using DingTalk.CardGateway.Cards;
 using Microsoft.AspNetCore.Diagnostics;
@@ -15,7 +14,7 @@ namespace DingTalk.CardGateway.Hosting;
 /// anything else is a plain 500.
 /// </summary>
 public sealed partial class ProblemExceptionHandler(
-    IProblemDetailsService problems, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+    IProblemDetailsService problems, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> jsonOptions, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -193,7 +192,7 @@ public sealed partial class ProblemExceptionHandler(
             return null;
         }
 
-        var options = json.Value.SerializerOptions;
+        var options = jsonOptions.Value.SerializerOptions;
         var type = bodyType;
         var read = 1;
         foreach (System.Text.RegularExpressions.Match segment in PathSegment().Matches(path, 1))
