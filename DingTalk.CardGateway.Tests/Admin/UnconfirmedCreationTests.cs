@@ -47,6 +47,180 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
     public Task An_update_refused_as_unknown_while_the_card_was_being_created_waits_for_it_when_the_answer_comes_after_the_creation_on_PostgreSQL() =>
         OnPostgresAsync(api => UpdateAnsweredAfterTheCreationWaitsAsync(api, "late-answer-postgres"));
 
+    [Fact]
+    public Task An_update_of_an_id_queued_before_its_card_is_sent_is_in_the_stored_card_as_at_DingTalk_on_SQLite() =>
+        OnSqliteAsync(api => UpdateQueuedBeforeTheSendAsync(api, "put-first-sqlite"));
+
+    [SkippableFact]
+    public Task An_update_of_an_id_queued_before_its_card_is_sent_is_in_the_stored_card_as_at_DingTalk_on_PostgreSQL() =>
+        OnPostgresAsync(api => UpdateQueuedBeforeTheSendAsync(api, "put-first-postgres"));
+
+    /// <summary>
+    /// An operator updates an id the gateway has no card for yet (allowed: another system's card), DingTalk is down for
+    /// it (503), and the card is then sent under that id. The queued update reaches the card DingTalk creates, so the
+    /// stored card — what GET shows, what handlers and a refresh read — must have it too.
+    /// </summary>
+    private async Task UpdateQueuedBeforeTheSendAsync(HttpClient api, string id)
+    {
+        DingTalk.FailNext(HttpMethod.Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 10_000, retryAfterSeconds: 0, bodyContains: id);
+        try
+        {
+            var updating = api.PutAsJsonAsync($"/api/cards/{id}", new { cardData = new { n = "put" }, privateData = new { u1 = new { seen = "put" } } });
+            await Eventually.TrueAsync(() => DingTalk.RequestsTo("/v1.0/card/instances").Any(r => r.Method == "PUT" && r.Body.Contains(id, StringComparison.Ordinal)), "the update tried, and retried");
+
+            await HttpAssert.JsonAsync(
+                await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = id, openConversationId = "cidR==", cardData = new { n = 0, title = "T" } }),
+                HttpStatusCode.Created);
+            Assert.Equal("put", DingTalk.FindCard(id)!.CardData["n"]); // created as stored, the update still waiting: as GET shows it
+            DingTalk.ClearFaults();
+
+            Assert.Contains((await updating).StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted });
+            await Eventually.TrueAsync(async () => await UndeliveredAsync(api, id) == 0, "the update delivered to the card");
+            var atDingTalk = DingTalk.FindCard(id)!;
+            Assert.Equal("put", atDingTalk.CardData["n"]);
+            Assert.Equal("T", atDingTalk.CardData["title"]);
+            var stored = (await StoredAsync(api, id))!.Value;
+            Assert.Equal("put", stored.GetProperty("publicData").GetProperty("n").GetString()); // as DingTalk shows it
+            Assert.Equal("T", stored.GetProperty("publicData").GetProperty("title").GetString());
+            Assert.Equal(atDingTalk.PrivateData["u1"]["seen"], stored.GetProperty("privateData").GetProperty("u1").GetProperty("seen").GetString());
+        }
+        finally
+        {
+            DingTalk.ClearFaults();
+        }
+    }
+
+    [Fact]
+    public Task A_robot_card_update_queued_before_its_card_is_sent_is_in_the_stored_card_as_at_DingTalk_on_SQLite() =>
+        OnSqliteAsync(api => RobotUpdateQueuedBeforeTheSendAsync(api, "robot-put-first-sqlite"));
+
+    [SkippableFact]
+    public Task A_robot_card_update_queued_before_its_card_is_sent_is_in_the_stored_card_as_at_DingTalk_on_PostgreSQL() =>
+        OnPostgresAsync(api => RobotUpdateQueuedBeforeTheSendAsync(api, "robot-put-first-postgres"));
+
+    /// <summary>As above for a normal robot card: updated while DingTalk is down for it, then sent.</summary>
+    private async Task RobotUpdateQueuedBeforeTheSendAsync(HttpClient api, string id)
+    {
+        DingTalk.FailNext(HttpMethod.Put, "/v1.0/im/robots/interactiveCards", 503, "ServiceUnavailable", times: 10_000, retryAfterSeconds: 0, bodyContains: id);
+        try
+        {
+            var updating = api.PutAsJsonAsync($"/api/robot-cards/{id}", new { cardData = new { title = "put" } });
+            await Eventually.TrueAsync(() => DingTalk.RequestsTo("/v1.0/im/robots/interactiveCards").Any(r => r.Method == "PUT" && r.Body.Contains(id, StringComparison.Ordinal)), "the update tried, and retried");
+
+            await HttpAssert.JsonAsync(
+                await api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = id, openConversationId = "cidR==", cardData = new { contents = Array.Empty<object>(), title = "T", footer = "F" } }),
+                HttpStatusCode.Created);
+            Assert.Contains("\"title\":\"put\"", DingTalk.FindRobotCard(id)!.CardData, StringComparison.Ordinal); // sent as stored, the update still waiting
+            DingTalk.ClearFaults();
+
+            Assert.Contains((await updating).StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted });
+            await Eventually.TrueAsync(async () => await UndeliveredAsync(api, id) == 0, "the update delivered to the card");
+            Assert.Contains("\"title\":\"put\"", DingTalk.FindRobotCard(id)!.CardData, StringComparison.Ordinal);
+            Assert.Contains("\"footer\":\"F\"", DingTalk.FindRobotCard(id)!.CardData, StringComparison.Ordinal);
+            var stored = await StoredAsync(api, id);
+            Assert.Equal("put", RobotTitle(stored)); // as DingTalk shows it
+            Assert.Contains("\"footer\":\"F\"", stored!.Value.GetProperty("publicData").GetProperty("cardData").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            DingTalk.ClearFaults();
+        }
+    }
+
+    /// <summary>
+    /// On PostgreSQL an update of an id with no card stored finds no row, and its outbox entry commits a moment later: a
+    /// send of that id storing its card in between must not miss it — the entry reaches the card DingTalk creates.
+    /// </summary>
+    [SkippableFact]
+    public Task An_update_that_found_no_card_and_commits_after_a_send_of_the_id_began_is_in_the_stored_card_on_PostgreSQL() =>
+        PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            const string Id = "put-raced-postgres";
+            await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
+            {
+                ["DingTalk:Outbound:MaxRetryAttempts"] = "1",
+                ["Gateway:Storage:Provider"] = "Postgres",
+                ["Gateway:Storage:ConnectionString"] = connectionString,
+            });
+            var pause = new UpdatePause(Id);
+            await using var pausing = gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => PausingCardStore.Replace(services, pause)));
+            using var api = pausing.CreateClient();
+            api.DefaultRequestHeaders.Add(CardGateway.Admin.ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
+
+            // The update has found no card; before its entry commits, the card is sent and gets as far as storing itself
+            // (or, if storing waits for the update, two seconds pass).
+            Task<HttpResponseMessage>? sending = null;
+            pause.Between = async () =>
+            {
+                sending = api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidR==", cardData = new { n = 0, title = "T" } });
+                await Task.WhenAny(pause.Stored.Task, Task.Delay(TimeSpan.FromSeconds(2)));
+            };
+            var updating = await api.PutAsJsonAsync($"/api/cards/{Id}", new { cardData = new { n = "put" } });
+
+            await HttpAssert.JsonAsync(await sending!, HttpStatusCode.Created);
+            Assert.Contains(updating.StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted });
+            await Eventually.TrueAsync(async () => await UndeliveredAsync(api, Id) == 0, "the update delivered to the card");
+            Assert.Equal("put", DingTalk.FindCard(Id)!.CardData["n"]);
+            var stored = (await StoredAsync(api, Id))!.Value.GetProperty("publicData");
+            Assert.Equal("put", stored.GetProperty("n").GetString()); // as DingTalk shows it
+            Assert.Equal("T", stored.GetProperty("title").GetString());
+        });
+
+    /// <summary>Where <see cref="PausingCardStore"/> holds an update of <see cref="Id"/> that found no card, and what runs meanwhile.</summary>
+    private sealed class UpdatePause(string id)
+    {
+        public string Id => id;
+
+        public Func<Task>? Between { get; set; }
+
+        /// <summary>Set once a send of <see cref="Id"/> has stored its card.</summary>
+        public TaskCompletionSource Stored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Paused;
+    }
+
+    /// <summary>The card store, but the first update of the pause's id that finds no card runs the pause's work before it goes on to queue its entry.</summary>
+    private sealed class PausingCardStore(ICardStore inner, UpdatePause pause) : ICardStore
+    {
+        public static void Replace(IServiceCollection services, UpdatePause pause)
+        {
+            services.RemoveAll<ICardStore>();
+            services.AddScoped<ICardStore>(sp => new PausingCardStore(ActivatorUtilities.CreateInstance<CardGateway.Storage.Sql.SqlCardStore>(sp), pause));
+        }
+
+        public async Task<CardRecord?> ApplyUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken)
+        {
+            var stored = await inner.ApplyUpdateAsync(cardId, change, cancellationToken);
+            if (stored is null && cardId == pause.Id && Interlocked.Exchange(ref pause.Paused, 1) == 0 && pause.Between is { } between)
+            {
+                await between();
+            }
+
+            return stored;
+        }
+
+        public async Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken)
+        {
+            var stored = await inner.TryAddUnconfirmedAsync(card, cancellationToken);
+            if (card.Id == pause.Id)
+            {
+                pause.Stored.TrySetResult();
+            }
+
+            return stored;
+        }
+
+        public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) => inner.SaveAsync(card, cancellationToken);
+
+        public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) => inner.ConfirmCreationAsync(card, cancellationToken);
+
+        public Task ForgetUnconfirmedAsync(string cardId, CancellationToken cancellationToken) => inner.ForgetUnconfirmedAsync(cardId, cancellationToken);
+
+        public Task<CardRecord?> FindAsync(string cardId, CancellationToken cancellationToken) => inner.FindAsync(cardId, cancellationToken);
+
+        public Task<CardRecord?> ApplyLastUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyLastUpdateAsync(cardId, change, cancellationToken);
+    }
+
     /// <summary>
     /// DingTalk carries the update out before the card exists (param.cardNotExist) and its answer comes late, after the
     /// create's retry has made the card and the gateway confirmed it: the update left while the card was still being
@@ -273,7 +447,7 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
 
         public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) => inner.SaveAsync(card, cancellationToken);
 
-        public Task<bool> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) => inner.TryAddUnconfirmedAsync(card, cancellationToken);
+        public Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) => inner.TryAddUnconfirmedAsync(card, cancellationToken);
 
         public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) => inner.ConfirmCreationAsync(card, cancellationToken);
 

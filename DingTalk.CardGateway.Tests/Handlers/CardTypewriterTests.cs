@@ -463,7 +463,7 @@ public sealed class CardTypewriterTests : IAsyncLifetime
 
         public Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken) => Task.FromResult(_cards.GetValueOrDefault(id));
 
-        public Task<bool> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) => throw new NotSupportedException();
 

@@ -105,6 +105,53 @@ public sealed class PostgresSessionTests(PostgresStorageFixture fixture) : IClas
         await AssertStoredCardAsync("card-turn", ["holder", "next"], version: 3);
     }
 
+    /// <summary>
+    /// A send stores a new card, under its id's lock, while an update of that id — no card when it began — waits for the
+    /// lock: the update read the table before it waited, but must land on the card the send stored (the send read the
+    /// updates queued for the id before this one's, so nothing else would ever put it in the stored card).
+    /// </summary>
+    [SkippableFact]
+    public async Task An_update_waiting_for_its_ids_lock_while_a_send_stores_the_card_lands_on_that_card()
+    {
+        Skip.IfNot(fixture.Available, fixture.SkipReason);
+        const string Id = "card-stored-while-waiting";
+        await using var sending = fixture.Scope();
+        var session = sending.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        var now = DateTimeOffset.UtcNow;
+        Assert.NotNull(await sending.ServiceProvider.GetRequiredService<ICardStore>().TryAddUnconfirmedAsync(
+            new CardRecord { Id = Id, Kind = CardKind.Advanced, TemplateId = "tpl", PublicData = new Dictionary<string, string> { ["a"] = "sent" }, Version = 1, CreatedAt = now, UpdatedAt = now },
+            default));
+
+        await using var updating = fixture.Scope();
+        var update = Task.CompletedTask;
+        try
+        {
+            update = QueueAloneAsync(updating, Everyone(Id, "b"));
+            await Eventually.TrueAsync(async () => await WaitingOnLocksAsync("advisory") == 1, "the update waits for the id's lock");
+        }
+        finally
+        {
+            await session.CommitAsync(default);
+            await update.WaitAsync(Patience);
+        }
+
+        await using var check = fixture.Scope();
+        var stored = (await check.ServiceProvider.GetRequiredService<ICardStore>().FindAsync(Id, default))!;
+        Assert.Equal("sent", stored.PublicData["a"]);
+        Assert.Equal("1", stored.PublicData.GetValueOrDefault("b")); // as DingTalk will show it: the entry reaches the card
+        Assert.Equal(2, stored.Version);
+    }
+
+    /// <summary>The update queued in a transaction of its own, as an operator's <c>PUT</c> does.</summary>
+    private static async Task QueueAloneAsync(AsyncServiceScope scope, PendingCardUpdate update)
+    {
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        await scope.ServiceProvider.GetRequiredService<CardUpdates>().QueueAsync(update, afterAnswer: false, default);
+        await session.CommitAsync(default);
+    }
+
     [SkippableFact]
     public async Task A_write_kept_for_the_commit_is_committed_with_the_transaction_and_undone_with_its_rollback()
     {

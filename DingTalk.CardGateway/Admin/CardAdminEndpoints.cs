@@ -99,20 +99,27 @@ public static class CardAdminEndpoints
                 return unlike;
             }
 
-            spec = spec with
-            {
-                CardData = CardParamMapEncoder.AsValues(existing!.PublicData),
-                PrivateData = existing.PrivateData.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, JsonElement>)CardParamMapEncoder.AsValues(p.Value), StringComparer.Ordinal),
-            };
+            spec = AsStored(spec, existing!);
         }
 
         // Stored before DingTalk is asked, unconfirmed: a card DingTalk creates is then never one the gateway does not know,
         // whatever fails after. An id stored already (unconfirmed) keeps its row, with the updates and clicks it got,
         // whatever DingTalk answers.
         var now = clock.GetUtcNow();
-        if (existing is null && !await store.TryAddUnconfirmedAsync(Record(spec, sender.Planned(spec), now), cancellationToken))
+        if (existing is null)
         {
-            return SendUnderWay(outTrackId);
+            if (await store.TryAddUnconfirmedAsync(Record(spec, sender.Planned(spec), now), cancellationToken) is not { } stored)
+            {
+                return SendUnderWay(outTrackId);
+            }
+
+            if (stored.Version > 1) // changed since the record (version 1): updates were folded in
+            {
+                // Updates of the id queued before it had a card (an operator's PUT a moment earlier, retried while DingTalk
+                // was down) reach the card once it exists, and the store folded them in: created as stored, so DingTalk
+                // shows them from the start whatever becomes of those updates, and the store and DingTalk agree.
+                spec = AsStored(spec, stored);
+            }
         }
 
         CardDelivery delivery;
@@ -188,6 +195,13 @@ public static class CardAdminEndpoints
                 detail: $"An earlier send of {existing.Id} (to {string.Join(", ", unlike)}) never learned whether DingTalk created it, and DingTalk may have it: "
                     + "send it again as it was, or this card under another id.");
     }
+
+    /// <summary>The send of <paramref name="spec"/> with the data of the card as stored (string-encoded values back as values).</summary>
+    private static AdvancedCardSpec AsStored(AdvancedCardSpec spec, CardRecord stored) => spec with
+    {
+        CardData = CardParamMapEncoder.AsValues(stored.PublicData),
+        PrivateData = stored.PrivateData.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, JsonElement>)CardParamMapEncoder.AsValues(p.Value), StringComparer.Ordinal),
+    };
 
     /// <summary>The card as the gateway stores it once sent: what the operator gave, string-encoded, at version 1.</summary>
     private static CardRecord Record(AdvancedCardSpec spec, CardDelivery delivery, DateTimeOffset now) => new()

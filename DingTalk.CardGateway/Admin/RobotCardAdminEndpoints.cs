@@ -84,14 +84,7 @@ public static class RobotCardAdminEndpoints
                 return unlike;
             }
 
-            using var storedData = JsonDocument.Parse(existing.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey) ?? request.CardData.GetRawText());
-            spec = spec with
-            {
-                CardData = storedData.RootElement.Clone(),
-                UserIdPrivateData = existing.PrivateData.Count == 0
-                    ? null
-                    : existing.PrivateData.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal),
-            };
+            spec = AsStored(spec, existing);
         }
 
         // Stored before it is sent, unconfirmed until DingTalk takes it (as POST /api/cards): its clicks find it whatever
@@ -109,9 +102,19 @@ public static class RobotCardAdminEndpoints
             UpdatedAt = now,
         };
         var stored = existing is null;
-        if (stored && !await store.TryAddUnconfirmedAsync(card, cancellationToken))
+        if (stored)
         {
-            return CardAdminEndpoints.SendUnderWay(cardBizId);
+            if (await store.TryAddUnconfirmedAsync(card, cancellationToken) is not { } added)
+            {
+                return CardAdminEndpoints.SendUnderWay(cardBizId);
+            }
+
+            if (added.Version > 1) // changed since the record (version 1): updates were folded in
+            {
+                // Updates of the id queued before it had a card reach the card once DingTalk has it, and the store folded them
+                // in: sent as stored, as POST /api/cards creates such a card.
+                (card, spec) = (added, AsStored(spec, added));
+            }
         }
 
         RobotCardDelivery delivery;
@@ -135,6 +138,19 @@ public static class RobotCardAdminEndpoints
         // Stored by this send, or by the earlier send of the same card: the row has the card's data.
         await store.ConfirmCreationAsync(card, cancellationToken);
         return TypedResults.Created(location, new SendRobotCardResponse(cardBizId, delivery.ProcessQueryKey));
+    }
+
+    /// <summary>The send of <paramref name="spec"/> with the card as stored: its StandardCard JSON and each user's private data.</summary>
+    private static RobotCardSpec AsStored(RobotCardSpec spec, CardRecord stored)
+    {
+        using var storedData = stored.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey) is { } json ? JsonDocument.Parse(json) : null;
+        return spec with
+        {
+            CardData = storedData?.RootElement.Clone() ?? spec.CardData,
+            UserIdPrivateData = stored.PrivateData.Count == 0
+                ? null
+                : stored.PrivateData.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value), StringComparer.Ordinal),
+        };
     }
 
     private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> UpdateAsync(

@@ -87,7 +87,8 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
     /// <summary>Wakes this replica's outbox dispatcher: call it once the session has committed.</summary>
     public void Wake() => signal.Wake();
 
-    private static CardDataChange StoredChange(PendingCardUpdate update)
+    /// <summary>What <paramref name="update"/> changes in the stored card.</summary>
+    internal static CardDataChange StoredChange(PendingCardUpdate update)
     {
         var privateData = update.PrivateData?.ToDictionary(
             p => p.Key, p => (IReadOnlyDictionary<string, string>)CardParamMapEncoder.Encode(p.Value), StringComparer.Ordinal);

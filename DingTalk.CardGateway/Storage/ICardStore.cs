@@ -7,9 +7,14 @@ public interface ICardStore
 
     /// <summary>
     /// Stores a card about to be sent (<see cref="CardRecord.CreationConfirmed"/> false) unless a card is stored under its
-    /// id already — another send of it stored it since this one looked: false then, and nothing changes.
+    /// id already — another send of it stored it since this one looked: null then, and nothing changes.
     /// </summary>
-    Task<bool> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken);
+    /// <returns>
+    /// The card as stored: <paramref name="card"/> with the updates of its kind still queued for its id folded in, in
+    /// order — updates made before the id had a card (an operator's <c>PUT</c> a moment before the send), which reach the
+    /// card DingTalk creates.
+    /// </returns>
+    Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken);
 
     /// <summary>
     /// DingTalk has the card: the stored one's <see cref="CardRecord.CreationConfirmed"/> becomes true and nothing else

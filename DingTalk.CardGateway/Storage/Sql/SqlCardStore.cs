@@ -44,17 +44,23 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
             },
             cancellationToken);
 
-    public Task<bool> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) =>
+    /// <remarks>
+    /// On PostgreSQL the id's lock is taken first: an update of an id with no card holds it until its entry commits
+    /// (<see cref="ApplyUpdateAsync"/>), so the updates read here are all those that found no card, and an update after
+    /// this waits for the card and lands on it.
+    /// </remarks>
+    public Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) =>
         session.WriteAsync(
             async (connection, transaction) =>
             {
-                var unconfirmed = card with { CreationConfirmed = false };
                 if (session.Rows is { } rows && rows.TryGet(Key(card.Id), out var kept) && kept.Value is CardRecord)
                 {
-                    return false; // stored in this batch already, and kept by the writer
+                    return null; // stored in this batch already, and kept by the writer
                 }
 
                 Changing(card.Id);
+                await session.Dialect.LockKeyAsync(connection, transaction, Key(card.Id), cancellationToken);
+                var unconfirmed = await WithQueuedUpdatesAsync(card with { CreationConfirmed = false }, connection, transaction, cancellationToken);
                 var added = await connection.ExecuteAsync(new CommandDefinition(
                     $"""
                     INSERT INTO cards ({Columns})
@@ -64,14 +70,39 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                     CardRow.From(unconfirmed),
                     transaction,
                     cancellationToken: cancellationToken));
-                if (added == 1)
+                if (added != 1)
                 {
-                    session.Rows?.Set(Key(card.Id), new SqliteRowCache.Row(unconfirmed, unconfirmed.Version, Write: null));
+                    return null;
                 }
 
-                return added == 1;
+                session.Rows?.Set(Key(card.Id), new SqliteRowCache.Row(unconfirmed, unconfirmed.Version, Write: null));
+                return unconfirmed;
             },
             cancellationToken);
+
+    /// <summary>
+    /// <paramref name="card"/> with the pending updates of its kind queued for its id — while it had no row, so none of
+    /// them is in a stored card — applied in order: each reaches the card DingTalk creates under the id, so the stored
+    /// card must show it too. A refresh has no values of its own; an update of the other kind goes to another card.
+    /// </summary>
+    private async Task<CardRecord> WithQueuedUpdatesAsync(CardRecord card, System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        var queued = await connection.QueryAsync<(long Id, string Payload)>(new CommandDefinition(
+            "SELECT id, payload FROM outbox WHERE status = 'Pending' AND card_id = @id AND kind = @kind ORDER BY id",
+            new { id = card.Id, kind = card.Kind.ToString() },
+            transaction,
+            cancellationToken: cancellationToken));
+        foreach (var (entryId, payload) in queued)
+        {
+            var update = SqlOutbox.KeptUpdate(session.Rows, entryId) ?? SqlJson.Read<PendingCardUpdate>(payload);
+            if (!update.Refresh)
+            {
+                card = CardUpdates.StoredChange(update).ApplyTo(card, clock.GetUtcNow());
+            }
+        }
+
+        return card;
+    }
 
     /// <remarks>
     /// One statement, so nothing lands between finding the row gone and storing it: the row stored is confirmed and keeps
@@ -151,6 +182,16 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
 
                 AfterTheLastRefused();
                 var card = Locked(id) ?? await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
+                if (card is null)
+                {
+                    // No row to lock (a card another system sent): the read took the card's id's lock instead, so the updates
+                    // queued for it commit one after another, in the order their outbox ids were taken — the order the
+                    // dispatcher sends them. But it saw the table as it was before it waited for that lock: read once more,
+                    // under it, so a card a send stored meanwhile (under the same lock, TryAddUnconfirmedAsync, folding in
+                    // the updates queued before) gets this update too.
+                    card = await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
+                }
+
                 session.ForgetCardLockedAlong(id); // from here this store's own hint says what the row holds: once it holds another card, the row read along is stale
                 if (withCommit && card is not null)
                 {
@@ -173,10 +214,7 @@ public sealed class SqlCardStore(StorageSession session, TimeProvider clock) : I
                     card = await ReadForUpdateAsync(id, connection, transaction, cancellationToken);
                 }
 
-                // No row to lock (a card another system sent): the card's id is locked instead, so the updates queued for it
-                // commit one after another, in the order their outbox ids were taken — the order the dispatcher sends them.
-                await session.Dialect.LockKeyAsync(connection, transaction, Key(id), cancellationToken);
-                return null;
+                return null; // no card: its id stays locked (each read for update took the lock) until the transaction ends
             },
             cancellationToken);
 

@@ -144,6 +144,15 @@ public sealed class SqlOutbox(
         }
     }
 
+    /// <summary>
+    /// The update entry <paramref name="id"/> carries as SQLite's writer keeps it: an entry of the open batch that later
+    /// updates merged into holds its merged payload there until the batch writes it. Null when the table's is current.
+    /// </summary>
+    internal static PendingCardUpdate? KeptUpdate(SqliteRowCache? rows, long id) =>
+        rows is not null && rows.TryGet("outbox-entry:" + id.ToString(CultureInfo.InvariantCulture), out var kept) && kept.Value is OpenEntry entry
+            ? entry.Update
+            : null;
+
     /// <summary>A card's entry in the current batch that its next update after an answer merges into.</summary>
     private sealed record OpenEntry(long Id, PendingCardUpdate Update);
 
