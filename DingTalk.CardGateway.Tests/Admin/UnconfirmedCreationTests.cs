@@ -148,17 +148,28 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
             api.DefaultRequestHeaders.Add(CardGateway.Admin.ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
 
             // The update has found no card; before its entry commits, the card is sent and gets as far as storing itself
-            // (or, if storing waits for the update, two seconds pass).
+            // (or, if storing waits for the update, two seconds pass). DingTalk is down for the update until the card is
+            // created: its refusal of an update of a card not there yet is not what this is about.
+            DingTalk.FailNext(HttpMethod.Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 10_000, retryAfterSeconds: 0, bodyContains: Id);
             Task<HttpResponseMessage>? sending = null;
             pause.Between = async () =>
             {
                 sending = api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = Id, openConversationId = "cidR==", cardData = new { n = 0, title = "T" } });
                 await Task.WhenAny(pause.Stored.Task, Task.Delay(TimeSpan.FromSeconds(2)));
             };
-            var updating = await api.PutAsJsonAsync($"/api/cards/{Id}", new { cardData = new { n = "put" } });
+            var updating = api.PutAsJsonAsync($"/api/cards/{Id}", new { cardData = new { n = "put" } });
 
-            await HttpAssert.JsonAsync(await sending!, HttpStatusCode.Created);
-            Assert.Contains(updating.StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted });
+            try
+            {
+                await Eventually.TrueAsync(() => sending is not null, "the update paused");
+                await HttpAssert.JsonAsync(await sending!, HttpStatusCode.Created);
+            }
+            finally
+            {
+                DingTalk.ClearFaults();
+            }
+
+            Assert.Contains((await updating).StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.Accepted });
             await Eventually.TrueAsync(async () => await UndeliveredAsync(api, Id) == 0, "the update delivered to the card");
             Assert.Equal("put", DingTalk.FindCard(Id)!.CardData["n"]);
             var stored = (await StoredAsync(api, Id))!.Value.GetProperty("publicData");
