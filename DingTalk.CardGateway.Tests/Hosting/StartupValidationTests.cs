@@ -20,6 +20,19 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.Contains(key.Replace(":", "__", StringComparison.Ordinal), failure, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An AppSecret with no AppKey (its variable misspelt, its secret not mounted) is a Live deployment missing its key,
+    /// not Sandbox mode: that started healthy on the emulator, and showed the real AppSecret and ApiSecret, unauthenticated,
+    /// under /sandbox/requests and /sandbox/cards.
+    /// </summary>
+    [Fact]
+    public void An_app_secret_without_an_app_key_is_a_live_configuration_missing_the_app_key()
+    {
+        var failure = DingTalkValidationFailure(mode: null, "DingTalk:AppKey", "");
+
+        Assert.Equal("DingTalk:AppKey is required in Live mode (set it in appsettings.json or as the environment variable DingTalk__AppKey).", failure);
+    }
+
     /// <summary>A URL without its scheme binds as a relative one, which no one could call: refused in either mode.</summary>
     [Theory]
     [InlineData("DingTalk:Callback:PublicBaseUrl", "cards.example.com", "Live")]
@@ -267,7 +280,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
 
     /// <summary>The published gateway as a process, in Sandbox mode unless told otherwise; what it printed once it exits.</summary>
     /// <summary>The one validation failure of a complete configuration in <paramref name="mode"/> with <paramref name="key"/> set to <paramref name="value"/>.</summary>
-    private static string DingTalkValidationFailure(string mode, string key, string value)
+    private static string DingTalkValidationFailure(string? mode, string key, string value)
     {
         var settings = new Dictionary<string, string?>
         {

@@ -10,7 +10,7 @@ public enum GatewayMode
     /// <summary>Real DingTalk: credentials are required.</summary>
     Live,
 
-    /// <summary>The built-in DingTalk emulator under <c>/sandbox</c>; the default when no AppKey is configured.</summary>
+    /// <summary>The built-in DingTalk emulator under <c>/sandbox</c>; the default when neither AppKey nor AppSecret is configured.</summary>
     Sandbox,
 }
 
@@ -28,7 +28,7 @@ public sealed class DingTalkOptions
 
     public Uri ApiBaseUrl { get; set; } = new("https://api.dingtalk.com");
 
-    /// <summary>Null means: Sandbox when <see cref="AppKey"/> is empty, else Live.</summary>
+    /// <summary>Null means: Sandbox when <see cref="AppKey"/> and <see cref="AppSecret"/> are both empty, else Live.</summary>
     public GatewayMode? Mode { get; set; }
 
     [ValidateObjectMembers]
@@ -40,7 +40,12 @@ public sealed class DingTalkOptions
     [ValidateObjectMembers]
     public OutboundOptions Outbound { get; set; } = new();
 
-    public GatewayMode EffectiveMode => Mode ?? (string.IsNullOrWhiteSpace(AppKey) ? GatewayMode.Sandbox : GatewayMode.Live);
+    /// <remarks>
+    /// An AppSecret alone is a Live deployment whose AppKey is missing (a misspelt variable, a secret not mounted), told so
+    /// at startup: as Sandbox mode it ran healthy on the emulator and showed that secret, unauthenticated, under /sandbox.
+    /// </remarks>
+    public GatewayMode EffectiveMode => Mode
+        ?? (string.IsNullOrWhiteSpace(AppKey) && string.IsNullOrWhiteSpace(AppSecret) ? GatewayMode.Sandbox : GatewayMode.Live);
 
     public string EffectiveRobotCode => string.IsNullOrWhiteSpace(RobotCode) ? AppKey ?? "" : RobotCode;
 }
