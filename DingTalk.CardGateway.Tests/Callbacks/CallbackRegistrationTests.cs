@@ -115,6 +115,26 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
         await ReadinessAsync(gateway, "Unhealthy", "");
     }
 
+    /// <summary>
+    /// A wrong AppSecret fails the token call under the registration: DingTalk's refusal, said as one with the keys to
+    /// check, not "DingTalk unreachable" (Refit wraps what the token handler throws, and that wrapper was taken for a
+    /// network failure).
+    /// </summary>
+    [Fact]
+    public async Task A_refused_token_call_is_said_as_DingTalks_refusal_naming_the_keys_to_check()
+    {
+        var gateway = Start(("DingTalk:AppSecret", "not-the-app-secret"), ("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.050"));
+
+        var description = await ReadinessAsync(gateway, "Unhealthy", "DingTalk answered 400 invalidClientIdOrSecret");
+
+        Assert.Contains("check DingTalk:AppKey and DingTalk:AppSecret", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("unreachable", description, StringComparison.Ordinal);
+        var failed = await Eventually.ValueAsync(() => gateway.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3203), "a 3203 warning");
+        Assert.DoesNotContain("unreachable", failed.RenderMessage(), StringComparison.Ordinal);
+        Assert.Contains("check DingTalk:AppKey and DingTalk:AppSecret", failed.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-app-secret", gateway.RenderedLogs(), StringComparison.Ordinal);
+    }
+
     private GatewayFactory Start(params (string Key, string? Value)[] settings)
     {
         var all = new Dictionary<string, string?> { ["DingTalk:Callback:RegisterOnStartup"] = "true" };

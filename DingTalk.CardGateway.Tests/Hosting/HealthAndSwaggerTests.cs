@@ -25,7 +25,9 @@ public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<Ding
         var ready = await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.ServiceUnavailable);
         await HttpAssert.JsonAsync(await client.GetAsync("/health/live"), HttpStatusCode.OK);
 
-        Assert.Contains("invalidClientIdOrSecret", ready.GetProperty("checks").GetProperty("dingtalk-token").GetProperty("description").GetString(), StringComparison.Ordinal);
+        var token = ready.GetProperty("checks").GetProperty("dingtalk-token").GetProperty("description").GetString();
+        Assert.Contains("invalidClientIdOrSecret", token, StringComparison.Ordinal);
+        Assert.Contains("check DingTalk:AppKey and DingTalk:AppSecret", token, StringComparison.Ordinal);
         Assert.DoesNotContain("not-the-secret", ready.GetRawText(), StringComparison.Ordinal);
     }
 

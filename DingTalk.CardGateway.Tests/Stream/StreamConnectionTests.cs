@@ -189,6 +189,28 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
         await Eventually.TrueAsync(async () => (await ReadinessAsync()).GetProperty("status").GetString() == "Healthy", "ready again once reconnected");
     }
 
+    /// <summary>A Stream deployment with a wrong AppSecret: the open call's refusal names the keys to fix.</summary>
+    [Fact]
+    public async Task A_refused_open_call_names_the_app_keys_to_check_in_readiness()
+    {
+        var connection = await gateway.OpenConnectionAsync();
+        gateway.DingTalk.State.FailNext(HttpMethod.Post, StreamProtocol.OpenConnectionPath, 400, "invalidClientIdOrSecret", "invalid clientId or clientSecret", times: 10_000);
+        try
+        {
+            connection.Drop();
+            await Eventually.TrueAsync(
+                async () => (await ReadinessAsync()).GetProperty("description").GetString()!.Contains(
+                    "400 invalidClientIdOrSecret (invalid clientId or clientSecret); check DingTalk:AppKey and DingTalk:AppSecret", StringComparison.Ordinal),
+                "readiness names the keys to check");
+        }
+        finally
+        {
+            gateway.DingTalk.State.ClearFaults();
+        }
+
+        await gateway.OpenConnectionAsync(connection);
+    }
+
     private async Task<JsonElement> ReadinessAsync()
     {
         using var response = await gateway.Api.GetAsync("/health/ready");

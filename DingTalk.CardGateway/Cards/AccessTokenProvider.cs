@@ -88,8 +88,8 @@ public sealed partial class AccessTokenProvider(
         }
         catch (DingTalkApiException ex)
         {
-            LastError = $"DingTalk refused the token call: {ex.Code} {ex.DingTalkMessage}";
-            Log.TokenFetchFailed(logger, (int)ex.StatusCode, ex.Code, ex.DingTalkMessage);
+            LastError = $"DingTalk refused the token call: {ex.Code} {ex.DingTalkMessage}{DingTalkErrors.KeysToCheck(ex.Code)}";
+            Log.TokenFetchFailed(logger, (int)ex.StatusCode, ex.Code, ex.DingTalkMessage, DingTalkErrors.KeysToCheck(ex.Code));
             throw;
         }
 
@@ -116,8 +116,8 @@ public sealed partial class AccessTokenProvider(
         [LoggerMessage(1001, LogLevel.Information, "Fetched a DingTalk access token valid for {ExpireIn} s")]
         public static partial void TokenFetched(ILogger logger, long expireIn);
 
-        [LoggerMessage(1002, LogLevel.Error, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}")]
-        public static partial void TokenFetchFailed(ILogger logger, int status, string? code, string? dingTalkMessage);
+        [LoggerMessage(1002, LogLevel.Error, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}{KeysToCheck:l}")]
+        public static partial void TokenFetchFailed(ILogger logger, int status, string? code, string? dingTalkMessage, string keysToCheck);
 
         [LoggerMessage(1003, LogLevel.Warning, "DingTalk no longer accepts the cached access token; fetching a new one")]
         public static partial void TokenInvalidated(ILogger logger);

@@ -11,6 +11,16 @@ public static class DingTalkErrors
     /// <summary>An update (or streaming frame) for an outTrackId or cardBizId DingTalk has no card for.</summary>
     public const string CardNotExists = "param.cardNotExist";
 
+    /// <summary>The token call (or the Stream open call) with an AppKey and AppSecret DingTalk does not know together.</summary>
+    public const string InvalidCredentials = "invalidClientIdOrSecret";
+
+    /// <summary>
+    /// For a refusal the operator fixes in the configuration, the keys to change, as a clause to end a sentence with
+    /// (<c>"; check DingTalk:AppKey and DingTalk:AppSecret"</c>); else empty.
+    /// </summary>
+    public static string KeysToCheck(string? code) =>
+        code == InvalidCredentials ? "; check DingTalk:AppKey and DingTalk:AppSecret" : "";
+
     public static DingTalkErrorKind Classify(HttpStatusCode status, string? code)
     {
         var s = (int)status;
@@ -29,7 +39,7 @@ public static class DingTalkErrors
             return DingTalkErrorKind.NotFound;
         }
 
-        return s is 403 or 401 || code == "invalidClientIdOrSecret" ? DingTalkErrorKind.Refused : DingTalkErrorKind.BadRequest;
+        return s is 403 or 401 || code == InvalidCredentials ? DingTalkErrorKind.Refused : DingTalkErrorKind.BadRequest;
     }
 
     /// <summary>An expired, unknown or invalid token: DingTalk answers 400 <c>InvalidAuthentication</c>; a 401 is treated alike.</summary>

@@ -189,7 +189,7 @@ public sealed partial class StreamConnectionService(
     private static string Describe(Exception ex) => ex switch
     {
         Refit.ApiRequestException { InnerException: { } inner } => Describe(inner),
-        DingTalkApiException api => $"DingTalk refused it: {(int)api.StatusCode} {api.Code} ({api.DingTalkMessage})",
+        DingTalkApiException api => $"DingTalk refused it: {(int)api.StatusCode} {api.Code} ({api.DingTalkMessage}){DingTalkErrors.KeysToCheck(api.Code)}",
         WebSocketException ws => $"the WebSocket connect failed ({ws.Message})",
         HttpRequestException http => $"DingTalk is unreachable ({http.Message})",
         TimeoutException or Polly.Timeout.TimeoutRejectedException => $"it timed out ({ex.Message})",

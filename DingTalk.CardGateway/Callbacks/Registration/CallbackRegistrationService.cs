@@ -103,9 +103,11 @@ public sealed partial class CallbackRegistrationService(
             Conflict(request, "another URL");
             return null;
         }
-        catch (DingTalkApiException ex)
+        catch (Exception ex) when (Refused(ex) is { } refused)
         {
-            return $"DingTalk answered {(int)ex.StatusCode} {ex.Code}: {ex.DingTalkMessage}";
+            // Refit wraps what the handlers below it throw before any answer, such as DingTalk refusing the token call (a
+            // wrong AppSecret): DingTalk's refusal, with the keys to check, not "DingTalk unreachable".
+            return $"DingTalk answered {(int)refused.StatusCode} {refused.Code}: {refused.DingTalkMessage}{DingTalkErrors.KeysToCheck(refused.Code)}";
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
@@ -113,6 +115,13 @@ public sealed partial class CallbackRegistrationService(
             return $"DingTalk unreachable: {ex.GetType().Name}: {ex.Message}";
         }
     }
+
+    private static DingTalkApiException? Refused(Exception ex) => ex switch
+    {
+        DingTalkApiException refused => refused,
+        Refit.ApiRequestException { InnerException: DingTalkApiException refused } => refused,
+        _ => null,
+    };
 
     private void Conflict(RegisterCallbackRequest request, string owner)
     {
