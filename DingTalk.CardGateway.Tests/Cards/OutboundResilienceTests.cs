@@ -111,6 +111,33 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         Assert.DoesNotContain(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9001);
     }
 
+    /// <summary>
+    /// An ApiBaseUrl nobody answers at (a firewall, a typo): each call's own line says so (9004 here, 3203, 4102, 5003),
+    /// while Polly wrote two warnings with the connection's whole stack trace for every attempt of every call — some
+    /// 400 lines for one card at the shipped log levels, drowning the line that names the problem.
+    /// </summary>
+    [Fact]
+    public async Task DingTalk_unreachable_writes_no_warning_with_a_stack_trace_for_each_attempt()
+    {
+        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
+        {
+            ["DingTalk:ApiBaseUrl"] = $"http://127.0.0.1:{port}/",
+            ["DingTalk:Outbound:MaxRetryAttempts"] = "3",
+        });
+        using var api = gateway.CreateAdminClient();
+
+        var response = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "unreachable-2", openConversationId = "cidR==" });
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Single(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9004);
+        var withTraces = gateway.LogEvents.Where(e => e.Level >= Serilog.Events.LogEventLevel.Warning && e.Exception is not null).ToList();
+        Assert.True(withTraces.Count == 0, string.Join('\n', withTraces.Select(e => $"{e.Level} {e.Properties.GetValueOrDefault("SourceContext")}: {e.RenderMessage()}")));
+    }
+
     /// <summary>The README's table: an unknown template and DingTalk's other parameter refusals are the caller's 422, not retried.</summary>
     [Theory]
     [InlineData("param.templateNotExist")]

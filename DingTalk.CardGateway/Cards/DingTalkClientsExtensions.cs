@@ -23,6 +23,7 @@ public static class DingTalkClientsExtensions
         services.AddTransient<UncertainAttemptHandler>();
         services.AddTransient<LeaseFenceHandler>();
 
+        services.Configure<Polly.Telemetry.TelemetryOptions>(o => o.SeverityProvider = DingTalkResilience.Severity);
         services.AddDingTalkClient<IDingTalkOAuthApi>(withToken: false);
         services.AddDingTalkClient<IDingTalkCardApi>(withToken: true);
         services.AddDingTalkClient<IDingTalkRobotApi>(withToken: true);
