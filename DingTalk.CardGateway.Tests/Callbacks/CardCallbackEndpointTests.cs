@@ -157,6 +157,37 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
         Assert.Equal("The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).", Detail(problem));
     }
 
+    /// <summary>
+    /// Every click refused as a mismatch: the operator reads the log, which says which setting DingTalk's signature is
+    /// checked against (two secrets one letter apart: AppSecret, ApiSecret) and the route key, never the secret.
+    /// </summary>
+    [Fact]
+    public async Task A_mismatch_is_logged_naming_the_secret_to_check_and_the_route_key()
+    {
+        var before = gateway.Logs.LogEvents.Count;
+
+        await RefusedAsync(DingTalkCallback.Signed(VoteBody, "some-other-secret-1"));
+
+        var logged = await Eventually.ValueAsync(() => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => EventId(e) == 3001), "the mismatch logged");
+        Assert.Contains("not signed with DingTalk:Callback:ApiSecret", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.Contains("route key 'test-route'", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain(GatewayFactory.ApiSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The easy mix-up: the route key registered (outside the gateway) with the app's secret as its apiSecret.</summary>
+    [Fact]
+    public async Task A_callback_signed_with_the_app_secret_is_logged_as_such()
+    {
+        var before = gateway.Logs.LogEvents.Count;
+
+        var problem = await RefusedAsync(DingTalkCallback.Signed(VoteBody, gateway.DingTalk.Options.AppSecret));
+
+        Assert.Equal("The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).", Detail(problem)); // DingTalk's answer says no more
+        var logged = await Eventually.ValueAsync(() => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => EventId(e) == 3001), "the mismatch logged");
+        Assert.Contains("signed with DingTalk:AppSecret, not DingTalk:Callback:ApiSecret", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.DingTalk.Options.AppSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Malformed_json_gets_400_problem_details()
     {

@@ -83,9 +83,24 @@ public sealed partial class CardCallbackEndpoint(
             SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The signature timestamp", timestamp, now, settings.SignatureWindow),
             _ => "The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).",
         };
-        Log.SignatureRejected(logger, reason, timing, skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString(), detail);
+        var hint = check == SignatureCheck.Mismatch && !robotStyle ? MismatchHint(timestamp, signature, now) : "";
+        Log.SignatureRejected(logger, reason, timing, skewSeconds, (long)settings.SignatureWindow.TotalSeconds, http.Connection.RemoteIpAddress?.ToString(), detail, hint);
         metrics.Refused(MetricName, reason);
         return Unauthorized(detail);
+    }
+
+    /// <summary>
+    /// For the operator's log only (DingTalk reads no answer): which setting the signature is checked against and what
+    /// DingTalk signs with, since the two secrets are a letter apart; whether it is the AppSecret, the usual mix-up.
+    /// </summary>
+    private string MismatchHint(string timestamp, string signature, DateTimeOffset now)
+    {
+        var settings = dingTalk.CurrentValue;
+        var routeKey = settings.Callback.RouteKey;
+        return !string.IsNullOrEmpty(settings.AppSecret)
+            && CardCallbackSignature.Verify(timestamp, signature, settings.AppSecret, now, settings.Callback.SignatureWindow) == SignatureCheck.Valid
+            ? $" It is signed with DingTalk:AppSecret, not DingTalk:Callback:ApiSecret: route key '{routeKey}' was registered with the app's secret as its apiSecret. Register it again with DingTalk:Callback:ApiSecret (DingTalk:Callback:RegisterOnStartup, with ForceUpdate if another URL holds it)."
+            : $" It is not signed with DingTalk:Callback:ApiSecret: DingTalk signs with the apiSecret registered for route key '{routeKey}'. If every click is refused so, that secret and DingTalk:Callback:ApiSecret differ: register again (DingTalk:Callback:RegisterOnStartup) or set the registered one.";
     }
 
     private static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(
@@ -95,9 +110,9 @@ public sealed partial class CardCallbackEndpoint(
     {
         // The skew is a number for JSON (SkewSeconds, null without a readable timestamp) and words for the text log,
         // which would otherwise read "skew null s".
-        [LoggerMessage(3001, LogLevel.Warning, "Card callback refused: signature check {Check} ({Timing:l}, window {WindowSeconds} s) from {RemoteIp}: {Detail:l}")]
+        [LoggerMessage(3001, LogLevel.Warning, "Card callback refused: signature check {Check} ({Timing:l}, window {WindowSeconds} s) from {RemoteIp}: {Detail:l}{Hint:l}")]
         public static partial void SignatureRejected(
-            ILogger logger, string check, string timing, [TagName("SkewSeconds")] long? skewSeconds, long windowSeconds, string? remoteIp, string detail);
+            ILogger logger, string check, string timing, [TagName("SkewSeconds")] long? skewSeconds, long windowSeconds, string? remoteIp, string detail, string hint);
 
         [LoggerMessage(3002, LogLevel.Warning, "Card callback refused: DingTalk:Callback:ApiSecret is not set, so HTTP card callbacks cannot be verified")]
         public static partial void NoSecret(ILogger logger);
