@@ -38,6 +38,24 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
         Assert.Equal(OurUrl, registered.CallbackUrl);
         Assert.Equal(GatewayFactory.ApiSecret, registered.ApiSecret);
         await ReadinessAsync(gateway, "Healthy", OurUrl);
+        Assert.DoesNotContain(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1105);
+    }
+
+    /// <summary>
+    /// DingTalk's signature covers the timestamp alone, so over plain http anyone on the path can change what a click
+    /// says (its user, its action) and pass the check: allowed (a test rig, a private network), but said once at startup.
+    /// </summary>
+    [Fact]
+    public async Task A_plain_http_public_url_is_registered_with_one_warning_to_use_https()
+    {
+        var gateway = Start(("DingTalk:Callback:PublicBaseUrl", "http://gateway.example.test"));
+
+        await ReadinessAsync(gateway, "Healthy", "http://gateway.example.test/dingtalk/callbacks/card");
+
+        var warning = Assert.Single(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1105);
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, warning.Level);
+        Assert.Contains("DingTalk:Callback:PublicBaseUrl", warning.RenderMessage(), StringComparison.Ordinal);
+        Assert.Contains("https", warning.RenderMessage(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,6 +26,12 @@ public sealed partial class CallbackRegistrationService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = dingTalk.CurrentValue;
+        if (settings is { EffectiveMode: GatewayMode.Live, Stream.Enabled: false, Callback.PublicBaseUrl: { Scheme: "http" } plain })
+        {
+            // The signature covers the timestamp alone: over plain http a click's body can be changed on the way and still pass.
+            Log.PlainHttp(logger, plain.ToString());
+        }
+
         if (NotWanted(settings) is { } reason)
         {
             status.Set(CallbackRegistrationState.NotRequired, reason);
@@ -133,6 +139,9 @@ public sealed partial class CallbackRegistrationService(
 
     private static partial class Log
     {
+        [LoggerMessage(1105, LogLevel.Warning, "DingTalk:Callback:PublicBaseUrl is plain http ({PublicBaseUrl}): DingTalk's callback signature covers only its timestamp, so anyone on the way can change what a click says (its user, its action, its params) and it still passes. Use an https URL in Live mode")]
+        public static partial void PlainHttp(ILogger logger, string publicBaseUrl);
+
         [LoggerMessage(3201, LogLevel.Information, "Registered card callbacks for route key '{RouteKey}' at {CallbackUrl}")]
         public static partial void Registered(ILogger logger, string routeKey, string callbackUrl);
 
