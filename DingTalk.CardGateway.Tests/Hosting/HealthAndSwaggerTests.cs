@@ -31,6 +31,28 @@ public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<Ding
         Assert.DoesNotContain("not-the-secret", ready.GetRawText(), StringComparison.Ordinal);
     }
 
+    /// <summary>An ApiBaseUrl nothing answers at: readiness says what failed and which key to check, not only an exception's type name.</summary>
+    [Fact]
+    public async Task An_unreachable_DingTalk_makes_the_gateway_unready_saying_why_and_which_key_to_check()
+    {
+        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
+        {
+            ["DingTalk:ApiBaseUrl"] = $"http://127.0.0.1:{port}/",
+            ["DingTalk:Outbound:MaxRetryAttempts"] = "1",
+        });
+        using var client = gateway.CreateClient();
+
+        var ready = await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.ServiceUnavailable);
+
+        var token = ready.GetProperty("checks").GetProperty("dingtalk-token").GetProperty("description").GetString();
+        Assert.Contains("Connection refused", token, StringComparison.Ordinal);
+        Assert.Contains("DingTalk:ApiBaseUrl", token, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("GET", "/sandbox/")]
     [InlineData("GET", "/sandbox/cards")]

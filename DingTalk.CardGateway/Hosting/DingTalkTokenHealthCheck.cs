@@ -6,6 +6,8 @@ namespace DingTalk.CardGateway.Hosting;
 /// <summary>Ready only if DingTalk gives us an access token (cached, so a probe costs no call while it is valid).</summary>
 public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens) : IHealthCheck
 {
+    private const string CheckThePath = "check DingTalk:ApiBaseUrl and the network path to it.";
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -17,7 +19,15 @@ public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens) : IHeal
         }
         catch (Exception ex) when (ex is DingTalkApiException or HttpRequestException or Refit.ApiRequestException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
         {
-            return HealthCheckResult.Unhealthy(tokens.LastError ?? $"DingTalk token call failed: {ex.GetType().Name}");
+            // Refit wraps what fails below it: the refusal, or the network's own words, rather than the wrapper's type name.
+            var cause = ex is Refit.ApiRequestException { InnerException: { } inner } ? inner : ex;
+            return HealthCheckResult.Unhealthy(cause switch
+            {
+                DingTalkApiException => tokens.LastError ?? cause.Message,
+                OperationCanceledException or Polly.Timeout.TimeoutRejectedException => $"DingTalk did not answer the token call in time; {CheckThePath}",
+                Polly.CircuitBreaker.BrokenCircuitException => $"DingTalk failed repeatedly, so calls to it are paused (circuit open); {CheckThePath}",
+                _ => $"DingTalk could not be reached for a token ({cause.Message}); {CheckThePath}",
+            });
         }
     }
 }
