@@ -33,6 +33,23 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.Equal("DingTalk:AppKey is required in Live mode (set it in appsettings.json or as the environment variable DingTalk__AppKey).", failure);
     }
 
+    [Fact]
+    public void A_callback_secret_without_any_app_credentials_is_a_live_configuration_missing_the_app_key()
+    {
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["DingTalk:Callback:PublicBaseUrl"] = "https://gw.example",
+                ["DingTalk:Callback:ApiSecret"] = "api-secret",
+            }).Build())
+            .AddGatewayOptions()
+            .BuildServiceProvider();
+
+        // As Sandbox mode it would serve the emulator, healthy, and show that secret under /sandbox/cards.
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<DingTalkOptions>>().Value);
+        Assert.Equal(["DingTalk:AppKey", "DingTalk:AppSecret"], ex.Failures.Select(f => f[..f.IndexOf(' ', StringComparison.Ordinal)]));
+    }
+
     /// <summary>A URL without its scheme binds as a relative one, which no one could call: refused in either mode.</summary>
     [Theory]
     [InlineData("DingTalk:Callback:PublicBaseUrl", "cards.example.com", "Live")]

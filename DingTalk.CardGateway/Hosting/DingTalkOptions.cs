@@ -28,7 +28,7 @@ public sealed class DingTalkOptions
 
     public Uri ApiBaseUrl { get; set; } = new("https://api.dingtalk.com");
 
-    /// <summary>Null means: Sandbox when <see cref="AppKey"/> and <see cref="AppSecret"/> are both empty, else Live.</summary>
+    /// <summary>Null means: Sandbox when <see cref="AppKey"/>, <see cref="AppSecret"/> and the callback's ApiSecret are all empty, else Live.</summary>
     public GatewayMode? Mode { get; set; }
 
     [ValidateObjectMembers]
@@ -41,11 +41,14 @@ public sealed class DingTalkOptions
     public OutboundOptions Outbound { get; set; } = new();
 
     /// <remarks>
-    /// An AppSecret alone is a Live deployment whose AppKey is missing (a misspelt variable, a secret not mounted), told so
-    /// at startup: as Sandbox mode it ran healthy on the emulator and showed that secret, unauthenticated, under /sandbox.
+    /// Any of DingTalk's secrets without an AppKey is a Live deployment whose AppKey is missing (a misspelt variable, a
+    /// secret not mounted), told so at startup: as Sandbox mode it ran healthy on the emulator and showed that secret,
+    /// unauthenticated, under /sandbox. Sandbox mode with a callback secret of one's own is asked for by name (<see cref="Mode"/>).
     /// </remarks>
     public GatewayMode EffectiveMode => Mode
-        ?? (string.IsNullOrWhiteSpace(AppKey) && string.IsNullOrWhiteSpace(AppSecret) ? GatewayMode.Sandbox : GatewayMode.Live);
+        ?? (string.IsNullOrWhiteSpace(AppKey) && string.IsNullOrWhiteSpace(AppSecret) && string.IsNullOrWhiteSpace(Callback.ApiSecret)
+            ? GatewayMode.Sandbox
+            : GatewayMode.Live);
 
     public string EffectiveRobotCode => string.IsNullOrWhiteSpace(RobotCode) ? AppKey ?? "" : RobotCode;
 }
