@@ -35,7 +35,7 @@ public partial class LogEventIdTests
         Assert.Equal(documented.Count, documented.Distinct().Count());
     }
 
-    private static List<(int EventId, LogLevel Level, string Name)> Events() =>
+    internal static List<(int EventId, LogLevel Level, string Name)> Events() =>
         new[] { typeof(CallbackPipeline).Assembly, typeof(SandboxState).Assembly }
             .SelectMany(assembly => assembly.GetTypes())
             .SelectMany(type => type.GetMethods(BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))

@@ -1,0 +1,144 @@
+using System.Collections;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Tests.Hosting;
+
+/// <summary>
+/// The README's "Going live" is what an operator copies from: the settings it names bind to real options (a misspelt
+/// one would be ignored by the gateway), its example starts a Live gateway, and the events and sections it points to exist.
+/// </summary>
+public partial class GoingLiveChecklistTests
+{
+    private static readonly string Readme = File.ReadAllText(Path.Combine(NodeScript.RepoRoot(), "README.md"));
+
+    [Fact]
+    public void The_example_configuration_binds_to_real_options_and_validates_as_a_live_deployment()
+    {
+        var example = CodeBlock().Match(Section());
+        Assert.True(example.Success, "Going live has no ```env block");
+        var settings = example.Groups["body"].Value.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('=', 2))
+            .ToDictionary(p => p[0].Replace("__", ":", StringComparison.Ordinal), p => (string?)Placeholder().Replace(p[1], "filled-in-value"));
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+
+        configuration.GetSection(DingTalkOptions.Section).Get<DingTalkOptions>(o => o.ErrorOnUnknownConfiguration = true);
+        configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>(o => o.ErrorOnUnknownConfiguration = true);
+
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddGatewayOptions().BuildServiceProvider();
+        var dingTalk = services.GetRequiredService<IOptions<DingTalkOptions>>().Value;
+        var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        Assert.Equal(GatewayMode.Live, dingTalk.EffectiveMode);
+        Assert.False(dingTalk.Stream.Enabled); // HTTP callbacks: validated with their URL and secret
+        Assert.Equal(Uri.UriSchemeHttps, dingTalk.Callback.PublicBaseUrl!.Scheme);
+        Assert.Equal(StorageOptions.Postgres, gateway.Storage.Provider);
+        Assert.NotEmpty(gateway.AdminApiKeys);
+    }
+
+    [Fact]
+    public void Every_environment_variable_it_names_is_a_real_option()
+    {
+        var named = EnvironmentVariable().Matches(Section()).Select(m => m.Value).Distinct().ToList();
+        Assert.True(named.Count >= 12, $"only {named.Count} settings found in Going live: the search missed some");
+
+        var unknown = named.Where(name => !IsOption(name.Split("__"))).ToList();
+        Assert.Empty(unknown);
+    }
+
+    [Fact]
+    public void Every_event_it_names_is_logged_at_the_level_it_gives()
+    {
+        var named = NamedEvent().Matches(Section()).Select(m => $"{m.Groups["id"].Value} {m.Groups["level"].Value}").Distinct().ToList();
+        Assert.True(named.Count >= 10, $"only {named.Count} events found in Going live: the search missed some");
+
+        var logged = LogEventIdTests.Events().Select(e => $"{e.EventId} {e.Level}".ToLowerInvariant()).ToHashSet();
+        var notLogged = named.Where(e => !logged.Contains(e.ToLowerInvariant())).ToList();
+        Assert.Empty(notLogged);
+    }
+
+    [Fact]
+    public void Every_section_it_links_to_exists()
+    {
+        var anchors = Heading().Matches(Readme).Select(m => Anchor(m.Groups["title"].Value)).ToHashSet();
+        var links = Link().Matches(Section()).Select(m => m.Groups["anchor"].Value).Distinct().ToList();
+        Assert.NotEmpty(links);
+
+        var broken = links.Where(link => !anchors.Contains(link)).ToList();
+        Assert.Empty(broken);
+        Assert.Contains("(#going-live)", Readme, StringComparison.Ordinal); // the top of the README points here
+    }
+
+    private static string Section()
+    {
+        var start = Readme.IndexOf("\n## Going live\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the README has no \"## Going live\" section");
+        var end = Readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        return Readme[start..(end < 0 ? Readme.Length : end)];
+    }
+
+    /// <summary>
+    /// <c>Gateway__Storage__Provider</c> names a property path under the options class bound to the longest section
+    /// that prefixes it (<c>Gateway</c>, <c>Gateway:Callbacks</c>, …); a number is an entry of a list.
+    /// </summary>
+    private static bool IsOption(string[] path)
+    {
+        var sections = typeof(CallbackPipeline).Assembly.GetTypes()
+            .Select(t => (Type: t, Section: t.GetField("Section", BindingFlags.Public | BindingFlags.Static)?.GetRawConstantValue() as string))
+            .Where(s => s.Section is not null)
+            .ToDictionary(s => s.Section!, s => s.Type, StringComparer.OrdinalIgnoreCase);
+        for (var prefix = path.Length - 1; prefix > 0; prefix--)
+        {
+            if (sections.TryGetValue(string.Join(':', path[..prefix]), out var type))
+            {
+                return Resolves(type, path[prefix..]);
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Resolves(Type type, string[] rest)
+    {
+        if (rest.Length == 0)
+        {
+            return true;
+        }
+
+        if (int.TryParse(rest[0], out _) && type != typeof(string) && typeof(IEnumerable).IsAssignableFrom(type))
+        {
+            return Resolves(type.IsArray ? type.GetElementType()! : type.GetGenericArguments()[0], rest[1..]);
+        }
+
+        var property = type.GetProperty(rest[0], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+        return property is { CanWrite: true } && Resolves(property.PropertyType, rest[1..]);
+    }
+
+    /// <summary>GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.</summary>
+    private static string Anchor(string title) =>
+        Regex.Replace(title.Trim().ToLowerInvariant(), @"[^\p{L}\p{Nd} _-]", "").Replace(' ', '-');
+
+    [GeneratedRegex(@"```env\n(?<body>.*?)```", RegexOptions.Singleline)]
+    private static partial Regex CodeBlock();
+
+    [GeneratedRegex(@"<[^>]*>")]
+    private static partial Regex Placeholder();
+
+    [GeneratedRegex(@"\b(?:DingTalk|Gateway)__[A-Za-z0-9_]+\b")]
+    private static partial Regex EnvironmentVariable();
+
+    /// <summary><c>warning 3203</c>, <c>error 4103 then 4107</c>: the level, then one or more ids.</summary>
+    [GeneratedRegex(@"\b(?<level>[Ww]arning|[Ee]rror|[Ii]nformation) (?<id>\d{4})\b")]
+    private static partial Regex NamedEvent();
+
+    [GeneratedRegex(@"^#{1,4} (?<title>.+)$", RegexOptions.Multiline)]
+    private static partial Regex Heading();
+
+    [GeneratedRegex(@"\]\(#(?<anchor>[^)]+)\)")]
+    private static partial Regex Link();
+}
