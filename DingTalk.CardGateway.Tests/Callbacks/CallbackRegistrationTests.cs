@@ -153,6 +153,31 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
         Assert.DoesNotContain("not-the-app-secret", gateway.RenderedLogs(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An ApiBaseUrl nothing answers at (a typo, no egress): the registration's warning and readiness give the network's
+    /// words and the key to check, as the token check does, not Refit's wrapper type ("ApiRequestException: …").
+    /// </summary>
+    [Fact]
+    public async Task An_unreachable_DingTalk_is_said_with_the_networks_words_and_the_key_to_check()
+    {
+        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        var gateway = Start(
+            ("DingTalk:ApiBaseUrl", $"http://127.0.0.1:{port}/"),
+            ("DingTalk:Outbound:MaxRetryAttempts", "0"),
+            ("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.050"));
+
+        var description = await ReadinessAsync(gateway, "Unhealthy", "Connection refused");
+
+        Assert.Contains("check DingTalk:ApiBaseUrl", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("ApiRequestException", description, StringComparison.Ordinal);
+        var failed = await Eventually.ValueAsync(() => gateway.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3203), "a 3203 warning");
+        Assert.Contains("check DingTalk:ApiBaseUrl", failed.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain("ApiRequestException", failed.RenderMessage(), StringComparison.Ordinal);
+    }
+
     private GatewayFactory Start(params (string Key, string? Value)[] settings)
     {
         var all = new Dictionary<string, string?> { ["DingTalk:Callback:RegisterOnStartup"] = "true" };

@@ -21,6 +21,9 @@ public static class DingTalkErrors
     public static string KeysToCheck(string? code) =>
         code == InvalidCredentials ? "; check DingTalk:AppKey and DingTalk:AppSecret" : "";
 
+    /// <summary>For a DingTalk that could not be reached at all, what to check, as a clause to end a sentence with.</summary>
+    public const string CheckTheNetworkPath = "check DingTalk:ApiBaseUrl and the network path to it";
+
     public static DingTalkErrorKind Classify(HttpStatusCode status, string? code)
     {
         var s = (int)status;

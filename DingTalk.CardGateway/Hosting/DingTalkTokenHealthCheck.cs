@@ -6,7 +6,7 @@ namespace DingTalk.CardGateway.Hosting;
 /// <summary>Ready only if DingTalk gives us an access token (cached, so a probe costs no call while it is valid).</summary>
 public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens) : IHealthCheck
 {
-    private const string CheckThePath = "check DingTalk:ApiBaseUrl and the network path to it.";
+    private const string CheckThePath = DingTalkErrors.CheckTheNetworkPath + ".";
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

@@ -117,8 +117,10 @@ public sealed partial class CallbackRegistrationService(
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
-            // Unreachable (HttpRequestException, Refit's ApiRequestException, timeouts, an open circuit): retried, never fatal.
-            return $"DingTalk unreachable: {ex.GetType().Name}: {ex.Message}";
+            // Unreachable (HttpRequestException, timeouts, an open circuit; Refit wraps what fails below it in an
+            // ApiRequestException): retried, never fatal. The network's own words, not the wrapper's type name.
+            var cause = ex is Refit.ApiRequestException { InnerException: { } inner } ? inner : ex;
+            return $"DingTalk unreachable ({cause.Message}); {DingTalkErrors.CheckTheNetworkPath}";
         }
     }
 
