@@ -178,6 +178,22 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
         Assert.DoesNotContain("ApiRequestException", failed.RenderMessage(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Every event logged during a call to DingTalk carries the call's address (the HTTP client's log scope, <c>Uri</c> in
+    /// the JSON log): it is DingTalk:ApiBaseUrl's, not the placeholder the clients are built on, which read as a wrong
+    /// ApiBaseUrl to whoever was looking for why the token call failed.
+    /// </summary>
+    [Fact]
+    public async Task An_event_logged_during_a_call_to_DingTalk_names_the_address_called()
+    {
+        var gateway = Start(("DingTalk:AppSecret", "not-the-app-secret"), ("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.050"));
+
+        var refused = await Eventually.ValueAsync(() => gateway.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 1002), "a 1002 error");
+
+        Assert.True(refused.Properties.TryGetValue("Uri", out var uri), "no Uri in the event's scope");
+        Assert.StartsWith($"\"{DingTalk.BaseAddress.ToString().TrimEnd('/')}/v1.0/", uri.ToString(), StringComparison.Ordinal);
+    }
+
     private GatewayFactory Start(params (string Key, string? Value)[] settings)
     {
         var all = new Dictionary<string, string?> { ["DingTalk:Callback:RegisterOnStartup"] = "true" };

@@ -40,10 +40,12 @@ public static class DingTalkClientsExtensions
         where TApi : class
     {
         var builder = services.AddRefitGeneratedClient<TApi>(sp => Settings(sp.GetRequiredService<SecretMasker>()))
-            .ConfigureHttpClient(client =>
+            .ConfigureHttpClient((sp, client) =>
             {
-                // The real base is put on each request by DingTalkBaseAddressHandler.
-                client.BaseAddress = DingTalkBaseAddressHandler.Placeholder;
+                // Known from the configuration, the real base, so the HTTP client's log scope (Uri) names the address
+                // called; else (Sandbox mode's own /sandbox) DingTalkBaseAddressHandler puts it on each request.
+                var configured = DingTalkEndpoint.Configured(sp.GetRequiredService<IOptions<DingTalkOptions>>().Value);
+                client.BaseAddress = configured is null ? DingTalkBaseAddressHandler.Placeholder : new Uri(configured.ToString().TrimEnd('/'));
                 client.DefaultRequestHeaders.Accept.ParseAdd("application/json");
                 client.DefaultRequestHeaders.UserAgent.ParseAdd($"DingTalk.CardGateway/{typeof(DingTalkClientsExtensions).Assembly.GetName().Version}");
                 client.Timeout = Timeout.InfiniteTimeSpan; // the resilience pipeline owns timeouts

@@ -13,19 +13,11 @@ public sealed class DingTalkEndpoint(IOptions<DingTalkOptions> options, IServer 
 {
     public static readonly Uri DefaultApiBaseUrl = new("https://api.dingtalk.com");
 
-    public Uri BaseAddress
-    {
-        get
-        {
-            var o = options.Value;
-            if (o.EffectiveMode != GatewayMode.Sandbox || o.ApiBaseUrl != DefaultApiBaseUrl)
-            {
-                return o.ApiBaseUrl;
-            }
+    public Uri BaseAddress => Configured(options.Value) ?? new Uri(SelfAddress(server) + "/sandbox");
 
-            return new Uri(SelfAddress(server) + "/sandbox");
-        }
-    }
+    /// <summary>The address when the configuration alone gives it: always but in Sandbox mode without an ApiBaseUrl of its own.</summary>
+    public static Uri? Configured(DingTalkOptions options) =>
+        options.EffectiveMode != GatewayMode.Sandbox || options.ApiBaseUrl != DefaultApiBaseUrl ? options.ApiBaseUrl : null;
 
     /// <summary>The first address the server listens on, with a wildcard host made into loopback.</summary>
     public static string SelfAddress(IServer server)
