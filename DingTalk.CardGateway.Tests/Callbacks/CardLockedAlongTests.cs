@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -93,7 +94,7 @@ public sealed class CardLockedAlongTests
             // The card's lock is taken along only while free: not while the outbox still sends the first vote's update.
             await Eventually.TrueAsync(() => NothingUnsentAsync(postgres, poll), "the first vote's update sent");
 
-            var statements = await RoundTripsAsync(() => postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" }));
+            var statements = await RoundTripsAsync(postgres, () => postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" }));
 
             // 1. the claim, with the card's read, the tally's (the first vote taught the gateway the poll reads it) and the
             // savepoint before the handler; 2. the ballot, read for update in turn; 3. the tally and the card, read for update
@@ -122,15 +123,49 @@ public sealed class CardLockedAlongTests
                 names.ForClaim(); // other cards' claims, none of whose handlers read the tally
             }
 
-            var statements = await RoundTripsAsync(() => postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" }));
+            var statements = await RoundTripsAsync(postgres, () => postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" }));
 
             Assert.True(statements.Count == 4, $"{statements.Count} round trips (the tally read on its own?): {string.Join(" | ", statements)}");
             Assert.Contains("poll", names.Names); // the tally's name
         });
 
-    /// <summary>What the driver sends for one click, seen as Npgsql's own activities under the click's request: the start of each round trip.</summary>
-    private static async Task<List<string>> RoundTripsAsync(Func<Task> click)
+    /// <summary>
+    /// Another test's gateway on another database, serving requests while a click is counted (xUnit runs test classes in
+    /// parallel: its card listing was once counted as this click's fifth round trip), and another test dropping its
+    /// database meanwhile (which once emptied every pool of the process, so the click counted its connection's CONNECT).
+    /// </summary>
+    [SkippableFact]
+    public Task On_PostgreSQL_a_clicks_round_trips_are_its_own_gateways_whatever_another_tests_gateway_and_database_do_meanwhile() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var poll = await postgres.SendCardAsync("tpl.poll");
+            await postgres.ClickAsync(poll, "u1", new { action = "vote", option = "a" });
+            await Eventually.TrueAsync(() => NothingUnsentAsync(postgres, poll), "the first vote's update sent");
+
+            await WaitingHandlerTests.OnPostgresAsync(async other =>
+            {
+                var dropped = await PostgresServer.CreateDatabaseAsync();
+                var statements = await RoundTripsAsync(postgres, async () =>
+                {
+                    (await other.Api.GetAsync("/api/cards")).EnsureSuccessStatusCode();
+                    await PostgresServer.DropDatabaseAsync(dropped);
+                    await postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" });
+                    (await other.Api.GetAsync("/api/cards")).EnsureSuccessStatusCode();
+                });
+
+                Assert.True(statements.Count == 4, $"{statements.Count} round trips: {string.Join(" | ", statements)}");
+                Assert.StartsWith("INSERT INTO callbacks", statements[0], StringComparison.Ordinal);
+            });
+        });
+
+    /// <summary>
+    /// What the driver sends for one click, seen as Npgsql's own activities under a request of <paramref name="postgres"/>
+    /// on its own database: the start of each round trip. The listener hears every activity of the process, and test
+    /// classes run in parallel: another test's requests (its gateways on databases of their own) are not this click's.
+    /// </summary>
+    private static async Task<List<string>> RoundTripsAsync(CallbackGateway postgres, Func<Task> click)
     {
+        var database = new NpgsqlConnectionStringBuilder(postgres.App.Services.GetRequiredService<IConfiguration>()["Gateway:Storage:ConnectionString"]).Database;
         var sent = new System.Collections.Concurrent.ConcurrentQueue<string>();
         using var listener = new ActivityListener
         {
@@ -138,7 +173,9 @@ public sealed class CardLockedAlongTests
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
             ActivityStopped = activity =>
             {
-                if (activity.Source.Name == "Npgsql" && Ancestors(activity).Any(a => a.Source.Name == "Microsoft.AspNetCore"))
+                if (activity.Source.Name == "Npgsql"
+                    && activity.GetTagItem("db.namespace") as string == database
+                    && Ancestors(activity).Any(a => a.Source.Name == "Microsoft.AspNetCore"))
                 {
                     sent.Enqueue(activity.GetTagItem("db.query.text")?.ToString() ?? activity.DisplayName);
                 }
