@@ -97,7 +97,7 @@ public sealed class StorageFailureTests
 
     [Theory]
     [InlineData("Data Source=:memory:")]
-    [InlineData("Data Source=trying-out;Mode=Memory")]
+    [InlineData("Data Source=holding-up;Mode=Memory")] // a name of its own: a named memdb database is the process's, and InMemoryDatabaseTests has "trying-out"
     public async Task An_in_memory_database_holds_for_the_life_of_the_gateway(string connectionString)
     {
         await using var dingTalk = await FakeDingTalk.StartAsync();
