@@ -145,13 +145,21 @@ public sealed class CardLockedAlongTests
             await WaitingHandlerTests.OnPostgresAsync(async other =>
             {
                 var dropped = await PostgresServer.CreateDatabaseAsync();
-                var statements = await RoundTripsAsync(postgres, async () =>
+                List<string> statements;
+                try
                 {
-                    (await other.Api.GetAsync("/api/cards")).EnsureSuccessStatusCode();
+                    statements = await RoundTripsAsync(postgres, async () =>
+                    {
+                        (await other.Api.GetAsync("/api/cards")).EnsureSuccessStatusCode();
+                        await PostgresServer.DropDatabaseAsync(dropped);
+                        await postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" });
+                        (await other.Api.GetAsync("/api/cards")).EnsureSuccessStatusCode();
+                    });
+                }
+                finally
+                {
                     await PostgresServer.DropDatabaseAsync(dropped);
-                    await postgres.ClickAsync(poll, "u1", new { action = "vote", option = "b" });
-                    (await other.Api.GetAsync("/api/cards")).EnsureSuccessStatusCode();
-                });
+                }
 
                 Assert.True(statements.Count == 4, $"{statements.Count} round trips: {string.Join(" | ", statements)}");
                 Assert.StartsWith("INSERT INTO callbacks", statements[0], StringComparison.Ordinal);
