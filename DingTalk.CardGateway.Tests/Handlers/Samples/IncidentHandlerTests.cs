@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Handlers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Handlers.Samples;
+
+/// <summary>
+/// The README's "Testing a handler", followed for a card of one's own: <see cref="IncidentHandler"/> in the real
+/// pipeline, Sandbox mode, clicks signed as DingTalk signs them, the card everyone sees read from the emulator.
+/// </summary>
+public sealed class IncidentHandlerTests : IAsyncLifetime
+{
+    private readonly RecordingPager _pager = new();
+    private readonly WebApplicationFactory<Program> _gateway;
+    private HttpClient _client = null!;
+
+    public IncidentHandlerTests()
+    {
+        _gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Gateway:Storage:ConnectionString", "Data Source=:memory:");
+            b.ConfigureServices(s => s
+                .AddSingleton<IIncidentPager>(_pager)
+                .AddCardActionHandler<IncidentHandler>(on => on.Template(IncidentHandler.Template).Action("ack", "resolve", "assign")));
+        });
+    }
+
+    public async Task InitializeAsync()
+    {
+        _gateway.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        _gateway.StartServer();
+        _client = _gateway.CreateClient();
+        _client.DefaultRequestHeaders.Add("X-Api-Key", "sandbox");
+        (await _client.PostAsJsonAsync("/api/cards", new { cardTemplateId = IncidentHandler.Template, outTrackId = "inc-1", openConversationId = "cidTest==" }))
+            .EnsureSuccessStatusCode();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _gateway.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Two_users_racing_to_acknowledge_leave_one_owner_and_tell_the_other_who()
+    {
+        var answers = await Task.WhenAll(
+            ClickAsync("u1", new { action = "ack" }),
+            ClickAsync("u2", new { action = "ack" }));
+
+        var card = await SandboxCards.WaitForAsync(_client, "inc-1", c => c.GetValueOrDefault("status") == "acknowledged");
+        var owner = card["owner"];
+        var loser = owner == "u1" ? answers[1] : answers[0];
+        Assert.Contains(owner, new[] { "u1", "u2" });
+        Assert.Equal($"{owner} already owns this incident.", Private(loser, "error"));
+        Assert.Equal(owner, Public(owner == "u1" ? answers[0] : answers[1], "owner"));
+    }
+
+    [Fact]
+    public async Task Resolve_by_someone_other_than_the_owner_is_refused_to_them_alone()
+    {
+        await ClickAsync("u1", new { action = "ack" });
+
+        var refused = await ClickAsync("u2", new { action = "resolve" });
+        var resolved = await ClickAsync("u1", new { action = "resolve" });
+
+        Assert.Equal("Only u1 can resolve this incident.", Private(refused, "error"));
+        Assert.False(refused.TryGetProperty("cardData", out _));
+        Assert.Equal("resolved", Public(resolved, "status"));
+        await SandboxCards.WaitForAsync(_client, "inc-1", c => c.GetValueOrDefault("status") == "resolved");
+    }
+
+    [Theory]
+    [InlineData("""{"action":"assign","assignee":["u3","u4"]}""")]
+    [InlineData("""{"action":"assign","assignee":"u3"}""")]
+    public async Task Assign_from_a_form_reassigns_and_tells_the_new_owner_privately(string parameters)
+    {
+        await ClickAsync("u1", new { action = "ack" });
+
+        var answer = await ClickAsync("u1", JsonDocument.Parse(parameters).RootElement);
+
+        Assert.Equal("u3", Public(answer, "owner"));
+        await SandboxCards.WaitForAsync(_client, "inc-1", c => c.GetValueOrDefault("owner") == "u3");
+        Assert.Equal("u1 assigned this incident to you.", (await PrivateDataAsync("u3"))?.GetValueOrDefault("notice"));
+        Assert.Equal([("u3", "inc-1")], _pager.Pages);
+    }
+
+    [Fact]
+    public async Task A_redelivered_click_is_handled_once()
+    {
+        await ClickAsync("u1", new { action = "ack" });
+        var signedAt = DateTimeOffset.UtcNow;
+
+        var first = await _client.SendAsync(CardClick.Create("inc-1", "u1", new { action = "assign", assignee = "u3" }, signedAt: signedAt));
+        var again = await _client.SendAsync(CardClick.Create("inc-1", "u1", new { action = "assign", assignee = "u3" }, signedAt: signedAt));
+
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await again.Content.ReadAsStringAsync());
+        Assert.Equal([("u3", "inc-1")], _pager.Pages);
+    }
+
+    [Fact]
+    public async Task A_failing_pager_answers_the_clicker_with_nothing_and_keeps_no_change()
+    {
+        await ClickAsync("u1", new { action = "ack" });
+        _pager.FailWith = new HttpRequestException("pager down");
+
+        var answer = await ClickAsync("u1", new { action = "assign", assignee = "u3" });
+
+        Assert.Equal("{}", answer.GetRawText());
+        var state = await _client.GetFromJsonAsync<JsonElement>("/api/cards/inc-1");
+        Assert.Equal("HandlerFailed", state.GetProperty("callbacks").EnumerateArray().Last().GetProperty("outcome").GetString());
+        Assert.Equal("u1", (await SandboxCards.CardDataAsync(_client, "inc-1"))!["owner"]);
+    }
+
+    [Fact]
+    public async Task A_click_no_handler_claims_is_acknowledged_and_recorded_as_unhandled()
+    {
+        var answer = await ClickAsync("u1", new { action = "escalate" });
+
+        Assert.Equal("{}", answer.GetRawText());
+        var state = await _client.GetFromJsonAsync<JsonElement>("/api/cards/inc-1");
+        Assert.Equal("Unhandled", state.GetProperty("callbacks").EnumerateArray().Last().GetProperty("outcome").GetString());
+    }
+
+    private async Task<JsonElement> ClickAsync(string userId, object parameters)
+    {
+        var answer = await _client.SendAsync(CardClick.Create("inc-1", userId, parameters));
+        answer.EnsureSuccessStatusCode();
+        return await answer.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private async Task<Dictionary<string, string>?> PrivateDataAsync(string userId)
+    {
+        var sandbox = await _client.GetFromJsonAsync<JsonElement>("/sandbox/cards");
+        var card = sandbox.GetProperty("cards").EnumerateArray().Single(c => c.GetProperty("outTrackId").GetString() == "inc-1");
+        return card.GetProperty("privateData").TryGetProperty(userId, out var data)
+            ? data.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
+            : null;
+    }
+
+    private static string? Public(JsonElement answer, string key) => answer.GetProperty("cardData").GetProperty("cardParamMap").GetProperty(key).GetString();
+
+    private static string? Private(JsonElement answer, string key) => answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty(key).GetString();
+
+    private sealed class RecordingPager : IIncidentPager
+    {
+        private readonly ConcurrentQueue<(string, string)> _pages = new();
+
+        public Exception? FailWith { get; set; }
+
+        public IReadOnlyList<(string UserId, string IncidentId)> Pages => [.. _pages];
+
+        public Task PageAsync(string userId, string incidentId, CancellationToken cancellationToken)
+        {
+            if (FailWith is not null)
+            {
+                throw FailWith;
+            }
+
+            _pages.Enqueue((userId, incidentId));
+            return Task.CompletedTask;
+        }
+    }
+}
