@@ -30,15 +30,32 @@ public sealed record CardActionContext : CardAction
     public CardKind CardKind => Transport == CallbackTransport.RobotHttp ? CardKind.Robot : Card?.Kind ?? CardKind.Advanced;
 
     /// <summary>A parameter as text: strings as they are, other kinds as their JSON; null when absent or null.</summary>
+    /// <remarks>An array reads as its JSON (<c>["u3","u4"]</c>): read one that may be a list with <see cref="ParamValues"/>.</remarks>
     public string? Param(string name) =>
-        Params.ValueKind == JsonValueKind.Object && Params.TryGetProperty(name, out var value)
-            ? value.ValueKind switch
-            {
-                JsonValueKind.String => value.GetString(),
-                JsonValueKind.Null => null,
-                _ => value.GetRawText(),
-            }
+        Params.ValueKind == JsonValueKind.Object && Params.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
+            ? Text(value)
             : null;
 
+    /// <summary>
+    /// A parameter that may hold one value or several, as a form's multi-select or user picker sends it: a list of each
+    /// as text (as <see cref="Param"/> reads one), a single value as a list of one; nulls left out; empty when absent.
+    /// </summary>
+    public IReadOnlyList<string> ParamValues(string name)
+    {
+        if (Params.ValueKind != JsonValueKind.Object || !Params.TryGetProperty(name, out var value))
+        {
+            return [];
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.Array => [.. value.EnumerateArray().Where(v => v.ValueKind != JsonValueKind.Null).Select(Text)],
+            JsonValueKind.Null => [],
+            _ => [Text(value)],
+        };
+    }
+
     public static CardActionContext From(CardAction action, CardRecord? card, int run = 1) => new(action, card) { Run = run };
+
+    private static string Text(JsonElement value) => value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
 }
