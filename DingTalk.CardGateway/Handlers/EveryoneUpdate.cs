@@ -17,6 +17,21 @@ public sealed record EveryoneUpdate(
 {
     public static EveryoneUpdate Public(CardValues values) => new(CardData: values);
 
+    /// <summary>
+    /// Values only <paramref name="userId"/> sees, merged by key into theirs, e.g. a notice to a user who did not click
+    /// (for the clicker, <see cref="ClickerUpdate.Private"/> answers at once).
+    /// </summary>
+    public static EveryoneUpdate Private(string userId, CardValues values) => new EveryoneUpdate().WithPrivate(userId, values);
+
+    /// <summary>A copy that also shows <paramref name="values"/> to <paramref name="userId"/> alone, merged with what it already has for them.</summary>
+    public EveryoneUpdate WithPrivate(string userId, CardValues values) => this with
+    {
+        PrivateData = new Dictionary<string, CardValues>(PrivateData ?? new Dictionary<string, CardValues>(), StringComparer.Ordinal)
+        {
+            [userId] = PrivateData?.GetValueOrDefault(userId) is { } earlier ? CardValues.From(earlier.Concat(values)) : values,
+        },
+    };
+
     public bool IsEmpty => CardData is not { Count: > 0 } && PrivateData is not { Count: > 0 } && RobotBlocks is not { Count: > 0 };
 
     /// <summary>
