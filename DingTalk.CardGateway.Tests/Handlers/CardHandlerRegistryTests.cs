@@ -67,6 +67,36 @@ public class CardHandlerRegistryTests
         Assert.EndsWith("""AddCardActionHandler<MyHandler>(on => on.Action("close"));""", suggestion, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void An_action_a_registration_misses_by_one_criterion_names_that_registration_beside_the_line_to_paste()
+    {
+        var registry = Registry(
+            (typeof(Generic), on => on.Action("vote")),
+            (typeof(Specific), on => on.Template("tpl.poll").Action("join", "leave")),
+            (typeof(Other), on => on.Template("tpl.other").ActionId("agree_btn")));
+
+        Assert.Equal(
+            """builder.Services.AddCardActionHandler<MyHandler>(on => on.Template("tpl.poll").Action("stay")); """
+            + """or Specific is registered for on.Template("tpl.poll").Action("join", "leave"), which this click misses only by its params.action "stay".""",
+            registry.Unclaimed(Click(action: "stay"), PollCard));
+        Assert.EndsWith(
+            """or Specific is registered for on.Template("tpl.poll").Action("join", "leave"), which this click misses only by its card's template "tpl.Poll".""",
+            registry.Unclaimed(Click(action: "join"), PollCard with { TemplateId = "tpl.Poll" }), StringComparison.Ordinal);
+        Assert.EndsWith(
+            """Other is registered for on.Template("tpl.other").ActionId("agree_btn"), which this click misses only by its actionIds "agree\"btn?".""",
+            registry.Unclaimed(Click(actionIds: ["agree\"btn\n"]), PollCard with { TemplateId = "tpl.other" }), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_registration_missed_by_more_than_one_criterion_or_naming_only_one_is_not_offered()
+    {
+        var registry = Registry((typeof(Generic), on => on.Action("vote")), (typeof(Specific), on => on.Template("tpl.poll").Action("join")));
+
+        Assert.Equal(
+            CardHandlerRegistry.SuggestRegistration(Click(action: "stay"), PollCard with { TemplateId = "tpl.other" }),
+            registry.Unclaimed(Click(action: "stay"), PollCard with { TemplateId = "tpl.other" }));
+    }
+
     private static CardHandlerRegistry Registry(params (Type Handler, Func<CardActionMatch, CardActionMatch> On)[] registrations) =>
         new(registrations.Select(r => new CardHandlerRegistration(r.Handler, r.On(new CardActionMatch()))));
 
@@ -87,4 +117,6 @@ public class CardHandlerRegistryTests
     private sealed class Generic;
 
     private sealed class Specific;
+
+    private sealed class Other;
 }

@@ -230,7 +230,7 @@ public sealed partial class CallbackPipeline(
                     action.Action ?? (action.ActionIds.Count > 0 ? action.ActionIds[0] : "(none)"),
                     card?.TemplateId ?? "(a card this gateway did not send)",
                     action.CardId,
-                    CardHandlerRegistry.SuggestRegistration(action, card));
+                    handlers.Unclaimed(action, card));
                 return await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
             }
 

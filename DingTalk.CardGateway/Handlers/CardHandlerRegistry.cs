@@ -30,6 +30,25 @@ public sealed class CardHandlerRegistry(IEnumerable<CardHandlerRegistration> reg
         return null;
     }
 
+    /// <summary>
+    /// What to tell a developer about <paramref name="action"/>, which no registration claims: the line that would
+    /// (<see cref="SuggestRegistration"/>), and the registration it missed by one criterion while meeting another, if any —
+    /// a new button whose action was not added to its handler's <c>Action(…)</c>, a template id spelled another way.
+    /// </summary>
+    public string Unclaimed(CardAction action, CardRecord? card)
+    {
+        var suggestion = SuggestRegistration(action, card);
+        foreach (var registration in _bySpecificity)
+        {
+            if (MissedOnlyBy(registration.Match, action, card) is { } miss)
+            {
+                return $"{suggestion} or {registration.HandlerType.Name} is registered for {registration.Match}, which this click misses only by {miss}.";
+            }
+        }
+
+        return suggestion;
+    }
+
     /// <summary>The registration line that would claim <paramref name="action"/>, e.g. <c>builder.Services.AddCardActionHandler&lt;MyHandler&gt;(on =&gt; on.Action("vote"));</c>.</summary>
     public static string SuggestRegistration(CardAction action, CardRecord? card)
     {
@@ -61,6 +80,33 @@ public sealed class CardHandlerRegistry(IEnumerable<CardHandlerRegistration> reg
         }
 
         return $"builder.Services.AddCardActionHandler<MyHandler>(on => {match});";
+    }
+
+    /// <summary>The one criterion of <paramref name="match"/> that <paramref name="action"/> fails, when it names two or more; otherwise null.</summary>
+    private static string? MissedOnlyBy(CardActionMatch match, CardAction action, CardRecord? card)
+    {
+        if (match.Type != action.Type || match.Specificity < 2)
+        {
+            return null;
+        }
+
+        var misses = new List<string>(3);
+        if (match.TemplateId is not null && !string.Equals(card?.TemplateId, match.TemplateId, StringComparison.Ordinal))
+        {
+            misses.Add(card is null ? "being on a card this gateway did not send (no template known)" : $"its card's template {Quote(card.TemplateId)}");
+        }
+
+        if (match.ActionIdIs is not null && !action.ActionIds.Contains(match.ActionIdIs, StringComparer.Ordinal))
+        {
+            misses.Add(action.ActionIds.Count == 0 ? "having no actionIds" : $"its actionIds {string.Join(", ", action.ActionIds.Take(3).Select(Quote))}");
+        }
+
+        if (match.ParamsActions is not null && (action.Action is not { } named || !match.ParamsActions.Contains(named, StringComparer.Ordinal)))
+        {
+            misses.Add(action.Action is null ? "having no params.action" : $"its params.action {Quote(action.Action)}");
+        }
+
+        return misses.Count == 1 ? misses[0] : null;
     }
 
     /// <summary>A C# string literal of what the card sent, shortened and stripped of control characters.</summary>
