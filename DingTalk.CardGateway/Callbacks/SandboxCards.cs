@@ -16,19 +16,37 @@ public static class SandboxCards
     /// <param name="client">A client of the gateway in Sandbox mode (no admin key needed).</param>
     /// <param name="outTrackId">The card's id.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    public static async Task<IReadOnlyDictionary<string, string>?> CardDataAsync(HttpClient client, string outTrackId, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyDictionary<string, string>?> CardDataAsync(HttpClient client, string outTrackId, CancellationToken cancellationToken = default) =>
+        await FindAsync(client, outTrackId, cancellationToken) is { } card ? Map(card.GetProperty("cardData")) : null;
+
+    /// <summary>
+    /// What only <paramref name="userId"/> sees on card <paramref name="outTrackId"/> (<c>privateData[userId].cardParamMap</c>) as the
+    /// emulator has it: what an update for everyone sent that user alone (<see cref="Handlers.EveryoneUpdate.WithPrivate"/>), or
+    /// the card was created with for them; null while it has none. A clicker's private answer is in the answer, not here.
+    /// </summary>
+    /// <param name="client">A client of the gateway in Sandbox mode (no admin key needed).</param>
+    /// <param name="outTrackId">The card's id.</param>
+    /// <param name="userId">The user.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public static async Task<IReadOnlyDictionary<string, string>?> PrivateDataAsync(HttpClient client, string outTrackId, string userId, CancellationToken cancellationToken = default) =>
+        await FindAsync(client, outTrackId, cancellationToken) is { } card && card.GetProperty("privateData").TryGetProperty(userId, out var data) ? Map(data) : null;
+
+    private static async Task<JsonElement?> FindAsync(HttpClient client, string outTrackId, CancellationToken cancellationToken)
     {
         var sandbox = await client.GetFromJsonAsync<JsonElement>("/sandbox/cards", cancellationToken);
         foreach (var card in sandbox.GetProperty("cards").EnumerateArray())
         {
             if (card.GetProperty("outTrackId").GetString() == outTrackId)
             {
-                return card.GetProperty("cardData").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
+                return card;
             }
         }
 
         return null;
     }
+
+    private static Dictionary<string, string> Map(JsonElement cardParamMap) =>
+        cardParamMap.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
 
     /// <summary>
     /// Waits until card <paramref name="outTrackId"/>'s public data satisfies <paramref name="until"/> — an update for

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Storage;
 
@@ -45,16 +44,8 @@ public sealed class IncidentHandler(IHandlerStateStore states, IIncidentPager pa
 
     private async Task<CardActionResult> AssignAsync(CardActionContext context, CancellationToken cancellationToken)
     {
-        // A form's user picker: one id as a string, or several as an array; the first one named takes it.
-        var assignee = context.Params.TryGetProperty("assignee", out var picked)
-            ? picked.ValueKind switch
-            {
-                JsonValueKind.String => picked.GetString(),
-                JsonValueKind.Array => picked.EnumerateArray().Select(e => e.GetString()).FirstOrDefault(),
-                _ => null,
-            }
-            : null;
-        if (string.IsNullOrEmpty(assignee))
+        // A form's user picker sends one id or a list of them; the first one named takes it.
+        if (context.ParamValues("assignee") is not [var assignee, ..] || assignee.Length == 0)
         {
             return TellClicker("Pick someone to assign the incident to.");
         }
@@ -71,12 +62,8 @@ public sealed class IncidentHandler(IHandlerStateStore states, IIncidentPager pa
             await pager.PageAsync(assignee, context.CardId, cancellationToken); // outside the store: not undone by a re-run
         }
 
-        return Shown(incident).AndForEveryone(new EveryoneUpdate(
-            CardData: Values(incident),
-            PrivateData: new Dictionary<string, CardValues>(StringComparer.Ordinal)
-            {
-                [assignee] = CardValues.Of("notice", $"{context.UserId} assigned this incident to you."),
-            }));
+        return Shown(incident).AndForEveryone(EveryoneUpdate.Public(Values(incident))
+            .WithPrivate(assignee, CardValues.Of("notice", $"{context.UserId} assigned this incident to you.")));
     }
 
     private static CardValues Values(Incident incident) => CardValues.Of("status", incident.Status).With("owner", incident.Owner);

@@ -6,6 +6,8 @@ using DingTalk.CardGateway.Handlers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Serilog.Core;
+using Serilog.Events;
 
 namespace DingTalk.CardGateway.Tests.Handlers.Samples;
 
@@ -16,6 +18,7 @@ namespace DingTalk.CardGateway.Tests.Handlers.Samples;
 public sealed class IncidentHandlerTests : IAsyncLifetime
 {
     private readonly RecordingPager _pager = new();
+    private readonly CapturedLog _log = new();
     private readonly WebApplicationFactory<Program> _gateway;
     private HttpClient _client = null!;
 
@@ -26,6 +29,7 @@ public sealed class IncidentHandlerTests : IAsyncLifetime
             b.UseSetting("Gateway:Storage:ConnectionString", "Data Source=:memory:");
             b.ConfigureServices(s => s
                 .AddSingleton<IIncidentPager>(_pager)
+                .AddSingleton<ILogEventSink>(_log) // the gateway's log lines, for the test to read
                 .AddCardActionHandler<IncidentHandler>(on => on.Template(IncidentHandler.Template).Action("ack", "resolve", "assign")));
         });
     }
@@ -86,7 +90,7 @@ public sealed class IncidentHandlerTests : IAsyncLifetime
 
         Assert.Equal("u3", Public(answer, "owner"));
         await SandboxCards.WaitForAsync(_client, "inc-1", c => c.GetValueOrDefault("owner") == "u3");
-        Assert.Equal("u1 assigned this incident to you.", (await PrivateDataAsync("u3"))?.GetValueOrDefault("notice"));
+        Assert.Equal("u1 assigned this incident to you.", (await SandboxCards.PrivateDataAsync(_client, "inc-1", "u3"))?.GetValueOrDefault("notice"));
         Assert.Equal([("u3", "inc-1")], _pager.Pages);
     }
 
@@ -118,13 +122,16 @@ public sealed class IncidentHandlerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_click_no_handler_claims_is_acknowledged_and_recorded_as_unhandled()
+    public async Task A_new_button_missing_from_the_registration_is_acknowledged_and_the_log_names_the_registration_to_widen()
     {
         var answer = await ClickAsync("u1", new { action = "escalate" });
 
         Assert.Equal("{}", answer.GetRawText());
         var state = await _client.GetFromJsonAsync<JsonElement>("/api/cards/inc-1");
         Assert.Equal("Unhandled", state.GetProperty("callbacks").EnumerateArray().Last().GetProperty("outcome").GetString());
+        var hint = Assert.Single(_log.Events, e => e.EventId == 3101).Message;
+        Assert.Contains("""builder.Services.AddCardActionHandler<MyHandler>(on => on.Template("tpl.incident").Action("escalate"));""", hint, StringComparison.Ordinal);
+        Assert.Contains("""IncidentHandler is registered for on.Template("tpl.incident").Action("ack", "resolve", "assign"), which this click misses only by its params.action "escalate""", hint, StringComparison.Ordinal);
     }
 
     private async Task<JsonElement> ClickAsync(string userId, object parameters)
@@ -134,18 +141,20 @@ public sealed class IncidentHandlerTests : IAsyncLifetime
         return await answer.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    private async Task<Dictionary<string, string>?> PrivateDataAsync(string userId)
-    {
-        var sandbox = await _client.GetFromJsonAsync<JsonElement>("/sandbox/cards");
-        var card = sandbox.GetProperty("cards").EnumerateArray().Single(c => c.GetProperty("outTrackId").GetString() == "inc-1");
-        return card.GetProperty("privateData").TryGetProperty(userId, out var data)
-            ? data.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
-            : null;
-    }
-
     private static string? Public(JsonElement answer, string key) => answer.GetProperty("cardData").GetProperty("cardParamMap").GetProperty(key).GetString();
 
     private static string? Private(JsonElement answer, string key) => answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty(key).GetString();
+
+    private sealed class CapturedLog : ILogEventSink
+    {
+        private readonly ConcurrentQueue<(int EventId, string Message)> _events = new();
+
+        public IReadOnlyList<(int EventId, string Message)> Events => [.. _events];
+
+        public void Emit(LogEvent logEvent) => _events.Enqueue((
+            logEvent.Properties.TryGetValue("EventId", out var id) && id is StructureValue s && s.Properties.FirstOrDefault(p => p.Name == "Id")?.Value is ScalarValue { Value: int value } ? value : 0,
+            logEvent.RenderMessage()));
+    }
 
     private sealed class RecordingPager : IIncidentPager
     {
