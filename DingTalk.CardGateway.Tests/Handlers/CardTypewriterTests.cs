@@ -328,19 +328,34 @@ public sealed class CardTypewriterTests : IAsyncLifetime
 
     private CardTypewriter Typewriter => _services.GetRequiredService<CardTypewriter>();
 
-    /// <summary>Ends the source, lets the final frame go and the typing end; the frames, checked to be an interval apart.</summary>
+    /// <summary>
+    /// Ends the source, lets the final frame go and the typing end; the frames, checked to be an interval apart. Time moves
+    /// an interval at a time until each comes: a single move could come before the typewriter set the timer it waits on
+    /// (under load), which would then wait forever — the pacing itself is what the frames' times check.
+    /// </summary>
     private async Task<List<(DateTimeOffset At, StreamingUpdateRequest Request)>> EndAsync(Channel<string> source, Task typing)
     {
         var sent = _api.Frames.Count;
         source.Writer.Complete();
-        _clock.Advance(Interval);
-        await Eventually.TrueAsync(() => _api.Frames.Count == sent + 1, "the final frame");
-        _clock.Advance(Interval);
+        await MoveTimeUntilAsync(() => _api.Frames.Count > sent, "the final frame");
+        Assert.Equal(sent + 1, _api.Frames.Count);
+        await MoveTimeUntilAsync(() => typing.IsCompleted, "the typing's end");
         await typing;
 
         var frames = _api.Frames.ToList();
         Assert.All(frames.Zip(frames.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= Interval, $"frames {(pair.Second.At - pair.First.At).TotalMilliseconds} ms apart"));
         return frames;
+    }
+
+    private async Task MoveTimeUntilAsync(Func<bool> done, string what)
+    {
+        for (var step = 0; step < 1000 && !done(); step++)
+        {
+            _clock.Advance(Interval);
+            await Task.Delay(5);
+        }
+
+        Assert.True(done(), $"{what} did not come");
     }
 
     /// <summary>The leases of another gateway process on the same database (the typewriter's own is one more of these).</summary>
