@@ -120,6 +120,24 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
         Assert.Equal(OurUrl, DingTalk.State.Callbacks[RouteKey].CallbackUrl);
     }
 
+    /// <summary>The wait was printed as a TimeSpan, "retrying in 00:00:04.1710000"; now in seconds, a number in JSON logs.</summary>
+    [Fact]
+    public async Task A_failed_registration_attempt_says_its_wait_in_seconds()
+    {
+        DingTalk.State.FailNext(HttpMethod.Post, "/v1.0/card/callbacks/register", 503, "system.busy", "busy", times: 2);
+        var gateway = Start(("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.300"), ("DingTalk:Outbound:MaxRetryAttempts", "0"));
+
+        await ReadinessAsync(gateway, "Healthy", OurUrl);
+
+        var failed = gateway.LogEvents.Where(e => CardCallbackEndpointTests.EventId(e) == 3203).ToList();
+        Assert.Equal(2, failed.Count);
+        Assert.EndsWith("retrying in 0.3 s", failed[0].RenderMessage(), StringComparison.Ordinal);
+        Assert.Matches(@"retrying in \d+(\.\d)? s$", failed[1].RenderMessage());
+        Assert.All(failed, e => Assert.DoesNotContain("00:00:", e.RenderMessage(), StringComparison.Ordinal));
+        var seconds = Assert.IsType<Serilog.Events.ScalarValue>(failed[0].Properties["DelaySeconds"]);
+        Assert.Equal(0.3, Assert.IsType<double>(seconds.Value), 3);
+    }
+
     [Fact]
     public async Task The_gateway_serves_while_registration_keeps_failing()
     {

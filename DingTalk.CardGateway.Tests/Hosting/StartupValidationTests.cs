@@ -84,6 +84,50 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.Contains(key.Replace(":", "__", StringComparison.Ordinal), failure, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A connection string of the other provider: Provider=Postgres with appsettings.json's SQLite default left in place
+    /// failed with Npgsql's "Couldn't set data source", naming neither key; Sqlite with a Host= string, with SQLite's
+    /// "keyword 'host' is not supported". Said by the keys to set instead, never quoting the string (it holds a password).
+    /// </summary>
+    [Theory]
+    [InlineData("Postgres", "Data Source=data/cardgateway.db", "SQLite", "PostgreSQL's")]
+    [InlineData("postgres", "DataSource=/var/lib/gw.db;Password=sqlite-password-123", "SQLite", "PostgreSQL's")]
+    [InlineData("Postgres", "", "is required", "Host=")]
+    [InlineData("Sqlite", "Host=db;Database=cards;Username=gateway;Password=pg-password-123", "PostgreSQL", "Provider to Postgres")]
+    [InlineData("Sqlite", "Server=db;Password=pg-password-123", "PostgreSQL", "Provider to Postgres")]
+    public void A_connection_string_of_the_other_provider_fails_validation_naming_the_keys(string provider, string connectionString, string says, string advice)
+    {
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Gateway:Storage:Provider"] = provider,
+                ["Gateway:Storage:ConnectionString"] = connectionString,
+            }).Build())
+            .AddGatewayOptions()
+            .BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<GatewayOptions>>().Value);
+
+        var failure = Assert.Single(ex.Failures);
+        Assert.StartsWith("Gateway:Storage:ConnectionString (Gateway__Storage__ConnectionString) ", failure, StringComparison.Ordinal);
+        Assert.Contains(says, failure, StringComparison.Ordinal);
+        Assert.Contains(advice, failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("password-123", failure, StringComparison.Ordinal);
+    }
+
+    /// <summary>The walkthrough's case as an operator meets it: only the provider switched, appsettings.json's SQLite string left.</summary>
+    [Fact]
+    public async Task Postgres_with_the_default_SQLite_connection_string_stops_the_process_with_one_line_naming_the_key()
+    {
+        var (exitCode, error, output) = await RunAsync(new() { ["Gateway__Storage__Provider"] = "Postgres" });
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("DingTalk.CardGateway cannot start: Gateway:Storage:ConnectionString (Gateway__Storage__ConnectionString) looks like a SQLite connection string", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Couldn't set data source", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_setting_out_of_range_in_any_section_stops_the_process_with_one_line_before_the_database_is_touched()
     {

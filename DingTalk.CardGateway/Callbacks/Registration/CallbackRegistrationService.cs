@@ -57,7 +57,7 @@ public sealed partial class CallbackRegistrationService(
             }
 
             status.Set(CallbackRegistrationState.Failing, $"Callback registration failed ({failure}); retrying.");
-            Log.Failed(logger, attempt, failure, delay);
+            Log.Failed(logger, attempt, failure, delay.TotalSeconds);
             try
             {
                 await Task.Delay(delay, clock, stoppingToken);
@@ -150,7 +150,7 @@ public sealed partial class CallbackRegistrationService(
         [LoggerMessage(3202, LogLevel.Error, "Card callback route key '{RouteKey}' is already registered by another deployment to {Owner}, so DingTalk will not call this gateway at {CallbackUrl}. Use another DingTalk:Callback:RouteKey, or set DingTalk:Callback:ForceUpdate=true to take the key over.")]
         public static partial void Conflict(ILogger logger, string routeKey, string owner, string callbackUrl);
 
-        [LoggerMessage(3203, LogLevel.Warning, "Card callback registration attempt {Attempt} failed ({Reason}); retrying in {Delay}")]
-        public static partial void Failed(ILogger logger, int attempt, string reason, TimeSpan delay);
+        [LoggerMessage(3203, LogLevel.Warning, "Card callback registration attempt {Attempt} failed ({Reason}); retrying in {DelaySeconds:0.#} s")]
+        public static partial void Failed(ILogger logger, int attempt, string reason, double delaySeconds);
     }
 }
