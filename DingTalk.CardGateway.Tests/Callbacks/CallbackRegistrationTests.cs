@@ -71,7 +71,43 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
         var conflict = Assert.Single(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3202);
         Assert.Equal(Serilog.Events.LogEventLevel.Error, conflict.Level);
         Assert.Contains("ForceUpdate", conflict.RenderMessage(), StringComparison.Ordinal);
+        Assert.Contains("the host (other.example, ours gateway.example.test) and path (/cb, ours /dingtalk/callbacks/card) differ", conflict.RenderMessage(), StringComparison.Ordinal);
+        Assert.Contains("with an apiSecret other than DingTalk:Callback:ApiSecret: another deployment's", conflict.RenderMessage(), StringComparison.Ordinal);
+        Assert.Contains("another deployment's", description, StringComparison.Ordinal);
         Assert.DoesNotContain("their-secret-123456", gateway.RenderedLogs(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// PublicBaseUrl moved from http to https (or to a new host name) while the route key still holds the old URL: the
+    /// conflict said "another deployment", and the operator could not tell it was their own. It says what differs, and
+    /// that the secret is the same, never the secret.
+    /// </summary>
+    [Fact]
+    public async Task A_conflict_with_our_own_earlier_url_says_what_differs_and_that_the_secret_is_ours()
+    {
+        DingTalk.State.RegisterCallbackDirectly(RouteKey, "http://gateway.example.test/dingtalk/callbacks/card", GatewayFactory.ApiSecret);
+        var gateway = Start();
+
+        var description = await ReadinessAsync(gateway, "Unhealthy", "http://gateway.example.test/dingtalk/callbacks/card");
+
+        var conflict = Assert.Single(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3202).RenderMessage();
+        Assert.Contains("only the scheme (http, ours https) differs, with the same apiSecret as DingTalk:Callback:ApiSecret", conflict, StringComparison.Ordinal);
+        Assert.Contains("this deployment's own earlier registration", conflict, StringComparison.Ordinal);
+        Assert.Contains("ForceUpdate", conflict, StringComparison.Ordinal);
+        Assert.DoesNotContain("another deployment", conflict, StringComparison.Ordinal);
+        Assert.Contains("this deployment's own earlier registration", description, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://gw.example/dingtalk/callbacks/card", true, "only the host (gw.example, ours gateway.example.test) differs, with the same apiSecret")]
+    [InlineData("https://gateway.example.test:8443/dingtalk/callbacks/card", false, "only the port (8443, ours 443) differs, with an apiSecret other than")]
+    [InlineData("https://gateway.example.test/dingtalk/callbacks/card", false, "the same URL, but with an apiSecret other than DingTalk:Callback:ApiSecret")]
+    [InlineData("http://old.example/cb", null, "the scheme (http, ours https), host (old.example, ours gateway.example.test) and path (/cb, ours /dingtalk/callbacks/card) differ, DingTalk did not say its apiSecret")]
+    public void A_conflict_says_which_parts_of_the_url_and_whether_the_secret_differ(string registered, bool? sameSecret, string says)
+    {
+        var comparison = CardGateway.Callbacks.Registration.CallbackRegistrationService.Comparison(registered, OurUrl, sameSecret);
+
+        Assert.StartsWith(says, comparison, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -101,12 +101,12 @@ public sealed partial class CallbackRegistrationService(
                 return null;
             }
 
-            Conflict(request, sameUrl ? "the same URL with a different apiSecret" : registered!.CallbackUrl!);
+            Conflict(request, registered!.CallbackUrl ?? request.CallbackUrl, Comparison(registered.CallbackUrl ?? request.CallbackUrl, request.CallbackUrl, registered.ApiSecret is null ? null : sameSecret));
             return null;
         }
         catch (DingTalkApiException ex) when (ex.Code == "param.callbackRouteKeyExist")
         {
-            Conflict(request, "another URL");
+            Conflict(request, "another URL", "DingTalk answered param.callbackRouteKeyExist without naming the URL or its apiSecret, so this may be this deployment's own earlier registration at another URL or another deployment's");
             return null;
         }
         catch (Exception ex) when (Refused(ex) is { } refused)
@@ -131,12 +131,72 @@ public sealed partial class CallbackRegistrationService(
         _ => null,
     };
 
-    private void Conflict(RegisterCallbackRequest request, string owner)
+    private void Conflict(RegisterCallbackRequest request, string registeredUrl, string comparison)
     {
         status.Set(
             CallbackRegistrationState.Conflict,
-            $"Route key '{request.CallbackRouteKey}' is registered to {owner}, not {request.CallbackUrl}: this gateway gets no HTTP card callbacks.");
-        Log.Conflict(logger, request.CallbackRouteKey, owner, request.CallbackUrl);
+            $"Route key '{request.CallbackRouteKey}' is registered to {registeredUrl}, not {request.CallbackUrl} ({comparison}): this gateway gets no HTTP card callbacks.");
+        Log.Conflict(logger, request.CallbackRouteKey, registeredUrl, request.CallbackUrl, comparison);
+    }
+
+    /// <summary>
+    /// What differs between the registration DingTalk keeps and ours, so an operator can tell this deployment's own
+    /// earlier URL (PublicBaseUrl moved from http to https, or to a new host name) from another deployment's: the
+    /// parts of the URL, and whether the apiSecret is ours (never the secret itself; null when DingTalk did not say it).
+    /// </summary>
+    internal static string Comparison(string registeredUrl, string ourUrl, bool? sameSecret)
+    {
+        var secret = sameSecret switch
+        {
+            true => "with the same apiSecret as DingTalk:Callback:ApiSecret",
+            false => "with an apiSecret other than DingTalk:Callback:ApiSecret",
+            null => "DingTalk did not say its apiSecret",
+        };
+        var url = UrlDifference(registeredUrl, ourUrl);
+        if (url is null)
+        {
+            return $"the same URL, but {secret}: DingTalk signs its callbacks with that one, which this gateway refuses";
+        }
+
+        return sameSecret is true
+            ? $"{url}, {secret}: most likely this deployment's own earlier registration, from before DingTalk:Callback:PublicBaseUrl changed"
+            : $"{url}, {secret}: another deployment's, or this one's from before both its URL and its secret changed";
+    }
+
+    private static string? UrlDifference(string registeredUrl, string ourUrl)
+    {
+        if (!Uri.TryCreate(registeredUrl, UriKind.Absolute, out var theirs) || !Uri.TryCreate(ourUrl, UriKind.Absolute, out var ours))
+        {
+            return string.Equals(registeredUrl, ourUrl, StringComparison.Ordinal) ? null : "another URL";
+        }
+
+        var parts = new List<string>();
+        if (!string.Equals(theirs.Scheme, ours.Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            parts.Add($"scheme ({theirs.Scheme}, ours {ours.Scheme})");
+        }
+
+        if (!string.Equals(theirs.Host, ours.Host, StringComparison.OrdinalIgnoreCase))
+        {
+            parts.Add($"host ({theirs.Host}, ours {ours.Host})");
+        }
+
+        if (theirs.Port != ours.Port && !(theirs.IsDefaultPort && ours.IsDefaultPort))
+        {
+            parts.Add($"port ({theirs.Port}, ours {ours.Port})");
+        }
+
+        if (!string.Equals(theirs.PathAndQuery, ours.PathAndQuery, StringComparison.Ordinal))
+        {
+            parts.Add($"path ({theirs.PathAndQuery}, ours {ours.PathAndQuery})");
+        }
+
+        return parts.Count switch
+        {
+            0 => null,
+            1 => $"only the {parts[0]} differs",
+            _ => $"the {string.Join(", ", parts[..^1])} and {parts[^1]} differ",
+        };
     }
 
     private static partial class Log
@@ -147,8 +207,8 @@ public sealed partial class CallbackRegistrationService(
         [LoggerMessage(3201, LogLevel.Information, "Registered card callbacks for route key '{RouteKey}' at {CallbackUrl}")]
         public static partial void Registered(ILogger logger, string routeKey, string callbackUrl);
 
-        [LoggerMessage(3202, LogLevel.Error, "Card callback route key '{RouteKey}' is already registered by another deployment to {Owner}, so DingTalk will not call this gateway at {CallbackUrl}. Use another DingTalk:Callback:RouteKey, or set DingTalk:Callback:ForceUpdate=true to take the key over.")]
-        public static partial void Conflict(ILogger logger, string routeKey, string owner, string callbackUrl);
+        [LoggerMessage(3202, LogLevel.Error, "Card callback route key '{RouteKey}' is already registered, to {RegisteredUrl}; this gateway is {CallbackUrl}: {Comparison:l}. Meanwhile this gateway gets no HTTP card callbacks it can accept. Use another DingTalk:Callback:RouteKey, or set DingTalk:Callback:ForceUpdate=true to take the key over (for this deployment's own earlier registration, that moves it here).")]
+        public static partial void Conflict(ILogger logger, string routeKey, string registeredUrl, string callbackUrl, string comparison);
 
         [LoggerMessage(3203, LogLevel.Warning, "Card callback registration attempt {Attempt} failed ({Reason}); retrying in {DelaySeconds:0.#} s")]
         public static partial void Failed(ILogger logger, int attempt, string reason, double delaySeconds);
