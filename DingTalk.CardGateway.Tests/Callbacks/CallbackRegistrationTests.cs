@@ -240,12 +240,37 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
     [Fact]
     public async Task An_event_logged_during_a_call_to_DingTalk_names_the_address_called()
     {
-        var gateway = Start(("DingTalk:AppSecret", "not-the-app-secret"), ("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.050"));
+        var gateway = Start(
+            ("DingTalk:AppSecret", "not-the-app-secret"),
+            ("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.050"),
+            ("Serilog:MinimumLevel:Default", "Debug"));
 
-        var refused = await Eventually.ValueAsync(() => gateway.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 1002), "a 1002 error");
+        // The token provider's line under the registration (which says the refusal itself, 3203) is Debug 1106.
+        var refused = await Eventually.ValueAsync(() => gateway.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 1106), "a 1106 line");
 
         Assert.True(refused.Properties.TryGetValue("Uri", out var uri), "no Uri in the event's scope");
         Assert.StartsWith($"\"{DingTalk.BaseAddress.ToString().TrimEnd('/')}/v1.0/", uri.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A wrong AppSecret wrote two lines per registration attempt: error 1002 from the token provider and 3203, which
+    /// already carries DingTalk's refusal and the keys to check. One line per attempt now; the provider's at Debug (1106).
+    /// </summary>
+    [Fact]
+    public async Task A_refused_token_call_under_the_registration_is_one_line_per_attempt()
+    {
+        var gateway = Start(
+            ("DingTalk:AppSecret", "not-the-app-secret"),
+            ("Gateway:Callbacks:RegistrationRetryDelay", "00:00:00.020"),
+            ("Gateway:Callbacks:RegistrationRetryMaxDelay", "00:00:00.050"),
+            ("Serilog:MinimumLevel:Default", "Debug"));
+
+        await Eventually.TrueAsync(() => Task.FromResult(gateway.LogEvents.Count(e => CardCallbackEndpointTests.EventId(e) == 3203) >= 3), "three failed attempts");
+
+        var attempts = gateway.LogEvents.Where(e => CardCallbackEndpointTests.EventId(e) == 3203).ToList();
+        Assert.All(attempts, e => Assert.Contains("invalidClientIdOrSecret", e.RenderMessage(), StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1002);
+        Assert.Contains(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 1106 && e.Level == Serilog.Events.LogEventLevel.Debug);
     }
 
     private GatewayFactory Start(params (string Key, string? Value)[] settings)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using DingTalk.CardGateway.Tests.Fixtures;
 
 namespace DingTalk.CardGateway.Tests.Hosting;
@@ -29,6 +30,32 @@ public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<Ding
         Assert.Contains("invalidClientIdOrSecret", token, StringComparison.Ordinal);
         Assert.Contains("check DingTalk:AppKey and DingTalk:AppSecret", token, StringComparison.Ordinal);
         Assert.DoesNotContain("not-the-secret", ready.GetRawText(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Every readiness probe fetched a token, and each refusal logged error 1002: under Kubernetes probing, an error line
+    /// every few seconds saying what /health/ready already says. A probe's refusal is readiness's to say; a card sent by
+    /// an admin request still logs 1002 beside its own answer.
+    /// </summary>
+    [Fact]
+    public async Task Wrong_app_credentials_log_no_token_error_per_readiness_probe_but_do_for_a_card_sent()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:AppSecret"] = "not-the-secret" });
+        using var client = gateway.CreateClient();
+
+        for (var probe = 0; probe < 3; probe++)
+        {
+            await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.ServiceUnavailable);
+        }
+
+        Assert.DoesNotContain(gateway.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 1002);
+
+        using var api = gateway.CreateAdminClient();
+        using var sent = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "wrong-secret-1", openConversationId = "cidW==" });
+        Assert.False(sent.IsSuccessStatusCode);
+        var refused = Assert.Single(gateway.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 1002);
+        Assert.Equal(Serilog.Events.LogEventLevel.Error, refused.Level);
+        Assert.Contains("check DingTalk:AppKey and DingTalk:AppSecret", refused.RenderMessage(), StringComparison.Ordinal);
     }
 
     /// <summary>An ApiBaseUrl nothing answers at: readiness says what failed and which key to check, not only an exception's type name.</summary>

@@ -15,9 +15,12 @@ public sealed partial class AccessTokenProvider(
     SecretMasker masker,
     ILogger<AccessTokenProvider> logger)
 {
+    /// <summary>Set within <see cref="CallerReportsRefusal"/>: this caller says a refused token call in its own line.</summary>
+    private static readonly AsyncLocal<bool> CallerReports = new();
+
     private readonly Lock _gate = new();
     private volatile CachedToken? _current;
-    private Task<CachedToken>? _fetching;
+    private SharedFetch? _fetching;
 
     /// <summary>The last token-call failure, for readiness (e.g. DingTalk's <c>invalidClientIdOrSecret</c>).</summary>
     public string? LastError { get; private set; }
@@ -44,10 +47,36 @@ public sealed partial class AccessTokenProvider(
                 return cached.Value;
             }
 
-            fetching = _fetching ??= FetchSharedAsync();
+            if (_fetching is null)
+            {
+                _fetching = new SharedFetch();
+                _fetching.Task = FetchSharedAsync(_fetching);
+            }
+
+            _fetching.Unreported |= !CallerReports.Value;
+            fetching = _fetching.Task;
         }
 
         return (await fetching.WaitAsync(cancellationToken)).Value;
+    }
+
+    /// <summary>
+    /// Within the returned scope, a refused token call is this caller's to say, in its own line with DingTalk's reason
+    /// (registration's 3203 each attempt; readiness): the provider logs it at Debug (1106) instead of as error 1002, so
+    /// a wrong AppSecret is one line per registration attempt and none per readiness probe. A fetch another caller
+    /// waited on too, outside such a scope (the outbox, an admin request, a handler's own call), still logs 1002.
+    /// </summary>
+    public static RefusalScope CallerReportsRefusal()
+    {
+        var previous = CallerReports.Value;
+        CallerReports.Value = true;
+        return new RefusalScope(previous);
+    }
+
+    /// <summary>Ends <see cref="CallerReportsRefusal"/>.</summary>
+    public readonly struct RefusalScope(bool previous) : IDisposable
+    {
+        public void Dispose() => CallerReports.Value = previous;
     }
 
     /// <summary>Forgets <paramref name="token"/> if it is still the current one, so the next caller fetches anew.</summary>
@@ -61,19 +90,43 @@ public sealed partial class AccessTokenProvider(
         }
     }
 
-    /// <summary>The one fetch under way; it ends (success or failure) by making room for the next one.</summary>
-    private async Task<CachedToken> FetchSharedAsync()
+    /// <summary>
+    /// The one fetch under way; it ends (success or failure) by making room for the next one. A refusal is logged once
+    /// it ends, when every caller that waited on it is known: error 1002 unless each of them says it itself.
+    /// </summary>
+    private async Task<CachedToken> FetchSharedAsync(SharedFetch fetch)
     {
         await Task.Yield(); // the caller publishes this task under the lock before the fetch can end and clear it
+        DingTalkApiException? refused = null;
         try
         {
             return await FetchAsync(CancellationToken.None); // everyone's fetch, not one caller's to cancel
         }
+        catch (DingTalkApiException ex) when (ex.Code != EmptyAccessToken)
+        {
+            refused = ex;
+            throw;
+        }
         finally
         {
+            bool unreported;
             lock (_gate)
             {
                 _fetching = null;
+                unreported = fetch.Unreported;
+            }
+
+            if (refused is not null)
+            {
+                var keys = DingTalkErrors.KeysToCheck(refused.Code);
+                if (unreported)
+                {
+                    Log.TokenFetchFailed(logger, (int)refused.StatusCode, refused.Code, refused.DingTalkMessage, keys);
+                }
+                else
+                {
+                    Log.TokenFetchFailedReported(logger, (int)refused.StatusCode, refused.Code, refused.DingTalkMessage, keys);
+                }
             }
         }
     }
@@ -89,14 +142,13 @@ public sealed partial class AccessTokenProvider(
         catch (DingTalkApiException ex)
         {
             LastError = $"DingTalk refused the token call: {ex.Code} {ex.DingTalkMessage}{DingTalkErrors.KeysToCheck(ex.Code)}";
-            Log.TokenFetchFailed(logger, (int)ex.StatusCode, ex.Code, ex.DingTalkMessage, DingTalkErrors.KeysToCheck(ex.Code));
             throw;
         }
 
         if (string.IsNullOrEmpty(response.AccessToken))
         {
             LastError = "DingTalk answered the token call without an accessToken.";
-            throw new DingTalkApiException(System.Net.HttpStatusCode.BadGateway, "emptyAccessToken", LastError, null);
+            throw new DingTalkApiException(System.Net.HttpStatusCode.BadGateway, EmptyAccessToken, LastError, null);
         }
 
         masker.Add(response.AccessToken);
@@ -109,7 +161,18 @@ public sealed partial class AccessTokenProvider(
         return token;
     }
 
+    private const string EmptyAccessToken = "emptyAccessToken";
+
     private sealed record CachedToken(string Value, DateTimeOffset RenewAt);
+
+    /// <summary>A fetch and whether any caller waiting on it leaves a refusal to the provider to say.</summary>
+    private sealed class SharedFetch
+    {
+        public Task<CachedToken> Task { get; set; } = null!;
+
+        /// <summary>Written and read under the gate only.</summary>
+        public bool Unreported { get; set; }
+    }
 
     private static partial class Log
     {
@@ -118,6 +181,9 @@ public sealed partial class AccessTokenProvider(
 
         [LoggerMessage(1002, LogLevel.Error, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}{KeysToCheck:l}")]
         public static partial void TokenFetchFailed(ILogger logger, int status, string? code, string? dingTalkMessage, string keysToCheck);
+
+        [LoggerMessage(1106, LogLevel.Debug, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}{KeysToCheck:l} (said by its caller)")]
+        public static partial void TokenFetchFailedReported(ILogger logger, int status, string? code, string? dingTalkMessage, string keysToCheck);
 
         [LoggerMessage(1003, LogLevel.Warning, "DingTalk no longer accepts the cached access token; fetching a new one")]
         public static partial void TokenInvalidated(ILogger logger);

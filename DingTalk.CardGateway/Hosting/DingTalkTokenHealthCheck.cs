@@ -14,7 +14,10 @@ public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens) : IHeal
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
-            await tokens.GetTokenAsync(timeout.Token);
+            using (AccessTokenProvider.CallerReportsRefusal()) // readiness says it, and a probe every few seconds must not log it each time
+            {
+                await tokens.GetTokenAsync(timeout.Token);
+            }
             return HealthCheckResult.Healthy("DingTalk access token available.");
         }
         catch (Exception ex) when (ex is DingTalkApiException or HttpRequestException or Refit.ApiRequestException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)

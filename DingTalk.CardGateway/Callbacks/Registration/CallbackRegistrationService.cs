@@ -84,7 +84,11 @@ public sealed partial class CallbackRegistrationService(
     {
         try
         {
-            var response = await api.RegisterCallbackAsync(request, stoppingToken);
+            RegisterCallbackResponse response;
+            using (AccessTokenProvider.CallerReportsRefusal()) // 3203 says a refused token call, with its reason
+            {
+                response = await api.RegisterCallbackAsync(request, stoppingToken);
+            }
             if (!response.Success)
             {
                 return "DingTalk answered success: false";
