@@ -58,6 +58,39 @@ public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<Ding
         Assert.Contains("check DingTalk:AppKey and DingTalk:AppSecret", refused.RenderMessage(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An unready gateway under Kubernetes probing wrote two error lines per probe: the health-check framework's
+    /// "Health check … Unhealthy" and the request log's 503. Readiness is said when it changes — why it is not ready,
+    /// once; ready again, once — and the probes themselves at Debug. The JSON still gives each check's reason.
+    /// </summary>
+    [Fact]
+    public async Task Readiness_is_logged_when_it_changes_not_at_every_probe()
+    {
+        fixture.DingTalk.State.FailNext(HttpMethod.Post, "/v1.0/oauth2/accessToken", 400, "invalidClientIdOrSecret", "no such app", times: 3);
+        await using var gateway = new GatewayFactory(fixture.DingTalk);
+        using var client = gateway.CreateClient();
+
+        for (var probe = 0; probe < 3; probe++)
+        {
+            var unready = await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.ServiceUnavailable);
+            Assert.Contains("invalidClientIdOrSecret", unready.GetProperty("checks").GetProperty("dingtalk-token").GetProperty("description").GetString(), StringComparison.Ordinal);
+        }
+
+        for (var probe = 0; probe < 2; probe++)
+        {
+            await HttpAssert.JsonAsync(await client.GetAsync("/health/ready"), HttpStatusCode.OK);
+        }
+
+        var loud = gateway.LogEvents.Where(e => e.Level >= Serilog.Events.LogEventLevel.Warning).ToList();
+        var notReady = Assert.Single(loud);
+        Assert.Equal(1107, Callbacks.CardCallbackEndpointTests.EventId(notReady));
+        Assert.Contains("dingtalk-token: DingTalk refused the token call: invalidClientIdOrSecret", notReady.RenderMessage(), StringComparison.Ordinal);
+        var ready = Assert.Single(gateway.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 1108);
+        Assert.Equal(Serilog.Events.LogEventLevel.Information, ready.Level);
+        Assert.StartsWith("Ready again", ready.RenderMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.LogEvents, e => e.MessageTemplate.Text.StartsWith("HTTP ", StringComparison.Ordinal) && e.Level > Serilog.Events.LogEventLevel.Debug);
+    }
+
     /// <summary>An ApiBaseUrl nothing answers at: readiness says what failed and which key to check, not only an exception's type name.</summary>
     [Fact]
     public async Task An_unreachable_DingTalk_makes_the_gateway_unready_saying_why_and_which_key_to_check()

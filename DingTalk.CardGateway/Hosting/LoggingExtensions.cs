@@ -19,7 +19,10 @@ public static class LoggingExtensions
             : !builder.Environment.IsDevelopment();
         builder.Services.AddSerilog((services, logger) =>
         {
-            logger.ReadFrom.Configuration(builder.Configuration)
+            // The health-check framework logs every unhealthy check of every probe at Error: ReadinessLog says readiness
+            // when it changes instead. Before the configuration, so a Serilog:MinimumLevel:Override of it still wins.
+            logger.MinimumLevel.Override(HealthCheckCategory, Serilog.Events.LogEventLevel.Fatal)
+                .ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services)
                 .Enrich.FromLogContext()
                 // RunGatewayAsync says it in one line and exits 1, instead of the host's error with Kestrel's stack trace.
@@ -69,9 +72,23 @@ public static class LoggingExtensions
                 await next(context);
             }
         });
-        app.UseSerilogRequestLogging(o => o.Logger = app.Services.GetRequiredService<Serilog.ILogger>());
+        app.UseSerilogRequestLogging(o =>
+        {
+            o.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
+            o.GetLevel = RequestLevel;
+        });
         return app;
     }
+
+    /// <summary>The health-check framework's category: its line for each unhealthy check of each probe.</summary>
+    internal const string HealthCheckCategory = "Microsoft.Extensions.Diagnostics.HealthChecks";
+
+    /// <summary>Serilog's levels (Error for an exception or a 5xx, else Information), except a health probe's: Debug unless it threw.</summary>
+    internal static Serilog.Events.LogEventLevel RequestLevel(HttpContext context, double elapsedMs, Exception? exception) =>
+        exception is not null ? Serilog.Events.LogEventLevel.Error
+        : HealthExtensions.IsProbe(context) ? Serilog.Events.LogEventLevel.Debug
+        : context.Response.StatusCode > 499 ? Serilog.Events.LogEventLevel.Error
+        : Serilog.Events.LogEventLevel.Information;
 
     public const string CorrelationHeader = "X-Correlation-Id";
 

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace DingTalk.CardGateway.Hosting;
+
+/// <summary>
+/// Says readiness in the log when it changes, not at every probe: which checks fail and why when the gateway becomes
+/// unready (or other checks start failing), one line when it is ready again. A probe every few seconds otherwise wrote
+/// two error lines each time (the health-check framework's own and the request log's 503), saying nothing new.
+/// </summary>
+public sealed partial class ReadinessLog(ILogger<ReadinessLog> logger)
+{
+    private readonly Lock _gate = new();
+
+    /// <summary>The failing checks last reported, by name and status ("" when ready); null before the first probe.</summary>
+    private string? _last;
+
+    public void Observe(HealthReport report)
+    {
+        var failing = report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+
+        // Keyed by which checks fail, not by what they say: a description that changes at every probe (a reconnect's
+        // countdown) is not a change of readiness; a check that starts or stops failing is.
+        var key = string.Join(", ", failing.Select(e => $"{e.Key} {e.Value.Status}"));
+        bool first;
+        lock (_gate)
+        {
+            if (key == _last)
+            {
+                return;
+            }
+
+            first = _last is null;
+            _last = key;
+        }
+
+        if (failing.Count == 0)
+        {
+            Log.Ready(logger, first ? "Ready" : "Ready again", string.Join(", ", report.Entries.Keys.Order(StringComparer.Ordinal)));
+        }
+        else
+        {
+            Log.NotReady(logger, string.Join("; ", failing.Select(e => $"{e.Key}: {e.Value.Description}")), string.Join(", ", failing.Select(e => e.Key)));
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1107, LogLevel.Warning, "Not ready ({FailingChecks}): {Reasons:l}. Said once until readiness changes; GET /health/ready gives each check's current reason")]
+        public static partial void NotReady(ILogger logger, string reasons, string failingChecks);
+
+        [LoggerMessage(1108, LogLevel.Information, "{Readiness:l}: every readiness check passes ({Checks})")]
+        public static partial void Ready(ILogger logger, string readiness, string checks);
+    }
+}
