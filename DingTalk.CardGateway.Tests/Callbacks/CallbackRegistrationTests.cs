@@ -214,10 +214,7 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
     [Fact]
     public async Task An_unreachable_DingTalk_is_said_with_the_networks_words_and_the_key_to_check()
     {
-        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop();
+        var port = ClosedPort.Take();
         var gateway = Start(
             ("DingTalk:ApiBaseUrl", $"http://127.0.0.1:{port}/"),
             ("DingTalk:Outbound:MaxRetryAttempts", "0"),

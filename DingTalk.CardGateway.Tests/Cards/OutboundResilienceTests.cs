@@ -89,10 +89,7 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [Fact]
     public async Task DingTalk_unreachable_after_the_retries_is_a_503_logged_as_unreachable_not_as_an_unexpected_error()
     {
-        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop(); // nothing listens there now: every connection is refused
+        var port = ClosedPort.Take(); // nothing listens there: every connection is refused
         await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
         {
             ["DingTalk:ApiBaseUrl"] = $"http://127.0.0.1:{port}/",
@@ -119,10 +116,7 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [Fact]
     public async Task DingTalk_unreachable_writes_no_warning_with_a_stack_trace_for_each_attempt()
     {
-        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop();
+        var port = ClosedPort.Take();
         await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
         {
             ["DingTalk:ApiBaseUrl"] = $"http://127.0.0.1:{port}/",

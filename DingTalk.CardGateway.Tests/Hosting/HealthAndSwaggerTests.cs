@@ -95,10 +95,7 @@ public class HealthAndSwaggerTests(DingTalkFixture fixture) : IClassFixture<Ding
     [Fact]
     public async Task An_unreachable_DingTalk_makes_the_gateway_unready_saying_why_and_which_key_to_check()
     {
-        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop();
+        var port = ClosedPort.Take();
         await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
         {
             ["DingTalk:ApiBaseUrl"] = $"http://127.0.0.1:{port}/",

@@ -261,10 +261,7 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     public async Task A_database_server_that_is_not_up_is_tried_again_until_the_startup_wait_ends()
     {
         // A port nobody listens on: connection refused, as while PostgreSQL is still starting beside the gateway.
-        using var nobody = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        nobody.Start();
-        var port = ((System.Net.IPEndPoint)nobody.LocalEndpoint).Port;
-        nobody.Stop();
+        var port = ClosedPort.Take();
 
         var (exitCode, error, output) = await RunAsync(new()
         {

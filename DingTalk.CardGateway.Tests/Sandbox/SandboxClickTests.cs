@@ -45,7 +45,7 @@ public sealed class SandboxClickTests : SandboxTestBase
     [Fact]
     public async Task A_click_whose_callback_url_cannot_be_reached_is_502()
     {
-        await RegisterAsync("gateway-key", $"http://127.0.0.1:{ClosedPort()}/dingtalk/callbacks/card");
+        await RegisterAsync("gateway-key", $"http://127.0.0.1:{ClosedPort.Take()}/dingtalk/callbacks/card");
         await CreateHttpCardAsync("card-http", "gateway-key");
 
         var answer = await ClickAsync(new JsonObject { ["outTrackId"] = "card-http", ["userId"] = "u1" });
@@ -116,13 +116,4 @@ public sealed class SandboxClickTests : SandboxTestBase
         return await http.PostAsync("clicks", new StringContent(click.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
     }
 
-    /// <summary>A loopback port nothing listens on: taken, then given back.</summary>
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }
