@@ -144,7 +144,7 @@ public sealed partial class CardSender(
 
     /// <summary>What became of the last attempt, in a few words for the log: DingTalk's answer, or the transport's failure.</summary>
     private static string Describe(Exception exception) =>
-        (exception is Refit.ApiRequestException { InnerException: { } inner } ? inner : exception) switch
+        DingTalkErrors.CauseOf(exception) switch
         {
             DingTalkApiException dingTalk => $"DingTalk answered {(int)dingTalk.StatusCode} {dingTalk.Code}",
             Polly.Timeout.TimeoutRejectedException or OperationCanceledException => "the attempt timed out",

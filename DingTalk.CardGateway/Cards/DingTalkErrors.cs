@@ -21,6 +21,13 @@ public static class DingTalkErrors
     public static string KeysToCheck(string? code) =>
         code == InvalidCredentials ? "; check DingTalk:AppKey and DingTalk:AppSecret" : "";
 
+    /// <summary>
+    /// What failed under a call through a Refit client: Refit wraps what its handlers throw before any answer (DingTalk
+    /// refusing the token call, the network's own failure) in an <c>ApiRequestException</c>, whose type name says nothing.
+    /// </summary>
+    public static Exception CauseOf(Exception exception) =>
+        exception is Refit.ApiRequestException { InnerException: { } inner } ? inner : exception;
+
     /// <summary>For a DingTalk that could not be reached at all, what to check, as a clause to end a sentence with.</summary>
     public const string CheckTheNetworkPath = "check DingTalk:ApiBaseUrl and the network path to it";
 

@@ -22,8 +22,8 @@ public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens) : IHeal
         }
         catch (Exception ex) when (ex is DingTalkApiException or HttpRequestException or Refit.ApiRequestException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
         {
-            // Refit wraps what fails below it: the refusal, or the network's own words, rather than the wrapper's type name.
-            var cause = ex is Refit.ApiRequestException { InnerException: { } inner } ? inner : ex;
+            // The refusal, or the network's own words, rather than Refit's wrapper's type name.
+            var cause = DingTalkErrors.CauseOf(ex);
             return HealthCheckResult.Unhealthy(cause switch
             {
                 DingTalkApiException => tokens.LastError ?? cause.Message,

@@ -20,7 +20,7 @@ public sealed partial class ProblemExceptionHandler(
     {
         // Refit wraps what the handlers below it throw before any answer, such as DingTalk refusing the token call (a bad
         // AppSecret): that is DingTalk's refusal with its code, not "DingTalk unreachable, try again".
-        if (exception is Refit.ApiRequestException { InnerException: DingTalkApiException refused })
+        if (DingTalkErrors.CauseOf(exception) is DingTalkApiException refused)
         {
             exception = refused;
         }
@@ -45,7 +45,7 @@ public sealed partial class ProblemExceptionHandler(
         else if (IsUnreachable(exception))
         {
             // Not the gateway's fault, and handled: DingTalk (or the network to it) did not answer, even after the retries.
-            var reason = exception is Refit.ApiRequestException { InnerException: { } inner } ? inner : exception;
+            var reason = DingTalkErrors.CauseOf(exception);
             Log.DingTalkUnreachable(logger, httpContext.Request.Method, httpContext.Request.Path, reason.GetType().Name, reason.Message);
         }
         else if (status >= 500)

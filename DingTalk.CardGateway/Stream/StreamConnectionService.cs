@@ -186,15 +186,14 @@ public sealed partial class StreamConnectionService(
         }
     }
 
-    private static string Describe(Exception ex) => ex switch
+    private static string Describe(Exception ex) => DingTalkErrors.CauseOf(ex) switch
     {
-        Refit.ApiRequestException { InnerException: { } inner } => Describe(inner),
         DingTalkApiException api => $"DingTalk refused it: {(int)api.StatusCode} {api.Code} ({api.DingTalkMessage}){DingTalkErrors.KeysToCheck(api.Code)}",
         WebSocketException ws => $"the WebSocket connect failed ({ws.Message})",
         HttpRequestException http => $"DingTalk is unreachable ({http.Message})",
-        TimeoutException or Polly.Timeout.TimeoutRejectedException => $"it timed out ({ex.Message})",
+        (TimeoutException or Polly.Timeout.TimeoutRejectedException) and var timeout => $"it timed out ({timeout.Message})",
         Polly.CircuitBreaker.BrokenCircuitException => "DingTalk failed repeatedly, so calls are paused (circuit open)",
-        _ => $"{ex.GetType().Name}: {ex.Message}",
+        var other => $"{other.GetType().Name}: {other.Message}",
     };
 
     private async Task<StreamSession> OpenAsync(int number, SemaphoreSlim inFlightLimit, CancellationToken stoppingToken)

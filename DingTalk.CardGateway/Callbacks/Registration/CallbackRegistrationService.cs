@@ -123,17 +123,11 @@ public sealed partial class CallbackRegistrationService(
         {
             // Unreachable (HttpRequestException, timeouts, an open circuit; Refit wraps what fails below it in an
             // ApiRequestException): retried, never fatal. The network's own words, not the wrapper's type name.
-            var cause = ex is Refit.ApiRequestException { InnerException: { } inner } ? inner : ex;
-            return $"DingTalk unreachable ({cause.Message}); {DingTalkErrors.CheckTheNetworkPath}";
+            return $"DingTalk unreachable ({DingTalkErrors.CauseOf(ex).Message}); {DingTalkErrors.CheckTheNetworkPath}";
         }
     }
 
-    private static DingTalkApiException? Refused(Exception ex) => ex switch
-    {
-        DingTalkApiException refused => refused,
-        Refit.ApiRequestException { InnerException: DingTalkApiException refused } => refused,
-        _ => null,
-    };
+    private static DingTalkApiException? Refused(Exception ex) => DingTalkErrors.CauseOf(ex) as DingTalkApiException;
 
     private void Conflict(RegisterCallbackRequest request, string registeredUrl, string comparison)
     {
