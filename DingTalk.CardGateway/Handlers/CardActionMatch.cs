@@ -36,11 +36,13 @@ public sealed record CardActionMatch
     /// <summary>Answer <c>dynamicDataCallback</c> pulls instead of clicks.</summary>
     public CardActionMatch DynamicData() => this with { Type = CardActionType.DynamicDataCallback };
 
-    public bool Matches(CardAction action, CardRecord? card) =>
-        action.Type == Type
-        && (TemplateId is null || string.Equals(card?.TemplateId, TemplateId, StringComparison.Ordinal))
-        && (ActionIdIs is null || action.ActionIds.Contains(ActionIdIs, StringComparer.Ordinal))
-        && (ParamsActions is null || (action.Action is { } named && ParamsActions.Contains(named, StringComparer.Ordinal)));
+    public bool Matches(CardAction action, CardRecord? card) => action.Type == Type && Misses(action, card) == CardActionCriteria.None;
+
+    /// <summary>The criteria it names that <paramref name="action"/> on <paramref name="card"/> fails (the callback's type aside).</summary>
+    public CardActionCriteria Misses(CardAction action, CardRecord? card) =>
+        (TemplateId is null || string.Equals(card?.TemplateId, TemplateId, StringComparison.Ordinal) ? CardActionCriteria.None : CardActionCriteria.Template)
+        | (ActionIdIs is null || action.ActionIds.Contains(ActionIdIs, StringComparer.Ordinal) ? CardActionCriteria.None : CardActionCriteria.ActionId)
+        | (ParamsActions is null || (action.Action is { } named && ParamsActions.Contains(named, StringComparer.Ordinal)) ? CardActionCriteria.None : CardActionCriteria.ParamsAction);
 
     public override string ToString() =>
         "on" + (TemplateId is null ? "" : $".Template(\"{TemplateId}\")") + (ActionIdIs is null ? "" : $".ActionId(\"{ActionIdIs}\")")

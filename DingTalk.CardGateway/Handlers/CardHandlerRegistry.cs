@@ -90,23 +90,13 @@ public sealed class CardHandlerRegistry(IEnumerable<CardHandlerRegistration> reg
             return null;
         }
 
-        var misses = new List<string>(3);
-        if (match.TemplateId is not null && !string.Equals(card?.TemplateId, match.TemplateId, StringComparison.Ordinal))
+        return match.Misses(action, card) switch
         {
-            misses.Add(card is null ? "being on a card this gateway did not send (no template known)" : $"its card's template {Quote(card.TemplateId)}");
-        }
-
-        if (match.ActionIdIs is not null && !action.ActionIds.Contains(match.ActionIdIs, StringComparer.Ordinal))
-        {
-            misses.Add(action.ActionIds.Count == 0 ? "having no actionIds" : $"its actionIds {string.Join(", ", action.ActionIds.Take(3).Select(Quote))}");
-        }
-
-        if (match.ParamsActions is not null && (action.Action is not { } named || !match.ParamsActions.Contains(named, StringComparer.Ordinal)))
-        {
-            misses.Add(action.Action is null ? "having no params.action" : $"its params.action {Quote(action.Action)}");
-        }
-
-        return misses.Count == 1 ? misses[0] : null;
+            CardActionCriteria.Template => card is null ? "being on a card this gateway did not send (no template known)" : $"its card's template {Quote(card.TemplateId)}",
+            CardActionCriteria.ActionId => action.ActionIds.Count == 0 ? "having no actionIds" : $"its actionIds {string.Join(", ", action.ActionIds.Take(3).Select(Quote))}",
+            CardActionCriteria.ParamsAction => action.Action is null ? "having no params.action" : $"its params.action {Quote(action.Action)}",
+            _ => null, // none missed, or more than one
+        };
     }
 
     /// <summary>A C# string literal of what the card sent, shortened and stripped of control characters.</summary>
