@@ -378,34 +378,14 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var card = await SavedCardAsync();
         await QueueAsync(Update(card, ("total", 1), ("title", "Lunch")));
         await QueueAsync(Update(card, ("total", 2)));
-        var robotCard = NewCardId();
-        await using (var scope = fixture.Scope())
-        {
-            await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
-                new CardRecord
-                {
-                    Id = robotCard,
-                    Kind = CardKind.Robot,
-                    TemplateId = "StandardCard",
-                    PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = """{"header":{"title":{"type":"text","text":"Deployed"}},"contents":[]}""" },
-                    Version = 1,
-                    CreatedAt = T0,
-                    UpdatedAt = T0,
-                },
-                default);
-        }
+        var robotCard = await SavedRobotCardAsync("""{"header":{"title":{"type":"text","text":"Deployed"}},"contents":[]}""");
 
         var api = new CardApi(card);
         var robot = new RobotApi();
         var dispatcher = Dispatcher(api, new FakeTimeProvider(T0), robot);
         await SendAllDueAsync(dispatcher);
 
-        await using (var scope = fixture.Scope())
-        {
-            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>(); // as a replica that lost the lease queues them
-            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(card, CardKind.Advanced), afterAnswer: false, default);
-            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(robotCard, CardKind.Robot), afterAnswer: false, default);
-        }
+        await QueueRefreshesAsync(PendingCardUpdate.RefreshOf(card, CardKind.Advanced), PendingCardUpdate.RefreshOf(robotCard, CardKind.Robot));
 
         await SendAllDueAsync(dispatcher);
 
@@ -426,40 +406,21 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var card = await SavedCardAsync();
         await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, null, Private(("u1", ("vote", "lunch")), ("u2", ("vote", "dinner")))));
         await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, null, Private(("u1", ("comment", "no onions")))));
-        var robotCard = NewCardId();
-        await using (var scope = fixture.Scope())
-        {
-            await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
-                new CardRecord
-                {
-                    Id = robotCard,
-                    Kind = CardKind.Robot,
-                    TemplateId = "StandardCard",
-                    PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = """{"contents":[]}""" },
-                    PrivateData = new Dictionary<string, IReadOnlyDictionary<string, string>>
-                    {
-                        ["r1"] = new Dictionary<string, string> { ["vote"] = "lunch", ["comment"] = "no onions" },
-                        ["r2"] = new Dictionary<string, string> { ["vote"] = "dinner" },
-                    },
-                    Version = 1,
-                    CreatedAt = T0,
-                    UpdatedAt = T0,
-                },
-                default);
-        }
+        var robotCard = await SavedRobotCardAsync(
+            """{"contents":[]}""",
+            new Dictionary<string, IReadOnlyDictionary<string, string>>
+            {
+                ["r1"] = new Dictionary<string, string> { ["vote"] = "lunch", ["comment"] = "no onions" },
+                ["r2"] = new Dictionary<string, string> { ["vote"] = "dinner" },
+            });
 
         var api = new CardApi(card);
         var robot = new RobotApi();
         var dispatcher = Dispatcher(api, new FakeTimeProvider(T0), robot);
         await SendAllDueAsync(dispatcher);
 
-        await using (var scope = fixture.Scope())
-        {
-            // As a replica that lost the lease queues them: the users its lost attempt carried, one of them with nothing stored.
-            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
-            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(card, CardKind.Advanced, ["u1", "u3"]), afterAnswer: false, default);
-            await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(robotCard, CardKind.Robot, ["r1"]), afterAnswer: false, default);
-        }
+        // The users the lost attempt carried, one of them with nothing stored.
+        await QueueRefreshesAsync(PendingCardUpdate.RefreshOf(card, CardKind.Advanced, ["u1", "u3"]), PendingCardUpdate.RefreshOf(robotCard, CardKind.Robot, ["r1"]));
 
         await SendAllDueAsync(dispatcher);
 
@@ -649,6 +610,38 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
             new CardRecord { Id = card, Kind = CardKind.Advanced, TemplateId = "tpl", Version = 1, CreatedAt = T0, UpdatedAt = T0 }, default);
         return card;
+    }
+
+    /// <summary>A stored robot card: its StandardCard JSON, and each user's private data if any.</summary>
+    private async Task<string> SavedRobotCardAsync(string cardData, Dictionary<string, IReadOnlyDictionary<string, string>>? privateData = null)
+    {
+        var card = NewCardId();
+        await using var scope = fixture.Scope();
+        await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(
+            new CardRecord
+            {
+                Id = card,
+                Kind = CardKind.Robot,
+                TemplateId = "StandardCard",
+                PublicData = new Dictionary<string, string> { [CardUpdates.RobotCardDataKey] = cardData },
+                PrivateData = privateData ?? [],
+                Version = 1,
+                CreatedAt = T0,
+                UpdatedAt = T0,
+            },
+            default);
+        return card;
+    }
+
+    /// <summary>Refreshes queued as a replica that lost the cards' leases queues them: entries of their own, no stored card changed.</summary>
+    private async Task QueueRefreshesAsync(params PendingCardUpdate[] refreshes)
+    {
+        await using var scope = fixture.Scope();
+        var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+        foreach (var refresh in refreshes)
+        {
+            await outbox.EnqueueAsync(refresh, afterAnswer: false, default);
+        }
     }
 
     /// <summary>An update queued as an operator's PUT queues it: the stored card and the outbox entry in one transaction.</summary>
