@@ -4,7 +4,6 @@ using System.Text.RegularExpressions;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Tests.Fixtures;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -23,15 +22,9 @@ public partial class GoingLiveChecklistTests
     {
         var example = CodeBlock().Match(Section());
         Assert.True(example.Success, "Going live has no ```env block");
-        var settings = example.Groups["body"].Value.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        using var services = EnvironmentSettings.Bind(example.Groups["body"].Value.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split('=', 2))
-            .ToDictionary(p => p[0].Replace("__", ":", StringComparison.Ordinal), p => (string?)Placeholder().Replace(p[1], "filled-in-value"));
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-
-        configuration.GetSection(DingTalkOptions.Section).Get<DingTalkOptions>(o => o.ErrorOnUnknownConfiguration = true);
-        configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>(o => o.ErrorOnUnknownConfiguration = true);
-
-        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddGatewayOptions().BuildServiceProvider();
+            .Select(p => KeyValuePair.Create(p[0], Placeholder().Replace(p[1], "filled-in-value"))));
         var dingTalk = services.GetRequiredService<IOptions<DingTalkOptions>>().Value;
         var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         Assert.Equal(GatewayMode.Live, dingTalk.EffectiveMode);
