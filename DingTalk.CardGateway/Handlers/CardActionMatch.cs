@@ -36,13 +36,21 @@ public sealed record CardActionMatch
     /// <summary>Answer <c>dynamicDataCallback</c> pulls instead of clicks.</summary>
     public CardActionMatch DynamicData() => this with { Type = CardActionType.DynamicDataCallback };
 
-    public bool Matches(CardAction action, CardRecord? card) => action.Type == Type && Misses(action, card) == CardActionCriteria.None;
+    public bool Matches(CardAction action, CardRecord? card) =>
+        action.Type == Type && TemplateHolds(card) && ActionIdHolds(action) && ParamsActionHolds(action);
 
     /// <summary>The criteria it names that <paramref name="action"/> on <paramref name="card"/> fails (the callback's type aside).</summary>
     public CardActionCriteria Misses(CardAction action, CardRecord? card) =>
-        (TemplateId is null || string.Equals(card?.TemplateId, TemplateId, StringComparison.Ordinal) ? CardActionCriteria.None : CardActionCriteria.Template)
-        | (ActionIdIs is null || action.ActionIds.Contains(ActionIdIs, StringComparer.Ordinal) ? CardActionCriteria.None : CardActionCriteria.ActionId)
-        | (ParamsActions is null || (action.Action is { } named && ParamsActions.Contains(named, StringComparer.Ordinal)) ? CardActionCriteria.None : CardActionCriteria.ParamsAction);
+        (TemplateHolds(card) ? CardActionCriteria.None : CardActionCriteria.Template)
+        | (ActionIdHolds(action) ? CardActionCriteria.None : CardActionCriteria.ActionId)
+        | (ParamsActionHolds(action) ? CardActionCriteria.None : CardActionCriteria.ParamsAction);
+
+    private bool TemplateHolds(CardRecord? card) => TemplateId is null || string.Equals(card?.TemplateId, TemplateId, StringComparison.Ordinal);
+
+    private bool ActionIdHolds(CardAction action) => ActionIdIs is null || action.ActionIds.Contains(ActionIdIs, StringComparer.Ordinal);
+
+    private bool ParamsActionHolds(CardAction action) =>
+        ParamsActions is null || (action.Action is { } named && ParamsActions.Contains(named, StringComparer.Ordinal));
 
     public override string ToString() =>
         "on" + (TemplateId is null ? "" : $".Template(\"{TemplateId}\")") + (ActionIdIs is null ? "" : $".ActionId(\"{ActionIdIs}\")")
