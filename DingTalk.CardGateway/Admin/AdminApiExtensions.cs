@@ -39,6 +39,7 @@ public static partial class AdminApiExtensions
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapCardAdmin();
         api.MapRobotCardAdmin();
+        api.MapDeadLetterAdmin();
 
         // Said once the host has started, when the options have been validated.
         var services = app.ServiceProvider;

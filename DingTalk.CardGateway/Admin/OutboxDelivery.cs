@@ -24,22 +24,69 @@ public static class OutboxDelivery
         if (await cards.FindAsync(update.CardId, cancellationToken) is { } card && card.Kind != update.Kind)
         {
             await session.RollbackAsync();
-            var route = card.Kind == CardKind.Robot ? "/api/robot-cards" : "/api/cards";
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status409Conflict,
-                title: "Wrong kind of card",
-                detail: $"{update.CardId} is {(card.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")}: update it with PUT {route}/{update.CardId}.");
+            return WrongKind(card, "update it with PUT {0}/{1}");
         }
 
         var id = await updates.QueueAsync(update, afterAnswer: false, cancellationToken);
         await session.CommitAsync(cancellationToken);
         updates.Wake();
+        return await AnswerAsync(id, outbox, location, cancellationToken);
+    }
 
+    /// <summary>
+    /// Queues a resend of the stored card's whole state (<see cref="PendingCardUpdate.ResendOf"/>) and answers as an update
+    /// does. Nothing changes in the stored card: the dispatcher reads it as the resend leaves, so it carries every update
+    /// made until then. 404 when no card is stored under the id (nothing to resend), 409 for the other kind's card.
+    /// </summary>
+    public static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> ResendAndWaitAsync(
+        string cardId, CardKind kind, StorageSession session, ICardStore cards, CardUpdates updates, IOutbox outbox, string location, CancellationToken cancellationToken)
+    {
+        await session.BeginAsync(cancellationToken);
+        var card = await cards.FindAsync(cardId, cancellationToken);
+        if (card is null || card.Kind != kind)
+        {
+            await session.RollbackAsync();
+            return card is null ? NothingToResend(cardId) : WrongKind(card, "resend it with POST {0}/{1}/resend");
+        }
+
+        var id = await outbox.EnqueueAsync(PendingCardUpdate.ResendOf(cardId, kind), afterAnswer: false, cancellationToken);
+        await session.CommitAsync(cancellationToken);
+        updates.Wake();
+        return await AnswerAsync(id, outbox, location, cancellationToken);
+    }
+
+    /// <summary>No card is stored under the id: the gateway holds no data to send (a card another system sent, or none).</summary>
+    internal static ProblemHttpResult NothingToResend(string cardId) =>
+        TypedResults.Problem(
+            statusCode: StatusCodes.Status404NotFound,
+            title: "Nothing to resend",
+            detail: $"The gateway stores no card {cardId}, so it has no data to send again (a card another system sent, or a mistyped id). "
+                + $"To stop counting its dead letters, dismiss them: DELETE /api/cards/{cardId}/dead-letters.");
+
+    /// <summary>
+    /// 409 for a route of the other kind of card; <paramref name="instead"/> says what to do, with the right route ({0})
+    /// and the id ({1}).
+    /// </summary>
+    private static ProblemHttpResult WrongKind(CardRecord card, string instead)
+    {
+        var route = card.Kind == CardKind.Robot ? "/api/robot-cards" : "/api/cards";
+        return TypedResults.Problem(
+            statusCode: StatusCodes.Status409Conflict,
+            title: "Wrong kind of card",
+            detail: $"{card.Id} is {(card.Kind == CardKind.Robot ? "a normal robot card" : "an advanced card")}: "
+                + string.Format(System.Globalization.CultureInfo.InvariantCulture, instead, route, card.Id) + ".");
+    }
+
+    /// <summary>Where the queued entry stands after <see cref="Wait"/> at most: delivered, refused, or still being tried.</summary>
+    private static async Task<Results<NoContent, Accepted<UpdateAccepted>, ValidationProblem, ProblemHttpResult>> AnswerAsync(
+        long id, IOutbox outbox, string location, CancellationToken cancellationToken)
+    {
         var entry = await outbox.WaitAsync(id, Wait, cancellationToken);
         return entry switch
         {
             { Status: OutboxStatus.Sent } => TypedResults.NoContent(),
-            { Status: OutboxStatus.Dead } dead => throw new DingTalkApiException(
+            // Refused for good; resolved or dismissed since (a resend or an operator got there first): refused all the same.
+            { Status: OutboxStatus.Dead or OutboxStatus.Resolved or OutboxStatus.Dismissed } dead => throw new DingTalkApiException(
                 (HttpStatusCode)(dead.LastErrorStatus ?? 502), dead.LastErrorCode, DingTalkMessage(dead.LastError), null, dead.RequiredScopes),
             _ => TypedResults.Accepted(location, new UpdateAccepted(id, entry?.Status ?? OutboxStatus.Pending, entry?.Attempts ?? 0, entry?.LastError)),
         };

@@ -29,6 +29,13 @@ public interface IOutbox
     /// </summary>
     Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The card's dead letters (of either kind) become <see cref="OutboxStatus.Dismissed"/>: an operator let them go, nothing
+    /// is sent again (another system's card, which the gateway has no data to resend for; a card deleted in the chat).
+    /// </summary>
+    /// <returns>How many were dismissed.</returns>
+    Task<int> DismissDeadAsync(string cardId, CancellationToken cancellationToken);
+
     /// <summary>The entry once it is no longer pending, or as it is after <paramref name="maxWait"/>.</summary>
     Task<OutboxEntry?> WaitAsync(long id, TimeSpan maxWait, CancellationToken cancellationToken);
 }

@@ -40,6 +40,18 @@ public sealed record PendingCardUpdate(
     /// </summary>
     public IReadOnlyList<string>? RefreshUsers { get; init; }
 
+    /// <summary>
+    /// A refresh that sends every user's stored private data, not only <see cref="RefreshUsers"/>': the card's whole stored
+    /// state. Queued by an operator (<c>POST /api/cards/{id}/resend</c>) once the cause of a dead letter is fixed; delivered,
+    /// it resolves the card's dead letters older than it (<see cref="OutboxStatus.Resolved"/>): what they carried is in it.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Resend { get; init; }
+
+    /// <summary>A resend of the card's whole stored state (<see cref="Resend"/>).</summary>
+    public static PendingCardUpdate ResendOf(string cardId, CardKind kind) =>
+        new(cardId, kind, CardData: null, PrivateData: null) { Refresh = true, Resend = true };
+
     /// <summary>A refresh of the card (<see cref="Refresh"/>), and of the private data of <paramref name="users"/>.</summary>
     public static PendingCardUpdate RefreshOf(string cardId, CardKind kind, IEnumerable<string>? users = null) =>
         new(cardId, kind, CardData: null, PrivateData: null)

@@ -162,7 +162,7 @@ public sealed partial class OutboxDispatcher(
                 return false;
             }
 
-            var (update, folded, first, confirmedWhenSent) = due;
+            var (update, folded, first, confirmedWhenSent, resend) = due;
             try
             {
                 await LeaseFence.RunAsync(fence, () => sender.DeliverAsync(update, leased.Token));
@@ -194,6 +194,11 @@ public sealed partial class OutboxDispatcher(
 
             Log.Delivered(logger, cardId, folded.Count, first.Attempts);
             metrics.Sent(update.Kind, "delivered", clock.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt));
+            if (resend is { } resendId)
+            {
+                await ResolveDeadLettersAsync(cardId, update.Kind, resendId);
+            }
+
             return true;
         }
         finally
@@ -211,9 +216,10 @@ public sealed partial class OutboxDispatcher(
     /// </summary>
     /// <remarks>
     /// With them, in the same read, whether DingTalk had confirmed the card's creation before the update leaves
-    /// (<see cref="NotCreatedYetAsync"/>).
+    /// (<see cref="NotCreatedYetAsync"/>). <c>Resend</c>: the id of the last resend folded in
+    /// (<see cref="PendingCardUpdate.Resend"/>) that found the card stored, whose delivery resolves the dead letters before it.
     /// </remarks>
-    private async Task<(PendingCardUpdate Update, Folded Folded, SqlOutbox.OutboxRow First, bool ConfirmedWhenSent)?> FoldDueAsync(
+    private async Task<(PendingCardUpdate Update, Folded Folded, SqlOutbox.OutboxRow First, bool ConfirmedWhenSent, long? Resend)?> FoldDueAsync(
         string cardId, bool answerSent, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var entries = await batcher.QueryBesideAsync<SqlOutbox.OutboxRow>(
@@ -251,9 +257,12 @@ public sealed partial class OutboxDispatcher(
         // has no row for may be both, and each kind's update must reach its own API. A refresh folds as the card's stored
         // public data and its users' stored private data, and waits for its time even behind a due entry.
         StoredCard? stored = null;
+        long? resend = null;
         if (update.Refresh)
         {
-            update = (stored = await StoredAsync(cardId, update.Kind, cancellationToken)).Refreshed(update);
+            stored = await StoredAsync(cardId, update.Kind, cancellationToken);
+            resend = update.Resend && stored.Found ? entries[0].Id : null;
+            update = stored.Refreshed(update);
         }
 
         var ids = new List<long> { entries[0].Id };
@@ -268,7 +277,9 @@ public sealed partial class OutboxDispatcher(
 
             if (later.Refresh)
             {
-                later = (stored ??= await StoredAsync(cardId, later.Kind, cancellationToken)).Refreshed(later);
+                stored ??= await StoredAsync(cardId, later.Kind, cancellationToken);
+                resend = later.Resend && stored.Found ? entry.Id : resend;
+                later = stored.Refreshed(later);
             }
 
             update = update.MergeWith(later);
@@ -278,7 +289,7 @@ public sealed partial class OutboxDispatcher(
 
         // DingTalk shows only what a crash cannot take back: after the fold, so it covers the stored data a refresh read.
         await batcher.DurableAsync();
-        return (update, new Folded(cardId, ids, createdAt), entries[0], entries[0].CardCreationConfirmed == 1);
+        return (update, new Folded(cardId, ids, createdAt), entries[0], entries[0].CardCreationConfirmed == 1, resend);
     }
 
     /// <summary>
@@ -293,7 +304,7 @@ public sealed partial class OutboxDispatcher(
             "SELECT kind, public_data, private_data FROM cards WHERE id = @cardId", new { cardId }, cancellationToken);
         if (rows.Count == 0 || rows[0].Kind != kind.ToString())
         {
-            return new StoredCard(new Dictionary<string, JsonElement>(StringComparer.Ordinal), PrivateData: null);
+            return new StoredCard(new Dictionary<string, JsonElement>(StringComparer.Ordinal), PrivateData: null, Found: false);
         }
 
         var publicData = SqlJson.Read<Dictionary<string, string>>(rows[0].PublicData);
@@ -309,6 +320,28 @@ public sealed partial class OutboxDispatcher(
 
         using var json = JsonDocument.Parse(card);
         return new StoredCard(CardUpdates.Properties(json.RootElement), rows[0].PrivateData);
+    }
+
+    /// <summary>
+    /// A resend of the card's whole stored state (<paramref name="resendId"/>) reached DingTalk: the card's dead letters of
+    /// its kind older than it are resolved, since it carried the stored card, which every one of them had changed before
+    /// it was sent (an entry is folded, and so dead-lettered, only once committed). A dead letter of the other kind under
+    /// the same id (another system's cards), or one given up on after the resend, stays dead. A crash before this write
+    /// leaves them dead: a resend again resolves them.
+    /// </summary>
+    private async Task ResolveDeadLettersAsync(string cardId, CardKind kind, long resendId)
+    {
+        var resolved = await WriteAsync(
+            """
+            UPDATE outbox SET status = 'Resolved', resolved_at = @now, resolved_by = @resendId
+            WHERE card_id = @cardId AND kind = @kind AND status = 'Dead' AND id < @resendId
+            """,
+            new { cardId, kind = kind.ToString(), resendId, now = clock.GetUtcNow().ToUnixTimeMilliseconds() },
+            CancellationToken.None);
+        if (resolved > 0)
+        {
+            Log.DeadLettersResolved(logger, cardId, resolved, resendId);
+        }
     }
 
     /// <summary>
@@ -539,31 +572,39 @@ public sealed partial class OutboxDispatcher(
 
     /// <summary>
     /// The card as stored, for a refresh (<see cref="StoredAsync"/>): its public data as values to send, and its private
-    /// data as the column holds it (users → encoded values; null: none to send), read only for the users a refresh names.
+    /// data as the column holds it (users → encoded values; null: none to send), read only for the users a refresh names
+    /// (every user, for a resend). <paramref name="Found"/>: false when no card of the kind is stored, so nothing was read.
     /// </summary>
-    private sealed record StoredCard(IReadOnlyDictionary<string, JsonElement> PublicData, string? PrivateData)
+    private sealed record StoredCard(IReadOnlyDictionary<string, JsonElement> PublicData, string? PrivateData, bool Found = true)
     {
         /// <summary>
         /// <paramref name="refresh"/> as the update it stands for: the stored public data, and each of its users' stored
-        /// private data, every key (a user with none stored is left out: there is nothing to merge back).
+        /// private data, every key (a user with none stored is left out: there is nothing to merge back) — every user's, for a
+        /// resend.
         /// </summary>
-        public PendingCardUpdate Refreshed(PendingCardUpdate refresh) =>
-            refresh with { CardData = PublicData, PrivateData = PrivateDataOf(refresh.RefreshUsers), Refresh = false, RefreshUsers = null };
-
-        /// <summary>The stored private data of <paramref name="users"/> alone, picked out of the column in one pass, or null when none has any.</summary>
-        private Dictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateDataOf(IReadOnlyList<string>? users)
+        public PendingCardUpdate Refreshed(PendingCardUpdate refresh) => refresh with
         {
-            if (users is not { Count: > 0 } || PrivateData is null)
+            CardData = PublicData,
+            PrivateData = PrivateDataOf(refresh.RefreshUsers, everyone: refresh.Resend),
+            Refresh = false,
+            RefreshUsers = null,
+            Resend = false,
+        };
+
+        /// <summary>The stored private data of <paramref name="users"/> alone (or of everyone), picked out of the column in one pass, or null when none has any.</summary>
+        private Dictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateDataOf(IReadOnlyList<string>? users, bool everyone)
+        {
+            if ((users is not { Count: > 0 } && !everyone) || PrivateData is null)
             {
                 return null;
             }
 
-            var wanted = users.ToHashSet(StringComparer.Ordinal);
+            var wanted = (users ?? []).ToHashSet(StringComparer.Ordinal);
             Dictionary<string, IReadOnlyDictionary<string, JsonElement>>? picked = null;
             using var json = JsonDocument.Parse(PrivateData);
             foreach (var user in json.RootElement.EnumerateObject())
             {
-                if (wanted.Contains(user.Name) && CardUpdates.Properties(user.Value) is { Count: > 0 } values)
+                if ((everyone || wanted.Contains(user.Name)) && CardUpdates.Properties(user.Value) is { Count: > 0 } values)
                 {
                     picked ??= new Dictionary<string, IReadOnlyDictionary<string, JsonElement>>(StringComparer.Ordinal);
                     picked[user.Name] = values;
@@ -604,8 +645,11 @@ public sealed partial class OutboxDispatcher(
         [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher could not reach the database; retrying")]
         public static partial void DispatchFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(4107, LogLevel.Error, "DingTalk refused the update for everyone of card {CardId} because the app lacks a permission; DingTalk requires {RequiredScopes}: grant it to the app in DingTalk's developer console, then send the card's data again (GET /api/cards shows the dead letter)")]
+        [LoggerMessage(4107, LogLevel.Error, "DingTalk refused the update for everyone of card {CardId} because the app lacks a permission; DingTalk requires {RequiredScopes}: grant it to the app in DingTalk's developer console, then resend the card (POST /api/cards/{CardId}/resend, or /api/robot-cards/…/resend; GET /api/cards shows the dead letter)")]
         public static partial void PermissionMissing(ILogger logger, string cardId, string requiredScopes);
+
+        [LoggerMessage(4108, LogLevel.Information, "The resend of card {CardId}'s whole stored state (outbox entry {ResendId}) reached DingTalk: its {DeadLetters} older dead letters are resolved and no longer count as dead")]
+        public static partial void DeadLettersResolved(ILogger logger, string cardId, int deadLetters, long resendId);
 
         [LoggerMessage(4106, LogLevel.Warning, "Lost the outbox lease on card {CardId} while sending its update ({Entries} entries): another replica has the card now, and the entries stay pending for it; a refresh of the card is queued, in case this send lands after that replica's")]
         public static partial void LeaseLostWhileSending(ILogger logger, string cardId, int entries);

@@ -5,9 +5,9 @@ using Microsoft.Extensions.Options;
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// Purges, hourly, callbacks (and with them their deduplication keys), sent outbox entries and the typing leases of
-/// cards nobody has typed into for longer than <c>Gateway:Storage:Retention</c>. Cards, handler state and dead letters
-/// stay.
+/// Purges, hourly, callbacks (and with them their deduplication keys), sent outbox entries, dead letters resolved or
+/// dismissed, and the typing leases of cards nobody has typed into for longer than <c>Gateway:Storage:Retention</c>.
+/// Cards, handler state and dead letters not put right stay.
 /// </summary>
 /// <remarks>
 /// It deletes <see cref="RowsPerWrite"/> rows at a time, each part a write of its own: on SQLite a part is one turn of
@@ -81,8 +81,8 @@ public sealed partial class RetentionService(
     }
 
     /// <summary>
-    /// Walks the outbox by id (the order entries were created in) a part at a time and deletes the sent ones among
-    /// entries older than the cutoff, stopping at the first newer entry: no index on when an entry was sent is kept up
+    /// Walks the outbox by id (the order entries were created in) a part at a time and deletes the sent ones, and the dead
+    /// letters resolved or dismissed (each past the cutoff since then), among entries older than the cutoff, stopping at the first newer entry: no index on when an entry was sent is kept up
     /// on every vote for an hourly purge, and no part scans more than <see cref="RowsPerWrite"/> rows.
     /// </summary>
     private async Task<int> PurgeOutboxAsync(long cutoff, CancellationToken cancellationToken)
@@ -101,7 +101,10 @@ public sealed partial class RetentionService(
             }
 
             purged += await WriteAsync(
-                "DELETE FROM outbox WHERE id > @after AND id <= @through AND status = 'Sent' AND sent_at < @cutoff",
+                """
+                DELETE FROM outbox WHERE id > @after AND id <= @through
+                AND ((status = 'Sent' AND sent_at < @cutoff) OR (status IN ('Resolved', 'Dismissed') AND resolved_at < @cutoff))
+                """,
                 new { after, through = part[old - 1].Id, cutoff },
                 cancellationToken);
             if (old < part.Count || part.Count < RowsPerWrite)
@@ -143,7 +146,7 @@ public sealed partial class RetentionService(
 
     private static partial class Log
     {
-        [LoggerMessage(4201, LogLevel.Information, "Retention purged {Callbacks} callbacks, {OutboxEntries} sent outbox entries and {TypingLeases} typing leases of idle cards")]
+        [LoggerMessage(4201, LogLevel.Information, "Retention purged {Callbacks} callbacks, {OutboxEntries} sent outbox entries and resolved or dismissed dead letters, and {TypingLeases} typing leases of idle cards")]
         public static partial void Purged(ILogger logger, int callbacks, int outboxEntries, int typingLeases);
 
         [LoggerMessage(4202, LogLevel.Warning, "Retention purge failed; trying again in a minute")]

@@ -82,5 +82,12 @@ public static class Schema
         // array as the callbacks' action_ids are: DingTalk's scope names are its own strings, with no separator they could
         // never hold. NULL when the last error named none (every entry stored before).
         "ALTER TABLE outbox ADD COLUMN last_error_scopes TEXT NULL",
+        // 6: a dead letter put right (status Resolved: a resend of the whole stored card, entry resolved_by, reached
+        // DingTalk after it) or dismissed by an operator (status Dismissed, resolved_by NULL), and when: it stops counting
+        // as dead, and retention purges it once resolved_at is past Gateway:Storage:Retention. NULL for every other entry.
+        """
+        ALTER TABLE outbox ADD COLUMN resolved_at BIGINT NULL;
+        ALTER TABLE outbox ADD COLUMN resolved_by BIGINT NULL
+        """,
     ];
 }

@@ -11,7 +11,7 @@ public sealed class SqlOutbox(
     IOptionsMonitor<OutboxOptions> options,
     TimeProvider clock) : IOutbox
 {
-    internal const string Columns = "id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, last_error_scopes";
+    internal const string Columns = "id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, last_error_scopes, resolved_at, resolved_by";
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
 
     /// <remarks>
@@ -129,6 +129,21 @@ public sealed class SqlOutbox(
                 cancellationToken: cancellationToken))).Select(r => r.ToEntry()).ToList(),
             cancellationToken);
 
+    /// <remarks>
+    /// Kept, with when: the rows say what was refused and that an operator let it go, until retention purges them. An
+    /// entry's status is its outcome only once it is no longer pending, so nothing else ever writes a dead letter: this
+    /// races no dispatcher.
+    /// </remarks>
+    public Task<int> DismissDeadAsync(string cardId, CancellationToken cancellationToken) =>
+        session.WriteAsync(
+            (connection, transaction) => connection.RunAsync(
+                transaction,
+                "UPDATE outbox SET status = 'Dismissed', resolved_at = @Now WHERE card_id = @CardId AND status = 'Dead'",
+                cancellationToken,
+                ("Now", clock.GetUtcNow().ToUnixTimeMilliseconds()),
+                ("CardId", cardId)),
+            cancellationToken);
+
     public async Task<OutboxEntry?> WaitAsync(long id, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         var deadline = clock.GetUtcNow() + maxWait;
@@ -179,6 +194,10 @@ public sealed class SqlOutbox(
         /// <summary>A JSON array of scope names, or null.</summary>
         public string? LastErrorScopes { get; init; }
 
+        public long? ResolvedAt { get; init; }
+
+        public long? ResolvedBy { get; init; }
+
         public string Payload { get; init; } = "";
 
         public long AvailableAt { get; init; }
@@ -196,7 +215,9 @@ public sealed class SqlOutbox(
             LastError,
             LastErrorStatus,
             LastErrorCode,
-            LastErrorScopes is null ? null : SqlJson.Read<List<string>>(LastErrorScopes));
+            LastErrorScopes is null ? null : SqlJson.Read<List<string>>(LastErrorScopes),
+            ResolvedAt is { } resolved ? DateTimeOffset.FromUnixTimeMilliseconds(resolved) : null,
+            ResolvedBy);
 
         /// <summary>What <see cref="LastErrorScopes"/> stores for <paramref name="error"/>: null unless DingTalk named a scope.</summary>
         public static string? ScopesOf(Exception? error) =>
