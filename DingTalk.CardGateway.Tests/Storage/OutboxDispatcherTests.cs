@@ -561,6 +561,94 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         Assert.Equal(["Sent", "Sent"], await StatusesAsync(card));
     }
 
+    [SkippableFact]
+    public async Task A_resend_sends_the_whole_stored_card_and_once_delivered_resolves_the_dead_letters_before_it_only()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var denied = new DingTalkApiException(HttpStatusCode.Forbidden, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "no permission", null, ["Card.Instance.Write"]);
+        var api = new CardApi(card) { Answer = (_, _, _) => throw denied };
+        var dispatcher = Dispatcher(api, new FakeTimeProvider(T0));
+        var lost = await QueueAsync(new PendingCardUpdate(card, CardKind.Advanced, Values(("title", "Approved")), Private(("u1", ("note", "yours")), ("u2", ("role", "viewer")))));
+        await SendAllDueAsync(dispatcher); // refused for good: dead-lettered
+        api.Answer = null;
+        var later = await QueueAsync(Vote(card, 2, "u1", "lunch"));
+        await SendAllDueAsync(dispatcher);
+        var otherKind = await QueueRobotUpdateDeadLetteredAsync(card); // a robot card under the same id: another API's
+
+        var resend = await QueueResendAsync(card, CardKind.Advanced);
+        await SendAllDueAsync(dispatcher);
+
+        var sent = api.Updates.Last();
+        Assert.Equal(new Dictionary<string, string> { ["title"] = "Approved", ["total"] = "2" }, sent.CardData!.CardParamMap);
+        Assert.Equal(["u1", "u2"], sent.PrivateData!.Keys.Order());
+        Assert.Equal(new Dictionary<string, string> { ["note"] = "yours", ["vote"] = "lunch" }, sent.PrivateData["u1"].CardParamMap);
+        Assert.True(sent.CardUpdateOptions!.UpdateCardDataByKey && sent.CardUpdateOptions.UpdatePrivateDataByKey); // merged: a clicker's own values stay
+        var resolved = await EntryAsync(lost);
+        Assert.Equal((OutboxStatus.Resolved, resend), (resolved.Status, resolved.ResolvedBy));
+        Assert.NotNull(resolved.ResolvedAt);
+        Assert.Equal(OutboxStatus.Sent, (await EntryAsync(later)).Status);
+        Assert.Equal(OutboxStatus.Dead, (await EntryAsync(otherKind)).Status);
+        Assert.Equal(OutboxStatus.Sent, (await EntryAsync(resend)).Status);
+
+        // A dead letter after the resend is not its to resolve.
+        api.Answer = (_, _, _) => throw denied;
+        var after = await QueueAsync(Update(card, ("title", "Reopened")));
+        await SendAllDueAsync(dispatcher);
+        Assert.Equal(OutboxStatus.Dead, (await EntryAsync(after)).Status);
+        await using var scope = Fixture.Scope();
+        Assert.Equal([otherKind, after], (await scope.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync(card, default)).Select(e => e.Id));
+    }
+
+    [SkippableFact]
+    public async Task A_resend_of_a_robot_card_sends_its_StandardCard_and_every_users_whole_private_data()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedRobotCardAsync(
+            """{"header":{"title":{"type":"text","text":"Lunch?"}},"contents":[]}""",
+            new Dictionary<string, IReadOnlyDictionary<string, string>>
+            {
+                ["r1"] = new Dictionary<string, string> { ["vote"] = "lunch", ["comment"] = "no onions" },
+                ["r2"] = new Dictionary<string, string> { ["vote"] = "dinner" },
+            });
+        var robot = new RobotApi();
+
+        await QueueResendAsync(card, CardKind.Robot);
+        await SendAllDueAsync(Dispatcher(new CardApi(card), new FakeTimeProvider(T0), robot));
+
+        var sent = Assert.Single(robot.Updates, u => u.CardBizId == card);
+        Assert.Equal(["contents", "header"], JsonDocument.Parse(sent.CardData).RootElement.EnumerateObject().Select(p => p.Name).Order());
+        var users = JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, string>>>(sent.UserIdPrivateDataMap!)!;
+        Assert.Equal(new Dictionary<string, string> { ["vote"] = "lunch", ["comment"] = "no onions" }, users["r1"]);
+        Assert.Equal(new Dictionary<string, string> { ["vote"] = "dinner" }, users["r2"]);
+    }
+
+    [SkippableFact]
+    public async Task A_resend_that_is_refused_or_finds_no_stored_card_resolves_nothing()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.Forbidden, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "no permission", null) };
+        var dispatcher = Dispatcher(api, new FakeTimeProvider(T0));
+        var lost = await QueueAsync(Update(card, ("title", "Approved")));
+        await SendAllDueAsync(dispatcher);
+        var resend = await QueueResendAsync(card, CardKind.Advanced);
+        await SendAllDueAsync(dispatcher); // still no permission
+
+        Assert.Equal((OutboxStatus.Dead, OutboxStatus.Dead), ((await EntryAsync(lost)).Status, (await EntryAsync(resend)).Status));
+
+        // Another system's card: no stored state to send, so what the dead letters held never went out.
+        var foreign = NewCardId();
+        var foreignApi = new CardApi(foreign) { Answer = (_, call, _) => call == 1 ? throw new DingTalkApiException(HttpStatusCode.BadRequest, DingTalkErrors.CardNotExists, "no card", null) : Task.CompletedTask };
+        var foreignDispatcher = Dispatcher(foreignApi, new FakeTimeProvider(T0));
+        var foreignLost = await QueueAsync(Update(foreign, ("title", "Approved")));
+        await SendAllDueAsync(foreignDispatcher);
+        await QueueResendAsync(foreign, CardKind.Advanced);
+        await SendAllDueAsync(foreignDispatcher);
+
+        Assert.Equal(OutboxStatus.Dead, (await EntryAsync(foreignLost)).Status);
+    }
+
     protected void SkipWithoutDatabase() => Skip.IfNot(fixture.Available, fixture.SkipReason);
 
     /// <summary>The outbox options the fixture's gateway runs with.</summary>
@@ -642,6 +730,28 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         {
             await outbox.EnqueueAsync(refresh, afterAnswer: false, default);
         }
+    }
+
+    /// <summary>A resend of the card's whole stored state, queued as <c>POST /api/cards/{id}/resend</c> queues it.</summary>
+    private async Task<long> QueueResendAsync(string card, CardKind kind)
+    {
+        await using var scope = fixture.Scope();
+        return await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(PendingCardUpdate.ResendOf(card, kind), afterAnswer: false, default);
+    }
+
+    /// <summary>A robot card's update under <paramref name="card"/>'s id, dead-lettered (as DingTalk's robot API refusing it would).</summary>
+    private async Task<long> QueueRobotUpdateDeadLetteredAsync(string card)
+    {
+        long id;
+        await using (var scope = fixture.Scope())
+        {
+            id = await scope.ServiceProvider.GetRequiredService<IOutbox>().EnqueueAsync(
+                new PendingCardUpdate(card, CardKind.Robot, Values(("header", "h")), null), afterAnswer: false, default);
+        }
+
+        await using var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        await connection.ExecuteAsync("UPDATE outbox SET status = 'Dead' WHERE id = @id", new { id });
+        return id;
     }
 
     /// <summary>An update queued as an operator's PUT queues it: the stored card and the outbox entry in one transaction.</summary>

@@ -110,6 +110,8 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             await connection.RunAsync(null, "ALTER TABLE callbacks DROP COLUMN params", default);
             await connection.RunAsync(null, "ALTER TABLE cards DROP COLUMN creation_confirmed", default);
             await connection.RunAsync(null, "ALTER TABLE outbox DROP COLUMN last_error_scopes", default);
+            await connection.RunAsync(null, "ALTER TABLE outbox DROP COLUMN resolved_at", default);
+            await connection.RunAsync(null, "ALTER TABLE outbox DROP COLUMN resolved_by", default);
             await connection.RunAsync(null, "DELETE FROM schema_migrations WHERE version > 1", default);
             await connection.RunAsync(
                 null,
@@ -137,8 +139,49 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         var deadLetter = Assert.Single(await scope.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync("card-of-release-1", default));
         Assert.Equal("param.cardNotExist", deadLetter.LastErrorCode); // a dead letter of then keeps its error, and names no scope
         Assert.Null(deadLetter.RequiredScopes);
+        Assert.Equal((OutboxStatus.Dead, null, null), (deadLetter.Status, deadLetter.ResolvedAt, deadLetter.ResolvedBy)); // still dead: nothing put it right
         await using var check = await database.OpenAsync(default);
         Assert.Equal(Schema.Migrations(database.Dialect).Count, await check.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", default));
+    }
+
+    [SkippableFact]
+    public async Task Dismissing_an_ids_dead_letters_takes_them_off_its_undelivered_list_and_leaves_its_pending_ones_and_other_ids_alone()
+    {
+        SkipWithoutDatabase();
+        var (card, other) = ($"dismiss-{Guid.NewGuid():N}", $"dismiss-{Guid.NewGuid():N}");
+        var ids = new List<long>();
+        await using (var scope = fixture.Scope())
+        {
+            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+            foreach (var id in new[] { card, card, card, other })
+            {
+                ids.Add(await outbox.EnqueueAsync(Update(id, 1), afterAnswer: false, default));
+            }
+        }
+
+        var database = fixture.Services.GetRequiredService<GatewayDatabase>();
+        await using (var connection = await database.OpenAsync(default))
+        {
+            await connection.ExecuteAsync("UPDATE outbox SET status = 'Dead' WHERE id IN (@a, @b, @c)", new { a = ids[0], b = ids[2], c = ids[3] });
+        }
+
+        await using (var scope = fixture.Scope())
+        {
+            var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
+            Assert.Equal(2, await outbox.DismissDeadAsync(card, default));
+            Assert.Equal(0, await outbox.DismissDeadAsync(card, default));
+
+            Assert.Equal([ids[1]], (await outbox.UnsentForCardAsync(card, default)).Select(e => e.Id));
+            var dismissed = (await outbox.FindAsync(ids[0], default))!;
+            Assert.Equal(OutboxStatus.Dismissed, dismissed.Status);
+            Assert.NotNull(dismissed.ResolvedAt);
+            Assert.Null(dismissed.ResolvedBy); // no resend put it right
+            Assert.Equal(OutboxStatus.Dead, (await outbox.FindAsync(ids[3], default))!.Status);
+        }
+
+        // Gone again, so that the retention test's count is its own rows'.
+        await using var cleanup = await database.OpenAsync(default);
+        await cleanup.ExecuteAsync("DELETE FROM outbox WHERE card_id IN (@card, @other)", new { card, other });
     }
 
     [SkippableFact]
@@ -467,13 +510,14 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             }
         }
 
-        // Outbox entries of card-aged, in the order they were queued: 17 sent long ago, 2 still pending, 1 dead, 1 sent
-        // only lately (after an outage), then 5 queued and sent lately.
+        // Outbox entries of card-aged, in the order they were queued: 17 sent long ago, a dead letter resolved and one
+        // dismissed long ago, 2 still pending, 1 dead, 1 dead letter resolved only lately, 1 sent only lately (after an
+        // outage), then 5 queued and sent lately.
         var ids = new List<long>();
         await using (var scope = fixture.Scope())
         {
             var outbox = scope.ServiceProvider.GetRequiredService<IOutbox>();
-            for (var i = 0; i < 26; i++)
+            for (var i = 0; i < 29; i++)
             {
                 ids.Add(await outbox.EnqueueAsync(Update("card-aged", i), afterAnswer: false, default));
             }
@@ -481,35 +525,38 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
 
         await using (var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
         {
-            async Task SetAsync(IEnumerable<long> entries, string status, DateTimeOffset created, DateTimeOffset? sent)
+            async Task SetAsync(IEnumerable<long> entries, string status, DateTimeOffset created, DateTimeOffset? sent, DateTimeOffset? resolved = null)
             {
                 foreach (var id in entries)
                 {
                     await connection.ExecuteAsync(
-                        "UPDATE outbox SET status = @status, created_at = @created, sent_at = @sent WHERE id = @id",
-                        new { id, status, created = created.ToUnixTimeMilliseconds(), sent = sent?.ToUnixTimeMilliseconds() });
+                        "UPDATE outbox SET status = @status, created_at = @created, sent_at = @sent, resolved_at = @resolved WHERE id = @id",
+                        new { id, status, created = created.ToUnixTimeMilliseconds(), sent = sent?.ToUnixTimeMilliseconds(), resolved = resolved?.ToUnixTimeMilliseconds() });
                 }
             }
 
             await SetAsync(ids.Take(17), "Sent", old, old.AddMinutes(1));
-            await SetAsync(ids.Skip(17).Take(2), "Pending", old, null);
-            await SetAsync(ids.Skip(19).Take(1), "Dead", old, null);
-            await SetAsync(ids.Skip(20).Take(1), "Sent", old, fresh);
-            await SetAsync(ids.Skip(21), "Sent", fresh, fresh);
+            await SetAsync(ids.Skip(17).Take(1), "Resolved", old, null, old.AddMinutes(2));
+            await SetAsync(ids.Skip(18).Take(1), "Dismissed", old, null, old.AddMinutes(2));
+            await SetAsync(ids.Skip(19).Take(2), "Pending", old, null);
+            await SetAsync(ids.Skip(21).Take(1), "Dead", old, null);
+            await SetAsync(ids.Skip(22).Take(1), "Resolved", old, null, fresh);
+            await SetAsync(ids.Skip(23).Take(1), "Sent", old, fresh);
+            await SetAsync(ids.Skip(24), "Sent", fresh, fresh);
         }
 
         // Parts of 7 rows: every kind of row above falls on a part's edge somewhere.
         var (purgedCallbacks, purgedEntries, _) = await Retention(fresh, rowsPerWrite: 7).PurgeAsync(default);
 
         Assert.InRange(purgedCallbacks, 20, int.MaxValue); // this test's 20 and the other tests'
-        Assert.Equal(17, purgedEntries); // no other test sends
+        Assert.Equal(19, purgedEntries); // no other test sends, resolves or dismisses (or leaves what it dismissed)
         await using var check = fixture.Scope();
         var store = check.ServiceProvider.GetRequiredService<ICallbackStore>();
         Assert.Empty(await store.ForCardAsync("card-old", default));
         Assert.Equal(3, (await store.ForCardAsync("card-new", default)).Count);
         await using var read = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
         var left = (await read.QueryAsync<long>("SELECT id FROM outbox WHERE card_id = 'card-aged' ORDER BY id")).ToList();
-        Assert.Equal(ids.Skip(17), left);
+        Assert.Equal(ids.Skip(19), left);
     }
 
     [SkippableFact]
