@@ -488,7 +488,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
-    public async Task Retention_purges_old_callbacks_and_sent_entries_only_a_part_at_a_time()
+    public async Task Retention_purges_old_callbacks_sent_entries_and_dead_letters_put_right_only_a_part_at_a_time()
     {
         SkipWithoutDatabase();
 
