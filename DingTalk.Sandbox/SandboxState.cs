@@ -90,6 +90,14 @@ public sealed class SandboxState
         }
     }
 
+    /// <summary>
+    /// DingTalk's sources say a route key mapped to another URL keeps its mapping without <c>forceUpdate</c>; they do not
+    /// say whether one mapped to the same URL with another apiSecret does. Off (the default), the sandbox takes the new
+    /// secret then; on, it keeps any mapping it is not told to overwrite and answers it, the stricter reading.
+    /// <see cref="Reset"/> turns it off.
+    /// </summary>
+    public bool KeepsRegistrationsWithoutForceUpdate { get; set; }
+
     internal SandboxOptions Options { get; }
 
     internal TimeProvider Time { get; }
@@ -291,6 +299,7 @@ public sealed class SandboxState
             CardRecords.Clear();
             RobotCardRecords.Clear();
             CallbackMap.Clear();
+            KeepsRegistrationsWithoutForceUpdate = false;
         }
     }
 

@@ -123,4 +123,22 @@ public class CardCallbackSignatureTests
     }
 
     private static DateTimeOffset At(string timestamp) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(timestamp, System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// During a rotation DingTalk signs with whichever secret was registered last: a replica still on the old one had to
+    /// refuse every click signed with the new one (and the other way round). A listed previous secret verifies, after
+    /// the current one; its window is the same; an unlisted one still does not.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CardSchemeVectors))]
+    public void The_vector_verifies_under_its_secret_listed_as_previous(string timestamp, string secret, string signature)
+    {
+        Assert.Equal(SignatureCheck.Valid, CardCallbackSignature.Verify(timestamp, signature, "the new secret", ["another old one", secret], At(timestamp), Window, out var previous));
+        Assert.Equal(1, previous);
+        Assert.Equal(SignatureCheck.Mismatch, CardCallbackSignature.Verify(timestamp, signature, "the new secret", ["another old one"], At(timestamp), Window, out previous));
+        Assert.Equal(-1, previous);
+        Assert.Equal(SignatureCheck.Stale, CardCallbackSignature.Verify(timestamp, signature, "the new secret", [secret], At(timestamp) + Window + TimeSpan.FromSeconds(1), Window, out previous));
+        Assert.Equal(SignatureCheck.Valid, CardCallbackSignature.Verify(timestamp, signature, secret, ["the new secret"], At(timestamp), Window, out previous));
+        Assert.Equal(-1, previous);
+    }
 }

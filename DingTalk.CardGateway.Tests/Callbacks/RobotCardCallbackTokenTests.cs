@@ -50,4 +50,33 @@ public class RobotCardCallbackTokenTests
     [InlineData("LgFFJE7Ztj8wFzXkD0KLJUc9JaVQMZLkZK7ACAJN7I%")]
     public void A_malformed_token_is_a_mismatch(string token) =>
         Assert.Equal(TokenCheck.Mismatch, RobotCardCallbackToken.Verify("biz-42", token, "this is a secret"));
+
+    /// <summary>
+    /// A robot card keeps the URL it was sent with for as long as it is in the chat: rotating the ApiSecret made every
+    /// card already sent answer 401 to every click, for good. A secret listed as previous still opens the cards minted
+    /// under it (and says which it was); one that is not listed does not.
+    /// </summary>
+    [Fact]
+    public void A_token_minted_under_a_previous_secret_opens_its_card_only_while_that_secret_is_listed()
+    {
+        var minted = RobotCardCallbackToken.Mint("biz-42", "this is a secret");
+
+        Assert.Equal(TokenCheck.Valid, RobotCardCallbackToken.Verify("biz-42", minted, "the new secret", ["another old one", "this is a secret"], out var previous));
+        Assert.Equal(1, previous);
+        Assert.Equal(TokenCheck.Mismatch, RobotCardCallbackToken.Verify("biz-42", minted, "the new secret", [], out previous));
+        Assert.Equal(-1, previous);
+        Assert.Equal(TokenCheck.Mismatch, RobotCardCallbackToken.Verify("biz-42x", minted, "the new secret", ["this is a secret"], out previous));
+        Assert.Equal(-1, previous);
+        Assert.Equal(TokenCheck.Valid, RobotCardCallbackToken.Verify("biz-42", minted, "this is a secret", ["the new secret"], out previous));
+        Assert.Equal(-1, previous); // the current secret first: no previous one was needed
+    }
+
+    [Fact]
+    public void A_token_minted_before_the_prefix_under_a_previous_secret_is_judged_as_under_the_current_one()
+    {
+        Assert.Equal(TokenCheck.Legacy, RobotCardCallbackToken.Verify("biz-42", "7_1DYnLI9ywRb-ZfaO1e-dYWWvWiVrz3H7vo7iSXink", "the new secret", ["this is a secret"], out var previous));
+        Assert.Equal(0, previous);
+        const string signatureAsToken = "LvfYUxPBXSe7iwYNqw1Za3pE7sZM_VwVOyf5ljNwLFI";
+        Assert.Equal(TokenCheck.LegacyForTimestampId, RobotCardCallbackToken.Verify("1764200000000", signatureAsToken, "the new secret", ["this is a secret"], out _));
+    }
 }

@@ -13,6 +13,7 @@ public sealed partial class CardCallbackEndpoint(
     IOptionsMonitor<DingTalkOptions> dingTalk,
     IOptionsMonitor<CallbackHandlingOptions> options,
     GatewayMetrics metrics,
+    PreviousSecretUse previousSecretUse,
     TimeProvider clock,
     ILogger<CardCallbackEndpoint> logger)
 {
@@ -59,9 +60,14 @@ public sealed partial class CardCallbackEndpoint(
 
         var signature = http.Request.Headers[CardCallbackSignature.SignatureHeader].ToString();
         var now = clock.GetUtcNow();
-        var check = CardCallbackSignature.Verify(timestamp, signature, settings.ApiSecret, now, settings.SignatureWindow);
+        var check = CardCallbackSignature.Verify(timestamp, signature, settings.ApiSecret, settings.PreviousApiSecrets, now, settings.SignatureWindow, out var previous);
         if (check == SignatureCheck.Valid)
         {
+            if (previous >= 0 && previousSecretUse.Count(MetricName, previous) is { } clicks)
+            {
+                Log.VerifiedUnderPreviousSecret(logger, previous, clicks);
+            }
+
             return null;
         }
 
@@ -119,5 +125,8 @@ public sealed partial class CardCallbackEndpoint(
 
         [LoggerMessage(3003, LogLevel.Warning, "Card callback refused with {Status}: {Problem}")]
         public static partial void BodyRefused(ILogger logger, int status, string problem);
+
+        [LoggerMessage(3121, LogLevel.Information, "Card callbacks verified under DingTalk:Callback:PreviousApiSecrets:{PreviousIndex}, not DingTalk:Callback:ApiSecret: {Clicks} since this was last said (at most once an hour). DingTalk still signs with that secret: it is the one registered for the route key (a replica registered it, or clicks signed before the new one was registered are arriving). Keep it listed while this is said")]
+        public static partial void VerifiedUnderPreviousSecret(ILogger logger, int previousIndex, long clicks);
     }
 }

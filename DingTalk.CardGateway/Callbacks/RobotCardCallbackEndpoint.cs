@@ -15,6 +15,7 @@ public sealed partial class RobotCardCallbackEndpoint(
     IOptionsMonitor<DingTalkOptions> dingTalk,
     IOptionsMonitor<CallbackHandlingOptions> options,
     GatewayMetrics metrics,
+    PreviousSecretUse previousSecretUse,
     TimeProvider clock,
     ILogger<RobotCardCallbackEndpoint> logger)
 {
@@ -52,7 +53,7 @@ public sealed partial class RobotCardCallbackEndpoint(
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
 
-        switch (RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret))
+        switch (RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret, settings.Callback.PreviousApiSecrets, out var previous))
         {
             case TokenCheck.Mismatch:
                 return Refused(http, "TokenMismatch", "The token in the callback URL was not minted for the card this body names.");
@@ -73,6 +74,11 @@ public sealed partial class RobotCardCallbackEndpoint(
                 SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The timestamp header", timestamp, now, RobotCallbackSignature.Window),
                 _ => "The sign header does not match: it must be Base64(HMAC-SHA256(appSecret, timestamp + \"\\n\" + appSecret)).",
             });
+        }
+
+        if (previous >= 0 && previousSecretUse.Count(MetricName, previous) is { } clicks)
+        {
+            Log.VerifiedUnderPreviousSecret(logger, previous, clicks, action.CardId);
         }
 
         return await CallbackAnswerResult.AnswerAsync(http, pipeline, action, arrivedAt);
@@ -96,5 +102,8 @@ public sealed partial class RobotCardCallbackEndpoint(
 
         [LoggerMessage(3013, LogLevel.Warning, "Robot card {CardBizId}: its callback URL carries a token minted before tokens had their own prefix, and its id reads as a millisecond timestamp, so that token would also be a valid advanced-card callback signature; refused. Send the card again (a new callbackUrl is minted) to make its buttons work")]
         public static partial void LegacyTokenRefused(ILogger logger, string cardBizId);
+
+        [LoggerMessage(3122, LogLevel.Information, "Robot-card callbacks whose URL token was minted under DingTalk:Callback:PreviousApiSecrets:{PreviousIndex}, not DingTalk:Callback:ApiSecret: {Clicks} since this was last said (at most once an hour), the last on card {CardBizId}. A robot card keeps the URL it was sent with for as long as it is in the chat: drop that secret from the list only when cards sent before the rotation need no longer answer clicks (sending such a card again mints it a new URL)")]
+        public static partial void VerifiedUnderPreviousSecret(ILogger logger, int previousIndex, long clicks, string cardBizId);
     }
 }

@@ -52,6 +52,25 @@ public static class RobotCardCallbackToken
     }
 
     /// <summary>
+    /// Under <paramref name="apiSecret"/> first; only when the token was not minted under it, under each of
+    /// <paramref name="previousApiSecrets"/> in turn: a card keeps the URL it was sent with for as long as it is in the
+    /// chat, so a token minted before a rotation stays valid while its secret is listed. <paramref name="previous"/> is the
+    /// index of the previous secret the token was minted under, or -1.
+    /// </summary>
+    public static TokenCheck Verify(string cardBizId, string token, string apiSecret, IReadOnlyList<string> previousApiSecrets, out int previous)
+    {
+        previous = -1;
+        var check = Verify(cardBizId, token, apiSecret);
+        for (var i = 0; check == TokenCheck.Mismatch && i < previousApiSecrets.Count; i++)
+        {
+            check = Verify(cardBizId, token, previousApiSecrets[i]);
+            previous = check == TokenCheck.Mismatch ? -1 : i;
+        }
+
+        return check;
+    }
+
+    /// <summary>
     /// An id that DingTalk could have signed a callback at: epoch milliseconds since 2015 (before DingTalk's card APIs).
     /// A shorter number (an order number, "42") reads as a moment in 1970 that no signature window reaches.
     /// </summary>

@@ -1,6 +1,6 @@
 namespace DingTalk.CardGateway.Callbacks;
 
-/// <summary>What <see cref="RobotCardCallbackToken.Verify"/> found in a robot-card callback URL's token.</summary>
+/// <summary>What <see cref="RobotCardCallbackToken.Verify(string, string, string)"/> found in a robot-card callback URL's token.</summary>
 public enum TokenCheck
 {
     /// <summary>Minted for this card.</summary>

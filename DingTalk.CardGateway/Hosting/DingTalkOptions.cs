@@ -28,7 +28,7 @@ public sealed class DingTalkOptions
 
     public Uri ApiBaseUrl { get; set; } = new("https://api.dingtalk.com");
 
-    /// <summary>Null means: Sandbox when <see cref="AppKey"/>, <see cref="AppSecret"/> and the callback's ApiSecret are all empty, else Live.</summary>
+    /// <summary>Null means: Sandbox when <see cref="AppKey"/>, <see cref="AppSecret"/> and the callback's secrets are all empty, else Live.</summary>
     public GatewayMode? Mode { get; set; }
 
     [ValidateObjectMembers]
@@ -47,6 +47,7 @@ public sealed class DingTalkOptions
     /// </remarks>
     public GatewayMode EffectiveMode => Mode
         ?? (string.IsNullOrWhiteSpace(AppKey) && string.IsNullOrWhiteSpace(AppSecret) && string.IsNullOrWhiteSpace(Callback.ApiSecret)
+            && Callback.PreviousApiSecrets.Count == 0
             ? GatewayMode.Sandbox
             : GatewayMode.Live);
 
@@ -62,6 +63,13 @@ public sealed class CallbackOptions
 
     /// <summary>The secret DingTalk signs advanced-card callbacks with; also keys the robot-card callback tokens.</summary>
     public string? ApiSecret { get; set; }
+
+    /// <summary>
+    /// Secrets still accepted for verification while <see cref="ApiSecret"/> is rotated (advanced-card signatures and
+    /// robot-card tokens), checked only when <see cref="ApiSecret"/> does not verify; never used to sign, mint or register.
+    /// A registration DingTalk keeps under one of them is this deployment's, and is updated to <see cref="ApiSecret"/>.
+    /// </summary>
+    public List<string> PreviousApiSecrets { get; set; } = [];
 
     public bool RegisterOnStartup { get; set; } = true;
 

@@ -24,6 +24,7 @@ public sealed class DingTalkOptionsValidator : IValidateOptions<DingTalkOptions>
             unusable.Add(NotAUrl("DingTalk:Callback:PublicBaseUrl", publicBaseUrl, "https://cards.example.com"));
         }
 
+        unusable.AddRange(PreviousApiSecretProblems(options.Callback));
         if (unusable.Count > 0)
         {
             return ValidateOptionsResult.Fail(unusable);
@@ -63,6 +64,38 @@ public sealed class DingTalkOptionsValidator : IValidateOptions<DingTalkOptions>
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(missing.Select(key =>
                 $"{key} is required in Live mode (set it in appsettings.json or as the environment variable {key.Replace(":", "__", StringComparison.Ordinal)})."));
+    }
+
+    /// <summary>
+    /// Each previous secret is a value (an empty entry is a variable set to nothing, which would read as "accept anything
+    /// that verifies under nothing"), unlike the current secret and the others, and beside a current one: a rotation
+    /// from a secret, to a secret. Said by position, never by value.
+    /// </summary>
+    private static IEnumerable<string> PreviousApiSecretProblems(CallbackOptions callback)
+    {
+        const string Key = "DingTalk:Callback:PreviousApiSecrets";
+        var previous = callback.PreviousApiSecrets;
+        if (previous.Count > 0 && string.IsNullOrWhiteSpace(callback.ApiSecret))
+        {
+            yield return $"{Key} is set but DingTalk:Callback:ApiSecret is not: previous secrets are accepted beside the current one while it is rotated, not instead of it.";
+        }
+
+        for (var i = 0; i < previous.Count; i++)
+        {
+            var entry = $"{Key}:{i} ({Key.Replace(":", "__", StringComparison.Ordinal)}__{i})";
+            if (string.IsNullOrWhiteSpace(previous[i]))
+            {
+                yield return $"{entry} is empty: give the secret, or remove the entry.";
+            }
+            else if (string.Equals(previous[i], callback.ApiSecret, StringComparison.Ordinal))
+            {
+                yield return $"{entry} is DingTalk:Callback:ApiSecret itself: list only secrets used before it.";
+            }
+            else if (previous.IndexOf(previous[i]) < i)
+            {
+                yield return $"{entry} repeats {Key}:{previous.IndexOf(previous[i])}.";
+            }
+        }
     }
 
     private static bool IsHttpUrl(Uri url) => url.IsAbsoluteUri && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp);

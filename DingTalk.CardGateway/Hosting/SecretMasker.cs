@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace DingTalk.CardGateway.Hosting;
 
 /// <summary>
-/// Knows every secret the process holds (AppSecret, ApiSecret, admin keys, access tokens as they are fetched)
+/// Knows every secret the process holds (AppSecret, ApiSecret and its previous ones, admin keys, access tokens as they are fetched)
 /// and blanks them out of any text. The logging pipeline runs every log property through it.
 /// </summary>
 public sealed partial class SecretMasker
@@ -17,6 +17,11 @@ public sealed partial class SecretMasker
     {
         Add(configuration["DingTalk:AppSecret"]);
         Add(configuration["DingTalk:Callback:ApiSecret"]);
+        foreach (var previous in configuration.GetSection("DingTalk:Callback:PreviousApiSecrets").GetChildren())
+        {
+            Add(previous.Value);
+        }
+
         foreach (var key in configuration.GetSection("Gateway:AdminApiKeys").GetChildren())
         {
             Add(key.Value);

@@ -22,8 +22,10 @@ internal static class CallbackRegistrationApi
         }
 
         // DingTalk's documented conflict behaviour: without forceUpdate, a key mapped elsewhere keeps its
-        // mapping and the answer is a 200 carrying the old URL and secret.
-        if (state.CallbackMap.TryGetValue(routeKey, out var existing) && existing.CallbackUrl != url && body.Flag("forceUpdate") != true)
+        // mapping and the answer is a 200 carrying the old URL and secret (also one mapped here, if the state says so).
+        if (state.CallbackMap.TryGetValue(routeKey, out var existing)
+            && (existing.CallbackUrl != url || state.KeepsRegistrationsWithoutForceUpdate)
+            && body.Flag("forceUpdate") != true)
         {
             return Answer(existing);
         }

@@ -96,16 +96,23 @@ public sealed partial class CallbackRegistrationService(
 
             var registered = response.Result;
             var sameUrl = registered?.CallbackUrl is null || string.Equals(registered.CallbackUrl, request.CallbackUrl, StringComparison.Ordinal);
-            var sameSecret = registered?.ApiSecret is null || CryptographicOperations.FixedTimeEquals(
-                Encoding.UTF8.GetBytes(registered.ApiSecret), Encoding.UTF8.GetBytes(request.ApiSecret));
-            if (sameUrl && sameSecret)
+            var secret = WhichSecret(registered?.ApiSecret, request.ApiSecret, dingTalk.CurrentValue.Callback.PreviousApiSecrets, out var index);
+            if (sameUrl && secret is RegisteredSecret.Unsaid or RegisteredSecret.Current)
             {
                 status.Set(CallbackRegistrationState.Registered, $"Card callbacks for route key '{request.CallbackRouteKey}' come to {request.CallbackUrl}.");
                 Log.Registered(logger, request.CallbackRouteKey, request.CallbackUrl);
                 return null;
             }
 
-            Conflict(request, registered!.CallbackUrl ?? request.CallbackUrl, Comparison(registered.CallbackUrl ?? request.CallbackUrl, request.CallbackUrl, registered.ApiSecret is null ? null : sameSecret));
+            if (sameUrl && secret is RegisteredSecret.Previous && !request.ForceUpdate)
+            {
+                // Our URL under a secret we used before: ours, being rotated. DingTalk keeps a registration it is not told
+                // to overwrite, so it is overwritten — this one, proven ours by its secret; never another deployment's.
+                Log.Rotating(logger, request.CallbackRouteKey, index);
+                return await TryRegisterAsync(api, request with { ForceUpdate = true }, stoppingToken);
+            }
+
+            Conflict(request, registered!.CallbackUrl ?? request.CallbackUrl, Comparison(registered.CallbackUrl ?? request.CallbackUrl, request.CallbackUrl, secret, index));
             return null;
         }
         catch (DingTalkApiException ex) when (ex.Code == "param.callbackRouteKeyExist")
@@ -137,26 +144,58 @@ public sealed partial class CallbackRegistrationService(
         Log.Conflict(logger, request.CallbackRouteKey, registeredUrl, request.CallbackUrl, comparison);
     }
 
+    /// <summary>Which of our secrets DingTalk says the route key is registered with; constant-time against each.</summary>
+    private static RegisteredSecret WhichSecret(string? registered, string current, List<string> previous, out int index)
+    {
+        index = -1;
+        if (registered is null)
+        {
+            return RegisteredSecret.Unsaid;
+        }
+
+        var theirs = Encoding.UTF8.GetBytes(registered);
+        if (CryptographicOperations.FixedTimeEquals(theirs, Encoding.UTF8.GetBytes(current)))
+        {
+            return RegisteredSecret.Current;
+        }
+
+        for (var i = 0; i < previous.Count; i++)
+        {
+            if (CryptographicOperations.FixedTimeEquals(theirs, Encoding.UTF8.GetBytes(previous[i])))
+            {
+                index = i;
+                return RegisteredSecret.Previous;
+            }
+        }
+
+        return RegisteredSecret.Other;
+    }
+
+    internal static string Comparison(string registeredUrl, string ourUrl, bool? sameSecret) => Comparison(
+        registeredUrl, ourUrl, sameSecret switch { true => RegisteredSecret.Current, false => RegisteredSecret.Other, null => RegisteredSecret.Unsaid }, -1);
+
     /// <summary>
     /// What differs between the registration DingTalk keeps and ours, so an operator can tell this deployment's own
     /// earlier URL (PublicBaseUrl moved from http to https, or to a new host name) from another deployment's: the
     /// parts of the URL, and whether the apiSecret is ours (never the secret itself; null when DingTalk did not say it).
     /// </summary>
-    internal static string Comparison(string registeredUrl, string ourUrl, bool? sameSecret)
+    internal static string Comparison(string registeredUrl, string ourUrl, RegisteredSecret registered, int previousIndex)
     {
-        var secret = sameSecret switch
+        var secret = registered switch
         {
-            true => "with the same apiSecret as DingTalk:Callback:ApiSecret",
-            false => "with an apiSecret other than DingTalk:Callback:ApiSecret",
-            null => "DingTalk did not say its apiSecret",
+            RegisteredSecret.Current => "with the same apiSecret as DingTalk:Callback:ApiSecret",
+            RegisteredSecret.Previous => $"with the apiSecret of DingTalk:Callback:PreviousApiSecrets:{previousIndex}",
+            RegisteredSecret.Other => "with an apiSecret other than DingTalk:Callback:ApiSecret",
+            _ => "DingTalk did not say its apiSecret",
         };
+        var ours = registered is RegisteredSecret.Current or RegisteredSecret.Previous;
         var url = UrlDifference(registeredUrl, ourUrl);
         if (url is null)
         {
             return $"the same URL, but {secret}: DingTalk signs its callbacks with that one, which this gateway refuses";
         }
 
-        return sameSecret is true
+        return ours
             ? $"{url}, {secret}: most likely this deployment's own earlier registration, from before DingTalk:Callback:PublicBaseUrl changed"
             : $"{url}, {secret}: another deployment's, or this one's from before both its URL and its secret changed";
     }
@@ -207,6 +246,9 @@ public sealed partial class CallbackRegistrationService(
 
         [LoggerMessage(3202, LogLevel.Error, "Card callback route key '{RouteKey}' is already registered, to {RegisteredUrl}; this gateway is {CallbackUrl}: {Comparison:l}. Meanwhile this gateway gets no HTTP card callbacks it can accept. Use another DingTalk:Callback:RouteKey, or set DingTalk:Callback:ForceUpdate=true to take the key over (for this deployment's own earlier registration, that moves it here).")]
         public static partial void Conflict(ILogger logger, string routeKey, string registeredUrl, string callbackUrl, string comparison);
+
+        [LoggerMessage(3204, LogLevel.Information, "Card callback route key '{RouteKey}' is registered to this gateway's URL with the apiSecret of DingTalk:Callback:PreviousApiSecrets:{PreviousIndex}: this deployment's, being rotated. Registering DingTalk:Callback:ApiSecret in its place (forceUpdate); the previous secret is still accepted for the clicks DingTalk signed with it")]
+        public static partial void Rotating(ILogger logger, string routeKey, int previousIndex);
 
         [LoggerMessage(3203, LogLevel.Warning, "Card callback registration attempt {Attempt} failed ({Reason}); retrying in {DelaySeconds:0.#} s")]
         public static partial void Failed(ILogger logger, int attempt, string reason, double delaySeconds);
