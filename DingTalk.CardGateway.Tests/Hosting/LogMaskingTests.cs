@@ -138,6 +138,8 @@ public class LogMaskingTests(DingTalkFixture fixture) : IClassFixture<DingTalkFi
             ["DingTalk:AppSecret"] = "app-secret-123",
             ["DingTalk:Callback:ApiSecret"] = "api-secret-456",
             ["Gateway:AdminApiKeys:0"] = "admin-key-789",
+            ["DingTalk:Callback:PreviousApiSecrets:0"] = "previous-api-secret-1",
+            ["DingTalk:Callback:PreviousApiSecrets:1"] = "previous-api-secret-2",
         }).Build());
         masker.Add("access-token-abc");
         var enricher = new SecretMaskingEnricher(masker);
@@ -145,13 +147,14 @@ public class LogMaskingTests(DingTalkFixture fixture) : IClassFixture<DingTalkFi
             DateTimeOffset.UtcNow,
             LogEventLevel.Information,
             null,
-            new MessageTemplateParser().Parse("{A} {B} {C} {D} {E}"),
+            new MessageTemplateParser().Parse("{A} {B} {C} {D} {E} {F}"),
             [
                 new LogEventProperty("A", new ScalarValue("secret=app-secret-123;")),
                 new LogEventProperty("B", new SequenceValue([new ScalarValue("api-secret-456")])),
                 new LogEventProperty("C", new StructureValue([new LogEventProperty("key", new ScalarValue("admin-key-789"))])),
                 new LogEventProperty("D", new ScalarValue(new Uri("https://x.test/?t=access-token-abc"))),
                 new LogEventProperty("E", new ScalarValue("/dingtalk/callbacks/robot-card/AbCdEfGh12345678")),
+                new LogEventProperty("F", new SequenceValue([new ScalarValue("was previous-api-secret-1"), new ScalarValue("previous-api-secret-2")])),
             ]);
 
         enricher.Enrich(logEvent, null!);
@@ -162,6 +165,7 @@ public class LogMaskingTests(DingTalkFixture fixture) : IClassFixture<DingTalkFi
         Assert.DoesNotContain("admin-key-789", rendered, StringComparison.Ordinal);
         Assert.DoesNotContain("access-token-abc", rendered, StringComparison.Ordinal);
         Assert.DoesNotContain("AbCdEfGh12345678", rendered, StringComparison.Ordinal);
+        Assert.DoesNotContain("previous-api-secret", rendered, StringComparison.Ordinal);
         Assert.Contains(SecretMasker.Mask, rendered, StringComparison.Ordinal);
     }
 }

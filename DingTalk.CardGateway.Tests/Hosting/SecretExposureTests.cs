@@ -15,6 +15,9 @@ namespace DingTalk.CardGateway.Tests.Hosting;
 /// </summary>
 public sealed class SecretExposureTests : IAsyncLifetime
 {
+    /// <summary>A secret from before the last rotation, still accepted: as secret as the current one.</summary>
+    private const string PreviousApiSecret = "previous-api-secret-0123456789";
+
     private FakeDingTalk _dingTalk = null!;
 
     public async Task InitializeAsync() => _dingTalk = await FakeDingTalk.StartAsync();
@@ -69,6 +72,7 @@ public sealed class SecretExposureTests : IAsyncLifetime
                 // Callbacks: signed right, signed with another secret.
                 await KeepAsync(dingTalkSide.SendAsync(DingTalkCallback.Signed(DingTalkCallback.Body("secret-1", "u1", new { action = "vote", option = "a" }), GatewayFactory.ApiSecret)));
                 await KeepAsync(dingTalkSide.SendAsync(DingTalkCallback.Signed(DingTalkCallback.Body("secret-1", "u2", new { action = "vote", option = "a" }), "not-the-api-secret")));
+                Assert.Equal(HttpStatusCode.OK, await KeepAsync(dingTalkSide.SendAsync(DingTalkCallback.Signed(DingTalkCallback.Body("secret-1", "u3", new { action = "vote", option = "a" }), PreviousApiSecret))));
 
                 // Admin calls with a wrong key and the right one; readiness.
                 Assert.Equal(HttpStatusCode.Unauthorized, await KeepAsync(stranger.GetAsync("/api/cards/secret-1")));
@@ -90,7 +94,7 @@ public sealed class SecretExposureTests : IAsyncLifetime
         Assert.Contains("invalidClientIdOrSecret", answers.ToString(), StringComparison.Ordinal); // and readiness
         var allTokens = _dingTalk.State.Requests.Select(r => r.AccessToken).OfType<string>().Distinct().ToList();
         Assert.True(allTokens.Count >= 2, "the expired token was replaced");
-        string[] secrets = [_dingTalk.Options.AppSecret, GatewayFactory.ApiSecret, GatewayFactory.AdminKey, GatewayFactory.AdminKey[..^1], .. allTokens];
+        string[] secrets = [_dingTalk.Options.AppSecret, GatewayFactory.ApiSecret, PreviousApiSecret, GatewayFactory.AdminKey, GatewayFactory.AdminKey[..^1], .. allTokens];
         foreach (var secret in secrets)
         {
             Assert.DoesNotContain(secret, output, StringComparison.Ordinal);
@@ -103,6 +107,7 @@ public sealed class SecretExposureTests : IAsyncLifetime
         ["Gateway:Storage:Provider"] = "Sqlite",
         ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
         ["DingTalk:Callback:RegisterOnStartup"] = "true",
+        ["DingTalk:Callback:PreviousApiSecrets:0"] = PreviousApiSecret,
         ["Logging:LogLevel:Default"] = "Trace",
     };
 }

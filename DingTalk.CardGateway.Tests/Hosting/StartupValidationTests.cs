@@ -50,6 +50,64 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.Equal(["DingTalk:AppKey", "DingTalk:AppSecret"], ex.Failures.Select(f => f[..f.IndexOf(' ', StringComparison.Ordinal)]));
     }
 
+    /// <summary>
+    /// DingTalk:Callback:PreviousApiSecrets is a list of secrets still accepted while ApiSecret is rotated: an empty entry
+    /// (a variable set to nothing), ApiSecret itself, a repeat, or a list with no ApiSecret beside it is a mistake, named by
+    /// its entry and never by its value.
+    /// </summary>
+    [Theory]
+    [InlineData("", "api-secret", "DingTalk:Callback:PreviousApiSecrets:1 (DingTalk__Callback__PreviousApiSecrets__1) is empty")]
+    [InlineData("  ", "api-secret", "DingTalk:Callback:PreviousApiSecrets:1 (DingTalk__Callback__PreviousApiSecrets__1) is empty")]
+    [InlineData("api-secret", "api-secret", "DingTalk:Callback:PreviousApiSecrets:1 (DingTalk__Callback__PreviousApiSecrets__1) is DingTalk:Callback:ApiSecret itself")]
+    [InlineData("last-years-secret", "api-secret", "DingTalk:Callback:PreviousApiSecrets:1 (DingTalk__Callback__PreviousApiSecrets__1) repeats DingTalk:Callback:PreviousApiSecrets:0")]
+    [InlineData("another-old-secret", null, "DingTalk:Callback:PreviousApiSecrets is set but DingTalk:Callback:ApiSecret is not")]
+    public void A_previous_api_secret_that_cannot_be_one_fails_validation_naming_its_entry(string second, string? apiSecret, string says)
+    {
+        var failure = Assert.Single(DingTalkValidationFailures(new()
+        {
+            ["DingTalk:Callback:ApiSecret"] = apiSecret,
+            ["DingTalk:Stream:Enabled"] = apiSecret is null ? "true" : "false", // Stream mode needs no ApiSecret
+            ["DingTalk:Callback:PreviousApiSecrets:0"] = "last-years-secret",
+            ["DingTalk:Callback:PreviousApiSecrets:1"] = second,
+        }));
+
+        Assert.StartsWith(says, failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("last-years-secret", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("api-secret", failure.Replace("ApiSecret", "", StringComparison.OrdinalIgnoreCase), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Previous_api_secrets_beside_the_api_secret_are_bound_in_order()
+    {
+        using var services = LiveOptions(new()
+        {
+            ["DingTalk:Callback:PreviousApiSecrets:0"] = "last-years-secret",
+            ["DingTalk:Callback:PreviousApiSecrets:1"] = "older-secret",
+        });
+
+        Assert.Equal(["last-years-secret", "older-secret"], services.GetRequiredService<IOptions<DingTalkOptions>>().Value.Callback.PreviousApiSecrets);
+    }
+
+    /// <summary>
+    /// A previous callback secret alone is a Live deployment missing its settings, as ApiSecret alone is: as Sandbox mode
+    /// it would have been given the sandbox's ApiSecret and started healthy on the emulator.
+    /// </summary>
+    [Fact]
+    public void A_previous_callback_secret_without_anything_else_is_a_live_configuration_that_stops()
+    {
+        Assert.Equal(GatewayMode.Live, new DingTalkOptions { Callback = { PreviousApiSecrets = ["last-years-secret"] } }.EffectiveMode);
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["DingTalk:Callback:PreviousApiSecrets:0"] = "last-years-secret",
+            }).Build())
+            .AddGatewayOptions()
+            .BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<DingTalkOptions>>().Value);
+        Assert.StartsWith("DingTalk:Callback:PreviousApiSecrets is set but DingTalk:Callback:ApiSecret is not", Assert.Single(ex.Failures), StringComparison.Ordinal);
+    }
+
     /// <summary>A URL without its scheme binds as a relative one, which no one could call: refused in either mode.</summary>
     [Theory]
     [InlineData("DingTalk:Callback:PublicBaseUrl", "cards.example.com", "Live")]
@@ -338,6 +396,34 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
 
     /// <summary>The published gateway as a process, in Sandbox mode unless told otherwise; what it printed once it exits.</summary>
     /// <summary>The one validation failure of a complete configuration in <paramref name="mode"/> with <paramref name="key"/> set to <paramref name="value"/>.</summary>
+    /// <summary>The validation failures of <see cref="LiveOptions"/>.</summary>
+    private static IReadOnlyList<string> DingTalkValidationFailures(Dictionary<string, string?> settings)
+    {
+        using var services = LiveOptions(settings);
+        return Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<DingTalkOptions>>().Value).Failures.ToList();
+    }
+
+    /// <summary>A Live configuration with every key it needs, and <paramref name="settings"/>.</summary>
+    private static ServiceProvider LiveOptions(Dictionary<string, string?> settings)
+    {
+        var all = new Dictionary<string, string?>
+        {
+            ["DingTalk:AppKey"] = "app",
+            ["DingTalk:AppSecret"] = "app-secret",
+            ["DingTalk:Callback:PublicBaseUrl"] = "https://gw.example",
+            ["DingTalk:Callback:ApiSecret"] = "api-secret",
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        return new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(all).Build())
+            .AddGatewayOptions()
+            .BuildServiceProvider();
+    }
+
     private static string DingTalkValidationFailure(string? mode, string key, string value)
     {
         var settings = new Dictionary<string, string?>
