@@ -74,6 +74,8 @@ public class SecretRotationTests(DingTalkFixture fixture) : IClassFixture<DingTa
         Assert.Equal(HttpStatusCode.Unauthorized, await ClickAsync(rotated, "rotation-card", "u4", "not-one-of-ours-123456"));
         Assert.Equal(HttpStatusCode.Unauthorized, await ClickAsync(unlisted, "rotation-card", "u1", Old));
 
+        var refused = Assert.Single(rotated.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3001).RenderMessage();
+        Assert.Contains("not signed with DingTalk:Callback:ApiSecret nor any of DingTalk:Callback:PreviousApiSecrets", refused, StringComparison.Ordinal);
         var said = Assert.Single(rotated.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3121);
         Assert.Equal(LogEventLevel.Information, said.Level);
         Assert.Equal("1", CardCallbackEndpointTests.Property(said, "PreviousIndex"));
@@ -122,6 +124,18 @@ public class SecretRotationTests(DingTalkFixture fixture) : IClassFixture<DingTa
         Assert.Equal((url, secret), (DingTalk.State.Callbacks[RouteKey].CallbackUrl, DingTalk.State.Callbacks[RouteKey].ApiSecret));
         Assert.DoesNotContain(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3204);
         Assert.DoesNotContain(secret, gateway.RenderedLogs(), StringComparison.Ordinal);
+    }
+
+    /// <summary>DingTalk kept a previous secret even when told to overwrite it: not "this gateway refuses" its signatures, it does not.</summary>
+    [Fact]
+    public void A_previous_secret_kept_at_our_url_is_said_to_be_still_accepted()
+    {
+        var comparison = CardGateway.Callbacks.Registration.CallbackRegistrationService.Comparison(
+            OurUrl, OurUrl, CardGateway.Callbacks.Registration.RegisteredSecret.Previous, 2);
+
+        Assert.Equal(
+            "the same URL, but with the apiSecret of DingTalk:Callback:PreviousApiSecrets:2, which DingTalk kept even when asked to overwrite it: this gateway still accepts its signatures",
+            comparison);
     }
 
     /// <summary>

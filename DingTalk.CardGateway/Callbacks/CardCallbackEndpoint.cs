@@ -106,7 +106,7 @@ public sealed partial class CardCallbackEndpoint(
         return !string.IsNullOrEmpty(settings.AppSecret)
             && CardCallbackSignature.Verify(timestamp, signature, settings.AppSecret, now, settings.Callback.SignatureWindow) == SignatureCheck.Valid
             ? $" It is signed with DingTalk:AppSecret, not DingTalk:Callback:ApiSecret: route key '{routeKey}' was registered with the app's secret as its apiSecret. Register it again with DingTalk:Callback:ApiSecret (DingTalk:Callback:RegisterOnStartup, with ForceUpdate if another URL holds it)."
-            : $" It is not signed with DingTalk:Callback:ApiSecret: DingTalk signs with the apiSecret registered for route key '{routeKey}'. If every click is refused so, that secret and DingTalk:Callback:ApiSecret differ: register again (DingTalk:Callback:RegisterOnStartup) or set the registered one.";
+            : $" It is not signed with DingTalk:Callback:ApiSecret{(settings.Callback.PreviousApiSecrets.Count > 0 ? " nor any of DingTalk:Callback:PreviousApiSecrets" : "")}: DingTalk signs with the apiSecret registered for route key '{routeKey}'. If every click is refused so, that secret and DingTalk:Callback:ApiSecret differ: register again (DingTalk:Callback:RegisterOnStartup) or set the registered one.";
     }
 
     private static ProblemHttpResult Unauthorized(string detail) => TypedResults.Problem(

@@ -192,7 +192,9 @@ public sealed partial class CallbackRegistrationService(
         var url = UrlDifference(registeredUrl, ourUrl);
         if (url is null)
         {
-            return $"the same URL, but {secret}: DingTalk signs its callbacks with that one, which this gateway refuses";
+            return registered == RegisteredSecret.Previous
+                ? $"the same URL, but {secret}, which DingTalk kept even when asked to overwrite it: this gateway still accepts its signatures"
+                : $"the same URL, but {secret}: DingTalk signs its callbacks with that one, which this gateway refuses";
         }
 
         return ours
