@@ -171,13 +171,14 @@ public sealed partial class CallbackRegistrationService(
         return RegisteredSecret.Other;
     }
 
+    /// <summary>As below, for a registration known only to have our current apiSecret or not (null: DingTalk did not say).</summary>
     internal static string Comparison(string registeredUrl, string ourUrl, bool? sameSecret) => Comparison(
         registeredUrl, ourUrl, sameSecret switch { true => RegisteredSecret.Current, false => RegisteredSecret.Other, null => RegisteredSecret.Unsaid }, -1);
 
     /// <summary>
     /// What differs between the registration DingTalk keeps and ours, so an operator can tell this deployment's own
     /// earlier URL (PublicBaseUrl moved from http to https, or to a new host name) from another deployment's: the
-    /// parts of the URL, and whether the apiSecret is ours (never the secret itself; null when DingTalk did not say it).
+    /// parts of the URL, and which of our secrets the apiSecret is, if any (never the secret itself).
     /// </summary>
     internal static string Comparison(string registeredUrl, string ourUrl, RegisteredSecret registered, int previousIndex)
     {
