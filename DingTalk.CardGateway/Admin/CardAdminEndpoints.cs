@@ -282,13 +282,14 @@ public static class CardAdminEndpoints
     /// refused (dead-lettered), callbacks — without <c>card</c>; 404 only when it knows nothing of the id.
     /// </summary>
     internal static async Task<Results<Ok<CardStateResponse>, ProblemHttpResult>> GetAsync(
-        string outTrackId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken)
+        string outTrackId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, SqlEffects effects, CancellationToken cancellationToken)
     {
         var card = await store.FindAsync(outTrackId, cancellationToken);
         var undelivered = await outbox.UnsentForCardAsync(outTrackId, cancellationToken);
         var received = await callbacks.ForCardAsync(outTrackId, cancellationToken);
-        return card is null && undelivered.Count == 0 && received.Count == 0
+        var undone = await effects.UndoneForCardAsync(outTrackId, cancellationToken);
+        return card is null && undelivered.Count == 0 && received.Count == 0 && undone.Count == 0
             ? TypedResults.Problem(statusCode: 404, title: "Card not found", detail: $"The gateway has no card {outTrackId}, and no update or callback for it.")
-            : TypedResults.Ok(new CardStateResponse(card, undelivered, received));
+            : TypedResults.Ok(new CardStateResponse(card, undelivered, received, undone));
     }
 }

@@ -7,4 +7,6 @@ namespace DingTalk.CardGateway.Admin;
 /// dead-lettered with DingTalk's reason), and the card's recent callbacks. <see cref="Card"/> is null (left out of the JSON) for a card this
 /// gateway did not create but was asked to update, or got callbacks for (a card another system sent with its route key).
 /// </summary>
-public sealed record CardStateResponse(CardRecord? Card, IReadOnlyList<OutboxEntry> Undelivered, IReadOnlyList<CallbackRecord> Callbacks);
+/// <see cref="Effects"/>: the effects its clicks queued that are not done — pending (being run or waiting for a retry) or
+/// dead — with their attempts and last error.
+public sealed record CardStateResponse(CardRecord? Card, IReadOnlyList<OutboxEntry> Undelivered, IReadOnlyList<CallbackRecord> Callbacks, IReadOnlyList<EffectEntry> Effects);

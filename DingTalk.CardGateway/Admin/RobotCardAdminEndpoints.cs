@@ -19,8 +19,8 @@ public static class RobotCardAdminEndpoints
         robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
         robotCards.MapGet(
                 "/{cardBizId}",
-                (string cardBizId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, CancellationToken cancellationToken) =>
-                    CardAdminEndpoints.GetAsync(cardBizId, store, outbox, callbacks, cancellationToken))
+                (string cardBizId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, Storage.Sql.SqlEffects effects, CancellationToken cancellationToken) =>
+                    CardAdminEndpoints.GetAsync(cardBizId, store, outbox, callbacks, effects, cancellationToken))
             .WithSummary("The robot card as stored, its undelivered updates and its recent callbacks (as GET /api/cards/{id})")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return robotCards;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Handlers.Effects;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
@@ -286,6 +287,13 @@ public sealed partial class CallbackPipeline(
                 timeline.HandlerRunAgain();
             }
 
+            if (result is { AfterCommit.Count: > 0 })
+            {
+                // After the last run, so a run undone took what it asked for with it; in the click's transaction, so they
+                // run exactly when it commits.
+                await services.GetRequiredService<SqlEffects>().QueueAsync(action.CallbackId, action.CardId, result.AfterCommit, CancellationToken.None);
+            }
+
             var reply = await CommitAsync(
                 services,
                 action,
@@ -293,6 +301,11 @@ public sealed partial class CallbackPipeline(
                 result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled,
                 handlerName,
                 CardCallbackResponse.For(result?.Clicker));
+            if (result is { AfterCommit.Count: > 0 })
+            {
+                services.GetRequiredService<SqlEffects>().Committed();
+            }
+
             scopeHandedOver = true;
             _ = FollowUpAsync(scope, result, context, answerSent);
             return reply;
@@ -330,6 +343,11 @@ public sealed partial class CallbackPipeline(
                 ? default
                 : cancel.Token.UnsafeRegister(_ => WatchCancelled(running, handlerName, context, timeout), null);
             var result = await running ?? CardActionResult.None;
+            if (result.AfterCommit.FirstOrDefault(e => !services.GetRequiredService<CardEffectRegistry>().IsRegistered(e.Effect)) is { } unknown)
+            {
+                throw new ArgumentException($"The handler's result asks for effect {unknown.Effect}, which is not registered: add services.AddCardEffect<{unknown.Effect}, …>().");
+            }
+
             return IsWritable(result)
                 ? (result, null)
                 : throw new ArgumentException("The handler's result holds a string escaping half a surrogate pair (from a JSON document it parsed): no JSON writer takes it, so neither the answer nor the update for everyone could be sent.");

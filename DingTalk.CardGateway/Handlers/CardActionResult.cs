@@ -1,8 +1,12 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Handlers.Effects;
+using DingTalk.CardGateway.Hosting;
+
 namespace DingTalk.CardGateway.Handlers;
 
 /// <summary>
 /// A handler's verdict: an update for the clicker (in the answer), for everyone (after the answer), text to
-/// stream into the card, any combination, or <see cref="None"/>.
+/// stream into the card, effects to run once the click is committed, any combination, or <see cref="None"/>.
 /// </summary>
 public sealed record CardActionResult
 {
@@ -15,6 +19,9 @@ public sealed record CardActionResult
 
     public CardTextStream? Stream { get; init; }
 
+    /// <summary>Effects to run once the click is committed, in the order asked for (<see cref="AndAfterCommit{TEffect, TPayload}"/>).</summary>
+    public IReadOnlyList<AfterCommitEffect> AfterCommit { get; init; } = [];
+
     public static CardActionResult ForClicker(ClickerUpdate update) => new() { Clicker = update };
 
     public static CardActionResult ForEveryone(EveryoneUpdate update) => new() { Everyone = update };
@@ -24,6 +31,21 @@ public sealed record CardActionResult
     public CardActionResult AndForClicker(ClickerUpdate update) => this with { Clicker = update };
 
     public CardActionResult AndForEveryone(EveryoneUpdate update) => this with { Everyone = update };
+
+    /// <summary>
+    /// Runs <typeparamref name="TEffect"/> (registered with <c>services.AddCardEffect&lt;TEffect, TPayload&gt;()</c>) with
+    /// <paramref name="payload"/> once this click is committed, at least once: stored in the click's own transaction, so it
+    /// runs exactly when the click counts — not when the click fails, is run again (what an earlier run asked for is
+    /// dropped with its changes) or is a redelivery of a click handled before. Each call adds one effect.
+    /// </summary>
+    /// <param name="payload">JSON-serializable; serialized now, so a payload that cannot be fails the handler.</param>
+    public CardActionResult AndAfterCommit<TEffect, TPayload>(TPayload payload)
+        where TEffect : ICardEffect<TPayload> =>
+        this with { AfterCommit = [.. AfterCommit, new AfterCommitEffect(typeof(TEffect).Name, JsonSerializer.Serialize(payload, GatewayJson.Options))] };
+
+    /// <summary>Only an effect after the commit (<see cref="AndAfterCommit{TEffect, TPayload}"/>): DingTalk gets <c>{}</c>.</summary>
+    public static CardActionResult AfterCommitOnly<TEffect, TPayload>(TPayload payload)
+        where TEffect : ICardEffect<TPayload> => None.AndAfterCommit<TEffect, TPayload>(payload);
 
     public CardActionResult AndStreamText(string key, IAsyncEnumerable<string> chunks) => this with { Stream = new CardTextStream(key, chunks) };
 }

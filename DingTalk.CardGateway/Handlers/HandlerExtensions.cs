@@ -19,6 +19,8 @@ public static class HandlerExtensions
         services.AddSingleton<IValidateOptions<HandlerOptions>, HandlerOptionsValidator>();
         services.AddSingleton<CardHandlerRegistry>();
         services.AddSingleton<CardTypewriter>();
+        services.AddSingleton<Effects.CardEffectRegistry>();
+        services.AddHostedService<Storage.Sql.EffectDispatcher>(); // after storage (Program.cs), before the drains: stops after the handlers, before the database
         services.AddHostedService<TypewriterDrain>(); // after storage (Program.cs): stops before the outbox and the database
         services.AddSingleton<Callbacks.HandlerDrain>();
         services.AddHostedService(sp => sp.GetRequiredService<Callbacks.HandlerDrain>()); // stops first: a handler ending in the stop may still queue an update or start a text

@@ -36,7 +36,24 @@ public sealed class OutboxOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan CountInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Cards sent to concurrently by one replica.</summary>
+    /// <summary>
+    /// The longest one run of an effect after a commit may take (<c>ICardEffect</c>): its token is cancelled then, and it
+    /// is retried like a failure. Another replica may take an effect over this long plus a second after a replica began it.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan EffectTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Cards sent to concurrently by one replica (and effects run concurrently by one replica).</summary>
     [Range(1, 64)]
     public int Concurrency { get; set; } = 4;
+
+    /// <summary>
+    /// How long to wait before attempt <paramref name="attempts"/> + 1, after <paramref name="attempts"/> failed:
+    /// <see cref="RetryBaseDelay"/> doubling, ±20%, never past <see cref="RetryMaxDelay"/>.
+    /// </summary>
+    public TimeSpan RetryDelay(int attempts)
+    {
+        var backoff = TimeSpan.FromTicks(Math.Min(RetryMaxDelay.Ticks, RetryBaseDelay.Ticks * (1L << Math.Min(Math.Max(attempts, 1) - 1, 20))));
+        return TimeSpan.FromTicks(Math.Min(RetryMaxDelay.Ticks, (backoff * (0.8 + (Random.Shared.NextDouble() * 0.4))).Ticks)); // ±20%, never past the maximum an operator set
+    }
 }

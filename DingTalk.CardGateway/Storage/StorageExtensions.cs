@@ -26,6 +26,8 @@ public static class StorageExtensions
         services.AddScoped<ICallbackStore, SqlCallbackStore>();
         services.AddScoped<IHandlerStateStore, SqlHandlerStateStore>();
         services.AddScoped<IOutbox, SqlOutbox>();
+        services.AddSingleton<EffectSignal>();
+        services.AddScoped<SqlEffects>();
         services.AddScoped<CardUpdates>();
         services.AddScoped<Admin.CardListing>();
         services.AddSingleton<ITypingLeases, SqlTypingLeases>(); // one owner per process

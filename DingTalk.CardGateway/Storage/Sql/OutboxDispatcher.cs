@@ -447,8 +447,7 @@ public sealed partial class OutboxDispatcher(
             return;
         }
 
-        var backoff = TimeSpan.FromTicks(Math.Min(o.RetryMaxDelay.Ticks, o.RetryBaseDelay.Ticks * (1L << Math.Min(attempts - 1, 20))));
-        var jittered = TimeSpan.FromTicks(Math.Min(o.RetryMaxDelay.Ticks, (backoff * (0.8 + (Random.Shared.NextDouble() * 0.4))).Ticks)); // ±20%, never past the maximum an operator set
+        var jittered = o.RetryDelay(attempts);
         await UpdateFoldedAsync(
             folded,
             "attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, last_error_scopes = @errorScopes, available_at = @availableAt",

@@ -24,6 +24,8 @@ public sealed class PostgresDialect : SqlDialect
     public override string LockingIfFree(string columns, string table, string where, string keyParameter) =>
         $"SELECT {columns} FROM {table} WHERE {where} AND {TryLockKey(keyParameter)} FOR UPDATE OF {table} SKIP LOCKED";
 
+    public override string SkipLockedRows => " FOR UPDATE SKIP LOCKED";
+
     public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
 
     public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>

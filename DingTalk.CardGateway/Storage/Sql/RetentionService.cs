@@ -6,8 +6,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
 /// Purges, hourly, callbacks (and with them their deduplication keys), sent outbox entries, dead letters resolved or
-/// dismissed, and the typing leases of cards nobody has typed into for longer than <c>Gateway:Storage:Retention</c>.
-/// Cards, handler state and dead letters not put right stay.
+/// dismissed, done effects and the typing leases of cards nobody has typed into for longer than
+/// <c>Gateway:Storage:Retention</c>. Cards, handler state, dead letters not put right and dead effects stay.
 /// </summary>
 /// <remarks>
 /// It deletes <see cref="RowsPerWrite"/> rows at a time, each part a write of its own: on SQLite a part is one turn of
@@ -57,6 +57,11 @@ public sealed partial class RetentionService(
         if (callbacks + outbox + leases > 0)
         {
             Log.Purged(logger, callbacks, outbox, leases);
+        }
+
+        if (await PurgeDoneEffectsAsync(cutoff, cancellationToken) is > 0 and var effects)
+        {
+            Log.EffectsPurged(logger, effects);
         }
 
         return (callbacks, outbox, leases);
@@ -141,6 +146,28 @@ public sealed partial class RetentionService(
         }
     }
 
+    /// <summary>Effects done before the cutoff (pending and dead ones stay, as dead letters do).</summary>
+    private async Task<int> PurgeDoneEffectsAsync(long cutoff, CancellationToken cancellationToken)
+    {
+        var purged = 0;
+        while (true)
+        {
+            var deleted = await WriteAsync(
+                """
+                DELETE FROM effects WHERE id IN (
+                    SELECT id FROM effects WHERE status = 'Done' AND done_at < @cutoff LIMIT @rows)
+                AND status = 'Done' AND done_at < @cutoff
+                """,
+                new { cutoff, rows = RowsPerWrite },
+                cancellationToken);
+            purged += deleted;
+            if (deleted < RowsPerWrite)
+            {
+                return purged;
+            }
+        }
+    }
+
     private Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken) =>
         StorageSession.ExecuteAsync(database, batcher, sql, parameters, cancellationToken);
 
@@ -148,6 +175,9 @@ public sealed partial class RetentionService(
     {
         [LoggerMessage(4201, LogLevel.Information, "Retention purged {Callbacks} callbacks, {OutboxEntries} sent outbox entries and resolved or dismissed dead letters, and {TypingLeases} typing leases of idle cards")]
         public static partial void Purged(ILogger logger, int callbacks, int outboxEntries, int typingLeases);
+
+        [LoggerMessage(8011, LogLevel.Information, "Retention purged {Effects} effects done before Gateway:Storage:Retention")]
+        public static partial void EffectsPurged(ILogger logger, int effects);
 
         [LoggerMessage(4202, LogLevel.Warning, "Retention purge failed; trying again in a minute")]
         public static partial void Failed(ILogger logger, Exception exception);

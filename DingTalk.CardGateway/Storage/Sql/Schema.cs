@@ -89,5 +89,28 @@ public static class Schema
         ALTER TABLE outbox ADD COLUMN resolved_at BIGINT NULL;
         ALTER TABLE outbox ADD COLUMN resolved_by BIGINT NULL
         """,
+        // 7: effects a handler asked for after its click commits (CardActionResult.AndAfterCommit), queued in the click's
+        // transaction. available_at is also the lease of the replica running one (owner, its attempt the fence); one row
+        // per effect of a click, so a click handled again after retention forgot it queues none twice.
+        $"""
+        CREATE TABLE effects (
+            id {dialect.IdentityPrimaryKey},
+            callback_id TEXT NOT NULL,
+            effect_index INTEGER NOT NULL,
+            card_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            created_at BIGINT NOT NULL,
+            available_at BIGINT NOT NULL,
+            owner TEXT NULL,
+            done_at BIGINT NULL,
+            last_error TEXT NULL
+        );
+        CREATE UNIQUE INDEX effects_by_callback ON effects (callback_id, effect_index);
+        CREATE INDEX effects_due ON effects (status, available_at);
+        CREATE INDEX effects_by_card ON effects (card_id, id);
+        """,
     ];
 }

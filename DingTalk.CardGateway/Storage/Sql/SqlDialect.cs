@@ -30,6 +30,13 @@ public abstract class SqlDialect
     /// </summary>
     public virtual string LockingIfFree(string columns, string table, string where, string keyParameter) => LockingInTurn(columns, table, where, keyParameter);
 
+    /// <summary>
+    /// Appended to a <c>SELECT</c> of rows a replica is about to claim: where several replicas share the database
+    /// (PostgreSQL) it locks them and skips those another claim holds, so two replicas never claim one row. Empty on
+    /// SQLite, whose one writer claims one statement at a time anyway.
+    /// </summary>
+    public virtual string SkipLockedRows => "";
+
     public abstract DbConnection CreateConnection(string connectionString);
 
     /// <summary>Per-connection settings, run on every open.</summary>

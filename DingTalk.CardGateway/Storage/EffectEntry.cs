@@ -1,0 +1,27 @@
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>
+/// One effect a committed click queued (<c>CardActionResult.AndAfterCommit</c>), as <c>GET /api/cards/{id}</c> shows it:
+/// never its payload, which may hold what the effect needs to call another system.
+/// </summary>
+/// <param name="Id">The effect's row.</param>
+/// <param name="CallbackId">The click that queued it.</param>
+/// <param name="Effect">The effect's name.</param>
+/// <param name="IdempotencyKey">What every run of it is given: <c>{callbackId}:{index}</c>.</param>
+/// <param name="Status">Pending, done or dead.</param>
+/// <param name="Attempts">Runs begun so far.</param>
+/// <param name="CreatedAt">When its click committed it.</param>
+/// <param name="NextAttemptAt">When a pending effect is due (or, while a replica runs it, when that replica's hold ends).</param>
+/// <param name="DoneAt">When it ran to the end.</param>
+/// <param name="LastError">What its last failed run threw, or why it was given up.</param>
+public sealed record EffectEntry(
+    long Id,
+    string CallbackId,
+    string Effect,
+    string IdempotencyKey,
+    EffectStatus Status,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? NextAttemptAt,
+    DateTimeOffset? DoneAt,
+    string? LastError);

@@ -1,0 +1,269 @@
+using Dapper;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Handlers.Effects;
+using Microsoft.Extensions.Options;
+
+namespace DingTalk.CardGateway.Storage.Sql;
+
+/// <summary>
+/// Runs the effects committed clicks queued (<see cref="SqlEffects"/>), apart from the outbox: a failing webhook never holds
+/// a card's updates back. A replica claims due effects in one write that moves their <c>available_at</c> past
+/// <see cref="OutboxOptions.EffectTimeout"/> (its hold on them; on PostgreSQL the rows are picked <c>FOR UPDATE SKIP
+/// LOCKED</c>, so two replicas never claim one) and counts the attempt; it runs each in a scope of its own, then marks it
+/// done — or schedules a retry with the outbox's backoff, or gives it up as dead (a permanent failure, or failing past
+/// <see cref="OutboxOptions.GiveUpAfter"/>). Every mark is fenced by the claim (owner and attempt), so a replica whose hold
+/// ran out and was taken over marks nothing. A process dying mid-run leaves its hold to run out (on a SQLite file, freed at
+/// its restart): at least once, each run given the same idempotency key.
+/// </summary>
+public sealed partial class EffectDispatcher(
+    GatewayDatabase database,
+    SqliteWriteBatcher batcher,
+    CardEffectRegistry registry,
+    IServiceScopeFactory scopes,
+    EffectSignal signal,
+    IOptionsMonitor<OutboxOptions> options,
+    IOptionsMonitor<CallbackHandlingOptions> callbacks,
+    IHostApplicationLifetime lifetime,
+    TimeProvider clock,
+    ILogger<EffectDispatcher> logger) : BackgroundService
+{
+    /// <summary>A claim holds an effect this much longer than its run may take: the marking write after it, clocks a little apart.</summary>
+    internal static readonly TimeSpan HoldMargin = TimeSpan.FromSeconds(1);
+
+    private readonly string _owner = LeaseRenewal.NewOwner();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Claims stop as the host begins to stop; effects under way get the stop's grace (RunAsync).
+        using var claiming = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
+        var running = new List<Task>();
+        try
+        {
+            await ReleaseEndedHoldsAsync(claiming.Token);
+            while (!claiming.IsCancellationRequested)
+            {
+                running.RemoveAll(t => t.IsCompleted);
+                var free = options.CurrentValue.Concurrency - running.Count;
+                try
+                {
+                    if (free <= 0)
+                    {
+                        await Task.WhenAny([.. running, Task.Delay(Timeout.Infinite, claiming.Token)]);
+                        continue;
+                    }
+
+                    var claimed = await ClaimAsync(free, claiming.Token);
+                    running.AddRange(claimed.Select(RunAsync));
+                    if (claimed.Count == 0)
+                    {
+                        await signal.WaitAsync(options.CurrentValue.PollInterval, claiming.Token);
+                    }
+                }
+                catch (OperationCanceledException) when (claiming.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    // The database is away: nothing is lost, the effects stay pending.
+                    Log.DispatchFailed(logger, ex);
+                    await Task.Delay(options.CurrentValue.RetryBaseDelay, clock, claiming.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (claiming.IsCancellationRequested)
+        {
+            // stopping before the first claim
+        }
+
+        await Task.WhenAll(running);
+    }
+
+    /// <summary>
+    /// On a SQLite file only this process uses, an effect held by an earlier process was being run when that process ended
+    /// (a crash, a kill): due again at once instead of when its hold runs out. On PostgreSQL a hold may be another
+    /// replica's, alive: left to run out.
+    /// </summary>
+    private async Task ReleaseEndedHoldsAsync(CancellationToken cancellationToken)
+    {
+        if (!database.Exclusive)
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var released = await StorageSession.ExecuteAsync(
+            database,
+            batcher,
+            "UPDATE effects SET available_at = @now, owner = NULL WHERE status = 'Pending' AND owner IS NOT NULL",
+            new { now },
+            cancellationToken);
+        if (released > 0)
+        {
+            Log.HoldsReleased(logger, released);
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> due effects, claimed for this replica (oldest due first); none when none is due.</summary>
+    internal async Task<IReadOnlyList<SqlEffects.EffectRow>> ClaimAsync(int limit, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+        // Looked for beside the writer first: an idle gateway's poll costs SQLite no write turn.
+        if ((await batcher.QueryBesideAsync<long>("SELECT id FROM effects WHERE status = 'Pending' AND available_at <= @now LIMIT 1", new { now }, cancellationToken)).Count == 0)
+        {
+            return [];
+        }
+
+        var holdUntil = (clock.GetUtcNow() + options.CurrentValue.EffectTimeout + HoldMargin).ToUnixTimeMilliseconds();
+        await using var session = new StorageSession(database, batcher);
+        return await session.WriteAsync(
+            async (connection, transaction) => (IReadOnlyList<SqlEffects.EffectRow>)(await connection.QueryAsync<SqlEffects.EffectRow>(new CommandDefinition(
+                $"""
+                UPDATE effects SET attempts = attempts + 1, owner = @owner, available_at = @holdUntil
+                WHERE id IN (
+                    SELECT id FROM effects WHERE status = 'Pending' AND available_at <= @now
+                    ORDER BY available_at, id LIMIT @limit{database.Dialect.SkipLockedRows}
+                ) AND status = 'Pending' AND available_at <= @now
+                RETURNING id, callback_id, effect_index, card_id, name, payload, status, attempts, created_at, available_at, done_at, last_error
+                """,
+                new { owner = _owner, holdUntil, now, limit },
+                transaction,
+                cancellationToken: cancellationToken))).AsList(),
+            cancellationToken);
+    }
+
+    /// <summary>One run of a claimed effect, and its mark: done, retried, or dead. Never throws.</summary>
+    internal async Task RunAsync(SqlEffects.EffectRow effect)
+    {
+        var o = options.CurrentValue;
+        var key = SqlEffects.IdempotencyKey(effect.CallbackId, effect.EffectIndex);
+        try
+        {
+            if (registry.Find(effect.Name) is not { } registration)
+            {
+                // A replica of an older or newer build, say: one that knows it runs it. Retried like a failure until then.
+                Log.NotRegistered(logger, effect.Name, effect.CallbackId);
+                await FailAsync(effect, $"No effect named {effect.Name} is registered in this process (services.AddCardEffect<{effect.Name}, …>())", permanent: false, o);
+                return;
+            }
+
+            // Cancelled past the effect's timeout, or once the stop's grace is over (an effect still running is retried later).
+            using var cancel = new CancellationTokenSource(o.EffectTimeout, clock);
+            var grace = callbacks.CurrentValue.StopGrace;
+            using var stopping = lifetime.ApplicationStopping.Register(() => cancel.CancelAfter(grace));
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await registration.RunAsync(
+                    scope.ServiceProvider,
+                    new CardEffectRun<string>(key, effect.CallbackId, effect.CardId, effect.Name, effect.Attempts, effect.Payload),
+                    cancel.Token);
+            }
+            catch (PermanentEffectFailureException ex)
+            {
+                await FailAsync(effect, Describe(ex), permanent: true, o);
+                return;
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                Log.CutOffByStop(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)grace.TotalMilliseconds);
+                await MarkAsync(effect, "available_at = @now, owner = NULL, last_error = @error", new { error = "Cut off as the gateway stopped" }); // due again at once
+                return;
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                Log.TimedOut(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)o.EffectTimeout.TotalMilliseconds);
+                await FailAsync(effect, $"Ran past Gateway:Outbox:EffectTimeout ({(long)o.EffectTimeout.TotalMilliseconds} ms)", permanent: false, o);
+                return;
+            }
+            catch (Exception ex)
+            {
+                await FailAsync(effect, Describe(ex), permanent: false, o, ex);
+                return;
+            }
+
+            await MarkAsync(effect, "status = 'Done', done_at = @now, owner = NULL", new { });
+            Log.Ran(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts);
+        }
+        catch (Exception ex)
+        {
+            // The mark could not be written (the database away): the hold runs out and the effect runs again, at least once.
+            Log.MarkFailed(logger, ex, effect.Name, effect.CallbackId);
+        }
+    }
+
+    private async Task FailAsync(SqlEffects.EffectRow effect, string error, bool permanent, OutboxOptions o, Exception? exception = null)
+    {
+        var now = clock.GetUtcNow();
+        if (permanent || DateTimeOffset.FromUnixTimeMilliseconds(effect.CreatedAt) <= now - o.GiveUpAfter)
+        {
+            await MarkAsync(effect, "status = 'Dead', owner = NULL, last_error = @error", new { error });
+            if (permanent)
+            {
+                Log.Refused(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error);
+            }
+            else
+            {
+                Log.GivenUp(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error);
+            }
+
+            return;
+        }
+
+        var delay = o.RetryDelay(effect.Attempts);
+        await MarkAsync(effect, "available_at = @retryAt, owner = NULL, last_error = @error", new { error, retryAt = (now + delay).ToUnixTimeMilliseconds() });
+        Log.WillRetry(logger, exception, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error, (long)delay.TotalMilliseconds);
+    }
+
+    /// <summary>Sets <paramref name="set"/> on the effect while this replica's claim of it (owner and attempt) still stands.</summary>
+    private Task<int> MarkAsync(SqlEffects.EffectRow effect, string set, object values)
+    {
+        var parameters = new DynamicParameters(values);
+        parameters.Add("id", effect.Id);
+        parameters.Add("owner", _owner);
+        parameters.Add("attempts", effect.Attempts);
+        parameters.Add("now", clock.GetUtcNow().ToUnixTimeMilliseconds());
+        return StorageSession.ExecuteAsync(
+            database,
+            batcher,
+            $"UPDATE effects SET {set} WHERE id = @id AND owner = @owner AND attempts = @attempts AND status = 'Pending'",
+            parameters,
+            CancellationToken.None);
+    }
+
+    private static string Describe(Exception ex) => ex.GetType().Name + ": " + ex.Message;
+
+    private static partial class Log
+    {
+        [LoggerMessage(8001, LogLevel.Information, "Effect {Effect} of callback {CallbackId} (card {CardId}) ran, attempt {Attempt}")]
+        public static partial void Ran(ILogger logger, string effect, string callbackId, string cardId, int attempt);
+
+        [LoggerMessage(8002, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} (card {CardId}) failed on attempt {Attempt}: {Error}; retrying in {DelayMs} ms")]
+        public static partial void WillRetry(ILogger logger, Exception? exception, string effect, string callbackId, string cardId, int attempt, string error, long delayMs);
+
+        [LoggerMessage(8003, LogLevel.Error, "Effect {Effect} of callback {CallbackId} (card {CardId}) is given up after {Attempts} attempts, failing past Gateway:Outbox:GiveUpAfter: {Error}. It stays visible, dead, in GET /api/cards")]
+        public static partial void GivenUp(ILogger logger, string effect, string callbackId, string cardId, int attempts, string error);
+
+        [LoggerMessage(8004, LogLevel.Error, "Effect {Effect} of callback {CallbackId} (card {CardId}) failed for good on attempt {Attempts} and is not retried: {Error}. It stays visible, dead, in GET /api/cards")]
+        public static partial void Refused(ILogger logger, string effect, string callbackId, string cardId, int attempts, string error);
+
+        [LoggerMessage(8005, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} ran past Gateway:Outbox:EffectTimeout ({TimeoutMs} ms) on attempt {Attempt} and was cancelled; it is retried")]
+        public static partial void TimedOut(ILogger logger, string effect, string callbackId, int attempt, long timeoutMs);
+
+        [LoggerMessage(8006, LogLevel.Error, "The effect dispatcher could not reach the database; retrying")]
+        public static partial void DispatchFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(8007, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} was still running (attempt {Attempt}) when the stop's grace ({GraceMs} ms, Gateway:Callbacks:StopGrace) ended: cancelled, and run again once a gateway is up")]
+        public static partial void CutOffByStop(ILogger logger, string effect, string callbackId, int attempt, long graceMs);
+
+        [LoggerMessage(8008, LogLevel.Warning, "No effect named {Effect} (callback {CallbackId}) is registered in this process: retried with backoff until a gateway that registers it (services.AddCardEffect) runs it")]
+        public static partial void NotRegistered(ILogger logger, string effect, string callbackId);
+
+        [LoggerMessage(8009, LogLevel.Information, "Released {Effects} effect(s) a previous gateway process was running on this SQLite file when it ended (a crash or a kill): they run again at once")]
+        public static partial void HoldsReleased(ILogger logger, int effects);
+
+        [LoggerMessage(8010, LogLevel.Error, "What became of effect {Effect} of callback {CallbackId} could not be recorded (the database away): it runs again once its hold runs out (at least once)")]
+        public static partial void MarkFailed(ILogger logger, Exception exception, string effect, string callbackId);
+    }
+}
