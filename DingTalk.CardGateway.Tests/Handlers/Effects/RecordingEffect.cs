@@ -1,0 +1,29 @@
+using DingTalk.CardGateway.Handlers.Effects;
+using DingTalk.CardGateway.Tests.Callbacks;
+
+namespace DingTalk.CardGateway.Tests.Handlers.Effects;
+
+/// <summary>An effect that records each run in <see cref="EffectRuns"/> and fails or waits as its payload says (<see cref="EffectNote"/>).</summary>
+public sealed class RecordingEffect(EffectRuns runs, HandlerGate gate) : ICardEffect<EffectNote>
+{
+    public async Task RunAsync(CardEffectRun<EffectNote> run, CancellationToken cancellationToken)
+    {
+        var note = run.Payload;
+        if (note.Gate is { } name)
+        {
+            await gate.WaitAt(name).WaitAsync(cancellationToken);
+        }
+
+        var fails = note.Permanent || note.FailTimes < 0 || run.Attempt <= note.FailTimes;
+        runs.Add(new EffectRuns.Run(run.IdempotencyKey, run.CallbackId, run.CardId, run.Attempt, note.Note, !fails));
+        if (note.Permanent)
+        {
+            throw new PermanentEffectFailureException($"the ticket system refused {note.Note} for good");
+        }
+
+        if (fails)
+        {
+            throw new InvalidOperationException($"the ticket system is down (attempt {run.Attempt})");
+        }
+    }
+}
