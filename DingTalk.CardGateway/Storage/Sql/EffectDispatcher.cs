@@ -39,7 +39,15 @@ public sealed partial class EffectDispatcher(
         var running = new List<Task>();
         try
         {
-            await ReleaseEndedHoldsAsync(claiming.Token);
+            try
+            {
+                await ReleaseEndedHoldsAsync(claiming.Token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.DispatchFailed(logger, ex); // the holds then run out as on PostgreSQL
+            }
+
             while (!claiming.IsCancellationRequested)
             {
                 running.RemoveAll(t => t.IsCompleted);
