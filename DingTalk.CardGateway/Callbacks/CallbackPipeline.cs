@@ -343,9 +343,9 @@ public sealed partial class CallbackPipeline(
                 ? default
                 : cancel.Token.UnsafeRegister(_ => WatchCancelled(running, handlerName, context, timeout), null);
             var result = await running ?? CardActionResult.None;
-            if (result.AfterCommit.FirstOrDefault(e => !services.GetRequiredService<CardEffectRegistry>().IsRegistered(e.Effect)) is { } unknown)
+            if (result.AfterCommit.Count > 0)
             {
-                throw new ArgumentException($"The handler's result asks for effect {unknown.Effect}, which is not registered: add services.AddCardEffect<{unknown.Effect}, …>().");
+                EnsureRegistered(services, result.AfterCommit);
             }
 
             return IsWritable(result)
@@ -390,6 +390,19 @@ public sealed partial class CallbackPipeline(
             if (await Task.WhenAny(running, Task.Delay(HandlerDrain.AfterCancel, clock)) != running)
             {
                 Log.IgnoresCancellation(logger, handlerName, (long)timeout.TotalMilliseconds, context.CallbackId, context.CardId, (long)HandlerDrain.AfterCancel.TotalMilliseconds);
+            }
+        }
+    }
+
+    /// <summary>An effect the result asks for that this process cannot run fails the handler, naming the line to add.</summary>
+    private static void EnsureRegistered(IServiceProvider services, IReadOnlyList<AfterCommitEffect> effects)
+    {
+        var registry = services.GetRequiredService<CardEffectRegistry>();
+        foreach (var effect in effects)
+        {
+            if (!registry.IsRegistered(effect.Effect))
+            {
+                throw new ArgumentException($"The handler's result asks for effect {effect.Effect}, which is not registered: add services.AddCardEffect<{effect.Effect}, …>().");
             }
         }
     }
