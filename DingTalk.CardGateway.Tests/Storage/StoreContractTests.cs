@@ -107,6 +107,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         {
             // Back to schema 1, as a gateway of the first release left it.
             await connection.RunAsync(null, "DROP TABLE typing_leases", default);
+            await connection.RunAsync(null, "DROP TABLE effects", default);
             await connection.RunAsync(null, "ALTER TABLE callbacks DROP COLUMN params", default);
             await connection.RunAsync(null, "ALTER TABLE cards DROP COLUMN creation_confirmed", default);
             await connection.RunAsync(null, "ALTER TABLE outbox DROP COLUMN last_error_scopes", default);
