@@ -11,9 +11,9 @@ namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>
 /// The one path every verified callback takes, whatever its transport (HTTP or Stream): claim the callback's id →
-/// choose the handler → run it within the budget → record the outcome, the handler's state change and its update
-/// for everyone in ONE transaction → commit → answer; then, once the answer has left, the outbox may send the
-/// update and any streamed text is typed.
+/// choose the handler → run it within the budget → record the outcome, the handler's state change, its update
+/// for everyone and the effects it asked for in ONE transaction → commit → answer; then, once the answer has left, the
+/// outbox may send the update and any streamed text is typed (the effects run apart: <see cref="EffectDispatcher"/>).
 /// </summary>
 /// <remarks>
 /// Everything a callback writes goes through the <see cref="StorageSession"/> of one DI scope, so a crash loses
