@@ -117,6 +117,54 @@ public class AccessTokenProviderTests
         Assert.Contains("invalidClientIdOrSecret", provider.LastError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_token_call_that_cannot_reach_DingTalk_is_reported_for_readiness_too()
+    {
+        // Only DingTalk's refusals were kept: a probe that stopped waiting for a call DingTalk never answered had no reason left to give.
+        _oauth.Fail = new HttpRequestException("Connection refused (127.0.0.1:9)", new System.Net.Sockets.SocketException(111));
+        var provider = CreateProvider();
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => provider.GetTokenAsync(CancellationToken.None).AsTask());
+
+        Assert.Equal("DingTalk could not be reached for a token (Connection refused (127.0.0.1:9)); check DingTalk:ApiBaseUrl and the network path to it.", provider.LastError);
+    }
+
+    [Fact]
+    public async Task Readiness_stays_ready_on_a_token_still_valid_while_its_renewal_hangs_and_says_why_once_it_expires()
+    {
+        var provider = CreateProvider();
+        await provider.GetTokenAsync(CancellationToken.None);
+        var hung = new TaskCompletionSource<AccessTokenResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _oauth.Answer = hung.Task;
+        var readiness = new DingTalkTokenHealthCheck(provider, _clock);
+        _clock.Advance(TimeSpan.FromSeconds(7200) - TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1)); // due for renewal, not expired
+
+        var renewing = await ProbeAsync(readiness);
+        var again = await ProbeAsync(readiness);
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        var expired = await ProbeAsync(readiness);
+
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, renewing.Status);
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, again.Status);
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, expired.Status);
+        Assert.StartsWith("DingTalk has not answered the token call yet (", expired.Description, StringComparison.Ordinal);
+        Assert.Equal(2, _oauth.Calls); // the first token, and one renewal however many probes
+        hung.SetResult(new AccessTokenResponse("token-late", 7200));
+    }
+
+    /// <summary>A probe on the fake clock: it waits for a call under way at most <see cref="ReadinessWait.Bound"/>, which the test lets pass.</summary>
+    private async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> ProbeAsync(DingTalkTokenHealthCheck readiness)
+    {
+        var probe = readiness.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        while (!probe.IsCompleted)
+        {
+            _clock.Advance(ReadinessWait.Bound);
+            await Task.WhenAny(probe, Task.Delay(10));
+        }
+
+        return await probe;
+    }
+
     private AccessTokenProvider CreateProvider()
     {
         var options = new DingTalkOptions { AppKey = "key", AppSecret = "secret-value" };

@@ -22,7 +22,11 @@ public sealed partial class AccessTokenProvider(
     private volatile CachedToken? _current;
     private SharedFetch? _fetching;
 
-    /// <summary>The last token-call failure, for readiness (e.g. DingTalk's <c>invalidClientIdOrSecret</c>).</summary>
+    /// <summary>
+    /// The last token call's failure as readiness says it, whatever failed: DingTalk's refusal (e.g.
+    /// <c>invalidClientIdOrSecret</c>), the network's own words, or how long DingTalk left it unanswered. Null once a
+    /// token call succeeds.
+    /// </summary>
     public string? LastError { get; private set; }
 
     /// <remarks>
@@ -47,17 +51,53 @@ public sealed partial class AccessTokenProvider(
                 return cached.Value;
             }
 
-            if (_fetching is null)
-            {
-                _fetching = new SharedFetch();
-                _fetching.Task = FetchSharedAsync(_fetching);
-            }
-
-            _fetching.Unreported |= !CallerReports.Value;
-            fetching = _fetching.Task;
+            fetching = StartOrJoinFetch().Task;
         }
 
         return (await fetching.WaitAsync(cancellationToken)).Value;
+    }
+
+    /// <summary>
+    /// For readiness, which must answer at once whatever DingTalk does: null while the token held needs no renewal;
+    /// else the one fetch under way (started if none is, joined otherwise: probes never add a call), for the caller to
+    /// wait on only as long as it can afford. Its outcome lands in <see cref="LastError"/> whether or not anyone waits.
+    /// </summary>
+    public PendingFetch? FetchIfDue()
+    {
+        lock (_gate)
+        {
+            var cached = _current;
+            var now = clock.GetUtcNow();
+            if (cached is not null && now < cached.RenewAt)
+            {
+                return null;
+            }
+
+            var fetch = StartOrJoinFetch();
+            return new PendingFetch(fetch.Task, fetch.StartedAt, cached is not null && now < cached.ExpiresAt);
+        }
+    }
+
+    /// <summary>A token fetch under way.</summary>
+    /// <param name="Task">Ends with the fetch (its failure is in <see cref="LastError"/>).</param>
+    /// <param name="StartedAt">When it began, a <see cref="TimeProvider"/> timestamp.</param>
+    /// <param name="TokenStillValid">The token it renews has not expired yet: calls still carry it meanwhile.</param>
+    public sealed record PendingFetch(Task Task, long StartedAt, bool TokenStillValid);
+
+    /// <summary>Called under the gate.</summary>
+    private SharedFetch StartOrJoinFetch()
+    {
+        if (_fetching is null)
+        {
+            _fetching = new SharedFetch(clock.GetTimestamp());
+            _fetching.Task = FetchSharedAsync(_fetching);
+
+            // A probe may stop waiting on it: its failure is in LastError, not an unobserved exception.
+            _fetching.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        _fetching.Unreported |= !CallerReports.Value;
+        return _fetching;
     }
 
     /// <summary>
@@ -102,9 +142,10 @@ public sealed partial class AccessTokenProvider(
         {
             return await FetchAsync(CancellationToken.None); // everyone's fetch, not one caller's to cancel
         }
-        catch (DingTalkApiException ex) when (ex.Code != EmptyAccessToken)
+        catch (Exception ex)
         {
-            refused = ex;
+            LastError = Describe(ex, clock.GetElapsedTime(fetch.StartedAt));
+            refused = ex is DingTalkApiException { Code: not EmptyAccessToken } refusal ? refusal : null;
             throw;
         }
         finally
@@ -134,41 +175,48 @@ public sealed partial class AccessTokenProvider(
     private async Task<CachedToken> FetchAsync(CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
-        AccessTokenResponse response;
-        try
-        {
-            response = await oauth.GetAccessTokenAsync(new AccessTokenRequest(o.AppKey ?? "", o.AppSecret ?? ""), cancellationToken);
-        }
-        catch (DingTalkApiException ex)
-        {
-            LastError = $"DingTalk refused the token call: {ex.Code} {ex.DingTalkMessage}{DingTalkErrors.KeysToCheck(ex.Code)}";
-            throw;
-        }
-
+        var response = await oauth.GetAccessTokenAsync(new AccessTokenRequest(o.AppKey ?? "", o.AppSecret ?? ""), cancellationToken);
         if (string.IsNullOrEmpty(response.AccessToken))
         {
-            LastError = "DingTalk answered the token call without an accessToken.";
-            throw new DingTalkApiException(System.Net.HttpStatusCode.BadGateway, EmptyAccessToken, LastError, null);
+            throw new DingTalkApiException(System.Net.HttpStatusCode.BadGateway, EmptyAccessToken, "DingTalk answered the token call without an accessToken.", null);
         }
 
         masker.Add(response.AccessToken);
         var lifetime = TimeSpan.FromSeconds(Math.Max(1, response.ExpireIn));
         var margin = o.Outbound.TokenRefreshMargin < lifetime ? o.Outbound.TokenRefreshMargin : lifetime / 2;
-        var token = new CachedToken(response.AccessToken, clock.GetUtcNow() + lifetime - margin);
+        var now = clock.GetUtcNow();
+        var token = new CachedToken(response.AccessToken, now + lifetime - margin, now + lifetime);
         _current = token;
         LastError = null;
         Log.TokenFetched(logger, response.ExpireIn);
         return token;
     }
 
+    /// <summary>
+    /// A failed token call in readiness's words: DingTalk's refusal, or what the network said (Refit's wrapper's type
+    /// name says nothing), or how long DingTalk left it unanswered.
+    /// </summary>
+    private static string Describe(Exception exception, TimeSpan took) => DingTalkErrors.CauseOf(exception) switch
+    {
+        DingTalkApiException { Code: EmptyAccessToken } empty => empty.DingTalkMessage ?? empty.Message,
+        DingTalkApiException refused => $"DingTalk refused the token call: {refused.Code} {refused.DingTalkMessage}{DingTalkErrors.KeysToCheck(refused.Code)}",
+        OperationCanceledException or Polly.Timeout.TimeoutRejectedException => $"DingTalk did not answer the token call within {took.TotalSeconds:0.#} s; {CheckThePath}",
+        Polly.CircuitBreaker.BrokenCircuitException => $"DingTalk failed repeatedly, so calls to it are paused (circuit open); {CheckThePath}",
+        var cause => $"DingTalk could not be reached for a token ({cause.Message}); {CheckThePath}",
+    };
+
+    private const string CheckThePath = DingTalkErrors.CheckTheNetworkPath + ".";
+
     private const string EmptyAccessToken = "emptyAccessToken";
 
-    private sealed record CachedToken(string Value, DateTimeOffset RenewAt);
+    private sealed record CachedToken(string Value, DateTimeOffset RenewAt, DateTimeOffset ExpiresAt);
 
-    /// <summary>A fetch and whether any caller waiting on it leaves a refusal to the provider to say.</summary>
-    private sealed class SharedFetch
+    /// <summary>A fetch, when it began, and whether any caller waiting on it leaves a refusal to the provider to say.</summary>
+    private sealed class SharedFetch(long startedAt)
     {
         public Task<CachedToken> Task { get; set; } = null!;
+
+        public long StartedAt { get; } = startedAt;
 
         /// <summary>Written and read under the gate only.</summary>
         public bool Unreported { get; set; }

@@ -3,34 +3,44 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace DingTalk.CardGateway.Hosting;
 
-/// <summary>Ready only if DingTalk gives us an access token (cached, so a probe costs no call while it is valid).</summary>
-public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens) : IHealthCheck
+/// <summary>
+/// Ready only if DingTalk gives us an access token, said from the token provider's state rather than by awaiting
+/// DingTalk: a valid token costs no call; otherwise the probe starts the one fetch (or joins the one under way: probes
+/// never add a call however many come), waits for it within <see cref="ReadinessWait.Bound"/>, and else answers with
+/// the last fetch's failure, or, before any outcome, that DingTalk has not answered yet.
+/// </summary>
+public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens, TimeProvider clock) : IHealthCheck
 {
-    private const string CheckThePath = DingTalkErrors.CheckTheNetworkPath + ".";
-
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        try
+        AccessTokenProvider.PendingFetch? fetch;
+        using (AccessTokenProvider.CallerReportsRefusal()) // readiness says it, and a probe every few seconds must not log it each time
         {
-            using (AccessTokenProvider.CallerReportsRefusal()) // readiness says it, and a probe every few seconds must not log it each time
-            {
-                await tokens.GetTokenAsync(timeout.Token);
-            }
+            fetch = tokens.FetchIfDue();
+        }
+
+        if (fetch is null)
+        {
             return HealthCheckResult.Healthy("DingTalk access token available.");
         }
-        catch (Exception ex) when (ex is DingTalkApiException or HttpRequestException or Refit.ApiRequestException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException or Polly.CircuitBreaker.BrokenCircuitException)
+
+        if (await ReadinessWait.EndedAsync(fetch.Task, fetch.StartedAt, clock, cancellationToken))
         {
-            // The refusal, or the network's own words, rather than Refit's wrapper's type name.
-            var cause = DingTalkErrors.CauseOf(ex);
-            return HealthCheckResult.Unhealthy(cause switch
-            {
-                DingTalkApiException => tokens.LastError ?? cause.Message,
-                OperationCanceledException or Polly.Timeout.TimeoutRejectedException => $"DingTalk did not answer the token call in time; {CheckThePath}",
-                Polly.CircuitBreaker.BrokenCircuitException => $"DingTalk failed repeatedly, so calls to it are paused (circuit open); {CheckThePath}",
-                _ => $"DingTalk could not be reached for a token ({cause.Message}); {CheckThePath}",
-            });
+            return fetch.Task.IsCompletedSuccessfully
+                ? HealthCheckResult.Healthy("DingTalk access token available.")
+                : HealthCheckResult.Unhealthy(tokens.LastError ?? "DingTalk's token call failed.");
         }
+
+        // DingTalk has not answered yet: say what is known rather than wait for it.
+        if (fetch.TokenStillValid)
+        {
+            return HealthCheckResult.Healthy("DingTalk access token available (a new one is being fetched).");
+        }
+
+        return tokens.LastError is { } last
+            ? HealthCheckResult.Unhealthy(last)
+            : HealthCheckResult.Unhealthy(
+                $"DingTalk has not answered the token call yet ({ReadinessWait.Since(fetch.StartedAt, clock)} so far): not ready until it does; if it lasts, {DingTalkErrors.CheckTheNetworkPath}.",
+                data: ReadinessLog.Pending);
     }
 }

@@ -14,13 +14,19 @@ public sealed partial class ReadinessLog(ILogger<ReadinessLog> logger)
     /// <summary>The failing checks last reported, by name and status ("" when ready); null before the first probe.</summary>
     private string? _last;
 
+    /// <summary>
+    /// The data of a check's result that has no outcome to say yet (a call under way, "has not answered yet"): once it
+    /// has one (the refusal, the network's words), readiness is said again with it, though the same checks fail.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, object> Pending = new Dictionary<string, object> { ["pending"] = true };
+
     public void Observe(HealthReport report)
     {
         var failing = report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
 
         // Keyed by which checks fail, not by what they say: a description that changes at every probe (a reconnect's
         // countdown) is not a change of readiness; a check that starts or stops failing is.
-        var key = string.Join(", ", failing.Select(e => $"{e.Key} {e.Value.Status}"));
+        var key = string.Join(", ", failing.Select(e => $"{e.Key} {e.Value.Status}{(e.Value.Data.ContainsKey("pending") ? " pending" : "")}"));
         bool first;
         lock (_gate)
         {
