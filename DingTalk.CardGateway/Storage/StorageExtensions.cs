@@ -41,6 +41,7 @@ public static class StorageExtensions
         services.AddHostedService(sp => sp.GetRequiredService<SqliteCheckpointer>());
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
+        services.AddSingleton<StorageHealthCheck>(); // one query at a time, and the last one's failure, across probes
         services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: [HealthExtensions.ReadyTag]);
         return services;
     }
