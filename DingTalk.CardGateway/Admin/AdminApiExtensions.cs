@@ -40,6 +40,7 @@ public static partial class AdminApiExtensions
         api.MapCardAdmin();
         api.MapRobotCardAdmin();
         api.MapDeadLetterAdmin();
+        api.MapEffectAdmin();
 
         // Said once the host has started, when the options have been validated.
         var services = app.ServiceProvider;

@@ -29,8 +29,11 @@ public sealed class GatewayMetrics
     private readonly Histogram<double> _updateDelay;
     private readonly Counter<long> _streamEvents;
     private readonly Counter<long> _runsAgain;
+    private readonly Counter<long> _effectRuns;
     private long _pending = -1;
     private long _dead = -1;
+    private long _effectsPending = -1;
+    private long _effectsDead = -1;
 
     /// <param name="meters">Where the meter comes from.</param>
     /// <param name="drain">The callbacks being handled, for the in-flight gauge (absent where no callback is handled).</param>
@@ -58,6 +61,10 @@ public sealed class GatewayMetrics
             "cardgateway.stream.connection.events",
             "{event}",
             "What happened to the Stream connection: connected, open_failed, lost, replaced (DingTalk asked for a new one).");
+        _effectRuns = meter.CreateCounter<long>(
+            "cardgateway.effect.runs",
+            "{run}",
+            "Runs of effects after the commit, by effect name and result: done, retrying (it failed and runs again later) or dead (given up).");
         if (drain is not null)
         {
             meter.CreateObservableGauge(
@@ -72,6 +79,11 @@ public sealed class GatewayMetrics
             ObserveOutbox,
             "{entry}",
             "Updates for everyone not delivered: pending (waiting or retrying) and dead (dead-lettered), as the database counts them (every replica reports the same).");
+        meter.CreateObservableGauge(
+            "cardgateway.effects",
+            ObserveEffects,
+            "{effect}",
+            "Effects after the commit not done: pending (due, running or waiting for a retry) and dead (given up, not dismissed), as the database counts them (every replica reports the same).");
     }
 
     /// <summary>A callback answered: <paramref name="started"/> is <see cref="Stopwatch.GetTimestamp"/> as it entered the pipeline.</summary>
@@ -127,17 +139,36 @@ public sealed class GatewayMetrics
         Volatile.Write(ref _dead, dead);
     }
 
-    private IEnumerable<Measurement<long>> ObserveOutbox()
+    /// <summary>An effect's run ended: <c>done</c>, <c>retrying</c> or <c>dead</c>.</summary>
+    public void EffectRan(string effect, string result) =>
+        _effectRuns.Add(1, new KeyValuePair<string, object?>("effect", effect), new KeyValuePair<string, object?>("result", result));
+
+    /// <summary>The effects not done as last counted (<see cref="Storage.Sql.EffectDispatcher"/> counts them).</summary>
+    public void EffectsCounted(long pending, long dead)
     {
-        if (Volatile.Read(ref _pending) is var pending and >= 0)
+        Volatile.Write(ref _effectsPending, pending);
+        Volatile.Write(ref _effectsDead, dead);
+    }
+
+    private IEnumerable<Measurement<long>> ObserveOutbox() => Observe(ref _pending, ref _dead);
+
+    private IEnumerable<Measurement<long>> ObserveEffects() => Observe(ref _effectsPending, ref _effectsDead);
+
+    /// <summary>The last counts, none before the first count.</summary>
+    private static List<Measurement<long>> Observe(ref long pendingCount, ref long deadCount)
+    {
+        var measurements = new List<Measurement<long>>(2);
+        if (Volatile.Read(ref pendingCount) is var pending and >= 0)
         {
-            yield return new Measurement<long>(pending, new KeyValuePair<string, object?>("status", "pending"));
+            measurements.Add(new Measurement<long>(pending, new KeyValuePair<string, object?>("status", "pending")));
         }
 
-        if (Volatile.Read(ref _dead) is var dead and >= 0)
+        if (Volatile.Read(ref deadCount) is var dead and >= 0)
         {
-            yield return new Measurement<long>(dead, new KeyValuePair<string, object?>("status", "dead"));
+            measurements.Add(new Measurement<long>(dead, new KeyValuePair<string, object?>("status", "dead")));
         }
+
+        return measurements;
     }
 
     /// <summary>A Stream connection event: <c>connected</c>, <c>open_failed</c>, <c>lost</c> or <c>replaced</c>.</summary>

@@ -11,4 +11,7 @@ public enum EffectStatus
 
     /// <summary>Given up: it signalled a permanent failure, or kept failing past <c>Gateway:Outbox:GiveUpAfter</c>.</summary>
     Dead,
+
+    /// <summary>Dead, then let go by an operator (<c>DELETE /api/effects/{id}</c>): no longer counted as dead, purged by retention.</summary>
+    Dismissed,
 }

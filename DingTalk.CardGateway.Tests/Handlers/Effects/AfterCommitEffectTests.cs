@@ -267,7 +267,7 @@ public sealed class AfterCommitEffectTests
         });
 
     /// <summary>Runs <paramref name="test"/> on a new, empty database of <paramref name="provider"/> (its storage settings), removed afterwards.</summary>
-    private static async Task WithDatabaseAsync(string provider, Func<Dictionary<string, string?>, Task> test)
+    internal static async Task WithDatabaseAsync(string provider, Func<Dictionary<string, string?>, Task> test)
     {
         if (provider == StorageOptions.Postgres)
         {
@@ -307,7 +307,7 @@ public sealed class AfterCommitEffectTests
     }
 
     /// <summary>The statuses of the effects queued for <paramref name="card"/>, in id order, as the database has them.</summary>
-    private static async Task<IReadOnlyList<string>> StatusesAsync(EffectGateway gateway, string card)
+    internal static async Task<IReadOnlyList<string>> StatusesAsync(EffectGateway gateway, string card)
     {
         await using var connection = await gateway.App.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
         return [.. await connection.QueryAsync<string>("SELECT status FROM effects WHERE card_id = @card ORDER BY id", new { card })];

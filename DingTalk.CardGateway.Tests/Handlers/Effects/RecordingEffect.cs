@@ -3,7 +3,7 @@ using DingTalk.CardGateway.Tests.Callbacks;
 
 namespace DingTalk.CardGateway.Tests.Handlers.Effects;
 
-/// <summary>An effect that records each run in <see cref="EffectRuns"/> and fails or waits as its payload says (<see cref="EffectNote"/>).</summary>
+/// <summary>An effect that records each run in <see cref="EffectRuns"/> and fails or waits as its payload says (<see cref="EffectNote"/>), or fails while its note is down (<see cref="EffectRuns.Down"/>).</summary>
 public sealed class RecordingEffect(EffectRuns runs, HandlerGate gate) : ICardEffect<EffectNote>
 {
     public async Task RunAsync(CardEffectRun<EffectNote> run, CancellationToken cancellationToken)
@@ -14,7 +14,7 @@ public sealed class RecordingEffect(EffectRuns runs, HandlerGate gate) : ICardEf
             await gate.WaitAt(name).WaitAsync(cancellationToken);
         }
 
-        var fails = note.Permanent || note.FailTimes < 0 || run.Attempt <= note.FailTimes;
+        var fails = note.Permanent || note.FailTimes < 0 || run.Attempt <= note.FailTimes || runs.IsDown(note.Note);
         runs.Add(new EffectRuns.Run(run.IdempotencyKey, run.CallbackId, run.CardId, run.Attempt, note.Note, !fails));
         if (note.Permanent)
         {

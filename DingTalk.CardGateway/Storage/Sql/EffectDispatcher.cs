@@ -1,6 +1,7 @@
 using Dapper;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Handlers.Effects;
+using DingTalk.CardGateway.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Storage.Sql;
@@ -24,6 +25,7 @@ public sealed partial class EffectDispatcher(
     IOptionsMonitor<OutboxOptions> options,
     IOptionsMonitor<CallbackHandlingOptions> callbacks,
     IHostApplicationLifetime lifetime,
+    GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<EffectDispatcher> logger) : BackgroundService
 {
@@ -33,6 +35,45 @@ public sealed partial class EffectDispatcher(
     private readonly string _owner = LeaseRenewal.NewOwner();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Counted on their own loop, as the outbox's entries are: the gauge goes on while the dispatcher waits on slow effects.
+        var counting = CountLoopAsync(stoppingToken);
+        await DispatchAsync(stoppingToken);
+        await counting;
+    }
+
+    /// <summary>The effects not done, counted for the <c>cardgateway.effects</c> gauge: one query for every effect.</summary>
+    public async Task CountAsync(CancellationToken cancellationToken)
+    {
+        var counts = await batcher.QueryBesideAsync<(string Status, long Count)>(
+            "SELECT status, COUNT(*) FROM effects WHERE status IN ('Pending', 'Dead') GROUP BY status", new { }, cancellationToken);
+        metrics.EffectsCounted(
+            counts.FirstOrDefault(c => c.Status == "Pending").Count,
+            counts.FirstOrDefault(c => c.Status == "Dead").Count);
+    }
+
+    private async Task CountLoopAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await CountAsync(stoppingToken);
+                await Task.Delay(options.CurrentValue.CountInterval, clock, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                // The dispatch loop says the database is away; the gauge keeps its last count until it is back.
+                await Task.Delay(options.CurrentValue.CountInterval, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task DispatchAsync(CancellationToken stoppingToken)
     {
         // Claims stop as the host begins to stop; effects under way get the stop's grace (RunAsync).
         using var claiming = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
@@ -133,7 +174,7 @@ public sealed partial class EffectDispatcher(
                     SELECT id FROM effects WHERE status = 'Pending' AND available_at <= @now
                     ORDER BY available_at, id LIMIT @limit{database.Dialect.SkipLockedRows}
                 ) AND status = 'Pending' AND available_at <= @now
-                RETURNING id, callback_id, effect_index, card_id, name, payload, status, attempts, created_at, available_at, done_at, last_error
+                RETURNING id, callback_id, effect_index, card_id, name, payload, status, attempts, created_at, available_at, done_at, last_error, retried_at
                 """,
                 new { owner = _owner, holdUntil, now, limit },
                 transaction,
@@ -177,6 +218,7 @@ public sealed partial class EffectDispatcher(
             {
                 Log.CutOffByStop(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)grace.TotalMilliseconds);
                 await MarkAsync(effect, "available_at = @now, owner = NULL, last_error = @error", new { error = "Cut off as the gateway stopped" }); // due again at once
+                metrics.EffectRan(effect.Name, "retrying");
                 return;
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -192,6 +234,7 @@ public sealed partial class EffectDispatcher(
             }
 
             await MarkAsync(effect, "status = 'Done', done_at = @now, owner = NULL", new { });
+            metrics.EffectRan(effect.Name, "done");
             Log.Ran(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts);
         }
         catch (Exception ex)
@@ -204,9 +247,11 @@ public sealed partial class EffectDispatcher(
     private async Task FailAsync(SqlEffects.EffectRow effect, string error, bool permanent, OutboxOptions o, Exception? exception = null)
     {
         var now = clock.GetUtcNow();
-        if (permanent || DateTimeOffset.FromUnixTimeMilliseconds(effect.CreatedAt) <= now - o.GiveUpAfter)
+        // Counted from its click, or from when an operator last ran it again after it was dead.
+        if (permanent || DateTimeOffset.FromUnixTimeMilliseconds(effect.RetriedAt ?? effect.CreatedAt) <= now - o.GiveUpAfter)
         {
             await MarkAsync(effect, "status = 'Dead', owner = NULL, last_error = @error", new { error });
+            metrics.EffectRan(effect.Name, "dead");
             if (permanent)
             {
                 Log.Refused(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error);
@@ -221,6 +266,7 @@ public sealed partial class EffectDispatcher(
 
         var delay = o.RetryDelay(effect.Attempts);
         await MarkAsync(effect, "available_at = @retryAt, owner = NULL, last_error = @error", new { error, retryAt = (now + delay).ToUnixTimeMilliseconds() });
+        metrics.EffectRan(effect.Name, "retrying");
         Log.WillRetry(logger, exception, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error, (long)delay.TotalMilliseconds);
     }
 

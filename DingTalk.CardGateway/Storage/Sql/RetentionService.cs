@@ -6,7 +6,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
 /// Purges, hourly, callbacks (and with them their deduplication keys), sent outbox entries, dead letters resolved or
-/// dismissed, done effects and the typing leases of cards nobody has typed into for longer than
+/// dismissed, done or dismissed effects and the typing leases of cards nobody has typed into for longer than
 /// <c>Gateway:Storage:Retention</c>. Cards, handler state, dead letters not put right and dead effects stay.
 /// </summary>
 /// <remarks>
@@ -146,7 +146,7 @@ public sealed partial class RetentionService(
         }
     }
 
-    /// <summary>Effects done before the cutoff (pending and dead ones stay, as dead letters do).</summary>
+    /// <summary>Effects done or dismissed before the cutoff (pending and dead ones stay, as dead letters do).</summary>
     private async Task<int> PurgeDoneEffectsAsync(long cutoff, CancellationToken cancellationToken)
     {
         var purged = 0;
@@ -155,8 +155,8 @@ public sealed partial class RetentionService(
             var deleted = await WriteAsync(
                 """
                 DELETE FROM effects WHERE id IN (
-                    SELECT id FROM effects WHERE status = 'Done' AND done_at < @cutoff LIMIT @rows)
-                AND status = 'Done' AND done_at < @cutoff
+                    SELECT id FROM effects WHERE status IN ('Done', 'Dismissed') AND done_at < @cutoff LIMIT @rows)
+                AND status IN ('Done', 'Dismissed') AND done_at < @cutoff
                 """,
                 new { cutoff, rows = RowsPerWrite },
                 cancellationToken);
@@ -176,7 +176,7 @@ public sealed partial class RetentionService(
         [LoggerMessage(4201, LogLevel.Information, "Retention purged {Callbacks} callbacks, {OutboxEntries} sent outbox entries and resolved or dismissed dead letters, and {TypingLeases} typing leases of idle cards")]
         public static partial void Purged(ILogger logger, int callbacks, int outboxEntries, int typingLeases);
 
-        [LoggerMessage(8011, LogLevel.Information, "Retention purged {Effects} effects done before Gateway:Storage:Retention")]
+        [LoggerMessage(8011, LogLevel.Information, "Retention purged {Effects} effects done or dismissed before Gateway:Storage:Retention")]
         public static partial void EffectsPurged(ILogger logger, int effects);
 
         [LoggerMessage(4202, LogLevel.Warning, "Retention purge failed; trying again in a minute")]

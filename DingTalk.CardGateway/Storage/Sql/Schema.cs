@@ -112,5 +112,9 @@ public static class Schema
         CREATE INDEX effects_due ON effects (status, available_at);
         CREATE INDEX effects_by_card ON effects (card_id, id);
         """,
+        // 8: when an operator last ran a dead effect again (POST /api/effects/{id}/retry): Gateway:Outbox:GiveUpAfter then
+        // counts from it instead of from the click (created_at), so the effect is not given up at its first failure. NULL
+        // for an effect never run again. A dismissed effect (status Dismissed) has its done_at set to when it was dismissed.
+        "ALTER TABLE effects ADD COLUMN retried_at BIGINT NULL",
     ];
 }

@@ -11,7 +11,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// </summary>
 public sealed class SqlEffects(StorageSession session, EffectSignal signal, TimeProvider clock)
 {
-    internal const string Columns = "id, callback_id, effect_index, card_id, name, status, attempts, created_at, available_at, done_at, last_error";
+    internal const string Columns = "id, callback_id, effect_index, card_id, name, status, attempts, created_at, available_at, done_at, last_error, retried_at";
 
     private const string Insert =
         """
@@ -73,6 +73,55 @@ public sealed class SqlEffects(StorageSession session, EffectSignal signal, Time
                 cancellationToken: cancellationToken))).Select(r => r.ToEntry()).ToList(),
             cancellationToken);
 
+    /// <summary>The effect <paramref name="id"/>, or null when there is none (never run, or purged).</summary>
+    public Task<EffectEntry?> FindAsync(long id, CancellationToken cancellationToken) =>
+        session.ReadAsync(
+            async (connection, transaction) => (await connection.QueryAsync<EffectRow>(new CommandDefinition(
+                $"SELECT {Columns} FROM effects WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken))).FirstOrDefault()?.ToEntry(),
+            cancellationToken);
+
+    /// <summary>
+    /// The dead effect <paramref name="id"/> is pending again, due now, its attempts kept (its runs go on counting from
+    /// there) and its give-up clock restarted (<c>retried_at</c>): false when it is not dead (or not there). Its idempotency
+    /// key, made of its click's id and its place, stays the same. Wakes this replica's dispatcher.
+    /// </summary>
+    public async Task<bool> RetryDeadAsync(long id, CancellationToken cancellationToken)
+    {
+        var retried = await WriteAsync(RetryDead + " AND id = @Id", ("Id", id), cancellationToken) > 0;
+        if (retried)
+        {
+            signal.Wake();
+        }
+
+        return retried;
+    }
+
+    /// <summary>Every dead effect named <paramref name="effect"/> is run again, as <see cref="RetryDeadAsync"/>; how many.</summary>
+    public async Task<int> RetryAllDeadAsync(string effect, CancellationToken cancellationToken)
+    {
+        var retried = await WriteAsync(RetryDead + " AND name = @Name", ("Name", effect), cancellationToken);
+        if (retried > 0)
+        {
+            signal.Wake();
+        }
+
+        return retried;
+    }
+
+    /// <summary>
+    /// The dead effect <paramref name="id"/> is dismissed: never run again, no longer counted as dead, purged by retention
+    /// once <c>done_at</c> (now) is past it. False when it is not dead (or not there).
+    /// </summary>
+    public async Task<bool> DismissDeadAsync(long id, CancellationToken cancellationToken) =>
+        await WriteAsync("UPDATE effects SET status = 'Dismissed', done_at = @Now WHERE status = 'Dead' AND id = @Id", ("Id", id), cancellationToken) > 0;
+
+    private const string RetryDead = "UPDATE effects SET status = 'Pending', available_at = @Now, retried_at = @Now, owner = NULL WHERE status = 'Dead'";
+
+    private Task<int> WriteAsync(string sql, (string, object?) parameter, CancellationToken cancellationToken) =>
+        session.WriteAsync(
+            (connection, transaction) => connection.RunAsync(transaction, sql, cancellationToken, ("Now", clock.GetUtcNow().ToUnixTimeMilliseconds()), parameter),
+            cancellationToken);
+
     /// <summary>What every run of a click's effect number <paramref name="index"/> is given to deduplicate by.</summary>
     public static string IdempotencyKey(string callbackId, long index) => callbackId + ":" + index.ToString(CultureInfo.InvariantCulture);
 
@@ -102,12 +151,15 @@ public sealed class SqlEffects(StorageSession session, EffectSignal signal, Time
 
         public string? LastError { get; init; }
 
+        public long? RetriedAt { get; init; }
+
         public EffectEntry ToEntry()
         {
             var status = Enum.Parse<EffectStatus>(Status);
             return new(
                 Id,
                 CallbackId,
+                CardId,
                 Name,
                 IdempotencyKey(CallbackId, EffectIndex),
                 status,
@@ -115,7 +167,8 @@ public sealed class SqlEffects(StorageSession session, EffectSignal signal, Time
                 DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt),
                 status == EffectStatus.Pending ? DateTimeOffset.FromUnixTimeMilliseconds(AvailableAt) : null,
                 DoneAt is { } done ? DateTimeOffset.FromUnixTimeMilliseconds(done) : null,
-                LastError);
+                LastError,
+                RetriedAt is { } retried ? DateTimeOffset.FromUnixTimeMilliseconds(retried) : null);
         }
     }
 }
