@@ -51,6 +51,7 @@ public sealed class EffectAdminTests
             var dead = Assert.Single((await gateway.EffectsShownAsync(card)).EnumerateArray());
             var id = dead.GetProperty("id").GetInt64();
             var attemptsWhenDead = dead.GetProperty("attempts").GetInt32();
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8003 && e.RenderMessage().Contains($"/api/effects/{id}/retry", StringComparison.Ordinal));
 
             // Run again while the webhook is still down: retried, not given up at its first failure (the clock restarted).
             var retried = await HttpAssert.JsonAsync(await gateway.Api.PostAsync($"/api/effects/{id}/retry", null), HttpStatusCode.Accepted);

@@ -254,11 +254,11 @@ public sealed partial class EffectDispatcher(
             metrics.EffectRan(effect.Name, "dead");
             if (permanent)
             {
-                Log.Refused(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error);
+                Log.Refused(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error, effect.Id);
             }
             else
             {
-                Log.GivenUp(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error);
+                Log.GivenUp(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error, effect.Id);
             }
 
             return;
@@ -296,11 +296,11 @@ public sealed partial class EffectDispatcher(
         [LoggerMessage(8002, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} (card {CardId}) failed on attempt {Attempt}: {Error}; retrying in {DelayMs} ms")]
         public static partial void WillRetry(ILogger logger, Exception? exception, string effect, string callbackId, string cardId, int attempt, string error, long delayMs);
 
-        [LoggerMessage(8003, LogLevel.Error, "Effect {Effect} of callback {CallbackId} (card {CardId}) is given up after {Attempts} attempts, failing past Gateway:Outbox:GiveUpAfter: {Error}. It stays visible, dead, in GET /api/cards")]
-        public static partial void GivenUp(ILogger logger, string effect, string callbackId, string cardId, int attempts, string error);
+        [LoggerMessage(8003, LogLevel.Error, "Effect {Effect} of callback {CallbackId} (card {CardId}) is given up after {Attempts} attempts, failing past Gateway:Outbox:GiveUpAfter: {Error}. It stays visible, dead, in GET /api/cards (POST /api/effects/{EffectId}/retry runs it again once its cause is fixed)")]
+        public static partial void GivenUp(ILogger logger, string effect, string callbackId, string cardId, int attempts, string error, long effectId);
 
-        [LoggerMessage(8004, LogLevel.Error, "Effect {Effect} of callback {CallbackId} (card {CardId}) failed for good on attempt {Attempts} and is not retried: {Error}. It stays visible, dead, in GET /api/cards")]
-        public static partial void Refused(ILogger logger, string effect, string callbackId, string cardId, int attempts, string error);
+        [LoggerMessage(8004, LogLevel.Error, "Effect {Effect} of callback {CallbackId} (card {CardId}) failed for good on attempt {Attempts} and is not retried: {Error}. It stays visible, dead, in GET /api/cards (POST /api/effects/{EffectId}/retry runs it again once its cause is fixed)")]
+        public static partial void Refused(ILogger logger, string effect, string callbackId, string cardId, int attempts, string error, long effectId);
 
         [LoggerMessage(8005, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} ran past Gateway:Outbox:EffectTimeout ({TimeoutMs} ms) on attempt {Attempt} and was cancelled; it is retried")]
         public static partial void TimedOut(ILogger logger, string effect, string callbackId, int attempt, long timeoutMs);
