@@ -88,6 +88,51 @@ public sealed class DeadLetterRecoveryTests : IAsyncLifetime
         Assert.Contains(_gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 4108 && e.RenderMessage().Contains("perm-1", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The resend's 204 says its card's older dead letters are resolved: a client (or a script resending card after card)
+    /// that looks right after it must not find them still dead. On PostgreSQL, another transaction holds the dead letter's
+    /// row while the resend goes out, so the write that resolves it waits: the resend is not answered 204 meanwhile.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_resend_answered_204_has_resolved_its_dead_letters_by_then()
+    {
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            await using var gateway = new GatewayFactory(_dingTalk, new Dictionary<string, string?>
+            {
+                ["Gateway:Storage:Provider"] = "Postgres",
+                ["Gateway:Storage:ConnectionString"] = connectionString,
+            });
+            using var api = gateway.CreateAdminClient();
+            await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "perm-race", openConversationId = "cidR==", cardData = new { n = 0 } }), HttpStatusCode.Created);
+            DingTalk.DenyPermissionNext(Put, "/v1.0/card/instances", CardWrite, bodyContains: "perm-race");
+            await HttpAssert.ProblemAsync(await api.PutAsJsonAsync("/api/cards/perm-race", new { cardData = new { n = 1 } }), HttpStatusCode.BadGateway);
+
+            HttpStatusCode answered;
+            int deadWhenAnswered;
+            await using (var holder = new Npgsql.NpgsqlConnection(connectionString))
+            {
+                await holder.OpenAsync();
+                await using var held = await holder.BeginTransactionAsync();
+                await using (var lockRow = new Npgsql.NpgsqlCommand("SELECT id FROM outbox WHERE card_id = 'perm-race' AND status = 'Dead' FOR UPDATE", holder, held))
+                {
+                    Assert.NotNull(await lockRow.ExecuteScalarAsync());
+                }
+
+                using var resent = await api.PostAsync("/api/cards/perm-race/resend", null);
+                answered = resent.StatusCode;
+                var state = await HttpAssert.JsonAsync(await api.GetAsync("/api/cards/perm-race"), HttpStatusCode.OK);
+                deadWhenAnswered = state.GetProperty("undelivered").EnumerateArray().Count(u => u.GetProperty("status").GetString() == "Dead");
+                await held.RollbackAsync();
+            }
+
+            Assert.True(answered != HttpStatusCode.NoContent || deadWhenAnswered == 0, $"the resend answered 204 while {deadWhenAnswered} dead letter(s) of the card still counted as dead");
+            await Eventually.TrueAsync(
+                async () => (await HttpAssert.JsonAsync(await api.GetAsync("/api/cards/perm-race"), HttpStatusCode.OK)).GetProperty("undelivered").GetArrayLength() == 0,
+                "the dead letter resolved once its row is free");
+        });
+    }
+
     [Fact]
     public async Task A_robot_card_is_resent_with_its_StandardCard_and_every_users_private_data()
     {

@@ -184,7 +184,14 @@ public sealed partial class OutboxDispatcher(
             }
 
             // Only once DingTalk has the update, and outside the send's try: a database error here is the dispatch loop's
-            // (the entries stay pending and are sent again, at least once), never a failed send to dead-letter.
+            // (the entries stay pending and are sent again, at least once), never a failed send to dead-letter. A resend's
+            // dead letters are resolved before it is marked sent, so whoever sees it sent (its 204) finds them resolved;
+            // DingTalk has the stored card either way, even if the mark then finds the lease lost.
+            if (resend is { } resendId)
+            {
+                await ResolveDeadLettersAsync(cardId, update.Kind, resendId);
+            }
+
             if (!await MarkAsync(folded, "Sent", null, null, null, cancellationToken))
             {
                 Log.LeaseLostWhileSending(logger, cardId, folded.Count);
@@ -194,11 +201,6 @@ public sealed partial class OutboxDispatcher(
 
             Log.Delivered(logger, cardId, folded.Count, first.Attempts);
             metrics.Sent(update.Kind, "delivered", clock.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt));
-            if (resend is { } resendId)
-            {
-                await ResolveDeadLettersAsync(cardId, update.Kind, resendId);
-            }
-
             return true;
         }
         finally
@@ -327,7 +329,7 @@ public sealed partial class OutboxDispatcher(
     /// its kind older than it are resolved, since it carried the stored card, which every one of them had changed before
     /// it was sent (an entry is folded, and so dead-lettered, only once committed). A dead letter of the other kind under
     /// the same id (another system's cards), or one given up on after the resend, stays dead. A crash before this write
-    /// leaves them dead: a resend again resolves them.
+    /// leaves them dead (and the resend pending: it is sent again, and resolves them then).
     /// </summary>
     private async Task ResolveDeadLettersAsync(string cardId, CardKind kind, long resendId)
     {
