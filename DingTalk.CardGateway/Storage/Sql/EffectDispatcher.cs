@@ -37,7 +37,7 @@ public sealed partial class EffectDispatcher(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Counted on their own loop, as the outbox's entries are: the gauge goes on while the dispatcher waits on slow effects.
-        var counting = CountLoopAsync(stoppingToken);
+        var counting = PendingAndDeadCount.LoopAsync(CountAsync, () => options.CurrentValue.CountInterval, clock, stoppingToken);
         await DispatchAsync(stoppingToken);
         await counting;
     }
@@ -45,32 +45,8 @@ public sealed partial class EffectDispatcher(
     /// <summary>The effects not done, counted for the <c>cardgateway.effects</c> gauge: one query for every effect.</summary>
     public async Task CountAsync(CancellationToken cancellationToken)
     {
-        var counts = await batcher.QueryBesideAsync<(string Status, long Count)>(
-            "SELECT status, COUNT(*) FROM effects WHERE status IN ('Pending', 'Dead') GROUP BY status", new { }, cancellationToken);
-        metrics.EffectsCounted(
-            counts.FirstOrDefault(c => c.Status == "Pending").Count,
-            counts.FirstOrDefault(c => c.Status == "Dead").Count);
-    }
-
-    private async Task CountLoopAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await CountAsync(stoppingToken);
-                await Task.Delay(options.CurrentValue.CountInterval, clock, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                // The dispatch loop says the database is away; the gauge keeps its last count until it is back.
-                await Task.Delay(options.CurrentValue.CountInterval, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-        }
+        var (pending, dead) = await PendingAndDeadCount.QueryAsync(batcher, "effects", cancellationToken);
+        metrics.EffectsCounted(pending, dead);
     }
 
     private async Task DispatchAsync(CancellationToken stoppingToken)

@@ -36,7 +36,7 @@ public sealed partial class OutboxDispatcher(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Counted on their own loop: a pass can wait a long time on a DingTalk that is down, which is when the count matters.
-        var counting = CountLoopAsync(stoppingToken);
+        var counting = PendingAndDeadCount.LoopAsync(CountAsync, () => options.CurrentValue.CountInterval, clock, stoppingToken);
         await DispatchLoopAsync(stoppingToken);
         await counting;
     }
@@ -44,32 +44,8 @@ public sealed partial class OutboxDispatcher(
     /// <summary>The undelivered entries, counted for the <c>cardgateway.outbox.entries</c> gauge.</summary>
     public async Task CountAsync(CancellationToken cancellationToken)
     {
-        var counts = await batcher.QueryBesideAsync<(string Status, long Count)>(
-            "SELECT status, COUNT(*) FROM outbox WHERE status IN ('Pending', 'Dead') GROUP BY status", new { }, cancellationToken);
-        metrics.OutboxCounted(
-            counts.FirstOrDefault(c => c.Status == "Pending").Count,
-            counts.FirstOrDefault(c => c.Status == "Dead").Count);
-    }
-
-    private async Task CountLoopAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await CountAsync(stoppingToken);
-                await Task.Delay(options.CurrentValue.CountInterval, clock, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                // The dispatch loop says the database is away; the gauge keeps its last count until it is back.
-                await Task.Delay(options.CurrentValue.CountInterval, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-        }
+        var (pending, dead) = await PendingAndDeadCount.QueryAsync(batcher, "outbox", cancellationToken);
+        metrics.OutboxCounted(pending, dead);
     }
 
     private async Task DispatchLoopAsync(CancellationToken stoppingToken)
