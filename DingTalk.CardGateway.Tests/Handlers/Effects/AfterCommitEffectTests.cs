@@ -138,14 +138,7 @@ public sealed class AfterCommitEffectTests
             Assert.Contains("refused refused-for-good for good", shown.GetProperty("lastError").GetString(), StringComparison.Ordinal);
             Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8004 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
 
-            var services = gateway.App.Services;
-            var retention = new RetentionService(
-                services.GetRequiredService<GatewayDatabase>(),
-                services.GetRequiredService<SqliteWriteBatcher>(),
-                services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
-                new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(8)),
-                NullLogger<RetentionService>.Instance);
-            await retention.PurgeAsync(default);
+            await gateway.PurgeEightDaysOnAsync();
             Assert.Equal(["Dead"], await StatusesAsync(gateway, card));
         });
 

@@ -112,14 +112,7 @@ public sealed class EffectAdminTests
             Assert.Single(_runs.Of("let-go"));
             Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8014 && e.RenderMessage().Contains(deadId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
 
-            var services = gateway.App.Services;
-            var retention = new RetentionService(
-                services.GetRequiredService<GatewayDatabase>(),
-                services.GetRequiredService<SqliteWriteBatcher>(),
-                services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
-                new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(8)),
-                NullLogger<RetentionService>.Instance);
-            await retention.PurgeAsync(default);
+            await gateway.PurgeEightDaysOnAsync();
             Assert.Equal(["Pending"], await StatusesAsync(gateway, card));
             await HttpAssert.ProblemAsync(await gateway.Api.DeleteAsync($"/api/effects/{deadId}"), HttpStatusCode.NotFound);
             _gate.Open("never");

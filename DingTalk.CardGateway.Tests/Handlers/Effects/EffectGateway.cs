@@ -4,11 +4,16 @@ using System.Text.Json;
 using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Handlers.Effects;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DingTalk.CardGateway.Tests.Handlers.Effects;
 
@@ -113,6 +118,18 @@ public sealed class EffectGateway : IAsyncDisposable
     }
 
     /// <summary>Stops the gateway (a test may stop it before the end of its <c>using</c>: then once).</summary>
+    /// <summary>Runs the retention purge as it would run eight days from now (past the default 7-day retention).</summary>
+    public Task PurgeEightDaysOnAsync()
+    {
+        var services = App.Services;
+        return new RetentionService(
+            services.GetRequiredService<GatewayDatabase>(),
+            services.GetRequiredService<SqliteWriteBatcher>(),
+            services.GetRequiredService<IOptionsMonitor<GatewayOptions>>(),
+            new FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(8)),
+            NullLogger<RetentionService>.Instance).PurgeAsync(default);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
