@@ -12,6 +12,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 public sealed class SqlEffects(StorageSession session, EffectSignal signal, TimeProvider clock)
 {
     internal const string Columns = "id, callback_id, effect_index, card_id, name, status, attempts, created_at, available_at, done_at, last_error, retried_at";
+    private static readonly string UndoneSql = UndoneOfCard.Sql("effects", Columns);
 
     private const string Insert =
         """
@@ -61,13 +62,7 @@ public sealed class SqlEffects(StorageSession session, EffectSignal signal, Time
     public Task<IReadOnlyList<EffectEntry>> UndoneForCardAsync(string cardId, CancellationToken cancellationToken) =>
         session.ReadAsync(
             async (connection, transaction) => (IReadOnlyList<EffectEntry>)(await connection.QueryAsync<EffectRow>(new CommandDefinition(
-                $"""
-                SELECT {Columns} FROM (
-                    SELECT * FROM (SELECT {Columns} FROM effects WHERE status = 'Pending' AND card_id = @cardId ORDER BY id LIMIT 100) pending
-                    UNION ALL
-                    SELECT * FROM (SELECT {Columns} FROM effects WHERE status = 'Dead' AND card_id = @cardId ORDER BY id DESC LIMIT 100) dead
-                ) undone ORDER BY id
-                """,
+                UndoneSql,
                 new { cardId },
                 transaction,
                 cancellationToken: cancellationToken))).Select(r => r.ToEntry()).ToList(),

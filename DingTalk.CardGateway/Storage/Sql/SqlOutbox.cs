@@ -12,6 +12,7 @@ public sealed class SqlOutbox(
     TimeProvider clock) : IOutbox
 {
     internal const string Columns = "id, card_id, status, attempts, created_at, sent_at, last_error, last_error_status, last_error_code, last_error_scopes, resolved_at, resolved_by";
+    private static readonly string UnsentSql = UndoneOfCard.Sql("outbox", Columns);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
 
     /// <remarks>
@@ -117,13 +118,7 @@ public sealed class SqlOutbox(
     public Task<IReadOnlyList<OutboxEntry>> UnsentForCardAsync(string cardId, CancellationToken cancellationToken) =>
         session.ReadAsync(
             async (connection, transaction) => (IReadOnlyList<OutboxEntry>)(await connection.QueryAsync<OutboxRow>(new CommandDefinition(
-                $"""
-                SELECT {Columns} FROM (
-                    SELECT * FROM (SELECT {Columns} FROM outbox WHERE status = 'Pending' AND card_id = @cardId ORDER BY id LIMIT 100) pending
-                    UNION ALL
-                    SELECT * FROM (SELECT {Columns} FROM outbox WHERE status = 'Dead' AND card_id = @cardId ORDER BY id DESC LIMIT 100) dead
-                ) unsent ORDER BY id
-                """,
+                UnsentSql,
                 new { cardId },
                 transaction,
                 cancellationToken: cancellationToken))).Select(r => r.ToEntry()).ToList(),
