@@ -6,7 +6,9 @@ using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -108,6 +110,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             // Back to schema 1, as a gateway of the first release left it.
             await connection.RunAsync(null, "DROP TABLE typing_leases", default);
             await connection.RunAsync(null, "DROP TABLE effects", default);
+            await connection.RunAsync(null, "DROP TABLE schema_floor", default);
             await connection.RunAsync(null, "ALTER TABLE callbacks DROP COLUMN params", default);
             await connection.RunAsync(null, "ALTER TABLE cards DROP COLUMN creation_confirmed", default);
             await connection.RunAsync(null, "ALTER TABLE outbox DROP COLUMN last_error_scopes", default);
@@ -143,6 +146,87 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         Assert.Equal((OutboxStatus.Dead, null, null), (deadLetter.Status, deadLetter.ResolvedAt, deadLetter.ResolvedBy)); // still dead: nothing put it right
         await using var check = await database.OpenAsync(default);
         Assert.Equal(Schema.Migrations(database.Dialect).Count, await check.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", default));
+    }
+
+    /// <summary>
+    /// A rolling deployment, or a rollback: a newer build migrated the database one version further with a migration that
+    /// only adds (a nullable column), and this build starts on it. It runs, saying so with both versions, and its stores
+    /// work beside the column it does not know.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_database_a_newer_build_migrated_with_an_addition_is_used_with_a_warning_naming_both_versions()
+    {
+        SkipWithoutDatabase();
+        var database = fixture.Services.GetRequiredService<GatewayDatabase>();
+        var (ours, newer) = (Schema.Migrations(database.Dialect).Count, NewerBuild.Version(database.Dialect));
+        await NewerBuild.MigrateAsync(fixture.Services, olderBuildsMayRun: true);
+        try
+        {
+            var log = new FakeLogger<SchemaMigrator>();
+            await new SchemaMigrator(database, fixture.Services.GetRequiredService<IOptions<GatewayOptions>>(), TimeProvider.System, log).StartAsync(default);
+
+            var warning = Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 4005);
+            Assert.Equal(LogLevel.Warning, warning.Level);
+            Assert.Equal(
+                $"{database.Dialect.Name} database is at schema version {newer}, newer than this build's {ours}: migrations {newer}..{newer} were applied by a newer build, which left it usable by builds of schema version 1 or later; running on it (a rolling deployment, or a rollback)",
+                warning.Message);
+            Assert.Equal($"{database.Dialect.Name} storage ready at schema version {newer}", Assert.Single(log.Collector.GetSnapshot(), r => r.Id.Id == 4002).Message);
+            Assert.DoesNotContain(log.Collector.GetSnapshot(), r => r.Id.Id == 4001); // nothing migrated back or again
+
+            await using var scope = fixture.Scope();
+            var callbacks = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
+            var callback = Callback("card-beside-a-newer-column");
+            Assert.True(await callbacks.TryAddAsync(callback, default));
+            await callbacks.CompleteAsync(callback.CallbackId, CallbackOutcome.Handled, "PollHandler", "{}", default);
+            Assert.Equal(CallbackOutcome.Handled, (await callbacks.FindAsync(callback.CallbackId, TimeSpan.Zero, default))!.Outcome);
+            await using var check = await database.OpenAsync(default);
+            Assert.Equal(newer, await check.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", default));
+        }
+        finally
+        {
+            await NewerBuild.UndoAsync(database);
+        }
+    }
+
+    /// <summary>
+    /// A newer build applied a migration it declared builds before it cannot live with (a column they write dropped, say):
+    /// this build refuses the database before it writes anything, naming the version it would need. What an operator sees
+    /// of it (exit code 1, one line) is <c>StartupValidationTests</c>'.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_database_a_newer_build_migrated_past_a_change_older_builds_cannot_live_with_is_refused_naming_the_version_needed()
+    {
+        SkipWithoutDatabase();
+        var database = fixture.Services.GetRequiredService<GatewayDatabase>();
+        var (ours, newer) = (Schema.Migrations(database.Dialect).Count, NewerBuild.Version(database.Dialect));
+        await NewerBuild.MigrateAsync(fixture.Services, olderBuildsMayRun: false);
+        try
+        {
+            var log = new FakeLogger<SchemaMigrator>();
+            var refused = await Assert.ThrowsAsync<SchemaTooNewException>(
+                () => new SchemaMigrator(database, fixture.Services.GetRequiredService<IOptions<GatewayOptions>>(), TimeProvider.System, log).StartAsync(default));
+
+            Assert.Equal((newer, newer, ours), (refused.DatabaseVersion, refused.NeededVersion, refused.BuildVersion));
+            Assert.StartsWith($"it is at schema version {newer}, migrated by a newer build, and a build must know schema version {newer} or later to use it; this build knows versions up to {ours}.", refused.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain(log.Collector.GetSnapshot(), r => r.Id.Id is 4002 or 4005); // never said ready
+        }
+        finally
+        {
+            await NewerBuild.UndoAsync(database);
+        }
+    }
+
+    /// <summary>Every migration this build ships only adds: a database it migrated may be used by any build of this schema line.</summary>
+    [SkippableFact]
+    public async Task A_database_this_build_migrated_is_usable_by_builds_of_any_earlier_schema_version()
+    {
+        SkipWithoutDatabase();
+        var database = fixture.Services.GetRequiredService<GatewayDatabase>();
+
+        await using var connection = await database.OpenAsync(default);
+
+        Assert.Equal(1, await connection.ScalarAsync<long?>(null, "SELECT min_build_version FROM schema_floor WHERE id = 1", default));
+        Assert.All(Schema.Migrations(database.Dialect), m => Assert.True(m.OlderBuildsMayRun, m.Sql));
     }
 
     [SkippableFact]

@@ -26,7 +26,7 @@ public static class RunExtensions
         {
             await app.Services.GetRequiredService<SchemaMigrator>().StartAsync(app.Lifetime.ApplicationStopping);
         }
-        catch (Exception ex) when (ex is DbException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception ex) when (ex is DbException or IOException or UnauthorizedAccessException or ArgumentException or SchemaTooNewException)
         {
             var storage = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Storage;
             return await CannotStartAsync($"the {storage.Provider} database (Gateway:Storage:ConnectionString) cannot be used: {SchemaMigrator.Describe(ex)}");

@@ -29,7 +29,7 @@ public class StatementBenchmarks
         await new SqliteDialect().PrepareAsync(_connection, CancellationToken.None);
         foreach (var migration in Schema.Migrations(new SqliteDialect()))
         {
-            await _connection.RunAsync(null, migration, CancellationToken.None);
+            await _connection.RunAsync(null, migration.Sql, CancellationToken.None);
         }
 
         await _connection.RunAsync(null, "INSERT INTO cards (id, kind, template_id, public_data, private_data, version, created_at, updated_at) VALUES ('c', 'Advanced', 't', '{\"question\":\"Bench?\",\"total\":\"1\"}', '{}', 1, 0, 0)", CancellationToken.None);
