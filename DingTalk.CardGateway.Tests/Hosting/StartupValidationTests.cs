@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DingTalk.CardGateway.Tests.Fixtures;
 using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -392,6 +393,52 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.StartsWith($"DingTalk.CardGateway cannot start: http://127.0.0.1:{port} is already in use", error, StringComparison.Ordinal);
         Assert.Contains("--urls", error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A rollback past a migration the newer build declared older builds cannot live with: the previous image, started on
+    /// the database, stops with one line naming the version it would need, before it writes a thing.
+    /// </summary>
+    [Fact]
+    public async Task A_SQLite_file_a_newer_build_migrated_past_a_change_this_build_cannot_live_with_stops_the_process_with_one_line_naming_the_version_needed()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"cg-newer-{Guid.NewGuid():N}.db");
+        try
+        {
+            await NewerBuildRefusedAsync(StorageOptions.Sqlite, $"Data Source={database}");
+        }
+        finally
+        {
+            SqliteFiles.Delete(database);
+        }
+    }
+
+    [SkippableFact]
+    public Task A_PostgreSQL_database_a_newer_build_migrated_past_a_change_this_build_cannot_live_with_stops_the_process_with_one_line_naming_the_version_needed() =>
+        PostgresServer.WithDatabaseAsync(connectionString => NewerBuildRefusedAsync(StorageOptions.Postgres, connectionString));
+
+    private static async Task NewerBuildRefusedAsync(string provider, string connectionString)
+    {
+        await NewerBuild.MigrateAsync(provider, connectionString, olderBuildsMayRun: false);
+        var dialect = provider == StorageOptions.Postgres ? (SqlDialect)new PostgresDialect() : new SqliteDialect();
+        var (ours, newer) = (Schema.Migrations(dialect).Count, NewerBuild.Version(dialect));
+
+        var (exitCode, error, output) = await RunAsync(new()
+        {
+            ["Gateway__Storage__Provider"] = provider,
+            ["Gateway__Storage__ConnectionString"] = connectionString,
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal(
+            $"DingTalk.CardGateway cannot start: the {provider} database (Gateway:Storage:ConnectionString) cannot be used: it is at schema version {newer}, migrated by a newer build, "
+            + $"and a build must know schema version {newer} or later to use it; this build knows versions up to {ours}. Deploy a build of schema version {newer} or later, or restore the backup taken before that upgrade.",
+            error.Trim());
+        Assert.DoesNotContain("storage ready", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
+        await using var connection = dialect.CreateConnection(connectionString);
+        await connection.OpenAsync();
+        Assert.Equal(newer, await connection.ScalarAsync<long?>(null, "SELECT MAX(version) FROM schema_migrations", CancellationToken.None));
     }
 
     /// <summary>The published gateway as a process, in Sandbox mode unless told otherwise; what it printed once it exits.</summary>
