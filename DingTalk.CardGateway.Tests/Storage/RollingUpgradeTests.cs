@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Http.Json;
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Serilog.Events;
+
+namespace DingTalk.CardGateway.Tests.Storage;
+
+/// <summary>
+/// A rolling deployment on PostgreSQL: old replicas go on serving while a new one migrates the schema they share. Their
+/// statements are prepared on their pooled connections (Npgsql's auto-prepare, on by default here), and PostgreSQL
+/// refuses a prepared statement whose result a migration changed (<c>0A000 cached plan must not change result type</c>,
+/// what a prepared <c>SELECT *</c> meets after <c>ALTER TABLE … ADD COLUMN</c>). Every statement names its columns, so a
+/// migration that only adds changes none of theirs.
+/// </summary>
+public sealed class RollingUpgradeTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [SkippableFact]
+    public Task On_PostgreSQL_a_running_gateway_goes_on_handling_clicks_and_sending_updates_after_another_replica_adds_columns_to_its_tables() =>
+        WaitingHandlerTests.OnPostgresAsync(async postgres =>
+        {
+            var poll = await postgres.SendCardAsync("tpl.poll");
+
+            // Each statement used often enough on the pool's connections to be prepared there (auto-prepare's fifth use).
+            await ServeAsync(postgres, poll, from: 0, count: 12);
+
+            // What a newer replica's additive migration does, from its own connection, while this gateway runs.
+            await using (var newer = new NpgsqlConnection(postgres.App.Services.GetRequiredService<GatewayDatabase>().ConnectionString))
+            {
+                await newer.OpenAsync();
+                foreach (var table in new[] { "callbacks", "cards", "outbox", "effects", "handler_state" })
+                {
+                    await using var alter = new NpgsqlCommand($"ALTER TABLE {table} ADD COLUMN newer_build_note TEXT NULL", newer);
+                    await alter.ExecuteNonQueryAsync();
+                }
+            }
+
+            await ServeAsync(postgres, poll, from: 12, count: 12);
+            var after = await postgres.SendCardAsync("tpl.poll"); // a card stored beside the new column
+            await postgres.ClickAsync(after, "u0", new { action = "vote", option = "a" }).WaitAsync(Patience);
+
+            await using var scope = postgres.App.Services.CreateAsyncScope();
+            var stored = await scope.ServiceProvider.GetRequiredService<ICardStore>().FindAsync(poll, CancellationToken.None);
+            Assert.Equal("24", stored!.PublicData["total"]);
+            Assert.Equal(24, (await postgres.HistoryAsync(poll)).Count(c => c.Outcome == CallbackOutcome.Handled));
+            await Eventually.TrueAsync(() => postgres.DingTalk.State.FindCard(poll)?.CardData.GetValueOrDefault("round") == "23", "everyone's card shows the last update");
+            await Eventually.TrueAsync(async () => (await scope.ServiceProvider.GetRequiredService<IOutbox>().UnsentForCardAsync(poll, CancellationToken.None)).Count == 0, "every update sent");
+            Assert.DoesNotContain(postgres.Logs.LogEvents, e => e.Level >= LogEventLevel.Error);
+            Assert.DoesNotContain(postgres.Logs.LogEvents, e => (e.Exception?.ToString() ?? e.RenderMessage()).Contains("0A000", StringComparison.Ordinal));
+        });
+
+    /// <summary>A vote, an operator's update (waited for until DingTalk has it) and a read of the card, <paramref name="count"/> times.</summary>
+    private static async Task ServeAsync(CallbackGateway postgres, string poll, int from, int count)
+    {
+        for (var round = from; round < from + count; round++)
+        {
+            var option = round % 2 == 0 ? "a" : "b";
+            var answer = await postgres.ClickAsync(poll, $"u{round}", new { action = "vote", option }).WaitAsync(Patience);
+            Assert.Equal(option, answer.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString()); // handled, not {}
+            using var update = await postgres.Api.PutAsJsonAsync($"/api/cards/{poll}", new { cardData = new { round = round.ToString(System.Globalization.CultureInfo.InvariantCulture) } });
+            Assert.Equal(HttpStatusCode.NoContent, update.StatusCode);
+            using var read = await postgres.Api.GetAsync($"/api/cards/{poll}");
+            Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        }
+    }
+}
