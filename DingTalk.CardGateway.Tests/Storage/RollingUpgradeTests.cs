@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.RegularExpressions;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Callbacks;
@@ -18,7 +19,7 @@ namespace DingTalk.CardGateway.Tests.Storage;
 /// what a prepared <c>SELECT *</c> meets after <c>ALTER TABLE … ADD COLUMN</c>). Every statement names its columns, so a
 /// migration that only adds changes none of theirs.
 /// </summary>
-public sealed class RollingUpgradeTests
+public sealed partial class RollingUpgradeTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
@@ -55,6 +56,27 @@ public sealed class RollingUpgradeTests
             Assert.DoesNotContain(postgres.Logs.LogEvents, e => e.Level >= LogEventLevel.Error);
             Assert.DoesNotContain(postgres.Logs.LogEvents, e => (e.Exception?.ToString() ?? e.RenderMessage()).Contains("0A000", StringComparison.Ordinal));
         });
+
+    /// <summary>
+    /// The same, on the paths the test above does not run (retention, the admin API's lists, the effects): no statement of
+    /// the gateway reads or returns every column of a table, whose result a column added by a newer replica would change.
+    /// </summary>
+    [Fact]
+    public void No_statement_reads_or_returns_every_column_of_a_table()
+    {
+        var root = Path.Combine(NodeScript.RepoRoot(), "DingTalk.CardGateway");
+        var separator = Path.DirectorySeparatorChar;
+        var found = Directory.EnumerateFiles(root, "*.cs", SearchOption.AllDirectories)
+            .Where(file => !file.Contains($"{separator}obj{separator}", StringComparison.Ordinal) && !file.Contains($"{separator}bin{separator}", StringComparison.Ordinal))
+            .SelectMany(file => EveryColumn().Matches(File.ReadAllText(file)).Select(m => $"{Path.GetRelativePath(root, file)}: {m.Value}"))
+            .ToList();
+
+        Assert.True(found.Count == 0, "name the columns instead: " + string.Join(" | ", found));
+    }
+
+    /// <summary><c>SELECT * FROM table</c> (a subquery's <c>SELECT * FROM (…)</c> names its columns inside) or <c>RETURNING *</c>.</summary>
+    [GeneratedRegex(@"SELECT\s+(\w+\.)?\*\s+FROM\s+(?!\()|RETURNING\s+\*", RegexOptions.IgnoreCase)]
+    private static partial Regex EveryColumn();
 
     /// <summary>A vote, an operator's update (waited for until DingTalk has it) and a read of the card, <paramref name="count"/> times.</summary>
     private static async Task ServeAsync(CallbackGateway postgres, string poll, int from, int count)

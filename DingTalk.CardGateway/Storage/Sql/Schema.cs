@@ -8,8 +8,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// Each says whether a build from before it may go on using the database (<see cref="Migration.OlderBuildsMayRun"/>):
 /// during a rolling deployment old replicas run beside a new one that migrated, and a rollback starts the previous build
 /// on the migrated database. Every one so far only adds, and the reason an older build lives with it is given beside it.
-/// Every query names its columns (no <c>SELECT *</c> of a table, no <c>RETURNING *</c>), so a column another replica
-/// adds changes no statement's result, prepared or not.
+/// Every query names its columns (no <c>SELECT *</c> of a table, nor a <c>RETURNING</c> of all its columns), so a column
+/// another replica adds changes no statement's result, prepared or not.
 /// </remarks>
 public static class Schema
 {
