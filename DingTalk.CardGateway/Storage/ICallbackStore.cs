@@ -17,4 +17,10 @@ public interface ICallbackStore
 
     /// <summary>The card's most recent callbacks, oldest first.</summary>
     Task<IReadOnlyList<CallbackRecord>> ForCardAsync(string cardId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A page of the card's callbacks, newest first (ordered by receipt time, then id: stable across pages when two share
+    /// a millisecond), with the cursor to the next page when there are older ones.
+    /// </summary>
+    Task<CallbackPage> HistoryAsync(string cardId, CallbackHistoryQuery query, CancellationToken cancellationToken);
 }

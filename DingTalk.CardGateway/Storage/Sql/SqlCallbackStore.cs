@@ -117,6 +117,42 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
                 cancellationToken: cancellationToken))).Select(r => r.ToRecord()).ToList(),
             cancellationToken);
 
+    /// <remarks>
+    /// Along <c>callbacks_by_card</c> (card, time, id), or <c>callbacks_by_card_user</c> (card, user, time, id) for one
+    /// user's: the page starts where the cursor's row-value comparison points into the index and reads no row it does not
+    /// return, however many clicks the card has. An outcome is filtered on the way (those read and not returned are
+    /// the card's, or the user's, clicks with other outcomes).
+    /// </remarks>
+    public async Task<CallbackPage> HistoryAsync(string cardId, CallbackHistoryQuery query, CancellationToken cancellationToken)
+    {
+        var rows = await session.ReadAsync(
+            async (connection, transaction) => (await connection.QueryAsync<CallbackRow>(new CommandDefinition(
+                HistoryQuery(query),
+                new
+                {
+                    cardId,
+                    userId = query.UserId,
+                    outcome = query.Outcome?.ToString(),
+                    beforeAt = query.Before?.ReceivedAtMs,
+                    beforeId = query.Before?.CallbackId,
+                    take = query.Limit + 1,
+                },
+                transaction,
+                cancellationToken: cancellationToken))).AsList(),
+            cancellationToken);
+        var page = rows.Take(query.Limit).Select(r => r.ToRecord()).ToList();
+        return new CallbackPage(page, rows.Count > query.Limit ? CallbackCursor.Of(page[^1]).Encode() : null);
+    }
+
+    /// <summary>The text of a history page's query (<see cref="HistoryAsync"/>): also what the tests ask the databases to plan.</summary>
+    internal static string HistoryQuery(CallbackHistoryQuery query) =>
+        $"""
+        SELECT {Columns} FROM callbacks
+        WHERE card_id = @cardId{(query.UserId is null ? "" : " AND user_id = @userId")}{(query.Outcome is null ? "" : " AND outcome = @outcome")}{(query.Before is null ? "" : " AND (received_at, callback_id) < (@beforeAt, @beforeId)")}
+        ORDER BY received_at DESC, callback_id DESC
+        LIMIT @take
+        """;
+
     private static string Key(string callbackId) => "callback:" + callbackId;
 
     private SqliteRowCache.Row Kept(CallbackRecord record) =>
