@@ -230,7 +230,9 @@ public sealed partial class CallbackPipeline(
                     logger,
                     action.Action ?? (action.ActionIds.Count > 0 ? action.ActionIds[0] : "(none)"),
                     card?.TemplateId ?? "(a card this gateway did not send)",
+                    action.CallbackId,
                     action.CardId,
+                    action.UserId,
                     handlers.Unclaimed(action, card));
                 return await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
             }
@@ -643,8 +645,8 @@ public sealed partial class CallbackPipeline(
 
     private static partial class Log
     {
-        [LoggerMessage(3101, LogLevel.Warning, "No handler for action '{Action:l}' on template '{TemplateId:l}' (card {CardId}); acknowledged with {{}}. Register one: {Registration:l}")]
-        public static partial void NoHandler(ILogger logger, string action, string templateId, string cardId, string registration);
+        [LoggerMessage(3101, LogLevel.Warning, "No handler for action '{Action:l}' on template '{TemplateId:l}' (callback {CallbackId}, card {CardId}, user {UserId}); acknowledged with {{}}. Register one: {Registration:l}")]
+        public static partial void NoHandler(ILogger logger, string action, string templateId, string callbackId, string cardId, string userId, string registration);
 
         [LoggerMessage(3102, LogLevel.Error, "Handler {Handler} failed on callback {CallbackId} (card {CardId}, user {UserId}); the user got {{}}")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, string callbackId, string cardId, string userId);
