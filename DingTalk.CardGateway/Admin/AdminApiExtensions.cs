@@ -41,6 +41,7 @@ public static partial class AdminApiExtensions
         api.MapRobotCardAdmin();
         api.MapDeadLetterAdmin();
         api.MapEffectAdmin();
+        api.MapCallbackAdmin();
 
         // Said once the host has started, when the options have been validated.
         var services = app.ServiceProvider;

@@ -32,6 +32,7 @@ public static class CardAdminEndpoints
             .ProducesValidationProblem();
         cards.MapGet("/{outTrackId}", GetAsync)
             .WithSummary("The card as stored, its undelivered (pending or dead-lettered) updates and its recent callbacks")
+            .WithDescription("callbacks: its last 100, oldest first; callbacksNext, when it has older ones: the before of GET /api/cards/{outTrackId}/callbacks that pages on from them.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return cards;
     }
@@ -277,6 +278,9 @@ public static class CardAdminEndpoints
             : TypedResults.Ok(await listing.PageAsync(after, limit ?? CardListing.DefaultLimit, status, cancellationToken));
     }
 
+    /// <summary>How many of a card's callbacks <c>GET /api/cards/{id}</c> shows: the rest are a page of its history away.</summary>
+    internal const int RecentCallbacks = 100;
+
     /// <summary>
     /// A card the gateway did not create still shows what it holds for it — an update an operator sent that DingTalk
     /// refused (dead-lettered), callbacks — without <c>card</c>; 404 only when it knows nothing of the id.
@@ -286,10 +290,10 @@ public static class CardAdminEndpoints
     {
         var card = await store.FindAsync(outTrackId, cancellationToken);
         var undelivered = await outbox.UnsentForCardAsync(outTrackId, cancellationToken);
-        var received = await callbacks.ForCardAsync(outTrackId, cancellationToken);
+        var recent = await callbacks.HistoryAsync(outTrackId, new CallbackHistoryQuery(RecentCallbacks), cancellationToken);
         var undone = await effects.UndoneForCardAsync(outTrackId, cancellationToken);
-        return card is null && undelivered.Count == 0 && received.Count == 0 && undone.Count == 0
+        return card is null && undelivered.Count == 0 && recent.Callbacks.Count == 0 && undone.Count == 0
             ? TypedResults.Problem(statusCode: 404, title: "Card not found", detail: $"The gateway has no card {outTrackId}, and no update or callback for it.")
-            : TypedResults.Ok(new CardStateResponse(card, undelivered, received, undone));
+            : TypedResults.Ok(new CardStateResponse(card, undelivered, [.. recent.Callbacks.Reverse()], undone, recent.Next));
     }
 }

@@ -1,0 +1,118 @@
+using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace DingTalk.CardGateway.Admin;
+
+/// <summary>
+/// A card's callbacks as recorded: one by the id every callback log line names (<c>CallbackId</c>), or a card's whole
+/// history a page at a time, newest first, one user's or one outcome's only when asked.
+/// </summary>
+public static class CallbackAdminEndpoints
+{
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 500;
+
+    public static RouteGroupBuilder MapCallbackAdmin(this RouteGroupBuilder api)
+    {
+        api.MapGet("/callbacks/{callbackId}", FindAsync)
+            .WithSummary("One callback as recorded, by the CallbackId its log lines name")
+            .WithDescription("Who clicked what on which card, over which transport, which handler ran, how it ended (outcome) and the answer DingTalk got (answerJson, verbatim). 404 for an id not recorded, or older than Gateway:Storage:Retention; 400 for one no callback could have (empty, over 128 characters, a control character).")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/cards/{outTrackId}/callbacks", HistoryAsync)
+            .WithSummary("A card's callbacks, newest first, a page at a time; one user's, or one outcome's, when asked")
+            .WithDescription("limit: 1–500 (100); before: the next of the previous page (null on the last); userId: that user's clicks only; outcome: Pending, Handled, Unhandled, HandlerFailed or Overran. Also for a card the gateway did not create but got callbacks for; 404 when it has neither the card nor a callback of it (or they are older than Gateway:Storage:Retention).")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return api;
+    }
+
+    private static async Task<Results<Ok<CallbackRecord>, ValidationProblem, ProblemHttpResult>> FindAsync(
+        string callbackId, ICallbackStore callbacks, CancellationToken cancellationToken)
+    {
+        if (!CallbackCursor.IsId(callbackId))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["callbackId"] = [$"A callback id is 1 to {CallbackCursor.MaxIdLength} characters without control characters, as a log line's CallbackId gives it (the gateway's are at most 42: letters, digits, '-', '_' and '.')."],
+            });
+        }
+
+        return await callbacks.FindAsync(callbackId, TimeSpan.Zero, cancellationToken) is { } callback
+            ? TypedResults.Ok(callback)
+            : TypedResults.Problem(
+                statusCode: StatusCodes.Status404NotFound,
+                title: "Callback not found",
+                detail: $"No callback {callbackId} is recorded: not recorded, or older than Gateway:Storage:Retention (retention purges callbacks received before it).");
+    }
+
+    private static async Task<Results<Ok<CallbackPage>, ValidationProblem, ProblemHttpResult>> HistoryAsync(
+        string outTrackId,
+        int? limit,
+        string? before,
+        string? userId,
+        string? outcome,
+        ICallbackStore callbacks,
+        ICardStore cards,
+        CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (limit is < 1 or > MaxLimit)
+        {
+            errors["limit"] = [$"From 1 to {MaxLimit} callbacks a page, not {limit}."];
+        }
+
+        CallbackCursor? cursor = null;
+        if (before is not null)
+        {
+            if (CallbackCursor.TryDecode(before, out var decoded))
+            {
+                cursor = decoded;
+            }
+            else
+            {
+                errors["before"] = ["The next of the previous page, as it gave it (leave before out for the newest callbacks)."];
+            }
+        }
+
+        if (userId is not null && (userId.Length is 0 or > CardActionParser.MaxIdLength))
+        {
+            errors["userId"] = [$"A DingTalk user id, 1 to {CardActionParser.MaxIdLength} characters."];
+        }
+
+        CallbackOutcome? wanted = null;
+        if (outcome is not null)
+        {
+            // By name only: Enum.TryParse also takes numbers ("1", "-7") and lists ("Handled,Unhandled").
+            if (outcome.Length > 0 && outcome.All(char.IsAsciiLetter) && Enum.TryParse<CallbackOutcome>(outcome, ignoreCase: true, out var parsed))
+            {
+                wanted = parsed;
+            }
+            else
+            {
+                errors["outcome"] = [$"One of {string.Join(", ", Enum.GetNames<CallbackOutcome>())}."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var page = await callbacks.HistoryAsync(outTrackId, new CallbackHistoryQuery(limit ?? DefaultLimit, cursor, userId, wanted), cancellationToken);
+        if (page.Callbacks.Count == 0
+            && cursor is null
+            && await cards.FindAsync(outTrackId, cancellationToken) is null
+            && (userId is null && wanted is null
+                || (await callbacks.HistoryAsync(outTrackId, new CallbackHistoryQuery(1), cancellationToken)).Callbacks.Count == 0))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status404NotFound,
+                title: "Card not found",
+                detail: $"The gateway has no card {outTrackId} and no callback for it: none recorded, or all older than Gateway:Storage:Retention.");
+        }
+
+        return TypedResults.Ok(page);
+    }
+}
