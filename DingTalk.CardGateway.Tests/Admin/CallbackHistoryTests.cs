@@ -64,6 +64,20 @@ public class CallbackHistoryTests(DingTalkFixture fixture) : IClassFixture<DingT
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(history)).StatusCode);
     }
 
+    [Theory]
+    [InlineData("/api/callbacks/{callbackId}", new[] { "200", "400", "401", "404", "503" })]
+    [InlineData("/api/cards/{outTrackId}/callbacks", new[] { "200", "400", "401", "404", "503" })]
+    public async Task Swagger_documents_the_routes_and_the_problems_they_answer(string path, string[] statuses)
+    {
+        using var client = fixture.Gateway.CreateClient();
+
+        var doc = await HttpAssert.JsonAsync(await client.GetAsync("/openapi/v1.json"), HttpStatusCode.OK);
+
+        var route = doc.GetProperty("paths").GetProperty(path).GetProperty("get");
+        Assert.Equal(statuses.ToHashSet(), route.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToHashSet());
+        Assert.Contains("Gateway:Storage:Retention", route.GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
     private async Task OnGatewayAsync(Dictionary<string, string?> settings, string prefix)
     {
         await using var gateway = new GatewayFactory(fixture.DingTalk, settings);
