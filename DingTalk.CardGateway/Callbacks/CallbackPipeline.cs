@@ -645,7 +645,7 @@ public sealed partial class CallbackPipeline(
 
     private static partial class Log
     {
-        [LoggerMessage(3101, LogLevel.Warning, "No handler for action '{Action:l}' on template '{TemplateId:l}' (callback {CallbackId}, card {CardId}, user {UserId}); acknowledged with {{}}. Register one: {Registration:l}")]
+        [LoggerMessage(3101, LogLevel.Warning, "No handler for action '{Action:l}' on template '{TemplateId:l}' for callback {CallbackId} (card {CardId}, user {UserId}); acknowledged with {{}}. Register one: {Registration:l}")]
         public static partial void NoHandler(ILogger logger, string action, string templateId, string callbackId, string cardId, string userId, string registration);
 
         [LoggerMessage(3102, LogLevel.Error, "Handler {Handler} failed on callback {CallbackId} (card {CardId}, user {UserId}); the user got {{}}")]
