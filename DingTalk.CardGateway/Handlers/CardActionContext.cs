@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Diagnostics.CodeAnalysis;
 using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Handlers.ParamsBinding;
 using DingTalk.CardGateway.Storage;
 
 namespace DingTalk.CardGateway.Handlers;
@@ -54,6 +55,22 @@ public sealed record CardActionContext : CardAction
             _ => [Text(value)],
         };
     }
+
+    /// <summary>
+    /// The click's <c>params</c> bound to <typeparamref name="T"/>, as ASP.NET Core binds a request body: camelCase names,
+    /// any case; tolerant as DingTalk's forms send values — a number or boolean as a string (<c>"3"</c>, <c>"true"</c>), one
+    /// value for a list member (as <see cref="ParamValues"/> reads it), an empty string for a nullable member (null);
+    /// unknown fields (<c>action</c> among them) ignored. Strict where C# is: a <c>required</c> member, or a record's
+    /// parameter with no default value, must be there, and a member not declared nullable takes no null.
+    /// </summary>
+    /// <exception cref="CardParamsException">
+    /// The params do not bind: a required member missing, or a value of a kind its member cannot take. The message names
+    /// the path and the expected type (<c>$.assignee must be a list of strings, not an object</c>), never the value. Left
+    /// uncaught, the click is answered <c>{}</c> and recorded <c>HandlerFailed</c>, with one warning (3123); catch it to
+    /// answer the clicker yourself.
+    /// </exception>
+    /// <remarks>Bound on each call, from the params as they came; nothing is bound unless asked for.</remarks>
+    public T ParamsAs<T>() => CardParams.Bind<T>(Params);
 
     public static CardActionContext From(CardAction action, CardRecord? card, int run = 1) => new(action, card) { Run = run };
 
