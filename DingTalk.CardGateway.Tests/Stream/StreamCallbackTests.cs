@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Tests.Callbacks;
@@ -68,6 +69,46 @@ public sealed class StreamCallbackTests(StreamGateway gateway)
         Assert.All(message.Answers, a => Assert.Equal(message.Answers[0].Data, a.Data));
         Assert.Contains("counted", message.Answers[0].Data, StringComparison.Ordinal);
         Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task A_form_sending_its_values_as_text_binds_to_the_handlers_record()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.survey");
+
+        var answer = await gateway.ClickAsync(outTrackId, "u1", new { action = SurveyHandler.Action, rating = "4", topics = "food" });
+
+        using var data = JsonDocument.Parse(answer.Data);
+        Assert.Equal("4", data.RootElement.GetProperty("response").GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myRating").GetString());
+    }
+
+    [Fact]
+    public async Task A_form_value_that_does_not_bind_is_answered_with_an_empty_response_again_on_redelivery_and_logged_once_without_the_value()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.survey");
+        var messageId = $"survey-{Guid.NewGuid():N}";
+        const string Personal = "13800138000";
+
+        var message = await gateway.Stream.PushCardCallbackAsync(outTrackId, "u1", new { action = SurveyHandler.Action, rating = Personal + "!", topics = "food" }, messageId);
+        var first = await message.Answered.WaitAsync(StreamGateway.Patience);
+        await gateway.Stream.RedeliverAsync(messageId);
+        await Eventually.TrueAsync(() => message.Answers.Count >= 2, "the redelivery is answered");
+
+        Assert.Equal(200, first.Code);
+        Assert.Equal("""{"response":{}}""", first.Data);
+        Assert.All(message.Answers, a => Assert.Equal(first.Data, a.Data));
+        Assert.Single(gateway.Invocations.For(outTrackId));
+        var callbackId = gateway.Invocations.For(outTrackId)[0].CallbackId;
+        var warning = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3123 && e.RenderMessage().Contains(callbackId, StringComparison.Ordinal));
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, warning.Level);
+        Assert.Null(warning.Exception);
+        Assert.Equal(
+            $"SurveyHandler could not bind params for callback \"{callbackId}\" (card \"{outTrackId}\", user \"u1\") to Survey: $.rating must be a whole number, not a string that does not read as one. The user got {{}} and the click is recorded HandlerFailed; catch CardParamsException in the handler to answer otherwise",
+            warning.RenderMessage());
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3102 && e.RenderMessage().Contains(callbackId, StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => e.RenderMessage().Contains(Personal, StringComparison.Ordinal));
+        var card = await gateway.Api.GetFromJsonAsync<JsonElement>($"/api/cards/{outTrackId}");
+        Assert.Equal("HandlerFailed", Assert.Single(card.GetProperty("callbacks").EnumerateArray()).GetProperty("outcome").GetString());
     }
 
     [Fact]

@@ -72,6 +72,7 @@ public sealed class StreamGateway : IAsyncLifetime
         {
             services.AddSingleton<HandlerInvocations>();
             services.AddCardActionHandler<CountingHandler>(on => on.Action(CountingHandler.Action));
+            services.AddCardActionHandler<SurveyHandler>(on => on.Action(SurveyHandler.Action));
         }));
         Api = App.CreateClient(); // starts the host, and with it the Stream connection
         Api.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);

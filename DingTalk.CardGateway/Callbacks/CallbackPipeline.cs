@@ -363,6 +363,12 @@ public sealed partial class CallbackPipeline(
             Log.TimedOut(logger, handlerName, (long)timeout.TotalMilliseconds, context.CallbackId, context.CardId, context.UserId);
             return (null, null);
         }
+        catch (CardParamsException ex)
+        {
+            // The click's params, not the handler's code: a warning naming the path, without a stack trace or the value.
+            Log.ParamsNotBound(logger, handlerName, context.CallbackId, context.CardId, context.UserId, ex.Target.Name, ex.Message);
+            return (null, null);
+        }
         catch (Exception ex) when (mayRunAgain && Contention.Of(ex) is { } contention)
         {
             return (null, contention);
@@ -650,6 +656,9 @@ public sealed partial class CallbackPipeline(
 
         [LoggerMessage(3102, LogLevel.Error, "Handler {Handler} failed on callback {CallbackId} (card {CardId}, user {UserId}); the user got {{}}")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, string callbackId, string cardId, string userId);
+
+        [LoggerMessage(3123, LogLevel.Warning, "{Handler:l} could not bind params for callback {CallbackId} (card {CardId}, user {UserId}) to {Target:l}: {Problem:l}. The user got {{}} and the click is recorded HandlerFailed; catch CardParamsException in the handler to answer otherwise")]
+        public static partial void ParamsNotBound(ILogger logger, string handler, string callbackId, string cardId, string userId, string target, string problem);
 
         [LoggerMessage(3103, LogLevel.Warning, "Handler {Handler} ran past its {BudgetMs} ms budget on callback {CallbackId} (card {CardId}), counted from the callback's arrival: answered without its clicker update; its update for everyone follows when it finishes")]
         public static partial void Overran(ILogger logger, string handler, long budgetMs, string callbackId, string cardId);

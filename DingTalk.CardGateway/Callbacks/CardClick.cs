@@ -18,6 +18,20 @@ public static class CardClick
         string outTrackId, string userId, object parameters, string apiSecret = SandboxDefaults.ApiSecret, string actionId = "btn", DateTimeOffset? signedAt = null) =>
         Signed(Body(outTrackId, userId, parameters, actionId), apiSecret, signedAt);
 
+    /// <summary>
+    /// A signed submit of a card's form: <paramref name="form"/>'s members as <c>params</c>, named in camelCase as the form's
+    /// fields are, with <c>action</c> beside them — the record a handler binds with <c>context.ParamsAs&lt;T&gt;()</c>, posted
+    /// back. For values the way a form may send them instead (<c>"3"</c> for a number, one id for a list), pass an anonymous
+    /// object to <see cref="Create"/>.
+    /// </summary>
+    public static HttpRequestMessage Submit(
+        string outTrackId, string userId, string action, object form, string apiSecret = SandboxDefaults.ApiSecret, string actionId = "submit", DateTimeOffset? signedAt = null)
+    {
+        var parameters = JsonSerializer.SerializeToNode(form, GatewayJson.Options)!.AsObject();
+        parameters["action"] = action;
+        return Create(outTrackId, userId, parameters, apiSecret, actionId, signedAt);
+    }
+
     /// <summary>An <c>actionCallback</c> body as DingTalk sends it.</summary>
     public static string Body(string outTrackId, string userId, object parameters, string actionId = "btn") =>
         JsonSerializer.Serialize(new

@@ -5,8 +5,8 @@ namespace DingTalk.CardGateway.Tests.Handlers.Samples;
 
 /// <summary>
 /// An incident card (<c>tpl.incident</c>), written as a team adding its own handler would, from the README alone:
-/// <c>ack</c> (the first acknowledger owns it), <c>resolve</c> (the owner only), <c>assign</c> (a form's
-/// <c>params.assignee</c>, one user id or a list of them, pages the new owner and tells them privately).
+/// <c>ack</c> (the first acknowledger owns it), <c>resolve</c> (the owner only), <c>assign</c> (a form bound to
+/// <see cref="IncidentAssignment"/>: one user id or a list of them, pages the new owner unless unticked and tells them privately).
 /// </summary>
 public sealed class IncidentHandler(IHandlerStateStore states, IIncidentPager pager) : ICardActionHandler
 {
@@ -44,8 +44,20 @@ public sealed class IncidentHandler(IHandlerStateStore states, IIncidentPager pa
 
     private async Task<CardActionResult> AssignAsync(CardActionContext context, CancellationToken cancellationToken)
     {
+        IncidentAssignment form;
+        try
+        {
+            form = context.ParamsAs<IncidentAssignment>();
+        }
+        catch (CardParamsException problem) when (problem.Path == "$.assignee")
+        {
+            // The picker sent no one we can read: the clicker is told. Any other problem is the card's, not the clicker's:
+            // left to the gateway, which answers {} and logs it (3123).
+            return TellClicker("Pick someone to assign the incident to.");
+        }
+
         // A form's user picker sends one id or a list of them; the first one named takes it.
-        if (context.ParamValues("assignee") is not [var assignee, ..] || assignee.Length == 0)
+        if (form.Assignee is not [var assignee, ..] || assignee.Length == 0)
         {
             return TellClicker("Pick someone to assign the incident to.");
         }
@@ -57,13 +69,13 @@ public sealed class IncidentHandler(IHandlerStateStore states, IIncidentPager pa
             return TellClicker("This incident is resolved.");
         }
 
-        if (context.Run == 1)
+        if (form.Page && context.Run == 1)
         {
             await pager.PageAsync(assignee, context.CardId, cancellationToken); // outside the store: not undone by a re-run
         }
 
-        return Shown(incident).AndForEveryone(EveryoneUpdate.Public(Values(incident))
-            .WithPrivate(assignee, CardValues.Of("notice", $"{context.UserId} assigned this incident to you.")));
+        var notice = $"{context.UserId} assigned this incident to you.{(form.Note is { } note ? $" {note}" : "")}";
+        return Shown(incident).AndForEveryone(EveryoneUpdate.Public(Values(incident)).WithPrivate(assignee, CardValues.Of("notice", notice)));
     }
 
     private static CardValues Values(Incident incident) => CardValues.Of("status", incident.Status).With("owner", incident.Owner);
