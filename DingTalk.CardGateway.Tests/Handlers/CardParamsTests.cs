@@ -65,6 +65,17 @@ public sealed class CardParamsTests
         Assert.Equal(new Optional(null, null, null, null, null, null), form);
     }
 
+    [Theory]
+    [InlineData("""{"title":12.50}""", "12.50")]
+    [InlineData("""{"title":true}""", "true")]
+    public void A_number_or_boolean_binds_to_a_string_member_as_its_json_text_as_Param_reads_it(string parameters, string expected)
+    {
+        var click = Click(parameters);
+
+        Assert.Equal(expected, click.ParamsAs<Titled>().Title);
+        Assert.Equal(click.Param("title"), click.ParamsAs<Titled>().Title);
+    }
+
     [Fact]
     public void An_empty_string_stays_empty_for_a_member_that_is_not_nullable()
     {

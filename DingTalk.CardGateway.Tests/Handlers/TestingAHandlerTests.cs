@@ -18,7 +18,9 @@ public sealed class TestingAHandlerTests : IAsyncLifetime
     private readonly WebApplicationFactory<Program> _gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
     {
         b.UseSetting("Gateway:Storage:ConnectionString", "Data Source=:memory:"); // nothing left on disk
-        b.ConfigureServices(s => s.AddCardActionHandler<RefundHandler>(on => on.Template("tpl.refund").Action("refund")));
+        b.ConfigureServices(s => s
+            .AddCardActionHandler<RefundHandler>(on => on.Template("tpl.refund").Action("refund"))
+            .AddCardActionHandler<LeaveHandler>(on => on.Template("tpl.leave").Action("request")));
     });
 
     public Task InitializeAsync()
@@ -65,6 +67,49 @@ public sealed class TestingAHandlerTests : IAsyncLifetime
         Assert.Equal("0", (await SandboxCards.CardDataAsync(client, "order-2"))!["refunds"]);
     }
 
+    [Fact]
+    public async Task A_form_posted_as_the_record_its_handler_binds_answers_the_clicker()
+    {
+        using var client = await LeaveCardAsync("leave-1");
+
+        var answer = await client.SendAsync(CardClick.Submit("leave-1", "u1", "request", new LeaveRequest(LeaveKind.Sick, new DateOnly(2026, 12, 1), 3, ["u9"])));
+
+        Assert.Equal("3 days of Sick leave from 2026-12-01", await MyRequestAsync(answer));
+    }
+
+    [Fact]
+    public async Task A_form_sending_its_values_as_text_binds_the_same()
+    {
+        using var client = await LeaveCardAsync("leave-2");
+
+        var answer = await client.SendAsync(CardClick.Create(
+            "leave-2", "u1", new { action = "request", kind = "sick", from = "2026-12-01", days = "3", approvers = "u9", note = "" }));
+
+        Assert.Equal("3 days of Sick leave from 2026-12-01", await MyRequestAsync(answer));
+    }
+
+    [Fact]
+    public async Task A_form_without_an_approver_is_told_so_by_the_handler_that_caught_it()
+    {
+        using var client = await LeaveCardAsync("leave-3");
+
+        var answer = await client.SendAsync(CardClick.Create("leave-3", "u1", new { action = "request", kind = "annual", from = "2026-12-01", days = 1 }));
+
+        var clicker = await answer.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Pick an approver.", clicker.GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("error").GetString());
+    }
+
+    private async Task<HttpClient> LeaveCardAsync(string outTrackId)
+    {
+        var client = _gateway.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", "sandbox");
+        (await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.leave", outTrackId, openConversationId = "cidTest==" })).EnsureSuccessStatusCode();
+        return client;
+    }
+
+    private static async Task<string?> MyRequestAsync(HttpResponseMessage answer) =>
+        (await answer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myRequest").GetString();
+
     /// <summary>The README's handler, word for word.</summary>
     public sealed class RefundHandler(IHandlerStateStore state) : ICardActionHandler
     {
@@ -80,4 +125,38 @@ public sealed class TestingAHandlerTests : IAsyncLifetime
     }
 
     public sealed record Refunds(int Count);
+
+    /// <summary>The README's form handler ("A form, bound to a record"), word for word.</summary>
+    public sealed class LeaveHandler : ICardActionHandler
+    {
+        public Task<CardActionResult> HandleAsync(CardActionContext context, CancellationToken cancellationToken)
+        {
+            LeaveRequest leave;
+            try
+            {
+                leave = context.ParamsAs<LeaveRequest>();
+            }
+            catch (CardParamsException problem) when (problem.Path == "$.approvers")
+            {
+                return Task.FromResult(CardActionResult.ForClicker(ClickerUpdate.Private(CardValues.Of("error", "Pick an approver."))));
+            }
+
+            return Task.FromResult(CardActionResult.ForClicker(ClickerUpdate.Private(
+                CardValues.Of("myRequest", $"{leave.Days} days of {leave.Kind} leave from {leave.From:yyyy-MM-dd}"))));
+        }
+    }
+
+    public enum LeaveKind
+    {
+        Annual,
+        Sick,
+    }
+
+    public sealed record LeaveRequest(
+        LeaveKind Kind,                      // a select: "annual", "Sick", or its number
+        DateOnly From,                       // a date picker: "2026-12-01"
+        int Days,                            // a number input: 3 or "3"
+        IReadOnlyList<string> Approvers,     // a user picker: one id or a list of them
+        bool HalfDay = false,                // a checkbox: true, "true", or left out
+        string? Note = null);                // a text input: "" reads as null
 }

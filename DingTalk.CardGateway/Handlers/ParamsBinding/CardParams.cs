@@ -54,7 +54,7 @@ internal static class CardParams
             return nullable || (type.IsValueType && Reads(value, info)) ? null : Wrong(root, path, type, value);
         }
 
-        if (info.Kind != JsonTypeInfoKind.Object || info.Converter.GetType().Assembly == typeof(CardParams).Assembly)
+        if (info.Kind != JsonTypeInfoKind.Object)
         {
             return Reads(value, info) ? null : Wrong(root, path, type, value);
         }
