@@ -39,6 +39,8 @@ public static class StorageExtensions
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         services.AddSingleton<SqliteCheckpointer>();
         services.AddHostedService(sp => sp.GetRequiredService<SqliteCheckpointer>());
+        services.AddSingleton<SqliteBackup>();
+        services.AddHostedService(sp => sp.GetRequiredService<SqliteBackup>());
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         services.AddSingleton<StorageHealthCheck>(); // one query at a time, and the last one's failure, across probes
