@@ -172,6 +172,31 @@ public sealed class AfterCommitEffectTests
         });
 
     [Fact]
+    public Task A_stop_with_a_grace_longer_than_EffectTimeout_still_cancels_a_running_effect_at_its_timeout() =>
+        WithDatabaseAsync(StorageOptions.Sqlite, async storage =>
+        {
+            // The stop's grace is a bound on what the stop waits for, never an extension of the run: past EffectTimeout (plus
+            // its second) the hold is gone, and another replica may claim the effect while this one still runs it.
+            var settings = new Dictionary<string, string?>(storage)
+            {
+                ["Gateway:Outbox:EffectTimeout"] = "00:00:02",
+                ["Gateway:Callbacks:StopGrace"] = "00:00:20",
+            };
+            var gateName = Guid.NewGuid().ToString("N");
+            await using var gateway = await EffectGateway.StartAsync(settings, _runs, _gate);
+            var card = await gateway.SendCardAsync();
+            await gateway.ClickAsync(card, "u1", new { action = "effect", note = "stopping", effectGate = gateName });
+            await _gate.Entered(gateName).WaitAsync(Patience); // running, and honouring its token, when the gateway stops
+
+            await gateway.DisposeAsync();
+
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8005);
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8007);
+            Assert.Equal(["Pending"], await StatusesAsync(storage, card));
+            Assert.Empty(_runs.Of("stopping"));
+        });
+
+    [Fact]
     public Task On_SQLite_an_effect_a_crashed_process_was_running_runs_again_at_once_when_the_gateway_restarts() =>
         WithDatabaseAsync(StorageOptions.Sqlite, async storage =>
         {

@@ -173,10 +173,13 @@ public sealed partial class EffectDispatcher(
                 return;
             }
 
-            // Cancelled past the effect's timeout, or once the stop's grace is over (an effect still running is retried later).
-            using var cancel = new CancellationTokenSource(o.EffectTimeout, clock);
+            // Cancelled past the effect's timeout, or once the stop's grace is over, whichever comes first (an effect still
+            // running is retried later): a stop never moves the timeout on, which would run the effect past its hold.
+            using var timeout = new CancellationTokenSource(o.EffectTimeout, clock);
+            using var cutOff = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cutOff.Token);
             var grace = callbacks.CurrentValue.StopGrace;
-            using var stopping = lifetime.ApplicationStopping.Register(() => cancel.CancelAfter(grace));
+            using var stopping = lifetime.ApplicationStopping.Register(() => cutOff.CancelAfter(grace));
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
@@ -190,14 +193,14 @@ public sealed partial class EffectDispatcher(
                 await FailAsync(effect, Describe(ex), permanent: true, o);
                 return;
             }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested)
+            catch (OperationCanceledException) when (cutOff.IsCancellationRequested)
             {
                 Log.CutOffByStop(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)grace.TotalMilliseconds);
                 await MarkAsync(effect, "available_at = @now, owner = NULL, last_error = @error", new { error = "Cut off as the gateway stopped" }); // due again at once
                 metrics.EffectRan(effect.Name, "retrying");
                 return;
             }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
             {
                 Log.TimedOut(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)o.EffectTimeout.TotalMilliseconds);
                 await FailAsync(effect, $"Ran past Gateway:Outbox:EffectTimeout ({(long)o.EffectTimeout.TotalMilliseconds} ms)", permanent: false, o);
