@@ -152,6 +152,31 @@ public class AccessTokenProviderTests
         hung.SetResult(new AccessTokenResponse("token-late", 7200));
     }
 
+    [Fact]
+    public async Task Readiness_stays_ready_on_a_token_still_valid_when_its_renewal_fails_at_once_as_when_it_hangs()
+    {
+        // Whether the renewal hangs (a black hole) or fails at once (a refused connection, a 503) is no matter to the token
+        // held: calls carry it until it expires. Readiness said ready for the one and not ready for the other.
+        var provider = CreateProvider();
+        await provider.GetTokenAsync(CancellationToken.None);
+        var refused = new TaskCompletionSource<AccessTokenResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _oauth.Answer = refused.Task;
+        var readiness = new DingTalkTokenHealthCheck(provider, _clock);
+        _clock.Advance(TimeSpan.FromSeconds(7200) - TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1)); // due for renewal, not expired
+
+        var probe = readiness.CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        await Eventually.TrueAsync(() => _oauth.Calls == 2, "the renewal the probe started");
+        refused.SetException(new HttpRequestException("Connection refused (127.0.0.1:9)", new System.Net.Sockets.SocketException(111)));
+        var renewing = await probe; // within the probe's wait: the clock has not moved
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        var expired = await ProbeAsync(readiness);
+
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, renewing.Status);
+        Assert.Contains("Connection refused (127.0.0.1:9)", renewing.Description, StringComparison.Ordinal); // the renewal's failure, said
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, expired.Status);
+        Assert.Equal(provider.LastError, expired.Description);
+    }
+
     /// <summary>A probe on the fake clock: it waits for a call under way at most <see cref="ReadinessWait.Bound"/>, which the test lets pass.</summary>
     private async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> ProbeAsync(DingTalkTokenHealthCheck readiness)
     {

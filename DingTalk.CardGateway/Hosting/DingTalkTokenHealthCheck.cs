@@ -24,18 +24,27 @@ public sealed class DingTalkTokenHealthCheck(AccessTokenProvider tokens, TimePro
             return HealthCheckResult.Healthy("DingTalk access token available.");
         }
 
-        if (await ReadinessWait.EndedAsync(fetch.Task, fetch.StartedAt, clock, cancellationToken))
+        var ended = await ReadinessWait.EndedAsync(fetch.Task, fetch.StartedAt, clock, cancellationToken);
+        if (ended && fetch.Task.IsCompletedSuccessfully)
         {
-            return fetch.Task.IsCompletedSuccessfully
-                ? HealthCheckResult.Healthy("DingTalk access token available.")
-                : HealthCheckResult.Unhealthy(tokens.LastError ?? "DingTalk's token call failed.");
+            return HealthCheckResult.Healthy("DingTalk access token available.");
+        }
+
+        // The token held carries every call until it expires, however its renewal goes: a renewal that failed at once is
+        // no less ready than one that hangs.
+        if (fetch.TokenStillValid)
+        {
+            return HealthCheckResult.Healthy(ended && tokens.LastError is { } renewal
+                ? $"DingTalk access token available until it expires; its renewal failed, and is tried again: {renewal}"
+                : "DingTalk access token available (a new one is being fetched).");
+        }
+
+        if (ended)
+        {
+            return HealthCheckResult.Unhealthy(tokens.LastError ?? "DingTalk's token call failed.");
         }
 
         // DingTalk has not answered yet: say what is known rather than wait for it.
-        if (fetch.TokenStillValid)
-        {
-            return HealthCheckResult.Healthy("DingTalk access token available (a new one is being fetched).");
-        }
 
         return tokens.LastError is { } last
             ? HealthCheckResult.Unhealthy(last)
