@@ -402,15 +402,25 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    /// <summary>An effect the result asks for that this process cannot run fails the handler, naming the line to add.</summary>
+    /// <summary>
+    /// An effect the result asks for that this process cannot run fails the handler, naming the line to add — also one of
+    /// another class than the effect registered under its name, which would otherwise run with this one's payload.
+    /// </summary>
     private static void EnsureRegistered(IServiceProvider services, IReadOnlyList<AfterCommitEffect> effects)
     {
         var registry = services.GetRequiredService<CardEffectRegistry>();
         foreach (var effect in effects)
         {
-            if (!registry.IsRegistered(effect.Effect))
+            if (registry.Find(effect.Effect) is not { } registered)
             {
                 throw new ArgumentException($"The handler's result asks for effect {effect.Effect}, which is not registered: add services.AddCardEffect<{effect.Effect}, …>().");
+            }
+
+            if (effect.EffectType is { } asked && asked != registered.EffectType)
+            {
+                throw new ArgumentException(
+                    $"The handler's result asks for effect {asked.FullName}, but the effect registered under the name {effect.Effect} is {registered.EffectType.FullName}. "
+                    + "Effects are stored under their type's name, so rename one of the classes (and register the one asked for with services.AddCardEffect).");
             }
         }
     }

@@ -41,7 +41,7 @@ public sealed record CardActionResult
     /// <param name="payload">JSON-serializable; serialized now, so a payload that cannot be fails the handler.</param>
     public CardActionResult AndAfterCommit<TEffect, TPayload>(TPayload payload)
         where TEffect : ICardEffect<TPayload> =>
-        this with { AfterCommit = [.. AfterCommit, new AfterCommitEffect(typeof(TEffect).Name, JsonSerializer.Serialize(payload, GatewayJson.Options))] };
+        this with { AfterCommit = [.. AfterCommit, new AfterCommitEffect(typeof(TEffect).Name, JsonSerializer.Serialize(payload, GatewayJson.Options)) { EffectType = typeof(TEffect) }] };
 
     /// <summary>Only an effect after the commit (<see cref="AndAfterCommit{TEffect, TPayload}"/>): DingTalk gets <c>{}</c>.</summary>
     public static CardActionResult AfterCommitOnly<TEffect, TPayload>(TPayload payload)

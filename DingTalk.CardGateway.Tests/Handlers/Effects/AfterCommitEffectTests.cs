@@ -284,6 +284,25 @@ public sealed class AfterCommitEffectTests
                 && e.Exception?.Message.Contains("services.AddCardEffect<UnregisteredEffect, …>()", StringComparison.Ordinal) == true);
         });
 
+    [Fact]
+    public Task A_handler_asking_for_an_unregistered_effect_named_as_a_registered_one_fails_instead_of_running_the_other() =>
+        WithDatabaseAsync(StorageOptions.Sqlite, async storage =>
+        {
+            // Effects are stored and found under their type's name: asked for, a class of another namespace named as a
+            // registered effect was queued, and the registered one ran with its payload.
+            await using var gateway = await EffectGateway.StartAsync(storage, _runs, _gate);
+            var card = await gateway.SendCardAsync();
+
+            var answer = await gateway.ClickAsync(card, "u1", new { action = "effect", note = "namesake", namesake = true });
+
+            Assert.Equal("{}", answer.GetRawText());
+            Assert.Equal(CallbackOutcome.HandlerFailed, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
+            Assert.Empty(await StatusesAsync(gateway, card));
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3102
+                && e.Exception?.Message.Contains(typeof(EffectHandler.Elsewhere.RecordingEffect).FullName!, StringComparison.Ordinal) == true
+                && e.Exception.Message.Contains(typeof(RecordingEffect).FullName!, StringComparison.Ordinal));
+        });
+
     /// <summary>Runs <paramref name="test"/> on a new, empty database of <paramref name="provider"/> (its storage settings), removed afterwards.</summary>
     internal static async Task WithDatabaseAsync(string provider, Func<Dictionary<string, string?>, Task> test)
     {
