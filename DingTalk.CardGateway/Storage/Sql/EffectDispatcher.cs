@@ -73,7 +73,9 @@ public sealed partial class EffectDispatcher(
                 {
                     if (free <= 0)
                     {
-                        await Task.WhenAny([.. running, Task.Delay(Timeout.Infinite, claiming.Token)]);
+                        // WaitAsync lets go of the token once a run ends: a Task.Delay on it per pass stayed registered
+                        // until the stop, so slow effects filling every slot made the token's registrations grow.
+                        await Task.WhenAny(running).WaitAsync(claiming.Token);
                         continue;
                     }
 
