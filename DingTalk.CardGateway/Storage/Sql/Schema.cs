@@ -150,17 +150,6 @@ public static class Schema
             )
             """,
             OlderBuildsMayRun: true),
-        // 10: a card's callbacks read a page at a time, newest first (GET /api/cards/{id}/callbacks), ordered by time then
-        // id: the id joins the card's index so a page starts and ends inside it, and one user's clicks have an index of
-        // their own, so neither reads the card's other clicks however many it has. Older builds: indexes, which no query
-        // names (the startup that builds them holds the callbacks' writes meanwhile, on a large table for a while).
-        new(
-            """
-            DROP INDEX callbacks_by_card;
-            CREATE INDEX callbacks_by_card ON callbacks (card_id, received_at, callback_id);
-            CREATE INDEX callbacks_by_card_user ON callbacks (card_id, user_id, received_at, callback_id)
-            """,
-            OlderBuildsMayRun: true),
     ];
 
     /// <summary>
