@@ -334,7 +334,8 @@ public static class CardActionParser
             : id;
     }
 
-    private static string Describe(JsonValueKind kind) => kind switch
+    /// <summary>The kind of a JSON value, never the value: <c>an object</c>, <c>a string</c> (also for params that do not bind, <c>ParamsAs</c>).</summary>
+    internal static string Describe(JsonValueKind kind) => kind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",

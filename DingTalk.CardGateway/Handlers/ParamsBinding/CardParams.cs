@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using DingTalk.CardGateway.Callbacks;
 
 namespace DingTalk.CardGateway.Handlers.ParamsBinding;
 
@@ -141,20 +142,9 @@ internal static class CardParams
         return new CardParamsException(root, path, expected, $"must be {expected}, not {Kind(value, type)}");
     }
 
-    /// <summary>The kind of a value, never the value: <c>an object</c>, <c>an empty string</c>.</summary>
-    private static string Kind(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        _ => "null",
-    };
-
     /// <summary>The kind of a value that <paramref name="expected"/> does not take; for a string, whether it is empty or does not read as that type.</summary>
     private static string Kind(JsonElement value, Type expected) =>
-        value.ValueKind != JsonValueKind.String ? Kind(value.ValueKind)
+        value.ValueKind != JsonValueKind.String ? CardActionParser.Describe(value.ValueKind)
         : value.GetString()!.Length == 0 ? "an empty string"
         : expected == typeof(string) || !IsLeaf(expected) ? "a string"
         : "a string that does not read as one";
