@@ -180,6 +180,18 @@ public sealed class CardParamsTests
         Assert.Equal("$.severity must be one of Low, High, not a string that does not read as one", problem.Message);
     }
 
+    [Theory]
+    [InlineData("""{"severity":7}""", "$.severity must be one of Low, High, not a number")]
+    [InlineData("""{"severity":1}""", "$.severity must be one of Low, High, not a number")]
+    [InlineData("""{"severity":"7"}""", "$.severity must be one of Low, High, not a string that does not read as one")]
+    [InlineData("""{"severity":"Low,High"}""", "$.severity must be one of Low, High, not a string that does not read as one")]
+    public void An_enum_binds_from_one_of_its_names_only_never_from_a_number(string parameters, string message)
+    {
+        var problem = Assert.Throws<CardParamsException>(() => Click(parameters).ParamsAs<Optional>());
+
+        Assert.Equal(message, problem.Message);
+    }
+
     public sealed record Order(int Quantity, decimal Price, double Ratio, bool Urgent, bool Page);
 
     public sealed record Assignment(IReadOnlyList<string> Assignee);

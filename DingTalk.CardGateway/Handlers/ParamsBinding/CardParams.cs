@@ -198,7 +198,7 @@ internal static class CardParams
             options.Converters.Add((JsonConverter)Activator.CreateInstance(typeof(TolerantNumberConverter<>).MakeGenericType(number))!);
         }
 
-        options.Converters.Add(new JsonStringEnumConverter());
+        options.Converters.Add(new EnumByNameConverterFactory());
         options.MakeReadOnly();
         return options;
     }
