@@ -148,6 +148,7 @@ public class AccessTokenProviderTests
         Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, again.Status);
         Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, expired.Status);
         Assert.StartsWith("DingTalk has not answered the token call yet (", expired.Description, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => _oauth.Calls >= 2, "the renewal the first probe started"); // it starts beside the probe
         Assert.Equal(2, _oauth.Calls); // the first token, and one renewal however many probes
         hung.SetResult(new AccessTokenResponse("token-late", 7200));
     }

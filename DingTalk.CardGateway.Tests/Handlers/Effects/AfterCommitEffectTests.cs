@@ -116,7 +116,9 @@ public sealed class AfterCommitEffectTests
             Assert.True(shown.GetProperty("attempts").GetInt32() >= 2, "given up before it was ever retried");
             Assert.Contains("the ticket system is down", shown.GetProperty("lastError").GetString(), StringComparison.Ordinal);
             Assert.False(shown.TryGetProperty("payload", out _));
-            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8003 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            await Eventually.TrueAsync( // logged once the dispatcher's mark has committed, which the read above may see first
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8003 && e.RenderMessage().Contains(card, StringComparison.Ordinal)),
+                "8003 for the effect given up");
         });
 
     [SkippableTheory]
