@@ -153,7 +153,7 @@ public sealed class TestingAHandlerTests : IAsyncLifetime
     }
 
     public sealed record LeaveRequest(
-        LeaveKind Kind,                      // a select: "annual", "Sick", or its number
+        LeaveKind Kind,                      // a select: "annual" or "Sick", in any case
         DateOnly From,                       // a date picker: "2026-12-01"
         int Days,                            // a number input: 3 or "3"
         IReadOnlyList<string> Approvers,     // a user picker: one id or a list of them
