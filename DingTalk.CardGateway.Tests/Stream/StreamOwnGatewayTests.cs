@@ -30,6 +30,39 @@ public sealed class StreamOwnGatewayTests
     }
 
     [Fact]
+    public async Task A_frame_waiting_for_a_slot_when_the_gateway_stops_is_left_for_DingTalk_not_taken_after_the_drain()
+    {
+        // The drain waits for the frames in flight as closing begins: a frame that got its slot only after that would be
+        // handled while the close handshake runs, and its answer could not leave. Left unhandled, DingTalk pushes it again.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["DingTalk:Stream:MaxFramesInFlight"] = "1" });
+        try
+        {
+            await gateway.OpenConnectionAsync();
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+            var slow = await gateway.Stream.PushCardCallbackAsync(outTrackId, "slow", new { action = CountingHandler.Action, delayMs = "1000" });
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.For(outTrackId).Count == 1, "the slow handler holds the only slot");
+            var waiting = await gateway.Stream.PushCardCallbackAsync(outTrackId, "next", new { action = CountingHandler.Action });
+            await Callbacks.Eventually.TrueAsync(() => waiting.Deliveries > 0, "a second frame waits for the slot");
+            await Task.Delay(TimeSpan.FromMilliseconds(300)); // read by the gateway, which now waits for the slot
+            var invocations = gateway.Invocations; // the gateway's services go with it
+
+            await gateway.App.DisposeAsync();
+
+            Assert.Equal(200, (await slow.Answered.WaitAsync(StreamGateway.Patience)).Code); // the frame in flight was answered
+            Assert.Contains(gateway.Logs.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5015
+                && e.RenderMessage().Contains(waiting.MessageId, StringComparison.Ordinal));
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5013 // its answer was not lost
+                && e.RenderMessage().Contains(waiting.MessageId, StringComparison.Ordinal));
+            Assert.Single(invocations.For(outTrackId)); // the second click did not run on the closing connection
+            Assert.False(waiting.IsSettled);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_dead_connection_is_replaced_while_every_frame_slot_is_busy()
     {
         // The only slot is held for the whole handler budget: the socket is not read meanwhile, so only the idle watchdog can tell it died.

@@ -250,6 +250,14 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
         var arrivedAt = _clock.GetTimestamp(); // the handler's budget counts from here, slot wait included
         await _inFlightLimit.WaitAsync(_aborted.Token);
+        if (_closing)
+        {
+            // Closing began while it waited for the slot: the drain does not wait for it, so its answer could not leave.
+            _inFlightLimit.Release();
+            Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+            return;
+        }
+
         var id = Interlocked.Increment(ref _nextFrame);
         var handling = Task.Run(() => HandleAsync(frame, arrivedAt));
         _inFlight[id] = handling;
