@@ -34,6 +34,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private string? _endReason;
     private long _framesReceived;
     private long _nextFrame;
+    private readonly Lock _admission = new(); // taking a frame up and beginning to close exclude each other
     private volatile bool _closing;
 
     private StreamSession(
@@ -114,7 +115,11 @@ internal sealed partial class StreamSession : IAsyncDisposable
     /// </summary>
     public async Task CloseAsync(string why, TimeSpan drain)
     {
-        _closing = true;
+        lock (_admission)
+        {
+            _closing = true; // from here no frame is taken up: every one taken is in _inFlight, which the drain waits for
+        }
+
         try
         {
             await Task.WhenAll(_inFlight.Values).WaitAsync(drain, _clock);
@@ -250,18 +255,21 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
         var arrivedAt = _clock.GetTimestamp(); // the handler's budget counts from here, slot wait included
         await _inFlightLimit.WaitAsync(_aborted.Token);
-        if (_closing)
+        lock (_admission)
         {
-            // Closing began while it waited for the slot: the drain does not wait for it, so its answer could not leave.
-            _inFlightLimit.Release();
-            Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
-            return;
-        }
+            if (_closing)
+            {
+                // Closing began while it waited for the slot: the drain does not wait for it, so its answer could not leave.
+                _inFlightLimit.Release();
+                Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+                return;
+            }
 
-        var id = Interlocked.Increment(ref _nextFrame);
-        var handling = Task.Run(() => HandleAsync(frame, arrivedAt));
-        _inFlight[id] = handling;
-        _ = handling.ContinueWith(_ => _inFlight.TryRemove(id, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var id = Interlocked.Increment(ref _nextFrame);
+            var handling = Task.Run(() => HandleAsync(frame, arrivedAt));
+            _inFlight[id] = handling;
+            _ = handling.ContinueWith(_ => _inFlight.TryRemove(id, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
     }
 
     private async Task HandleAsync(StreamFrame frame, long arrivedAt)
