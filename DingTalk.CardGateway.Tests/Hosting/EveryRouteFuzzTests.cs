@@ -34,9 +34,27 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     [Fact]
-    public async Task Every_operation_in_the_OpenAPI_document_answers_hostile_requests_without_a_5xx_or_a_leak()
+    public Task Every_operation_in_the_OpenAPI_document_answers_hostile_requests_without_a_5xx_or_a_leak() => FuzzEveryRouteAsync(_gateway);
+
+    /// <summary>The same on PostgreSQL, which refuses what SQLite stores (a NUL, a key of 10 KB): each refusal a 400, not a 500.</summary>
+    [SkippableFact]
+    public async Task Every_operation_answers_hostile_requests_without_a_5xx_on_PostgreSQL_too()
     {
-        using var client = _gateway.CreateAdminClient();
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            var settings = GatewayFactory.LiveSettings(_dingTalk);
+            settings["Gateway:Storage:Provider"] = "Postgres";
+            settings["Gateway:Storage:ConnectionString"] = connectionString;
+            await using var gateway = new GatewayFactory(_dingTalk, settings);
+            gateway.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+            gateway.StartServer();
+            await FuzzEveryRouteAsync(gateway);
+        });
+    }
+
+    private async Task FuzzEveryRouteAsync(GatewayFactory gateway)
+    {
+        using var client = gateway.CreateAdminClient();
         using var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json"));
         var operations = Operations(document.RootElement).ToList();
         Assert.True(operations.Count >= 10, $"only {operations.Count} operations in the OpenAPI document");
@@ -70,12 +88,170 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         using var live = await client.GetAsync("/health/live");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
 
-        var logs = _gateway.RenderedLogs();
-        Assert.DoesNotContain(_gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9001);
+        var logs = gateway.RenderedLogs();
+        Assert.DoesNotContain(gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9001);
         foreach (var secret in Secrets())
         {
             Assert.DoesNotContain(secret, logs, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>A chunked body has no length to refuse up front: Kestrel stops it at the callback limit, and the answer is a 413.</summary>
+    [Fact]
+    public async Task A_chunked_callback_body_past_the_limit_gets_a_413_not_a_500()
+    {
+        foreach (var path in new[] { CardCallbackEndpoint.Path, RobotCardCallbackToken.RoutePrefix + "fuzz1" })
+        {
+            var answer = await RawAsync(async stream =>
+            {
+                await WriteAsync(stream, $"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n{SignatureHeaders()}\r\n");
+                var chunk = Encoding.ASCII.GetBytes($"{64 * 1024:X}\r\n" + new string(' ', 64 * 1024) + "\r\n");
+                for (var i = 0; i < 32; i++) // 2 MB, or until the gateway stops reading
+                {
+                    await stream.WriteAsync(chunk);
+                }
+
+                await WriteAsync(stream, "0\r\n\r\n");
+            });
+
+            Assert.True(answer.StartsWith("HTTP/1.1 413", StringComparison.Ordinal), $"{path}: {Shorten(answer)}");
+            Assert.Contains("application/problem+json", answer, StringComparison.Ordinal);
+        }
+
+        await AssertStillServingAsync();
+    }
+
+    /// <summary>A Content-Length the client never sends in full: the read fails, the gateway answers 400 (or drops the connection), never a 500.</summary>
+    [Fact]
+    public async Task A_body_shorter_than_its_Content_Length_gets_no_500_on_any_body_route()
+    {
+        foreach (var (method, path) in new[] { ("POST", CardCallbackEndpoint.Path), ("POST", "/api/cards"), ("PUT", "/api/cards/fuzz1"), ("POST", "/api/robot-cards") })
+        {
+            var answer = await RawAsync(async stream =>
+            {
+                await WriteAsync(stream, $"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n{SignatureHeaders()}{AdminHeader()}\r\n{{\"outTrackId\":\"");
+            }, halfClose: true);
+
+            Assert.False(answer.StartsWith("HTTP/1.1 5", StringComparison.Ordinal), $"{method} {path}: {Shorten(answer)}");
+        }
+
+        await AssertStillServingAsync();
+        Assert.DoesNotContain(_gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9001);
+    }
+
+    /// <summary>
+    /// A body that stalls mid-way: Kestrel's minimum body data rate (240 bytes/s after a 5 s grace) ends the read, and the
+    /// gateway answers with a 4xx or drops the connection; meanwhile, and after, it serves everyone else.
+    /// </summary>
+    [Fact]
+    public async Task A_body_that_stalls_midway_is_dropped_and_the_gateway_keeps_serving()
+    {
+        var stalled = new[] { ("POST", CardCallbackEndpoint.Path), ("POST", "/api/cards") }.Select(r => RawAsync(async stream =>
+        {
+            await WriteAsync(stream, $"{r.Item1} {r.Item2} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n{SignatureHeaders()}{AdminHeader()}\r\n{{\"a\":\"");
+        }, readTimeout: TimeSpan.FromSeconds(60))).ToList();
+
+        await AssertStillServingAsync();
+        foreach (var answer in await Task.WhenAll(stalled))
+        {
+            Assert.False(answer.StartsWith("HTTP/1.1 5", StringComparison.Ordinal), Shorten(answer));
+            Assert.NotEqual("still open", answer);
+        }
+
+        await AssertStillServingAsync();
+        Assert.DoesNotContain(_gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 9001);
+    }
+
+    /// <summary>A request line or headers past Kestrel's limits are refused by Kestrel (414, 431) before the gateway sees them.</summary>
+    [Fact]
+    public async Task A_request_line_or_headers_past_Kestrels_limits_get_a_4xx()
+    {
+        var longLine = await RawAsync(stream => WriteAsync(stream, $"GET /api/cards?x={new string('a', 16 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        Assert.True(longLine.StartsWith("HTTP/1.1 414", StringComparison.Ordinal), Shorten(longLine));
+
+        var bigHeaders = await RawAsync(stream => WriteAsync(stream,
+            $"POST {CardCallbackEndpoint.Path} HTTP/1.1\r\nHost: x\r\n" + string.Concat(Enumerable.Range(0, 8).Select(i => $"X-Pad-{i}: {new string('a', 8 * 1024)}\r\n")) + "Content-Length: 0\r\n\r\n"));
+        Assert.True(bigHeaders.StartsWith("HTTP/1.1 431", StringComparison.Ordinal), Shorten(bigHeaders));
+
+        var manyHeaders = await RawAsync(stream => WriteAsync(stream,
+            "GET /health/live HTTP/1.1\r\nHost: x\r\n" + string.Concat(Enumerable.Range(0, 150).Select(i => $"X-H-{i}: v\r\n")) + "\r\n"));
+        Assert.True(manyHeaders.StartsWith("HTTP/1.1 431", StringComparison.Ordinal), Shorten(manyHeaders));
+
+        await AssertStillServingAsync();
+    }
+
+    private static string SignatureHeaders()
+    {
+        var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
+        return $"{CardCallbackSignature.TimestampHeader}: {timestamp}\r\n{CardCallbackSignature.SignatureHeader}: {CardCallbackSignature.Sign(timestamp, GatewayFactory.ApiSecret)}\r\n";
+    }
+
+    private static string AdminHeader() => $"{DingTalk.CardGateway.Admin.ApiKeyAuthenticationHandler.HeaderName}: {GatewayFactory.AdminKey}\r\n";
+
+    private static Task WriteAsync(System.IO.Stream stream, string text) => stream.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
+
+    /// <summary>
+    /// One raw HTTP/1.1 exchange with the gateway's Kestrel: what <paramref name="send"/> writes (a write the server cut
+    /// short is no failure), then everything the server answers until it closes or goes quiet; "still open" when it
+    /// neither answered nor closed within <paramref name="readTimeout"/>.
+    /// </summary>
+    private async Task<string> RawAsync(Func<System.IO.Stream, Task> send, bool halfClose = false, TimeSpan? readTimeout = null)
+    {
+        using var http = _gateway.CreateClient();
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, http.BaseAddress!.Port);
+        var stream = tcp.GetStream();
+        try
+        {
+            await send(stream);
+            if (halfClose)
+            {
+                tcp.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            }
+        }
+        catch (IOException)
+        {
+            // The server stopped reading and reset the connection: its answer, if any, is still to be read.
+        }
+
+        var received = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        using var quiet = new CancellationTokenSource(readTimeout ?? TimeSpan.FromSeconds(15));
+        try
+        {
+            while (true)
+            {
+                var read = await stream.ReadAsync(buffer, quiet.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                received.Write(buffer, 0, read);
+                if (Encoding.ASCII.GetString(received.ToArray()).Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    quiet.CancelAfter(TimeSpan.FromMilliseconds(500)); // the head is in; take what body follows, then stop
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            if (received.Length == 0)
+            {
+                return ex is OperationCanceledException ? "still open" : "closed";
+            }
+        }
+
+        var answer = received.Length == 0 ? "closed" : Encoding.UTF8.GetString(received.ToArray());
+        output.WriteLine($"raw answer: {answer.Split('\r')[0]}");
+        return answer;
+    }
+
+    private async Task AssertStillServingAsync()
+    {
+        using var client = _gateway.CreateClient();
+        using var live = await client.GetAsync("/health/live");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
     }
 
     private string[] Secrets() => [GatewayFactory.AdminKey, GatewayFactory.ApiSecret, _dingTalk.Options.AppSecret];
