@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -60,12 +61,22 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.True(operations.Count >= 10, $"only {operations.Count} operations in the OpenAPI document");
         operations.AddRange(Undocumented);
 
+        // Path parameters name real cards, so that hostile requests reach past "not found" into each handler.
+        var outTrackId = $"fuzz-{Guid.NewGuid():N}";
+        using var card = await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId, openConversationId = "cidTest==", cardData = new { } });
+        await HttpAssert.JsonAsync(card, HttpStatusCode.Created);
+        var cardBizId = $"fuzz-robot-{Guid.NewGuid():N}";
+        using var robot = await client.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidTest==", cardData = new { contents = Array.Empty<object>() } });
+        await HttpAssert.JsonAsync(robot, HttpStatusCode.Created);
+        var token = new Uri(gateway.DingTalk.State.FindRobotCard(cardBizId)!.CallbackUrl!).AbsolutePath.Split('/')[^1];
+        var real = new Dictionary<string, string> { ["outTrackId"] = outTrackId, ["cardId"] = outTrackId, ["cardBizId"] = cardBizId, ["token"] = token };
+
         var failures = new List<string>();
         var sent = 0;
         var statuses = new List<string>();
         foreach (var operation in operations)
         {
-            foreach (var batch in HostileRequests(operation).Chunk(8))
+            foreach (var batch in HostileRequests(operation, real).Chunk(8))
             {
                 var answers = await Task.WhenAll(batch.Select(async r =>
                 {
@@ -359,14 +370,14 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         ("bool", JsonValue.Create(true)), ("array", new JsonArray(1, "a", null)), ("object", new JsonObject { ["a"] = 1 }), ("null", null),
     ];
 
-    private static IEnumerable<Hostile> HostileRequests(Operation operation)
+    private static IEnumerable<Hostile> HostileRequests(Operation operation, Dictionary<string, string> real)
     {
         string PathWith(string? parameter, string value)
         {
             var path = operation.Path;
             foreach (var name in operation.PathParameters)
             {
-                path = path.Replace("{" + name + "}", name == parameter ? value : "fuzz1", StringComparison.Ordinal);
+                path = path.Replace("{" + name + "}", name == parameter ? value : real.GetValueOrDefault(name, "fuzz1"), StringComparison.Ordinal);
             }
 
             return path;
