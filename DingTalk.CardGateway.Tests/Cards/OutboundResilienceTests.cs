@@ -177,6 +177,33 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         await Tests.Callbacks.Eventually.TrueAsync(() => DingTalk.FindCard("r-1")?.CardData.GetValueOrDefault("n") == "5", "the queued update delivered after recovery");
     }
 
+    /// <summary>
+    /// A 200 whose body is not DingTalk's JSON (a proxy's page, a body cut short, none at all) does not say the update was
+    /// refused, any more than a 200 without <c>success</c> does: the update waits and is sent again, never dead-lettered.
+    /// </summary>
+    [Theory]
+    [InlineData("text/html", "<html><body>upstream</body></html>")]
+    [InlineData("application/json", "")]
+    [InlineData("application/json", "{\"success\":tr")]
+    public async Task An_update_answered_200_with_a_body_that_is_not_DingTalks_JSON_is_retried_not_dead_lettered(string contentType, string body)
+    {
+        var answered = 0;
+        fixture.DingTalk.AnswerInstead = (method, path) =>
+            method == Put && path == "/v1.0/card/instances" && Interlocked.Increment(ref answered) <= 2 ? new FakeDingTalk.RawAnswer(200, contentType, body) : null;
+        try
+        {
+            await UpdateAsync(11);
+
+            await Tests.Callbacks.Eventually.TrueAsync(() => DingTalk.FindCard("r-1")?.CardData.GetValueOrDefault("n") == "11", "the update sent again after the unreadable 200");
+            var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/r-1"), HttpStatusCode.OK);
+            Assert.DoesNotContain(state.GetProperty("undelivered").EnumerateArray(), e => e.GetProperty("status").GetString() == "Dead");
+        }
+        finally
+        {
+            fixture.DingTalk.AnswerInstead = null;
+        }
+    }
+
     [Fact]
     public async Task An_update_DingTalk_refuses_for_good_is_dead_lettered_and_visible()
     {

@@ -35,6 +35,12 @@ public sealed class FakeDingTalk : IAsyncDisposable
     /// </summary>
     public Func<HttpMethod, string, TimeSpan>? AnswerDelay { get; set; }
 
+    /// <summary>
+    /// An answer to send instead of the fake's own (null: none), asked as a request arrives, before the request is carried
+    /// out: for answers DingTalk's own errors do not cover, such as a proxy's HTML page or a 200 whose body is not JSON.
+    /// </summary>
+    public Func<HttpMethod, string, RawAnswer?>? AnswerInstead { get; set; }
+
     /// <param name="configure">App credentials and token lifetime.</param>
     /// <param name="timeProvider">The sandbox's clock (token expiry, request times); the system clock by default.</param>
     public static async Task<FakeDingTalk> StartAsync(Action<SandboxOptions>? configure = null, TimeProvider? timeProvider = null)
@@ -51,6 +57,14 @@ public sealed class FakeDingTalk : IAsyncDisposable
         FakeDingTalk? fake = null;
         app.Use(async (context, next) =>
         {
+            if (fake?.AnswerInstead?.Invoke(HttpMethod.Parse(context.Request.Method), context.Request.Path.Value ?? "") is { } instead)
+            {
+                context.Response.StatusCode = instead.Status;
+                context.Response.ContentType = instead.ContentType;
+                await context.Response.WriteAsync(instead.Body, context.RequestAborted);
+                return;
+            }
+
             var delay = fake?.AnswerDelay?.Invoke(HttpMethod.Parse(context.Request.Method), context.Request.Path.Value ?? "") ?? TimeSpan.Zero;
             if (delay <= TimeSpan.Zero)
             {
@@ -95,6 +109,9 @@ public sealed class FakeDingTalk : IAsyncDisposable
             // The caller gave up waiting: the call was carried out all the same.
         }
     }
+
+    /// <summary>An answer as it goes on the wire: status, content type and body, whatever they are.</summary>
+    public sealed record RawAnswer(int Status, string ContentType, string Body);
 
     public async ValueTask DisposeAsync()
     {

@@ -533,10 +533,16 @@ public sealed partial class OutboxDispatcher(
     private Task<int> WriteAsync(string sql, object parameters, CancellationToken cancellationToken) =>
         StorageSession.ExecuteAsync(database, batcher, sql, parameters, cancellationToken);
 
-    /// <summary>Worth retrying: DingTalk throttled or was overloaded, the token went stale, or it could not be reached.</summary>
+    /// <summary>
+    /// Worth retrying: DingTalk throttled or was overloaded, the token went stale, or it could not be reached — or it
+    /// answered 2xx with a body that could not be read (a proxy's page, a body cut short, none at all), which no more
+    /// refuses the update than a 200 without <c>success</c> does (<c>gateway.notSucceeded</c>, retried): an update is
+    /// sent again safely.
+    /// </summary>
     private static bool IsTransient(Exception ex) => ex switch
     {
         DingTalkApiException dingTalk => dingTalk.Kind is DingTalkErrorKind.Transient or DingTalkErrorKind.InvalidToken,
+        Refit.ApiException { StatusCode: var status } when (int)status is >= 200 and < 300 => true,
         HttpRequestException or Refit.ApiRequestException or TimeoutRejectedException or BrokenCircuitException or TaskCanceledException => true,
         _ => false,
     };
