@@ -1,7 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
+using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Cards.Wire;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DingTalk.CardGateway.Tests.Cards;
 
@@ -175,6 +178,25 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
 
         DingTalk.ClearFaults(); // DingTalk recovers; the card is still there, and the outbox's next retry lands
         await Tests.Callbacks.Eventually.TrueAsync(() => DingTalk.FindCard("r-1")?.CardData.GetValueOrDefault("n") == "5", "the queued update delivered after recovery");
+    }
+
+    /// <summary>
+    /// DingTalk's <c>Retry-After</c> outlives the HTTP retries: the refusal they end with carries it, for the outbox's
+    /// next attempt to wait it out (<c>OutboxDispatcherTests</c>).
+    /// </summary>
+    [Fact]
+    public async Task DingTalks_Retry_After_stays_on_the_refusal_the_retries_end_with()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "0" });
+        var cards = gateway.Services.GetRequiredService<IDingTalkCardApi>();
+        DingTalk.FailNext(Put, "/v1.0/card/instances", 429, "system.busy", retryAfterSeconds: 30);
+
+        var refused = await Assert.ThrowsAsync<DingTalkApiException>(() => cards.UpdateAsync(
+            new UpdateCardRequest { OutTrackId = "r-1", CardData = new(new Dictionary<string, string> { ["n"] = "1" }) },
+            CancellationToken.None));
+
+        Assert.Equal("system.busy", refused.Code);
+        Assert.Equal(TimeSpan.FromSeconds(30), refused.RetryAfter);
     }
 
     /// <summary>

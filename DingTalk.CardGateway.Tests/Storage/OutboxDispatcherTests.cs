@@ -177,6 +177,32 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     [SkippableFact]
+    public async Task A_retry_waits_out_DingTalks_Retry_After_when_it_asks_longer_than_the_backoff()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var api = new CardApi(card)
+        {
+            Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.TooManyRequests, "system.busy", "busy", null) { RetryAfter = TimeSpan.FromSeconds(30) },
+        };
+        var dispatcher = Dispatcher(api, clock);
+        await QueueAsync(Update(card, ("total", 1)));
+        Assert.True(await dispatcher.RunOnceAsync(default));
+        api.Answer = null;
+
+        Assert.True(Options.RetryDelay(1) < TimeSpan.FromSeconds(29), "the first backoff alone outlasts the wait this test checks");
+        clock.Advance(TimeSpan.FromSeconds(29));
+        await dispatcher.RunOnceAsync(default);
+        Assert.Equal(1, api.Calls); // DingTalk asked for 30 s: the first backoff (a second or so) is not enough
+
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(await dispatcher.RunOnceAsync(default));
+        Assert.Equal("1", api.Updates.Single().CardData!.CardParamMap["total"]);
+        Assert.Equal(["Sent"], await StatusesAsync(card));
+    }
+
+    [SkippableFact]
     public async Task A_replica_whose_card_was_taken_over_stops_its_send_and_marks_nothing()
     {
         SkipWithoutDatabase();

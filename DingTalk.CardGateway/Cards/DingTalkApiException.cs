@@ -32,6 +32,12 @@ public sealed class DingTalkApiException : Exception
     public bool AfterUncertainAttempt { get; init; }
 
     /// <summary>
+    /// How long DingTalk's <c>Retry-After</c> asked the caller to wait before trying again (null: it asked nothing), so a
+    /// caller that retries later — the outbox — does not come back sooner than DingTalk asked.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>
     /// DingTalk refused the call for good (a bad request, an unknown card or template, a missing permission) and no attempt
     /// of it may have been carried out before: whatever it asked for did not happen.
     /// </summary>

@@ -42,6 +42,19 @@ public static class DingTalkErrorReader
             body?.AccessDeniedDetail?.RequiredScopes)
         {
             AfterUncertainAttempt = UncertainAttemptHandler.IsMarked(response.RequestMessage),
+            RetryAfter = RetryAfterOf(response),
         };
+    }
+
+    /// <summary>The wait DingTalk's <c>Retry-After</c> asks for (a number of seconds or a date), or null when it asks none.</summary>
+    public static TimeSpan? RetryAfterOf(HttpResponseMessage response)
+    {
+        if (response.Headers.RetryAfter is not { } retryAfter)
+        {
+            return null;
+        }
+
+        var asked = retryAfter.Delta ?? (retryAfter.Date - DateTimeOffset.UtcNow) ?? TimeSpan.Zero;
+        return asked > TimeSpan.Zero ? asked : TimeSpan.Zero;
     }
 }

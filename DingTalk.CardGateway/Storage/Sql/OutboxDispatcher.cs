@@ -425,7 +425,7 @@ public sealed partial class OutboxDispatcher(
             return;
         }
 
-        var jittered = o.RetryDelay(attempts);
+        var jittered = WaitBeforeRetry(ex, attempts, o);
         await UpdateFoldedAsync(
             folded,
             "attempts = @attempts, last_error = @error, last_error_status = @errorStatus, last_error_code = @errorCode, last_error_scopes = @errorScopes, available_at = @availableAt",
@@ -442,6 +442,22 @@ public sealed partial class OutboxDispatcher(
         Log.WillRetry(logger, cardId, folded.Count, attempts, error, (long)jittered.TotalMilliseconds);
         metrics.Sent(kind, "retrying");
     }
+
+    /// <summary>
+    /// The backoff before the next attempt (<see cref="OutboxOptions.RetryDelay"/>), or what DingTalk's <c>Retry-After</c>
+    /// asked when that is longer (at most <see cref="LongestRetryAfter"/>): the HTTP retries honour it between their attempts,
+    /// and the outbox's next attempt must not come back sooner than DingTalk asked either.
+    /// </summary>
+    private static TimeSpan WaitBeforeRetry(Exception ex, int attempts, OutboxOptions o)
+    {
+        var backoff = o.RetryDelay(attempts);
+        return ex is DingTalkApiException { RetryAfter: { } asked } && asked > backoff
+            ? (asked < LongestRetryAfter ? asked : LongestRetryAfter)
+            : backoff;
+    }
+
+    /// <summary>The longest <c>Retry-After</c> the outbox waits out; DingTalk's own (5 minutes for an IP it shut out) is well under it.</summary>
+    private static readonly TimeSpan LongestRetryAfter = TimeSpan.FromHours(1);
 
     /// <summary>
     /// DingTalk does not know the card, but it is stored and was not confirmed when the update left: its creation is still
