@@ -82,6 +82,23 @@ public class ContainerConfigTests
         Assert.Equal("\"true\"", gateway.GetValueOrDefault("ASPNETCORE_FORWARDEDHEADERS_ENABLED"));
     }
 
+    /// <summary>
+    /// DingTalk's 20 calls a second are per app and API, whichever replica makes them, while each replica's rate limiter
+    /// counts only its own calls (a throttling 403 reaches only the replica that got it): the replicas' limits together
+    /// must stay under DingTalk's, or a busy card's updates meet 403 <c>QpsLimit…</c> and wait out its backoff.
+    /// </summary>
+    [Fact]
+    public void The_replicas_rate_limits_together_stay_under_DingTalks_20_calls_a_second_per_API()
+    {
+        var replicas = int.Parse(
+            File.ReadAllLines(Path.Combine(Root, "docker-compose.yml")).Select(l => l.Trim()).Single(l => l.StartsWith("replicas:", StringComparison.Ordinal))["replicas:".Length..].Trim(),
+            System.Globalization.CultureInfo.InvariantCulture);
+        using var services = EnvironmentSettings.Bind([.. EnvExample().Concat(ComposeEnvironment()).Where(kv => kv.Key.Contains("__", StringComparison.Ordinal))]);
+        var permits = services.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound.PermitsPerSecondPerApi;
+
+        Assert.True(replicas * permits <= 20, $"{replicas} replicas × {permits} calls a second each may send {replicas * permits} a second to one API; DingTalk allows 20");
+    }
+
     private static IEnumerable<KeyValuePair<string, string>> EnvExample() =>
         File.ReadAllLines(Path.Combine(Root, "docker", ".env.example"))
             .Where(l => l.Length > 0 && !l.StartsWith('#'))
