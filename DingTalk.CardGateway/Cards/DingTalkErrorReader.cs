@@ -54,7 +54,8 @@ public static class DingTalkErrorReader
             return null;
         }
 
-        var asked = retryAfter.Delta ?? (retryAfter.Date - DateTimeOffset.UtcNow) ?? TimeSpan.Zero;
+        // A date is read against the answer's own Date (the same clock wrote both), so a skewed local clock does not bend it.
+        var asked = retryAfter.Delta ?? (retryAfter.Date - (response.Headers.Date ?? DateTimeOffset.UtcNow)) ?? TimeSpan.Zero;
         return asked > TimeSpan.Zero ? asked : TimeSpan.Zero;
     }
 }
