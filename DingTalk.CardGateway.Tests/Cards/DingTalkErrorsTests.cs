@@ -23,4 +23,32 @@ public class DingTalkErrorsTests
     [InlineData(400, "param.stream.isFull", DingTalkErrorKind.BadRequest)]
     public void DingTalk_answers_are_classified_as_the_wire_contract_says(int status, string? code, DingTalkErrorKind expected) =>
         Assert.Equal(expected, DingTalkErrors.Classify((HttpStatusCode)status, code));
+
+    [Theory]
+    [InlineData("30", null, 30)]
+    [InlineData(null, 45, 45)]   // a date, 45 s after the answer's own Date: read against it, wherever the local clock is
+    [InlineData(null, -10, 0)]   // a date already past: no wait
+    public void Retry_After_as_seconds_or_a_date_is_the_wait_DingTalk_asked_for(string? seconds, int? dateAfterAnswer, int expectedSeconds)
+    {
+        var answeredAt = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero); // far from now: the local clock would read a date as long past
+        using var response = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        response.Headers.Date = answeredAt;
+        if (seconds is not null)
+        {
+            response.Headers.TryAddWithoutValidation("Retry-After", seconds);
+        }
+        else
+        {
+            response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(answeredAt.AddSeconds(dateAfterAnswer!.Value));
+        }
+
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), DingTalkErrorReader.RetryAfterOf(response));
+    }
+
+    [Fact]
+    public void No_Retry_After_asks_no_wait()
+    {
+        using var response = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+        Assert.Null(DingTalkErrorReader.RetryAfterOf(response));
+    }
 }
