@@ -55,7 +55,7 @@ public static class PostgresServer
     }
 
     /// <summary>
-    /// Drops the database, ending its sessions (<c>WITH (FORCE)</c>), pooled ones included. Npgsql's pools are left as
+    /// Drops the database, ending its sessions (ours, pooled ones included; an autovacuum worker the DROP ends). Npgsql's pools are left as
     /// they are: they are the whole process's, and test classes run in parallel, so emptying them all would make every
     /// other test's next statement open a new connection (a CONNECT that a test counting a click's round trips counts).
     /// The pool of the dropped database is never used again; its ended connections are pruned when idle.
@@ -71,7 +71,18 @@ public static class PostgresServer
         var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
         await using var connection = new NpgsqlConnection(admin);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", connection);
+        // Our own connections are ended first, then a plain DROP: it stops an autovacuum worker busy in the database by itself,
+        // where WITH (FORCE) would try to terminate that worker too and fail (42501: not a member of its role) — seen in CI
+        // when autovacuum had just started on a test's freshly written database. DROP waits up to 5 s for the ended ones to go.
+        await using (var terminate = new NpgsqlCommand(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @name AND usename = current_user AND pid <> pg_backend_pid()",
+            connection))
+        {
+            terminate.Parameters.AddWithValue("name", name!);
+            await terminate.ExecuteScalarAsync();
+        }
+
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name}", connection);
         await command.ExecuteNonQueryAsync();
     }
 
