@@ -32,21 +32,23 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [Fact]
     public async Task An_update_survives_two_429s_in_a_row()
     {
+        await using var own = await OwnCardAsync();
         DingTalk.FailNext(Put, "/v1.0/card/instances", 429, "system.busy", times: 2);
 
-        var response = await UpdateAsync(1);
+        var response = await own.UpdateAsync(1);
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Equal([429, 429, 200], DingTalk.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").Select(r => r.Status));
-        Assert.Equal("1", DingTalk.FindCard("r-1")!.CardData["n"]);
+        Assert.Equal("1", DingTalk.FindCard(own.Card)!.CardData["n"]);
     }
 
     [Fact]
     public async Task DingTalks_403_QPS_throttling_is_retried_like_a_429()
     {
+        await using var own = await OwnCardAsync();
         DingTalk.FailNext(Put, "/v1.0/card/instances", 403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi");
 
-        var response = await UpdateAsync(2);
+        var response = await own.UpdateAsync(2);
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Equal([403, 200], DingTalk.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").Select(r => r.Status));
@@ -57,9 +59,10 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [InlineData(503, "ServiceUnavailable")]
     public async Task Server_errors_are_retried(int status, string code)
     {
+        await using var own = await OwnCardAsync();
         DingTalk.FailNext(Put, "/v1.0/card/instances", status, code, times: 2, retryAfterSeconds: 0);
 
-        var response = await UpdateAsync(3);
+        var response = await own.UpdateAsync(3);
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
     }
@@ -166,18 +169,19 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [Fact]
     public async Task DingTalk_down_longer_than_the_wait_leaves_the_update_queued_until_it_recovers()
     {
+        await using var own = await OwnCardAsync();
         DingTalk.FailNext(Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 1000);
 
-        var response = await UpdateAsync(5);
+        var response = await own.UpdateAsync(5);
 
         var accepted = await HttpAssert.JsonAsync(response, HttpStatusCode.Accepted);
         Assert.Equal("Pending", accepted.GetProperty("status").GetString());
         Assert.Contains("ServiceUnavailable", accepted.GetProperty("lastError").GetString(), StringComparison.Ordinal);
-        var state = await HttpAssert.JsonAsync(await _api.GetAsync("/api/cards/r-1"), HttpStatusCode.OK);
+        var state = await HttpAssert.JsonAsync(await own.Api.GetAsync($"/api/cards/{own.Card}"), HttpStatusCode.OK);
         Assert.Contains(state.GetProperty("undelivered").EnumerateArray(), e => e.GetProperty("status").GetString() == "Pending");
 
         DingTalk.ClearFaults(); // DingTalk recovers; the card is still there, and the outbox's next retry lands
-        await Tests.Callbacks.Eventually.TrueAsync(() => DingTalk.FindCard("r-1")?.CardData.GetValueOrDefault("n") == "5", "the queued update delivered after recovery");
+        await Tests.Callbacks.Eventually.TrueAsync(() => DingTalk.FindCard(own.Card)?.CardData.GetValueOrDefault("n") == "5", "the queued update delivered after recovery");
     }
 
     /// <summary>
@@ -656,4 +660,30 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
         [.. problemOrEntry.GetProperty("requiredScopes").EnumerateArray().Select(s => s.GetString())];
 
     private Task<HttpResponseMessage> UpdateAsync(int n) => _api.PutAsJsonAsync("/api/cards/r-1", new { cardData = new { n } });
+
+    /// <summary>
+    /// A gateway and a card of their own, for a test whose DingTalk fails transiently: the shared gateway's circuit breaker
+    /// samples every call of the class, and enough such failures among them open it for the next test (seen: a 403 that
+    /// tipped it, the update then refused by the open circuit until the PUT's wait ran out).
+    /// </summary>
+    private async Task<OwnCard> OwnCardAsync()
+    {
+        var gateway = new GatewayFactory(fixture.DingTalk);
+        var api = gateway.CreateAdminClient();
+        var card = $"own-{Guid.NewGuid():N}";
+        var created = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = card, openConversationId = "cidR==", cardData = new { n = 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        return new OwnCard(gateway, api, card);
+    }
+
+    private sealed record OwnCard(GatewayFactory Gateway, HttpClient Api, string Card) : IAsyncDisposable
+    {
+        public Task<HttpResponseMessage> UpdateAsync(int n) => Api.PutAsJsonAsync($"/api/cards/{Card}", new { cardData = new { n } });
+
+        public async ValueTask DisposeAsync()
+        {
+            Api.Dispose();
+            await Gateway.DisposeAsync();
+        }
+    }
 }
