@@ -61,8 +61,8 @@ public static class DingTalkResilience
     /// </summary>
     internal static TimeSpan? DelayFor(HttpResponseMessage? response, OutboundOptions outbound)
     {
-        TimeSpan? asked = response?.Headers.RetryAfter is { } retryAfter
-            ? Clamp(retryAfter.Delta ?? (retryAfter.Date - DateTimeOffset.UtcNow) ?? TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromMinutes(1))
+        TimeSpan? asked = response is not null && DingTalkErrorReader.RetryAfterOf(response) is { } retryAfter
+            ? Clamp(retryAfter, TimeSpan.Zero, TimeSpan.FromMinutes(1))
             : null;
         if (response?.StatusCode == System.Net.HttpStatusCode.Forbidden)
         {
