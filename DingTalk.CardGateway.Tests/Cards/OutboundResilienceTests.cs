@@ -213,21 +213,16 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     [InlineData("application/json", "{\"success\":tr")]
     public async Task An_update_answered_200_with_a_body_that_is_not_DingTalks_JSON_is_retried_not_dead_lettered(string contentType, string body)
     {
-        // A gateway of its own: these calls must not count in the shared one's circuit breaker, which samples every call.
-        await using var gateway = new GatewayFactory(fixture.DingTalk);
-        using var api = gateway.CreateAdminClient();
-        var card = $"unreadable-{Guid.NewGuid():N}";
-        var created = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = card, openConversationId = "cidR==", cardData = new { n = 0 } });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        await using var own = await OwnCardAsync();
         var answered = 0;
         fixture.DingTalk.AnswerInstead = (method, path) =>
             method == Put && path == "/v1.0/card/instances" && Interlocked.Increment(ref answered) <= 2 ? new FakeDingTalk.RawAnswer(200, contentType, body) : null;
         try
         {
-            await api.PutAsJsonAsync($"/api/cards/{card}", new { cardData = new { n = 11 } });
+            await own.UpdateAsync(11);
 
-            await Eventually.TrueAsync(() => DingTalk.FindCard(card)?.CardData.GetValueOrDefault("n") == "11", "the update sent again after the unreadable 200");
-            var state = await HttpAssert.JsonAsync(await api.GetAsync($"/api/cards/{card}"), HttpStatusCode.OK);
+            await Eventually.TrueAsync(() => DingTalk.FindCard(own.Card)?.CardData.GetValueOrDefault("n") == "11", "the update sent again after the unreadable 200");
+            var state = await HttpAssert.JsonAsync(await own.Api.GetAsync($"/api/cards/{own.Card}"), HttpStatusCode.OK);
             Assert.DoesNotContain(state.GetProperty("undelivered").EnumerateArray(), e => e.GetProperty("status").GetString() == "Dead");
         }
         finally
