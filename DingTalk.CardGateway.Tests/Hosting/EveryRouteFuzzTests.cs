@@ -191,10 +191,13 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         await AssertStillServingAsync();
     }
 
-    private static string SignatureHeaders()
+    private static string SignatureHeaders() => string.Concat(SignedNow().Select(h => $"{h.Name}: {h.Value}\r\n"));
+
+    /// <summary>A valid card-callback signature for now: its two headers.</summary>
+    private static (string Name, string Value)[] SignedNow()
     {
         var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
-        return $"{CardCallbackSignature.TimestampHeader}: {timestamp}\r\n{CardCallbackSignature.SignatureHeader}: {CardCallbackSignature.Sign(timestamp, GatewayFactory.ApiSecret)}\r\n";
+        return [(CardCallbackSignature.TimestampHeader, timestamp), (CardCallbackSignature.SignatureHeader, CardCallbackSignature.Sign(timestamp, GatewayFactory.ApiSecret))];
     }
 
     private static string AdminHeader() => $"{DingTalk.CardGateway.Admin.ApiKeyAuthenticationHandler.HeaderName}: {GatewayFactory.AdminKey}\r\n";
@@ -453,8 +456,9 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
     /// <summary>The admin key is on the client; a valid card-callback signature goes on every request, so callback bodies are read.</summary>
     private static void Sign(HttpRequestMessage request)
     {
-        var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
-        request.Headers.TryAddWithoutValidation(CardCallbackSignature.TimestampHeader, timestamp);
-        request.Headers.TryAddWithoutValidation(CardCallbackSignature.SignatureHeader, CardCallbackSignature.Sign(timestamp, GatewayFactory.ApiSecret));
+        foreach (var (name, value) in SignedNow())
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
     }
 }
