@@ -89,6 +89,46 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     /// <summary>
+    /// DingTalk's throttling (403 <c>QpsLimit…</c>) is DingTalk answering, per app and API: it slows that API's calls
+    /// (retries after <c>ThrottleDelay</c>), but does not count toward the circuit breaker, which would pause every call
+    /// of the client — card creation, updates, streaming — for its break because one API ran over its quota. DingTalk
+    /// failing (503) still opens it: the second row, the same run, and the breaker refusing the next call.
+    /// </summary>
+    [Theory]
+    [InlineData(403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", HttpStatusCode.Created)]
+    [InlineData(503, "ServiceUnavailable", HttpStatusCode.ServiceUnavailable)]
+    public async Task Throttling_does_not_open_the_circuit_breaker_and_DingTalk_failing_does(int status, string code, HttpStatusCode afterwards)
+    {
+        // A gateway of its own (its breaker is its own), no retries (one attempt a call), and a limiter that lets the
+        // breaker's minimum throughput (100 calls) through at once.
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
+        {
+            ["DingTalk:Outbound:MaxRetryAttempts"] = "0",
+            ["DingTalk:Outbound:PermitsPerSecondPerApi"] = "1000",
+        });
+        using var api = gateway.CreateAdminClient();
+        const string Create = "/v1.0/card/instances/createAndDeliver";
+        var run = $"breaker-{status}-{Guid.NewGuid():N}";
+        DingTalk.FailNext(HttpMethod.Post, Create, status, code, times: 100, retryAfterSeconds: 0, bodyContains: run);
+
+        for (var batch = 0; batch < 10; batch++)
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(i =>
+                api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = $"{run}-{batch}-{i}", openConversationId = "cidR==" })));
+            Assert.All(answers, a => Assert.Equal(HttpStatusCode.ServiceUnavailable, a.StatusCode));
+        }
+
+        Assert.Equal(100, DingTalk.RequestsTo(Create).Count(r => r.Body.Contains(run, StringComparison.Ordinal)));
+        await Task.Delay(TimeSpan.FromSeconds(1.1)); // past the fake DingTalk's own one-second QPS window
+
+        var next = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = $"after-{run}", openConversationId = "cidR==" });
+
+        Assert.Equal(afterwards, next.StatusCode);
+        var reached = DingTalk.RequestsTo(Create).Any(r => r.Body.Contains($"after-{run}", StringComparison.Ordinal));
+        Assert.Equal(afterwards == HttpStatusCode.Created, reached); // refused by the open circuit, it never left the gateway
+    }
+
+    /// <summary>
     /// The README's table: DingTalk not answering at all is a 503 too, and the log says so (warning 9004) rather than
     /// reporting an unexpected error with its stack trace (9001), which an operator's alert on gateway bugs would catch.
     /// </summary>

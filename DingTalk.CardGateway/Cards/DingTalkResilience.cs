@@ -7,7 +7,8 @@ namespace DingTalk.CardGateway.Cards;
 
 /// <summary>
 /// The standard HTTP resilience pipeline (retry with jittered exponential backoff, circuit breaker, timeouts),
-/// taught DingTalk's dialect: its throttling is a 403 with a <c>QpsLimit</c> code, not only a 429. A call DingTalk cannot
+/// taught DingTalk's dialect: its throttling is a 403 with a <c>QpsLimit</c> code, not only a 429, retried but not
+/// counted as DingTalk failing. A call DingTalk cannot
 /// tell from its repeat (<see cref="SendOnce"/>) is not retried once an attempt may have reached it.
 /// </summary>
 public static class DingTalkResilience
@@ -25,7 +26,12 @@ public static class DingTalkResilience
             options.Retry.ShouldHandle = _ => ValueTask.FromResult(false);
         }
 
-        options.CircuitBreaker.ShouldHandle = args => IsTransientAsync(args.Outcome, args.Context.CancellationToken);
+        // DingTalk failing (5xx, 429 system.busy, timeouts, no connection) counts toward the breaker; its throttling does
+        // not: a 403 QpsLimit… is DingTalk up and answering, about one API's quota, and the retries already wait it out,
+        // where an open circuit would refuse every call of the client (creation, updates, streaming) for its break.
+#pragma warning disable CA2016 // the token-taking overload is experimental; this check reads no body
+        options.CircuitBreaker.ShouldHandle = args => ValueTask.FromResult(HttpClientResiliencePredicates.IsTransient(args.Outcome));
+#pragma warning restore CA2016
         options.AttemptTimeout.Timeout = outbound.AttemptTimeout;
         options.CircuitBreaker.SamplingDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, outbound.AttemptTimeout.Ticks * 2));
         options.TotalRequestTimeout.Timeout = outbound.TotalTimeout > outbound.AttemptTimeout ? outbound.TotalTimeout : outbound.AttemptTimeout * 2;
