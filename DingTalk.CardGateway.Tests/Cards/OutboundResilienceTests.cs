@@ -698,8 +698,8 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
 
     /// <summary>
     /// A gateway and a card of their own, for a test whose DingTalk fails transiently: the shared gateway's circuit breaker
-    /// samples every call of the class, and enough such failures among them open it for the next test (seen: a 403 that
-    /// tipped it, the update then refused by the open circuit until the PUT's wait ran out).
+    /// samples every call of the class, and enough such failures among them (5xx, 429, timeouts; throttling no longer
+    /// counts) open it for the next test (seen: the update then refused by the open circuit until the PUT's wait ran out).
     /// </summary>
     private async Task<OwnCard> OwnCardAsync()
     {
