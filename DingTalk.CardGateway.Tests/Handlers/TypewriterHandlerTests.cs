@@ -1,6 +1,7 @@
 using System.Text.Json;
 using DingTalk.CardGateway.Handlers.Typewriter;
 using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
 
 namespace DingTalk.CardGateway.Tests.Handlers;
 
@@ -46,6 +47,53 @@ public class TypewriterHandlerTests(CallbackGateway gateway)
         Assert.Contains("typing stopped", logged.RenderMessage(), StringComparison.Ordinal);
         Assert.DoesNotContain("not updated for everyone", logged.RenderMessage(), StringComparison.Ordinal);
         Assert.Empty(gateway.DingTalk.State.FindCard(outTrackId)!.StreamingFrames); // the refused frame was the first and only one
+    }
+
+    /// <summary>
+    /// DingTalk refuses streaming frames to one card that come closer than ~500 ms with a 403 whose body it does not
+    /// publish (dingtalk-wire.md §1). A 403 on the streaming API that names no permission and no quota is taken for that
+    /// refusal: the frame is sent again (its guid makes a repeat count once) after the throttling wait, and the text
+    /// goes on to its final frame, rather than stopping mid-text with the card left typing for ever.
+    /// </summary>
+    [Theory]
+    [InlineData("application/json", "{\"code\":\"Forbidden.AccessDenied\",\"message\":\"too frequent\",\"requestid\":\"r-1\"}")]
+    [InlineData("application/json", "")]
+    [InlineData("text/plain", "Forbidden")]
+    public async Task A_frame_refused_with_an_unnamed_403_is_sent_again_and_the_text_ends_finalised(string contentType, string body)
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.assistant", new { content = "" });
+        var frames = 0;
+        gateway.DingTalk.AnswerInstead = (method, path) =>
+            method == HttpMethod.Put && path == "/v1.0/card/streaming" && Interlocked.Increment(ref frames) == 2 ? new FakeDingTalk.RawAnswer(403, contentType, body) : null;
+        try
+        {
+            await gateway.ClickAsync(outTrackId, "u1", new { action = "ask", question = "pace" });
+
+            var card = await Eventually.ValueAsync(
+                () => gateway.DingTalk.State.FindCard(outTrackId) is { } c && c.IsStreamingFinalized("content") ? c : null, "the final streaming frame");
+            Assert.Equal(EchoTextSource.ReplyTo("pace"), card.StreamingFrames[^1].Content);
+            Assert.False(card.StreamingFrames[^1].IsError);
+            Assert.True(Volatile.Read(ref frames) >= 3, "the refused frame was sent again");
+        }
+        finally
+        {
+            gateway.DingTalk.AnswerInstead = null;
+        }
+    }
+
+    /// <summary>The boundary of the above: a 403 that names a missing permission is not retried, and ends the typing at once.</summary>
+    [Fact]
+    public async Task A_frame_refused_for_a_missing_permission_is_not_sent_again()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.assistant", new { content = "" });
+        gateway.DingTalk.State.DenyPermissionNext(HttpMethod.Put, "/v1.0/card/streaming", ["Card.Streaming.Write"], bodyContains: outTrackId);
+
+        await gateway.ClickAsync(outTrackId, "u1", new { action = "ask", question = "hello" });
+
+        await Eventually.ValueAsync(
+            () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3105 && e.RenderMessage().Contains(outTrackId, StringComparison.Ordinal)),
+            "the failed typing logged");
+        Assert.Single(gateway.DingTalk.State.RequestsTo("/v1.0/card/streaming"), r => r.Body.Contains(outTrackId, StringComparison.Ordinal));
     }
 
     [Fact]

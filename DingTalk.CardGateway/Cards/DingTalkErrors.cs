@@ -1,4 +1,5 @@
 using System.Net;
+using DingTalk.CardGateway.Cards.Wire;
 
 namespace DingTalk.CardGateway.Cards;
 
@@ -56,6 +57,27 @@ public static class DingTalkErrors
     public static bool IsInvalidToken(HttpStatusCode status, string? code) =>
         status == HttpStatusCode.Unauthorized
         || (status == HttpStatusCode.BadRequest && string.Equals(code, "InvalidAuthentication", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The streaming (typewriter) API: DingTalk refuses frames to one card closer than ~500 ms on it.</summary>
+    public const string StreamingPath = "/v1.0/card/streaming";
+
+    /// <summary>
+    /// DingTalk's refusal of streaming frames that come too close to one card: a 403 whose body DingTalk does not publish
+    /// (dingtalk-wire.md §1). So every 403 to <see cref="StreamingPath"/> that names no missing permission and no exhausted
+    /// quota is taken for it — a pace to wait out, as throttling is, not a refusal for good.
+    /// </summary>
+    public static bool IsStreamingPaceRefusal(HttpRequestMessage? request, HttpStatusCode status, DingTalkErrorBody? error) =>
+        status == HttpStatusCode.Forbidden
+        && request?.Method == HttpMethod.Put
+        && request.RequestUri?.AbsolutePath.EndsWith(StreamingPath, StringComparison.Ordinal) == true
+        && error?.AccessDeniedDetail?.RequiredScopes is not { Count: > 0 }
+        && error?.Code is not (PermissionDenied or QuotaExhausted);
+
+    /// <summary>The app lacks a permission the call needs (the 403 names it under <c>accessdenieddetail.requiredScopes</c>).</summary>
+    public const string PermissionDenied = "Forbidden.AccessDenied.AccessTokenPermissionDenied";
+
+    /// <summary>The organisation's monthly call quota is spent.</summary>
+    public const string QuotaExhausted = "Forbidden.AccessDenied.ApiCountLimitForOrg";
 
     /// <summary>DingTalk's per-app, per-API throttling: 403 <c>Forbidden.AccessDenied.QpsLimit…</c> / <c>QpmLimit…</c>.</summary>
     public static bool IsThrottled(HttpStatusCode status, string? code) =>

@@ -7,8 +7,8 @@ namespace DingTalk.CardGateway.Cards;
 
 /// <summary>
 /// The standard HTTP resilience pipeline (retry with jittered exponential backoff, circuit breaker, timeouts),
-/// taught DingTalk's dialect: its throttling is a 403 with a <c>QpsLimit</c> code, not only a 429, retried but not
-/// counted as DingTalk failing. A call DingTalk cannot
+/// taught DingTalk's dialect: its throttling is a 403 with a <c>QpsLimit</c> code, not only a 429, and so is its refusal
+/// of streaming frames that come too fast (a 403 with no published body); both retried, neither counted as DingTalk failing. A call DingTalk cannot
 /// tell from its repeat (<see cref="SendOnce"/>) is not retried once an attempt may have reached it.
 /// </summary>
 public static class DingTalkResilience
@@ -54,7 +54,8 @@ public static class DingTalkResilience
         if (outcome.Result is { StatusCode: System.Net.HttpStatusCode.Forbidden } response)
         {
             var error = await DingTalkErrorReader.ReadAsync(response, cancellationToken);
-            return DingTalkErrors.IsThrottled(response.StatusCode, error?.Code);
+            return DingTalkErrors.IsThrottled(response.StatusCode, error?.Code)
+                || DingTalkErrors.IsStreamingPaceRefusal(response.RequestMessage, response.StatusCode, error);
         }
 
         return false;
