@@ -108,6 +108,18 @@ public sealed partial class SandboxPageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_card_page_says_the_emulator_keeps_its_cards_across_restarts_beside_a_SQLite_file()
+    {
+        using var anonymous = _gateway.CreateClient();
+
+        var html = await (await anonymous.GetAsync("/sandbox/")).Content.ReadAsStringAsync();
+
+        // What the newcomer sees after a restart of dotnet run (SandboxPersistence), not the page's first promise.
+        Assert.Contains("keeps its cards across restarts beside a SQLite database file", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("The emulator starts empty with each run.", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_sandbox_api_still_gets_DingTalks_404()
     {
         var unknown = await HttpAssert.JsonAsync(await _client.GetAsync("/sandbox/v1.0/no/such/api"), HttpStatusCode.NotFound);
