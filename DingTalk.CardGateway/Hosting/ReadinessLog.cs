@@ -45,7 +45,8 @@ public sealed partial class ReadinessLog(ILogger<ReadinessLog> logger)
         }
         else
         {
-            Log.NotReady(logger, string.Join("; ", failing.Select(e => $"{e.Key}: {e.Value.Description}")), string.Join(", ", failing.Select(e => e.Key)));
+            // Each description is a sentence ending in a full stop, and the line goes on after the last one.
+            Log.NotReady(logger, string.Join("; ", failing.Select(e => $"{e.Key}: {e.Value.Description?.TrimEnd('.')}")), string.Join(", ", failing.Select(e => e.Key)));
         }
     }
 
