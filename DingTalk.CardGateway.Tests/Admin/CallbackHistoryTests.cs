@@ -27,9 +27,7 @@ public class CallbackHistoryTests(DingTalkFixture fixture) : IClassFixture<DingT
 
     [SkippableFact]
     public Task A_click_is_found_from_its_log_line_and_a_busy_cards_history_pages_back_to_its_first_click_on_PostgreSQL() =>
-        PostgresServer.WithDatabaseAsync(connectionString => OnGatewayAsync(
-            new Dictionary<string, string?> { ["Gateway:Storage:Provider"] = "Postgres", ["Gateway:Storage:ConnectionString"] = connectionString },
-            "postgres"));
+        PostgresServer.WithDatabaseAsync(connectionString => OnGatewayAsync(GatewayFactory.PostgresSettings(connectionString), "postgres"));
 
     [Fact]
     public async Task Hostile_parameters_are_a_400_or_a_404_naming_what_is_wrong_never_a_500()

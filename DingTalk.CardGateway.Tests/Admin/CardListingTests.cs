@@ -17,9 +17,7 @@ public class CardListingTests(DingTalkFixture fixture) : IClassFixture<DingTalkF
 
     [SkippableFact]
     public Task Cards_page_in_id_order_and_the_dead_lettered_ones_are_found_by_filter_on_PostgreSQL() =>
-        PostgresServer.WithDatabaseAsync(connectionString => OnGatewayAsync(
-            new Dictionary<string, string?> { ["Gateway:Storage:Provider"] = "Postgres", ["Gateway:Storage:ConnectionString"] = connectionString },
-            "postgres"));
+        PostgresServer.WithDatabaseAsync(connectionString => OnGatewayAsync(GatewayFactory.PostgresSettings(connectionString), "postgres"));
 
     [Fact]
     public async Task A_bad_limit_or_filter_is_a_400_naming_it()

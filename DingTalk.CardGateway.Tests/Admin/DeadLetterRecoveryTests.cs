@@ -98,11 +98,7 @@ public sealed class DeadLetterRecoveryTests : IAsyncLifetime
     {
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            await using var gateway = new GatewayFactory(_dingTalk, new Dictionary<string, string?>
-            {
-                ["Gateway:Storage:Provider"] = "Postgres",
-                ["Gateway:Storage:ConnectionString"] = connectionString,
-            });
+            await using var gateway = new GatewayFactory(_dingTalk, GatewayFactory.PostgresSettings(connectionString));
             using var api = gateway.CreateAdminClient();
             await HttpAssert.JsonAsync(await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "perm-race", openConversationId = "cidR==", cardData = new { n = 0 } }), HttpStatusCode.Created);
             DingTalk.DenyPermissionNext(Put, "/v1.0/card/instances", CardWrite, bodyContains: "perm-race");

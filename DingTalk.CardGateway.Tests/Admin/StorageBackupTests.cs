@@ -244,9 +244,7 @@ public sealed class StorageBackupTests : IAsyncLifetime
     {
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            var settings = GatewayFactory.LiveSettings(_dingTalk);
-            settings["Gateway:Storage:Provider"] = "Postgres";
-            settings["Gateway:Storage:ConnectionString"] = connectionString;
+            var settings = GatewayFactory.PostgresSettings(connectionString, GatewayFactory.LiveSettings(_dingTalk));
             await using var gateway = new GatewayFactory(_dingTalk, settings);
             using var api = gateway.CreateAdminClient();
 

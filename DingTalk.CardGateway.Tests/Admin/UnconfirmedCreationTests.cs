@@ -136,12 +136,8 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
         PostgresServer.WithDatabaseAsync(async connectionString =>
         {
             const string Id = "put-raced-postgres";
-            await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
-            {
-                ["DingTalk:Outbound:MaxRetryAttempts"] = "1",
-                ["Gateway:Storage:Provider"] = "Postgres",
-                ["Gateway:Storage:ConnectionString"] = connectionString,
-            });
+            await using var gateway = new GatewayFactory(
+                fixture.DingTalk, GatewayFactory.PostgresSettings(connectionString, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "1" }));
             var pause = new UpdatePause(Id);
             await using var pausing = gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => PausingCardStore.Replace(services, pause)));
             using var api = pausing.CreateClient();
@@ -499,12 +495,8 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
     private async Task OnPostgresAsync(Func<HttpClient, Task> test) =>
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?>
-            {
-                ["DingTalk:Outbound:MaxRetryAttempts"] = "1",
-                ["Gateway:Storage:Provider"] = "Postgres",
-                ["Gateway:Storage:ConnectionString"] = connectionString,
-            });
+            await using var gateway = new GatewayFactory(
+                fixture.DingTalk, GatewayFactory.PostgresSettings(connectionString, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "1" }));
             using var api = gateway.CreateAdminClient();
             await test(api);
         });

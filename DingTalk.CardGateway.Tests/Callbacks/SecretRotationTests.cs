@@ -230,20 +230,12 @@ public class SecretRotationTests(DingTalkFixture fixture) : IClassFixture<DingTa
 
     private GatewayFactory StartOn(string? database, string apiSecret, params string[] previous)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["DingTalk:Callback:ApiSecret"] = apiSecret,
-            ["DingTalk:Callback:RegisterOnStartup"] = "true",
-        };
+        var settings = database is null ? [] : GatewayFactory.PostgresSettings(database);
+        settings["DingTalk:Callback:ApiSecret"] = apiSecret;
+        settings["DingTalk:Callback:RegisterOnStartup"] = "true";
         foreach (var (secret, i) in previous.Where(p => p.Length > 0).Select((p, i) => (p, i)))
         {
             settings[$"DingTalk:Callback:PreviousApiSecrets:{i}"] = secret;
-        }
-
-        if (database is not null)
-        {
-            settings["Gateway:Storage:Provider"] = "Postgres";
-            settings["Gateway:Storage:ConnectionString"] = database;
         }
 
         var gateway = new GatewayFactory(DingTalk, settings);

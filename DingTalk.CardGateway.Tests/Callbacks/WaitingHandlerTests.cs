@@ -554,11 +554,7 @@ public class WaitingHandlerTests(CallbackGateway gateway)
     {
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            var postgres = CallbackGateway.With(new Dictionary<string, string?>(more ?? new Dictionary<string, string?>())
-            {
-                ["Gateway:Storage:Provider"] = "Postgres",
-                ["Gateway:Storage:ConnectionString"] = connectionString,
-            });
+            var postgres = CallbackGateway.With(GatewayFactory.PostgresSettings(connectionString, more));
             try
             {
                 await postgres.InitializeAsync();

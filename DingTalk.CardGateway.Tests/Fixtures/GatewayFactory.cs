@@ -42,6 +42,17 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
         ["Gateway:LogFormat"] = "Json",
     };
 
+    /// <summary>
+    /// <paramref name="settings"/> (none by default) with the gateway's storage on the PostgreSQL database at
+    /// <paramref name="connectionString"/>: for a <see cref="GatewayFactory"/> or a <see cref="GatewayProcess"/>.
+    /// </summary>
+    public static Dictionary<string, string?> PostgresSettings(string connectionString, IReadOnlyDictionary<string, string?>? settings = null) =>
+        new(settings ?? new Dictionary<string, string?>())
+        {
+            ["Gateway:Storage:Provider"] = "Postgres",
+            ["Gateway:Storage:ConnectionString"] = connectionString,
+        };
+
     public HttpClient CreateAdminClient()
     {
         var client = CreateClient();

@@ -28,12 +28,8 @@ public sealed class TypewriterReplicaTests : IAsyncLifetime
     {
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            var settings = new Dictionary<string, string?>
-            {
-                ["Gateway:Storage:Provider"] = "Postgres",
-                ["Gateway:Storage:ConnectionString"] = connectionString,
-                ["Gateway:Handlers:EchoWordDelay"] = "00:00:00.040", // each reply ~2 s: several frames each
-            };
+            var settings = GatewayFactory.PostgresSettings(connectionString);
+            settings["Gateway:Handlers:EchoWordDelay"] = "00:00:00.040"; // each reply ~2 s: several frames each
             await using var first = await GatewayProcess.StartAsync(_dingTalk, settings);
             await using var second = await GatewayProcess.StartAsync(_dingTalk, settings);
             const string card = "replica-assistant";

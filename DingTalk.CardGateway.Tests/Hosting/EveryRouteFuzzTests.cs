@@ -43,9 +43,7 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
     {
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            var settings = GatewayFactory.LiveSettings(_dingTalk);
-            settings["Gateway:Storage:Provider"] = "Postgres";
-            settings["Gateway:Storage:ConnectionString"] = connectionString;
+            var settings = GatewayFactory.PostgresSettings(connectionString, GatewayFactory.LiveSettings(_dingTalk));
             await using var gateway = new GatewayFactory(_dingTalk, settings);
             gateway.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
             gateway.StartServer();

@@ -77,12 +77,7 @@ public class LogMaskingTests(DingTalkFixture fixture) : IClassFixture<DingTalkFi
     private static async Task VerboseSessionAsync(string? postgres)
     {
         await using var dingTalk = await FakeDingTalk.StartAsync();
-        var settings = new Dictionary<string, string?>(EveryCategoryVerbose);
-        if (postgres is not null)
-        {
-            settings["Gateway:Storage:Provider"] = "Postgres";
-            settings["Gateway:Storage:ConnectionString"] = postgres;
-        }
+        var settings = postgres is null ? new Dictionary<string, string?>(EveryCategoryVerbose) : GatewayFactory.PostgresSettings(postgres, EveryCategoryVerbose);
 
         await using var gateway = new GatewayFactory(dingTalk, settings);
         using var api = gateway.CreateAdminClient();

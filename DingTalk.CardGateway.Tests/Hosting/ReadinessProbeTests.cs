@@ -90,11 +90,7 @@ public class ReadinessProbeTests : IClassFixture<DingTalkFixture>
             var real = new NpgsqlConnectionStringBuilder(connectionString);
             var address = (await Dns.GetHostAddressesAsync(real.Host!)).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
             await using var hole = BlackHole.Start(new IPEndPoint(address, real.Port), hung: false);
-            var settings = new Dictionary<string, string?>
-            {
-                ["Gateway:Storage:Provider"] = "Postgres",
-                ["Gateway:Storage:ConnectionString"] = new NpgsqlConnectionStringBuilder(connectionString) { Host = "127.0.0.1", Port = hole.Port }.ToString(),
-            };
+            var settings = GatewayFactory.PostgresSettings(new NpgsqlConnectionStringBuilder(connectionString) { Host = "127.0.0.1", Port = hole.Port }.ToString());
             await using var gateway = new GatewayFactory(fixture.DingTalk, settings);
             using var client = Probe(gateway);
             await Eventually.TrueAsync(async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK, "ready");

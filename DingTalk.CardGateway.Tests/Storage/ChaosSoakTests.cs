@@ -43,13 +43,10 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
     {
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            await SoakAsync(ChaosPlan.SeedOr(1127), 2, new()
-            {
-                ["Gateway:Storage:Provider"] = "Postgres",
-                // Up to four processes' pools (a killed one's connections linger until the server notices) within the
-                // server's 100 connections, which other tests share: past them a click is answered 503 (53300).
-                ["Gateway:Storage:ConnectionString"] = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 20 }.ToString(),
-            });
+            // Up to four processes' pools (a killed one's connections linger until the server notices) within the
+            // server's 100 connections, which other tests share: past them a click is answered 503 (53300).
+            var pooled = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 20 }.ToString();
+            await SoakAsync(ChaosPlan.SeedOr(1127), 2, GatewayFactory.PostgresSettings(pooled));
         });
     }
 

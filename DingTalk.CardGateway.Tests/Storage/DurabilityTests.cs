@@ -62,11 +62,7 @@ public sealed class DurabilityTests : IAsyncLifetime
     {
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
-            var settings = Settings(new()
-            {
-                ["Gateway:Storage:Provider"] = "Postgres",
-                ["Gateway:Storage:ConnectionString"] = connectionString,
-            });
+            var settings = Settings(GatewayFactory.PostgresSettings(connectionString));
             await using var first = await GatewayProcess.StartAsync(_dingTalk, settings);
             await using var second = await GatewayProcess.StartAsync(_dingTalk, settings);
             const string card = "replica-poll";

@@ -77,9 +77,7 @@ public sealed class StorageFailureTests
         await PostgresServer.WithDatabaseAsync(async connectionString =>
         {
             await using var dingTalk = await FakeDingTalk.StartAsync();
-            var settings = GatewayFactory.LiveSettings(dingTalk);
-            settings["Gateway:Storage:Provider"] = "Postgres";
-            settings["Gateway:Storage:ConnectionString"] = connectionString;
+            var settings = GatewayFactory.PostgresSettings(connectionString, GatewayFactory.LiveSettings(dingTalk));
             await using var gateway = new GatewayFactory(dingTalk, settings);
             using var api = gateway.CreateAdminClient();
             await test(gateway, api);
