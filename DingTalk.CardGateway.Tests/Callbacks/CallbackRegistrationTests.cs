@@ -10,7 +10,7 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
     private const string OurUrl = GatewayFactory.PublicBaseUrl + "/dingtalk/callbacks/card";
     private const string Check = "dingtalk-callback-registration";
 
-    private readonly List<GatewayFactory> _gateways = [];
+    private readonly StartedGateways _gateways = new(fixture.DingTalk);
 
     private FakeDingTalk DingTalk => fixture.DingTalk;
 
@@ -20,13 +20,7 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
-    {
-        foreach (var gateway in _gateways)
-        {
-            await gateway.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => _gateways.DisposeAsync().AsTask();
 
     [Fact]
     public async Task The_public_callback_url_and_secret_are_registered_at_startup_and_the_gateway_becomes_ready()
@@ -278,10 +272,7 @@ public class CallbackRegistrationTests(DingTalkFixture fixture) : IClassFixture<
             all[key] = value;
         }
 
-        var gateway = new GatewayFactory(DingTalk, all);
-        _gateways.Add(gateway);
-        gateway.CreateClient().Dispose(); // starts the host
-        return gateway;
+        return _gateways.Start(all);
     }
 
     /// <summary>Waits until the registration check reports <paramref name="status"/>; returns its description.</summary>

@@ -18,7 +18,7 @@ public class SecretRotationTests(DingTalkFixture fixture) : IClassFixture<DingTa
     private const string RouteKey = "test-route";
     private const string OurUrl = GatewayFactory.PublicBaseUrl + "/dingtalk/callbacks/card";
 
-    private readonly List<GatewayFactory> _gateways = [];
+    private readonly StartedGateways _gateways = new(fixture.DingTalk);
 
     private FakeDingTalk DingTalk => fixture.DingTalk;
 
@@ -28,13 +28,7 @@ public class SecretRotationTests(DingTalkFixture fixture) : IClassFixture<DingTa
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
-    {
-        foreach (var gateway in _gateways)
-        {
-            await gateway.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => _gateways.DisposeAsync().AsTask();
 
     [Fact]
     public async Task A_robot_card_sent_before_the_rotation_answers_clicks_while_its_secret_is_listed_as_previous()
@@ -183,8 +177,7 @@ public class SecretRotationTests(DingTalkFixture fixture) : IClassFixture<DingTa
             async Task RollOutAsync(GatewayFactory replica)
             {
                 running.Remove(replica);
-                await replica.DisposeAsync();
-                _gateways.Remove(replica);
+                await _gateways.StopAsync(replica);
             }
 
             var before1 = await RollInAsync(Old, previous: "");
@@ -238,10 +231,7 @@ public class SecretRotationTests(DingTalkFixture fixture) : IClassFixture<DingTa
             settings[$"DingTalk:Callback:PreviousApiSecrets:{i}"] = secret;
         }
 
-        var gateway = new GatewayFactory(DingTalk, settings);
-        _gateways.Add(gateway);
-        gateway.CreateClient().Dispose(); // starts the host
-        return gateway;
+        return _gateways.Start(settings);
     }
 
     private static async Task ReadyAsync(GatewayFactory gateway)
