@@ -323,18 +323,11 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
                 Show(shown, request);
             },
         };
-        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
-        var pass = Dispatcher(api, clock).RunOnceAsync(default);
-        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await QueueAsync(Vote(card, total: 2, "u1", "dinner")); // the voter changes their vote, while A sends
-        await TakeOverAsync(card, clock, pass);
+        var pass = await VoteChangedWhileReplicaASendsAsync(card, api, clock, sending);
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
 
         // Replica B has the card and sends the newer total and vote; then A's attempt lands.
-        await ReleaseLeaseAsync(card);
-        var replicaB = Dispatcher(api, clock);
-        Assert.True(await replicaB.RunOnceAsync(default));
-        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
+        var replicaB = await ReplicaBSendsTheChangedVoteAsync(card, api, clock, shown);
         Show(shown, onTheWire!);
         Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
 
@@ -365,16 +358,9 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
                 Show(shown, request);
             },
         };
-        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
-        var pass = Dispatcher(api, clock).RunOnceAsync(default);
-        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await QueueAsync(Vote(card, total: 2, "u1", "dinner"));
-        await TakeOverAsync(card, clock, pass);
+        var pass = await VoteChangedWhileReplicaASendsAsync(card, api, clock, sending);
 
-        await ReleaseLeaseAsync(card);
-        var replicaB = Dispatcher(api, clock);
-        Assert.True(await replicaB.RunOnceAsync(default));
-        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
+        var replicaB = await ReplicaBSendsTheChangedVoteAsync(card, api, clock, shown);
         land.SetResult(); // A's update lands now, and A, marking it sent, finds the lease gone
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
@@ -798,12 +784,6 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         return (await connection.QueryAsync<long>("SELECT id FROM outbox WHERE card_id = @card ORDER BY id", new { card })).AsList();
     }
 
-    /// <summary>
-    /// Another replica takes <paramref name="card"/> over while <paramref name="pass"/> sends it; the clock goes on to the
-    /// next renewal, which finds it gone: in small steps, since under load the renewal may not have started its wait yet (a
-    /// timer started after one big step would never fire). Well within the lease, so it is the renewal that finds the card
-    /// taken, not the lease running out.
-    /// </summary>
     /// <summary>Runs passes of <paramref name="dispatcher"/> until one finds nothing due.</summary>
     private static async Task SendAllDueAsync(OutboxDispatcher dispatcher)
     {
@@ -825,6 +805,36 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         Assert.All(await StatusesAsync(card), status => Assert.Equal("Sent", status));
     }
 
+    /// <summary>
+    /// Replica A's pass sends the voter's vote for lunch (total 1); while that is on the wire (<paramref name="sending"/>),
+    /// the voter changes their vote to dinner (total 2) and another replica takes the card over. Returns A's pass.
+    /// </summary>
+    private async Task<Task<bool>> VoteChangedWhileReplicaASendsAsync(string card, CardApi api, FakeTimeProvider clock, TaskCompletionSource sending)
+    {
+        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
+        var pass = Dispatcher(api, clock).RunOnceAsync(default);
+        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await QueueAsync(Vote(card, total: 2, "u1", "dinner"));
+        await TakeOverAsync(card, clock, pass);
+        return pass;
+    }
+
+    /// <summary>Replica B, the card's owner once the replica that took it over lets go, sends the changed total and vote.</summary>
+    private async Task<OutboxDispatcher> ReplicaBSendsTheChangedVoteAsync(string card, CardApi api, FakeTimeProvider clock, ConcurrentDictionary<string, string> shown)
+    {
+        await ReleaseLeaseAsync(card);
+        var replicaB = Dispatcher(api, clock);
+        Assert.True(await replicaB.RunOnceAsync(default));
+        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
+        return replicaB;
+    }
+
+    /// <summary>
+    /// Another replica takes <paramref name="card"/> over while <paramref name="pass"/> sends it; the clock goes on to the
+    /// next renewal, which finds it gone: in small steps, since under load the renewal may not have started its wait yet (a
+    /// timer started after one big step would never fire). Well within the lease, so it is the renewal that finds the card
+    /// taken, not the lease running out.
+    /// </summary>
     private async Task TakeOverAsync(string card, FakeTimeProvider clock, Task pass)
     {
         await StorageSession.ExecuteAsync(
