@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using DingTalk.CardGateway.Admin;
+using DingTalk.CardGateway.Hosting;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -49,7 +50,7 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     public static Dictionary<string, string?> PostgresSettings(string connectionString, IReadOnlyDictionary<string, string?>? settings = null) =>
         new(settings ?? new Dictionary<string, string?>())
         {
-            ["Gateway:Storage:Provider"] = "Postgres",
+            ["Gateway:Storage:Provider"] = StorageOptions.Postgres,
             ["Gateway:Storage:ConnectionString"] = connectionString,
         };
 
