@@ -68,22 +68,10 @@ public sealed partial class RetentionService(
     }
 
     /// <summary>Oldest first along <c>callbacks_by_age</c>, until a part finds fewer rows than it may delete.</summary>
-    private async Task<int> PurgeCallbacksAsync(long cutoff, CancellationToken cancellationToken)
-    {
-        var purged = 0;
-        while (true)
-        {
-            var deleted = await WriteAsync(
-                "DELETE FROM callbacks WHERE callback_id IN (SELECT callback_id FROM callbacks WHERE received_at < @cutoff ORDER BY received_at LIMIT @rows)",
-                new { cutoff, rows = RowsPerWrite },
-                cancellationToken);
-            purged += deleted;
-            if (deleted < RowsPerWrite)
-            {
-                return purged;
-            }
-        }
-    }
+    private Task<int> PurgeCallbacksAsync(long cutoff, CancellationToken cancellationToken) => DeleteInPartsAsync(
+        "DELETE FROM callbacks WHERE callback_id IN (SELECT callback_id FROM callbacks WHERE received_at < @cutoff ORDER BY received_at LIMIT @rows)",
+        cutoff,
+        cancellationToken);
 
     /// <summary>
     /// Walks the outbox by id (the order entries were created in) a part at a time and deletes the sent ones, and the dead
@@ -125,41 +113,35 @@ public sealed partial class RetentionService(
     /// Leases neither held nor keeping a pace any more (free or expired, the last frame long gone). A replica taking one
     /// meanwhile renews <c>until_at</c> first: the row no longer matches, and is left.
     /// </summary>
-    private async Task<int> PurgeTypingLeasesAsync(long cutoff, CancellationToken cancellationToken)
-    {
-        var purged = 0;
-        while (true)
-        {
-            var deleted = await WriteAsync(
-                """
-                DELETE FROM typing_leases WHERE card_id IN (
-                    SELECT card_id FROM typing_leases WHERE until_at < @cutoff AND last_frame_at < @cutoff LIMIT @rows)
-                AND until_at < @cutoff AND last_frame_at < @cutoff
-                """,
-                new { cutoff, rows = RowsPerWrite },
-                cancellationToken);
-            purged += deleted;
-            if (deleted < RowsPerWrite)
-            {
-                return purged;
-            }
-        }
-    }
+    private Task<int> PurgeTypingLeasesAsync(long cutoff, CancellationToken cancellationToken) => DeleteInPartsAsync(
+        """
+        DELETE FROM typing_leases WHERE card_id IN (
+            SELECT card_id FROM typing_leases WHERE until_at < @cutoff AND last_frame_at < @cutoff LIMIT @rows)
+        AND until_at < @cutoff AND last_frame_at < @cutoff
+        """,
+        cutoff,
+        cancellationToken);
 
     /// <summary>Effects done or dismissed before the cutoff (pending and dead ones stay, as dead letters do).</summary>
-    private async Task<int> PurgeDoneEffectsAsync(long cutoff, CancellationToken cancellationToken)
+    private Task<int> PurgeDoneEffectsAsync(long cutoff, CancellationToken cancellationToken) => DeleteInPartsAsync(
+        """
+        DELETE FROM effects WHERE id IN (
+            SELECT id FROM effects WHERE status IN ('Done', 'Dismissed') AND done_at < @cutoff LIMIT @rows)
+        AND status IN ('Done', 'Dismissed') AND done_at < @cutoff
+        """,
+        cutoff,
+        cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="sql"/>, a DELETE of at most <c>@rows</c> rows older than <c>@cutoff</c>, a part at a time until
+    /// a part deletes fewer rows than it may; the rows deleted.
+    /// </summary>
+    private async Task<int> DeleteInPartsAsync(string sql, long cutoff, CancellationToken cancellationToken)
     {
         var purged = 0;
         while (true)
         {
-            var deleted = await WriteAsync(
-                """
-                DELETE FROM effects WHERE id IN (
-                    SELECT id FROM effects WHERE status IN ('Done', 'Dismissed') AND done_at < @cutoff LIMIT @rows)
-                AND status IN ('Done', 'Dismissed') AND done_at < @cutoff
-                """,
-                new { cutoff, rows = RowsPerWrite },
-                cancellationToken);
+            var deleted = await WriteAsync(sql, new { cutoff, rows = RowsPerWrite }, cancellationToken);
             purged += deleted;
             if (deleted < RowsPerWrite)
             {
