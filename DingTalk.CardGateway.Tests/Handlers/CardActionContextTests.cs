@@ -1,5 +1,3 @@
-using System.Text.Json;
-using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Handlers;
 
 namespace DingTalk.CardGateway.Tests.Handlers;
@@ -25,15 +23,5 @@ public sealed class CardActionContextTests
         Assert.Equal("""["u3","u4"]""", Click("""{"assignee":["u3","u4"]}""").Param("assignee"));
     }
 
-    private static CardActionContext Click(string parameters) => CardActionContext.From(
-        new CardAction
-        {
-            CallbackId = "cb-1",
-            Transport = CallbackTransport.Http,
-            Type = CardActionType.ActionCallback,
-            CardId = "inc-1",
-            UserId = "u1",
-            Params = JsonDocument.Parse(parameters).RootElement,
-        },
-        card: null);
+    private static CardActionContext Click(string parameters) => Clicks.WithParams(parameters);
 }

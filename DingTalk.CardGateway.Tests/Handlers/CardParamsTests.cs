@@ -1,5 +1,3 @@
-using System.Text.Json;
-using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Handlers;
 
 namespace DingTalk.CardGateway.Tests.Handlers;
@@ -217,15 +215,5 @@ public sealed class CardParamsTests
 
     public sealed record Basket(IReadOnlyList<Item> Items, Address? Address = null);
 
-    private static CardActionContext Click(string parameters) => CardActionContext.From(
-        new CardAction
-        {
-            CallbackId = "cb-1",
-            Transport = CallbackTransport.Http,
-            Type = CardActionType.ActionCallback,
-            CardId = "form-1",
-            UserId = "u1",
-            Params = JsonDocument.Parse(parameters).RootElement,
-        },
-        card: null);
+    private static CardActionContext Click(string parameters) => Clicks.WithParams(parameters);
 }
