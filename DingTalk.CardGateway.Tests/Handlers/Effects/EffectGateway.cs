@@ -117,7 +117,6 @@ public sealed class EffectGateway : IAsyncDisposable
         return state.GetProperty("effects");
     }
 
-    /// <summary>Stops the gateway (a test may stop it before the end of its <c>using</c>: then once).</summary>
     /// <summary>Runs the retention purge as it would run eight days from now (past the default 7-day retention).</summary>
     public Task PurgeEightDaysOnAsync()
     {
@@ -130,6 +129,7 @@ public sealed class EffectGateway : IAsyncDisposable
             NullLogger<RetentionService>.Instance).PurgeAsync(default);
     }
 
+    /// <summary>Stops the gateway (a test may stop it before the end of its <c>using</c>: then once).</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
