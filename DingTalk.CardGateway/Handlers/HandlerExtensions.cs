@@ -26,7 +26,7 @@ public static class HandlerExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Callbacks.HandlerDrain>()); // stops first: a handler ending in the stop may still queue an update or start a text
         services.AddOptions<HostOptions>().Configure<IConfiguration>((host, configuration) =>
             host.ShutdownTimeout = Callbacks.HandlerDrain.ShutdownTimeout(host.ShutdownTimeout, Callbacks.HandlerDrain.ConfiguredGrace(configuration))); // a longer grace than the host's 30 s is kept, not cut short
-        services.TryAddSingleton<ITextSource, EchoTextSource>();
+        services.AddTypewriterTextSource();
 
         services.AddCardActionHandler<PollHandler>(on => on.Action(PollHandler.VoteAction));
         services.AddCardActionHandler<ApprovalHandler>(on => on.Action(ApprovalHandler.ApproveAction));

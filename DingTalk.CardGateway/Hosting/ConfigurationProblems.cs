@@ -19,6 +19,7 @@ public static partial class ConfigurationProblems
         [nameof(DingTalkOptions)] = DingTalkOptions.Section,
         [nameof(CallbackHandlingOptions)] = CallbackHandlingOptions.Section,
         [nameof(HandlerOptions)] = HandlerOptions.Section,
+        [nameof(Handlers.Typewriter.LlmOptions)] = Handlers.Typewriter.LlmOptions.Section,
         [nameof(OutboxOptions)] = OutboxOptions.Section,
     };
 

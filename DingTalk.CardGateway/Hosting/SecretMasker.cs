@@ -4,7 +4,8 @@ using System.Text.RegularExpressions;
 namespace DingTalk.CardGateway.Hosting;
 
 /// <summary>
-/// Knows every secret the process holds (AppSecret, ApiSecret and its previous ones, admin keys, access tokens as they are fetched)
+/// Knows every secret the process holds (AppSecret, ApiSecret and its previous ones, admin keys, the typewriter model's API key,
+/// access tokens as they are fetched)
 /// and blanks them out of any text. The logging pipeline runs every log property through it.
 /// </summary>
 public sealed partial class SecretMasker
@@ -26,6 +27,8 @@ public sealed partial class SecretMasker
         {
             Add(key.Value);
         }
+
+        Add(configuration["Gateway:Handlers:Llm:ApiKey"]);
     }
 
     /// <summary>Registers a secret; very short values are ignored since masking them would blank ordinary text.</summary>
