@@ -118,7 +118,7 @@ public class ModelTypewriterTests(ModelFixture fixture) : IClassFixture<ModelFix
         Assert.Equal("Half an answer", frames[^1].Content);
         var failed = await gateway.LoggedAsync(6101);
         Assert.Contains(Model.Endpoint.Host, failed.Exception!.Message, StringComparison.Ordinal);
-        Assert.Contains("after 2 chunk(s)", failed.Exception.Message, StringComparison.Ordinal);
+        Assert.Contains("broke off after 2 chunk(s)", failed.Exception.Message, StringComparison.Ordinal);
     }
 
     /// <summary>The typewriter's time limit ends the text and aborts the HTTP request: the model stops spending tokens on it.</summary>

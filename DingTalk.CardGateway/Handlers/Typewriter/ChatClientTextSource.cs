@@ -104,7 +104,8 @@ public sealed class ChatClientTextSource(IChatClient chatClient, IOptionsMonitor
             ClientResultException { Status: > 0 } refused => $"answered {refused.Status} {refused.GetRawResponse()?.ReasonPhrase}{when}: {ErrorMessage(refused)}",
             HttpRequestException { StatusCode: { } status } refused => $"answered {(int)status} {status}{when}: {refused.Message}",
             OperationCanceledException => $"did not answer in time{when} (the HTTP client's timeout): {exception.Message}",
-            _ => $"failed{when}: {exception.Message}",
+            _ when chunks == 0 => $"failed before replying: {exception.Message}",
+            _ => $"broke off after {chunks} chunk(s) of its reply: {exception.Message}",
         };
         var message = masker.Apply($"Asking {model}{at} for the typewriter's text failed: it {what}");
         var inner = exception is ClientResultException || masker.Apply(exception.ToString()) != exception.ToString() ? null : exception;
