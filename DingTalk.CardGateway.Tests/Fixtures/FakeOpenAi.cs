@@ -10,7 +10,9 @@ namespace DingTalk.CardGateway.Tests.Fixtures;
 /// An OpenAI-compatible chat API (as DashScope, DeepSeek, Ollama and vLLM serve it) on a real Kestrel socket at
 /// 127.0.0.1: <c>POST {Endpoint}/chat/completions</c>, checked as strictly as the real API checks it (the bearer key, a
 /// JSON body with <c>model</c>, <c>messages</c> of known roles with text content, <c>stream: true</c>), answered with
-/// Server-Sent Events (<c>data: {chat.completion.chunk}</c> lines, then <c>data: [DONE]</c>). What it answers is scripted
+/// Server-Sent Events (<c>data: {chat.completion.chunk}</c> lines, then <c>data: [DONE]</c>), every answer with an
+/// <c>x-request-id</c> header as the real API sends it; OpenAI's official Node SDK reads it as the real API's
+/// (<c>conformance/official-openai-client.mjs</c>, OfficialOpenAiClientTests). What it answers is scripted
 /// per question (the user message), so tests sharing it do not meet each other's answers.
 /// </summary>
 public sealed class FakeOpenAi : IAsyncDisposable
@@ -54,6 +56,8 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     private async Task CompleteAsync(HttpContext context)
     {
+        // The real API names every answer, errors included; the official SDK reads it (requestID, request_id).
+        context.Response.Headers["x-request-id"] = $"req_{Guid.NewGuid():N}";
         var authorization = context.Request.Headers.Authorization.ToString();
         if (!authorization.StartsWith("Bearer ", StringComparison.Ordinal))
         {
