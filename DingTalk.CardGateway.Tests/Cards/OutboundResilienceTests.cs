@@ -129,6 +129,28 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
     }
 
     /// <summary>
+    /// DingTalk's unnamed 403 on the streaming API (its refusal of frames that come too fast, <c>IsStreamingPaceRefusal</c>)
+    /// is a wait, as its throttling is: still there after the retries, a frame sent through the admin API is a 503 to try
+    /// again, not a 502 for an operator to fix.
+    /// </summary>
+    [Fact]
+    public async Task A_frame_still_refused_for_its_pace_after_the_retries_is_a_503_with_Retry_After()
+    {
+        await using var gateway = new GatewayFactory(fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:MaxRetryAttempts"] = "0" });
+        using var api = gateway.CreateAdminClient();
+        var card = $"paced-{Guid.NewGuid():N}";
+        var created = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = card, openConversationId = "cidR==" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        DingTalk.FailNext(Put, "/v1.0/card/streaming", 403, "Forbidden.AccessDenied", bodyContains: card);
+
+        var response = await api.PostAsJsonAsync($"/api/cards/{card}/stream", new { key = "content", content = "too soon" });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("Forbidden.AccessDenied", problem.GetProperty("dingTalkCode").GetString());
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    /// <summary>
     /// The README's table: DingTalk not answering at all is a 503 too, and the log says so (warning 9004) rather than
     /// reporting an unexpected error with its stack trace (9001), which an operator's alert on gateway bugs would catch.
     /// </summary>

@@ -44,5 +44,11 @@ public sealed class DingTalkApiException : Exception
     public bool CertainlyRefused =>
         !AfterUncertainAttempt && Kind is DingTalkErrorKind.BadRequest or DingTalkErrorKind.NotFound or DingTalkErrorKind.Refused;
 
-    public DingTalkErrorKind Kind => DingTalkErrors.Classify(StatusCode, Code);
+    /// <summary>
+    /// DingTalk asked to wait rather than refused (<see cref="DingTalkErrors.AsksToWait"/>): its throttling, which the code
+    /// alone tells, or its pace refusal on the streaming API, which only the call's path tells.
+    /// </summary>
+    public bool AskedToWait { get; init; }
+
+    public DingTalkErrorKind Kind => AskedToWait ? DingTalkErrorKind.Transient : DingTalkErrors.Classify(StatusCode, Code);
 }

@@ -42,6 +42,7 @@ public static class DingTalkErrorReader
             body?.AccessDeniedDetail?.RequiredScopes)
         {
             AfterUncertainAttempt = UncertainAttemptHandler.IsMarked(response.RequestMessage),
+            AskedToWait = DingTalkErrors.AsksToWait(response.RequestMessage, response.StatusCode, body),
             RetryAfter = RetryAfterOf(response),
         };
     }

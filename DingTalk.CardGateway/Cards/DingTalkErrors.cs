@@ -58,18 +58,23 @@ public static class DingTalkErrors
         status == HttpStatusCode.Unauthorized
         || (status == HttpStatusCode.BadRequest && string.Equals(code, "InvalidAuthentication", StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The streaming (typewriter) API: DingTalk refuses frames to one card closer than ~500 ms on it.</summary>
-    public const string StreamingPath = "/v1.0/card/streaming";
+    /// <summary>
+    /// DingTalk asks the caller to wait, not to give up: its throttling (<see cref="IsThrottled"/>) or its refusal of
+    /// streaming frames that come too fast (<see cref="IsStreamingPaceRefusal"/>). The HTTP retries wait it out, and past
+    /// them the refusal is <see cref="DingTalkErrorKind.Transient"/> (<see cref="DingTalkApiException.AskedToWait"/>).
+    /// </summary>
+    public static bool AsksToWait(HttpRequestMessage? request, HttpStatusCode status, DingTalkErrorBody? error) =>
+        IsThrottled(status, error?.Code) || IsStreamingPaceRefusal(request, status, error);
 
     /// <summary>
     /// DingTalk's refusal of streaming frames that come too close to one card: a 403 whose body DingTalk does not publish
-    /// (dingtalk-wire.md §1). So every 403 to <see cref="StreamingPath"/> that names no missing permission and no exhausted
-    /// quota is taken for it — a pace to wait out, as throttling is, not a refusal for good.
+    /// (dingtalk-wire.md §1). So every 403 to <see cref="IDingTalkCardApi.StreamingPath"/> that names no missing permission
+    /// and no exhausted quota is taken for it — a pace to wait out, as throttling is, not a refusal for good.
     /// </summary>
     public static bool IsStreamingPaceRefusal(HttpRequestMessage? request, HttpStatusCode status, DingTalkErrorBody? error) =>
         status == HttpStatusCode.Forbidden
         && request?.Method == HttpMethod.Put
-        && request.RequestUri?.AbsolutePath.EndsWith(StreamingPath, StringComparison.Ordinal) == true
+        && request.RequestUri?.AbsolutePath.EndsWith(IDingTalkCardApi.StreamingPath, StringComparison.Ordinal) == true
         && error?.AccessDeniedDetail?.RequiredScopes is not { Count: > 0 }
         && error?.Code is not (PermissionDenied or QuotaExhausted);
 

@@ -54,8 +54,7 @@ public static class DingTalkResilience
         if (outcome.Result is { StatusCode: System.Net.HttpStatusCode.Forbidden } response)
         {
             var error = await DingTalkErrorReader.ReadAsync(response, cancellationToken);
-            return DingTalkErrors.IsThrottled(response.StatusCode, error?.Code)
-                || DingTalkErrors.IsStreamingPaceRefusal(response.RequestMessage, response.StatusCode, error);
+            return DingTalkErrors.AsksToWait(response.RequestMessage, response.StatusCode, error);
         }
 
         return false;

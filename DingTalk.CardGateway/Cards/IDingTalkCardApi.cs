@@ -6,6 +6,9 @@ namespace DingTalk.CardGateway.Cards;
 /// <summary>Advanced (interactive) cards: create, deliver, update, stream, and callback registration.</summary>
 public interface IDingTalkCardApi
 {
+    /// <summary>The streaming (typewriter) API's path: DingTalk refuses frames to one card closer than ~500 ms on it.</summary>
+    public const string StreamingPath = "/v1.0/card/streaming";
+
     [Post("/v1.0/card/instances/createAndDeliver")]
     Task<CreateAndDeliverResponse> CreateAndDeliverAsync([Body] CreateAndDeliverRequest request, CancellationToken cancellationToken);
 
@@ -18,7 +21,7 @@ public interface IDingTalkCardApi
     [Put("/v1.0/card/instances")]
     Task<BooleanResultResponse> UpdateAsync([Body] UpdateCardRequest request, CancellationToken cancellationToken);
 
-    [Put("/v1.0/card/streaming")]
+    [Put(StreamingPath)]
     Task<BooleanResultResponse> StreamingUpdateAsync([Body] StreamingUpdateRequest request, CancellationToken cancellationToken);
 
     [Post("/v1.0/card/callbacks/register")]
