@@ -2,6 +2,7 @@
 // Usage: node official-client.mjs http://127.0.0.1:PORT appKey appSecret
 // Prints one JSON line ({"ok":true,...} or {"ok":false,"step":...}) and exits non-zero on any failure.
 import { createRequire } from 'node:module';
+import { expect, fail as report } from './report.mjs';
 
 const require = createRequire(import.meta.url);
 const $OpenApi = require('@alicloud/openapi-client');
@@ -172,12 +173,6 @@ try {
   fail(step, error);
 }
 
-function expect(condition, what) {
-  if (!condition) {
-    throw new Error(`expected: ${what}`);
-  }
-}
-
 async function errorCode(call) {
   try {
     await call();
@@ -189,12 +184,5 @@ async function errorCode(call) {
 }
 
 function fail(where, error) {
-  console.log(JSON.stringify({
-    ok: false,
-    step: where,
-    error: error?.message ?? String(error),
-    code: error?.code,
-    data: error?.data,
-  }));
-  process.exit(1);
+  report(where, error, { code: error?.code, data: error?.data });
 }

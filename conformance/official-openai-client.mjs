@@ -5,6 +5,7 @@
 // The test on the other side scripts the answers to the questions below (the user messages).
 // Prints one JSON line ({"ok":true,...} or {"ok":false,"step":...}) and exits non-zero on any failure.
 import OpenAI from 'openai';
+import { expect, fail as report } from './report.mjs';
 
 const questions = {
   stream: 'conformance: stream',
@@ -93,12 +94,6 @@ try {
   fail(step, error);
 }
 
-function expect(condition, what) {
-  if (!condition) {
-    throw new Error(`expected: ${what}`);
-  }
-}
-
 async function apiError(call, Kind, status) {
   try {
     const stream = await call();
@@ -119,12 +114,5 @@ async function apiError(call, Kind, status) {
 }
 
 function fail(where, error) {
-  console.log(JSON.stringify({
-    ok: false,
-    step: where,
-    error: error?.message ?? String(error),
-    kind: error?.constructor?.name,
-    status: error?.status,
-  }));
-  process.exit(1);
+  report(where, error, { kind: error?.constructor?.name, status: error?.status });
 }

@@ -5,6 +5,7 @@
 // exits non-zero on any failure. The test on the other side pushes the frames and reads the answers.
 import axios from 'axios';
 import { DWClient, EventAck, GATEWAY_URL, TOPIC_CARD } from 'dingtalk-stream';
+import { fail as report } from './report.mjs';
 
 const [baseUrl, clientId, clientSecret] = process.argv.slice(2);
 if (!baseUrl || !clientId || !clientSecret) {
@@ -68,6 +69,5 @@ console.log(JSON.stringify({ step: 'connected', redirected }));
 step = 'waiting for a card callback';
 
 function fail(where, error) {
-  console.log(JSON.stringify({ ok: false, step: where, error: error?.message ?? String(error), data: error?.response?.data }));
-  process.exit(1);
+  report(where, error, { data: error?.response?.data });
 }
