@@ -38,7 +38,8 @@ public sealed class OutboxOptions
 
     /// <summary>
     /// The longest one run of an effect after a commit may take (<c>ICardEffect</c>): its token is cancelled then, and it
-    /// is retried like a failure. Another replica may take an effect over this long plus a second after a replica began it.
+    /// is retried like a failure. It is also the effect's hold, plus a second, renewed while the run goes on: another replica
+    /// may take an effect over only once its replica stopped renewing it (died, froze, lost the database) for that long.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan EffectTimeout { get; set; } = TimeSpan.FromSeconds(30);

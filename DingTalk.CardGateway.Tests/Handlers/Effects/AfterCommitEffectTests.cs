@@ -177,8 +177,8 @@ public sealed class AfterCommitEffectTests
     public Task A_stop_with_a_grace_longer_than_EffectTimeout_still_cancels_a_running_effect_at_its_timeout() =>
         WithDatabaseAsync(StorageOptions.Sqlite, async storage =>
         {
-            // The stop's grace is a bound on what the stop waits for, never an extension of the run: past EffectTimeout (plus
-            // its second) the hold is gone, and another replica may claim the effect while this one still runs it.
+            // The stop's grace is a bound on what the stop waits for, never an extension of the run: past EffectTimeout the
+            // run is cancelled and retried, as when the gateway is not stopping.
             var settings = new Dictionary<string, string?>(storage)
             {
                 ["Gateway:Outbox:EffectTimeout"] = "00:00:02",
@@ -196,6 +196,67 @@ public sealed class AfterCommitEffectTests
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8007);
             Assert.Equal(["Pending"], await StatusesAsync(storage, card));
             Assert.Empty(_runs.Of("stopping"));
+        });
+
+    [SkippableTheory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public Task An_effect_deaf_to_its_cancelled_token_keeps_its_hold_and_is_not_run_again_beside_itself(string provider) =>
+        WithDatabaseAsync(provider, async storage =>
+        {
+            // Blocking code ignores its token. Its hold (EffectTimeout plus a second) used to run out while it went on, and the
+            // effect was claimed and run again beside it: the webhook called twice at once, and a slot of the dispatcher taken
+            // by each claim until none was left for any other effect.
+            var settings = new Dictionary<string, string?>(storage)
+            {
+                ["Gateway:Outbox:EffectTimeout"] = "00:00:00.500",
+                ["Gateway:Outbox:PollInterval"] = "00:00:00.010",
+            };
+            var gateName = Guid.NewGuid().ToString("N");
+            await using var gateway = await EffectGateway.StartAsync(settings, _runs, _gate);
+            var card = await gateway.SendCardAsync();
+            await gateway.ClickAsync(card, "u1", new { action = "effect", note = "deaf", effectGate = gateName, deaf = true });
+            await _gate.Entered(gateName).WaitAsync(Patience);
+            var claimed = await HoldAsync(gateway, card);
+
+            // Three of its holds on (each 1.5 s), looked for every 10 ms: an effect whose hold had run out was claimed again by now.
+            await Eventually.TrueAsync(async () => (await HoldAsync(gateway, card)).HeldUntil >= claimed.HeldUntil + 4_500, "the hold kept three holds past the claim");
+
+            Assert.Equal(1, _gate.Arrivals(gateName));
+            Assert.Equal(1, (await HoldAsync(gateway, card)).Attempts);
+            var callback = Assert.Single(await gateway.HistoryAsync(card));
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8015 && e.Level == Serilog.Events.LogEventLevel.Error
+                && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal));
+
+            _gate.Open(gateName); // it ends after all: done, by its one run
+            await Eventually.TrueAsync(async () => (await StatusesAsync(gateway, card)).SequenceEqual(["Done"]), "the effect marked done once its run ended");
+            Assert.Equal(1, Assert.Single(_runs.Of("deaf")).Attempt);
+        });
+
+    [SkippableTheory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public Task An_effect_whose_hold_is_no_longer_its_replicas_is_cancelled_and_marks_nothing(string provider) =>
+        WithDatabaseAsync(provider, async storage =>
+        {
+            // The hold's renewal finds the effect claimed by another (this replica was frozen past its hold, say): the run is
+            // cancelled at once rather than going on beside the other replica's.
+            var settings = new Dictionary<string, string?>(storage) { ["Gateway:Outbox:EffectTimeout"] = "00:00:03" };
+            var gateName = Guid.NewGuid().ToString("N");
+            await using var gateway = await EffectGateway.StartAsync(settings, _runs, _gate);
+            var card = await gateway.SendCardAsync();
+            await gateway.ClickAsync(card, "u1", new { action = "effect", note = "taken-over", effectGate = gateName });
+            await _gate.Entered(gateName).WaitAsync(Patience);
+
+            await ExecuteAsync(gateway, "UPDATE effects SET owner = 'another-replica', attempts = attempts + 1");
+            await Eventually.TrueAsync(
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8016 && e.RenderMessage().Contains("RecordingEffect", StringComparison.Ordinal)),
+                "8016 for the run whose hold another replica holds");
+
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8005); // cancelled for its hold, not its timeout
+            Assert.Equal(["Pending"], await StatusesAsync(gateway, card));
+            Assert.Equal(2, (await HoldAsync(gateway, card)).Attempts);
+            Assert.Empty(_runs.Of("taken-over"));
         });
 
     [Fact]
@@ -350,6 +411,13 @@ public sealed class AfterCommitEffectTests
     {
         await using var connection = await gateway.App.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
         return [.. await connection.QueryAsync<string>("SELECT status FROM effects WHERE card_id = @card ORDER BY id", new { card })];
+    }
+
+    /// <summary>Until when the (one) effect queued for <paramref name="card"/> is held or due (Unix ms), and its attempts so far.</summary>
+    private static async Task<(long HeldUntil, int Attempts)> HoldAsync(EffectGateway gateway, string card)
+    {
+        await using var connection = await gateway.App.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
+        return await connection.QuerySingleAsync<(long, int)>("SELECT available_at, attempts FROM effects WHERE card_id = @card", new { card });
     }
 
     /// <summary>As above, on a SQLite database no gateway has open.</summary>

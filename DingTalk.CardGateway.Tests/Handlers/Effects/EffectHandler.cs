@@ -7,7 +7,7 @@ namespace DingTalk.CardGateway.Tests.Handlers.Effects;
 /// <summary>
 /// <c>params.action = "effect"</c>: asks for <see cref="RecordingEffect"/> after the commit with
 /// <c>params.note</c> (with <c>-run{Run}</c> appended when <c>params.count</c> is set), failing <c>params.fail</c> times or
-/// for good (<c>params.permanent</c>), waiting at <c>params.effectGate</c>. With <c>params.count</c> it first adds one to
+/// for good (<c>params.permanent</c>), waiting at <c>params.effectGate</c> (deaf to its token with <c>params.deaf</c>). With <c>params.count</c> it first adds one to
 /// <see cref="CountingStateHandler"/>'s counter and waits at <c>params.gate</c>, so another click may change the counter
 /// meanwhile and the handler run again. <c>params.unregistered</c> asks for an effect nobody registered; <c>params.namesake</c>
 /// for one nobody registered that shares its type's name with <see cref="RecordingEffect"/>.
@@ -44,7 +44,8 @@ public sealed class EffectHandler(IHandlerStateStore states, HandlerGate gate) :
             FailTimes: int.Parse(context.Param("fail") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
             Permanent: context.Param("permanent") is not null,
             Gate: context.Param("effectGate"),
-            Secret: context.Param("secret")));
+            Secret: context.Param("secret"),
+            Deaf: context.Param("deaf") is not null));
     }
 
     /// <summary>Another class named RecordingEffect (as in another namespace of an application), which no test registers.</summary>

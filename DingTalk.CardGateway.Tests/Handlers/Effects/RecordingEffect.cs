@@ -11,7 +11,8 @@ public sealed class RecordingEffect(EffectRuns runs, HandlerGate gate) : ICardEf
         var note = run.Payload;
         if (note.Gate is { } name)
         {
-            await gate.WaitAt(name).WaitAsync(cancellationToken);
+            var opened = gate.WaitAt(name);
+            await (note.Deaf ? opened : opened.WaitAsync(cancellationToken));
         }
 
         var fails = note.Permanent || note.FailTimes < 0 || run.Attempt <= note.FailTimes || runs.IsDown(note.Note);

@@ -9,8 +9,8 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// <summary>
 /// Runs the effects committed clicks queued (<see cref="SqlEffects"/>), apart from the outbox: a failing webhook never holds
 /// a card's updates back. A replica claims due effects in one write that moves their <c>available_at</c> past
-/// <see cref="OutboxOptions.EffectTimeout"/> (its hold on them; on PostgreSQL the rows are picked <c>FOR UPDATE SKIP
-/// LOCKED</c>, so two replicas never claim one) and counts the attempt; it runs each in a scope of its own, then marks it
+/// <see cref="OutboxOptions.EffectTimeout"/> (its hold on them, renewed while the run goes on; on PostgreSQL the rows are
+/// picked <c>FOR UPDATE SKIP LOCKED</c>, so two replicas never claim one) and counts the attempt; it runs each in a scope of its own, then marks it
 /// done — or schedules a retry with the outbox's backoff, or gives it up as dead (a permanent failure, or failing past
 /// <see cref="OutboxOptions.GiveUpAfter"/>). Every mark is fenced by the claim (owner and attempt), so a replica whose hold
 /// ran out and was taken over marks nothing. A process dying mid-run leaves its hold to run out (on a SQLite file, freed at
@@ -176,19 +176,39 @@ public sealed partial class EffectDispatcher(
             }
 
             // Cancelled past the effect's timeout, or once the stop's grace is over, whichever comes first (an effect still
-            // running is retried later): a stop never moves the timeout on, which would run the effect past its hold.
+            // running is retried later): a stop never moves the timeout on. Also cancelled once its hold is found another's.
             using var timeout = new CancellationTokenSource(o.EffectTimeout, clock);
             using var cutOff = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
-            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cutOff.Token);
+            using var holdLost = new CancellationTokenSource();
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cutOff.Token, holdLost.Token);
             var grace = callbacks.CurrentValue.StopGrace;
             using var stopping = lifetime.ApplicationStopping.Register(() => cutOff.CancelAfter(grace));
+
+            // The hold is renewed for as long as the run goes on, so the effect is never claimed again beside a run that
+            // outlives it: one deaf to its cancelled token keeps it until it returns (a crash still lets it run out).
+            using var ended = new CancellationTokenSource();
+            var hold = o.EffectTimeout + HoldMargin;
+            var holding = LeaseRenewal.KeepAsync(
+                token => RenewHoldAsync(effect, hold, token),
+                hold,
+                DateTimeOffset.FromUnixTimeMilliseconds(effect.AvailableAt),
+                clock,
+                ex => Log.HoldRenewalFailed(logger, ex, effect.Name, effect.CallbackId),
+                holdLost,
+                ended.Token);
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
-                await registration.RunAsync(
+                var run = registration.RunAsync(
                     scope.ServiceProvider,
                     new CardEffectRun<string>(key, effect.CallbackId, effect.CardId, effect.Name, effect.Attempts, effect.Payload),
                     cancel.Token);
+                await AwaitRunAsync(run, effect, cancel.Token);
+            }
+            catch (OperationCanceledException) when (holdLost.IsCancellationRequested && !timeout.IsCancellationRequested && !cutOff.IsCancellationRequested)
+            {
+                Log.HoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts); // the replica holding it now marks it
+                return;
             }
             catch (PermanentEffectFailureException ex)
             {
@@ -213,6 +233,11 @@ public sealed partial class EffectDispatcher(
                 await FailAsync(effect, Describe(ex), permanent: false, o, ex);
                 return;
             }
+            finally
+            {
+                await ended.CancelAsync();
+                await holding;
+            }
 
             await MarkAsync(effect, "status = 'Done', done_at = @now, owner = NULL", new { });
             metrics.EffectRan(effect.Name, "done");
@@ -223,6 +248,54 @@ public sealed partial class EffectDispatcher(
             // The mark could not be written (the database away): the hold runs out and the effect runs again, at least once.
             Log.MarkFailed(logger, ex, effect.Name, effect.CallbackId);
         }
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="run"/> to end, however it ends; once its token is cancelled and it has not ended within
+    /// <see cref="HoldMargin"/>, says once that it is deaf to the token (its hold is kept meanwhile, its slot taken).
+    /// </summary>
+    private async Task AwaitRunAsync(Task run, SqlEffects.EffectRow effect, CancellationToken cancelled)
+    {
+        try
+        {
+            await run.WaitAsync(cancelled);
+            return;
+        }
+        catch (OperationCanceledException) when (cancelled.IsCancellationRequested)
+        {
+            // cancelled: the run is told, and given the margin to see it (below, its own outcome)
+        }
+
+        if (!run.IsCompleted)
+        {
+            try
+            {
+                await run.WaitAsync(HoldMargin, clock, CancellationToken.None);
+                return;
+            }
+            catch (TimeoutException) when (!run.IsCompleted)
+            {
+                Log.DeafToCancellation(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)HoldMargin.TotalMilliseconds);
+            }
+        }
+
+        await run;
+    }
+
+    /// <summary>Moves the effect's hold <paramref name="hold"/> on from now, while it is still this replica's claim; false once it is not.</summary>
+    private async Task<bool> RenewHoldAsync(SqlEffects.EffectRow effect, TimeSpan hold, CancellationToken cancellationToken)
+    {
+        var parameters = new DynamicParameters();
+        parameters.Add("id", effect.Id);
+        parameters.Add("owner", _owner);
+        parameters.Add("attempts", effect.Attempts);
+        parameters.Add("holdUntil", (clock.GetUtcNow() + hold).ToUnixTimeMilliseconds());
+        return await StorageSession.ExecuteAsync(
+            database,
+            batcher,
+            "UPDATE effects SET available_at = @holdUntil WHERE id = @id AND owner = @owner AND attempts = @attempts AND status = 'Pending'",
+            parameters,
+            cancellationToken) > 0;
     }
 
     private async Task FailAsync(SqlEffects.EffectRow effect, string error, bool permanent, OutboxOptions o, Exception? exception = null)
@@ -297,6 +370,15 @@ public sealed partial class EffectDispatcher(
 
         [LoggerMessage(8009, LogLevel.Information, "Released {Effects} effect(s) a previous gateway process was running on this SQLite file when it ended (a crash or a kill): they run again at once")]
         public static partial void HoldsReleased(ILogger logger, int effects);
+
+        [LoggerMessage(8015, LogLevel.Error, "Effect {Effect} of callback {CallbackId} goes on running (attempt {Attempt}) more than {MarginMs} ms after its CancellationToken was cancelled: it is deaf to it. Its hold is kept until it returns, so it is not run again beside itself, and it takes one of Gateway:Outbox:Concurrency's slots meanwhile: pass the token on to what it waits for")]
+        public static partial void DeafToCancellation(ILogger logger, string effect, string callbackId, int attempt, long marginMs);
+
+        [LoggerMessage(8016, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} is claimed by another replica (attempt {Attempt} ran past its hold, the database away or this process frozen): this run is cancelled and marks nothing; the replica holding it now runs it (at least once)")]
+        public static partial void HoldLost(ILogger logger, string effect, string callbackId, int attempt);
+
+        [LoggerMessage(8017, LogLevel.Warning, "The hold on effect {Effect} of callback {CallbackId} could not be renewed (the database away); tried again while it lasts")]
+        public static partial void HoldRenewalFailed(ILogger logger, Exception exception, string effect, string callbackId);
 
         [LoggerMessage(8010, LogLevel.Error, "What became of effect {Effect} of callback {CallbackId} could not be recorded (the database away): it runs again once its hold runs out (at least once)")]
         public static partial void MarkFailed(ILogger logger, Exception exception, string effect, string callbackId);
