@@ -35,9 +35,9 @@ public sealed class CallbackGateway : IAsyncLifetime
         _settings = settings;
     }
 
-    /// <summary>The same gateway with more settings (another storage, say); the caller initializes and disposes it.</summary>
+    /// <summary>The same gateway with more settings (another storage, say; ones given here win); the caller initializes and disposes it.</summary>
     public static CallbackGateway With(IReadOnlyDictionary<string, string?> more) =>
-        new(Settings.Concat(more.Where(m => !Settings.ContainsKey(m.Key))).ToDictionary(p => p.Key, p => p.Value));
+        new(Settings.Where(s => !more.ContainsKey(s.Key)).Concat(more).ToDictionary(p => p.Key, p => p.Value));
 
     public FakeDingTalk DingTalk { get; private set; } = null!;
 

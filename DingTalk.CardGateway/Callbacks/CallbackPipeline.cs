@@ -538,7 +538,7 @@ public sealed partial class CallbackPipeline(
 
             if (result.Stream is { } stream)
             {
-                await typewriter.TypeAsync(context, stream.Key, stream.Chunks, lifetime.ApplicationStopping);
+                await typewriter.TypeAsync(context, stream, lifetime.ApplicationStopping);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

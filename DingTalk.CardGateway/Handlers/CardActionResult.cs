@@ -26,7 +26,11 @@ public sealed record CardActionResult
 
     public static CardActionResult ForEveryone(EveryoneUpdate update) => new() { Everyone = update };
 
-    public static CardActionResult StreamText(string key, IAsyncEnumerable<string> chunks) => new() { Stream = new CardTextStream(key, chunks) };
+    /// <summary>Types <paramref name="chunks"/> into the card variable <paramref name="key"/> for everyone (<see cref="CardTextStream"/>).</summary>
+    /// <param name="key">The card variable (on a robot card, the markdown block) the text goes into.</param>
+    /// <param name="chunks">The text as it arrives.</param>
+    /// <param name="statusKey">An AI card template's status variable (<see cref="AiCardStatus.Key"/>), set as the text goes; null: none.</param>
+    public static CardActionResult StreamText(string key, IAsyncEnumerable<string> chunks, string? statusKey = null) => new() { Stream = new CardTextStream(key, chunks, statusKey) };
 
     public CardActionResult AndForClicker(ClickerUpdate update) => this with { Clicker = update };
 
@@ -47,5 +51,6 @@ public sealed record CardActionResult
     public static CardActionResult AfterCommitOnly<TEffect, TPayload>(TPayload payload)
         where TEffect : ICardEffect<TPayload> => None.AndAfterCommit<TEffect, TPayload>(payload);
 
-    public CardActionResult AndStreamText(string key, IAsyncEnumerable<string> chunks) => this with { Stream = new CardTextStream(key, chunks) };
+    /// <inheritdoc cref="StreamText"/>
+    public CardActionResult AndStreamText(string key, IAsyncEnumerable<string> chunks, string? statusKey = null) => this with { Stream = new CardTextStream(key, chunks, statusKey) };
 }

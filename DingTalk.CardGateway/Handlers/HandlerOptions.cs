@@ -3,9 +3,11 @@ using System.ComponentModel.DataAnnotations;
 namespace DingTalk.CardGateway.Handlers;
 
 /// <summary>The <c>Gateway:Handlers</c> section: how streamed handler results reach DingTalk.</summary>
-public sealed class HandlerOptions
+public sealed class HandlerOptions : IValidatableObject
 {
     public const string Section = "Gateway:Handlers";
+
+    private const string VariableName = "^[A-Za-z_][A-Za-z0-9_]*$";
 
     /// <summary>
     /// Least time between two streamed frames (or typewriter updates) to one card. DingTalk refuses frames
@@ -31,7 +33,31 @@ public sealed class HandlerOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan StreamLeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>The card variable the shipped typewriter (<c>params.action = "ask"</c>) types its reply into.</summary>
+    [RegularExpression(VariableName)]
+    public string TypewriterKey { get; set; } = "content";
+
+    /// <summary>
+    /// The card variable the shipped typewriter shows its progress in, the way DingTalk's AI card templates do
+    /// (<c>flowStatus</c>: processing, inputing, finished or failed; <see cref="AiCardStatus"/>); none by default.
+    /// </summary>
+    [RegularExpression(VariableName)]
+    public string? TypewriterStatusKey { get; set; }
+
     /// <summary>Pause between words of the built-in echo text source, so it types like an LLM.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
     public TimeSpan EchoWordDelay { get; set; } = TimeSpan.FromMilliseconds(80);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (string.IsNullOrEmpty(TypewriterKey))
+        {
+            yield return new ValidationResult("Gateway:Handlers:TypewriterKey (Gateway__Handlers__TypewriterKey) is required: the card variable the typewriter types into.");
+        }
+        else if (string.Equals(TypewriterKey, TypewriterStatusKey, StringComparison.Ordinal))
+        {
+            yield return new ValidationResult(
+                "Gateway:Handlers:TypewriterStatusKey (Gateway__Handlers__TypewriterStatusKey) must differ from TypewriterKey: the status would overwrite the typed text.");
+        }
+    }
 }

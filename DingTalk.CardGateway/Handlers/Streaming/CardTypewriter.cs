@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Threading.Channels;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Storage;
@@ -44,12 +45,18 @@ public sealed partial class CardTypewriter(
     /// The gateway stopping: the text typed so far is then finalised as an error (within <see cref="StopGrace"/>), so
     /// the card does not stay "typing" for ever.
     /// </param>
-    public async Task TypeAsync(CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
+    public Task TypeAsync(CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken) =>
+        TypeAsync(context, new CardTextStream(key, chunks), cancellationToken);
+
+    /// <param name="context">The callback whose card is typed into.</param>
+    /// <param name="text">The variable, the text as it arrives and, on an advanced card, the variable its progress is shown in.</param>
+    /// <param name="cancellationToken">As above.</param>
+    public async Task TypeAsync(CardActionContext context, CardTextStream text, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _typing);
         try
         {
-            await TypeInLaneAsync(context, key, chunks, cancellationToken);
+            await TypeInLaneAsync(context, text, cancellationToken);
         }
         finally
         {
@@ -74,7 +81,7 @@ public sealed partial class CardTypewriter(
     /// <summary>Texts being typed now.</summary>
     public int Typing => Volatile.Read(ref _typing);
 
-    private async Task TypeInLaneAsync(CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken cancellationToken)
+    private async Task TypeInLaneAsync(CardActionContext context, CardTextStream text, CancellationToken cancellationToken)
     {
         var lane = Enter(context.CardId);
         try
@@ -94,7 +101,8 @@ public sealed partial class CardTypewriter(
 
                 await using var scope = scopes.CreateAsyncScope();
                 var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
-                await TypeIntoAsync(lane, cards, context, key, chunks, lease.Lost, cancellationToken);
+                var status = context.CardKind == CardKind.Advanced && text.StatusKey is { Length: > 0 } statusKey ? new Status(scopes, context, statusKey, text.Key) : null;
+                await TypeIntoAsync(lane, cards, context, text.Key, text.Chunks, status, lease.Lost, cancellationToken);
             }
             finally
             {
@@ -155,7 +163,7 @@ public sealed partial class CardTypewriter(
     }
 
     private async Task TypeIntoAsync(
-        Lane lane, ICardStore cards, CardActionContext context, string key, IAsyncEnumerable<string> chunks, CancellationToken leaseLost, CancellationToken cancellationToken)
+        Lane lane, ICardStore cards, CardActionContext context, string key, IAsyncEnumerable<string> chunks, Status? status, CancellationToken leaseLost, CancellationToken cancellationToken)
     {
         var arrived = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
         var ended = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously); // true: the text ends as an error
@@ -175,7 +183,12 @@ public sealed partial class CardTypewriter(
         _ = PumpAsync(chunks, arrived.Writer, ended, context, stopSource.Token);
         try
         {
-            await TypeFramesAsync(lane, cards, context, key, arrived.Reader, ended.Task, leaseLost, cancellationToken);
+            if (status is not null)
+            {
+                await status.SetAsync(AiCardStatus.Processing, text: null, cancellationToken);
+            }
+
+            await TypeFramesAsync(lane, cards, context, key, arrived.Reader, ended.Task, status, leaseLost, cancellationToken);
         }
         finally
         {
@@ -184,11 +197,12 @@ public sealed partial class CardTypewriter(
     }
 
     private async Task TypeFramesAsync(
-        Lane lane, ICardStore cards, CardActionContext context, string key, ChannelReader<string> arrived, Task<bool> source, CancellationToken leaseLost, CancellationToken cancellationToken)
+        Lane lane, ICardStore cards, CardActionContext context, string key, ChannelReader<string> arrived, Task<bool> source, Status? status, CancellationToken leaseLost, CancellationToken cancellationToken)
     {
         var send = context.CardKind == CardKind.Robot ? RobotFrames(context, key) : AdvancedFrames(context, key);
         var text = new StringBuilder();
         var finalized = false;
+        var failed = false;
         using var leased = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, leaseLost);
         try
         {
@@ -201,7 +215,13 @@ public sealed partial class CardTypewriter(
                 }
 
                 finalized = arrived.Completion.IsCompleted;
-                var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, finalized && await source, leased.Token);
+                failed = finalized && await source;
+                if (status is { Typing: false })
+                {
+                    await status.SetAsync(AiCardStatus.Inputing, text: null, leased.Token);
+                }
+
+                var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, failed, leased.Token);
                 if (!sent)
                 {
                     return;
@@ -211,11 +231,19 @@ public sealed partial class CardTypewriter(
             if (!finalized)
             {
                 await WaitForSlotAsync(lane, leased.Token);
-                await SendPacedAsync(lane, send, text.ToString(), true, await source, leased.Token);
+                failed = await source;
+                await SendPacedAsync(lane, send, text.ToString(), true, failed, leased.Token);
                 finalized = true;
             }
 
-            await KeepTextAsync(cards, context, key, text.ToString(), cancellationToken);
+            if (status is not null)
+            {
+                await status.SetAsync(failed ? AiCardStatus.Failed : AiCardStatus.Finished, text.ToString(), cancellationToken); // the text kept with it
+            }
+            else
+            {
+                await KeepTextAsync(cards, context, key, text.ToString(), cancellationToken);
+            }
         }
         catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
         {
@@ -236,7 +264,14 @@ public sealed partial class CardTypewriter(
                     await SendPacedAsync(lane, send, text.ToString(), true, true, grace.Token);
                 }
 
-                await KeepTextAsync(cards, context, key, text.ToString(), grace.Token);
+                if (status is not null && !leaseLost.IsCancellationRequested)
+                {
+                    await status.SetAsync(AiCardStatus.Failed, text.ToString(), grace.Token); // queued: sent now or after the restart
+                }
+                else
+                {
+                    await KeepTextAsync(cards, context, key, text.ToString(), grace.Token);
+                }
                 Log.CutOffByStop(logger, context.CallbackId, context.CardId, text.Length);
             }
             catch (Exception ex)
@@ -245,6 +280,50 @@ public sealed partial class CardTypewriter(
             }
 
             throw;
+        }
+        catch (Exception ex) when (status is not null && ex is not OperationCanceledException)
+        {
+            // DingTalk refused a frame for good (a missing streaming permission, say): the card's status still says how the
+            // text ended, through the card update API and the outbox, or its spinner would turn for ever.
+            try
+            {
+                await status.SetAsync(AiCardStatus.Failed, text.ToString(), cancellationToken);
+            }
+            catch (Exception statusFailed) when (statusFailed is not OperationCanceledException)
+            {
+                Log.StatusNotQueued(logger, statusFailed, context.CallbackId, context.CardId);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// An advanced card's status variable (<see cref="CardTextStream.StatusKey"/>), set through the stored card and the
+    /// outbox, like every update for everyone: in order with the card's other updates, retried until DingTalk takes it.
+    /// </summary>
+    private sealed class Status(IServiceScopeFactory scopes, CardActionContext context, string statusKey, string textKey)
+    {
+        /// <summary>Inputing has been queued: the first frame went, or is going.</summary>
+        public bool Typing { get; private set; }
+
+        /// <summary>Queues <paramref name="value"/> for everyone, with the whole <paramref name="text"/> if given.</summary>
+        public async Task SetAsync(string value, string? text, CancellationToken cancellationToken)
+        {
+            Typing |= value == AiCardStatus.Inputing;
+            var data = new Dictionary<string, JsonElement>(StringComparer.Ordinal) { [statusKey] = JsonSerializer.SerializeToElement(value) };
+            if (text is not null)
+            {
+                data[textKey] = JsonSerializer.SerializeToElement(text);
+            }
+
+            await using var scope = scopes.CreateAsyncScope();
+            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+            var updates = scope.ServiceProvider.GetRequiredService<CardUpdates>();
+            await session.BeginAsync(cancellationToken);
+            await updates.QueueAsync(new PendingCardUpdate(context.CardId, CardKind.Advanced, data, PrivateData: null), afterAnswer: false, cancellationToken);
+            await session.CommitAsync(cancellationToken);
+            updates.Wake();
         }
     }
 
@@ -406,6 +485,9 @@ public sealed partial class CardTypewriter(
 
         [LoggerMessage(6107, LogLevel.Warning, "Callback {CallbackId} waited {WaitSeconds} s (Gateway:Handlers:StreamTimeout plus StreamLeaseDuration) for card {CardId} to finish typing another text, and gave up: its reply is not typed, the user may ask again")]
         public static partial void GaveUpWaiting(ILogger logger, string callbackId, long waitSeconds, string cardId);
+
+        [LoggerMessage(6120, LogLevel.Error, "Callback {CallbackId} could not queue the failed status of card {CardId} after DingTalk refused a frame (the database away): the card may show it typing")]
+        public static partial void StatusNotQueued(ILogger logger, Exception exception, string callbackId, string cardId);
 
         [LoggerMessage(6108, LogLevel.Warning, "Callback {CallbackId} lost the typing lease on card {CardId} after {Length} characters (it could not be renewed in time, see warning 6110): typing stopped without a last frame, as another replica may type into the card now; the card may show this text unfinished until its next reply")]
         public static partial void LeaseLost(ILogger logger, string callbackId, string cardId, int length);

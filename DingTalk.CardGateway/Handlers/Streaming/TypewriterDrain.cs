@@ -2,7 +2,7 @@ namespace DingTalk.CardGateway.Handlers;
 
 /// <summary>
 /// On stop, waits (up to <see cref="MaxWait"/>) for the texts being typed to send their last frame — each finalises
-/// what it has typed so far, marked as an error, once the gateway stops (<see cref="CardTypewriter.TypeAsync"/>), and
+/// what it has typed so far, marked as an error, once the gateway stops (<see cref="CardTypewriter.TypeAsync(CardActionContext, CardTextStream, CancellationToken)"/>), and
 /// releases its card's typing lease, so another replica may type the card's next reply at once.
 /// Registered after storage, so it stops before the outbox and the database do: a robot card's last frame can still
 /// be queued, and the lease released.
