@@ -1,3 +1,4 @@
+using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Handlers;
 
 namespace DingTalk.CardGateway.Tests.Handlers;
@@ -190,6 +191,19 @@ public sealed class CardParamsTests
         Assert.Equal(message, problem.Message);
     }
 
+    [Fact]
+    public async Task A_form_posted_with_CardClick_Submit_binds_back_to_its_record_with_the_members_left_null()
+    {
+        // A nullable member C# requires (a positional parameter without a default, a required property) left null: the
+        // submit sends it as null, as a form sends a field left empty, not leave it out, which would make it missing.
+        var form = new Feedback(5, Comment: null, Score: null) { Remark = null };
+        using var submit = CardClick.Submit("card-1", "u1", "feedback", form);
+
+        var click = await ClickOfAsync(submit);
+
+        Assert.Equal(form, click.ParamsAs<Feedback>());
+    }
+
     public sealed record Order(int Quantity, decimal Price, double Ratio, bool Urgent, bool Page);
 
     public sealed record Assignment(IReadOnlyList<string> Assignee);
@@ -209,6 +223,11 @@ public sealed class CardParamsTests
         public string? Remark { get; init; }
     }
 
+    public sealed record Feedback(int Rating, string? Comment, int? Score)
+    {
+        public required string? Remark { get; init; }
+    }
+
     public sealed record Item(string Sku, int Quantity);
 
     public sealed record Address(string City);
@@ -216,4 +235,12 @@ public sealed class CardParamsTests
     public sealed record Basket(IReadOnlyList<Item> Items, Address? Address = null);
 
     private static CardActionContext Click(string parameters) => Clicks.WithParams(parameters);
+
+    /// <summary>The context a handler is given for <paramref name="request"/>, read as the gateway reads a callback's body.</summary>
+    private static async Task<CardActionContext> ClickOfAsync(HttpRequestMessage request)
+    {
+        var body = await request.Content!.ReadAsByteArrayAsync();
+        Assert.True(CardActionParser.TryParse(body, CallbackTransport.Http, deliveryStamp: null, out var action, out var problem), problem);
+        return CardActionContext.From(action, card: null);
+    }
 }

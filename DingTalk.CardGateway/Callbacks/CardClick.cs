@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using DingTalk.CardGateway.Hosting;
 
 namespace DingTalk.CardGateway.Callbacks;
@@ -13,6 +14,13 @@ namespace DingTalk.CardGateway.Callbacks;
 /// </summary>
 public static class CardClick
 {
+    /// <summary>
+    /// The gateway's JSON conventions, nulls written: a member left null is posted as null, as a form posts a field left
+    /// empty, and binds back as null. Left out, a nullable member C# requires (a positional parameter without a default, a
+    /// <c>required</c> property) would be missing, and the record would not bind back.
+    /// </summary>
+    private static readonly JsonSerializerOptions FormOptions = new(GatewayJson.Options) { DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+
     /// <summary>A signed click by <paramref name="userId"/> on <paramref name="outTrackId"/>, with <paramref name="parameters"/> as its <c>params</c>.</summary>
     public static HttpRequestMessage Create(
         string outTrackId, string userId, object parameters, string apiSecret = SandboxDefaults.ApiSecret, string actionId = "btn", DateTimeOffset? signedAt = null) =>
@@ -20,14 +28,14 @@ public static class CardClick
 
     /// <summary>
     /// A signed submit of a card's form: <paramref name="form"/>'s members as <c>params</c>, named in camelCase as the form's
-    /// fields are, with <c>action</c> beside them — the record a handler binds with <c>context.ParamsAs&lt;T&gt;()</c>, posted
+    /// fields are (one left null as null), with <c>action</c> beside them — the record a handler binds with <c>context.ParamsAs&lt;T&gt;()</c>, posted
     /// back. For values the way a form may send them instead (<c>"3"</c> for a number, one id for a list), pass an anonymous
     /// object to <see cref="Create"/>.
     /// </summary>
     public static HttpRequestMessage Submit(
         string outTrackId, string userId, string action, object form, string apiSecret = SandboxDefaults.ApiSecret, string actionId = "submit", DateTimeOffset? signedAt = null)
     {
-        var parameters = JsonSerializer.SerializeToNode(form, GatewayJson.Options)!.AsObject();
+        var parameters = JsonSerializer.SerializeToNode(form, FormOptions)!.AsObject();
         parameters["action"] = action;
         return Create(outTrackId, userId, parameters, apiSecret, actionId, signedAt);
     }
