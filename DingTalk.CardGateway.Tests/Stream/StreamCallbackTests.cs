@@ -197,4 +197,23 @@ public sealed class StreamCallbackTests(StreamGateway gateway)
         Assert.Equal("HTTP", gateway.DingTalk.State.FindCard(outTrackId)!.CallbackType);
         await Assert.ThrowsAsync<InvalidOperationException>(() => gateway.Stream.PushCardCallbackAsync(outTrackId, "u1", new { action = "vote" }));
     }
+
+    [Fact]
+    public async Task A_robot_card_sent_with_no_public_url_carries_no_callback_url_DingTalk_cannot_reach_and_says_its_buttons_reach_no_one()
+    {
+        // A normal robot card calls back only over HTTP, to the URL it is sent with: this Stream-only gateway has none to
+        // give, and the address it listens on (127.0.0.1) is no URL DingTalk can reach.
+        var cardBizId = $"robot-{Guid.NewGuid():N}";
+        var sent = await gateway.Api.PostAsJsonAsync("/api/robot-cards", new
+        {
+            cardBizId,
+            openConversationId = "cidTest==",
+            cardData = new { contents = new object[] { new { type = "markdown", text = "Lunch?", id = "intro" } } },
+        });
+        await HttpAssert.JsonAsync(sent, HttpStatusCode.Created);
+
+        Assert.Null(gateway.DingTalk.State.FindRobotCard(cardBizId)!.CallbackUrl);
+        var warning = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3124 && e.RenderMessage().Contains(cardBizId, StringComparison.Ordinal));
+        Assert.Contains("DingTalk:Callback:PublicBaseUrl", warning.RenderMessage(), StringComparison.Ordinal);
+    }
 }

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace DingTalk.CardGateway.Admin;
 
 /// <summary><c>/api/robot-cards</c>: send and update normal (StandardCard) robot cards.</summary>
-public static class RobotCardAdminEndpoints
+public static partial class RobotCardAdminEndpoints
 {
     public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
     {
@@ -38,6 +38,7 @@ public static class RobotCardAdminEndpoints
         IOptionsSnapshot<DingTalkOptions> options,
         CallbackBaseUrl callbackBase,
         TimeProvider clock,
+        ILoggerFactory logs,
         CancellationToken cancellationToken)
     {
         if (request.Validate() is { Count: > 0 } errors)
@@ -73,7 +74,17 @@ public static class RobotCardAdminEndpoints
 
         var cardBizId = request.CardBizId ?? $"robot-{Guid.NewGuid():N}";
         var apiSecret = options.Value.Callback.ApiSecret;
-        var callbackUrl = apiSecret is null ? null : RobotCardCallbackToken.CallbackUrl(callbackBase.Get(), cardBizId, apiSecret);
+        var publicBase = callbackBase.ForCards();
+        var callbackUrl = string.IsNullOrEmpty(apiSecret) || publicBase is null ? null : RobotCardCallbackToken.CallbackUrl(publicBase, cardBizId, apiSecret);
+        if (callbackUrl is null)
+        {
+            // Such a card calls back only to the URL it is sent with; none is better than one DingTalk cannot reach.
+            Log.SentWithoutCallbackUrl(
+                logs.CreateLogger(typeof(RobotCardAdminEndpoints)),
+                cardBizId,
+                string.Join(" and ", new[] { publicBase is null ? "DingTalk:Callback:PublicBaseUrl" : null, string.IsNullOrEmpty(apiSecret) ? "DingTalk:Callback:ApiSecret" : null }.OfType<string>()));
+        }
+
         var spec = new RobotCardSpec(cardBizId, request.CardData, request.OpenConversationId, request.UserId, callbackUrl);
         if (existing is not null)
         {
@@ -174,5 +185,11 @@ public static class RobotCardAdminEndpoints
             request.UserIdPrivateData?.ToDictionary(p => p.Key, p => CardUpdates.Properties(p.Value), StringComparer.Ordinal),
             request.Replace);
         return await OutboxDelivery.QueueAndWaitAsync(update, session, cards, updates, outbox, $"/api/robot-cards/{Uri.EscapeDataString(cardBizId)}", cancellationToken);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(3124, LogLevel.Warning, "Robot card {CardBizId} is sent without a callbackUrl, so a click on any of its buttons reaches no one: a normal robot card calls back only over HTTP, to the URL it is sent with (not over Stream), and this gateway has none to give ({Missing:l} not set). Set both for robot cards with buttons; a card without any needs neither")]
+        public static partial void SentWithoutCallbackUrl(ILogger logger, string cardBizId, string missing);
     }
 }
