@@ -204,6 +204,20 @@ public sealed class CardParamsTests
         Assert.Equal(form, click.ParamsAs<Feedback>());
     }
 
+    [Theory]
+    [InlineData($$$"""{"tags":{"id":"{{{Personal}}}"}}""", "$.tags must be a list of strings, not an object", "a list of strings")]
+    [InlineData($$$"""{"counts":{"{{{Personal}}}":"x"}}""", "$.counts must be an object of whole numbers, not an object holding a string that does not read as one", "an object of whole numbers")]
+    [InlineData($$"""{"span":"{{Personal}}"}""", "$.span must be a duration (d.hh:mm:ss), not a string that does not read as one", "a duration (d.hh:mm:ss)")]
+    [InlineData($$"""{"initial":"{{Personal}}"}""", "$.initial must be a single character, not a string that does not read as one", "a single character")]
+    public void A_member_of_another_kind_of_type_is_named_for_what_it_takes(string parameters, string message, string expected)
+    {
+        var problem = Assert.Throws<CardParamsException>(() => Click(parameters).ParamsAs<Assorted>());
+
+        Assert.Equal(message, problem.Message);
+        Assert.Equal(expected, problem.Expected);
+        Assert.DoesNotContain(Personal, problem.ToString(), StringComparison.Ordinal);
+    }
+
     public sealed record Order(int Quantity, decimal Price, double Ratio, bool Urgent, bool Page);
 
     public sealed record Assignment(IReadOnlyList<string> Assignee);
@@ -227,6 +241,8 @@ public sealed class CardParamsTests
     {
         public required string? Remark { get; init; }
     }
+
+    public sealed record Assorted(HashSet<string>? Tags = null, Dictionary<string, int>? Counts = null, TimeSpan? Span = null, char? Initial = null);
 
     public sealed record Item(string Sku, int Quantity);
 

@@ -117,10 +117,11 @@ internal static class CardParams
         return null;
     }
 
+    /// <summary>A value read from one JSON token (a number, a date, an enum): not a list, an object or a dictionary.</summary>
     private static bool IsLeaf(Type type)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
-        return OneOrManyConverterFactory.ElementOf(type) is null && Options.GetTypeInfo(type).Kind != JsonTypeInfoKind.Object;
+        return OneOrManyConverterFactory.ElementOf(type) is null && Options.GetTypeInfo(type).Kind == JsonTypeInfoKind.None;
     }
 
     private static bool Reads(JsonElement value, JsonTypeInfo info)
@@ -142,9 +143,15 @@ internal static class CardParams
         return new CardParamsException(root, path, expected, $"must be {expected}, not {Kind(value, type)}");
     }
 
-    /// <summary>The kind of a value that <paramref name="expected"/> does not take; for a string, whether it is empty or does not read as that type.</summary>
+    /// <summary>
+    /// The kind of a value that <paramref name="expected"/> does not take; for a string, whether it is empty or does not read
+    /// as that type; for an object a dictionary member does not take, the kind of its first value that it does not (never the key).
+    /// </summary>
     private static string Kind(JsonElement value, Type expected) =>
-        value.ValueKind != JsonValueKind.String ? CardActionParser.Describe(value.ValueKind)
+        value.ValueKind == JsonValueKind.Object && TypeKinds.DictionaryValueOf(Nullable.GetUnderlyingType(expected) ?? expected) is { } valueType
+            && value.EnumerateObject().FirstOrDefault(p => !Reads(p.Value, Options.GetTypeInfo(valueType))) is { Value.ValueKind: not JsonValueKind.Undefined } odd
+            ? $"an object holding {Kind(odd.Value, valueType)}"
+        : value.ValueKind != JsonValueKind.String ? CardActionParser.Describe(value.ValueKind)
         : value.GetString()!.Length == 0 ? "an empty string"
         : expected == typeof(string) || !IsLeaf(expected) ? "a string"
         : "a string that does not read as one";

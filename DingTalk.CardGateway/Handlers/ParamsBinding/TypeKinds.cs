@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization.Metadata;
+
 namespace DingTalk.CardGateway.Handlers.ParamsBinding;
 
 /// <summary>What a member takes, in words for a message (<c>a whole number</c>, <c>a list of strings</c>).</summary>
@@ -34,7 +36,25 @@ internal static class TypeKinds
             _ when type == typeof(TimeOnly) => plural ? "times (HH:mm:ss)" : "a time (HH:mm:ss)",
             _ when type == typeof(Guid) => plural ? "GUIDs" : "a GUID",
             _ when type.IsEnum => $"{(plural ? "values among" : "one of")} {string.Join(", ", Enum.GetNames(type))}",
+            _ when type == typeof(TimeSpan) => plural ? "durations (d.hh:mm:ss)" : "a duration (d.hh:mm:ss)",
+            _ when type == typeof(char) => plural ? "single characters" : "a single character",
+            _ when type == typeof(Uri) => plural ? "URLs" : "a URL",
+            _ when DictionaryValueOf(type) is { } value => plural ? "objects" : $"an object of {Describe(value, plural: true)}",
+            _ when ItemOf(type) is { } item => plural ? "lists" : $"a list of {Describe(item, plural: true)}",
+            _ when CardParams.Options.GetTypeInfo(type).Kind != JsonTypeInfoKind.Object => plural ? $"values of type {type.Name}" : $"a value of type {type.Name}",
             _ => plural ? $"{type.Name} objects" : $"an object ({type.Name})",
         };
     }
+
+    /// <summary>The value type of a dictionary member (bound from a JSON object), or null.</summary>
+    public static Type? DictionaryValueOf(Type type) =>
+        (Generic(type, typeof(IDictionary<,>)) ?? Generic(type, typeof(IReadOnlyDictionary<,>)))?[1];
+
+    /// <summary>The item type of a collection member other than the lists bound one value or many (a set, say), or null.</summary>
+    private static Type? ItemOf(Type type) =>
+        type != typeof(string) && Generic(type, typeof(IEnumerable<>)) is { } arguments ? arguments[0] : null;
+
+    private static Type[]? Generic(Type type, Type definition) =>
+        (type.IsGenericType && type.GetGenericTypeDefinition() == definition ? type : type.GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == definition))
+            ?.GetGenericArguments();
 }
