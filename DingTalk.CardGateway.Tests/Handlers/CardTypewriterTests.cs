@@ -251,8 +251,13 @@ public sealed class CardTypewriterTests : IAsyncLifetime
 
         await UntilDoneAsync(Typewriter.TypeAsync(Context("card-8"), "content", new[] { "after the crash" }.ToAsyncEnumerable(), CancellationToken.None));
 
-        var frame = Assert.Single(_api.Frames);
-        Assert.Equal(("after the crash", true), (frame.Request.Content, frame.Request.IsFinalize));
+        // One final frame; or, when the source's end (on a pool thread) comes after the first frame was read on a loaded
+        // machine, that frame and a final one: the fake clock runs on while the pool is slow.
+        var frames = _api.Frames;
+        Assert.All(frames, f => Assert.Equal("after the crash", f.Request.Content));
+        Assert.True(frames[^1].Request.IsFinalize);
+        Assert.InRange(frames.Count, 1, 2);
+        var frame = frames[0];
         Assert.True(frame.At > expires, $"typed at {frame.At:HH:mm:ss.fff}, before the crashed replica's lease ran out at {expires:HH:mm:ss.fff}");
         Assert.True(frame.At - lastFrame >= Interval, $"the first frame came {(frame.At - lastFrame).TotalMilliseconds} ms after the crashed replica's last");
     }
