@@ -1,8 +1,14 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DingTalk.CardGateway.Tests.Admin;
 
@@ -165,6 +171,87 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Equal("kind-advanced is an advanced card: update it with PUT /api/cards/kind-advanced.", asRobot.GetProperty("detail").GetString());
         Assert.Equal("kind-robot is a normal robot card: update it with PUT /api/robot-cards/kind-robot.", asAdvanced.GetProperty("detail").GetString());
         Assert.Equal(before, await StoredDataAsync("kind-advanced") + await StoredDataAsync("kind-robot")); // nothing stored, nothing queued
+    }
+
+    /// <summary>
+    /// The route's look at the id is a plain read: on PostgreSQL a send of the other kind may store a card under the id
+    /// between it and the update's lock on the id. The card as the update locked it decides: 409, and that card as it was.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("/api/cards", "/api/robot-cards")]
+    [InlineData("/api/robot-cards", "/api/cards")]
+    public Task An_update_through_one_kinds_route_while_the_other_kind_is_sent_under_its_id_is_a_409_and_changes_nothing_on_PostgreSQL(string updated, string sent) =>
+        PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            var id = "kind-raced-" + updated[5..];
+            await using var gateway = new GatewayFactory(fixture.DingTalk, GatewayFactory.PostgresSettings(connectionString));
+            var race = new SendBetween(id);
+            await using var racing = gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => SendBetweenLookAndUpdate.Replace(services, race)));
+            using var api = racing.CreateClient();
+            api.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
+            race.Send = async () => await HttpAssert.JsonAsync(
+                sent == "/api/cards"
+                    ? await api.PostAsJsonAsync(sent, new { cardTemplateId = "tpl", outTrackId = id, openConversationId = "cidX==", cardData = new { n = 1 } })
+                    : await api.PostAsJsonAsync(sent, new { cardBizId = id, openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } }),
+                HttpStatusCode.Created);
+
+            // The update looks, finds no card, and the other kind's card is sent (stored and confirmed) before it goes on.
+            var response = await api.PutAsJsonAsync($"{updated}/{id}", new { cardData = new { x = "1" } });
+
+            Assert.True(race.Sent, "the other kind's card was sent between the update's look and its change");
+            await HttpAssert.ProblemAsync(response, HttpStatusCode.Conflict);
+            var state = await HttpAssert.JsonAsync(await api.GetAsync($"/api/cards/{id}"), HttpStatusCode.OK);
+            var card = state.GetProperty("card");
+            Assert.Equal(1, card.GetProperty("version").GetInt64()); // as sent: nothing of the update stored in it
+            Assert.Empty(state.GetProperty("undelivered").EnumerateArray());
+            Assert.Equal(sent == "/api/cards" ? ["n"] : ["cardData"], card.GetProperty("publicData").EnumerateObject().Select(p => p.Name));
+        });
+
+    /// <summary>What runs between the update's look at <see cref="Id"/> and its change: the other kind's send.</summary>
+    private sealed class SendBetween(string id)
+    {
+        public string Id => id;
+
+        public Func<Task>? Send { get; set; }
+
+        public bool Sent { get; set; }
+
+        public int Taken;
+    }
+
+    /// <summary>The card store, but the first look at the race's id inside a transaction (the update's) that finds nothing runs the send before it answers.</summary>
+    private sealed class SendBetweenLookAndUpdate(ICardStore inner, SendBetween race, StorageSession session) : ICardStore
+    {
+        public static void Replace(IServiceCollection services, SendBetween race)
+        {
+            services.RemoveAll<ICardStore>();
+            services.AddScoped<ICardStore>(sp => new SendBetweenLookAndUpdate(
+                ActivatorUtilities.CreateInstance<SqlCardStore>(sp), race, sp.GetRequiredService<StorageSession>()));
+        }
+
+        public async Task<CardRecord?> FindAsync(string cardId, CancellationToken cancellationToken)
+        {
+            var found = await inner.FindAsync(cardId, cancellationToken);
+            if (found is null && cardId == race.Id && session.InTransaction && Interlocked.Exchange(ref race.Taken, 1) == 0 && race.Send is { } send)
+            {
+                await send();
+                race.Sent = true;
+            }
+
+            return found;
+        }
+
+        public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) => inner.SaveAsync(card, cancellationToken);
+
+        public Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) => inner.TryAddUnconfirmedAsync(card, cancellationToken);
+
+        public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) => inner.ConfirmCreationAsync(card, cancellationToken);
+
+        public Task ForgetUnconfirmedAsync(string cardId, CancellationToken cancellationToken) => inner.ForgetUnconfirmedAsync(cardId, cancellationToken);
+
+        public Task<CardRecord?> ApplyUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyUpdateAsync(cardId, change, cancellationToken);
+
+        public Task<CardRecord?> ApplyLastUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyLastUpdateAsync(cardId, change, cancellationToken);
     }
 
     /// <summary>A card's stored public data and its undelivered updates, as text.</summary>

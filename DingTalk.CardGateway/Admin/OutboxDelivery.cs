@@ -28,6 +28,16 @@ public static class OutboxDelivery
         }
 
         var id = await updates.QueueAsync(update, afterAnswer: false, cancellationToken);
+
+        // The look above is a plain read: on PostgreSQL a send of the other kind may store a card under the id between it
+        // and the update's lock on the id, and the update then landed on that card. The card as the update locked it
+        // decides (for a card it found, this read is the lock's own copy: no round trip), and the rollback takes the change and the entry back.
+        if (await cards.FindAsync(update.CardId, cancellationToken) is { } locked && locked.Kind != update.Kind)
+        {
+            await session.RollbackAsync();
+            return WrongKind(locked, "update it with PUT {0}/{1}");
+        }
+
         await session.CommitAsync(cancellationToken);
         updates.Wake();
         return await AnswerAsync(id, outbox, location, cancellationToken);
