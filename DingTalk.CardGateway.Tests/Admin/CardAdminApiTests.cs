@@ -173,6 +173,18 @@ public class CardAdminApiTests(DingTalkFixture fixture) : IClassFixture<DingTalk
         Assert.Equal(before, await StoredDataAsync("kind-advanced") + await StoredDataAsync("kind-robot")); // nothing stored, nothing queued
     }
 
+    [Fact]
+    public async Task A_frame_streamed_into_a_robot_card_is_a_409_naming_its_route_not_a_card_DingTalk_does_not_know()
+    {
+        await HttpAssert.JsonAsync(await _api.PostAsJsonAsync("/api/robot-cards", new { cardBizId = "stream-robot", openConversationId = "cidRobot==", cardData = new { contents = Array.Empty<object>() } }), HttpStatusCode.Created);
+
+        var response = await _api.PostAsJsonAsync("/api/cards/stream-robot/stream", new { key = "content", content = "Hello" });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Conflict);
+        Assert.Equal("stream-robot is a normal robot card: update it with PUT /api/robot-cards/stream-robot.", problem.GetProperty("detail").GetString());
+        Assert.Empty(fixture.DingTalk.State.RequestsTo("/v1.0/card/streaming"));
+    }
+
     /// <summary>
     /// The route's look at the id is a plain read: on PostgreSQL a send of the other kind may store a card under the id
     /// between it and the update's lock on the id. The card as the update locked it decides: 409, and that card as it was.

@@ -25,7 +25,9 @@ public static class CardAdminEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict);
         cards.MapPost("/{outTrackId}/stream", StreamAsync)
             .WithSummary("Stream (typewriter) one frame into a card variable")
-            .ProducesDingTalkProblems();
+            .WithDescription("204 once DingTalk has taken the frame; 409 for a robot card (DingTalk streams into advanced cards only: PUT /api/robot-cards/{id}).")
+            .ProducesDingTalkProblems()
+            .ProducesProblem(StatusCodes.Status409Conflict);
         cards.MapGet("/", ListAsync)
             .WithSummary("The stored cards (advanced and robot), a page at a time in id order, each with its undelivered updates counted")
             .WithDescription("limit: 1–500 (100); after: the next of the previous page; undelivered=dead (or pending): only cards with such updates — the cards behind cardgateway.outbox.entries{status=dead}.")
@@ -238,12 +240,19 @@ public static class CardAdminEndpoints
         return await OutboxDelivery.QueueAndWaitAsync(update, session, cards, updates, outbox, $"/api/cards/{Uri.EscapeDataString(outTrackId)}", cancellationToken);
     }
 
-    private static async Task<Results<NoContent, ValidationProblem>> StreamAsync(
-        string outTrackId, StreamCardRequest request, CardSender sender, CancellationToken cancellationToken)
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> StreamAsync(
+        string outTrackId, StreamCardRequest request, CardSender sender, ICardStore store, CancellationToken cancellationToken)
     {
         if (request.Validate() is { Count: > 0 } errors)
         {
             return TypedResults.ValidationProblem(errors);
+        }
+
+        // DingTalk's streaming API knows advanced cards only: for a robot card it answers "no such card", which read as a
+        // 404 for a card the gateway shows.
+        if (await store.FindAsync(outTrackId, cancellationToken) is { Kind: CardKind.Robot } robot)
+        {
+            return OutboxDelivery.WrongKind(robot, "update it with PUT {0}/{1}");
         }
 
         await sender.StreamAsync(

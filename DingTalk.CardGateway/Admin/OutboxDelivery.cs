@@ -77,7 +77,7 @@ public static class OutboxDelivery
     /// 409 for a route of the other kind of card; <paramref name="instead"/> says what to do, with the right route ({0})
     /// and the id ({1}).
     /// </summary>
-    private static ProblemHttpResult WrongKind(CardRecord card, string instead)
+    internal static ProblemHttpResult WrongKind(CardRecord card, string instead)
     {
         var route = card.Kind == CardKind.Robot ? "/api/robot-cards" : "/api/cards";
         return TypedResults.Problem(
