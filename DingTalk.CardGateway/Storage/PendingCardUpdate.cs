@@ -43,7 +43,7 @@ public sealed record PendingCardUpdate(
     /// <summary>
     /// A refresh that sends every user's stored private data, not only <see cref="RefreshUsers"/>': the card's whole stored
     /// state. Queued by an operator (<c>POST /api/cards/{id}/resend</c>) once the cause of a dead letter is fixed; delivered,
-    /// it resolves the card's dead letters older than it (<see cref="OutboxStatus.Resolved"/>): what they carried is in it.
+    /// it resolves the card's dead letters refused before it left (<see cref="OutboxStatus.Resolved"/>): what they carried is in it.
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool Resend { get; init; }

@@ -195,7 +195,7 @@ public sealed partial class OutboxDispatcher(
     /// <remarks>
     /// With them, in the same read, whether DingTalk had confirmed the card's creation before the update leaves
     /// (<see cref="NotCreatedYetAsync"/>). <c>Resend</c>: the id of the last resend folded in
-    /// (<see cref="PendingCardUpdate.Resend"/>) that found the card stored, whose delivery resolves the dead letters before it.
+    /// (<see cref="PendingCardUpdate.Resend"/>) that found the card stored, whose delivery resolves the dead letters refused before it left.
     /// </remarks>
     private async Task<(PendingCardUpdate Update, Folded Folded, SqlOutbox.OutboxRow First, bool ConfirmedWhenSent, long? Resend)?> FoldDueAsync(
         string cardId, bool answerSent, DateTimeOffset now, CancellationToken cancellationToken)
@@ -302,19 +302,25 @@ public sealed partial class OutboxDispatcher(
 
     /// <summary>
     /// A resend of the card's whole stored state (<paramref name="resendId"/>) reached DingTalk: the card's dead letters of
-    /// its kind older than it are resolved, since it carried the stored card, which every one of them had changed before
-    /// it was sent (an entry is folded, and so dead-lettered, only once committed). A dead letter of the other kind under
-    /// the same id (another system's cards), or one given up on after the resend, stays dead. A crash before this write
-    /// leaves them dead (and the resend pending: it is sent again, and resolves them then).
+    /// its kind are resolved, since it carried the stored card as its fold read it, which every one of them had changed
+    /// before it was sent (an entry is folded, and so dead-lettered, only once committed) — and each was dead-lettered
+    /// before that fold, under the card's lease, which this send has held since. Newer ids too: on PostgreSQL the resend's
+    /// entry takes its id without the card's lock, so an update may take a later id, commit first and be refused before
+    /// the resend commits; its change was in the stored card all the same. Only while the lease is still this send's: once
+    /// another replica has the card, it may have dead-lettered an entry this send did not carry, and marking the resend sent
+    /// finds the lease gone too, so the resend stays pending, is sent again, and resolves them then. A dead letter of the
+    /// other kind under the same id (another system's cards), or one given up on after the resend, stays dead. A crash
+    /// before this write leaves them dead (and the resend pending: it is sent again, and resolves them then).
     /// </summary>
     private async Task ResolveDeadLettersAsync(string cardId, CardKind kind, long resendId)
     {
         var resolved = await WriteAsync(
             """
             UPDATE outbox SET status = 'Resolved', resolved_at = @now, resolved_by = @resendId
-            WHERE card_id = @cardId AND kind = @kind AND status = 'Dead' AND id < @resendId
+            WHERE card_id = @cardId AND kind = @kind AND status = 'Dead'
+              AND EXISTS (SELECT 1 FROM outbox_leases WHERE card_id = @cardId AND owner = @owner)
             """,
-            new { cardId, kind = kind.ToString(), resendId, now = clock.GetUtcNow().ToUnixTimeMilliseconds() },
+            new { cardId, kind = kind.ToString(), resendId, owner = _owner, now = clock.GetUtcNow().ToUnixTimeMilliseconds() },
             CancellationToken.None);
         if (resolved > 0)
         {
