@@ -187,7 +187,7 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
     }
 
     /// <summary>The card store, but the first update of the pause's id that finds no card runs the pause's work before it goes on to queue its entry.</summary>
-    private sealed class PausingCardStore(ICardStore inner, UpdatePause pause) : ICardStore
+    private sealed class PausingCardStore(ICardStore inner, UpdatePause pause) : DelegatingCardStore(inner)
     {
         public static void Replace(IServiceCollection services, UpdatePause pause)
         {
@@ -195,10 +195,10 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
             services.AddScoped<ICardStore>(sp => new PausingCardStore(ActivatorUtilities.CreateInstance<CardGateway.Storage.Sql.SqlCardStore>(sp), pause));
         }
 
-        public async Task<CardRecord?> ApplyUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken)
+        public override async Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken)
         {
-            var stored = await inner.ApplyUpdateAsync(cardId, change, cancellationToken);
-            if (stored is null && cardId == pause.Id && Interlocked.Exchange(ref pause.Paused, 1) == 0 && pause.Between is { } between)
+            var stored = await Inner.ApplyUpdateAsync(id, change, cancellationToken);
+            if (stored is null && id == pause.Id && Interlocked.Exchange(ref pause.Paused, 1) == 0 && pause.Between is { } between)
             {
                 await between();
             }
@@ -206,9 +206,9 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
             return stored;
         }
 
-        public async Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken)
+        public override async Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken)
         {
-            var stored = await inner.TryAddUnconfirmedAsync(card, cancellationToken);
+            var stored = await Inner.TryAddUnconfirmedAsync(card, cancellationToken);
             if (card.Id == pause.Id)
             {
                 pause.Stored.TrySetResult();
@@ -216,16 +216,6 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
 
             return stored;
         }
-
-        public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) => inner.SaveAsync(card, cancellationToken);
-
-        public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) => inner.ConfirmCreationAsync(card, cancellationToken);
-
-        public Task ForgetUnconfirmedAsync(string cardId, CancellationToken cancellationToken) => inner.ForgetUnconfirmedAsync(cardId, cancellationToken);
-
-        public Task<CardRecord?> FindAsync(string cardId, CancellationToken cancellationToken) => inner.FindAsync(cardId, cancellationToken);
-
-        public Task<CardRecord?> ApplyLastUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyLastUpdateAsync(cardId, change, cancellationToken);
     }
 
     /// <summary>
@@ -414,7 +404,7 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
     /// The card store, but the first look for <c>id</c> that finds nothing lets another send of that id store its card
     /// right after, as a send running at the same moment would between this one's look and its own store.
     /// </summary>
-    private sealed class RacingCardStore(ICardStore inner, string id, CardKind kind, StrongBox<bool> raced, TimeProvider clock) : ICardStore
+    private sealed class RacingCardStore(ICardStore inner, string racedId, CardKind kind, StrongBox<bool> raced, TimeProvider clock) : DelegatingCardStore(inner)
     {
         public const string Theirs = "theirs";
 
@@ -426,14 +416,14 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
                 ActivatorUtilities.CreateInstance<CardGateway.Storage.Sql.SqlCardStore>(sp), id, kind, raced, sp.GetRequiredService<TimeProvider>()));
         }
 
-        public async Task<CardRecord?> FindAsync(string cardId, CancellationToken cancellationToken)
+        public override async Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken)
         {
-            var found = await inner.FindAsync(cardId, cancellationToken);
-            if (found is null && cardId == id && !raced.Value)
+            var found = await Inner.FindAsync(id, cancellationToken);
+            if (found is null && id == racedId && !raced.Value)
             {
                 raced.Value = true;
                 var now = clock.GetUtcNow();
-                await inner.SaveAsync(
+                await Inner.SaveAsync(
                     new CardRecord
                     {
                         Id = id,
@@ -451,18 +441,6 @@ public class UnconfirmedCreationTests(DingTalkFixture fixture) : IClassFixture<D
 
             return found;
         }
-
-        public Task SaveAsync(CardRecord card, CancellationToken cancellationToken) => inner.SaveAsync(card, cancellationToken);
-
-        public Task<CardRecord?> TryAddUnconfirmedAsync(CardRecord card, CancellationToken cancellationToken) => inner.TryAddUnconfirmedAsync(card, cancellationToken);
-
-        public Task ConfirmCreationAsync(CardRecord card, CancellationToken cancellationToken) => inner.ConfirmCreationAsync(card, cancellationToken);
-
-        public Task ForgetUnconfirmedAsync(string cardId, CancellationToken cancellationToken) => inner.ForgetUnconfirmedAsync(cardId, cancellationToken);
-
-        public Task<CardRecord?> ApplyUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyUpdateAsync(cardId, change, cancellationToken);
-
-        public Task<CardRecord?> ApplyLastUpdateAsync(string cardId, CardDataChange change, CancellationToken cancellationToken) => inner.ApplyLastUpdateAsync(cardId, change, cancellationToken);
     }
 
     private static string? RobotTitle(JsonElement? stored) =>

@@ -39,6 +39,21 @@ public sealed class CallbackGateway : IAsyncLifetime
     public static CallbackGateway With(IReadOnlyDictionary<string, string?> more) =>
         new(Settings.Where(s => !more.ContainsKey(s.Key)).Concat(more).ToDictionary(p => p.Key, p => p.Value));
 
+    /// <summary>Runs <paramref name="test"/> on a gateway of its own with <paramref name="more"/> settings (<see cref="With"/>), then disposes it.</summary>
+    public static async Task RunAsync(IReadOnlyDictionary<string, string?> more, Func<CallbackGateway, Task> test)
+    {
+        var gateway = With(more);
+        await gateway.InitializeAsync();
+        try
+        {
+            await test(gateway);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
     public FakeDingTalk DingTalk { get; private set; } = null!;
 
     /// <summary>The gateway with the test handlers; its logs are captured by <see cref="Logs"/>.</summary>

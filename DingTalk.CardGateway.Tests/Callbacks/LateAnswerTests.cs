@@ -21,7 +21,7 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_click_whose_storage_takes_the_whole_budget_is_answered_at_once_and_handled_when_storage_lets_it()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.count");
             var hold = await HoldWriterAsync(gateway);
@@ -38,7 +38,7 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_click_answered_early_stays_on_the_in_flight_gauge_until_it_commits()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>
         {
             using var inFlight = new MetricCollector<long>(
                 gateway.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.callbacks.in_flight");
@@ -63,7 +63,7 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_click_answered_early_is_handled_even_when_its_transport_goes_away_before_storage_lets_it()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.count");
             var hold = await HoldWriterAsync(gateway);
@@ -95,7 +95,7 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task Waiting_for_storage_comes_off_the_handlers_budget()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:01" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:01" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.script");
             var hold = await HoldWriterAsync(gateway);
@@ -118,7 +118,7 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_click_whose_handler_ends_in_time_but_whose_commit_waits_for_storage_is_answered_at_the_budget()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.script");
 
@@ -142,7 +142,7 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_click_whose_handler_failed_in_time_but_whose_commit_waits_for_storage_is_answered_at_the_budget_and_recorded_as_failed()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.script");
 
@@ -165,7 +165,7 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_handler_that_holds_the_writer_while_it_waits_does_not_hold_back_the_answer_of_a_click_committed_before_it()
     {
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }, async gateway =>
         {
             var batcher = gateway.App.Services.GetRequiredService<SqliteWriteBatcher>();
             var (first, holding) = (await gateway.SendCardAsync("tpl.script"), await gateway.SendCardAsync("tpl.script"));
@@ -209,7 +209,7 @@ public sealed class LateAnswerTests
     {
         // Wide margins on both sides (a handler of 2.5 s against a threshold of 2 s; a budget it cannot reach): a click
         // answered in time must not cross the threshold on a machine busy with the rest of the suite, as 300 ms once did.
-        await OnGatewayAsync(new() { ["Gateway:Callbacks:LateAnswer"] = "00:00:02", ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:LateAnswer"] = "00:00:02", ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.script");
 
@@ -331,21 +331,6 @@ public sealed class LateAnswerTests
         clock.Advance(TimeSpan.FromMilliseconds(10));
         Assert.Equal(new LateAnswer(TimeSpan.FromMilliseconds(1520), TimeSpan.Zero, TimeSpan.FromMilliseconds(1520), TimeSpan.Zero, TimeSpan.Zero), claiming.Late(TimeSpan.FromSeconds(1)));
         Assert.Equal("storage", claiming.Late(TimeSpan.FromSeconds(1))!.Slowest);
-    }
-
-    /// <summary>Runs <paramref name="test"/> on a gateway of its own with <paramref name="settings"/>, then disposes it.</summary>
-    private static async Task OnGatewayAsync(Dictionary<string, string?> settings, Func<CallbackGateway, Task> test)
-    {
-        var gateway = CallbackGateway.With(settings);
-        await gateway.InitializeAsync();
-        try
-        {
-            await test(gateway);
-        }
-        finally
-        {
-            await gateway.DisposeAsync();
-        }
     }
 
     /// <summary>

@@ -24,7 +24,7 @@ public sealed class AiCardTypewriterTests
 
     [Fact]
     public Task An_ask_shows_processing_then_inputing_then_finished_with_the_whole_reply_after_the_last_frame() =>
-        WithGatewayAsync(AiCard, async gateway =>
+        CallbackGateway.RunAsync(AiCard, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.ai", new { flowStatus = AiCardStatus.Finished, msgContent = "the reply before" });
 
@@ -54,7 +54,7 @@ public sealed class AiCardTypewriterTests
 
     [Fact]
     public Task A_text_source_that_times_out_leaves_the_card_failed_with_the_text_so_far() =>
-        WithGatewayAsync(
+        CallbackGateway.RunAsync(
             new Dictionary<string, string?>(AiCard)
             {
                 ["Gateway:Handlers:EchoWordDelay"] = "00:00:00.600",
@@ -82,7 +82,7 @@ public sealed class AiCardTypewriterTests
     /// </summary>
     [Fact]
     public Task A_frame_DingTalk_refuses_for_good_leaves_the_card_failed_not_spinning() =>
-        WithGatewayAsync(AiCard, async gateway =>
+        CallbackGateway.RunAsync(AiCard, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.ai", new { msgContent = "" });
             gateway.DingTalk.State.DenyPermissionNext(HttpMethod.Put, "/v1.0/card/streaming", ["Card.Streaming.Write"], bodyContains: card);
@@ -98,7 +98,7 @@ public sealed class AiCardTypewriterTests
 
     [Fact]
     public Task Without_a_status_key_the_typewriter_sends_no_card_update() =>
-        WithGatewayAsync(new Dictionary<string, string?> { ["Gateway:Handlers:TypewriterKey"] = "msgContent" }, async gateway =>
+        CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Handlers:TypewriterKey"] = "msgContent" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.ai", new { msgContent = "" });
 
@@ -177,19 +177,5 @@ public sealed class AiCardTypewriterTests
                 .TryGetProperty("msgContent", out var text) && text.GetString() is { Length: > 0 },
             "the stored card to hold the reply");
         return data;
-    }
-
-    private static async Task WithGatewayAsync(IReadOnlyDictionary<string, string?> settings, Func<CallbackGateway, Task> test)
-    {
-        var gateway = CallbackGateway.With(settings);
-        await gateway.InitializeAsync();
-        try
-        {
-            await test(gateway);
-        }
-        finally
-        {
-            await gateway.DisposeAsync();
-        }
     }
 }
