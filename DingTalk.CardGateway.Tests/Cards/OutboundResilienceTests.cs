@@ -501,9 +501,17 @@ public class OutboundResilienceTests(DingTalkFixture fixture) : IClassFixture<Di
             fixture.DingTalk, new Dictionary<string, string?> { ["DingTalk:Outbound:PermitsPerSecondPerApi"] = $"{permitsPerSecond}" });
         using var api = gateway.CreateAdminClient();
         await api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = "warm-up" }); // fetch the token first
-        var before = DingTalk.RequestsTo("/v1.0/card/streaming").Count;
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, frames).Select(i => api.PostAsJsonAsync("/api/cards/r-1/stream", new { key = "content", content = $"frame {i}" })));
+        // A frame a card: frames to one card go at the card's pace (StreamFrameInterval), well under any QPS limit.
+        var cards = Enumerable.Range(0, frames).Select(i => $"qps-frame-{i}").ToList();
+        foreach (var card in cards)
+        {
+            var created = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = card, openConversationId = "cidR==", cardData = new { } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        var before = DingTalk.RequestsTo("/v1.0/card/streaming").Count;
+        var responses = await Task.WhenAll(cards.Select((card, i) => api.PostAsJsonAsync($"/api/cards/{card}/stream", new { key = "content", content = $"frame {i}" })));
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.NoContent, r.StatusCode));
         var arrivals = DingTalk.RequestsTo("/v1.0/card/streaming").Skip(before).Select(r => r.At).Order().ToList();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DingTalk.CardGateway.Cards;
+using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Hosting;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace DingTalk.CardGateway.Admin;
 
 /// <summary><c>/api/cards</c>: create, update, stream and inspect advanced cards.</summary>
-public static class CardAdminEndpoints
+public static partial class CardAdminEndpoints
 {
     public static RouteGroupBuilder MapCardAdmin(this RouteGroupBuilder api)
     {
@@ -25,7 +26,7 @@ public static class CardAdminEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict);
         cards.MapPost("/{outTrackId}/stream", StreamAsync)
             .WithSummary("Stream (typewriter) one frame into a card variable")
-            .WithDescription("204 once DingTalk has taken the frame; 409 for a robot card (DingTalk streams into advanced cards only: PUT /api/robot-cards/{id}).")
+            .WithDescription("204 once DingTalk has taken the frame, sent at the card's pace (Gateway:Handlers:StreamFrameInterval after its last frame), and the card's stored data then keeps what the variable shows (content, or for isFull: false the stored value with content appended); 409 with Retry-After while a text is being typed into the card (nothing sent: the frame would land between its frames), and for a robot card (DingTalk streams into advanced cards only: PUT /api/robot-cards/{id}).")
             .ProducesDingTalkProblems()
             .ProducesProblem(StatusCodes.Status409Conflict);
         cards.MapGet("/", ListAsync)
@@ -240,8 +241,23 @@ public static class CardAdminEndpoints
         return await OutboxDelivery.QueueAndWaitAsync(update, session, cards, updates, outbox, $"/api/cards/{Uri.EscapeDataString(outTrackId)}", cancellationToken);
     }
 
+    /// <summary>
+    /// One frame, in the card's turn (<see cref="CardTypewriter.SendFrameAsync"/>): at the card's pace, and never between
+    /// two frames of a text the typewriter types into it — each carries the whole text so far, so either would overwrite
+    /// the other — which is a 409 instead, with when to try again. Once DingTalk has the frame, the card's stored data
+    /// keeps what the variable now shows, as a typed text's does, so <c>GET</c> shows it and a resend or a later update
+    /// carries it rather than the older value: the content for a full frame, the stored value with the content appended
+    /// for an appending one (<c>isFull: false</c>), as DingTalk appends it.
+    /// </summary>
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> StreamAsync(
-        string outTrackId, StreamCardRequest request, CardSender sender, ICardStore store, CancellationToken cancellationToken)
+        string outTrackId,
+        StreamCardRequest request,
+        CardSender sender,
+        CardTypewriter typewriter,
+        ICardStore store,
+        HttpResponse response,
+        ILoggerFactory logs,
+        CancellationToken cancellationToken)
     {
         if (request.Validate() is { Count: > 0 } errors)
         {
@@ -255,10 +271,35 @@ public static class CardAdminEndpoints
             return OutboxDelivery.WrongKind(robot, "update it with PUT {0}/{1}");
         }
 
-        await sender.StreamAsync(
-            StreamingFrame.Create(outTrackId, request.Key!, request.Content!, request.IsFull, request.IsFinalize, request.IsError),
+        var key = request.Key!;
+        var turn = await typewriter.SendFrameAsync(
+            outTrackId,
+            async inTurn =>
+            {
+                // Read in the card's turn: no other frame changes the variable between this read and the write below.
+                var shown = request.IsFull
+                    ? request.Content!
+                    : (await store.FindAsync(outTrackId, inTurn) is { } card ? card.PublicData.GetValueOrDefault(key) : null) + request.Content;
+                await sender.StreamAsync(StreamingFrame.Create(outTrackId, key, request.Content!, request.IsFull, request.IsFinalize, request.IsError), inTurn);
+
+                // DingTalk has it: kept even if the caller has gone meanwhile. A card the gateway did not create has no row.
+                await store.ApplyUpdateAsync(outTrackId, new CardDataChange(new Dictionary<string, string> { [key] = shown }, null, Replace: false), CancellationToken.None);
+            },
             cancellationToken);
-        return TypedResults.NoContent();
+        if (turn == FrameTurn.Sent)
+        {
+            return TypedResults.NoContent();
+        }
+
+        var retryAfter = (long)CardTypewriter.FrameWait.TotalSeconds;
+        response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Log.FrameRefused(logs.CreateLogger(typeof(CardAdminEndpoints).FullName!), outTrackId, turn);
+        return TypedResults.Problem(
+            statusCode: StatusCodes.Status409Conflict,
+            title: "A text is being typed into the card",
+            detail: turn == FrameTurn.TextTyping
+                ? $"The typewriter is typing a text into {outTrackId} (each of its frames carries the whole text so far, so this frame would be overwritten, or overwrite it): nothing was sent. Try again once it has ended, in {retryAfter} s (Retry-After); a text ends within Gateway:Handlers:StreamTimeout."
+                : $"{outTrackId} did not come free within {retryAfter} s: another replica is typing a text into it (it holds the card's typing lease), or other frames kept it. Nothing was sent; try again in {retryAfter} s (Retry-After).");
     }
 
     private static async Task<Results<Ok<CardPage>, ValidationProblem>> ListAsync(
@@ -304,5 +345,11 @@ public static class CardAdminEndpoints
         return card is null && undelivered.Count == 0 && recent.Callbacks.Count == 0 && undone.Count == 0
             ? TypedResults.Problem(statusCode: 404, title: "Card not found", detail: $"The gateway has no card {outTrackId}, and no update or callback for it.")
             : TypedResults.Ok(new CardStateResponse(card, undelivered, [.. recent.Callbacks.Reverse()], undone, recent.Next));
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(6121, LogLevel.Information, "A frame for card {CardId} was refused with 409 ({Turn}): a text is being typed into it, or the card did not come free in time")]
+        public static partial void FrameRefused(ILogger logger, string cardId, FrameTurn turn);
     }
 }

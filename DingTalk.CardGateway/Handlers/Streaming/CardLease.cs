@@ -76,6 +76,13 @@ internal sealed partial class CardLease : IDisposable
         }
     }
 
+    /// <summary>The card's lease if it is free (or this process's) now; null while another replica holds it.</summary>
+    public static async Task<CardLease?> TryTakeAsync(
+        ITypingLeases leases, string cardId, TimeSpan duration, TimeProvider clock, ILogger logger, CancellationToken cancellationToken) =>
+        await leases.TryTakeAsync(cardId, duration, cancellationToken) is { } lastFrameAt
+            ? new CardLease(leases, cardId, duration, lastFrameAt, clock, logger)
+            : null;
+
     /// <summary>
     /// Stops renewing and frees the lease, recording <paramref name="lastFrameAt"/> for the card's next owner. Never
     /// throws: a lease not released expires within its duration, which is also as long as this tries.

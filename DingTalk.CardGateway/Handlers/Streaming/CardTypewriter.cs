@@ -464,6 +464,9 @@ public sealed partial class CardTypewriter(
         public DateTimeOffset LastFrameAt { get; set; } = DateTimeOffset.MinValue;
 
         public int Users { get; set; }
+
+        /// <summary>Of <see cref="Users"/>, frames sent from outside a text (<see cref="SendFrameAsync"/>).</summary>
+        public int Frames { get; set; }
     }
 
     private static partial class Log

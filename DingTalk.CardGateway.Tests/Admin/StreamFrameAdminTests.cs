@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.Http.Json;
+using DingTalk.CardGateway.Admin;
+using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Tests.Callbacks;
+using DingTalk.CardGateway.Tests.Fixtures;
+using DingTalk.Sandbox;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DingTalk.CardGateway.Tests.Admin;
+
+/// <summary>
+/// An operator's frames (<c>POST /api/cards/{id}/stream</c>) as the typewriter's own: kept in the stored card, at the
+/// card's pace, and never between two frames of a text being typed into the card — in this process, or on another
+/// replica on the same PostgreSQL.
+/// </summary>
+public sealed class StreamFrameAdminTests : IAsyncLifetime
+{
+    /// <summary>DingTalk refuses streaming frames to one card closer than about this.</summary>
+    private static readonly TimeSpan Pace = TimeSpan.FromMilliseconds(500);
+
+    private static readonly Dictionary<string, string?> Paced = new() { ["Gateway:Handlers:StreamFrameInterval"] = "00:00:00.500" };
+
+    private readonly CallbackGateway _gateway = CallbackGateway.With(Paced);
+
+    public Task InitializeAsync() => _gateway.InitializeAsync();
+
+    public Task DisposeAsync() => _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task A_streamed_text_is_kept_in_the_stored_card_so_a_resend_carries_it_not_the_older_value()
+    {
+        var card = await _gateway.SendCardAsync("tpl.assistant", new { content = "the older value" });
+
+        await StreamAsync(_gateway.Api, card, new { key = "content", content = "Hello" }, HttpStatusCode.NoContent);
+        Assert.Equal("Hello", await StoredAsync(card));
+
+        await StreamAsync(_gateway.Api, card, new { key = "content", content = ", world", isFull = false, isFinalize = true }, HttpStatusCode.NoContent);
+        Assert.Equal("Hello, world", _gateway.DingTalk.State.FindCard(card)!.StreamingText("content")); // DingTalk appended it
+        Assert.Equal("Hello, world", await StoredAsync(card));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _gateway.Api.PostAsync($"/api/cards/{card}/resend", null)).StatusCode);
+        Assert.Equal("Hello, world", _gateway.DingTalk.State.FindCard(card)!.CardData["content"]);
+    }
+
+    [Fact]
+    public async Task Frames_posted_at_once_reach_DingTalk_at_the_cards_pace()
+    {
+        var card = await _gateway.SendCardAsync("tpl.assistant", new { content = "" });
+
+        await Task.WhenAll(Enumerable.Range(1, 3).Select(i => StreamAsync(_gateway.Api, card, new { key = "content", content = $"frame {i}" }, HttpStatusCode.NoContent)));
+
+        AssertPaced(FramesTo(_gateway.DingTalk, card), count: 3);
+        Assert.Equal(_gateway.DingTalk.State.FindCard(card)!.StreamingText("content"), await StoredAsync(card)); // the last one to go
+    }
+
+    [Fact]
+    public async Task A_frame_while_a_text_is_typed_into_the_card_is_a_409_saying_so_and_lands_nowhere()
+    {
+        var card = await _gateway.SendCardAsync("tpl.assistant", new { content = "" });
+        var text = _gateway.TypedText.For(card);
+        await _gateway.ClickAsync(card, "u1", new { action = "type" });
+        text.Writer.TryWrite("The reply ");
+        await Eventually.TrueAsync(() => _gateway.DingTalk.State.FindCard(card)!.StreamingFrames.Count == 1, "the text's first frame");
+
+        using var refused = await _gateway.Api.PostAsJsonAsync($"/api/cards/{card}/stream", new { key = "content", content = "an operator's frame" });
+
+        var problem = await HttpAssert.JsonAsync(refused, HttpStatusCode.Conflict);
+        Assert.Contains("typing a text", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(5), refused.Headers.RetryAfter?.Delta);
+        text.Writer.TryWrite("goes on.");
+        text.Writer.TryComplete();
+        var typed = await Eventually.ValueAsync(
+            () => _gateway.DingTalk.State.FindCard(card) is { } c && c.IsStreamingFinalized("content") ? c.StreamingFrames : null, "the text's final frame");
+        Assert.All(typed, f => Assert.StartsWith(f.Content, "The reply goes on.", StringComparison.Ordinal)); // no frame of the operator's between the text's
+
+        // Once the text has ended the card is free again, and the operator's frame keeps the card's pace after the text's last.
+        await StreamAsync(_gateway.Api, card, new { key = "content", content = "an operator's frame" }, HttpStatusCode.NoContent);
+        AssertPaced(FramesTo(_gateway.DingTalk, card), count: typed.Count + 1);
+        Assert.Equal("an operator's frame", await StoredAsync(card));
+    }
+
+    /// <summary>Two gateways on one PostgreSQL: the card's typing lease, not the process, says a text is being typed.</summary>
+    [SkippableFact]
+    public async Task A_frame_on_one_replica_while_another_types_into_the_card_is_a_409_and_then_keeps_its_pace()
+    {
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            await using var dingTalk = await FakeDingTalk.StartAsync();
+            var settings = GatewayFactory.PostgresSettings(connectionString, new Dictionary<string, string?>(CallbackGateway.Settings.Concat(Paced).GroupBy(p => p.Key).Select(g => g.Last())));
+            await using var typing = new GatewayFactory(dingTalk, settings);
+            await using var other = new GatewayFactory(dingTalk, settings);
+            await using var typingApp = typing.WithWebHostBuilder(WithTypedText);
+            using var typingApi = typingApp.CreateClient();
+            typingApi.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
+            using var otherApi = other.CreateAdminClient();
+            const string card = "replica-frame";
+            await HttpAssert.JsonAsync(
+                await typingApi.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.assistant", outTrackId = card, openConversationId = "cidReplicas==", cardData = new { content = "" } }),
+                HttpStatusCode.Created);
+            var text = typingApp.Services.GetRequiredService<TypedText>().For(card);
+            using (var click = DingTalkCallback.Signed(DingTalkCallback.Body(card, "u1", new { action = "type" }), GatewayFactory.ApiSecret))
+            {
+                await HttpAssert.JsonAsync(await typingApi.SendAsync(click), HttpStatusCode.OK);
+            }
+
+            text.Writer.TryWrite("Typed on the first replica");
+            await Eventually.TrueAsync(() => dingTalk.State.FindCard(card)!.StreamingFrames.Count == 1, "the text's first frame");
+
+            using var refused = await otherApi.PostAsJsonAsync($"/api/cards/{card}/stream", new { key = "content", content = "from the other replica" });
+
+            var problem = await HttpAssert.JsonAsync(refused, HttpStatusCode.Conflict);
+            Assert.Contains("another replica is typing a text", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.Single(dingTalk.State.FindCard(card)!.StreamingFrames); // nothing sent
+
+            text.Writer.TryComplete();
+            var typed = await Eventually.ValueAsync(
+                () => dingTalk.State.FindCard(card) is { } c && c.IsStreamingFinalized("content") ? c.StreamingFrames : null, "the text's final frame");
+            await StreamAsync(otherApi, card, new { key = "content", content = "from the other replica" }, HttpStatusCode.NoContent);
+            AssertPaced(FramesTo(dingTalk, card), count: typed.Count + 1);
+            Assert.Equal("from the other replica", dingTalk.State.FindCard(card)!.StreamingText("content"));
+        });
+    }
+
+    private static void WithTypedText(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder) => builder.ConfigureServices(services =>
+    {
+        services.AddSingleton<TypedText>();
+        services.AddCardActionHandler<TypedTextHandler>(on => on.Action("type"));
+    });
+
+    private static async Task StreamAsync(HttpClient api, string card, object frame, HttpStatusCode expected)
+    {
+        using var response = await api.PostAsJsonAsync($"/api/cards/{card}/stream", frame);
+        Assert.True(response.StatusCode == expected, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    private async Task<string?> StoredAsync(string card)
+    {
+        var stored = await HttpAssert.JsonAsync(await _gateway.Api.GetAsync($"/api/cards/{card}"), HttpStatusCode.OK);
+        return stored.GetProperty("card").GetProperty("publicData").GetProperty("content").GetString();
+    }
+
+    private static List<ReceivedRequest> FramesTo(FakeDingTalk dingTalk, string card) =>
+        [.. dingTalk.State.RequestsTo("/v1.0/card/streaming").Where(r => r.Body.Contains(card, StringComparison.Ordinal))];
+
+    /// <summary>Every frame taken at once (no 403 for DingTalk's pace) and at least <see cref="Pace"/> after the one before, by DingTalk's clock.</summary>
+    private static void AssertPaced(List<ReceivedRequest> frames, int count)
+    {
+        Assert.Equal(count, frames.Count);
+        Assert.All(frames, f => Assert.Equal(200, f.Status));
+        Assert.All(frames.Zip(frames.Skip(1)), pair => Assert.True(pair.Second.At - pair.First.At >= Pace, $"two frames {(pair.Second.At - pair.First.At).TotalMilliseconds} ms apart"));
+    }
+}
