@@ -49,10 +49,12 @@ public sealed class StreamFrameAdminTests : IAsyncLifetime
     {
         var card = await _gateway.SendCardAsync("tpl.assistant", new { content = "" });
 
-        await Task.WhenAll(Enumerable.Range(1, 3).Select(i => StreamAsync(_gateway.Api, card, new { key = "content", content = $"frame {i}" }, HttpStatusCode.NoContent)));
+        await Task.WhenAll(Enumerable.Range(1, 3).Select(i => StreamAsync(_gateway.Api, card, new { key = "content", content = $"[{i}]", isFull = false }, HttpStatusCode.NoContent)));
 
         AssertPaced(FramesTo(_gateway.DingTalk, card), count: 3);
-        Assert.Equal(_gateway.DingTalk.State.FindCard(card)!.StreamingText("content"), await StoredAsync(card)); // the last one to go
+        var shown = _gateway.DingTalk.State.FindCard(card)!.StreamingText("content")!;
+        Assert.Equal(9, shown.Length); // all three appended, in the order they went
+        Assert.Equal(shown, await StoredAsync(card)); // each appended to the value the one before stored
     }
 
     [Fact]
@@ -121,6 +123,8 @@ public sealed class StreamFrameAdminTests : IAsyncLifetime
             await StreamAsync(otherApi, card, new { key = "content", content = "from the other replica" }, HttpStatusCode.NoContent);
             AssertPaced(FramesTo(dingTalk, card), count: typed.Count + 1);
             Assert.Equal("from the other replica", dingTalk.State.FindCard(card)!.StreamingText("content"));
+            var stored = await HttpAssert.JsonAsync(await typingApi.GetAsync($"/api/cards/{card}"), HttpStatusCode.OK);
+            Assert.Equal("from the other replica", stored.GetProperty("card").GetProperty("publicData").GetProperty("content").GetString());
         });
     }
 
