@@ -1,7 +1,9 @@
 using System.Text.Json;
+using Dapper;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Handlers.Typewriter;
 using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Callbacks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -94,6 +96,39 @@ public sealed class AiCardTypewriterTests
             Assert.StartsWith(statuses[^1].Text!, EchoTextSource.ReplyTo("hello"), StringComparison.Ordinal); // what was typed when the frame was refused
             Assert.Equal(AiCardStatus.Failed, gateway.DingTalk.State.FindCard(card)!.CardData[AiCardStatus.Key]);
             Assert.Empty(gateway.DingTalk.State.FindCard(card)!.StreamingFrames);
+        });
+
+    /// <summary>
+    /// The statuses on the way (processing, inputing) go through the database; the frames do not. One the database refuses
+    /// (a hiccup) is skipped and logged, and the reply is typed to its end, finished: before, it stopped the typing without
+    /// a last frame and left the card failed (or spinning, had the failed status been refused too).
+    /// </summary>
+    [Fact]
+    public Task A_status_on_the_way_the_database_refuses_is_skipped_and_the_reply_still_ends_finished() =>
+        WithGatewayAsync(AiCard, async gateway =>
+        {
+            var card = await gateway.SendCardAsync("tpl.ai", new { msgContent = "" });
+            await using (var connection = await gateway.App.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+            {
+                await connection.ExecuteAsync(
+                    $"""
+                    CREATE TRIGGER refuse_on_the_way BEFORE INSERT ON outbox
+                    WHEN NEW.card_id = '{card}' AND json_extract(NEW.payload, '$.cardData.{AiCardStatus.Key}') IN ('{AiCardStatus.Processing}', '{AiCardStatus.Inputing}')
+                    BEGIN SELECT RAISE(ABORT, 'the disk hiccupped'); END;
+                    """);
+            }
+
+            await gateway.ClickAsync(card, "u1", new { action = "ask", question = "still typed" });
+
+            var statuses = await StatusesWhenSettledAsync(gateway, card);
+            var reply = EchoTextSource.ReplyTo("still typed");
+            Assert.Equal([(AiCardStatus.Finished, reply)], statuses);
+            var shown = gateway.DingTalk.State.FindCard(card)!;
+            Assert.Equal(reply, shown.StreamingFrames[^1].Content);
+            Assert.True(shown.StreamingFrames[^1].IsFinalize);
+            Assert.False(shown.StreamingFrames[^1].IsError);
+            var skipped = gateway.Logs.LogEvents.Where(e => CardCallbackEndpointTests.EventId(e) == 6125 && e.RenderMessage().Contains(card, StringComparison.Ordinal)).ToList();
+            Assert.Equal(2, skipped.Count); // processing, then inputing: each tried once
         });
 
     [Fact]

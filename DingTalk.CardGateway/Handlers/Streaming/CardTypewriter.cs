@@ -101,7 +101,7 @@ public sealed partial class CardTypewriter(
 
                 await using var scope = scopes.CreateAsyncScope();
                 var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
-                var status = context.CardKind == CardKind.Advanced && text.StatusKey is { Length: > 0 } statusKey ? new Status(scopes, context, statusKey, text.Key) : null;
+                var status = context.CardKind == CardKind.Advanced && text.StatusKey is { Length: > 0 } statusKey ? new Status(scopes, context, statusKey, text.Key, logger) : null;
                 await TypeIntoAsync(lane, cards, context, text.Key, text.Chunks, status, lease.Lost, cancellationToken);
             }
             finally
@@ -185,7 +185,7 @@ public sealed partial class CardTypewriter(
         {
             if (status is not null)
             {
-                await status.SetAsync(AiCardStatus.Processing, text: null, cancellationToken);
+                await status.SetOnTheWayAsync(AiCardStatus.Processing, cancellationToken);
             }
 
             await TypeFramesAsync(lane, cards, context, key, arrived.Reader, ended.Task, status, leaseLost, cancellationToken);
@@ -218,7 +218,7 @@ public sealed partial class CardTypewriter(
                 failed = finalized && await source;
                 if (status is { Typing: false })
                 {
-                    await status.SetAsync(AiCardStatus.Inputing, text: null, leased.Token);
+                    await status.SetOnTheWayAsync(AiCardStatus.Inputing, leased.Token);
                 }
 
                 var sent = await SendPacedAsync(lane, send, text.ToString(), finalized, failed, leased.Token);
@@ -302,10 +302,26 @@ public sealed partial class CardTypewriter(
     /// An advanced card's status variable (<see cref="CardTextStream.StatusKey"/>), set through the stored card and the
     /// outbox, like every update for everyone: in order with the card's other updates, retried until DingTalk takes it.
     /// </summary>
-    private sealed class Status(IServiceScopeFactory scopes, CardActionContext context, string statusKey, string textKey)
+    private sealed class Status(IServiceScopeFactory scopes, CardActionContext context, string statusKey, string textKey, ILogger logger)
     {
-        /// <summary>Inputing has been queued: the first frame went, or is going.</summary>
+        /// <summary>Inputing has been queued (or tried): the first frame went, or is going.</summary>
         public bool Typing { get; private set; }
+
+        /// <summary>
+        /// Queues a status on the way (processing, inputing). One the database refuses is logged and skipped: the frames
+        /// need no database, and the text's end queues the status that stops the spinner — the typing goes on.
+        /// </summary>
+        public async Task SetOnTheWayAsync(string value, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await SetAsync(value, text: null, cancellationToken);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.StatusSkipped(logger, ex, context.CallbackId, statusKey, value, context.CardId);
+            }
+        }
 
         /// <summary>Queues <paramref name="value"/> for everyone, with the whole <paramref name="text"/> if given.</summary>
         public async Task SetAsync(string value, string? text, CancellationToken cancellationToken)
@@ -491,6 +507,9 @@ public sealed partial class CardTypewriter(
 
         [LoggerMessage(6120, LogLevel.Error, "Callback {CallbackId} could not queue the failed status of card {CardId} after DingTalk refused a frame (the database away): the card may show it typing")]
         public static partial void StatusNotQueued(ILogger logger, Exception exception, string callbackId, string cardId);
+
+        [LoggerMessage(6125, LogLevel.Warning, "Callback {CallbackId} could not queue {StatusKey} = {Status} on card {CardId} (the database away): skipped, the text is typed on and its end sets the card's status")]
+        public static partial void StatusSkipped(ILogger logger, Exception exception, string callbackId, string statusKey, string status, string cardId);
 
         [LoggerMessage(6108, LogLevel.Warning, "Callback {CallbackId} lost the typing lease on card {CardId} after {Length} characters (it could not be renewed in time, see warning 6110): typing stopped without a last frame, as another replica may type into the card now; the card may show this text unfinished until its next reply")]
         public static partial void LeaseLost(ILogger logger, string callbackId, string cardId, int length);
