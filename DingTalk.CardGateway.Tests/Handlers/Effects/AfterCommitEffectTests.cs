@@ -259,6 +259,39 @@ public sealed class AfterCommitEffectTests
             Assert.Empty(_runs.Of("taken-over"));
         });
 
+    [SkippableTheory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public Task An_effect_that_fails_for_good_after_its_hold_became_another_replicas_is_not_reported_dead(string provider) =>
+        WithDatabaseAsync(provider, async storage =>
+        {
+            // The run is deaf, so it goes on after the renewal found its hold another's, and then fails for good. Its mark
+            // (fenced by the claim) changes nothing: the other replica runs the effect and marks it. Before, it was still
+            // reported refused for good (8004: "stays visible, dead") and counted dead, though it stayed pending.
+            var settings = new Dictionary<string, string?>(storage) { ["Gateway:Outbox:EffectTimeout"] = "00:00:03" };
+            var gateName = Guid.NewGuid().ToString("N");
+            await using var gateway = await EffectGateway.StartAsync(settings, _runs, _gate);
+            var card = await gateway.SendCardAsync();
+            await gateway.ClickAsync(card, "u1", new { action = "effect", note = "refused-after-takeover", effectGate = gateName, deaf = true, permanent = true });
+            await _gate.Entered(gateName).WaitAsync(Patience);
+            var callback = Assert.Single(await gateway.HistoryAsync(card));
+
+            await ExecuteAsync(gateway, "UPDATE effects SET owner = 'another-replica', attempts = attempts + 1");
+            await Eventually.TrueAsync(
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8015 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal)),
+                "the run cancelled for its hold, and deaf to it");
+            _gate.Open(gateName); // it fails for good now
+            await Eventually.TrueAsync(
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) is 8018 or 8004 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal)),
+                "what the run's end was told as");
+
+            Assert.Single(_runs.Of("refused-after-takeover")); // it did end, failing
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8004);
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8018 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal));
+            Assert.Equal(["Pending"], await StatusesAsync(gateway, card));
+            Assert.Equal(2, (await HoldAsync(gateway, card)).Attempts);
+        });
+
     [Fact]
     public Task On_SQLite_an_effect_a_crashed_process_was_running_runs_again_at_once_when_the_gateway_restarts() =>
         WithDatabaseAsync(StorageOptions.Sqlite, async storage =>

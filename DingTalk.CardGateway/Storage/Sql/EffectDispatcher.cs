@@ -304,7 +304,12 @@ public sealed partial class EffectDispatcher(
         // Counted from its click, or from when an operator last ran it again after it was dead.
         if (permanent || DateTimeOffset.FromUnixTimeMilliseconds(effect.RetriedAt ?? effect.CreatedAt) <= now - o.GiveUpAfter)
         {
-            await MarkAsync(effect, "status = 'Dead', owner = NULL, last_error = @error", new { error });
+            if (await MarkAsync(effect, "status = 'Dead', owner = NULL, last_error = @error", new { error }) == 0)
+            {
+                Log.EndedAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts, error);
+                return;
+            }
+
             metrics.EffectRan(effect.Name, "dead");
             if (permanent)
             {
@@ -319,7 +324,12 @@ public sealed partial class EffectDispatcher(
         }
 
         var delay = o.RetryDelay(effect.Attempts);
-        await MarkAsync(effect, "available_at = @retryAt, owner = NULL, last_error = @error", new { error, retryAt = (now + delay).ToUnixTimeMilliseconds() });
+        if (await MarkAsync(effect, "available_at = @retryAt, owner = NULL, last_error = @error", new { error, retryAt = (now + delay).ToUnixTimeMilliseconds() }) == 0)
+        {
+            Log.EndedAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts, error);
+            return;
+        }
+
         metrics.EffectRan(effect.Name, "retrying");
         Log.WillRetry(logger, exception, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error, (long)delay.TotalMilliseconds);
     }
@@ -379,6 +389,9 @@ public sealed partial class EffectDispatcher(
 
         [LoggerMessage(8017, LogLevel.Warning, "The hold on effect {Effect} of callback {CallbackId} could not be renewed (the database away); tried again while it lasts")]
         public static partial void HoldRenewalFailed(ILogger logger, Exception exception, string effect, string callbackId);
+
+        [LoggerMessage(8018, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} failed on attempt {Attempt} ({Error}) after its hold became another replica's (this run went on past it): nothing is marked, neither retried nor dead; the replica holding it now runs it and marks it")]
+        public static partial void EndedAfterHoldLost(ILogger logger, string effect, string callbackId, int attempt, string error);
 
         [LoggerMessage(8010, LogLevel.Error, "What became of effect {Effect} of callback {CallbackId} could not be recorded (the database away): it runs again once its hold runs out (at least once)")]
         public static partial void MarkFailed(ILogger logger, Exception exception, string effect, string callbackId);
