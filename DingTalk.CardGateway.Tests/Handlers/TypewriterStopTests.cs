@@ -5,6 +5,7 @@ using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Callbacks;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace DingTalk.CardGateway.Tests.Handlers;
 
@@ -75,5 +76,51 @@ public sealed class TypewriterStopTests
         {
             await gateway.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// The whole reply typed, its last frame taken, and the gateway stopping while its finished status is queued (the
+    /// card's row locked meanwhile, a busy database): the stop queues the status the text ended with, finished — before,
+    /// it queued failed, and the card said failed beside a whole reply DingTalk had taken as such.
+    /// </summary>
+    [SkippableFact]
+    public Task Stopping_the_gateway_while_a_whole_replys_finished_status_is_queued_leaves_an_ai_card_finished() =>
+        WaitingHandlerTests.OnPostgresAsync(async gateway =>
+        {
+            var card = await gateway.SendCardAsync("tpl.ai");
+            await gateway.ClickAsync(card, "u1", new { action = "type", statusKey = AiCardStatus.Key });
+            gateway.TypedText.For(card).Writer.TryWrite("A whole reply");
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.StreamingFrames.Count >= 1, "the first frame");
+
+            var database = gateway.App.Services.GetRequiredService<GatewayDatabase>().ConnectionString;
+            await using var locker = new NpgsqlConnection(database);
+            await locker.OpenAsync();
+            await using var locked = await locker.BeginTransactionAsync();
+            await locker.ExecuteAsync("SELECT 1 FROM cards WHERE id = @card FOR UPDATE", new { card }, locked);
+            gateway.TypedText.For(card).Writer.TryComplete(); // the reply ends: its last frame, then its status waits for the row
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)!.IsStreamingFinalized("content"), "the last frame");
+            List<(int Pid, DateTime Start)> waiting = [];
+            await Eventually.TrueAsync(async () => (waiting = await WaitersAsync(database)).Count > 0, "the finished status waiting for the row");
+
+            var stopping = gateway.App.DisposeAsync().AsTask(); // cancels the status's write; the stop queues one again
+            await Eventually.TrueAsync(async () => (await WaitersAsync(database)).Except(waiting).Any(), "the stop's status waiting for the row");
+            await locked.RollbackAsync();
+            await stopping;
+
+            var last = gateway.DingTalk.State.FindCard(card)!.StreamingFrames[^1];
+            Assert.Equal(("A whole reply", true, false), (last.Content, last.IsFinalize, last.IsError));
+            await using var connection = new NpgsqlConnection(database);
+            var payload = await connection.QuerySingleAsync<string>("SELECT payload FROM outbox WHERE card_id = @card ORDER BY id DESC LIMIT 1", new { card });
+            using var update = JsonDocument.Parse(payload);
+            var values = update.RootElement.GetProperty("cardData");
+            Assert.Equal((AiCardStatus.Finished, "A whole reply"), (values.GetProperty(AiCardStatus.Key).GetString(), values.GetProperty("content").GetString()));
+        });
+
+    /// <summary>The queries waiting for a lock on the database, each by its backend and start.</summary>
+    private static async Task<List<(int Pid, DateTime Start)>> WaitersAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        return [.. await connection.QueryAsync<(int, DateTime)>(
+            "SELECT pid, query_start FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")];
     }
 }

@@ -203,6 +203,7 @@ public sealed partial class CardTypewriter(
         var text = new StringBuilder();
         var finalized = false;
         var failed = false;
+        var ended = false; // the last frame taken: the text has ended (as an error if failed), only its status may be left to queue
         using var leased = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, leaseLost);
         try
         {
@@ -226,6 +227,8 @@ public sealed partial class CardTypewriter(
                 {
                     return;
                 }
+
+                ended = finalized;
             }
 
             if (!finalized)
@@ -233,7 +236,7 @@ public sealed partial class CardTypewriter(
                 await WaitForSlotAsync(lane, leased.Token);
                 failed = await source;
                 await SendPacedAsync(lane, send, text.ToString(), true, failed, leased.Token);
-                finalized = true;
+                finalized = ended = true;
             }
 
             if (status is not null)
@@ -266,13 +269,18 @@ public sealed partial class CardTypewriter(
 
                 if (status is not null && !leaseLost.IsCancellationRequested)
                 {
-                    await status.SetAsync(AiCardStatus.Failed, text.ToString(), grace.Token); // queued: sent now or after the restart
+                    // Queued: sent now or after the restart. A text whose last frame DingTalk took ended as that frame said.
+                    await status.SetAsync(ended && !failed ? AiCardStatus.Finished : AiCardStatus.Failed, text.ToString(), grace.Token);
                 }
                 else
                 {
                     await KeepTextAsync(cards, context, key, text.ToString(), grace.Token);
                 }
-                Log.CutOffByStop(logger, context.CallbackId, context.CardId, text.Length);
+
+                if (!ended)
+                {
+                    Log.CutOffByStop(logger, context.CallbackId, context.CardId, text.Length);
+                }
             }
             catch (Exception ex)
             {
