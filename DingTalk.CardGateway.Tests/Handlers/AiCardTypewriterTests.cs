@@ -131,6 +131,40 @@ public sealed class AiCardTypewriterTests
             Assert.Equal(2, skipped.Count); // processing, then inputing: each tried once
         });
 
+    /// <summary>
+    /// The whole reply typed and its last frame taken, the database refuses its finished status once (a hiccup): the
+    /// status is queued again as finished. Before, the refusal was taken for a refused frame and failed was queued instead,
+    /// so the card said failed beside a whole reply.
+    /// </summary>
+    [SkippableFact]
+    public Task A_finished_status_the_database_refuses_once_is_queued_again_as_finished_not_failed() =>
+        WaitingHandlerTests.OnPostgresAsync(
+            async gateway =>
+            {
+                var card = await gateway.SendCardAsync("tpl.ai", new { msgContent = "" });
+                await using (var connection = await gateway.App.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
+                {
+                    // A sequence is not rolled back with the refused transaction: only the first finished status is refused.
+                    await connection.ExecuteAsync(
+                        $"""
+                        CREATE SEQUENCE finished_refusals;
+                        CREATE FUNCTION refuse_first_finished() RETURNS trigger AS $$
+                        BEGIN IF nextval('finished_refusals') = 1 THEN RAISE EXCEPTION 'the disk hiccupped'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+                        CREATE TRIGGER refuse_first_finished BEFORE INSERT ON outbox FOR EACH ROW
+                        WHEN (NEW.card_id = '{card}' AND NEW.payload::jsonb -> 'cardData' ->> '{AiCardStatus.Key}' = '{AiCardStatus.Finished}')
+                        EXECUTE FUNCTION refuse_first_finished();
+                        """);
+                }
+
+                await gateway.ClickAsync(card, "u1", new { action = "ask", question = "finished after all" });
+
+                var statuses = await StatusesWhenSettledAsync(gateway, card);
+                Assert.Equal((AiCardStatus.Finished, EchoTextSource.ReplyTo("finished after all")), statuses[^1]);
+                Assert.DoesNotContain(AiCardStatus.Failed, statuses.Select(s => s.Status));
+                Assert.False(gateway.DingTalk.State.FindCard(card)!.StreamingFrames[^1].IsError);
+            },
+            AiCard);
+
     [Fact]
     public Task Without_a_status_key_the_typewriter_sends_no_card_update() =>
         CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Handlers:TypewriterKey"] = "msgContent" }, async gateway =>

@@ -292,10 +292,16 @@ public sealed partial class CardTypewriter(
         catch (Exception ex) when (status is not null && ex is not OperationCanceledException)
         {
             // DingTalk refused a frame for good (a missing streaming permission, say): the card's status still says how the
-            // text ended, through the card update API and the outbox, or its spinner would turn for ever.
+            // text ended, through the card update API and the outbox, or its spinner would turn for ever. Or, the last frame
+            // taken, the database refused the text's status: tried once more, as that frame said.
+            var last = ended && !failed ? AiCardStatus.Finished : AiCardStatus.Failed;
             try
             {
-                await status.SetAsync(AiCardStatus.Failed, text.ToString(), cancellationToken);
+                await status.SetAsync(last, text.ToString(), cancellationToken);
+            }
+            catch (Exception statusFailed) when (statusFailed is not OperationCanceledException && ended)
+            {
+                Log.LastStatusNotQueued(logger, statusFailed, context.CallbackId, last, context.CardId);
             }
             catch (Exception statusFailed) when (statusFailed is not OperationCanceledException)
             {
@@ -518,6 +524,9 @@ public sealed partial class CardTypewriter(
 
         [LoggerMessage(6125, LogLevel.Warning, "Callback {CallbackId} could not queue {StatusKey} = {Status} on card {CardId} (the database away): skipped, the text is typed on and its end sets the card's status")]
         public static partial void StatusSkipped(ILogger logger, Exception exception, string callbackId, string statusKey, string status, string cardId);
+
+        [LoggerMessage(6126, LogLevel.Error, "Callback {CallbackId} could not queue the status {Status} of card {CardId} after its last frame, tried twice (the database away): the card may show it typing")]
+        public static partial void LastStatusNotQueued(ILogger logger, Exception exception, string callbackId, string status, string cardId);
 
         [LoggerMessage(6108, LogLevel.Warning, "Callback {CallbackId} lost the typing lease on card {CardId} after {Length} characters (it could not be renewed in time, see warning 6110): typing stopped without a last frame, as another replica may type into the card now; the card may show this text unfinished until its next reply")]
         public static partial void LeaseLost(ILogger logger, string callbackId, string cardId, int length);
