@@ -105,7 +105,7 @@ public sealed class AiCardTypewriterTests
     /// </summary>
     [Fact]
     public Task A_status_on_the_way_the_database_refuses_is_skipped_and_the_reply_still_ends_finished() =>
-        WithGatewayAsync(AiCard, async gateway =>
+        CallbackGateway.RunAsync(AiCard, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.ai", new { msgContent = "" });
             await using (var connection = await gateway.App.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default))
