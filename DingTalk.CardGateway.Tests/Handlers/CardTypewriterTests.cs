@@ -194,6 +194,39 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         Assert.NotNull(await Replica().TryTakeAsync("card-6", LeaseDuration, default)); // released: another replica types the next reply at once
     }
 
+    /// <summary>
+    /// A stop while the text's last frame is on its way (DingTalk slow to answer) cuts that frame off: it never reached
+    /// DingTalk, so the card would show the text typing for ever. The stop's last frame goes instead, within its grace.
+    /// </summary>
+    [Fact]
+    public async Task A_stop_while_the_last_frame_is_on_its_way_still_finalises_the_text()
+    {
+        var lastFrameSent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = 0;
+        _api.Before = async (request, cancellationToken) =>
+        {
+            if (request.IsFinalize && Interlocked.Exchange(ref held, 1) == 0)
+            {
+                lastFrameSent.TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken); // DingTalk has not answered when the stop comes
+            }
+        };
+        using var stopping = new CancellationTokenSource();
+        var typing = Typewriter.TypeAsync(Context("card-11"), "content", new[] { "a whole reply" }.ToAsyncEnumerable(), stopping.Token);
+        await lastFrameSent.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await stopping.CancelAsync();
+        while (!typing.IsCompleted)
+        {
+            _clock.Advance(Interval / 5);
+            await Task.Delay(5);
+        }
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => typing);
+        var last = Assert.Single(_api.Frames).Request; // the one that reached DingTalk
+        Assert.Equal(("a whole reply", true, true), (last.Content, last.IsFinalize, last.IsError));
+    }
+
     [Fact]
     public async Task The_next_text_on_a_card_keeps_the_pace_after_a_frame_DingTalk_refused()
     {
@@ -451,12 +484,16 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         /// <summary>Frames DingTalk refuses (after they reached it, as every refused frame did).</summary>
         public Func<StreamingUpdateRequest, bool> Refuses { get; set; } = _ => false;
 
-        public Task<BooleanResultResponse> StreamingUpdateAsync(StreamingUpdateRequest request, CancellationToken cancellationToken)
+        /// <summary>Awaited before a frame reaches DingTalk: a call that hangs until its token is cancelled, say.</summary>
+        public Func<StreamingUpdateRequest, CancellationToken, Task> Before { get; set; } = (_, _) => Task.CompletedTask;
+
+        public async Task<BooleanResultResponse> StreamingUpdateAsync(StreamingUpdateRequest request, CancellationToken cancellationToken)
         {
+            await Before(request, cancellationToken);
             Frames.Enqueue((clock.GetUtcNow(), request));
             return Refuses(request)
                 ? throw new DingTalkApiException(System.Net.HttpStatusCode.BadRequest, "param.invalid", "refused", "req-1")
-                : Task.FromResult(new BooleanResultResponse(true, true));
+                : new BooleanResultResponse(true, true);
         }
 
         public Task<CreateAndDeliverResponse> CreateAndDeliverAsync(CreateAndDeliverRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -261,7 +261,9 @@ public sealed partial class CardTypewriter(
             using var grace = new CancellationTokenSource(StopGrace, clock);
             try
             {
-                if (!finalized && !leaseLost.IsCancellationRequested)
+                // Not only a text still arriving: a last frame cut off on its way (DingTalk slow to answer) never said the
+                // text ended either, and the card would show it typing for ever.
+                if (!ended && !leaseLost.IsCancellationRequested)
                 {
                     await WaitForSlotAsync(lane, grace.Token);
                     await SendPacedAsync(lane, send, text.ToString(), true, true, grace.Token);
