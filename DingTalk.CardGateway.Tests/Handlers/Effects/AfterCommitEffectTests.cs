@@ -278,7 +278,7 @@ public sealed class AfterCommitEffectTests
 
             await ExecuteAsync(gateway, "UPDATE effects SET owner = 'another-replica', attempts = attempts + 1");
             await Eventually.TrueAsync(
-                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8015 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal)),
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8019 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal)),
                 "the run cancelled for its hold, and deaf to it");
             _gate.Open(gateName); // it fails for good now
             await Eventually.TrueAsync(
@@ -288,6 +288,31 @@ public sealed class AfterCommitEffectTests
             Assert.Single(_runs.Of("refused-after-takeover")); // it did end, failing
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8004);
             Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8018 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal));
+            Assert.Equal(["Pending"], await StatusesAsync(gateway, card));
+            Assert.Equal(2, (await HoldAsync(gateway, card)).Attempts);
+        });
+
+    [SkippableTheory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public Task A_deaf_effect_whose_hold_became_another_replicas_is_named_so_and_marks_nothing_when_it_ends(string provider) =>
+        WithDatabaseAsync(provider, async storage =>
+        {
+            // Its hold taken over (this replica was frozen past it, say), a run deaf to its cancelled token goes on beside the
+            // other replica's: the log must not say its hold is kept (8015), nor, once it ends, that it ran (8001).
+            var settings = new Dictionary<string, string?>(storage) { ["Gateway:Outbox:EffectTimeout"] = "00:00:03" };
+            var gateName = Guid.NewGuid().ToString("N");
+            await using var gateway = await EffectGateway.StartAsync(settings, _runs, _gate);
+            var card = await gateway.SendCardAsync();
+            await gateway.ClickAsync(card, "u1", new { action = "effect", note = "deaf-taken-over", effectGate = gateName, deaf = true });
+            await _gate.Entered(gateName).WaitAsync(Patience);
+
+            await ExecuteAsync(gateway, "UPDATE effects SET owner = 'another-replica', attempts = attempts + 1");
+            await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8019), "8019 for the deaf run beside the other replica's");
+            _gate.Open(gateName);
+            await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8020), "8020 for the run that ended after its hold was gone");
+
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 8015 or 8001);
             Assert.Equal(["Pending"], await StatusesAsync(gateway, card));
             Assert.Equal(2, (await HoldAsync(gateway, card)).Attempts);
         });

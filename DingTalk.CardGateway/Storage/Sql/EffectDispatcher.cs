@@ -203,7 +203,7 @@ public sealed partial class EffectDispatcher(
                     scope.ServiceProvider,
                     new CardEffectRun<string>(key, effect.CallbackId, effect.CardId, effect.Name, effect.Attempts, effect.Payload),
                     cancel.Token);
-                await AwaitRunAsync(run, effect, cancel.Token);
+                await AwaitRunAsync(run, effect, cancel.Token, holdLost.Token);
             }
             catch (OperationCanceledException) when (holdLost.IsCancellationRequested && !timeout.IsCancellationRequested && !cutOff.IsCancellationRequested)
             {
@@ -239,7 +239,12 @@ public sealed partial class EffectDispatcher(
                 await holding;
             }
 
-            await MarkAsync(effect, "status = 'Done', done_at = @now, owner = NULL", new { });
+            if (await MarkAsync(effect, "status = 'Done', done_at = @now, owner = NULL", new { }) == 0)
+            {
+                Log.RanAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts); // deaf, it ran on past its hold
+                return;
+            }
+
             metrics.EffectRan(effect.Name, "done");
             Log.Ran(logger, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts);
         }
@@ -254,7 +259,7 @@ public sealed partial class EffectDispatcher(
     /// Waits for <paramref name="run"/> to end, however it ends; once its token is cancelled and it has not ended within
     /// <see cref="HoldMargin"/>, says once that it is deaf to the token (its hold is kept meanwhile, its slot taken).
     /// </summary>
-    private async Task AwaitRunAsync(Task run, SqlEffects.EffectRow effect, CancellationToken cancelled)
+    private async Task AwaitRunAsync(Task run, SqlEffects.EffectRow effect, CancellationToken cancelled, CancellationToken holdLost)
     {
         try
         {
@@ -275,7 +280,14 @@ public sealed partial class EffectDispatcher(
             }
             catch (TimeoutException) when (!run.IsCompleted)
             {
-                Log.DeafToCancellation(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)HoldMargin.TotalMilliseconds);
+                if (holdLost.IsCancellationRequested)
+                {
+                    Log.DeafBesideAnother(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)HoldMargin.TotalMilliseconds);
+                }
+                else
+                {
+                    Log.DeafToCancellation(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)HoldMargin.TotalMilliseconds);
+                }
             }
         }
 
@@ -392,6 +404,12 @@ public sealed partial class EffectDispatcher(
 
         [LoggerMessage(8018, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} failed on attempt {Attempt} ({Error}) after its hold became another replica's (this run went on past it): nothing is marked, neither retried nor dead; the replica holding it now runs it and marks it")]
         public static partial void EndedAfterHoldLost(ILogger logger, string effect, string callbackId, int attempt, string error);
+
+        [LoggerMessage(8019, LogLevel.Error, "Effect {Effect} of callback {CallbackId} goes on running (attempt {Attempt}) more than {MarginMs} ms after its hold became another replica's and its CancellationToken was cancelled: it is deaf to it, and may run beside that replica's run of it. Pass the token on to what it waits for")]
+        public static partial void DeafBesideAnother(ILogger logger, string effect, string callbackId, int attempt, long marginMs);
+
+        [LoggerMessage(8020, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} ran to its end (attempt {Attempt}) after its hold became another replica's: nothing is marked; the replica holding it runs it (again, with the same idempotency key)")]
+        public static partial void RanAfterHoldLost(ILogger logger, string effect, string callbackId, int attempt);
 
         [LoggerMessage(8010, LogLevel.Error, "What became of effect {Effect} of callback {CallbackId} could not be recorded (the database away): it runs again once its hold runs out (at least once)")]
         public static partial void MarkFailed(ILogger logger, Exception exception, string effect, string callbackId);
