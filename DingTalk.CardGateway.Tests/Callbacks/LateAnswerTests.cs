@@ -95,17 +95,19 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task Waiting_for_storage_comes_off_the_handlers_budget()
     {
-        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:01" }, async gateway =>
+        await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:02" }, async gateway =>
         {
             var card = await gateway.SendCardAsync("tpl.script");
             var hold = await HoldWriterAsync(gateway);
 
-            // u2's claim waits at least 700 ms for the writer (counted once it is in the pipeline, after its arrival); its
-            // handler then needs 600 ms: within a budget counted from the handler's start, past one counted from the arrival.
-            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = "delay:600" });
+            // u2's claim waits at least 1.8 s for the writer (counted once it is in the pipeline, after its arrival); its
+            // handler then needs 1.2 s: within a budget counted from the handler's start, past one counted from the arrival
+            // by a second — room for the budget's timer to fire late on a loaded machine (with 300 ms of it, the handler
+            // once ended first in CI, and its answer went out whole).
+            var second = gateway.ClickAsync(card, "u2", new { action = "script", @do = "delay:1200" });
             var drain = gateway.App.Services.GetRequiredService<HandlerDrain>();
             await Eventually.TrueAsync(() => drain.Running == 2, "u2 in the pipeline beside u1, waiting for the writer");
-            await Task.Delay(TimeSpan.FromMilliseconds(700));
+            await Task.Delay(TimeSpan.FromMilliseconds(1800));
             gateway.Gate.Open(hold);
 
             Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // without its clicker update (myCount)
