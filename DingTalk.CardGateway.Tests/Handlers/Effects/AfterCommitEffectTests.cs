@@ -317,6 +317,36 @@ public sealed class AfterCommitEffectTests
             Assert.Equal(2, (await HoldAsync(gateway, card)).Attempts);
         });
 
+    [SkippableTheory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public Task An_effect_cut_off_by_the_stop_after_its_hold_became_another_replicas_is_not_reported_due_again(string provider) =>
+        WithDatabaseAsync(provider, async storage =>
+        {
+            // A run deaf to the stop's cancelled token goes on; meanwhile its hold becomes another replica's (this one frozen
+            // past it, say); then the run sees its token. Its mark (fenced by the claim) changes nothing: the replica holding
+            // it runs it. Before, it was still told as cut off by the stop and due again at once (8007), and counted retrying.
+            var settings = new Dictionary<string, string?>(storage) { ["Gateway:Callbacks:StopGrace"] = "00:00:00" };
+            var gateName = Guid.NewGuid().ToString("N");
+            await using var gateway = await EffectGateway.StartAsync(settings, _runs, _gate);
+            var card = await gateway.SendCardAsync();
+            await gateway.ClickAsync(card, "u1", new { action = "effect", note = "stopped-after-takeover", effectGate = gateName, deaf = true, thenHonours = true });
+            await _gate.Entered(gateName).WaitAsync(Patience);
+            var callback = Assert.Single(await gateway.HistoryAsync(card));
+
+            var stopped = gateway.DisposeAsync().AsTask(); // waits for the run
+            await Eventually.TrueAsync(
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8015 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal)),
+                "the run cut off by the stop, and deaf to it");
+            await ExecuteAsync(gateway, "UPDATE effects SET owner = 'another-replica', attempts = attempts + 1");
+            _gate.Open(gateName); // the run sees its cancelled token now
+            await stopped.WaitAsync(Patience);
+
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8007);
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 8018 && e.RenderMessage().Contains(callback.CallbackId, StringComparison.Ordinal));
+            Assert.Equal(["Pending"], await StatusesAsync(storage, card));
+        });
+
     [Fact]
     public Task On_SQLite_an_effect_a_crashed_process_was_running_runs_again_at_once_when_the_gateway_restarts() =>
         WithDatabaseAsync(StorageOptions.Sqlite, async storage =>

@@ -45,7 +45,8 @@ public sealed class EffectHandler(IHandlerStateStore states, HandlerGate gate) :
             Permanent: context.Param("permanent") is not null,
             Gate: context.Param("effectGate"),
             Secret: context.Param("secret"),
-            Deaf: context.Param("deaf") is not null));
+            Deaf: context.Param("deaf") is not null,
+            ThenHonours: context.Param("thenHonours") is not null));
     }
 
     /// <summary>Another class named RecordingEffect (as in another namespace of an application), which no test registers.</summary>

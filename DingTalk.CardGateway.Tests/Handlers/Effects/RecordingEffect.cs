@@ -13,6 +13,10 @@ public sealed class RecordingEffect(EffectRuns runs, HandlerGate gate) : ICardEf
         {
             var opened = gate.WaitAt(name);
             await (note.Deaf ? opened : opened.WaitAsync(cancellationToken));
+            if (note.ThenHonours)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
 
         var fails = note.Permanent || note.FailTimes < 0 || run.Attempt <= note.FailTimes || runs.IsDown(note.Note);

@@ -217,8 +217,14 @@ public sealed partial class EffectDispatcher(
             }
             catch (OperationCanceledException) when (cutOff.IsCancellationRequested)
             {
+                const string error = "Cut off as the gateway stopped";
+                if (await MarkAsync(effect, "available_at = @now, owner = NULL, last_error = @error", new { error }) == 0) // due again at once
+                {
+                    Log.EndedAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts, error); // deaf, it ran on past its hold
+                    return;
+                }
+
                 Log.CutOffByStop(logger, effect.Name, effect.CallbackId, effect.Attempts, (long)grace.TotalMilliseconds);
-                await MarkAsync(effect, "available_at = @now, owner = NULL, last_error = @error", new { error = "Cut off as the gateway stopped" }); // due again at once
                 metrics.EffectRan(effect.Name, "retrying");
                 return;
             }
