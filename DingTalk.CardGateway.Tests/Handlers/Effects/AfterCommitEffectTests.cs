@@ -508,10 +508,12 @@ public sealed class AfterCommitEffectTests
         return await connection.QuerySingleAsync<(long, int)>("SELECT available_at, attempts FROM effects WHERE card_id = @card", new { card });
     }
 
-    /// <summary>As above, on a SQLite database no gateway has open.</summary>
+    /// <summary>As above, on a database no gateway has open (SQLite or PostgreSQL, as <paramref name="storage"/> says).</summary>
     private static async Task<IReadOnlyList<string>> StatusesAsync(Dictionary<string, string?> storage, string card)
     {
-        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(storage["Gateway:Storage:ConnectionString"]);
+        await using System.Data.Common.DbConnection connection = storage["Gateway:Storage:Provider"] == StorageOptions.Postgres
+            ? new Npgsql.NpgsqlConnection(storage["Gateway:Storage:ConnectionString"])
+            : new Microsoft.Data.Sqlite.SqliteConnection(storage["Gateway:Storage:ConnectionString"]);
         await connection.OpenAsync();
         return [.. await connection.QueryAsync<string>("SELECT status FROM effects WHERE card_id = @card ORDER BY id", new { card })];
     }
