@@ -310,7 +310,9 @@ public sealed class AfterCommitEffectTests
             await ExecuteAsync(gateway, "UPDATE effects SET owner = 'another-replica', attempts = attempts + 1");
             await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8019), "8019 for the deaf run beside the other replica's");
             _gate.Open(gateName);
-            await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8020), "8020 for the run that ended after its hold was gone");
+            await Eventually.TrueAsync(
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 8018 && e.RenderMessage().Contains("ran to its end", StringComparison.Ordinal)),
+                "8018 for the run that ran to its end after its hold was gone");
 
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 8015 or 8001);
             Assert.Equal(["Pending"], await StatusesAsync(gateway, card));

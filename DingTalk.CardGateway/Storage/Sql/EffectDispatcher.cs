@@ -218,9 +218,8 @@ public sealed partial class EffectDispatcher(
             catch (OperationCanceledException) when (cutOff.IsCancellationRequested)
             {
                 const string error = "Cut off as the gateway stopped";
-                if (await MarkAsync(effect, "available_at = @now, owner = NULL, last_error = @error", new { error }) == 0) // due again at once
+                if (!await MarkAsync(effect, error, "available_at = @now, owner = NULL, last_error = @error", new { error })) // due again at once
                 {
-                    Log.EndedAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts, error); // deaf, it ran on past its hold
                     return;
                 }
 
@@ -245,9 +244,8 @@ public sealed partial class EffectDispatcher(
                 await holding;
             }
 
-            if (await MarkAsync(effect, "status = 'Done', done_at = @now, owner = NULL", new { }) == 0)
+            if (!await MarkAsync(effect, "ran to its end", "status = 'Done', done_at = @now, owner = NULL", new { }))
             {
-                Log.RanAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts); // deaf, it ran on past its hold
                 return;
             }
 
@@ -301,20 +299,8 @@ public sealed partial class EffectDispatcher(
     }
 
     /// <summary>Moves the effect's hold <paramref name="hold"/> on from now, while it is still this replica's claim; false once it is not.</summary>
-    private async Task<bool> RenewHoldAsync(SqlEffects.EffectRow effect, TimeSpan hold, CancellationToken cancellationToken)
-    {
-        var parameters = new DynamicParameters();
-        parameters.Add("id", effect.Id);
-        parameters.Add("owner", _owner);
-        parameters.Add("attempts", effect.Attempts);
-        parameters.Add("holdUntil", (clock.GetUtcNow() + hold).ToUnixTimeMilliseconds());
-        return await StorageSession.ExecuteAsync(
-            database,
-            batcher,
-            "UPDATE effects SET available_at = @holdUntil WHERE id = @id AND owner = @owner AND attempts = @attempts AND status = 'Pending'",
-            parameters,
-            cancellationToken) > 0;
-    }
+    private async Task<bool> RenewHoldAsync(SqlEffects.EffectRow effect, TimeSpan hold, CancellationToken cancellationToken) =>
+        await WriteClaimedAsync(effect, "available_at = @holdUntil", new { holdUntil = (clock.GetUtcNow() + hold).ToUnixTimeMilliseconds() }, cancellationToken) > 0;
 
     private async Task FailAsync(SqlEffects.EffectRow effect, string error, bool permanent, OutboxOptions o, Exception? exception = null)
     {
@@ -322,9 +308,8 @@ public sealed partial class EffectDispatcher(
         // Counted from its click, or from when an operator last ran it again after it was dead.
         if (permanent || DateTimeOffset.FromUnixTimeMilliseconds(effect.RetriedAt ?? effect.CreatedAt) <= now - o.GiveUpAfter)
         {
-            if (await MarkAsync(effect, "status = 'Dead', owner = NULL, last_error = @error", new { error }) == 0)
+            if (!await MarkAsync(effect, error, "status = 'Dead', owner = NULL, last_error = @error", new { error }))
             {
-                Log.EndedAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts, error);
                 return;
             }
 
@@ -342,9 +327,8 @@ public sealed partial class EffectDispatcher(
         }
 
         var delay = o.RetryDelay(effect.Attempts);
-        if (await MarkAsync(effect, "available_at = @retryAt, owner = NULL, last_error = @error", new { error, retryAt = (now + delay).ToUnixTimeMilliseconds() }) == 0)
+        if (!await MarkAsync(effect, error, "available_at = @retryAt, owner = NULL, last_error = @error", new { error, retryAt = (now + delay).ToUnixTimeMilliseconds() }))
         {
-            Log.EndedAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts, error);
             return;
         }
 
@@ -352,8 +336,24 @@ public sealed partial class EffectDispatcher(
         Log.WillRetry(logger, exception, effect.Name, effect.CallbackId, effect.CardId, effect.Attempts, error, (long)delay.TotalMilliseconds);
     }
 
-    /// <summary>Sets <paramref name="set"/> on the effect while this replica's claim of it (owner and attempt) still stands.</summary>
-    private Task<int> MarkAsync(SqlEffects.EffectRow effect, string set, object values)
+    /// <summary>
+    /// Marks how the run ended (<paramref name="set"/>) while this replica's claim of the effect still stands; false, said
+    /// once (8018), when it does not: the run, deaf to its cancelled token, ended after its hold became another replica's,
+    /// which runs the effect and marks it — so nothing is reported run, retried or dead here.
+    /// </summary>
+    private async Task<bool> MarkAsync(SqlEffects.EffectRow effect, string outcome, string set, object values)
+    {
+        if (await WriteClaimedAsync(effect, set, values, CancellationToken.None) > 0)
+        {
+            return true;
+        }
+
+        Log.EndedAfterHoldLost(logger, effect.Name, effect.CallbackId, effect.Attempts, outcome);
+        return false;
+    }
+
+    /// <summary>Sets <paramref name="set"/> on the effect while this replica's claim of it (owner and attempt) still stands; the rows changed.</summary>
+    private Task<int> WriteClaimedAsync(SqlEffects.EffectRow effect, string set, object values, CancellationToken cancellationToken)
     {
         var parameters = new DynamicParameters(values);
         parameters.Add("id", effect.Id);
@@ -365,7 +365,7 @@ public sealed partial class EffectDispatcher(
             batcher,
             $"UPDATE effects SET {set} WHERE id = @id AND owner = @owner AND attempts = @attempts AND status = 'Pending'",
             parameters,
-            CancellationToken.None);
+            cancellationToken);
     }
 
     private static string Describe(Exception ex) => ex.GetType().Name + ": " + ex.Message;
@@ -408,14 +408,11 @@ public sealed partial class EffectDispatcher(
         [LoggerMessage(8017, LogLevel.Warning, "The hold on effect {Effect} of callback {CallbackId} could not be renewed (the database away); tried again while it lasts")]
         public static partial void HoldRenewalFailed(ILogger logger, Exception exception, string effect, string callbackId);
 
-        [LoggerMessage(8018, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} failed on attempt {Attempt} ({Error}) after its hold became another replica's (this run went on past it): nothing is marked, neither retried nor dead; the replica holding it now runs it and marks it")]
-        public static partial void EndedAfterHoldLost(ILogger logger, string effect, string callbackId, int attempt, string error);
+        [LoggerMessage(8018, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} ended on attempt {Attempt} ({Outcome}) after its hold became another replica's (this run went on past it, deaf to its cancelled token): nothing is marked — neither run, retried nor dead; the replica holding it runs it and marks it")]
+        public static partial void EndedAfterHoldLost(ILogger logger, string effect, string callbackId, int attempt, string outcome);
 
         [LoggerMessage(8019, LogLevel.Error, "Effect {Effect} of callback {CallbackId} goes on running (attempt {Attempt}) more than {MarginMs} ms after its hold became another replica's and its CancellationToken was cancelled: it is deaf to it, and may run beside that replica's run of it. Pass the token on to what it waits for")]
         public static partial void DeafBesideAnother(ILogger logger, string effect, string callbackId, int attempt, long marginMs);
-
-        [LoggerMessage(8020, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} ran to its end (attempt {Attempt}) after its hold became another replica's: nothing is marked; the replica holding it runs it (again, with the same idempotency key)")]
-        public static partial void RanAfterHoldLost(ILogger logger, string effect, string callbackId, int attempt);
 
         [LoggerMessage(8010, LogLevel.Error, "What became of effect {Effect} of callback {CallbackId} could not be recorded (the database away): it runs again once its hold runs out (at least once)")]
         public static partial void MarkFailed(ILogger logger, Exception exception, string effect, string callbackId);
