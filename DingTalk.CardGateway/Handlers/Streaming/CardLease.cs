@@ -52,9 +52,9 @@ internal sealed partial class CardLease : IDisposable
         {
             try
             {
-                if (await leases.TryTakeAsync(context.CardId, duration, cancellationToken) is { } lastFrameAt)
+                if (await TryTakeAsync(leases, context.CardId, duration, clock, logger, cancellationToken) is { } lease)
                 {
-                    return new CardLease(leases, context.CardId, duration, lastFrameAt, clock, logger);
+                    return lease;
                 }
 
                 if (!waitLogged)

@@ -350,13 +350,23 @@ public sealed partial class CardTypewriter(
             }
 
             await using var scope = scopes.CreateAsyncScope();
-            var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
-            var updates = scope.ServiceProvider.GetRequiredService<CardUpdates>();
-            await session.BeginAsync(cancellationToken);
-            await updates.QueueAsync(new PendingCardUpdate(context.CardId, CardKind.Advanced, data, PrivateData: null), afterAnswer: false, cancellationToken);
-            await session.CommitAsync(cancellationToken);
-            updates.Wake();
+            await QueueAloneAsync(scope.ServiceProvider, new PendingCardUpdate(context.CardId, CardKind.Advanced, data, PrivateData: null), cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Queues <paramref name="update"/> for everyone through the stored card and the outbox, in a transaction of its own in
+    /// <paramref name="services"/>' storage session, and wakes the outbox; the entry's id.
+    /// </summary>
+    private static async Task<long> QueueAloneAsync(IServiceProvider services, PendingCardUpdate update, CancellationToken cancellationToken)
+    {
+        var session = services.GetRequiredService<StorageSession>();
+        var updates = services.GetRequiredService<CardUpdates>();
+        await session.BeginAsync(cancellationToken);
+        var id = await updates.QueueAsync(update, afterAnswer: false, cancellationToken);
+        await session.CommitAsync(cancellationToken);
+        updates.Wake();
+        return id;
     }
 
     /// <summary>An advanced card's text is kept in its stored data (a robot card's frames went through the stored card already).</summary>
@@ -424,15 +434,10 @@ public sealed partial class CardTypewriter(
                 return false;
             }
 
-            var session = services.GetRequiredService<StorageSession>();
-            var updates = services.GetRequiredService<CardUpdates>();
-            await session.BeginAsync(cancellationToken);
-            previous = await updates.QueueAsync(
+            previous = await QueueAloneAsync(
+                services,
                 new PendingCardUpdate(context.CardId, CardKind.Robot, CardData: null, PrivateData: null, RobotBlocks: new Dictionary<string, string> { [key] = text }),
-                afterAnswer: false,
                 cancellationToken);
-            await session.CommitAsync(cancellationToken);
-            updates.Wake();
             return true;
         };
     }
