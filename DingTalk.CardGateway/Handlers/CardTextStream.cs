@@ -9,6 +9,6 @@ namespace DingTalk.CardGateway.Handlers;
 /// <param name="StatusKey">
 /// An advanced card's variable that shows how the text is going, as DingTalk's AI card templates read <c>flowStatus</c>
 /// (<see cref="AiCardStatus"/>): processing once the text is asked for, inputing with the first frame, then finished or
-/// failed, each an update for everyone through the outbox. Null: none (and on a robot card, always none).
+/// failed, each an update for everyone through the outbox. Null or empty: none (and on a robot card, always none).
 /// </param>
 public sealed record CardTextStream(string Key, IAsyncEnumerable<string> Chunks, string? StatusKey = null);

@@ -15,7 +15,6 @@ public sealed class TypewriterHandler(ITextSource source, IOptionsMonitor<Handle
     {
         var prompt = context.Param("question") ?? context.Param("prompt") ?? context.Param("text") ?? "";
         var o = options.CurrentValue;
-        return Task.FromResult(CardActionResult.StreamText(
-            o.TypewriterKey, source.StreamAsync(prompt, context, cancellationToken), string.IsNullOrEmpty(o.TypewriterStatusKey) ? null : o.TypewriterStatusKey));
+        return Task.FromResult(CardActionResult.StreamText(o.TypewriterKey, source.StreamAsync(prompt, context, cancellationToken), o.TypewriterStatusKey)); // empty (appsettings.json's): none
     }
 }
