@@ -214,6 +214,66 @@ public sealed class StorageBackupTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_backup_cancelled_while_SQLite_copies_stops_at_once_leaves_no_file_and_the_next_one_is_taken()
+    {
+        await using var gateway = new GatewayFactory(_dingTalk);
+        using var api = gateway.CreateAdminClient();
+        await SendPollAsync(api, "backup-cancelled");
+        var backups = gateway.Services.GetRequiredService<SqliteBackup>();
+        var database = gateway.Services.GetRequiredService<GatewayDatabase>();
+
+        // The copy is cancelled while SQLite writes it: a database of some size keeps it busy for a while (measured by a
+        // first backup taken whole), and the cancellation comes a third of the way in. Should a copy still end before the
+        // cancellation reaches it (a machine short of CPU), the next try doubles the size.
+        var cancelled = false;
+        for (var megabytes = 128; megabytes <= 512 && !cancelled; megabytes *= 2)
+        {
+            await PadAsync(database, megabytes);
+            TimeSpan whole;
+            await using (var measured = await backups.TakeAsync(CancellationToken.None))
+            {
+                whole = measured!.Took;
+            }
+
+            using var caller = new CancellationTokenSource(whole / 3);
+            try
+            {
+                await using var taken = await backups.TakeAsync(caller.Token);
+                Assert.NotNull(taken); // it ended before the cancellation came: try again, bigger
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled = true;
+            }
+        }
+
+        Assert.True(cancelled, "no copy was cancelled while SQLite wrote it: the interrupt did not stop VACUUM INTO");
+        Assert.Empty(FilesBeside(gateway)); // the copy and any journal of its own
+        var abandoned = Assert.Single(gateway.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 4403);
+        Assert.Equal(Serilog.Events.LogEventLevel.Information, abandoned.Level);
+        Assert.DoesNotContain(gateway.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 4402);
+
+        // Nothing is left under way, and the database is as it was: the next backup is taken, whole.
+        using var next = await api.GetAsync(Route);
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        var copy = NewDatabase();
+        await File.WriteAllBytesAsync(copy, await next.Content.ReadAsByteArrayAsync());
+        await using var connection = new SqliteConnection($"Data Source={copy};Pooling=False");
+        Assert.Equal("ok", await connection.ExecuteScalarAsync<string>("PRAGMA integrity_check"));
+        Assert.Equal(["backup-cancelled"], await connection.QueryAsync<string>("SELECT id FROM cards"));
+    }
+
+    /// <summary>Pages for a copy to write: a table of its own beside the gateway's, which no store reads.</summary>
+    private static async Task PadAsync(GatewayDatabase database, int megabytes)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database.SqliteFile};Pooling=False");
+        await connection.OpenAsync();
+        await connection.ExecuteAsync("PRAGMA busy_timeout=30000");
+        await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS test_padding (blob BLOB NOT NULL)");
+        await connection.ExecuteAsync("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < @megabytes) INSERT INTO test_padding SELECT zeroblob(1048576) FROM n", new { megabytes });
+    }
+
+    [Fact]
     public async Task A_backup_file_left_by_a_gateway_killed_while_taking_it_is_removed_at_startup()
     {
         var database = NewDatabase();
