@@ -173,10 +173,6 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     }
 
     /// <summary>
-    /// PostgreSQL: the claim, with what comes right after it in the same round trip (<see cref="StorageSession.WithNextClaim"/>):
-    /// the card's read, the reads of its own states a handler read before (<see cref="CardStateNames"/>), and the savepoint.
-    /// </summary>
-    /// <summary>
     /// Sets how long this transaction may sit idle before PostgreSQL ends its session: a replica stopped inside it (a
     /// process frozen, a host cut off) would otherwise hold the click's claim and its card's rows until TCP gives up on
     /// it, hours later. Set for the transaction alone, not the session or the connection string: a pooler in front of
@@ -185,6 +181,10 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     private static string IdleLimit(TimeSpan limit) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"SET LOCAL idle_in_transaction_session_timeout = {(long)Math.Ceiling(limit.TotalMilliseconds)}");
 
+    /// <summary>
+    /// PostgreSQL: the claim, with what comes right after it in the same round trip (<see cref="StorageSession.WithNextClaim"/>):
+    /// the card's read, the reads of its own states a handler read before (<see cref="CardStateNames"/>), and the savepoint.
+    /// </summary>
     private async Task<bool> ClaimWithAsync(
         System.Data.Common.DbConnection connection,
         System.Data.Common.DbTransaction transaction,
