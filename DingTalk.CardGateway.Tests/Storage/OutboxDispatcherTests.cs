@@ -698,7 +698,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
     protected OutboxDispatcher Dispatcher(CardApi api, TimeProvider clock, RobotApi? robot = null)
     {
-        var sender = new CardSender(api, robot ?? new RobotApi(), fixture.Services.GetRequiredService<IOptionsMonitor<DingTalkOptions>>(), NullLogger<CardSender>.Instance);
+        var sender = new CardSender(api, robot ?? new RobotApi(), fixture.Services.GetRequiredService<IOptionsMonitor<DingTalkOptions>>(), fixture.Services.GetRequiredService<IOptions<DingTalkOptions>>(), NullLogger<CardSender>.Instance);
         return ActivatorUtilities.CreateInstance<OutboxDispatcher>(fixture.Services, sender, clock, NullLogger<OutboxDispatcher>.Instance);
     }
 

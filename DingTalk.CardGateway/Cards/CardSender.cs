@@ -14,6 +14,7 @@ public sealed partial class CardSender(
     IDingTalkCardApi cards,
     IDingTalkRobotApi robot,
     IOptionsMonitor<DingTalkOptions> options,
+    IOptions<DingTalkOptions> startup,
     ILogger<CardSender> logger)
 {
     /// <param name="spec">The card.</param>
@@ -75,8 +76,12 @@ public sealed partial class CardSender(
     public CardDelivery Planned(AdvancedCardSpec spec) =>
         new(spec.OutTrackId, CallbackTypeOf(spec), OpenSpace.For(spec.Target, options.CurrentValue.EffectiveRobotCode, spec.AtUserIds).OpenSpaceId, []) { Confirmed = false };
 
+    /// <remarks>
+    /// Stream mode as the gateway started with it (<see cref="IOptions{TOptions}"/>, not the reloaded configuration): the
+    /// Stream connection is opened, or not, at startup, and a card must call back over a transport this gateway has.
+    /// </remarks>
     private string CallbackTypeOf(AdvancedCardSpec spec) =>
-        spec.CallbackType ?? (options.CurrentValue.Stream.Enabled ? CallbackTypes.Stream : CallbackTypes.Http);
+        spec.CallbackType ?? (startup.Value.Stream.Enabled ? CallbackTypes.Stream : CallbackTypes.Http);
 
     /// <summary>PUT /v1.0/card/instances; merged by key unless <paramref name="replace"/>.</summary>
     public async Task UpdateAsync(

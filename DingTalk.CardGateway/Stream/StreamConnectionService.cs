@@ -16,6 +16,7 @@ public sealed partial class StreamConnectionService(
     StreamFrameHandler frames,
     StreamConnectionStatus status,
     IOptionsMonitor<DingTalkOptions> dingTalk,
+    IOptions<DingTalkOptions> startup,
     IHostApplicationLifetime lifetime,
     GatewayMetrics metrics,
     TimeProvider clock,
@@ -48,7 +49,8 @@ public sealed partial class StreamConnectionService(
     private async Task RunAsync(CancellationToken stoppingToken)
     {
         var settings = dingTalk.CurrentValue.Stream;
-        if (!settings.Enabled)
+        // Read where the card sender and readiness read it: a reloaded configuration changes none of the three.
+        if (!startup.Value.Stream.Enabled)
         {
             status.Set(StreamConnectionState.Disabled, "Stream mode is off (DingTalk:Stream:Enabled).", clock.GetUtcNow());
             return;
