@@ -195,6 +195,7 @@ public sealed partial class StreamConnectionService(
         HttpRequestException http => $"DingTalk is unreachable ({http.Message})",
         (TimeoutException or Polly.Timeout.TimeoutRejectedException) and var timeout => $"it timed out ({timeout.Message})",
         Polly.CircuitBreaker.BrokenCircuitException => "DingTalk failed repeatedly, so calls are paused (circuit open)",
+        InvalidDataException unusable => unusable.Message,
         var other => $"{other.GetType().Name}: {other.Message}",
     };
 
@@ -202,13 +203,26 @@ public sealed partial class StreamConnectionService(
     {
         var settings = dingTalk.CurrentValue;
 
-        var opened = await api.OpenConnectionAsync(
-            new OpenConnectionRequest(settings.AppKey!, settings.AppSecret!, UserAgent, Subscriptions), stoppingToken);
-        if (string.IsNullOrEmpty(opened.Ticket)
+        OpenConnectionResponse? opened;
+        try
+        {
+            opened = await api.OpenConnectionAsync(
+                new OpenConnectionRequest(settings.AppKey!, settings.AppSecret!, UserAgent, Subscriptions), stoppingToken);
+        }
+        catch (Refit.ApiException ex) when ((int)ex.StatusCode is >= 200 and < 300)
+        {
+            // A 2xx whose body is no JSON at all: a proxy's or a front's page, an XML answer, nothing.
+            throw new InvalidDataException(
+                $"DingTalk answered {(int)ex.StatusCode} with no usable endpoint and ticket: a body ({ex.ContentHeaders?.ContentType?.MediaType ?? "no Content-Type"}) that does not read as JSON; {DingTalkErrors.CheckTheNetworkPath}");
+        }
+
+        // A JSON null reads as no answer at all: the same refusal as a missing ticket, not a NullReferenceException.
+        if (opened is null
+            || string.IsNullOrEmpty(opened.Ticket)
             || !Uri.TryCreate(opened.Endpoint, UriKind.Absolute, out var endpoint)
             || (endpoint.Scheme != Uri.UriSchemeWss && endpoint.Scheme != Uri.UriSchemeWs))
         {
-            throw new InvalidOperationException($"DingTalk answered no usable endpoint and ticket (endpoint '{opened.Endpoint}')");
+            throw new InvalidDataException($"DingTalk answered no usable endpoint and ticket (endpoint '{opened?.Endpoint}')");
         }
 
         return await StreamSession.ConnectAsync(
