@@ -1,3 +1,5 @@
+using DingTalk.Sandbox.Stream;
+
 namespace DingTalk.CardGateway.Tests.Stream;
 
 /// <summary>Tests that need a gateway of their own: stopping it, and a small bound on frames in flight.</summary>
@@ -125,6 +127,35 @@ public sealed class StreamOwnGatewayTests
     }
 
     [Fact]
+    public async Task A_connection_asked_to_go_that_closes_while_its_replacement_cannot_be_opened_is_reported_lost_and_the_next_one_says_how_long_it_was_down()
+    {
+        var gateway = await StreamGateway.StartAsync();
+        try
+        {
+            var old = await gateway.OpenConnectionAsync();
+            gateway.DingTalk.State.FailNext(HttpMethod.Post, StreamProtocol.OpenConnectionPath, 503, "system.busy", "try later", times: 10_000);
+            var failedBefore = Events(gateway, 5003);
+            await old.SendDisconnectAsync(closeAfter: StreamGateway.Patience); // its replacement cannot be opened: it keeps serving meanwhile
+            await Callbacks.Eventually.TrueAsync(() => Events(gateway, 5003) > failedBefore, "the replacement's open call failed");
+
+            var lostBefore = Events(gateway, 5004);
+            var reconnectedBefore = Events(gateway, 5002);
+            old.Drop();
+
+            // Without this, the loss went unlogged and uncounted; the next connection was logged as the first (5001), no downtime.
+            await Callbacks.Eventually.TrueAsync(() => Events(gateway, 5004) > lostBefore, "the old connection reported lost");
+            gateway.DingTalk.State.ClearFaults();
+            await gateway.OpenConnectionAsync(old);
+            await Callbacks.Eventually.TrueAsync(() => Events(gateway, 5002) > reconnectedBefore, "the new connection logged with how long there was none");
+        }
+        finally
+        {
+            gateway.DingTalk.State.ClearFaults();
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task No_more_frames_are_handled_at_once_than_MaxFramesInFlight()
     {
         var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["DingTalk:Stream:MaxFramesInFlight"] = "2" });
@@ -145,4 +176,7 @@ public sealed class StreamOwnGatewayTests
             await gateway.DisposeAsync();
         }
     }
+
+    private static int Events(StreamGateway gateway, int eventId) =>
+        gateway.Logs.LogEvents.Count(e => Callbacks.CardCallbackEndpointTests.EventId(e) == eventId);
 }

@@ -91,12 +91,22 @@ public sealed partial class StreamConnectionService(
                         clock.GetUtcNow());
                     Log.OpenFailed(logger, backoff.Failures, why, (long)delay.TotalMilliseconds);
                     metrics.StreamEvent("open_failed");
-                    if (!await DelayAsync(delay, stoppingToken))
+                    if (leaving is { Completion.IsCompleted: true })
+                    {
+                        LeavingLost(delay);
+                    }
+
+                    if (!await DelayWatchingLeavingAsync(delay, stoppingToken))
                     {
                         break;
                     }
 
                     continue;
+                }
+
+                if (leaving is { Completion.IsCompleted: true })
+                {
+                    LeavingLost(TimeSpan.Zero); // gone before its successor opened: a loss, and the new connection says how long there was none
                 }
 
                 if (leaving is not null)
@@ -130,18 +140,7 @@ public sealed partial class StreamConnectionService(
                     // Asked to go right after it came: the next of a series, not a routine hand-over (the old one still serves meanwhile).
                     var pause = backoff.Next();
                     Log.ReplacingSoon(logger, leaving.Number, (long)lived.TotalMilliseconds, backoff.Failures, (long)pause.TotalMilliseconds);
-                    var pausing = DelayAsync(pause, stoppingToken);
-                    if (await Task.WhenAny(pausing, leaving.Completion) == leaving.Completion)
-                    {
-                        // DingTalk closes the old connection soon after its disconnect: readiness must not say Connected meanwhile.
-                        var gone = await leaving.Completion;
-                        down = (clock.GetUtcNow(), gone);
-                        status.Set(StreamConnectionState.Reconnecting, $"Stream connection {leaving.Number} lost: {gone}. Reconnecting after the backoff.", clock.GetUtcNow());
-                        Log.Lost(logger, leaving.Number, gone, (long)pause.TotalMilliseconds);
-                        metrics.StreamEvent("lost");
-                    }
-
-                    if (!await pausing)
+                    if (!await DelayWatchingLeavingAsync(pause, stoppingToken))
                     {
                         break;
                     }
@@ -185,6 +184,37 @@ public sealed partial class StreamConnectionService(
             await Task.WhenAll(closing);
             status.Set(StreamConnectionState.Reconnecting, "The gateway is stopping: Stream connection closed.", clock.GetUtcNow());
             Log.Stopped(logger);
+        }
+
+        // Waits before the next attempt; the connection asked to go, still serving meanwhile, may close first (DingTalk
+        // closes it about 10 s after its disconnect): reported at once, so readiness does not say Connected with none.
+        async Task<bool> DelayWatchingLeavingAsync(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            var waiting = DelayAsync(delay, cancellationToken);
+            if (leaving is { } watched && await Task.WhenAny(waiting, watched.Completion) == watched.Completion)
+            {
+                LeavingLost(delay);
+            }
+
+            return await waiting;
+        }
+
+        // The connection asked to go ended before a successor opened: not a hand-over but a loss, logged and counted as
+        // one, and the next connection logs how long there was none.
+        void LeavingLost(TimeSpan wait)
+        {
+            var gone = leaving!;
+            var why = gone.Completion.Result;
+            down = (gone.EndedAt ?? clock.GetUtcNow(), why);
+            if (status.State == StreamConnectionState.Connected)
+            {
+                status.Set(StreamConnectionState.Reconnecting, $"Stream connection {gone.Number} lost: {why}. Reconnecting after the backoff.", clock.GetUtcNow());
+            }
+
+            Log.Lost(logger, gone.Number, why, (long)wait.TotalMilliseconds);
+            metrics.StreamEvent("lost");
+            retiring.Add(gone.DisposeAsync().AsTask());
+            leaving = null;
         }
     }
 

@@ -63,6 +63,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
     public long FramesReceived => Interlocked.Read(ref _framesReceived);
 
+    /// <summary>When the socket went; set before <see cref="Completion"/> completes.</summary>
+    public DateTimeOffset? EndedAt { get; private set; }
+
     /// <summary>Completes, with the reason, once the socket is gone.</summary>
     public Task<string> Completion { get; }
 
@@ -234,6 +237,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         finally
         {
             ArrayPool<byte>.Shared.Return(chunk);
+            EndedAt = _clock.GetUtcNow();
             _idle.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             await _gone.CancelAsync();
         }
