@@ -48,6 +48,30 @@ public sealed class StreamConnectionTests(StreamGateway gateway, ITestOutputHelp
         Assert.Empty(gateway.Stream.ProtocolErrors);
     }
 
+    [Theory]
+    [InlineData("CONNECTED")]
+    [InlineData("REGISTERED")]
+    [InlineData("KEEPALIVE")]
+    [InlineData("SOMETHING_NEW")]
+    public async Task A_system_frame_on_another_topic_is_answered_200_with_its_data_echoed_and_the_connection_stays(string topic)
+    {
+        var connection = await gateway.OpenConnectionAsync();
+        var connections = gateway.Stream.Connections.Count;
+
+        // DingTalk's Python SDK answers every SYSTEM frame so; the wire contract: every frame is answered with code 200.
+        var frame = await connection.SendSystemAsync(topic, """{"note":"from DingTalk"}""");
+        var answer = await frame.Answered.WaitAsync(StreamGateway.Patience);
+
+        Assert.Equal(200, answer.Code);
+        Assert.Equal("""{"note":"from DingTalk"}""", answer.Data);
+        Assert.Equal(frame.MessageId, answer.MessageId);
+        var ping = await connection.PingAsync();
+        Assert.Equal(200, (await ping.Answered.WaitAsync(StreamGateway.Patience)).Code);
+        Assert.True(connection.IsOpen);
+        Assert.Equal(connections, gateway.Stream.Connections.Count);
+        Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
     [Fact]
     public async Task A_dropped_socket_is_replaced_by_a_new_connection_on_a_fresh_ticket_and_callbacks_keep_flowing()
     {

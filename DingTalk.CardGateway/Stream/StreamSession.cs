@@ -306,7 +306,10 @@ internal sealed partial class StreamSession : IAsyncDisposable
                 _replaceRequested.TrySetResult($"DingTalk sent disconnect ({DisconnectReason(frame.Data)})");
                 return SendAsync(StreamAck.Ok(frame.MessageId, ""));
             default:
-                return SendAsync(StreamAck.Error(404, frame.MessageId, $"This gateway handles no SYSTEM frames on topic '{frame.Topic}'."));
+                // DingTalk's own topics besides these two (its SDKs name CONNECTED, REGISTERED, KEEPALIVE): every frame is
+                // answered 200, and DingTalk's Python SDK echoes a SYSTEM frame's data whatever its topic.
+                Log.SystemEchoed(_logger, frame.Topic, frame.MessageId, Number);
+                return SendAsync(StreamAck.Ok(frame.MessageId, frame.Data));
         }
     }
 
@@ -420,6 +423,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
     private static partial class Log
     {
+        [LoggerMessage(5031, LogLevel.Debug, "Stream SYSTEM frame on topic '{Topic}' ({MessageId}) on connection {Connection} answered 200 with its data echoed")]
+        public static partial void SystemEchoed(ILogger logger, string topic, string messageId, int connection);
+
         [LoggerMessage(5011, LogLevel.Warning, "Stream frame on connection {Connection} ignored: {Problem:l}")]
         public static partial void FrameUnreadable(ILogger logger, int connection, string problem);
 

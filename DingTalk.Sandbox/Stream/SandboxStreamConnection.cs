@@ -121,6 +121,12 @@ public sealed class SandboxStreamConnection
     public Task<SandboxStreamMessage> PingAsync(string? data = null) =>
         _stream.SendSystemAsync(this, StreamProtocol.PingTopic, data ?? $"{{\"opaque\":\"{Guid.NewGuid():N}\"}}");
 
+    /// <summary>
+    /// Sends a <c>SYSTEM</c> frame on any topic, such as those DingTalk's own SDKs name besides ping and disconnect
+    /// (<c>CONNECTED</c>, <c>REGISTERED</c>, <c>KEEPALIVE</c>); like every frame, it must be answered.
+    /// </summary>
+    public Task<SandboxStreamMessage> SendSystemAsync(string topic, string data) => _stream.SendSystemAsync(this, topic, data);
+
     /// <summary>Takes frames of this type and topic: subscribed, open, not silent, not going away.</summary>
     internal bool Takes(string type, string topic) =>
         IsOpen && !_silent && !_goingAway
