@@ -97,7 +97,7 @@ public static class OutboxDelivery
             { Status: OutboxStatus.Sent } => TypedResults.NoContent(),
             // Refused for good; resolved or dismissed since (a resend or an operator got there first): refused all the same.
             { Status: OutboxStatus.Dead or OutboxStatus.Resolved or OutboxStatus.Dismissed } dead => throw new DingTalkApiException(
-                (HttpStatusCode)(dead.LastErrorStatus ?? 502), dead.LastErrorCode, DingTalkMessage(dead.LastError), null, dead.RequiredScopes),
+                (HttpStatusCode)(dead.LastErrorStatus ?? 502), dead.LastErrorCode, DingTalkMessage(dead.LastError), DingTalkApiException.RequestIdIn(dead.LastError), dead.RequiredScopes),
             _ => TypedResults.Accepted(location, new UpdateAccepted(id, entry?.Status ?? OutboxStatus.Pending, entry?.Attempts ?? 0, entry?.LastError)),
         };
     }

@@ -63,6 +63,9 @@ public sealed partial class CardSender(
             return new CardDelivery(spec.OutTrackId, callbackType, space.OpenSpaceId, []) { Confirmed = false };
         }
 
+        // DingTalk said 200 but not success (or answered a body without it): the card is not reported created. It stays
+        // stored unconfirmed, so a send again is the same send (DingTalk's "already exists" then means this one created it).
+        EnsureSucceeded(response.Success, "creation", spec.OutTrackId, "POST /v1.0/card/instances/createAndDeliver");
         var results = response.Result?.DeliverResults ?? [];
         foreach (var failed in results.Where(r => !r.Success))
         {
@@ -100,7 +103,7 @@ public sealed partial class CardSender(
             UserIdType = 1,
         };
         var response = await cards.UpdateAsync(request, cancellationToken);
-        EnsureSucceeded(response.Success && response.Result, "update", outTrackId);
+        EnsureSucceeded(response.Success && response.Result, "update", outTrackId, "PUT /v1.0/card/instances");
     }
 
     /// <summary>
@@ -112,7 +115,7 @@ public sealed partial class CardSender(
         var response = await cards.StreamingUpdateAsync(
             new StreamingUpdateRequest(frame.OutTrackId, frame.Guid, frame.Key, frame.Content, frame.IsFull, frame.IsFinalize, frame.IsError),
             cancellationToken);
-        EnsureSucceeded(response.Success && response.Result, "streaming update", frame.OutTrackId);
+        EnsureSucceeded(response.Success && response.Result, "streaming update", frame.OutTrackId, "PUT " + IDingTalkCardApi.StreamingPath);
     }
 
     /// <summary>
@@ -183,12 +186,13 @@ public sealed partial class CardSender(
     private static Dictionary<string, CardData>? EncodePrivate(IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? privateData) =>
         privateData?.ToDictionary(p => p.Key, p => new CardData(CardParamMapEncoder.Encode(p.Value)), StringComparer.Ordinal);
 
-    private static void EnsureSucceeded(bool succeeded, string what, string outTrackId)
+    private static void EnsureSucceeded(bool succeeded, string what, string outTrackId, string call)
     {
         if (!succeeded)
         {
             // DingTalk said 200 but not success: never report that as done.
-            throw new DingTalkApiException(System.Net.HttpStatusCode.BadGateway, "gateway.notSucceeded", $"DingTalk did not confirm the {what} of card {outTrackId}.", null);
+            throw new DingTalkApiException(
+                System.Net.HttpStatusCode.BadGateway, DingTalkErrors.NotSucceeded, $"DingTalk did not confirm the {what} of card {outTrackId}.", null, call: call);
         }
     }
 

@@ -76,5 +76,6 @@ public static class DingTalkClientsExtensions
         ExceptionFactory = async response => response.IsSuccessStatusCode
             ? null
             : await DingTalkErrorReader.ToExceptionAsync(response, masker, CancellationToken.None),
+        DeserializationExceptionFactory = (response, exception) => ValueTask.FromResult<Exception?>(DingTalkErrorReader.Unreadable(response, exception, masker)),
     };
 }

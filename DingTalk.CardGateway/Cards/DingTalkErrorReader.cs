@@ -39,13 +39,37 @@ public static class DingTalkErrorReader
             body?.Code,
             body?.Message is { } message ? masker.Apply(message) : response.ReasonPhrase,
             body?.RequestId,
-            body?.AccessDeniedDetail?.RequiredScopes)
+            body?.AccessDeniedDetail?.RequiredScopes,
+            CallOf(response.RequestMessage))
         {
             AfterUncertainAttempt = UncertainAttemptHandler.IsMarked(response.RequestMessage),
             AskedToWait = DingTalkErrors.AsksToWait(response.RequestMessage, response.StatusCode, body),
             RetryAfter = RetryAfterOf(response),
         };
     }
+
+    /// <summary>
+    /// A 2xx whose body DingTalk's JSON reader could not read (a proxy's or a captive portal's page, a body cut short, none
+    /// at all), as a DingTalk error naming the call, the status and the content type: 502 <see cref="DingTalkErrors.UnreadableAnswer"/>,
+    /// worth trying again like <see cref="DingTalkErrors.NotSucceeded"/>, since the call may well have been carried out.
+    /// Without it, the caller got the gateway's own 500 and the log a stack trace through Refit.
+    /// </summary>
+    public static DingTalkApiException Unreadable(HttpResponseMessage response, Exception exception, SecretMasker masker)
+    {
+        var call = CallOf(response.RequestMessage);
+        var contentType = response.Content.Headers.ContentType?.MediaType ?? "no content type";
+        var reason = masker.Apply((exception.InnerException ?? exception).Message);
+        return new DingTalkApiException(
+            System.Net.HttpStatusCode.BadGateway,
+            DingTalkErrors.UnreadableAnswer,
+            $"{call ?? "the call"} was answered {(int)response.StatusCode} ({contentType}) with a body that is not DingTalk's JSON, as a proxy's page or a body cut short is: {reason}",
+            requestId: null,
+            call: call);
+    }
+
+    /// <summary>The call as DingTalk's documentation names it: method and path (<c>PUT /v1.0/card/instances</c>).</summary>
+    public static string? CallOf(HttpRequestMessage? request) =>
+        request?.RequestUri is { } uri ? $"{request.Method.Method} {(uri.IsAbsoluteUri ? uri.AbsolutePath : uri.OriginalString)}" : null;
 
     /// <summary>The wait DingTalk's <c>Retry-After</c> asks for (a number of seconds or a date), or null when it asks none.</summary>
     public static TimeSpan? RetryAfterOf(HttpResponseMessage response)

@@ -12,6 +12,12 @@ public static class DingTalkErrors
     /// <summary>An update (or streaming frame) for an outTrackId or cardBizId DingTalk has no card for.</summary>
     public const string CardNotExists = "param.cardNotExist";
 
+    /// <summary>Our own code: DingTalk answered 200 without <c>success</c> (the call may or may not have been carried out).</summary>
+    public const string NotSucceeded = "gateway.notSucceeded";
+
+    /// <summary>Our own code: DingTalk (or something in between) answered 2xx with a body that is not DingTalk's JSON.</summary>
+    public const string UnreadableAnswer = "gateway.unreadableAnswer";
+
     /// <summary>The token call (or the Stream open call) with an AppKey and AppSecret DingTalk does not know together.</summary>
     public const string InvalidCredentials = "invalidClientIdOrSecret";
 

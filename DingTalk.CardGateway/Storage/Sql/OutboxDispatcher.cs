@@ -557,21 +557,21 @@ public sealed partial class OutboxDispatcher(
 
     /// <summary>
     /// Worth retrying: DingTalk throttled or was overloaded, the token went stale, or it could not be reached — or it
-    /// answered 2xx with a body that could not be read (a proxy's page, a body cut short, none at all), which no more
-    /// refuses the update than a 200 without <c>success</c> does (<c>gateway.notSucceeded</c>, retried): an update is
-    /// sent again safely.
+    /// answered 2xx with a body that could not be read (a proxy's page, a body cut short, none at all:
+    /// <c>gateway.unreadableAnswer</c>), which no more refuses the update than a 200 without <c>success</c> does
+    /// (<c>gateway.notSucceeded</c>); both are 502s of our own, retried: an update is sent again safely.
     /// </summary>
     private static bool IsTransient(Exception ex) => ex switch
     {
         DingTalkApiException dingTalk => dingTalk.Kind is DingTalkErrorKind.Transient or DingTalkErrorKind.InvalidToken,
-        Refit.ApiException { StatusCode: var status } when (int)status is >= 200 and < 300 => true,
         HttpRequestException or Refit.ApiRequestException or TimeoutRejectedException or BrokenCircuitException or TaskCanceledException => true,
         _ => false,
     };
 
     private static string Describe(Exception ex) => ex switch
     {
-        DingTalkApiException dingTalk => $"DingTalk {(int)dingTalk.StatusCode} {dingTalk.Code}: {dingTalk.DingTalkMessage}",
+        // The call and DingTalk's request id end it, for the log line and the dead letter: what DingTalk's support asks for.
+        DingTalkApiException dingTalk => $"DingTalk {(int)dingTalk.StatusCode} {dingTalk.Code}: {dingTalk.DingTalkMessage}{dingTalk.Trail}",
         _ => ex.GetType().Name + ": " + ex.Message,
     };
 
