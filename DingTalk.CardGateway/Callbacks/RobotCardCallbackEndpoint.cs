@@ -56,10 +56,16 @@ public sealed partial class RobotCardCallbackEndpoint(
         switch (RobotCardCallbackToken.Verify(action.CardId, token, settings.Callback.ApiSecret, settings.Callback.PreviousApiSecrets, out var previous))
         {
             case TokenCheck.Mismatch:
-                return Refused(http, "TokenMismatch", "The token in the callback URL was not minted for the card this body names.");
+                return Refused(
+                    http,
+                    "TokenMismatch",
+                    "The token in the callback URL was not minted for the card this body names.",
+                    action.CardId,
+                    $" It was minted neither under DingTalk:Callback:ApiSecret nor under {(settings.Callback.PreviousApiSecrets.Count > 0 ? "any of" : "one listed in")} DingTalk:Callback:PreviousApiSecrets"
+                    + " for this card: a card this gateway sent keeps its URL for life, so if ApiSecret changed since it was sent, list the old secret in DingTalk:Callback:PreviousApiSecrets, or send the card again (a new URL is minted); else the URL was not this card's.");
             case TokenCheck.LegacyForTimestampId:
                 Log.LegacyTokenRefused(logger, action.CardId);
-                return Refused(http, "LegacyToken", "The token in the callback URL was minted by an older gateway for a card id that reads as a millisecond timestamp, which such tokens no longer open: send the card again.");
+                return Refused(http, "LegacyToken", "The token in the callback URL was minted by an older gateway for a card id that reads as a millisecond timestamp, which such tokens no longer open: send the card again.", action.CardId);
         }
 
         var sign = http.Request.Headers[RobotCallbackSignature.SignatureHeader].ToString();
@@ -67,13 +73,14 @@ public sealed partial class RobotCardCallbackEndpoint(
         if ((timestamp.Length > 0 || sign.Length > 0)
             && RobotCallbackSignature.Verify(timestamp, sign, settings.AppSecret ?? "", now) is var check and not SignatureCheck.Valid)
         {
-            return Refused(http, check.ToString(), check switch
+            var detail = check switch
             {
                 SignatureCheck.MissingSignature => "Give both robot headers timestamp and sign, or neither.",
                 SignatureCheck.MalformedTimestamp => "The timestamp header must be epoch milliseconds.",
                 SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The timestamp header", timestamp, now, RobotCallbackSignature.Window),
                 _ => "The sign header does not match: it must be Base64(HMAC-SHA256(appSecret, timestamp + \"\\n\" + appSecret)).",
-            });
+            };
+            return Refused(http, check.ToString(), detail, action.CardId, check == SignatureCheck.Mismatch ? SignMismatchHint(timestamp, sign, settings, now) : "");
         }
 
         if (previous >= 0 && previousSecretUse.Count(MetricName, previous) is { } clicks)
@@ -84,18 +91,31 @@ public sealed partial class RobotCardCallbackEndpoint(
         return await CallbackAnswerResult.AnswerAsync(http, pipeline, action, arrivedAt);
     }
 
-    /// <summary>A 401 saying why; the log says the same, since DingTalk reads no answer and the operator reads the log.</summary>
-    private ProblemHttpResult Refused(HttpContext http, string reason, string detail)
+    /// <summary>
+    /// For the operator's log only: which setting the robot <c>sign</c> is checked against, and whether it was made with the
+    /// other secret (the same mix-up as on the card route, the other way round) — never either secret.
+    /// </summary>
+    private static string SignMismatchHint(string timestamp, string sign, DingTalkOptions settings, DateTimeOffset now) =>
+        RobotCallbackSignature.Verify(timestamp, sign, settings.Callback.ApiSecret!, now) is SignatureCheck.Valid or SignatureCheck.Stale
+            ? " It is signed with DingTalk:Callback:ApiSecret, not DingTalk:AppSecret: DingTalk signs the robot headers with the app's secret."
+            : " It is checked against DingTalk:AppSecret, the app's secret DingTalk signs the robot headers with: if it was reset in DingTalk's developer console, restart the gateway with the new one.";
+
+    /// <summary>
+    /// A 401 saying why; the log says the same, since DingTalk reads no answer and the operator reads the log, with the
+    /// card the body names (null: not read yet) and, for the log only, <paramref name="hint"/>.
+    /// </summary>
+    private ProblemHttpResult Refused(HttpContext http, string reason, string detail, string? cardBizId = null, string hint = "")
     {
-        Log.Refused(logger, reason, http.Connection.RemoteIpAddress?.ToString(), detail);
+        Log.Refused(logger, reason, cardBizId is null ? "card not read" : "card " + cardBizId, cardBizId, http.Connection.RemoteIpAddress?.ToString(), detail, hint);
         metrics.Refused(MetricName, reason);
         return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Callback rejected", detail: detail);
     }
 
     private static partial class Log
     {
-        [LoggerMessage(3011, LogLevel.Warning, "Robot-card callback refused: {Check} from {RemoteIp}: {Detail:l}")]
-        public static partial void Refused(ILogger logger, string check, string? remoteIp, string detail);
+        // The card is a property for JSON (CardBizId, null when the body was not read) and words for the text log.
+        [LoggerMessage(3011, LogLevel.Warning, "Robot-card callback refused: {Check} ({Card:l}) from {RemoteIp}: {Detail:l}{Hint:l}")]
+        public static partial void Refused(ILogger logger, string check, string card, [TagName("CardBizId")] string? cardBizId, string? remoteIp, string detail, string hint);
 
         [LoggerMessage(3012, LogLevel.Warning, "Robot-card callback refused with {Status}: {Problem}")]
         public static partial void BodyRefused(ILogger logger, int status, string problem);
