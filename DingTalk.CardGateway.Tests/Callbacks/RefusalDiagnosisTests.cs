@@ -84,4 +84,65 @@ public class RefusalDiagnosisTests(CallbackGateway gateway)
         Assert.DoesNotContain(GatewayFactory.ApiSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
         Assert.DoesNotContain(gateway.DingTalk.Options.AppSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// DingTalk's own robot scheme (keyed with the AppSecret, over <c>timestamp + "\n" + AppSecret</c>) in the card headers:
+    /// a robot-message signer reused for card callbacks. The 401 says it is the robot scheme, as it does for one keyed with
+    /// the ApiSecret, rather than a plain mismatch.
+    /// </summary>
+    [Fact]
+    public async Task A_robot_scheme_signature_made_with_the_app_secret_is_refused_as_the_robot_scheme()
+    {
+        var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
+        var robotSign = RobotCallbackSignature.Sign(timestamp, gateway.DingTalk.Options.AppSecret);
+
+        using var request = DingTalkCallback.Unsigned(
+            DingTalkCallback.Body("robot-scheme-card", "u1", new { action = "vote", option = "A" }),
+            (CardCallbackSignature.TimestampHeader, timestamp),
+            (CardCallbackSignature.SignatureHeader, robotSign));
+        var problem = await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
+
+        Assert.Contains("robot-message scheme", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Signed with the AppSecret and outside the window too (a clock off as well): the log still says which secret it was
+    /// signed with, the first thing to fix, rather than only that it is not the ApiSecret.
+    /// </summary>
+    [Fact]
+    public async Task A_stale_callback_signed_with_the_app_secret_is_logged_as_signed_with_the_app_secret()
+    {
+        var before = gateway.Logs.LogEvents.Count;
+
+        using var request = DingTalkCallback.Signed(
+            DingTalkCallback.Body("app-secret-stale-card", "u1", new { action = "vote", option = "A" }), gateway.DingTalk.Options.AppSecret, DateTimeOffset.UtcNow.AddMinutes(-10));
+        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
+
+        var logged = await Eventually.ValueAsync(
+            () => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3001),
+            "the refusal logged");
+        Assert.Contains("signed with DingTalk:AppSecret, not DingTalk:Callback:ApiSecret", logged.RenderMessage(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A click no handler claims is logged with everything a registration could match on: its <c>params.action</c> and its
+    /// <c>actionIds</c>, not only the one the suggested line uses, so a handler bound by action id can be written too.
+    /// </summary>
+    [Fact]
+    public async Task An_unclaimed_click_is_logged_with_its_params_action_and_its_action_ids()
+    {
+        var outTrackId = await gateway.SendCardAsync("tpl.unclaimed-diagnosis");
+        var before = gateway.Logs.LogEvents.Count;
+
+        using var request = DingTalkCallback.Signed(DingTalkCallback.Body(outTrackId, "u1", new { action = "archive" }, actionId: "btn_archive"), GatewayFactory.ApiSecret);
+        (await gateway.DingTalkClient.SendAsync(request)).EnsureSuccessStatusCode();
+
+        var logged = await Eventually.ValueAsync(
+            () => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3101),
+            "the unclaimed click logged");
+        var text = logged.RenderMessage();
+        Assert.Contains("tpl.unclaimed-diagnosis", text, StringComparison.Ordinal);
+        Assert.Contains("params.action \"archive\"", text, StringComparison.Ordinal);
+        Assert.Contains("actionIds \"btn_archive\"", text, StringComparison.Ordinal);
+    }
 }

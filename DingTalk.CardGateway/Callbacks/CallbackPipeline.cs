@@ -233,6 +233,7 @@ public sealed partial class CallbackPipeline(
                     action.CallbackId,
                     action.CardId,
                     action.UserId,
+                    CardHandlerRegistry.Clicked(action),
                     handlers.Unclaimed(action, card));
                 return await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
             }
@@ -661,8 +662,8 @@ public sealed partial class CallbackPipeline(
 
     private static partial class Log
     {
-        [LoggerMessage(3101, LogLevel.Warning, "No handler for action '{Action:l}' on template '{TemplateId:l}' for callback {CallbackId} (card {CardId}, user {UserId}); acknowledged with {{}}. Register one: {Registration:l}")]
-        public static partial void NoHandler(ILogger logger, string action, string templateId, string callbackId, string cardId, string userId, string registration);
+        [LoggerMessage(3101, LogLevel.Warning, "No handler for action '{Action:l}' on template '{TemplateId:l}' for callback {CallbackId} (card {CardId}, user {UserId}; {Clicked:l}); acknowledged with {{}}. Register one: {Registration:l}")]
+        public static partial void NoHandler(ILogger logger, string action, string templateId, string callbackId, string cardId, string userId, string clicked, string registration);
 
         [LoggerMessage(3102, LogLevel.Error, "Handler {Handler} failed on callback {CallbackId} (card {CardId}, user {UserId}); the user got {{}}")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, string callbackId, string cardId, string userId);

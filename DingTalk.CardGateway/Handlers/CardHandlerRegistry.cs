@@ -49,6 +49,19 @@ public sealed class CardHandlerRegistry(IEnumerable<CardHandlerRegistration> reg
         return suggestion;
     }
 
+    /// <summary>
+    /// Everything in <paramref name="action"/> a registration can match on besides the template, as a clause:
+    /// <c>params.action "archive", actionIds "btn_archive"</c> (the first three ids), so the log names both, whichever the
+    /// suggested line uses.
+    /// </summary>
+    public static string Clicked(CardAction action)
+    {
+        var ids = action.ActionIds.Count == 0
+            ? "no actionIds"
+            : "actionIds " + string.Join(", ", action.ActionIds.Take(3).Select(Quote)) + (action.ActionIds.Count > 3 ? $" and {action.ActionIds.Count - 3} more" : "");
+        return $"{(action.Action is null ? "no params.action" : "params.action " + Quote(action.Action))}, {ids}";
+    }
+
     /// <summary>The registration line that would claim <paramref name="action"/>, e.g. <c>builder.Services.AddCardActionHandler&lt;MyHandler&gt;(on =&gt; on.Action("vote"));</c>.</summary>
     public static string SuggestRegistration(CardAction action, CardRecord? card)
     {
