@@ -97,4 +97,22 @@ public sealed class DingTalkAnswerDiagnosisTests(DingTalkFixture fixture) : ICla
         var dead = Assert.Single(state.GetProperty("undelivered").EnumerateArray());
         Assert.Contains($"requestid {RequestId}", dead.GetProperty("lastError").GetString(), StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A card asked for with <c>callbackType: STREAM</c> from a gateway without Stream mode: DingTalk creates it, and its
+    /// clicks go to a Stream connection this gateway does not hold — they never arrive. Sent as asked (another process of
+    /// the same app may hold one), and said once, naming the card and the setting.
+    /// </summary>
+    [Fact]
+    public async Task A_stream_callback_card_sent_without_stream_mode_is_warned_of_naming_the_card_and_the_setting()
+    {
+        var card = "stream-card-" + Guid.NewGuid().ToString("N")[..8];
+
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = card, openConversationId = "cidX==", callbackType = "STREAM" });
+
+        await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        var logged = Assert.Single(fixture.Gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3131 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        Assert.Contains("DingTalk:Stream:Enabled", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, logged.Level);
+    }
 }

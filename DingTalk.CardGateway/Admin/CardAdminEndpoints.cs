@@ -56,6 +56,7 @@ public static partial class CardAdminEndpoints
         ICardStore store,
         IOptionsSnapshot<DingTalkOptions> dingTalk,
         TimeProvider clock,
+        ILoggerFactory logs,
         CancellationToken cancellationToken)
     {
         if (request.Validate() is { Count: > 0 } errors)
@@ -147,6 +148,13 @@ public static partial class CardAdminEndpoints
         {
             // Created now under the id of a card DingTalk had confirmed, and since forgot: a new card.
             await store.SaveAsync(Record(spec, delivery, now), cancellationToken);
+        }
+
+        // Asked for by name: sent as asked (another process of the same app may hold a Stream connection), but said, since
+        // DingTalk calls a STREAM card back only over a Stream connection of its app, and this gateway opens none.
+        if (delivery.CallbackType == CallbackTypes.Stream && dingTalk.Value is { EffectiveMode: GatewayMode.Live, Stream.Enabled: false })
+        {
+            Log.StreamCardWithoutStream(logs.CreateLogger(typeof(CardAdminEndpoints).FullName!), delivery.OutTrackId);
         }
 
         return TypedResults.Created(
@@ -351,5 +359,8 @@ public static partial class CardAdminEndpoints
     {
         [LoggerMessage(6121, LogLevel.Information, "A frame for card {CardId} was refused with 409 ({Turn}): a text is being typed into it, or the card did not come free in time")]
         public static partial void FrameRefused(ILogger logger, string cardId, FrameTurn turn);
+
+        [LoggerMessage(3131, LogLevel.Warning, "Card {CardId} is sent with callbackType STREAM, but this gateway opens no Stream connection (DingTalk:Stream:Enabled is false): DingTalk calls such a card back only over a Stream connection of its app, so its clicks never reach this gateway (another process of the same app gets them only if it holds one). Enable DingTalk:Stream:Enabled, or leave callbackType out to use HTTP callbacks")]
+        public static partial void StreamCardWithoutStream(ILogger logger, string cardId);
     }
 }
