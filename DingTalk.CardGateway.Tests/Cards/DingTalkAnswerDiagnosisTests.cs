@@ -115,4 +115,22 @@ public sealed class DingTalkAnswerDiagnosisTests(DingTalkFixture fixture) : ICla
         Assert.Contains("DingTalk:Stream:Enabled", logged.RenderMessage(), StringComparison.Ordinal);
         Assert.Equal(Serilog.Events.LogEventLevel.Warning, logged.Level);
     }
+
+    /// <summary>A refused token call (error 1002) names DingTalk's request id too: a wrong AppSecret is one thing, DingTalk's own fault another.</summary>
+    [Fact]
+    public async Task A_refused_token_call_is_logged_with_DingTalks_request_id()
+    {
+        const string RequestId = "7A1B2C3D-REQ-HDIAG-TOKEN";
+        fixture.DingTalk.AnswerInstead = (method, path) => path == "/v1.0/oauth2/accessToken"
+            ? new FakeDingTalk.RawAnswer(400, "application/json", $$"""{"code":"invalidClientIdOrSecret","message":"bad client id or secret","requestid":"{{RequestId}}"}""")
+            : null;
+        fixture.DingTalk.State.ExpireAllTokens();
+        var before = fixture.Gateway.LogEvents.Count;
+
+        var response = await _api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl", outTrackId = "token-" + Guid.NewGuid().ToString("N")[..8], openConversationId = "cidX==" });
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        var logged = fixture.Gateway.LogEvents.Skip(before).First(e => CardCallbackEndpointTests.EventId(e) == 1002);
+        Assert.Contains(RequestId, logged.RenderMessage(), StringComparison.Ordinal);
+    }
 }

@@ -162,11 +162,11 @@ public sealed partial class AccessTokenProvider(
                 var keys = DingTalkErrors.KeysToCheck(refused.Code);
                 if (unreported)
                 {
-                    Log.TokenFetchFailed(logger, (int)refused.StatusCode, refused.Code, refused.DingTalkMessage, keys);
+                    Log.TokenFetchFailed(logger, (int)refused.StatusCode, refused.Code, refused.DingTalkMessage, keys, refused.RequestId);
                 }
                 else
                 {
-                    Log.TokenFetchFailedReported(logger, (int)refused.StatusCode, refused.Code, refused.DingTalkMessage, keys);
+                    Log.TokenFetchFailedReported(logger, (int)refused.StatusCode, refused.Code, refused.DingTalkMessage, keys, refused.RequestId);
                 }
             }
         }
@@ -227,11 +227,11 @@ public sealed partial class AccessTokenProvider(
         [LoggerMessage(1001, LogLevel.Information, "Fetched a DingTalk access token valid for {ExpireIn} s")]
         public static partial void TokenFetched(ILogger logger, long expireIn);
 
-        [LoggerMessage(1002, LogLevel.Error, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}{KeysToCheck:l}")]
-        public static partial void TokenFetchFailed(ILogger logger, int status, string? code, string? dingTalkMessage, string keysToCheck);
+        [LoggerMessage(1002, LogLevel.Error, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}{KeysToCheck:l} (requestid {RequestId})")]
+        public static partial void TokenFetchFailed(ILogger logger, int status, string? code, string? dingTalkMessage, string keysToCheck, string? requestId);
 
-        [LoggerMessage(1106, LogLevel.Debug, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}{KeysToCheck:l} (said by its caller)")]
-        public static partial void TokenFetchFailedReported(ILogger logger, int status, string? code, string? dingTalkMessage, string keysToCheck);
+        [LoggerMessage(1106, LogLevel.Debug, "DingTalk refused the access-token call: HTTP {Status} {Code}: {DingTalkMessage}{KeysToCheck:l} (requestid {RequestId}; said by its caller)")]
+        public static partial void TokenFetchFailedReported(ILogger logger, int status, string? code, string? dingTalkMessage, string keysToCheck, string? requestId);
 
         [LoggerMessage(1003, LogLevel.Warning, "DingTalk no longer accepts the cached access token; fetching a new one")]
         public static partial void TokenInvalidated(ILogger logger);
