@@ -239,11 +239,11 @@ public sealed partial class StreamConnectionService(
             opened = await api.OpenConnectionAsync(
                 new OpenConnectionRequest(settings.AppKey!, settings.AppSecret!, UserAgent, Subscriptions), stoppingToken);
         }
-        catch (Refit.ApiException ex) when ((int)ex.StatusCode is >= 200 and < 300)
+        catch (DingTalkApiException ex) when (ex.Code == DingTalkErrors.UnreadableAnswer)
         {
-            // A 2xx whose body is no JSON at all: a proxy's or a front's page, an XML answer, nothing.
-            throw new InvalidDataException(
-                $"DingTalk answered {(int)ex.StatusCode} with no usable endpoint and ticket: a body ({ex.ContentHeaders?.ContentType?.MediaType ?? "no Content-Type"}) that does not read as JSON; {DingTalkErrors.CheckTheNetworkPath}");
+            // A 2xx whose body is no JSON at all: a proxy's or a front's page, an XML answer, nothing (the reader names the
+            // status and the content type).
+            throw new InvalidDataException($"DingTalk answered no usable endpoint and ticket: {ex.DingTalkMessage}; {DingTalkErrors.CheckTheNetworkPath}");
         }
 
         // A JSON null reads as no answer at all: the same refusal as a missing ticket, not a NullReferenceException.
