@@ -231,6 +231,28 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
     }
 
     /// <summary>
+    /// A list given one value (<c>Gateway__AdminApiKeys=key</c>, not <c>Gateway__AdminApiKeys__0=key</c>) was ignored by the
+    /// configuration binder without a word: the admin API stayed closed to the key just given (in Sandbox mode it took the
+    /// well-known key instead), and a rotation's new secret given so was accepted by no replica. It stops the process,
+    /// naming the key and how to give the entries, never the value: these lists hold secrets.
+    /// </summary>
+    [Theory]
+    [InlineData("Gateway__AdminApiKeys", "Gateway:AdminApiKeys")]
+    [InlineData("DingTalk__Callback__PreviousApiSecrets", "DingTalk:Callback:PreviousApiSecrets")]
+    public async Task A_list_given_one_value_stops_the_process_with_one_line_naming_the_key_of_each_entry(string variable, string key)
+    {
+        const string Secret = "one-value-for-the-whole-list-123";
+
+        var (exitCode, error, output) = await RunAsync(new() { [variable] = Secret, ["Gateway__Storage__ConnectionString"] = "Data Source=:memory:" });
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal(
+            $"DingTalk.CardGateway cannot start: {key} ({variable}) is a list, and one value for all of it is ignored: give each entry a key of its own, {key}:0 ({variable}__0), {key}:1 ({variable}__1), ….",
+            error.Trim());
+        Assert.DoesNotContain(Secret, error + output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Every DingTalk client's resilience settings read the DingTalk section too, so one wrong value there failed five
     /// validations: it is said once, by its configuration key rather than the class that holds it.
     /// </summary>

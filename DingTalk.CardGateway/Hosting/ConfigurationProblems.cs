@@ -13,18 +13,29 @@ namespace DingTalk.CardGateway.Hosting;
 /// </summary>
 public static partial class ConfigurationProblems
 {
-    /// <summary>The configuration section of each options class whose range checks are generated (they name the class, not the key).</summary>
-    private static readonly Dictionary<string, string> Sections = new(StringComparer.Ordinal)
-    {
-        [nameof(DingTalkOptions)] = DingTalkOptions.Section,
-        [nameof(CallbackHandlingOptions)] = CallbackHandlingOptions.Section,
-        [nameof(HandlerOptions)] = HandlerOptions.Section,
-        [nameof(Handlers.Typewriter.LlmOptions)] = Handlers.Typewriter.LlmOptions.Section,
-        [nameof(OutboxOptions)] = OutboxOptions.Section,
-    };
+    /// <summary>Every options class bound from the configuration, and its section.</summary>
+    private static readonly (Type Options, string Section)[] Bound =
+    [
+        (typeof(DingTalkOptions), DingTalkOptions.Section),
+        (typeof(GatewayOptions), GatewayOptions.Section),
+        (typeof(CallbackHandlingOptions), CallbackHandlingOptions.Section),
+        (typeof(HandlerOptions), HandlerOptions.Section),
+        (typeof(Handlers.Typewriter.LlmOptions), Handlers.Typewriter.LlmOptions.Section),
+        (typeof(OutboxOptions), OutboxOptions.Section),
+    ];
+
+    /// <summary>The configuration section of each options class, by name: generated range checks name the class, not the key.</summary>
+    private static readonly Dictionary<string, string> Sections = Bound.ToDictionary(b => b.Options.Name, b => b.Section, StringComparer.Ordinal);
 
     /// <summary>Every option validated at startup, in every section; each problem once.</summary>
     public static IReadOnlyList<string> Find(IServiceProvider services)
+    {
+        var configuration = services.GetService<IConfiguration>();
+        var lists = configuration is null ? [] : Bound.SelectMany(b => ListsGivenOneValue(configuration, b.Section, b.Options)).ToList();
+        return [.. lists, .. Validated(services)];
+    }
+
+    private static List<string> Validated(IServiceProvider services)
     {
         try
         {
@@ -69,6 +80,36 @@ public static partial class ConfigurationProblems
             var type => $"a {type[(type.LastIndexOf('.') + 1)..]}",
         };
         return $"{key} ({EnvironmentName(key)}) cannot be '{match.Groups["value"].Value}': it must be {expected}.";
+    }
+
+    /// <summary>
+    /// A list option given one value (<c>Gateway__AdminApiKeys=key</c> where <c>Gateway__AdminApiKeys__0=key</c> was meant):
+    /// the binder ignores it without a word, so the gateway would run without the keys or secrets it was given. Said by
+    /// key, never by value: these lists hold secrets. A blank value (appsettings.json's <c>[]</c>) is no value.
+    /// </summary>
+    private static IEnumerable<string> ListsGivenOneValue(IConfiguration configuration, string section, Type options)
+    {
+        foreach (var property in options.GetProperties().Where(p => p.CanWrite))
+        {
+            var key = $"{section}:{property.Name}";
+            var type = property.PropertyType;
+            if (type != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(type))
+            {
+                if (!string.IsNullOrWhiteSpace(configuration[key]))
+                {
+                    var variable = EnvironmentName(key);
+                    yield return $"{key} ({variable}) is a list, and one value for all of it is ignored: give each entry a key of its own, "
+                        + $"{key}:0 ({variable}__0), {key}:1 ({variable}__1), ….";
+                }
+            }
+            else if (type.IsClass && type.Assembly == options.Assembly)
+            {
+                foreach (var problem in ListsGivenOneValue(configuration, key, type))
+                {
+                    yield return problem;
+                }
+            }
+        }
     }
 
     private static List<string> Sentences(IEnumerable<string> failures) => failures.Select(KeyNamed).Distinct(StringComparer.Ordinal).ToList();
