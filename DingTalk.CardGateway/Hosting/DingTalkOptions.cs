@@ -10,7 +10,7 @@ public enum GatewayMode
     /// <summary>Real DingTalk: credentials are required.</summary>
     Live,
 
-    /// <summary>The built-in DingTalk emulator under <c>/sandbox</c>; the default when neither AppKey nor AppSecret is configured.</summary>
+    /// <summary>The built-in DingTalk emulator under <c>/sandbox</c>; the default when AppKey, AppSecret and the callback's secrets are all empty.</summary>
     Sandbox,
 }
 
