@@ -123,6 +123,50 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         Assert.Equal(1, api.Calls);
     }
 
+    /// <summary>
+    /// Replica B answered a click on a card whose update replica A is sending: B's answer leaving finds the card leased by
+    /// A, and B's update, committed after A's fold, is not in A's send. Once A lets go, B's next pass sends it, as one
+    /// replica's would right after its own send — not after <see cref="OutboxOptions.AnswerFirstDelay"/>, as if the answer
+    /// had never left.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_answer_leaving_on_one_replica_while_another_sends_its_card_releases_the_cards_update_once_that_send_ends()
+    {
+        SkipWithoutDatabase();
+        await DrainOtherTestsEntriesAsync();
+        var card = await SavedCardAsync();
+        await QueueAsync(Update(card, ("total", 1)));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow); // an update queued from now on after an answer is not due before AnswerFirstDelay
+        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var taken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var api = new CardApi(card)
+        {
+            Answer = async (_, call, _) =>
+            {
+                if (call == 1)
+                {
+                    sending.SetResult();
+                    await taken.Task; // DingTalk slow to take replica A's send
+                }
+            },
+        };
+        var (signalA, signalB) = (new OutboxSignal(), new OutboxSignal());
+        var (replicaA, replicaB) = (Dispatcher(api, clock, signal: signalA), Dispatcher(api, clock, signal: signalB));
+
+        var passA = replicaA.RunOnceAsync(default);
+        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await QueueAfterAnswerAsync(Update(card, ("total", 2))); // a vote replica B handled
+        signalB.AnswerSent(card);
+        Assert.False(await replicaB.RunOnceAsync(default)); // replica A holds the card
+
+        taken.SetResult();
+        Assert.True(await passA.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(await replicaB.RunOnceAsync(default), "the update of a click answered while another replica sent the card waited out AnswerFirstDelay");
+
+        Assert.Equal(["1", "2"], api.Updates.Select(u => u.CardData!.CardParamMap["total"]));
+        Assert.Equal(["Sent", "Sent"], await StatusesAsync(card));
+    }
+
     [SkippableFact]
     public async Task A_failed_send_backs_off_from_when_it_failed()
     {
@@ -696,10 +740,13 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     protected static PendingCardUpdate Vote(string card, int total, string user, string vote) =>
         new(card, CardKind.Advanced, Values(("total", total)), Private((user, ("vote", vote))));
 
-    protected OutboxDispatcher Dispatcher(CardApi api, TimeProvider clock, RobotApi? robot = null)
+    /// <summary>A replica's dispatcher; with its own <paramref name="signal"/>, another process's (the fixture's is shared).</summary>
+    protected OutboxDispatcher Dispatcher(CardApi api, TimeProvider clock, RobotApi? robot = null, OutboxSignal? signal = null)
     {
         var sender = new CardSender(api, robot ?? new RobotApi(), fixture.Services.GetRequiredService<IOptionsMonitor<DingTalkOptions>>(), fixture.Services.GetRequiredService<IOptions<DingTalkOptions>>(), NullLogger<CardSender>.Instance);
-        return ActivatorUtilities.CreateInstance<OutboxDispatcher>(fixture.Services, sender, clock, NullLogger<OutboxDispatcher>.Instance);
+        return signal is null
+            ? ActivatorUtilities.CreateInstance<OutboxDispatcher>(fixture.Services, sender, clock, NullLogger<OutboxDispatcher>.Instance)
+            : ActivatorUtilities.CreateInstance<OutboxDispatcher>(fixture.Services, sender, clock, NullLogger<OutboxDispatcher>.Instance, signal);
     }
 
     /// <summary>A card the gateway created: stored, with a row to lock.</summary>
@@ -775,6 +822,16 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var id = await scope.ServiceProvider.GetRequiredService<CardUpdates>().QueueAsync(update, afterAnswer: false, default);
         await session.CommitAsync(default);
         return id;
+    }
+
+    /// <summary>A handler's update for everyone, queued as a click's transaction queues it: due once its answer has left.</summary>
+    private async Task QueueAfterAnswerAsync(PendingCardUpdate update)
+    {
+        await using var scope = fixture.Scope();
+        var session = scope.ServiceProvider.GetRequiredService<StorageSession>();
+        await session.BeginAsync(default);
+        await scope.ServiceProvider.GetRequiredService<CardUpdates>().QueueAsync(update, afterAnswer: true, default);
+        await session.CommitAsync(default);
     }
 
     /// <summary>The card's outbox entries' ids, oldest first.</summary>

@@ -33,6 +33,12 @@ public sealed class OutboxSignal : IDisposable
         Wake();
     }
 
+    /// <summary>
+    /// The card, released but leased by another replica for now, stays released for the dispatcher's next pass, without
+    /// waking it: it looks again after its poll interval, not in a loop while that replica sends.
+    /// </summary>
+    public void KeepReleased(string cardId) => _released[cardId] = 0;
+
     public IReadOnlyCollection<string> TakeReleased()
     {
         var cards = _released.Keys.ToList();

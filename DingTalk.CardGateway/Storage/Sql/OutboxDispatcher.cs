@@ -108,21 +108,43 @@ public sealed partial class OutboxDispatcher(
             new ParallelOptions { MaxDegreeOfParallelism = options.CurrentValue.Concurrency, CancellationToken = cancellationToken },
             async (card, ct) =>
             {
-                if (await DeliverCardAsync(card, releasedCards.Contains(card), ct))
+                var answerSent = releasedCards.Contains(card);
+                switch (await DeliverCardAsync(card, answerSent, ct))
                 {
-                    Interlocked.Increment(ref sentTo);
+                    case Delivery.Sent:
+                        Interlocked.Increment(ref sentTo);
+                        break;
+                    case Delivery.LeasedElsewhere when answerSent:
+                        // Another replica is sending the card, folded before this answer's update committed maybe: the card
+                        // stays released for the next pass, so the update goes once that send ends, as it would after this
+                        // replica's own send — not after AnswerFirstDelay, as if its answer had never left.
+                        signal.KeepReleased(card);
+                        break;
                 }
             });
         return sentTo > 0;
     }
 
-    /// <summary>Sends the card's due entries if this replica can lease it; true when it sent (or tried to).</summary>
-    private async Task<bool> DeliverCardAsync(string cardId, bool answerSent, CancellationToken cancellationToken)
+    /// <summary>What a pass did with a card it looked at.</summary>
+    private enum Delivery
+    {
+        /// <summary>Nothing of the card was due.</summary>
+        NothingDue,
+
+        /// <summary>Sent, or tried to.</summary>
+        Sent,
+
+        /// <summary>Another replica holds the card's lease (or, its send ended without letting go, this one's earlier pass).</summary>
+        LeasedElsewhere,
+    }
+
+    /// <summary>Sends the card's due entries if this replica can lease it.</summary>
+    private async Task<Delivery> DeliverCardAsync(string cardId, bool answerSent, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
         if (await TryLeaseAsync(cardId, o, cancellationToken) is not { } heldUntil)
         {
-            return false; // another replica (or another pass) is sending this card
+            return Delivery.LeasedElsewhere;
         }
 
         // The send stops when the lease is lost (another replica may be sending the card's newer entries by then), or
@@ -135,7 +157,7 @@ public sealed partial class OutboxDispatcher(
         {
             if (await FoldDueAsync(cardId, answerSent, clock.GetUtcNow(), cancellationToken) is not { } due)
             {
-                return false;
+                return Delivery.NothingDue;
             }
 
             var (update, folded, first, confirmedWhenSent, resend) = due;
@@ -150,13 +172,13 @@ public sealed partial class OutboxDispatcher(
                 // it (again), and nothing here is the dispatch loop's to report as the database failing.
                 Log.LeaseLostWhileSending(logger, cardId, folded.Count);
                 await QueueRefreshAsync(update);
-                return true;
+                return Delivery.Sent;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // A card taken over just after the filter above: FailAsync's writes find the lease gone and mark nothing.
                 await FailAsync(cardId, update.Kind, folded, first, confirmedWhenSent, ex, o, cancellationToken);
-                return true;
+                return Delivery.Sent;
             }
 
             // Only once DingTalk has the update, and outside the send's try: a database error here is the dispatch loop's
@@ -172,12 +194,12 @@ public sealed partial class OutboxDispatcher(
             {
                 Log.LeaseLostWhileSending(logger, cardId, folded.Count);
                 await QueueRefreshAsync(update);
-                return true;
+                return Delivery.Sent;
             }
 
             Log.Delivered(logger, cardId, folded.Count, first.Attempts);
             metrics.Sent(update.Kind, "delivered", clock.GetUtcNow() - DateTimeOffset.FromUnixTimeMilliseconds(first.CreatedAt));
-            return true;
+            return Delivery.Sent;
         }
         finally
         {
