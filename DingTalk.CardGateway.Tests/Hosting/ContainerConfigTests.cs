@@ -90,14 +90,38 @@ public class ContainerConfigTests
     [Fact]
     public void The_replicas_rate_limits_together_stay_under_DingTalks_20_calls_a_second_per_API()
     {
-        var replicas = int.Parse(
-            File.ReadAllLines(Path.Combine(Root, "docker-compose.yml")).Select(l => l.Trim()).Single(l => l.StartsWith("replicas:", StringComparison.Ordinal))["replicas:".Length..].Trim(),
-            System.Globalization.CultureInfo.InvariantCulture);
+        var replicas = Replicas();
         using var services = EnvironmentSettings.Bind([.. EnvExample().Concat(ComposeEnvironment()).Where(kv => kv.Key.Contains("__", StringComparison.Ordinal))]);
         var permits = services.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound.PermitsPerSecondPerApi;
 
         Assert.True(replicas * permits <= 20, $"{replicas} replicas × {permits} calls a second each may send {replicas * permits} a second to one API; DingTalk allows 20");
     }
+
+    /// <summary>
+    /// Each replica's Npgsql pool opens up to <c>Maximum Pool Size</c> connections (100 unless the connection string says),
+    /// and a killed replica's stay open until the server notices it gone: the replicas' pools, and one more, must fit in
+    /// the server's <c>max_connections</c> (100 unless the compose file sets it) less the 3 it keeps for superusers, or a
+    /// busy moment answers callbacks 503 (<c>53300: remaining connection slots are reserved…</c>: README, "Sizing PostgreSQL").
+    /// </summary>
+    [Fact]
+    public void The_replicas_connection_pools_fit_in_the_PostgreSQL_servers_connections()
+    {
+        var replicas = Replicas();
+        var connectionString = EnvExample().Single(kv => kv.Key == "Gateway__Storage__ConnectionString").Value;
+        var pool = new Npgsql.NpgsqlConnectionStringBuilder(connectionString).MaxPoolSize;
+        var compose = File.ReadAllText(Path.Combine(Root, "docker-compose.yml"));
+        var set = Regex.Match(compose, @"max_connections=(?<value>\d+)");
+        var maxConnections = set.Success ? int.Parse(set.Groups["value"].Value, System.Globalization.CultureInfo.InvariantCulture) : 100;
+        const int ReservedForSuperusers = 3;
+
+        Assert.True(
+            (replicas + 1) * pool <= maxConnections - ReservedForSuperusers,
+            $"{replicas} replicas and a killed one's lingering connections may open {(replicas + 1) * pool} (Maximum Pool Size {pool} each); PostgreSQL takes {maxConnections - ReservedForSuperusers}");
+    }
+
+    private static int Replicas() => int.Parse(
+        File.ReadAllLines(Path.Combine(Root, "docker-compose.yml")).Select(l => l.Trim()).Single(l => l.StartsWith("replicas:", StringComparison.Ordinal))["replicas:".Length..].Trim(),
+        System.Globalization.CultureInfo.InvariantCulture);
 
     private static IEnumerable<KeyValuePair<string, string>> EnvExample() =>
         File.ReadAllLines(Path.Combine(Root, "docker", ".env.example"))
