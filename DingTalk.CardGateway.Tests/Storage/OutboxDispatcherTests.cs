@@ -379,6 +379,54 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         await RefreshedAsync(replicaB, clock, card, shown);
     }
 
+    /// <summary>
+    /// A replica that stops (a rolling deployment, scaling in) while its send of a card is on the wire cuts the send off and
+    /// lets the card go at once, for another replica to take: the attempt may still land at DingTalk after that replica sent
+    /// newer values, as after a lost lease — and, as there, a refresh puts the card right.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_older_update_cut_off_by_its_replica_stopping_that_lands_after_the_next_owners_newer_one_is_put_right_by_a_refresh()
+    {
+        SkipWithoutDatabase();
+        var card = await SavedCardAsync();
+        var clock = new FakeTimeProvider(T0);
+        var shown = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        UpdateCardRequest? onTheWire = null;
+        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var api = new CardApi(card)
+        {
+            Answer = async (request, call, cancellationToken) =>
+            {
+                if (call == 1)
+                {
+                    // Replica A's attempt: cut off on A's side as A stops, still on its way to DingTalk.
+                    onTheWire = request;
+                    sending.SetResult();
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+
+                Show(shown, request);
+            },
+        };
+        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
+        using var stopping = new CancellationTokenSource();
+        var pass = Dispatcher(api, clock).RunOnceAsync(stopping.Token);
+        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await QueueAsync(Vote(card, total: 2, "u1", "dinner"));
+        await stopping.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pass.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // Replica B takes the card at once and sends the newer total and vote; then A's attempt lands.
+        var replicaB = Dispatcher(api, clock);
+        Assert.True(await replicaB.RunOnceAsync(default));
+        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
+        Show(shown, onTheWire!);
+        Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
+
+        // No vote comes after: the refresh A queued as it stopped puts the card right.
+        await RefreshedAsync(replicaB, clock, card, shown);
+    }
+
     [SkippableFact]
     public async Task An_older_update_DingTalk_took_after_the_new_owners_newer_one_is_put_right_by_a_refresh()
     {

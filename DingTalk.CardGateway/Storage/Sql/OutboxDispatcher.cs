@@ -180,6 +180,15 @@ public sealed partial class OutboxDispatcher(
                 await FailAsync(cardId, update.Kind, folded, first, confirmedWhenSent, ex, o, cancellationToken);
                 return Delivery.Sent;
             }
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                // The gateway is stopping: the send is cut off and the card let go of below, so another replica takes it at
+                // once — while an attempt of this one may still be on its way to DingTalk, to land after that replica's newer
+                // send. As after a lost lease, a refresh of the card follows it.
+                Log.StoppedWhileSending(logger, cardId, folded.Count);
+                await QueueRefreshAsync(update);
+                throw;
+            }
 
             // Only once DingTalk has the update, and outside the send's try: a database error here is the dispatch loop's
             // (the entries stay pending and are sent again, at least once), never a failed send to dead-letter. A resend's
@@ -677,6 +686,9 @@ public sealed partial class OutboxDispatcher(
 
         [LoggerMessage(4108, LogLevel.Information, "The resend of card {CardId}'s whole stored state (outbox entry {ResendId}) reached DingTalk: its {DeadLetters} older dead letters are resolved and no longer count as dead")]
         public static partial void DeadLettersResolved(ILogger logger, string cardId, int deadLetters, long resendId);
+
+        [LoggerMessage(4121, LogLevel.Information, "Stopping while sending the update for everyone of card {CardId} ({Entries} entries): the send is cut off and the entries stay pending for another replica; a refresh of the card is queued, in case the cut-off attempt lands after that replica's send")]
+        public static partial void StoppedWhileSending(ILogger logger, string cardId, int entries);
 
         [LoggerMessage(4106, LogLevel.Warning, "Lost the outbox lease on card {CardId} while sending its update ({Entries} entries): another replica has the card now, and the entries stay pending for it; a refresh of the card is queued, in case this send lands after that replica's")]
         public static partial void LeaseLostWhileSending(ILogger logger, string cardId, int entries);
