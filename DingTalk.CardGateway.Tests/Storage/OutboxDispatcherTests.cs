@@ -399,7 +399,9 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
             {
                 if (call == 1)
                 {
-                    // Replica A's attempt: cut off on A's side as A stops, still on its way to DingTalk.
+                    // Replica A's attempt, past the lease fence as the HTTP stack's LeaseFenceHandler checks it: cut off on
+                    // A's side as A stops, still on its way to DingTalk.
+                    LeaseFence.EnsureHeld();
                     onTheWire = request;
                     sending.SetResult();
                     await Task.Delay(Timeout.Infinite, cancellationToken);

@@ -18,6 +18,7 @@ public sealed class LeaseFence(TimeProvider clock, TimeSpan duration, DateTimeOf
     private static readonly AsyncLocal<LeaseFence?> Current = new();
 
     private long _heldUntil = heldUntil.ToUnixTimeMilliseconds();
+    private int _attempted;
 
     /// <summary>Runs <paramref name="work"/> with its DingTalk calls fenced by <paramref name="fence"/>.</summary>
     public static async Task RunAsync(LeaseFence fence, Func<Task> work)
@@ -35,6 +36,9 @@ public sealed class LeaseFence(TimeProvider clock, TimeSpan duration, DateTimeOf
     /// <summary>Whether the calls under way are fenced by a lease.</summary>
     internal static bool IsFenced => Current.Value is not null;
 
+    /// <summary>Whether an attempt passed the fence: one may be on its way to DingTalk, whatever became of the call since.</summary>
+    public bool Attempted => Volatile.Read(ref _attempted) == 1;
+
     /// <summary>The lease was renewed until <paramref name="until"/>.</summary>
     public void Renewed(DateTimeOffset until) => Interlocked.Exchange(ref _heldUntil, until.ToUnixTimeMilliseconds());
 
@@ -46,5 +50,7 @@ public sealed class LeaseFence(TimeProvider clock, TimeSpan duration, DateTimeOf
             lost.Cancel();
             throw new OperationCanceledException($"The card's lease had {left} ms left, not renewed in time: another replica may hold the card, so this attempt was not made.", lost.Token);
         }
+
+        Volatile.Write(ref _attempted, 1);
     }
 }

@@ -180,11 +180,12 @@ public sealed partial class OutboxDispatcher(
                 await FailAsync(cardId, update.Kind, folded, first, confirmedWhenSent, ex, o, cancellationToken);
                 return Delivery.Sent;
             }
-            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested && fence.Attempted)
             {
                 // The gateway is stopping: the send is cut off and the card let go of below, so another replica takes it at
                 // once — while an attempt of this one may still be on its way to DingTalk, to land after that replica's newer
-                // send. As after a lost lease, a refresh of the card follows it.
+                // send. As after a lost lease, a refresh of the card follows it. (Stopped before any attempt left — in the
+                // rate limiter's queue, say — nothing can land late: no refresh holds the card's next updates back.)
                 Log.StoppedWhileSending(logger, cardId, folded.Count);
                 await QueueRefreshAsync(update);
                 throw;
