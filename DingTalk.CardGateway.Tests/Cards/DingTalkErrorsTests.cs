@@ -45,6 +45,28 @@ public class DingTalkErrorsTests
         Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), DingTalkErrorReader.RetryAfterOf(response));
     }
 
+    [Theory]
+    [InlineData("text/html", "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>", "text/html")]
+    [InlineData("text/plain", "upstream connect error or disconnect/reset before headers", "text/plain")]
+    [InlineData(null, "", "no body")]
+    public async Task A_refusal_whose_body_is_not_DingTalks_JSON_says_so_naming_its_content_type_and_the_call(string? contentType, string body, string said)
+    {
+        // A proxy or a load balancer in front of DingTalk (or of the gateway's way out) answers for it: no code, no request id.
+        using var response = new HttpResponseMessage(HttpStatusCode.BadGateway)
+        {
+            Content = contentType is null ? new ByteArrayContent([]) : new StringContent(body, System.Text.Encoding.UTF8, contentType),
+            RequestMessage = new HttpRequestMessage(HttpMethod.Put, "https://api.dingtalk.com/v1.0/card/instances"),
+        };
+
+        var refusal = await DingTalkErrorReader.ToExceptionAsync(response, new DingTalk.CardGateway.Hosting.SecretMasker(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build()), CancellationToken.None);
+
+        Assert.Null(refusal.Code);
+        Assert.Contains(said, refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("not DingTalk's", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("PUT /v1.0/card/instances", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(DingTalkErrorKind.Transient, DingTalkErrors.Classify(refusal.StatusCode, refusal.Code));
+    }
+
     [Fact]
     public void No_Retry_After_asks_no_wait()
     {

@@ -37,7 +37,7 @@ public static class DingTalkErrorReader
         return new DingTalkApiException(
             response.StatusCode,
             body?.Code,
-            body?.Message is { } message ? masker.Apply(message) : response.ReasonPhrase,
+            body?.Message is { } message ? masker.Apply(message) : body is null ? NotDingTalks(response) : response.ReasonPhrase,
             body?.RequestId,
             body?.AccessDeniedDetail?.RequiredScopes,
             CallOf(response.RequestMessage))
@@ -46,6 +46,18 @@ public static class DingTalkErrorReader
             AskedToWait = DingTalkErrors.AsksToWait(response.RequestMessage, response.StatusCode, body),
             RetryAfter = RetryAfterOf(response),
         };
+    }
+
+    /// <summary>
+    /// A refusal without DingTalk's JSON (no <c>code</c>, no <c>requestid</c>): said with its content type, since it is
+    /// most often something in between answering for DingTalk (a proxy's or a load balancer's page), not DingTalk.
+    /// </summary>
+    private static string NotDingTalks(HttpResponseMessage response)
+    {
+        var body = response.Content.Headers.ContentLength is null or 0
+            ? "no body"
+            : $"a {response.Content.Headers.ContentType?.MediaType ?? "body of no content type"} body";
+        return $"{response.ReasonPhrase}, with {body}: not DingTalk's JSON, so perhaps not DingTalk's answer but that of something in between (a proxy, a load balancer)";
     }
 
     /// <summary>
