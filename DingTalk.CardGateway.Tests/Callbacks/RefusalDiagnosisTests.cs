@@ -44,15 +44,9 @@ public class RefusalDiagnosisTests(CallbackGateway gateway)
     {
         var (cardBizId, _) = await gateway.SendRobotCardAsync(StandardCard);
         var minted = RobotCardCallbackToken.Mint(cardBizId, "a-secret-since-dropped-0123");
-        var before = gateway.Logs.LogEvents.Count;
 
         using var request = DingTalkCallback.Post(RobotCardCallbackToken.RoutePrefix + minted, System.Text.Encoding.UTF8.GetBytes(DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "approve" })));
-        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
-
-        var logged = await Eventually.ValueAsync(
-            () => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3011),
-            "the refusal logged");
-        var text = logged.RenderMessage();
+        var text = await RefusedAsync(request, 3011);
         Assert.Contains(cardBizId, text, StringComparison.Ordinal);
         Assert.Contains("DingTalk:Callback:PreviousApiSecrets", text, StringComparison.Ordinal);
         Assert.DoesNotContain("a-secret-since-dropped-0123", gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
@@ -68,17 +62,11 @@ public class RefusalDiagnosisTests(CallbackGateway gateway)
     {
         var (cardBizId, path) = await gateway.SendRobotCardAsync(StandardCard);
         var timestamp = DingTalkCallback.Millis(DateTimeOffset.UtcNow);
-        var before = gateway.Logs.LogEvents.Count;
 
         using var request = DingTalkCallback.Post(path, System.Text.Encoding.UTF8.GetBytes(DingTalkCallback.RobotBody(cardBizId, "u1", new { action = "approve" })));
         request.Headers.Add("timestamp", timestamp);
         request.Headers.Add("sign", RobotCallbackSignature.Sign(timestamp, GatewayFactory.ApiSecret));
-        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
-
-        var logged = await Eventually.ValueAsync(
-            () => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3011),
-            "the refusal logged");
-        var text = logged.RenderMessage();
+        var text = await RefusedAsync(request, 3011);
         Assert.Contains(cardBizId, text, StringComparison.Ordinal);
         Assert.Contains("signed with DingTalk:Callback:ApiSecret, not DingTalk:AppSecret", text, StringComparison.Ordinal);
         Assert.DoesNotContain(GatewayFactory.ApiSecret, gateway.Logs.RenderedLogs(), StringComparison.Ordinal);
@@ -112,16 +100,10 @@ public class RefusalDiagnosisTests(CallbackGateway gateway)
     [Fact]
     public async Task A_stale_callback_signed_with_the_app_secret_is_logged_as_signed_with_the_app_secret()
     {
-        var before = gateway.Logs.LogEvents.Count;
-
         using var request = DingTalkCallback.Signed(
             DingTalkCallback.Body("app-secret-stale-card", "u1", new { action = "vote", option = "A" }), gateway.DingTalk.Options.AppSecret, DateTimeOffset.UtcNow.AddMinutes(-10));
-        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
 
-        var logged = await Eventually.ValueAsync(
-            () => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 3001),
-            "the refusal logged");
-        Assert.Contains("signed with DingTalk:AppSecret, not DingTalk:Callback:ApiSecret", logged.RenderMessage(), StringComparison.Ordinal);
+        Assert.Contains("signed with DingTalk:AppSecret, not DingTalk:Callback:ApiSecret", await RefusedAsync(request, 3001), StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -144,5 +126,16 @@ public class RefusalDiagnosisTests(CallbackGateway gateway)
         Assert.Contains("tpl.unclaimed-diagnosis", text, StringComparison.Ordinal);
         Assert.Contains("params.action \"archive\"", text, StringComparison.Ordinal);
         Assert.Contains("actionIds \"btn_archive\"", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>Sends the callback, refused with 401, and gives its refusal's log line (event <paramref name="eventId"/>) as written.</summary>
+    private async Task<string> RefusedAsync(HttpRequestMessage request, int eventId)
+    {
+        var before = gateway.Logs.LogEvents.Count;
+        await HttpAssert.ProblemAsync(await gateway.DingTalkClient.SendAsync(request), HttpStatusCode.Unauthorized);
+        var logged = await Eventually.ValueAsync(
+            () => gateway.Logs.LogEvents.Skip(before).FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == eventId),
+            "the refusal logged");
+        return logged.RenderMessage();
     }
 }
