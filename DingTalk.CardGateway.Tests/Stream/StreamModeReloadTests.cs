@@ -27,6 +27,12 @@ public sealed class StreamModeReloadTests
         var outTrackId = await SendCardAsync(api);
         Assert.Equal("HTTP", dingTalk.State.FindCard(outTrackId)!.CallbackType); // no Stream connection would receive a STREAM card's clicks
         Assert.Equal("Healthy", (await StreamReadinessAsync(api)).GetProperty("status").GetString());
+
+        // A STREAM card asked for by name is sent as asked, and warned of: this gateway still opens no connection.
+        var asked = $"reload-{Guid.NewGuid():N}";
+        var response = await api.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId = asked, openConversationId = "cidReload==", callbackType = "STREAM", cardData = new { } });
+        await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Contains(factory.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 3131 && e.RenderMessage().Contains(asked, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -55,6 +55,7 @@ public static partial class CardAdminEndpoints
         CardSender sender,
         ICardStore store,
         IOptionsSnapshot<DingTalkOptions> dingTalk,
+        IOptions<DingTalkOptions> startup,
         TimeProvider clock,
         ILoggerFactory logs,
         CancellationToken cancellationToken)
@@ -151,8 +152,9 @@ public static partial class CardAdminEndpoints
         }
 
         // Asked for by name: sent as asked (another process of the same app may hold a Stream connection), but said, since
-        // DingTalk calls a STREAM card back only over a Stream connection of its app, and this gateway opens none.
-        if (delivery.CallbackType == CallbackTypes.Stream && dingTalk.Value is { EffectiveMode: GatewayMode.Live, Stream.Enabled: false })
+        // DingTalk calls a STREAM card back only over a Stream connection of its app, and this gateway opens none (Stream
+        // mode as it started: the connection is opened, or not, at startup, whatever a reloaded configuration says).
+        if (delivery.CallbackType == CallbackTypes.Stream && dingTalk.Value.EffectiveMode == GatewayMode.Live && !startup.Value.Stream.Enabled)
         {
             Log.StreamCardWithoutStream(logs.CreateLogger(typeof(CardAdminEndpoints).FullName!), delivery.OutTrackId);
         }
