@@ -22,4 +22,13 @@ ENV ASPNETCORE_HTTP_PORTS=8080 \
 VOLUME /app/data
 EXPOSE 8080
 USER $APP_UID
+# The runtime image has no curl or wget: the gateway's own binary probes itself (README "Container"). Liveness, not
+# readiness: an unready gateway (DingTalk unreachable, a Stream connection down) is not fixed by restarting it, and an
+# orchestrator that replaces unhealthy containers would restart every replica through a DingTalk outage. Readiness is
+# for routing: `--health-check` (= ready) in a load balancer's or Kubernetes' readiness probe. /health/live answers
+# only once the schema is migrated and Kestrel listens, so healthy here means a replica can take requests.
+# start-period: migration waits up to Gateway:Storage:StartupWait for the database; 3 s timeout is the command's own,
+# plus the runtime's start; 3 misses in a row (45 s) before "unhealthy", so one slow GC pause is not an outage.
+HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --start-interval=2s --retries=3 \
+    CMD ["dotnet", "DingTalk.CardGateway.dll", "--health-check=live"]
 ENTRYPOINT ["dotnet", "DingTalk.CardGateway.dll"]

@@ -6,6 +6,11 @@ using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Stream;
 
+if (HealthCheckCommand.IsRequested(args))
+{
+    return await HealthCheckCommand.RunAsync(args, Console.Out);
+}
+
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = ContentRoot.Find() });
 
 builder.AddGatewayLogging();
