@@ -119,6 +119,33 @@ public class ContainerConfigTests
             $"{replicas} replicas and a killed one's lingering connections may open {(replicas + 1) * pool} (Maximum Pool Size {pool} each); PostgreSQL takes {maxConnections - ReservedForSuperusers}");
     }
 
+    /// <summary>
+    /// The runtime image has no curl: the Dockerfile's HEALTHCHECK and compose's run the gateway's own
+    /// <c>--health-check</c>, spelt as the binary accepts it (a typo would make every replica unhealthy, forever), and
+    /// nginx starts only once the replicas are healthy, not merely started.
+    /// </summary>
+    [Fact]
+    public void The_container_health_checks_run_the_gateways_own_probe_and_nginx_waits_for_healthy_replicas()
+    {
+        var dockerfile = File.ReadAllText(Path.Combine(Root, "Dockerfile"));
+        var compose = File.ReadAllText(Path.Combine(Root, "docker-compose.yml"));
+
+        var image = Regex.Match(dockerfile, @"^HEALTHCHECK\s[^\n]*\\\n\s*CMD\s+(?<command>\[[^\n]*\])\s*$", RegexOptions.Multiline);
+        Assert.True(image.Success, "the Dockerfile has no HEALTHCHECK ... CMD [\"dotnet\", ...]");
+        var service = Regex.Match(compose, @"^  gateway:\n(?:    [^\n]*\n|\n)*?    healthcheck:\n      test: (?<command>\[[^\n]*\])", RegexOptions.Multiline);
+        Assert.True(service.Success, "compose's gateway service has no healthcheck test");
+        foreach (var command in new[] { image, service }.Select(m => System.Text.Json.JsonSerializer.Deserialize<string[]>(m.Groups["command"].Value)!))
+        {
+            var args = command.SkipWhile(a => a == "CMD").ToArray();
+            Assert.Equal(["dotnet", "DingTalk.CardGateway.dll"], args[..2]);
+            Assert.True(HealthCheckCommand.IsRequested(args[2..]), $"{string.Join(' ', args)} does not ask for a health check");
+            Assert.Equal("live", HealthCheckCommand.Probe(args[2..], out var unknown));
+            Assert.Null(unknown);
+        }
+
+        Assert.Matches(new Regex(@"^  nginx:\n(?:    [^\n]*\n)*?    depends_on:\n      gateway:\n        condition: service_healthy\b", RegexOptions.Multiline), compose);
+    }
+
     private static int Replicas() => int.Parse(
         File.ReadAllLines(Path.Combine(Root, "docker-compose.yml")).Select(l => l.Trim()).Single(l => l.StartsWith("replicas:", StringComparison.Ordinal))["replicas:".Length..].Trim(),
         System.Globalization.CultureInfo.InvariantCulture);
