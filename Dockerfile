@@ -28,7 +28,8 @@ USER $APP_UID
 # for routing: `--health-check` (= ready) in a load balancer's or Kubernetes' readiness probe. /health/live answers
 # only once the schema is migrated and Kestrel listens, so healthy here means a replica can take requests.
 # start-period: migration waits up to Gateway:Storage:StartupWait for the database; 3 s timeout is the command's own,
-# plus the runtime's start; 3 misses in a row (45 s) before "unhealthy", so one slow GC pause is not an outage.
-HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --start-interval=2s --retries=3 \
+# plus the runtime's start; 3 misses in a row (30 s) before "unhealthy", so one slow GC pause is not an outage. No
+# --start-interval: engines before Docker 25 refuse it, and a 10 s interval is soon enough for nginx's first wait.
+HEALTHCHECK --interval=10s --timeout=10s --start-period=60s --retries=3 \
     CMD ["dotnet", "DingTalk.CardGateway.dll", "--health-check=live"]
 ENTRYPOINT ["dotnet", "DingTalk.CardGateway.dll"]
