@@ -25,6 +25,49 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _output);
 
+    /// <summary>
+    /// Runs <c>dotnet DingTalk.CardGateway.dll</c> with <paramref name="args"/> until it exits on its own (killed after a
+    /// minute): for what stops at startup, or a command such as <c>--health-check</c>. The environment is the test's, less
+    /// <paramref name="removed"/>, plus <paramref name="environment"/>.
+    /// </summary>
+    public static async Task<(int ExitCode, string Error, string Output)> RunToExitAsync(
+        string[] args, IReadOnlyDictionary<string, string> environment, params string[] removed)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll"), .. args])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        foreach (var variable in removed)
+        {
+            start.Environment.Remove(variable);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        return (process.ExitCode, await stderr, await stdout);
+    }
+
     public static async Task<GatewayProcess> StartAsync(FakeDingTalk dingTalk, IReadOnlyDictionary<string, string?> settings)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll"), "--urls", "http://127.0.0.1:0"])

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Tests.Fixtures;
 
@@ -102,36 +101,8 @@ public sealed class HealthCheckCommandTests : IAsyncLifetime
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string[] args, Dictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll"), .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        start.Environment.Remove("ASPNETCORE_HTTP_PORTS");
-        start.Environment.Remove("ASPNETCORE_URLS");
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        Assert.Equal("", await stderr);
-        return (process.ExitCode, await stdout);
+        var (exitCode, error, output) = await GatewayProcess.RunToExitAsync(args, environment, "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_URLS");
+        Assert.Equal("", error);
+        return (exitCode, output);
     }
 }

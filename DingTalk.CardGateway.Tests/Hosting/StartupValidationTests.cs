@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DingTalk.CardGateway.Tests.Fixtures;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage.Sql;
@@ -514,37 +513,6 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         return Assert.Single(ex.Failures);
     }
 
-    private static async Task<(int ExitCode, string Error, string Output)> RunAsync(Dictionary<string, string> environment, string urls = "http://127.0.0.1:0")
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, "--urls", urls])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        return (process.ExitCode, await stderr, await stdout);
-    }
+    private static Task<(int ExitCode, string Error, string Output)> RunAsync(Dictionary<string, string> environment, string urls = "http://127.0.0.1:0") =>
+        GatewayProcess.RunToExitAsync(["--urls", urls], new Dictionary<string, string>(environment) { ["DOTNET_ENVIRONMENT"] = "Production" });
 }
