@@ -74,8 +74,9 @@ public sealed partial class CardCallbackEndpoint(
         // The robot scheme (timestamp + "\n" + secret) is a different one; say so, since it is an easy mix-up: keyed with the
         // ApiSecret, or with the AppSecret as DingTalk's robot messages are (a robot-message signer reused).
         var robotStyle = check == SignatureCheck.Mismatch
-            && (IsRobotScheme(timestamp, signature, settings.ApiSecret, now)
-                || (!string.IsNullOrEmpty(dingTalk.CurrentValue.AppSecret) && IsRobotScheme(timestamp, signature, dingTalk.CurrentValue.AppSecret, now)));
+            && (RobotCallbackSignature.Verify(timestamp, signature, settings.ApiSecret, now).IsMadeWithTheSecret()
+                || (!string.IsNullOrEmpty(dingTalk.CurrentValue.AppSecret)
+                    && RobotCallbackSignature.Verify(timestamp, signature, dingTalk.CurrentValue.AppSecret, now).IsMadeWithTheSecret()));
         var robotHeaders = check == SignatureCheck.MissingSignature && http.Request.Headers.ContainsKey(RobotCallbackSignature.SignatureHeader);
         long? skewSeconds = CallbackSignatureMath.TryParseTimestamp(timestamp, out var signedAt) ? (long)(now - signedAt).TotalSeconds : null;
         var timing = skewSeconds is { } skew
@@ -97,9 +98,6 @@ public sealed partial class CardCallbackEndpoint(
         return Unauthorized(detail);
     }
 
-    private static bool IsRobotScheme(string timestamp, string signature, string secret, DateTimeOffset now) =>
-        RobotCallbackSignature.Verify(timestamp, signature, secret, now) is SignatureCheck.Valid or SignatureCheck.Stale;
-
     /// <summary>
     /// For the operator's log only (DingTalk reads no answer): which setting the signature is checked against and what
     /// DingTalk signs with, since the two secrets are a letter apart; whether it is the AppSecret, the usual mix-up.
@@ -109,7 +107,7 @@ public sealed partial class CardCallbackEndpoint(
         var settings = dingTalk.CurrentValue;
         var routeKey = settings.Callback.RouteKey;
         return !string.IsNullOrEmpty(settings.AppSecret)
-            && CardCallbackSignature.Verify(timestamp, signature, settings.AppSecret, now, settings.Callback.SignatureWindow) is SignatureCheck.Valid or SignatureCheck.Stale
+            && CardCallbackSignature.Verify(timestamp, signature, settings.AppSecret, now, settings.Callback.SignatureWindow).IsMadeWithTheSecret()
             ? $" It is signed with DingTalk:AppSecret, not DingTalk:Callback:ApiSecret: route key '{routeKey}' was registered with the app's secret as its apiSecret. Register it again with DingTalk:Callback:ApiSecret (DingTalk:Callback:RegisterOnStartup, with ForceUpdate if another URL holds it)."
             : $" It is not signed with DingTalk:Callback:ApiSecret{(settings.Callback.PreviousApiSecrets.Count > 0 ? " nor any of DingTalk:Callback:PreviousApiSecrets" : "")}: DingTalk signs with the apiSecret registered for route key '{routeKey}'. If every click is refused so, that secret and DingTalk:Callback:ApiSecret differ: register again (DingTalk:Callback:RegisterOnStartup) or set the registered one.";
     }

@@ -96,7 +96,7 @@ public sealed partial class RobotCardCallbackEndpoint(
     /// other secret (the same mix-up as on the card route, the other way round) — never either secret.
     /// </summary>
     private static string SignMismatchHint(string timestamp, string sign, DingTalkOptions settings, DateTimeOffset now) =>
-        RobotCallbackSignature.Verify(timestamp, sign, settings.Callback.ApiSecret!, now) is SignatureCheck.Valid or SignatureCheck.Stale
+        RobotCallbackSignature.Verify(timestamp, sign, settings.Callback.ApiSecret!, now).IsMadeWithTheSecret()
             ? " It is signed with DingTalk:Callback:ApiSecret, not DingTalk:AppSecret: DingTalk signs the robot headers with the app's secret."
             : " It is checked against DingTalk:AppSecret, the app's secret DingTalk signs the robot headers with: if it was reset in DingTalk's developer console, restart the gateway with the new one.";
 
