@@ -54,9 +54,9 @@ public static class DingTalkErrorReader
     /// </summary>
     private static string NotDingTalks(HttpResponseMessage response)
     {
-        var body = response.Content.Headers.ContentLength is null or 0
-            ? "no body"
-            : $"a {response.Content.Headers.ContentType?.MediaType ?? "body of no content type"} body";
+        var body = response.Content.Headers.ContentLength is null or 0 ? "no body"
+            : response.Content.Headers.ContentType?.MediaType is { } type ? $"a {type} body"
+            : "a body without a content type";
         return $"{response.ReasonPhrase}, with {body}: not DingTalk's JSON, so perhaps not DingTalk's answer but that of something in between (a proxy, a load balancer)";
     }
 
