@@ -19,31 +19,24 @@ public static class HealthCheckCommand
     public static string? Probe(IReadOnlyList<string> args, out string? unknown)
     {
         unknown = null;
-        foreach (var arg in args)
+        if (args.FirstOrDefault(IsOption) is not { } arg)
         {
-            if (arg == Option)
-            {
-                return "ready";
-            }
-
-            if (arg.StartsWith(Option + "=", StringComparison.Ordinal))
-            {
-                var probe = arg[(Option.Length + 1)..];
-                if (probe is "ready" or "live")
-                {
-                    return probe;
-                }
-
-                unknown = arg;
-                return null;
-            }
+            return null;
         }
 
+        var probe = arg == Option ? "ready" : arg[(Option.Length + 1)..];
+        if (probe is "ready" or "live")
+        {
+            return probe;
+        }
+
+        unknown = arg;
         return null;
     }
 
-    public static bool IsRequested(IReadOnlyList<string> args) =>
-        args.Any(a => a == Option || a.StartsWith(Option + "=", StringComparison.Ordinal));
+    public static bool IsRequested(IReadOnlyList<string> args) => args.Any(IsOption);
+
+    private static bool IsOption(string arg) => arg == Option || arg.StartsWith(Option + "=", StringComparison.Ordinal);
 
     /// <summary>
     /// The port as Kestrel takes it from the environment: the first of <c>ASPNETCORE_HTTP_PORTS</c>, else the first
