@@ -156,7 +156,7 @@ public static partial class CardAdminEndpoints
         // mode as it started: the connection is opened, or not, at startup, whatever a reloaded configuration says).
         if (delivery.CallbackType == CallbackTypes.Stream && dingTalk.Value.EffectiveMode == GatewayMode.Live && !startup.Value.Stream.Enabled)
         {
-            Log.StreamCardWithoutStream(logs.CreateLogger(typeof(CardAdminEndpoints).FullName!), delivery.OutTrackId);
+            Log.StreamCardWithoutStream(logs.CreateLogger(typeof(CardAdminEndpoints)), delivery.OutTrackId);
         }
 
         return TypedResults.Created(
@@ -303,7 +303,7 @@ public static partial class CardAdminEndpoints
 
         var retryAfter = (long)CardTypewriter.FrameWait.TotalSeconds;
         response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Log.FrameRefused(logs.CreateLogger(typeof(CardAdminEndpoints).FullName!), outTrackId, turn);
+        Log.FrameRefused(logs.CreateLogger(typeof(CardAdminEndpoints)), outTrackId, turn);
         return TypedResults.Problem(
             statusCode: StatusCodes.Status409Conflict,
             title: "A text is being typed into the card",
