@@ -90,6 +90,10 @@ public sealed class DingTalkAnswerDiagnosisTests(DingTalkFixture fixture) : ICla
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.NotFound);
         Assert.Equal(RequestId, problem.GetProperty("dingTalkRequestId").GetString());
+        // The answer follows the entry's mark; its log line may come a moment after.
+        await Eventually.TrueAsync(
+            () => fixture.Gateway.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 4103 && e.RenderMessage().Contains(card, StringComparison.Ordinal)),
+            "the dead letter's log line");
         var logged = Assert.Single(fixture.Gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 4103 && e.RenderMessage().Contains(card, StringComparison.Ordinal)).RenderMessage();
         Assert.Contains("PUT /v1.0/card/instances", logged, StringComparison.Ordinal);
         Assert.Contains($"requestid {RequestId}", logged, StringComparison.Ordinal);
