@@ -129,6 +129,19 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
             "the refusal logged with its reason");
     }
 
+    [Theory]
+    [InlineData(1_000)] // microseconds: 16 digits, past what a millisecond timestamp can hold
+    [InlineData(100)] // tenths of a microsecond would be 17; 15 digits read as milliseconds fall thousands of years ahead
+    public async Task A_timestamp_finer_than_milliseconds_is_refused_with_a_hint_that_DingTalk_signs_milliseconds(int perMillisecond)
+    {
+        var fine = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * perMillisecond).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var signature = Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(GatewayFactory.ApiSecret), Encoding.UTF8.GetBytes(fine)));
+
+        var problem = await RefusedAsync(DingTalkCallback.Unsigned(VoteBody, (CardCallbackSignature.TimestampHeader, fine), (CardCallbackSignature.SignatureHeader, signature)));
+
+        Assert.Equal($"The signature timestamp {fine} has {fine.Length} digits: it looks finer than epoch milliseconds (microseconds have 16); DingTalk signs with epoch milliseconds (13 digits).", Detail(problem));
+    }
+
     [Fact]
     public async Task A_robot_style_signature_is_refused_as_a_different_scheme()
     {

@@ -37,11 +37,25 @@ internal static class CallbackSignatureMath
             return $"{subject} {timestamp} looks like epoch seconds; DingTalk signs with epoch milliseconds (13 digits).";
         }
 
+        if (FinerThanMilliseconds(subject, timestamp) is { } finer)
+        {
+            return finer;
+        }
+
         var skew = TryParseTimestamp(timestamp, out var signedAt) ? (long)Math.Round((now - signedAt).TotalSeconds) : 0;
         var accepted = window.TotalHours >= 1 && window.TotalHours % 1 == 0 ? $"{window.TotalHours:0} h" : $"{window.TotalSeconds:0} s";
         return $"{subject} is {Math.Abs(skew).ToString(CultureInfo.InvariantCulture)} s {(skew >= 0 ? "behind" : "ahead of")} this gateway's clock; "
             + $"at most {accepted} either way is accepted (check both clocks).";
     }
+
+    /// <summary>
+    /// Why a timestamp of 14 to 16 digits was refused (unreadable past 15, decades ahead below): epoch milliseconds have
+    /// 13 digits, microseconds 16. Null for any other timestamp.
+    /// </summary>
+    public static string? FinerThanMilliseconds(string subject, string timestamp) =>
+        timestamp.Length is >= 14 and <= 16 && timestamp.All(char.IsAsciiDigit)
+            ? $"{subject} {timestamp} has {timestamp.Length} digits: it looks finer than epoch milliseconds (microseconds have 16); DingTalk signs with epoch milliseconds (13 digits)."
+            : null;
 
     /// <summary>
     /// The MAC over <paramref name="message"/> followed by <paramref name="suffix"/> (empty but for the robot scheme), on

@@ -88,7 +88,8 @@ public sealed partial class CardCallbackEndpoint(
             _ when robotStyle => "The signature uses the robot-message scheme (timestamp + \"\\n\" + secret); card callbacks are signed over the timestamp alone.",
             _ when robotHeaders => "This endpoint takes DingTalk's card-callback signature (x-ddpaas-signature-timestamp, x-ddpaas-signature), not the robot headers timestamp/sign.",
             SignatureCheck.MissingSignature => $"The {CardCallbackSignature.TimestampHeader} and {CardCallbackSignature.SignatureHeader} headers are required.",
-            SignatureCheck.MalformedTimestamp => $"{CardCallbackSignature.TimestampHeader} must be epoch milliseconds.",
+            SignatureCheck.MalformedTimestamp => CallbackSignatureMath.FinerThanMilliseconds("The signature timestamp", timestamp)
+                ?? $"{CardCallbackSignature.TimestampHeader} must be epoch milliseconds.",
             SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The signature timestamp", timestamp, now, settings.SignatureWindow),
             _ => "The signature does not match: it must be Base64(HMAC-SHA256(apiSecret, timestamp)).",
         };

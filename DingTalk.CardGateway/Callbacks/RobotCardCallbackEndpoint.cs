@@ -76,7 +76,8 @@ public sealed partial class RobotCardCallbackEndpoint(
             var detail = check switch
             {
                 SignatureCheck.MissingSignature => "Give both robot headers timestamp and sign, or neither.",
-                SignatureCheck.MalformedTimestamp => "The timestamp header must be epoch milliseconds.",
+                SignatureCheck.MalformedTimestamp => CallbackSignatureMath.FinerThanMilliseconds("The timestamp header", timestamp)
+                    ?? "The timestamp header must be epoch milliseconds.",
                 SignatureCheck.Stale => CallbackSignatureMath.StaleSentence("The timestamp header", timestamp, now, RobotCallbackSignature.Window),
                 _ => "The sign header does not match: it must be Base64(HMAC-SHA256(appSecret, timestamp + \"\\n\" + appSecret)).",
             };
