@@ -870,8 +870,132 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         }
     }
 
+    [SkippableFact]
+    public async Task Every_cards_history_pages_across_cards_newest_first_one_outcomes_or_since_a_time_alone()
+    {
+        SkipWithoutDatabase();
+        // A band of time no other test records in, so the other tests' callbacks stay out of the pages.
+        var from = new DateTimeOffset(2090, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(Random.Shared.Next(1_000_000));
+        var band = $"band-{Guid.NewGuid():N}";
+        var added = await AddCallbacksAsync(band, 90, i => Callback($"{band}-{i % 3}") with
+        {
+            ReceivedAt = from.AddMilliseconds(i / 4),
+            Outcome = i % 5 == 0 ? CallbackOutcome.Unhandled : CallbackOutcome.Handled,
+        });
+        var start = new CallbackCursor(from.AddDays(1).ToUnixTimeMilliseconds(), "~");
+
+        var (every, pages) = await PageThroughAsync(null, new CallbackHistoryQuery(13, start, Since: from));
+        var (unhandled, _) = await PageThroughAsync(null, new CallbackHistoryQuery(4, start, Outcome: CallbackOutcome.Unhandled, Since: from));
+        var (later, _) = await PageThroughAsync(null, new CallbackHistoryQuery(500, start, Since: from.AddMilliseconds(10)));
+
+        Assert.Equal(7, pages);
+        Assert.Equal(added.OrderByDescending(c => c.ReceivedAt).ThenByDescending(c => c.CallbackId, StringComparer.Ordinal).Select(c => c.CallbackId), every.Select(c => c.CallbackId));
+        Assert.Equal(3, every.Select(c => c.CardId).Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(Ids(added.Where((_, i) => i % 5 == 0)), Ids(unhandled));
+        Assert.Equal(Ids(added.Where(c => c.ReceivedAt >= from.AddMilliseconds(10))), Ids(later));
+
+        static IEnumerable<string> Ids(IEnumerable<CallbackRecord> callbacks) => callbacks.Select(c => c.CallbackId).Order(StringComparer.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Unhandled_clicks_are_grouped_by_what_a_handler_is_chosen_by_the_most_clicked_first()
+    {
+        SkipWithoutDatabase();
+        var since = new DateTimeOffset(2091, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(Random.Shared.Next(1_000_000));
+        var g = Guid.NewGuid().ToString("N");
+        await using (var scope = fixture.Scope())
+        {
+            var cards = scope.ServiceProvider.GetRequiredService<ICardStore>();
+            await cards.SaveAsync(AdvancedCard($"{g}-a", "x") with { TemplateId = "tpl.a" }, default);
+            await cards.SaveAsync(AdvancedCard($"{g}-b", "x") with { TemplateId = "tpl.b" }, default);
+        }
+
+        CallbackRecord Click(string card, int ms, string? action, string[] ids, CallbackOutcome outcome = CallbackOutcome.Unhandled) =>
+            Callback($"{g}-{card}") with { ReceivedAt = since.AddMilliseconds(ms), Action = action, ActionIds = ids, Outcome = outcome };
+        CallbackRecord[] clicks =
+        [
+            Click("a", 0, "escalate", ["btn1"]), Click("a", 1, "escalate", ["btn1"]), Click("a", 2, "escalate", ["btn2"]), Click("a", 9, "escalate", ["btn1"]),
+            Click("b", 3, "escalate", ["btn1"]), Click("b", 4, "escalate", ["btn1"]),
+            Click("foreign", 5, null, ["x"]), Click("foreign", 6, null, ["x"]), Click("foreign", 7, null, ["y"]),
+            Click("a", 8, null, []) with { Type = "DynamicDataCallback" },
+            Click("a", 10, "escalate", ["btn1"], CallbackOutcome.Handled), // claimed
+            Click("a", -1, "escalate", ["btn1"]), // before since
+        ];
+        await AddCallbacksAsync(g, clicks.Length, i => clicks[i]);
+        await using var read = fixture.Scope();
+        var store = read.ServiceProvider.GetRequiredService<ICallbackStore>();
+
+        var (groups, more) = await store.UnhandledAsync(since, 10, default);
+        var (top, topMore) = await store.UnhandledAsync(since, 2, default);
+
+        Assert.False(more);
+        Assert.Equal(
+            [("tpl.a", "escalate", "", 4), ("foreign", "", "x", 2), ("tpl.b", "escalate", "", 2), ("tpl.a", "", "", 1), ("foreign", "", "y", 1)],
+            groups.Select(x => (x.TemplateId ?? "foreign", x.Example.Action ?? "", x.Example.Action is null ? string.Join(",", x.Example.ActionIds) : "", x.Count)));
+        var escalate = groups[0];
+        Assert.Equal((since, since.AddMilliseconds(9)), (escalate.FirstSeen, escalate.LastSeen));
+        Assert.Contains(escalate.Example.CallbackId, clicks.Take(4).Select(c => c.CallbackId));
+        Assert.Equal((CallbackOutcome.Unhandled, $"{g}-a"), (escalate.Example.Outcome, escalate.Example.CardId));
+        Assert.Equal("DynamicDataCallback", groups[3].Example.Type);
+        Assert.Equal(2, top.Count);
+        Assert.True(topMore);
+        Assert.Empty((await store.UnhandledAsync(since.AddMilliseconds(11), 10, default)).Groups);
+    }
+
+    /// <summary>
+    /// Every card's history pages along <c>callbacks_by_age</c> (time) as one card's does along its own index: from the
+    /// cursor's time backwards, sorting only one millisecond's clicks by id; the unhandled clicks' groups read that index
+    /// from <c>since</c> on, never the whole table.
+    /// </summary>
+    [SkippableFact]
+    public async Task Every_cards_history_and_the_unhandled_groups_are_read_along_the_age_index()
+    {
+        SkipWithoutDatabase();
+        var cursor = new CallbackCursor(T0.ToUnixTimeMilliseconds(), "any");
+        var sqlite = fixture.Provider == StorageOptions.Sqlite;
+
+        var all = await PlanAsync(new CallbackHistoryQuery(100, cursor), oneCard: false);
+        var first = await PlanAsync(new CallbackHistoryQuery(100), oneCard: false);
+        var oneOutcome = await PlanAsync(new CallbackHistoryQuery(100, cursor, Outcome: CallbackOutcome.Unhandled, Since: T0.AddDays(-7)), oneCard: false);
+        var groups = await PlanAsync(SqlCallbackStore.UnhandledQuery, new { since = T0.ToUnixTimeMilliseconds(), outcome = "Unhandled", take = 101 });
+
+        foreach (var plan in new[] { all, first, oneOutcome })
+        {
+            Assert.Matches(sqlite ? "INDEX callbacks_by_age" : "Index Scan Backward using callbacks_by_age on callbacks", plan);
+            if (sqlite)
+            {
+                Assert.DoesNotContain("TEMP B-TREE FOR ORDER BY", plan, StringComparison.Ordinal); // a sort of the whole result
+            }
+            else
+            {
+                Assert.Matches("Incremental Sort[\\s\\S]*Presorted Key: received_at", plan);
+                Assert.DoesNotMatch("(?<!Incremental )Sort  ", plan);
+            }
+        }
+
+        foreach (var plan in new[] { all, oneOutcome })
+        {
+            Assert.Matches(sqlite ? "callbacks_by_age \\(received_at[<>]\\?" : "Index Cond: [^\\n]*received_at <= ", plan); // starts at the cursor
+        }
+
+        Assert.Matches(sqlite ? "SEARCH callbacks USING INDEX callbacks_by_age \\(received_at>\\?\\)" : "Index Scan using callbacks_by_age on callbacks[\\s\\S]*Index Cond: \\(received_at >= ", groups);
+    }
+
     /// <summary>How the database plans <see cref="SqlCallbackStore.HistoryQuery"/>, as text.</summary>
-    private async Task<string> PlanAsync(CallbackHistoryQuery query)
+    private Task<string> PlanAsync(CallbackHistoryQuery query, bool oneCard = true) =>
+        PlanAsync(SqlCallbackStore.HistoryQuery(query, oneCard), new
+        {
+            cardId = "card-planned",
+            userId = query.UserId,
+            outcome = query.Outcome?.ToString(),
+            since = query.Since?.ToUnixTimeMilliseconds(),
+            beforeAt = query.Before?.ReceivedAtMs,
+            beforeId = query.Before?.CallbackId,
+            take = query.Limit + 1,
+        });
+
+    /// <summary>How the database plans <paramref name="sql"/>, as text.</summary>
+    private async Task<string> PlanAsync(string sql, object parameters)
     {
         var sqlite = fixture.Provider == StorageOptions.Sqlite;
         await using var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
@@ -881,20 +1005,12 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
             await connection.ExecuteAsync("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off", transaction: transaction);
         }
 
-        var rows = await connection.QueryAsync((sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ") + SqlCallbackStore.HistoryQuery(query), new
-        {
-            cardId = "card-planned",
-            userId = query.UserId,
-            outcome = query.Outcome?.ToString(),
-            beforeAt = query.Before?.ReceivedAtMs,
-            beforeId = query.Before?.CallbackId,
-            take = query.Limit + 1,
-        }, transaction);
+        var rows = await connection.QueryAsync((sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ") + sql, parameters, transaction);
         return string.Join('\n', rows.Select(r => (string)(sqlite ? ((IDictionary<string, object>)r)["detail"] : ((IDictionary<string, object>)r)["QUERY PLAN"])));
     }
 
-    /// <summary>Every page of a card's history, following each page's next, and how many pages it took.</summary>
-    private async Task<(List<CallbackRecord> Callbacks, int Pages)> PageThroughAsync(string cardId, CallbackHistoryQuery query)
+    /// <summary>Every page of a card's history (every card's, for a null id), following each page's next, and how many pages it took.</summary>
+    private async Task<(List<CallbackRecord> Callbacks, int Pages)> PageThroughAsync(string? cardId, CallbackHistoryQuery query)
     {
         await using var scope = fixture.Scope();
         var store = scope.ServiceProvider.GetRequiredService<ICallbackStore>();

@@ -19,8 +19,16 @@ public interface ICallbackStore
     Task<IReadOnlyList<CallbackRecord>> ForCardAsync(string cardId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// A page of the card's callbacks, newest first (ordered by receipt time, then id: stable across pages when two share
-    /// a millisecond), with the cursor to the next page when there are older ones.
+    /// A page of the card's callbacks — every card's when <paramref name="cardId"/> is null —, newest first (ordered by
+    /// receipt time, then id: stable across pages when two share a millisecond), with the cursor to the next page when
+    /// there are older ones.
     /// </summary>
-    Task<CallbackPage> HistoryAsync(string cardId, CallbackHistoryQuery query, CancellationToken cancellationToken);
+    Task<CallbackPage> HistoryAsync(string? cardId, CallbackHistoryQuery query, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The <see cref="CallbackOutcome.Unhandled"/> callbacks received at or after <paramref name="since"/>, grouped by what a
+    /// handler is chosen by (<see cref="UnhandledActionGroup"/>), the most clicked first: up to <paramref name="limit"/>
+    /// groups, and whether there are more.
+    /// </summary>
+    Task<(IReadOnlyList<UnhandledActionGroup> Groups, bool More)> UnhandledAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken);
 }

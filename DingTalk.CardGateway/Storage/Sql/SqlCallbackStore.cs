@@ -118,23 +118,25 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             cancellationToken);
 
     /// <remarks>
-    /// Along <c>callbacks_by_card</c> (card, time), backwards from the cursor's time: both databases sort only the clicks
-    /// of one millisecond by id as they go (SQLite's "temp b-tree for right part of ORDER BY", PostgreSQL's incremental
-    /// sort), so a page reads about as many rows as it returns, however many clicks the card has. One user's clicks and
-    /// one outcome's are filtered on the way, reading the card's other clicks between them: an index of their own (a
-    /// second index on the callbacks, or the id in this one) would cost every click a write, and cost the durable vote
-    /// ~20% (bench/HISTORY.md, twenty-second session), for an operator's query.
+    /// One card's along <c>callbacks_by_card</c> (card, time), every card's along <c>callbacks_by_age</c> (time), backwards
+    /// from the cursor's time: both databases sort only the clicks of one millisecond by id as they go (SQLite's "temp
+    /// b-tree for right part of ORDER BY", PostgreSQL's incremental sort), so a page reads about as many rows as it
+    /// returns, however many clicks there are. One user's clicks and one outcome's are filtered on the way, reading the
+    /// other clicks between them (<c>since</c> ends the read there): an index of their own (a second index on the
+    /// callbacks, or the id in this one) would cost every click a write, and cost the durable vote ~20%
+    /// (bench/HISTORY.md, twenty-second session), for an operator's query.
     /// </remarks>
-    public async Task<CallbackPage> HistoryAsync(string cardId, CallbackHistoryQuery query, CancellationToken cancellationToken)
+    public async Task<CallbackPage> HistoryAsync(string? cardId, CallbackHistoryQuery query, CancellationToken cancellationToken)
     {
         var rows = await session.ReadAsync(
             async (connection, transaction) => (await connection.QueryAsync<CallbackRow>(new CommandDefinition(
-                HistoryQuery(query),
+                HistoryQuery(query, oneCard: cardId is not null),
                 new
                 {
                     cardId,
                     userId = query.UserId,
                     outcome = query.Outcome?.ToString(),
+                    since = query.Since?.ToUnixTimeMilliseconds(),
                     beforeAt = query.Before?.ReceivedAtMs,
                     beforeId = query.Before?.CallbackId,
                     take = query.Limit + 1,
@@ -146,12 +148,97 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
         return new CallbackPage(page, rows.Count > query.Limit ? CallbackCursor.Of(page[^1]).Encode() : null);
     }
 
-    /// <summary>The text of a history page's query (<see cref="HistoryAsync"/>): also what the tests ask the databases to plan.</summary>
-    internal static string HistoryQuery(CallbackHistoryQuery query) =>
-        $"""
-        SELECT {Columns} FROM callbacks
-        WHERE card_id = @cardId{(query.UserId is null ? "" : " AND user_id = @userId")}{(query.Outcome is null ? "" : " AND outcome = @outcome")}{(query.Before is null ? "" : " AND received_at <= @beforeAt AND (received_at, callback_id) < (@beforeAt, @beforeId)")}
-        ORDER BY received_at DESC, callback_id DESC
+    /// <summary>
+    /// The text of a history page's query (<see cref="HistoryAsync"/>), of one card's callbacks or every card's: also what
+    /// the tests ask the databases to plan.
+    /// </summary>
+    internal static string HistoryQuery(CallbackHistoryQuery query, bool oneCard = true)
+    {
+        List<string> conditions = [];
+        if (oneCard)
+        {
+            conditions.Add("card_id = @cardId");
+        }
+
+        if (query.UserId is not null)
+        {
+            conditions.Add("user_id = @userId");
+        }
+
+        if (query.Outcome is not null)
+        {
+            conditions.Add("outcome = @outcome");
+        }
+
+        if (query.Since is not null)
+        {
+            conditions.Add("received_at >= @since");
+        }
+
+        if (query.Before is not null)
+        {
+            conditions.Add("received_at <= @beforeAt AND (received_at, callback_id) < (@beforeAt, @beforeId)");
+        }
+
+        return $"""
+            SELECT {Columns} FROM callbacks{(conditions.Count == 0 ? "" : "\nWHERE " + string.Join(" AND ", conditions))}
+            ORDER BY received_at DESC, callback_id DESC
+            LIMIT @take
+            """;
+    }
+
+    /// <remarks>
+    /// Along <c>callbacks_by_age</c> from <paramref name="since"/>: it reads every callback of the window, the handled ones
+    /// too, for the same reason the history filters an outcome on the way (an index of the unhandled ones would cost every
+    /// click: on PostgreSQL the outcome a click's claim updates would then be indexed, and no update of a claim could stay
+    /// on its page, HOT). Each group's example is then read by its id.
+    /// </remarks>
+    public async Task<(IReadOnlyList<UnhandledActionGroup> Groups, bool More)> UnhandledAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken)
+    {
+        var (groups, examples) = await session.ReadAsync(
+            async (connection, transaction) =>
+            {
+                var groups = (await connection.QueryAsync<UnhandledRow>(new CommandDefinition(
+                    UnhandledQuery,
+                    new { since = since.ToUnixTimeMilliseconds(), outcome = nameof(CallbackOutcome.Unhandled), take = limit + 1 },
+                    transaction,
+                    cancellationToken: cancellationToken))).AsList();
+                var ids = new DynamicParameters();
+                for (var i = 0; i < Math.Min(groups.Count, limit); i++)
+                {
+                    ids.Add($"e{i}", groups[i].Example);
+                }
+
+                var examples = groups.Count == 0
+                    ? []
+                    : (await connection.QueryAsync<CallbackRow>(new CommandDefinition(
+                        $"SELECT {Columns} FROM callbacks WHERE callback_id IN ({string.Join(", ", ids.ParameterNames.Select(n => "@" + n))})",
+                        ids,
+                        transaction,
+                        cancellationToken: cancellationToken))).ToDictionary(r => r.CallbackId, r => r.ToRecord(), StringComparer.Ordinal);
+                return (groups, examples);
+            },
+            cancellationToken);
+        var found = groups.Take(limit)
+            .Where(g => examples.ContainsKey(g.Example)) // purged by retention between the two reads
+            .Select(g => new UnhandledActionGroup(
+                g.TemplateId, (int)g.Count, DateTimeOffset.FromUnixTimeMilliseconds(g.FirstSeen), DateTimeOffset.FromUnixTimeMilliseconds(g.LastSeen), examples[g.Example]))
+            .ToList();
+        return (found, groups.Count > limit);
+    }
+
+    /// <summary>
+    /// <see cref="UnhandledAsync"/>'s groups: what a handler is chosen by (the template the card was sent with, the type,
+    /// <c>params.action</c>, and the <c>actionIds</c> of a click without one), the most clicked first.
+    /// </summary>
+    internal const string UnhandledQuery =
+        """
+        SELECT cards.template_id AS TemplateId, COUNT(*) AS Count, MIN(callbacks.received_at) AS FirstSeen, MAX(callbacks.received_at) AS LastSeen,
+               MAX(callbacks.callback_id) AS Example
+        FROM callbacks LEFT JOIN cards ON cards.id = callbacks.card_id
+        WHERE callbacks.received_at >= @since AND callbacks.outcome = @outcome
+        GROUP BY cards.template_id, callbacks.type, callbacks.action, CASE WHEN callbacks.action IS NULL THEN callbacks.action_ids END
+        ORDER BY COUNT(*) DESC, MAX(callbacks.received_at) DESC
         LIMIT @take
         """;
 
@@ -258,6 +345,19 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             ("AnswerJson", callback.AnswerJson),
             ("CompletedAt", callback.CompletedAt?.ToUnixTimeMilliseconds()),
         ]);
+
+    private sealed class UnhandledRow
+    {
+        public string? TemplateId { get; init; }
+
+        public long Count { get; init; }
+
+        public long FirstSeen { get; init; }
+
+        public long LastSeen { get; init; }
+
+        public string Example { get; init; } = "";
+    }
 
     private sealed class CallbackRow
     {

@@ -1,0 +1,8 @@
+namespace DingTalk.CardGateway.Storage;
+
+/// <summary>
+/// Clicks no handler claimed, alike in what a handler is chosen by: the card's template (null for a card this gateway did
+/// not send), the callback's type, its <c>params.action</c>, and for clicks without one their <c>actionIds</c>.
+/// <paramref name="Example"/> is one of them, as recorded.
+/// </summary>
+public sealed record UnhandledActionGroup(string? TemplateId, int Count, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, CallbackRecord Example);
