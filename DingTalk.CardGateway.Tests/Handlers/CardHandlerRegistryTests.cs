@@ -97,6 +97,37 @@ public class CardHandlerRegistryTests
             registry.Unclaimed(Click(action: "stay"), PollCard with { TemplateId = "tpl.other" }));
     }
 
+    [Fact]
+    public void A_recorded_click_is_routed_now_as_its_callback_would_be_claimed_or_told_the_line_3101_gave_it()
+    {
+        var registry = Registry(
+            (typeof(Specific), on => on.Template("tpl.poll").Action("join", "leave")),
+            (typeof(Other), on => on.Template("tpl.other").ActionId("agree_btn")));
+
+        Assert.Equal((null, registry.Unclaimed(Click(action: "stay"), PollCard)), registry.Route(Recorded(Click(action: "stay")), "tpl.poll"));
+        Assert.Equal(typeof(Specific), registry.Route(Recorded(Click(action: "join")), "tpl.poll") is ({ } claims, null) ? claims.HandlerType : null);
+        Assert.Equal(typeof(Other), registry.Route(Recorded(Click(actionIds: ["x", "agree_btn"])), "tpl.other").Claims?.HandlerType);
+        Assert.Equal(
+            registry.Unclaimed(Click(type: CardActionType.DynamicDataCallback), card: null),
+            registry.Route(Recorded(Click(type: CardActionType.DynamicDataCallback)), templateId: null).Unclaimed);
+        Assert.Equal(
+            registry.Unclaimed(Click(action: "join"), PollCard with { TemplateId = "tpl.Poll" }),
+            registry.Route(Recorded(Click(action: "join")), "tpl.Poll").Unclaimed);
+    }
+
+    /// <summary>The click as the pipeline records it.</summary>
+    private static CallbackRecord Recorded(CardAction click) => new()
+    {
+        CallbackId = click.CallbackId,
+        CardId = click.CardId,
+        Transport = click.Transport.ToString(),
+        Type = click.Type.ToString(),
+        UserId = click.UserId,
+        Action = click.Action,
+        ActionIds = click.ActionIds,
+        Params = click.Params,
+    };
+
     private static CardHandlerRegistry Registry(params (Type Handler, Func<CardActionMatch, CardActionMatch> On)[] registrations) =>
         new(registrations.Select(r => new CardHandlerRegistration(r.Handler, r.On(new CardActionMatch()))));
 

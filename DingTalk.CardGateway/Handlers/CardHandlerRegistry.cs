@@ -50,6 +50,30 @@ public sealed class CardHandlerRegistry(IEnumerable<CardHandlerRegistration> reg
     }
 
     /// <summary>
+    /// A recorded click, routed now: the registration that would claim it, or what <see cref="Unclaimed"/> tells a developer
+    /// about it (warning 3101's registration line), on a card of <paramref name="templateId"/> (null: one this gateway did
+    /// not send).
+    /// </summary>
+    public (CardHandlerRegistration? Claims, string? Unclaimed) Route(CallbackRecord callback, string? templateId)
+    {
+        var action = new CardAction
+        {
+            CallbackId = callback.CallbackId,
+            Transport = Enum.TryParse<CallbackTransport>(callback.Transport, out var transport) ? transport : CallbackTransport.Http,
+            Type = Enum.TryParse<CardActionType>(callback.Type, out var type) ? type : CardActionType.ActionCallback,
+            CardId = callback.CardId,
+            UserId = callback.UserId,
+            ActionIds = callback.ActionIds,
+            Params = callback.Params ?? default,
+            Action = callback.Action,
+        };
+        var card = templateId is null
+            ? null
+            : new CardRecord { Id = callback.CardId, Kind = action.Transport == CallbackTransport.RobotHttp ? CardKind.Robot : CardKind.Advanced, TemplateId = templateId };
+        return Find(action, card) is { } claims ? (claims, null) : (null, Unclaimed(action, card));
+    }
+
+    /// <summary>
     /// Everything in <paramref name="action"/> a registration can match on besides the template, as a clause:
     /// <c>params.action "archive", actionIds "btn_archive"</c> (the first three ids), so the log names both, whichever the
     /// suggested line uses.
