@@ -65,6 +65,8 @@ public class CallbackHistoryTests(DingTalkFixture fixture) : IClassFixture<DingT
     [Theory]
     [InlineData("/api/callbacks/{callbackId}", new[] { "200", "400", "401", "404", "503" })]
     [InlineData("/api/cards/{outTrackId}/callbacks", new[] { "200", "400", "401", "404", "503" })]
+    [InlineData("/api/callbacks", new[] { "200", "400", "401", "503" })]
+    [InlineData("/api/handlers", new[] { "200", "400", "401", "503" })]
     public async Task Swagger_documents_the_routes_and_the_problems_they_answer(string path, string[] statuses)
     {
         using var client = fixture.Gateway.CreateClient();

@@ -42,6 +42,7 @@ public static partial class AdminApiExtensions
         api.MapDeadLetterAdmin();
         api.MapEffectAdmin();
         api.MapCallbackAdmin();
+        api.MapHandlerAdmin();
         api.MapStorageAdmin();
 
         // Said once the host has started, when the options have been validated.

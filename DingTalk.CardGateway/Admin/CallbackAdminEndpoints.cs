@@ -1,3 +1,4 @@
+using System.Globalization;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -5,16 +6,23 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace DingTalk.CardGateway.Admin;
 
 /// <summary>
-/// A card's callbacks as recorded: one by the id every callback log line names (<c>CallbackId</c>), or a card's whole
-/// history a page at a time, newest first, one user's or one outcome's only when asked.
+/// Callbacks as recorded: one by the id every callback log line names (<c>CallbackId</c>), or a card's whole history, or
+/// every card's, a page at a time, newest first, one user's or one outcome's only when asked.
 /// </summary>
 public static class CallbackAdminEndpoints
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
 
+    /// <summary>The longest <c>since</c> read: an ISO 8601 date-time with seven decimals and an offset is 33 characters.</summary>
+    private const int MaxSinceLength = 40;
+
     public static RouteGroupBuilder MapCallbackAdmin(this RouteGroupBuilder api)
     {
+        api.MapGet("/callbacks", EveryCardAsync)
+            .WithSummary("Every card's callbacks, newest first, a page at a time; one outcome's (Unhandled: the clicks no handler claims), or those since a time, when asked")
+            .WithDescription("limit: 1–500 (100); before: the next of the previous page (null on the last); outcome: Pending, Handled, Unhandled, HandlerFailed or Overran; since: an ISO 8601 date-time (UTC unless it gives an offset), the oldest receipt time listed. Callbacks older than Gateway:Storage:Retention are purged. GET /api/handlers groups the Unhandled ones with the registration that would claim them.")
+            .ProducesValidationProblem();
         api.MapGet("/callbacks/{callbackId}", FindAsync)
             .WithSummary("One callback as recorded, by the CallbackId its log lines name")
             .WithDescription("Who clicked what on which card, over which transport, which handler ran, how it ended (outcome) and the answer DingTalk got (answerJson, verbatim). 404 for an id not recorded, or older than Gateway:Storage:Retention; 400 for one no callback could have (empty, over 128 characters, a control character).")
@@ -58,6 +66,44 @@ public static class CallbackAdminEndpoints
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
+        if (userId is not null && (userId.Length is 0 or > CardActionParser.MaxIdLength))
+        {
+            errors["userId"] = [$"A DingTalk user id, 1 to {CardActionParser.MaxIdLength} characters."];
+        }
+
+        if (ReadQuery(limit, before, outcome, since: null, errors) is not { } query || errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var page = await callbacks.HistoryAsync(outTrackId, query with { UserId = userId }, cancellationToken);
+        if (page.Callbacks.Count == 0
+            && query.Before is null
+            && await cards.FindAsync(outTrackId, cancellationToken) is null
+            && (userId is null && query.Outcome is null
+                || (await callbacks.HistoryAsync(outTrackId, new CallbackHistoryQuery(1), cancellationToken)).Callbacks.Count == 0))
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status404NotFound,
+                title: "Card not found",
+                detail: $"The gateway has no card {outTrackId} and no callback for it: none recorded, or all older than Gateway:Storage:Retention.");
+        }
+
+        return TypedResults.Ok(page);
+    }
+
+    private static async Task<Results<Ok<CallbackPage>, ValidationProblem>> EveryCardAsync(
+        int? limit, string? before, string? outcome, string? since, ICallbackStore callbacks, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        return ReadQuery(limit, before, outcome, since, errors) is { } query && errors.Count == 0
+            ? TypedResults.Ok(await callbacks.HistoryAsync(null, query, cancellationToken))
+            : TypedResults.ValidationProblem(errors);
+    }
+
+    /// <summary>A history page's query as the caller asked for it; null, with <paramref name="errors"/> naming each parameter it cannot be.</summary>
+    private static CallbackHistoryQuery? ReadQuery(int? limit, string? before, string? outcome, string? since, Dictionary<string, string[]> errors)
+    {
         if (limit is < 1 or > MaxLimit)
         {
             errors["limit"] = [$"From 1 to {MaxLimit} callbacks a page, not {limit}."];
@@ -76,11 +122,6 @@ public static class CallbackAdminEndpoints
             }
         }
 
-        if (userId is not null && (userId.Length is 0 or > CardActionParser.MaxIdLength))
-        {
-            errors["userId"] = [$"A DingTalk user id, 1 to {CardActionParser.MaxIdLength} characters."];
-        }
-
         CallbackOutcome? wanted = null;
         if (outcome is not null)
         {
@@ -95,24 +136,30 @@ public static class CallbackAdminEndpoints
             }
         }
 
-        if (errors.Count > 0)
+        DateTimeOffset? from = null;
+        if (since is not null)
         {
-            return TypedResults.ValidationProblem(errors);
+            if (TryReadSince(since, out var parsed))
+            {
+                from = parsed;
+            }
+            else
+            {
+                errors["since"] = [SinceError];
+            }
         }
 
-        var page = await callbacks.HistoryAsync(outTrackId, new CallbackHistoryQuery(limit ?? DefaultLimit, cursor, userId, wanted), cancellationToken);
-        if (page.Callbacks.Count == 0
-            && cursor is null
-            && await cards.FindAsync(outTrackId, cancellationToken) is null
-            && (userId is null && wanted is null
-                || (await callbacks.HistoryAsync(outTrackId, new CallbackHistoryQuery(1), cancellationToken)).Callbacks.Count == 0))
-        {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status404NotFound,
-                title: "Card not found",
-                detail: $"The gateway has no card {outTrackId} and no callback for it: none recorded, or all older than Gateway:Storage:Retention.");
-        }
+        return errors.Count == 0 ? new CallbackHistoryQuery(limit ?? DefaultLimit, cursor, Outcome: wanted, Since: from) : null;
+    }
 
-        return TypedResults.Ok(page);
+    internal const string SinceError = "An ISO 8601 date-time, such as 2026-11-28T09:00:00Z (UTC unless it gives an offset).";
+
+    /// <summary>A <c>since</c>: an ISO 8601 date-time, UTC unless it gives an offset.</summary>
+    internal static bool TryReadSince(string text, out DateTimeOffset since)
+    {
+        since = default;
+        return text.Length is > 0 and <= MaxSinceLength
+            && char.IsAsciiDigit(text[0])
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out since);
     }
 }
