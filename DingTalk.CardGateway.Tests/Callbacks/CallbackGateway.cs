@@ -23,6 +23,8 @@ public sealed class CallbackGateway : IAsyncLifetime
     };
 
     private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly FakeDingTalk? _shared;
+    private readonly Action<IServiceCollection>? _services;
     private GatewayFactory _factory = null!;
 
     public CallbackGateway()
@@ -30,14 +32,25 @@ public sealed class CallbackGateway : IAsyncLifetime
     {
     }
 
-    private CallbackGateway(IReadOnlyDictionary<string, string?> settings)
+    private CallbackGateway(IReadOnlyDictionary<string, string?> settings, FakeDingTalk? shared = null, Action<IServiceCollection>? services = null)
     {
         _settings = settings;
+        _shared = shared;
+        _services = services;
     }
 
-    /// <summary>The same gateway with more settings (another storage, say; ones given here win); the caller initializes and disposes it.</summary>
-    public static CallbackGateway With(IReadOnlyDictionary<string, string?> more) =>
-        new(Settings.Where(s => !more.ContainsKey(s.Key)).Concat(more).ToDictionary(p => p.Key, p => p.Value));
+    /// <summary>
+    /// The same gateway with more settings (another storage, say; ones given here win) and, registered last, the test's own
+    /// <paramref name="services"/> (a store wrapped to see a call, say); the caller initializes and disposes it.
+    /// </summary>
+    public static CallbackGateway With(IReadOnlyDictionary<string, string?> more, Action<IServiceCollection>? services = null) =>
+        new(Settings.Where(s => !more.ContainsKey(s.Key)).Concat(more).ToDictionary(p => p.Key, p => p.Value), services: services);
+
+    /// <summary>
+    /// A second replica of <paramref name="first"/>: the same settings and the same fake DingTalk (left running when this
+    /// one is disposed), so on one PostgreSQL the two behave as one gateway; the caller initializes and disposes it.
+    /// </summary>
+    public static CallbackGateway ReplicaOf(CallbackGateway first) => new(first._settings, first.DingTalk, first._services);
 
     /// <summary>Runs <paramref name="test"/> on a gateway of its own with <paramref name="more"/> settings (<see cref="With"/>), then disposes it.</summary>
     public static async Task RunAsync(IReadOnlyDictionary<string, string?> more, Func<CallbackGateway, Task> test)
@@ -72,7 +85,7 @@ public sealed class CallbackGateway : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        DingTalk = await FakeDingTalk.StartAsync();
+        DingTalk = _shared ?? await FakeDingTalk.StartAsync();
         _factory = new GatewayFactory(DingTalk, _settings);
         App = _factory.WithWebHostBuilder(builder => builder.ConfigureServices(services =>
         {
@@ -84,6 +97,7 @@ public sealed class CallbackGateway : IAsyncLifetime
             services.AddCardActionHandler<UnwritableResultHandler>(on => on.Action("unwritable"));
             services.AddCardActionHandler<CountingStateHandler>(on => on.Action("count"));
             services.AddCardActionHandler<ScriptedHandler>(on => on.Action("script"));
+            _services?.Invoke(services);
         }));
         DingTalkClient = App.CreateClient();
         Api = App.CreateClient();
@@ -96,7 +110,10 @@ public sealed class CallbackGateway : IAsyncLifetime
         Api.Dispose();
         await App.DisposeAsync();
         await _factory.DisposeAsync();
-        await DingTalk.DisposeAsync();
+        if (_shared is null)
+        {
+            await DingTalk.DisposeAsync();
+        }
     }
 
     /// <summary>Sends an advanced card to a group through <c>POST /api/cards</c>, as an operator would; returns its outTrackId.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
@@ -69,6 +70,43 @@ public sealed class StreamCallbackTests(StreamGateway gateway)
         Assert.All(message.Answers, a => Assert.Equal(message.Answers[0].Data, a.Data));
         Assert.Contains("counted", message.Answers[0].Data, StringComparison.Ordinal);
         Assert.Empty(gateway.Stream.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task A_click_pushed_again_on_a_new_connection_while_its_handler_still_runs_is_handled_once_and_gets_the_handlers_answer()
+    {
+        // A budget long enough that the first delivery's answer is the handler's, not {} at the budget.
+        var own = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" });
+        var gate = Guid.NewGuid().ToString("N");
+        try
+        {
+            var outTrackId = await own.SendCardAsync("tpl.slow");
+            var connection = await own.OpenConnectionAsync();
+            var message = await own.Stream.PushCardCallbackAsync(outTrackId, "u1", new { action = "slow", gate }, $"slow-{Guid.NewGuid():N}");
+            await own.Gate.Entered(gate).WaitAsync(StreamGateway.Patience);
+
+            // The socket dies under the running handler; DingTalk, with no answer, pushes the frame on the next connection.
+            own.Stream.DropAll();
+            await own.OpenConnectionAsync(connection);
+            await own.Stream.RedeliverAsync(message.MessageId);
+            var callbacks = own.App.Services.GetRequiredService<HandlerDrain>();
+            await Eventually.TrueAsync(() => callbacks.Running == 2, "the frame pushed again in the pipeline beside its running handler");
+            own.Gate.Open(gate);
+
+            var answer = await message.Answered.WaitAsync(StreamGateway.Patience);
+            Assert.Equal(200, answer.Code);
+            Assert.Contains("\"mine\":\"late\"", answer.Data, StringComparison.Ordinal);
+            await Eventually.TrueAsync(() => own.DingTalk.State.FindCard(outTrackId)?.CardData.GetValueOrDefault("slow") == "done", "the update for everyone");
+            Assert.Equal(1, own.Gate.Arrivals(gate));
+            var card = await own.Api.GetFromJsonAsync<JsonElement>($"/api/cards/{outTrackId}");
+            Assert.Equal("Handled", Assert.Single(card.GetProperty("callbacks").EnumerateArray()).GetProperty("outcome").GetString());
+            Assert.Single(own.DingTalk.State.RequestsTo("/v1.0/card/instances"), r => r.Method == "PUT" && r.Body.Contains(outTrackId, StringComparison.Ordinal));
+        }
+        finally
+        {
+            own.Gate.Open(gate);
+            await own.DisposeAsync();
+        }
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Handlers;
 using DingTalk.CardGateway.Stream;
+using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using DingTalk.Sandbox.Stream;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -46,6 +47,9 @@ public sealed class StreamGateway : IAsyncLifetime
 
     public HandlerInvocations Invocations => App.Services.GetRequiredService<HandlerInvocations>();
 
+    /// <summary>The test's hand on <see cref="GatedHandler"/> (<c>params.action = "slow"</c>).</summary>
+    public HandlerGate Gate => App.Services.GetRequiredService<HandlerGate>();
+
     public StreamConnectionStatus Status => App.Services.GetRequiredService<StreamConnectionStatus>();
 
     public async Task InitializeAsync()
@@ -73,6 +77,8 @@ public sealed class StreamGateway : IAsyncLifetime
             services.AddSingleton<HandlerInvocations>();
             services.AddCardActionHandler<CountingHandler>(on => on.Action(CountingHandler.Action));
             services.AddCardActionHandler<SurveyHandler>(on => on.Action(SurveyHandler.Action));
+            services.AddSingleton<HandlerGate>();
+            services.AddCardActionHandler<GatedHandler>(on => on.Action("slow"));
         }));
         Api = App.CreateClient(); // starts the host, and with it the Stream connection
         Api.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, GatewayFactory.AdminKey);
