@@ -4,6 +4,7 @@ using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
+using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -33,6 +34,56 @@ public sealed class LateAnswerTests
             gateway.Gate.Open(hold);
             await HandledAfterAsync(gateway, card, "u2's count for everyone, once storage let it through");
         });
+    }
+
+    [Fact]
+    public async Task A_redelivery_whose_next_try_at_the_claim_waits_for_storage_is_answered_at_its_budget_and_the_click_handled_once()
+    {
+        var lookedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gateway = CallbackGateway.With(
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" },
+            services => services.AddScoped<ICallbackStore>(s => new LookUpSeen(ActivatorUtilities.CreateInstance<SqlCallbackStore>(s), lookedUp)));
+        await gateway.InitializeAsync();
+        var gate = Guid.NewGuid().ToString("N");
+        string? hold = null;
+        try
+        {
+            var card = await gateway.SendCardAsync("tpl.count");
+            var body = DingTalkCallback.Body(card, "u1", new { action = "count", gate });
+            var signedAt = DateTimeOffset.UtcNow;
+            var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await gateway.Gate.Entered(gate).WaitAsync(Patience); // counted, waiting away from SQLite's writer
+
+            // DingTalk delivers it again: refused the claim, the redelivery looks for the first one's record, and between
+            // its looks tries the claim again (in case the first ended without one). Another click takes the writer meanwhile.
+            var again = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await lookedUp.Task.WaitAsync(Patience);
+            hold = await HoldWriterAsync(gateway);
+
+            // Its try at the claim waits for the writer: at its budget it is answered {} all the same, not when the writer
+            // is let go (DingTalk would have shown the user an error long before).
+            using (var answer = await again.WaitAsync(Patience))
+            {
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, System.Net.HttpStatusCode.OK)).GetRawText());
+            }
+
+            gateway.Gate.Open(hold);
+            gateway.Gate.Open(gate);
+            (await first.WaitAsync(Patience)).Dispose();
+            await HandledAfterAsync(gateway, card, "the click's count for everyone, once");
+            Assert.Equal(1, gateway.Gate.Arrivals(gate));
+            Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3104 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        }
+        finally
+        {
+            gateway.Gate.Open(gate);
+            if (hold is not null)
+            {
+                gateway.Gate.Open(hold);
+            }
+
+            await gateway.DisposeAsync();
+        }
     }
 
     [Fact]
@@ -303,7 +354,17 @@ public sealed class LateAnswerTests
 
         var redelivery = new AnswerTimeline(clock, clock.GetTimestamp());
         Assert.True(redelivery.Redelivered());
-        Assert.Null(redelivery.TryAnswerEarly()); // answered from the first delivery's record
+        Assert.Equal(AnswerStage.Redelivery, redelivery.TryAnswerEarly()); // still waiting for the first delivery's record, or for storage
+        Assert.False(redelivery.TryAnswerRedelivery()); // its look at the record, after: said with the early answer, not again
+        redelivery.Reclaiming(); // the first delivery ended without one: this one handles the click, its answer gone already
+        redelivery.HandlerStarted("PollHandler");
+        redelivery.HandlerEnded();
+        Assert.False(redelivery.TryCommit());
+
+        var answeredFromRecord = new AnswerTimeline(clock, clock.GetTimestamp());
+        Assert.True(answeredFromRecord.Redelivered());
+        Assert.True(answeredFromRecord.TryAnswerRedelivery());
+        Assert.Null(answeredFromRecord.TryAnswerEarly()); // its answer is the record's, leaving now
 
         var gone = new AnswerTimeline(clock, clock.GetTimestamp());
         Assert.True(gone.TryAbandon());
@@ -379,5 +440,24 @@ public sealed class LateAnswerTests
         await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "1", because);
         Assert.Equal(CallbackOutcome.Overran, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
         Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+    }
+
+    /// <summary>The callback store, saying when a redelivery first looks for the first delivery's record.</summary>
+    private sealed class LookUpSeen(ICallbackStore inner, TaskCompletionSource lookedUp) : ICallbackStore
+    {
+        public Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken) => inner.TryAddAsync(callback, cancellationToken);
+
+        public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
+            inner.CompleteAsync(callbackId, outcome, handler, answerJson, cancellationToken);
+
+        public Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken)
+        {
+            lookedUp.TrySetResult();
+            return inner.FindAsync(callbackId, maxWait, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<CallbackRecord>> ForCardAsync(string cardId, CancellationToken cancellationToken) => inner.ForCardAsync(cardId, cancellationToken);
+
+        public Task<CallbackPage> HistoryAsync(string cardId, CallbackHistoryQuery query, CancellationToken cancellationToken) => inner.HistoryAsync(cardId, query, cancellationToken);
     }
 }

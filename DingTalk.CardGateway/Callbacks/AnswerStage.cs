@@ -11,4 +11,10 @@ public enum AnswerStage
 
     /// <summary>Its handler done in time, waiting on storage to commit its outcome.</summary>
     Commit,
+
+    /// <summary>
+    /// A redelivery, still looking for the first delivery's record or trying the claim again (for the writer, a pool's
+    /// connection): the click stays with the first delivery, unless that one ends without a record.
+    /// </summary>
+    Redelivery,
 }

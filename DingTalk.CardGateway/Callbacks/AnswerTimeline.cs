@@ -16,7 +16,7 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>As the callback entered the pipeline, read, parsed and verified.</summary>
     private readonly long _entered = clock.GetTimestamp();
 
-    private const int Claiming = 0, HandlerRunning = 1, AnsweredEarly = 2, Abandoned = 3, Redelivery = 4, HandlerDone = 5, Committing = 6;
+    private const int Claiming = 0, HandlerRunning = 1, AnsweredEarly = 2, Abandoned = 3, Redelivery = 4, HandlerDone = 5, Committing = 6, RedeliveryAnsweredEarly = 7;
 
     private int _state;
     private long _handlerStarted;
@@ -53,9 +53,9 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>
     /// The budget is spent before the callback's outcome was being committed: the transport may answer <c>{}</c> now,
     /// and the pipeline goes on without DingTalk waiting. Returns where the callback was — still waiting on storage for
-    /// its claim or its card, in its handler, or, the handler done, waiting on storage to commit — or null when it may not
-    /// be answered early: it is being committed (its answer comes in a moment), it is a redelivery (answered from the
-    /// first delivery's record), or its transport went away.
+    /// its claim or its card, in its handler, or, the handler done, waiting on storage to commit; or, a redelivery, still
+    /// waiting for the first delivery's record or for storage to let it try the claim again — or null when it may not be
+    /// answered early: it is being committed (its answer comes in a moment), or its transport went away.
     /// </summary>
     public AnswerStage? TryAnswerEarly()
     {
@@ -67,14 +67,15 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
                 Claiming => AnswerStage.Storage,
                 HandlerRunning => AnswerStage.Handler,
                 HandlerDone => AnswerStage.Commit,
-                _ => null, // committing, a redelivery, or its transport gone
+                Redelivery => AnswerStage.Redelivery,
+                _ => null, // committing, or its transport gone
             };
             if (reached is not { } stage)
             {
                 return null;
             }
 
-            if (Interlocked.CompareExchange(ref _state, AnsweredEarly, state) == state)
+            if (Interlocked.CompareExchange(ref _state, stage == AnswerStage.Redelivery ? RedeliveryAnsweredEarly : AnsweredEarly, state) == state)
             {
                 _answeredEarlyAt = stage;
                 return stage;
@@ -84,14 +85,22 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
 
     /// <summary>
     /// The claim was refused: a redelivery, answered from the first delivery's record, whose wait for it ends at the
-    /// budget (<see cref="Remaining"/>); nothing of it is left to handle, so it is not answered early as if it were.
-    /// False when it already was (its wait for the claim took the budget).
+    /// budget (<see cref="Remaining"/>) — or, should storage hold it past the budget (its next try at the claim waiting for
+    /// SQLite's writer, say), answered <c>{}</c> then (<see cref="TryAnswerEarly"/>). False when it already was answered
+    /// early (its wait for the claim took the budget).
     /// </summary>
     public bool Redelivered() => Interlocked.CompareExchange(ref _state, Redelivery, Claiming) == Claiming;
 
     /// <summary>
+    /// A redelivery's answer, from the first delivery's record, is ready: from now on the answer is the pipeline's, to be
+    /// said (3104). False when it was answered <c>{}</c> at its budget as a redelivery (<see cref="AnswerStage.Redelivery"/>),
+    /// which said it then.
+    /// </summary>
+    public bool TryAnswerRedelivery() => TryCommit() || Volatile.Read(ref _state) != RedeliveryAnsweredEarly;
+
+    /// <summary>
     /// The delivery that held the id ended without a record (its transaction rolled back): this one claims it after
-    /// all, and is a callback like any other again.
+    /// all, and is a callback like any other again — or, answered early meanwhile, one whose answer has left.
     /// </summary>
     public void Reclaiming() => Interlocked.CompareExchange(ref _state, Claiming, Redelivery);
 
@@ -136,7 +145,7 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
         while (true)
         {
             var state = Volatile.Read(ref _state);
-            if (state is AnsweredEarly or Committing)
+            if (state is AnsweredEarly or RedeliveryAnsweredEarly or Committing)
             {
                 return state == Committing;
             }
@@ -164,7 +173,7 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
         }
 
         var reading = clock.GetElapsedTime(arrivedAt, _entered);
-        if (_handlerStarted == 0 || _answeredEarlyAt == AnswerStage.Storage)
+        if (_handlerStarted == 0 || _answeredEarlyAt is AnswerStage.Storage or AnswerStage.Redelivery)
         {
             return new LateAnswer(total, reading, clock.GetElapsedTime(_entered, answered), TimeSpan.Zero, TimeSpan.Zero);
         }

@@ -122,6 +122,15 @@ public sealed partial class CallbackPipeline(
         {
             var budgetMs = (long)budget.TotalMilliseconds;
             _ = HandleAfterEarlyAnswerAsync(handling, action);
+            if (stage == AnswerStage.Redelivery)
+            {
+                // Still looking for the first delivery's record, or waiting for storage to try the claim again: answered as
+                // its look would be at the budget, {}; the click stays with the first delivery (or, should that one end
+                // without a record, is handled by this one: AnswerRedeliveryAsync, SeeThroughAsync).
+                Log.Redelivered(logger, action.CallbackId, action.CardId, CallbackOutcome.Pending);
+                return new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: true, CardCallbackResponse.Empty.ToJson());
+            }
+
             if (stage == AnswerStage.Storage)
             {
                 Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs);
@@ -142,7 +151,7 @@ public sealed partial class CallbackPipeline(
         }
         catch (TimeoutException)
         {
-            return await handling; // being committed (its answer is a moment away), or a redelivery answered from the record
+            return await handling; // being committed (its answer is a moment away), or its transport gone
         }
     }
 
@@ -580,7 +589,11 @@ public sealed partial class CallbackPipeline(
         var outcome = earlier?.Outcome ?? CallbackOutcome.Pending;
         if (!timeline.IsSeeingThrough)
         {
-            Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
+            if (timeline.TryAnswerRedelivery())
+            {
+                Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
+            }
+
             if (earlier is null)
             {
                 // DingTalk gets {} and will not deliver the click again, while the delivery holding it has not recorded it
