@@ -458,6 +458,9 @@ public sealed class LateAnswerTests
 
         public Task<IReadOnlyList<CallbackRecord>> ForCardAsync(string cardId, CancellationToken cancellationToken) => inner.ForCardAsync(cardId, cancellationToken);
 
-        public Task<CallbackPage> HistoryAsync(string cardId, CallbackHistoryQuery query, CancellationToken cancellationToken) => inner.HistoryAsync(cardId, query, cancellationToken);
+        public Task<CallbackPage> HistoryAsync(string? cardId, CallbackHistoryQuery query, CancellationToken cancellationToken) => inner.HistoryAsync(cardId, query, cancellationToken);
+
+        public Task<(IReadOnlyList<UnhandledActionGroup> Groups, bool More)> UnhandledAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken) =>
+            inner.UnhandledAsync(since, limit, cancellationToken);
     }
 }
