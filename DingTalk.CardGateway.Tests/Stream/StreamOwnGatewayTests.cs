@@ -1,4 +1,8 @@
+using System.Diagnostics.Metrics;
+using DingTalk.CardGateway.Hosting;
 using DingTalk.Sandbox.Stream;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace DingTalk.CardGateway.Tests.Stream;
 
@@ -106,7 +110,7 @@ public sealed class StreamOwnGatewayTests
             ["DingTalk:Stream:KeepAliveInterval"] = "00:00:01",
             ["DingTalk:Stream:IdleTimeout"] = "00:10:00",
         });
-        await using var hung = await HungStreamServer.StartAsync();
+        await using var hung = await StubStreamServer.HungAsync();
         try
         {
             var before = await gateway.OpenConnectionAsync();
@@ -122,6 +126,39 @@ public sealed class StreamOwnGatewayTests
         }
         finally
         {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_far_side_that_stops_reading_the_answers_is_dropped_once_an_answer_cannot_be_written_logged_once_and_counted()
+    {
+        // Its frames keep coming, so neither the idle timer nor the keep-alive (which pings only when nothing arrives) can tell.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["DingTalk:Stream:IdleTimeout"] = "00:10:00" });
+        using var events = new MetricCollector<long>(
+            gateway.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.stream.connection.events");
+        await using var deaf = await StubStreamServer.DeafAsync(pingBytes: 256 * 1024);
+        try
+        {
+            var before = await gateway.OpenConnectionAsync();
+            gateway.Stream.EndpointOverride = deaf.Endpoint;
+            before.Drop();
+            await Callbacks.Eventually.TrueAsync(() => deaf.Accepted > 0, "the gateway connected to the deaf server");
+
+            await Callbacks.Eventually.TrueAsync(
+                () => Task.FromResult(gateway.Logs.LogEvents.Any(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004
+                    && e.RenderMessage().Contains("could not be written within 10 s", StringComparison.Ordinal))),
+                () => Task.FromResult("the deaf connection reported lost for an answer that could not be written"),
+                StreamGateway.Patience);
+            gateway.Stream.EndpointOverride = null;
+            await gateway.OpenConnectionAsync(before);
+
+            Assert.Single(gateway.Logs.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5041); // once, however many answers were stuck behind it
+            Assert.Single(events.GetMeasurementSnapshot(), m => (string)m.Tags["event"]! == "send_stalled");
+        }
+        finally
+        {
+            gateway.Stream.EndpointOverride = null;
             await gateway.DisposeAsync();
         }
     }

@@ -161,7 +161,7 @@ public sealed partial class StreamConnectionService(
                 down = (clock.GetUtcNow(), reason);
                 status.Set(StreamConnectionState.Reconnecting, $"Stream connection {lost.Number} lost: {reason}. Reconnecting in {wait.TotalSeconds:0.#} s.", clock.GetUtcNow());
                 Log.Lost(logger, lost.Number, reason, (long)wait.TotalMilliseconds);
-                metrics.StreamEvent("lost");
+                CountLoss(lost);
                 if (!await DelayAsync(wait, stoppingToken))
                 {
                     break;
@@ -212,7 +212,7 @@ public sealed partial class StreamConnectionService(
             }
 
             Log.Lost(logger, gone.Number, why, (long)wait.TotalMilliseconds);
-            metrics.StreamEvent("lost");
+            CountLoss(gone);
             retiring.Add(gone.DisposeAsync().AsTask());
             leaving = null;
         }
@@ -271,6 +271,16 @@ public sealed partial class StreamConnectionService(
         else
         {
             Log.Connected(logger, session.Number, session.Endpoint);
+        }
+    }
+
+    /// <summary>A lost connection; one dropped because DingTalk stopped reading it is counted as such too.</summary>
+    private void CountLoss(StreamSession session)
+    {
+        metrics.StreamEvent("lost");
+        if (session.SendStalled)
+        {
+            metrics.StreamEvent("send_stalled");
         }
     }
 

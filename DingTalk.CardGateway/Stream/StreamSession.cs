@@ -63,6 +63,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
     public long FramesReceived => Interlocked.Read(ref _framesReceived);
 
+    /// <summary>It was dropped because an answer could not be written in time (DingTalk stopped reading it).</summary>
+    public bool SendStalled { get; private set; }
+
     /// <summary>When the socket went; set before <see cref="Completion"/> completes.</summary>
     public DateTimeOffset? EndedAt { get; private set; }
 
@@ -330,10 +333,32 @@ internal sealed partial class StreamSession : IAsyncDisposable
                 _sending.Release();
             }
         }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            Stalled();
+            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, $"it could not be written within {SendTimeout.TotalSeconds:0} s");
+        }
         catch (Exception ex) when (IsSocketGone(ex))
         {
             Log.AnswerLost(_logger, ack.Headers.MessageId, Number, ex.Message);
         }
+    }
+
+    /// <summary>
+    /// An answer could not be written in time (or waited that long behind one that could not): DingTalk stopped reading
+    /// what the gateway sends. Its frames may still come, so neither the idle timer nor the keep-alive (which pings only
+    /// when nothing arrives) would tell; the connection is dropped and replaced, said once however many answers were stuck.
+    /// </summary>
+    private void Stalled()
+    {
+        var reason = $"an answer could not be written within {SendTimeout.TotalSeconds:0} s (DingTalk stopped reading the connection)";
+        if (Interlocked.CompareExchange(ref _endReason, reason, null) is null)
+        {
+            SendStalled = true;
+            Log.SendStalled(_logger, Number, (long)SendTimeout.TotalMilliseconds);
+        }
+
+        Abort();
     }
 
     /// <summary>DingTalk started the close handshake: finish it.</summary>
@@ -440,6 +465,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
         [LoggerMessage(5015, LogLevel.Information, "Stream frame {MessageId} arrived on connection {Connection} while it closes; left for DingTalk to push again")]
         public static partial void IgnoredWhileClosing(ILogger logger, string messageId, int connection);
+
+        [LoggerMessage(5041, LogLevel.Warning, "Stream connection {Connection}: an answer could not be written within {TimeoutMs} ms, so DingTalk has stopped reading what the gateway sends (its frames may still come): dropping the connection to open a new one; the frames left unanswered are pushed again")]
+        public static partial void SendStalled(ILogger logger, int connection, long timeoutMs);
 
         [LoggerMessage(5016, LogLevel.Warning, "Stream connection {Connection} closed with {InFlight} frame(s) still being handled after {DrainMs} ms")]
         public static partial void DrainTimedOut(ILogger logger, int connection, int inFlight, long drainMs);
