@@ -29,8 +29,12 @@ public sealed class HandlerInvocations
     private readonly ConcurrentQueue<(string CardId, string UserId, string CallbackId)> _runs = new();
     private int _running;
     private int _mostAtOnce;
+    private int _finished;
 
     public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
+
+    /// <summary>Runs that have ended.</summary>
+    public int Ended => Volatile.Read(ref _finished);
 
     public IReadOnlyList<(string CardId, string UserId, string CallbackId)> For(string cardId) => [.. _runs.Where(r => r.CardId == cardId)];
 
@@ -49,6 +53,10 @@ public sealed class HandlerInvocations
 
     private sealed class Finished(HandlerInvocations owner) : IDisposable
     {
-        public void Dispose() => Interlocked.Decrement(ref owner._running);
+        public void Dispose()
+        {
+            Interlocked.Decrement(ref owner._running);
+            Interlocked.Increment(ref owner._finished);
+        }
     }
 }

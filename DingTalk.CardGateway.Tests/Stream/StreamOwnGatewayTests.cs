@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Stream;
 using DingTalk.Sandbox.Stream;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -69,9 +70,10 @@ public sealed class StreamOwnGatewayTests
     }
 
     [Fact]
-    public async Task A_dead_connection_is_replaced_while_every_frame_slot_is_busy()
+    public async Task A_dead_connection_is_replaced_while_every_frame_slot_and_waiting_place_is_busy()
     {
-        // The only slot is held for the whole handler budget: the socket is not read meanwhile, so only the idle watchdog can tell it died.
+        // The only slot is held for the whole handler budget and as many frames wait for it as may: the socket is not read
+        // meanwhile, so only the idle watchdog can tell it died.
         var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
         {
             ["DingTalk:Stream:MaxFramesInFlight"] = "1",
@@ -83,16 +85,21 @@ public sealed class StreamOwnGatewayTests
             var outTrackId = await gateway.SendCardAsync("tpl.count");
             await gateway.Stream.PushCardCallbackAsync(outTrackId, "slow", new { action = CountingHandler.Action, delayMs = "30000" });
             await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.For(outTrackId).Count == 1, "the slow handler holds the only slot");
-            var waiting = await gateway.Stream.PushCardCallbackAsync(outTrackId, "next", new { action = CountingHandler.Action });
-            await Callbacks.Eventually.TrueAsync(() => waiting.Deliveries > 0, "a second frame waits for the slot");
-            await Task.Delay(TimeSpan.FromMilliseconds(500)); // read by the gateway, which now waits for the slot
+            SandboxStreamMessage? waiting = null;
+            for (var i = 0; i <= StreamSession.WaitingPerSlot; i++)
+            {
+                waiting = await gateway.Stream.PushCardCallbackAsync(outTrackId, $"next{i}", new { action = CountingHandler.Action });
+            }
+
+            await Callbacks.Eventually.TrueAsync(() => waiting!.Deliveries > 0, "the frames waiting for the slot, and one more");
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // read by the gateway, which now waits for a waiting place
 
             before.Drop();
             // The idle timeout and a backoff, well before the slot frees (10 s after the slow click arrived).
             using var watchdog = new CancellationTokenSource(StreamGateway.IdleTimeout + TimeSpan.FromSeconds(3));
             var after = await gateway.Stream.WaitForConnectionAsync(c => c.IsOpen && c.Id > before.Id, watchdog.Token);
 
-            Assert.Single(gateway.Invocations.For(outTrackId)); // the second click has not run: the slot is still held
+            Assert.Single(gateway.Invocations.For(outTrackId)); // no other click has run: the slot is still held
             Assert.Contains(gateway.Logs.LogEvents, e => e.RenderMessage().Contains("no frame from DingTalk", StringComparison.Ordinal));
         }
         finally
@@ -207,6 +214,41 @@ public sealed class StreamOwnGatewayTests
             Assert.All(answers, a => Assert.Equal(200, a.Code));
             Assert.Equal(8, gateway.Invocations.For(outTrackId).Count);
             Assert.InRange(gateway.Invocations.MostAtOnce, 1, 2);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Frames_pushed_at_once_beyond_the_free_slots_are_all_answered_within_their_budget_counted_from_when_they_came()
+    {
+        // One slot, a 1 s budget, handlers of 2.5 s: each frame's answer is due 1 s after DingTalk pushed it. Counted from
+        // when a frame got a slot, or from when it was read once a slot freed (the socket unread meanwhile), the later frames
+        // of the burst were answered a budget after another, some after the first handler had ended.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
+        });
+        try
+        {
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+
+            var pushed = new List<SandboxStreamMessage>();
+            for (var i = 0; i < 5; i++)
+            {
+                pushed.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"burst{i}", new { action = CountingHandler.Action, delayMs = "2500" }));
+            }
+
+            var answers = await Task.WhenAll(pushed.Select(m => m.Answered.WaitAsync(StreamGateway.Patience)));
+            var finishedByThen = gateway.Invocations.Ended;
+
+            Assert.Equal(0, finishedByThen); // every answer came before any handler ended: none waited a second budget
+            Assert.All(answers, a => Assert.Equal((200, """{"response":{}}"""), (a.Code, a.Data))); // the budget's answer, not a lost one
+            Assert.Contains(gateway.Logs.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5042);
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.For(outTrackId).Count == 5 && gateway.Invocations.Ended == 5, "every click handled after all");
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Text;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Stream.Wire;
+using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Stream;
 
@@ -9,9 +10,16 @@ namespace DingTalk.CardGateway.Stream;
 /// socket is authenticated, so there is no signature to check; <c>messageId</c> is the delivery stamp that
 /// deduplicates redeliveries) and is answered <c>{"response": …}</c>; an EVENT is acknowledged; any other topic gets 404.
 /// </summary>
-public sealed partial class StreamFrameHandler(CallbackPipeline pipeline, ILogger<StreamFrameHandler> logger)
+public sealed partial class StreamFrameHandler(
+    CallbackPipeline pipeline, IOptionsMonitor<CallbackHandlingOptions> options, TimeProvider clock, ILogger<StreamFrameHandler> logger)
 {
     public const string EventAcknowledged = """{"status":"SUCCESS"}""";
+
+    /// <summary>
+    /// What is left of the answer budget (<c>Gateway:Callbacks:HandlerBudget</c>) of a frame read at
+    /// <paramref name="arrivedAt"/>; zero once it is spent.
+    /// </summary>
+    public TimeSpan BudgetLeft(long arrivedAt) => new AnswerTimeline(clock, arrivedAt).Remaining(options.CurrentValue.HandlerBudget);
 
     /// <param name="frame">A CALLBACK or EVENT frame.</param>
     /// <param name="arrivedAt">The <see cref="TimeProvider"/>'s timestamp as the frame was read off the socket.</param>

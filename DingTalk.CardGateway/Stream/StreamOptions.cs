@@ -25,7 +25,11 @@ public sealed class StreamOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Frames handled at once; the socket is not read further until one finishes.</summary>
+    /// <summary>
+    /// Frames handled at once within their answer budget. Up to four times as many more wait for a slot (past that the
+    /// socket is not read until one is taken up); one still waiting when its budget is spent is handled outside the limit,
+    /// answered <c>{}</c> at once.
+    /// </summary>
     [Range(1, 1024)]
     public int MaxFramesInFlight { get; set; } = 32;
 

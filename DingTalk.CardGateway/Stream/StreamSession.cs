@@ -10,8 +10,9 @@ namespace DingTalk.CardGateway.Stream;
 /// <summary>
 /// One WebSocket to DingTalk. It reads frames (reassembling fragments, discarding any over the size bound),
 /// answers SYSTEM frames itself (ping → echo, disconnect → ask for a replacement), hands the others to
-/// <see cref="StreamFrameHandler"/> with a bounded number in flight, writes one answer at a time, and aborts
-/// itself when nothing arrives for <see cref="StreamOptions.IdleTimeout"/>.
+/// <see cref="StreamFrameHandler"/> with a bounded number in flight (a frame that waits its whole budget for a slot is
+/// handled outside the bound, so answered <c>{}</c> in time), writes one answer at a time, and aborts itself when nothing
+/// arrives for <see cref="StreamOptions.IdleTimeout"/> or an answer cannot be written.
 /// </summary>
 internal sealed partial class StreamSession : IAsyncDisposable
 {
@@ -19,15 +20,19 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>Frames read and waiting for a slot, per slot: past that, reading pauses, so a flood is held off in DingTalk's queue, not in memory.</summary>
+    internal const int WaitingPerSlot = 4;
+
     private readonly ClientWebSocket _socket;
     private readonly StreamFrameHandler _frames;
     private readonly SemaphoreSlim _inFlightLimit;
+    private readonly SemaphoreSlim _waitingLimit;
     private readonly StreamOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sending = new(1, 1);
     private readonly CancellationTokenSource _gone = new();
-    private readonly CancellationTokenSource _aborted = new(); // ends a wait for a frame slot, during which nothing reads the socket
+    private readonly CancellationTokenSource _aborted = new(); // ends the waits for a frame slot (and the receive loop's, while too many wait)
     private readonly ConcurrentDictionary<long, Task> _inFlight = new();
     private readonly TaskCompletionSource<string> _replaceRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _idle;
@@ -46,6 +51,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         _options = options;
         _frames = frames;
         _inFlightLimit = inFlightLimit;
+        _waitingLimit = new SemaphoreSlim(WaitingPerSlot * options.MaxFramesInFlight);
         _clock = clock;
         _logger = logger;
         ConnectedAt = clock.GetUtcNow();
@@ -165,6 +171,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         await _idle.DisposeAsync();
         _socket.Dispose();
         _sending.Dispose();
+        _waitingLimit.Dispose();
         _gone.Dispose();
         _aborted.Dispose();
     }
@@ -260,27 +267,64 @@ internal sealed partial class StreamSession : IAsyncDisposable
             return;
         }
 
-        var arrivedAt = _clock.GetTimestamp(); // the handler's budget counts from here, slot wait included
-        await _inFlightLimit.WaitAsync(_aborted.Token);
+        // The budget counts from here, as DingTalk's 2 seconds do: a frame waits for its slot off the receive loop, so the
+        // frames behind it are read (and their budgets begin) as they come, not once a slot frees.
+        var arrivedAt = _clock.GetTimestamp();
+        await _waitingLimit.WaitAsync(_aborted.Token); // that many waiting already: the socket is not read until one is taken up
         lock (_admission)
         {
             if (_closing)
             {
-                // Closing began while it waited for the slot: the drain does not wait for it, so its answer could not leave.
-                _inFlightLimit.Release();
+                _waitingLimit.Release();
                 Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
                 return;
             }
 
             var id = Interlocked.Increment(ref _nextFrame);
-            var handling = Task.Run(() => HandleAsync(frame, arrivedAt));
-            _inFlight[id] = handling;
+            var handling = Task.Run(() => TakeUpAsync(frame, arrivedAt));
+            _inFlight[id] = handling; // from here the drain waits for it
             _ = handling.ContinueWith(_ => _inFlight.TryRemove(id, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
-    private async Task HandleAsync(StreamFrame frame, long arrivedAt)
+    /// <summary>
+    /// Waits for a frame slot for as long as the frame's budget lasts. A frame still waiting when its budget is spent is
+    /// handled at once outside the limit: the pipeline answers it <c>{}</c> now and sees its click through after, as it
+    /// does a handler that overran, rather than the answer leaving late once a slot frees.
+    /// </summary>
+    private async Task TakeUpAsync(StreamFrame frame, long arrivedAt)
     {
+        bool slot;
+        try
+        {
+            slot = await _inFlightLimit.WaitAsync(_frames.BudgetLeft(arrivedAt), _aborted.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the socket went: DingTalk pushes it again
+        }
+        finally
+        {
+            _waitingLimit.Release();
+        }
+
+        if (_closing)
+        {
+            // Closing began while it waited: not taken up, so DingTalk pushes it again rather than its answer being lost after the close.
+            if (slot)
+            {
+                _inFlightLimit.Release();
+            }
+
+            Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+            return;
+        }
+
+        if (!slot)
+        {
+            Log.WaitedPastBudget(_logger, frame.MessageId, Number, _options.MaxFramesInFlight);
+        }
+
         try
         {
             await _frames.HandleAsync(frame, arrivedAt, SendAsync, _gone.Token);
@@ -295,7 +339,10 @@ internal sealed partial class StreamSession : IAsyncDisposable
         }
         finally
         {
-            _inFlightLimit.Release();
+            if (slot)
+            {
+                _inFlightLimit.Release();
+            }
         }
     }
 
@@ -465,6 +512,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
         [LoggerMessage(5015, LogLevel.Information, "Stream frame {MessageId} arrived on connection {Connection} while it closes; left for DingTalk to push again")]
         public static partial void IgnoredWhileClosing(ILogger logger, string messageId, int connection);
+
+        [LoggerMessage(5042, LogLevel.Warning, "Stream frame {MessageId} on connection {Connection} waited its whole answer budget (Gateway:Callbacks:HandlerBudget) for a frame slot, all {MaxFramesInFlight} busy (DingTalk:Stream:MaxFramesInFlight): handled now outside the limit, so it is answered {{}} at once and its click finished after, rather than answered late")]
+        public static partial void WaitedPastBudget(ILogger logger, string messageId, int connection, int maxFramesInFlight);
 
         [LoggerMessage(5041, LogLevel.Warning, "Stream connection {Connection}: an answer could not be written within {TimeoutMs} ms, so DingTalk has stopped reading what the gateway sends (its frames may still come): dropping the connection to open a new one; the frames left unanswered are pushed again")]
         public static partial void SendStalled(ILogger logger, int connection, long timeoutMs);
