@@ -256,6 +256,42 @@ public sealed class StreamOwnGatewayTests
         }
     }
 
+    [Fact]
+    public async Task A_flapping_server_that_closes_every_connection_at_once_is_met_with_a_growing_jittered_backoff_up_to_its_cap()
+    {
+        // BackoffMin 100 ms, BackoffMax 1 s (StreamGateway): a connection that carried no frame never resets the backoff, so
+        // the k-th loss in a row waits at least half of min(100 ms × 2^(k-1), 1 s), and never more than the cap.
+        var gateway = await StreamGateway.StartAsync();
+        await using var flapping = await StubStreamServer.ClosingAtOnceAsync();
+        try
+        {
+            var before = await gateway.OpenConnectionAsync();
+            gateway.Stream.EndpointOverride = flapping.Endpoint;
+            before.Drop();
+            await Callbacks.Eventually.TrueAsync(() => Flaps(gateway).Count >= 7, "seven connections closed at once by the flapping server");
+            gateway.Stream.EndpointOverride = null;
+            await gateway.OpenConnectionAsync(before);
+
+            var delays = Flaps(gateway).Take(7).ToList();
+            for (var k = 1; k <= delays.Count; k++)
+            {
+                var floor = Math.Min(100 * Math.Pow(2, k - 1), 1000) / 2;
+                Assert.InRange(delays[k - 1], floor, 1000);
+            }
+
+            Assert.InRange(flapping.Accepted, 7, 9); // one connection per wait, not a tight loop
+        }
+        finally
+        {
+            gateway.Stream.EndpointOverride = null;
+            await gateway.DisposeAsync();
+        }
+
+        static List<long> Flaps(StreamGateway gateway) => [.. gateway.Logs.LogEvents
+            .Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004 && e.RenderMessage().Contains("EndpointUnavailable", StringComparison.Ordinal))
+            .Select(e => long.Parse(Callbacks.CardCallbackEndpointTests.Property(e, "DelayMs"), System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
     private static int Events(StreamGateway gateway, int eventId) =>
         gateway.Logs.LogEvents.Count(e => Callbacks.CardCallbackEndpointTests.EventId(e) == eventId);
 }
