@@ -352,6 +352,40 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         Assert.Null(await Replica().TryTakeAsync("card-10", LeaseDuration, default)); // still the other replica's: the release left it alone
     }
 
+    /// <summary>
+    /// A text that has sent its last frame has ended, however long it then takes to store its text and let the card go
+    /// (a slow database): a frame from outside it waits for the card and goes at its pace, not refused as if the text
+    /// were still typing.
+    /// </summary>
+    [Fact]
+    public async Task A_frame_after_a_texts_last_frame_goes_at_the_cards_pace_however_long_the_text_takes_to_let_the_card_go()
+    {
+        var cards = (DictionaryCardStore)_services.GetRequiredService<ICardStore>();
+        await cards.SaveAsync(new CardRecord { Id = "card-11", Kind = CardKind.Advanced, TemplateId = "tpl" }, CancellationToken.None);
+        var storing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cards.BeforeUpdate = _ =>
+        {
+            storing.TrySetResult();
+            return stored.Task;
+        };
+        var source = Channel.CreateUnbounded<string>();
+        source.Writer.TryWrite("The whole reply");
+        source.Writer.Complete();
+        var typing = Typewriter.TypeAsync(Context("card-11"), "content", source.Reader.ReadAllAsync(), CancellationToken.None);
+        await storing.Task.WaitAsync(TimeSpan.FromSeconds(30)); // its last frame sent, its text being stored
+        Assert.True(Assert.Single(_api.Frames).Request.IsFinalize);
+
+        DateTimeOffset? sentAt = null;
+        var frame = Typewriter.SendFrameAsync("card-11", _ => Task.FromResult(sentAt = _clock.GetUtcNow()), CancellationToken.None);
+        _clock.Advance(3 * Interval); // the text still holds the card, storing its text, well past its last frame
+        stored.SetResult();
+
+        Assert.Equal(FrameTurn.Sent, await frame.WaitAsync(TimeSpan.FromSeconds(30)));
+        await typing;
+        Assert.True(sentAt - Assert.Single(_api.Frames).At >= Interval);
+    }
+
     /// <summary>Lets fake time pass in small steps until <paramref name="typing"/> ends, however it ends.</summary>
     private async Task UntilDoneAsync(Task typing)
     {
@@ -534,8 +568,14 @@ public sealed class CardTypewriterTests : IAsyncLifetime
 
         public Task ForgetUnconfirmedAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) =>
-            Task.FromResult(_cards.TryGetValue(id, out var card) ? _cards[id] = change.ApplyTo(card, clock.GetUtcNow()) : null);
+        /// <summary>Awaited before an update is stored: a slow database, say.</summary>
+        public Func<string, Task> BeforeUpdate { get; set; } = _ => Task.CompletedTask;
+
+        public async Task<CardRecord?> ApplyUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken)
+        {
+            await BeforeUpdate(id);
+            return _cards.TryGetValue(id, out var card) ? _cards[id] = change.ApplyTo(card, clock.GetUtcNow()) : null;
+        }
 
         public Task<CardRecord?> ApplyLastUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken) => ApplyUpdateAsync(id, change, cancellationToken);
     }

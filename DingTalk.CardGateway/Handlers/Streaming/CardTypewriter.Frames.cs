@@ -17,9 +17,9 @@ public sealed partial class CardTypewriter
     /// Runs <paramref name="send"/> — one frame into the card, and whatever must go with it — in the card's turn, as a
     /// text's frame would go: never between two frames of a text typed into the card (in this process or, through the
     /// card's typing lease, another replica), and at least <see cref="HandlerOptions.StreamFrameInterval"/> after the
-    /// card's last frame, whoever sent it. Does not wait for a text: a card this process types into is
-    /// <see cref="FrameTurn.TextTyping"/> within two intervals; a card that stays taken for <see cref="FrameWait"/> is
-    /// <see cref="FrameTurn.Busy"/>. Either way <paramref name="send"/> does not run.
+    /// card's last frame, whoever sent it. Does not wait for a text: a card this process types into (a text that has not
+    /// sent its last frame) is <see cref="FrameTurn.TextTyping"/> at once; a card that stays taken for
+    /// <see cref="FrameWait"/> is <see cref="FrameTurn.Busy"/>. Either way <paramref name="send"/> does not run.
     /// </summary>
     public async Task<FrameTurn> SendFrameAsync(string cardId, Func<CancellationToken, Task> send, CancellationToken cancellationToken)
     {
@@ -85,33 +85,27 @@ public sealed partial class CardTypewriter
     }
 
     /// <summary>
-    /// The card's turn in this process; null once taken. A text holding it past two intervals is typing, not ending (its
-    /// last frame, then one interval and the turn is passed on): <see cref="FrameTurn.TextTyping"/>, without waiting for
-    /// it. Anything else holding it past <paramref name="waitLimit"/>: <see cref="FrameTurn.Busy"/>.
+    /// The card's turn in this process; null once taken. A text in the card's lane that has not ended (typing, or waiting
+    /// to) is <see cref="FrameTurn.TextTyping"/> at once, without waiting for it. A text that has sent its last frame
+    /// keeps the turn a little longer (its text stored, its lease released, one interval): the frame waits for it, as for
+    /// frames ahead. Anything holding the turn past <paramref name="waitLimit"/>: <see cref="FrameTurn.Busy"/>, or
+    /// <see cref="FrameTurn.TextTyping"/> if a text has come in meanwhile.
     /// </summary>
     private async Task<FrameTurn?> WaitForFrameTurnAsync(Lane lane, CancellationTokenSource waitLimit, CancellationToken cancellationToken)
     {
-        while (true)
+        if (TextIn(lane))
         {
-            using var sliceLimit = new CancellationTokenSource(2 * options.CurrentValue.StreamFrameInterval, clock);
-            using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, sliceLimit.Token);
-            try
-            {
-                await lane.Turn.WaitAsync(slice.Token);
-                return null;
-            }
-            catch (OperationCanceledException) when (sliceLimit.IsCancellationRequested || waitLimit.IsCancellationRequested)
-            {
-                if (TextIn(lane))
-                {
-                    return FrameTurn.TextTyping;
-                }
+            return FrameTurn.TextTyping;
+        }
 
-                if (waitLimit.IsCancellationRequested)
-                {
-                    return FrameTurn.Busy;
-                }
-            }
+        try
+        {
+            await lane.Turn.WaitAsync(cancellationToken);
+            return null;
+        }
+        catch (OperationCanceledException) when (waitLimit.IsCancellationRequested)
+        {
+            return TextIn(lane) ? FrameTurn.TextTyping : FrameTurn.Busy;
         }
     }
 
@@ -168,12 +162,12 @@ public sealed partial class CardTypewriter
         }
     }
 
-    /// <summary>A text has entered the card's lane: it is typing, or waiting for its turn.</summary>
+    /// <summary>A text in the card's lane has not ended: it is typing, or waiting for its turn.</summary>
     private bool TextIn(Lane lane)
     {
         lock (_gate)
         {
-            return lane.Users > lane.Frames;
+            return lane.Texts > 0;
         }
     }
 }

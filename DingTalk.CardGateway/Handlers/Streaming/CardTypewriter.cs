@@ -83,7 +83,7 @@ public sealed partial class CardTypewriter(
 
     private async Task TypeInLaneAsync(CardActionContext context, CardTextStream text, CancellationToken cancellationToken)
     {
-        var lane = Enter(context.CardId);
+        var (lane, typing) = EnterText(context.CardId);
         try
         {
             if (await WaitForTurnAsync(lane, context, cancellationToken) is not { } lease)
@@ -94,6 +94,7 @@ public sealed partial class CardTypewriter(
             using var held = lease;
             try
             {
+                lane.Typing = typing;
                 if (lease.LastFrameAt > lane.LastFrameAt)
                 {
                     lane.LastFrameAt = lease.LastFrameAt; // sent by another replica
@@ -112,6 +113,7 @@ public sealed partial class CardTypewriter(
         }
         finally
         {
+            EndText(lane, typing); // also when it gave up, before its last frame or its turn
             Leave(context.CardId, lane);
         }
     }
@@ -445,6 +447,13 @@ public sealed partial class CardTypewriter(
     /// <summary>Sends a frame and starts the card's next interval, also when the frame failed: it may have reached DingTalk.</summary>
     private async Task<bool> SendPacedAsync(Lane lane, Func<string, bool, bool, CancellationToken, Task<bool>> send, string text, bool isFinalize, bool isError, CancellationToken cancellationToken)
     {
+        if (isFinalize && lane.Typing is { } typing)
+        {
+            // Its last frame: a frame from outside the text, waiting for the turn the text still holds, can no longer land
+            // between two of its frames, and need not be refused as if the text were still being typed.
+            EndText(lane, typing);
+        }
+
         try
         {
             return await send(text, isFinalize, isError, cancellationToken);
@@ -483,6 +492,30 @@ public sealed partial class CardTypewriter(
         }
     }
 
+    /// <summary>A text enters the card's lane: it is typing (<see cref="Lane.Texts"/>) until it ends (<see cref="EndText"/>).</summary>
+    private (Lane Lane, TypedText Text) EnterText(string cardId)
+    {
+        lock (_gate)
+        {
+            var lane = Enter(cardId);
+            lane.Texts++;
+            return (lane, new TypedText());
+        }
+    }
+
+    /// <summary><paramref name="text"/> has ended — its last frame sent, or its typing given up —, once.</summary>
+    private void EndText(Lane lane, TypedText text)
+    {
+        lock (_gate)
+        {
+            if (!text.Ended)
+            {
+                text.Ended = true;
+                lane.Texts--;
+            }
+        }
+    }
+
     private void Leave(string cardId, Lane lane)
     {
         lock (_gate)
@@ -504,6 +537,19 @@ public sealed partial class CardTypewriter(
 
         /// <summary>Of <see cref="Users"/>, frames sent from outside a text (<see cref="SendFrameAsync"/>).</summary>
         public int Frames { get; set; }
+
+        /// <summary>Of <see cref="Users"/>, texts that have not ended: typing, or waiting for their turn.</summary>
+        public int Texts { get; set; }
+
+        /// <summary>The text holding the card's turn, if one does.</summary>
+        public TypedText? Typing { get; set; }
+    }
+
+    /// <summary>One text in a card's lane.</summary>
+    private sealed class TypedText
+    {
+        /// <summary>Its last frame has been sent, or its typing given up.</summary>
+        public bool Ended { get; set; }
     }
 
     private static partial class Log
