@@ -80,7 +80,7 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
                 {
                     using var request = r.Build();
                     using var response = await client.SendAsync(request);
-                    return (Status: (int)response.StatusCode, Failure: Judge(r.What, response, await response.Content.ReadAsStringAsync()));
+                    return (Status: (int)response.StatusCode, Failure: Judge(r.What, response, await response.Content.ReadAsStringAsync(), Secrets()));
                 }));
                 sent += batch.Length;
                 statuses.AddRange(answers.Select(a => $"{operation} {a.Status}"));
@@ -268,7 +268,8 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
 
     private string[] Secrets() => [GatewayFactory.AdminKey, GatewayFactory.ApiSecret, _dingTalk.Options.AppSecret];
 
-    private string? Judge(string what, HttpResponseMessage response, string text)
+    /// <summary>What is wrong with an answer to a hostile request (a 5xx, a stack trace or a secret, a 4xx not problem details); null when nothing is.</summary>
+    internal static string? Judge(string what, HttpResponseMessage response, string text, string[] secrets)
     {
         var status = (int)response.StatusCode;
         if (status >= 500)
@@ -276,7 +277,7 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
             return $"{what}: {status} {Shorten(text)}";
         }
 
-        if (text.Contains("   at ", StringComparison.Ordinal) || Secrets().Any(s => text.Contains(s, StringComparison.Ordinal)))
+        if (text.Contains("   at ", StringComparison.Ordinal) || secrets.Any(s => text.Contains(s, StringComparison.Ordinal)))
         {
             return $"{what}: a stack trace or secret in the answer {Shorten(text)}";
         }
