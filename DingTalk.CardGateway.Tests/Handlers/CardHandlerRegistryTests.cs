@@ -115,19 +115,6 @@ public class CardHandlerRegistryTests
             registry.Route(Recorded(Click(action: "join")), "tpl.Poll").Unclaimed);
     }
 
-    /// <summary>The click as the pipeline records it.</summary>
-    private static CallbackRecord Recorded(CardAction click) => new()
-    {
-        CallbackId = click.CallbackId,
-        CardId = click.CardId,
-        Transport = click.Transport.ToString(),
-        Type = click.Type.ToString(),
-        UserId = click.UserId,
-        Action = click.Action,
-        ActionIds = click.ActionIds,
-        Params = click.Params,
-    };
-
     private static CardHandlerRegistry Registry(params (Type Handler, Func<CardActionMatch, CardActionMatch> On)[] registrations) =>
         new(registrations.Select(r => new CardHandlerRegistration(r.Handler, r.On(new CardActionMatch()))));
 
@@ -150,4 +137,7 @@ public class CardHandlerRegistryTests
     private sealed class Specific;
 
     private sealed class Other;
+
+    /// <summary>The click as the pipeline records it.</summary>
+    private static CallbackRecord Recorded(CardAction click) => CallbackRecord.Received(click, DateTimeOffset.UnixEpoch);
 }

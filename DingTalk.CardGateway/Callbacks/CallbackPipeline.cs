@@ -222,7 +222,7 @@ public sealed partial class CallbackPipeline(
             Task<bool> ClaimAsync()
             {
                 session.WithNextClaim(action.CardId, BeforeHandler, options.CurrentValue.TransactionIdleLimit); // PostgreSQL: the card's read and the savepoint below go with the claim
-                return callbacks.TryAddAsync(Received(action), cancellationToken);
+                return callbacks.TryAddAsync(CallbackRecord.Received(action, clock.GetUtcNow()), cancellationToken);
             }
 
             if (refused)
@@ -659,19 +659,6 @@ public sealed partial class CallbackPipeline(
         var idle = options.TransactionIdleLimit + TimeSpan.FromSeconds(5);
         return holding > idle ? holding : idle;
     }
-
-    private CallbackRecord Received(CardAction action) => new()
-    {
-        CallbackId = action.CallbackId,
-        CardId = action.CardId,
-        Transport = action.Transport.ToString(),
-        Type = action.Type.ToString(),
-        UserId = action.UserId,
-        Action = action.Action,
-        ActionIds = action.ActionIds,
-        Params = action.Params,
-        ReceivedAt = clock.GetUtcNow(),
-    };
 
     private static partial class Log
     {

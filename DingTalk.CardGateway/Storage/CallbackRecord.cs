@@ -36,6 +36,20 @@ public sealed record CallbackRecord
 
     public DateTimeOffset? CompletedAt { get; init; }
 
+    /// <summary>A click as the pipeline records it on receipt, <see cref="CallbackOutcome.Pending"/> until it is handled.</summary>
+    public static CallbackRecord Received(Callbacks.CardAction action, DateTimeOffset at) => new()
+    {
+        CallbackId = action.CallbackId,
+        CardId = action.CardId,
+        Transport = action.Transport.ToString(),
+        Type = action.Type.ToString(),
+        UserId = action.UserId,
+        Action = action.Action,
+        ActionIds = action.ActionIds,
+        Params = action.Params,
+        ReceivedAt = at,
+    };
+
     /// <summary>From receipt to the recorded outcome.</summary>
     public double? DurationMs => (CompletedAt - ReceivedAt)?.TotalMilliseconds;
 }
