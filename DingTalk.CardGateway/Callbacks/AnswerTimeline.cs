@@ -44,7 +44,10 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     public string? Handler { get; private set; }
 
     /// <summary>What is left of <paramref name="budget"/> now, counted from the arrival; zero once it is spent.</summary>
-    public TimeSpan Remaining(TimeSpan budget)
+    public TimeSpan Remaining(TimeSpan budget) => BudgetLeft(clock, arrivedAt, budget);
+
+    /// <summary>What is left of <paramref name="budget"/> for a callback that arrived at <paramref name="arrivedAt"/>; zero once it is spent.</summary>
+    public static TimeSpan BudgetLeft(TimeProvider clock, long arrivedAt, TimeSpan budget)
     {
         var left = budget - clock.GetElapsedTime(arrivedAt);
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;

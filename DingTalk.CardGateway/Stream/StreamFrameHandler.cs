@@ -19,7 +19,7 @@ public sealed partial class StreamFrameHandler(
     /// What is left of the answer budget (<c>Gateway:Callbacks:HandlerBudget</c>) of a frame read at
     /// <paramref name="arrivedAt"/>; zero once it is spent.
     /// </summary>
-    public TimeSpan BudgetLeft(long arrivedAt) => new AnswerTimeline(clock, arrivedAt).Remaining(options.CurrentValue.HandlerBudget);
+    public TimeSpan BudgetLeft(long arrivedAt) => AnswerTimeline.BudgetLeft(clock, arrivedAt, options.CurrentValue.HandlerBudget);
 
     /// <param name="frame">A CALLBACK or EVENT frame.</param>
     /// <param name="arrivedAt">The <see cref="TimeProvider"/>'s timestamp as the frame was read off the socket.</param>
