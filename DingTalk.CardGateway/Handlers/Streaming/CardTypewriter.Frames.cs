@@ -23,7 +23,7 @@ public sealed partial class CardTypewriter
     /// </summary>
     public async Task<FrameTurn> SendFrameAsync(string cardId, Func<CancellationToken, Task> send, CancellationToken cancellationToken)
     {
-        var lane = EnterFrame(cardId);
+        var lane = Enter(cardId);
         var leaveNow = true;
         try
         {
@@ -79,7 +79,7 @@ public sealed partial class CardTypewriter
         {
             if (leaveNow)
             {
-                LeaveFrame(cardId, lane);
+                Leave(cardId, lane);
             }
         }
     }
@@ -139,25 +139,6 @@ public sealed partial class CardTypewriter
         }
         finally
         {
-            LeaveFrame(cardId, lane);
-        }
-    }
-
-    private Lane EnterFrame(string cardId)
-    {
-        lock (_gate)
-        {
-            var lane = Enter(cardId);
-            lane.Frames++;
-            return lane;
-        }
-    }
-
-    private void LeaveFrame(string cardId, Lane lane)
-    {
-        lock (_gate)
-        {
-            lane.Frames--;
             Leave(cardId, lane);
         }
     }

@@ -535,9 +535,6 @@ public sealed partial class CardTypewriter(
 
         public int Users { get; set; }
 
-        /// <summary>Of <see cref="Users"/>, frames sent from outside a text (<see cref="SendFrameAsync"/>).</summary>
-        public int Frames { get; set; }
-
         /// <summary>Of <see cref="Users"/>, texts that have not ended: typing, or waiting for their turn.</summary>
         public int Texts { get; set; }
 
