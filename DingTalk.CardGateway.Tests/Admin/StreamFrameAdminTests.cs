@@ -2,11 +2,14 @@ using System.Net;
 using System.Net.Http.Json;
 using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using DingTalk.Sandbox;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DingTalk.CardGateway.Tests.Admin;
 
@@ -84,6 +87,93 @@ public sealed class StreamFrameAdminTests : IAsyncLifetime
         Assert.Equal("an operator's frame", await StoredAsync(card));
     }
 
+    /// <summary>
+    /// An update of the card is queued (and stored) but DingTalk refuses it for now, so it is still in the outbox when an
+    /// operator's frame goes: the frame reaches DingTalk before the update, the store took them the other way round.
+    /// Whatever order they land in, the card the gateway keeps ends as the card DingTalk shows.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task A_frame_while_an_update_of_the_card_waits_in_the_outbox_leaves_the_stored_card_as_DingTalk_shows_it(bool isFull) =>
+        FrameWhileAnUpdateWaitsAsync(_gateway, isFull);
+
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task On_PostgreSQL_a_frame_while_an_update_of_the_card_waits_in_the_outbox_leaves_the_stored_card_as_DingTalk_shows_it(bool isFull) =>
+        WaitingHandlerTests.OnPostgresAsync(gateway => FrameWhileAnUpdateWaitsAsync(gateway, isFull), Paced);
+
+    private static async Task FrameWhileAnUpdateWaitsAsync(CallbackGateway gateway, bool isFull)
+    {
+        var card = await gateway.SendCardAsync("tpl.assistant", new { content = "A" });
+        gateway.DingTalk.State.FailNext(HttpMethod.Put, "/v1.0/card/instances", 503, "ServiceUnavailable", times: 10_000, retryAfterSeconds: 0, bodyContains: card);
+        var update = gateway.Api.PutAsJsonAsync($"/api/cards/{card}", new { cardData = new { content = "B" } });
+        await Eventually.TrueAsync(() => UpdatesTo(gateway.DingTalk, card).Any(r => r.Status == 503), "the update refused once");
+
+        await StreamAsync(gateway.Api, card, new { key = "content", content = "x", isFull }, HttpStatusCode.NoContent);
+        gateway.DingTalk.State.ClearFaults(); // DingTalk takes the update now, after the frame
+        using (var updated = await update)
+        {
+            Assert.True(updated.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.Accepted, $"{(int)updated.StatusCode}");
+        }
+
+        await AssertShownAsStoredAsync(gateway, card, created: "A");
+    }
+
+    /// <summary>
+    /// An update is queued and delivered after an appending frame has read the card and before DingTalk takes the frame:
+    /// DingTalk appends the frame to the update's value, and so must the stored card.
+    /// </summary>
+    [Fact]
+    public async Task An_update_delivered_between_an_appending_frames_read_of_the_card_and_its_send_is_kept_under_the_frame()
+    {
+        var race = new UpdateDuringFrame();
+        await using var gateway = CallbackGateway.With(Paced, services => UpdateDuringFrame.Replace(services, race));
+        await gateway.InitializeAsync();
+        await UpdateDuringFrameAsync(gateway, race);
+    }
+
+    [SkippableFact]
+    public async Task On_PostgreSQL_an_update_delivered_between_an_appending_frames_read_of_the_card_and_its_send_is_kept_under_the_frame()
+    {
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            var race = new UpdateDuringFrame();
+            await using var gateway = CallbackGateway.With(GatewayFactory.PostgresSettings(connectionString, Paced), services => UpdateDuringFrame.Replace(services, race));
+            await gateway.InitializeAsync();
+            await UpdateDuringFrameAsync(gateway, race);
+        });
+    }
+
+    private static async Task UpdateDuringFrameAsync(CallbackGateway gateway, UpdateDuringFrame race)
+    {
+        var card = await gateway.SendCardAsync("tpl.assistant", new { content = "A" });
+        race.Id = card;
+        race.Update = async () =>
+        {
+            using var updated = await gateway.Api.PutAsJsonAsync($"/api/cards/{card}", new { cardData = new { content = "B" } });
+            Assert.Equal(HttpStatusCode.NoContent, updated.StatusCode); // delivered before the frame goes
+        };
+
+        await StreamAsync(gateway.Api, card, new { key = "content", content = "x", isFull = false }, HttpStatusCode.NoContent);
+
+        Assert.True(race.Ran, "the update ran between the frame's read and its send");
+        await AssertShownAsStoredAsync(gateway, card, created: "A");
+    }
+
+    /// <summary>Once the card's outbox has drained, the card's stored <c>content</c> is what DingTalk shows.</summary>
+    private static async Task AssertShownAsStoredAsync(CallbackGateway gateway, string card, string created)
+    {
+        await Eventually.TrueAsync(
+            async () => (await HttpAssert.JsonAsync(await gateway.Api.GetAsync($"/api/cards/{card}"), HttpStatusCode.OK)).GetProperty("undelivered").GetArrayLength() == 0,
+            "the card's outbox drained");
+        var stored = await HttpAssert.JsonAsync(await gateway.Api.GetAsync($"/api/cards/{card}"), HttpStatusCode.OK);
+        Assert.Equal(
+            ShownByDingTalk(gateway.DingTalk, card, "content", created),
+            stored.GetProperty("card").GetProperty("publicData").GetProperty("content").GetString());
+    }
+
     /// <summary>Two gateways on one PostgreSQL: the card's typing lease, not the process, says a text is being typed.</summary>
     [SkippableFact]
     public async Task A_frame_on_one_replica_while_another_types_into_the_card_is_a_409_and_then_keeps_its_pace()
@@ -129,6 +219,40 @@ public sealed class StreamFrameAdminTests : IAsyncLifetime
         });
     }
 
+    /// <summary>What <see cref="UpdateDuringFrame"/> runs, and on which card.</summary>
+    private sealed class UpdateDuringFrame
+    {
+        public string? Id;
+        public Func<Task>? Update;
+        public bool Ran;
+        public int Looks;
+
+        /// <summary>
+        /// The card store, but the frame's look at the card in its turn — the second look outside a transaction once the
+        /// card is named (the route's own check of the card's kind is the first) — runs the update before it answers.
+        /// </summary>
+        public static void Replace(IServiceCollection services, UpdateDuringFrame race)
+        {
+            services.RemoveAll<ICardStore>();
+            services.AddScoped<ICardStore>(sp => new Store(ActivatorUtilities.CreateInstance<SqlCardStore>(sp), race, sp.GetRequiredService<StorageSession>()));
+        }
+
+        private sealed class Store(ICardStore inner, UpdateDuringFrame race, StorageSession session) : DelegatingCardStore(inner)
+        {
+            public override async Task<CardRecord?> FindAsync(string id, CancellationToken cancellationToken)
+            {
+                var found = await Inner.FindAsync(id, cancellationToken);
+                if (id == race.Id && !session.InTransaction && Interlocked.Increment(ref race.Looks) == 2 && race.Update is { } update)
+                {
+                    await update();
+                    race.Ran = true;
+                }
+
+                return found;
+            }
+        }
+    }
+
     private static void WithTypedText(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder) => builder.ConfigureServices(services =>
     {
         services.AddSingleton<TypedText>();
@@ -145,6 +269,38 @@ public sealed class StreamFrameAdminTests : IAsyncLifetime
     {
         var stored = await HttpAssert.JsonAsync(await _gateway.Api.GetAsync($"/api/cards/{card}"), HttpStatusCode.OK);
         return stored.GetProperty("card").GetProperty("publicData").GetProperty("content").GetString();
+    }
+
+    private static List<ReceivedRequest> UpdatesTo(FakeDingTalk dingTalk, string card) =>
+        [.. dingTalk.State.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT" && r.Body.Contains(card, StringComparison.Ordinal))];
+
+    /// <summary>
+    /// What DingTalk shows for <paramref name="key"/>: from its value at creation, every call DingTalk took for the card
+    /// applied in the order it took them — an update's value replaces it, a full frame replaces it, any other frame appends.
+    /// </summary>
+    private static string ShownByDingTalk(FakeDingTalk dingTalk, string card, string key, string created)
+    {
+        var shown = created;
+        foreach (var call in dingTalk.State.Requests.Where(r => r.Status == 200 && r.Method == "PUT" && r.Body.Contains(card, StringComparison.Ordinal)))
+        {
+            using var body = System.Text.Json.JsonDocument.Parse(call.Body);
+            var root = body.RootElement;
+            if (call.Path.EndsWith("/v1.0/card/streaming", StringComparison.Ordinal))
+            {
+                if (root.GetProperty("key").GetString() == key)
+                {
+                    var content = root.GetProperty("content").GetString();
+                    shown = root.GetProperty("isFull").GetBoolean() ? content! : shown + content;
+                }
+            }
+            else if (call.Path.EndsWith("/v1.0/card/instances", StringComparison.Ordinal)
+                && root.TryGetProperty("cardData", out var data) && data.GetProperty("cardParamMap").TryGetProperty(key, out var value))
+            {
+                shown = value.GetString()!;
+            }
+        }
+
+        return shown;
     }
 
     private static List<ReceivedRequest> FramesTo(FakeDingTalk dingTalk, string card) =>

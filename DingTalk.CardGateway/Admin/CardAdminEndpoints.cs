@@ -258,6 +258,14 @@ public static partial class CardAdminEndpoints
     /// keeps what the variable now shows, as a typed text's does, so <c>GET</c> shows it and a resend or a later update
     /// carries it rather than the older value: the content for a full frame, the stored value with the content appended
     /// for an appending one (<c>isFull: false</c>), as DingTalk appends it.
+    /// <para>
+    /// A frame does not wait in the card's outbox: it goes in the card's turn, at its pace. So an update of the card may
+    /// reach DingTalk on either side of it — one still in the outbox when the frame goes (refused for now, or being sent),
+    /// or one queued between the frame's read of the card and its store. The frame is stored on the card as it is then
+    /// (under its lock, in order with the updates), and when any such update was about, the card's stored data is queued
+    /// to be sent again behind them (a refresh, <see cref="PendingCardUpdate.RefreshOf"/>): whichever order DingTalk took
+    /// them in, the card it shows ends as the card the gateway keeps.
+    /// </para>
     /// </summary>
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> StreamAsync(
         string outTrackId,
@@ -265,6 +273,9 @@ public static partial class CardAdminEndpoints
         CardSender sender,
         CardTypewriter typewriter,
         ICardStore store,
+        StorageSession session,
+        CardUpdates updates,
+        IOutbox outbox,
         HttpResponse response,
         ILoggerFactory logs,
         CancellationToken cancellationToken)
@@ -286,14 +297,24 @@ public static partial class CardAdminEndpoints
             outTrackId,
             async inTurn =>
             {
-                // Read in the card's turn: no other frame changes the variable between this read and the write below.
-                var shown = request.IsFull
-                    ? request.Content!
-                    : (await store.FindAsync(outTrackId, inTurn) is { } card ? card.PublicData.GetValueOrDefault(key) : null) + request.Content;
+                // Read in the card's turn, so no other frame comes between. Updates may: one still unsent now can reach
+                // DingTalk after this frame (the card read first, so an update sent before this look was taken before it).
+                var read = await store.FindAsync(outTrackId, inTurn);
+                var updateAbout = read is not null && (await outbox.UnsentForCardAsync(outTrackId, inTurn)).Any(e => e.Status == OutboxStatus.Pending);
                 await sender.StreamAsync(StreamingFrame.Create(outTrackId, key, request.Content!, request.IsFull, request.IsFinalize, request.IsError), inTurn);
 
                 // DingTalk has it: kept even if the caller has gone meanwhile. A card the gateway did not create has no row.
-                await store.ApplyUpdateAsync(outTrackId, new CardDataChange(new Dictionary<string, string> { [key] = shown }, null, Replace: false), CancellationToken.None);
+                await session.BeginAsync(CancellationToken.None);
+                var stored = await store.ApplyUpdateAsync(outTrackId, FrameShown(key, request.Content!, request.IsFull), CancellationToken.None);
+                if (stored is not null && (updateAbout || stored.Version != read!.Version + 1))
+                {
+                    // An update on either side of the frame: DingTalk may show them in another order than the store took them.
+                    await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(outTrackId, CardKind.Advanced), afterAnswer: false, CancellationToken.None);
+                    Log.FrameRacedUpdate(logs.CreateLogger(typeof(CardAdminEndpoints)), outTrackId);
+                }
+
+                await session.CommitAsync(CancellationToken.None);
+                updates.Wake();
             },
             cancellationToken);
         if (turn == FrameTurn.Sent)
@@ -311,6 +332,13 @@ public static partial class CardAdminEndpoints
                 ? $"The typewriter is typing a text into {outTrackId} (each of its frames carries the whole text so far, so this frame would be overwritten, or overwrite it): nothing was sent. Try again once it has ended, in {retryAfter} s (Retry-After); a text ends within Gateway:Handlers:StreamTimeout."
                 : $"{outTrackId} did not come free within {retryAfter} s: another replica is typing a text into it (it holds the card's typing lease), or other frames kept it. Nothing was sent; try again in {retryAfter} s (Retry-After).");
     }
+
+    /// <summary>What the variable shows after a frame, from the card as stored when the frame is: DingTalk appends a frame that is not full.</summary>
+    private static CardDataChange FrameShown(string key, string content, bool isFull) =>
+        new(null, null, Replace: false, PublicFrom: card => new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [key] = isFull ? content : card.PublicData.GetValueOrDefault(key) + content,
+        });
 
     private static async Task<Results<Ok<CardPage>, ValidationProblem>> ListAsync(
         CardListing listing, int? limit, string? after, string? undelivered, CancellationToken cancellationToken)
@@ -361,6 +389,9 @@ public static partial class CardAdminEndpoints
     {
         [LoggerMessage(6121, LogLevel.Information, "A frame for card {CardId} was refused with 409 ({Turn}): a text is being typed into it, or the card did not come free in time")]
         public static partial void FrameRefused(ILogger logger, string cardId, FrameTurn turn);
+
+        [LoggerMessage(6127, LogLevel.Information, "A frame for card {CardId} went while an update of the card was queued or being sent, so DingTalk may have taken the two in the other order: the card's stored data is sent again after them (a refresh), so DingTalk ends showing what the gateway keeps")]
+        public static partial void FrameRacedUpdate(ILogger logger, string cardId);
 
         [LoggerMessage(3131, LogLevel.Warning, "Card {CardId} is sent with callbackType STREAM, but this gateway opens no Stream connection (DingTalk:Stream:Enabled is false): DingTalk calls such a card back only over a Stream connection of its app, so its clicks never reach this gateway (another process of the same app gets them only if it holds one). Enable DingTalk:Stream:Enabled, or leave callbackType out to use HTTP callbacks")]
         public static partial void StreamCardWithoutStream(ILogger logger, string cardId);

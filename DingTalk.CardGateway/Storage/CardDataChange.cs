@@ -13,16 +13,26 @@ namespace DingTalk.CardGateway.Storage;
 /// <paramref name="PrivateData"/>, when given, becomes the card's whole private data: users it leaves out have none
 /// left. A robot card's replacing update, which DingTalk applies to the card's whole <c>userIdPrivateDataMap</c>.
 /// </param>
+/// <param name="PublicFrom">
+/// Values for everyone computed from the card as the store read it for this change (under the row lock, or again after a
+/// version conflict), merged by key: an appending streaming frame's text, which DingTalk appends to what the card shows.
+/// </param>
 public sealed record CardDataChange(
     IReadOnlyDictionary<string, string>? PublicData,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? PrivateData,
     bool Replace,
     Func<string?, string>? RobotCard = null,
-    bool ReplacePrivateMap = false)
+    bool ReplacePrivateMap = false,
+    Func<CardRecord, IReadOnlyDictionary<string, string>>? PublicFrom = null)
 {
     public CardRecord ApplyTo(CardRecord card, DateTimeOffset now)
     {
         var publicData = PublicData is null ? card.PublicData : Merge(card.PublicData, PublicData, Replace);
+        if (PublicFrom is not null)
+        {
+            publicData = Merge(publicData, PublicFrom(card), replace: false);
+        }
+
         if (RobotCard is not null)
         {
             publicData = new Dictionary<string, string>(publicData, StringComparer.Ordinal)
