@@ -306,7 +306,7 @@ public static partial class CardAdminEndpoints
                 // DingTalk has it: kept even if the caller has gone meanwhile. A card the gateway did not create has no row.
                 await session.BeginAsync(CancellationToken.None);
                 var stored = await store.ApplyUpdateAsync(outTrackId, FrameShown(key, request.Content!, request.IsFull), CancellationToken.None);
-                if (stored is not null && (updateAbout || stored.Version != read!.Version + 1))
+                if (stored is not null && (updateAbout || read is null || stored.Version != read.Version + 1))
                 {
                     // An update on either side of the frame: DingTalk may show them in another order than the store took them.
                     await outbox.EnqueueAsync(PendingCardUpdate.RefreshOf(outTrackId, CardKind.Advanced), afterAnswer: false, CancellationToken.None);
