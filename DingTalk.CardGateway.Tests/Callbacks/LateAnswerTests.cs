@@ -87,6 +87,59 @@ public sealed class LateAnswerTests
     }
 
     [Fact]
+    public async Task A_redelivery_whose_look_for_the_record_is_still_under_way_at_its_budget_answers_the_record_that_is_there_by_then()
+    {
+        var lookedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var looksHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gateway = CallbackGateway.With(
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" },
+            services => services.AddScoped<ICallbackStore>(s => new LookUpSeen(ActivatorUtilities.CreateInstance<SqlCallbackStore>(s), lookedUp, looksHeld.Task)));
+        await gateway.InitializeAsync();
+        var gate = Guid.NewGuid().ToString("N");
+        try
+        {
+            var card = await gateway.SendCardAsync("tpl.slow");
+            var body = DingTalkCallback.Body(card, "u1", new { action = "slow", gate });
+            var signedAt = DateTimeOffset.UtcNow;
+            var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await gateway.Gate.Entered(gate).WaitAsync(Patience);
+
+            // DingTalk delivers it again: refused the claim, the redelivery looks for the first one's record — a look that
+            // is still under way when its budget runs out (as one between two polls is, in the last moments of the budget).
+            var again = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await lookedUp.Task.WaitAsync(Patience);
+
+            // Meanwhile the first delivery ends in time, and its record, with the clicker's private answer, is committed.
+            gateway.Gate.Open(gate);
+            string recorded;
+            using (var firstAnswer = await first.WaitAsync(Patience))
+            {
+                recorded = (await HttpAssert.JsonAsync(firstAnswer, System.Net.HttpStatusCode.OK)).GetRawText();
+            }
+
+            Assert.Contains("late", recorded, StringComparison.Ordinal);
+            Assert.False(again.IsCompleted, "the redelivery was still waiting for its look when the record was committed");
+
+            // At the budget the record is there: the redelivery answers it, not {}.
+            using (var answer = await again.WaitAsync(Patience))
+            {
+                Assert.Equal(recorded, (await HttpAssert.JsonAsync(answer, System.Net.HttpStatusCode.OK)).GetRawText());
+            }
+
+            looksHeld.TrySetResult();
+            Assert.Equal(1, gateway.Gate.Arrivals(gate));
+            Assert.Equal(CallbackOutcome.Handled, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
+            Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3104 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        }
+        finally
+        {
+            looksHeld.TrySetResult();
+            gateway.Gate.Open(gate);
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_click_answered_early_stays_on_the_in_flight_gauge_until_it_commits()
     {
         await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>
@@ -442,18 +495,29 @@ public sealed class LateAnswerTests
         Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
     }
 
-    /// <summary>The callback store, saying when a redelivery first looks for the first delivery's record.</summary>
-    private sealed class LookUpSeen(ICallbackStore inner, TaskCompletionSource lookedUp) : ICallbackStore
+    /// <summary>
+    /// The callback store, saying when a redelivery first looks for the first delivery's record; with
+    /// <paramref name="heldUntil"/>, each such look (one that may wait for the record) reads only once that completes.
+    /// </summary>
+    private sealed class LookUpSeen(ICallbackStore inner, TaskCompletionSource lookedUp, Task? heldUntil = null) : ICallbackStore
     {
         public Task<bool> TryAddAsync(CallbackRecord callback, CancellationToken cancellationToken) => inner.TryAddAsync(callback, cancellationToken);
 
         public Task CompleteAsync(string callbackId, CallbackOutcome outcome, string? handler, string answerJson, CancellationToken cancellationToken) =>
             inner.CompleteAsync(callbackId, outcome, handler, answerJson, cancellationToken);
 
-        public Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken)
+        public async Task<CallbackRecord?> FindAsync(string callbackId, TimeSpan maxWait, CancellationToken cancellationToken)
         {
-            lookedUp.TrySetResult();
-            return inner.FindAsync(callbackId, maxWait, cancellationToken);
+            if (maxWait > TimeSpan.Zero)
+            {
+                lookedUp.TrySetResult();
+                if (heldUntil is not null)
+                {
+                    await heldUntil;
+                }
+            }
+
+            return await inner.FindAsync(callbackId, maxWait, cancellationToken);
         }
 
         public Task<IReadOnlyList<CallbackRecord>> ForCardAsync(string cardId, CancellationToken cancellationToken) => inner.ForCardAsync(cardId, cancellationToken);

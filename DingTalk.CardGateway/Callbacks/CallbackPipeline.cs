@@ -39,6 +39,12 @@ public sealed partial class CallbackPipeline(
     /// <summary>How often a redelivery waiting for the first delivery's record tries the claim again (see <see cref="AnswerRedeliveryAsync"/>).</summary>
     private static readonly TimeSpan ReclaimInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How long a redelivery's last look for the first delivery's record, at its budget, may take: a read, not another wait
+    /// for the record (on SQLite in memory it takes a turn of the writer); past it, <c>{}</c> is answered as before.
+    /// </summary>
+    private static readonly TimeSpan LastLookLimit = TimeSpan.FromMilliseconds(100);
+
     /// <summary>How often a redelivery answered <c>{}</c> while another delivery held its click tries the claim again (<see cref="SeeThroughAsync"/>).</summary>
     private static readonly TimeSpan SeeThroughInterval = TimeSpan.FromMilliseconds(500);
 
@@ -124,11 +130,15 @@ public sealed partial class CallbackPipeline(
             _ = HandleAfterEarlyAnswerAsync(handling, action);
             if (stage == AnswerStage.Redelivery)
             {
-                // Still looking for the first delivery's record, or waiting for storage to try the claim again: answered as
-                // its look would be at the budget, {}; the click stays with the first delivery (or, should that one end
-                // without a record, is handled by this one: AnswerRedeliveryAsync, SeeThroughAsync).
-                Log.Redelivered(logger, action.CallbackId, action.CardId, CallbackOutcome.Pending);
-                return new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: true, CardCallbackResponse.Empty.ToJson());
+                // Still looking for the first delivery's record, or waiting for storage to try the claim again. That record
+                // may have been committed in the budget's last moments (between two of its looks, or while it waited for
+                // the writer): one last look, and the clicker gets the answer recorded. Else {}, as its look would be at the
+                // budget; the click stays with the first delivery (or, should that one end without a record, is handled by
+                // this one: AnswerRedeliveryAsync, SeeThroughAsync).
+                var recorded = await RecordedAsync(action.CallbackId, LastLookLimit);
+                var outcome = recorded?.Outcome ?? CallbackOutcome.Pending;
+                Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
+                return new CallbackReply(action.CallbackId, outcome, Redelivery: true, recorded?.AnswerJson ?? CardCallbackResponse.Empty.ToJson());
             }
 
             if (stage == AnswerStage.Storage)
@@ -178,17 +188,25 @@ public sealed partial class CallbackPipeline(
     /// The click's outcome as another delivery recorded it, if one did: this delivery failed after another took its
     /// click over (on PostgreSQL, its transaction ended past its idle limit, and a redelivery handled it).
     /// </summary>
-    private async Task<CallbackOutcome?> RecordedElsewhereAsync(CardAction action)
+    private async Task<CallbackOutcome?> RecordedElsewhereAsync(CardAction action) =>
+        (await RecordedAsync(action.CallbackId, Timeout.InfiniteTimeSpan))?.Outcome; // null with the database away: said as lost, which it may be
+
+    /// <summary>
+    /// The click's record with its outcome, read once, without waiting for one; null when there is none yet, or when the
+    /// read fails or takes longer than <paramref name="limit"/>.
+    /// </summary>
+    private async Task<CallbackRecord?> RecordedAsync(string callbackId, TimeSpan limit)
     {
         try
         {
+            using var cancel = new CancellationTokenSource(limit, clock);
             await using var scope = scopes.CreateAsyncScope();
-            var record = await scope.ServiceProvider.GetRequiredService<ICallbackStore>().FindAsync(action.CallbackId, TimeSpan.Zero, CancellationToken.None);
-            return record is { Outcome: not CallbackOutcome.Pending } ? record.Outcome : null;
+            var record = await scope.ServiceProvider.GetRequiredService<ICallbackStore>().FindAsync(callbackId, TimeSpan.Zero, cancel.Token);
+            return record is { Outcome: not CallbackOutcome.Pending } ? record : null;
         }
         catch (Exception)
         {
-            return null; // the database away: said as lost, which it may be
+            return null;
         }
     }
 
