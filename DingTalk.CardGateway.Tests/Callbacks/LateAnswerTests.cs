@@ -140,6 +140,56 @@ public sealed class LateAnswerTests
     }
 
     [Fact]
+    public async Task A_redelivery_answered_at_its_budget_that_then_meets_a_storage_error_says_the_click_stays_with_the_delivery_holding_it()
+    {
+        var lookedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var looksHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gateway = CallbackGateway.With(
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:02" },
+            services => services.AddScoped<ICallbackStore>(s => new LookUpSeen(ActivatorUtilities.CreateInstance<SqlCallbackStore>(s), lookedUp, looksHeld.Task)));
+        await gateway.InitializeAsync();
+        var gate = Guid.NewGuid().ToString("N");
+        try
+        {
+            var card = await gateway.SendCardAsync("tpl.slow");
+            var body = DingTalkCallback.Body(card, "u1", new { action = "slow", gate });
+            var signedAt = DateTimeOffset.UtcNow;
+            var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await gateway.Gate.Entered(gate).WaitAsync(Patience);
+
+            // The redelivery's look for the first delivery's record is still under way at its budget: answered {}.
+            var again = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await lookedUp.Task.WaitAsync(Patience);
+            using (var answer = await again.WaitAsync(Patience))
+            {
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, System.Net.HttpStatusCode.OK)).GetRawText());
+            }
+
+            // Then its look fails (the database away for a moment), while the first delivery still holds the click.
+            looksHeld.SetException(new InvalidOperationException("storage away for a moment"));
+            var said = await Eventually.ValueAsync(
+                () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) is 3112 or 3125 && e.RenderMessage().Contains(card, StringComparison.Ordinal)),
+                "what the redelivery's failure is said as");
+
+            Assert.Equal(3125, CardCallbackEndpointTests.EventId(said)); // not 3112, "the click is lost"
+            Assert.Contains("holds the click", said.RenderMessage(), StringComparison.Ordinal);
+
+            // Nothing was lost: the first delivery records the click.
+            gateway.Gate.Open(gate);
+            (await first.WaitAsync(Patience)).Dispose();
+            await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)) is [{ Outcome: not CallbackOutcome.Pending }], "the first delivery's record");
+            Assert.Equal(1, gateway.Gate.Arrivals(gate));
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        }
+        finally
+        {
+            looksHeld.TrySetResult();
+            gateway.Gate.Open(gate);
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_click_answered_early_stays_on_the_in_flight_gauge_until_it_commits()
     {
         await CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.500" }, async gateway =>

@@ -40,6 +40,24 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>Made by <see cref="SeeingThrough"/>: a claim refused again is not a redelivery to answer or log.</summary>
     public bool IsSeeingThrough { get; private init; }
 
+    /// <summary>
+    /// This delivery got the click's claim (<see cref="Claimed"/>): from then on, a failure of its own loses the click
+    /// unless another delivery records it. Until then a redelivery's failure leaves the click to the delivery that holds it.
+    /// </summary>
+    public bool HoldsClaim => Volatile.Read(ref _claimed);
+
+    /// <summary>
+    /// Refused the claim (<see cref="Redelivered"/>) and not claimed since: another delivery holds the click, or has
+    /// recorded it, so a failure of this one loses nothing of its own.
+    /// </summary>
+    public bool HeldElsewhere => Volatile.Read(ref _refused) && !HoldsClaim;
+
+    private bool _claimed;
+    private bool _refused;
+
+    /// <summary>The click's claim is this delivery's: the first try's, or one after a refusal (<see cref="Reclaiming"/>).</summary>
+    public void Claimed() => Volatile.Write(ref _claimed, true);
+
     /// <summary>The handler chosen, once it has started.</summary>
     public string? Handler { get; private set; }
 
@@ -92,7 +110,11 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// SQLite's writer, say), answered <c>{}</c> then (<see cref="TryAnswerEarly"/>). False when it already was answered
     /// early (its wait for the claim took the budget).
     /// </summary>
-    public bool Redelivered() => Interlocked.CompareExchange(ref _state, Redelivery, Claiming) == Claiming;
+    public bool Redelivered()
+    {
+        Volatile.Write(ref _refused, true);
+        return Interlocked.CompareExchange(ref _state, Redelivery, Claiming) == Claiming;
+    }
 
     /// <summary>
     /// A redelivery's answer, from the first delivery's record, is ready: from now on the answer is the pipeline's, to be

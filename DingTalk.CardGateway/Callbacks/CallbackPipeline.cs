@@ -127,7 +127,7 @@ public sealed partial class CallbackPipeline(
         catch (TimeoutException) when (timeline.TryAnswerEarly() is { } stage)
         {
             var budgetMs = (long)budget.TotalMilliseconds;
-            _ = HandleAfterEarlyAnswerAsync(handling, action);
+            _ = HandleAfterEarlyAnswerAsync(handling, action, timeline);
             if (stage == AnswerStage.Redelivery)
             {
                 // Still looking for the first delivery's record, or waiting for storage to try the claim again. That record
@@ -166,7 +166,7 @@ public sealed partial class CallbackPipeline(
     }
 
     /// <summary>The rest of a callback answered early: nobody else waits for it, so a failure is said here.</summary>
-    private async Task HandleAfterEarlyAnswerAsync(Task<CallbackReply> handling, CardAction action)
+    private async Task HandleAfterEarlyAnswerAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline)
     {
         try
         {
@@ -174,6 +174,13 @@ public sealed partial class CallbackPipeline(
         }
         catch (Exception ex)
         {
+            if (timeline.HeldElsewhere)
+            {
+                // A redelivery that never got the claim: the click is the delivery's that holds it, which records it.
+                Log.FailedWhileHeldElsewhere(logger, ex, action.CallbackId, action.CardId);
+                return;
+            }
+
             if (await RecordedElsewhereAsync(action) is { } outcome)
             {
                 Log.RecordedElsewhere(logger, action.CallbackId, action.CardId, outcome, ex.GetType().Name);
@@ -243,6 +250,7 @@ public sealed partial class CallbackPipeline(
                 return callbacks.TryAddAsync(CallbackRecord.Received(action, clock.GetUtcNow()), cancellationToken);
             }
 
+            timeline.Claimed();
             if (refused)
             {
                 timeline.Reclaiming();
@@ -634,12 +642,14 @@ public sealed partial class CallbackPipeline(
     {
         var limit = SeeThroughLimit(options.CurrentValue);
         var started = clock.GetTimestamp();
+        AnswerTimeline? trying = null;
         try
         {
             while (clock.GetElapsedTime(started) < limit)
             {
                 await Task.Delay(SeeThroughInterval, clock, lifetime.ApplicationStopping);
-                var reply = await HandleOnceAsync(action, AnswerTimeline.SeeingThrough(clock), Task.CompletedTask, CancellationToken.None);
+                trying = AnswerTimeline.SeeingThrough(clock);
+                var reply = await HandleOnceAsync(action, trying, Task.CompletedTask, CancellationToken.None);
                 if (!reply.Redelivery)
                 {
                     Log.Reclaimed(logger, action.CallbackId, action.CardId);
@@ -657,6 +667,10 @@ public sealed partial class CallbackPipeline(
         catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
         {
             // stopping: the click stays with the delivery that holds it
+        }
+        catch (Exception ex) when (trying is { HoldsClaim: false })
+        {
+            Log.FailedWhileHeldElsewhere(logger, ex, action.CallbackId, action.CardId); // still refused the claim: the holder has the click
         }
         catch (Exception ex)
         {
@@ -749,6 +763,9 @@ public sealed partial class CallbackPipeline(
 
         [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all: the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
+
+        [LoggerMessage(3125, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), a redelivery answered {{}} while another delivery of it held the click, met an error before that delivery recorded it: nothing is lost unless that delivery fails too — it holds the click and records it (GET /api/callbacks/{{callbackId}}). Should it end without a record now, no redelivery is left to take the click over")]
+        public static partial void FailedWhileHeldElsewhere(ILogger logger, Exception exception, string callbackId, string cardId);
 
         [LoggerMessage(3120, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be committed by this delivery ({Error}), but another delivery had recorded it ({Outcome}): nothing is lost. Its transaction was ended under it: on PostgreSQL, past the longest a callback's transaction may sit idle (its handler ran past Gateway:Callbacks:HandlerTimeout, deaf to its token, or its process was stopped), after which a redelivery took the click over")]
         public static partial void RecordedElsewhere(ILogger logger, string callbackId, string cardId, CallbackOutcome outcome, string error);
