@@ -827,6 +827,44 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     /// <summary>
+    /// One user's clicks are filtered in the page's query, before its <c>LIMIT</c>, not from a page read of every user's:
+    /// with the other users' clicks between theirs, each page is full of that user's clicks, newest first, and its
+    /// <c>next</c> is where it ended — none skipped, none twice.
+    /// </summary>
+    [SkippableFact]
+    public async Task One_users_history_comes_in_full_pages_of_their_clicks_though_other_users_clicked_between_them()
+    {
+        SkipWithoutDatabase();
+        var card = $"card-one-user-{Guid.NewGuid():N}";
+        // 120 clicks, three a millisecond; one in eight is u7's, the rest four other users'.
+        var added = await AddCallbacksAsync(card, 120, i => Callback(card) with { UserId = i % 8 == 3 ? "u7" : $"u{i % 4}", ReceivedAt = T0.AddMilliseconds(i / 3) });
+        var theirs = added.Where(c => c.UserId == "u7")
+            .OrderByDescending(c => c.ReceivedAt).ThenByDescending(c => c.CallbackId, StringComparer.Ordinal)
+            .Select(c => c.CallbackId).ToList();
+        await using var scope = fixture.Scope();
+        var store = scope.ServiceProvider.GetRequiredService<ICallbackStore>();
+
+        var pages = new List<List<string>>();
+        var query = new CallbackHistoryQuery(4, UserId: "u7");
+        while (true)
+        {
+            var page = await store.HistoryAsync(card, query, default);
+            pages.Add([.. page.Callbacks.Select(c => c.CallbackId)]);
+            if (page.Next is null)
+            {
+                break;
+            }
+
+            Assert.True(CallbackCursor.TryDecode(page.Next, out var next));
+            Assert.Equal(CallbackCursor.Of(page.Callbacks[^1]), next); // where the page ended
+            query = query with { Before = next };
+        }
+
+        Assert.Equal(15, theirs.Count);
+        Assert.Equal(theirs.Chunk(4).Select(ids => ids.ToList()), pages); // 4, 4, 4, 3: full pages, in order
+    }
+
+    /// <summary>
     /// A card with a million clicks pages as fast as one with ten: each page's query starts inside the card's index at its
     /// cursor's time and reads it backwards in order, sorting only the clicks of one millisecond by id as it goes (SQLite's
     /// "right part of ORDER BY", PostgreSQL's incremental sort), never the card's callbacks (nor one user's) as a whole.
