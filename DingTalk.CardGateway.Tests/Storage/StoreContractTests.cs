@@ -981,6 +981,38 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     /// <summary>
+    /// A group's example is its latest click by receipt time — the one an operator looks for after "it happened again" —,
+    /// of two in the same millisecond the one with the greater id; not the greatest id of the group, which (a signed
+    /// delivery's id leads with its signature time, a Stream click's is a hash) may be any of its clicks.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_unhandled_groups_example_is_its_latest_click_by_receipt_time_then_id()
+    {
+        SkipWithoutDatabase();
+        // Before the other tests' bands (2090 on), which read every click after theirs; this one reads only its template's group.
+        var since = new DateTimeOffset(2089, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(Random.Shared.Next(500_000));
+        var card = $"card-latest-{Guid.NewGuid():N}";
+        var template = $"tpl.{card}"; // a group of its own, whatever other tests record after since
+        await using (var scope = fixture.Scope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ICardStore>().SaveAsync(AdvancedCard(card, "x") with { TemplateId = template }, default);
+        }
+
+        CallbackRecord Click(int ms, string id) =>
+            Callback(card) with { CallbackId = $"{card}:{id}", ReceivedAt = since.AddMilliseconds(ms), Outcome = CallbackOutcome.Unhandled };
+        CallbackRecord[] clicks = [Click(0, "zz"), Click(5, "aa"), Click(5, "ab"), Click(3, "zy"), Click(9, "zzz") with { Outcome = CallbackOutcome.Handled }];
+        await AddCallbacksAsync(card, clicks.Length, i => clicks[i]);
+        await using var read = fixture.Scope();
+
+        var (groups, _) = await read.ServiceProvider.GetRequiredService<ICallbackStore>().UnhandledAsync(since, 500, default);
+
+        var group = Assert.Single(groups, g => g.TemplateId == template);
+        Assert.Equal((4, since, since.AddMilliseconds(5)), (group.Count, group.FirstSeen, group.LastSeen));
+        Assert.Equal($"{card}:ab", group.Example.CallbackId); // not {card}:zz, the greatest id
+        Assert.Equal((since.AddMilliseconds(5), CallbackOutcome.Unhandled, card), (group.Example.ReceivedAt, group.Example.Outcome, group.Example.CardId));
+    }
+
+    /// <summary>
     /// Every card's history pages along <c>callbacks_by_age</c> (time) as one card's does along its own index: from the
     /// cursor's time backwards, sorting only one millisecond's clicks by id; the unhandled clicks' groups read that index
     /// from <c>since</c> on, never the whole table.

@@ -22,7 +22,7 @@ public static class HandlerAdminEndpoints
     {
         api.MapGet("/handlers", OverviewAsync)
             .WithSummary("What the gateway routes: every registered handler, and the actions clicked lately that none claimed, grouped, with the registration to add")
-            .WithDescription("handlers: each AddCardActionHandler registration in the order they are tried (handler, match, templateId, actionId, actions, type). unclaimed: the Unhandled callbacks received since `since` (an ISO 8601 date-time; by default the last 7 days, or Gateway:Storage:Retention when shorter) grouped by template, type, params.action (and actionIds when a click has none), the most clicked first, at most limit (1–500, 100) groups (more: true when some were left out): count, firstSeen, lastSeen, exampleCallbackId (GET /api/callbacks/{callbackId}), and registration, the line warning 3101 gives; claimedBy instead when a registration claims it now.")
+            .WithDescription("handlers: each AddCardActionHandler registration in the order they are tried (handler, match, templateId, actionId, actions, type). unclaimed: the Unhandled callbacks received since `since` (an ISO 8601 date-time; by default the last 7 days, or Gateway:Storage:Retention when shorter) grouped by template, type, params.action (and actionIds when a click has none), the most clicked first, at most limit (1–500, 100) groups (more: true when some were left out): count, firstSeen, lastSeen, exampleCallbackId (the group's latest click; GET /api/callbacks/{callbackId}), and registration, the line warning 3101 gives; claimedBy instead when a registration claims it now.")
             .ProducesValidationProblem();
         return api;
     }

@@ -191,55 +191,52 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
     /// Along <c>callbacks_by_age</c> from <paramref name="since"/>: it reads every callback of the window, the handled ones
     /// too, for the same reason the history filters an outcome on the way (an index of the unhandled ones would cost every
     /// click: on PostgreSQL the outcome a click's claim updates would then be indexed, and no update of a claim could stay
-    /// on its page, HOT). Each group's example is then read by its id.
+    /// on its page, HOT). Each group comes with its example in the same statement, so from the same snapshot: a retention
+    /// purge cannot take the example away between the group's read and its own, as a second read by id let it (the group
+    /// was then dropped).
     /// </remarks>
     public async Task<(IReadOnlyList<UnhandledActionGroup> Groups, bool More)> UnhandledAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken)
     {
-        var (groups, examples) = await session.ReadAsync(
-            async (connection, transaction) =>
-            {
-                var groups = (await connection.QueryAsync<UnhandledRow>(new CommandDefinition(
-                    UnhandledQuery,
-                    new { since = since.ToUnixTimeMilliseconds(), outcome = nameof(CallbackOutcome.Unhandled), take = limit + 1 },
-                    transaction,
-                    cancellationToken: cancellationToken))).AsList();
-                var ids = new DynamicParameters();
-                for (var i = 0; i < Math.Min(groups.Count, limit); i++)
-                {
-                    ids.Add($"e{i}", groups[i].Example);
-                }
-
-                var examples = groups.Count == 0
-                    ? []
-                    : (await connection.QueryAsync<CallbackRow>(new CommandDefinition(
-                        $"SELECT {Columns} FROM callbacks WHERE callback_id IN ({string.Join(", ", ids.ParameterNames.Select(n => "@" + n))})",
-                        ids,
-                        transaction,
-                        cancellationToken: cancellationToken))).ToDictionary(r => r.CallbackId, r => r.ToRecord(), StringComparer.Ordinal);
-                return (groups, examples);
-            },
+        var groups = await session.ReadAsync(
+            async (connection, transaction) => (await connection.QueryAsync<UnhandledRow>(new CommandDefinition(
+                UnhandledQuery,
+                new { since = since.ToUnixTimeMilliseconds(), outcome = nameof(CallbackOutcome.Unhandled), take = limit + 1 },
+                transaction,
+                cancellationToken: cancellationToken))).AsList(),
             cancellationToken);
         var found = groups.Take(limit)
-            .Where(g => examples.ContainsKey(g.Example)) // purged by retention between the two reads
             .Select(g => new UnhandledActionGroup(
-                g.TemplateId, (int)g.Count, DateTimeOffset.FromUnixTimeMilliseconds(g.FirstSeen), DateTimeOffset.FromUnixTimeMilliseconds(g.LastSeen), examples[g.Example]))
+                g.TemplateId, (int)g.Count, DateTimeOffset.FromUnixTimeMilliseconds(g.FirstSeen), DateTimeOffset.FromUnixTimeMilliseconds(g.LastSeen), g.ToRecord()))
             .ToList();
         return (found, groups.Count > limit);
     }
 
     /// <summary>
     /// <see cref="UnhandledAsync"/>'s groups: what a handler is chosen by (the template the card was sent with, the type,
-    /// <c>params.action</c>, and the <c>actionIds</c> of a click without one), the most clicked first.
+    /// <c>params.action</c>, and the <c>actionIds</c> of a click without one), the most clicked first, each with its latest
+    /// click by receipt time (of two in one millisecond, the greater id) as its example, joined by id after the
+    /// <c>LIMIT</c>, so only the groups listed read a whole row.
     /// </summary>
-    internal const string UnhandledQuery =
-        """
-        SELECT cards.template_id AS TemplateId, COUNT(*) AS Count, MIN(callbacks.received_at) AS FirstSeen, MAX(callbacks.received_at) AS LastSeen,
-               MAX(callbacks.callback_id) AS Example
-        FROM callbacks LEFT JOIN cards ON cards.id = callbacks.card_id
-        WHERE callbacks.received_at >= @since AND callbacks.outcome = @outcome
-        GROUP BY cards.template_id, callbacks.type, callbacks.action, CASE WHEN callbacks.action IS NULL THEN callbacks.action_ids END
-        ORDER BY COUNT(*) DESC, MAX(callbacks.received_at) DESC
-        LIMIT @take
+    internal static readonly string UnhandledQuery =
+        $"""
+        SELECT listed.TemplateId, listed.Count, listed.FirstSeen, listed.LastSeen, {string.Join(", ", Columns.Split(", ").Select(c => "example." + c))}
+        FROM (
+            SELECT TemplateId, Count, FirstSeen, LastSeen, Example
+            FROM (
+                SELECT cards.template_id AS TemplateId, callbacks.callback_id AS Example,
+                       COUNT(*) OVER click_group AS Count, MIN(callbacks.received_at) OVER click_group AS FirstSeen,
+                       MAX(callbacks.received_at) OVER click_group AS LastSeen,
+                       ROW_NUMBER() OVER (click_group ORDER BY callbacks.received_at DESC, callbacks.callback_id DESC) AS Latest
+                FROM callbacks LEFT JOIN cards ON cards.id = callbacks.card_id
+                WHERE callbacks.received_at >= @since AND callbacks.outcome = @outcome
+                WINDOW click_group AS (PARTITION BY cards.template_id, callbacks.type, callbacks.action, CASE WHEN callbacks.action IS NULL THEN callbacks.action_ids END)
+            ) clicks
+            WHERE Latest = 1
+            ORDER BY Count DESC, LastSeen DESC, Example DESC
+            LIMIT @take
+        ) listed
+        JOIN callbacks example ON example.callback_id = listed.Example
+        ORDER BY listed.Count DESC, listed.LastSeen DESC, listed.Example DESC
         """;
 
     private static string Key(string callbackId) => "callback:" + callbackId;
@@ -346,7 +343,8 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
             ("CompletedAt", callback.CompletedAt?.ToUnixTimeMilliseconds()),
         ]);
 
-    private sealed class UnhandledRow
+    /// <summary>A group of unhandled clicks, and its example's columns.</summary>
+    private sealed class UnhandledRow : CallbackRow
     {
         public string? TemplateId { get; init; }
 
@@ -355,11 +353,9 @@ public sealed class SqlCallbackStore(StorageSession session, TimeProvider clock)
         public long FirstSeen { get; init; }
 
         public long LastSeen { get; init; }
-
-        public string Example { get; init; } = "";
     }
 
-    private sealed class CallbackRow
+    private class CallbackRow
     {
         public string CallbackId { get; init; } = "";
 
