@@ -12,6 +12,8 @@ public sealed class StreamOptionsTests
     [InlineData("DingTalk:Stream:IdleTimeout", "00:00:00")]
     [InlineData("DingTalk:Stream:MaxFramesInFlight", "0")]
     [InlineData("DingTalk:Stream:BackoffMin", "00:02:00")]
+    [InlineData("DingTalk:Stream:SendTimeout", "00:00:00")]
+    [InlineData("DingTalk:Stream:SendTimeout", "00:01:01")]
     public void A_stream_setting_out_of_range_fails_validation_naming_it(string key, string value)
     {
         var options = Options(new() { [key] = value });
@@ -33,13 +35,14 @@ public sealed class StreamOptionsTests
     }
 
     [Fact]
-    public void The_defaults_are_valid_and_reconnect_between_one_second_and_one_minute()
+    public void The_defaults_are_valid_reconnect_between_one_second_and_one_minute_and_give_an_answer_ten_seconds_to_be_written()
     {
         var stream = Options([]).Value.Stream;
 
         Assert.False(stream.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(1), stream.BackoffMin);
         Assert.Equal(TimeSpan.FromSeconds(60), stream.BackoffMax);
+        Assert.Equal(TimeSpan.FromSeconds(10), stream.SendTimeout);
     }
 
     private static IOptions<DingTalkOptions> Options(Dictionary<string, string?> settings)

@@ -141,7 +141,11 @@ public sealed class StreamOwnGatewayTests
     public async Task A_far_side_that_stops_reading_the_answers_is_dropped_once_an_answer_cannot_be_written_logged_once_and_counted()
     {
         // Its frames keep coming, so neither the idle timer nor the keep-alive (which pings only when nothing arrives) can tell.
-        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["DingTalk:Stream:IdleTimeout"] = "00:10:00" });
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:IdleTimeout"] = "00:10:00",
+            ["DingTalk:Stream:SendTimeout"] = "00:00:02",
+        });
         using var events = new MetricCollector<long>(
             gateway.App.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "cardgateway.stream.connection.events");
         await using var deaf = await StubStreamServer.DeafAsync(pingBytes: 256 * 1024);
@@ -154,7 +158,7 @@ public sealed class StreamOwnGatewayTests
 
             await Callbacks.Eventually.TrueAsync(
                 () => Task.FromResult(gateway.Logs.LogEvents.Any(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004
-                    && e.RenderMessage().Contains("could not be written within 10 s", StringComparison.Ordinal))),
+                    && e.RenderMessage().Contains("could not be written within 2 s", StringComparison.Ordinal))),
                 () => Task.FromResult("the deaf connection reported lost for an answer that could not be written"),
                 StreamGateway.Patience);
             gateway.Stream.EndpointOverride = null;

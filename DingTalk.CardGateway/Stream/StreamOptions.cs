@@ -33,6 +33,14 @@ public sealed class StreamOptions
     [Range(1, 1024)]
     public int MaxFramesInFlight { get; set; } = 32;
 
+    /// <summary>
+    /// How long an answer may take to be written. Past it DingTalk has stopped reading the connection (its frames may still
+    /// come, so neither the idle timer nor the keep-alive tells): it is dropped and replaced, and its unanswered frames are
+    /// pushed again. A dropped connection's frames still being handled get as long again before its resources go.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A larger frame is discarded unanswered (and logged).</summary>
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxFrameBytes { get; set; } = 1024 * 1024;

@@ -12,12 +12,11 @@ namespace DingTalk.CardGateway.Stream;
 /// answers SYSTEM frames itself (ping → echo, disconnect → ask for a replacement), hands the others to
 /// <see cref="StreamFrameHandler"/> with a bounded number in flight (a frame that waits its whole budget for a slot is
 /// handled outside the bound, so answered <c>{}</c> in time), writes one answer at a time, and aborts itself when nothing
-/// arrives for <see cref="StreamOptions.IdleTimeout"/> or an answer cannot be written.
+/// arrives for <see cref="StreamOptions.IdleTimeout"/> or an answer cannot be written within <see cref="StreamOptions.SendTimeout"/>.
 /// </summary>
 internal sealed partial class StreamSession : IAsyncDisposable
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Frames read and waiting for a slot, per slot: past that, reading pauses, so a flood is held off in DingTalk's queue, not in memory.</summary>
@@ -161,11 +160,11 @@ internal sealed partial class StreamSession : IAsyncDisposable
         try
         {
             // Their answers cannot leave any more, but a claimed callback is still seen through by the pipeline.
-            await Task.WhenAll(_inFlight.Values).WaitAsync(SendTimeout, _clock);
+            await Task.WhenAll(_inFlight.Values).WaitAsync(_options.SendTimeout, _clock);
         }
         catch (TimeoutException)
         {
-            Log.DrainTimedOut(_logger, Number, _inFlight.Count, (long)SendTimeout.TotalMilliseconds);
+            Log.DrainTimedOut(_logger, Number, _inFlight.Count, (long)_options.SendTimeout.TotalMilliseconds);
         }
 
         await _idle.DisposeAsync();
@@ -367,7 +366,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private async Task SendAsync(StreamAck ack)
     {
         var bytes = JsonSerializer.SerializeToUtf8Bytes(ack, GatewayJson.Options);
-        using var timeout = new CancellationTokenSource(SendTimeout, _clock);
+        using var timeout = new CancellationTokenSource(_options.SendTimeout, _clock);
         try
         {
             await _sending.WaitAsync(timeout.Token);
@@ -383,7 +382,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             Stalled();
-            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, $"it could not be written within {SendTimeout.TotalSeconds:0} s");
+            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, $"it could not be written within {_options.SendTimeout.TotalSeconds:0.###} s");
         }
         catch (Exception ex) when (IsSocketGone(ex))
         {
@@ -398,11 +397,11 @@ internal sealed partial class StreamSession : IAsyncDisposable
     /// </summary>
     private void Stalled()
     {
-        var reason = $"an answer could not be written within {SendTimeout.TotalSeconds:0} s (DingTalk stopped reading the connection)";
+        var reason = $"an answer could not be written within {_options.SendTimeout.TotalSeconds:0.###} s (DingTalk stopped reading the connection)";
         if (Interlocked.CompareExchange(ref _endReason, reason, null) is null)
         {
             SendStalled = true;
-            Log.SendStalled(_logger, Number, (long)SendTimeout.TotalMilliseconds);
+            Log.SendStalled(_logger, Number, (long)_options.SendTimeout.TotalMilliseconds);
         }
 
         Abort();
