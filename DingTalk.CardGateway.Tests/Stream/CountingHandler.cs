@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
 using DingTalk.CardGateway.Handlers;
+using DingTalk.CardGateway.Tests.Callbacks;
 
 namespace DingTalk.CardGateway.Tests.Stream;
 
 /// <summary>
 /// <c>params.action = "count"</c>: records every invocation, so a test can prove none ran twice; takes
-/// <c>params.delayMs</c> to finish, so frames are still in flight when a socket drops.
+/// <c>params.delayMs</c> to finish, so frames are still in flight when a socket drops, or waits at the
+/// <see cref="HandlerGate"/> named by <c>params.gate</c> until the test opens it.
 /// </summary>
-public sealed class CountingHandler(HandlerInvocations invocations) : ICardActionHandler
+public sealed class CountingHandler(HandlerInvocations invocations, HandlerGate gate) : ICardActionHandler
 {
     public const string Action = "count";
 
@@ -17,6 +19,11 @@ public sealed class CountingHandler(HandlerInvocations invocations) : ICardActio
         if (int.TryParse(context.Param("delayMs"), out var delay))
         {
             await Task.Delay(delay, cancellationToken);
+        }
+
+        if (context.Param("gate") is { } held)
+        {
+            await gate.WaitAt(held).WaitAsync(cancellationToken);
         }
 
         return CardActionResult.ForClicker(ClickerUpdate.Private(CardValues.Of("counted", context.UserId)));

@@ -261,6 +261,108 @@ public sealed class StreamOwnGatewayTests
     }
 
     [Fact]
+    public async Task No_more_handlers_run_at_once_than_MaxFramesInFlight_though_frames_are_answered_at_their_budget_and_each_click_is_handled_once()
+    {
+        // One slot, a 1 s budget, handlers held at a gate: the first overruns its budget while the frames behind it wait
+        // their whole budget for its slot. Each is answered {} at its budget; none of their handlers may start while the
+        // one holding the slot runs, whatever its answer did.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
+        });
+        try
+        {
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+
+            var pushed = new List<SandboxStreamMessage>();
+            for (var i = 0; i < StreamSession.WaitingPerSlot; i++)
+            {
+                pushed.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"held{i}", new { action = CountingHandler.Action, gate = "held" }));
+            }
+
+            var answers = await Task.WhenAll(pushed.Select(m => m.Answered.WaitAsync(StreamGateway.Patience)));
+            Assert.All(answers, a => Assert.Equal((200, """{"response":{}}"""), (a.Code, a.Data))); // every one at its budget, the gate still shut
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // a handler started outside the bound has reached the gate by now
+
+            Assert.Equal(1, gateway.Gate.Arrivals("held")); // only the one holding the slot runs
+            gateway.Gate.Open("held");
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.Ended == pushed.Count, "every click handled once the gate opens");
+
+            Assert.Equal(1, gateway.Invocations.MostAtOnce);
+            Assert.Equal(
+                Enumerable.Range(0, pushed.Count).Select(i => $"held{i}"),
+                gateway.Invocations.For(outTrackId).Select(r => r.UserId).Order(StringComparer.Ordinal)); // each click exactly once
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_frame_answered_while_it_waits_for_a_slot_is_logged_as_waiting_for_a_slot_not_for_storage()
+    {
+        // A burst behind one held slot: the frames behind it wait their whole budget for it, and never reach storage before their answer.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
+        });
+        try
+        {
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+            var pushed = new List<SandboxStreamMessage>();
+            for (var i = 0; i < 3; i++)
+            {
+                pushed.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"burst{i}", new { action = CountingHandler.Action, gate = "log" }));
+            }
+
+            await Task.WhenAll(pushed.Select(m => m.Answered.WaitAsync(StreamGateway.Patience)));
+            gateway.Gate.Open("log");
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.Ended == pushed.Count, "every click handled");
+
+            var said = gateway.Logs.LogEvents.Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5042).Select(e => e.RenderMessage()).ToList();
+            Assert.NotEmpty(said);
+            Assert.All(said, m => Assert.Contains("handled once a slot frees", m, StringComparison.Ordinal));
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 3111); // none waited on storage
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_frame_answered_while_it_waits_for_a_slot_is_still_handled_when_the_gateway_stops()
+    {
+        // DingTalk has its {} and will not push it again: a stop that dropped it would lose the click.
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
+        });
+        try
+        {
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+            await gateway.Stream.PushCardCallbackAsync(outTrackId, "holding", new { action = CountingHandler.Action, delayMs = "2500" });
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.For(outTrackId).Count == 1, "the slow handler holds the only slot");
+            var waiting = await gateway.Stream.PushCardCallbackAsync(outTrackId, "waiting", new { action = CountingHandler.Action });
+            Assert.Equal("""{"response":{}}""", (await waiting.Answered.WaitAsync(StreamGateway.Patience)).Data);
+            var invocations = gateway.Invocations; // the gateway's services go with it
+
+            await gateway.App.DisposeAsync();
+
+            Assert.Equal(2, invocations.Ended); // the stop waited for the click answered before its handler could run
+            Assert.Contains(invocations.For(outTrackId), r => r.UserId == "waiting");
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_flapping_server_that_closes_every_connection_at_once_is_met_with_a_growing_jittered_backoff_up_to_its_cap()
     {
         // BackoffMin 100 ms, BackoffMax 1 s (StreamGateway): a connection that carried no frame never resets the backoff, so

@@ -63,7 +63,15 @@ public sealed partial class CallbackPipeline(
     /// <param name="cancellationToken">
     /// The transport's token; once claimed, or answered early, a callback is seen through regardless.
     /// </param>
-    public async Task<CallbackReply> HandleAsync(CardAction action, long arrivedAt, Task answerSent, CancellationToken cancellationToken)
+    public async Task<CallbackReply> HandleAsync(CardAction action, long arrivedAt, Task answerSent, CancellationToken cancellationToken) =>
+        (await HandleThroughAsync(action, arrivedAt, answerSent, cancellationToken)).Reply;
+
+    /// <summary>
+    /// As <see cref="HandleAsync"/>, and says when the callback is through: a transport that bounds how many callbacks it
+    /// handles at once (Stream's <c>DingTalk:Stream:MaxFramesInFlight</c>) counts one answered <c>{}</c> at its budget until
+    /// its handler has ended and its outcome is committed, not only until its answer.
+    /// </summary>
+    public async Task<CallbackHandling> HandleThroughAsync(CardAction action, long arrivedAt, Task answerSent, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var timeline = new AnswerTimeline(clock, arrivedAt);
@@ -82,7 +90,7 @@ public sealed partial class CallbackPipeline(
         try
         {
             var handling = HandleOnceAsync(action, timeline, answerSent, transportGone.Token);
-            var reply = handling.IsCompleted ? await handling : await AnswerInTimeAsync(handling, action, timeline);
+            var (reply, through) = handling.IsCompleted ? (await handling, Task.CompletedTask) : await AnswerInTimeAsync(handling, action, timeline);
             metrics.Answered(action.Transport, reply, started);
             if (timeline.Late(options.CurrentValue.LateAnswer) is { } late)
             {
@@ -102,7 +110,7 @@ public sealed partial class CallbackPipeline(
                 metrics.AnsweredLate(action.Transport, late.Slowest);
             }
 
-            return reply;
+            return new CallbackHandling(reply, through);
         }
         catch
         {
@@ -117,17 +125,18 @@ public sealed partial class CallbackPipeline(
     /// the card's read), the handler itself, or storage after it (SQLite's writer to get back on, a commit) — the click is
     /// handled as soon as it can be, recorded as overran, and its update for everyone follows.
     /// </summary>
-    private async Task<CallbackReply> AnswerInTimeAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline)
+    /// <returns>The answer, and what goes on after it (<see cref="CallbackHandling.Through"/>).</returns>
+    private async Task<(CallbackReply Reply, Task Through)> AnswerInTimeAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline)
     {
         var budget = options.CurrentValue.HandlerBudget;
         try
         {
-            return await handling.WaitAsync(timeline.Remaining(budget), clock, CancellationToken.None);
+            return (await handling.WaitAsync(timeline.Remaining(budget), clock, CancellationToken.None), Task.CompletedTask);
         }
         catch (TimeoutException) when (timeline.TryAnswerEarly() is { } stage)
         {
             var budgetMs = (long)budget.TotalMilliseconds;
-            _ = HandleAfterEarlyAnswerAsync(handling, action, timeline);
+            var through = HandleAfterEarlyAnswerAsync(handling, action, timeline);
             if (stage == AnswerStage.Redelivery)
             {
                 // Still looking for the first delivery's record, or waiting for storage to try the claim again. That record
@@ -138,13 +147,13 @@ public sealed partial class CallbackPipeline(
                 var recorded = await RecordedAsync(action.CallbackId, LastLookLimit);
                 var outcome = recorded?.Outcome ?? CallbackOutcome.Pending;
                 Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
-                return new CallbackReply(action.CallbackId, outcome, Redelivery: true, recorded?.AnswerJson ?? CardCallbackResponse.Empty.ToJson());
+                return (new CallbackReply(action.CallbackId, outcome, Redelivery: true, recorded?.AnswerJson ?? CardCallbackResponse.Empty.ToJson()), through);
             }
 
             if (stage == AnswerStage.Storage)
             {
                 Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs);
-                return new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()); // no handler had started
+                return (new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()), through); // no handler had started
             }
 
             var handler = timeline.Handler!;
@@ -157,11 +166,40 @@ public sealed partial class CallbackPipeline(
                 Log.AnsweredBeforeCommit(logger, handler, action.CallbackId, action.CardId, budgetMs);
             }
 
-            return new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handler);
+            return (new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handler), through);
         }
         catch (TimeoutException)
         {
-            return await handling; // being committed (its answer is a moment away), or its transport gone
+            return (await handling, Task.CompletedTask); // being committed (its answer is a moment away), or its transport gone
+        }
+    }
+
+    /// <summary>
+    /// A callback its transport answered <c>{}</c> before it could enter the pipeline: a Stream frame whose budget ran out
+    /// while every frame slot was busy. DingTalk will not deliver it again, so it is counted as answered now, a stopping
+    /// gateway waits for it from now (<see cref="HandlerDrain"/>), and once <paramref name="turn"/> has come (its slot) it is
+    /// handled to its commit, recorded as answered early, its update for everyone following. Never throws: a failure is
+    /// logged, as for any callback answered early.
+    /// </summary>
+    public async Task HandleAnsweredAsync(CardAction action, long arrivedAt, Func<Task> turn)
+    {
+        metrics.Answered(action.Transport, new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()), Stopwatch.GetTimestamp());
+        drain.Begin();
+        var timeline = new AnswerTimeline(clock, arrivedAt);
+        try
+        {
+            await HandleAfterEarlyAnswerAsync(InTurnAsync(), action, timeline);
+        }
+        finally
+        {
+            drain.End();
+        }
+
+        async Task<CallbackReply> InTurnAsync()
+        {
+            await turn();
+            timeline.TryAnswerEarly(); // its answer has left: recorded as {} (a handled click as overran), and a claim refused is a redelivery to see through
+            return await HandleOnceAsync(action, timeline, Task.CompletedTask, CancellationToken.None);
         }
     }
 

@@ -62,7 +62,9 @@ public sealed partial class StreamConnectionService(
             return;
         }
 
-        using var inFlightLimit = new SemaphoreSlim(settings.MaxFramesInFlight, settings.MaxFramesInFlight);
+        // Not disposed: a frame answered {} while it waits for a slot is handled once one frees, after its connection and
+        // this loop may be gone (a stopping gateway waits for it: HandlerDrain), and its handler gives the slot back then.
+        var inFlightLimit = new SemaphoreSlim(settings.MaxFramesInFlight, settings.MaxFramesInFlight);
         var backoff = new ReconnectBackoff(settings.BackoffMin, settings.BackoffMax);
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var onStop = stoppingToken.Register(() => stopped.TrySetResult());

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Stream.Wire;
@@ -21,6 +22,11 @@ public sealed partial class StreamFrameHandler(
     /// </summary>
     public TimeSpan BudgetLeft(long arrivedAt) => AnswerTimeline.BudgetLeft(clock, arrivedAt, options.CurrentValue.HandlerBudget);
 
+    /// <summary>
+    /// Answers the frame and handles its click. Completes once the click is through — committed or given up — not only
+    /// answered: a handler that overran its budget is answered <c>{}</c> at it and still running, and the connection counts
+    /// it against <c>DingTalk:Stream:MaxFramesInFlight</c> until it ends.
+    /// </summary>
     /// <param name="frame">A CALLBACK or EVENT frame.</param>
     /// <param name="arrivedAt">The <see cref="TimeProvider"/>'s timestamp as the frame was read off the socket.</param>
     /// <param name="send">Writes the answer; completes once it is written (or could not be).</param>
@@ -40,27 +46,73 @@ public sealed partial class StreamFrameHandler(
         }
     }
 
+    /// <summary>
+    /// A frame whose whole answer budget went by while every frame slot was busy: answered now, as the budget demands —
+    /// a card callback <c>{}</c>, so DingTalk shows the user no error — and its click handled once <paramref name="turn"/>
+    /// (its slot) has come, not before: the limit holds however the frames' answers went. Completes once the click is
+    /// through. A frame that runs no handler (an EVENT, another topic, a callback that cannot be read) is answered as ever.
+    /// </summary>
+    /// <param name="frame">A CALLBACK or EVENT frame.</param>
+    /// <param name="arrivedAt">The <see cref="TimeProvider"/>'s timestamp as the frame was read off the socket.</param>
+    /// <param name="send">Writes the answer; completes once it is written (or could not be).</param>
+    /// <param name="turn">Waits until the frame may be handled (its slot); called only for a click.</param>
+    public async Task AnswerBeforeTurnAsync(StreamFrame frame, long arrivedAt, Func<StreamAck, Task> send, Func<Task> turn)
+    {
+        if ((frame.Type, frame.Topic) != (StreamTopics.Callback, StreamTopics.CardCallback))
+        {
+            await HandleAsync(frame, arrivedAt, send, CancellationToken.None);
+            return;
+        }
+
+        if (!TryParse(frame, out var action, out var refused))
+        {
+            await send(refused);
+            return;
+        }
+
+        await send(Answer(frame, CardCallbackResponse.Empty.ToJson()));
+        await pipeline.HandleAnsweredAsync(action, arrivedAt, turn);
+    }
+
     private async Task CardCallbackAsync(StreamFrame frame, long arrivedAt, Func<StreamAck, Task> send, CancellationToken cancellationToken)
     {
-        if (!CardActionParser.TryParse(Encoding.UTF8.GetBytes(frame.Data), CallbackTransport.Stream, frame.MessageId, out var action, out var problem))
+        if (!TryParse(frame, out var action, out var refused))
         {
-            Log.CallbackRefused(logger, frame.MessageId, problem);
-            await send(StreamAck.Error(400, frame.MessageId, problem));
+            await send(refused);
             return;
         }
 
         var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        CallbackHandling handling;
         try
         {
-            var reply = await pipeline.HandleAsync(action, arrivedAt, answered.Task, cancellationToken);
-            // DingTalk reads the clicker's update only inside "response"; a bare update is ignored.
-            await send(StreamAck.Ok(frame.MessageId, $$"""{"response":{{reply.AnswerJson}}}"""));
+            handling = await pipeline.HandleThroughAsync(action, arrivedAt, answered.Task, cancellationToken);
+            await send(Answer(frame, handling.Reply.AnswerJson));
         }
         finally
         {
             answered.TrySetResult();
         }
+
+        await handling.Through;
     }
+
+    /// <summary>The card callback the frame carries, or the 400 that says why there is none.</summary>
+    private bool TryParse(StreamFrame frame, [NotNullWhen(true)] out CardAction? action, [NotNullWhen(false)] out StreamAck? refused)
+    {
+        if (CardActionParser.TryParse(Encoding.UTF8.GetBytes(frame.Data), CallbackTransport.Stream, frame.MessageId, out action, out var problem))
+        {
+            refused = null;
+            return true;
+        }
+
+        Log.CallbackRefused(logger, frame.MessageId, problem);
+        refused = StreamAck.Error(400, frame.MessageId, problem);
+        return false;
+    }
+
+    /// <summary>DingTalk reads the clicker's update only inside <c>response</c>; a bare update is ignored.</summary>
+    private static StreamAck Answer(StreamFrame frame, string answerJson) => StreamAck.Ok(frame.MessageId, $$"""{"response":{{answerJson}}}""");
 
     private static partial class Log
     {

@@ -26,9 +26,9 @@ public sealed class StreamOptions
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// Frames handled at once within their answer budget. Up to four times as many more wait for a slot (past that the
-    /// socket is not read until one is taken up); one still waiting when its budget is spent is handled outside the limit,
-    /// answered <c>{}</c> at once.
+    /// Frames handled at once, per process: a slot is held until the frame's click is through, a handler that overran its
+    /// budget included. Up to four times as many more wait for a slot (past that the socket is not read until one is taken
+    /// up); one still waiting when its budget is spent is answered <c>{}</c> then, and handled once a slot frees.
     /// </summary>
     [Range(1, 1024)]
     public int MaxFramesInFlight { get; set; } = 32;

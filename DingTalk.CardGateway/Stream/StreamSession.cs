@@ -11,7 +11,7 @@ namespace DingTalk.CardGateway.Stream;
 /// One WebSocket to DingTalk. It reads frames (reassembling fragments, discarding any over the size bound),
 /// answers SYSTEM frames itself (ping → echo, disconnect → ask for a replacement), hands the others to
 /// <see cref="StreamFrameHandler"/> with a bounded number in flight (a frame that waits its whole budget for a slot is
-/// handled outside the bound, so answered <c>{}</c> in time), writes one answer at a time, and aborts itself when nothing
+/// answered <c>{}</c> in time and handled once a slot frees), writes one answer at a time, and aborts itself when nothing
 /// arrives for <see cref="StreamOptions.IdleTimeout"/> or an answer cannot be written within <see cref="StreamOptions.SendTimeout"/>.
 /// </summary>
 internal sealed partial class StreamSession : IAsyncDisposable
@@ -170,7 +170,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         await _idle.DisposeAsync();
         _socket.Dispose();
         _sending.Dispose();
-        _waitingLimit.Dispose();
+        // _waitingLimit is not disposed: a frame answered {} while it waits for a slot outlives the wait above, and gives its place back when its turn comes.
         _gone.Dispose();
         _aborted.Dispose();
     }
@@ -287,9 +287,11 @@ internal sealed partial class StreamSession : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits for a frame slot for as long as the frame's budget lasts. A frame still waiting when its budget is spent is
-    /// handled at once outside the limit: the pipeline answers it <c>{}</c> now and sees its click through after, as it
-    /// does a handler that overran, rather than the answer leaving late once a slot frees.
+    /// Waits for a frame slot for as long as the frame's budget lasts, keeping its waiting place meanwhile. A frame still
+    /// waiting when its budget is spent is answered <c>{}</c> then, rather than late once a slot frees, and its click is
+    /// handled once one does — never outside the limit: a burst of slow clicks runs no more handlers at once than there are
+    /// slots, and keeps the socket unread (DingTalk holding the rest) while every waiting place is taken. A slot is held
+    /// until the frame's click is through, a handler that overran its budget included.
     /// </summary>
     private async Task TakeUpAsync(StreamFrame frame, long arrivedAt)
     {
@@ -300,32 +302,26 @@ internal sealed partial class StreamSession : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            return; // the socket went: DingTalk pushes it again
-        }
-        finally
-        {
             _waitingLimit.Release();
-        }
-
-        if (_closing)
-        {
-            // Closing began while it waited: not taken up, so DingTalk pushes it again rather than its answer being lost after the close.
-            if (slot)
-            {
-                _inFlightLimit.Release();
-            }
-
-            Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
-            return;
+            return; // the socket went: DingTalk pushes it again
         }
 
         if (!slot)
         {
-            Log.WaitedPastBudget(_logger, frame.MessageId, Number, _options.MaxFramesInFlight);
+            await AnswerBeforeTurnAsync(frame, arrivedAt);
+            return;
         }
 
+        _waitingLimit.Release();
         try
         {
+            if (_closing)
+            {
+                // Closing began while it waited: not taken up, so DingTalk pushes it again rather than its answer being lost after the close.
+                Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+                return;
+            }
+
             await _frames.HandleAsync(frame, arrivedAt, SendAsync, _gone.Token);
         }
         catch (OperationCanceledException) when (_gone.IsCancellationRequested)
@@ -338,10 +334,48 @@ internal sealed partial class StreamSession : IAsyncDisposable
         }
         finally
         {
-            if (slot)
+            _inFlightLimit.Release();
+        }
+    }
+
+    /// <summary>
+    /// Its budget went by while every slot was busy: answered now, its click handled once a slot frees. Once answered it is
+    /// DingTalk's no more — it is not pushed again — so neither the socket going nor the connection closing stops its wait:
+    /// a stopping gateway waits for it as for a handler that overran (<see cref="Callbacks.HandlerDrain"/>). Closing before
+    /// it is answered, it is left for DingTalk to push again, as one still waiting within its budget is.
+    /// </summary>
+    private async Task AnswerBeforeTurnAsync(StreamFrame frame, long arrivedAt)
+    {
+        lock (_admission)
+        {
+            if (_closing)
             {
-                _inFlightLimit.Release();
+                _waitingLimit.Release();
+                Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+                return;
             }
+        }
+
+        Log.WaitedPastBudget(_logger, frame.MessageId, Number, _options.MaxFramesInFlight);
+        var slot = false;
+        try
+        {
+            await _frames.AnswerBeforeTurnAsync(frame, arrivedAt, SendAsync, TakeTurnAsync);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlingFailed(_logger, ex, frame.MessageId, Number);
+        }
+        finally
+        {
+            (slot ? _inFlightLimit : _waitingLimit).Release(); // a frame that runs no handler took no slot
+        }
+
+        async Task TakeTurnAsync()
+        {
+            await _inFlightLimit.WaitAsync(CancellationToken.None);
+            slot = true;
+            _waitingLimit.Release(); // from here the frame is in flight, and the receive loop may read one more
         }
     }
 
@@ -512,7 +546,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
         [LoggerMessage(5015, LogLevel.Information, "Stream frame {MessageId} arrived on connection {Connection} while it closes; left for DingTalk to push again")]
         public static partial void IgnoredWhileClosing(ILogger logger, string messageId, int connection);
 
-        [LoggerMessage(5042, LogLevel.Warning, "Stream frame {MessageId} on connection {Connection} waited its whole answer budget (Gateway:Callbacks:HandlerBudget) for a frame slot, all {MaxFramesInFlight} busy (DingTalk:Stream:MaxFramesInFlight): handled now outside the limit, so it is answered {{}} at once and its click finished after, rather than answered late")]
+        [LoggerMessage(5042, LogLevel.Warning, "Stream frame {MessageId} on connection {Connection} waited its whole answer budget (Gateway:Callbacks:HandlerBudget) for a frame slot, all {MaxFramesInFlight} busy (DingTalk:Stream:MaxFramesInFlight): answered {{}} now, so DingTalk shows the user no error, and its click handled once a slot frees (its update for everyone follows then), never outside the limit")]
         public static partial void WaitedPastBudget(ILogger logger, string messageId, int connection, int maxFramesInFlight);
 
         [LoggerMessage(5041, LogLevel.Warning, "Stream connection {Connection}: an answer could not be written within {TimeoutMs} ms, so DingTalk has stopped reading what the gateway sends (its frames may still come): dropping the connection to open a new one; the frames left unanswered are pushed again")]
