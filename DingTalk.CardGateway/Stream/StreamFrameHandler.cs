@@ -70,8 +70,13 @@ public sealed partial class StreamFrameHandler(
             return;
         }
 
-        await send(Answer(frame, CardCallbackResponse.Empty.ToJson()));
-        await pipeline.HandleAnsweredAsync(action, arrivedAt, turn);
+        // Handed to the pipeline as its answer starts to leave, so a stop beginning meanwhile already waits for it.
+        var answered = send(Answer(frame, CardCallbackResponse.Empty.ToJson()));
+        await pipeline.HandleAnsweredAsync(action, arrivedAt, async () =>
+        {
+            await answered;
+            await turn();
+        });
     }
 
     private async Task CardCallbackAsync(StreamFrame frame, long arrivedAt, Func<StreamAck, Task> send, CancellationToken cancellationToken)
