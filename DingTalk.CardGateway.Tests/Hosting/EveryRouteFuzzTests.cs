@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -6,6 +7,9 @@ using System.Text.Json.Nodes;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
 
 namespace DingTalk.CardGateway.Tests.Hosting;
@@ -59,15 +63,7 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.True(operations.Count >= 10, $"only {operations.Count} operations in the OpenAPI document");
         operations.AddRange(Undocumented);
 
-        // Path parameters name real cards, so that hostile requests reach past "not found" into each handler.
-        var outTrackId = $"fuzz-{Guid.NewGuid():N}";
-        using var card = await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId, openConversationId = "cidTest==", cardData = new { } });
-        await HttpAssert.JsonAsync(card, HttpStatusCode.Created);
-        var cardBizId = $"fuzz-robot-{Guid.NewGuid():N}";
-        using var robot = await client.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidTest==", cardData = new { contents = Array.Empty<object>() } });
-        await HttpAssert.JsonAsync(robot, HttpStatusCode.Created);
-        var token = new Uri(gateway.DingTalk.State.FindRobotCard(cardBizId)!.CallbackUrl!).AbsolutePath.Split('/')[^1];
-        var real = new Dictionary<string, string> { ["outTrackId"] = outTrackId, ["cardId"] = outTrackId, ["cardBizId"] = cardBizId, ["token"] = token };
+        var real = await RealCardsAsync(gateway, client);
 
         var failures = new List<string>();
         var sent = 0;
@@ -104,6 +100,106 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
             Assert.DoesNotContain(secret, logs, StringComparison.Ordinal);
         }
     }
+
+    /// <summary>Path parameters naming real cards (an advanced one, a robot one and its callback token), so that hostile requests reach past "not found" into each handler.</summary>
+    private static async Task<Dictionary<string, string>> RealCardsAsync(GatewayFactory gateway, HttpClient client)
+    {
+        var outTrackId = $"fuzz-{Guid.NewGuid():N}";
+        using var card = await client.PostAsJsonAsync("/api/cards", new { cardTemplateId = "tpl.poll", outTrackId, openConversationId = "cidTest==", cardData = new { } });
+        await HttpAssert.JsonAsync(card, HttpStatusCode.Created);
+        var cardBizId = $"fuzz-robot-{Guid.NewGuid():N}";
+        using var robot = await client.PostAsJsonAsync("/api/robot-cards", new { cardBizId, openConversationId = "cidTest==", cardData = new { contents = Array.Empty<object>() } });
+        await HttpAssert.JsonAsync(robot, HttpStatusCode.Created);
+        var token = new Uri(gateway.DingTalk.State.FindRobotCard(cardBizId)!.CallbackUrl!).AbsolutePath.Split('/')[^1];
+        return new Dictionary<string, string> { ["outTrackId"] = outTrackId, ["cardId"] = outTrackId, ["cardBizId"] = cardBizId, ["token"] = token };
+    }
+
+    /// <summary>
+    /// Swagger is the contract a caller writes its error handling from: every operation that takes a body declares the 413
+    /// it answers for one past Kestrel's limit, and answers it as problem details without echoing the body.
+    /// </summary>
+    [Fact]
+    public async Task Every_operation_with_a_body_declares_413_and_answers_an_oversized_body_with_it()
+    {
+        using var client = _gateway.CreateAdminClient();
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json"));
+        var withBody = Operations(document.RootElement).Where(o => o.HasBody).ToList();
+        Assert.True(withBody.Count >= 5, $"only {withBody.Count} operations with a body in the OpenAPI document");
+        var limit = _gateway.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.MaxRequestBodySize!.Value;
+        const string Marker = "oversized-body-marker";
+
+        var failures = new List<string>();
+        foreach (var operation in withBody)
+        {
+            if (!operation.Declared.Contains("413"))
+            {
+                failures.Add($"{operation}: 413 not declared (declares {string.Join(", ", operation.Declared)})");
+            }
+
+            var path = operation.PathParameters.Aggregate(operation.Path, (p, name) => p.Replace("{" + name + "}", "fuzz1", StringComparison.Ordinal));
+            var answer = await RawAsync(stream => WriteAsync(stream,
+                $"{operation.Method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {limit + 1}\r\n{AdminHeader()}\r\n{{\"{Marker}\":\"{Marker}"));
+            if (!answer.StartsWith("HTTP/1.1 413", StringComparison.Ordinal) || !answer.Contains("application/problem+json", StringComparison.Ordinal) || answer.Contains(Marker, StringComparison.Ordinal))
+            {
+                failures.Add($"{operation}: a body of {limit + 1} bytes got {Shorten(answer)}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+        await AssertStillServingAsync();
+    }
+
+    /// <summary>
+    /// Declared is answered: every status a hostile request gets — and a request without the admin key, and ids no card
+    /// has — is one the document lists for its operation (what Kestrel refuses before the gateway sees it aside).
+    /// </summary>
+    [Fact]
+    public async Task Every_status_a_hostile_request_gets_is_one_its_operation_declares()
+    {
+        using var admin = _gateway.CreateAdminClient();
+        using var anonymous = _gateway.CreateClient();
+        using var document = JsonDocument.Parse(await admin.GetStringAsync("/openapi/v1.json"));
+        var operations = Operations(document.RootElement).ToList();
+        var real = await RealCardsAsync(_gateway, admin);
+        var unknown = operations.SelectMany(o => o.PathParameters).Distinct().ToDictionary(p => p, p => p == "id" ? "987654321" : $"unknown-{Guid.NewGuid():N}");
+
+        var undeclared = new List<(string Operation, int Status, string What)>();
+        var sent = 0;
+        foreach (var operation in operations)
+        {
+            var hostile = HostileRequests(operation, real)
+                .Append(Unsigned(operation, real, "without the admin key", withoutKey: true))
+                .Append(Unsigned(operation, unknown, "ids no card has"));
+            foreach (var batch in hostile.Chunk(8))
+            {
+                var answers = await Task.WhenAll(batch.Select(async r =>
+                {
+                    using var request = r.Build();
+                    using var response = await (r.WithoutKey ? anonymous : admin).SendAsync(request);
+                    return (r.What, Status: (int)response.StatusCode, KestrelsOwn: IsKestrelsOwn(r.What, response, await response.Content.ReadAsStringAsync()));
+                }));
+                sent += batch.Length;
+                undeclared.AddRange(answers.Where(a => !a.KestrelsOwn && !operation.Declared.Contains(a.Status.ToString(CultureInfo.InvariantCulture))).Select(a => (operation.ToString(), a.Status, a.What)));
+            }
+        }
+
+        var disagreements = undeclared.GroupBy(u => (u.Operation, u.Status)).Select(g => $"{g.Key.Operation} answers {g.Key.Status} ({g.Count()}×, e.g. {g.First().What}), undeclared").ToList();
+        Assert.True(disagreements.Count == 0, $"{undeclared.Count} of {sent} answers are not declared:\n" + string.Join('\n', disagreements));
+    }
+
+    /// <summary>The operation as is (an empty JSON object for a body), with <paramref name="ids"/> in its path, and no callback signature.</summary>
+    private static Hostile Unsigned(Operation operation, Dictionary<string, string> ids, string what, bool withoutKey = false) =>
+        new($"{operation} {what}", () =>
+        {
+            var path = operation.PathParameters.Aggregate(operation.Path, (p, name) => p.Replace("{" + name + "}", ids.GetValueOrDefault(name, "fuzz1"), StringComparison.Ordinal));
+            var request = new HttpRequestMessage(new HttpMethod(operation.Method), path);
+            if (operation.HasBody)
+            {
+                request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+            }
+
+            return request;
+        }, withoutKey);
 
     /// <summary>A chunked body has no length to refuse up front: Kestrel stops it at the callback limit, and the answer is a 413.</summary>
     [Fact]
@@ -282,9 +378,7 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
             return $"{what}: a stack trace or secret in the answer {Shorten(text)}";
         }
 
-        // Kestrel refuses a request line past its limit (414) or a NUL in a path (400) before the app sees it, with no body:
-        // nothing there to leak, and nothing the gateway can shape.
-        if ((status is 414 or 431 || (status == 400 && what.Contains(" NUL", StringComparison.Ordinal))) && text.Length == 0 && response.Content.Headers.ContentType is null)
+        if (IsKestrelsOwn(what, response, text))
         {
             return null;
         }
@@ -297,11 +391,22 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         return null;
     }
 
+    /// <summary>
+    /// Kestrel refuses a request line past its limit (414) or a NUL in a path (400) before the app sees it, with no body:
+    /// nothing there to leak, and nothing the gateway can shape (or declare).
+    /// </summary>
+    private static bool IsKestrelsOwn(string what, HttpResponseMessage response, string text) =>
+        ((int)response.StatusCode is 414 or 431 || ((int)response.StatusCode == 400 && what.Contains(" NUL", StringComparison.Ordinal)))
+        && text.Length == 0 && response.Content.Headers.ContentType is null;
+
     private static string Shorten(string text) => text.Length > 300 ? text[..300] + "…" : text;
 
     /// <summary>One operation of the document: its method, path template, parameters and body properties.</summary>
     private sealed record Operation(string Method, string Path, string[] PathParameters, string[] QueryParameters, bool HasBody, string[] BodyProperties)
     {
+        /// <summary>The statuses the document lists for the operation.</summary>
+        public IReadOnlySet<string> Declared { get; init; } = new HashSet<string>();
+
         public override string ToString() => $"{Method} {Path}";
     }
 
@@ -314,7 +419,7 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         new("GET", "/health/ready", [], [], false, []),
     ];
 
-    private sealed record Hostile(string What, Func<HttpRequestMessage> Build);
+    private sealed record Hostile(string What, Func<HttpRequestMessage> Build, bool WithoutKey = false);
 
     private static IEnumerable<Operation> Operations(JsonElement root)
     {
@@ -331,7 +436,8 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
                 string[] In(string where) => [.. parameters.Where(x => x.GetProperty("in").GetString() == where).Select(x => x.GetProperty("name").GetString()!)];
                 var hasBody = method.Value.TryGetProperty("requestBody", out var body);
                 var properties = hasBody ? BodyProperties(root, body) : [];
-                yield return new Operation(method.Name.ToUpperInvariant(), path.Name, In("path"), In("query"), hasBody, properties);
+                var declared = method.Value.TryGetProperty("responses", out var responses) ? responses.EnumerateObject().Select(r => r.Name).ToHashSet() : [];
+                yield return new Operation(method.Name.ToUpperInvariant(), path.Name, In("path"), In("query"), hasBody, properties) { Declared = declared };
             }
         }
     }

@@ -18,17 +18,20 @@ public static partial class CardAdminEndpoints
         cards.MapPost("/", SendAsync)
             .WithSummary("Create and deliver an advanced card")
             .ProducesDingTalkProblems()
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesBodyProblems();
         cards.MapPut("/{outTrackId}", UpdateAsync)
             .WithSummary("Update card data and private data (merged by key unless replace is true), through the outbox")
             .WithDescription("204 once DingTalk has taken the update; 202 with the outbox entry if it is still being retried after a few seconds; 409 for a robot card (PUT /api/robot-cards/{id}).")
             .ProducesDingTalkProblems()
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesBodyProblems();
         cards.MapPost("/{outTrackId}/stream", StreamAsync)
             .WithSummary("Stream (typewriter) one frame into a card variable")
             .WithDescription("204 once DingTalk has taken the frame, sent at the card's pace (Gateway:Handlers:StreamFrameInterval after its last frame), and the card's stored data then keeps what the variable shows (content, or for isFull: false the stored value with content appended); 409 with Retry-After while a text is being typed into the card (nothing sent: the frame would land between its frames), and for a robot card (DingTalk streams into advanced cards only: PUT /api/robot-cards/{id}).")
             .ProducesDingTalkProblems()
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesBodyProblems();
         cards.MapGet("/", ListAsync)
             .WithSummary("The stored cards (advanced and robot), a page at a time in id order, each with its undelivered updates counted")
             .WithDescription("limit: 1–500 (100); after: the next of the previous page; undelivered=dead (or pending): only cards with such updates — the cards behind cardgateway.outbox.entries{status=dead}.")

@@ -15,8 +15,8 @@ public static partial class RobotCardAdminEndpoints
     public static RouteGroupBuilder MapRobotCardAdmin(this RouteGroupBuilder api)
     {
         var robotCards = api.MapGroup("/robot-cards");
-        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").WithDescription("201 once DingTalk took it; 202 with deliveryConfirmed: false when DingTalk's answer was lost: it may or may not be in the chat, and was not sent again (a repeat could show it twice). Sending that cardBizId again is then refused with 409 unless the request says resendUnconfirmed: true (then it is sent again as stored, with the updates it got since; to another target, 409); a cardBizId DingTalk took already is refused with 409 (update it with PUT).").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
-        robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict);
+        robotCards.MapPost("/", SendAsync).WithSummary("Send a normal robot card; its callbacks come back to a URL minted for it").WithDescription("201 once DingTalk took it; 202 with deliveryConfirmed: false when DingTalk's answer was lost: it may or may not be in the chat, and was not sent again (a repeat could show it twice). Sending that cardBizId again is then refused with 409 unless the request says resendUnconfirmed: true (then it is sent again as stored, with the updates it got since; to another target, 409); a cardBizId DingTalk took already is refused with 409 (update it with PUT).").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict).ProducesBodyProblems();
+        robotCards.MapPut("/{cardBizId}", UpdateAsync).WithSummary("Update a normal robot card").ProducesDingTalkProblems().ProducesProblem(StatusCodes.Status409Conflict).ProducesBodyProblems();
         robotCards.MapGet(
                 "/{cardBizId}",
                 (string cardBizId, ICardStore store, IOutbox outbox, ICallbackStore callbacks, Storage.Sql.SqlEffects effects, CancellationToken cancellationToken) =>
