@@ -555,6 +555,7 @@ public sealed class EveryRouteFuzzTests(ITestOutputHelper output) : IAsyncLifeti
         yield return Send("text/plain", plain, "{}", "text/plain");
         yield return Send("form", plain, "a=1&b=2", "application/x-www-form-urlencoded");
         yield return Send("no content type", plain, "{}", "");
+        yield return Send("unknown charset", plain, "{}", "application/json; charset=latin-1");
         yield return Send("garbage gzip", plain, "\u001f\u008bnot gzip at all", more: r => r.Content!.Headers.ContentEncoding.Add("gzip"));
     }
 

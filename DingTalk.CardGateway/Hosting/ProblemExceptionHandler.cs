@@ -25,7 +25,9 @@ public sealed partial class ProblemExceptionHandler(
             exception = refused;
         }
 
-        var (status, title, detail, extensions) = Describe(exception, httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint);
+        var (status, title, detail, extensions) = exception is InvalidOperationException && HasUnknownCharset(httpContext.Request)
+            ? (StatusCodes.Status415UnsupportedMediaType, "Unsupported Media Type", "The body's charset is not one the gateway reads: send the JSON as UTF-8 (Content-Type: application/json).", [])
+            : Describe(exception, httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint);
         if (exception is DingTalkApiException dingTalk)
         {
             Log.DingTalkRefused(logger, httpContext.Request.Method, httpContext.Request.Path, (int)dingTalk.StatusCode, dingTalk.Code, dingTalk.DingTalkMessage, dingTalk.RequestId, status);
@@ -73,6 +75,29 @@ public sealed partial class ProblemExceptionHandler(
         }
 
         return await problems.TryWriteAsync(context);
+    }
+
+    /// <summary>
+    /// A JSON body whose Content-Type names a charset .NET has no encoding for (<c>application/json; charset=latin-1</c>):
+    /// minimal APIs' body reader throws an <see cref="InvalidOperationException"/> for it, which is the caller's 415, not
+    /// the gateway's 500. Read from the request, not the exception's words.
+    /// </summary>
+    private static bool HasUnknownCharset(HttpRequest request)
+    {
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || type.Charset.Value is not { Length: > 0 } charset)
+        {
+            return false;
+        }
+
+        try
+        {
+            _ = System.Text.Encoding.GetEncoding(charset.Trim('"'));
+            return false;
+        }
+        catch (ArgumentException)
+        {
+            return true;
+        }
     }
 
     /// <summary>DingTalk did not answer: a connection refused or broken, a timeout, or the circuit open after such failures.</summary>
