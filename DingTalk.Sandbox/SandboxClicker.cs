@@ -45,8 +45,15 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
     }
 
     /// <summary>
+    /// The most a click pushed over Stream may carry in its <c>userId</c> and <c>params</c>. A person's click is a few ids
+    /// and a card's params; a larger one made a frame past what a Stream client takes (the gateway's
+    /// <c>DingTalk:Stream:MaxFrameBytes</c>), dropped unanswered, and the click hung for 10 s to a 504.
+    /// </summary>
+    public const int MaxStreamClickBytes = 64 * 1024;
+
+    /// <summary>
     /// Pushes a click on a Stream card and waits for the client's answer: the answer, or the problem when the card is
-    /// unknown (404), not a Stream card (409), or nobody answered (504).
+    /// unknown (404), not a Stream card (409), the click too large to be one (413), or nobody answered (504).
     /// </summary>
     public async Task<(SandboxStreamMessage? Message, SandboxStreamAnswer? Answer, IResult? Problem)> ClickOverStreamAsync(
         string outTrackId, string userId, JsonObject? parameters)
@@ -54,6 +61,14 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         if (state.FindCard(outTrackId) is null)
         {
             return (null, null, NoSuchCard("card", outTrackId));
+        }
+
+        if (Encoding.UTF8.GetByteCount(userId) + Encoding.UTF8.GetByteCount(parameters?.ToJsonString() ?? "") > MaxStreamClickBytes)
+        {
+            return (null, null, Problem(
+                StatusCodes.Status413PayloadTooLarge,
+                "Click too large",
+                $"A click's userId and params hold at most {MaxStreamClickBytes / 1024} KB here: a larger one is no click a person makes, and a Stream client drops a frame that large unanswered."));
         }
 
         SandboxStreamMessage message;
@@ -181,7 +196,8 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
     private static JsonNode? StreamResponse(string data) =>
         ParseOrText(data) is JsonObject wrapped && wrapped["response"] is { } response ? response.DeepClone() : ParseOrText(data);
 
-    private static JsonNode? ParseOrText(string text)
+    /// <summary>A receiver's answer as JSON, or as the text it is when it is not JSON (a client's refusal may carry none).</summary>
+    internal static JsonNode? ParseOrText(string text)
     {
         try
         {

@@ -84,9 +84,9 @@ public static class SandboxEndpoints
 
     /// <summary>
     /// <c>POST {prefix}/stream/clicks</c> <c>{outTrackId, userId, params}</c>: a user's click on a Stream card, pushed to
-    /// the connected client as DingTalk pushes it; answers with the client's answer (the clicker's update), so a person
-    /// trying Stream mode can click without DingTalk. 404 for a card the sandbox does not have, 409 for one that does not
-    /// call back over Stream.
+    /// the connected client as DingTalk pushes it; answers with the client's answer (the clicker's update; its data as
+    /// text when it is not JSON, as a client's refusal may be), so a person trying Stream mode can click without DingTalk.
+    /// 404 for a card the sandbox does not have, 409 for one that does not call back over Stream.
     /// </summary>
     private static async Task<IResult> ClickOverStreamAsync(SandboxStreamClick click, SandboxClicker clicker)
     {
@@ -96,7 +96,7 @@ public static class SandboxEndpoints
         }
 
         var (message, answer, problem) = await clicker.ClickOverStreamAsync(click.OutTrackId, click.UserId, click.Params);
-        return problem ?? Results.Json(new { messageId = message!.MessageId, code = answer!.Code, data = JsonNode.Parse(answer.Data) }, ForHumans);
+        return problem ?? Results.Json(new { messageId = message!.MessageId, code = answer!.Code, data = SandboxClicker.ParseOrText(answer.Data) }, ForHumans);
     }
 
     private static async Task ServeAsync(HttpContext context, string prefix, SandboxRoute route)

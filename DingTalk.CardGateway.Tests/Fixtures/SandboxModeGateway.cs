@@ -11,13 +11,14 @@ public static class SandboxModeGateway
 {
     /// <param name="streamEnabled">Whether the gateway opens the emulator's Stream connection.</param>
     /// <param name="databaseFile">The SQLite file, to start a gateway again on another's: a fresh one when null.</param>
-    public static WebApplicationFactory<Program> Start(bool streamEnabled, string? databaseFile = null)
+    /// <param name="adminKey">An admin key of the operator's own, in place of the well-known sandbox key: one that must never be echoed.</param>
+    public static WebApplicationFactory<Program> Start(bool streamEnabled, string? databaseFile = null, string adminKey = "")
     {
         var gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
             b.UseEnvironment("Development");
             b.UseSetting("DingTalk:AppKey", "");
-            b.UseSetting("Gateway:AdminApiKeys:0", "");
+            b.UseSetting("Gateway:AdminApiKeys:0", adminKey);
             b.UseSetting("DingTalk:Stream:Enabled", streamEnabled ? "true" : "false");
             b.UseSetting("Gateway:Storage:ConnectionString", $"Data Source={databaseFile ?? Path.Combine(Path.GetTempPath(), $"cg-sandbox-{Guid.NewGuid():N}.db")}");
         });
