@@ -231,20 +231,12 @@ public sealed class StreamOwnGatewayTests
         // One slot, a 1 s budget, handlers of 2.5 s: each frame's answer is due 1 s after DingTalk pushed it. Counted from
         // when a frame got a slot, or from when it was read once a slot freed (the socket unread meanwhile), the later frames
         // of the burst were answered a budget after another, some after the first handler had ended.
-        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
-        {
-            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
-            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
-        });
+        var gateway = await OneSlotAsync();
         try
         {
             var outTrackId = await gateway.SendCardAsync("tpl.count");
 
-            var pushed = new List<SandboxStreamMessage>();
-            for (var i = 0; i < 5; i++)
-            {
-                pushed.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"burst{i}", new { action = CountingHandler.Action, delayMs = "2500" }));
-            }
+            var pushed = await PushEachAsync(gateway, outTrackId, "burst", 5, new { action = CountingHandler.Action, delayMs = "2500" });
 
             var answers = await Task.WhenAll(pushed.Select(m => m.Answered.WaitAsync(StreamGateway.Patience)));
             var finishedByThen = gateway.Invocations.Ended;
@@ -266,20 +258,12 @@ public sealed class StreamOwnGatewayTests
         // One slot, a 1 s budget, handlers held at a gate: the first overruns its budget while the frames behind it wait
         // their whole budget for its slot. Each is answered {} at its budget; none of their handlers may start while the
         // one holding the slot runs, whatever its answer did.
-        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
-        {
-            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
-            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
-        });
+        var gateway = await OneSlotAsync();
         try
         {
             var outTrackId = await gateway.SendCardAsync("tpl.count");
 
-            var pushed = new List<SandboxStreamMessage>();
-            for (var i = 0; i < StreamSession.WaitingPerSlot; i++)
-            {
-                pushed.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"held{i}", new { action = CountingHandler.Action, gate = "held" }));
-            }
+            var pushed = await PushEachAsync(gateway, outTrackId, "held", StreamSession.WaitingPerSlot, new { action = CountingHandler.Action, gate = "held" });
 
             var answers = await Task.WhenAll(pushed.Select(m => m.Answered.WaitAsync(StreamGateway.Patience)));
             Assert.All(answers, a => Assert.Equal((200, """{"response":{}}"""), (a.Code, a.Data))); // every one at its budget, the gate still shut
@@ -304,19 +288,11 @@ public sealed class StreamOwnGatewayTests
     public async Task A_frame_answered_while_it_waits_for_a_slot_is_logged_as_waiting_for_a_slot_not_for_storage()
     {
         // A burst behind one held slot: the frames behind it wait their whole budget for it, and never reach storage before their answer.
-        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
-        {
-            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
-            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
-        });
+        var gateway = await OneSlotAsync();
         try
         {
             var outTrackId = await gateway.SendCardAsync("tpl.count");
-            var pushed = new List<SandboxStreamMessage>();
-            for (var i = 0; i < 3; i++)
-            {
-                pushed.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"burst{i}", new { action = CountingHandler.Action, gate = "log" }));
-            }
+            var pushed = await PushEachAsync(gateway, outTrackId, "burst", 3, new { action = CountingHandler.Action, gate = "log" });
 
             await Task.WhenAll(pushed.Select(m => m.Answered.WaitAsync(StreamGateway.Patience)));
             gateway.Gate.Open("log");
@@ -337,11 +313,7 @@ public sealed class StreamOwnGatewayTests
     public async Task A_frame_answered_while_it_waits_for_a_slot_is_still_handled_when_the_gateway_stops()
     {
         // DingTalk has its {} and will not push it again: a stop that dropped it would lose the click.
-        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?>
-        {
-            ["DingTalk:Stream:MaxFramesInFlight"] = "1",
-            ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
-        });
+        var gateway = await OneSlotAsync();
         try
         {
             var outTrackId = await gateway.SendCardAsync("tpl.count");
@@ -396,6 +368,25 @@ public sealed class StreamOwnGatewayTests
         static List<long> Flaps(StreamGateway gateway) => [.. gateway.Logs.LogEvents
             .Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004 && e.RenderMessage().Contains("EndpointUnavailable", StringComparison.Ordinal))
             .Select(e => long.Parse(Callbacks.CardCallbackEndpointTests.Property(e, "DelayMs"), System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    /// <summary>A gateway with one frame slot and a 1 s answer budget: a frame behind a handler holding the slot waits its whole budget.</summary>
+    private static Task<StreamGateway> OneSlotAsync() => StreamGateway.StartAsync(new Dictionary<string, string?>
+    {
+        ["DingTalk:Stream:MaxFramesInFlight"] = "1",
+        ["Gateway:Callbacks:HandlerBudget"] = "00:00:01",
+    });
+
+    /// <summary>Clicks of users <paramref name="prefix"/>0, 1, … on the card, pushed one after another as DingTalk pushes a burst.</summary>
+    private static async Task<List<SandboxStreamMessage>> PushEachAsync(StreamGateway gateway, string outTrackId, string prefix, int count, object parameters)
+    {
+        var pushed = new List<SandboxStreamMessage>();
+        for (var i = 0; i < count; i++)
+        {
+            pushed.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"{prefix}{i}", parameters));
+        }
+
+        return pushed;
     }
 
     private static int Events(StreamGateway gateway, int eventId) =>
