@@ -1027,7 +1027,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         var all = await PlanAsync(new CallbackHistoryQuery(100, cursor), oneCard: false);
         var first = await PlanAsync(new CallbackHistoryQuery(100), oneCard: false);
         var oneOutcome = await PlanAsync(new CallbackHistoryQuery(100, cursor, Outcome: CallbackOutcome.Unhandled, Since: T0.AddDays(-7)), oneCard: false);
-        var groups = await PlanAsync(SqlCallbackStore.UnhandledQuery, new { since = T0.ToUnixTimeMilliseconds(), outcome = "Unhandled", take = 101 });
+        var groups = await PlanAsync(SqlCallbackStore.UnhandledQuery, "callbacks_by_card", new { since = T0.ToUnixTimeMilliseconds(), outcome = "Unhandled", take = 101 });
 
         foreach (var plan in new[] { all, first, oneOutcome })
         {
@@ -1052,8 +1052,15 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
     }
 
     /// <summary>How the database plans <see cref="SqlCallbackStore.HistoryQuery"/>, as text.</summary>
+    /// <remarks>
+    /// On PostgreSQL the other callbacks index is out of the planner's sight (dropped in the plan's transaction, which is
+    /// rolled back): on a test table of a few rows, the statistics of the moment (an autovacuum's analyze after another
+    /// test's clicks) can make either index look as cheap as the other — a card's page read along every card's clicks by
+    /// time, or every card's read along the card index with its time as a filter — which on a real table they are not.
+    /// What is asked is whether the index meant for the query serves it in order.
+    /// </remarks>
     private Task<string> PlanAsync(CallbackHistoryQuery query, bool oneCard = true) =>
-        PlanAsync(SqlCallbackStore.HistoryQuery(query, oneCard), new
+        PlanAsync(SqlCallbackStore.HistoryQuery(query, oneCard), oneCard ? "callbacks_by_age" : "callbacks_by_card", new
         {
             cardId = "card-planned",
             userId = query.UserId,
@@ -1065,7 +1072,10 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         });
 
     /// <summary>How the database plans <paramref name="sql"/>, as text.</summary>
-    private async Task<string> PlanAsync(string sql, object parameters)
+    private Task<string> PlanAsync(string sql, object parameters) => PlanAsync(sql, hiding: null, parameters);
+
+    /// <summary>How the database plans <paramref name="sql"/>, as text; on PostgreSQL without the index <paramref name="hiding"/> names.</summary>
+    private async Task<string> PlanAsync(string sql, string? hiding, object parameters)
     {
         var sqlite = fixture.Provider == StorageOptions.Sqlite;
         await using var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
@@ -1073,6 +1083,10 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         if (!sqlite)
         {
             await connection.ExecuteAsync("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off", transaction: transaction);
+            if (hiding is not null)
+            {
+                await connection.ExecuteAsync($"DROP INDEX {hiding}", transaction: transaction); // rolled back with the transaction
+            }
         }
 
         var rows = await connection.QueryAsync((sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ") + sql, parameters, transaction);
