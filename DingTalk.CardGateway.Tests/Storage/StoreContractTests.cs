@@ -560,8 +560,8 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
         {
             await using var scope = fixture.Scope();
-            var change = new CardDataChange(null, null, Replace: false, RobotCard: current =>
-                RobotCardData.Merge(current, new Dictionary<string, JsonElement> { [$"k{i}"] = JsonSerializer.SerializeToElement(i) }));
+            var change = new CardDataChange(null, null, Replace: false, PublicFrom: CardDataChange.Value(CardUpdates.RobotCardDataKey, current =>
+                RobotCardData.Merge(current, new Dictionary<string, JsonElement> { [$"k{i}"] = JsonSerializer.SerializeToElement(i) })));
             await scope.ServiceProvider.GetRequiredService<ICardStore>().ApplyUpdateAsync("robot-race", change, default);
         }));
 

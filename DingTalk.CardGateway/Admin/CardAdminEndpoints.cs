@@ -338,10 +338,7 @@ public static partial class CardAdminEndpoints
 
     /// <summary>What the variable shows after a frame, from the card as stored when the frame is: DingTalk appends a frame that is not full.</summary>
     private static CardDataChange FrameShown(string key, string content, bool isFull) =>
-        new(null, null, Replace: false, PublicFrom: card => new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            [key] = isFull ? content : card.PublicData.GetValueOrDefault(key) + content,
-        });
+        new(null, null, Replace: false, PublicFrom: CardDataChange.Value(key, stored => isFull ? content : stored + content));
 
     private static async Task<Results<Ok<CardPage>, ValidationProblem>> ListAsync(
         CardListing listing, int? limit, string? after, string? undelivered, CancellationToken cancellationToken)

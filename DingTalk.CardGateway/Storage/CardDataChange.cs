@@ -4,41 +4,33 @@ namespace DingTalk.CardGateway.Storage;
 /// <param name="PublicData">Values for everyone, merged by key (or replacing them all with <paramref name="Replace"/>).</param>
 /// <param name="PrivateData">Values per user, merged the same way into each user's.</param>
 /// <param name="Replace">Replace the maps given instead of merging into them.</param>
-/// <param name="RobotCard">
-/// For a normal robot card: its new StandardCard JSON (kept under <see cref="CardUpdates.RobotCardDataKey"/>) from the
-/// stored one. It runs on the card as the store read it for this update — under the row lock, or again after a
-/// version conflict — so two updates of one robot card both land instead of the later overwriting the earlier.
-/// </param>
 /// <param name="ReplacePrivateMap">
 /// <paramref name="PrivateData"/>, when given, becomes the card's whole private data: users it leaves out have none
 /// left. A robot card's replacing update, which DingTalk applies to the card's whole <c>userIdPrivateDataMap</c>.
 /// </param>
 /// <param name="PublicFrom">
-/// Values for everyone computed from the card as the store read it for this change (under the row lock, or again after a
-/// version conflict), merged by key: an appending streaming frame's text, which DingTalk appends to what the card shows.
+/// Values for everyone computed from the card as the store read it for this change — under the row lock, or again after a
+/// version conflict — merged by key, so two changes computed from one value both land instead of the later overwriting
+/// the earlier: a normal robot card's StandardCard JSON (<see cref="CardUpdates.RobotCardDataKey"/>), an appending
+/// streaming frame's text (which DingTalk appends to what the card shows). See <see cref="Value"/>.
 /// </param>
 public sealed record CardDataChange(
     IReadOnlyDictionary<string, string>? PublicData,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? PrivateData,
     bool Replace,
-    Func<string?, string>? RobotCard = null,
     bool ReplacePrivateMap = false,
     Func<CardRecord, IReadOnlyDictionary<string, string>>? PublicFrom = null)
 {
+    /// <summary>A <see cref="PublicFrom"/> of one value: <paramref name="key"/>'s new value from its stored one (null when none).</summary>
+    public static Func<CardRecord, IReadOnlyDictionary<string, string>> Value(string key, Func<string?, string> from) =>
+        card => new Dictionary<string, string>(StringComparer.Ordinal) { [key] = from(card.PublicData.GetValueOrDefault(key)) };
+
     public CardRecord ApplyTo(CardRecord card, DateTimeOffset now)
     {
         var publicData = PublicData is null ? card.PublicData : Merge(card.PublicData, PublicData, Replace);
         if (PublicFrom is not null)
         {
             publicData = Merge(publicData, PublicFrom(card), replace: false);
-        }
-
-        if (RobotCard is not null)
-        {
-            publicData = new Dictionary<string, string>(publicData, StringComparer.Ordinal)
-            {
-                [CardUpdates.RobotCardDataKey] = RobotCard(card.PublicData.GetValueOrDefault(CardUpdates.RobotCardDataKey)),
-            };
         }
 
         var privateData = card.PrivateData; // unchanged unless this change has values per user (most have none)

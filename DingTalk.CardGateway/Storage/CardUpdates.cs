@@ -103,10 +103,10 @@ public sealed class CardUpdates(ICardStore cards, IOutbox outbox, OutboxSignal s
             PublicData: null,
             privateData,
             Replace: false,
-            RobotCard: update.CardData is not null || update.RobotBlocks is not null
-                ? current => RobotCardData.Merge(update.Replace ? null : current, update.CardData ?? new Dictionary<string, JsonElement>(), update.RobotBlocks)
-                : null,
-            ReplacePrivateMap: update.Replace);
+            ReplacePrivateMap: update.Replace,
+            PublicFrom: update.CardData is not null || update.RobotBlocks is not null
+                ? CardDataChange.Value(RobotCardDataKey, current => RobotCardData.Merge(update.Replace ? null : current, update.CardData ?? new Dictionary<string, JsonElement>(), update.RobotBlocks))
+                : null);
     }
 
     /// <summary>A JSON object's top-level properties, as an update's values.</summary>
