@@ -215,7 +215,7 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
 
 /// <summary>A callback answered late, and where its time went.</summary>
 /// <param name="Total">From its arrival to its answer.</param>
-/// <param name="Reading">Reading, parsing and verifying it: the network (a slow sender) or a gateway short of threads; over Stream, also the wait for a frame slot.</param>
+/// <param name="Reading">Reading, parsing and verifying it: the network (a slow sender) or a gateway short of threads; also the wait for a slot (a Stream frame slot, an HTTP callback slot).</param>
 /// <param name="Storage">Claiming it and reading its card, or, for a redelivery, finding the first delivery's answer: the database (SQLite's writer, PostgreSQL's locks or pool).</param>
 /// <param name="Handler">The handler, to its end or, past its budget, to the answer.</param>
 /// <param name="Commit">

@@ -18,6 +18,7 @@ public static class CallbackExtensions
         services.AddOptionsWithValidateOnStart<CallbackHandlingOptions>().BindConfiguration(CallbackHandlingOptions.Section);
         services.AddSingleton<IValidateOptions<CallbackHandlingOptions>, CallbackHandlingOptionsValidator>();
         services.AddSingleton<CallbackPipeline>();
+        services.AddSingleton<HttpCallbackSlots>();
         services.AddSingleton<PreviousSecretUse>();
         services.AddSingleton<CardCallbackEndpoint>();
         services.AddSingleton<RobotCardCallbackEndpoint>();

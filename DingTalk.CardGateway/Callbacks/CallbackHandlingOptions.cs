@@ -58,6 +58,15 @@ public sealed class CallbackHandlingOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// HTTP callbacks handled at once, for the whole process: each holds its slot until its click is committed, a handler
+    /// past its budget included; four times as many more wait for one, and one more is refused with 503
+    /// (<see cref="HttpCallbackSlots"/>). Read at startup. The default, with Stream's 32 frame slots, stays under Npgsql's
+    /// pool of 100 connections, since a callback on PostgreSQL holds one from its claim to its commit.
+    /// </summary>
+    [Range(1, 4096)]
+    public int MaxInFlight { get; set; } = 64;
+
     /// <summary>Larger callback bodies are refused with 413.</summary>
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxBodyBytes { get; set; } = 1024 * 1024;

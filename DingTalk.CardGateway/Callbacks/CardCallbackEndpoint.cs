@@ -9,7 +9,7 @@ namespace DingTalk.CardGateway.Callbacks;
 /// read), then the body, then the one <see cref="CallbackPipeline"/>.
 /// </summary>
 public sealed partial class CardCallbackEndpoint(
-    CallbackPipeline pipeline,
+    HttpCallbackSlots slots,
     IOptionsMonitor<DingTalkOptions> dingTalk,
     IOptionsMonitor<CallbackHandlingOptions> options,
     GatewayMetrics metrics,
@@ -45,7 +45,7 @@ public sealed partial class CardCallbackEndpoint(
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed card callback", detail: problem);
         }
 
-        return await CallbackAnswerResult.AnswerAsync(http, pipeline, action, arrivedAt);
+        return await slots.AnswerAsync(http, action, arrivedAt, MetricName);
     }
 
     private ProblemHttpResult? Verify(HttpContext http, string timestamp)

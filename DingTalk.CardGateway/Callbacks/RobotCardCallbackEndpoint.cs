@@ -11,7 +11,7 @@ namespace DingTalk.CardGateway.Callbacks;
 /// DingTalk's robot headers <c>timestamp</c>/<c>sign</c>, when present, are checked too.
 /// </summary>
 public sealed partial class RobotCardCallbackEndpoint(
-    CallbackPipeline pipeline,
+    HttpCallbackSlots slots,
     IOptionsMonitor<DingTalkOptions> dingTalk,
     IOptionsMonitor<CallbackHandlingOptions> options,
     GatewayMetrics metrics,
@@ -89,7 +89,7 @@ public sealed partial class RobotCardCallbackEndpoint(
             Log.VerifiedUnderPreviousSecret(logger, previous, clicks, action.CardId);
         }
 
-        return await CallbackAnswerResult.AnswerAsync(http, pipeline, action, arrivedAt);
+        return await slots.AnswerAsync(http, action, arrivedAt, MetricName);
     }
 
     /// <summary>
