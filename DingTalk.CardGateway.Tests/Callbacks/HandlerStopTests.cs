@@ -37,6 +37,33 @@ public sealed class HandlerStopTests
     }
 
     [Fact]
+    public async Task A_click_answered_while_it_waited_for_a_callback_slot_is_handled_and_kept_when_the_gateway_stops()
+    {
+        await using var stopping = new StoppingGateway(new Dictionary<string, string?>
+        {
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.100",
+            ["Gateway:Callbacks:MaxInFlight"] = "1",
+        });
+        var gateway = await stopping.StartAsync();
+        var card = await gateway.SendCardAsync("tpl.count");
+        var gate = Guid.NewGuid().ToString("N");
+        Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "count", gate }).WaitAsync(Patience)).GetRawText()); // overran, in the only slot
+        Assert.Equal("{}", (await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience)).GetRawText()); // answered as it waits for it
+
+        // The slot frees only once the stop has begun: the waiting click is handled then, inside the stop's grace.
+        var handlerGate = gateway.Gate;
+        gateway.App.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => handlerGate.Open(gate));
+        await gateway.App.DisposeAsync().AsTask().WaitAsync(Patience);
+
+        await using var after = stopping.Restart();
+        var outcomes = (await StoredAsync(after, card)).GetProperty("callbacks").EnumerateArray().Select(c => c.GetProperty("outcome").GetString());
+        Assert.Equal(["Overran", "Overran"], outcomes);
+        await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("count") == "2", "both clicks' update for everyone");
+        Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3128);
+        Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3102 or 3107 or 3112);
+    }
+
+    [Fact]
     public async Task A_click_whose_handler_overran_into_a_stop_is_answered_from_its_record_when_delivered_again_after_the_restart_and_updates_everyone_once()
     {
         await using var stopping = new StoppingGateway(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.100" });

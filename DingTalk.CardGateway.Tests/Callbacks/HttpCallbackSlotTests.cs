@@ -3,6 +3,7 @@ using System.Text;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
@@ -99,6 +100,47 @@ public class HttpCallbackSlotTests
             Assert.Contains("\"mine\"", await secondAnswer.WaitAsync(Patience), StringComparison.Ordinal);
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3128 or 3129);
             Assert.All(await gateway.HistoryAsync(card), c => Assert.Equal(CallbackOutcome.Handled, c.Outcome));
+        });
+
+    [Fact]
+    public Task A_click_whose_sender_gives_up_while_it_waits_for_a_slot_gives_its_place_back_and_is_not_handled() =>
+        CallbackGateway.RunAsync(new Dictionary<string, string?> { ["Gateway:Callbacks:MaxInFlight"] = "1", ["Gateway:Callbacks:HandlerBudget"] = "00:00:10" }, async gateway =>
+        {
+            var card = await gateway.SendCardAsync("tpl.slots");
+            var slots = gateway.App.Services.GetRequiredService<HttpCallbackSlots>();
+            var gate = Guid.NewGuid().ToString("N");
+            var first = ClickAsync(gateway, card, "u0", new { action = "slow", gate });
+            await gateway.Gate.Entered(gate).WaitAsync(Patience);
+            try
+            {
+                // Every waiting place taken by senders that then give up before their answer.
+                using var givingUp = new CancellationTokenSource();
+                var abandoned = Enumerable.Range(1, HttpCallbackSlots.WaitingPerSlot)
+                    .Select(i => gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(DingTalkCallback.Body(card, $"gone{i}", new { action = "slow", gate }), GatewayFactory.ApiSecret), givingUp.Token))
+                    .ToList();
+                await Eventually.TrueAsync(() => slots.Waiting == HttpCallbackSlots.WaitingPerSlot, "every waiting place taken");
+                await givingUp.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.WhenAll(abandoned));
+                await Eventually.TrueAsync(() => slots.Waiting == 0, "the places given back");
+
+                // The places are free for the next clicks, which are taken, not refused.
+                var next = Enumerable.Range(1, HttpCallbackSlots.WaitingPerSlot).Select(i => ClickAsync(gateway, card, $"next{i}", new { action = "slow", gate })).ToList();
+                await Eventually.TrueAsync(() => slots.Waiting == HttpCallbackSlots.WaitingPerSlot, "the next clicks waiting");
+                gateway.Gate.Open(gate);
+                await Task.WhenAll(next).WaitAsync(Patience);
+                await first.WaitAsync(Patience);
+            }
+            finally
+            {
+                gateway.Gate.Open(gate);
+            }
+
+            // The abandoned clicks were never taken: only the first and the next ones ran and are recorded.
+            Assert.Equal(1 + HttpCallbackSlots.WaitingPerSlot, gateway.Gate.Arrivals(gate));
+            Assert.Equal(
+                ["next1", "next2", "next3", "next4", "u0"],
+                (await gateway.HistoryAsync(card)).Select(c => c.UserId).Order(StringComparer.Ordinal));
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3128 or 3129);
         });
 
     private static async Task<string> ClickAsync(CallbackGateway gateway, string card, string user, object parameters)

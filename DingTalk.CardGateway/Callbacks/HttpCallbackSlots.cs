@@ -51,6 +51,9 @@ public sealed partial class HttpCallbackSlots : IDisposable
     /// <summary>The slots, as configured at startup.</summary>
     public int MaxInFlight { get; }
 
+    /// <summary>Callbacks waiting for a slot now, those answered <c>{}</c> at their budget included.</summary>
+    public long Waiting => _slots.GetStatistics()?.CurrentQueuedCount ?? 0;
+
     /// <summary>
     /// Runs <paramref name="action"/> through the pipeline in a slot and answers with what it says; <paramref name="arrivedAt"/>
     /// is the pipeline's clock's timestamp as the endpoint began, before the body was read (its budget counts from it,
