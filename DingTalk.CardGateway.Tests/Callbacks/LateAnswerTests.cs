@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using System.Text.Json;
 using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Hosting;
@@ -29,7 +30,11 @@ public sealed class LateAnswerTests
 
             // u2's claim waits for SQLite's writer, which stays held: the answer cannot wait for it.
             Assert.Equal("{}", (await gateway.ClickAsync(card, "u2", new { action = "count" }).WaitAsync(Patience)).GetRawText());
-            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3111 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            var said = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3111 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+
+            // Where its budget went: the two parts add up to the whole of it (give or take the milliseconds' rounding).
+            var (reading, storage) = (long.Parse(CardCallbackEndpointTests.Property(said, "ReadingMs"), CultureInfo.InvariantCulture), long.Parse(CardCallbackEndpointTests.Property(said, "StorageMs"), CultureInfo.InvariantCulture));
+            Assert.True(reading + storage >= 490, $"reading {reading} ms + storage {storage} ms is less than the 500 ms budget");
 
             gateway.Gate.Open(hold);
             await HandledAfterAsync(gateway, card, "u2's count for everyone, once storage let it through");

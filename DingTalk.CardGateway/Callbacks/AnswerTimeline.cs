@@ -58,6 +58,12 @@ public sealed class AnswerTimeline(TimeProvider clock, long arrivedAt)
     /// <summary>The click's claim is this delivery's: the first try's, or one after a refusal (<see cref="Reclaiming"/>).</summary>
     public void Claimed() => Volatile.Write(ref _claimed, true);
 
+    /// <summary>From the arrival to the pipeline: reading, parsing and verifying the callback, and any wait for a slot.</summary>
+    public TimeSpan BeforePipeline => clock.GetElapsedTime(arrivedAt, _entered);
+
+    /// <summary>Since the callback entered the pipeline.</summary>
+    public TimeSpan InPipeline => clock.GetElapsedTime(_entered);
+
     /// <summary>The handler chosen, once it has started.</summary>
     public string? Handler { get; private set; }
 

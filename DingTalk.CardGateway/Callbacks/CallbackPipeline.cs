@@ -152,7 +152,7 @@ public sealed partial class CallbackPipeline(
 
             if (stage == AnswerStage.Storage)
             {
-                Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs);
+                Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs, (long)timeline.BeforePipeline.TotalMilliseconds, (long)timeline.InPipeline.TotalMilliseconds);
                 return (new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()), through); // no handler had started
             }
 
@@ -766,8 +766,8 @@ public sealed partial class CallbackPipeline(
         [LoggerMessage(
             3111,
             LogLevel.Warning,
-            "Callback {CallbackId} (card {CardId}) had not reached its handler {BudgetMs} ms after it arrived (Gateway:Callbacks:HandlerBudget), waiting on storage: answered {{}} now, so DingTalk shows the user no error. As soon as storage lets it, it is handled and its update for everyone follows (or, if DingTalk had delivered it before, it is left to that delivery)")]
-        public static partial void AnsweredBeforeHandler(ILogger logger, string callbackId, string cardId, long budgetMs);
+            "Callback {CallbackId} (card {CardId}) had not reached its handler {BudgetMs} ms after it arrived (Gateway:Callbacks:HandlerBudget): {ReadingMs} ms reading, verifying and waiting for a slot, then {StorageMs} ms waiting on storage. Answered {{}} now, so DingTalk shows the user no error. As soon as storage lets it, it is handled and its update for everyone follows (or, if DingTalk had delivered it before, it is left to that delivery)")]
+        public static partial void AnsweredBeforeHandler(ILogger logger, string callbackId, string cardId, long budgetMs, long readingMs, long storageMs);
 
         [LoggerMessage(
             3113,
