@@ -53,15 +53,18 @@ public sealed class StorageHealthCheck(GatewayDatabase database, TimeProvider cl
     /// </remarks>
     private async Task<HealthCheckResult?> RunAsync()
     {
+        // Armed as the query starts, on the probe's thread, before it goes on the wire: a timeout armed only once the query
+        // was sent would count from whenever that was, later than the probes that wait for it think.
+        using var timeout = new CancellationTokenSource(QueryTimeout, clock);
         await Task.Yield(); // the probe publishes this query under the gate before it can end and clear it
         var query = QueryAsync();
         try
         {
             try
             {
-                await query.WaitAsync(QueryTimeout, clock);
+                await query.WaitAsync(timeout.Token);
             }
-            catch (TimeoutException) when (!query.IsCompleted)
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
             {
                 // Probes say it meanwhile; this stays the one query under way until Npgsql gives it up.
                 _lastFailure = $"{database.Dialect.Name} did not answer within {QueryTimeout.TotalSeconds:0} s.";
