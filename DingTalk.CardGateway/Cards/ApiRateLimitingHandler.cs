@@ -7,7 +7,7 @@ namespace DingTalk.CardGateway.Cards;
 /// Keeps each DingTalk API under its QPS limit (20 per app and API). Sits inside the retry policy, so every
 /// attempt takes a permit. The limiter itself is a singleton shared by all clients (see <see cref="Create"/>).
 /// </summary>
-public sealed class ApiRateLimitingHandler(PartitionedRateLimiter<HttpRequestMessage> limiter) : DelegatingHandler
+public sealed class ApiRateLimitingHandler(PartitionedRateLimiter<HttpRequestMessage> limiter, SharedApiPace pace) : DelegatingHandler
 {
     /// <summary>
     /// A token bucket per method and path, so calls are paced evenly: for P permits a second it holds B = ⌈P/10⌉ and
@@ -23,7 +23,7 @@ public sealed class ApiRateLimitingHandler(PartitionedRateLimiter<HttpRequestMes
         var refillPerSecond = Math.Max(1, options.PermitsPerSecondPerApi - burst);
         return PartitionedRateLimiter.Create<HttpRequestMessage, string>(request =>
             RateLimitPartition.GetTokenBucketLimiter(
-                $"{request.Method} {request.RequestUri?.AbsolutePath}",
+                Api(request),
                 _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = burst,
@@ -34,21 +34,29 @@ public sealed class ApiRateLimitingHandler(PartitionedRateLimiter<HttpRequestMes
                 }));
     }
 
+    /// <summary>What DingTalk counts a limit by: the method and the path.</summary>
+    public static string Api(HttpRequestMessage request) => $"{request.Method} {request.RequestUri?.AbsolutePath}";
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         using var lease = await limiter.AcquireAsync(request, 1, cancellationToken);
         if (!lease.IsAcquired)
         {
-            throw new DingTalkApiException(
-                System.Net.HttpStatusCode.TooManyRequests,
-                "gateway.rateLimitQueueFull",
-                $"Too many calls to {request.RequestUri?.AbsolutePath} are already waiting for the client-side rate limit.",
-                null)
-            {
-                AfterUncertainAttempt = UncertainAttemptHandler.IsMarked(request), // this attempt never left; an earlier one may have
-            };
+            throw QueueFull(request, "the client-side rate limit");
+        }
+
+        // Then its turn among every replica's calls (PostgreSQL): DingTalk's limit is per app, not per replica.
+        if (!await pace.WaitForTurnAsync(Api(request), cancellationToken))
+        {
+            throw QueueFull(request, $"the rate limit all replicas share (their next free turn is more than {pace.MaxWait.TotalSeconds:0.#} s away)");
         }
 
         return await base.SendAsync(request, cancellationToken);
     }
+
+    private static DingTalkApiException QueueFull(HttpRequestMessage request, string limit) =>
+        new(System.Net.HttpStatusCode.TooManyRequests, "gateway.rateLimitQueueFull", $"Too many calls to {request.RequestUri?.AbsolutePath} are already waiting for {limit}.", null)
+        {
+            AfterUncertainAttempt = UncertainAttemptHandler.IsMarked(request), // this attempt never left; an earlier one may have
+        };
 }

@@ -17,6 +17,7 @@ public static class DingTalkClientsExtensions
         services.AddSingleton<DingTalkEndpoint>();
         services.AddSingleton<AccessTokenProvider>();
         services.AddSingleton(sp => ApiRateLimitingHandler.Create(sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
+        services.AddSingleton<SharedApiPace>();
         services.AddTransient<DingTalkBaseAddressHandler>();
         services.AddTransient<AccessTokenHandler>();
         services.AddTransient<ApiRateLimitingHandler>();

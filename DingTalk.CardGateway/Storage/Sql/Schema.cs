@@ -150,6 +150,17 @@ public static class Schema
             )
             """,
             OlderBuildsMayRun: true),
+        // 10: on PostgreSQL, each DingTalk API's next free turn for a call, shared by every replica (Cards/SharedApiPace):
+        // epoch milliseconds of the database's clock. Unused on SQLite (one process paces itself). Older builds: a table
+        // they never read; during a rolling deployment their calls go at their own pace, outside the shared one.
+        new(
+            """
+            CREATE TABLE outbound_pace (
+                api TEXT PRIMARY KEY,
+                next_at BIGINT NOT NULL
+            )
+            """,
+            OlderBuildsMayRun: true),
     ];
 
     /// <summary>
