@@ -1,7 +1,9 @@
 using System.Text.Json;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DingTalk.CardGateway.Tests.Callbacks;
 
@@ -114,11 +116,20 @@ public sealed class HandlerStopTests
         Assert.False(stored.GetProperty("card").GetProperty("publicData").TryGetProperty("count", out _));
     }
 
+    /// <summary>
+    /// On a clock the test moves: the budget must run out after u2's handler has ended and while its commit waits for the
+    /// writer, and in real time that needed both clicks' paths (u2's handler, then all of u1's click) to fit in the
+    /// budget — on a loaded machine they did not, and u2 was answered as its handler overran (3103) instead.
+    /// </summary>
     [Fact]
     public async Task A_click_answered_at_its_budget_while_its_commit_waits_for_storage_is_committed_before_the_gateway_stops()
     {
-        await using var stopping = new StoppingGateway(new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var stopping = new StoppingGateway(
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" },
+            services => services.AddSingleton<TimeProvider>(clock));
         var gateway = await stopping.StartAsync();
+        var batcher = gateway.App.Services.GetRequiredService<SqliteWriteBatcher>();
         var card = await gateway.SendCardAsync("tpl.script");
         var holder = await gateway.SendCardAsync("tpl.script");
 
@@ -130,7 +141,10 @@ public sealed class HandlerStopTests
         _ = gateway.ClickAsync(holder, "u1", new { action = "script", @do = $"card,wait:{hold}" });
         await gateway.Gate.Entered(hold).WaitAsync(Patience);
         gateway.Gate.Open(waiting);
-        Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // its handler ended, its commit waits for the writer (3113)
+        await Eventually.TrueAsync(() => batcher.Waiting == 1, "u2's handler ended, its commit waiting for the writer u1 holds");
+        Assert.False(second.IsCompleted);
+        clock.Advance(TimeSpan.FromSeconds(3)); // u2's budget runs out now
+        Assert.Equal("{}", (await second.WaitAsync(Patience)).GetRawText()); // answered before its commit (3113)
 
         // u1 lets the writer go only once the stop has begun.
         var handlerGate = gateway.Gate;
@@ -170,7 +184,7 @@ public sealed class HandlerStopTests
     }
 
     /// <summary>A <see cref="CallbackGateway"/> on a database file of the test's own, which a second gateway can open after the first stopped.</summary>
-    private sealed class StoppingGateway(Dictionary<string, string?> settings) : IAsyncDisposable
+    private sealed class StoppingGateway(Dictionary<string, string?> settings, Action<IServiceCollection>? services = null) : IAsyncDisposable
     {
         private readonly string _database = Path.Combine(Path.GetTempPath(), $"cg-stop-{Guid.NewGuid():N}.db");
         private CallbackGateway? _gateway;
@@ -179,7 +193,7 @@ public sealed class HandlerStopTests
 
         public async Task<CallbackGateway> StartAsync()
         {
-            _gateway = CallbackGateway.With(Settings);
+            _gateway = CallbackGateway.With(Settings, services);
             await _gateway.InitializeAsync();
             return _gateway;
         }
