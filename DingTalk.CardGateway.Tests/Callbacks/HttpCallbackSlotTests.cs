@@ -143,11 +143,9 @@ public class HttpCallbackSlotTests
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) is 3128 or 3129);
         });
 
-    private static async Task<string> ClickAsync(CallbackGateway gateway, string card, string user, object parameters)
-    {
-        using var response = await SendAsync(gateway, DingTalkCallback.Signed(DingTalkCallback.Body(card, user, parameters), GatewayFactory.ApiSecret));
-        return (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetRawText();
-    }
+    /// <summary>A signed click through <see cref="CallbackGateway.ClickAsync"/>; its answer as JSON text.</summary>
+    private static async Task<string> ClickAsync(CallbackGateway gateway, string card, string user, object parameters) =>
+        (await gateway.ClickAsync(card, user, parameters).WaitAsync(Patience)).GetRawText();
 
     private static async Task<HttpResponseMessage> SendAsync(CallbackGateway gateway, HttpRequestMessage request)
     {

@@ -7,11 +7,10 @@ using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting.Internal;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
-using Serilog.Events;
 using Xunit.Abstractions;
 
 namespace DingTalk.CardGateway.Tests.Cards;
@@ -99,9 +98,9 @@ public sealed class SharedApiPaceTests(ITestOutputHelper output)
             await using var hole = BlackHole.Start(new IPEndPoint(address, real.Port), hung: true);
             var throughHole = new NpgsqlConnectionStringBuilder(real.ConnectionString) { Host = "127.0.0.1", Port = hole.Port, Timeout = 300, CommandTimeout = 300 }.ToString();
             var clock = new FakeTimeProvider();
-            var logs = new ListLogger();
-            using var services = Pace(throughHole, clock, permitsPerSecond: 5, queueLimit: 100, logs);
+            using var services = Pace(throughHole, clock, permitsPerSecond: 5, queueLimit: 100);
             var pace = services.GetRequiredService<SharedApiPace>();
+            var logs = services.GetRequiredService<FakeLogCollector>();
 
             // The statement goes into the hole: past its limit the call goes at the replica's own pace.
             var first = pace.WaitForTurnAsync("PUT /v1.0/card/instances", CancellationToken.None);
@@ -117,7 +116,7 @@ public sealed class SharedApiPaceTests(ITestOutputHelper output)
             }
 
             Assert.Equal(accepted, hole.Accepted);
-            Assert.Equal([4131], logs.EventIds);
+            Assert.Equal([4131], EventIds(logs));
 
             // Healed, the database is asked again once the wait after a failure is over, and that is said too.
             hole.Release();
@@ -130,7 +129,7 @@ public sealed class SharedApiPaceTests(ITestOutputHelper output)
             }
 
             Assert.True(await again);
-            Assert.Equal([4131, 4132], logs.EventIds);
+            Assert.Equal([4131, 4132], EventIds(logs));
         });
 
     private static async Task SendAsync(CallbackGateway at, string outTrackId)
@@ -157,9 +156,12 @@ public sealed class SharedApiPaceTests(ITestOutputHelper output)
         return peak;
     }
 
-    private static ServiceProvider Pace(string connectionString, TimeProvider clock, int permitsPerSecond, int queueLimit, ILoggerProvider? logs = null) =>
+    /// <summary>The event ids logged, in order.</summary>
+    private static List<int> EventIds(FakeLogCollector logs) => [.. logs.GetSnapshot().Select(r => r.Id.Id).Where(id => id != 0)];
+
+    private static ServiceProvider Pace(string connectionString, TimeProvider clock, int permitsPerSecond, int queueLimit) =>
         new ServiceCollection()
-            .AddLogging(logging => logging.AddProvider(logs ?? new ListLogger()))
+            .AddFakeLogging()
             .AddSingleton<IOptions<GatewayOptions>>(Options.Create(new GatewayOptions { Storage = { Provider = StorageOptions.Postgres, ConnectionString = connectionString } }))
             .AddSingleton<Microsoft.Extensions.Hosting.IHostEnvironment>(new HostingEnvironment { ContentRootPath = Path.GetTempPath() })
             .AddSingleton<GatewayDatabase>()
@@ -167,43 +169,4 @@ public sealed class SharedApiPaceTests(ITestOutputHelper output)
             .AddSingleton(clock)
             .AddSingleton<SharedApiPace>()
             .BuildServiceProvider();
-
-    /// <summary>The event ids logged, in order.</summary>
-    private sealed class ListLogger : ILoggerProvider, ILogger
-    {
-        private readonly List<int> _ids = [];
-
-        public List<int> EventIds
-        {
-            get
-            {
-                lock (_ids)
-                {
-                    return [.. _ids];
-                }
-            }
-        }
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (eventId.Id != 0)
-            {
-                lock (_ids)
-                {
-                    _ids.Add(eventId.Id);
-                }
-            }
-        }
-
-        public void Dispose()
-        {
-        }
-    }
 }

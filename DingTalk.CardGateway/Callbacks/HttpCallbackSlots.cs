@@ -92,14 +92,7 @@ public sealed partial class HttpCallbackSlots : IDisposable
             throw;
         }
 
-        if (handling.Through.IsCompleted)
-        {
-            lease.Dispose();
-        }
-        else
-        {
-            _ = ReleaseWhenThroughAsync(handling.Through, lease); // answered {} at its budget: the slot stays taken until its click is through
-        }
+        _ = ReleaseWhenThroughAsync(handling.Through, lease); // answered {} at its budget, the slot stays taken until its click is through
 
         return new CallbackAnswerResult(handling.Reply.AnswerJson, answered);
     }
@@ -115,6 +108,7 @@ public sealed partial class HttpCallbackSlots : IDisposable
         var acquiring = _slots.AcquireAsync(1, leaving.Token).AsTask();
         if (acquiring.IsCompletedSuccessfully && !acquiring.Result.IsAcquired)
         {
+            acquiring.Result.Dispose();
             leaving.Dispose();
             return Refuse(http, endpoint);
         }

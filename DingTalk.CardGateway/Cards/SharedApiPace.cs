@@ -37,13 +37,13 @@ public sealed partial class SharedApiPace
     private readonly GatewayDatabase? _database;
     private readonly TimeProvider _clock;
     private readonly ILogger<SharedApiPace> _logger;
-    private long _skipUntil; // a timestamp of _clock: until then, calls go without the shared pace
+    private long _failedAt; // a timestamp of _clock: the database's last failure
     private int _down; // 1 once the database failed the pace, until it answers again
     private int _trying; // 1 while one call tries a database that failed
 
-    public SharedApiPace(IServiceProvider services, IOptions<DingTalkOptions> options, TimeProvider clock, ILogger<SharedApiPace> logger)
+    // No database where no storage is registered: the pace is then off, as on SQLite.
+    public SharedApiPace(IOptions<DingTalkOptions> options, TimeProvider clock, ILogger<SharedApiPace> logger, GatewayDatabase? database = null)
     {
-        var database = services.GetService<GatewayDatabase>();
         _database = database?.Dialect is PostgresDialect ? database : null;
         (_clock, _logger) = (clock, logger);
         var outbound = options.Value.Outbound;
@@ -98,7 +98,7 @@ public sealed partial class SharedApiPace
     /// </summary>
     public async Task<TimeSpan?> TakeTurnAsync(string api, CancellationToken cancellationToken)
     {
-        if (_database is null || !MayTry())
+        if (_database is null || !MayTry(out var trying))
         {
             return TimeSpan.Zero;
         }
@@ -119,7 +119,10 @@ public sealed partial class SharedApiPace
         }
         finally
         {
-            Volatile.Write(ref _trying, 0);
+            if (trying)
+            {
+                Volatile.Write(ref _trying, 0);
+            }
         }
 
         if (Interlocked.Exchange(ref _down, 0) == 1)
@@ -130,20 +133,24 @@ public sealed partial class SharedApiPace
         return waitMs is { } wait ? TimeSpan.FromMilliseconds(Math.Max(0, wait)) : null;
     }
 
-    /// <summary>Whether this call asks the database: always while it answers; after a failure, one call at a time once the wait is over.</summary>
-    private bool MayTry()
+    /// <summary>
+    /// Whether this call asks the database: always while it answers; after a failure, once <see cref="RetryAfterFailure"/>
+    /// has passed, one call at a time (<paramref name="trying"/>: this one, which lets the next try when it is done).
+    /// </summary>
+    private bool MayTry(out bool trying)
     {
+        trying = false;
         if (Volatile.Read(ref _down) == 0)
         {
             return true;
         }
 
-        return _clock.GetTimestamp() >= Interlocked.Read(ref _skipUntil) && Interlocked.CompareExchange(ref _trying, 1, 0) == 0;
+        return trying = _clock.GetElapsedTime(Interlocked.Read(ref _failedAt)) >= RetryAfterFailure && Interlocked.CompareExchange(ref _trying, 1, 0) == 0;
     }
 
     private void Failed(string reason)
     {
-        Interlocked.Exchange(ref _skipUntil, _clock.GetTimestamp() + (long)(RetryAfterFailure.TotalSeconds * _clock.TimestampFrequency));
+        Interlocked.Exchange(ref _failedAt, _clock.GetTimestamp());
         if (Interlocked.Exchange(ref _down, 1) == 0)
         {
             Log.Unavailable(_logger, reason, (long)RetryAfterFailure.TotalSeconds);
