@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 
@@ -25,8 +28,22 @@ internal sealed class ChaosDelivery(string card, string user, string action, str
     public HttpRequestMessage Request()
     {
         Interlocked.CompareExchange(ref _signedAt, NextMillis(), 0);
+        return DingTalkCallback.Signed(Body(), GatewayFactory.ApiSecret, DateTimeOffset.FromUnixTimeMilliseconds(Interlocked.Read(ref _signedAt)));
+    }
+
+    /// <summary>The id the gateway records this click under (its dedupe key), once it has been sent.</summary>
+    public string CallbackId()
+    {
+        var signedAt = Interlocked.Read(ref _signedAt);
+        Assert.NotEqual(0, signedAt);
+        Assert.True(CardActionParser.TryParse(Encoding.UTF8.GetBytes(Body()), CallbackTransport.Http, signedAt.ToString(CultureInfo.InvariantCulture), out var click, out var problem), problem);
+        return click.CallbackId;
+    }
+
+    private string Body()
+    {
         object parameters = Option is null ? new { action = Action } : new { action = Action, option = Option };
-        return DingTalkCallback.Signed(DingTalkCallback.Body(Card, User, parameters), GatewayFactory.ApiSecret, DateTimeOffset.FromUnixTimeMilliseconds(Interlocked.Read(ref _signedAt)));
+        return DingTalkCallback.Body(Card, User, parameters);
     }
 
     public override string ToString() => $"{User} {Action} {Option} on {Card} @{Interlocked.Read(ref _signedAt)}";

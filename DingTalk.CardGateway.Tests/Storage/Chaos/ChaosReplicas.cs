@@ -107,18 +107,21 @@ internal sealed class ChaosReplicas(FakeDingTalk dingTalk, IReadOnlyDictionary<s
             all = [.. _all];
         }
 
-        if (Environment.GetEnvironmentVariable("CARDGATEWAY_CHAOS_LOGS") is { Length: > 0 } folder)
-        {
-            for (var i = 0; i < all.Count; i++)
-            {
-                await File.WriteAllTextAsync(Path.Combine(folder, $"process-{i}.log"), all[i].Process.Output);
-            }
-        }
-
+        // Every process is killed before anything else can fail: a folder that cannot be written used to leave them all
+        // running, and each failed run kept two gateways busy on a dropped database.
         foreach (var replica in all)
         {
             replica.Client.Dispose();
             await replica.Process.DisposeAsync();
+        }
+
+        if (Environment.GetEnvironmentVariable("CARDGATEWAY_CHAOS_LOGS") is { Length: > 0 } folder)
+        {
+            Directory.CreateDirectory(folder);
+            for (var i = 0; i < all.Count; i++)
+            {
+                await File.WriteAllTextAsync(Path.Combine(folder, $"process-{i}.log"), all[i].Process.Output);
+            }
         }
     }
 
