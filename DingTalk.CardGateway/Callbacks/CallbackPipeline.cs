@@ -48,6 +48,12 @@ public sealed partial class CallbackPipeline(
     /// <summary>How often a redelivery answered <c>{}</c> while another delivery held its click tries the claim again (<see cref="SeeThroughAsync"/>).</summary>
     private static readonly TimeSpan SeeThroughInterval = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>The first wait before a click answered early whose storage failed is tried again (<see cref="TryAgainAsync"/>).</summary>
+    private static readonly TimeSpan RetryFirstWait = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest wait between two tries of a click answered early whose storage failed.</summary>
+    private static readonly TimeSpan RetryMaxWait = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a handler may hold SQLite's writer while it waits on something else before it is logged (3114).</summary>
     internal static readonly TimeSpan HeldWriterWarning = TimeSpan.FromMilliseconds(100);
 
@@ -203,7 +209,7 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    /// <summary>The rest of a callback answered early: nobody else waits for it, so a failure is said here.</summary>
+    /// <summary>The rest of a callback answered early: nobody else waits for it, so a failure is said (and tried again) here.</summary>
     private async Task HandleAfterEarlyAnswerAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline)
     {
         try
@@ -225,8 +231,69 @@ public sealed partial class CallbackPipeline(
                 return;
             }
 
-            Log.LostAfterEarlyAnswer(logger, ex, action.CallbackId, action.CardId);
+            await TryAgainAsync(action, ex);
         }
+    }
+
+    /// <summary>
+    /// A click answered <c>{}</c> whose handling failed before its commit (storage away for a moment, a failover, a
+    /// commit refused): DingTalk will not deliver it again, so it is handled again — its claim, its handler, its commit —
+    /// after <see cref="RetryFirstWait"/>, then at waits doubling to <see cref="RetryMaxWait"/>, until storage takes it,
+    /// for as long as <see cref="SeeThroughLimit"/>. A stopping gateway waits for it as for any click being handled
+    /// (<see cref="HandlerDrain"/>, <c>StopGrace</c>). Only a click still not through then is lost (3112). The claim keeps
+    /// it once: a try whose commit went through unseen finds the click recorded.
+    /// </summary>
+    private async Task TryAgainAsync(CardAction action, Exception failure)
+    {
+        var limit = SeeThroughLimit(options.CurrentValue);
+        Log.TryingAgain(logger, failure, action.CallbackId, action.CardId, (long)limit.TotalSeconds);
+        var started = clock.GetTimestamp();
+        var wait = RetryFirstWait;
+        drain.Begin();
+        try
+        {
+            for (var attempt = 2; clock.GetElapsedTime(started) < limit; attempt++)
+            {
+                await Task.Delay(wait, clock, drain.HandlersStopping);
+                wait = wait * 2 < RetryMaxWait ? wait * 2 : RetryMaxWait;
+                try
+                {
+                    var reply = await HandleOnceAsync(action, AnswerTimeline.SeeingThrough(clock), Task.CompletedTask, CancellationToken.None);
+                    if (!reply.Redelivery)
+                    {
+                        Log.HandledOnRetry(logger, action.CallbackId, action.CardId, attempt, reply.Outcome);
+                        return;
+                    }
+
+                    if (reply.Outcome != CallbackOutcome.Pending)
+                    {
+                        Log.RecordedElsewhere(logger, action.CallbackId, action.CardId, reply.Outcome, failure.GetType().Name); // a try's commit went through after all
+                        return;
+                    }
+
+                    // Held by another delivery (a try of this one whose transaction has not ended yet, on PostgreSQL): it
+                    // records the click, or lets go of it for the next try.
+                }
+                catch (Exception ex)
+                {
+                    failure = ex;
+                    if (drain.HandlersStopping.IsCancellationRequested)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (drain.HandlersStopping.IsCancellationRequested)
+        {
+            // stopping, the grace over
+        }
+        finally
+        {
+            drain.End();
+        }
+
+        Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId);
     }
 
     /// <summary>
@@ -712,7 +779,7 @@ public sealed partial class CallbackPipeline(
         }
         catch (Exception ex)
         {
-            Log.LostAfterEarlyAnswer(logger, ex, action.CallbackId, action.CardId);
+            await TryAgainAsync(action, ex); // it held the claim: the click is this delivery's now
         }
     }
 
@@ -799,8 +866,14 @@ public sealed partial class CallbackPipeline(
             "Callback {CallbackId} (card {CardId}) was answered {{}} as a redelivery while another delivery held it, and that delivery has neither recorded it nor let it go in {LimitSeconds} s: if it never does (its replica gone, the database not noticing), the click is lost, though its user saw no error")]
         public static partial void NotSeenThrough(ILogger logger, string callbackId, string cardId, long limitSeconds);
 
-        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all: the click is lost, though its user saw no error")]
+        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all (tried again until the gateway stopped or the tries' limit passed): the click is lost, though its user saw no error")]
         public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
+
+        [LoggerMessage(3132, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed (storage failed): DingTalk will not deliver it again, so it is handled again, at growing waits up to 10 s, until storage takes it (for up to {LimitSeconds} s, or until the gateway stops)")]
+        public static partial void TryingAgain(ILogger logger, Exception exception, string callbackId, string cardId, long limitSeconds);
+
+        [LoggerMessage(3133, LogLevel.Information, "Callback {CallbackId} (card {CardId}), answered {{}} before storage failed under it, was handled on try {Try} ({Outcome}): nothing is lost")]
+        public static partial void HandledOnRetry(ILogger logger, string callbackId, string cardId, int @try, CallbackOutcome outcome);
 
         [LoggerMessage(3125, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), a redelivery answered {{}} while another delivery of it held the click, met an error before that delivery recorded it: nothing is lost unless that delivery fails too — it holds the click and records it (GET /api/callbacks/{{callbackId}}). Should it end without a record now, no redelivery is left to take the click over")]
         public static partial void FailedWhileHeldElsewhere(ILogger logger, Exception exception, string callbackId, string cardId);

@@ -1,0 +1,129 @@
+using System.Text.Json;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace DingTalk.CardGateway.Tests.Callbacks;
+
+/// <summary>
+/// A click answered <c>{}</c> at its budget whose handling then fails on storage (the database away for a moment, a
+/// failover): DingTalk will not deliver it again, so the gateway tries it again until storage takes it, instead of
+/// losing it (error 3112, before).
+/// </summary>
+public sealed class EarlyAnswerRetryTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [SkippableTheory]
+    [InlineData(StorageOptions.Sqlite)]
+    [InlineData(StorageOptions.Postgres)]
+    public Task A_click_answered_early_whose_storage_fails_is_tried_again_and_counted_once(string provider) =>
+        WithGatewayAsync(provider, failures: 2, async (gateway, failing) =>
+        {
+            var card = await gateway.SendCardAsync("tpl.poll");
+            failing.Card = card;
+            var gate = Guid.NewGuid().ToString("N");
+            Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "slow", gate }).WaitAsync(Patience)).GetRawText()); // past its budget
+
+            gateway.Gate.Open(gate); // its update for everyone then meets storage failing, twice
+            await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)) is [{ Outcome: CallbackOutcome.Overran }], "the click recorded, as answered early");
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("slow") == "done", "its update for everyone at DingTalk");
+
+            Assert.Equal(3, failing.Tries); // two failed, the third went through
+            var retried = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3132);
+            Assert.Contains(card, retried.RenderMessage(), StringComparison.Ordinal);
+            Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3133 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+        });
+
+    [Fact]
+    public Task A_click_whose_storage_keeps_failing_is_said_lost_when_the_gateway_stops() =>
+        WithGatewayAsync(StorageOptions.Sqlite, failures: int.MaxValue, async (gateway, failing) =>
+        {
+            var card = await gateway.SendCardAsync("tpl.poll");
+            failing.Card = card;
+            var gate = Guid.NewGuid().ToString("N");
+            Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "slow", gate }).WaitAsync(Patience)).GetRawText());
+            gateway.Gate.Open(gate);
+            await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3132), "the first failure said, and tried again");
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+
+            // The stop ends the tries (within its grace, not after the tries' whole limit) and says the click is lost.
+            await gateway.App.DisposeAsync().AsTask().WaitAsync(Patience);
+            var lost = Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+            Assert.Contains(card, lost.RenderMessage(), StringComparison.Ordinal);
+        });
+
+    private static async Task WithGatewayAsync(string provider, int failures, Func<CallbackGateway, FailingCardStore.Failures, Task> test)
+    {
+        var failing = new FailingCardStore.Failures(failures);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.100",
+            ["Gateway:Callbacks:StopGrace"] = "00:00:02",
+        };
+        if (provider == StorageOptions.Postgres)
+        {
+            await PostgresServer.WithDatabaseAsync(async connectionString =>
+            {
+                foreach (var (key, value) in GatewayFactory.PostgresSettings(connectionString))
+                {
+                    settings[key] = value;
+                }
+
+                await RunAsync(settings, failing, test);
+            });
+        }
+        else
+        {
+            await RunAsync(settings, failing, test);
+        }
+    }
+
+    private static async Task RunAsync(Dictionary<string, string?> settings, FailingCardStore.Failures failing, Func<CallbackGateway, FailingCardStore.Failures, Task> test)
+    {
+        var gateway = CallbackGateway.With(settings, services => FailingCardStore.Replace(services, failing));
+        await gateway.InitializeAsync();
+        try
+        {
+            await test(gateway, failing);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    /// <summary>The card store, but an update for everyone on <see cref="Failures.Card"/> fails as storage away would, <see cref="Failures"/> times.</summary>
+    private sealed class FailingCardStore(ICardStore inner, FailingCardStore.Failures failures) : DelegatingCardStore(inner)
+    {
+        public static void Replace(IServiceCollection services, Failures failures)
+        {
+            services.RemoveAll<ICardStore>();
+            services.AddScoped<ICardStore>(sp => new FailingCardStore(ActivatorUtilities.CreateInstance<CardGateway.Storage.Sql.SqlCardStore>(sp), failures));
+        }
+
+        public override Task<CardRecord?> ApplyLastUpdateAsync(string id, CardDataChange change, CancellationToken cancellationToken)
+        {
+            if (id == failures.Card && Interlocked.Increment(ref failures.TriesMade) <= failures.Count)
+            {
+                throw new InvalidOperationException("storage away for a moment");
+            }
+
+            return Inner.ApplyLastUpdateAsync(id, change, cancellationToken);
+        }
+
+        public sealed class Failures(int count)
+        {
+            public int TriesMade;
+
+            public int Count { get; } = count;
+
+            public string? Card { get; set; }
+
+            public int Tries => Volatile.Read(ref TriesMade);
+        }
+    }
+}
