@@ -38,6 +38,44 @@ public sealed class EarlyAnswerRetryTests
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
         });
 
+    [SkippableFact]
+    public async Task A_click_answered_early_whose_PostgreSQL_connection_is_cut_is_handled_again_on_a_new_one()
+    {
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            var settings = GatewayFactory.PostgresSettings(connectionString);
+            settings["Gateway:Callbacks:HandlerBudget"] = "00:00:00.100";
+            var gateway = CallbackGateway.With(settings);
+            await gateway.InitializeAsync();
+            try
+            {
+                var card = await gateway.SendCardAsync("tpl.poll");
+                var gate = Guid.NewGuid().ToString("N");
+                Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "slow", gate }).WaitAsync(Patience)).GetRawText()); // past its budget
+                await gateway.Gate.Entered(gate).WaitAsync(Patience);
+
+                // A failover, or a server restart: every connection of the gateway's is cut, the click's open transaction with them.
+                await using (var admin = new Npgsql.NpgsqlConnection(connectionString))
+                {
+                    await admin.OpenAsync();
+                    await using var cut = new Npgsql.NpgsqlCommand("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", admin);
+                    Assert.True((long)(await cut.ExecuteScalarAsync())! > 0);
+                }
+
+                gateway.Gate.Open(gate);
+                await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)) is [{ Outcome: CallbackOutcome.Overran }], "the click recorded, as answered early");
+                await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("slow") == "done", "its update for everyone at DingTalk");
+                Assert.Equal(2, gateway.Gate.Arrivals(gate)); // its handler ran again, on the try that committed
+                Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3133 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+                Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
+            }
+            finally
+            {
+                await gateway.DisposeAsync();
+            }
+        });
+    }
+
     [Fact]
     public Task A_click_whose_storage_keeps_failing_is_said_lost_when_the_gateway_stops() =>
         WithGatewayAsync(StorageOptions.Sqlite, failures: int.MaxValue, async (gateway, failing) =>
