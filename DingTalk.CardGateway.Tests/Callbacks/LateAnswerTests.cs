@@ -44,134 +44,83 @@ public sealed class LateAnswerTests
     [Fact]
     public async Task A_redelivery_whose_next_try_at_the_claim_waits_for_storage_is_answered_at_its_budget_and_the_click_handled_once()
     {
-        var lookedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gateway = CallbackGateway.With(
-            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" },
-            services => services.AddScoped<ICallbackStore>(s => new LookUpSeen(ActivatorUtilities.CreateInstance<SqlCallbackStore>(s), lookedUp)));
-        await gateway.InitializeAsync();
-        var gate = Guid.NewGuid().ToString("N");
-        string? hold = null;
-        try
+        // The first delivery counted, and waits away from SQLite's writer. DingTalk delivers it again: refused the claim, the
+        // redelivery looks for the first one's record, and between its looks tries the claim again (in case the first ended
+        // without one). Another click takes the writer meanwhile.
+        await RedeliveredAsync("00:00:03", "count", holdLooks: false, async redelivery =>
         {
-            var card = await gateway.SendCardAsync("tpl.count");
-            var body = DingTalkCallback.Body(card, "u1", new { action = "count", gate });
-            var signedAt = DateTimeOffset.UtcNow;
-            var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-            await gateway.Gate.Entered(gate).WaitAsync(Patience); // counted, waiting away from SQLite's writer
-
-            // DingTalk delivers it again: refused the claim, the redelivery looks for the first one's record, and between
-            // its looks tries the claim again (in case the first ended without one). Another click takes the writer meanwhile.
-            var again = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-            await lookedUp.Task.WaitAsync(Patience);
-            hold = await HoldWriterAsync(gateway);
-
-            // Its try at the claim waits for the writer: at its budget it is answered {} all the same, not when the writer
-            // is let go (DingTalk would have shown the user an error long before).
-            using (var answer = await again.WaitAsync(Patience))
+            var (gateway, card, gate) = (redelivery.Gateway, redelivery.Card, redelivery.Gate);
+            var hold = await HoldWriterAsync(gateway);
+            try
             {
-                Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, System.Net.HttpStatusCode.OK)).GetRawText());
-            }
+                // Its try at the claim waits for the writer: at its budget it is answered {} all the same, not when the writer
+                // is let go (DingTalk would have shown the user an error long before).
+                using (var answer = await redelivery.Again.WaitAsync(Patience))
+                {
+                    Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, System.Net.HttpStatusCode.OK)).GetRawText());
+                }
 
-            gateway.Gate.Open(hold);
-            gateway.Gate.Open(gate);
-            (await first.WaitAsync(Patience)).Dispose();
-            await HandledAfterAsync(gateway, card, "the click's count for everyone, once");
-            Assert.Equal(1, gateway.Gate.Arrivals(gate));
-            Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3104 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
-        }
-        finally
-        {
-            gateway.Gate.Open(gate);
-            if (hold is not null)
+                gateway.Gate.Open(hold);
+                gateway.Gate.Open(gate);
+                (await redelivery.First.WaitAsync(Patience)).Dispose();
+                await HandledAfterAsync(gateway, card, "the click's count for everyone, once");
+                Assert.Equal(1, gateway.Gate.Arrivals(gate));
+                Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3104 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+            }
+            finally
             {
                 gateway.Gate.Open(hold);
             }
-
-            await gateway.DisposeAsync();
-        }
+        });
     }
 
     [Fact]
     public async Task A_redelivery_whose_look_for_the_record_is_still_under_way_at_its_budget_answers_the_record_that_is_there_by_then()
     {
-        var lookedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var looksHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gateway = CallbackGateway.With(
-            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:03" },
-            services => services.AddScoped<ICallbackStore>(s => new LookUpSeen(ActivatorUtilities.CreateInstance<SqlCallbackStore>(s), lookedUp, looksHeld.Task)));
-        await gateway.InitializeAsync();
-        var gate = Guid.NewGuid().ToString("N");
-        try
+        // DingTalk delivers it again: refused the claim, the redelivery looks for the first one's record — a look that
+        // is still under way when its budget runs out (as one between two polls is, in the last moments of the budget).
+        await RedeliveredAsync("00:00:03", "slow", holdLooks: true, async redelivery =>
         {
-            var card = await gateway.SendCardAsync("tpl.slow");
-            var body = DingTalkCallback.Body(card, "u1", new { action = "slow", gate });
-            var signedAt = DateTimeOffset.UtcNow;
-            var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-            await gateway.Gate.Entered(gate).WaitAsync(Patience);
-
-            // DingTalk delivers it again: refused the claim, the redelivery looks for the first one's record — a look that
-            // is still under way when its budget runs out (as one between two polls is, in the last moments of the budget).
-            var again = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-            await lookedUp.Task.WaitAsync(Patience);
+            var (gateway, card, gate) = (redelivery.Gateway, redelivery.Card, redelivery.Gate);
 
             // Meanwhile the first delivery ends in time, and its record, with the clicker's private answer, is committed.
             gateway.Gate.Open(gate);
             string recorded;
-            using (var firstAnswer = await first.WaitAsync(Patience))
+            using (var firstAnswer = await redelivery.First.WaitAsync(Patience))
             {
                 recorded = (await HttpAssert.JsonAsync(firstAnswer, System.Net.HttpStatusCode.OK)).GetRawText();
             }
 
             Assert.Contains("late", recorded, StringComparison.Ordinal);
-            Assert.False(again.IsCompleted, "the redelivery was still waiting for its look when the record was committed");
+            Assert.False(redelivery.Again.IsCompleted, "the redelivery was still waiting for its look when the record was committed");
 
             // At the budget the record is there: the redelivery answers it, not {}.
-            using (var answer = await again.WaitAsync(Patience))
+            using (var answer = await redelivery.Again.WaitAsync(Patience))
             {
                 Assert.Equal(recorded, (await HttpAssert.JsonAsync(answer, System.Net.HttpStatusCode.OK)).GetRawText());
             }
 
-            looksHeld.TrySetResult();
+            redelivery.LooksHeld.TrySetResult();
             Assert.Equal(1, gateway.Gate.Arrivals(gate));
             Assert.Equal(CallbackOutcome.Handled, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
             Assert.Single(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3104 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
-        }
-        finally
-        {
-            looksHeld.TrySetResult();
-            gateway.Gate.Open(gate);
-            await gateway.DisposeAsync();
-        }
+        });
     }
 
     [Fact]
     public async Task A_redelivery_answered_at_its_budget_that_then_meets_a_storage_error_says_the_click_stays_with_the_delivery_holding_it()
     {
-        var lookedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var looksHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gateway = CallbackGateway.With(
-            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = "00:00:02" },
-            services => services.AddScoped<ICallbackStore>(s => new LookUpSeen(ActivatorUtilities.CreateInstance<SqlCallbackStore>(s), lookedUp, looksHeld.Task)));
-        await gateway.InitializeAsync();
-        var gate = Guid.NewGuid().ToString("N");
-        try
+        // The redelivery's look for the first delivery's record is still under way at its budget: answered {}.
+        await RedeliveredAsync("00:00:02", "slow", holdLooks: true, async redelivery =>
         {
-            var card = await gateway.SendCardAsync("tpl.slow");
-            var body = DingTalkCallback.Body(card, "u1", new { action = "slow", gate });
-            var signedAt = DateTimeOffset.UtcNow;
-            var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-            await gateway.Gate.Entered(gate).WaitAsync(Patience);
-
-            // The redelivery's look for the first delivery's record is still under way at its budget: answered {}.
-            var again = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
-            await lookedUp.Task.WaitAsync(Patience);
-            using (var answer = await again.WaitAsync(Patience))
+            var (gateway, card, gate) = (redelivery.Gateway, redelivery.Card, redelivery.Gate);
+            using (var answer = await redelivery.Again.WaitAsync(Patience))
             {
                 Assert.Equal("{}", (await HttpAssert.JsonAsync(answer, System.Net.HttpStatusCode.OK)).GetRawText());
             }
 
             // Then its look fails (the database away for a moment), while the first delivery still holds the click.
-            looksHeld.SetException(new InvalidOperationException("storage away for a moment"));
+            redelivery.LooksHeld.SetException(new InvalidOperationException("storage away for a moment"));
             var said = await Eventually.ValueAsync(
                 () => gateway.Logs.LogEvents.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) is 3112 or 3125 && e.RenderMessage().Contains(card, StringComparison.Ordinal)),
                 "what the redelivery's failure is said as");
@@ -181,17 +130,11 @@ public sealed class LateAnswerTests
 
             // Nothing was lost: the first delivery records the click.
             gateway.Gate.Open(gate);
-            (await first.WaitAsync(Patience)).Dispose();
+            (await redelivery.First.WaitAsync(Patience)).Dispose();
             await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)) is [{ Outcome: not CallbackOutcome.Pending }], "the first delivery's record");
             Assert.Equal(1, gateway.Gate.Arrivals(gate));
             Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
-        }
-        finally
-        {
-            looksHeld.TrySetResult();
-            gateway.Gate.Open(gate);
-            await gateway.DisposeAsync();
-        }
+        });
     }
 
     [Fact]
@@ -505,6 +448,41 @@ public sealed class LateAnswerTests
     }
 
     /// <summary>
+    /// Runs <paramref name="test"/> on a gateway of its own, its handler budget <paramref name="budget"/>, once a user's
+    /// <paramref name="action"/> click is delivered twice: the first delivery waits in its handler at a gate of its own,
+    /// and DingTalk's redelivery, refused the claim, has begun its look for the first one's record. With
+    /// <paramref name="holdLooks"/>, each such look reads only once the test completes <see cref="Redelivery.LooksHeld"/>.
+    /// Whatever the test leaves, the looks and the gate are let go before the gateway is disposed.
+    /// </summary>
+    private static async Task RedeliveredAsync(string budget, string action, bool holdLooks, Func<Redelivery, Task> test)
+    {
+        var lookedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var looksHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gateway = CallbackGateway.With(
+            new Dictionary<string, string?> { ["Gateway:Callbacks:HandlerBudget"] = budget },
+            services => services.AddScoped<ICallbackStore>(s => new LookUpSeen(ActivatorUtilities.CreateInstance<SqlCallbackStore>(s), lookedUp, holdLooks ? looksHeld.Task : null)));
+        await gateway.InitializeAsync();
+        var gate = Guid.NewGuid().ToString("N");
+        try
+        {
+            var card = await gateway.SendCardAsync($"tpl.{action}");
+            var body = DingTalkCallback.Body(card, "u1", new { action, gate });
+            var signedAt = DateTimeOffset.UtcNow;
+            var first = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await gateway.Gate.Entered(gate).WaitAsync(Patience);
+            var again = gateway.DingTalkClient.SendAsync(DingTalkCallback.Signed(body, GatewayFactory.ApiSecret, signedAt));
+            await lookedUp.Task.WaitAsync(Patience);
+            await test(new Redelivery(gateway, card, gate, first, again, looksHeld));
+        }
+        finally
+        {
+            looksHeld.TrySetResult();
+            gateway.Gate.Open(gate);
+            await gateway.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// u1's handler queues an update for a card of its own (a write that keeps its unit on SQLite's writer), then waits
     /// at the gate this returns: answered <c>{}</c> at its budget, it holds the writer — every other click's claim —
     /// until the test opens that gate.
@@ -549,6 +527,12 @@ public sealed class LateAnswerTests
         Assert.Equal(CallbackOutcome.Overran, Assert.Single(await gateway.HistoryAsync(card)).Outcome);
         Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
     }
+
+    /// <summary>
+    /// A click delivered twice (<see cref="RedeliveredAsync"/>): <see cref="First"/> waits at <see cref="Gate"/>,
+    /// <see cref="Again"/> at its look for the first one's record.
+    /// </summary>
+    private sealed record Redelivery(CallbackGateway Gateway, string Card, string Gate, Task<HttpResponseMessage> First, Task<HttpResponseMessage> Again, TaskCompletionSource LooksHeld);
 
     /// <summary>
     /// The callback store, saying when a redelivery first looks for the first delivery's record; with
