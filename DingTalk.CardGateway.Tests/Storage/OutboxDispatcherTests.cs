@@ -347,36 +347,22 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     public async Task An_older_update_cut_off_on_the_wire_that_lands_after_the_new_owners_newer_one_is_put_right_by_a_refresh()
     {
         SkipWithoutDatabase();
-        var card = await SavedCardAsync();
-        var clock = new FakeTimeProvider(T0);
-        var shown = new ConcurrentDictionary<string, string>(StringComparer.Ordinal); // the card at DingTalk: updates merged as they land
-        UpdateCardRequest? onTheWire = null;
-        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var api = new CardApi(card)
+        var race = await WireRaceAsync(async (onItsWay, cancellationToken) =>
         {
-            Answer = async (request, call, cancellationToken) =>
-            {
-                if (call == 1)
-                {
-                    // Replica A's attempt: cut off on A's side when A loses the card, still on its way to DingTalk.
-                    onTheWire = request;
-                    sending.SetResult();
-                    await Task.Delay(Timeout.Infinite, cancellationToken);
-                }
-
-                Show(shown, request);
-            },
-        };
-        var pass = await VoteChangedWhileReplicaASendsAsync(card, api, clock, sending);
+            // Replica A's attempt: cut off on A's side when A loses the card, still on its way to DingTalk.
+            onItsWay();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        });
+        var pass = await VoteChangedWhileReplicaASendsAsync(race);
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
 
         // Replica B has the card and sends the newer total and vote; then A's attempt lands.
-        var replicaB = await ReplicaBSendsTheChangedVoteAsync(card, api, clock, shown);
-        Show(shown, onTheWire!);
-        Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
+        var replicaB = await ReplicaBSendsTheChangedVoteAsync(race);
+        race.AttemptLands();
+        Assert.Equal(("1", "lunch"), race.Showing);
 
         // No vote comes after: the refresh A queued puts the card right.
-        await RefreshedAsync(replicaB, clock, card, shown);
+        await RefreshedAsync(race, replicaB);
     }
 
     /// <summary>
@@ -388,78 +374,52 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     public async Task An_older_update_cut_off_by_its_replica_stopping_that_lands_after_the_next_owners_newer_one_is_put_right_by_a_refresh()
     {
         SkipWithoutDatabase();
-        var card = await SavedCardAsync();
-        var clock = new FakeTimeProvider(T0);
-        var shown = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
-        UpdateCardRequest? onTheWire = null;
-        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var api = new CardApi(card)
+        var race = await WireRaceAsync(async (onItsWay, cancellationToken) =>
         {
-            Answer = async (request, call, cancellationToken) =>
-            {
-                if (call == 1)
-                {
-                    // Replica A's attempt, past the lease fence as the HTTP stack's LeaseFenceHandler checks it: cut off on
-                    // A's side as A stops, still on its way to DingTalk.
-                    LeaseFence.EnsureHeld();
-                    onTheWire = request;
-                    sending.SetResult();
-                    await Task.Delay(Timeout.Infinite, cancellationToken);
-                }
-
-                Show(shown, request);
-            },
-        };
-        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
+            // Replica A's attempt, past the lease fence as the HTTP stack's LeaseFenceHandler checks it: cut off on
+            // A's side as A stops, still on its way to DingTalk.
+            LeaseFence.EnsureHeld();
+            onItsWay();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        });
+        await QueueAsync(Vote(race.Card, total: 1, "u1", "lunch"));
         using var stopping = new CancellationTokenSource();
-        var pass = Dispatcher(api, clock).RunOnceAsync(stopping.Token);
-        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await QueueAsync(Vote(card, total: 2, "u1", "dinner"));
+        var pass = Dispatcher(race.Api, race.Clock).RunOnceAsync(stopping.Token);
+        await race.Sending.WaitAsync(TimeSpan.FromSeconds(10));
+        await QueueAsync(Vote(race.Card, total: 2, "u1", "dinner"));
         await stopping.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pass.WaitAsync(TimeSpan.FromSeconds(10)));
 
         // Replica B takes the card at once and sends the newer total and vote; then A's attempt lands.
-        var replicaB = Dispatcher(api, clock);
+        var replicaB = Dispatcher(race.Api, race.Clock);
         Assert.True(await replicaB.RunOnceAsync(default));
-        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
-        Show(shown, onTheWire!);
-        Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
+        Assert.Equal(("2", "dinner"), race.Showing);
+        race.AttemptLands();
+        Assert.Equal(("1", "lunch"), race.Showing);
 
         // No vote comes after: the refresh A queued as it stopped puts the card right.
-        await RefreshedAsync(replicaB, clock, card, shown);
+        await RefreshedAsync(race, replicaB);
     }
 
     [SkippableFact]
     public async Task An_older_update_DingTalk_took_after_the_new_owners_newer_one_is_put_right_by_a_refresh()
     {
         SkipWithoutDatabase();
-        var card = await SavedCardAsync();
-        var clock = new FakeTimeProvider(T0);
-        var shown = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
-        var sending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var land = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var api = new CardApi(card)
+        var race = await WireRaceAsync(async (onItsWay, _) =>
         {
-            Answer = async (request, call, _) =>
-            {
-                if (call == 1)
-                {
-                    // Replica A's attempt, past the point of no return: DingTalk carries it out when the test says, and answers.
-                    sending.SetResult();
-                    await land.Task;
-                }
+            // Replica A's attempt, past the point of no return: DingTalk carries it out when the test says, and answers.
+            onItsWay();
+            await land.Task;
+        });
+        var pass = await VoteChangedWhileReplicaASendsAsync(race);
 
-                Show(shown, request);
-            },
-        };
-        var pass = await VoteChangedWhileReplicaASendsAsync(card, api, clock, sending);
-
-        var replicaB = await ReplicaBSendsTheChangedVoteAsync(card, api, clock, shown);
+        var replicaB = await ReplicaBSendsTheChangedVoteAsync(race);
         land.SetResult(); // A's update lands now, and A, marking it sent, finds the lease gone
         Assert.True(await pass.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(("1", "lunch"), (shown["total"], shown["u1/vote"]));
+        Assert.Equal(("1", "lunch"), race.Showing);
 
-        await RefreshedAsync(replicaB, clock, card, shown);
+        await RefreshedAsync(race, replicaB);
     }
 
     [SkippableFact]
@@ -900,39 +860,63 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     }
 
     /// <summary>
-    /// Once an attempt on the wire has had its time (when the refresh a replica that lost the card queued is due), the
-    /// card's owner sends it: DingTalk shows the latest total and the voter's latest vote again, and nothing is left to send.
+    /// A saved card that replicas race to send, and DingTalk's card API, which shows each update it takes
+    /// (<see cref="WireRace.Shown"/>). Its first call is replica A's attempt, played by <paramref name="firstAttempt"/>:
+    /// it calls the action it is given once the attempt is on its way (<see cref="WireRace.Sending"/> completes, and
+    /// <see cref="WireRace.OnTheWire"/> is the update), and holds the attempt for as long as it then waits.
     /// </summary>
-    private async Task RefreshedAsync(OutboxDispatcher owner, FakeTimeProvider clock, string card, ConcurrentDictionary<string, string> shown)
+    private async Task<WireRace> WireRaceAsync(Func<Action, CancellationToken, Task> firstAttempt)
     {
-        clock.Advance(AttemptTimeout);
-        await SendAllDueAsync(owner);
+        var race = new WireRace(await SavedCardAsync(), new FakeTimeProvider(T0));
+        race.Api = new CardApi(race.Card)
+        {
+            Answer = async (request, call, cancellationToken) =>
+            {
+                if (call == 1)
+                {
+                    await firstAttempt(() => race.OnItsWay(request), cancellationToken);
+                }
 
-        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
-        Assert.All(await StatusesAsync(card), status => Assert.Equal("Sent", status));
+                Show(race.Shown, request);
+            },
+        };
+        return race;
     }
 
     /// <summary>
-    /// Replica A's pass sends the voter's vote for lunch (total 1); while that is on the wire (<paramref name="sending"/>),
+    /// Once an attempt on the wire has had its time (when the refresh a replica that lost the card queued is due), the
+    /// card's owner sends it: DingTalk shows the latest total and the voter's latest vote again, and nothing is left to send.
+    /// </summary>
+    private async Task RefreshedAsync(WireRace race, OutboxDispatcher owner)
+    {
+        race.Clock.Advance(AttemptTimeout);
+        await SendAllDueAsync(owner);
+
+        Assert.Equal(("2", "dinner"), race.Showing);
+        Assert.All(await StatusesAsync(race.Card), status => Assert.Equal("Sent", status));
+    }
+
+    /// <summary>
+    /// Replica A's pass sends the voter's vote for lunch (total 1); while that is on the wire (<see cref="WireRace.Sending"/>),
     /// the voter changes their vote to dinner (total 2) and another replica takes the card over. Returns A's pass.
     /// </summary>
-    private async Task<Task<bool>> VoteChangedWhileReplicaASendsAsync(string card, CardApi api, FakeTimeProvider clock, TaskCompletionSource sending)
+    private async Task<Task<bool>> VoteChangedWhileReplicaASendsAsync(WireRace race)
     {
-        await QueueAsync(Vote(card, total: 1, "u1", "lunch"));
-        var pass = Dispatcher(api, clock).RunOnceAsync(default);
-        await sending.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await QueueAsync(Vote(card, total: 2, "u1", "dinner"));
-        await TakeOverAsync(card, clock, pass);
+        await QueueAsync(Vote(race.Card, total: 1, "u1", "lunch"));
+        var pass = Dispatcher(race.Api, race.Clock).RunOnceAsync(default);
+        await race.Sending.WaitAsync(TimeSpan.FromSeconds(10));
+        await QueueAsync(Vote(race.Card, total: 2, "u1", "dinner"));
+        await TakeOverAsync(race.Card, race.Clock, pass);
         return pass;
     }
 
     /// <summary>Replica B, the card's owner once the replica that took it over lets go, sends the changed total and vote.</summary>
-    private async Task<OutboxDispatcher> ReplicaBSendsTheChangedVoteAsync(string card, CardApi api, FakeTimeProvider clock, ConcurrentDictionary<string, string> shown)
+    private async Task<OutboxDispatcher> ReplicaBSendsTheChangedVoteAsync(WireRace race)
     {
-        await ReleaseLeaseAsync(card);
-        var replicaB = Dispatcher(api, clock);
+        await ReleaseLeaseAsync(race.Card);
+        var replicaB = Dispatcher(race.Api, race.Clock);
         Assert.True(await replicaB.RunOnceAsync(default));
-        Assert.Equal(("2", "dinner"), (shown["total"], shown["u1/vote"]));
+        Assert.Equal(("2", "dinner"), race.Showing);
         return replicaB;
     }
 
@@ -993,6 +977,40 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     {
         await using var connection = await fixture.Services.GetRequiredService<GatewayDatabase>().OpenAsync(default);
         return (await connection.QueryAsync<string>("SELECT status FROM outbox WHERE card_id = @card ORDER BY id", new { card })).AsList();
+    }
+
+    /// <summary>The card replicas race to send (<see cref="WireRaceAsync"/>), and what DingTalk shows of it.</summary>
+    private sealed class WireRace(string card, FakeTimeProvider clock)
+    {
+        private readonly TaskCompletionSource _sending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Card => card;
+
+        /// <summary>The dispatchers' clock.</summary>
+        public FakeTimeProvider Clock => clock;
+
+        public CardApi Api { get; set; } = null!;
+
+        /// <summary>The card at DingTalk: updates merged as they land.</summary>
+        public ConcurrentDictionary<string, string> Shown { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The total and the voter's (u1's) vote the card shows.</summary>
+        public (string Total, string Vote) Showing => (Shown["total"], Shown["u1/vote"]);
+
+        /// <summary>Completes once replica A's attempt is on its way to DingTalk.</summary>
+        public Task Sending => _sending.Task;
+
+        /// <summary>Replica A's attempt, once on its way.</summary>
+        public UpdateCardRequest? OnTheWire { get; private set; }
+
+        public void OnItsWay(UpdateCardRequest request)
+        {
+            OnTheWire = request;
+            _sending.SetResult();
+        }
+
+        /// <summary>Replica A's attempt reaches DingTalk now.</summary>
+        public void AttemptLands() => Show(Shown, OnTheWire!);
     }
 
     /// <summary>
