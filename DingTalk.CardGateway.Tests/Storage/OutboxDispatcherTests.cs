@@ -86,7 +86,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         SkipWithoutDatabase();
         await DrainOtherTestsEntriesAsync();
         var card = await SavedCardAsync();
-        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var api = BusyApi(card);
         var clock = new FakeTimeProvider(T0);
         var dispatcher = Dispatcher(api, clock);
         await QueueAsync(Update(card, ("total", 1)));
@@ -107,7 +107,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
     {
         SkipWithoutDatabase();
         var card = await SavedCardAsync();
-        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var api = BusyApi(card);
         var dispatcher = Dispatcher(api, new FakeTimeProvider(T0));
         var signal = fixture.Services.GetRequiredService<OutboxSignal>();
         await QueueAsync(Update(card, ("total", 1)));
@@ -178,7 +178,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
             Answer = (_, _, _) =>
             {
                 clock.Advance(TimeSpan.FromSeconds(8)); // the HTTP layer's own retries took 8 s before giving up
-                throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null);
+                throw Busy();
             },
         };
         var dispatcher = Dispatcher(api, clock);
@@ -197,7 +197,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         SkipWithoutDatabase();
         var card = await SavedCardAsync();
         var clock = new FakeTimeProvider(T0);
-        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var api = BusyApi(card);
         var dispatcher = Dispatcher(api, clock);
         var maxDelay = Options.RetryMaxDelay;
         await QueueAsync(Update(card, ("total", 1)));
@@ -327,7 +327,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
 
                 // The attempt under way when the card was taken over came back refused, and the HTTP layer's retry, told to
                 // stop, reports that outcome rather than the cancellation (as Polly's retry does).
-                throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null);
+                throw Busy();
             },
         };
         var dispatcher = Dispatcher(api, clock);
@@ -509,7 +509,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var api = new CardApi(card)
         {
             Answer = (_, call, _) => call == 1
-                ? throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null)
+                ? throw Busy()
                 : throw new HttpRequestException("Connection refused (api.dingtalk.com:443)"),
         };
         var dispatcher = Dispatcher(api, clock);
@@ -593,7 +593,7 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         }
 
         var clock = new FakeTimeProvider(T0);
-        var api = new CardApi(card) { Answer = (_, _, _) => throw new DingTalkApiException(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null) };
+        var api = BusyApi(card);
         var dispatcher = Dispatcher(api, clock);
         await dispatcher.RunOnceAsync(default); // both folded into one call, still refused
 
@@ -733,6 +733,12 @@ public abstract class OutboxDispatcherTests<TFixture>(TFixture fixture)
         var drain = Dispatcher(new CardApi("(none)"), new FakeTimeProvider(T0));
         await SendAllDueAsync(drain);
     }
+
+    /// <summary>DingTalk's card API for <paramref name="card"/> while DingTalk is <see cref="Busy"/>: a test clears <see cref="CardApi.Answer"/> to have it back.</summary>
+    private static CardApi BusyApi(string card) => new(card) { Answer = (_, _, _) => throw Busy() };
+
+    /// <summary>DingTalk busy (503 <c>system.busy</c>): a failure the dispatcher retries.</summary>
+    private static DingTalkApiException Busy() => new(HttpStatusCode.ServiceUnavailable, "system.busy", "busy", null);
 
     protected static string NewCardId() => $"card-{Guid.NewGuid():N}";
 
