@@ -209,7 +209,7 @@ public sealed class AfterCommitEffectTests
             // by each claim until none was left for any other effect.
             var settings = new Dictionary<string, string?>(storage)
             {
-                ["Gateway:Outbox:EffectTimeout"] = "00:00:00.500",
+                ["Gateway:Outbox:EffectTimeout"] = "00:00:01.500", // a hold of 2.5 s, renewed every 0.83 s: a loaded machine's stall of a second does not lose it
                 ["Gateway:Outbox:PollInterval"] = "00:00:00.010",
             };
             var gateName = Guid.NewGuid().ToString("N");
@@ -219,8 +219,8 @@ public sealed class AfterCommitEffectTests
             await _gate.Entered(gateName).WaitAsync(Patience);
             var claimed = await HoldAsync(gateway, card);
 
-            // Three of its holds on (each 1.5 s), looked for every 10 ms: an effect whose hold had run out was claimed again by now.
-            await Eventually.TrueAsync(async () => (await HoldAsync(gateway, card)).HeldUntil >= claimed.HeldUntil + 4_500, "the hold kept three holds past the claim");
+            // Three of its holds on (each 2.5 s), looked for every 10 ms: an effect whose hold had run out was claimed again by now.
+            await Eventually.TrueAsync(async () => (await HoldAsync(gateway, card)).HeldUntil >= claimed.HeldUntil + 7_500, "the hold kept three holds past the claim");
 
             Assert.Equal(1, _gate.Arrivals(gateName));
             Assert.Equal(1, (await HoldAsync(gateway, card)).Attempts);
