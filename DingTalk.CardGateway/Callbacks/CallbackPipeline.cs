@@ -245,6 +245,12 @@ public sealed partial class CallbackPipeline(
     /// </summary>
     private async Task TryAgainAsync(CardAction action, Exception failure)
     {
+        if (drain.IsOver || drain.HandlersStopping.IsCancellationRequested)
+        {
+            Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId); // the stop waits for nothing more (a click still waiting for its slot then)
+            return;
+        }
+
         var limit = SeeThroughLimit(options.CurrentValue);
         Log.TryingAgain(logger, failure, action.CallbackId, action.CardId, (long)limit.TotalSeconds);
         var started = clock.GetTimestamp();

@@ -38,6 +38,7 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _stop = new();
     private int _running;
+    private bool _over;
     private TaskCompletionSource? _drained;
     private Task? _drain;
 
@@ -60,6 +61,12 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
             }
         }
     }
+
+    /// <summary>
+    /// The stop's drain has ended (drained, or given up past its grace): a callback that fails from now on is not waited for,
+    /// so it is not tried again either.
+    /// </summary>
+    public bool IsOver => Volatile.Read(ref _over);
 
     /// <summary>Callbacks being handled now.</summary>
     public int Running => Volatile.Read(ref _running);
@@ -88,6 +95,18 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     }
 
     private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DrainOnceAsync(cancellationToken);
+        }
+        finally
+        {
+            Volatile.Write(ref _over, true);
+        }
+    }
+
+    private async Task DrainOnceAsync(CancellationToken cancellationToken)
     {
         var grace = options.CurrentValue.StopGrace;
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
