@@ -18,6 +18,8 @@ public static class CallbackExtensions
         services.AddOptionsWithValidateOnStart<CallbackHandlingOptions>().BindConfiguration(CallbackHandlingOptions.Section);
         services.AddSingleton<IValidateOptions<CallbackHandlingOptions>, CallbackHandlingOptionsValidator>();
         services.AddSingleton<CallbackPipeline>();
+        services.AddSingleton<AnsweredEarlyJournal>();
+        services.AddHostedService<AnsweredEarlyRecovery>();
         services.AddSingleton<HttpCallbackSlots>();
         services.AddSingleton<PreviousSecretUse>();
         services.AddSingleton<CardCallbackEndpoint>();

@@ -28,6 +28,7 @@ public sealed partial class CallbackPipeline(
     CardTypewriter typewriter,
     OutboxSignal outbox,
     HandlerDrain drain,
+    AnsweredEarlyJournal journal,
     IOptionsMonitor<CallbackHandlingOptions> options,
     IHostApplicationLifetime lifetime,
     GatewayMetrics metrics,
@@ -47,6 +48,9 @@ public sealed partial class CallbackPipeline(
 
     /// <summary>How often a redelivery answered <c>{}</c> while another delivery held its click tries the claim again (<see cref="SeeThroughAsync"/>).</summary>
     private static readonly TimeSpan SeeThroughInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long an answer <c>{}</c> before a commit waits for its click to be kept on disk (<see cref="KeepAnsweredAsync"/>).</summary>
+    private static readonly TimeSpan KeepLimit = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The first wait before a click answered early whose storage failed is tried again (<see cref="TryAgainAsync"/>).</summary>
     private static readonly TimeSpan RetryFirstWait = TimeSpan.FromMilliseconds(500);
@@ -142,7 +146,6 @@ public sealed partial class CallbackPipeline(
         catch (TimeoutException) when (timeline.TryAnswerEarly() is { } stage)
         {
             var budgetMs = (long)budget.TotalMilliseconds;
-            var through = HandleAfterEarlyAnswerAsync(handling, action, timeline);
             if (stage == AnswerStage.Redelivery)
             {
                 // Still looking for the first delivery's record, or waiting for storage to try the claim again. That record
@@ -150,16 +153,21 @@ public sealed partial class CallbackPipeline(
                 // the writer): one last look, and the clicker gets the answer recorded. Else {}, as its look would be at the
                 // budget; the click stays with the first delivery (or, should that one end without a record, is handled by
                 // this one: AnswerRedeliveryAsync, SeeThroughAsync).
+                var through = HandleAfterEarlyAnswerAsync(handling, action, timeline, kept: null); // the click is the first delivery's, kept by it
                 var recorded = await RecordedAsync(action.CallbackId, LastLookLimit);
                 var outcome = recorded?.Outcome ?? CallbackOutcome.Pending;
                 Log.Redelivered(logger, action.CallbackId, action.CardId, outcome);
                 return (new CallbackReply(action.CallbackId, outcome, Redelivery: true, recorded?.AnswerJson ?? CardCallbackResponse.Empty.ToJson()), through);
             }
 
+            // DingTalk will not deliver it again once it has {}: kept on disk first, so a process dying before its commit
+            // does not lose it (AnsweredEarlyJournal).
+            var kept = await KeepAnsweredAsync(action);
+            var after = HandleAfterEarlyAnswerAsync(handling, action, timeline, kept);
             if (stage == AnswerStage.Storage)
             {
                 Log.AnsweredBeforeHandler(logger, action.CallbackId, action.CardId, budgetMs, (long)timeline.BeforePipeline.TotalMilliseconds, (long)timeline.InPipeline.TotalMilliseconds);
-                return (new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()), through); // no handler had started
+                return (new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()), after); // no handler had started
             }
 
             var handler = timeline.Handler!;
@@ -172,7 +180,7 @@ public sealed partial class CallbackPipeline(
                 Log.AnsweredBeforeCommit(logger, handler, action.CallbackId, action.CardId, budgetMs);
             }
 
-            return (new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handler), through);
+            return (new CallbackReply(action.CallbackId, CallbackOutcome.Overran, Redelivery: false, CardCallbackResponse.Empty.ToJson(), handler), after);
         }
         catch (TimeoutException)
         {
@@ -187,14 +195,15 @@ public sealed partial class CallbackPipeline(
     /// handled to its commit, recorded as answered early, its update for everyone following. Never throws: a failure is
     /// logged, as for any callback answered early.
     /// </summary>
-    public async Task HandleAnsweredAsync(CardAction action, long arrivedAt, Func<Task> turn)
+    /// <remarks><paramref name="kept"/>: what <see cref="KeepAnsweredAsync"/> returned before the transport's answer left.</remarks>
+    public async Task HandleAnsweredAsync(CardAction action, long arrivedAt, Func<Task> turn, Task? kept)
     {
         metrics.Answered(action.Transport, new CallbackReply(action.CallbackId, CallbackOutcome.Pending, Redelivery: false, CardCallbackResponse.Empty.ToJson()), Stopwatch.GetTimestamp());
         drain.Begin();
         var timeline = new AnswerTimeline(clock, arrivedAt);
         try
         {
-            await HandleAfterEarlyAnswerAsync(InTurnAsync(), action, timeline);
+            await HandleAfterEarlyAnswerAsync(InTurnAsync(), action, timeline, kept);
         }
         finally
         {
@@ -209,29 +218,100 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    /// <summary>The rest of a callback answered early: nobody else waits for it, so a failure is said (and tried again) here.</summary>
-    private async Task HandleAfterEarlyAnswerAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline)
+    /// <summary>
+    /// The rest of a callback answered early: nobody else waits for it, so a failure is said (and tried again) here. Once it
+    /// is through, its copy kept on disk (<paramref name="kept"/>, from <see cref="KeepAnsweredAsync"/>; null when none was) goes.
+    /// </summary>
+    private async Task HandleAfterEarlyAnswerAsync(Task<CallbackReply> handling, CardAction action, AnswerTimeline timeline, Task? kept)
     {
+        if (await ThroughAsync() && kept is not null)
+        {
+            await kept;
+            journal.Forget(action.CallbackId);
+        }
+
+        async Task<bool> ThroughAsync()
+        {
+            try
+            {
+                await handling;
+                return true;
+            }
+            catch (Exception ex)
+            {
+                if (timeline.HeldElsewhere)
+                {
+                    // A redelivery that never got the claim: the click is the delivery's that holds it, which records it.
+                    Log.FailedWhileHeldElsewhere(logger, ex, action.CallbackId, action.CardId);
+                    return true;
+                }
+
+                if (await RecordedElsewhereAsync(action) is { } outcome)
+                {
+                    Log.RecordedElsewhere(logger, action.CallbackId, action.CardId, outcome, ex.GetType().Name);
+                    return true;
+                }
+
+                return await TryAgainAsync(action, ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Keeps a click about to be answered <c>{}</c> before its commit on disk (<see cref="AnsweredEarlyJournal"/>), waiting
+    /// for the write at most <see cref="KeepLimit"/> (DingTalk's 2 seconds run on); returns the write, which must end before
+    /// the click's file may be deleted. Transports that answer <c>{}</c> themselves (a callback waiting for a slot) call it
+    /// before their answer leaves, and pass what it returns to <see cref="HandleAnsweredAsync"/>.
+    /// </summary>
+    public async Task<Task> KeepAnsweredAsync(CardAction action)
+    {
+        var keeping = journal.KeepAsync(action);
         try
         {
-            await handling;
+            await keeping.WaitAsync(KeepLimit, clock);
         }
-        catch (Exception ex)
+        catch (TimeoutException)
         {
-            if (timeline.HeldElsewhere)
+            // answered all the same: a moment of risk beats an error shown to the user
+        }
+
+        return keeping;
+    }
+
+    /// <summary>
+    /// A click a previous process answered <c>{}</c> and kept, but died before committing (<see cref="AnsweredEarlyRecovery"/>):
+    /// handled now as one answered early (recorded <see cref="CallbackOutcome.Overran"/>, its update for everyone following),
+    /// or found recorded after all; its file goes once it is through.
+    /// </summary>
+    public async Task RecoverAsync(CardAction action)
+    {
+        drain.Begin();
+        try
+        {
+            bool through;
+            try
             {
-                // A redelivery that never got the claim: the click is the delivery's that holds it, which records it.
-                Log.FailedWhileHeldElsewhere(logger, ex, action.CallbackId, action.CardId);
-                return;
+                var reply = await HandleOnceAsync(action, AnswerTimeline.SeeingThrough(clock), Task.CompletedTask, CancellationToken.None);
+                if (!reply.Redelivery)
+                {
+                    Log.Recovered(logger, action.CallbackId, action.CardId, action.UserId, reply.Outcome);
+                }
+
+                through = true;
+            }
+            catch (Exception ex)
+            {
+                through = await TryAgainAsync(action, ex);
             }
 
-            if (await RecordedElsewhereAsync(action) is { } outcome)
+            if (through)
             {
-                Log.RecordedElsewhere(logger, action.CallbackId, action.CardId, outcome, ex.GetType().Name);
-                return;
+                journal.Forget(action.CallbackId);
             }
-
-            await TryAgainAsync(action, ex);
+        }
+        finally
+        {
+            drain.End();
         }
     }
 
@@ -243,12 +323,13 @@ public sealed partial class CallbackPipeline(
     /// (<see cref="HandlerDrain"/>, <c>StopGrace</c>). Only a click still not through then is lost (3112). The claim keeps
     /// it once: a try whose commit went through unseen finds the click recorded.
     /// </summary>
-    private async Task TryAgainAsync(CardAction action, Exception failure)
+    /// <returns>Whether the click is through (handled, or found recorded); false when it is lost, said (3112).</returns>
+    private async Task<bool> TryAgainAsync(CardAction action, Exception failure)
     {
         if (drain.IsOver || drain.HandlersStopping.IsCancellationRequested)
         {
             Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId); // the stop waits for nothing more (a click still waiting for its slot then)
-            return;
+            return false;
         }
 
         var limit = SeeThroughLimit(options.CurrentValue);
@@ -268,13 +349,13 @@ public sealed partial class CallbackPipeline(
                     if (!reply.Redelivery)
                     {
                         Log.HandledOnRetry(logger, action.CallbackId, action.CardId, attempt, reply.Outcome);
-                        return;
+                        return true;
                     }
 
                     if (reply.Outcome != CallbackOutcome.Pending)
                     {
                         Log.RecordedElsewhere(logger, action.CallbackId, action.CardId, reply.Outcome, failure.GetType().Name); // a try's commit went through after all
-                        return;
+                        return true;
                     }
 
                     // Held by another delivery (a try of this one whose transaction has not ended yet, on PostgreSQL): it
@@ -300,6 +381,7 @@ public sealed partial class CallbackPipeline(
         }
 
         Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId);
+        return false;
     }
 
     /// <summary>
@@ -880,6 +962,9 @@ public sealed partial class CallbackPipeline(
 
         [LoggerMessage(3133, LogLevel.Information, "Callback {CallbackId} (card {CardId}), answered {{}} before storage failed under it, was handled on try {Try} ({Outcome}): nothing is lost")]
         public static partial void HandledOnRetry(ILogger logger, string callbackId, string cardId, int @try, CallbackOutcome outcome);
+
+        [LoggerMessage(3135, LogLevel.Warning, "Callback {CallbackId} (card {CardId}, user {UserId}) was answered {{}} by a process that died before committing it: kept on disk, it is handled now ({Outcome}), so the click is not lost")]
+        public static partial void Recovered(ILogger logger, string callbackId, string cardId, string userId, CallbackOutcome outcome);
 
         [LoggerMessage(3125, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), a redelivery answered {{}} while another delivery of it held the click, met an error before that delivery recorded it: nothing is lost unless that delivery fails too — it holds the click and records it (GET /api/callbacks/{{callbackId}}). Should it end without a record now, no redelivery is left to take the click over")]
         public static partial void FailedWhileHeldElsewhere(ILogger logger, Exception exception, string callbackId, string cardId);

@@ -121,7 +121,7 @@ public sealed partial class HttpCallbackSlots : IDisposable
         }
         catch (TimeoutException)
         {
-            return AnswerBeforeTurn(http, action, arrivedAt, acquiring, leaving);
+            return await AnswerBeforeTurnAsync(http, action, arrivedAt, acquiring, leaving);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
@@ -146,9 +146,10 @@ public sealed partial class HttpCallbackSlots : IDisposable
     /// answered it is DingTalk's no more, so neither the request going nor the gateway stopping ends its wait: a stopping
     /// gateway waits for it as for a handler that overran (<see cref="HandlerDrain"/>).
     /// </summary>
-    private CallbackAnswerResult AnswerBeforeTurn(HttpContext http, CardAction action, long arrivedAt, Task<RateLimitLease> acquiring, CancellationTokenSource leaving)
+    private async Task<CallbackAnswerResult> AnswerBeforeTurnAsync(HttpContext http, CardAction action, long arrivedAt, Task<RateLimitLease> acquiring, CancellationTokenSource leaving)
     {
         Log.WaitedPastBudget(_logger, action.CallbackId, action.CardId, MaxInFlight);
+        var kept = await _pipeline.KeepAnsweredAsync(action); // before its {} leaves: DingTalk will not deliver it again
         var answered = Answered(http);
         _ = HandleInTurnAsync();
         return new CallbackAnswerResult(CardCallbackResponse.Empty.ToJson(), answered);
@@ -158,15 +159,19 @@ public sealed partial class HttpCallbackSlots : IDisposable
             RateLimitLease? lease = null;
             try
             {
-                await _pipeline.HandleAnsweredAsync(action, arrivedAt, async () =>
-                {
-                    await answered.Task;
-                    lease = await acquiring;
-                    if (!lease.IsAcquired)
+                await _pipeline.HandleAnsweredAsync(
+                    action,
+                    arrivedAt,
+                    async () =>
                     {
-                        throw new InvalidOperationException("The gateway stopped before a callback slot freed.");
-                    }
-                });
+                        await answered.Task;
+                        lease = await acquiring;
+                        if (!lease.IsAcquired)
+                        {
+                            throw new InvalidOperationException("The gateway stopped before a callback slot freed.");
+                        }
+                    },
+                    kept);
             }
             finally
             {

@@ -70,13 +70,19 @@ public sealed partial class StreamFrameHandler(
             return;
         }
 
-        // Handed to the pipeline as its answer starts to leave, so a stop beginning meanwhile already waits for it.
+        // Kept on disk before its {} leaves, as DingTalk will not push it again; handed to the pipeline as its answer starts
+        // to leave, so a stop beginning meanwhile already waits for it.
+        var kept = await pipeline.KeepAnsweredAsync(action);
         var answered = send(Answer(frame, CardCallbackResponse.Empty.ToJson()));
-        await pipeline.HandleAnsweredAsync(action, arrivedAt, async () =>
-        {
-            await answered;
-            await turn();
-        });
+        await pipeline.HandleAnsweredAsync(
+            action,
+            arrivedAt,
+            async () =>
+            {
+                await answered;
+                await turn();
+            },
+            kept);
     }
 
     private async Task CardCallbackAsync(StreamFrame frame, long arrivedAt, Func<StreamAck, Task> send, CancellationToken cancellationToken)
