@@ -63,9 +63,21 @@ public sealed class EarlyAnswerRetryTests
                 }
 
                 gateway.Gate.Open(gate);
-                await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)) is [{ Outcome: CallbackOutcome.Overran }], "the click recorded, as answered early");
                 await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("slow") == "done", "its update for everyone at DingTalk");
-                Assert.Equal(2, gateway.Gate.Arrivals(gate)); // its handler ran again, on the try that committed
+                await Eventually.TrueAsync(
+                    async () =>
+                    {
+                        try
+                        {
+                            return (await gateway.HistoryAsync(card)) is [{ Outcome: CallbackOutcome.Overran }];
+                        }
+                        catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.AdminShutdown)
+                        {
+                            return false; // this read, too, was handed a pooled connection the cut ended
+                        }
+                    },
+                    "the click recorded, as answered early");
+                Assert.True(gateway.Gate.Arrivals(gate) >= 2, "its handler ran again, on the try that committed"); // more, should a try be handed another ended connection after its handler
                 Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3133 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
                 Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
             }

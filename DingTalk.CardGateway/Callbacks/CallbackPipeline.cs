@@ -336,6 +336,7 @@ public sealed partial class CallbackPipeline(
         Log.TryingAgain(logger, failure, action.CallbackId, action.CardId, (long)limit.TotalSeconds);
         var started = clock.GetTimestamp();
         var wait = RetryFirstWait;
+        var through = false;
         drain.Begin();
         try
         {
@@ -349,12 +350,14 @@ public sealed partial class CallbackPipeline(
                     if (!reply.Redelivery)
                     {
                         Log.HandledOnRetry(logger, action.CallbackId, action.CardId, attempt, reply.Outcome);
+                        through = true;
                         return true;
                     }
 
                     if (reply.Outcome != CallbackOutcome.Pending)
                     {
                         Log.RecordedElsewhere(logger, action.CallbackId, action.CardId, reply.Outcome, failure.GetType().Name); // a try's commit went through after all
+                        through = true;
                         return true;
                     }
 
@@ -377,10 +380,14 @@ public sealed partial class CallbackPipeline(
         }
         finally
         {
+            if (!through)
+            {
+                Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId); // before the drain counts it out: a stop ending then finds it said
+            }
+
             drain.End();
         }
 
-        Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId);
         return false;
     }
 
