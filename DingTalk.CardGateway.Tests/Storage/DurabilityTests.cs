@@ -86,6 +86,45 @@ public sealed class DurabilityTests : IAsyncLifetime
         });
     }
 
+    [SkippableFact]
+    public async Task A_vote_answered_before_its_commit_by_a_replica_killed_then_is_handled_by_the_other_replica()
+    {
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            var settings = Settings(GatewayFactory.PostgresSettings(connectionString));
+            settings["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300";
+            await using var survivor = await GatewayProcess.StartAsync(_dingTalk, settings);
+            const string card = "early-replica-poll";
+            await using (var victim = await GatewayProcess.StartAsync(_dingTalk, settings))
+            {
+                await SendPollAsync(victim, card);
+
+                // Another session holds the card's row: the vote waits for it, so it is answered {} at its budget — and
+                // DingTalk will not deliver it again. Its replica dies before it could commit it.
+                await using var holder = new Npgsql.NpgsqlConnection(connectionString);
+                await holder.OpenAsync();
+                await using var holding = await holder.BeginTransactionAsync();
+                await using (var lockCard = new Npgsql.NpgsqlCommand("SELECT 1 FROM cards WHERE id = @id FOR UPDATE", holder, holding))
+                {
+                    lockCard.Parameters.AddWithValue("id", card);
+                    await lockCard.ExecuteScalarAsync();
+                }
+
+                using var client = victim.CreateClient();
+                using var vote = DingTalkCallback.Signed(DingTalkCallback.Body(card, "voter1", new { action = "vote", option = "a" }), GatewayFactory.ApiSecret);
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(await client.SendAsync(vote), HttpStatusCode.OK)).GetRawText());
+                await victim.KillAsync();
+                await holding.RollbackAsync();
+            }
+
+            await WaitForTotalAsync(card, "1", survivor);
+            using var api = survivor.CreateAdminClient();
+            var stored = await api.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/cards/{card}");
+            Assert.Equal("Overran", Assert.Single(stored.GetProperty("callbacks").EnumerateArray()).GetProperty("outcome").GetString());
+            Assert.Contains("\"Id\":3135", survivor.Output, StringComparison.Ordinal);
+        });
+    }
+
     /// <summary>Waits for everyone's card to show <paramref name="total"/>; on failure says what the card and the gateways show.</summary>
     private async Task WaitForTotalAsync(string card, string total, params GatewayProcess[] gateways)
     {

@@ -108,6 +108,7 @@ public abstract class StoreContractTests<TFixture>(TFixture fixture)
         await using (var connection = await database.OpenAsync(default))
         {
             // Back to schema 1, as a gateway of the first release left it.
+            await connection.RunAsync(null, "DROP TABLE answered_early", default);
             await connection.RunAsync(null, "DROP TABLE outbound_pace", default);
             await connection.RunAsync(null, "DROP TABLE typing_leases", default);
             await connection.RunAsync(null, "DROP TABLE effects", default);

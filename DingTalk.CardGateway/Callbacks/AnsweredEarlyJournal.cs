@@ -1,38 +1,68 @@
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Dapper;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage.Sql;
 
 namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>
-/// Clicks answered <c>{}</c> before their commit, kept on disk until they are through: DingTalk will not deliver such a click
-/// again, so a process that dies before its commit (SIGKILL, OOM, power) would lose it. Beside a SQLite file, in a folder
-/// of its own (<c>&lt;database&gt;.answered-early/</c>), one small fsynced file a click, written as its <c>{}</c> leaves and
-/// deleted once it is committed: the folder is written apart from the database, so a click held by SQLite's writer can
-/// still be kept. At startup the clicks a previous process left are handled (<see cref="AnsweredEarlyRecovery"/>). Off in
-/// memory (nothing survives there) and on PostgreSQL (several replicas: a file on one is no other's).
+/// Clicks answered <c>{}</c> before their commit, kept until they are through: DingTalk will not deliver such a click
+/// again, so a process that dies before its commit (SIGKILL, OOM, power) would lose it. <see cref="AnsweredEarlyRecovery"/>
+/// handles what a dead process kept.
+/// <list type="bullet">
+/// <item>Beside a SQLite file, in a folder of its own (<c>&lt;database&gt;.answered-early/</c>): one small fsynced file a
+/// click, written apart from the database, so a click held by SQLite's writer can still be kept. One process owns the file,
+/// so what is found at startup is a dead one's.</item>
+/// <item>On PostgreSQL, in the table <c>answered_early</c>, written on a connection of its own (not the click's
+/// transaction): every replica sees what one that died kept.</item>
+/// </list>
+/// Off in memory, where nothing survives a crash anyway.
 /// </summary>
 public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogger<AnsweredEarlyJournal> logger)
 {
+    private const string KeepSql = """
+        INSERT INTO answered_early (callback_id, action_json, kept_at)
+        VALUES (@CallbackId, @ActionJson, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+        ON CONFLICT (callback_id) DO NOTHING
+        """;
+
+    private const string KeptSql = """
+        SELECT action_json FROM answered_early
+        WHERE kept_at <= (extract(epoch from clock_timestamp()) * 1000)::bigint - @AgeMs
+        ORDER BY kept_at
+        LIMIT 100
+        """;
+
     private readonly string? _folder = database.SqliteFile is { } file ? file + ".answered-early" : null;
 
-    /// <summary>Whether clicks are kept: beside a SQLite file only.</summary>
-    public bool Enabled => _folder is not null;
+    /// <summary>Whether clicks are kept: beside a SQLite file, or on PostgreSQL.</summary>
+    public bool Enabled => _folder is not null || Shared;
 
-    /// <summary>Keeps <paramref name="action"/> (its file written and fsynced); false when it could not be, said once a click (3134).</summary>
+    /// <summary>Kept where every replica sees it (PostgreSQL), so kept clicks are looked for all along, not only at startup.</summary>
+    public bool Shared => database.Dialect is PostgresDialect;
+
+    /// <summary>Keeps <paramref name="action"/> (written and made durable); false when it could not be, said once a click (3134).</summary>
     public async Task<bool> KeepAsync(CardAction action)
     {
-        if (_folder is null)
+        if (!Enabled)
         {
             return true;
         }
 
-        var path = PathOf(action.CallbackId);
         try
         {
-            Directory.CreateDirectory(_folder);
+            if (Shared)
+            {
+                await using var connection = await database.OpenAsync(CancellationToken.None);
+                await connection.ExecuteAsync(KeepSql, new { action.CallbackId, ActionJson = JsonSerializer.Serialize(action, GatewayJson.Options) });
+                return true;
+            }
+
+            Directory.CreateDirectory(_folder!);
+            var path = PathOf(action.CallbackId);
             var temporary = path + ".tmp";
             await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
             {
@@ -43,34 +73,64 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
             File.Move(temporary, path, overwrite: true);
             return true;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DbException or TimeoutException or InvalidOperationException)
         {
-            Log.NotKept(logger, ex, action.CallbackId, action.CardId, _folder);
+            Log.NotKept(logger, ex, action.CallbackId, action.CardId);
             return false;
         }
     }
 
-    /// <summary>The click is through (committed, or recorded by another delivery): its file goes.</summary>
-    public void Forget(string callbackId)
+    /// <summary>The click is through (committed, or recorded by another delivery): its copy goes.</summary>
+    public async Task ForgetAsync(string callbackId)
     {
-        if (_folder is null)
+        if (!Enabled)
         {
             return;
         }
 
         try
         {
+            if (Shared)
+            {
+                await using var connection = await database.OpenAsync(CancellationToken.None);
+                await connection.ExecuteAsync("DELETE FROM answered_early WHERE callback_id = @CallbackId", new { CallbackId = callbackId });
+                return;
+            }
+
             File.Delete(PathOf(callbackId));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DbException or TimeoutException or InvalidOperationException)
         {
-            Log.NotForgotten(logger, ex, callbackId, _folder);
+            Log.NotForgotten(logger, ex, callbackId);
         }
     }
 
-    /// <summary>The clicks a previous process kept and did not see through; a file that does not read as one is set aside.</summary>
-    public IReadOnlyList<CardAction> Kept()
+    /// <summary>
+    /// The clicks kept and not seen through, kept at least <paramref name="age"/> ago (on PostgreSQL; a SQLite file's are all a
+    /// dead process's); one that does not read as a click is set aside (3137).
+    /// </summary>
+    public async Task<IReadOnlyList<CardAction>> KeptAsync(TimeSpan age, CancellationToken cancellationToken)
     {
+        if (Shared)
+        {
+            await using var connection = await database.OpenAsync(cancellationToken);
+            var rows = await connection.QueryAsync<string>(new CommandDefinition(KeptSql, new { AgeMs = (long)age.TotalMilliseconds }, cancellationToken: cancellationToken));
+            var actions = new List<CardAction>();
+            foreach (var json in rows)
+            {
+                try
+                {
+                    actions.Add(JsonSerializer.Deserialize<CardAction>(json, GatewayJson.Options) ?? throw new JsonException("null"));
+                }
+                catch (Exception ex) when (ex is JsonException or NotSupportedException)
+                {
+                    Log.Unreadable(logger, ex, "a row of answered_early");
+                }
+            }
+
+            return actions;
+        }
+
         if (_folder is null || !Directory.Exists(_folder))
         {
             return [];
@@ -81,7 +141,7 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
         {
             try
             {
-                kept.Add(JsonSerializer.Deserialize<CardAction>(File.ReadAllBytes(path), GatewayJson.Options) ?? throw new JsonException("null"));
+                kept.Add(JsonSerializer.Deserialize<CardAction>(await File.ReadAllBytesAsync(path, cancellationToken), GatewayJson.Options) ?? throw new JsonException("null"));
             }
             catch (Exception ex) when (ex is JsonException or IOException or NotSupportedException)
             {
@@ -99,13 +159,13 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
 
     private static partial class Log
     {
-        [LoggerMessage(3134, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before its commit, could not be kept on disk in {Folder}: should this process die before it commits, the click is lost")]
-        public static partial void NotKept(ILogger logger, Exception exception, string callbackId, string cardId, string folder);
+        [LoggerMessage(3134, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before its commit, could not be kept (beside the SQLite file, or in PostgreSQL's answered_early): should this process die before it commits, the click is lost")]
+        public static partial void NotKept(ILogger logger, Exception exception, string callbackId, string cardId);
 
-        [LoggerMessage(3136, LogLevel.Warning, "The kept copy of callback {CallbackId}, committed, could not be deleted from {Folder}: the next start finds it recorded and deletes it then")]
-        public static partial void NotForgotten(ILogger logger, Exception exception, string callbackId, string folder);
+        [LoggerMessage(3136, LogLevel.Warning, "The kept copy of callback {CallbackId}, committed, could not be deleted: it is found recorded and deleted later")]
+        public static partial void NotForgotten(ILogger logger, Exception exception, string callbackId);
 
-        [LoggerMessage(3137, LogLevel.Error, "{Path} does not read as a kept click: set aside as .unreadable, not handled")]
-        public static partial void Unreadable(ILogger logger, Exception exception, string path);
+        [LoggerMessage(3137, LogLevel.Error, "{What} does not read as a kept click: set aside, not handled")]
+        public static partial void Unreadable(ILogger logger, Exception exception, string what);
     }
 }

@@ -1,23 +1,78 @@
+using System.Collections.Concurrent;
+
 namespace DingTalk.CardGateway.Callbacks;
 
 /// <summary>
-/// Once the gateway has started, handles the clicks a previous process answered <c>{}</c>, kept on disk, and died before
-/// committing (<see cref="AnsweredEarlyJournal"/>): each through the pipeline as a click answered early, or found
-/// recorded after all. SQLite only: one process owns the file, so every kept click found at startup is a dead one's.
+/// Handles the clicks a process answered <c>{}</c>, kept (<see cref="AnsweredEarlyJournal"/>) and died before committing:
+/// each through the pipeline as a click answered early, or found recorded after all. On SQLite once the gateway has
+/// started (one process owns the file: every kept click found then is a dead one's). On PostgreSQL every
+/// <see cref="SweepInterval"/>, on every replica, the clicks kept longer than <see cref="Age"/> ago: a click still being
+/// handled holds its claim, so a sweep only ever gets the click of a delivery that ended without a record.
 /// </summary>
 public sealed partial class AnsweredEarlyRecovery(
     AnsweredEarlyJournal journal,
     CallbackPipeline pipeline,
     IHostApplicationLifetime lifetime,
+    TimeProvider clock,
     ILogger<AnsweredEarlyRecovery> logger) : BackgroundService
 {
+    /// <summary>How often a PostgreSQL replica looks for clicks another one kept and died with.</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a click stays kept before a sweep tries it: its own delivery is usually through by then.</summary>
+    public static readonly TimeSpan Age = TimeSpan.FromSeconds(10);
+
+    private readonly ConcurrentDictionary<string, Task> _recovering = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!journal.Enabled)
+        if (!journal.Enabled || !await StartedAsync(stoppingToken))
         {
             return;
         }
 
+        do
+        {
+            try
+            {
+                var kept = await journal.KeptAsync(journal.Shared ? Age : TimeSpan.Zero, stoppingToken);
+                var found = kept.Where(action => !_recovering.ContainsKey(action.CallbackId)).ToList();
+                if (found.Count > 0)
+                {
+                    Log.Recovering(logger, found.Count);
+                }
+
+                foreach (var action in found)
+                {
+                    // Each on its own: one whose storage still fails is tried again for minutes (CallbackPipeline.TryAgainAsync).
+                    _recovering[action.CallbackId] = RecoverAsync(action);
+                }
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                Log.LookFailed(logger, ex);
+            }
+        }
+        while (journal.Shared && await NextSweepAsync(stoppingToken));
+
+        await Task.WhenAll(_recovering.Values);
+    }
+
+    private async Task RecoverAsync(CardAction action)
+    {
+        await Task.Yield();
+        try
+        {
+            await pipeline.RecoverAsync(action); // never throws: what fails is said, and the click stays kept
+        }
+        finally
+        {
+            _recovering.TryRemove(action.CallbackId, out _);
+        }
+    }
+
+    private async Task<bool> StartedAsync(CancellationToken stoppingToken)
+    {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
         using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
@@ -25,29 +80,34 @@ public sealed partial class AnsweredEarlyRecovery(
             try
             {
                 await started.Task;
+                return true;
             }
             catch (OperationCanceledException)
             {
-                return;
+                return false;
             }
         }
+    }
 
-        var kept = journal.Kept();
-        if (kept.Count == 0)
+    private async Task<bool> NextSweepAsync(CancellationToken stoppingToken)
+    {
+        try
         {
-            return;
+            await Task.Delay(SweepInterval, clock, stoppingToken);
+            return true;
         }
-
-        Log.Recovering(logger, kept.Count);
-        foreach (var action in kept)
+        catch (OperationCanceledException)
         {
-            await pipeline.RecoverAsync(action); // never throws: what fails is said, and the click kept for the next start
+            return false;
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(3138, LogLevel.Warning, "{Clicks} click(s) answered {{}} by a process that died before committing them were kept on disk: handling them now")]
+        [LoggerMessage(3138, LogLevel.Warning, "{Clicks} click(s) answered {{}} by a process that died before committing them were found kept: handling them now")]
         public static partial void Recovering(ILogger logger, int clicks);
+
+        [LoggerMessage(3139, LogLevel.Warning, "Could not look for clicks answered {{}} and kept by a process that died before committing them: looked for again in a few seconds (PostgreSQL) or at the next start (SQLite)")]
+        public static partial void LookFailed(ILogger logger, Exception exception);
     }
 }

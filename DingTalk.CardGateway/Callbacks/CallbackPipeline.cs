@@ -227,7 +227,7 @@ public sealed partial class CallbackPipeline(
         if (await ThroughAsync() && kept is not null)
         {
             await kept;
-            journal.Forget(action.CallbackId);
+            await journal.ForgetAsync(action.CallbackId);
         }
 
         async Task<bool> ThroughAsync()
@@ -306,7 +306,7 @@ public sealed partial class CallbackPipeline(
 
             if (through)
             {
-                journal.Forget(action.CallbackId);
+                await journal.ForgetAsync(action.CallbackId);
             }
         }
         finally

@@ -161,6 +161,19 @@ public static class Schema
             )
             """,
             OlderBuildsMayRun: true),
+        // 11: on PostgreSQL, the clicks answered {} before their commit, kept until they commit (Callbacks/AnsweredEarlyJournal):
+        // a replica that dies in between leaves its row, and another handles the click. kept_at is the database's clock,
+        // epoch milliseconds. Unused on SQLite (kept in files beside the database). Older builds: a table they never read;
+        // their clicks answered early are not kept.
+        new(
+            """
+            CREATE TABLE answered_early (
+                callback_id TEXT PRIMARY KEY,
+                action_json TEXT NOT NULL,
+                kept_at BIGINT NOT NULL
+            )
+            """,
+            OlderBuildsMayRun: true),
     ];
 
     /// <summary>
