@@ -74,6 +74,7 @@ public sealed class AnsweredEarlyJournalTests : IAsyncLifetime
 
         // The copy found again (its delete lost, say): the click is recorded, so it is not handled twice.
         await File.WriteAllBytesAsync(Path.Combine(_after + ".answered-early", kept.Name), kept.Bytes);
+        await LockLetGoAsync(_after);
         var again = CallbackGateway.With(Settings(_after));
         await again.InitializeAsync();
         try
@@ -99,6 +100,28 @@ public sealed class AnsweredEarlyJournalTests : IAsyncLifetime
         Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "count", gate = "held" }).WaitAsync(Patience)).GetRawText());
         var path = Assert.Single(KeptFiles(_database));
         return (card, (Path.GetFileName(path), await File.ReadAllBytesAsync(path)), gateway);
+    }
+
+    /// <summary>
+    /// Waits until the gateway just disposed has let go of the database's lock file: its host may still be ending the
+    /// update for everyone the recovered click queued as the test's dispose returns.
+    /// </summary>
+    private static async Task LockLetGoAsync(string database)
+    {
+        await Eventually.TrueAsync(
+            () =>
+            {
+                try
+                {
+                    using var probe = new FileStream(database + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                    return true;
+                }
+                catch (IOException)
+                {
+                    return false;
+                }
+            },
+            "the first gateway letting go of the database");
     }
 
     private static string[] KeptFiles(string database) =>
