@@ -23,15 +23,15 @@ namespace DingTalk.CardGateway.Callbacks;
 /// </summary>
 public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogger<AnsweredEarlyJournal> logger)
 {
-    private const string KeepSql = """
+    private const string KeepSql = $"""
         INSERT INTO answered_early (callback_id, action_json, kept_at)
-        VALUES (@CallbackId, @ActionJson, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+        VALUES (@CallbackId, @ActionJson, {PostgresDialect.NowMilliseconds})
         ON CONFLICT (callback_id) DO NOTHING
         """;
 
-    private const string KeptSql = """
+    private const string KeptSql = $"""
         SELECT action_json FROM answered_early
-        WHERE kept_at <= (extract(epoch from clock_timestamp()) * 1000)::bigint - @AgeMs
+        WHERE kept_at <= {PostgresDialect.NowMilliseconds} - @AgeMs
         ORDER BY kept_at
         LIMIT 100
         """;
@@ -111,46 +111,37 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
     /// </summary>
     public async Task<IReadOnlyList<CardAction>> KeptAsync(TimeSpan age, CancellationToken cancellationToken)
     {
+        var kept = new List<CardAction>();
         if (Shared)
         {
             await using var connection = await database.OpenAsync(cancellationToken);
-            var rows = await connection.QueryAsync<string>(new CommandDefinition(KeptSql, new { AgeMs = (long)age.TotalMilliseconds }, cancellationToken: cancellationToken));
-            var actions = new List<CardAction>();
-            foreach (var json in rows)
+            foreach (var json in await connection.QueryAsync<string>(new CommandDefinition(KeptSql, new { AgeMs = (long)age.TotalMilliseconds }, cancellationToken: cancellationToken)))
             {
-                try
-                {
-                    actions.Add(JsonSerializer.Deserialize<CardAction>(json, GatewayJson.Options) ?? throw new JsonException("null"));
-                }
-                catch (Exception ex) when (ex is JsonException or NotSupportedException)
-                {
-                    Log.Unreadable(logger, ex, "a row of answered_early");
-                }
+                Read(Encoding.UTF8.GetBytes(json), "a row of answered_early", setAside: null);
             }
-
-            return actions;
         }
-
-        if (_folder is null || !Directory.Exists(_folder))
+        else if (_folder is not null && Directory.Exists(_folder))
         {
-            return [];
-        }
-
-        var kept = new List<CardAction>();
-        foreach (var path in Directory.EnumerateFiles(_folder, "*.json"))
-        {
-            try
+            foreach (var path in Directory.EnumerateFiles(_folder, "*.json"))
             {
-                kept.Add(JsonSerializer.Deserialize<CardAction>(await File.ReadAllBytesAsync(path, cancellationToken), GatewayJson.Options) ?? throw new JsonException("null"));
-            }
-            catch (Exception ex) when (ex is JsonException or IOException or NotSupportedException)
-            {
-                Log.Unreadable(logger, ex, path);
-                File.Move(path, path + ".unreadable", overwrite: true);
+                Read(await File.ReadAllBytesAsync(path, cancellationToken), path, setAside: () => File.Move(path, path + ".unreadable", overwrite: true));
             }
         }
 
         return kept;
+
+        void Read(byte[] json, string what, Action? setAside)
+        {
+            try
+            {
+                kept.Add(JsonSerializer.Deserialize<CardAction>(json, GatewayJson.Options) ?? throw new JsonException("null"));
+            }
+            catch (Exception ex) when (ex is JsonException or NotSupportedException)
+            {
+                Log.Unreadable(logger, ex, what);
+                setAside?.Invoke();
+            }
+        }
     }
 
     /// <summary>A file name for a callback id, which may hold characters no file name may.</summary>

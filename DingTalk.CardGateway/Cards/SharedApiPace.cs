@@ -25,13 +25,13 @@ public sealed partial class SharedApiPace
 
     // The turn: the later of the API's next free turn and now, if within the wait limit; the next one is a turn later.
     // A new API's row starts at now plus a turn, its first call's own. Times are epoch milliseconds, the database's.
-    private const string TakeTurnSql = """
+    private const string TakeTurnSql = $"""
         INSERT INTO outbound_pace (api, next_at)
-        VALUES (@Api, CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) + @IntervalMs)
+        VALUES (@Api, {PostgresDialect.NowMilliseconds} + @IntervalMs)
         ON CONFLICT (api) DO UPDATE
             SET next_at = GREATEST(outbound_pace.next_at, EXCLUDED.next_at - @IntervalMs) + @IntervalMs
             WHERE outbound_pace.next_at <= EXCLUDED.next_at - @IntervalMs + @MaxWaitMs
-        RETURNING next_at - @IntervalMs - CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)
+        RETURNING next_at - @IntervalMs - {PostgresDialect.NowMilliseconds}
         """;
 
     private readonly GatewayDatabase? _database;

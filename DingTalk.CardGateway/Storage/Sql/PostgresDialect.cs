@@ -10,6 +10,12 @@ public sealed class PostgresDialect : SqlDialect
     /// <summary>Any fixed number: the advisory lock replicas take while migrating the schema.</summary>
     private const long MigrationLockKey = 0x43_61_72_64_47_57; // "CardGW"
 
+    /// <summary>
+    /// The database's clock now, in epoch milliseconds: for times every replica must read alike (a shared pace, a kept
+    /// click's age), whatever their own clocks say. <c>clock_timestamp()</c>, not <c>now()</c>, which stands still in a transaction.
+    /// </summary>
+    public const string NowMilliseconds = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
     public override string Name => "Postgres";
 
     public override string IdentityPrimaryKey => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
