@@ -57,6 +57,48 @@ public sealed class DurabilityTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_vote_answered_before_its_commit_by_a_gateway_killed_then_is_handled_when_it_restarts_on_its_SQLite_file()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"cg-early-{Guid.NewGuid():N}.db");
+        var settings = Settings(new()
+        {
+            ["Gateway:Storage:Provider"] = "Sqlite",
+            ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
+        });
+        settings["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300";
+        try
+        {
+            const string card = "early-sqlite-poll";
+            await using (var victim = await GatewayProcess.StartAsync(_dingTalk, settings))
+            {
+                await SendPollAsync(victim, card);
+
+                // Another process holds the database's write lock: the vote waits for it, so it is answered {} at its budget
+                // — and DingTalk will not deliver it again. The gateway dies before it could commit it.
+                await using var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
+                await holder.OpenAsync();
+                using var holding = holder.BeginTransaction(deferred: false);
+                using var client = victim.CreateClient();
+                using var vote = DingTalkCallback.Signed(DingTalkCallback.Body(card, "voter1", new { action = "vote", option = "a" }), GatewayFactory.ApiSecret);
+                Assert.Equal("{}", (await HttpAssert.JsonAsync(await client.SendAsync(vote), HttpStatusCode.OK)).GetRawText());
+                await victim.KillAsync();
+                holding.Rollback();
+            }
+
+            await using var restarted = await GatewayProcess.StartAsync(_dingTalk, settings);
+            await WaitForTotalAsync(card, "1", restarted);
+            using var api = restarted.CreateAdminClient();
+            var stored = await api.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/cards/{card}");
+            Assert.Equal("Overran", Assert.Single(stored.GetProperty("callbacks").EnumerateArray()).GetProperty("outcome").GetString());
+            Assert.Contains("\"Id\":3135", restarted.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            SqliteFiles.Delete(database);
+        }
+    }
+
     [SkippableFact]
     public async Task Two_replicas_on_one_PostgreSQL_count_41_votes_once_each()
     {

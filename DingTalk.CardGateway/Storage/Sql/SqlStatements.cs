@@ -251,7 +251,6 @@ internal static class SqlStatements
     /// </summary>
     private sealed class RawStatement : IDisposable
     {
-        private static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(30);
         private readonly sqlite3 _db;
         private readonly sqlite3_stmt _statement;
         private readonly string _sql;
@@ -396,7 +395,7 @@ internal static class SqlStatements
             while ((rc & 0xFF) is raw.SQLITE_BUSY or raw.SQLITE_LOCKED)
             {
                 since ??= Environment.TickCount64;
-                if (Environment.TickCount64 - since > BusyTimeout.TotalMilliseconds)
+                if (Environment.TickCount64 - since > SqliteDialect.BusyTimeout.TotalMilliseconds)
                 {
                     break;
                 }
