@@ -49,6 +49,8 @@ public sealed class SqliteLockedElsewhereTests : IAsyncLifetime
                 await Eventually.TrueAsync(
                     () => gateway.DingTalk.State.FindCard(card)?.CardData.GetValueOrDefault("total") == "1",
                     "everyone's card counting the vote");
+                Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3111);
+                Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 4304); // whose the wait was
             });
     }
 }

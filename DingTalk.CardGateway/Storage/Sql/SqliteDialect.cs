@@ -43,12 +43,16 @@ public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
     /// delay, for up to <see cref="BusyTimeout"/> as before, then <c>SQLITE_BUSY</c> is thrown. A free lock costs nothing
     /// more: the first try takes it.
     /// </summary>
-    public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+    public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        (await BeginWriteWaitingAsync(connection, cancellationToken)).Transaction;
+
+    /// <summary>As <see cref="BeginWriteAsync"/>, and how long another connection held the lock first (zero when it was free).</summary>
+    internal async ValueTask<(DbTransaction Transaction, TimeSpan LockedElsewhere)> BeginWriteWaitingAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var sqlite = (SqliteConnection)connection;
         if (inMemory)
         {
-            return sqlite.BeginTransaction(deferred: false); // no other process can hold its lock
+            return (sqlite.BeginTransaction(deferred: false), TimeSpan.Zero); // no other process can hold its lock
         }
 
         var defaultTimeout = sqlite.DefaultTimeout;
@@ -56,16 +60,23 @@ public sealed class SqliteDialect(bool inMemory = false) : SqlDialect
         sqlite.DefaultTimeout = -1; // Microsoft.Data.Sqlite sleeps and retries while under its timeout, 0 meaning forever: below 0, never
         try
         {
-            var since = Stopwatch.GetTimestamp();
+            long? lockedSince = null;
             var poll = TimeSpan.FromMilliseconds(1);
             while (true)
             {
                 try
                 {
-                    return sqlite.BeginTransaction(deferred: false);
+                    var transaction = sqlite.BeginTransaction(deferred: false);
+                    return (transaction, lockedSince is { } since ? Stopwatch.GetElapsedTime(since) : TimeSpan.Zero);
                 }
-                catch (SqliteException ex) when (ex.SqliteErrorCode == raw.SQLITE_BUSY && Stopwatch.GetElapsedTime(since) < BusyTimeout)
+                catch (SqliteException ex) when (ex.SqliteErrorCode == raw.SQLITE_BUSY)
                 {
+                    lockedSince ??= Stopwatch.GetTimestamp();
+                    if (Stopwatch.GetElapsedTime(lockedSince.Value) >= BusyTimeout)
+                    {
+                        throw;
+                    }
+
                     await Task.Delay(poll, cancellationToken);
                     poll = TimeSpan.FromTicks(Math.Min(poll.Ticks * 2, LongestLockPoll.Ticks));
                 }

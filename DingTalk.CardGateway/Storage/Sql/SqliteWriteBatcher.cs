@@ -13,14 +13,18 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// already runs the next batch. Durability is unchanged; one fsync serves every unit that queued up meanwhile.
 /// A unit that rolls back undoes only its own savepoint.
 /// </summary>
-public sealed class SqliteWriteBatcher : IAsyncDisposable
+public sealed partial class SqliteWriteBatcher : IAsyncDisposable
 {
     private const int MaxBatch = 128;
     private static readonly TimeSpan IdleFlush = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>How long another connection may hold the database's write lock before the writer says so (4304).</summary>
+    internal static readonly TimeSpan LockedElsewhereWarning = TimeSpan.FromMilliseconds(100);
+
     private readonly SemaphoreSlim _writer = new(1, 1);
     private readonly GatewayDatabase _database;
     private readonly SqliteWalSync _walSync;
+    private readonly ILogger<SqliteWriteBatcher> _logger;
     private readonly SqliteRowCache _rows = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _heldClaims = new(StringComparer.Ordinal);
     private int _waiting;
@@ -29,10 +33,11 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     private SafeFileHandle? _wal;
     private Batch? _batch;
 
-    public SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync walSync)
+    public SqliteWriteBatcher(GatewayDatabase database, SqliteWalSync walSync, ILogger<SqliteWriteBatcher> logger)
     {
         _database = database;
         _walSync = walSync;
+        _logger = logger;
         walSync.Idle = () => _ = DiskIdleAsync();
     }
 
@@ -209,7 +214,17 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
     /// <summary>On the writer: a savepoint for a unit in the open batch, or in a new one.</summary>
     private async Task<Batch> OpenUnitAsync()
     {
-        _batch ??= new Batch(await _database.Dialect.BeginWriteAsync(_connection!, CancellationToken.None), _rows);
+        if (_batch is null)
+        {
+            var (transaction, lockedElsewhere) = await ((SqliteDialect)_database.Dialect).BeginWriteWaitingAsync(_connection!, CancellationToken.None);
+            if (lockedElsewhere >= LockedElsewhereWarning)
+            {
+                Log.LockedElsewhere(_logger, (long)lockedElsewhere.TotalMilliseconds);
+            }
+
+            _batch = new Batch(transaction, _rows);
+        }
+
         await _batch.SavepointAsync(_connection!, "unit");
         return _batch;
     }
@@ -477,5 +492,11 @@ public sealed class SqliteWriteBatcher : IAsyncDisposable
             await connection.RunAsync(Transaction, $"ROLLBACK TO SAVEPOINT {savepoint}", CancellationToken.None);
             Rows.RollbackTo(savepoint);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4304, LogLevel.Warning, "The SQLite database's write lock was held by another connection for {WaitedMs} ms before this gateway's writer got it: clicks waited meanwhile (those past their budget answered {{}}, and handled once it got it). Only this gateway may write the file — look for another process on it: sqlite3 left in a transaction, a backup or replication tool")]
+        public static partial void LockedElsewhere(ILogger logger, long waitedMs);
     }
 }
