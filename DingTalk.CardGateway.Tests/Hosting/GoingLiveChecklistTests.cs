@@ -1,7 +1,4 @@
-using System.Collections;
-using System.Reflection;
 using System.Text.RegularExpressions;
-using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,8 +12,6 @@ namespace DingTalk.CardGateway.Tests.Hosting;
 /// </summary>
 public partial class GoingLiveChecklistTests
 {
-    private static readonly string Readme = File.ReadAllText(Path.Combine(NodeScript.RepoRoot(), "README.md"));
-
     [Fact]
     public void The_example_configuration_binds_to_real_options_and_validates_as_a_live_deployment()
     {
@@ -40,7 +35,7 @@ public partial class GoingLiveChecklistTests
         var named = EnvironmentVariable().Matches(Section()).Select(m => m.Value).Distinct().ToList();
         Assert.True(named.Count >= 12, $"only {named.Count} settings found in Going live: the search missed some");
 
-        var unknown = named.Where(name => !IsOption(name.Split("__"))).ToList();
+        var unknown = named.Where(name => !GatewaySettings.IsOption(name.Split("__"))).ToList();
         Assert.Empty(unknown);
     }
 
@@ -58,63 +53,16 @@ public partial class GoingLiveChecklistTests
     [Fact]
     public void Every_section_it_links_to_exists()
     {
-        var anchors = Heading().Matches(Readme).Select(m => Anchor(m.Groups["title"].Value)).ToHashSet();
-        var links = Link().Matches(Section()).Select(m => m.Groups["anchor"].Value).Distinct().ToList();
+        var anchors = Readme.Anchors();
+        var links = Readme.Links(Section()).Distinct().ToList();
         Assert.NotEmpty(links);
 
         var broken = links.Where(link => !anchors.Contains(link)).ToList();
         Assert.Empty(broken);
-        Assert.Contains("(#going-live)", Readme, StringComparison.Ordinal); // the top of the README points here
+        Assert.Contains("(#going-live)", Readme.Text, StringComparison.Ordinal); // the top of the README points here
     }
 
-    private static string Section()
-    {
-        var start = Readme.IndexOf("\n## Going live\n", StringComparison.Ordinal);
-        Assert.True(start >= 0, "the README has no \"## Going live\" section");
-        var end = Readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
-        return Readme[start..(end < 0 ? Readme.Length : end)];
-    }
-
-    /// <summary>
-    /// <c>Gateway__Storage__Provider</c> names a property path under the options class bound to the longest section
-    /// that prefixes it (<c>Gateway</c>, <c>Gateway:Callbacks</c>, …); a number is an entry of a list.
-    /// </summary>
-    private static bool IsOption(string[] path)
-    {
-        var sections = typeof(CallbackPipeline).Assembly.GetTypes()
-            .Select(t => (Type: t, Section: t.GetField("Section", BindingFlags.Public | BindingFlags.Static)?.GetRawConstantValue() as string))
-            .Where(s => s.Section is not null)
-            .ToDictionary(s => s.Section!, s => s.Type, StringComparer.OrdinalIgnoreCase);
-        for (var prefix = path.Length - 1; prefix > 0; prefix--)
-        {
-            if (sections.TryGetValue(string.Join(':', path[..prefix]), out var type))
-            {
-                return Resolves(type, path[prefix..]);
-            }
-        }
-
-        return false;
-    }
-
-    private static bool Resolves(Type type, string[] rest)
-    {
-        if (rest.Length == 0)
-        {
-            return true;
-        }
-
-        if (int.TryParse(rest[0], out _) && type != typeof(string) && typeof(IEnumerable).IsAssignableFrom(type))
-        {
-            return Resolves(type.IsArray ? type.GetElementType()! : type.GetGenericArguments()[0], rest[1..]);
-        }
-
-        var property = type.GetProperty(rest[0], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-        return property is { CanWrite: true } && Resolves(property.PropertyType, rest[1..]);
-    }
-
-    /// <summary>GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.</summary>
-    private static string Anchor(string title) =>
-        Regex.Replace(title.Trim().ToLowerInvariant(), @"[^\p{L}\p{Nd} _-]", "").Replace(' ', '-');
+    private static string Section() => Readme.Section("Going live");
 
     [GeneratedRegex(@"```env\n(?<body>.*?)```", RegexOptions.Singleline)]
     private static partial Regex CodeBlock();
@@ -128,10 +76,4 @@ public partial class GoingLiveChecklistTests
     /// <summary><c>warning 3203</c>, <c>error 4103 then 4107</c>: the level, then one or more ids.</summary>
     [GeneratedRegex(@"\b(?<level>[Ww]arning|[Ee]rror|[Ii]nformation) (?<id>\d{4})\b")]
     private static partial Regex NamedEvent();
-
-    [GeneratedRegex(@"^#{1,4} (?<title>.+)$", RegexOptions.Multiline)]
-    private static partial Regex Heading();
-
-    [GeneratedRegex(@"\]\(#(?<anchor>[^)]+)\)")]
-    private static partial Regex Link();
 }

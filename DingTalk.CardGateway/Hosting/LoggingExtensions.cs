@@ -5,6 +5,8 @@ namespace DingTalk.CardGateway.Hosting;
 
 public static class LoggingExtensions
 {
+    public const string LogFormatKey = "Gateway:LogFormat";
+
     /// <summary>
     /// Serilog: readable console text in Development, compact JSON elsewhere (the container), or as
     /// <c>Gateway:LogFormat</c> says; every property masked of secrets (and, in text, its control characters escaped);
@@ -14,7 +16,7 @@ public static class LoggingExtensions
     {
         builder.Services.AddSingleton<SecretMasker>();
         builder.Services.AddSingleton<Serilog.Core.ILogEventEnricher, SecretMaskingEnricher>();
-        var json = builder.Configuration["Gateway:LogFormat"] is { } format
+        var json = builder.Configuration[LogFormatKey] is { } format
             ? string.Equals(format, "Json", StringComparison.OrdinalIgnoreCase)
             : !builder.Environment.IsDevelopment();
         builder.Services.AddSerilog((services, logger) =>

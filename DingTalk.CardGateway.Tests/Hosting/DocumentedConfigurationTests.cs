@@ -1,0 +1,379 @@
+using System.Collections;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Tests.Fixtures;
+using Microsoft.Extensions.Configuration;
+
+namespace DingTalk.CardGateway.Tests.Hosting;
+
+/// <summary>
+/// .NET's configuration binding ignores a key it does not know without a word, so a misspelt key in what an operator
+/// copies from is a setting silently not made; an option missing from the README's Configuration table is one nobody
+/// knows to set. So: every key the README, <c>appsettings.json</c>, <c>docker/.env.example</c> and
+/// <c>docker-compose.yml</c> name is one the gateway reads; every option is in the table (none is left out on purpose),
+/// with the default it really has; and every in-page link of the README leads to a heading.
+/// </summary>
+public partial class DocumentedConfigurationTests
+{
+    /// <summary>
+    /// Keys of other components, set beside the gateway's: Serilog's levels, ASP.NET Core's and .NET's own settings,
+    /// the OpenTelemetry SDK's <c>OTEL_*</c>, and the PostgreSQL container's <c>POSTGRES_*</c> in the compose file.
+    /// </summary>
+    private static readonly string[] OtherComponents = ["Serilog:", "Logging:", "AllowedHosts", "ConnectionStrings:", "ASPNETCORE_", "DOTNET_", "OTEL_", "POSTGRES_"];
+
+    /// <summary>
+    /// Defaults the gateway applies outside the options class: with no connection string, SQLite's file is opened
+    /// where the database is (a <c>Postgres</c> provider without one is told so at startup instead).
+    /// </summary>
+    private static readonly Dictionary<string, object> AppliedDefaults = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Gateway:Storage:ConnectionString"] = StorageOptions.DefaultSqlite,
+    };
+
+    private static readonly string Root = NodeScript.RepoRoot();
+
+    [Fact]
+    public void Every_key_the_readme_and_the_config_files_name_is_one_the_gateway_reads()
+    {
+        var named = ReadmeKeys().Concat(AppSettingsKeys()).Concat(EnvExampleKeys()).Concat(ComposeKeys()).ToList();
+        Assert.True(named.Count(k => k.Source == "README.md") >= 150, $"only {named.Count(k => k.Source == "README.md")} keys found in the README: the search missed some");
+        Assert.Contains(named, k => k.Source == "README.md" && k.Key == "DingTalk:Callback:ForceUpdate"); // a relative key of the table's: `…:RegisterOnStartup`, `ForceUpdate`
+
+        var unknown = named.Where(k => !IsRead(k.Key)).Select(k => $"{k.Source}: {k.Key}").Distinct().ToList();
+        Assert.Empty(unknown);
+    }
+
+    [Fact]
+    public void Every_option_is_in_the_configuration_table()
+    {
+        var documented = ConfigurationTable().SelectMany(row => row.Keys).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var options = GatewaySettings.Options().Select(o => o.Key).Concat(GatewaySettings.ReadDirectly).ToList();
+        Assert.True(options.Count >= 60, $"only {options.Count} options found: the reflection missed some");
+
+        var undocumented = options.Where(key => !documented.Contains(key)).ToList();
+        Assert.Empty(undocumented);
+    }
+
+    [Fact]
+    public void The_defaults_the_configuration_table_gives_are_the_gateways()
+    {
+        var options = GatewaySettings.Options().ToDictionary(o => o.Key, StringComparer.OrdinalIgnoreCase);
+        var compared = 0;
+        var wrong = new List<string>();
+        foreach (var row in ConfigurationTable())
+        {
+            var stated = Defaults(row.Cells[2], row.Keys.Count);
+            foreach (var (key, value) in row.Keys.Zip(stated))
+            {
+                if (value is null || !options.TryGetValue(key, out var option))
+                {
+                    continue;
+                }
+
+                compared++;
+                var actual = AppliedDefaults.GetValueOrDefault(key) ?? option.Default;
+                if (!IsStated(value, option.Type, actual))
+                {
+                    wrong.Add($"{key}: the table says {value}, the default is {Describe(actual)}");
+                }
+            }
+        }
+
+        Assert.True(compared >= 50, $"only {compared} defaults read from the table: the parsing missed some");
+        Assert.Empty(wrong);
+    }
+
+    /// <summary><c>dotnet run</c> and the container read <c>appsettings.json</c>: what it sets is what the table says the default is.</summary>
+    [Fact]
+    public void The_shipped_appsettings_json_sets_each_option_to_its_default()
+    {
+        var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(Root, "appsettings.json")).Build();
+        var shipped = GatewaySettings.Sections
+            .SelectMany(s => Flatten(s.Key, configuration.GetSection(s.Key).Get(s.Value) ?? Activator.CreateInstance(s.Value)!))
+            .ToDictionary(o => o.Key, o => o.Value, StringComparer.OrdinalIgnoreCase);
+
+        var differing = GatewaySettings.Options()
+            .Where(o => !Same(shipped[o.Key], AppliedDefaults.GetValueOrDefault(o.Key) ?? o.Default))
+            .Select(o => $"{o.Key}: appsettings.json sets {Describe(shipped[o.Key])}, the default is {Describe(AppliedDefaults.GetValueOrDefault(o.Key) ?? o.Default)}")
+            .ToList();
+        Assert.Empty(differing);
+    }
+
+    /// <summary>Elsewhere the README, and the compose file's comments, repeat a default beside its key: <c>`Gateway:Callbacks:LateAnswer` (2 s)</c>.</summary>
+    [Fact]
+    public void The_defaults_repeated_beside_their_keys_are_the_gateways()
+    {
+        var options = GatewaySettings.Options().ToDictionary(o => o.Key, StringComparer.OrdinalIgnoreCase);
+        var text = string.Join('\n', ReadmeOutsideTable(), File.ReadAllText(Path.Combine(Root, "docker-compose.yml")), File.ReadAllText(Path.Combine(Root, "docker", ".env.example")));
+        var repeated = RepeatedDefault().Matches(text).Select(m => (Key: m.Groups["key"].Value.Replace("__", ":", StringComparison.Ordinal), Value: m.Groups["value"].Value)).ToList();
+        Assert.True(repeated.Count >= 15, $"only {repeated.Count} defaults found beside their keys: the search missed some");
+
+        var wrong = repeated
+            .Where(r => !options.TryGetValue(r.Key, out var option) || !IsStated(r.Value, option.Type, AppliedDefaults.GetValueOrDefault(r.Key) ?? option.Default))
+            .Select(r => $"{r.Key} ({r.Value}): the default is {(options.TryGetValue(r.Key, out var option) ? Describe(option.Default) : "not an option's")}")
+            .Distinct()
+            .ToList();
+        Assert.Empty(wrong);
+    }
+
+    [Fact]
+    public void Every_in_page_link_leads_to_a_heading()
+    {
+        var anchors = Readme.Anchors();
+        var links = Readme.Links(Readme.Text).Distinct().ToList();
+        Assert.True(links.Count >= 15, $"only {links.Count} in-page links found: the search missed some");
+
+        var broken = links.Where(link => !anchors.Contains(link)).ToList();
+        Assert.Empty(broken);
+    }
+
+    /// <summary><c>[bench/HISTORY.md](bench/HISTORY.md#stall-episodes-and-what-they-were)</c>: the file is there, and so is the heading.</summary>
+    [Fact]
+    public void Every_link_to_a_file_of_the_repo_leads_to_it_and_its_heading()
+    {
+        var links = Readme.FileLinks(Readme.Text).Distinct().ToList();
+        Assert.NotEmpty(links);
+
+        var broken = links.Where(link => !File.Exists(Path.Combine(Root, link.Path)) && !Directory.Exists(Path.Combine(Root, link.Path))
+                || (link.Anchor.Length > 0 && !Readme.AnchorsOf(File.ReadAllText(Path.Combine(Root, link.Path))).Contains(link.Anchor)))
+            .Select(link => $"{link.Path}#{link.Anchor}")
+            .ToList();
+        Assert.Empty(broken);
+    }
+
+    /// <summary>
+    /// A key, in either form (<c>Gateway:Storage:Provider</c>, <c>Gateway__Storage__Provider</c>), is an option, read by
+    /// the gateway itself, or another component's; <c>N</c> and <c>&lt;…&gt;</c> stand for a list's entry, <c>*</c> for every key of a section.
+    /// </summary>
+    private static bool IsRead(string key)
+    {
+        var path = key.Split(["__", ":"], StringSplitOptions.None);
+        var written = string.Join(':', path);
+        if (OtherComponents.Any(prefix => written.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) || GatewaySettings.ReadDirectly.Contains(written))
+        {
+            return true;
+        }
+
+        path = [.. path.Select(segment => segment == "N" || segment.StartsWith('<') ? "0" : segment)];
+        return GatewaySettings.IsOption(path[^1] == "*" ? path[..^1] : path);
+    }
+
+    private static IEnumerable<(string Source, string Key)> ReadmeKeys()
+    {
+        var table = ConfigurationTable().ToList();
+        var outsideTable = ReadmeOutsideTable();
+        var keys = Mentions(outsideTable)
+            .Concat(table.SelectMany(row => row.Keys.Concat(row.Cells.Skip(1).SelectMany(cell => Mentions(cell).Select(key => Absolute(key, row.Keys[0]))))))
+            .Concat(JsonFragment().Matches(outsideTable).SelectMany(m => JsonKeys("{" + m.Groups["body"].Value + "}")));
+        return keys.Select(key => ("README.md", key));
+    }
+
+    /// <summary>The README without its Configuration table's rows, whose keys may be relative to the row's first.</summary>
+    private static string ReadmeOutsideTable() =>
+        ConfigurationTable().Aggregate(Readme.Text, (text, row) => text.Replace(row.Line, "", StringComparison.Ordinal));
+
+    private static IEnumerable<(string Source, string Key)> AppSettingsKeys() =>
+        JsonKeys(File.ReadAllText(Path.Combine(Root, "appsettings.json"))).Select(key => ("appsettings.json", key));
+
+    /// <summary>Its settings, those commented out included, and the keys its comments name.</summary>
+    private static IEnumerable<(string Source, string Key)> EnvExampleKeys()
+    {
+        var text = File.ReadAllText(Path.Combine(Root, "docker", ".env.example"));
+        return EnvAssignment().Matches(text).Select(m => m.Groups["key"].Value).Concat(Mentions(text)).Select(key => ("docker/.env.example", key));
+    }
+
+    private static IEnumerable<(string Source, string Key)> ComposeKeys() =>
+        Mentions(File.ReadAllText(Path.Combine(Root, "docker-compose.yml"))).Select(key => ("docker-compose.yml", key));
+
+    private static IEnumerable<string> Mentions(string text) =>
+        ColonKey().Matches(text).Concat(EnvironmentKey().Matches(text)).Select(m => m.Groups["key"].Value);
+
+    /// <summary>
+    /// The Configuration table, a row per line: its keys (the first cell's first key in full, the others relative to its
+    /// section: <c>`DingTalk:Callback:RegisterOnStartup`, `ForceUpdate`</c>) and its cells.
+    /// </summary>
+    private static IEnumerable<(string Line, List<string> Keys, string[] Cells)> ConfigurationTable()
+    {
+        var rows = Readme.Section("Configuration").Split('\n').Where(line => line.StartsWith("| `", StringComparison.Ordinal)).ToList();
+        Assert.True(rows.Count >= 40, $"only {rows.Count} rows found in the Configuration table");
+        foreach (var line in rows)
+        {
+            var cells = line.Trim('|').Split(" | ").Select(cell => cell.Trim()).ToArray();
+            Assert.True(cells.Length == 4, $"a Configuration row without its four cells: {line}");
+            var written = Code().Matches(cells[0]).Select(m => m.Groups["code"].Value).ToList();
+            yield return (line, [written[0], .. written.Skip(1).Select(key => Absolute(key, written[0]))], cells);
+        }
+    }
+
+    /// <summary><c>ForceUpdate</c> beside <c>DingTalk:Callback:RegisterOnStartup</c> is <c>DingTalk:Callback:ForceUpdate</c>; a key from a root is itself.</summary>
+    private static string Absolute(string key, string first)
+    {
+        var root = key.Split(["__", ":"], StringSplitOptions.None)[0];
+        return GatewaySettings.Sections.Keys.Any(section => section.Split(':')[0].Equals(root, StringComparison.OrdinalIgnoreCase))
+            || OtherComponents.Any(prefix => key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            ? key
+            : $"{first[..first.LastIndexOf(':')]}:{key}";
+    }
+
+    /// <summary>Every key a JSON configuration sets, as <c>A:B:C</c>: a list's entries by index, an empty list by its own key.</summary>
+    private static IEnumerable<string> JsonKeys(string json)
+    {
+        using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        return Walk(document.RootElement, "").ToList();
+
+        static IEnumerable<string> Walk(JsonElement element, string key) => element.ValueKind switch
+        {
+            JsonValueKind.Object => element.EnumerateObject().SelectMany(p => Walk(p.Value, key.Length == 0 ? p.Name : $"{key}:{p.Name}")),
+            JsonValueKind.Array when element.GetArrayLength() > 0 => element.EnumerateArray().SelectMany((e, i) => Walk(e, $"{key}:{i}")),
+            _ => [key],
+        };
+    }
+
+    /// <summary>
+    /// The defaults a cell states, one per key (<c>`1.5 s`, 1 MB</c>; a single <c>none</c> for all of them), or null for one
+    /// in prose (<c>AppKey</c>, <c>both empty → Sandbox</c>): a value is written in code, or is a size.
+    /// </summary>
+    private static string?[] Defaults(string cell, int keys)
+    {
+        var parts = TopLevelParts(cell);
+        if (parts.Count != keys)
+        {
+            return [.. Enumerable.Repeat(parts.Count == 1 && parts[0].StartsWith("none", StringComparison.Ordinal) ? "none" : null, keys)];
+        }
+
+        return [.. parts.Select(part =>
+            part.StartsWith("none", StringComparison.Ordinal) ? "none"
+            : StatedValue().Match(part) is { Success: true } code ? code.Groups["value"].Value
+            : Size().IsMatch(part) ? part
+            : null)];
+    }
+
+    /// <summary>A cell split at its commas, but not those inside code or parentheses.</summary>
+    private static List<string> TopLevelParts(string cell)
+    {
+        var parts = new List<string>();
+        var (depth, inCode, start) = (0, false, 0);
+        for (var i = 0; i < cell.Length; i++)
+        {
+            switch (cell[i])
+            {
+                case '`':
+                    inCode = !inCode;
+                    break;
+                case '(' when !inCode:
+                    depth++;
+                    break;
+                case ')' when !inCode:
+                    depth--;
+                    break;
+                case ',' when !inCode && depth == 0:
+                    parts.Add(cell[start..i].Trim());
+                    start = i + 1;
+                    break;
+            }
+        }
+
+        parts.Add(cell[start..].Trim());
+        return parts;
+    }
+
+    /// <summary>Whether <paramref name="stated"/> (<c>1.5 s</c>, <c>00:01:00</c>, <c>1 MB</c>, <c>none</c>, <c>card-gateway</c>) is <paramref name="actual"/>.</summary>
+    private static bool IsStated(string stated, Type type, object? actual)
+    {
+        if (stated == "none")
+        {
+            return actual is null || (actual is IEnumerable list and not string && !list.Cast<object>().Any());
+        }
+
+        var kind = Nullable.GetUnderlyingType(type) ?? type;
+        return kind switch
+        {
+            _ when kind == typeof(TimeSpan) => Duration(stated) is { } duration && duration.Equals(actual),
+            _ when kind == typeof(int) => (Size().Match(stated) is { Success: true } size
+                ? int.Parse(size.Groups["n"].Value, CultureInfo.InvariantCulture) * (size.Groups["unit"].Value == "MB" ? 1024 * 1024 : 1024)
+                : int.TryParse(stated, NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var n) ? n : (int?)null).Equals(actual),
+            _ when kind == typeof(bool) => bool.TryParse(stated, out var b) && b.Equals(actual),
+            _ when kind == typeof(Uri) => Uri.TryCreate(stated, UriKind.Absolute, out var uri) && uri.Equals(actual),
+            _ => string.Equals(stated, actual?.ToString(), StringComparison.Ordinal),
+        };
+    }
+
+    /// <summary><c>1.5 s</c>, <c>80 ms</c>, <c>2 min</c>, <c>24 h</c>, or <c>[d.]hh:mm:ss</c> as appsettings.json writes it.</summary>
+    private static TimeSpan? Duration(string text)
+    {
+        var match = DurationInUnits().Match(text);
+        if (match.Success)
+        {
+            var n = double.Parse(match.Groups["n"].Value, CultureInfo.InvariantCulture);
+            return match.Groups["unit"].Value switch
+            {
+                "ms" => TimeSpan.FromMilliseconds(n),
+                "s" => TimeSpan.FromSeconds(n),
+                "min" => TimeSpan.FromMinutes(n),
+                "h" => TimeSpan.FromHours(n),
+                _ => TimeSpan.FromDays(n),
+            };
+        }
+
+        return text.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) ? span : null;
+    }
+
+    private static IEnumerable<(string Key, object? Value)> Flatten(string section, object options) =>
+        options.GetType().GetProperties().Where(p => p.SetMethod is { IsPublic: true }).SelectMany(p =>
+            p.PropertyType.IsClass && p.PropertyType.Assembly == options.GetType().Assembly
+                ? Flatten($"{section}:{p.Name}", p.GetValue(options)!)
+                : [($"{section}:{p.Name}", p.GetValue(options))]);
+
+    /// <summary>Equal, a list by its entries; an empty string is no value (appsettings.json's <c>""</c> for a secret to fill in).</summary>
+    private static bool Same(object? a, object? b) =>
+        (a is "" ? null : a, b is "" ? null : b) switch
+        {
+            (IEnumerable x and not string, IEnumerable y and not string) => x.Cast<object>().SequenceEqual(y.Cast<object>()),
+            var (x, y) => Equals(x, y),
+        };
+
+    private static string Describe(object? value) => value switch
+    {
+        null => "none",
+        IEnumerable list and not string => $"[{string.Join(", ", list.Cast<object>())}]",
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture)!,
+    };
+
+    /// <summary>
+    /// <c>Gateway:Storage:Provider</c>, <c>Serilog:MinimumLevel:Override:&lt;category&gt;</c>, <c>Gateway:Outbox:*</c>: PascalCase
+    /// segments (a category's dots allowed), a list's index, a placeholder or a wildcard; not a URL, a time or <c>**Bold:**</c>.
+    /// </summary>
+    [GeneratedRegex(@"(?<![\w/.:-])(?<key>[A-Z][A-Za-z0-9]*(?::(?:[A-Z][\w.]*[A-Za-z0-9]|[A-Z]|<[a-z]+>|\*(?![*\w])|\d+))+)")]
+    private static partial Regex ColonKey();
+
+    /// <summary><c>DingTalk__Callback__PreviousApiSecrets__0</c>: an environment variable's name.</summary>
+    [GeneratedRegex(@"(?<![\w/.-])(?<key>[A-Za-z][A-Za-z0-9]*(?:__[A-Za-z0-9<>*]+)+)")]
+    private static partial Regex EnvironmentKey();
+
+    /// <summary><c>KEY=value</c>, or <c># KEY=value</c> for one left for the operator to turn on.</summary>
+    [GeneratedRegex(@"^(?:#\s*)?(?<key>[A-Za-z][A-Za-z0-9_]*)=", RegexOptions.Multiline)]
+    private static partial Regex EnvAssignment();
+
+    /// <summary>A piece of appsettings.json (<c>"Gateway": { … }</c>), not a request body, which starts with <c>{</c>.</summary>
+    [GeneratedRegex(@"^```json\n(?<body>"".*?)^```", RegexOptions.Multiline | RegexOptions.Singleline)]
+    private static partial Regex JsonFragment();
+
+    [GeneratedRegex(@"`(?<code>[^`]+)`")]
+    private static partial Regex Code();
+
+    /// <summary>A default in code, then nothing or a remark: <c>`2 s` (DingTalk's limit)</c>.</summary>
+    [GeneratedRegex(@"^`(?<value>[^`]+)`(?:$| \(| →)")]
+    private static partial Regex StatedValue();
+
+    [GeneratedRegex(@"^(?<n>\d+) (?<unit>KB|MB)$")]
+    private static partial Regex Size();
+
+    /// <summary><c>`Gateway:Callbacks:LateAnswer` (2 s)</c>, <c>(… `HandlerBudget`, 1.5 s)</c>, <c>(10 s; …</c>: a value alone, not <c>2.5 s by default</c>, which may be derived.</summary>
+    [GeneratedRegex(@"(?<key>(?:DingTalk|Gateway)(?:(?::|__)[A-Za-z]+)+)`?(?: \((?<value>\d+(?:\.\d+)?(?: (?:ms|s|min|h|days?))?)[);]|, (?<value>\d+(?:\.\d+)?(?: (?:ms|s|min|h|days?))?)\))")]
+    private static partial Regex RepeatedDefault();
+
+    [GeneratedRegex(@"^(?<n>\d+(?:\.\d+)?) ?(?<unit>ms|s|min|h|days?)$")]
+    private static partial Regex DurationInUnits();
+}
