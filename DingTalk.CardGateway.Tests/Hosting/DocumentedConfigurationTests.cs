@@ -42,7 +42,7 @@ public partial class DocumentedConfigurationTests
         Assert.Contains(named, k => k.Source == "README.md" && k.Key == "DingTalk:Callback:ForceUpdate"); // a relative key of the table's: `…:RegisterOnStartup`, `ForceUpdate`
 
         var unknown = named.Where(k => !IsRead(k.Key)).Select(k => $"{k.Source}: {k.Key}").Distinct().ToList();
-        Assert.Empty(unknown);
+        Assert.True(unknown.Count == 0, $"not keys the gateway reads (it would ignore them): {string.Join("; ", unknown)}");
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public partial class DocumentedConfigurationTests
         Assert.True(options.Count >= 60, $"only {options.Count} options found: the reflection missed some");
 
         var undocumented = options.Where(key => !documented.Contains(key)).ToList();
-        Assert.Empty(undocumented);
+        Assert.True(undocumented.Count == 0, $"options missing from the Configuration table: {string.Join("; ", undocumented)}");
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public partial class DocumentedConfigurationTests
         }
 
         Assert.True(compared >= 50, $"only {compared} defaults read from the table: the parsing missed some");
-        Assert.Empty(wrong);
+        Assert.True(wrong.Count == 0, string.Join("; ", wrong));
     }
 
     /// <summary><c>dotnet run</c> and the container read <c>appsettings.json</c>: what it sets is what the table says the default is.</summary>
@@ -98,7 +98,7 @@ public partial class DocumentedConfigurationTests
             .Where(o => !Same(shipped[o.Key], AppliedDefaults.GetValueOrDefault(o.Key) ?? o.Default))
             .Select(o => $"{o.Key}: appsettings.json sets {Describe(shipped[o.Key])}, the default is {Describe(AppliedDefaults.GetValueOrDefault(o.Key) ?? o.Default)}")
             .ToList();
-        Assert.Empty(differing);
+        Assert.True(differing.Count == 0, string.Join("; ", differing));
     }
 
     /// <summary>Elsewhere the README, and the compose file's comments, repeat a default beside its key: <c>`Gateway:Callbacks:LateAnswer` (2 s)</c>.</summary>
@@ -115,7 +115,7 @@ public partial class DocumentedConfigurationTests
             .Select(r => $"{r.Key} ({r.Value}): the default is {(options.TryGetValue(r.Key, out var option) ? Describe(option.Default) : "not an option's")}")
             .Distinct()
             .ToList();
-        Assert.Empty(wrong);
+        Assert.True(wrong.Count == 0, string.Join("; ", wrong));
     }
 
     [Fact]
@@ -126,7 +126,7 @@ public partial class DocumentedConfigurationTests
         Assert.True(links.Count >= 15, $"only {links.Count} in-page links found: the search missed some");
 
         var broken = links.Where(link => !anchors.Contains(link)).ToList();
-        Assert.Empty(broken);
+        Assert.True(broken.Count == 0, $"links to no heading: {string.Join("; ", broken.Select(link => $"#{link}"))}");
     }
 
     /// <summary><c>[bench/HISTORY.md](bench/HISTORY.md#stall-episodes-and-what-they-were)</c>: the file is there, and so is the heading.</summary>
@@ -140,7 +140,7 @@ public partial class DocumentedConfigurationTests
                 || (link.Anchor.Length > 0 && !Readme.AnchorsOf(File.ReadAllText(Path.Combine(Root, link.Path))).Contains(link.Anchor)))
             .Select(link => $"{link.Path}#{link.Anchor}")
             .ToList();
-        Assert.Empty(broken);
+        Assert.True(broken.Count == 0, $"links to no file or heading: {string.Join("; ", broken)}");
     }
 
     /// <summary>
