@@ -44,12 +44,12 @@ public static class GatewaySettings
 
     /// <summary>
     /// Every key an operator can set, <c>Section:Property</c> down to a value or a list (<c>DingTalk:Callback:ApiSecret</c>,
-    /// <c>Gateway:AdminApiKeys</c>), with its default: what a new options object holds.
+    /// <c>Gateway:AdminApiKeys</c>), with its property and its default: what a new options object holds.
     /// </summary>
-    public static IEnumerable<(string Key, Type Type, object? Default)> Options() =>
+    public static IEnumerable<(string Key, PropertyInfo Property, object? Default)> Options() =>
         Sections.SelectMany(s => Leaves(s.Key, s.Value, Activator.CreateInstance(s.Value)));
 
-    private static IEnumerable<(string Key, Type Type, object? Default)> Leaves(string key, Type type, object? instance)
+    private static IEnumerable<(string Key, PropertyInfo Property, object? Default)> Leaves(string key, Type type, object? instance)
     {
         foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is { IsPublic: true }))
         {
@@ -64,7 +64,7 @@ public static class GatewaySettings
             }
             else
             {
-                yield return (child, property.PropertyType, value);
+                yield return (child, property, value);
             }
         }
     }

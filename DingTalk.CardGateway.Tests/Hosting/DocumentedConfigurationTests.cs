@@ -1,5 +1,7 @@
 using System.Collections;
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
+using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using DingTalk.CardGateway.Hosting;
@@ -74,7 +76,7 @@ public partial class DocumentedConfigurationTests
 
                 compared++;
                 var actual = AppliedDefaults.GetValueOrDefault(key) ?? option.Default;
-                if (!IsStated(value, option.Type, actual))
+                if (!IsStated(value, option.Property.PropertyType, actual))
                 {
                     wrong.Add($"{key}: the table says {value}, the default is {Describe(actual)}");
                 }
@@ -82,6 +84,40 @@ public partial class DocumentedConfigurationTests
         }
 
         Assert.True(compared >= 50, $"only {compared} defaults read from the table: the parsing missed some");
+        Assert.True(wrong.Count == 0, string.Join("; ", wrong));
+    }
+
+    /// <summary>
+    /// Startup refuses a value outside the range the table allows (<c>1 s – 1 h</c>): it is the option's <c>[Range]</c>, and
+    /// every option with one states it. (A range a validator checks by hand, <c>Gateway:Storage:Retention</c>'s, is its tests'.)
+    /// </summary>
+    [Fact]
+    public void The_ranges_the_configuration_table_allows_are_the_options()
+    {
+        var options = GatewaySettings.Options().ToDictionary(o => o.Key, StringComparer.OrdinalIgnoreCase);
+        var stated = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var wrong = new List<string>();
+        foreach (var row in ConfigurationTable())
+        {
+            foreach (var (key, part) in row.Keys.Zip(TopLevelParts(row.Cells[3].Split(';')[0])))
+            {
+                var range = StatedRange().Match(part);
+                if (!range.Success || !options.TryGetValue(key, out var option) || option.Property.GetCustomAttribute<RangeAttribute>() is not { } attribute)
+                {
+                    continue;
+                }
+
+                stated.Add(key);
+                var type = option.Property.PropertyType;
+                if (!IsStated(range.Groups["min"].Value, type, Bound(attribute, attribute.Minimum)) || !IsStated(range.Groups["max"].Value, type, Bound(attribute, attribute.Maximum)))
+                {
+                    wrong.Add($"{key}: the table allows {part}, the option {Describe(Bound(attribute, attribute.Minimum))} – {Describe(Bound(attribute, attribute.Maximum))}");
+                }
+            }
+        }
+
+        var unstated = options.Values.Where(o => o.Property.GetCustomAttribute<RangeAttribute>() is not null && !stated.Contains(o.Key)).Select(o => o.Key).ToList();
+        Assert.True(unstated.Count == 0, $"options with a range the table does not give: {string.Join("; ", unstated)}");
         Assert.True(wrong.Count == 0, string.Join("; ", wrong));
     }
 
@@ -111,7 +147,7 @@ public partial class DocumentedConfigurationTests
         Assert.True(repeated.Count >= 15, $"only {repeated.Count} defaults found beside their keys: the search missed some");
 
         var wrong = repeated
-            .Where(r => !options.TryGetValue(r.Key, out var option) || !IsStated(r.Value, option.Type, AppliedDefaults.GetValueOrDefault(r.Key) ?? option.Default))
+            .Where(r => !options.TryGetValue(r.Key, out var option) || !IsStated(r.Value, option.Property.PropertyType, AppliedDefaults.GetValueOrDefault(r.Key) ?? option.Default))
             .Select(r => $"{r.Key} ({r.Value}): the default is {(options.TryGetValue(r.Key, out var option) ? Describe(option.Default) : "not an option's")}")
             .Distinct()
             .ToList();
@@ -250,7 +286,7 @@ public partial class DocumentedConfigurationTests
             : null)];
     }
 
-    /// <summary>A cell split at its commas, but not those inside code or parentheses.</summary>
+    /// <summary>A cell split at its commas, but not those inside code or parentheses, or a number's.</summary>
     private static List<string> TopLevelParts(string cell)
     {
         var parts = new List<string>();
@@ -268,7 +304,7 @@ public partial class DocumentedConfigurationTests
                 case ')' when !inCode:
                     depth--;
                     break;
-                case ',' when !inCode && depth == 0:
+                case ',' when !inCode && depth == 0 && i + 1 < cell.Length && cell[i + 1] == ' ': // not 1,000,000's
                     parts.Add(cell[start..i].Trim());
                     start = i + 1;
                     break;
@@ -294,15 +330,26 @@ public partial class DocumentedConfigurationTests
             _ when kind == typeof(int) => (Size().Match(stated) is { Success: true } size
                 ? int.Parse(size.Groups["n"].Value, CultureInfo.InvariantCulture) * (size.Groups["unit"].Value == "MB" ? 1024 * 1024 : 1024)
                 : int.TryParse(stated, NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var n) ? n : (int?)null).Equals(actual),
+            _ when kind == typeof(float) || kind == typeof(double) =>
+                double.TryParse(stated, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && actual is not null && x == Convert.ToDouble(actual, CultureInfo.InvariantCulture),
             _ when kind == typeof(bool) => bool.TryParse(stated, out var b) && b.Equals(actual),
             _ when kind == typeof(Uri) => Uri.TryCreate(stated, UriKind.Absolute, out var uri) && uri.Equals(actual),
             _ => string.Equals(stated, actual?.ToString(), StringComparison.Ordinal),
         };
     }
 
-    /// <summary><c>1.5 s</c>, <c>80 ms</c>, <c>2 min</c>, <c>24 h</c>, or <c>[d.]hh:mm:ss</c> as appsettings.json writes it.</summary>
+    /// <summary>A <c>[Range]</c>'s bound as a value of its option's kind: a duration's is written <c>00:00:01</c>.</summary>
+    private static object Bound(RangeAttribute range, object bound) =>
+        range.OperandType == typeof(TimeSpan) ? TimeSpan.Parse((string)bound, CultureInfo.InvariantCulture) : bound;
+
+    /// <summary><c>0</c>, <c>1.5 s</c>, <c>80 ms</c>, <c>2 min</c>, <c>24 h</c>, or <c>[d.]hh:mm:ss</c> as appsettings.json writes it.</summary>
     private static TimeSpan? Duration(string text)
     {
+        if (text == "0")
+        {
+            return TimeSpan.Zero;
+        }
+
         var match = DurationInUnits().Match(text);
         if (match.Success)
         {
@@ -366,6 +413,10 @@ public partial class DocumentedConfigurationTests
     /// <summary>A default in code, then nothing or a remark: <c>`2 s` (DingTalk's limit)</c>.</summary>
     [GeneratedRegex(@"^`(?<value>[^`]+)`(?:$| \(| →)")]
     private static partial Regex StatedValue();
+
+    /// <summary><c>1 s – 1 h</c>, <c>1 – 1,000,000</c>, <c>1 KB – 16 MB</c>.</summary>
+    [GeneratedRegex(@"^(?<min>[\d.,]+(?: [A-Za-z]+)?) – (?<max>[\d.,]+(?: [A-Za-z]+)?)$")]
+    private static partial Regex StatedRange();
 
     [GeneratedRegex(@"^(?<n>\d+) (?<unit>KB|MB)$")]
     private static partial Regex Size();
