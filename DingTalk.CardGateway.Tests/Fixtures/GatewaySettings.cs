@@ -26,6 +26,30 @@ public static class GatewaySettings
     };
 
     /// <summary>
+    /// Keys of other components, set beside the gateway's: Serilog's levels, ASP.NET Core's and .NET's own settings,
+    /// the OpenTelemetry SDK's <c>OTEL_*</c>, and the PostgreSQL container's <c>POSTGRES_*</c> in the compose file.
+    /// </summary>
+    public static readonly IReadOnlyList<string> OtherComponents = ["Serilog:", "Logging:", "AllowedHosts", "ConnectionStrings:", "ASPNETCORE_", "DOTNET_", "OTEL_", "POSTGRES_"];
+
+    /// <summary>
+    /// Whether a key, in either form (<c>Gateway:Storage:Provider</c>, <c>Gateway__Storage__Provider</c>), is an option,
+    /// read by the gateway itself, or another component's; <c>N</c> and <c>&lt;…&gt;</c> stand for a list's entry, <c>*</c>
+    /// for every key of a section. Any other is one the gateway would ignore without a word.
+    /// </summary>
+    public static bool IsRead(string key)
+    {
+        var path = key.Split(["__", ":"], StringSplitOptions.None);
+        var written = string.Join(':', path);
+        if (OtherComponents.Any(prefix => written.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) || ReadDirectly.Contains(written))
+        {
+            return true;
+        }
+
+        path = [.. path.Select(segment => segment == "N" || segment.StartsWith('<') ? "0" : segment)];
+        return IsOption(path[^1] == "*" ? path[..^1] : path);
+    }
+
+    /// <summary>
     /// <c>Gateway__Storage__Provider</c> names a property path under the options class bound to the longest section
     /// that prefixes it (<c>Gateway</c>, <c>Gateway:Callbacks</c>, …), or a section itself; a number is an entry of a list.
     /// </summary>
@@ -47,7 +71,11 @@ public static class GatewaySettings
     /// <c>Gateway:AdminApiKeys</c>), with its property and its default: what a new options object holds.
     /// </summary>
     public static IEnumerable<(string Key, PropertyInfo Property, object? Default)> Options() =>
-        Sections.SelectMany(s => Leaves(s.Key, s.Value, Activator.CreateInstance(s.Value)));
+        Sections.SelectMany(s => Values(s.Key, Activator.CreateInstance(s.Value)!));
+
+    /// <summary>What <paramref name="options"/>, bound from <paramref name="section"/>, holds for each of its keys.</summary>
+    public static IEnumerable<(string Key, PropertyInfo Property, object? Value)> Values(string section, object options) =>
+        Leaves(section, options.GetType(), options);
 
     private static IEnumerable<(string Key, PropertyInfo Property, object? Default)> Leaves(string key, Type type, object? instance)
     {

@@ -15,16 +15,11 @@ namespace DingTalk.CardGateway.Tests.Hosting;
 /// copies from is a setting silently not made; an option missing from the README's Configuration table is one nobody
 /// knows to set. So: every key the README, <c>appsettings.json</c>, <c>docker/.env.example</c> and
 /// <c>docker-compose.yml</c> name is one the gateway reads; every option is in the table (none is left out on purpose),
-/// with the default it really has; and every in-page link of the README leads to a heading.
+/// with the default and the range it really has, which appsettings.json sets and the README repeats; and every link of
+/// the README leads to a heading or a file.
 /// </summary>
 public partial class DocumentedConfigurationTests
 {
-    /// <summary>
-    /// Keys of other components, set beside the gateway's: Serilog's levels, ASP.NET Core's and .NET's own settings,
-    /// the OpenTelemetry SDK's <c>OTEL_*</c>, and the PostgreSQL container's <c>POSTGRES_*</c> in the compose file.
-    /// </summary>
-    private static readonly string[] OtherComponents = ["Serilog:", "Logging:", "AllowedHosts", "ConnectionStrings:", "ASPNETCORE_", "DOTNET_", "OTEL_", "POSTGRES_"];
-
     /// <summary>
     /// Defaults the gateway applies outside the options class: with no connection string, SQLite's file is opened
     /// where the database is (a <c>Postgres</c> provider without one is told so at startup instead).
@@ -43,14 +38,14 @@ public partial class DocumentedConfigurationTests
         Assert.True(named.Count(k => k.Source == "README.md") >= 150, $"only {named.Count(k => k.Source == "README.md")} keys found in the README: the search missed some");
         Assert.Contains(named, k => k.Source == "README.md" && k.Key == "DingTalk:Callback:ForceUpdate"); // a relative key of the table's: `…:RegisterOnStartup`, `ForceUpdate`
 
-        var unknown = named.Where(k => !IsRead(k.Key)).Select(k => $"{k.Source}: {k.Key}").Distinct().ToList();
+        var unknown = named.Where(k => !GatewaySettings.IsRead(k.Key)).Select(k => $"{k.Source}: {k.Key}").Distinct().ToList();
         Assert.True(unknown.Count == 0, $"not keys the gateway reads (it would ignore them): {string.Join("; ", unknown)}");
     }
 
     [Fact]
     public void Every_option_is_in_the_configuration_table()
     {
-        var documented = ConfigurationTable().SelectMany(row => row.Keys).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var documented = ConfigurationTable.Rows().SelectMany(row => row.Keys).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var options = GatewaySettings.Options().Select(o => o.Key).Concat(GatewaySettings.ReadDirectly).ToList();
         Assert.True(options.Count >= 60, $"only {options.Count} options found: the reflection missed some");
 
@@ -64,7 +59,7 @@ public partial class DocumentedConfigurationTests
         var options = GatewaySettings.Options().ToDictionary(o => o.Key, StringComparer.OrdinalIgnoreCase);
         var compared = 0;
         var wrong = new List<string>();
-        foreach (var row in ConfigurationTable())
+        foreach (var row in ConfigurationTable.Rows())
         {
             var stated = Defaults(row.Cells[2], row.Keys.Count);
             foreach (var (key, value) in row.Keys.Zip(stated))
@@ -76,9 +71,9 @@ public partial class DocumentedConfigurationTests
 
                 compared++;
                 var actual = AppliedDefaults.GetValueOrDefault(key) ?? option.Default;
-                if (!IsStated(value, option.Property.PropertyType, actual))
+                if (!StatedValue.Is(value, option.Property.PropertyType, actual))
                 {
-                    wrong.Add($"{key}: the table says {value}, the default is {Describe(actual)}");
+                    wrong.Add($"{key}: the table says {value}, the default is {StatedValue.Describe(actual)}");
                 }
             }
         }
@@ -97,9 +92,9 @@ public partial class DocumentedConfigurationTests
         var options = GatewaySettings.Options().ToDictionary(o => o.Key, StringComparer.OrdinalIgnoreCase);
         var stated = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var wrong = new List<string>();
-        foreach (var row in ConfigurationTable())
+        foreach (var row in ConfigurationTable.Rows())
         {
-            foreach (var (key, part) in row.Keys.Zip(TopLevelParts(row.Cells[3].Split(';')[0])))
+            foreach (var (key, part) in row.Keys.Zip(ConfigurationTable.Parts(row.Cells[3].Split(';')[0])))
             {
                 var range = StatedRange().Match(part);
                 if (!range.Success || !options.TryGetValue(key, out var option) || option.Property.GetCustomAttribute<RangeAttribute>() is not { } attribute)
@@ -109,9 +104,9 @@ public partial class DocumentedConfigurationTests
 
                 stated.Add(key);
                 var type = option.Property.PropertyType;
-                if (!IsStated(range.Groups["min"].Value, type, Bound(attribute, attribute.Minimum)) || !IsStated(range.Groups["max"].Value, type, Bound(attribute, attribute.Maximum)))
+                if (!StatedValue.Is(range.Groups["min"].Value, type, Bound(attribute, attribute.Minimum)) || !StatedValue.Is(range.Groups["max"].Value, type, Bound(attribute, attribute.Maximum)))
                 {
-                    wrong.Add($"{key}: the table allows {part}, the option {Describe(Bound(attribute, attribute.Minimum))} – {Describe(Bound(attribute, attribute.Maximum))}");
+                    wrong.Add($"{key}: the table allows {part}, the option {StatedValue.Describe(Bound(attribute, attribute.Minimum))} – {StatedValue.Describe(Bound(attribute, attribute.Maximum))}");
                 }
             }
         }
@@ -127,12 +122,12 @@ public partial class DocumentedConfigurationTests
     {
         var configuration = new ConfigurationBuilder().AddJsonFile(Path.Combine(Root, "appsettings.json")).Build();
         var shipped = GatewaySettings.Sections
-            .SelectMany(s => Flatten(s.Key, configuration.GetSection(s.Key).Get(s.Value) ?? Activator.CreateInstance(s.Value)!))
+            .SelectMany(s => GatewaySettings.Values(s.Key, configuration.GetSection(s.Key).Get(s.Value) ?? Activator.CreateInstance(s.Value)!))
             .ToDictionary(o => o.Key, o => o.Value, StringComparer.OrdinalIgnoreCase);
 
         var differing = GatewaySettings.Options()
             .Where(o => !Same(shipped[o.Key], AppliedDefaults.GetValueOrDefault(o.Key) ?? o.Default))
-            .Select(o => $"{o.Key}: appsettings.json sets {Describe(shipped[o.Key])}, the default is {Describe(AppliedDefaults.GetValueOrDefault(o.Key) ?? o.Default)}")
+            .Select(o => $"{o.Key}: appsettings.json sets {StatedValue.Describe(shipped[o.Key])}, the default is {StatedValue.Describe(AppliedDefaults.GetValueOrDefault(o.Key) ?? o.Default)}")
             .ToList();
         Assert.True(differing.Count == 0, string.Join("; ", differing));
     }
@@ -142,13 +137,13 @@ public partial class DocumentedConfigurationTests
     public void The_defaults_repeated_beside_their_keys_are_the_gateways()
     {
         var options = GatewaySettings.Options().ToDictionary(o => o.Key, StringComparer.OrdinalIgnoreCase);
-        var text = string.Join('\n', ReadmeOutsideTable(), File.ReadAllText(Path.Combine(Root, "docker-compose.yml")), File.ReadAllText(Path.Combine(Root, "docker", ".env.example")));
+        var text = string.Join('\n', ConfigurationTable.ReadmeOutsideIt(), File.ReadAllText(Path.Combine(Root, "docker-compose.yml")), File.ReadAllText(Path.Combine(Root, "docker", ".env.example")));
         var repeated = RepeatedDefault().Matches(text).Select(m => (Key: m.Groups["key"].Value.Replace("__", ":", StringComparison.Ordinal), Value: m.Groups["value"].Value)).ToList();
         Assert.True(repeated.Count >= 15, $"only {repeated.Count} defaults found beside their keys: the search missed some");
 
         var wrong = repeated
-            .Where(r => !options.TryGetValue(r.Key, out var option) || !IsStated(r.Value, option.Property.PropertyType, AppliedDefaults.GetValueOrDefault(r.Key) ?? option.Default))
-            .Select(r => $"{r.Key} ({r.Value}): the default is {(options.TryGetValue(r.Key, out var option) ? Describe(option.Default) : "not an option's")}")
+            .Where(r => !options.TryGetValue(r.Key, out var option) || !StatedValue.Is(r.Value, option.Property.PropertyType, AppliedDefaults.GetValueOrDefault(r.Key) ?? option.Default))
+            .Select(r => $"{r.Key} ({r.Value}): the default is {(options.TryGetValue(r.Key, out var option) ? StatedValue.Describe(option.Default) : "not an option's")}")
             .Distinct()
             .ToList();
         Assert.True(wrong.Count == 0, string.Join("; ", wrong));
@@ -179,36 +174,15 @@ public partial class DocumentedConfigurationTests
         Assert.True(broken.Count == 0, $"links to no file or heading: {string.Join("; ", broken)}");
     }
 
-    /// <summary>
-    /// A key, in either form (<c>Gateway:Storage:Provider</c>, <c>Gateway__Storage__Provider</c>), is an option, read by
-    /// the gateway itself, or another component's; <c>N</c> and <c>&lt;…&gt;</c> stand for a list's entry, <c>*</c> for every key of a section.
-    /// </summary>
-    private static bool IsRead(string key)
-    {
-        var path = key.Split(["__", ":"], StringSplitOptions.None);
-        var written = string.Join(':', path);
-        if (OtherComponents.Any(prefix => written.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) || GatewaySettings.ReadDirectly.Contains(written))
-        {
-            return true;
-        }
-
-        path = [.. path.Select(segment => segment == "N" || segment.StartsWith('<') ? "0" : segment)];
-        return GatewaySettings.IsOption(path[^1] == "*" ? path[..^1] : path);
-    }
-
     private static IEnumerable<(string Source, string Key)> ReadmeKeys()
     {
-        var table = ConfigurationTable().ToList();
-        var outsideTable = ReadmeOutsideTable();
+        var table = ConfigurationTable.Rows().ToList();
+        var outsideTable = ConfigurationTable.ReadmeOutsideIt();
         var keys = Mentions(outsideTable)
-            .Concat(table.SelectMany(row => row.Keys.Concat(row.Cells.Skip(1).SelectMany(cell => Mentions(cell).Select(key => Absolute(key, row.Keys[0]))))))
+            .Concat(table.SelectMany(row => row.Keys.Concat(row.Cells.Skip(1).SelectMany(cell => Mentions(cell).Select(key => ConfigurationTable.Absolute(key, row.Keys[0]))))))
             .Concat(JsonFragment().Matches(outsideTable).SelectMany(m => JsonKeys("{" + m.Groups["body"].Value + "}")));
         return keys.Select(key => ("README.md", key));
     }
-
-    /// <summary>The README without its Configuration table's rows, whose keys may be relative to the row's first.</summary>
-    private static string ReadmeOutsideTable() =>
-        ConfigurationTable().Aggregate(Readme.Text, (text, row) => text.Replace(row.Line, "", StringComparison.Ordinal));
 
     private static IEnumerable<(string Source, string Key)> AppSettingsKeys() =>
         JsonKeys(File.ReadAllText(Path.Combine(Root, "appsettings.json"))).Select(key => ("appsettings.json", key));
@@ -225,33 +199,6 @@ public partial class DocumentedConfigurationTests
 
     private static IEnumerable<string> Mentions(string text) =>
         ColonKey().Matches(text).Concat(EnvironmentKey().Matches(text)).Select(m => m.Groups["key"].Value);
-
-    /// <summary>
-    /// The Configuration table, a row per line: its keys (the first cell's first key in full, the others relative to its
-    /// section: <c>`DingTalk:Callback:RegisterOnStartup`, `ForceUpdate`</c>) and its cells.
-    /// </summary>
-    private static IEnumerable<(string Line, List<string> Keys, string[] Cells)> ConfigurationTable()
-    {
-        var rows = Readme.Section("Configuration").Split('\n').Where(line => line.StartsWith("| `", StringComparison.Ordinal)).ToList();
-        Assert.True(rows.Count >= 40, $"only {rows.Count} rows found in the Configuration table");
-        foreach (var line in rows)
-        {
-            var cells = line.Trim('|').Split(" | ").Select(cell => cell.Trim()).ToArray();
-            Assert.True(cells.Length == 4, $"a Configuration row without its four cells: {line}");
-            var written = Code().Matches(cells[0]).Select(m => m.Groups["code"].Value).ToList();
-            yield return (line, [written[0], .. written.Skip(1).Select(key => Absolute(key, written[0]))], cells);
-        }
-    }
-
-    /// <summary><c>ForceUpdate</c> beside <c>DingTalk:Callback:RegisterOnStartup</c> is <c>DingTalk:Callback:ForceUpdate</c>; a key from a root is itself.</summary>
-    private static string Absolute(string key, string first)
-    {
-        var root = key.Split(["__", ":"], StringSplitOptions.None)[0];
-        return GatewaySettings.Sections.Keys.Any(section => section.Split(':')[0].Equals(root, StringComparison.OrdinalIgnoreCase))
-            || OtherComponents.Any(prefix => key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
-            ? key
-            : $"{first[..first.LastIndexOf(':')]}:{key}";
-    }
 
     /// <summary>Every key a JSON configuration sets, as <c>A:B:C</c>: a list's entries by index, an empty list by its own key.</summary>
     private static IEnumerable<string> JsonKeys(string json)
@@ -273,7 +220,7 @@ public partial class DocumentedConfigurationTests
     /// </summary>
     private static string?[] Defaults(string cell, int keys)
     {
-        var parts = TopLevelParts(cell);
+        var parts = ConfigurationTable.Parts(cell);
         if (parts.Count != keys)
         {
             return [.. Enumerable.Repeat(parts.Count == 1 && parts[0].StartsWith("none", StringComparison.Ordinal) ? "none" : null, keys)];
@@ -281,97 +228,14 @@ public partial class DocumentedConfigurationTests
 
         return [.. parts.Select(part =>
             part.StartsWith("none", StringComparison.Ordinal) ? "none"
-            : StatedValue().Match(part) is { Success: true } code ? code.Groups["value"].Value
-            : Size().IsMatch(part) ? part
+            : CodeDefault().Match(part) is { Success: true } code ? code.Groups["value"].Value
+            : StatedValue.IsSize(part) ? part
             : null)];
-    }
-
-    /// <summary>A cell split at its commas, but not those inside code or parentheses, or a number's.</summary>
-    private static List<string> TopLevelParts(string cell)
-    {
-        var parts = new List<string>();
-        var (depth, inCode, start) = (0, false, 0);
-        for (var i = 0; i < cell.Length; i++)
-        {
-            switch (cell[i])
-            {
-                case '`':
-                    inCode = !inCode;
-                    break;
-                case '(' when !inCode:
-                    depth++;
-                    break;
-                case ')' when !inCode:
-                    depth--;
-                    break;
-                case ',' when !inCode && depth == 0 && i + 1 < cell.Length && cell[i + 1] == ' ': // not 1,000,000's
-                    parts.Add(cell[start..i].Trim());
-                    start = i + 1;
-                    break;
-            }
-        }
-
-        parts.Add(cell[start..].Trim());
-        return parts;
-    }
-
-    /// <summary>Whether <paramref name="stated"/> (<c>1.5 s</c>, <c>00:01:00</c>, <c>1 MB</c>, <c>none</c>, <c>card-gateway</c>) is <paramref name="actual"/>.</summary>
-    private static bool IsStated(string stated, Type type, object? actual)
-    {
-        if (stated == "none")
-        {
-            return actual is null || (actual is IEnumerable list and not string && !list.Cast<object>().Any());
-        }
-
-        var kind = Nullable.GetUnderlyingType(type) ?? type;
-        return kind switch
-        {
-            _ when kind == typeof(TimeSpan) => Duration(stated) is { } duration && duration.Equals(actual),
-            _ when kind == typeof(int) => (Size().Match(stated) is { Success: true } size
-                ? int.Parse(size.Groups["n"].Value, CultureInfo.InvariantCulture) * (size.Groups["unit"].Value == "MB" ? 1024 * 1024 : 1024)
-                : int.TryParse(stated, NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var n) ? n : (int?)null).Equals(actual),
-            _ when kind == typeof(float) || kind == typeof(double) =>
-                double.TryParse(stated, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && actual is not null && x == Convert.ToDouble(actual, CultureInfo.InvariantCulture),
-            _ when kind == typeof(bool) => bool.TryParse(stated, out var b) && b.Equals(actual),
-            _ when kind == typeof(Uri) => Uri.TryCreate(stated, UriKind.Absolute, out var uri) && uri.Equals(actual),
-            _ => string.Equals(stated, actual?.ToString(), StringComparison.Ordinal),
-        };
     }
 
     /// <summary>A <c>[Range]</c>'s bound as a value of its option's kind: a duration's is written <c>00:00:01</c>.</summary>
     private static object Bound(RangeAttribute range, object bound) =>
         range.OperandType == typeof(TimeSpan) ? TimeSpan.Parse((string)bound, CultureInfo.InvariantCulture) : bound;
-
-    /// <summary><c>0</c>, <c>1.5 s</c>, <c>80 ms</c>, <c>2 min</c>, <c>24 h</c>, or <c>[d.]hh:mm:ss</c> as appsettings.json writes it.</summary>
-    private static TimeSpan? Duration(string text)
-    {
-        if (text == "0")
-        {
-            return TimeSpan.Zero;
-        }
-
-        var match = DurationInUnits().Match(text);
-        if (match.Success)
-        {
-            var n = double.Parse(match.Groups["n"].Value, CultureInfo.InvariantCulture);
-            return match.Groups["unit"].Value switch
-            {
-                "ms" => TimeSpan.FromMilliseconds(n),
-                "s" => TimeSpan.FromSeconds(n),
-                "min" => TimeSpan.FromMinutes(n),
-                "h" => TimeSpan.FromHours(n),
-                _ => TimeSpan.FromDays(n),
-            };
-        }
-
-        return text.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) ? span : null;
-    }
-
-    private static IEnumerable<(string Key, object? Value)> Flatten(string section, object options) =>
-        options.GetType().GetProperties().Where(p => p.SetMethod is { IsPublic: true }).SelectMany(p =>
-            p.PropertyType.IsClass && p.PropertyType.Assembly == options.GetType().Assembly
-                ? Flatten($"{section}:{p.Name}", p.GetValue(options)!)
-                : [($"{section}:{p.Name}", p.GetValue(options))]);
 
     /// <summary>Equal, a list by its entries; an empty string is no value (appsettings.json's <c>""</c> for a secret to fill in).</summary>
     private static bool Same(object? a, object? b) =>
@@ -380,13 +244,6 @@ public partial class DocumentedConfigurationTests
             (IEnumerable x and not string, IEnumerable y and not string) => x.Cast<object>().SequenceEqual(y.Cast<object>()),
             var (x, y) => Equals(x, y),
         };
-
-    private static string Describe(object? value) => value switch
-    {
-        null => "none",
-        IEnumerable list and not string => $"[{string.Join(", ", list.Cast<object>())}]",
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture)!,
-    };
 
     /// <summary>
     /// <c>Gateway:Storage:Provider</c>, <c>Serilog:MinimumLevel:Override:&lt;category&gt;</c>, <c>Gateway:Outbox:*</c>: PascalCase
@@ -407,24 +264,15 @@ public partial class DocumentedConfigurationTests
     [GeneratedRegex(@"^```json\n(?<body>"".*?)^```", RegexOptions.Multiline | RegexOptions.Singleline)]
     private static partial Regex JsonFragment();
 
-    [GeneratedRegex(@"`(?<code>[^`]+)`")]
-    private static partial Regex Code();
-
     /// <summary>A default in code, then nothing or a remark: <c>`2 s` (DingTalk's limit)</c>.</summary>
     [GeneratedRegex(@"^`(?<value>[^`]+)`(?:$| \(| →)")]
-    private static partial Regex StatedValue();
+    private static partial Regex CodeDefault();
 
     /// <summary><c>1 s – 1 h</c>, <c>1 – 1,000,000</c>, <c>1 KB – 16 MB</c>.</summary>
     [GeneratedRegex(@"^(?<min>[\d.,]+(?: [A-Za-z]+)?) – (?<max>[\d.,]+(?: [A-Za-z]+)?)$")]
     private static partial Regex StatedRange();
 
-    [GeneratedRegex(@"^(?<n>\d+) (?<unit>KB|MB)$")]
-    private static partial Regex Size();
-
     /// <summary><c>`Gateway:Callbacks:LateAnswer` (2 s)</c>, <c>(… `HandlerBudget`, 1.5 s)</c>, <c>(10 s; …</c>: a value alone, not <c>2.5 s by default</c>, which may be derived.</summary>
     [GeneratedRegex(@"(?<key>(?:DingTalk|Gateway)(?:(?::|__)[A-Za-z]+)+)`?(?: \((?<value>\d+(?:\.\d+)?(?: (?:ms|s|min|h|days?))?)[);]|, (?<value>\d+(?:\.\d+)?(?: (?:ms|s|min|h|days?))?)\))")]
     private static partial Regex RepeatedDefault();
-
-    [GeneratedRegex(@"^(?<n>\d+(?:\.\d+)?) ?(?<unit>ms|s|min|h|days?)$")]
-    private static partial Regex DurationInUnits();
 }
