@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using DingTalk.CardGateway.Tests.Storage.Chaos;
+using DingTalk.Sandbox.Stream;
 using Xunit.Abstractions;
 
 namespace DingTalk.CardGateway.Tests.Storage;
@@ -50,33 +52,80 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         });
     }
 
-    private async Task SoakAsync(int seed, int processes, Dictionary<string, string?> settings)
+    [Fact]
+    public async Task Stream_SQLite_gateway_killed_mid_load_while_DingTalk_fails_answers_every_frame_counts_every_click_once_and_shows_the_last_tally()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"cg-chaos-{Guid.NewGuid():N}.db");
+        try
+        {
+            await SoakAsync(ChaosPlan.SeedOr(20261129), 1, new()
+            {
+                ["Gateway:Storage:Provider"] = "Sqlite",
+                ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
+            }, stream: true);
+        }
+        finally
+        {
+            SqliteFiles.Delete(database);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Stream_two_PostgreSQL_replicas_one_killed_mid_load_while_DingTalk_fails_and_repeats_frames_answer_every_frame_count_every_click_once_and_show_the_last_tally()
+    {
+        await PostgresServer.WithDatabaseAsync(async connectionString =>
+        {
+            var pooled = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 20 }.ToString(); // as above
+            await SoakAsync(ChaosPlan.SeedOr(1129), 2, GatewayFactory.PostgresSettings(pooled), stream: true);
+        });
+    }
+
+    /// <param name="stream">
+    /// Clicks as Stream frames (<see cref="ChaosStreamWire"/>) to Stream-mode processes, rather than HTTP callbacks: DingTalk
+    /// picks the connection, pushes an unanswered frame again a moment later, and a twin or a stale redelivery is the same
+    /// frame pushed again. Replicas are not frozen: a frozen one's frames would only be pushed again elsewhere.
+    /// </param>
+    private async Task SoakAsync(int seed, int processes, Dictionary<string, string?> settings, bool stream = false)
     {
         var plan = ChaosPlan.Create(seed, processes);
         var random = new Random(seed);
-        await using var replicas = new ChaosReplicas(_dingTalk, Settings(settings), processes);
+        if (stream)
+        {
+            _dingTalk.State.Stream.PingInterval = TimeSpan.FromMilliseconds(300);
+            _dingTalk.State.Stream.RedeliveryDelay = TimeSpan.FromSeconds(2);
+        }
+
+        await using var replicas = new ChaosReplicas(_dingTalk, Settings(stream ? StreamSettings(settings) : settings), processes);
         for (var slot = 0; slot < processes; slot++)
         {
             await replicas.StartAsync(slot);
+        }
+
+        if (stream)
+        {
+            await Eventually.TrueAsync(() => _dingTalk.State.Stream.OpenConnections.Count == processes, $"each of the {processes} Stream-mode processes connected");
         }
 
         await SendCardsAsync(replicas, plan);
 
         using var stop = new CancellationTokenSource();
         var monkey = new ChaosMonkey(_dingTalk, seed, [.. plan.Polls, plan.Approval]).RunAsync(stop.Token);
+        var http = stream ? null : new ChaosHttpWire(replicas, seed);
+        var frames = stream ? new ChaosStreamWire(_dingTalk.State.Stream, plan) : null;
         ChaosTraffic traffic;
         int victim, second;
         try
         {
-            traffic = new ChaosTraffic(replicas, plan);
+            traffic = new ChaosTraffic((IChaosWire?)http ?? frames!, plan, processes);
             var load = traffic.RunAsync();
-            var freezes = processes > 1 ? FreezeNowAndThenAsync(replicas, new Random(seed + 1), load) : Task.CompletedTask;
+            var freezes = processes > 1 && !stream ? FreezeNowAndThenAsync(replicas, new Random(seed + 1), load) : Task.CompletedTask;
 
-            // The first kill comes when 20–70% of the clicks have left, with clicks in flight to the victim; it is back as
-            // soon as it can start. The second comes after the last click, with DingTalk still failing: the outbox holds updates.
+            // The first kill comes when 20–70% of the clicks have left, with clicks in flight to the victim (over Stream,
+            // where DingTalk picks the connection: on every open one); it is back as soon as it can start. The second comes
+            // after the last click, with DingTalk still failing: the outbox holds updates.
             await Task.WhenAny(traffic.SentAsync(0.2 + (random.NextDouble() * 0.5)), load);
             victim = random.Next(processes);
-            while (traffic.InFlight(victim) < 3 && !load.IsCompleted)
+            while (!(http?.InFlight(victim) >= 3 || frames?.InFlightPerConnection() is [_, ..] inFlight && inFlight.All(n => n > 0) && inFlight.Sum() >= 3) && !load.IsCompleted)
             {
                 await Task.Delay(1);
             }
@@ -98,6 +147,12 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         _dingTalk.State.ClearFaults(); // DingTalk recovers: the outbox must now deliver everything it still holds
         var puts = _dingTalk.State.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").GroupBy(r => r.Status).OrderBy(g => g.Key);
         output.WriteLine($"Seed {seed}: {plan.Clicks.Count()} clicks, {traffic.Answers.Count} answered sendings, {traffic.Unanswered} unanswered and sent again; slot {victim} killed mid-load, slot {second} after it; card updates DingTalk answered: {string.Join(", ", puts.Select(g => $"{g.Key}×{g.Count()}"))}");
+        if (stream)
+        {
+            var pushed = _dingTalk.State.Stream.Messages.Where(m => m.Topic == StreamProtocol.CardCallbackTopic).ToList();
+            output.WriteLine($"Stream: {pushed.Count} frames pushed {pushed.Sum(m => m.Deliveries)} times over {_dingTalk.State.Stream.Connections.Count} connections ({pushed.Count(m => m.Deliveries > 1)} pushed more than once), {pushed.Sum(m => m.Answers.Count)} answers");
+        }
+
         // An attempt on the wire when its replica froze may land after the newer update of the replica that took the card
         // over (no fence can call it back: see ChaosInvariants); CARDGATEWAY_CHAOS_STRICT_ORDER=1 makes that fail here too.
         var invariants = new ChaosInvariants(plan, traffic, replicas, _dingTalk.State, strictOrder: processes == 1 || Environment.GetEnvironmentVariable("CARDGATEWAY_CHAOS_STRICT_ORDER") == "1");
@@ -143,6 +198,20 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         storage["DingTalk:Outbound:MaxRetryAttempts"] = "1";
         storage["DingTalk:Outbound:AttemptTimeout"] = "00:00:01"; // the monkey's slowest answers come later than this
         storage["DingTalk:Outbound:TotalTimeout"] = "00:00:05";
+        return storage;
+    }
+
+    /// <summary>
+    /// Stream mode, as <c>StreamGateway</c> sets it up: no public URL (cards are created with <c>callbackType: STREAM</c>),
+    /// a short backoff, and a connection given up after 5 s without a frame (DingTalk's pings come every 300 ms here).
+    /// </summary>
+    private static Dictionary<string, string?> StreamSettings(Dictionary<string, string?> storage)
+    {
+        storage["DingTalk:Stream:Enabled"] = "true";
+        storage["DingTalk:Stream:IdleTimeout"] = "00:00:05";
+        storage["DingTalk:Stream:BackoffMin"] = "00:00:00.100";
+        storage["DingTalk:Stream:BackoffMax"] = "00:00:01";
+        storage["DingTalk:Callback:PublicBaseUrl"] = "";
         return storage;
     }
 

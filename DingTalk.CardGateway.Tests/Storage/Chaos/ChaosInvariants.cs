@@ -4,11 +4,13 @@ using System.Text.Json;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.Sandbox;
+using DingTalk.Sandbox.Stream;
 
 namespace DingTalk.CardGateway.Tests.Storage.Chaos;
 
 /// <summary>
-/// What must hold once the chaos is over: every click answered with JSON (never a 5xx), counted exactly once, each poll
+/// What must hold once the chaos is over: every click answered with JSON (never a 5xx; over Stream, every frame answered
+/// 200 with its clicker's part in <c>response</c>, and no answer DingTalk would refuse), counted exactly once, each poll
 /// showing — at DingTalk and in the gateway's store — the tally of each voter's last vote, the approval decided once,
 /// and no card's updates at DingTalk ever going backwards.
 /// </summary>
@@ -32,6 +34,7 @@ internal sealed class ChaosInvariants(ChaosPlan plan, ChaosTraffic traffic, Chao
     public async Task HoldAsync()
     {
         CheckAnswers();
+        CheckFrames();
         await SettledAsync();
         foreach (var poll in plan.Polls)
         {
@@ -53,6 +56,27 @@ internal sealed class ChaosInvariants(ChaosPlan plan, ChaosTraffic traffic, Chao
             }
         }
 
+    }
+
+    /// <summary>
+    /// Over Stream, every card callback frame DingTalk pushed ended answered (so it is pushed no more), every answer it got
+    /// said 200 — DingTalk takes any other code as the answer too — and nothing the gateway sent was refused as malformed.
+    /// Over HTTP no frame is pushed, and none is answered.
+    /// </summary>
+    private void CheckFrames()
+    {
+        foreach (var frame in dingTalk.Stream.Messages.Where(m => m.Topic == StreamProtocol.CardCallbackTopic))
+        {
+            if (!frame.IsSettled || frame.Answers.Any(a => a.Code != 200))
+            {
+                _broken.Add($"frame {frame.MessageId} ({frame.Data}) pushed {frame.Deliveries} times was answered [{string.Join(", ", frame.Answers.Select(a => $"{a.Code} on connection {a.ConnectionId}"))}]");
+            }
+        }
+
+        foreach (var error in dingTalk.Stream.ProtocolErrors)
+        {
+            _broken.Add($"DingTalk refused what connection {error.ConnectionId} sent for {error.MessageId}: {error.Problem} ({error.RawText})");
+        }
     }
 
     /// <summary>

@@ -1,25 +1,20 @@
-using System.Collections.Concurrent;
-
 namespace DingTalk.CardGateway.Tests.Storage.Chaos;
 
 /// <summary>
-/// Plays a <see cref="ChaosPlan"/>: every user at once, each user's clicks one after the other. A sending that gets no
-/// answer (its process killed, or down) is sent again, identical, until one answers — DingTalk redelivers an unanswered
-/// click — so every click is answered, and must count, exactly once.
+/// Plays a <see cref="ChaosPlan"/>: every user at once, each user's clicks one after the other, over a <see cref="IChaosWire"/>
+/// that sends a click again until it is answered — DingTalk redelivers an unanswered click — so every click is answered,
+/// and must count, exactly once.
 /// </summary>
-internal sealed class ChaosTraffic(ChaosReplicas replicas, ChaosPlan plan)
+internal sealed class ChaosTraffic(IChaosWire wire, ChaosPlan plan, int replicas)
 {
-    private readonly ConcurrentQueue<ChaosAnswer> _answers = new();
     private readonly TaskCompletionSource _halfway = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly int[] _inFlight = new int[replicas.Count];
     private int _sends;
-    private int _unanswered;
     private int _threshold = int.MaxValue;
 
-    public IReadOnlyCollection<ChaosAnswer> Answers => _answers;
+    public IReadOnlyCollection<ChaosAnswer> Answers => wire.Answers;
 
     /// <summary>Sendings that got no answer and were sent again.</summary>
-    public int Unanswered => Volatile.Read(ref _unanswered);
+    public int Unanswered => wire.Unanswered;
 
     /// <summary>Completes once <paramref name="fraction"/> of the planned sendings have left: when to kill a process.</summary>
     public Task SentAsync(double fraction)
@@ -28,9 +23,6 @@ internal sealed class ChaosTraffic(ChaosReplicas replicas, ChaosPlan plan)
         return _halfway.Task;
     }
 
-    /// <summary>Sendings to <paramref name="slot"/> not answered yet.</summary>
-    public int InFlight(int slot) => Volatile.Read(ref _inFlight[slot]);
-
     public Task RunAsync() => Task.WhenAll(plan.Users.Select(PlayAsync));
 
     private async Task PlayAsync(ChaosUser user)
@@ -38,7 +30,7 @@ internal sealed class ChaosTraffic(ChaosReplicas replicas, ChaosPlan plan)
         await Task.Delay(user.StartMs);
         foreach (var step in user.Steps)
         {
-            var other = (step.Replica + 1) % replicas.Count;
+            var other = (step.Replica + 1) % replicas;
             await (step.Spread switch
             {
                 ChaosSpread.BothReplicas => Task.WhenAll(SendAsync(step.Click, step.Replica, ChaosSend.First), SendAsync(step.Click, other, ChaosSend.Twin)),
@@ -54,37 +46,13 @@ internal sealed class ChaosTraffic(ChaosReplicas replicas, ChaosPlan plan)
         }
     }
 
-    private async Task SendAsync(ChaosDelivery click, int slot, ChaosSend send)
+    private Task SendAsync(ChaosDelivery click, int replica, ChaosSend send)
     {
-        for (var tries = 1; ; tries++)
+        if (Interlocked.Increment(ref _sends) >= Volatile.Read(ref _threshold))
         {
-            var client = await replicas.ClientAsync(slot);
-            if (Interlocked.Increment(ref _sends) >= Volatile.Read(ref _threshold))
-            {
-                _halfway.TrySetResult();
-            }
-
-            var sentTo = slot;
-            Interlocked.Increment(ref _inFlight[sentTo]);
-            try
-            {
-                using var request = click.Request();
-                using var response = await client.SendAsync(request);
-                var text = await response.Content.ReadAsStringAsync();
-                _answers.Enqueue(new ChaosAnswer(click, send, (int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, text, tries));
-                return;
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
-            {
-                Interlocked.Increment(ref _unanswered);
-                Assert.True(tries < 100, $"Seed {plan.Seed}: {click} got no answer in {tries} tries: {e.Message}");
-                slot = (slot + 1) % replicas.Count; // DingTalk's retry may land on another replica
-                await Task.Delay(20);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _inFlight[sentTo]);
-            }
+            _halfway.TrySetResult();
         }
+
+        return wire.SendAsync(click, replica, send);
     }
 }
