@@ -12,7 +12,9 @@ namespace DingTalk.CardGateway.Tests.Storage;
 /// A seeded random soak of "state that survives": a few hundred clicks at once — voters changing their minds, deliveries
 /// repeated to one replica and to both, old clicks delivered again, approvers racing — while DingTalk refuses updates at
 /// random and a gateway process is SIGKILLed and restarted mid-run. The seed fixes the script (who clicks what, where,
-/// which faults, when the kill comes); a failure names it, and <c>CARDGATEWAY_CHAOS_SEED</c> replays it.
+/// which faults, when the kill comes); a failure names it, and <c>CARDGATEWAY_CHAOS_SEED</c> replays it. The <c>Stream_</c>
+/// soaks play the same script as Stream frames to Stream-mode processes: DingTalk picks the connection, pushes an unanswered
+/// frame again, and pushes answered ones again too.
 /// </summary>
 public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -83,7 +85,8 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
     /// <param name="stream">
     /// Clicks as Stream frames (<see cref="ChaosStreamWire"/>) to Stream-mode processes, rather than HTTP callbacks: DingTalk
     /// picks the connection, pushes an unanswered frame again a moment later, and a twin or a stale redelivery is the same
-    /// frame pushed again. Replicas are not frozen: a frozen one's frames would only be pushed again elsewhere.
+    /// frame pushed again. Replicas are not frozen (a frozen one's frames would only be pushed again elsewhere); DingTalk drops
+    /// their connections now and then instead.
     /// </param>
     private async Task SoakAsync(int seed, int processes, Dictionary<string, string?> settings, bool stream = false)
     {
@@ -114,11 +117,13 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         var frames = stream ? new ChaosStreamWire(_dingTalk.State.Stream, plan) : null;
         ChaosTraffic traffic;
         int victim, second;
+        string inFlightAtKill;
         try
         {
             traffic = new ChaosTraffic((IChaosWire?)http ?? frames!, plan, processes);
             var load = traffic.RunAsync();
-            var freezes = processes > 1 && !stream ? FreezeNowAndThenAsync(replicas, new Random(seed + 1), load) : Task.CompletedTask;
+            var freezes = processes > 1 && !stream ? FreezeNowAndThenAsync(replicas, new Random(seed + 1), load)
+                : stream ? DropNowAndThenAsync(_dingTalk.State.Stream, new Random(seed + 1), load) : Task.CompletedTask;
 
             // The first kill comes when 20–70% of the clicks have left, with clicks in flight to the victim (over Stream,
             // where DingTalk picks the connection: on every open one); it is back as soon as it can start. The second comes
@@ -130,6 +135,7 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
                 await Task.Delay(1);
             }
 
+            inFlightAtKill = http is null ? $"[{string.Join(", ", frames!.InFlightPerConnection())}] per connection" : $"{http.InFlight(victim)}";
             await replicas.KillAsync(victim);
             await replicas.StartAsync(victim);
             await load;
@@ -146,7 +152,7 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         await monkey;
         _dingTalk.State.ClearFaults(); // DingTalk recovers: the outbox must now deliver everything it still holds
         var puts = _dingTalk.State.RequestsTo("/v1.0/card/instances").Where(r => r.Method == "PUT").GroupBy(r => r.Status).OrderBy(g => g.Key);
-        output.WriteLine($"Seed {seed}: {plan.Clicks.Count()} clicks, {traffic.Answers.Count} answered sendings, {traffic.Unanswered} unanswered and sent again; slot {victim} killed mid-load, slot {second} after it; card updates DingTalk answered: {string.Join(", ", puts.Select(g => $"{g.Key}×{g.Count()}"))}");
+        output.WriteLine($"Seed {seed}: {plan.Clicks.Count()} clicks, {traffic.Answers.Count} answered sendings, {traffic.Unanswered} unanswered and sent again; slot {victim} killed mid-load ({inFlightAtKill} in flight), slot {second} after it; card updates DingTalk answered: {string.Join(", ", puts.Select(g => $"{g.Key}×{g.Count()}"))}");
         if (stream)
         {
             var pushed = _dingTalk.State.Stream.Messages.Where(m => m.Topic == StreamProtocol.CardCallbackTopic).ToList();
@@ -182,6 +188,34 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
             if (!load.IsCompleted)
             {
                 await replicas.FreezeAsync(random.Next(replicas.Count), TimeSpan.FromMilliseconds(random.Next(1100, 2500)));
+            }
+        }
+    }
+
+    /// <summary>
+    /// While the clicks go on, DingTalk now and then drops a connection without a close (its frames in flight lose their
+    /// answers, and are pushed again) or asks one to go (<c>disconnect</c>, closing it a moment later): the replica opens
+    /// another.
+    /// </summary>
+    private static async Task DropNowAndThenAsync(SandboxStream stream, Random random, Task load)
+    {
+        while (!load.IsCompleted)
+        {
+            await Task.WhenAny(Task.Delay(random.Next(500, 2500)), load);
+            var open = stream.OpenConnections.Where(c => !c.IsGoingAway).ToList();
+            if (load.IsCompleted || open.Count == 0)
+            {
+                continue;
+            }
+
+            var connection = open[random.Next(open.Count)];
+            if (random.Next(2) == 0)
+            {
+                connection.Drop();
+            }
+            else
+            {
+                await connection.SendDisconnectAsync(closeAfter: TimeSpan.FromMilliseconds(random.Next(100, 1500)));
             }
         }
     }

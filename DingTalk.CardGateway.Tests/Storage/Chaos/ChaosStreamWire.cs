@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using DingTalk.Sandbox.Stream;
 
@@ -13,7 +14,7 @@ internal sealed class ChaosStreamWire(SandboxStream stream, ChaosPlan plan) : IC
     /// <summary>Generous: a frame pushed while every replica is down waits for one to start and DingTalk's next round.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
 
-    private int _pushes;
+    private readonly ConcurrentDictionary<string, int> _pushes = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Every answer each click's frame got, from whichever connection: its first answer as <see cref="ChaosSend.First"/>,
@@ -24,16 +25,16 @@ internal sealed class ChaosStreamWire(SandboxStream stream, ChaosPlan plan) : IC
         [.. plan.Clicks.Where(c => c.Frame() is not null).SelectMany(click => click.Frame()!.Answers.Select((answer, i) =>
             new ChaosAnswer(click, i == 0 ? ChaosSend.First : ChaosSend.Redelivered, answer.Code, answer.Headers.GetValueOrDefault("contentType"), Response(answer.Data), click.Frame()!.Deliveries)))];
 
-    /// <summary>Pushes DingTalk made on its own because a frame went unanswered (to a killed process, or none connected).</summary>
-    public int Unanswered => Frames().Sum(f => f.Deliveries) - Volatile.Read(ref _pushes);
+    /// <summary>Pushes DingTalk made on its own because a frame went unanswered (to a killed process, or too slowly).</summary>
+    public int Unanswered => Frames().Sum(f => Math.Max(0, f.Deliveries - _pushes.GetValueOrDefault(f.MessageId)));
 
-    /// <summary>Frames pushed and not answered yet, on every open connection (pings included, as they are answered at once).</summary>
-    public IReadOnlyList<int> InFlightPerConnection() => [.. stream.OpenConnections.Select(c => c.FramesSent - c.AnswersReceived)];
+    /// <summary>Frames pushed and not answered yet, on every connection that takes frames (pings included: they are answered at once).</summary>
+    public IReadOnlyList<int> InFlightPerConnection() => [.. stream.OpenConnections.Where(c => !c.IsGoingAway).Select(c => c.FramesSent - c.AnswersReceived)];
 
     public async Task SendAsync(ChaosDelivery click, int replica, ChaosSend send)
     {
         var frame = await click.PushAsync(stream);
-        Interlocked.Increment(ref _pushes);
+        _pushes.AddOrUpdate(frame.MessageId, 1, (_, pushes) => pushes + 1);
         try
         {
             await frame.Answered.WaitAsync(Patience);
