@@ -122,15 +122,16 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         {
             traffic = new ChaosTraffic((IChaosWire?)http ?? frames!, plan, processes);
             var load = traffic.RunAsync();
-            var freezes = processes > 1 && !stream ? FreezeNowAndThenAsync(replicas, new Random(seed + 1), load)
-                : stream ? DropNowAndThenAsync(_dingTalk.State.Stream, new Random(seed + 1), load) : Task.CompletedTask;
+            var disturbances = stream ? DropNowAndThenAsync(_dingTalk.State.Stream, new Random(seed + 1), load)
+                : processes > 1 ? FreezeNowAndThenAsync(replicas, new Random(seed + 1), load)
+                : Task.CompletedTask;
 
             // The first kill comes when 20–70% of the clicks have left, with clicks in flight to the victim (over Stream,
-            // where DingTalk picks the connection: on every open one); it is back as soon as it can start. The second comes
+            // where DingTalk picks the connection: on each replica's one); it is back as soon as it can start. The second comes
             // after the last click, with DingTalk still failing: the outbox holds updates.
             await Task.WhenAny(traffic.SentAsync(0.2 + (random.NextDouble() * 0.5)), load);
             victim = random.Next(processes);
-            while (!(http?.InFlight(victim) >= 3 || frames?.InFlightPerConnection() is [_, ..] inFlight && inFlight.All(n => n > 0) && inFlight.Sum() >= 3) && !load.IsCompleted)
+            while (!VictimBusy() && !load.IsCompleted)
             {
                 await Task.Delay(1);
             }
@@ -139,7 +140,7 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
             await replicas.KillAsync(victim);
             await replicas.StartAsync(victim);
             await load;
-            await freezes;
+            await disturbances;
             second = random.Next(processes);
             await replicas.KillAsync(second);
             await replicas.StartAsync(second);
@@ -148,6 +149,10 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         {
             await stop.CancelAsync(); // also when the run fails: the monkey must not go on beside the next test
         }
+
+        bool VictimBusy() => http is not null
+            ? http.InFlight(victim) >= 3
+            : frames!.InFlightPerConnection() is var inFlight && inFlight.Count == processes && inFlight.All(n => n > 0) && inFlight.Sum() >= 3;
 
         await monkey;
         _dingTalk.State.ClearFaults(); // DingTalk recovers: the outbox must now deliver everything it still holds
