@@ -25,16 +25,32 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task DisposeAsync() => await _dingTalk.DisposeAsync();
 
     [Fact]
-    public async Task SQLite_gateway_killed_mid_load_while_DingTalk_fails_counts_every_click_once_and_shows_the_last_tally()
+    public Task SQLite_gateway_killed_mid_load_while_DingTalk_fails_counts_every_click_once_and_shows_the_last_tally() =>
+        SqliteSoakAsync(ChaosPlan.SeedOr(20261127), stream: false);
+
+    [SkippableFact]
+    public Task Two_PostgreSQL_replicas_one_killed_mid_load_while_DingTalk_fails_count_every_click_once_and_show_the_last_tally() =>
+        PostgresSoakAsync(ChaosPlan.SeedOr(1127), stream: false);
+
+    [Fact]
+    public Task Stream_SQLite_gateway_killed_mid_load_while_DingTalk_fails_answers_every_frame_counts_every_click_once_and_shows_the_last_tally() =>
+        SqliteSoakAsync(ChaosPlan.SeedOr(20261129), stream: true);
+
+    [SkippableFact]
+    public Task Stream_two_PostgreSQL_replicas_one_killed_mid_load_while_DingTalk_fails_and_repeats_frames_answer_every_frame_count_every_click_once_and_show_the_last_tally() =>
+        PostgresSoakAsync(ChaosPlan.SeedOr(1129), stream: true);
+
+    /// <summary>One gateway process on a SQLite file of its own.</summary>
+    private async Task SqliteSoakAsync(int seed, bool stream)
     {
         var database = Path.Combine(Path.GetTempPath(), $"cg-chaos-{Guid.NewGuid():N}.db");
         try
         {
-            await SoakAsync(ChaosPlan.SeedOr(20261127), 1, new()
+            await SoakAsync(seed, 1, new()
             {
                 ["Gateway:Storage:Provider"] = "Sqlite",
                 ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
-            });
+            }, stream);
         }
         finally
         {
@@ -42,45 +58,15 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    [SkippableFact]
-    public async Task Two_PostgreSQL_replicas_one_killed_mid_load_while_DingTalk_fails_count_every_click_once_and_show_the_last_tally()
-    {
-        await PostgresServer.WithDatabaseAsync(async connectionString =>
+    /// <summary>Two replicas on a PostgreSQL database of their own.</summary>
+    private Task PostgresSoakAsync(int seed, bool stream) =>
+        PostgresServer.WithDatabaseAsync(async connectionString =>
         {
             // Up to four processes' pools (a killed one's connections linger until the server notices) within the
             // server's 100 connections, which other tests share: past them a click is answered 503 (53300).
             var pooled = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 20 }.ToString();
-            await SoakAsync(ChaosPlan.SeedOr(1127), 2, GatewayFactory.PostgresSettings(pooled));
+            await SoakAsync(seed, 2, GatewayFactory.PostgresSettings(pooled), stream);
         });
-    }
-
-    [Fact]
-    public async Task Stream_SQLite_gateway_killed_mid_load_while_DingTalk_fails_answers_every_frame_counts_every_click_once_and_shows_the_last_tally()
-    {
-        var database = Path.Combine(Path.GetTempPath(), $"cg-chaos-{Guid.NewGuid():N}.db");
-        try
-        {
-            await SoakAsync(ChaosPlan.SeedOr(20261129), 1, new()
-            {
-                ["Gateway:Storage:Provider"] = "Sqlite",
-                ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
-            }, stream: true);
-        }
-        finally
-        {
-            SqliteFiles.Delete(database);
-        }
-    }
-
-    [SkippableFact]
-    public async Task Stream_two_PostgreSQL_replicas_one_killed_mid_load_while_DingTalk_fails_and_repeats_frames_answer_every_frame_count_every_click_once_and_show_the_last_tally()
-    {
-        await PostgresServer.WithDatabaseAsync(async connectionString =>
-        {
-            var pooled = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 20 }.ToString(); // as above
-            await SoakAsync(ChaosPlan.SeedOr(1129), 2, GatewayFactory.PostgresSettings(pooled), stream: true);
-        });
-    }
 
     /// <param name="stream">
     /// Clicks as Stream frames (<see cref="ChaosStreamWire"/>) to Stream-mode processes, rather than HTTP callbacks: DingTalk
@@ -88,7 +74,7 @@ public sealed class ChaosSoakTests(ITestOutputHelper output) : IAsyncLifetime
     /// frame pushed again. Replicas are not frozen (a frozen one's frames would only be pushed again elsewhere); DingTalk drops
     /// their connections now and then instead.
     /// </param>
-    private async Task SoakAsync(int seed, int processes, Dictionary<string, string?> settings, bool stream = false)
+    private async Task SoakAsync(int seed, int processes, Dictionary<string, string?> settings, bool stream)
     {
         var plan = ChaosPlan.Create(seed, processes);
         var random = new Random(seed);
