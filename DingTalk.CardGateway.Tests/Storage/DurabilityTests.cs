@@ -22,11 +22,7 @@ public sealed class DurabilityTests : IAsyncLifetime
     public async Task Twenty_votes_survive_a_SIGKILL_while_DingTalk_refuses_every_update()
     {
         var database = Path.Combine(Path.GetTempPath(), $"cg-crash-{Guid.NewGuid():N}.db");
-        var settings = Settings(new()
-        {
-            ["Gateway:Storage:Provider"] = "Sqlite",
-            ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
-        });
+        var settings = Settings(SqliteSettings(database));
         try
         {
             const string card = "crash-poll";
@@ -61,11 +57,7 @@ public sealed class DurabilityTests : IAsyncLifetime
     public async Task A_vote_answered_before_its_commit_by_a_gateway_killed_then_is_handled_when_it_restarts_on_its_SQLite_file()
     {
         var database = Path.Combine(Path.GetTempPath(), $"cg-early-{Guid.NewGuid():N}.db");
-        var settings = Settings(new()
-        {
-            ["Gateway:Storage:Provider"] = "Sqlite",
-            ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
-        });
+        var settings = Settings(SqliteSettings(database));
         settings["Gateway:Callbacks:HandlerBudget"] = "00:00:00.300";
         try
         {
@@ -196,6 +188,12 @@ public sealed class DurabilityTests : IAsyncLifetime
         storage["DingTalk:Outbound:MaxRetryAttempts"] = "1";
         return storage;
     }
+
+    private static Dictionary<string, string?> SqliteSettings(string database) => new()
+    {
+        ["Gateway:Storage:Provider"] = "Sqlite",
+        ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
+    };
 
     private static async Task SendPollAsync(GatewayProcess gateway, string outTrackId)
     {

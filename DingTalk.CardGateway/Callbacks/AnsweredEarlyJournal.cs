@@ -61,16 +61,9 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
                 return true;
             }
 
-            Directory.CreateDirectory(_folder!);
-            var path = PathOf(action.CallbackId);
-            var temporary = path + ".tmp";
-            await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
-            {
-                await JsonSerializer.SerializeAsync(file, action, GatewayJson.Options);
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: true);
+            // On the thread pool: creating the file and its fsync are synchronous system calls, which a disk that stalls could
+            // hold on the caller's thread — the click's, whose answer waits for this only so long.
+            await Task.Run(() => WriteFile(action));
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DbException or TimeoutException or InvalidOperationException)
@@ -142,6 +135,21 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
                 setAside?.Invoke();
             }
         }
+    }
+
+    /// <summary>The click's file, written whole and fsynced under a temporary name, then put in place.</summary>
+    private void WriteFile(CardAction action)
+    {
+        Directory.CreateDirectory(_folder!);
+        var path = PathOf(action.CallbackId);
+        var temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            JsonSerializer.Serialize(file, action, GatewayJson.Options);
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
     }
 
     /// <summary>A file name for a callback id, which may hold characters no file name may.</summary>

@@ -263,13 +263,9 @@ public sealed partial class CallbackPipeline(
     /// the click's file may be deleted. Transports that answer <c>{}</c> themselves (a callback waiting for a slot) call it
     /// before their answer leaves, and pass what it returns to <see cref="HandleAnsweredAsync"/>.
     /// </summary>
-    /// <remarks>
-    /// The write starts on the thread pool: its file's creation and its fsync are synchronous system calls, which a disk
-    /// that stalls could hold past the limit on the answer's own thread.
-    /// </remarks>
     public async Task<Task> KeepAnsweredAsync(CardAction action)
     {
-        var keeping = Task.Run(() => journal.KeepAsync(action));
+        var keeping = journal.KeepAsync(action);
         try
         {
             await keeping.WaitAsync(KeepLimit, clock);
