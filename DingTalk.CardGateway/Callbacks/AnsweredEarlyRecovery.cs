@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using DingTalk.CardGateway.Hosting;
 
 namespace DingTalk.CardGateway.Callbacks;
 
@@ -26,7 +27,7 @@ public sealed partial class AnsweredEarlyRecovery(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!journal.Enabled || !await StartedAsync(stoppingToken))
+        if (!journal.Enabled || !await lifetime.WaitForStartedAsync(stoppingToken))
         {
             return;
         }
@@ -53,7 +54,7 @@ public sealed partial class AnsweredEarlyRecovery(
                 Log.LookFailed(logger, ex);
             }
         }
-        while (journal.Shared && await NextSweepAsync(stoppingToken));
+        while (journal.Shared && await clock.DelayUnlessStoppedAsync(SweepInterval, stoppingToken));
 
         await Task.WhenAll(_recovering.Values);
     }
@@ -68,37 +69,6 @@ public sealed partial class AnsweredEarlyRecovery(
         finally
         {
             _recovering.TryRemove(action.CallbackId, out _);
-        }
-    }
-
-    private async Task<bool> StartedAsync(CancellationToken stoppingToken)
-    {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-        using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
-        {
-            try
-            {
-                await started.Task;
-                return true;
-            }
-            catch (OperationCanceledException)
-            {
-                return false;
-            }
-        }
-    }
-
-    private async Task<bool> NextSweepAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await Task.Delay(SweepInterval, clock, stoppingToken);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
         }
     }
 

@@ -20,4 +20,18 @@ public static class HostLifetimeExtensions
             return false;
         }
     }
+
+    /// <summary>Waits <paramref name="delay"/> on <paramref name="clock"/>; false, at once, when the host stops first.</summary>
+    public static async Task<bool> DelayUnlessStoppedAsync(this TimeProvider clock, TimeSpan delay, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(delay, clock, stoppingToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
 }

@@ -164,7 +164,7 @@ public sealed partial class StreamConnectionService(
                 status.Set(StreamConnectionState.Reconnecting, $"Stream connection {lost.Number} lost: {reason}. Reconnecting in {wait.TotalSeconds:0.#} s.", clock.GetUtcNow());
                 Log.Lost(logger, lost.Number, reason, (long)wait.TotalMilliseconds);
                 CountLoss(lost);
-                if (!await DelayAsync(wait, stoppingToken))
+                if (!await clock.DelayUnlessStoppedAsync(wait, stoppingToken))
                 {
                     break;
                 }
@@ -192,7 +192,7 @@ public sealed partial class StreamConnectionService(
         // closes it about 10 s after its disconnect): reported at once, so readiness does not say Connected with none.
         async Task<bool> DelayWatchingLeavingAsync(TimeSpan delay, CancellationToken cancellationToken)
         {
-            var waiting = DelayAsync(delay, cancellationToken);
+            var waiting = clock.DelayUnlessStoppedAsync(delay, cancellationToken);
             if (leaving is { } watched && await Task.WhenAny(waiting, watched.Completion) == watched.Completion)
             {
                 LeavingLost(delay);
@@ -291,20 +291,6 @@ public sealed partial class StreamConnectionService(
         await session.CloseAsync(why, DrainTimeout);
         await session.DisposeAsync();
         Log.Retired(logger, session.Number, why);
-    }
-
-
-    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stoppingToken)
-    {
-        try
-        {
-            await Task.Delay(delay, clock, stoppingToken);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
     }
 
     private static partial class Log
