@@ -43,6 +43,7 @@ public sealed partial class ProblemExceptionHandler(
             // The database's own sentence says what is wrong (a full disk, a missing table, a refused login); the
             // stack would only say where the gateway asked.
             Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
+            httpContext.RequestServices.GetService<Storage.Sql.GatewayDatabase>()?.Writes.Failed(storage.Message);
         }
         else if (IsUnreachable(exception))
         {

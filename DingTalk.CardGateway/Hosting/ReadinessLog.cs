@@ -22,6 +22,7 @@ public sealed partial class ReadinessLog(ILogger<ReadinessLog> logger)
 
     public void Observe(HealthReport report)
     {
+        // Degraded checks are said too: the gateway is ready (a probe gets 200), but something it does fails.
         var failing = report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
 
         // Keyed by which checks fail, not by what they say: a description that changes at every probe (a reconnect's
@@ -39,14 +40,19 @@ public sealed partial class ReadinessLog(ILogger<ReadinessLog> logger)
             _last = key;
         }
 
+        // Each description is a sentence ending in a full stop, and the line goes on after the last one.
+        static string Reasons(IEnumerable<KeyValuePair<string, HealthReportEntry>> entries) => string.Join("; ", entries.Select(e => $"{e.Key}: {e.Value.Description?.TrimEnd('.')}"));
         if (failing.Count == 0)
         {
             Log.Ready(logger, first ? "Ready" : "Ready again", string.Join(", ", report.Entries.Keys.Order(StringComparer.Ordinal)));
         }
+        else if (failing.All(e => e.Value.Status == HealthStatus.Degraded))
+        {
+            Log.Degraded(logger, Reasons(failing), string.Join(", ", failing.Select(e => e.Key)));
+        }
         else
         {
-            // Each description is a sentence ending in a full stop, and the line goes on after the last one.
-            Log.NotReady(logger, string.Join("; ", failing.Select(e => $"{e.Key}: {e.Value.Description?.TrimEnd('.')}")), string.Join(", ", failing.Select(e => e.Key)));
+            Log.NotReady(logger, Reasons(failing), string.Join(", ", failing.Select(e => e.Key)));
         }
     }
 
@@ -54,6 +60,9 @@ public sealed partial class ReadinessLog(ILogger<ReadinessLog> logger)
     {
         [LoggerMessage(1107, LogLevel.Warning, "Not ready ({FailingChecks}): {Reasons:l}. Said once until readiness changes; GET /health/ready gives each check's current reason")]
         public static partial void NotReady(ILogger logger, string reasons, string failingChecks);
+
+        [LoggerMessage(1109, LogLevel.Warning, "Ready, but degraded ({DegradedChecks}): {Reasons:l}. Said once until readiness changes; GET /health/ready gives each check's current reason")]
+        public static partial void Degraded(ILogger logger, string reasons, string degradedChecks);
 
         [LoggerMessage(1108, LogLevel.Information, "{Readiness:l}: every readiness check passes ({Checks})")]
         public static partial void Ready(ILogger logger, string readiness, string checks);

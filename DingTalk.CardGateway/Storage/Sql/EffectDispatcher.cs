@@ -62,8 +62,11 @@ public sealed partial class EffectDispatcher(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Log.DispatchFailed(logger, ex); // the holds then run out as on PostgreSQL
+                // The holds then run out as on PostgreSQL.
+                Log.DispatchFailed(logger, RepeatedFailure.StackWorthLogging(ex), SchemaMigrator.Describe(ex), (long)options.CurrentValue.RetryBaseDelay.TotalMilliseconds);
             }
+
+            var failing = new RepeatedFailure();
 
             while (!claiming.IsCancellationRequested)
             {
@@ -80,6 +83,11 @@ public sealed partial class EffectDispatcher(
                     }
 
                     var claimed = await ClaimAsync(free, claiming.Token);
+                    if (failing.Ended() is > 0 and var failed)
+                    {
+                        Log.DispatchBack(logger, failed);
+                    }
+
                     running.AddRange(claimed.Select(RunAsync));
                     if (claimed.Count == 0)
                     {
@@ -92,8 +100,12 @@ public sealed partial class EffectDispatcher(
                 }
                 catch (Exception ex)
                 {
-                    // The database is away: nothing is lost, the effects stay pending.
-                    Log.DispatchFailed(logger, ex);
+                    // The database is away or refuses to write: said once, tried again; nothing is lost, the effects stay pending.
+                    if (failing.Failed())
+                    {
+                        Log.DispatchFailed(logger, RepeatedFailure.StackWorthLogging(ex), SchemaMigrator.Describe(ex), (long)options.CurrentValue.RetryBaseDelay.TotalMilliseconds);
+                    }
+
                     await Task.Delay(options.CurrentValue.RetryBaseDelay, clock, claiming.Token).ContinueWith(_ => { }, TaskScheduler.Default);
                 }
             }
@@ -387,8 +399,11 @@ public sealed partial class EffectDispatcher(
         [LoggerMessage(8005, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} ran past Gateway:Outbox:EffectTimeout ({TimeoutMs} ms) on attempt {Attempt} and was cancelled; it is retried")]
         public static partial void TimedOut(ILogger logger, string effect, string callbackId, int attempt, long timeoutMs);
 
-        [LoggerMessage(8006, LogLevel.Error, "The effect dispatcher could not reach the database; retrying")]
-        public static partial void DispatchFailed(ILogger logger, Exception exception);
+        [LoggerMessage(8006, LogLevel.Error, "The effect dispatcher failed ({Reason}); the effects stay pending, and it tries again every {RetryMs} ms without saying so until it goes through (8020)")]
+        public static partial void DispatchFailed(ILogger logger, Exception? exception, string reason, long retryMs);
+
+        [LoggerMessage(8020, LogLevel.Information, "The effect dispatcher goes through again after {Failures} failed passes")]
+        public static partial void DispatchBack(ILogger logger, int failures);
 
         [LoggerMessage(8007, LogLevel.Warning, "Effect {Effect} of callback {CallbackId} was still running (attempt {Attempt}) when the stop's grace ({GraceMs} ms, Gateway:Callbacks:StopGrace) ended: cancelled, and run again once a gateway is up")]
         public static partial void CutOffByStop(ILogger logger, string effect, string callbackId, int attempt, long graceMs);

@@ -19,8 +19,9 @@ public sealed class GatewayDatabase : IDisposable
         Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
     }
 
-    public GatewayDatabase(IOptions<GatewayOptions> options, IHostEnvironment environment)
+    public GatewayDatabase(IOptions<GatewayOptions> options, IHostEnvironment environment, TimeProvider? clock = null)
     {
+        Writes = new StorageWrites(clock ?? TimeProvider.System);
         var storage = options.Value.Storage;
         if (string.Equals(storage.Provider, StorageOptions.Postgres, StringComparison.OrdinalIgnoreCase))
         {
@@ -54,6 +55,9 @@ public sealed class GatewayDatabase : IDisposable
     }
 
     public SqlDialect Dialect { get; }
+
+    /// <summary>Whether the database takes writes: said by whatever meets a failed one.</summary>
+    public StorageWrites Writes { get; }
 
     public string ConnectionString { get; }
 

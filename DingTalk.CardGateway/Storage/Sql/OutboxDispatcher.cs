@@ -50,11 +50,17 @@ public sealed partial class OutboxDispatcher(
 
     private async Task DispatchLoopAsync(CancellationToken stoppingToken)
     {
+        var failing = new RepeatedFailure();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 var worked = await RunOnceAsync(stoppingToken);
+                if (failing.Ended() is > 0 and var failed)
+                {
+                    Log.DispatchBack(logger, failed);
+                }
+
                 if (!worked)
                 {
                     await signal.WaitAsync(options.CurrentValue.PollInterval, stoppingToken);
@@ -66,8 +72,17 @@ public sealed partial class OutboxDispatcher(
             }
             catch (Exception ex)
             {
-                // The database is away: say so and try again; nothing is lost, the entries stay pending.
-                Log.DispatchFailed(logger, ex);
+                // The database is away or refuses to write: said once, tried again; nothing is lost, the entries stay pending.
+                if (failing.Failed())
+                {
+                    Log.DispatchFailed(logger, RepeatedFailure.StackWorthLogging(ex), SchemaMigrator.Describe(ex), (long)options.CurrentValue.RetryBaseDelay.TotalMilliseconds);
+                }
+
+                if (ex is System.Data.Common.DbException)
+                {
+                    database.Writes.Failed(ex.Message);
+                }
+
                 await Task.Delay(options.CurrentValue.RetryBaseDelay, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
@@ -679,8 +694,11 @@ public sealed partial class OutboxDispatcher(
         [LoggerMessage(4105, LogLevel.Warning, "Could not renew the outbox lease on card {CardId}; another replica may take the card over")]
         public static partial void LeaseRenewalFailed(ILogger logger, Exception exception, string cardId);
 
-        [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher could not reach the database; retrying")]
-        public static partial void DispatchFailed(ILogger logger, Exception exception);
+        [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher failed ({Reason}); the updates stay pending, and it tries again every {RetryMs} ms without saying so until it goes through (4112)")]
+        public static partial void DispatchFailed(ILogger logger, Exception? exception, string reason, long retryMs);
+
+        [LoggerMessage(4112, LogLevel.Information, "The outbox dispatcher goes through again after {Failures} failed passes")]
+        public static partial void DispatchBack(ILogger logger, int failures);
 
         [LoggerMessage(4107, LogLevel.Error, "DingTalk refused the update for everyone of card {CardId} because the app lacks a permission; DingTalk requires {RequiredScopes}: grant it to the app in DingTalk's developer console, then resend the card (POST /api/cards/{CardId}/resend, or /api/robot-cards/…/resend; GET /api/cards shows the dead letter)")]
         public static partial void PermissionMissing(ILogger logger, string cardId, string requiredScopes);

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Diagnostics;
+using DingTalk.CardGateway.Hosting;
 
 namespace DingTalk.CardGateway.Storage.Sql;
 
@@ -43,6 +44,7 @@ public sealed partial class SqliteCheckpointer(
         }
 
         var checkpointed = batcher.Commits;
+        var failing = new RepeatedFailure();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -51,8 +53,12 @@ public sealed partial class SqliteCheckpointer(
                 var commits = batcher.Commits;
                 if (commits != checkpointed)
                 {
-                    await CheckpointAsync(stoppingToken);
+                    var state = await CheckpointAsync(stoppingToken);
                     checkpointed = commits;
+                    if (failing.Ended() is > 0 and var failed)
+                    {
+                        Log.Back(logger, failed, state.Pages);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -61,8 +67,12 @@ public sealed partial class SqliteCheckpointer(
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // The WAL keeps the commits meanwhile; nothing is lost, it only grows until the next pass.
-                Log.Failed(logger, ex.Message);
+                // The WAL keeps the commits meanwhile; nothing is lost, it only grows until the next pass. A pass fails ten
+                // times a second while the disk is full: the first failure is said, the rest counted.
+                if (failing.Failed())
+                {
+                    Log.Failed(logger, ex.Message, (long)Interval.TotalMilliseconds);
+                }
             }
         }
     }
@@ -107,7 +117,10 @@ public sealed partial class SqliteCheckpointer(
         [LoggerMessage(4303, LogLevel.Debug, "The SQLite WAL ({Pages} pages) was copied back to start over: {WaitedMs:0.0} ms from asking for the writer, {HeldMs:0.0} ms of it holding it")]
         public static partial void Restarting(ILogger logger, long pages, double waitedMs, double heldMs);
 
-        [LoggerMessage(4301, LogLevel.Warning, "Could not checkpoint the SQLite WAL ({Reason}); it keeps every commit and is copied back on the next pass")]
-        public static partial void Failed(ILogger logger, string reason);
+        [LoggerMessage(4301, LogLevel.Warning, "Could not checkpoint the SQLite WAL ({Reason}); it keeps every commit and is copied back by a later pass. Passes go on every {IntervalMs} ms; the next failures are not said, only when a pass goes through again (4305)")]
+        public static partial void Failed(ILogger logger, string reason, long intervalMs);
+
+        [LoggerMessage(4305, LogLevel.Information, "The SQLite WAL is checkpointed again after {FailedPasses} failed passes ({Pages} pages in it)")]
+        public static partial void Back(ILogger logger, int failedPasses, long pages);
     }
 }

@@ -145,6 +145,14 @@ public sealed partial class SqliteWriteBatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the writer's own connection during a turn of the writer, after committing the open
+    /// batch: for a setting of that connection, such as tests making it refuse to grow the file (<c>max_page_count</c>),
+    /// as a full disk does.
+    /// </summary>
+    internal Task<T> OnWriterConnectionAsync<T>(Func<DbConnection, Task<T>> work, CancellationToken cancellationToken) =>
+        ExclusiveAsync(async () => await work(_connection ??= await OpenAsync()), cancellationToken);
+
     public async ValueTask DisposeAsync()
     {
         _walSync.Idle = null;
@@ -362,6 +370,11 @@ public sealed partial class SqliteWriteBatcher : IAsyncDisposable
     /// <summary>Called holding the writer: the batch cannot be trusted any more; its units fail and the connection is renewed.</summary>
     private async Task AbandonBatchAsync(Exception reason)
     {
+        if (reason is DbException)
+        {
+            _database.Writes.Failed(reason.Message); // a COMMIT that did not fit on the disk, a file that became read-only
+        }
+
         var batch = _batch;
         _batch = null;
         _rows.Clear();

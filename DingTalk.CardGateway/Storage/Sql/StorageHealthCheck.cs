@@ -5,7 +5,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// Ready only while the database answers. One <c>SELECT 1</c> at a time, whoever probes: a probe starts one (or joins
+/// Ready only while the database answers, and takes writes: a PostgreSQL server that is read-only (a standby after a
+/// failover, <c>default_transaction_read_only</c>) is not ready, and while writes fail on a database that still answers
+/// (a full disk; <see cref="StorageWrites"/>) the check is degraded — still ready, since no other replica could do
+/// better on the same database, but saying why clicks are answered 503. One query at a time, whoever probes: a probe starts one (or joins
 /// the one under way), waits for it within <see cref="ReadinessWait.Bound"/>, and else answers without it — with the
 /// last one's failure, or that the database has not answered for so long — so a database that black-holes packets
 /// (Npgsql then waits out its connect or command timeout, or longer) neither holds probes nor piles up connections.
@@ -37,7 +40,10 @@ public sealed class StorageHealthCheck(GatewayDatabase database, TimeProvider cl
 
         if (await ReadinessWait.EndedAsync(query.Task, query.StartedAt, clock, cancellationToken))
         {
-            return query.Task.Result ?? HealthCheckResult.Healthy($"{database.Dialect.Name} reachable.");
+            return query.Task.Result
+                ?? (database.Writes.Current is { } failing
+                    ? HealthCheckResult.Degraded($"{database.Dialect.Name} answers, but its writes fail: {failing.Reason.TrimEnd('.')} ({failing.Count} failed from {failing.Since:yyyy-MM-dd HH:mm:ss}Z to {failing.Last:HH:mm:ss}Z; said until none fails for {database.Writes.Window.TotalSeconds:0} s).")
+                    : HealthCheckResult.Healthy($"{database.Dialect.Name} reachable."));
         }
 
         return _lastFailure is { } last
@@ -71,8 +77,9 @@ public sealed class StorageHealthCheck(GatewayDatabase database, TimeProvider cl
                 await query;
             }
 
-            _lastFailure = null;
-            return null;
+            var readOnly = await query;
+            _lastFailure = readOnly;
+            return readOnly is null ? null : HealthCheckResult.Unhealthy(readOnly);
         }
         catch (Exception ex)
         {
@@ -89,10 +96,21 @@ public sealed class StorageHealthCheck(GatewayDatabase database, TimeProvider cl
         }
     }
 
-    private async Task QueryAsync()
+    /// <summary>Null when the database takes writes, else why not (PostgreSQL: a standby, or read-only transactions).</summary>
+    private async Task<string?> QueryAsync()
     {
         await using var connection = await database.OpenAsync(CancellationToken.None);
-        await connection.ExecuteScalarAsync<int>("SELECT 1");
+        if (database.Dialect is not PostgresDialect)
+        {
+            await connection.ExecuteScalarAsync<int>("SELECT 1");
+            return null;
+        }
+
+        var (standby, readOnly) = await connection.QuerySingleAsync<(bool, bool)>(
+            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'");
+        return standby ? "PostgreSQL takes no writes: the server is a standby (in recovery); point Gateway:Storage:ConnectionString at the primary, or add Target Session Attributes=read-write."
+            : readOnly ? "PostgreSQL takes no writes: its transactions are read-only (default_transaction_read_only is on for this database or role)."
+            : null;
     }
 
     private sealed class Query(long startedAt)
