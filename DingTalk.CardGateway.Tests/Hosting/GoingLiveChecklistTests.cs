@@ -19,7 +19,7 @@ public partial class GoingLiveChecklistTests
         Assert.True(example.Success, "Going live has no ```env block");
         using var services = EnvironmentSettings.Bind(example.Groups["body"].Value.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split('=', 2))
-            .Select(p => KeyValuePair.Create(p[0], Placeholder().Replace(p[1], "filled-in-value"))));
+            .Select(p => KeyValuePair.Create(p[0], Placeholder().Replace(p[1], EnvironmentSettings.FilledIn(p[0])))));
         var dingTalk = services.GetRequiredService<IOptions<DingTalkOptions>>().Value;
         var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         Assert.Equal(GatewayMode.Live, dingTalk.EffectiveMode);

@@ -121,6 +121,31 @@ public class StartupValidationTests(DingTalkFixture fixture) : IClassFixture<Din
         Assert.Contains($"'{value}'", failure, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The example URL of <c>docker/.env.example</c> (and of the README) left in place passed validation: the gateway would
+    /// have registered https://cards.example.com with DingTalk, and no click would ever have come.
+    /// </summary>
+    [Theory]
+    [InlineData("https://cards.example.com")]
+    [InlineData("https://EXAMPLE.org/gateway")]
+    [InlineData("http://gw.example.net:8080")]
+    public void A_live_public_base_url_on_an_example_domain_fails_validation_naming_it(string url)
+    {
+        var failure = DingTalkValidationFailure("Live", "DingTalk:Callback:PublicBaseUrl", url);
+
+        Assert.StartsWith($"DingTalk:Callback:PublicBaseUrl (DingTalk__Callback__PublicBaseUrl) is '{url}', on a domain kept for examples", failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://example.com.cn")] // someone's own domain
+    [InlineData("https://myexample.com")]
+    public void A_live_public_base_url_that_only_looks_like_an_example_domain_passes(string url)
+    {
+        using var services = LiveOptions(new() { ["DingTalk:Callback:PublicBaseUrl"] = url });
+
+        Assert.Equal(new Uri(url), services.GetRequiredService<IOptions<DingTalkOptions>>().Value.Callback.PublicBaseUrl);
+    }
+
     [Theory]
     [InlineData("Gateway:Storage:Retention", "00:00:00")] // every callback purged as it comes: no deduplication at all
     [InlineData("Gateway:Storage:Retention", "-1.00:00:00")]

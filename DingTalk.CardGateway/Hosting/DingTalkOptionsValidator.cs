@@ -53,6 +53,13 @@ public sealed class DingTalkOptionsValidator : IValidateOptions<DingTalkOptions>
             {
                 missing.Add("DingTalk:Callback:PublicBaseUrl");
             }
+            else if (IsDocumentationDomain(options.Callback.PublicBaseUrl))
+            {
+                // docker/.env.example and the README write https://cards.example.com: left in place, it would be registered
+                // with DingTalk and minted into robot cards, and no click would ever come.
+                return ValidateOptionsResult.Fail(
+                    $"DingTalk:Callback:PublicBaseUrl (DingTalk__Callback__PublicBaseUrl) is '{options.Callback.PublicBaseUrl.OriginalString}', on a domain kept for examples that DingTalk can never reach: set the public HTTPS URL DingTalk reaches this gateway at, or turn on Stream mode (DingTalk:Stream:Enabled) if it has none.");
+            }
 
             if (string.IsNullOrWhiteSpace(options.Callback.ApiSecret))
             {
@@ -97,6 +104,14 @@ public sealed class DingTalkOptionsValidator : IValidateOptions<DingTalkOptions>
             }
         }
     }
+
+    /// <summary>Kept for documentation (RFC 2606), never anyone's server.</summary>
+    private static readonly string[] DocumentationDomains = ["example.com", "example.net", "example.org"];
+
+    /// <summary>A <see cref="DocumentationDomains"/> host or a name under one.</summary>
+    private static bool IsDocumentationDomain(Uri url) =>
+        url.IsAbsoluteUri && DocumentationDomains.Any(domain =>
+            url.IdnHost.Equals(domain, StringComparison.OrdinalIgnoreCase) || url.IdnHost.EndsWith("." + domain, StringComparison.OrdinalIgnoreCase));
 
     private static bool IsHttpUrl(Uri url) => url.IsAbsoluteUri && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp);
 
