@@ -107,7 +107,18 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         if (card.CallbackType == "STREAM")
         {
             var (_, answer, problem) = await ClickOverStreamAsync(outTrackId, userId, parameters);
-            return problem ?? Answered("STREAM", answer!.Code, StreamResponse(answer.Data));
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            var update = StreamResponse(answer!.Data);
+            if (answer.Code == StatusCodes.Status200OK)
+            {
+                state.ApplyClickerAnswer(outTrackId, userId, update);
+            }
+
+            return Answered("STREAM", answer.Code, update);
         }
 
         if (string.IsNullOrEmpty(card.CallbackRouteKey))
@@ -129,7 +140,7 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         }
 
         var body = CardCallbackBody.Advanced(card, userId, parameters);
-        return await PostAsync("HTTP", callback.CallbackUrl, body, callback.ApiSecret, cancellationToken);
+        return await PostAsync("HTTP", callback.CallbackUrl, body, callback.ApiSecret, answer => state.ApplyClickerAnswer(outTrackId, userId, answer), cancellationToken);
     }
 
     private async Task<IResult> ClickRobotCardAsync(string cardBizId, string userId, JsonObject? parameters, CancellationToken cancellationToken)
@@ -149,10 +160,11 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         }
 
         // DingTalk documents no signature for a robot card's callback: the token in the URL is the card's proof.
-        return await PostAsync("robot", card.CallbackUrl, CardCallbackBody.Robot(cardBizId, userId, parameters), apiSecret: null, cancellationToken);
+        return await PostAsync("robot", card.CallbackUrl, CardCallbackBody.Robot(cardBizId, userId, parameters), apiSecret: null, answered: null, cancellationToken);
     }
 
-    private async Task<IResult> PostAsync(string via, string url, JsonObject body, string? apiSecret, CancellationToken cancellationToken)
+    /// <param name="answered">Given the receiver's 200 answer, as DingTalk applies it (null: nothing is applied).</param>
+    private async Task<IResult> PostAsync(string via, string url, JsonObject body, string? apiSecret, Action<JsonNode?>? answered, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var target) || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
         {
@@ -174,7 +186,13 @@ internal sealed class SandboxClicker(SandboxState state) : IDisposable
         {
             using var response = await _http.SendAsync(request, cancellationToken);
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            return Answered(via, (int)response.StatusCode, ParseOrText(text));
+            var answer = ParseOrText(text);
+            if (response.StatusCode == System.Net.HttpStatusCode.OK)
+            {
+                answered?.Invoke(answer);
+            }
+
+            return Answered(via, (int)response.StatusCode, answer);
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -338,6 +338,46 @@ public sealed class SandboxState
         return (_currentToken, (int)Options.TokenLifetime.TotalSeconds);
     }
 
+    /// <summary>
+    /// What DingTalk does with a click's answer: the update in it is shown to the clicking user alone — its
+    /// <c>userPrivateData</c> and its <c>cardData</c> both, merged by key as its <c>cardUpdateOptions</c> say (replaced
+    /// otherwise) — so it is kept with the clicker's private data, where the page shows it. An answer that is not an
+    /// update (<c>{}</c>, an error, not JSON) changes nothing.
+    /// </summary>
+    public void ApplyClickerAnswer(string outTrackId, string userId, System.Text.Json.Nodes.JsonNode? answer)
+    {
+        if (answer is not System.Text.Json.Nodes.JsonObject update)
+        {
+            return;
+        }
+
+        var options = update["cardUpdateOptions"] as System.Text.Json.Nodes.JsonObject;
+        var parts = new[] { ("userPrivateData", "updatePrivateDataByKey"), ("cardData", "updateCardDataByKey") }
+            .Select(part => (Values: (update[part.Item1] as System.Text.Json.Nodes.JsonObject)?["cardParamMap"] as System.Text.Json.Nodes.JsonObject, ByKey: options?[part.Item2]?.GetValueKind() == System.Text.Json.JsonValueKind.True))
+            .Where(part => part.Values is not null)
+            .ToList();
+        lock (_gate)
+        {
+            if (parts.Count == 0 || !CardRecords.TryGetValue(outTrackId, out var card))
+            {
+                return;
+            }
+
+            foreach (var (values, byKey) in parts)
+            {
+                var seen = byKey && card.PrivateData.TryGetValue(userId, out var current) ? current : new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var (key, value) in values!)
+                {
+                    seen[key] = value?.GetValueKind() == System.Text.Json.JsonValueKind.String ? value.GetValue<string>() : value?.ToJsonString() ?? "";
+                }
+
+                card.PrivateData[userId] = seen;
+            }
+
+            CardsChanged();
+        }
+    }
+
     /// <summary>A card or robot card was created, delivered, updated or streamed into: <see cref="Export"/> changed. Caller holds the lock.</summary>
     internal void CardsChanged() => _changes++;
 

@@ -110,6 +110,10 @@ public sealed class SandboxModeTests : IAsyncLifetime
         Assert.Equal("STREAM", first.GetProperty("via").GetString());
         Assert.Equal(200, first.GetProperty("status").GetInt32());
         Assert.Equal("A", first.GetProperty("answer").GetProperty("userPrivateData").GetProperty("cardParamMap").GetProperty("myVote").GetString());
+        var cards = await HttpAssert.JsonAsync(await client.GetAsync("/sandbox/cards"), HttpStatusCode.OK);
+        var clickers = cards.GetProperty("cards").EnumerateArray().Single(c => c.GetProperty("outTrackId").GetString() == "page-stream-poll").GetProperty("privateData");
+        Assert.Equal("A", clickers.GetProperty("u1").GetProperty("myVote").GetString()); // the answer's update, shown to its clicker alone
+        Assert.Equal("B", clickers.GetProperty("u2").GetProperty("myVote").GetString());
         await Tests.Callbacks.Eventually.TrueAsync(
             async () =>
             {

@@ -44,6 +44,10 @@ public sealed partial class SandboxPageTests : IAsyncLifetime
         Assert.Equal(200, first.GetProperty("status").GetInt32());
         Assert.Equal("A", MyVote(first));
         Assert.Equal("A", MyVote(second));
+        // DingTalk shows each clicker the answer's update: the page keeps it with that user's private data.
+        var clickers = (await SandboxCardAsync("lunch")).GetProperty("privateData");
+        Assert.Equal("A", clickers.GetProperty("u1").GetProperty("myVote").GetString());
+        Assert.Equal("A", clickers.GetProperty("u2").GetProperty("myVote").GetString());
         await Eventually.TrueAsync(
             async () => CardData(await SandboxCardAsync("lunch")) is { } data && data.GetProperty("total").GetString() == "2" && data.GetProperty("votes_A").GetString() == "2",
             "everyone's update with both votes reached the emulated DingTalk");
