@@ -157,16 +157,25 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     /// </summary>
     public async Task FreezeAsync(TimeSpan duration)
     {
-        await SignalAsync("STOP");
+        await SuspendAsync();
         try
         {
             await Task.Delay(duration);
         }
         finally
         {
-            await SignalAsync("CONT");
+            await ResumeAsync();
         }
     }
+
+    /// <summary>SIGSTOP: the process stands still from the moment this returns, until <see cref="ResumeAsync"/>.</summary>
+    public Task SuspendAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT: a process stood still by <see cref="SuspendAsync"/> carries on where it was.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    /// <summary>The process ended (it crashed, or was killed).</summary>
+    public bool HasExited => _process.HasExited;
 
     public async ValueTask DisposeAsync()
     {
