@@ -22,6 +22,19 @@ internal sealed partial class StreamSession : IAsyncDisposable
     /// <summary>Frames read and waiting for a slot, per slot: past that, reading pauses, so a flood is held off in DingTalk's queue, not in memory.</summary>
     internal const int WaitingPerSlot = 4;
 
+    /// <summary>
+    /// The idle deadline found passed by this much — by the idle timer, a frame or the socket's end — means the gateway's
+    /// own process stood still meanwhile (a paused VM or container, a long GC pause, a host asleep): it heard nothing because
+    /// it listened to nothing, which says nothing of DingTalk. A timer is seconds late for no other reason.
+    /// </summary>
+    internal static readonly TimeSpan StandstillThreshold = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// After a standstill, how long the connection gets to show it lives before it is judged silent: what DingTalk sent
+    /// meanwhile sits in the socket and is read at once, and a socket DingTalk dropped meanwhile fails at once, saying so.
+    /// </summary>
+    internal static readonly TimeSpan ResumeGrace = TimeSpan.FromSeconds(1);
+
     private readonly ClientWebSocket _socket;
     private readonly StreamFrameHandler _frames;
     private readonly SemaphoreSlim _inFlightLimit;
@@ -35,6 +48,11 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Task> _inFlight = new();
     private readonly TaskCompletionSource<string> _replaceRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _idle;
+    private readonly Lock _watch = new(); // the idle timer's arming and judging
+    private long _idleArmedAt;
+    private TimeSpan _idleWait;
+    private TimeSpan? _stoodStill; // a standstill was seen, and no frame has come since
+    private bool _watched = true; // false once the idle timer dropped the connection, or the socket went
     private string? _endReason;
     private long _framesReceived;
     private long _nextFrame;
@@ -54,6 +72,8 @@ internal sealed partial class StreamSession : IAsyncDisposable
         _clock = clock;
         _logger = logger;
         ConnectedAt = clock.GetUtcNow();
+        _idleArmedAt = clock.GetTimestamp();
+        _idleWait = options.IdleTimeout;
         _idle = clock.CreateTimer(_ => OnIdle(), null, options.IdleTimeout, Timeout.InfiniteTimeSpan);
         Completion = ReceiveAsync();
     }
@@ -218,7 +238,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
                 }
 
                 Interlocked.Increment(ref _framesReceived);
-                _idle.Change(_options.IdleTimeout, Timeout.InfiniteTimeSpan);
+                Heard();
                 if (oversized)
                 {
                     oversized = false;
@@ -247,7 +267,12 @@ internal sealed partial class StreamSession : IAsyncDisposable
         {
             ArrayPool<byte>.Shared.Return(chunk);
             EndedAt = _clock.GetUtcNow();
-            _idle.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            lock (_watch)
+            {
+                NoticeStandstill(); // the socket found gone long past the idle deadline: the gateway stood still, and says so before the loss is logged
+                _watched = false;
+                _idle.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            }
             await _gone.CancelAsync();
         }
     }
@@ -420,7 +445,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
         }
         catch (Exception ex) when (IsSocketGone(ex))
         {
-            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, ex.Message);
+            // Dropped on purpose (idle, stalled), the socket says only that it is disposed or aborted: say why it went instead.
+            var why = ex is ObjectDisposedException or InvalidOperationException && Volatile.Read(ref _endReason) is { } ended ? $"the connection was dropped: {ended}" : ex.Message;
+            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, why);
         }
     }
 
@@ -494,10 +521,82 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private static bool IsSocketGone(Exception ex) =>
         ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException or IOException;
 
+    /// <summary><see cref="ResumeGrace"/>, never longer than the idle timeout itself.</summary>
+    private TimeSpan Grace => ResumeGrace < _options.IdleTimeout ? ResumeGrace : _options.IdleTimeout;
+
+    /// <summary>A frame came: the connection lives; the idle timer starts again.</summary>
+    private void Heard()
+    {
+        lock (_watch)
+        {
+            NoticeStandstill(); // a frame read long past the idle deadline, before the overdue timer ran: the gateway stood still
+            _stoodStill = null;
+            Arm(_options.IdleTimeout);
+        }
+    }
+
+    /// <summary>
+    /// Nothing came for <see cref="StreamOptions.IdleTimeout"/>: a silent connection, dropped to be replaced — unless the
+    /// timer runs long past its time, when the silence was the gateway's own (it stood still): the connection then gets
+    /// <see cref="ResumeGrace"/> to show it lives, and is judged on that.
+    /// </summary>
     private void OnIdle()
     {
-        Interlocked.CompareExchange(ref _endReason, $"no frame from DingTalk for {_options.IdleTimeout.TotalSeconds:0.#} s (a silent connection)", null);
+        string reason;
+        lock (_watch)
+        {
+            if (!_watched)
+            {
+                return;
+            }
+
+            if (_idleWait - _clock.GetElapsedTime(_idleArmedAt) is { Ticks: > 0 } left)
+            {
+                _idle.Change(left, Timeout.InfiniteTimeSpan); // a frame came as this run was due (or it ran early): not idle yet
+                return;
+            }
+
+            if (NoticeStandstill())
+            {
+                Arm(Grace);
+                return;
+            }
+
+            _watched = false;
+            reason = _stoodStill is { } stood
+                ? $"no frame from DingTalk for {_idleWait.TotalSeconds:0.#} s after the gateway resumed from standing still at least {stood.TotalSeconds:0.#} s (a silent connection)"
+                : $"no frame from DingTalk for {_options.IdleTimeout.TotalSeconds:0.#} s (a silent connection)";
+        }
+
+        Interlocked.CompareExchange(ref _endReason, reason, null);
         Abort();
+    }
+
+    /// <summary>Caller holds <see cref="_watch"/>.</summary>
+    private void Arm(TimeSpan wait)
+    {
+        _idleArmedAt = _clock.GetTimestamp();
+        _idleWait = wait;
+        _idle.Change(wait, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// True, and said once, when the idle deadline is found passed by <see cref="StandstillThreshold"/> or more: the gateway
+    /// stood still meanwhile. Caller holds <see cref="_watch"/>.
+    /// </summary>
+    private bool NoticeStandstill()
+    {
+        var late = _clock.GetElapsedTime(_idleArmedAt) - _idleWait;
+        if (!_watched || late < StandstillThreshold)
+        {
+            return false;
+        }
+
+        _stoodStill = late;
+        _idleArmedAt = _clock.GetTimestamp(); // said once: judged afresh from here
+        _idleWait = TimeSpan.Zero;
+        Log.StoodStill(_logger, Number, (long)late.TotalMilliseconds, (long)Grace.TotalMilliseconds);
+        return true;
     }
 
     /// <summary>
@@ -551,6 +650,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
         [LoggerMessage(5041, LogLevel.Warning, "Stream connection {Connection}: an answer could not be written within {TimeoutMs} ms, so DingTalk has stopped reading what the gateway sends (its frames may still come): dropping the connection to open a new one; the frames left unanswered are pushed again")]
         public static partial void SendStalled(ILogger logger, int connection, long timeoutMs);
+
+        [LoggerMessage(5017, LogLevel.Warning, "Stream connection {Connection}: the gateway itself stood still — the connection's idle deadline was found {OverdueMs} ms overdue, which only a process that was not running does (a paused VM or container, a long GC pause, a host asleep) — and answered nothing meanwhile. The silence was the gateway's own, so the connection is judged on what it does now: frames DingTalk sent meanwhile are read and answered late (or pushed again), a socket DingTalk dropped meanwhile is replaced, and one still quiet {GraceMs} ms from now is replaced as silent")]
+        public static partial void StoodStill(ILogger logger, int connection, long overdueMs, long graceMs);
 
         [LoggerMessage(5016, LogLevel.Warning, "Stream connection {Connection} closed with {InFlight} frame(s) still being handled after {DrainMs} ms")]
         public static partial void DrainTimedOut(ILogger logger, int connection, int inFlight, long drainMs);
