@@ -36,6 +36,47 @@ public sealed class StreamOwnGatewayTests
         }
     }
 
+    /// <summary>
+    /// A socket that goes with many frames in flight loses every one of their answers: one warning said them all, one a
+    /// frame (seventeen after an 8 s freeze, FrozenGatewayTests). Now the first is said, the rest at Debug, and the count once.
+    /// </summary>
+    [Fact]
+    public async Task Answers_lost_with_a_dropped_socket_are_said_once_and_counted_not_warned_one_by_one()
+    {
+        var gateway = await StreamGateway.StartAsync(new Dictionary<string, string?> { ["Serilog:MinimumLevel:Override:DingTalk.CardGateway.Stream"] = "Debug" });
+        try
+        {
+            var connection = await gateway.OpenConnectionAsync();
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+            var frames = new List<SandboxStreamMessage>();
+            for (var i = 0; i < 4; i++)
+            {
+                frames.Add(await gateway.Stream.PushCardCallbackAsync(outTrackId, $"u{i}", new { action = CountingHandler.Action, delayMs = "800" }));
+            }
+
+            await Callbacks.Eventually.TrueAsync(() => gateway.Invocations.For(outTrackId).Count == 4, "the four handlers are running");
+            connection.Drop();
+
+            await Callbacks.Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5018), "the lost answers counted as the connection closed");
+            var events = gateway.Logs.LogEvents.ToList();
+            var first = Assert.Single(events, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5013);
+            Assert.Equal(Serilog.Events.LogEventLevel.Warning, first.Level);
+            var others = events.Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5019).ToList();
+            Assert.Equal(3, others.Count);
+            Assert.All(others, e => Assert.Equal(Serilog.Events.LogEventLevel.Debug, e.Level));
+            Assert.Equal(frames.Select(f => f.MessageId).Order(), events.Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) is 5013 or 5019).Select(e => ((Serilog.Events.ScalarValue)e.Properties["MessageId"]).Value as string).Order());
+            Assert.Contains("closed with 4 answers not sent", Assert.Single(events, e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5018).RenderMessage(), StringComparison.Ordinal);
+
+            // DingTalk pushes them again on the new connection: answered from their records, each handled once.
+            await Task.WhenAll(frames.Select(f => f.Answered)).WaitAsync(StreamGateway.Patience);
+            Assert.Equal(4, gateway.Invocations.For(outTrackId).Count);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_frame_waiting_for_a_slot_when_the_gateway_stops_is_left_for_DingTalk_not_taken_after_the_drain()
     {

@@ -55,6 +55,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private bool _watched = true; // false once the idle timer dropped the connection, or the socket went
     private string? _endReason;
     private long _framesReceived;
+    private int _answersLost;
     private long _nextFrame;
     private readonly Lock _admission = new(); // taking a frame up and beginning to close exclude each other
     private volatile bool _closing;
@@ -185,6 +186,11 @@ internal sealed partial class StreamSession : IAsyncDisposable
         catch (TimeoutException)
         {
             Log.DrainTimedOut(_logger, Number, _inFlight.Count, (long)_options.SendTimeout.TotalMilliseconds);
+        }
+
+        if (Volatile.Read(ref _answersLost) is > 1 and var lost)
+        {
+            Log.AnswersLost(_logger, Number, lost);
         }
 
         await _idle.DisposeAsync();
@@ -441,13 +447,29 @@ internal sealed partial class StreamSession : IAsyncDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             Stalled();
-            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, $"it could not be written within {_options.SendTimeout.TotalSeconds:0.###} s");
+            AnswerLost(ack.Headers.MessageId, $"it could not be written within {_options.SendTimeout.TotalSeconds:0.###} s");
         }
         catch (Exception ex) when (IsSocketGone(ex))
         {
             // Dropped on purpose (idle, stalled), the socket says only that it is disposed or aborted: say why it went instead.
             var why = ex is ObjectDisposedException or InvalidOperationException && Volatile.Read(ref _endReason) is { } ended ? $"the connection was dropped: {ended}" : ex.Message;
-            Log.AnswerLost(_logger, ack.Headers.MessageId, Number, why);
+            AnswerLost(ack.Headers.MessageId, why);
+        }
+    }
+
+    /// <summary>
+    /// The first answer a connection could not send is said (5013); the others, as many as the frames it had in flight when
+    /// the socket went, at Debug (5019), and counted in one line as it is disposed (5018).
+    /// </summary>
+    private void AnswerLost(string messageId, string reason)
+    {
+        if (Interlocked.Increment(ref _answersLost) == 1)
+        {
+            Log.AnswerLost(_logger, messageId, Number, reason);
+        }
+        else
+        {
+            Log.AnotherAnswerLost(_logger, messageId, Number, reason);
         }
     }
 
@@ -636,8 +658,14 @@ internal sealed partial class StreamSession : IAsyncDisposable
         [LoggerMessage(5012, LogLevel.Warning, "Stream frame on connection {Connection} discarded unanswered: larger than DingTalk:Stream:MaxFrameBytes ({MaxBytes} bytes)")]
         public static partial void FrameTooLarge(ILogger logger, int connection, int maxBytes);
 
-        [LoggerMessage(5013, LogLevel.Warning, "The answer to Stream frame {MessageId} on connection {Connection} was not sent ({Reason:l}); DingTalk will push the frame again")]
+        [LoggerMessage(5013, LogLevel.Warning, "The answer to Stream frame {MessageId} on connection {Connection} was not sent ({Reason:l}); DingTalk will push the frame again. Other answers this connection cannot send are logged at Debug (5019) and counted as it closes (5018)")]
         public static partial void AnswerLost(ILogger logger, string messageId, int connection, string reason);
+
+        [LoggerMessage(5018, LogLevel.Warning, "Stream connection {Connection} closed with {Lost} answers not sent (the first said in 5013, each in 5019 at Debug); DingTalk pushes those frames again, and the clicks already handled are answered from their records, not handled twice")]
+        public static partial void AnswersLost(ILogger logger, int connection, int lost);
+
+        [LoggerMessage(5019, LogLevel.Debug, "The answer to Stream frame {MessageId} on connection {Connection} was not sent either ({Reason:l}); DingTalk will push the frame again")]
+        public static partial void AnotherAnswerLost(ILogger logger, string messageId, int connection, string reason);
 
         [LoggerMessage(5014, LogLevel.Error, "Stream frame {MessageId} on connection {Connection} failed; left unanswered so that DingTalk pushes it again")]
         public static partial void HandlingFailed(ILogger logger, Exception exception, string messageId, int connection);
