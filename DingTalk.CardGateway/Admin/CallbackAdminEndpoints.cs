@@ -60,7 +60,7 @@ public static class CallbackAdminEndpoints
         int? limit,
         string? before,
         string? userId,
-        string? outcome,
+        [AllowedNames<CallbackOutcome>] string? outcome,
         ICallbackStore callbacks,
         ICardStore cards,
         CancellationToken cancellationToken)
@@ -93,7 +93,7 @@ public static class CallbackAdminEndpoints
     }
 
     private static async Task<Results<Ok<CallbackPage>, ValidationProblem>> EveryCardAsync(
-        int? limit, string? before, string? outcome, string? since, ICallbackStore callbacks, CancellationToken cancellationToken)
+        int? limit, string? before, [AllowedNames<CallbackOutcome>] string? outcome, string? since, ICallbackStore callbacks, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         return ReadQuery(limit, before, outcome, since, errors) is { } query && errors.Count == 0

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using DingTalk.CardGateway.Cards;
 using DingTalk.CardGateway.Handlers;
@@ -341,7 +342,7 @@ public static partial class CardAdminEndpoints
         new(null, null, Replace: false, PublicFrom: CardDataChange.Value(key, stored => isFull ? content : stored + content));
 
     private static async Task<Results<Ok<CardPage>, ValidationProblem>> ListAsync(
-        CardListing listing, int? limit, string? after, string? undelivered, CancellationToken cancellationToken)
+        CardListing listing, int? limit, string? after, [AllowedValues("dead", "pending")] string? undelivered, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (limit is < 1 or > CardListing.MaxLimit)

@@ -68,7 +68,9 @@ public sealed class CardListing(StorageSession session)
     }
 }
 
-/// <summary>A page of stored cards; <paramref name="Next"/> is the <c>after</c> that gets the next page (null on the last).</summary>
+/// <summary>A page of stored cards.</summary>
+/// <param name="Cards">The page's cards, in id order.</param>
+/// <param name="Next">The <c>after</c> that gets the next page; left out on the last page.</param>
 public sealed record CardPage(IReadOnlyList<CardSummary> Cards, string? Next);
 
 /// <summary>A stored card in a list: what it is, how far it has changed, and how many of its updates DingTalk has not taken yet.</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -67,7 +68,7 @@ public static partial class DeadLetterAdminEndpoints
         ILoggerFactory logs,
         int? limit,
         string? after,
-        string? undelivered,
+        [Required, AllowedValues("dead")] string? undelivered,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Storage.Sql;
@@ -58,7 +59,7 @@ public static partial class EffectAdminEndpoints
     }
 
     private static async Task<Results<Accepted<EffectsRetried>, ValidationProblem>> RetryAllAsync(
-        string? effect, string? status, SqlEffects effects, HttpContext http, ILoggerFactory logs, CancellationToken cancellationToken)
+        [Required] string? effect, [Required, AllowedValues("dead")] string? status, SqlEffects effects, HttpContext http, ILoggerFactory logs, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(effect) || effect.Length > MaxEffectName)

@@ -1,18 +1,28 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using DingTalk.CardGateway.Cards;
 
 namespace DingTalk.CardGateway.Admin;
 
 /// <summary>Body of <c>POST /api/cards</c>: an advanced card and where it goes (a group or users' 1:1 robot chats).</summary>
-public sealed record SendCardRequest
+public sealed record SendCardRequest : IExampleBody<SendCardRequest>
 {
+    /// <summary>The quick start's poll, to the sandbox's group: what Swagger UI pre-fills.</summary>
+    public static SendCardRequest Example => new()
+    {
+        CardTemplateId = "tpl.poll",
+        OpenConversationId = "cidDemo==",
+        CardData = new Dictionary<string, JsonElement> { ["title"] = JsonSerializer.SerializeToElement("Lunch?") },
+    };
+
     /// <summary>The template id from DingTalk's card builder.</summary>
+    [Required]
     public string? CardTemplateId { get; init; }
 
     /// <summary>Your id for the card; generated when absent.</summary>
     public string? OutTrackId { get; init; }
 
-    /// <summary>Deliver into this group chat (the robot must be in it).</summary>
+    /// <summary>Deliver into this group chat (the robot must be in it); give this or <c>userIds</c>, not both.</summary>
     public string? OpenConversationId { get; init; }
 
     /// <summary>Or deliver into each user's 1:1 chat with the robot.</summary>
@@ -24,9 +34,11 @@ public sealed record SendCardRequest
     /// <summary>Per-user variables, by userId.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? PrivateData { get; init; }
 
+    /// <summary>Users to @mention in the group when the card is delivered.</summary>
     public IReadOnlyList<string>? AtUserIds { get; init; }
 
-    /// <summary><c>HTTP</c> or <c>STREAM</c>; by default STREAM when Stream mode is on, else HTTP.</summary>
+    /// <summary>How the card's clicks come back: <c>HTTP</c> or <c>STREAM</c>; when left out, STREAM if Stream mode is on, else HTTP.</summary>
+    [AllowedValues(Cards.CallbackTypes.Http, Cards.CallbackTypes.Stream)]
     public string? CallbackType { get; init; }
 
     public Dictionary<string, string[]> Validate()

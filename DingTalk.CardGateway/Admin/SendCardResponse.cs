@@ -9,7 +9,7 @@ namespace DingTalk.CardGateway.Admin;
 /// <param name="DeliverResults">DingTalk's result per target.</param>
 /// <param name="DeliveryConfirmed">
 /// False when DingTalk created the card but its answer was lost (a timeout or 5xx, then a retry that found the card
-/// already there): the card exists and is stored, <paramref name="DeliverResults"/> is empty and
-/// <paramref name="AllDelivered"/> false because which targets it reached is unknown. Check the chat; do not send it again.
+/// already there): the card exists and is stored, <c>deliverResults</c> is empty and
+/// <c>allDelivered</c> false because which targets it reached is unknown. Check the chat; do not send it again.
 /// </param>
 public sealed record SendCardResponse(string OutTrackId, string CallbackType, bool AllDelivered, IReadOnlyList<DeliverResult> DeliverResults, bool DeliveryConfirmed = true);

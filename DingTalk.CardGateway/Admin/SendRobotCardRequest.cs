@@ -1,16 +1,31 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using DingTalk.CardGateway.Cards;
 
 namespace DingTalk.CardGateway.Admin;
 
 /// <summary>Body of <c>POST /api/robot-cards</c>: a normal StandardCard to a group or one user.</summary>
-public sealed record SendRobotCardRequest
+public sealed record SendRobotCardRequest : IExampleBody<SendRobotCardRequest>
 {
+    /// <summary>A StandardCard with a title and one line of text, to the sandbox's group: what Swagger UI pre-fills.</summary>
+    public static SendRobotCardRequest Example => new()
+    {
+        CardData = JsonSerializer.SerializeToElement(new
+        {
+            header = new { title = new { type = "text", text = "Lunch?" } },
+            contents = new[] { new { type = "markdown", id = "note", text = "Sent from Swagger UI" } },
+        }),
+        OpenConversationId = "cidDemo==",
+    };
+
     /// <summary>The StandardCard JSON object (header, contents, …).</summary>
+    [Required]
     public JsonElement CardData { get; init; }
 
+    /// <summary>Send into this group chat (the robot must be in it); give this or <c>userId</c>, not both.</summary>
     public string? OpenConversationId { get; init; }
 
+    /// <summary>Or send into this user's 1:1 chat with the robot.</summary>
     public string? UserId { get; init; }
 
     /// <summary>Your id for the card; generated when absent.</summary>

@@ -5,10 +5,16 @@ namespace DingTalk.CardGateway.Hosting;
 
 public static class OpenApiExtensions
 {
-    /// <summary>The OpenAPI document of <c>/api</c>, with the <c>X-Api-Key</c> scheme so Swagger UI can send.</summary>
+    /// <summary>
+    /// The OpenAPI document of <c>/api</c>, with the <c>X-Api-Key</c> scheme so Swagger UI can send, and what each request
+    /// takes (<see cref="OpenApiRequestContract"/>): examples it can send as they are, required fields, allowed values.
+    /// </summary>
     public static IServiceCollection AddGatewayOpenApi(this IServiceCollection services)
     {
-        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi(options => options
+            .AddSchemaTransformer(OpenApiRequestContract.DescribeSchemaAsync)
+            .AddOperationTransformer(OpenApiRequestContract.DescribeOperationAsync)
+            .AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "DingTalk Card Gateway";
             document.Info.Description = "Send and update DingTalk cards. Every /api call needs the X-Api-Key header.";

@@ -1,7 +1,7 @@
 namespace DingTalk.CardGateway.Storage;
 
 /// <summary>
-/// One effect a committed click queued (<c>CardActionResult.AndAfterCommit</c>), as <c>GET /api/cards/{id}</c> shows it:
+/// One effect a committed click queued (a handler's <c>AndAfterCommit</c>), as <c>GET /api/cards/{id}</c> shows it:
 /// never its payload, which may hold what the effect needs to call another system.
 /// </summary>
 /// <param name="Id">The effect's row: what <c>POST /api/effects/{id}/retry</c> and <c>DELETE /api/effects/{id}</c> take.</param>
