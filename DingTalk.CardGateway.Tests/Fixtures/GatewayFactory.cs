@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using DingTalk.CardGateway.Admin;
 using DingTalk.CardGateway.Hosting;
 using Microsoft.AspNetCore.Hosting;
@@ -19,7 +18,7 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     public const string ApiSecret = "test-api-secret-0123456789";
     public const string PublicBaseUrl = "https://gateway.example.test";
 
-    private readonly CapturingSink _logs = new();
+    private readonly CapturedLogs _logs = new();
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"cg-gateway-{Guid.NewGuid():N}.db");
 
     public FakeDingTalk DingTalk => dingTalk;
@@ -100,14 +99,5 @@ public sealed class GatewayFactory(FakeDingTalk dingTalk, IReadOnlyDictionary<st
     {
         await base.DisposeAsync();
         SqliteFiles.Delete(_database);
-    }
-
-    private sealed class CapturingSink : ILogEventSink
-    {
-        private readonly ConcurrentQueue<LogEvent> _events = new();
-
-        public IReadOnlyCollection<LogEvent> Events => _events.ToArray();
-
-        public void Emit(LogEvent logEvent) => _events.Enqueue(logEvent);
     }
 }
