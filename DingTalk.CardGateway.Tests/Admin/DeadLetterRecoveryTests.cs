@@ -345,7 +345,10 @@ public sealed class DeadLetterRecoveryTests : IAsyncLifetime
         await Eventually.TrueAsync(() => Dead(gauge) == 0, "every dead letter resolved by its card's resend");
         Assert.All(cards, card => Assert.Equal(card, DingTalk.FindCard(card)!.CardData["lost"]));
         Assert.Empty(await ListedAsync("/api/cards?undelivered=dead"));
-        Assert.Single(_gateway.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 4111 && e.RenderMessage().Contains("2 cards", StringComparison.Ordinal));
+        var pages = _gateway.LogEvents.Where(e => CardCallbackEndpointTests.EventId(e) == 4111).Select(e => e.RenderMessage()).ToList();
+        Assert.Equal(2, pages.Count);
+        Assert.EndsWith("queued resends of 2 cards with dead-lettered updates (the first page)", pages[0], StringComparison.Ordinal);
+        Assert.EndsWith($"queued resends of 1 cards with dead-lettered updates (the page after {first.GetProperty("next").GetString()})", pages[1], StringComparison.Ordinal);
     }
 
     private MetricCollector<long> Collect(string instrument) =>

@@ -97,7 +97,7 @@ public static partial class DeadLetterAdminEndpoints
 
         await session.CommitAsync(cancellationToken);
         updates.Wake();
-        Log.PageResent(logs.CreateLogger(typeof(DeadLetterAdminEndpoints)), queued.Count, after, http.Connection.RemoteIpAddress?.ToString());
+        Log.PageResent(logs.CreateLogger(typeof(DeadLetterAdminEndpoints)), queued.Count, after is null ? "the first page" : "the page after " + after, after, http.Connection.RemoteIpAddress?.ToString());
         return TypedResults.Accepted("/api/cards?undelivered=dead", new ResendsQueued(queued, page.Next));
     }
 
@@ -125,7 +125,8 @@ public static partial class DeadLetterAdminEndpoints
         [LoggerMessage(4110, LogLevel.Information, "An operator (admin key, from {RemoteIp}) asked to resend card {CardId}'s whole stored state")]
         public static partial void ResendRequested(ILogger logger, string cardId, string? remoteIp);
 
-        [LoggerMessage(4111, LogLevel.Information, "An operator (admin key, from {RemoteIp}) queued resends of {Cards} cards with dead-lettered updates (the page after {After})")]
-        public static partial void PageResent(ILogger logger, int cards, string? after, string? remoteIp);
+        // Page: which one in words, as After is null for the first.
+        [LoggerMessage(4111, LogLevel.Information, "An operator (admin key, from {RemoteIp}) queued resends of {Cards} cards with dead-lettered updates ({Page:l})")]
+        public static partial void PageResent(ILogger logger, int cards, string page, [TagName("After")] string? after, string? remoteIp);
     }
 }
