@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DingTalk.CardGateway.Cards.Wire;
 using DingTalk.CardGateway.Hosting;
 using Microsoft.Extensions.Options;
@@ -89,8 +90,15 @@ public sealed partial class AccessTokenProvider(
     {
         if (_fetching is null)
         {
-            _fetching = new SharedFetch(clock.GetTimestamp());
-            _fetching.Task = FetchSharedAsync(_fetching);
+            var fetch = _fetching = new SharedFetch(clock.GetTimestamp());
+
+            // Everyone's fetch, so not in the first caller's log scope: its lines would carry that caller's HTTP call
+            // (the Uri of a callback registration, in Sandbox mode on a placeholder host) and request. Its trace holds it still.
+            var caller = Activity.Current;
+            using (ExecutionContext.SuppressFlow())
+            {
+                fetch.Task = Task.Run(() => FetchSharedAsync(fetch, caller));
+            }
 
             // A probe may stop waiting on it: its failure is in LastError, not an unobserved exception.
             _fetching.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -134,9 +142,10 @@ public sealed partial class AccessTokenProvider(
     /// The one fetch under way; it ends (success or failure) by making room for the next one. A refusal is logged once
     /// it ends, when every caller that waited on it is known: error 1002 unless each of them says it itself.
     /// </summary>
-    private async Task<CachedToken> FetchSharedAsync(SharedFetch fetch)
+    private async Task<CachedToken> FetchSharedAsync(SharedFetch fetch, Activity? caller)
     {
         await Task.Yield(); // the caller publishes this task under the lock before the fetch can end and clear it
+        Activity.Current = caller;
         DingTalkApiException? refused = null;
         try
         {

@@ -85,10 +85,13 @@ public static class LoggingExtensions
     /// <summary>The health-check framework's category: its line for each unhealthy check of each probe.</summary>
     internal const string HealthCheckCategory = "Microsoft.Extensions.Diagnostics.HealthChecks";
 
-    /// <summary>Serilog's levels (Error for an exception or a 5xx, else Information), except a health probe's: Debug unless it threw.</summary>
+    /// <summary>
+    /// Serilog's levels (Error for an exception or a 5xx, else Information), except a health probe's (Debug unless it threw)
+    /// and the Sandbox card page's polling (Debug unless it failed).
+    /// </summary>
     internal static Serilog.Events.LogEventLevel RequestLevel(HttpContext context, double elapsedMs, Exception? exception) =>
         exception is not null ? Serilog.Events.LogEventLevel.Error
-        : HealthExtensions.IsProbe(context) ? Serilog.Events.LogEventLevel.Debug
+        : HealthExtensions.IsProbe(context) || SandboxExtensions.IsCardPagePoll(context) ? Serilog.Events.LogEventLevel.Debug
         : context.Response.StatusCode > 499 ? Serilog.Events.LogEventLevel.Error
         : Serilog.Events.LogEventLevel.Information;
 

@@ -51,6 +51,15 @@ public static partial class SandboxExtensions
     }
 
     /// <summary>
+    /// The card page's own reading of the cards, <c>GET /sandbox/cards</c>, every second while it is open: logged at Debug
+    /// like a health probe unless it fails, or the default level gets 3,600 request lines an hour of it.
+    /// </summary>
+    public static bool IsCardPagePoll(HttpContext context) =>
+        HttpMethods.IsGet(context.Request.Method)
+        && context.Request.Path.Equals("/sandbox/cards", StringComparison.OrdinalIgnoreCase)
+        && context.Response.StatusCode < 400;
+
+    /// <summary>
     /// Where the card page is, for whoever started <c>dotnet run</c> before reading the README. The emulator is called
     /// over the host's own socket (<see cref="DingTalkEndpoint"/>): WebApplicationFactory's in-memory TestServer has none,
     /// and every call to DingTalk then failed as "unreachable" with nothing saying why.
