@@ -315,12 +315,7 @@ public class CardCallbackEndpointTests(CallbackGateway gateway)
     }
 
     /// <summary>The event as the JSON console writes it.</summary>
-    private static string Json(LogEvent e)
-    {
-        using var writer = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-        new Serilog.Formatting.Compact.RenderedCompactJsonFormatter().Format(e, writer);
-        return writer.ToString();
-    }
+    private static string Json(LogEvent e) => JsonLog.Render(e);
 
     private static string Detail(System.Text.Json.JsonElement problem) => problem.GetProperty("detail").GetString()!;
 

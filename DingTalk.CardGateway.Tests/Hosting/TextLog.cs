@@ -6,14 +6,14 @@ using Serilog.Formatting.Display;
 
 namespace DingTalk.CardGateway.Tests.Hosting;
 
-/// <summary>Log events as the gateway's text console writes them: through <see cref="ControlCharacterEscapingSink"/>, with its output template.</summary>
+/// <summary>Log events as the gateway's text console writes them: through the sinks in front of it (<see cref="LoggingExtensions.ForTextConsole"/>), with its output template.</summary>
 public static class TextLog
 {
     public static string Render(IEnumerable<LogEvent> events)
     {
         var formatter = new MessageTemplateTextFormatter(LoggingExtensions.TextTemplate, CultureInfo.InvariantCulture);
         using var writer = new StringWriter(CultureInfo.InvariantCulture);
-        using var sink = new ControlCharacterEscapingSink(new Written(e => formatter.Format(e, writer)));
+        var sink = LoggingExtensions.ForTextConsole(new Written(e => formatter.Format(e, writer)));
         foreach (var logEvent in events)
         {
             sink.Emit(logEvent);

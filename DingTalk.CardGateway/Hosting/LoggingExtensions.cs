@@ -1,5 +1,4 @@
 using Serilog;
-using Serilog.Formatting.Compact;
 
 namespace DingTalk.CardGateway.Hosting;
 
@@ -33,21 +32,31 @@ public static class LoggingExtensions
                     && source is Serilog.Events.ScalarValue { Value: "Microsoft.Extensions.Hosting.Internal.Host" });
             if (json)
             {
-                logger.WriteTo.Console(new RenderedCompactJsonFormatter());
+                logger.WriteTo.Console(JsonFormatter);
             }
             else
             {
                 // Values are written as they came: a caller's line break or terminal escape would forge a line or a colour.
                 logger.WriteTo.Sink(Serilog.Configuration.LoggerSinkConfiguration.Wrap(
-                    console => new ControlCharacterEscapingSink(console),
+                    ForTextConsole,
                     to => to.Console(outputTemplate: TextTemplate)));
             }
         }, preserveStaticLogger: true); // one logger per host: no process-wide Log.Logger for tests to trip over
         return builder;
     }
 
-    /// <summary>A text log line; the exception, if any, on the lines after it.</summary>
-    internal const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj} {CorrelationId}{NewLine}{Exception}";
+    /// <summary>A JSON log line: Serilog's rendered compact JSON, its message written as the text format's.</summary>
+    internal static Serilog.Formatting.ITextFormatter JsonFormatter { get; } = new LiteralMessageJsonFormatter();
+
+    /// <summary>
+    /// A text log line, <c>[09:17:45 WRN 3101] DingTalk.CardGateway.…: message 0HN…:00000001</c>, the event id and the
+    /// correlation id only when it has them (<see cref="TextLineSink"/>); the exception, if any, on the lines after it.
+    /// </summary>
+    internal const string TextTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}{" + TextLineSink.EventIdText + "}] {SourceContext}: {Message:lj}{" + TextLineSink.CorrelationIdText + "}{NewLine}{Exception}";
+
+    /// <summary>What stands between the events and the text console: control characters escaped, the line's optional parts.</summary>
+    internal static Serilog.Core.ILogEventSink ForTextConsole(Serilog.Core.ILogEventSink console) =>
+        new ControlCharacterEscapingSink(new TextLineSink(console));
 
     /// <summary>Request logging, with a correlation id taken from <c>X-Correlation-Id</c> or made up, echoed back.</summary>
     public static WebApplication UseGatewayRequestLogging(this WebApplication app)
