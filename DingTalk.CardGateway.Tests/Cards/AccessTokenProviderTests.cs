@@ -196,7 +196,22 @@ public class AccessTokenProviderTests
         var options = new DingTalkOptions { AppKey = "key", AppSecret = "secret-value" };
         var monitor = new StaticOptionsMonitor<DingTalkOptions>(options);
         var masker = new SecretMasker(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
-        return new AccessTokenProvider(_oauth, monitor, _clock, masker, NullLogger<AccessTokenProvider>.Instance);
+        var endpoint = new DingTalkEndpoint(Options.Create(options), new NoServer()); // Live: the configured address
+        return new AccessTokenProvider(_oauth, endpoint, monitor, _clock, masker, NullLogger<AccessTokenProvider>.Instance);
+    }
+
+    private sealed class NoServer : Microsoft.AspNetCore.Hosting.Server.IServer
+    {
+        public Microsoft.AspNetCore.Http.Features.IFeatureCollection Features { get; } = new Microsoft.AspNetCore.Http.Features.FeatureCollection();
+
+        public Task StartAsync<TContext>(Microsoft.AspNetCore.Hosting.Server.IHttpApplication<TContext> application, CancellationToken cancellationToken)
+            where TContext : notnull => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public void Dispose()
+        {
+        }
     }
 
     private sealed class CountingOAuth : IDingTalkOAuthApi

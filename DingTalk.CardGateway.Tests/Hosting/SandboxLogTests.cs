@@ -2,6 +2,7 @@ using System.Net;
 using DingTalk.CardGateway.Tests.Callbacks;
 using DingTalk.CardGateway.Tests.Fixtures;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Serilog.Events;
 
 namespace DingTalk.CardGateway.Tests.Hosting;
@@ -23,9 +24,10 @@ public sealed class SandboxLogTests : IAsyncLifetime
     /// <summary>
     /// The token is fetched for the first call that needs one, the callback registration here, and once for every caller
     /// waiting: its line (1001) carried that call's HTTP scope, <c>"Uri":"http://dingtalk.invalid/v1.0/card/callbacks/register"</c>.
+    /// It names the token call, at the address it went to.
     /// </summary>
     [Fact]
-    public async Task The_token_fetch_line_names_no_other_call_and_no_placeholder_host()
+    public async Task The_token_fetch_line_names_the_token_call_at_its_real_address()
     {
         var fetched = await Eventually.ValueAsync(() => _logs.Events.FirstOrDefault(e => CardCallbackEndpointTests.EventId(e) == 1001), "the token fetched");
         await Eventually.TrueAsync(() => _logs.Events.Any(e => CardCallbackEndpointTests.EventId(e) == 3201), "the callbacks registered with it");
@@ -33,10 +35,9 @@ public sealed class SandboxLogTests : IAsyncLifetime
         var properties = string.Join(' ', fetched.Properties.Select(p => $"{p.Key}={p.Value}"));
         Assert.DoesNotContain("dingtalk.invalid", properties, StringComparison.Ordinal);
         Assert.DoesNotContain("/callbacks/register", properties, StringComparison.Ordinal);
-        if (fetched.Properties.TryGetValue("Uri", out var uri))
-        {
-            Assert.EndsWith("/sandbox/v1.0/oauth2/accessToken\"", uri.ToString(), StringComparison.Ordinal);
-        }
+        Assert.True(fetched.Properties.TryGetValue("Uri", out var uri), "no Uri: " + properties);
+        var address = _gateway.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
+        Assert.Equal($"\"{address.TrimEnd('/')}/sandbox/v1.0/oauth2/accessToken\"", uri.ToString());
     }
 
     /// <summary>The card page reads <c>GET /sandbox/cards</c> every second while it is open: 3,600 request lines an hour.</summary>

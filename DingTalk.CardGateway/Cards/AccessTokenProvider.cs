@@ -11,6 +11,7 @@ namespace DingTalk.CardGateway.Cards;
 /// </summary>
 public sealed partial class AccessTokenProvider(
     IDingTalkOAuthApi oauth,
+    DingTalkEndpoint endpoint,
     IOptionsMonitor<DingTalkOptions> options,
     TimeProvider clock,
     SecretMasker masker,
@@ -93,7 +94,8 @@ public sealed partial class AccessTokenProvider(
             var fetch = _fetching = new SharedFetch(clock.GetTimestamp());
 
             // Everyone's fetch, so not in the first caller's log scope: its lines would carry that caller's HTTP call
-            // (the Uri of a callback registration, in Sandbox mode on a placeholder host) and request. Its trace holds it still.
+            // (the Uri of a callback registration, in Sandbox mode on a placeholder host) and request; they carry the token
+            // call's own instead. Its trace holds it still.
             var caller = Activity.Current;
             using (ExecutionContext.SuppressFlow())
             {
@@ -146,6 +148,11 @@ public sealed partial class AccessTokenProvider(
     {
         await Task.Yield(); // the caller publishes this task under the lock before the fetch can end and clear it
         Activity.Current = caller;
+        using var call = logger.BeginScope(new KeyValuePair<string, object?>[]
+        {
+            new("HttpMethod", "POST"),
+            new("Uri", endpoint.BaseAddress.ToString().TrimEnd('/') + IDingTalkOAuthApi.AccessTokenPath),
+        });
         DingTalkApiException? refused = null;
         try
         {

@@ -6,6 +6,8 @@ namespace DingTalk.CardGateway.Cards;
 /// <summary>DingTalk's token endpoint. The only call made without an access token.</summary>
 public interface IDingTalkOAuthApi
 {
-    [Post("/v1.0/oauth2/accessToken")]
+    public const string AccessTokenPath = "/v1.0/oauth2/accessToken";
+
+    [Post(AccessTokenPath)]
     Task<AccessTokenResponse> GetAccessTokenAsync([Body] AccessTokenRequest request, CancellationToken cancellationToken);
 }
