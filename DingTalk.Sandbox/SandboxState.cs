@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using DingTalk.Sandbox.State;
 using DingTalk.Sandbox.Stream;
 using DingTalk.Sandbox.Wire;
@@ -344,37 +346,35 @@ public sealed class SandboxState
     /// otherwise) — so it is kept with the clicker's private data, where the page shows it. An answer that is not an
     /// update (<c>{}</c>, an error, not JSON) changes nothing.
     /// </summary>
-    public void ApplyClickerAnswer(string outTrackId, string userId, System.Text.Json.Nodes.JsonNode? answer)
+    public void ApplyClickerAnswer(string outTrackId, string userId, JsonNode? answer)
     {
-        if (answer is not System.Text.Json.Nodes.JsonObject update)
+        if (answer is not JsonObject update)
         {
             return;
         }
 
-        var options = update["cardUpdateOptions"] as System.Text.Json.Nodes.JsonObject;
-        var parts = new[] { ("userPrivateData", "updatePrivateDataByKey"), ("cardData", "updateCardDataByKey") }
-            .Select(part => (Values: (update[part.Item1] as System.Text.Json.Nodes.JsonObject)?["cardParamMap"] as System.Text.Json.Nodes.JsonObject, ByKey: options?[part.Item2]?.GetValueKind() == System.Text.Json.JsonValueKind.True))
-            .Where(part => part.Values is not null)
-            .ToList();
+        var options = update["cardUpdateOptions"] as JsonObject;
         lock (_gate)
         {
-            if (parts.Count == 0 || !CardRecords.TryGetValue(outTrackId, out var card))
+            if (!CardRecords.TryGetValue(outTrackId, out var card))
             {
                 return;
             }
 
-            foreach (var (values, byKey) in parts)
+            var changed = false;
+            foreach (var (part, byKey) in new[] { ("userPrivateData", "updatePrivateDataByKey"), ("cardData", "updateCardDataByKey") })
             {
-                var seen = byKey && card.PrivateData.TryGetValue(userId, out var current) ? current : new Dictionary<string, string>(StringComparer.Ordinal);
-                foreach (var (key, value) in values!)
+                if ((update[part] as JsonObject)?["cardParamMap"] is JsonObject values)
                 {
-                    seen[key] = value?.GetValueKind() == System.Text.Json.JsonValueKind.String ? value.GetValue<string>() : value?.ToJsonString() ?? "";
+                    card.UpdatePrivateData(userId, values.ToDictionary(v => v.Key, v => v.Value is JsonValue text && text.GetValueKind() == JsonValueKind.String ? text.GetValue<string>() : v.Value?.ToJsonString() ?? ""), options?[byKey]?.GetValueKind() == JsonValueKind.True);
+                    changed = true;
                 }
-
-                card.PrivateData[userId] = seen;
             }
 
-            CardsChanged();
+            if (changed)
+            {
+                CardsChanged();
+            }
         }
     }
 

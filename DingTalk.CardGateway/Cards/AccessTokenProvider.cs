@@ -146,7 +146,7 @@ public sealed partial class AccessTokenProvider(
     /// </summary>
     private async Task<CachedToken> FetchSharedAsync(SharedFetch fetch, Activity? caller)
     {
-        await Task.Yield(); // the caller publishes this task under the lock before the fetch can end and clear it
+        // On the thread pool (Task.Run): the caller, holding the gate, publishes this task before the fetch can end and clear it.
         Activity.Current = caller;
         using var call = logger.BeginScope(new KeyValuePair<string, object?>[]
         {

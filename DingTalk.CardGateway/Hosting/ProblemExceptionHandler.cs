@@ -14,7 +14,10 @@ namespace DingTalk.CardGateway.Hosting;
 /// anything else is a plain 500.
 /// </summary>
 public sealed partial class ProblemExceptionHandler(
-    IProblemDetailsService problems, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> jsonOptions, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+    IProblemDetailsService problems,
+    IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> jsonOptions,
+    ILogger<ProblemExceptionHandler> logger,
+    Storage.Sql.GatewayDatabase? database = null) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -43,7 +46,7 @@ public sealed partial class ProblemExceptionHandler(
             // The database's own sentence says what is wrong (a full disk, a missing table, a refused login); the
             // stack would only say where the gateway asked.
             Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
-            httpContext.RequestServices.GetService<Storage.Sql.GatewayDatabase>()?.Writes.Failed(storage.Message);
+            database?.Writes.Failed(storage.Message); // readiness says it too (StorageHealthCheck)
         }
         else if (IsUnreachable(exception))
         {

@@ -93,14 +93,14 @@ internal static class CardInstanceApi
 
         if (body.Child("cardData") is { } cardData)
         {
-            card.CardData = Updated(card.CardData, cardData.GetProperty("cardParamMap").ToTextMap(), cardDataByKey);
+            card.UpdateCardData(cardData.GetProperty("cardParamMap").ToTextMap(), cardDataByKey);
         }
 
         if (body.Child("privateData") is { } privateData)
         {
             foreach (var user in privateData.EnumerateObject())
             {
-                card.PrivateData[user.Name] = Updated(card.PrivateData.GetValueOrDefault(user.Name), user.Value.GetProperty("cardParamMap").ToTextMap(), privateDataByKey);
+                card.UpdatePrivateData(user.Name, user.Value.GetProperty("cardParamMap").ToTextMap(), privateDataByKey);
             }
         }
 
@@ -126,22 +126,6 @@ internal static class CardInstanceApi
 
         card = found;
         return CheckUserIdType(body);
-    }
-
-    /// <summary>DingTalk's update of one map: merged into the current one by key, or replacing it.</summary>
-    private static Dictionary<string, string> Updated(Dictionary<string, string>? current, Dictionary<string, string> update, bool byKey)
-    {
-        if (!byKey || current is null)
-        {
-            return update;
-        }
-
-        foreach (var (key, value) in update)
-        {
-            current[key] = value;
-        }
-
-        return current;
     }
 
     private static SandboxAnswer? CheckCardFields(JsonElement body)

@@ -31,6 +31,13 @@ internal sealed class CardRecord(string outTrackId, string cardTemplateId, DateT
 
     public int UpdateCount { get; set; }
 
+    /// <summary>DingTalk's update of the card's data: merged into it by key, or replacing it.</summary>
+    public void UpdateCardData(Dictionary<string, string> update, bool byKey) => CardData = Updated(CardData, update, byKey);
+
+    /// <summary>DingTalk's update of one user's private data: merged into it by key, or replacing it.</summary>
+    public void UpdatePrivateData(string userId, Dictionary<string, string> update, bool byKey) =>
+        PrivateData[userId] = Updated(PrivateData.GetValueOrDefault(userId), update, byKey);
+
     public SandboxCard Snapshot() => new(
         OutTrackId,
         CardTemplateId,
@@ -44,4 +51,19 @@ internal sealed class CardRecord(string outTrackId, string cardTemplateId, DateT
         [.. Frames],
         UpdateCount,
         CreatedAt);
+
+    private static Dictionary<string, string> Updated(Dictionary<string, string>? current, Dictionary<string, string> update, bool byKey)
+    {
+        if (!byKey || current is null)
+        {
+            return update;
+        }
+
+        foreach (var (key, value) in update)
+        {
+            current[key] = value;
+        }
+
+        return current;
+    }
 }
