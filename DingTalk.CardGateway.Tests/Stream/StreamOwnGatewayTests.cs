@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Stream;
 using DingTalk.Sandbox.Stream;
 using Microsoft.Extensions.DependencyInjection;
@@ -409,6 +410,57 @@ public sealed class StreamOwnGatewayTests
         static List<long> Flaps(StreamGateway gateway) => [.. gateway.Logs.LogEvents
             .Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5004 && e.RenderMessage().Contains("EndpointUnavailable", StringComparison.Ordinal))
             .Select(e => long.Parse(Callbacks.CardCallbackEndpointTests.Property(e, "DelayMs"), System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    /// <summary>
+    /// A database that fails under a frame (a full disk, a server gone): nothing was committed, so the frame is left
+    /// unanswered for DingTalk to push again, as an HTTP click is answered 503 to retry. It is said as the database's
+    /// failure, in its words and without a stack trace (not error 5014, the gateway's own fault), and readiness hears it.
+    /// </summary>
+    [Fact]
+    public async Task A_frame_the_database_cannot_take_is_left_for_DingTalk_to_push_again_said_in_the_databases_words_and_heard_by_readiness()
+    {
+        var gateway = await StreamGateway.StartAsync();
+        try
+        {
+            await gateway.OpenConnectionAsync();
+            var outTrackId = await gateway.SendCardAsync("tpl.count");
+            var batcher = gateway.App.Services.GetRequiredService<SqliteWriteBatcher>();
+            var database = gateway.App.Services.GetRequiredService<GatewayDatabase>();
+            await RenameAsync(batcher, "callbacks", "callbacks_away");
+
+            var frame = await gateway.Stream.PushCardCallbackAsync(outTrackId, "u-away", new { action = CountingHandler.Action });
+            await Callbacks.Eventually.TrueAsync(() => frame.Deliveries >= 2, "the unanswered frame pushed again");
+
+            Assert.False(frame.Answered.IsCompleted, "no answer while the database fails");
+            Assert.NotNull(database.Writes.Current);
+            var said = gateway.Logs.LogEvents.Where(e => Callbacks.CardCallbackEndpointTests.EventId(e) == 5024).ToList();
+            Assert.NotEmpty(said);
+            Assert.All(said, e =>
+            {
+                Assert.Equal(Serilog.Events.LogEventLevel.Warning, e.Level);
+                Assert.Null(e.Exception);
+                Assert.Contains("no such table: callbacks", e.RenderMessage(), StringComparison.Ordinal);
+            });
+            Assert.Equal(0, Events(gateway, 5014));
+
+            await RenameAsync(batcher, "callbacks_away", "callbacks");
+            var answer = await frame.Answered.WaitAsync(StreamGateway.Patience);
+            Assert.Equal(200, answer.Code);
+            Assert.Contains("\"counted\"", answer.Data, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+
+        static Task<int> RenameAsync(SqliteWriteBatcher batcher, string from, string to) => batcher.OnWriterConnectionAsync(
+            async connection =>
+            {
+                await connection.RunAsync(null, $"ALTER TABLE {from} RENAME TO {to}", default);
+                return 1;
+            },
+            default);
     }
 
     /// <summary>A gateway with one frame slot and a 1 s answer budget: a frame behind a handler holding the slot waits its whole budget.</summary>

@@ -1,6 +1,8 @@
+using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using DingTalk.CardGateway.Callbacks;
+using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Stream.Wire;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +14,11 @@ namespace DingTalk.CardGateway.Stream;
 /// deduplicates redeliveries) and is answered <c>{"response": …}</c>; an EVENT is acknowledged; any other topic gets 404.
 /// </summary>
 public sealed partial class StreamFrameHandler(
-    CallbackPipeline pipeline, IOptionsMonitor<CallbackHandlingOptions> options, TimeProvider clock, ILogger<StreamFrameHandler> logger)
+    CallbackPipeline pipeline,
+    GatewayDatabase database,
+    IOptionsMonitor<CallbackHandlingOptions> options,
+    TimeProvider clock,
+    ILogger<StreamFrameHandler> logger)
 {
     public const string EventAcknowledged = """{"status":"SUCCESS"}""";
 
@@ -97,7 +103,20 @@ public sealed partial class StreamFrameHandler(
         CallbackHandling handling;
         try
         {
-            handling = await pipeline.HandleThroughAsync(action, arrivedAt, answered.Task, cancellationToken);
+            try
+            {
+                handling = await pipeline.HandleThroughAsync(action, arrivedAt, answered.Task, cancellationToken);
+            }
+            catch (DbException ex)
+            {
+                // The database failed (a full disk, a server gone or read-only) and nothing was committed: left unanswered, the
+                // frame is pushed again, as an HTTP click is answered 503 to be retried; the database's words say what is wrong.
+                // (A value it could not store is refused by the parser first: ids are bounded, and no NUL gets through.)
+                Log.StorageFailed(logger, frame.MessageId, ex.GetType().Name, ex.Message);
+                database.Writes.Failed(ex.Message); // readiness says it too (StorageHealthCheck)
+                return;
+            }
+
             await send(Answer(frame, handling.Reply.AnswerJson));
         }
         finally
@@ -132,6 +151,9 @@ public sealed partial class StreamFrameHandler(
 
         [LoggerMessage(5022, LogLevel.Information, "No handler for Stream {Type} frames on topic '{Topic}' ({MessageId}); answered 404")]
         public static partial void NoHandler(ILogger logger, string type, string topic, string messageId);
+
+        [LoggerMessage(5024, LogLevel.Warning, "Stream card callback {MessageId} not handled: the database failed ({ExceptionType}: {Reason:l}); left unanswered, so DingTalk pushes it again (within about a minute)")]
+        public static partial void StorageFailed(ILogger logger, string messageId, string exceptionType, string reason);
 
         [LoggerMessage(5023, LogLevel.Debug, "Stream EVENT on topic '{Topic}' ({MessageId}) acknowledged")]
         public static partial void EventAcknowledged(ILogger logger, string topic, string messageId);
