@@ -13,6 +13,7 @@ public class AccessTokenProviderTests
 {
     private readonly FakeTimeProvider _clock = new(DateTimeOffset.Parse("2026-11-25T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly CountingOAuth _oauth = new();
+    private readonly SecretMasker _masker = new(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
 
     [Fact]
     public async Task Concurrent_callers_share_one_fetch()
@@ -76,6 +77,28 @@ public class AccessTokenProviderTests
         _clock.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal("token-2", await provider.GetTokenAsync(CancellationToken.None));
         Assert.Equal(2, _oauth.Calls);
+    }
+
+    [Fact]
+    public async Task A_month_of_renewals_leaves_the_masker_a_few_tokens_to_look_for_not_every_token_ever_fetched()
+    {
+        // Every log property is searched for every secret the masker holds: a token kept for good after each renewal
+        // (one every ~115 minutes) made that search, and the masker, grow for as long as the process ran.
+        _oauth.Delay = TimeSpan.Zero;
+        var provider = CreateProvider();
+        var tokens = new List<string>();
+        for (var renewal = 0; renewal < 400; renewal++) // a month of renewals
+        {
+            tokens.Add(await provider.GetTokenAsync(CancellationToken.None));
+            _clock.Advance(TimeSpan.FromSeconds(7200) - TimeSpan.FromMinutes(5));
+        }
+
+        Assert.Equal(400, tokens.Distinct().Count());
+        Assert.Equal(SecretMasker.AccessTokensKept, _masker.Count);
+        foreach (var recent in tokens.TakeLast(2)) // the token in use, and the one before it (valid until its expiry)
+        {
+            Assert.Equal($"x {SecretMasker.Mask} y", _masker.Apply($"x {recent} y"));
+        }
     }
 
     [Fact]
@@ -195,9 +218,8 @@ public class AccessTokenProviderTests
     {
         var options = new DingTalkOptions { AppKey = "key", AppSecret = "secret-value" };
         var monitor = new StaticOptionsMonitor<DingTalkOptions>(options);
-        var masker = new SecretMasker(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
         var endpoint = new DingTalkEndpoint(Options.Create(options), new NoServer()); // Live: the configured address
-        return new AccessTokenProvider(_oauth, endpoint, monitor, _clock, masker, NullLogger<AccessTokenProvider>.Instance);
+        return new AccessTokenProvider(_oauth, endpoint, monitor, _clock, _masker, NullLogger<AccessTokenProvider>.Instance);
     }
 
     private sealed class NoServer : Microsoft.AspNetCore.Hosting.Server.IServer
@@ -225,6 +247,8 @@ public class AccessTokenProviderTests
         /// <summary>When set, every call answers with it (the test completes it), instead of a token after 20 ms.</summary>
         public Task<AccessTokenResponse>? Answer { get; set; }
 
+        public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(20);
+
         public async Task<AccessTokenResponse> GetAccessTokenAsync(AccessTokenRequest request, CancellationToken cancellationToken)
         {
             var n = Interlocked.Increment(ref _calls);
@@ -233,7 +257,7 @@ public class AccessTokenProviderTests
                 return await answer.WaitAsync(cancellationToken);
             }
 
-            await Task.Delay(20, cancellationToken); // long enough for concurrent callers to pile up behind the fetch
+            await Task.Delay(Delay, cancellationToken); // long enough for concurrent callers to pile up behind the fetch
             return Fail is null ? new AccessTokenResponse($"token-{n}", 7200) : throw Fail;
         }
     }

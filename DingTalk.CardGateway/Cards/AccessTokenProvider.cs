@@ -197,7 +197,7 @@ public sealed partial class AccessTokenProvider(
             throw new DingTalkApiException(System.Net.HttpStatusCode.BadGateway, EmptyAccessToken, "DingTalk answered the token call without an accessToken.", null);
         }
 
-        masker.Add(response.AccessToken);
+        masker.AddAccessToken(response.AccessToken);
         var lifetime = TimeSpan.FromSeconds(Math.Max(1, response.ExpireIn));
         var margin = o.Outbound.TokenRefreshMargin < lifetime ? o.Outbound.TokenRefreshMargin : lifetime / 2;
         var now = clock.GetUtcNow();

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 
 namespace DingTalk.CardGateway.Hosting;
@@ -11,7 +10,20 @@ namespace DingTalk.CardGateway.Hosting;
 public sealed partial class SecretMasker
 {
     public const string Mask = "***";
-    private readonly ConcurrentDictionary<string, byte> _secrets = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Access tokens looked for, the newest ones: a token lives 2 hours and is renewed shortly before it expires, so the
+    /// one in use and the one before it (valid for a few minutes more) are all that can still be a credential. Each
+    /// kept for good made every log property's search longer, renewal after renewal, for as long as the process ran.
+    /// </summary>
+    public const int AccessTokensKept = 8;
+
+    private readonly Lock _gate = new();
+    private readonly List<string> _configured = [];
+    private readonly Queue<string> _tokens = new();
+
+    // What Apply searches for: a new array at each change (rare), read without a lock.
+    private volatile string[] _secrets = [];
 
     /// <summary>Reads the secrets from raw configuration: the logger exists before options are validated.</summary>
     public SecretMasker(IConfiguration configuration)
@@ -31,18 +43,55 @@ public sealed partial class SecretMasker
         Add(configuration["Gateway:Handlers:Llm:ApiKey"]);
     }
 
-    /// <summary>Registers a secret; very short values are ignored since masking them would blank ordinary text.</summary>
+    /// <summary>How many secrets it looks for.</summary>
+    public int Count => _secrets.Length;
+
+    /// <summary>Registers a secret, for good; very short values are ignored since masking them would blank ordinary text.</summary>
     public void Add(string? secret)
     {
-        if (!string.IsNullOrEmpty(secret) && secret.Length >= 6)
+        if (string.IsNullOrEmpty(secret) || secret.Length < 6)
         {
-            _secrets.TryAdd(secret, 0);
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_configured.Contains(secret, StringComparer.Ordinal))
+            {
+                _configured.Add(secret);
+                Publish();
+            }
+        }
+    }
+
+    /// <summary>Registers an access token as it is fetched: the newest <see cref="AccessTokensKept"/> are looked for.</summary>
+    public void AddAccessToken(string? token)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length < 6)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_tokens.Contains(token, StringComparer.Ordinal))
+            {
+                return; // DingTalk answers a token call with the same token while it is valid
+            }
+
+            _tokens.Enqueue(token);
+            while (_tokens.Count > AccessTokensKept)
+            {
+                _tokens.Dequeue();
+            }
+
+            Publish();
         }
     }
 
     public string Apply(string text)
     {
-        foreach (var secret in _secrets.Keys)
+        foreach (var secret in _secrets)
         {
             if (text.Contains(secret, StringComparison.Ordinal))
             {
@@ -53,6 +102,8 @@ public sealed partial class SecretMasker
         // The robot-card callback path carries a per-card credential.
         return RobotCardToken().Replace(text, "/robot-card/" + Mask);
     }
+
+    private void Publish() => _secrets = [.. _configured, .. _tokens.Where(token => !_configured.Contains(token, StringComparer.Ordinal))];
 
     [GeneratedRegex("/robot-card/[A-Za-z0-9_-]{8,}")]
     private static partial Regex RobotCardToken();
