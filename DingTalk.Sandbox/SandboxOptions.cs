@@ -22,4 +22,11 @@ public sealed class SandboxOptions
     /// it off. Counted in real time, whatever clock the sandbox's tokens use.
     /// </summary>
     public int QpsLimitPerApi { get; set; } = 20;
+
+    /// <summary>
+    /// Requests the log (<see cref="SandboxState.Requests"/>, <c>GET /sandbox/requests</c>) keeps, the newest: in Sandbox
+    /// mode the emulator lives in the gateway's process, and a log of every request, bodies included, grew for as long
+    /// as it ran.
+    /// </summary>
+    public int RequestsKept { get; set; } = 10_000;
 }

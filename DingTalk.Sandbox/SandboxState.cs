@@ -15,7 +15,7 @@ namespace DingTalk.Sandbox;
 public sealed class SandboxState
 {
     private readonly Lock _gate = new();
-    private readonly List<ReceivedRequest> _requests = [];
+    private readonly Queue<ReceivedRequest> _requests = new();
     private readonly Dictionary<string, DateTimeOffset> _tokenExpiry = new(StringComparer.Ordinal);
     private readonly List<FaultRule> _faults = [];
     private readonly Dictionary<string, Queue<long>> _recentCalls = new(StringComparer.Ordinal);
@@ -34,7 +34,7 @@ public sealed class SandboxState
     /// <summary>DingTalk's Stream mode side: tickets, WebSocket connections, pushed frames and their answers. <see cref="Reset"/> leaves it alone.</summary>
     public SandboxStream Stream { get; }
 
-    /// <summary>Every request so far, in arrival order, with the status it got.</summary>
+    /// <summary>The requests so far (the newest <see cref="SandboxOptions.RequestsKept"/>), in arrival order, with the status each got.</summary>
     public IReadOnlyList<ReceivedRequest> Requests
     {
         get
@@ -322,7 +322,11 @@ public sealed class SandboxState
                 answer = fault.Answer(); // carried out; the answer never reaches the caller
             }
 
-            _requests.Add(new ReceivedRequest(Time.GetUtcNow(), call.Method, call.Path, call.AccessToken, call.Body, answer.Status));
+            _requests.Enqueue(new ReceivedRequest(Time.GetUtcNow(), call.Method, call.Path, call.AccessToken, call.Body, answer.Status));
+            while (_requests.Count > Math.Max(0, Options.RequestsKept))
+            {
+                _requests.Dequeue();
+            }
             return answer;
         }
     }
