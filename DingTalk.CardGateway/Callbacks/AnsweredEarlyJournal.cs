@@ -68,7 +68,7 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DbException or TimeoutException or InvalidOperationException)
         {
-            Log.NotKept(logger, ex, action.CallbackId, action.CardId);
+            Log.NotKept(logger, RepeatedFailure.StackWorthLogging(ex), action.CallbackId, action.CardId, SchemaMigrator.Describe(ex));
             return false;
         }
     }
@@ -158,8 +158,8 @@ public sealed partial class AnsweredEarlyJournal(GatewayDatabase database, ILogg
 
     private static partial class Log
     {
-        [LoggerMessage(3134, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before its commit, could not be kept (beside the SQLite file, or in PostgreSQL's answered_early): should this process die before it commits, the click is lost")]
-        public static partial void NotKept(ILogger logger, Exception exception, string callbackId, string cardId);
+        [LoggerMessage(3134, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before its commit, could not be kept (beside the SQLite file, or in PostgreSQL's answered_early: {Reason}): should this process die before it commits, the click is lost")]
+        public static partial void NotKept(ILogger logger, Exception? exception, string callbackId, string cardId, string reason);
 
         [LoggerMessage(3136, LogLevel.Warning, "The kept copy of callback {CallbackId}, committed, could not be deleted: it is found recorded and deleted later")]
         public static partial void NotForgotten(ILogger logger, Exception exception, string callbackId);

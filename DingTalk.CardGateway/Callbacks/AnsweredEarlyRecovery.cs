@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using DingTalk.CardGateway.Hosting;
+using DingTalk.CardGateway.Storage.Sql;
 
 namespace DingTalk.CardGateway.Callbacks;
 
@@ -51,7 +52,7 @@ public sealed partial class AnsweredEarlyRecovery(
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                Log.LookFailed(logger, ex);
+                Log.LookFailed(logger, RepeatedFailure.StackWorthLogging(ex), SchemaMigrator.Describe(ex));
             }
         }
         while (journal.Shared && await clock.DelayUnlessStoppedAsync(SweepInterval, stoppingToken));
@@ -77,7 +78,7 @@ public sealed partial class AnsweredEarlyRecovery(
         [LoggerMessage(3138, LogLevel.Warning, "{Clicks} click(s) answered {{}} by a process that died before committing them were found kept: handling them now")]
         public static partial void Recovering(ILogger logger, int clicks);
 
-        [LoggerMessage(3139, LogLevel.Warning, "Could not look for clicks answered {{}} and kept by a process that died before committing them: looked for again in a few seconds (PostgreSQL) or at the next start (SQLite)")]
-        public static partial void LookFailed(ILogger logger, Exception exception);
+        [LoggerMessage(3139, LogLevel.Warning, "Could not look for clicks answered {{}} and kept by a process that died before committing them ({Reason}): looked for again in a few seconds (PostgreSQL) or at the next start (SQLite)")]
+        public static partial void LookFailed(ILogger logger, Exception? exception, string reason);
     }
 }

@@ -328,12 +328,12 @@ public sealed partial class CallbackPipeline(
     {
         if (drain.IsOver || drain.HandlersStopping.IsCancellationRequested)
         {
-            Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId); // the stop waits for nothing more (a click still waiting for its slot then)
+            Log.LostAfterEarlyAnswer(logger, RepeatedFailure.StackWorthLogging(failure), action.CallbackId, action.CardId, SchemaMigrator.Describe(failure)); // the stop waits for nothing more (a click still waiting for its slot then)
             return false;
         }
 
         var limit = SeeThroughLimit(options.CurrentValue);
-        Log.TryingAgain(logger, failure, action.CallbackId, action.CardId, (long)limit.TotalSeconds);
+        Log.TryingAgain(logger, RepeatedFailure.StackWorthLogging(failure), action.CallbackId, action.CardId, SchemaMigrator.Describe(failure), (long)limit.TotalSeconds);
         var started = clock.GetTimestamp();
         var wait = RetryFirstWait;
         var through = false;
@@ -382,7 +382,7 @@ public sealed partial class CallbackPipeline(
         {
             if (!through)
             {
-                Log.LostAfterEarlyAnswer(logger, failure, action.CallbackId, action.CardId); // before the drain counts it out: a stop ending then finds it said
+                Log.LostAfterEarlyAnswer(logger, RepeatedFailure.StackWorthLogging(failure), action.CallbackId, action.CardId, SchemaMigrator.Describe(failure)); // before the drain counts it out: a stop ending then finds it said
             }
 
             drain.End();
@@ -608,6 +608,14 @@ public sealed partial class CallbackPipeline(
         catch (Exception ex) when (mayRunAgain && Contention.Of(ex) is { } contention)
         {
             return (null, contention);
+        }
+        catch (Exception ex) when (StorageFailure.Of(ex) is { } storage && services.GetRequiredService<StorageSession>().ConnectionLost)
+        {
+            // The click's own transaction went with its connection (a PostgreSQL server restarting, a network cut) while
+            // the handler used it: nothing of the click can be recorded, not even as failed. The database's failure, answered
+            // 503 to retry (or, answered {} already, tried again), not the handler's.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(storage);
+            throw;
         }
         catch (Exception ex)
         {
@@ -961,11 +969,11 @@ public sealed partial class CallbackPipeline(
             "Callback {CallbackId} (card {CardId}) was answered {{}} as a redelivery while another delivery held it, and that delivery has neither recorded it nor let it go in {LimitSeconds} s: if it never does (its replica gone, the database not noticing), the click is lost, though its user saw no error")]
         public static partial void NotSeenThrough(ILogger logger, string callbackId, string cardId, long limitSeconds);
 
-        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all (tried again until the gateway stopped or the tries' limit passed): the click is lost, though its user saw no error")]
-        public static partial void LostAfterEarlyAnswer(ILogger logger, Exception exception, string callbackId, string cardId);
+        [LoggerMessage(3112, LogLevel.Error, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed after all (tried again until the gateway stopped or the tries' limit passed; last: {Reason}): the click is lost, though its user saw no error")]
+        public static partial void LostAfterEarlyAnswer(ILogger logger, Exception? exception, string callbackId, string cardId, string reason);
 
-        [LoggerMessage(3132, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed (storage failed): DingTalk will not deliver it again, so it is handled again, at growing waits up to 10 s, until storage takes it (for up to {LimitSeconds} s, or until the gateway stops)")]
-        public static partial void TryingAgain(ILogger logger, Exception exception, string callbackId, string cardId, long limitSeconds);
+        [LoggerMessage(3132, LogLevel.Warning, "Callback {CallbackId} (card {CardId}), answered {{}} before it was committed, could not be handled or committed ({Reason}): DingTalk will not deliver it again, so it is handled again, at growing waits up to 10 s, until storage takes it (for up to {LimitSeconds} s, or until the gateway stops)")]
+        public static partial void TryingAgain(ILogger logger, Exception? exception, string callbackId, string cardId, string reason, long limitSeconds);
 
         [LoggerMessage(3133, LogLevel.Information, "Callback {CallbackId} (card {CardId}), answered {{}} before storage failed under it, was handled on try {Try} ({Outcome}): nothing is lost")]
         public static partial void HandledOnRetry(ILogger logger, string callbackId, string cardId, int @try, CallbackOutcome outcome);

@@ -27,6 +27,12 @@ public sealed partial class ProblemExceptionHandler(
         {
             exception = refused;
         }
+        else if (Storage.Sql.StorageFailure.Of(exception) is { } storageFailure)
+        {
+            // A transaction Npgsql disposed when its connection broke (a server restarting under a click) is the database's
+            // failure, said in its words: a 503 to retry, not a 500.
+            exception = storageFailure;
+        }
 
         var (status, title, detail, extensions) = exception is InvalidOperationException && HasUnknownCharset(httpContext.Request)
             ? (StatusCodes.Status415UnsupportedMediaType, "Unsupported Media Type", "The body's charset is not one the gateway reads: send the JSON as UTF-8 (Content-Type: application/json).", [])
@@ -46,7 +52,12 @@ public sealed partial class ProblemExceptionHandler(
             // The database's own sentence says what is wrong (a full disk, a missing table, a refused login); the
             // stack would only say where the gateway asked.
             Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
-            database?.Writes.Failed(storage.Message); // readiness says it too (StorageHealthCheck)
+            if (!Storage.Sql.StorageFailure.IsConnectionLost(storage))
+            {
+                // Readiness says it too (StorageHealthCheck). Not a lost connection: readiness finds the database unreachable
+                // by itself, and a server back from a restart takes writes at once, not "failing" for the next 30 s.
+                database?.Writes.Failed(storage.Message);
+            }
         }
         else if (IsUnreachable(exception))
         {

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using DingTalk.CardGateway.Storage.Sql;
 
 namespace DingTalk.CardGateway.Hosting;
@@ -27,5 +26,5 @@ public sealed class RepeatedFailure
     /// The stack trace to log with <paramref name="exception"/>: none for the database's own refusal, whose words say it all
     /// (<see cref="SchemaMigrator.Describe"/>); the exception itself for anything else, a fault of the gateway's.
     /// </summary>
-    public static Exception? StackWorthLogging(Exception exception) => exception is DbException ? null : exception;
+    public static Exception? StackWorthLogging(Exception exception) => StorageFailure.Of(exception) is null ? exception : null;
 }

@@ -78,9 +78,9 @@ public sealed partial class OutboxDispatcher(
                     Log.DispatchFailed(logger, RepeatedFailure.StackWorthLogging(ex), SchemaMigrator.Describe(ex), (long)options.CurrentValue.RetryBaseDelay.TotalMilliseconds);
                 }
 
-                if (ex is System.Data.Common.DbException)
+                if (StorageFailure.Of(ex) is { } storage && !StorageFailure.IsConnectionLost(storage))
                 {
-                    database.Writes.Failed(ex.Message);
+                    database.Writes.Failed(storage.Message); // a database that answers and refuses; one away, readiness finds by itself
                 }
 
                 await Task.Delay(options.CurrentValue.RetryBaseDelay, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -420,7 +420,7 @@ public sealed partial class OutboxDispatcher(
             o.LeaseDuration,
             clock.GetUtcNow() + o.LeaseDuration,
             clock,
-            ex => Log.LeaseRenewalFailed(logger, ex, cardId),
+            ex => Log.LeaseRenewalFailed(logger, RepeatedFailure.StackWorthLogging(ex), cardId, SchemaMigrator.Describe(ex)),
             leased,
             cancellationToken,
             fence);
@@ -691,8 +691,8 @@ public sealed partial class OutboxDispatcher(
         [LoggerMessage(4103, LogLevel.Error, "The update for everyone of card {CardId} ({Entries} entries) is dead-lettered after {Attempts} attempts: {Error}; it stays visible in GET /api/cards")]
         public static partial void DeadLettered(ILogger logger, string cardId, int entries, int attempts, string error);
 
-        [LoggerMessage(4105, LogLevel.Warning, "Could not renew the outbox lease on card {CardId}; another replica may take the card over")]
-        public static partial void LeaseRenewalFailed(ILogger logger, Exception exception, string cardId);
+        [LoggerMessage(4105, LogLevel.Warning, "Could not renew the outbox lease on card {CardId} ({Reason}); another replica may take the card over")]
+        public static partial void LeaseRenewalFailed(ILogger logger, Exception? exception, string cardId, string reason);
 
         [LoggerMessage(4104, LogLevel.Error, "The outbox dispatcher failed ({Reason}); the updates stay pending, and it tries again every {RetryMs} ms without saying so until it goes through (4112)")]
         public static partial void DispatchFailed(ILogger logger, Exception? exception, string reason, long retryMs);

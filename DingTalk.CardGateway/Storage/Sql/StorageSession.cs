@@ -331,6 +331,11 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
             {
                 await transaction.RollbackAsync(CancellationToken.None);
             }
+            catch (Exception ex) when (ConnectionLost && StorageFailure.Of(ex) is not null)
+            {
+                // The server ended the transaction with its connection (a restart, a network cut): nothing is left to roll
+                // back, and the failure that broke it is the one to say, not this one hiding it.
+            }
             finally
             {
                 await transaction.DisposeAsync();
@@ -821,6 +826,12 @@ public sealed class StorageSession(GatewayDatabase database, SqliteWriteBatcher 
     }
 
     private DbConnection Connection => _unit?.Connection ?? _connection!;
+
+    /// <summary>
+    /// PostgreSQL: this session's connection broke under it (the server restarted or ended it, the network to it was cut),
+    /// and its transaction with it: nothing it wrote can be committed, nor anything more be written in it.
+    /// </summary>
+    public bool ConnectionLost => _unit is null && _connection is { State: not System.Data.ConnectionState.Open };
 
     /// <summary>A savepoint, or a kept row set (and how to tell whether the row it was based on is still current).</summary>
     private sealed record Step(string? Savepoint, string? Key, SqliteRowCache.Row? Row, Func<Task<bool>>? Unchanged);
