@@ -33,7 +33,8 @@ public sealed partial class CallbackPipeline(
     IHostApplicationLifetime lifetime,
     GatewayMetrics metrics,
     TimeProvider clock,
-    ILogger<CallbackPipeline> logger)
+    ILogger<CallbackPipeline> logger,
+    RefusedRequests? refusedRequests = null)
 {
     private const string BeforeHandler = "before_handler";
 
@@ -470,7 +471,9 @@ public sealed partial class CallbackPipeline(
                     action.UserId,
                     CardHandlerRegistry.Clicked(action),
                     handlers.Unclaimed(action, card));
-                return await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
+                var unhandled = await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
+                refusedRequests?.WentThrough();
+                return unhandled;
             }
 
             var handlerName = registration.HandlerType.Name;
@@ -539,6 +542,7 @@ public sealed partial class CallbackPipeline(
                 result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled,
                 handlerName,
                 CardCallbackResponse.For(result?.Clicker));
+            refusedRequests?.WentThrough(); // the database takes clicks again, if it had failed them (4141)
             if (result is { AfterCommit.Count: > 0 })
             {
                 services.GetRequiredService<SqlEffects>().Committed();

@@ -17,7 +17,8 @@ public sealed partial class ProblemExceptionHandler(
     IProblemDetailsService problems,
     IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> jsonOptions,
     ILogger<ProblemExceptionHandler> logger,
-    Storage.Sql.GatewayDatabase? database = null) : IExceptionHandler
+    Storage.Sql.GatewayDatabase? database = null,
+    Storage.Sql.RefusedRequests? refusedRequests = null) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -50,8 +51,12 @@ public sealed partial class ProblemExceptionHandler(
         else if (exception is DbException storage)
         {
             // The database's own sentence says what is wrong (a full disk, a missing table, a refused login); the
-            // stack would only say where the gateway asked.
-            Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
+            // stack would only say where the gateway asked. Once a run: while the database is away every request fails alike.
+            if (refusedRequests?.Failed() ?? true)
+            {
+                Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
+            }
+
             if (!Storage.Sql.StorageFailure.IsConnectionLost(storage))
             {
                 // Readiness says it too (StorageHealthCheck). Not a lost connection: readiness finds the database unreachable
@@ -287,7 +292,7 @@ public sealed partial class ProblemExceptionHandler(
         [LoggerMessage(9001, LogLevel.Error, "Unhandled error on {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, Exception exception, string method, string path);
 
-        [LoggerMessage(9003, LogLevel.Error, "{Method} {Path}: the database failed ({ExceptionType}: {Reason}); answered 503")]
+        [LoggerMessage(9003, LogLevel.Error, "{Method} {Path}: the database failed ({ExceptionType}: {Reason}); answered 503. Said once until the database takes a request again (4141), the failures meanwhile counted")]
         public static partial void StorageFailed(ILogger logger, string method, string path, string exceptionType, string reason);
 
         [LoggerMessage(9005, LogLevel.Warning, "{Method} {Path}: the database refused a value in the request ({ExceptionType}: {Reason}); answered 400: the caller must change the value, a retry would fail the same way")]

@@ -17,6 +17,7 @@ public static class StorageExtensions
         services.AddOptionsWithValidateOnStart<OutboxOptions>().BindConfiguration(OutboxOptions.Section);
         services.AddSingleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>();
         services.AddSingleton<GatewayDatabase>();
+        services.AddSingleton<RefusedRequests>();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<SqliteWalSync>();
         services.AddSingleton<SqliteWriteBatcher>();
