@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using DingTalk.CardGateway.Callbacks;
@@ -16,6 +15,7 @@ namespace DingTalk.CardGateway.Stream;
 public sealed partial class StreamFrameHandler(
     CallbackPipeline pipeline,
     GatewayDatabase database,
+    RefusedRequests refusedRequests,
     IOptionsMonitor<CallbackHandlingOptions> options,
     TimeProvider clock,
     ILogger<StreamFrameHandler> logger)
@@ -107,13 +107,22 @@ public sealed partial class StreamFrameHandler(
             {
                 handling = await pipeline.HandleThroughAsync(action, arrivedAt, answered.Task, cancellationToken);
             }
-            catch (DbException ex)
+            catch (Exception ex) when (StorageFailure.Of(ex) is { } failure)
             {
                 // The database failed (a full disk, a server gone or read-only) and nothing was committed: left unanswered, the
-                // frame is pushed again, as an HTTP click is answered 503 to be retried; the database's words say what is wrong.
-                // (A value it could not store is refused by the parser first: ids are bounded, and no NUL gets through.)
-                Log.StorageFailed(logger, frame.MessageId, ex.GetType().Name, ex.Message);
-                database.Writes.Failed(ex.Message); // readiness says it too (StorageHealthCheck)
+                // frame is pushed again, as an HTTP click is answered 503 to be retried; the database's words say what is wrong,
+                // once a run, as for HTTP (4141 ends it). (A value it could not store is refused by the parser first: ids are
+                // bounded, and no NUL gets through.)
+                if (refusedRequests.Failed())
+                {
+                    Log.StorageFailed(logger, frame.MessageId, failure.GetType().Name, failure.Message);
+                }
+
+                if (!StorageFailure.IsConnectionLost(failure))
+                {
+                    database.Writes.Failed(failure.Message); // readiness says it too (StorageHealthCheck)
+                }
+
                 return;
             }
 

@@ -1,9 +1,9 @@
 namespace DingTalk.CardGateway.Storage.Sql;
 
 /// <summary>
-/// Requests the database failed (each answered 503), said once a run: while a server restarts, stops or is cut off, every
+/// Requests the database failed (each answered 503, or a Stream frame left unanswered to be pushed again), said once a run: while a server restarts, stops or is cut off, every
 /// click fails the same way — 811 in 22 s with the server stopped, measured — and an error line for each buried what
-/// happened. The first of a run is said (error 9003, in the database's words); the rest are counted, and the run's end —
+/// happened. The first of a run is said (error 9003, or warning 5024 for a Stream frame, in the database's words); the rest are counted, and the run's end —
 /// a click committed, or readiness finding the database answering — is said once (information 4141, with how many and
 /// when).
 /// </summary>
@@ -57,7 +57,7 @@ public sealed partial class RefusedRequests(TimeProvider clock, ILogger<RefusedR
 
     private static partial class Log
     {
-        [LoggerMessage(4141, LogLevel.Information, "The database takes requests again: {Count} failed and were answered 503 from {Since:HH:mm:ss.fff}Z to {Last:HH:mm:ss.fff}Z (the first said in 9003, the others counted)")]
+        [LoggerMessage(4141, LogLevel.Information, "The database takes requests again: {Count} failed from {Since:HH:mm:ss.fff}Z to {Last:HH:mm:ss.fff}Z, answered 503 (Stream frames: left for DingTalk to push again; the first said in 9003 or 5024, the others counted)")]
         public static partial void Back(ILogger logger, long count, DateTimeOffset since, DateTimeOffset last);
     }
 }
