@@ -68,7 +68,17 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         return (process.ExitCode, await stderr, await stdout);
     }
 
-    public static async Task<GatewayProcess> StartAsync(FakeDingTalk dingTalk, IReadOnlyDictionary<string, string?> settings)
+    public static Task<GatewayProcess> StartAsync(FakeDingTalk dingTalk, IReadOnlyDictionary<string, string?> settings) =>
+        LaunchAsync(dingTalk, settings, until: null);
+
+    /// <summary>
+    /// Starts the gateway and returns once it writes a line containing <paramref name="line"/> — while it starts, say,
+    /// before it listens (its <see cref="BaseAddress"/> is then port 0, not one to call).
+    /// </summary>
+    public static Task<GatewayProcess> StartUntilAsync(FakeDingTalk dingTalk, IReadOnlyDictionary<string, string?> settings, string line) =>
+        LaunchAsync(dingTalk, settings, until: line);
+
+    private static async Task<GatewayProcess> LaunchAsync(FakeDingTalk dingTalk, IReadOnlyDictionary<string, string?> settings, string? until)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll"), "--urls", "http://127.0.0.1:0"])
         {
@@ -124,7 +134,14 @@ public sealed partial class GatewayProcess : IAsyncDisposable
             }
 
             output.Enqueue(line);
-            if (ListeningOn().Match(line) is { Success: true } match)
+            if (until is not null)
+            {
+                if (line.Contains(until, StringComparison.Ordinal))
+                {
+                    listening.TrySetResult(new Uri("http://127.0.0.1:0"));
+                }
+            }
+            else if (ListeningOn().Match(line) is { Success: true } match)
             {
                 listening.TrySetResult(new Uri(match.Groups[1].Value));
             }
@@ -173,6 +190,28 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
     /// <summary>SIGCONT: a process stood still by <see cref="SuspendAsync"/> carries on where it was.</summary>
     public Task ResumeAsync() => SignalAsync("CONT");
+
+    /// <summary>
+    /// Sends the process <c>SIG</c><paramref name="signal"/> (<c>TERM</c>, as <c>docker stop</c> and Kubernetes send it;
+    /// <c>INT</c>, as Ctrl+C does), as <c>kill -TERM</c> would.
+    /// </summary>
+    public Task SendSignalAsync(string signal) => SignalAsync(signal);
+
+    /// <summary>The process's exit code once it exits by itself within <paramref name="patience"/>; a <see cref="TimeoutException"/> if it does not.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan patience)
+    {
+        using var timeout = new CancellationTokenSource(patience);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"The gateway had not exited {patience.TotalSeconds} s later:\n{Output}");
+        }
+
+        return _process.ExitCode;
+    }
 
     /// <summary>The process ended (it crashed, or was killed).</summary>
     public bool HasExited => _process.HasExited;

@@ -1,11 +1,12 @@
 using System.Data.Common;
+using System.Runtime.InteropServices;
 using DingTalk.CardGateway.Storage.Sql;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Hosting;
 
-public static class RunExtensions
+public static partial class RunExtensions
 {
     /// <summary>
     /// Runs the gateway. A configuration that fails validation, or a database that cannot be used, stops it before
@@ -22,14 +23,31 @@ public static class RunExtensions
 
         // The schema before the host starts, so a database that cannot be used stops the process the same way: one
         // line saying why, exit code 1 — not the host's "failed to start" with a stack trace and an abort.
-        try
+        var storage = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Storage;
+        using (var signals = new StartupSignals())
         {
-            await app.Services.GetRequiredService<SchemaMigrator>().StartAsync(app.Lifetime.ApplicationStopping);
-        }
-        catch (Exception ex) when (ex is DbException or IOException or UnauthorizedAccessException or ArgumentException or SchemaTooNewException)
-        {
-            var storage = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.Storage;
-            return await CannotStartAsync($"the {storage.Provider} database (Gateway:Storage:ConnectionString) cannot be used: {SchemaMigrator.Describe(ex)}");
+            try
+            {
+                await app.Services.GetRequiredService<SchemaMigrator>().StartAsync(signals.Stopping);
+            }
+            catch (OperationCanceledException) when (signals.Received is { } signal)
+            {
+                return StoppedWhileStarting(app, signal, storage);
+            }
+            catch (Exception ex) when (ex is DbException or IOException or UnauthorizedAccessException or ArgumentException or SchemaTooNewException)
+            {
+                if (signals.Received is { } signal)
+                {
+                    return StoppedWhileStarting(app, signal, storage); // the cancelled wait surfaced as the database's own error
+                }
+
+                return await CannotStartAsync($"the {storage.Provider} database (Gateway:Storage:ConnectionString) cannot be used: {SchemaMigrator.Describe(ex)}");
+            }
+
+            if (signals.Received is { } late)
+            {
+                return StoppedWhileStarting(app, late, storage);
+            }
         }
 
         try
@@ -44,6 +62,60 @@ public static class RunExtensions
         }
 
         return 0;
+    }
+
+    /// <summary>A stop asked for before the host runs (a rollout that gave up on a replica still waiting for its database): said, exit code 0, as after the host's own stop.</summary>
+    private static int StoppedWhileStarting(WebApplication app, PosixSignal signal, StorageOptions storage)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RunExtensions).FullName!);
+        Log.StoppedWhileStarting(logger, signal == PosixSignal.SIGINT ? "SIGINT" : "SIGTERM", storage.Provider);
+        return 0;
+    }
+
+    /// <summary>
+    /// SIGTERM and SIGINT before the host runs. Until the host starts, its console lifetime does not handle them, and the
+    /// runtime's default ends the process at once (exit code 143 or 130) with nothing in the log: while the schema waits
+    /// for a database (up to <c>Gateway:Storage:StartupWait</c>, 60 s), a <c>docker stop</c> or a rollout would find a
+    /// process that vanished without a word. Here a signal cancels the wait instead; the host's lifetime takes the
+    /// signals over when it starts.
+    /// </summary>
+    private sealed class StartupSignals : IDisposable
+    {
+        private readonly CancellationTokenSource _stopping = new();
+        private readonly PosixSignalRegistration _term;
+        private readonly PosixSignalRegistration _interrupt;
+        private int _received; // 0: none yet (every PosixSignal is negative, a raw signal number positive)
+
+        public StartupSignals()
+        {
+            _term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
+            _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
+        }
+
+        public CancellationToken Stopping => _stopping.Token;
+
+        /// <summary>The first signal received, if any.</summary>
+        public PosixSignal? Received => Volatile.Read(ref _received) is var received and not 0 ? (PosixSignal)received : null;
+
+        private void Handle(PosixSignalContext context)
+        {
+            context.Cancel = true; // not the runtime's default (the end of the process): the wait is cancelled, and RunGatewayAsync says so
+            Interlocked.CompareExchange(ref _received, (int)context.Signal, 0);
+            _stopping.Cancel();
+        }
+
+        public void Dispose()
+        {
+            _term.Dispose();
+            _interrupt.Dispose();
+            _stopping.Dispose();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1111, LogLevel.Information, "Stopped by {Signal} while starting, before it took any callback: the {Provider} database was not ready yet (Gateway:Storage:StartupWait); nothing was left undone")]
+        public static partial void StoppedWhileStarting(ILogger logger, string signal, string provider);
     }
 
     /// <summary>Whether <paramref name="exception"/> is Kestrel's refusal to listen on an address another program holds.</summary>
