@@ -235,6 +235,40 @@ public sealed class CardTypewriterTests : IAsyncLifetime
         Assert.Single(frames, f => f.IsFinalize);
     }
 
+    /// <summary>
+    /// A stop whose last frame DingTalk does not answer within the typewriter's grace (3 s) cannot end the text. That is a
+    /// network failure the stop expects, not a bug: the line says it in words, without the cancellation's stack trace.
+    /// </summary>
+    [Fact]
+    public async Task A_last_frame_DingTalk_does_not_answer_in_a_stop_is_logged_in_words_without_a_stack_trace()
+    {
+        await _services.GetRequiredService<ICardStore>().SaveAsync(new CardRecord { Id = "card-s", Kind = CardKind.Advanced, TemplateId = "tpl" }, CancellationToken.None);
+        _api.Before = async (request, cancellationToken) =>
+        {
+            if (request.IsFinalize)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken); // DingTalk never answers it
+            }
+        };
+        var source = Channel.CreateUnbounded<string>();
+        using var stopping = new CancellationTokenSource();
+        var typing = Typewriter.TypeAsync(Context("card-s"), "content", source.Reader.ReadAllAsync(), stopping.Token);
+        source.Writer.TryWrite("half a");
+        await Eventually.TrueAsync(() => _api.Frames.Count == 1, "the first frame");
+
+        await stopping.CancelAsync();
+        while (!typing.IsCompleted)
+        {
+            _clock.Advance(Interval / 5); // past the card's pace, then past the stop's grace
+            await Task.Delay(5);
+        }
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => typing);
+        var line = Assert.Single(_services.GetRequiredService<FakeLogCollector>().GetSnapshot(), r => r.Id.Id == 6105);
+        Assert.Null(line.Exception);
+        Assert.Contains("no answer within 3 s", line.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_next_text_on_a_card_keeps_the_pace_after_a_frame_DingTalk_refused()
     {

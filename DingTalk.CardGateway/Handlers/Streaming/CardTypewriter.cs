@@ -288,7 +288,11 @@ public sealed partial class CardTypewriter(
             }
             catch (Exception ex)
             {
-                Log.CutOffByStopNotFinalised(logger, ex, context.CallbackId, context.CardId);
+                // DingTalk or the database not answering in the stop's grace is what a stop can meet: said in words. Anything
+                // else is a bug, and keeps its stack trace.
+                var expected = ex is OperationCanceledException or HttpRequestException or DingTalkApiException or System.Data.Common.DbException;
+                var reason = ex is OperationCanceledException ? $"no answer within {StopGrace.TotalSeconds:0} s" : ex.Message;
+                Log.CutOffByStopNotFinalised(logger, expected ? null : ex, context.CallbackId, context.CardId, reason);
             }
 
             throw;
@@ -560,8 +564,8 @@ public sealed partial class CardTypewriter(
         [LoggerMessage(6104, LogLevel.Warning, "The gateway stopped while callback {CallbackId} typed into card {CardId}: its {Length} characters so far were finalised, marked as an error")]
         public static partial void CutOffByStop(ILogger logger, string callbackId, string cardId, int length);
 
-        [LoggerMessage(6105, LogLevel.Error, "The gateway stopped while callback {CallbackId} typed into card {CardId}, and its last frame could not be sent: the card may show it typing")]
-        public static partial void CutOffByStopNotFinalised(ILogger logger, Exception exception, string callbackId, string cardId);
+        [LoggerMessage(6105, LogLevel.Error, "The gateway stopped while callback {CallbackId} typed into card {CardId}, and its last frame could not be sent ({Reason}): the card may show it typing")]
+        public static partial void CutOffByStopNotFinalised(ILogger logger, Exception? exception, string callbackId, string cardId, string reason);
 
         [LoggerMessage(6103, LogLevel.Warning, "The text source of callback {CallbackId} did not end within {LimitSeconds} s (Gateway:Handlers:StreamTimeout); card {CardId} keeps the text so far, marked as an error")]
         public static partial void SourceTimedOut(ILogger logger, string callbackId, long limitSeconds, string cardId);
