@@ -48,13 +48,16 @@ public sealed class StopSignalTests : IAsyncLifetime
         var database = Path.Combine(Path.GetTempPath(), $"cg-sigterm-{Guid.NewGuid():N}.db");
         try
         {
-            await StopUnderLoadAsync(Settings(new Dictionary<string, string?>
+            var settings = Settings(new Dictionary<string, string?>
             {
                 ["Gateway:Storage:Provider"] = "Sqlite",
                 ["Gateway:Storage:ConnectionString"] = $"Data Source={database}",
-            }));
-            var wal = database + "-wal";
-            Assert.True(!File.Exists(wal) || new FileInfo(wal).Length == 0, "the write-ahead log checkpointed into the database at the stop");
+            });
+            await StopUnderLoadAsync(settings, afterExit: () =>
+            {
+                var wal = database + "-wal";
+                Assert.True(!File.Exists(wal) || new FileInfo(wal).Length == 0, "the write-ahead log checkpointed into the database at the stop");
+            });
         }
         finally
         {
@@ -72,7 +75,7 @@ public sealed class StopSignalTests : IAsyncLifetime
     /// Several clients vote, each vote a new voter, so the stored total counts the votes committed; SIGTERM comes mid-load.
     /// Every vote answered 200 is in the total after a restart, no other is, and the card everyone sees shows it.
     /// </summary>
-    private async Task StopUnderLoadAsync(Dictionary<string, string?> settings)
+    private async Task StopUnderLoadAsync(Dictionary<string, string?> settings, Action? afterExit = null)
     {
         const string card = "sigterm-poll";
         var answered = new ConcurrentBag<string>();
@@ -115,8 +118,11 @@ public sealed class StopSignalTests : IAsyncLifetime
             signalled.TrySetResult();
 
             Assert.Equal(0, await gateway.WaitForExitAsync(Patience));
+            afterExit?.Invoke(); // before the restart, whose own files the test's end kills it with
             await Task.WhenAll(clients).WaitAsync(Patience);
             Assert.Contains("Application is shutting down", gateway.Output, StringComparison.Ordinal);
+            var stopped = Assert.Single(gateway.Output.Split('\n'), line => line.Contains("\"Id\":1112", StringComparison.Ordinal)); // the stop's last line: how long, what it left
+            Assert.Matches("Stopped \\d+ ms after the stop began: (nothing left undone|left undone: )", stopped);
             Assert.DoesNotContain("Exception", gateway.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("\"@l\":\"Error\"", gateway.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("\"@l\":\"Fatal\"", gateway.Output, StringComparison.Ordinal);

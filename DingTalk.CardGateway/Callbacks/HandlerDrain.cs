@@ -10,7 +10,7 @@ namespace DingTalk.CardGateway.Callbacks;
 /// little more for each to record its failure. Registered after storage and the typewriter's drain, so it stops before
 /// them: what a handler finishing now commits, queues or starts typing still has the database, the outbox and the drain.
 /// </summary>
-public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions> options, TimeProvider clock, ILogger<HandlerDrain> logger) : IHostedService, IDisposable
+public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions> options, TimeProvider clock, ILogger<HandlerDrain> logger, Hosting.StopReport? stopReport = null) : IHostedService, IDisposable
 {
     /// <summary>How long handlers cancelled at the end of the grace get to record their failure.</summary>
     public static readonly TimeSpan AfterCancel = TimeSpan.FromSeconds(2);
@@ -123,6 +123,7 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
         }
 
         Log.Cancelling(logger, Running, (long)grace.TotalMilliseconds);
+        stopReport?.CallbacksCancelled(Running);
         await _stopping.CancelAsync();
         if (!await WaitAsync(drained.Task, AfterCancel, cancellationToken))
         {

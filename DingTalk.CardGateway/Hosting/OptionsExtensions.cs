@@ -7,6 +7,7 @@ public static class OptionsExtensions
     /// <summary>Binds <c>DingTalk</c> and <c>Gateway</c>, fills Sandbox defaults, and validates at startup.</summary>
     public static IServiceCollection AddGatewayOptions(this IServiceCollection services)
     {
+        services.AddSingleton<StopReport>();
         services.AddOptionsWithValidateOnStart<DingTalkOptions>()
             .BindConfiguration(DingTalkOptions.Section)
             .PostConfigure(SandboxDefaults.Apply);

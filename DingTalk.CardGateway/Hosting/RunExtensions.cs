@@ -50,6 +50,7 @@ public static partial class RunExtensions
             }
         }
 
+        ReportStop(app);
         try
         {
             await app.RunAsync();
@@ -62,6 +63,24 @@ public static partial class RunExtensions
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The stop's last line (1112), once the host has stopped everything: how long it took from the signal (or the
+    /// stop's call), and what it left undone — each item also said in its own line when it happened.
+    /// </summary>
+    private static void ReportStop(WebApplication app)
+    {
+        var clock = app.Services.GetRequiredService<TimeProvider>();
+        var report = app.Services.GetRequiredService<StopReport>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RunExtensions).FullName!);
+        var began = 0L;
+        app.Lifetime.ApplicationStopping.Register(() => Volatile.Write(ref began, clock.GetTimestamp()));
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            var left = report.LeftUndone();
+            Log.Stopped(logger, (long)clock.GetElapsedTime(Volatile.Read(ref began)).TotalMilliseconds, left.Count == 0 ? "nothing left undone" : "left undone: " + string.Join("; ", left));
+        });
     }
 
     /// <summary>A stop asked for before the host runs (a rollout that gave up on a replica still waiting for its database): said, exit code 0, as after the host's own stop.</summary>
@@ -116,6 +135,9 @@ public static partial class RunExtensions
     {
         [LoggerMessage(1111, LogLevel.Information, "Stopped by {Signal} while starting, before it took any callback: the {Provider} database was not ready yet (Gateway:Storage:StartupWait); nothing was left undone")]
         public static partial void StoppedWhileStarting(ILogger logger, string signal, string provider);
+
+        [LoggerMessage(1112, LogLevel.Information, "Stopped {ElapsedMs} ms after the stop began: {Undone:l}")]
+        public static partial void Stopped(ILogger logger, long elapsedMs, string undone);
     }
 
     /// <summary>Whether <paramref name="exception"/> is Kestrel's refusal to listen on an address another program holds.</summary>

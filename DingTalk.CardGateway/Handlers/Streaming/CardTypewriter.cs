@@ -23,7 +23,8 @@ public sealed partial class CardTypewriter(
     ITypingLeases leases,
     IOptionsMonitor<HandlerOptions> options,
     TimeProvider clock,
-    ILogger<CardTypewriter> logger)
+    ILogger<CardTypewriter> logger,
+    Hosting.StopReport? stopReport = null)
 {
     private readonly Lock _gate = new();
 
@@ -293,6 +294,7 @@ public sealed partial class CardTypewriter(
                 var expected = ex is OperationCanceledException or HttpRequestException or DingTalkApiException or System.Data.Common.DbException;
                 var reason = ex is OperationCanceledException ? $"no answer within {StopGrace.TotalSeconds:0} s" : ex.Message;
                 Log.CutOffByStopNotFinalised(logger, expected ? null : ex, context.CallbackId, context.CardId, reason);
+                stopReport?.TextsNotFinalised(1);
             }
 
             throw;

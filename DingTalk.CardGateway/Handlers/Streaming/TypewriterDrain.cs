@@ -7,7 +7,7 @@ namespace DingTalk.CardGateway.Handlers;
 /// Registered after storage, so it stops before the outbox and the database do: a robot card's last frame can still
 /// be queued, and the lease released.
 /// </summary>
-public sealed partial class TypewriterDrain(CardTypewriter typewriter, ILogger<TypewriterDrain> logger) : IHostedService
+public sealed partial class TypewriterDrain(CardTypewriter typewriter, ILogger<TypewriterDrain> logger, Hosting.StopReport? stopReport = null) : IHostedService
 {
     public static readonly TimeSpan MaxWait = CardTypewriter.StopGrace + TimeSpan.FromSeconds(2);
 
@@ -24,6 +24,7 @@ public sealed partial class TypewriterDrain(CardTypewriter typewriter, ILogger<T
         catch (OperationCanceledException)
         {
             Log.NotDrained(logger, typewriter.Typing, (long)MaxWait.TotalMilliseconds);
+            stopReport?.TextsNotFinalised(typewriter.Typing);
         }
     }
 

@@ -26,7 +26,8 @@ public sealed partial class OutboxDispatcher(
     IOptionsMonitor<DingTalkOptions> dingTalk,
     GatewayMetrics metrics,
     TimeProvider clock,
-    ILogger<OutboxDispatcher> logger) : BackgroundService
+    ILogger<OutboxDispatcher> logger,
+    StopReport? stopReport = null) : BackgroundService
 {
     /// <summary>Entries one write marks: a turn of the SQLite writer of well under a millisecond.</summary>
     private const int RowsPerWrite = 64;
@@ -202,6 +203,7 @@ public sealed partial class OutboxDispatcher(
                 // send. As after a lost lease, a refresh of the card follows it. (Stopped before any attempt left — in the
                 // rate limiter's queue, say — nothing can land late: no refresh holds the card's next updates back.)
                 Log.StoppedWhileSending(logger, cardId, folded.Count);
+                stopReport?.SendCutOff(folded.Count);
                 await QueueRefreshAsync(update);
                 throw;
             }
