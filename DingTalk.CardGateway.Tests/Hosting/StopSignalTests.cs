@@ -110,6 +110,11 @@ public sealed class StopSignalTests : IAsyncLifetime
                     {
                         return; // refused, or the connection closed under it: the gateway no longer takes clicks
                     }
+                    catch (TaskCanceledException)
+                    {
+                        // A click left unanswered (HttpClient's 30 s) is what a stop must not do: say which, and when.
+                        Assert.Fail($"vote {voter} had no answer within {http.Timeout.TotalSeconds} s, sent {(signalled.Task.IsCompleted ? "after" : "before")} the SIGTERM; exited: {gateway.HasExited}");
+                    }
                 }
             })).ToList();
 
