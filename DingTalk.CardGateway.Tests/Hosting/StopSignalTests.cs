@@ -119,8 +119,8 @@ public sealed class StopSignalTests : IAsyncLifetime
             })).ToList();
 
             await enough.Task.WaitAsync(Patience);
+            signalled.TrySetResult(); // before the signal: the gateway may close a client's connection before `kill` has returned
             await gateway.SendSignalAsync("TERM");
-            signalled.TrySetResult();
 
             Assert.Equal(0, await gateway.WaitForExitAsync(Patience));
             afterExit?.Invoke(); // before the restart, whose own files the test's end kills it with
