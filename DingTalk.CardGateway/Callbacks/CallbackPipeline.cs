@@ -471,9 +471,7 @@ public sealed partial class CallbackPipeline(
                     action.UserId,
                     CardHandlerRegistry.Clicked(action),
                     handlers.Unclaimed(action, card));
-                var unhandled = await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
-                refusedRequests?.WentThrough();
-                return unhandled;
+                return await CommitAsync(services, action, timeline, CallbackOutcome.Unhandled, null, CardCallbackResponse.Empty);
             }
 
             var handlerName = registration.HandlerType.Name;
@@ -542,7 +540,6 @@ public sealed partial class CallbackPipeline(
                 result is null ? CallbackOutcome.HandlerFailed : CallbackOutcome.Handled,
                 handlerName,
                 CardCallbackResponse.For(result?.Clicker));
-            refusedRequests?.WentThrough(); // the database takes clicks again, if it had failed them (4141)
             if (result is { AfterCommit.Count: > 0 })
             {
                 services.GetRequiredService<SqlEffects>().Committed();
@@ -732,7 +729,7 @@ public sealed partial class CallbackPipeline(
     /// callback answered <c>{}</c> at its budget meanwhile (<see cref="AnswerInTimeAsync"/>) is recorded as DingTalk got
     /// it: <c>{}</c>, and, handled, as overran.
     /// </summary>
-    private static async Task<CallbackReply> CommitAsync(
+    private async Task<CallbackReply> CommitAsync(
         IServiceProvider services,
         CardAction action,
         AnswerTimeline timeline,
@@ -754,6 +751,7 @@ public sealed partial class CallbackPipeline(
         var json = answer.ToJson();
         await services.GetRequiredService<ICallbackStore>().CompleteAsync(action.CallbackId, outcome, handler, json, CancellationToken.None);
         await session.CommitAsync(CancellationToken.None);
+        refusedRequests?.WentThrough(); // the database takes clicks again, if it had failed them (4141)
         await session.DisposeAsync(); // the connection goes back to the pool while follow-ups run
         return new CallbackReply(action.CallbackId, outcome, Redelivery: false, json, handler);
     }

@@ -57,12 +57,7 @@ public sealed partial class ProblemExceptionHandler(
                 Log.StorageFailed(logger, httpContext.Request.Method, httpContext.Request.Path, storage.GetType().Name, storage.Message);
             }
 
-            if (!Storage.Sql.StorageFailure.IsConnectionLost(storage))
-            {
-                // Readiness says it too (StorageHealthCheck). Not a lost connection: readiness finds the database unreachable
-                // by itself, and a server back from a restart takes writes at once, not "failing" for the next 30 s.
-                database?.Writes.Failed(storage.Message);
-            }
+            database?.Writes.Failed(storage); // readiness says it too, a database that refuses writes (StorageHealthCheck)
         }
         else if (IsUnreachable(exception))
         {

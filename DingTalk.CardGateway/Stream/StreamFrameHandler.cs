@@ -118,10 +118,7 @@ public sealed partial class StreamFrameHandler(
                     Log.StorageFailed(logger, frame.MessageId, failure.GetType().Name, failure.Message);
                 }
 
-                if (!StorageFailure.IsConnectionLost(failure))
-                {
-                    database.Writes.Failed(failure.Message); // readiness says it too (StorageHealthCheck)
-                }
+                database.Writes.Failed(failure); // readiness says it too, a database that refuses writes (StorageHealthCheck)
 
                 return;
             }

@@ -79,10 +79,7 @@ public sealed partial class OutboxDispatcher(
                     Log.DispatchFailed(logger, RepeatedFailure.StackWorthLogging(ex), SchemaMigrator.Describe(ex), (long)options.CurrentValue.RetryBaseDelay.TotalMilliseconds);
                 }
 
-                if (StorageFailure.Of(ex) is { } storage && !StorageFailure.IsConnectionLost(storage))
-                {
-                    database.Writes.Failed(storage.Message); // a database that answers and refuses; one away, readiness finds by itself
-                }
+                database.Writes.Failed(ex); // a database that answers and refuses (readiness says it)
 
                 await Task.Delay(options.CurrentValue.RetryBaseDelay, clock, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }

@@ -370,10 +370,7 @@ public sealed partial class SqliteWriteBatcher : IAsyncDisposable
     /// <summary>Called holding the writer: the batch cannot be trusted any more; its units fail and the connection is renewed.</summary>
     private async Task AbandonBatchAsync(Exception reason)
     {
-        if (reason is DbException)
-        {
-            _database.Writes.Failed(reason.Message); // a COMMIT that did not fit on the disk, a file that became read-only
-        }
+        _database.Writes.Failed(reason); // a COMMIT that did not fit on the disk, a file that became read-only
 
         var batch = _batch;
         _batch = null;

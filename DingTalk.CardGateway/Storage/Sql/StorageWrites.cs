@@ -28,9 +28,20 @@ public sealed class StorageWrites(TimeProvider clock)
         }
     }
 
-    /// <summary>A write failed on the database itself, not on what it was given (<paramref name="reason"/>: the database's words).</summary>
-    public void Failed(string reason)
+    /// <summary>
+    /// A write failed on the database itself, not on what it was given: noted, in the database's words, when
+    /// <paramref name="failure"/> is the database answering and refusing. Not a failure that is not the database's, nor a
+    /// lost connection (a server restarting, stopped, cut off): that says nothing of whether it takes writes, readiness finds
+    /// it unreachable by itself, and a server back from a restart takes writes at once, not "failing" for the next 30 s.
+    /// </summary>
+    public void Failed(Exception failure)
     {
+        if (StorageFailure.Of(failure) is not { } database || StorageFailure.IsConnectionLost(database))
+        {
+            return;
+        }
+
+        var reason = database.Message;
         var now = clock.GetUtcNow();
         lock (_gate)
         {
