@@ -5,6 +5,7 @@ using DingTalk.CardGateway.Storage.Sql;
 using DingTalk.CardGateway.Tests.Callbacks;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 
 namespace DingTalk.CardGateway.Tests.Handlers;
@@ -31,6 +32,37 @@ public sealed class TypewriterStopTests
             Assert.True(last.IsFinalize && last.IsError, "the last frame ends the text, as an error");
             Assert.Equal("Half a reply", last.Content);
             Assert.Contains(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 6104 && e.RenderMessage().Contains(card, StringComparison.Ordinal));
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// With <c>Gateway:Callbacks:StopDelay</c>, the gateway still answers clicks after SIGTERM, so a text goes on being
+    /// typed through the delay too: the host's <c>ApplicationStopping</c> (which the signal fires at once) no longer cuts
+    /// it off, the stop proper does. Before, the text ended there as an error while the gateway still took clicks.
+    /// </summary>
+    [Fact]
+    public async Task A_text_goes_on_being_typed_after_the_stop_is_asked_for_while_the_stops_delay_runs()
+    {
+        var gateway = CallbackGateway.With(new Dictionary<string, string?> { ["Gateway:Callbacks:StopDelay"] = "00:05:00" });
+        await gateway.InitializeAsync();
+        try
+        {
+            var card = await gateway.SendCardAsync("tpl.ask");
+            await gateway.ClickAsync(card, "u1", new { action = "type" });
+            gateway.TypedText.For(card).Writer.TryWrite("Half a reply");
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)?.StreamingFrames.Count >= 1, "the first frame");
+
+            gateway.App.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication(); // what SIGTERM does first
+
+            gateway.TypedText.For(card).Writer.TryWrite(", and the rest");
+            gateway.TypedText.For(card).Writer.TryComplete();
+            await Eventually.TrueAsync(() => gateway.DingTalk.State.FindCard(card)!.IsStreamingFinalized("content"), "the last frame");
+            var last = gateway.DingTalk.State.FindCard(card)!.StreamingFrames[^1];
+            Assert.Equal(("Half a reply, and the rest", true, false), (last.Content, last.IsFinalize, last.IsError));
         }
         finally
         {

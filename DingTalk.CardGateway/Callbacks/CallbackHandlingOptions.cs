@@ -59,6 +59,14 @@ public sealed class CallbackHandlingOptions : IValidatableObject
     public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long a stopping gateway goes on taking clicks, its readiness 503, before it stops listening
+    /// (<see cref="Hosting.StopDelay"/>): for a Kubernetes Service or load balancer that still routes to it for a moment
+    /// after SIGTERM. 0: it stops listening at once. Counted in the host's stop timeout.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan StopDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
     /// HTTP callbacks handled at once, for the whole process: each holds its slot until its click is committed, a handler
     /// past its budget included; four times as many more wait for one, and one more is refused with 503
     /// (<see cref="HttpCallbackSlots"/>). Read at startup. The default, with Stream's 32 frame slots, stays under Npgsql's

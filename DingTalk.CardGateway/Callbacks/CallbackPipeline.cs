@@ -30,7 +30,7 @@ public sealed partial class CallbackPipeline(
     HandlerDrain drain,
     AnsweredEarlyJournal journal,
     IOptionsMonitor<CallbackHandlingOptions> options,
-    IHostApplicationLifetime lifetime,
+    Hosting.StopDelay stop,
     GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<CallbackPipeline> logger,
@@ -784,7 +784,7 @@ public sealed partial class CallbackPipeline(
 
             if (result.Stream is { } stream)
             {
-                await typewriter.TypeAsync(context, stream, lifetime.ApplicationStopping);
+                await typewriter.TypeAsync(context, stream, stop.Over); // typed on through a stop's delay, cut off as the stop proper begins
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -857,7 +857,7 @@ public sealed partial class CallbackPipeline(
         {
             while (clock.GetElapsedTime(started) < limit)
             {
-                await Task.Delay(SeeThroughInterval, clock, lifetime.ApplicationStopping);
+                await Task.Delay(SeeThroughInterval, clock, stop.Over);
                 trying = AnswerTimeline.SeeingThrough(clock);
                 var reply = await HandleOnceAsync(action, trying, Task.CompletedTask, CancellationToken.None);
                 if (!reply.Redelivery)
@@ -874,7 +874,7 @@ public sealed partial class CallbackPipeline(
 
             Log.NotSeenThrough(logger, action.CallbackId, action.CardId, (long)limit.TotalSeconds);
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.Over.IsCancellationRequested)
         {
             // stopping: the click stays with the delivery that holds it
         }

@@ -16,12 +16,13 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     public static readonly TimeSpan AfterCancel = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// The host's stop timeout for a grace of <paramref name="grace"/>: the host's own (30 s by default) unless the drains
-    /// need longer — this one's grace and its wait after cancelling, the typewriter's, and ~10 s for the rest of the stop.
+    /// The host's stop timeout for a grace of <paramref name="grace"/> after a delay of <paramref name="delay"/>
+    /// (<see cref="Hosting.StopDelay"/>): the host's own (30 s by default) unless the stop needs longer — the delay,
+    /// this drain's grace and its wait after cancelling, the typewriter's, and ~10 s for the rest of the stop.
     /// </summary>
-    public static TimeSpan ShutdownTimeout(TimeSpan configured, TimeSpan grace)
+    public static TimeSpan ShutdownTimeout(TimeSpan configured, TimeSpan grace, TimeSpan delay = default)
     {
-        var needed = grace + AfterCancel + Handlers.TypewriterDrain.MaxWait + TimeSpan.FromSeconds(10);
+        var needed = delay + grace + AfterCancel + Handlers.TypewriterDrain.MaxWait + TimeSpan.FromSeconds(10);
         return needed > configured ? needed : configured;
     }
 
@@ -31,9 +32,16 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     /// is built — before the gateway's startup check can say which value, in one line.
     /// </summary>
     public static TimeSpan ConfiguredGrace(IConfiguration configuration) =>
-        TimeSpan.TryParse(configuration[$"{CallbackHandlingOptions.Section}:{nameof(CallbackHandlingOptions.StopGrace)}"], System.Globalization.CultureInfo.InvariantCulture, out var grace)
-            ? grace
-            : new CallbackHandlingOptions().StopGrace; // unset, or a value the startup check refuses anyway
+        Configured(configuration, nameof(CallbackHandlingOptions.StopGrace), new CallbackHandlingOptions().StopGrace);
+
+    /// <summary><c>Gateway:Callbacks:StopDelay</c> as configured, for the host's own options, as <see cref="ConfiguredGrace"/>.</summary>
+    public static TimeSpan ConfiguredDelay(IConfiguration configuration) =>
+        Configured(configuration, nameof(CallbackHandlingOptions.StopDelay), new CallbackHandlingOptions().StopDelay);
+
+    private static TimeSpan Configured(IConfiguration configuration, string key, TimeSpan unset) =>
+        TimeSpan.TryParse(configuration[$"{CallbackHandlingOptions.Section}:{key}"], System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= TimeSpan.Zero
+            ? value
+            : unset; // unset, or a value the startup check refuses anyway
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _stop = new();

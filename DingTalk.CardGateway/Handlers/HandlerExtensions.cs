@@ -25,7 +25,7 @@ public static class HandlerExtensions
         services.AddSingleton<Callbacks.HandlerDrain>();
         services.AddHostedService(sp => sp.GetRequiredService<Callbacks.HandlerDrain>()); // stops first: a handler ending in the stop may still queue an update or start a text
         services.AddOptions<HostOptions>().Configure<IConfiguration>((host, configuration) =>
-            host.ShutdownTimeout = Callbacks.HandlerDrain.ShutdownTimeout(host.ShutdownTimeout, Callbacks.HandlerDrain.ConfiguredGrace(configuration))); // a longer grace than the host's 30 s is kept, not cut short
+            host.ShutdownTimeout = Callbacks.HandlerDrain.ShutdownTimeout(host.ShutdownTimeout, Callbacks.HandlerDrain.ConfiguredGrace(configuration), Callbacks.HandlerDrain.ConfiguredDelay(configuration))); // a longer grace (or a delay) than the host's 30 s allows is kept, not cut short
         services.AddTypewriterTextSource();
 
         services.AddCardActionHandler<PollHandler>(on => on.Action(PollHandler.VoteAction));
