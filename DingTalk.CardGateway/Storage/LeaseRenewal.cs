@@ -36,7 +36,13 @@ internal static class LeaseRenewal
                 var left = heldUntil - clock.GetUtcNow();
                 if (left > TimeSpan.Zero)
                 {
-                    await Task.Delay(left < wait ? left : wait, clock, stop);
+                    // The work ending is how nearly every renewal ends, once per card sent to: awaited without throwing
+                    // (under load a throw each was dozens of exceptions a second, each a stack walk).
+                    await Task.Delay(left < wait ? left : wait, clock, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    if (stop.IsCancellationRequested)
+                    {
+                        return;
+                    }
                 }
 
                 var now = clock.GetUtcNow();
