@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DingTalk.CardGateway.Callbacks;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using DingTalk.CardGateway.Tests.Fixtures;
@@ -88,6 +89,48 @@ public sealed class EarlyAnswerRetryTests
         });
     }
 
+    /// <summary>
+    /// The database away (a network cut): a click answered early meets it, and waits out its retry's backoff — here
+    /// 10 minutes, so only a wake ends it within the test. Once a commit goes through again, it tries at once (it held
+    /// its callback slot asleep for up to 10 s after the network healed, the fresh clicks meanwhile answered <c>{}</c>).
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(StorageOptions.Sqlite, "commit")]
+    [InlineData(StorageOptions.Postgres, "commit")]
+    [InlineData(StorageOptions.Sqlite, "readiness")]
+    public Task A_click_waiting_to_try_again_after_losing_the_database_tries_at_once_when_it_answers_again(string provider, string sign) =>
+        WithGatewayAsync(provider, failures: int.MaxValue, async (gateway, failing) =>
+        {
+            var pipeline = gateway.App.Services.GetRequiredService<CallbackPipeline>();
+            (pipeline.RetryFirstWait, pipeline.RetryMaxWait) = (TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(10));
+            failing.Failure = () => new Npgsql.NpgsqlException("Exception while reading from stream", new TimeoutException("Timeout during reading attempt")); // as Npgsql says a command the network swallowed
+            var card = await gateway.SendCardAsync("tpl.poll");
+            failing.Card = card;
+            var gate = Guid.NewGuid().ToString("N");
+            Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "slow", gate }).WaitAsync(Patience)).GetRawText()); // past its budget
+            gateway.Gate.Open(gate);
+            await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3132 && e.RenderMessage().Contains(card, StringComparison.Ordinal)), "the click failed, waiting to try again");
+            Assert.Equal(1, failing.Tries);
+
+            failing.Card = null; // the database back
+            if (sign == "commit")
+            {
+                var other = await gateway.SendCardAsync("tpl.poll");
+                var answer = await gateway.ClickAsync(other, "u2", new { action = "vote", option = "A" }).WaitAsync(Patience);
+                Assert.NotEqual("{}", answer.GetRawText()); // taken and committed
+            }
+            else
+            {
+                using var ready = await gateway.App.CreateClient().GetAsync(new Uri("/health/ready", UriKind.Relative)); // its storage check finds the database answering
+            }
+
+            await Eventually.TrueAsync(
+                () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3133 && e.RenderMessage().Contains(card, StringComparison.Ordinal)),
+                "the click waiting to try again handled once the database answered, not 10 minutes later");
+            await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)) is [{ Outcome: CallbackOutcome.Overran }], "the click recorded once, as answered early");
+            Assert.Equal(2, gateway.Gate.Arrivals(gate)); // its handler ran on the first try and on the one that committed
+        });
+
     [Fact]
     public Task A_click_whose_storage_keeps_failing_is_said_lost_when_the_gateway_stops() =>
         WithGatewayAsync(StorageOptions.Sqlite, failures: int.MaxValue, async (gateway, failing) =>
@@ -159,7 +202,7 @@ public sealed class EarlyAnswerRetryTests
         {
             if (id == failures.Card && Interlocked.Increment(ref failures.TriesMade) <= failures.Count)
             {
-                throw new InvalidOperationException("storage away for a moment");
+                throw failures.Failure();
             }
 
             return Inner.ApplyLastUpdateAsync(id, change, cancellationToken);
@@ -172,6 +215,9 @@ public sealed class EarlyAnswerRetryTests
             public int Count { get; } = count;
 
             public string? Card { get; set; }
+
+            /// <summary>What each failed try throws: by default not the database's (no way back to hear of).</summary>
+            public Func<Exception> Failure { get; set; } = () => new InvalidOperationException("storage away for a moment");
 
             public int Tries => Volatile.Read(ref TriesMade);
         }

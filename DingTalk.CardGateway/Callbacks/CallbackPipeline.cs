@@ -34,7 +34,8 @@ public sealed partial class CallbackPipeline(
     GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<CallbackPipeline> logger,
-    RefusedRequests? refusedRequests = null)
+    RefusedRequests? refusedRequests = null,
+    DatabaseBack? databaseBack = null)
 {
     private const string BeforeHandler = "before_handler";
 
@@ -54,10 +55,10 @@ public sealed partial class CallbackPipeline(
     private static readonly TimeSpan KeepLimit = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The first wait before a click answered early whose storage failed is tried again (<see cref="TryAgainAsync"/>).</summary>
-    private static readonly TimeSpan RetryFirstWait = TimeSpan.FromMilliseconds(500);
+    internal TimeSpan RetryFirstWait { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The longest wait between two tries of a click answered early whose storage failed.</summary>
-    private static readonly TimeSpan RetryMaxWait = TimeSpan.FromSeconds(10);
+    internal TimeSpan RetryMaxWait { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a handler may hold SQLite's writer while it waits on something else before it is logged (3114).</summary>
     internal static readonly TimeSpan HeldWriterWarning = TimeSpan.FromMilliseconds(100);
@@ -320,7 +321,8 @@ public sealed partial class CallbackPipeline(
     /// A click answered <c>{}</c> whose handling failed before its commit (storage away for a moment, a failover, a
     /// commit refused): DingTalk will not deliver it again, so it is handled again — its claim, its handler, its commit —
     /// after <see cref="RetryFirstWait"/>, then at waits doubling to <see cref="RetryMaxWait"/>, until storage takes it,
-    /// for as long as <see cref="SeeThroughLimit"/>. A stopping gateway waits for it as for any click being handled
+    /// for as long as <see cref="SeeThroughLimit"/> — or at once, whatever is left of the wait, when the database answers
+    /// again after a try lost its way to it (<see cref="DatabaseBack"/>). A stopping gateway waits for it as for any click being handled
     /// (<see cref="HandlerDrain"/>, <c>StopGrace</c>). Only a click still not through then is lost (3112). The claim keeps
     /// it once: a try whose commit went through unseen finds the click recorded.
     /// </summary>
@@ -333,6 +335,7 @@ public sealed partial class CallbackPipeline(
             return false;
         }
 
+        var back = BackWhenAway(failure); // before it is said: an answer meanwhile wakes it
         var limit = SeeThroughLimit(options.CurrentValue);
         Log.TryingAgain(logger, RepeatedFailure.StackWorthLogging(failure), action.CallbackId, action.CardId, SchemaMigrator.Describe(failure), (long)limit.TotalSeconds);
         var started = clock.GetTimestamp();
@@ -343,7 +346,8 @@ public sealed partial class CallbackPipeline(
         {
             for (var attempt = 2; clock.GetElapsedTime(started) < limit; attempt++)
             {
-                await Task.Delay(wait, clock, drain.HandlersStopping);
+                await WaitToTryAgainAsync(wait, back);
+                back = null; // heard: only a try failing the same way again waits for the next answer
                 wait = wait * 2 < RetryMaxWait ? wait * 2 : RetryMaxWait;
                 try
                 {
@@ -368,6 +372,7 @@ public sealed partial class CallbackPipeline(
                 catch (Exception ex)
                 {
                     failure = ex;
+                    back = BackWhenAway(failure);
                     if (drain.HandlersStopping.IsCancellationRequested)
                     {
                         break;
@@ -390,6 +395,35 @@ public sealed partial class CallbackPipeline(
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// What ends a retry's wait early: the database answering again, when <paramref name="failure"/> was the way to it
+    /// lost (a server restarting or stopped, a network cut); null for any other failure (a write refused, a full disk),
+    /// whose backoff stands whatever other clicks commit.
+    /// </summary>
+    private Task? BackWhenAway(Exception failure) =>
+        databaseBack is not null && StorageFailure.IsConnectionLost(failure) ? databaseBack.Next() : null;
+
+    /// <summary>Waits <paramref name="wait"/> before a retry, or until <paramref name="back"/> says the database answers again.</summary>
+    private async Task WaitToTryAgainAsync(TimeSpan wait, Task? back)
+    {
+        if (back is null)
+        {
+            await Task.Delay(wait, clock, drain.HandlersStopping);
+            return;
+        }
+
+        using var woken = CancellationTokenSource.CreateLinkedTokenSource(drain.HandlersStopping);
+        var delay = Task.Delay(wait, clock, woken.Token);
+        if (await Task.WhenAny(delay, back) == delay)
+        {
+            await delay; // throws when the gateway stops
+            return;
+        }
+
+        await woken.CancelAsync(); // the timer goes
+        drain.HandlersStopping.ThrowIfCancellationRequested();
     }
 
     /// <summary>
@@ -752,6 +786,7 @@ public sealed partial class CallbackPipeline(
         await services.GetRequiredService<ICallbackStore>().CompleteAsync(action.CallbackId, outcome, handler, json, CancellationToken.None);
         await session.CommitAsync(CancellationToken.None);
         refusedRequests?.WentThrough(); // the database takes clicks again, if it had failed them (4141)
+        databaseBack?.Answered(); // and the clicks waiting to try again after losing their way to it try now
         await session.DisposeAsync(); // the connection goes back to the pool while follow-ups run
         return new CallbackReply(action.CallbackId, outcome, Redelivery: false, json, handler);
     }

@@ -18,6 +18,7 @@ public static class StorageExtensions
         services.AddSingleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>();
         services.AddSingleton<GatewayDatabase>();
         services.AddSingleton<RefusedRequests>();
+        services.AddSingleton<DatabaseBack>();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<SqliteWalSync>();
         services.AddSingleton<SqliteWriteBatcher>();

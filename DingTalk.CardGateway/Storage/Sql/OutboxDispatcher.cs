@@ -27,7 +27,8 @@ public sealed partial class OutboxDispatcher(
     GatewayMetrics metrics,
     TimeProvider clock,
     ILogger<OutboxDispatcher> logger,
-    StopReport? stopReport = null) : BackgroundService
+    StopReport? stopReport = null,
+    DatabaseBack? databaseBack = null) : BackgroundService
 {
     /// <summary>Entries one write marks: a turn of the SQLite writer of well under a millisecond.</summary>
     private const int RowsPerWrite = 64;
@@ -57,6 +58,7 @@ public sealed partial class OutboxDispatcher(
             try
             {
                 var worked = await RunOnceAsync(stoppingToken);
+                databaseBack?.Answered(); // polled even when idle: often the first to find the database back after an outage
                 if (failing.Ended() is > 0 and var failed)
                 {
                     Log.DispatchBack(logger, failed);

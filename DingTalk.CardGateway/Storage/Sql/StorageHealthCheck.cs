@@ -15,7 +15,7 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// A query unanswered after <see cref="QueryTimeout"/> is reported as such, though it stays the one under way until
 /// Npgsql's connect or command timeout ends it.
 /// </summary>
-public sealed class StorageHealthCheck(GatewayDatabase database, TimeProvider clock, RefusedRequests? refusedRequests = null) : IHealthCheck
+public sealed class StorageHealthCheck(GatewayDatabase database, TimeProvider clock, RefusedRequests? refusedRequests = null, DatabaseBack? databaseBack = null) : IHealthCheck
 {
     /// <summary>A query still unanswered after this: the check says the database did not answer within it (Npgsql's own timeouts end the query).</summary>
     public static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(10);
@@ -82,6 +82,7 @@ public sealed class StorageHealthCheck(GatewayDatabase database, TimeProvider cl
             if (readOnly is null)
             {
                 refusedRequests?.WentThrough(); // answering again, whether or not a click came since
+                databaseBack?.Answered(); // clicks waiting to try again try now
             }
 
             return readOnly is null ? null : HealthCheckResult.Unhealthy(readOnly);
