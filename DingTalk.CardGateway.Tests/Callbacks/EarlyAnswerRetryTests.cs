@@ -99,7 +99,7 @@ public sealed class EarlyAnswerRetryTests
     [InlineData(StorageOptions.Postgres, "commit")]
     [InlineData(StorageOptions.Sqlite, "readiness")]
     public Task A_click_waiting_to_try_again_after_losing_the_database_tries_at_once_when_it_answers_again(string provider, string sign) =>
-        WithGatewayAsync(provider, failures: int.MaxValue, async (gateway, failing) =>
+        WithGatewayAsync(provider, failures: int.MaxValue, QuietOutbox, async (gateway, failing) =>
         {
             var pipeline = gateway.App.Services.GetRequiredService<CallbackPipeline>();
             (pipeline.RetryFirstWait, pipeline.RetryMaxWait) = (TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(10));
@@ -110,7 +110,6 @@ public sealed class EarlyAnswerRetryTests
             Assert.Equal("{}", (await gateway.ClickAsync(card, "u1", new { action = "slow", gate }).WaitAsync(Patience)).GetRawText()); // past its budget
             gateway.Gate.Open(gate);
             await Eventually.TrueAsync(() => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3132 && e.RenderMessage().Contains(card, StringComparison.Ordinal)), "the click failed, waiting to try again");
-            Assert.Equal(1, failing.Tries);
 
             failing.Card = null; // the database back
             if (sign == "commit")
@@ -128,7 +127,7 @@ public sealed class EarlyAnswerRetryTests
                 () => gateway.Logs.LogEvents.Any(e => CardCallbackEndpointTests.EventId(e) == 3133 && e.RenderMessage().Contains(card, StringComparison.Ordinal)),
                 "the click waiting to try again handled once the database answered, not 10 minutes later");
             await Eventually.TrueAsync(async () => (await gateway.HistoryAsync(card)) is [{ Outcome: CallbackOutcome.Overran }], "the click recorded once, as answered early");
-            Assert.Equal(2, gateway.Gate.Arrivals(gate)); // its handler ran on the first try and on the one that committed
+            Assert.DoesNotContain(gateway.Logs.LogEvents, e => CardCallbackEndpointTests.EventId(e) == 3112);
         });
 
     [Fact]
@@ -149,10 +148,19 @@ public sealed class EarlyAnswerRetryTests
             Assert.Contains(card, lost.RenderMessage(), StringComparison.Ordinal);
         });
 
-    private static async Task WithGatewayAsync(string provider, int failures, Func<CallbackGateway, FailingCardStore.Failures, Task> test)
+    /// <summary>
+    /// The outbox dispatcher polling only when signalled: its idle pass (every 250 ms; here every minute, its longest) is also a sign the database answers,
+    /// and would wake the click before the test gives its own.
+    /// </summary>
+    private static readonly Dictionary<string, string?> QuietOutbox = new() { ["Gateway:Outbox:PollInterval"] = "00:01:00" };
+
+    private static Task WithGatewayAsync(string provider, int failures, Func<CallbackGateway, FailingCardStore.Failures, Task> test) =>
+        WithGatewayAsync(provider, failures, new Dictionary<string, string?>(), test);
+
+    private static async Task WithGatewayAsync(string provider, int failures, IReadOnlyDictionary<string, string?> more, Func<CallbackGateway, FailingCardStore.Failures, Task> test)
     {
         var failing = new FailingCardStore.Failures(failures);
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(more)
         {
             ["Gateway:Callbacks:HandlerBudget"] = "00:00:00.100",
             ["Gateway:Callbacks:StopGrace"] = "00:00:02",

@@ -126,4 +126,19 @@ public sealed class StorageFailureTests
             Assert.True(c.GetProperty("durationMs").GetDouble() >= 0);
         });
     }
+
+    /// <summary>
+    /// What a click waiting to try again hears the database's return for (<see cref="DatabaseBack"/>): the way to it
+    /// lost, or a wait for it timed out however wrapped; not a database that answered and refused, nor a failure of its own.
+    /// </summary>
+    [Fact]
+    public void A_lost_connection_or_a_timeout_is_the_database_unreachable_a_refusal_is_not()
+    {
+        Assert.True(StorageFailure.IsUnreachable(new Npgsql.NpgsqlException("Exception while reading from stream", new TimeoutException("Timeout during reading attempt"))));
+        Assert.True(StorageFailure.IsUnreachable(new Npgsql.NpgsqlException("Failed to connect to 127.0.0.1:5432", new System.Net.Sockets.SocketException())));
+        Assert.True(StorageFailure.IsUnreachable(new TimeoutException("The operation has timed out", new TimeoutException()))); // as a wait for a pooled connection ends
+        Assert.True(StorageFailure.IsUnreachable(new InvalidOperationException("wrapped", new TimeoutException())));
+        Assert.False(StorageFailure.IsUnreachable(new Npgsql.PostgresException("could not extend file", "ERROR", "ERROR", "53100"))); // a full disk: it answers, and refuses
+        Assert.False(StorageFailure.IsUnreachable(new InvalidOperationException("not the database's")));
+    }
 }

@@ -399,11 +399,11 @@ public sealed partial class CallbackPipeline(
 
     /// <summary>
     /// What ends a retry's wait early: the database answering again, when <paramref name="failure"/> was the way to it
-    /// lost (a server restarting or stopped, a network cut); null for any other failure (a write refused, a full disk),
+    /// lost or not answering (a server restarting or stopped, a network cut, a timeout); null for any other failure (a write refused, a full disk),
     /// whose backoff stands whatever other clicks commit.
     /// </summary>
     private Task? BackWhenAway(Exception failure) =>
-        databaseBack is not null && StorageFailure.IsConnectionLost(failure) ? databaseBack.Next() : null;
+        databaseBack is not null && StorageFailure.IsUnreachable(failure) ? databaseBack.Next() : null;
 
     /// <summary>Waits <paramref name="wait"/> before a retry, or until <paramref name="back"/> says the database answers again.</summary>
     private async Task WaitToTryAgainAsync(TimeSpan wait, Task? back)

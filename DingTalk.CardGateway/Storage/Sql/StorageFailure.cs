@@ -32,4 +32,27 @@ public static class StorageFailure
         Npgsql.NpgsqlException => true, // not from the server: the socket broke, a connect or a command timed out
         _ => false,
     };
+
+    /// <summary>
+    /// The database did not answer: its connection lost (<see cref="IsConnectionLost"/>), or a wait for it timed out
+    /// however it is wrapped — a connection attempt, a command, a wait for a pooled connection — as a network that
+    /// swallows every packet shows itself. Says nothing of a database that answers and refuses.
+    /// </summary>
+    public static bool IsUnreachable(Exception exception)
+    {
+        if (IsConnectionLost(exception))
+        {
+            return true;
+        }
+
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is TimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }
