@@ -4,9 +4,9 @@ namespace DingTalk.CardGateway.Storage.Sql;
 /// The first sign that the database answers again — a click committed, a pass of the outbox dispatcher gone through,
 /// readiness finding it answering — heard by the clicks waiting out a retry's backoff after they lost their way to it
 /// (<see cref="StorageFailure.IsUnreachable"/>), so they try again at once instead of sleeping up to 10 s while
-/// holding their callback slots. Measured through a 20 s network black hole: fresh clicks were answered <c>{}</c> for
-/// up to 8.5 s after the network healed, their slots held by such sleepers. A database still away answers nothing,
-/// so nothing wakes them: their backoff stands.
+/// holding their callback slots, while fresh clicks wait for a slot and are answered <c>{}</c> (README, "When PostgreSQL
+/// restarts": the figures through a 20 s network black hole, before and after). A database still away answers
+/// nothing, so nothing wakes them: their backoff stands.
 /// </summary>
 public sealed class DatabaseBack
 {
