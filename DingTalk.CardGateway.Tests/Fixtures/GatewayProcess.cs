@@ -23,6 +23,13 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>
+    /// The build the tests run: the test's own, or the one <c>CARDGATEWAY_TEST_GATEWAY_DLL</c> names (a published Release
+    /// build, for measuring figures the README gives).
+    /// </summary>
+    public static string GatewayDll =>
+        Environment.GetEnvironmentVariable("CARDGATEWAY_TEST_GATEWAY_DLL") is { Length: > 0 } dll ? dll : Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll");
+
     public string Output => string.Join('\n', _output);
 
     /// <summary>
@@ -80,7 +87,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
     private static async Task<GatewayProcess> LaunchAsync(FakeDingTalk dingTalk, IReadOnlyDictionary<string, string?> settings, string? until)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "DingTalk.CardGateway.dll"), "--urls", "http://127.0.0.1:0"])
+        var start = new ProcessStartInfo("dotnet", [GatewayDll, "--urls", "http://127.0.0.1:0"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

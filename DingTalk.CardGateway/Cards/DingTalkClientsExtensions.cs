@@ -36,8 +36,10 @@ public static class DingTalkClientsExtensions
     /// One Refit client for a DingTalk API on the shared stack: base address per request, the access token unless
     /// <paramref name="withToken"/> is false (the token and Stream-open calls authenticate with the app's credentials),
     /// resilience, rate limit, the outbox's lease fence (<see cref="LeaseFenceHandler"/>), a mark on attempts whose fate is unknown (<see cref="UncertainAttemptHandler"/>), and DingTalk's errors as <see cref="DingTalkApiException"/>.
+    /// <c>retried: false</c> for a caller that retries on its own schedule (the Stream connection's open call, paced by its
+    /// reconnect backoff): each call is then one attempt, bounded by <c>DingTalk:Outbound:AttemptTimeout</c>.
     /// </summary>
-    public static IHttpClientBuilder AddDingTalkClient<TApi>(this IServiceCollection services, bool withToken)
+    public static IHttpClientBuilder AddDingTalkClient<TApi>(this IServiceCollection services, bool withToken, bool retried = true)
         where TApi : class
     {
         var builder = services.AddRefitGeneratedClient<TApi>(sp => Settings(sp.GetRequiredService<SecretMasker>()))
@@ -58,7 +60,7 @@ public static class DingTalkClientsExtensions
         }
 
         builder.AddStandardResilienceHandler()
-            .Configure((options, sp) => DingTalkResilience.Configure(options, sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound));
+            .Configure((options, sp) => DingTalkResilience.Configure(options, sp.GetRequiredService<IOptions<DingTalkOptions>>().Value.Outbound, retried));
         builder.AddHttpMessageHandler<ApiRateLimitingHandler>();
         builder.AddHttpMessageHandler<LeaseFenceHandler>();
         builder.AddHttpMessageHandler<UncertainAttemptHandler>();

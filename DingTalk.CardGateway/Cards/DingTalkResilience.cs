@@ -13,7 +13,7 @@ namespace DingTalk.CardGateway.Cards;
 /// </summary>
 public static class DingTalkResilience
 {
-    public static void Configure(HttpStandardResilienceOptions options, OutboundOptions outbound)
+    public static void Configure(HttpStandardResilienceOptions options, OutboundOptions outbound, bool retried = true)
     {
         options.Retry.MaxRetryAttempts = Math.Max(1, outbound.MaxRetryAttempts);
         options.Retry.Delay = outbound.RetryBaseDelay;
@@ -21,7 +21,7 @@ public static class DingTalkResilience
         options.Retry.UseJitter = true;
         options.Retry.ShouldHandle = args => ShouldRetryAsync(args.Outcome, args.Context);
         options.Retry.DelayGenerator = args => ValueTask.FromResult(DelayFor(args.Outcome.Result, outbound));
-        if (outbound.MaxRetryAttempts == 0)
+        if (outbound.MaxRetryAttempts == 0 || !retried)
         {
             options.Retry.ShouldHandle = _ => ValueTask.FromResult(false);
         }
@@ -81,13 +81,14 @@ public static class DingTalkResilience
     }
 
     /// <summary>
-    /// Polly's own log of each attempt and each retry, at Debug: it wrote both as warnings, each with the exception's whole
-    /// stack trace, for every attempt of every call — some 400 lines for one call to an unreachable DingTalk — while
-    /// the gateway says each failed call once, in its own line (9004, 3203, 4102, 5003). The circuit opening and the
-    /// timeouts keep their levels.
+    /// Polly's own log of each attempt, each retry and each timeout, at Debug: it wrote attempts and retries as warnings,
+    /// each with the exception's whole stack trace, for every attempt of every call — some 400 lines for one call to an
+    /// unreachable DingTalk — and each timed-out attempt as an error without an event id (three for one Stream open call
+    /// that hung 30 s), while the gateway says each failed call once, in its own line (9004, 3203, 4102, 5003). The
+    /// circuit opening keeps its level.
     /// </summary>
     internal static ResilienceEventSeverity Severity(SeverityProviderArguments args) =>
-        args.Event.EventName is "ExecutionAttempt" or "OnRetry" ? ResilienceEventSeverity.Debug : args.Event.Severity;
+        args.Event.EventName is "ExecutionAttempt" or "OnRetry" or "OnTimeout" ? ResilienceEventSeverity.Debug : args.Event.Severity;
 
     private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) =>
         value < min ? min : value > max ? max : value;

@@ -11,6 +11,7 @@ public sealed class StopReport
     private int _cardsCutOff;
     private int _entriesCutOff;
     private int _textsNotFinalised;
+    private int _streamFramesLeft;
 
     /// <summary>Callbacks whose handlers were cancelled past <c>Gateway:Callbacks:StopGrace</c> (3107), each recorded as failed.</summary>
     public void CallbacksCancelled(int count) => Interlocked.Add(ref _callbacksCancelled, count);
@@ -24,6 +25,9 @@ public sealed class StopReport
 
     /// <summary>Texts whose last frame could not be sent (6105) or that were still typing when the wait ended (6106).</summary>
     public void TextsNotFinalised(int count) => Interlocked.Add(ref _textsNotFinalised, count);
+
+    /// <summary>Stream frames that came as their connection closed, left unanswered for DingTalk to push again (5015).</summary>
+    public void StreamFramesLeft(int count) => Interlocked.Add(ref _streamFramesLeft, count);
 
     /// <summary>The list, in words: empty when nothing was left undone.</summary>
     public IReadOnlyList<string> LeftUndone()
@@ -42,6 +46,11 @@ public sealed class StopReport
         if (Volatile.Read(ref _textsNotFinalised) is var texts and > 0)
         {
             left.Add($"{texts} text(s) whose cards may show them typing (6105, 6106)");
+        }
+
+        if (Volatile.Read(ref _streamFramesLeft) is var frames and > 0)
+        {
+            left.Add($"{frames} Stream frame(s) that came as the connection closed, not taken up, for DingTalk to push again (5015)");
         }
 
         return left;

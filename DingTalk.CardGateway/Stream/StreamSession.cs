@@ -56,6 +56,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
     private string? _endReason;
     private long _framesReceived;
     private int _answersLost;
+    private int _leftWhileClosing;
     private long _nextFrame;
     private readonly Lock _admission = new(); // taking a frame up and beginning to close exclude each other
     private volatile bool _closing;
@@ -91,6 +92,9 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
     /// <summary>It was dropped because an answer could not be written in time (DingTalk stopped reading it).</summary>
     public bool SendStalled { get; private set; }
+
+    /// <summary>Frames that came as it closed and were left unanswered for DingTalk to push again (5015).</summary>
+    public int FramesLeftWhileClosing => Volatile.Read(ref _leftWhileClosing);
 
     /// <summary>When the socket went; set before <see cref="Completion"/> completes.</summary>
     public DateTimeOffset? EndedAt { get; private set; }
@@ -293,7 +297,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
 
         if (_closing)
         {
-            Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+            LeftWhileClosing(frame);
             return;
         }
 
@@ -306,7 +310,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
             if (_closing)
             {
                 _waitingLimit.Release();
-                Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+                LeftWhileClosing(frame);
                 return;
             }
 
@@ -349,7 +353,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
             if (_closing)
             {
                 // Closing began while it waited: not taken up, so DingTalk pushes it again rather than its answer being lost after the close.
-                Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+                LeftWhileClosing(frame);
                 return;
             }
 
@@ -382,7 +386,7 @@ internal sealed partial class StreamSession : IAsyncDisposable
             if (_closing)
             {
                 _waitingLimit.Release();
-                Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
+                LeftWhileClosing(frame);
                 return;
             }
         }
@@ -408,6 +412,13 @@ internal sealed partial class StreamSession : IAsyncDisposable
             slot = true;
             _waitingLimit.Release(); // from here the frame is in flight, and the receive loop may read one more
         }
+    }
+
+    /// <summary>Not taken up: closing began. DingTalk pushes it again, since it is never answered.</summary>
+    private void LeftWhileClosing(StreamFrame frame)
+    {
+        Interlocked.Increment(ref _leftWhileClosing);
+        Log.IgnoredWhileClosing(_logger, frame.MessageId, Number);
     }
 
     private Task AnswerSystemAsync(StreamFrame frame)

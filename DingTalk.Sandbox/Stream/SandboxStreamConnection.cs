@@ -102,6 +102,12 @@ public sealed class SandboxStreamConnection
         Kill();
     }
 
+    /// <summary>
+    /// Closes the socket with the close handshake (1001, going away) and no <c>disconnect</c> frame first, as a DingTalk
+    /// node does when it goes down in good order; drops it if the client does not answer the close within a couple of seconds.
+    /// </summary>
+    public Task CloseAsync() => ShutdownAsync();
+
     /// <summary>Stops pinging, pushing and answering, but keeps the socket (and its WebSocket pongs) up: a silent death.</summary>
     public void GoSilent() => _silent = true;
 
