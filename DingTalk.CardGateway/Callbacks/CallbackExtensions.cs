@@ -1,4 +1,5 @@
 using DingTalk.CardGateway.Callbacks.Registration;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using DingTalk.CardGateway.Hosting;
 using DingTalk.CardGateway.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -18,6 +19,9 @@ public static class CallbackExtensions
         services.AddOptionsWithValidateOnStart<CallbackHandlingOptions>().BindConfiguration(CallbackHandlingOptions.Section);
         services.AddSingleton<IValidateOptions<CallbackHandlingOptions>, CallbackHandlingOptionsValidator>();
         services.AddSingleton<CallbackPipeline>();
+        services.AddSingleton<StopDelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<StopDelay>()); // its StoppingAsync runs before Kestrel stops listening
+        services.AddHealthChecks().Add(new HealthCheckRegistration("stopping", sp => sp.GetRequiredService<StopDelay>(), failureStatus: null, tags: [HealthExtensions.ReadyTag]));
         services.AddSingleton<AnsweredEarlyJournal>();
         services.AddHostedService<AnsweredEarlyRecovery>();
         services.AddSingleton<HttpCallbackSlots>();

@@ -11,9 +11,6 @@ public static class HealthExtensions
     public static IServiceCollection AddGatewayHealth(this IServiceCollection services)
     {
         services.AddHealthChecks().AddCheck<DingTalkTokenHealthCheck>("dingtalk-token", tags: [ReadyTag]);
-        services.AddSingleton<StopDelay>();
-        services.AddHostedService(sp => sp.GetRequiredService<StopDelay>()); // its StoppingAsync runs before Kestrel stops listening
-        services.AddHealthChecks().Add(new HealthCheckRegistration("stopping", sp => sp.GetRequiredService<StopDelay>(), failureStatus: null, tags: [ReadyTag]));
         services.AddSingleton<ReadinessLog>();
         return services;
     }
