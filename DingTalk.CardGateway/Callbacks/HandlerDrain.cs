@@ -1,3 +1,4 @@
+using DingTalk.CardGateway.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace DingTalk.CardGateway.Callbacks;
@@ -55,20 +56,7 @@ public sealed partial class HandlerDrain(IOptionsMonitor<CallbackHandlingOptions
     /// is disposed (a Stream frame the stop outlasted) gets one cancelled already, not an <see cref="ObjectDisposedException"/>
     /// that would be recorded as its handler's failure.
     /// </summary>
-    public CancellationToken HandlersStopping
-    {
-        get
-        {
-            try
-            {
-                return _stopping.Token;
-            }
-            catch (ObjectDisposedException)
-            {
-                return new CancellationToken(canceled: true);
-            }
-        }
-    }
+    public CancellationToken HandlersStopping => _stopping.TokenOrCancelled();
 
     /// <summary>
     /// The stop's drain has ended (drained, or given up past its grace): a callback that fails from now on is not waited for,

@@ -31,20 +31,7 @@ public sealed partial class StopDelay(IOptionsMonitor<CallbackHandlingOptions> o
     /// Cancelled as the stop proper begins: at once, or when the delay ends. What a click starts goes on through the
     /// delay (a text typed into its card) and is cut off here, as it was by <c>ApplicationStopping</c> before.
     /// </summary>
-    public CancellationToken Over
-    {
-        get
-        {
-            try
-            {
-                return _over.Token;
-            }
-            catch (ObjectDisposedException)
-            {
-                return new CancellationToken(canceled: true); // a Stream frame the stop outlasted, once the gateway is disposed
-            }
-        }
-    }
+    public CancellationToken Over => _over.TokenOrCancelled();
 
     /// <summary>The gateway still takes clicks, but is stopping: readiness 503, so that nothing new is routed to it.</summary>
     public bool Delaying => Volatile.Read(ref _began) != 0;
